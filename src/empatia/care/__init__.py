@@ -1,0 +1,1 @@
+"""Special-care alerts: influence x risk x value (S7)."""

@@ -1,0 +1,1 @@
+"""The demo world: a realistic company with known truth (S12)."""

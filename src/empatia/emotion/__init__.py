@@ -1,0 +1,1 @@
+"""How customers feel: language, sentiment, emotion, effort and themes from their words (S4, S5)."""

@@ -1,0 +1,1 @@
+"""Identity resolution: stitch every identifier into one person (S3)."""

@@ -1,0 +1,1 @@
+"""Journeys: maps, funnels and paths reconstructed from events (S8)."""

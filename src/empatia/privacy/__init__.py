@@ -1,0 +1,1 @@
+"""Privacy: consent, access, erasure, retention, keys, progressive profiling (S11)."""

@@ -1,0 +1,5 @@
+"""The store: one embedded DuckDB file that every stage reads and writes (S3)."""
+
+from empatia.store.store import Store
+
+__all__ = ["Store"]

@@ -1,0 +1,195 @@
+"""Opening, locking and upgrading the DuckDB store.
+
+DuckDB allows one writing process per file. The process that opens a store owns it; other
+processes get :class:`~empatia.errors.StoreLockedError`, and the CLI then talks to the
+running server instead (see ``empatia.ingest.remote``).
+
+Schema changes are migrations: numbered SQL files in a ``migrations`` folder of each
+component (``empatia/store/migrations``, ``empatia/ingest/migrations``, …). Each component is
+versioned on its own, so stages add tables without renumbering each other's files. Opening
+an old file applies what is missing, in order, each migration in its own transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+from empatia.errors import SchemaTooNewError, StoreError, StoreLockedError
+
+log = logging.getLogger(__name__)
+
+#: Components whose ``migrations`` folders make up the schema, in the order they apply.
+COMPONENTS: tuple[str, ...] = (
+    "store",
+    "ingest",
+    "privacy",
+    "identity",
+    "profiles",
+    "emotion",
+    "experience",
+    "journeys",
+    "care",
+    "decide",
+)
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    component: str
+    version: int
+    name: str
+    sql: str
+
+
+def discover_migrations(components: tuple[str, ...] = COMPONENTS) -> list[Migration]:
+    """Every migration shipped in the package, in the order it must be applied."""
+    found: list[Migration] = []
+    for component in components:
+        try:
+            folder = resources.files(f"empatia.{component}").joinpath("migrations")
+        except ModuleNotFoundError:
+            continue
+        if not folder.is_dir():
+            continue
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+            m = _MIGRATION_NAME.match(entry.name)
+            if m:
+                found.append(Migration(component, int(m.group(1)), entry.name, entry.read_text()))
+    return found
+
+
+class Store:
+    """An open store. Use as a context manager or call :meth:`close`.
+
+    >>> with Store(":memory:") as s:
+    ...     s.con.execute("select count(*) from events").fetchone()
+    (0,)
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        read_only: bool = False,
+        migrate: bool = True,
+        memory_limit: str | None = None,
+        threads: int | None = None,
+        checkpoint_threshold: str | None = None,
+    ) -> None:
+        self.path = str(path)
+        self.read_only = read_only
+        config: dict[str, str] = {}
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        if threads:
+            config["threads"] = str(threads)
+        if checkpoint_threshold:
+            config["checkpoint_threshold"] = checkpoint_threshold
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.con = duckdb.connect(self.path, read_only=read_only, config=config)
+        except duckdb.IOException as e:
+            if "lock" in str(e).lower():
+                pid = re.search(r"PID (\d+)", str(e))
+                raise StoreLockedError(
+                    f"the store {self.path} is in use by another process"
+                    f"{' (PID ' + pid.group(1) + ')' if pid else ''}; "
+                    "stop it, or let the CLI go through the running server",
+                    path=self.path,
+                    pid=int(pid.group(1)) if pid else None,
+                ) from e
+            raise StoreError(f"cannot open the store {self.path}: {e}", path=self.path) from e
+        self._lock = threading.RLock()
+        if migrate and not read_only:
+            self.migrate()
+
+    # -- schema ---------------------------------------------------------------------------
+    def versions(self) -> dict[str, int]:
+        """Applied schema version per component (empty for a brand-new file)."""
+        exists = self.con.execute(
+            "select count(*) from information_schema.tables where table_name = 'schema_migrations'"
+        ).fetchone()
+        if not exists or not exists[0]:
+            return {}
+        rows = self.con.execute(
+            "select component, max(version) from schema_migrations group by component"
+        ).fetchall()
+        return {c: int(v) for c, v in rows}
+
+    def migrate(self, migrations: list[Migration] | None = None) -> list[Migration]:
+        """Apply the migrations this file lacks; return what was applied."""
+        migrations = discover_migrations() if migrations is None else migrations
+        with self._lock:
+            self.con.execute(
+                "create table if not exists schema_migrations ("
+                " component varchar not null, version integer not null, name varchar not null,"
+                " applied_at timestamptz not null default now())"
+            )
+            have = self.versions()
+            shipped: dict[str, int] = {}
+            for m in migrations:
+                shipped[m.component] = max(shipped.get(m.component, 0), m.version)
+            for component, version in have.items():
+                if version > shipped.get(component, 0):
+                    raise SchemaTooNewError(
+                        f"the store {self.path} has schema {component} v{version}, newer than "
+                        f"this Empatia knows (v{shipped.get(component, 0)}); upgrade Empatia",
+                        component=component,
+                        version=version,
+                    )
+            applied = []
+            for m in migrations:
+                if m.version <= have.get(m.component, 0):
+                    continue
+                try:
+                    self.con.execute("begin transaction")
+                    self.con.execute(m.sql)
+                    self.con.execute(
+                        "insert into schema_migrations (component, version, name) values (?,?,?)",
+                        [m.component, m.version, m.name],
+                    )
+                    self.con.execute("commit")
+                except duckdb.Error as e:
+                    self.con.execute("rollback")
+                    raise StoreError(
+                        f"migration {m.component}/{m.name} failed: {e}", migration=m.name
+                    ) from e
+                log.info("applied migration %s/%s", m.component, m.name)
+                applied.append(m)
+            return applied
+
+    # -- connections ----------------------------------------------------------------------
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A new cursor on the same database, for use from another thread."""
+        return self.con.cursor()
+
+    def table_exists(self, name: str) -> bool:
+        row = self.con.execute(
+            "select count(*) from information_schema.tables where table_name = ?", [name]
+        ).fetchone()
+        return bool(row and row[0])
+
+    def checkpoint(self) -> None:
+        self.con.execute("checkpoint")
+
+    def close(self) -> None:
+        try:
+            self.con.close()
+        except duckdb.Error:  # pragma: no cover - closing twice
+            pass
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
