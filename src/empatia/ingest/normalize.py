@@ -1,12 +1,12 @@
 """Validation and normalisation of Segment-shaped events, in SQL, shared by every path in.
 
-HTTP requests and imported files both land in a *staging* relation with the columns
-``(batch int, idx int, raw varchar, source varchar, received_at timestamptz,
-default_type varchar, fallback_id varchar)`` — one row per event, ``raw`` the event's JSON
-text exactly as received. :func:`reject_sql` lists what is wrong with each row (or nothing);
-:func:`rows_sql` turns the good rows into rows of the ``events`` table. Keeping one SQL
-definition means the bulk import (DuckDB parses in parallel) and the HTTP server can never
-disagree about what a valid event is.
+HTTP requests and imported files both become a *staging* relation with the columns
+``(batch int, idx bigint, text varchar, source varchar, received_at timestamptz,
+default_type varchar, fallback_id varchar)`` — one row per event, ``text`` the event's JSON
+exactly as received. :func:`parse_sql` parses each row once; :func:`reject_sql` lists what is
+wrong with each parsed row; :func:`insert_sql` appends the good, new rows to ``events``.
+One SQL definition means the bulk import (DuckDB parses in parallel) and the HTTP server can
+never disagree about what a valid event is.
 
 Rules, after the Segment tracking spec (https://segment.com/docs/connections/spec/):
 
@@ -27,68 +27,88 @@ from __future__ import annotations
 
 EVENT_TYPES = ("track", "identify", "page", "screen", "group", "alias")
 
-_ID_TYPES = "('VARCHAR','BIGINT','UBIGINT','DOUBLE')"
+# Fields read as text, parsed once per event (1-based positions in the list ``s``).
+_TEXT = (
+    "type", "event", "userId", "anonymousId", "messageId", "timestamp", "sentAt", "name",
+    "previousId", "groupId", "originalTimestamp",
+)  # fmt: skip
+# Fields whose JSON type is checked (positions in the list ``ty``).
+_TYPED = (
+    "", "userId", "anonymousId", "properties", "traits", "context", "integrations",
+    "messageId", "event", "timestamp", "sentAt", "originalTimestamp", "previousId", "groupId",
+)  # fmt: skip
+
+
+def _s(field: str) -> str:
+    return f"s[{_TEXT.index(field) + 1}]"
+
+
+def _ty(field: str) -> str:
+    return f"ty[{_TYPED.index(field) + 1}]"
+
+
+def _paths(fields: tuple[str, ...]) -> str:
+    return "[" + ", ".join(f"'$.{f}'" if f else "'$'" for f in fields) + "]"
 
 
 def _id(field: str) -> str:
-    """A Segment id as text: strings as they are, numbers printed; '' counts as absent."""
-    return (
-        f"nullif(trim(case when json_type(raw, '$.{field}') = 'VARCHAR' "
-        f"then raw ->> '$.{field}' "
-        f"when json_type(raw, '$.{field}') in {_ID_TYPES} then json_extract(raw, '$.{field}')::varchar "
-        f"end), '')"
-    )
+    """A Segment id as text ('' counts as absent); numbers are accepted and printed."""
+    return f"nullif(trim({_s(field)}), '')"
+
+
+def parse_sql(staging: str) -> str:
+    """Parse each staged event once into lists of fields (``s``) and JSON types (``ty``)."""
+    return f"""
+    select batch, idx, source, received_at, default_type, fallback_id, text, ok,
+        case when ok then json_extract_string(text, {_paths(_TEXT)}) end as s,
+        case when ok then json_type(text, {_paths(_TYPED)}) end as ty
+    from (select *, json_valid(text) as ok from {staging})
+    """
+
+
+_ID_TYPES = "('VARCHAR','BIGINT','UBIGINT','DOUBLE')"
+
+
+def _type_expr() -> str:
+    return f"coalesce({_s('type')}, default_type)"
 
 
 def _bad_time(field: str) -> str:
     return (
-        f"(json_type(raw, '$.{field}') is not null and json_type(raw, '$.{field}') <> 'NULL' and "
-        f"(json_type(raw, '$.{field}') <> 'VARCHAR' or "
-        f"try_cast(raw ->> '$.{field}' as timestamptz) is null))"
+        f"({_ty(field)} is not null and {_ty(field)} <> 'NULL' and "
+        f"({_ty(field)} <> 'VARCHAR' or try_cast({_s(field)} as timestamptz) is null))"
     )
 
 
-def _not_object(field: str) -> str:
-    return (
-        f"(json_type(raw, '$.{field}') is not null and "
-        f"json_type(raw, '$.{field}') not in ('OBJECT', 'NULL'))"
-    )
+def _not(field: str, allowed: str) -> str:
+    return f"({_ty(field)} is not null and {_ty(field)} not in {allowed})"
 
 
-def _type_expr() -> str:
-    return "coalesce(raw ->> '$.type', default_type)"
-
-
-def reject_sql(staging: str, max_event_bytes: int) -> str:
-    """SQL listing ``(batch, idx, reason)`` for every invalid row of ``staging``."""
+def reject_sql(parsed: str, max_event_bytes: int) -> str:
+    """SQL listing ``(batch, idx, reason)`` for every invalid row of ``parsed``."""
     types = ", ".join(f"'{t}'" for t in EVENT_TYPES)
     t = _type_expr()
     checks = [
-        ("not json_valid(raw)", "'malformed JSON'"),
-        ("json_type(raw) <> 'OBJECT'", "'an event must be a JSON object'"),
+        ("not ok", "'malformed JSON'"),
+        (f"{_ty('')} <> 'OBJECT'", "'an event must be a JSON object'"),
         (
-            f"octet_length(raw::blob) > {max_event_bytes}",
-            f"'event is ' || octet_length(raw::blob) || ' bytes; the limit is {max_event_bytes}'",
+            f"octet_length(text::blob) > {max_event_bytes}",
+            f"'event is ' || octet_length(text::blob) || ' bytes; the limit is {max_event_bytes}'",
         ),
         (
             f"{t} is null or {t} not in ({types})",
-            f"'type ' || coalesce('\"' || {t} || '\"', 'is missing') || ' — must be one of {', '.join(EVENT_TYPES)}'",
+            f"'type ' || coalesce('\"' || {t} || '\"', 'is missing') || "
+            f"' (must be one of {', '.join(EVENT_TYPES)})'",
         ),
-        (
-            "json_type(raw, '$.userId') not in ('VARCHAR','BIGINT','UBIGINT','DOUBLE','NULL')",
-            "'userId must be a string'",
-        ),
-        (
-            "json_type(raw, '$.anonymousId') not in ('VARCHAR','BIGINT','UBIGINT','DOUBLE','NULL')",
-            "'anonymousId must be a string'",
-        ),
+        (_not("userId", _ID_TYPES[:-1] + ",'NULL')"), "'userId must be a string'"),
+        (_not("anonymousId", _ID_TYPES[:-1] + ",'NULL')"), "'anonymousId must be a string'"),
         (
             f"{_id('userId')} is null and {_id('anonymousId')} is null",
             "'missing both userId and anonymousId'",
         ),
         (
-            f"{t} = 'track' and (json_type(raw, '$.event') is distinct from 'VARCHAR' "
-            "or trim(raw ->> '$.event') = '')",
+            f"{t} = 'track' and ({_ty('event')} is distinct from 'VARCHAR' "
+            f"or trim({_s('event')}) = '')",
             "'track needs an event name (a non-empty string in \"event\")'",
         ),
         (
@@ -98,72 +118,46 @@ def reject_sql(staging: str, max_event_bytes: int) -> str:
         (f"{t} = 'group' and {_id('groupId')} is null", "'group needs a groupId'"),
     ]
     for field in ("properties", "traits", "context", "integrations"):
-        checks.append((_not_object(field), f"'{field} must be an object'"))
+        checks.append((_not(field, "('OBJECT', 'NULL')"), f"'{field} must be an object'"))
     for field in ("timestamp", "originalTimestamp", "sentAt"):
         checks.append((_bad_time(field), f"'{field} must be an ISO-8601 date-time'"))
-    checks.append(
-        (
-            "json_type(raw, '$.messageId') is not null and "
-            "json_type(raw, '$.messageId') not in ('VARCHAR', 'NULL')",
-            "'messageId must be a string'",
-        )
-    )
-    # The first failing check is the reason.
-    case = "case " + " ".join(f"when {cond} then {reason}" for cond, reason in checks) + " end"
-    # Later checks read ``raw`` through a JSON-safe copy: DuckDB evaluates every branch of a
-    # CASE, so a malformed row must not reach json_type().
-    safe = (
-        f"(select batch, idx, default_type, raw as text, "
-        f"case when json_valid(raw) then raw else 'null' end as raw from {staging})"
-    )
-    case = case.replace("json_valid(raw)", "json_valid(text)").replace(
-        "octet_length(raw::blob)", "octet_length(text::blob)"
-    )
+    checks.append((_not("messageId", "('VARCHAR', 'NULL')"), "'messageId must be a string'"))
+    case = "case " + " ".join(f"when {c} then {r}" for c, r in checks) + " end"
     return (
-        f"select batch, idx, reason from (select batch, idx, {case} as reason from {safe}) "
+        f"select batch, idx, reason from (select batch, idx, {case} as reason from {parsed}) "
         "where reason is not null"
     )
 
 
-def rows_sql(staging: str) -> str:
-    """SQL turning valid rows of ``staging`` into ``events`` rows, one per message id."""
-    orig = "try_cast(coalesce(raw ->> '$.timestamp', raw ->> '$.originalTimestamp') as timestamptz)"
-    sent = "try_cast(raw ->> '$.sentAt' as timestamptz)"
-    return f"""
-    select
-        coalesce(raw ->> '$.messageId', fallback_id) as message_id,
-        {_type_expr()} as type,
-        raw ->> '$.event' as event,
-        raw ->> '$.name' as name,
-        {_id('userId')} as user_id,
-        {_id('anonymousId')} as anonymous_id,
-        {_id('previousId')} as previous_id,
-        {_id('groupId')} as group_id,
-        case
-            when {orig} is null then received_at
-            when {sent} is null then {orig}
-            else received_at - ({sent} - {orig})
-        end as "timestamp",
-        {orig} as original_timestamp,
-        {sent} as sent_at,
-        received_at,
-        source,
-        raw::json as raw
-    from {staging}
-    qualify row_number() over (
-        partition by coalesce(raw ->> '$.messageId', fallback_id) order by batch, idx) = 1
-    """
-
-
 INSERT_COLUMNS = (
-    "message_id, type, event, name, user_id, anonymous_id, previous_id, group_id, "
-    '"timestamp", original_timestamp, sent_at, received_at, source, raw'
+    "message_key, message_id, type, event, name, user_id, anonymous_id, previous_id, "
+    'group_id, "timestamp", original_timestamp, sent_at, received_at, source, raw'
 )
 
 
-def insert_sql(staging: str) -> str:
-    """Insert the valid, new rows of ``staging`` into ``events``; retries insert nothing."""
-    return (
-        f"insert or ignore into events ({INSERT_COLUMNS}) "
-        f"select * from ({rows_sql(staging)})"
+def insert_sql(parsed: str, where: str = "true") -> str:
+    """Append the rows of ``parsed`` matching ``where`` to ``events``, each message id once.
+
+    A message id already stored (a client retry, a file imported twice) is skipped, and so is
+    a repeat within the same statement (``insert or ignore`` keeps the first).
+    """
+    mid = f"coalesce(nullif({_s('messageId')}, ''), fallback_id)"
+    orig = f"try_cast(coalesce({_s('timestamp')}, {_s('originalTimestamp')}) as timestamptz)"
+    sent = f"try_cast({_s('sentAt')} as timestamptz)"
+    return f"""
+    insert or ignore into events ({INSERT_COLUMNS})
+    select md5_number(mid), mid, type, event, name, user_id, anonymous_id, previous_id,
+        group_id,
+        case when orig is null then received_at
+             when sent is null then orig
+             else received_at - (sent - orig) end,
+        orig, sent, received_at, source, text
+    from (
+        select {mid} as mid, {_type_expr()} as type, {_s('event')} as event,
+            {_s('name')} as name, {_id('userId')} as user_id,
+            {_id('anonymousId')} as anonymous_id, {_id('previousId')} as previous_id,
+            {_id('groupId')} as group_id, {orig} as orig, {sent} as sent,
+            received_at, source, text, batch, idx
+        from {parsed} where {where}
     )
+    """

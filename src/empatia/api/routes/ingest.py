@@ -1,0 +1,127 @@
+"""Segment-compatible tracking endpoints.
+
+``POST /v1/{identify,track,page,screen,group,alias}`` (and analytics.js's short paths
+``/v1/i|t|p|s|g|a``), ``/v1/batch`` (also ``/v1/b``, ``/v1/import`` and RudderStack's
+``/beacon/v1/batch?writeKey=``). Bodies may be gzip-compressed and may come as
+``text/plain``. The answer is ``200 {"success": true}`` only after the events are committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import gzip
+import uuid
+import zlib
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from empatia.errors import PayloadTooLargeError, ValidationError
+
+router = APIRouter(tags=["tracking"])
+
+_SINGLE = {
+    "identify": "identify", "track": "track", "page": "page", "screen": "screen",
+    "group": "group", "alias": "alias",
+    "i": "identify", "t": "track", "p": "page", "s": "screen", "g": "group", "a": "alias",
+}  # fmt: skip
+_OK = Response(content=b'{"success":true}', media_type="application/json")
+
+
+def _basic_user(request: Request) -> str | None:
+    auth = request.headers.get("authorization")
+    if not auth or not auth.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(auth[6:].strip()).decode()
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ValidationError("the Authorization header is not valid basic auth") from e
+    return decoded.split(":", 1)[0] or None
+
+
+async def _body(request: Request, limit: int) -> Any:
+    raw = await request.body()
+    if request.headers.get("content-encoding", "").lower() == "gzip":
+        try:
+            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            data = d.decompress(raw, limit + 1)
+        except (zlib.error, gzip.BadGzipFile) as e:
+            raise ValidationError("the body says gzip but is not valid gzip") from e
+    else:
+        data = raw
+    if len(data) > limit:
+        raise PayloadTooLargeError(
+            f"the body is over {limit} bytes; send fewer events per request", limit=limit
+        )
+    if not data.strip():
+        raise ValidationError("the body is empty; send a JSON object")
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        raise ValidationError(f"the body is not valid JSON: {e}") from e
+
+
+async def _store(
+    request: Request, events: list[Any], write_key: str | None, default_type: str | None
+) -> Response:
+    state = request.app.state
+    key = state.keyring.authenticate(write_key, "write")
+    received_at = datetime.now(UTC)
+    texts = [orjson.dumps(e).decode() for e in events]
+    fallbacks = [uuid.uuid4().hex for _ in events]
+    fut = state.writer.submit(
+        texts, fallbacks, source=f"key:{key.key_id}", default_type=default_type,
+        received_at=received_at,
+    )
+    await asyncio.wrap_future(fut)
+    return _OK
+
+
+@router.post("/v1/{kind}", include_in_schema=False)
+async def single(kind: str, request: Request) -> Response:
+    default_type = _SINGLE.get(kind)
+    if kind in ("batch", "b", "import"):
+        return await batch(request)
+    if default_type is None:
+        from empatia.errors import NotFoundError
+
+        raise NotFoundError(f"unknown endpoint /v1/{kind}")
+    body = await _body(request, request.app.state.settings.max_event_bytes)
+    if not isinstance(body, dict):
+        raise ValidationError("the body must be a JSON object (one event)")
+    write_key = _basic_user(request) or body.pop("writeKey", None)
+    return await _store(request, [body], write_key, default_type)
+
+
+@router.post("/beacon/v1/batch", include_in_schema=False)
+async def batch(request: Request) -> Response:
+    settings = request.app.state.settings
+    body = await _body(request, settings.max_batch_bytes)
+    if not isinstance(body, dict) or not isinstance(body.get("batch"), list):
+        raise ValidationError('a batch body is {"batch": [event, ...]}')
+    events = body["batch"]
+    if not events:
+        raise ValidationError("the batch is empty")
+    if len(events) > settings.max_batch_events:
+        raise PayloadTooLargeError(
+            f"the batch has {len(events)} events; the limit is {settings.max_batch_events} — "
+            "split it",
+            limit=settings.max_batch_events,
+        )
+    # Batch-level context and integrations apply to events that have none of their own.
+    shared = {k: body[k] for k in ("context", "integrations") if isinstance(body.get(k), dict)}
+    sent_at = body.get("sentAt")
+    for e in events:
+        if isinstance(e, dict):
+            for k, v in shared.items():
+                e.setdefault(k, v)
+            if sent_at is not None:
+                e.setdefault("sentAt", sent_at)
+    write_key = (
+        _basic_user(request) or body.get("writeKey") or request.query_params.get("writeKey")
+    )
+    return await _store(request, events, write_key, None)

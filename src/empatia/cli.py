@@ -1,0 +1,290 @@
+"""The ``empatia`` command line: a thin layer over the library."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from empatia.cli_common import console, err_console, store_or_remote, workspace
+from empatia.errors import EmpatiaError
+
+app = typer.Typer(
+    name="empatia",
+    help="Empatia: one profile per customer, how each one feels, and what to do next.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+keys_app = typer.Typer(help="Manage API keys (write: ingest; read: analytics; admin: all).")
+app.add_typer(keys_app, name="keys")
+
+#: Stage packages that add their own commands through ``register(app)``.
+COMMAND_MODULES = (
+    "empatia.demo.cli",
+    "empatia.identity.cli",
+    "empatia.profiles.cli",
+    "empatia.emotion.cli",
+    "empatia.experience.cli",
+    "empatia.journeys.cli",
+    "empatia.care.cli",
+    "empatia.decide.cli",
+    "empatia.privacy.cli",
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    db: Annotated[
+        Optional[Path],  # noqa: UP045 - typer needs Optional
+        typer.Option("--db", envvar="EMPATIA_DB", help="The store (DuckDB file)."),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    ctx.obj = {"db": db, "debug": debug}
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING)
+
+
+@app.command()
+def init(ctx: typer.Context) -> None:
+    """Create (or upgrade) the store and a first write key.
+
+    Example: empatia --db shop.duckdb init
+    """
+    ws = workspace(ctx)
+    versions = ws.store.versions()
+    from empatia.privacy.keys import create_key, list_keys
+
+    console.print(f"Store [bold]{ws.settings.db}[/] ready: " + ", ".join(
+        f"{c} v{v}" for c, v in sorted(versions.items())))
+    if not list_keys(ws.store):
+        key, secret = create_key(ws.store, "write", "default")
+        console.print(f"Write key {key.key_id}: [bold]{secret}[/] (shown once; stored hashed)")
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[Optional[str], typer.Option(help="Address to listen on.")] = None,  # noqa: UP045
+    port: Annotated[Optional[int], typer.Option(help="Port to listen on.")] = None,  # noqa: UP045
+) -> None:
+    """Serve the tracking API, the HTTP API and the web UI.
+
+    Example: empatia serve --port 8000   (then POST events to http://127.0.0.1:8000/v1/track)
+    """
+    from empatia.api.app import serve as run_server
+
+    ws = workspace(ctx)
+    h, p = host or ws.settings.host, port or ws.settings.port
+    console.print(f"Empatia is serving [bold]http://{h}:{p}/[/] (Ctrl+C stops)")
+    run_server(ws, h, p)
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    files: Annotated[list[Path], typer.Argument(help="JSONL, CSV or Parquet files (.gz ok).")],
+) -> None:
+    """Import Segment-shaped events from files; bad rows go to NAME.rejects.jsonl.
+
+    Example: empatia import events.jsonl crm.csv orders.parquet
+    """
+    ws, remote = store_or_remote(ctx)
+    table = Table("file", "rows", "accepted", "duplicates", "rejected", "reject file")
+    if remote is not None:
+        console.print("The server owns the store: importing through it.")
+        report = remote.call("POST", "/admin/import", json={"paths": [str(f.resolve()) for f in files]})
+        for f in report["files"]:
+            table.add_row(f["path"], str(f["rows"]), str(f["accepted"]), str(f["duplicates"]),
+                          str(f["rejected"]), f["reject_file"] or "")
+        console.print(table)
+        return
+    from empatia.ingest import import_files
+
+    assert ws is not None
+    with _progress() as progress:
+        task = progress.add_task("importing", total=len(files))
+        report = import_files(
+            ws.store, files, progress=lambda fr: progress.advance(task),
+            max_event_bytes=ws.settings.max_event_bytes,
+        )  # fmt: skip
+    for f in report.files:
+        table.add_row(f.path, str(f.rows), str(f.accepted), str(f.duplicates), str(f.rejected),
+                      f.reject_file or "")
+    console.print(table)
+    rate = report.rows / report.seconds if report.seconds else 0
+    console.print(f"{report.accepted:,} stored, {report.duplicates:,} already there, "
+                  f"{report.rejected:,} rejected in {report.seconds:.1f} s ({rate:,.0f} rows/s)")
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+@app.command()
+def stats(ctx: typer.Context) -> None:
+    """Count stored events by type, source and day.
+
+    Example: empatia stats
+    """
+    ws, remote = store_or_remote(ctx)
+    if remote is not None:
+        s = remote.call("GET", "/admin/stats")
+    else:
+        from empatia.ingest.stats import event_stats
+
+        assert ws is not None
+        s = event_stats(ws.store)
+    console.print(f"[bold]{s['total']:,}[/] events")
+    for title, key in (("type", "by_type"), ("source", "by_source"), ("day", "by_day")):
+        t = Table(title, "events")
+        for k, v in s[key].items():
+            t.add_row(str(k), f"{v:,}")
+        console.print(t)
+
+
+@keys_app.command("create")
+def keys_create(
+    ctx: typer.Context,
+    scope: Annotated[str, typer.Option(help="write, read or admin.")] = "write",
+    name: Annotated[str, typer.Option(help="A label for people.")] = "",
+) -> None:
+    """Create an API key; its secret is printed once and stored only as a hash.
+
+    Example: empatia keys create --scope write --name website
+    """
+    ws, remote = store_or_remote(ctx)
+    if remote is not None:
+        k = remote.call("POST", "/admin/keys", json={"scope": scope, "name": name})
+        key_id, secret = k["key_id"], k["secret"]
+    else:
+        from empatia.privacy.keys import create_key
+
+        assert ws is not None
+        key, secret = create_key(ws.store, scope, name)
+        key_id = key.key_id
+    console.print(f"{scope} key {key_id}: [bold]{secret}[/]")
+
+
+@keys_app.command("list")
+def keys_list(ctx: typer.Context) -> None:
+    """List keys (never their secrets). Example: empatia keys list"""
+    ws, remote = store_or_remote(ctx)
+    if remote is not None:
+        rows = remote.call("GET", "/admin/keys")
+    else:
+        from empatia.privacy.keys import list_keys
+
+        assert ws is not None
+        rows = [k.__dict__ for k in list_keys(ws.store)]
+    t = Table("key", "name", "scope", "created", "revoked")
+    for k in rows:
+        t.add_row(k["key_id"], k["name"], k["scope"], str(k["created_at"])[:19],
+                  str(k["revoked_at"] or "")[:19])
+    console.print(t)
+
+
+@keys_app.command("revoke")
+def keys_revoke(ctx: typer.Context, key_id: str) -> None:
+    """Revoke a key at once. Example: empatia keys revoke k_1a2b3c4d"""
+    ws, remote = store_or_remote(ctx)
+    if remote is not None:
+        remote.call("DELETE", f"/admin/keys/{key_id}")
+    else:
+        from empatia.privacy.keys import revoke_key
+
+        assert ws is not None
+        revoke_key(ws.store, key_id)
+    console.print(f"revoked {key_id}")
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    engine: Annotated[str, typer.Option(help="duckdb (default) or spark.")] = "duckdb",
+    master: Annotated[str, typer.Option(help="Spark master URL.")] = "local[2]",
+    full: Annotated[bool, typer.Option("--full", help="Rebuild instead of incremental.")] = False,
+    only: Annotated[Optional[list[str]], typer.Option(help="Run only these stages.")] = None,  # noqa: UP045
+) -> None:
+    """Run the pipeline stages in order, incrementally, with a timing summary.
+
+    Example: empatia run            |  empatia run --engine spark --master local[2]
+    """
+    from empatia.pipeline import RunContext, run_pipeline
+
+    ws = workspace(ctx)
+    run_ctx = RunContext(ws, engine=engine, full=full, options={"master": master})
+    with _progress() as progress:
+
+        class _Bar:
+            def __init__(self, name: str) -> None:
+                self.task = progress.add_task(name, total=None)
+
+            def total(self, n: int | None) -> None:
+                progress.update(self.task, total=n)
+
+            def advance(self, n: int = 1) -> None:
+                progress.advance(self.task, n)
+
+        results = run_pipeline(run_ctx, only, on_stage=lambda s: _Bar(s.name))
+    t = Table("stage", "seconds", "figures")
+    for r in results:
+        t.add_row(r.name, f"{r.seconds:.2f}", ", ".join(f"{k}={v}" for k, v in r.figures.items()))
+    console.print(t)
+    if not results:
+        console.print("No stages are installed yet.")
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed:,}"),
+        TimeElapsedColumn(), console=err_console, transient=False,
+    )  # fmt: skip
+
+
+def _register_stage_commands() -> None:
+    for module in COMMAND_MODULES:
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name != module:
+                raise
+            continue
+        mod.register(app)
+
+
+_register_stage_commands()
+
+
+def main() -> None:
+    """Entry point: friendly errors and exit codes; tracebacks only with --debug."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    debug = "--debug" in sys.argv
+    try:
+        app(standalone_mode=False)
+    except EmpatiaError as e:
+        if debug:
+            raise
+        err_console.print(f"[red]error:[/] {e.message}")
+        sys.exit(e.exit_code)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as e:  # click usage errors
+        import click
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

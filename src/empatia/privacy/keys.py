@@ -1,0 +1,116 @@
+"""API keys with scopes, stored as SHA-256 hashes of their secrets.
+
+Scopes nest: ``write`` may only send events; ``read`` may read profiles and analytics;
+``admin`` may do everything, including managing keys, erasure and exports. A write key is
+what Segment calls a *write key*: clients send it as the HTTP basic-auth user name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+
+from empatia.errors import AuthError, ForbiddenError, NotFoundError, ValidationError
+from empatia.store import Store
+
+SCOPES = ("write", "read", "admin")
+_GRANTS = {"write": {"write"}, "read": {"read"}, "admin": {"write", "read", "admin"}}
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    key_id: str
+    name: str
+    scope: str
+    created_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+    def allows(self, needed: str) -> bool:
+        return self.revoked_at is None and needed in _GRANTS[self.scope]
+
+
+def create_key(store: Store, scope: str, name: str = "") -> tuple[ApiKey, str]:
+    """Create a key; returns it and its secret, which is shown once and never stored."""
+    if scope not in SCOPES:
+        raise ValidationError(f"unknown scope {scope!r}; use one of {', '.join(SCOPES)}")
+    key_id = "k_" + secrets.token_hex(4)
+    secret = f"emp_{scope}_{secrets.token_urlsafe(24)}"
+    store.con.execute(
+        "insert into api_keys (key_id, name, scope, secret_hash) values (?, ?, ?, ?)",
+        [key_id, name or scope, scope, hash_secret(secret)],
+    )
+    return ApiKey(key_id, name or scope, scope), secret
+
+
+def list_keys(store: Store) -> list[ApiKey]:
+    rows = store.con.execute(
+        "select key_id, name, scope, created_at, revoked_at from api_keys order by created_at"
+    ).fetchall()
+    return [ApiKey(*r) for r in rows]
+
+
+def revoke_key(store: Store, key_id: str) -> None:
+    n = store.con.execute(
+        "update api_keys set revoked_at = now() where key_id = ? and revoked_at is null "
+        "returning key_id",
+        [key_id],
+    ).fetchall()
+    if not n:
+        raise NotFoundError(f"no active key {key_id!r}; see `empatia keys list`", key_id=key_id)
+
+
+class KeyRing:
+    """An in-memory view of the keys for the hot path, refreshed when a key is not known."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._by_hash: dict[str, ApiKey] = {}
+        self._ephemeral: dict[str, ApiKey] = {}
+        self.refresh()
+
+    def refresh(self) -> None:
+        con = self.store.cursor()
+        try:
+            rows = con.execute(
+                "select secret_hash, key_id, name, scope, created_at, revoked_at from api_keys"
+            ).fetchall()
+        finally:
+            con.close()
+        with self._lock:
+            self._by_hash = {r[0]: ApiKey(*r[1:]) for r in rows} | self._ephemeral
+
+    def add_ephemeral(self, secret_hash: str, name: str, scope: str) -> None:
+        """A key that lives only as long as this process (the server's local admin key)."""
+        with self._lock:
+            self._ephemeral[secret_hash] = ApiKey("local", name, scope)
+            self._by_hash.update(self._ephemeral)
+
+    def authenticate(self, secret: str | None, needed: str) -> ApiKey:
+        if not secret:
+            raise AuthError(
+                "no key: send your write key as the HTTP basic-auth user name "
+                "(or `writeKey` in the body)"
+            )
+        h = hash_secret(secret)
+        key = self._by_hash.get(h)
+        if key is None:
+            self.refresh()
+            key = self._by_hash.get(h)
+        if key is None:
+            raise AuthError("unknown key; create one with `empatia keys create`")
+        if key.revoked_at is not None:
+            raise AuthError(f"key {key.key_id} was revoked", key_id=key.key_id)
+        if not key.allows(needed):
+            raise ForbiddenError(
+                f"key {key.key_id} has scope {key.scope!r}; this needs {needed!r}",
+                key_id=key.key_id,
+            )
+        return key
