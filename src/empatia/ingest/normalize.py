@@ -92,8 +92,8 @@ def reject_sql(parsed: str, max_event_bytes: int) -> str:
         ("not ok", "'malformed JSON'"),
         (f"{_ty('')} <> 'OBJECT'", "'an event must be a JSON object'"),
         (
-            f"octet_length(text::blob) > {max_event_bytes}",
-            f"'event is ' || octet_length(text::blob) || ' bytes; the limit is {max_event_bytes}'",
+            f"strlen(text) > {max_event_bytes}",
+            f"'event is ' || strlen(text) || ' bytes; the limit is {max_event_bytes}'",
         ),
         (
             f"{t} is null or {t} not in ({types})",

@@ -1,0 +1,107 @@
+"""Shared fixtures: a temporary store, an in-process app, a real server in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from empatia.privacy.keys import create_key
+from empatia.store import Store
+from empatia.workspace import Workspace
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "empatia.duckdb"
+
+
+@pytest.fixture
+def store(db_path: Path) -> Iterator[Store]:
+    s = Store(db_path)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def workspace(db_path: Path) -> Iterator[Workspace]:
+    ws = Workspace(db=db_path)
+    yield ws
+    ws.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServerProcess:
+    """``empatia serve`` in a subprocess, as a user would run it."""
+
+    def __init__(self, db: Path) -> None:
+        self.db = db
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = db.with_suffix(".server.log")
+
+    def start(self, timeout: float = 30) -> ServerProcess:
+        env = dict(os.environ, EMPATIA_DB=str(self.db))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "empatia.cli", "serve", "--port", str(self.port)],
+            env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not start in time")
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def write_key(db_path: Path) -> str:
+    with Store(db_path) as s:
+        _, secret = create_key(s, "write", "test")
+    return secret
+
+
+@pytest.fixture
+def server(db_path: Path, write_key: str) -> Iterator[ServerProcess]:
+    srv = ServerProcess(db_path).start()
+    yield srv
+    srv.stop()
+
+
+def count_events(db: Path) -> int:
+    with Store(db) as s:
+        return int(s.con.execute("select count(*) from events").fetchone()[0])  # type: ignore[index]

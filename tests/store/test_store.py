@@ -1,0 +1,58 @@
+"""The store upgrades old files, refuses files from the future, and explains a held lock."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from empatia.errors import SchemaTooNewError, StoreLockedError
+from empatia.store import Store
+from empatia.store.store import Migration, discover_migrations
+
+
+def test_an_old_file_is_upgraded_when_a_newer_empatia_opens_it(tmp_path: Path) -> None:
+    db = tmp_path / "old.duckdb"
+    shipped = discover_migrations()
+    old = [m for m in shipped if m.component == "store"]  # a file from before ingest existed
+    with Store(db, migrate=False) as s:
+        s.migrate(old)
+        s.con.execute("insert into api_keys (key_id, name, scope, secret_hash) values ('k','n','write','h')")
+        assert not s.table_exists("events")
+    with Store(db) as s:  # the current package
+        assert s.table_exists("events")
+        assert s.versions() == {m.component: max(x.version for x in shipped if x.component == m.component)
+                                for m in shipped}
+        assert s.con.execute("select count(*) from api_keys").fetchone() == (1,)  # data kept
+    future = Migration("store", 999, "0999_future.sql", "create table future (x int)")
+    with Store(db, migrate=False) as s:
+        s.migrate([*shipped, future])
+    with pytest.raises(SchemaTooNewError, match="upgrade Empatia"):
+        Store(db)
+
+
+def test_a_failed_migration_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    db = tmp_path / "x.duckdb"
+    bad = Migration("store", 2, "0002_bad.sql", "create table ok (x int); select * from missing;")
+    with Store(db) as s:
+        with pytest.raises(Exception, match="0002_bad.sql"):
+            s.migrate([*discover_migrations(), bad])
+        assert not s.table_exists("ok")
+        assert s.versions()["store"] == 1
+
+
+def test_a_store_held_by_another_process_says_so(tmp_path: Path) -> None:
+    db = tmp_path / "held.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb,sys,time; c=duckdb.connect({str(db)!r}); print('ok',flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == b"ok"
+        with pytest.raises(StoreLockedError, match="in use by another process"):
+            Store(db)
+    finally:
+        holder.kill()
+        holder.wait()
