@@ -1,0 +1,30 @@
+# Two commands: `make demo` (the main job) and `make test` (every test).
+# Each bootstraps .venv from pyproject.toml with the pinned versions in constraints.txt.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+EXTRAS ?= dev,spark
+
+.PHONY: demo test venv lint bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[$(EXTRAS)]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/empatia demo
+
+test: $(STAMP)
+	bash scripts/install-system-deps.sh
+	OPENBLAS_NUM_THREADS=1 $(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+
+clean:
+	rm -rf $(VENV) *.duckdb *.duckdb.wal
