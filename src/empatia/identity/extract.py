@@ -1,0 +1,141 @@
+"""Reading identifiers (and CRM records) out of events, as the tracking plan places them.
+
+Everything here is an Ibis expression except the normalisation of emails and phones, which
+`phonenumbers` does in Python: the distinct raw values are normalised once and kept in
+``identity_value_map``, so each later run only normalises what is new.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+from ibis import _
+
+from empatia.identity.config import IdentityConfig
+from empatia.identity.normalize import normalize_email, normalize_phone
+from empatia.store.engine import Engine, union
+
+#: JSON paths of each identifier kind (docs/tracking-plan.md); user_id, anonymous_id and an
+#: alias's previous_id come from the event's columns.
+ID_PATHS: dict[str, tuple[str, ...]] = {
+    "email": ("$.traits.email", "$.context.traits.email", "$.properties.email"),
+    "phone": ("$.traits.phone", "$.context.traits.phone", "$.properties.phone"),
+    "device_id": ("$.context.device.id",),
+    "loyalty_id": ("$.traits.loyaltyId", "$.context.traits.loyaltyId", "$.properties.loyaltyId"),
+    "crm_id": ("$.traits.crmId", "$.context.traits.crmId"),
+}
+MARKET_PATHS = ("$.traits.market", "$.context.traits.market")
+MAPPED_KINDS = ("email", "phone")  # normalised in Python, through identity_value_map
+
+RECORD_PATHS: dict[str, str] = {
+    "first_name": "$.traits.firstName",
+    "last_name": "$.traits.lastName",
+    "birth_date": "$.traits.birthDate",
+    "city": "$.traits.address.city",
+    "street": "$.traits.address.street",
+    "postal_code": "$.traits.address.postalCode",
+    "email": "$.traits.email",
+    "phone": "$.traits.phone",
+    "crm_id": "$.traits.crmId",
+    "loyalty_id": "$.traits.loyaltyId",
+}
+
+
+def _clean(v: ir.StringValue) -> ir.StringValue:
+    v = v.strip()
+    return ibis.cases((v == "", ibis.null("string")), else_=v)
+
+
+def raw_identifiers(eng: Engine, events: ir.Table, config: IdentityConfig) -> ir.Table:
+    """``(seq, kind, raw, region)`` for every identifier in ``events``, not yet normalised."""
+    cols: dict[str, ir.Value] = {}
+    for kind, paths in ID_PATHS.items():
+        for i, path in enumerate(paths):
+            cols[f"{kind}__{i}"] = eng.json_str(events.raw, path)
+    market = ibis.coalesce(*(eng.json_str(events.raw, p) for p in MARKET_PATHS))
+    wide = events.select(
+        "seq", "user_id", "anonymous_id", "previous_id",
+        region=ibis.coalesce(_clean(market).upper(), ibis.literal(config.default_region.upper())),
+        **cols,
+    )  # fmt: skip
+    wide = eng.materialize(wide, "ids_wide")
+    parts = [
+        wide.select("seq", kind=ibis.literal("user_id"), raw=wide.user_id, region="region"),
+        wide.select("seq", kind=ibis.literal("anonymous_id"), raw=wide.anonymous_id, region="region"),
+        # alias: previousId is an earlier anonymousId or userId
+        wide.select("seq", kind=ibis.literal("anonymous_id"), raw=wide.previous_id, region="region"),
+        wide.select("seq", kind=ibis.literal("user_id"), raw=wide.previous_id, region="region"),
+    ]
+    for name in cols:
+        kind = name.split("__")[0]
+        parts.append(wide.select("seq", kind=ibis.literal(kind), raw=wide[name], region="region"))
+    long = union(*parts, distinct=False)
+    return long.mutate(raw=_clean(long.raw)).filter(_.raw.notnull())
+
+
+def update_value_map(eng: Engine, raw: ir.Table, config: IdentityConfig) -> ir.Table:
+    """Normalise the emails and phones not normalised before; return the whole map."""
+    known = eng.table("identity_value_map")
+    todo = (
+        raw.filter(raw.kind.isin(MAPPED_KINDS))
+        .select("kind", "raw", "region")
+        .distinct()
+        .anti_join(known, ["kind", "raw", "region"])
+    )
+    new = eng.to_arrow(todo).to_pylist()
+    if new:
+        for row in new:
+            if row["kind"] == "email":
+                row["value"] = normalize_email(row["raw"], strip_plus=config.email_strip_plus)
+            else:
+                row["value"] = normalize_phone(row["raw"], row["region"])
+        data = pa.Table.from_pylist(
+            new,
+            schema=pa.schema(
+                [("kind", pa.string()), ("raw", pa.string()), ("region", pa.string()),
+                 ("value", pa.string())]
+            ),
+        )  # fmt: skip
+        eng.write_arrow(data, "identity_value_map", replace=False)
+        return eng.table("identity_value_map")
+    return known
+
+
+def event_identifiers(eng: Engine, events: ir.Table, config: IdentityConfig) -> ir.Table:
+    """``(seq, kind, value)``: every normalised identifier of ``events``, each once."""
+    raw = eng.materialize(raw_identifiers(eng, events, config), "ids_raw")
+    vmap = update_value_map(eng, raw, config)
+    mapped = raw.filter(raw.kind.isin(MAPPED_KINDS)).join(
+        vmap, ["kind", "raw", "region"]
+    ).select("seq", "kind", value=vmap.value)
+    lower = set(config.lowercase_ids)
+    plain = raw.filter(~raw.kind.isin(MAPPED_KINDS))
+    if lower:
+        plain = plain.mutate(
+            raw=ibis.cases((plain.kind.isin(tuple(lower)), plain.raw.lower()), else_=plain.raw)
+        )
+    plain = plain.select("seq", "kind", value=plain.raw)
+    return union(mapped, plain, distinct=False).filter(_.value.notnull()).distinct()
+
+
+def crm_records(eng: Engine, events: ir.Table) -> ir.Table:
+    """``identity_records``: identify calls carrying a CRM or loyalty id and personal data."""
+    ident = events.filter(events.type == "identify")
+    cols = {k: _clean(eng.json_str(ident.raw, p)) for k, p in RECORD_PATHS.items()}
+    wide = ident.select("seq", **cols)
+    wide = wide.filter(wide.crm_id.notnull() | wide.loyalty_id.notnull())
+    wide = wide.filter(wide.first_name.notnull() | wide.last_name.notnull())
+    return wide.select(
+        "seq",
+        kind=ibis.cases((wide.crm_id.notnull(), "crm_id"), else_="loyalty_id"),
+        value=ibis.coalesce(wide.crm_id, wide.loyalty_id),
+        first_name=wide.first_name.lower(),
+        last_name=wide.last_name.lower(),
+        birth_date=wide.birth_date,
+        city=wide.city.lower(),
+        street=wide.street.lower(),
+        postal_code=wide.postal_code,
+        email=wide.email.lower(),
+        phone=wide.phone,
+    )

@@ -1,0 +1,330 @@
+"""The batch identity resolution: identifiers → guarded edges → components → stable persons.
+
+1. New events' identifiers are extracted once into ``identity_event_ids`` (incremental).
+2. Over-merge guard: an identifier seen with more distinct people-naming identifiers
+   (user_id, email, crm_id, loyalty_id) than its kind allows is *blocked*: it keeps a person
+   of its own and links nobody (``identity_blocked`` says why).
+3. Edges: within each event every identifier links to the event's first one (a star, so an
+   event with k ids gives k−1 edges); probabilistic matches add edges; edges between
+   identifiers pinned to different people (by an unmerge) are dropped.
+4. Connected components (:mod:`empatia.identity.components`).
+5. Stable ids: a component keeps the previous person id that most of its identifiers had
+   (each previous id goes to the component holding most of it); pins win; new components get
+   ``p_`` + 16 hex digits of the md5 of their smallest identifier.
+6. ``merge_history`` records people absorbed or split since the previous run.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+from ibis import _
+
+from empatia.identity.components import components
+from empatia.identity.config import KINDS, STRONG_KINDS, IdentityConfig
+from empatia.identity.extract import crm_records, event_identifiers
+from empatia.store.engine import Engine, union
+
+_NODE_SPACE = 1 << 40  # node ids stay below this; rank * _NODE_SPACE + node orders by rank
+
+
+def kind_rank(kind: ir.StringValue) -> ir.IntegerValue:
+    """The position of an identifier kind in :data:`KINDS` (which id names an event's person)."""
+    return ibis.cases(*((kind == k, i) for i, k in enumerate(KINDS)), else_=len(KINDS))
+
+
+def read_state(eng: Engine) -> dict[str, str]:
+    rows = eng.store.con.cursor().execute("select key, value from identity_state").fetchall()
+    return {k: v for k, v in rows}
+
+
+def write_state(eng: Engine, **values: object) -> None:
+    cur = eng.store.con.cursor()
+    for key, value in values.items():
+        cur.execute(
+            "insert or replace into identity_state (key, value) values (?, ?)", [key, str(value)]
+        )
+    cur.close()
+
+
+def person_key(kind: ir.StringValue, value: ir.StringValue, salt: str = "") -> ir.StringValue:
+    """``p_`` + 16 hex digits of md5(kind:value[salt]): a new person's id."""
+    text = kind.concat(":", value)
+    if salt:
+        text = text.concat(salt)
+    return ibis.literal("p_").concat(text.hexdigest("md5").substr(0, 16))
+
+
+def extract_new(eng: Engine, config: IdentityConfig, *, full: bool) -> dict[str, int]:
+    """Append identifiers and CRM records of events not processed before."""
+    state = read_state(eng)
+    last_seq = 0 if full else int(state.get("last_seq", 0))
+    cur = eng.store.con.cursor()
+    row = cur.execute("select coalesce(max(seq), 0) from events").fetchone()
+    max_seq = int(row[0]) if row else 0
+    if full:
+        cur.execute("delete from identity_event_ids")
+        cur.execute("delete from identity_records")
+    cur.close()
+    events = eng.table("events")
+    new = events.filter((events.seq > last_seq) & (events.seq <= max_seq))
+    n_ids = eng.write(event_identifiers(eng, new, config), "identity_event_ids", replace=False)
+    n_rec = eng.write(crm_records(eng, new), "identity_records", replace=False)
+    return {"last_seq": last_seq, "max_seq": max_seq, "new_ids": n_ids, "new_records": n_rec}
+
+
+def guard(eng: Engine, ids: ir.Table, config: IdentityConfig) -> ir.Table:
+    """``identity_blocked`` rows: identifiers seen with too many different people."""
+    a, b = ids, ids.view()
+    pairs = (
+        a.join(b, a.seq == b.seq)
+        .filter((b.kind != a.kind) & b.kind.isin(STRONG_KINDS))
+        .select(kind=a.kind, value=a.value, neighbour_kind=b.kind, nvalue=b.value)
+        .distinct()
+    )
+    deg = pairs.group_by("kind", "value", "neighbour_kind").aggregate(neighbours=_.count())
+    limits = ibis.memtable(
+        {
+            "lkind": list(config.max_neighbours),
+            "max_allowed": [int(v) for v in config.max_neighbours.values()],
+        }
+    )
+    limits = eng.from_arrow(limits.to_pyarrow(), "limits")
+    over = deg.join(limits, deg.kind == limits.lkind).filter(_.neighbours > _.max_allowed)
+    w = ibis.window(group_by=["kind", "value"], order_by=[over.neighbours.desc(), over.neighbour_kind])
+    over = over.mutate(r=ibis.row_number().over(w)).filter(_.r == 0)
+    over = over.select(
+        "kind", "value", "neighbour_kind",
+        neighbours=over.neighbours.cast("int64"), max_allowed=over.max_allowed.cast("int64"),
+        reason=ibis.literal("seen with ").concat(
+            over.neighbours.cast("string"), " different ", over.neighbour_kind, " (limit ",
+            over.max_allowed.cast("string"), ")",
+        ),
+    )  # fmt: skip
+    configured = [v.split(":", 1) for v in config.blocked_values if ":" in v]
+    if configured:
+        conf = eng.from_arrow(
+            ibis.memtable(
+                {"kind": [k for k, _v in configured], "value": [v for _k, v in configured]}
+            ).to_pyarrow(),
+            "blocked_conf",
+        )
+        conf = conf.select(
+            "kind", "value", neighbour_kind=ibis.null("string"),
+            neighbours=ibis.null("int64"), max_allowed=ibis.null("int64"),
+            reason=ibis.literal("listed in blocked_values"),
+        )  # fmt: skip
+        over = union(over.anti_join(conf, ["kind", "value"]), conf, distinct=False)
+    counts = ids.group_by("kind", "value").aggregate(events=_.seq.nunique().cast("int64"))
+    return over.join(counts, ["kind", "value"], how="left").select(
+        "kind", "value", "neighbour_kind", "neighbours", "max_allowed",
+        events=ibis.coalesce(_.events, 0), reason="reason",
+    )  # fmt: skip
+
+
+def resolve(
+    eng: Engine,
+    config: IdentityConfig,
+    *,
+    full: bool = False,
+    run_id: str | None = None,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """Run identity resolution; write identities, event_persons and the reports."""
+    now = datetime.now(UTC)
+    run_id = run_id or now.strftime("%Y%m%dT%H%M%S%f")
+    tick = progress.advance if progress is not None else (lambda n=1: None)
+    if progress is not None:
+        progress.total(6)
+
+    figures = extract_new(eng, config, full=full)
+    tick()
+    if config.probabilistic:
+        from empatia.identity.probabilistic import match_records
+
+        figures.update(match_records(eng, config))
+    tick()
+
+    ids = eng.materialize(eng.table("identity_event_ids").distinct(), "ids")
+    matches = eng.table("identity_matches")
+    node_src = union(
+        ids.select("kind", "value"),
+        matches.select(kind=matches.kind_l, value=matches.value_l),
+        matches.select(kind=matches.kind_r, value=matches.value_r),
+        distinct=True,
+    )
+    nodes = eng.materialize(
+        node_src.mutate(node=ibis.row_number().over(order_by=[node_src.kind, node_src.value])),
+        "nodes",
+    )
+
+    blocked = eng.materialize(guard(eng, ids, config), "blocked")
+    eng.write(blocked, "identity_blocked")
+    tick()
+
+    # -- edges --------------------------------------------------------------------------
+    keyed = ids.join(nodes, ["kind", "value"]).select(
+        ids.seq, ids.kind, ids.value, nodes.node, rank=kind_rank(ids.kind)
+    )
+    keyed = keyed.left_join(
+        blocked.select("kind", "value", is_blocked=ibis.literal(True)), ["kind", "value"]
+    ).select(
+        "seq", "kind", "value", "node", "rank",
+        blocked=ibis.coalesce(_.is_blocked, False),
+    )  # fmt: skip
+    keyed = eng.materialize(
+        keyed.mutate(key=(keyed.blocked.cast("int64") * 100 + keyed.rank) * _NODE_SPACE + keyed.node),
+        "keyed",
+    )
+    ok = keyed.filter(~keyed.blocked)
+    anchors = ok.group_by("seq").aggregate(anchor=(ok.key.min() % _NODE_SPACE))
+    star = ok.join(anchors, "seq").select(a=_.anchor, b=_.node, seq=_.seq).filter(_.a != _.b)
+    ml, mr = nodes.view(), nodes.view()
+    match_edges = (
+        matches.join(ml, [matches.kind_l == ml.kind, matches.value_l == ml.value])
+        .join(mr, [matches.kind_r == mr.kind, matches.value_r == mr.value])
+        .select(a=ml.node, b=mr.node, seq=ibis.null("int64"))
+    )
+    edges = union(star, match_edges, distinct=False)
+    pins = eng.table("identity_pins")
+    pinned = nodes.join(pins, ["kind", "value"]).select(nodes.node, pin=pins.person_id)
+    pa_, pb = pinned.view(), pinned.view()
+    conflicting = (
+        edges.join(pa_, edges.a == pa_.node)
+        .join(pb, edges.b == pb.node)
+        .filter(pa_.pin != pb.pin)
+        .select(edges.a, edges.b)
+    )
+    edges = edges.anti_join(conflicting, ["a", "b"])
+    edges = eng.materialize(edges.group_by("a", "b").aggregate(seq=_.seq.min()), "edges")
+    tick()
+
+    labels = components(eng, edges.select("a", "b"), nodes=nodes.select("node"))
+    lab = eng.materialize(
+        nodes.join(labels, "node").select("kind", "value", "node", "label"), "lab"
+    )
+    tick()
+
+    # -- stable person ids --------------------------------------------------------------
+    prev = eng.materialize(eng.table("identities").select("kind", "value", prev_pid="person_id"), "prev")
+    cand = lab.join(prev, ["kind", "value"]).group_by("label", pid=_.prev_pid).aggregate(
+        n=_.count().cast("int64")
+    )
+    pin_cand = lab.join(pins, ["kind", "value"]).group_by("label", pid=_.person_id).aggregate(
+        n=(_.count() * 1_000_000).cast("int64")
+    )
+    cand = union(cand, pin_cand, distinct=False).group_by("label", "pid").aggregate(n=_.n.sum())
+    w = ibis.window(group_by="pid", order_by=[cand.n.desc(), cand.label])
+    cand = cand.mutate(r=ibis.row_number().over(w)).filter(_.r == 0)
+    w2 = ibis.window(group_by="label", order_by=[cand.n.desc(), cand.pid])
+    chosen = cand.mutate(r2=ibis.row_number().over(w2)).filter(_.r2 == 0).select("label", "pid")
+    roots = lab.filter(lab.node == lab.label)
+    taken = union(
+        prev.select(pid="prev_pid"), pins.select(pid="person_id"), distinct=True
+    )
+    salt = f"|{figures['max_seq']}"
+    fresh = roots.select(
+        "label", kind_=roots.kind, value_=roots.value, pid=person_key(roots.kind, roots.value)
+    )
+    tk = taken.select(t="pid")
+    fj = fresh.left_join(tk, fresh.pid == tk.t)
+    fresh = fj.select(
+        "label",
+        pid=ibis.cases(
+            (fj.t.isnull(), fj.pid),
+            else_=person_key(fj.kind_, fj.value_, salt),
+        ),
+    )
+    person = fresh.left_join(chosen, "label").select(
+        "label", person_id=ibis.coalesce(chosen.pid, fresh.pid)
+    )
+    identities = eng.materialize(
+        lab.join(person, "label").select("kind", "value", "node", "label", "person_id"),
+        "identities_new",
+    )
+    tick()
+
+    # -- merge history ------------------------------------------------------------------
+    figures.update(_merge_history(eng, identities, prev, edges, run_id, now))
+
+    # -- write ----------------------------------------------------------------------------
+    figures["identities"] = eng.write(identities.select("kind", "value", "person_id"), "identities")
+    ek = keyed.group_by("seq").aggregate(key=keyed.key.min())
+    ev = keyed.join(ek, ["seq", "key"]).join(identities, "node").select(
+        keyed.seq, identities.person_id
+    )
+    figures["event_persons"] = eng.write(ev, "event_persons")
+    figures["blocked"] = int(blocked.count().to_pyarrow().as_py())
+    figures["persons"] = int(identities.person_id.nunique().to_pyarrow().as_py())
+    write_state(eng, last_seq=figures["max_seq"], last_run=run_id)
+    tick()
+    return figures
+
+
+def _merge_history(
+    eng: Engine,
+    identities: ir.Table,
+    prev: ir.Table,
+    edges: ir.Table,
+    run_id: str,
+    now: datetime,
+) -> dict[str, int]:
+    moved = identities.join(prev, ["kind", "value"]).filter(_.prev_pid != _.person_id)
+    moved = eng.materialize(
+        moved.select("kind", "value", "node", "person_id", other="prev_pid"), "moved"
+    )
+    n = int(moved.count().to_pyarrow().as_py())
+    if n == 0:
+        return {"merges": 0}
+    kept = identities.select(kept="person_id").distinct()
+    groups = moved.group_by("person_id", "other").aggregate(identifiers=_.count().cast("int64"))
+    g = groups.left_join(kept, groups.other == kept.kept)
+    groups = g.select(
+        "person_id", "other", "identifiers",
+        action=ibis.cases((g.kept.isnull(), "merge"), else_="split"),
+        merge_id=ibis.literal(f"m_{run_id}_").concat(
+            g.person_id.concat("|", g.other).hexdigest("md5").substr(0, 12)
+        ),
+    )  # fmt: skip
+    # evidence: the first edge joining an identifier that moved with one that did not
+    pv = identities.join(prev, ["kind", "value"], how="left").select(
+        "node", "kind", "value", "person_id", "prev_pid"
+    )
+    x, y = moved.view(), pv.view()
+    ev = (
+        edges.join(x, (edges.a == x.node) | (edges.b == x.node))
+        .join(y, ibis.cases((edges.a == x.node, edges.b), else_=edges.a) == y.node)
+        .filter((y.person_id == x.person_id) & (y.prev_pid.isnull() | (y.prev_pid != x.other)))
+        .select(
+            person_id=x.person_id, other=x.other, seq=edges.seq,
+            text=x.kind.concat(":", x.value, " ~ ", y.kind, ":", y.value),
+        )
+    )  # fmt: skip
+    w = ibis.window(group_by=["person_id", "other"], order_by=[ev.seq.isnull(), ev.seq, ev.text])
+    ev = ev.mutate(r=ibis.row_number().over(w)).filter(_.r == 0)
+    rows = groups.left_join(ev, ["person_id", "other"]).select(
+        "merge_id",
+        merged_at=ibis.literal(now),
+        run_id=ibis.literal(run_id),
+        action="action",
+        person_id="person_id",
+        other_person_id="other",
+        identifiers="identifiers",
+        reason=ibis.cases(
+            (_.seq.notnull(), "shared identifier"),
+            (_.text.notnull(), "probabilistic match"),
+            else_="connected through other identifiers",
+        ),
+        evidence=ibis.cases(
+            (_.seq.notnull(), _.text.concat(" (event ", _.seq.cast("string"), ")")),
+            else_=_.text,
+        ),
+    )
+    rows = eng.materialize(rows, "merges")
+    eng.write(rows, "merge_history", replace=False)
+    members = moved.join(rows, [moved.person_id == rows.person_id, moved.other == rows.other_person_id])
+    eng.write(members.select(rows.merge_id, moved.kind, moved.value), "merge_identifiers", replace=False)
+    return {"merges": int(rows.count().to_pyarrow().as_py())}

@@ -1,0 +1,46 @@
+"""The ``identity`` stage of ``empatia run``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from empatia.identity.config import IdentityConfig
+from empatia.identity.resolve import resolve
+from empatia.pipeline import RunContext, register_stage
+from empatia.store.engine import Engine, connect
+
+
+def engine_for(ctx: RunContext) -> tuple[Engine, bool]:
+    """The engine a stage runs on: one the runner shares in ``ctx.options["engine"]``, or a
+    new one (which the stage then closes)."""
+    shared = ctx.options.get("engine_instance")
+    if isinstance(shared, Engine):
+        return shared, False
+    return (
+        connect(
+            ctx.workspace.store,
+            ctx.engine,
+            master=ctx.options.get("master"),
+            session=ctx.options.get("spark_session"),
+        ),
+        True,
+    )
+
+
+class IdentityStage:
+    """Stitch every identifier into persons: identities, event_persons, merge history."""
+
+    name = "identity"
+    after: tuple[str, ...] = ()
+
+    def run(self, ctx: RunContext) -> dict[str, Any]:
+        config = IdentityConfig.from_options(ctx.options)
+        eng, own = engine_for(ctx)
+        try:
+            return resolve(eng, config, full=ctx.full, progress=ctx.progress)
+        finally:
+            if own:
+                eng.close()
+
+
+STAGE = register_stage(IdentityStage())
