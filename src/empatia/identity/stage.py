@@ -7,24 +7,7 @@ from typing import Any
 from empatia.identity.config import IdentityConfig
 from empatia.identity.resolve import resolve
 from empatia.pipeline import RunContext, register_stage
-from empatia.store.engine import Engine, connect
-
-
-def engine_for(ctx: RunContext) -> tuple[Engine, bool]:
-    """The engine a stage runs on: one the runner shares in ``ctx.options["engine"]``, or a
-    new one (which the stage then closes)."""
-    shared = ctx.options.get("engine_instance")
-    if isinstance(shared, Engine):
-        return shared, False
-    return (
-        connect(
-            ctx.workspace.store,
-            ctx.engine,
-            master=ctx.options.get("master"),
-            session=ctx.options.get("spark_session"),
-        ),
-        True,
-    )
+from empatia.store.engine import engine_for
 
 
 class IdentityStage:

@@ -319,3 +319,22 @@ def union(*tables: ir.Table, distinct: bool = False) -> ir.Table:
     schema = ibis.schema({name: t.copy(nullable=True) for name, t in first.items()})
     cast = [t.select(*first.names).cast(schema) for t in tables]
     return ibis.union(*cast, distinct=distinct)
+
+
+def engine_for(ctx: Any) -> tuple[Engine, bool]:
+    """The engine a pipeline stage runs on, and whether the stage must close it.
+
+    A runner that shares one engine between stages puts it in
+    ``ctx.options["engine_instance"]``; otherwise a new one is made from ``ctx.engine``
+    (``ctx.options["master"]`` / ``["spark_session"]`` for Spark).
+    """
+    shared = ctx.options.get("engine_instance")
+    if isinstance(shared, Engine):
+        return shared, False
+    eng = connect(
+        ctx.workspace.store,
+        ctx.engine,
+        master=ctx.options.get("master"),
+        session=ctx.options.get("spark_session"),
+    )
+    return eng, True

@@ -1,0 +1,223 @@
+"""Building ``profiles`` and ``profile_traits`` from events and ``event_persons`` (Ibis).
+
+"Now" is the time of the latest event (``as_of``), so a run over the same events always gives
+the same profiles, on every engine. Times of day are UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+from ibis import _
+
+from empatia.profiles.clv import fit_clv
+from empatia.profiles.config import ProfileConfig
+from empatia.store.engine import Engine, union
+
+#: Traits kept per person (tracking plan, "Traits"), and the JSON key each is read from.
+TRAITS: dict[str, str] = {
+    "email": "email",
+    "phone": "phone",
+    "first_name": "firstName",
+    "last_name": "lastName",
+    "language": "language",
+    "market": "market",
+    "tier": "tier",
+    "profession": "profession",
+    "followers": "followers",
+    "vip": "vip",
+    "birth_date": "birthDate",
+    "city": "address.city",
+    "press": "press",
+    "referrals": "referrals",
+}
+PROFILE_TRAITS = (
+    "email", "phone", "first_name", "last_name", "language", "market", "tier", "profession",
+    "followers", "vip",
+)  # fmt: skip
+CHANNELS = ("web", "app", "store", "call_centre", "email", "chat", "crm", "booking")
+ORDER_EVENT = "Order Completed"
+DAY = 86400
+
+
+def event_facts(eng: Engine, events: ir.Table) -> ir.Table:
+    """Per event: seq, time, day number, UTC hour, channel (tracking plan, "Channels")."""
+    raw = events.raw
+    channel = ibis.coalesce(
+        eng.json_str(raw, "$.context.channel"),
+        ibis.cases((events.type == "page", "web"), (events.type == "screen", "app"), else_=None),
+        eng.json_str(raw, "$.properties.channel"),
+        ibis.literal("unknown"),
+    )
+    return events.select(
+        "seq", "type", "event", "source", "timestamp",
+        epoch=events.timestamp.epoch_seconds().cast("int64"),
+        hour=events.timestamp.hour().cast("int32"),
+        channel=channel.lower(),
+    )  # fmt: skip
+
+
+def trait_values(eng: Engine, events: ir.Table, facts: ir.Table, config: ProfileConfig) -> ir.Table:
+    """``profile_traits``: per person and trait, the value of the winning source."""
+    with_traits = events.filter(events.raw.contains('"traits"'))
+    parts = []
+    for trait, key in TRAITS.items():
+        value = ibis.coalesce(
+            eng.json_str(with_traits.raw, f"$.traits.{key}"),
+            eng.json_str(with_traits.raw, f"$.context.traits.{key}"),
+        )
+        parts.append(with_traits.select("seq", trait=ibis.literal(trait), value=value))
+    long = union(*parts).filter(_.value.notnull() & (_.value.strip() != ""))
+    long = long.join(facts, "seq").join(eng.table("event_persons"), "seq")
+    src = ibis.coalesce(
+        ibis.cases((long.channel != "unknown", long.channel), else_=None), long.source
+    )
+    long = long.mutate(src=src)
+    rank = ibis.literal(len(config.source_precedence) + 1)
+    for i, name in reversed(list(enumerate(config.source_precedence))):
+        rank = ibis.cases(((long.src == name) | (long.source == name), i), else_=rank)
+    overrides = config.trait_precedence
+    for trait, order in overrides.items():
+        r = ibis.literal(len(order) + 1)
+        for i, name in reversed(list(enumerate(order))):
+            r = ibis.cases(((long.src == name) | (long.source == name), i), else_=r)
+        rank = ibis.cases((long.trait == trait, r), else_=rank)
+    long = long.mutate(rank=rank)
+    w = ibis.window(
+        group_by=["person_id", "trait"], order_by=[long.rank, long.timestamp.desc(), long.seq.desc()]
+    )
+    best = long.mutate(r=ibis.row_number().over(w)).filter(_.r == 0)
+    return best.select(
+        "person_id", "trait", value=best.value.strip(), source="src", seq="seq", timestamp="timestamp"
+    )
+
+
+def _mode(t: ir.Table, col: str) -> ir.Table:
+    counts = t.group_by("person_id", col).aggregate(n=_.count())
+    w = ibis.window(group_by="person_id", order_by=[counts.n.desc(), counts[col]])
+    return counts.mutate(r=ibis.row_number().over(w)).filter(_.r == 0).select("person_id", col)
+
+
+def build_profiles(eng: Engine, config: ProfileConfig) -> tuple[ir.Table, ir.Table]:
+    """The ``profiles`` and ``profile_traits`` tables as expressions."""
+    events = eng.table("events")
+    ep = eng.table("event_persons")
+    facts = eng.materialize(event_facts(eng, events), "facts")
+    as_of: datetime = facts.timestamp.max().to_pyarrow().as_py()
+    as_of_epoch = int(as_of.timestamp())
+    as_day = as_of_epoch // DAY
+    pe = eng.materialize(facts.join(ep, "seq"), "person_events")
+
+    traits = eng.materialize(trait_values(eng, events, facts, config), "traits")
+
+    flags = {c: (pe.channel == c).any() for c in CHANNELS}
+    activity = pe.group_by("person_id").aggregate(
+        first_seen=pe.timestamp.min(),
+        last_seen=pe.timestamp.max(),
+        events=pe.count(),
+        channel_count=pe.channel.nunique(),
+        **{f"ch_{c}": f for c, f in flags.items()},
+    )
+    channels = ibis.literal(",").join(
+        [ibis.cases((activity[f"ch_{c}"], c), else_=ibis.null("string")) for c in CHANNELS]
+    )
+    activity = activity.mutate(channels=channels).drop(*(f"ch_{c}" for c in CHANNELS))
+
+    # -- purchases ----------------------------------------------------------------------
+    orders_ev = events.filter(events.event == ORDER_EVENT)
+    orders = orders_ev.select(
+        "seq", total=eng.json_str(orders_ev.raw, "$.properties.total").try_cast("float64")
+    ).join(pe, "seq")
+    orders = orders.mutate(day=orders.epoch // DAY, total=ibis.coalesce(orders.total, 0.0))
+    buy = orders.group_by("person_id").aggregate(
+        orders=orders.count(),
+        revenue=orders.total.sum().round(2),
+        first_order_epoch=orders.epoch.min(),
+        last_order_epoch=orders.epoch.max(),
+        first_day=orders.day.min(),
+        last_day=orders.day.max(),
+        order_days=orders.day.nunique(),
+    )
+    buy = buy.mutate(
+        avg_order_value=(buy.revenue / buy.orders).round(2),
+        recency_days=((as_of_epoch - buy.last_order_epoch) / DAY).round(4),
+        cadence_days=ibis.cases(
+            (buy.order_days > 1, ((buy.last_day - buy.first_day) / (buy.order_days - 1)).round(4)),
+            else_=ibis.null("float64"),
+        ),
+    )
+    buy = buy.mutate(
+        r_score=(ibis.cume_dist().over(order_by=buy.recency_days.desc()) * 5).ceil().cast("int32"),
+        f_score=(ibis.cume_dist().over(order_by=buy.orders) * 5).ceil().cast("int32"),
+        m_score=(ibis.cume_dist().over(order_by=buy.revenue) * 5).ceil().cast("int32"),
+    )
+    buy = eng.materialize(buy, "buy")
+
+    summary = buy.select(
+        "person_id",
+        frequency=(buy.order_days - 1).cast("float64"),
+        recency=(buy.last_day - buy.first_day).cast("float64"),
+        T=(as_day - buy.first_day).cast("float64"),
+        monetary_value=buy.avg_order_value,
+    ).order_by("person_id")
+    clv = fit_clv(eng.to_arrow(summary).to_pandas(), config)
+    clv_t = eng.from_arrow(clv, "clv")
+
+    # -- one row per person -------------------------------------------------------------
+    ids = eng.table("identities")
+    idf = ids.group_by("person_id").aggregate(
+        identifiers=ids.count(),
+        user_id=ids.value.min(where=ids.kind == "user_id"),
+        id_email=ids.value.min(where=ids.kind == "email"),
+        id_phone=ids.value.min(where=ids.kind == "phone"),
+    )
+    tw = traits.group_by("person_id").aggregate(
+        **{t: traits.value.max(where=traits.trait == t) for t in PROFILE_TRAITS}
+    )
+    p = (
+        activity.join(idf, "person_id", how="left")
+        .join(tw, "person_id", how="left")
+        .join(_mode(pe, "channel"), "person_id", how="left")
+        .join(_mode(pe, "hour"), "person_id", how="left")
+        .join(buy, "person_id", how="left")
+        .join(clv_t, "person_id", how="left")
+    )
+    next_epoch = (p.last_day + p.cadence_days) * DAY
+    profile = p.select(
+        "person_id",
+        identifiers=p.identifiers.cast("int64"),
+        user_id=p.user_id,
+        email=ibis.coalesce(p.email.strip().lower(), p.id_email),
+        phone=ibis.coalesce(p.id_phone, p.phone),
+        **{t: p[t] for t in PROFILE_TRAITS if t not in ("email", "phone")},
+        first_seen=p.first_seen,
+        last_seen=p.last_seen,
+        events=p.events.cast("int64"),
+        channels=p.channels,
+        channel_count=p.channel_count.cast("int64"),
+        preferred_channel=p.channel,
+        preferred_hour=p.hour.cast("int32"),
+        orders=ibis.coalesce(p.orders, 0).cast("int64"),
+        revenue=ibis.coalesce(p.revenue, 0.0),
+        avg_order_value=p.avg_order_value,
+        first_order_at=p.first_order_epoch.as_timestamp("s"),
+        last_order_at=p.last_order_epoch.as_timestamp("s"),
+        recency_days=p.recency_days,
+        r_score=p.r_score,
+        f_score=p.f_score,
+        m_score=p.m_score,
+        rfm=p.r_score.cast("string").concat(p.f_score.cast("string"), p.m_score.cast("string")),
+        cadence_days=p.cadence_days,
+        next_purchase_at=next_epoch.round().cast("int64").as_timestamp("s"),
+        days_overdue=((as_of_epoch - next_epoch) / DAY).round(4),
+        p_alive=p.p_alive,
+        expected_purchases_90d=p.expected_purchases_90d,
+        clv_12m=p.clv_12m,
+        as_of=ibis.literal(as_of),
+    )
+    return profile, traits
+
+
