@@ -81,3 +81,45 @@ def test_anything_is_stored_or_refused_with_a_reason(text: str) -> None:
         assert reason and isinstance(reason, str)
     for _, type_, _, _ in rows:
         assert type_ in EVENT_TYPES
+
+
+def _python(text: str) -> tuple[str | None, tuple[str, ...] | None]:
+    from empatia.ingest.event import reason, to_row
+
+    try:
+        e = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return "malformed JSON", None
+    why = reason(e, text, None, 32768)
+    if why is not None:
+        return why, None
+    r = to_row(e, text, None, "f0", datetime.now(UTC), "test")
+    return None, (r.message_id, r.type, r.user_id)
+
+
+event_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "type": st.sampled_from([*EVENT_TYPES, "launch"]) | json_values,
+        "userId": ids | st.integers(0, 10**9) | json_values,
+        "anonymousId": ids | st.none(),
+        "event": st.text(max_size=5) | json_values,
+        "previousId": ids, "groupId": ids,
+        "properties": json_values, "traits": json_values, "context": json_values,
+        "timestamp": st.datetimes(timezones=st.just(UTC)).map(lambda d: d.isoformat()) | json_values,
+        "sentAt": st.datetimes(timezones=st.just(UTC)).map(lambda d: d.isoformat()) | st.none(),
+        "messageId": ids | json_values,
+    },
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(event_like)
+def test_python_and_sql_validation_agree(event: dict[str, object]) -> None:
+    text = orjson.dumps(event).decode()
+    rejects, rows = _run([text])
+    sql_reason = rejects[0][2] if rejects else None
+    py_reason, py_row = _python(text)
+    assert py_reason == sql_reason
+    if py_row is not None:
+        assert rows[0][:3] == py_row

@@ -62,11 +62,7 @@ def create_app(workspace: Workspace | None = None, *, advertise: str | None = No
         store.con.execute("set checkpoint_threshold = '1GB'")  # checkpoint when quiet, not per commit
         app.state.keyring = KeyRing(store)
         hooks = [h for h in (_identity_hook(store),) if h]
-        app.state.writer = EventWriter(
-            store,
-            max_event_bytes=ws.settings.max_event_bytes,
-            after_commit=hooks[0] if hooks else None,
-        )
+        app.state.writer = EventWriter(store, after_commit=hooks[0] if hooks else None)
         info = None
         if advertise and str(ws.settings.db) != ":memory:":
             info = server_info_path(ws.settings.db)

@@ -1,11 +1,10 @@
 """Group commit: the single writer of a store while the server runs.
 
-HTTP handlers hand their parsed events to :meth:`EventWriter.submit` and wait. One thread
-takes everything queued, validates it with the shared SQL, writes the good requests in one
+HTTP handlers validate their events (:mod:`empatia.ingest.event`), hand the rows to
+:meth:`EventWriter.submit` and wait. One thread takes everything queued, appends it in one
 DuckDB transaction, commits (DuckDB fsyncs its WAL on commit) and only then answers the
 waiting handlers — so a 200 means the event is on disk. Groups size themselves: a few events
-under light load, thousands when saturated. A request with one invalid event is refused
-whole, with the reason; the others in the group are unaffected.
+under light load, thousands when saturated. A message id already stored is skipped.
 
 Other writes that must not race the group commits (file imports routed from the CLI, key
 changes) run on the same thread through :meth:`EventWriter.call`.
@@ -19,13 +18,13 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, TypeVar
 
 import pyarrow as pa
 
-from empatia.errors import StoreError, ValidationError
-from empatia.ingest.normalize import insert_sql, parse_sql, reject_sql
+from empatia.errors import StoreError
+from empatia.ingest.event import Row
+from empatia.ingest.normalize import INSERT_COLUMNS
 from empatia.store import Store
 
 log = logging.getLogger(__name__)
@@ -33,14 +32,26 @@ T = TypeVar("T")
 
 MAX_GROUP_EVENTS = 20_000
 
+_SCHEMA = pa.schema(
+    [
+        ("message_id", pa.string()), ("type", pa.string()), ("event", pa.string()),
+        ("name", pa.string()), ("user_id", pa.string()), ("anonymous_id", pa.string()),
+        ("previous_id", pa.string()), ("group_id", pa.string()),
+        ("timestamp", pa.timestamp("us", tz="UTC")),
+        ("original_timestamp", pa.timestamp("us", tz="UTC")),
+        ("sent_at", pa.timestamp("us", tz="UTC")), ("received_at", pa.timestamp("us", tz="UTC")),
+        ("source", pa.string()), ("raw", pa.string()),
+    ]
+)  # fmt: skip
+_INSERT = (
+    f"insert or ignore into events ({INSERT_COLUMNS}) "
+    "select md5_number(message_id), * from _w_rows"
+)
+
 
 @dataclass
 class _Request:
-    texts: list[str]
-    fallback_ids: list[str]
-    source: str
-    default_type: str | None
-    received_at: datetime
+    rows: list[Row]
     future: Future[int]
 
 
@@ -53,15 +64,8 @@ class _Call:
 class EventWriter:
     """Owns the write side of a :class:`Store` from one background thread."""
 
-    def __init__(
-        self,
-        store: Store,
-        *,
-        max_event_bytes: int = 32 * 1024,
-        after_commit: Callable[[], None] | None = None,
-    ) -> None:
+    def __init__(self, store: Store, *, after_commit: Callable[[], None] | None = None) -> None:
         self.store = store
-        self.max_event_bytes = max_event_bytes
         self.after_commit = after_commit
         self._queue: queue.SimpleQueue[_Request | _Call | None] = queue.SimpleQueue()
         self._con = store.cursor()
@@ -69,18 +73,10 @@ class EventWriter:
         self._thread.start()
 
     # -- producers ------------------------------------------------------------------------
-    def submit(
-        self,
-        texts: list[str],
-        fallback_ids: list[str],
-        *,
-        source: str,
-        default_type: str | None,
-        received_at: datetime,
-    ) -> Future[int]:
-        """Queue one request's events; the future resolves after commit (or fails)."""
+    def submit(self, rows: list[Row]) -> Future[int]:
+        """Queue one request's rows; the future resolves after the commit (or fails)."""
         fut: Future[int] = Future()
-        self._queue.put(_Request(texts, fallback_ids, source, default_type, received_at, fut))
+        self._queue.put(_Request(rows, fut))
         return fut
 
     def call(self, fn: Callable[[], T]) -> Future[T]:
@@ -105,7 +101,7 @@ class EventWriter:
                 continue
             group = [item]
             pending_call: _Call | None = None
-            size = len(item.texts)
+            size = len(item.rows)
             while size < MAX_GROUP_EVENTS:
                 try:
                     nxt = self._queue.get_nowait()
@@ -118,7 +114,7 @@ class EventWriter:
                     pending_call = nxt
                     break
                 group.append(nxt)
-                size += len(nxt.texts)
+                size += len(nxt.rows)
             self._write_group(group)
             if pending_call is not None:
                 self._run_call(pending_call)
@@ -130,49 +126,18 @@ class EventWriter:
             call.future.set_exception(e)
 
     def _write_group(self, group: list[_Request]) -> None:
-        batch, idx, texts, sources, received, types, fallbacks = [], [], [], [], [], [], []
-        for b, req in enumerate(group):
-            n = len(req.texts)
-            batch += [b] * n
-            idx += range(n)
-            texts += req.texts
-            sources += [req.source] * n
-            received += [req.received_at] * n
-            types += [req.default_type] * n
-            fallbacks += req.fallback_ids
-        staging = pa.table(
-            {
-                "batch": pa.array(batch, pa.int32()),
-                "idx": pa.array(idx, pa.int64()),
-                "text": pa.array(texts, pa.string()),
-                "source": pa.array(sources, pa.string()),
-                "received_at": pa.array(received, pa.timestamp("us", tz="UTC")),
-                "default_type": pa.array(types, pa.string()),
-                "fallback_id": pa.array(fallbacks, pa.string()),
-            }
-        )
+        rows = [r for req in group for r in req.rows]
+        table = pa.Table.from_pylist([r._asdict() for r in rows], schema=_SCHEMA)
         con = self._con
         try:
-            con.register("_w_staging", staging)
-            con.execute(f"create or replace temp table _w_parsed as {parse_sql('_w_staging')}")
-            rejects = con.execute(
-                reject_sql("_w_parsed", self.max_event_bytes) + " order by batch, idx"
-            ).fetchall()
-            bad: dict[int, tuple[int, str]] = {}
-            for b, i, reason in rejects:
-                bad.setdefault(b, (i, reason))
-            good = [b for b in range(len(group)) if b not in bad]
-            written = 0
-            if good:
-                where = "batch in (" + ",".join(map(str, good)) + ")" if bad else "true"
-                con.execute("begin transaction")
-                try:
-                    row = con.execute(insert_sql("_w_parsed", where)).fetchone()
-                    con.execute("commit")
-                except BaseException:
-                    con.execute("rollback")
-                    raise
-                written = int(row[0]) if row else 0
+            con.register("_w_rows", table)
+            con.execute("begin transaction")
+            try:
+                con.execute(_INSERT)
+                con.execute("commit")
+            except BaseException:
+                con.execute("rollback")
+                raise
         except Exception as e:
             log.exception("group commit failed")
             err = StoreError(f"could not store the events: {type(e).__name__}")
@@ -180,18 +145,10 @@ class EventWriter:
                 req.future.set_exception(err)
             return
         finally:
-            con.unregister("_w_staging")
-        for b, req in enumerate(group):
-            if b in bad:
-                i, reason = bad[b]
-                where = f"event {i}" if len(req.texts) > 1 else "event"
-                req.future.set_exception(
-                    ValidationError(f"{where}: {reason}; nothing from this request was stored",
-                                    index=i, reason=reason)
-                )
-            else:
-                req.future.set_result(len(req.texts))
-        if written and self.after_commit is not None:
+            con.unregister("_w_rows")
+        for req in group:
+            req.future.set_result(len(req.rows))
+        if self.after_commit is not None:
             try:
                 self.after_commit()
             except Exception:  # noqa: BLE001 - stitching catches up on the next run

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from empatia.errors import PayloadTooLargeError, ValidationError
+from empatia.ingest.event import reason, to_row
 
 router = APIRouter(tags=["tracking"])
 
@@ -71,13 +72,18 @@ async def _store(
     state = request.app.state
     key = state.keyring.authenticate(write_key, "write")
     received_at = datetime.now(UTC)
-    texts = [orjson.dumps(e).decode() for e in events]
-    fallbacks = [uuid.uuid4().hex for _ in events]
-    fut = state.writer.submit(
-        texts, fallbacks, source=f"key:{key.key_id}", default_type=default_type,
-        received_at=received_at,
-    )
-    await asyncio.wrap_future(fut)
+    source = f"key:{key.key_id}"
+    limit = state.settings.max_event_bytes
+    rows = []
+    for i, e in enumerate(events):
+        text = orjson.dumps(e).decode()
+        why = reason(e, text, default_type, limit)
+        if why is not None:
+            where = f"event {i}" if len(events) > 1 else "event"
+            err = PayloadTooLargeError if why.startswith("event is ") else ValidationError
+            raise err(f"{where}: {why}; nothing from this request was stored", index=i)
+        rows.append(to_row(e, text, default_type, uuid.uuid4().hex, received_at, source))
+    await asyncio.wrap_future(state.writer.submit(rows))
     return _OK
 
 
