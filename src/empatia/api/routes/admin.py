@@ -4,26 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from empatia.api.deps import WorkspaceDep
+from empatia.api.deps import AdminKey, WorkspaceDep
 from empatia.ingest import import_files
 from empatia.ingest.stats import event_stats
-from empatia.privacy.keys import ApiKey, create_key, list_keys, revoke_key
+from empatia.privacy.keys import create_key, list_keys, revoke_key
 
 router = APIRouter(prefix="/admin", tags=["admin"])
-
-
-def admin_key(request: Request) -> ApiKey:
-    auth = request.headers.get("authorization", "")
-    secret = auth[7:].strip() if auth.lower().startswith("bearer ") else None
-    return request.app.state.keyring.authenticate(secret, "admin")  # type: ignore[no-any-return]
-
-
-AdminKey = Annotated[ApiKey, Depends(admin_key)]
 
 
 class ImportRequest(BaseModel):
