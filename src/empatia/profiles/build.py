@@ -54,7 +54,7 @@ def event_facts(eng: Engine, events: ir.Table) -> ir.Table:
     )
     return events.select(
         "seq", "type", "event", "source", "timestamp",
-        epoch=events.timestamp.epoch_seconds().cast("int64"),
+        epoch=events.timestamp.epoch_seconds().floor().cast("int64"),
         hour=events.timestamp.hour().cast("int32"),
         channel=channel.lower(),
     )  # fmt: skip

@@ -48,22 +48,26 @@ def fit_clv(summary: pd.DataFrame, config: ProfileConfig) -> pa.Table:
     r = summary["recency"].to_numpy(float)
     t = np.maximum(summary["T"].to_numpy(float), r)
     m = summary["monetary_value"].to_numpy(float)
-    try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")
-            bgf = BetaGeoFitter(penalizer_coef=config.clv_penalizer)
-            bgf.fit(f, r, t)
-            p_alive = bgf.conditional_probability_alive(f, r, t)
-            exp90 = bgf.conditional_expected_number_of_purchases_up_to_time(90, f, r, t)
-            repeat = (f > 0) & (m > 0)
-            gg = GammaGammaFitter(penalizer_coef=config.clv_penalizer)
-            gg.fit(f[repeat], m[repeat])
-            clv = gg.customer_lifetime_value(
-                bgf, pd.Series(f), pd.Series(r), pd.Series(t), pd.Series(np.maximum(m, 0.01)),
-                time=config.clv_months, freq="D", discount_rate=config.clv_discount_monthly,
-            )  # fmt: skip
-    except Exception as e:  # noqa: BLE001 - a model that cannot be fitted leaves CLV empty
-        log.warning("CLV model could not be fitted: %s", e)
+    for penalizer in (config.clv_penalizer, config.clv_penalizer * 10, config.clv_penalizer * 100):
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                bgf = BetaGeoFitter(penalizer_coef=penalizer)
+                bgf.fit(f, r, t)
+                p_alive = bgf.conditional_probability_alive(f, r, t)
+                exp90 = bgf.conditional_expected_number_of_purchases_up_to_time(90, f, r, t)
+                repeat = (f > 0) & (m > 0)
+                gg = GammaGammaFitter(penalizer_coef=penalizer)
+                gg.fit(f[repeat], m[repeat])
+                clv = gg.customer_lifetime_value(
+                    bgf, pd.Series(f), pd.Series(r), pd.Series(t), pd.Series(np.maximum(m, 0.01)),
+                    time=config.clv_months, freq="D", discount_rate=config.clv_discount_monthly,
+                )  # fmt: skip
+            break
+        except Exception as e:  # noqa: BLE001 - a model that cannot be fitted leaves CLV empty
+            log.info("CLV fit with penalizer %s failed: %s", penalizer, e)
+    else:
+        log.warning("CLV model could not be fitted; CLV left empty")
         return _empty(persons)
 
     def clean(a: object) -> pa.Array:

@@ -193,7 +193,18 @@ class SparkEngine(Engine):
 
     def table(self, name: str) -> ir.Table:
         if name not in self._loaded:
-            data = self.store.con.cursor().execute(f"select * from {name}").to_arrow_table()
+            cur = self.store.con.cursor()
+            cols = cur.execute(
+                "select column_name, data_type from information_schema.columns"
+                " where table_name = ? order by ordinal_position",
+                [name],
+            ).fetchall()
+            select = ", ".join(
+                f'"{c}"::varchar as "{c}"' if t in ("HUGEINT", "UHUGEINT") else f'"{c}"'
+                for c, t in cols
+            )
+            data = cur.sql(f"select {select} from {name}").to_arrow_table()
+            cur.close()
             self._loaded[name] = self.from_arrow(data, name).get_name()
         return self.con.table(self._loaded[name])
 

@@ -1,0 +1,71 @@
+"""The identity and profile stages give identical tables on DuckDB and on Spark."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from empatia.identity.config import IdentityConfig
+from empatia.identity.resolve import resolve
+from empatia.profiles.config import ProfileConfig
+from empatia.profiles.stage import run_profiles
+from empatia.store import Store
+from empatia.store.engine import connect
+from tests.identity.world import add_events, ev
+from tests.profiles.world import shop_events
+
+pytestmark = pytest.mark.spark
+
+TABLES = {
+    "identities": "kind, value",
+    "event_persons": "seq",
+    "identity_blocked": "kind, value",
+    "profiles": "person_id",
+    "profile_traits": "person_id, trait",
+}
+
+
+def world() -> list[dict[str, Any]]:
+    events = shop_events(n_people=30)
+    events += [
+        ev("identify", user=f"cc{i}", traits={"phone": "000 000 000", "email": f"c{i}@z.com"})
+        for i in range(7)
+    ]
+    events += [ev("alias", user="u1", previous="a2", day=3)]
+    return events
+
+
+def run_on(engine: str, session: Any = None) -> dict[str, list[tuple[Any, ...]]]:
+    with Store(":memory:") as store:
+        add_events(store, world())
+        eng = connect(store, engine, session=session)
+        try:
+            resolve(eng, IdentityConfig(probabilistic=False, default_region="PL"), run_id="r")
+            run_profiles(eng, ProfileConfig(source_precedence=("crm",)))
+        finally:
+            eng.close()
+        return {
+            t: store.con.execute(f"select * from {t} order by {key}").fetchall()
+            for t, key in TABLES.items()
+        }
+
+
+def same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9)
+    return bool(a == b)
+
+
+def test_identity_and_profiles_match_on_duckdb_and_spark(spark_session: Any) -> None:
+    duck = run_on("duckdb")
+    spark = run_on("spark", spark_session)
+    # 30 shoppers, two of them merged by an alias, and 7 call-centre people whose shared
+    # placeholder phone is blocked
+    assert len(duck["profiles"]) == 29 + 7
+    assert sum(1 for p in duck["profiles"] if p[-2] is not None) > 20  # CLV estimated
+    for table in TABLES:
+        assert len(duck[table]) == len(spark[table]), table
+        for d, s in zip(duck[table], spark[table], strict=True):
+            assert all(same(x, y) for x, y in zip(d, s, strict=True)), (table, d, s)

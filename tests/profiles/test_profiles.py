@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from empatia.identity.config import IdentityConfig
+from empatia.identity.resolve import resolve
+from empatia.profiles.config import ProfileConfig
+from empatia.profiles.stage import run_profiles
+from empatia.store import Store
+from empatia.store.engine import Engine, connect
+from tests.identity.world import add_events, ev
+from tests.profiles.world import shop_events
+
+
+@pytest.fixture
+def built() -> Iterator[tuple[Store, Engine]]:
+    store = Store(":memory:")
+    add_events(store, shop_events())
+    eng = connect(store)
+    resolve(eng, IdentityConfig(probabilistic=False, default_region="PL"))
+    yield store, eng
+    eng.close()
+    store.close()
+
+
+def profile(store: Store, user: str) -> dict[str, object]:
+    cur = store.con.execute("select * from profiles where user_id = ?", [user])
+    names = [d[0] for d in cur.description]
+    row = cur.fetchone()
+    assert row is not None
+    return dict(zip(names, row, strict=True))
+
+
+def test_one_profile_per_person_with_rhythm_and_value(built: tuple[Store, Engine]) -> None:
+    store, eng = built
+    figures = run_profiles(eng, ProfileConfig())
+    assert figures["profiles"] == 40
+    p = profile(store, "u3")  # 4 orders, every 6 days
+    assert p["orders"] == 4 and p["identifiers"] == 4  # user, anonymous id, email, phone
+    assert p["email"] == "p3@shop.com" and p["phone"] == "+48225550303"
+    assert p["cadence_days"] == 6.0
+    assert p["channels"] == "web,app,store,crm" and p["channel_count"] == 4
+    assert p["revenue"] == sum(10 + (3 * 7 + k * 3) % 50 for k in range(4))
+    last: datetime = p["last_order_at"]  # type: ignore[assignment]
+    nxt: datetime = p["next_purchase_at"]  # type: ignore[assignment]
+    assert (nxt.date() - last.date()).days == 6
+    as_of: datetime = p["as_of"]  # type: ignore[assignment]
+    assert p["days_overdue"] == pytest.approx((as_of - nxt).total_seconds() / 86400, abs=1e-3)
+    assert 1 <= p["r_score"] <= 5 and p["rfm"] == f"{p['r_score']}{p['f_score']}{p['m_score']}"  # type: ignore[operator]
+    assert p["clv_12m"] is not None and p["clv_12m"] > 0  # type: ignore[operator]
+    assert 0 <= p["p_alive"] <= 1  # type: ignore[operator]
+    single = profile(store, "u0")  # one order: no cadence
+    assert single["orders"] == 1 and single["cadence_days"] is None
+
+
+def test_latest_trait_wins_unless_a_source_is_preferred(built: tuple[Store, Engine]) -> None:
+    store, eng = built
+    run_profiles(eng, ProfileConfig())
+    assert profile(store, "u5")["first_name"] == "Crm5"  # crm came later
+    run_profiles(eng, ProfileConfig(source_precedence=("web",)))
+    assert profile(store, "u5")["first_name"] == "Web5"
+    run_profiles(eng, ProfileConfig(source_precedence=("web",), trait_precedence={"first_name": ("crm",)}))
+    assert profile(store, "u5")["first_name"] == "Crm5"
+    src = store.con.execute(
+        "select t.source from profile_traits t join profiles p using (person_id)"
+        " where p.user_id = 'u5' and t.trait = 'first_name'"
+    ).fetchone()
+    assert src == ("crm",)
+
+
+def test_preferred_channel_and_hour() -> None:
+    with Store(":memory:") as store:
+        add_events(store, [
+            ev("track", user="z", event="Message Sent", day=d + 0.25, context={"channel": "chat"})
+            for d in range(3)
+        ] + [ev("page", user="z", day=5)])  # fmt: skip
+        eng = connect(store)
+        resolve(eng, IdentityConfig(probabilistic=False))
+        run_profiles(eng, ProfileConfig())
+        p = profile(store, "z")
+        assert p["preferred_channel"] == "chat" and p["preferred_hour"] == 15  # 09:00 + 6 h UTC
+        assert p["orders"] == 0 and p["clv_12m"] is None
+        assert p["first_seen"] == datetime(2026, 1, 1, 15, tzinfo=UTC)
+        eng.close()
