@@ -51,6 +51,13 @@ def _comparison(col: str, how: str) -> Any:
     raise ValueError(f"unknown comparison {how!r} for {col}; use name, text, code, date or id")
 
 
+def _quiet_splink() -> None:
+    """Splink reports training progress at INFO on its own loggers; keep the CLI quiet."""
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("splink"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def match_pairs(
     frames: pd.DataFrame | list[pd.DataFrame],
     fields: Mapping[str, str],
@@ -77,7 +84,7 @@ def match_pairs(
     )
     db_api = DuckDBAPI()
     inputs = [db_api.register(f[["unique_id", *cols]]) for f in frames]
-    logging.getLogger("splink").setLevel(logging.WARNING)
+    _quiet_splink()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         linker = Linker(inputs if len(inputs) > 1 else inputs[0], settings)
@@ -95,36 +102,68 @@ def match_pairs(
     return pred[["unique_id_l", "unique_id_r", "match_probability"]]
 
 
+_SCHEMA = pa.schema(
+    [("kind_l", pa.string()), ("value_l", pa.string()), ("kind_r", pa.string()),
+     ("value_r", pa.string()), ("match_probability", pa.float64())]
+)  # fmt: skip
+
+
 def match_records(eng: Engine, config: IdentityConfig) -> dict[str, int]:
-    """Score ``identity_records``; write ``identity_matches`` and ``identity_review``."""
+    """Score ``identity_records``; write ``identity_matches`` and ``identity_review``.
+
+    Review decisions stand: accepted pairs are matches whatever the model says, rejected
+    pairs are never linked nor proposed again.
+    """
     cur = eng.store.con.cursor()
     recs = cur.execute(
         "select kind || ':' || value as unique_id, "
         + ", ".join(f"any_value({c}) as {c}" for c in RECORD_FIELDS)
         + " from (select * from identity_records order by seq desc) group by all"
     ).df()
+    decided = {
+        (kl, vl, kr, vr): (status, prob)
+        for kl, vl, kr, vr, status, prob in cur.execute(
+            "select kind_l, value_l, kind_r, value_r, status, match_probability"
+            " from identity_review where status <> 'open'"
+        ).fetchall()
+    }
     cur.close()
-    schema = pa.schema(
-        [("kind_l", pa.string()), ("value_l", pa.string()), ("kind_r", pa.string()),
-         ("value_r", pa.string()), ("match_probability", pa.float64())]
-    )  # fmt: skip
-    if len(recs) < MIN_RECORDS:
-        eng.write_arrow(schema.empty_table(), "identity_matches")
-        return {"matched_pairs": 0, "review_pairs": 0}
-    recs = recs.sort_values("unique_id").reset_index(drop=True)
-    pairs = match_pairs(recs, RECORD_FIELDS, threshold=config.review_threshold)
-    rows = []
-    for a, b, p in pairs.itertuples(index=False):
-        (ka, va), (kb, vb) = a.split(":", 1), b.split(":", 1)
-        if (ka, va) > (kb, vb):
-            ka, va, kb, vb = kb, vb, ka, va
-        rows.append((ka, va, kb, vb, float(p)))
+    rows: list[tuple[str, str, str, str, float]] = []
+    if len(recs) >= MIN_RECORDS:
+        recs = recs.sort_values("unique_id").reset_index(drop=True)
+        pairs = match_pairs(recs, RECORD_FIELDS, threshold=config.review_threshold)
+        for a, b, p in pairs.itertuples(index=False):
+            (ka, va), (kb, vb) = a.split(":", 1), b.split(":", 1)
+            if (ka, va) > (kb, vb):
+                ka, va, kb, vb = kb, vb, ka, va
+            if (ka, va, kb, vb) not in decided:
+                rows.append((ka, va, kb, vb, float(p)))
     rows.sort()
-    table = pa.Table.from_pylist(
-        [dict(zip(schema.names, r, strict=True)) for r in rows], schema=schema
-    )
-    accepted = table.filter(pa.compute.greater_equal(table["match_probability"], config.match_threshold))
-    review = table.filter(pa.compute.less(table["match_probability"], config.match_threshold))
-    eng.write_arrow(accepted, "identity_matches")
-    eng.write_arrow(review, "identity_review", where="status = 'open'")
-    return {"matched_pairs": accepted.num_rows, "review_pairs": review.num_rows}
+    accepted = [r for r in rows if r[4] >= config.match_threshold]
+    accepted += [(*k, float(p or 1.0)) for k, (st, p) in sorted(decided.items()) if st == "accepted"]
+    review = [r for r in rows if r[4] < config.match_threshold]
+
+    def table(rs: list[tuple[str, str, str, str, float]]) -> pa.Table:
+        return pa.Table.from_pylist(
+            [dict(zip(_SCHEMA.names, r, strict=True)) for r in rs], schema=_SCHEMA
+        )
+
+    eng.write_arrow(table(accepted), "identity_matches")
+    eng.write_arrow(table(review), "identity_review", where="status = 'open'")
+    return {"matched_pairs": len(accepted), "review_pairs": len(review)}
+
+
+def decide_review(
+    eng_or_store: Any, kind_l: str, value_l: str, kind_r: str, value_r: str, accept: bool
+) -> int:
+    """Record a person's decision on a review pair; applied by the next identity run."""
+    store = getattr(eng_or_store, "store", eng_or_store)
+    (kl, vl), (kr, vr) = sorted([(kind_l, value_l), (kind_r, value_r)])
+    cur = store.con.cursor()
+    row = cur.execute(
+        "update identity_review set status = ? where kind_l = ? and value_l = ?"
+        " and kind_r = ? and value_r = ? returning 1",
+        ["accepted" if accept else "rejected", kl, vl, kr, vr],
+    ).fetchall()
+    cur.close()
+    return len(row)

@@ -257,11 +257,26 @@ def resolve(
         keyed.seq, identities.person_id
     )
     figures["event_persons"] = eng.write(ev, "event_persons")
+    _review_persons(eng)
     figures["blocked"] = int(blocked.count().to_pyarrow().as_py())
     figures["persons"] = int(identities.person_id.nunique().to_pyarrow().as_py())
     write_state(eng, last_seq=figures["max_seq"], last_run=run_id)
     tick()
     return figures
+
+
+def _review_persons(eng: Engine) -> None:
+    """Name the people on both sides of each open review pair."""
+    cur = eng.store.con.cursor()
+    cur.execute(
+        "update identity_review r set"
+        " person_id_l = (select person_id from identities i"
+        "   where i.kind = r.kind_l and i.value = r.value_l),"
+        " person_id_r = (select person_id from identities i"
+        "   where i.kind = r.kind_r and i.value = r.value_r)"
+        " where status = 'open'"
+    )
+    cur.close()
 
 
 def _merge_history(

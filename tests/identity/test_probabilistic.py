@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from empatia.identity.config import IdentityConfig
+from empatia.identity.resolve import resolve
+from empatia.store import Store
+from empatia.store.engine import Engine
+from tests.identity.world import add_events, ev
+
+FIRST = ["anna", "piotr", "maria", "jan", "olga", "ivan", "sara", "reza", "lena", "tomas",
+         "zofia", "omid", "nina", "adam", "eva", "karol", "mina", "oleg", "ida", "leon"]  # fmt: skip
+LAST = ["kowalska", "nowak", "ivanova", "petrov", "ahmadi", "karimi", "muller", "schmidt",
+        "garcia", "lopez", "martin", "bernard", "wisniewska", "wojcik", "smirnov", "rostami",
+        "weber", "fischer", "moreau", "dubois"]  # fmt: skip
+
+
+def typo(s: str, rng: random.Random) -> str:
+    i = rng.randrange(1, len(s) - 1)
+    return s[:i] + s[i + 1] + s[i] + s[i + 2 :]
+
+
+def crm_world(n: int = 60, dupes: int = 12, seed: int = 3) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    people = []
+    for i in range(n):
+        people.append({
+            "firstName": FIRST[i % 20], "lastName": LAST[(i * 7) % 20],
+            "birthDate": f"19{50 + i % 45}-{1 + i % 12:02d}-{1 + (i * 3) % 28:02d}",
+            "address": {"city": ["warszawa", "krakow", "berlin", "madrid", "tehran"][i % 5],
+                        "street": f"{['lipowa', 'main', 'ring', 'azadi'][i % 4]} {i}",
+                        "postalCode": f"{10000 + i * 37}"},
+        })  # fmt: skip
+    events = [ev("identify", user=f"c{i}", traits={**p, "crmId": f"CRM{i}"}, source="file:crm.csv")
+              for i, p in enumerate(people)]  # fmt: skip
+    for i in range(dupes):  # the loyalty programme typed the same people again, with typos
+        p = dict(people[i])
+        p["lastName"] = typo(p["lastName"], rng)
+        events.append(ev("identify", anon=f"shop{i}", traits={**p, "loyaltyId": f"L{i}"}))
+    return events
+
+
+def test_records_without_shared_ids_are_matched(mem_store: Store, duck: Engine) -> None:
+    add_events(mem_store, crm_world())
+    figures = resolve(duck, IdentityConfig(default_region="PL"))
+    assert figures["matched_pairs"] >= 10
+    rows = mem_store.con.execute(
+        "select a.value, b.value from identities a join identities b using (person_id)"
+        " where a.kind = 'crm_id' and b.kind = 'loyalty_id'"
+    ).fetchall()
+    pairs = {(a, b) for a, b in rows}
+    correct = {(f"CRM{i}", f"L{i}") for i in range(12)}
+    assert len(pairs & correct) >= 10 and pairs <= correct
+    reasons = mem_store.con.execute("select count(*) from identity_matches").fetchone()
+    assert reasons and reasons[0] == figures["matched_pairs"]
+
+
+def test_threshold_sends_pairs_to_review(mem_store: Store, duck: Engine) -> None:
+    add_events(mem_store, crm_world())
+    figures = resolve(duck, IdentityConfig(match_threshold=1.0, review_threshold=0.3))
+    assert figures["matched_pairs"] == 0 and figures["review_pairs"] >= 10
+    persons = mem_store.con.execute(
+        "select count(*) from identity_review where person_id_l is not null and person_id_l <> person_id_r"
+    ).fetchone()
+    assert persons and persons[0] == figures["review_pairs"]
+
+
+def test_review_decisions_are_applied(mem_store: Store, duck: Engine) -> None:
+    from empatia.identity.probabilistic import decide_review
+
+    add_events(mem_store, crm_world())
+    cfg = IdentityConfig(match_threshold=1.0, review_threshold=0.3)
+    resolve(duck, cfg)
+    pairs = mem_store.con.execute(
+        "select kind_l, value_l, kind_r, value_r from identity_review order by all limit 2"
+    ).fetchall()
+    assert decide_review(mem_store, *pairs[0], accept=True) == 1
+    assert decide_review(mem_store, *pairs[1], accept=False) == 1
+    figures = resolve(duck, cfg)
+    assert figures["matched_pairs"] == 1
+    same = mem_store.con.execute(
+        "select count(distinct person_id) from identities where (kind, value) in"
+        " (select (kind_l, value_l) from identity_review where status = 'accepted'"
+        "  union all select (kind_r, value_r) from identity_review where status = 'accepted')"
+    ).fetchone()
+    assert same == (1,)
+    open_pairs = mem_store.con.execute(
+        "select count(*) from identity_review where status = 'open' and"
+        " (kind_l, value_l, kind_r, value_r) = (?, ?, ?, ?)", list(pairs[1])
+    ).fetchone()
+    assert open_pairs == (0,)
