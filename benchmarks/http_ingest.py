@@ -60,7 +60,8 @@ def scenario(name: str, path: str, body: dict, per_request: int, seconds: int, c
     acked = r["codes"].get(200, 0) * per_request
     return {"scenario": name, "requests_per_s": r["rps"], "events_per_s": round((r["rps"] or 0) * per_request),
             "p99_ms": r["p99_ms"], "status": r["codes"], "acknowledged_events": acked,
-            "stored_events": stored, "equal": acked == stored}  # fmt: skip
+            "stored_events": stored, "non_200": sum(n for c, n in r["codes"].items() if c != 200),
+            "equal": acked == stored}  # fmt: skip
 
 
 def main() -> None:
