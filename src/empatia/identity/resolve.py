@@ -58,13 +58,17 @@ def person_key(kind: ir.StringValue, value: ir.StringValue, salt: str = "") -> i
     return ibis.literal("p_").concat(text.hexdigest("md5").substr(0, 16))
 
 
-def extract_new(eng: Engine, config: IdentityConfig, *, full: bool) -> dict[str, int]:
-    """Append identifiers and CRM records of events not processed before."""
+def extract_new(
+    eng: Engine, config: IdentityConfig, *, full: bool, until: int | None = None
+) -> dict[str, int]:
+    """Append identifiers and CRM records of events not processed before (up to ``until``)."""
     state = read_state(eng)
     last_seq = 0 if full else int(state.get("last_seq", 0))
     cur = eng.store.con.cursor()
     row = cur.execute("select coalesce(max(seq), 0) from events").fetchone()
     max_seq = int(row[0]) if row else 0
+    if until is not None:
+        max_seq = min(max_seq, until)
     if full:
         cur.execute("delete from identity_event_ids")
         cur.execute("delete from identity_records")
