@@ -1,0 +1,174 @@
+"""Shopping events: web and app sessions (anonymous until people log in), orders online and in
+stores, deliveries (the company's "transaction succeeded") and returns."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from empatia.demo.catalogue import Catalogue
+from empatia.demo.orders import APP, STORE, WEB, Orders
+from empatia.demo.population import LOCALES, People
+from empatia.demo.sink import Sink, event
+from empatia.demo.timeline import DAY, END, START, iso
+from empatia.demo.truth import Truth, ts
+
+PAGES = ["Home", "Category", "Search", "Deals", "Product", "Cart", "Stores", "Help"]
+REASONS = ["wrong size", "damaged", "not as described", "changed my mind", "arrived late", "defective"]
+_OS = ["iOS", "Android"]
+
+
+def emit_shop(
+    p: People, cat: Catalogue, o: Orders, rng: np.random.Generator, web: Sink, app: Sink,
+    store: Sink, truth: Truth, stores: int = 40,
+) -> dict[int, list[float]]:  # fmt: skip
+    """Write every session, order, delivery and return; return each person's order times."""
+    n = p.n
+    has_web = np.array([len(c) > 0 for c in p.cookies])
+    has_app = np.array([len(d) > 0 for d in p.devices])
+    lo = np.maximum(p.join, START)
+    hi = np.maximum(p.churn, lo + DAY)
+    # browsing without buying: a long tail of visits, more for active people
+    k = rng.poisson(p.activity * (hi - lo) / DAY / 360.0) * (has_web | has_app)
+    b_person = np.repeat(np.arange(n), k)
+    b_time = lo[b_person] + rng.random(b_person.size) * (hi - lo)[b_person]
+    b_chan = np.where(has_app[b_person] & (~has_web[b_person] | (rng.random(b_person.size) < 0.4)),
+                      APP, WEB)  # fmt: skip
+    online = np.flatnonzero(o.channel != STORE)
+    s_person = np.concatenate([b_person, o.person[online]])
+    s_time = np.concatenate([b_time, o.time[online] - rng.uniform(120, 1500, online.size)])
+    s_chan = np.concatenate([b_chan, o.channel[online]])
+    s_order = np.concatenate([np.full(b_person.size, -1), online])
+    order = np.lexsort((s_time, s_person))
+    s_person, s_time, s_chan, s_order = (a[order] for a in (s_person, s_time, s_chan, s_order))
+    S = s_person.size
+    t_iso = iso(s_time)
+    r = rng.random((S, 4)).tolist()
+    nview = rng.integers(1, 3, S).tolist()
+    rand_products = rng.integers(0, cat.n, S * 3).tolist()
+    pid, pcat, cprice = cat.product_id, cat.category, cat.price.tolist()
+    prods, qtys, prices = o.product.tolist(), o.quantity.tolist(), o.price.tolist()
+    istart, icount, totals = o.item_start.tolist(), o.item_count.tolist(), o.total.tolist()
+    deliver = (o.time + DAY * np.clip(rng.lognormal(np.log(2.0), 0.5, o.n), 0.3, 12)).tolist()
+    returned = o.returned
+    logged: set[str] = set()
+    aliased: set[str] = set()
+    sp, sc, so = s_person.tolist(), s_chan.tolist(), s_order.tolist()
+    st = s_time.tolist()
+    order_times: dict[int, list[float]] = {}
+    for j in range(S):
+        i = sp[j]
+        t = st[j]
+        oj = so[j]
+        uid = p.user_id[i]
+        loc = LOCALES[p.lang[i]]
+        rj = r[j]
+        if sc[j] == WEB:
+            cks = p.cookies[i]
+            frac = (t - lo[i]) / max(hi[i] - lo[i], 1.0)
+            cookie = cks[min(len(cks) - 1, int(frac * len(cks) + rj[0] * 0.6))]
+            ctx = {"channel": "web", "locale": loc}
+            sink = web
+            if uid is not None and cookie not in logged and (oj >= 0 or rj[1] < 0.2):
+                sink.emit(event("identify", t_iso[j], user_id=uid, anonymous_id=cookie,
+                                traits={"email": p.emails[i][0]}, context=ctx))  # fmt: skip
+                logged.add(cookie)
+            user = uid if cookie in logged else None
+            anon = cookie
+            sink.emit(event("page", t_iso[j], user_id=user, anonymous_id=anon,
+                            name=PAGES[int(rj[2] * 4)], context=ctx))  # fmt: skip
+        else:
+            devs = p.devices[i]
+            dev = p.shared_devices.get(i) if i in p.shared_devices and rj[0] < 0.5 else devs[0]
+            if dev is None or (len(devs) > 1 and rj[0] > 0.8):
+                dev = devs[-1]
+            ctx = {"channel": "app", "locale": loc,
+                   "device": {"id": dev[0], "type": "tablet" if dev == p.shared_devices.get(i) else "mobile"},
+                   "os": {"name": _OS[i % 2]}}  # fmt: skip
+            sink = app
+            user, anon = uid, dev[1]
+            if dev[1] not in aliased:
+                sink.emit(event("alias", t_iso[j], user_id=uid, context=ctx) | {"previousId": dev[1]})
+                aliased.add(dev[1])
+            sink.emit(event("screen", t_iso[j], user_id=user, anonymous_id=anon,
+                            name=PAGES[int(rj[2] * 4)], context=ctx))  # fmt: skip
+        tt = t + 20.0
+        if oj < 0:
+            for v in range(nview[j]):
+                q = rand_products[3 * j + v]
+                sink.emit(event("track", ts(tt), user_id=user, anonymous_id=anon,
+                                name="Product Viewed", context=ctx,
+                                properties={"product_id": pid[q], "category": pcat[q],
+                                            "price": cprice[q]}))  # fmt: skip
+                tt += 30.0 + 60.0 * rj[3]
+            continue
+        a, c = istart[oj], icount[oj]
+        items = [{"product_id": pid[prods[x]], "category": pcat[prods[x]], "price": prices[x],
+                  "quantity": qtys[x]} for x in range(a, a + c)]  # fmt: skip
+        quick = c > 3 and rj[3] < 0.7  # a grocery "buy again" basket: no browsing
+        if not quick:
+            for it in items[: 1 + (rj[1] < 0.3)]:
+                sink.emit(event("track", ts(tt), user_id=user, anonymous_id=anon,
+                                name="Product Viewed", context=ctx,
+                                properties={"product_id": it["product_id"], "category": it["category"],
+                                            "price": it["price"]}))  # fmt: skip
+                tt += 25.0
+                sink.emit(event("track", ts(tt), user_id=user, anonymous_id=anon,
+                                name="Product Added", context=ctx,
+                                properties={**it}))  # fmt: skip
+                tt += 20.0
+        oid = f"O{1_000_000 + oj}"
+        if not quick:
+            sink.emit(event("track", ts(tt), user_id=user, anonymous_id=anon,
+                            name="Checkout Started", context=ctx,
+                            properties={"order_id": oid, "total": totals[oj]}))  # fmt: skip
+        props = {"order_id": oid, "total": totals[oj], "currency": p.currency[i], "products": items}
+        if user is None:
+            props["email"] = p.emails[i][0]  # guest checkout
+        sink.emit(event("track", ts(tt + 40.0), user_id=user, anonymous_id=anon,
+                        name="Order Completed", context=ctx, properties=props))  # fmt: skip
+        order_times.setdefault(i, []).append(o.time[oj])
+        _after(sink, oj, oid, deliver[oj], user, anon, ctx, items, returned, a, rj[3])
+    # store purchases: the till sends the loyalty card number
+    for oj in np.flatnonzero(o.channel == STORE).tolist():
+        i = int(o.person[oj])
+        card = p.loyalty[i]
+        a, c = istart[oj], icount[oj]
+        items = [{"product_id": pid[prods[x]], "category": pcat[prods[x]], "price": prices[x],
+                  "quantity": qtys[x]} for x in range(a, a + c)]  # fmt: skip
+        ctx = {"channel": "store", "locale": LOCALES[p.lang[i]]}
+        oid = f"O{1_000_000 + oj}"
+        sid = f"S{(i * 7 + oj) % stores + 101}"
+        store.emit(event("track", ts(o.time[oj]), anonymous_id=card, name="Order Completed",
+                         context=ctx, properties={"order_id": oid, "total": totals[oj],
+                         "currency": p.currency[i], "products": items, "store_id": sid,
+                         "loyaltyId": card}))  # fmt: skip
+        order_times.setdefault(i, []).append(o.time[oj])
+        for x in range(a, a + c):
+            if returned[x]:
+                store.emit(event("track", ts(o.time[oj] + 3 * DAY + x % 7 * DAY), anonymous_id=card,
+                                 name="Product Returned", context=ctx,
+                                 properties={"order_id": oid, "product_id": pid[prods[x]],
+                                             "reason": REASONS[x % len(REASONS)], "store_id": sid,
+                                             "loyaltyId": card}))  # fmt: skip
+    return order_times
+
+
+def _after(sink: Sink, oj: int, oid: str, t_del: float, user: str | None, anon: str,
+           ctx: dict, items: list[dict], returned: np.ndarray, a: int, u: float) -> None:  # fmt: skip
+    if t_del >= END:
+        return
+    sink.emit(event("track", ts(t_del), user_id=user, anonymous_id=anon, name="Order Delivered",
+                    context=ctx, properties={"order_id": oid}))  # fmt: skip
+    for x, it in enumerate(items):
+        if returned[a + x]:
+            tr = t_del + DAY * (2 + 10 * u)
+            if tr >= END:
+                continue
+            sink.emit(event("track", ts(tr), user_id=user, anonymous_id=anon,
+                            name="Product Returned", context=ctx,
+                            properties={"order_id": oid, "product_id": it["product_id"],
+                                        "reason": REASONS[(a + x) % len(REASONS)]}))  # fmt: skip
+            sink.emit(event("track", ts(tr + 3 * DAY), user_id=user, anonymous_id=anon,
+                            name="Order Refunded", context=ctx,
+                            properties={"order_id": oid, "product_id": it["product_id"],
+                                        "reason": "return"}))  # fmt: skip
