@@ -4,8 +4,8 @@ DuckDB reads and parses the file in parallel; validation and normalisation are t
 the HTTP server uses (:mod:`empatia.ingest.normalize`). Each file is stored in one
 transaction: all its valid rows or nothing. Invalid rows go to a reject file beside the
 input (``NAME.rejects.jsonl``: line, reason, the original event) and are counted. Events
-without a ``messageId`` get one derived from their content, so importing a file twice stores
-nothing twice.
+without a ``messageId`` get one derived from their content (``h-`` + MD5 of the line), so
+importing a file twice stores nothing twice.
 
 CSV and Parquet columns map onto the spec: ``type``, ``event``, ``name``, ``userId``,
 ``anonymousId``, ``messageId``, ``timestamp``, ``sentAt``, ``previousId``, ``groupId`` are
@@ -157,9 +157,9 @@ def _stage(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> None:
             "from _src"
         )
     con.execute(
-        f"""create or replace temp table _staging as
+        f"""create or replace temp view _staging as
         select 0 as batch, idx, text, {label} as source, now() as received_at,
-               null::varchar as default_type, 'h-' || md5(text) as fallback_id
+               null::varchar as default_type, null::varchar as fallback_id
         from ({body})"""
     )
 
@@ -203,9 +203,10 @@ def import_file(
             )
             report.reject_file = str(out)
     finally:
-        for t in ("_staging", "_parsed", "_rejects"):
+        for t in ("_parsed", "_rejects"):
             con.execute(f"drop table if exists {t}")
-        con.execute("drop view if exists _src")
+        for v in ("_staging", "_src"):
+            con.execute(f"drop view if exists {v}")
         con.close()
     return report
 

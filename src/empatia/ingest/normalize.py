@@ -3,7 +3,8 @@
 HTTP requests and imported files both become a *staging* relation with the columns
 ``(batch int, idx bigint, text varchar, source varchar, received_at timestamptz,
 default_type varchar, fallback_id varchar)`` — one row per event, ``text`` the event's JSON
-exactly as received. :func:`parse_sql` parses each row once; :func:`reject_sql` lists what is
+exactly as received, ``fallback_id`` the message id to use when the event has none (NULL:
+``h-`` + MD5 of the text, so the same event imported twice is stored once). :func:`parse_sql` parses each row once; :func:`reject_sql` lists what is
 wrong with each parsed row; :func:`insert_sql` appends the good, new rows to ``events``.
 One SQL definition means the bulk import (DuckDB parses in parallel) and the HTTP server can
 never disagree about what a valid event is.
@@ -147,7 +148,7 @@ def insert_sql(parsed: str, where: str = "true") -> str:
     A message id already stored (a client retry, a file imported twice) is skipped, and so is
     a repeat within the same statement (``insert or ignore`` keeps the first).
     """
-    mid = f"coalesce(nullif({_s('messageId')}, ''), fallback_id)"
+    mid = f"coalesce(nullif({_s('messageId')}, ''), fallback_id, 'h-' || md5(text))"
     orig = f"try_cast(coalesce({_s('timestamp')}, {_s('originalTimestamp')}) as timestamptz)"
     sent = f"try_cast({_s('sentAt')} as timestamptz)"
     return f"""
