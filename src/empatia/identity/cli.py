@@ -1,0 +1,117 @@
+"""``empatia identity …``: review borderline matches, read the merge history, undo merges."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from empatia.cli_common import console, workspace
+from empatia.errors import ValidationError
+
+identity_app = typer.Typer(help="Identity resolution: review, history, unmerge, split.")
+
+
+def _ident(text: str) -> tuple[str, str]:
+    kind, sep, value = text.partition(":")
+    if not sep or not value:
+        raise ValidationError(f"{text!r}: write an identifier as kind:value, e.g. email:a@b.c")
+    return kind, value
+
+
+@identity_app.command("review")
+def review(ctx: typer.Context, limit: int = 50) -> None:
+    """List borderline probabilistic pairs waiting for a decision.
+
+    Example: empatia identity review --limit 20
+    """
+    rows = workspace(ctx).store.con.cursor().execute(
+        "select kind_l, value_l, kind_r, value_r, match_probability, person_id_l, person_id_r"
+        " from identity_review where status = 'open' order by match_probability desc limit ?",
+        [limit],
+    ).fetchall()
+    t = Table("left", "right", "probability", "people")
+    for kl, vl, kr, vr, p, pl, pr in rows:
+        t.add_row(f"{kl}:{vl}", f"{kr}:{vr}", f"{p:.3f}", f"{pl} / {pr}")
+    console.print(t)
+
+
+@identity_app.command("decide")
+def decide(
+    ctx: typer.Context,
+    left: str,
+    right: str,
+    accept: Annotated[bool, typer.Option("--accept/--reject", help="Link them, or never.")],
+) -> None:
+    """Accept or reject a review pair; the next identity run applies it.
+
+    Example: empatia identity decide crm_id:C1 loyalty_id:L9 --accept
+    """
+    from empatia.identity.probabilistic import decide_review
+
+    n = decide_review(workspace(ctx).store, *_ident(left), *_ident(right), accept=accept)
+    if not n:
+        raise ValidationError(f"no review pair {left} ~ {right}; see `empatia identity review`")
+    console.print(f"{'accepted' if accept else 'rejected'}; applied by the next `empatia run`")
+
+
+@identity_app.command("history")
+def history_cmd(
+    ctx: typer.Context,
+    person: Annotated[Optional[str], typer.Argument()] = None,  # noqa: UP045
+) -> None:
+    """Show merges, splits and unmerges (of one person, or all).
+
+    Example: empatia identity history p_0123456789abcdef
+    """
+    from empatia.identity.unmerge import history
+
+    t = Table("merge id", "when", "action", "person", "other", "identifiers", "why")
+    for h in history(workspace(ctx).store, person):
+        t.add_row(h["merge_id"], str(h["merged_at"]), h["action"], h["person_id"],
+                  h["other_person_id"], str(h["identifiers"]), f"{h['reason']}: {h['evidence']}")  # fmt: skip
+    console.print(t)
+
+
+@identity_app.command("unmerge")
+def unmerge_cmd(ctx: typer.Context, merge_id: str) -> None:
+    """Undo a wrong merge: identifiers, events and id go back to the absorbed person.
+
+    Example: empatia identity unmerge m_20260101T000000_0123456789ab
+    """
+    from empatia.identity.unmerge import unmerge
+
+    figures = unmerge(workspace(ctx).store, merge_id)
+    console.print(f"unmerged; {figures['persons']} people. Run `empatia run` to refresh profiles.")
+
+
+@identity_app.command("split")
+def split_cmd(ctx: typer.Context, identifiers: list[str]) -> None:
+    """Split identifiers off their person into a new one.
+
+    Example: empatia identity split user_id:kid email:kid@example.com
+    """
+    from empatia.identity.unmerge import split
+
+    figures = split(workspace(ctx).store, [_ident(i) for i in identifiers])
+    console.print(f"new person {figures['person_id']}. Run `empatia run` to refresh profiles.")
+
+
+@identity_app.command("blocked")
+def blocked(ctx: typer.Context) -> None:
+    """List identifiers the over-merge guard blocked, and why.
+
+    Example: empatia identity blocked
+    """
+    rows = workspace(ctx).store.con.cursor().execute(
+        "select kind, value, events, reason from identity_blocked order by events desc"
+    ).fetchall()
+    t = Table("identifier", "events", "why")
+    for k, v, n, why in rows:
+        t.add_row(f"{k}:{v}", str(n), why)
+    console.print(t)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(identity_app, name="identity")
