@@ -25,6 +25,13 @@ class Workspace:
         s = self.settings
         return Store(s.db, memory_limit=s.duckdb_memory_limit, threads=s.duckdb_threads)
 
+    def profile(self, identifier: str) -> dict[str, Any]:
+        """One person's unified profile, found by any identifier (``email:…``, a phone, a
+        loyalty id, a person id …), with where each trait came from."""
+        from empatia.profiles.api import get_profile
+
+        return get_profile(self, identifier)
+
     def close(self) -> None:
         if "store" in self.__dict__:
             self.store.close()
