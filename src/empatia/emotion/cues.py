@@ -1,0 +1,161 @@
+"""Effort and escalation cues, with the numbers customers state, in seven languages.
+
+>>> [c.as_dict() for c in find_cues("I called seven times and waited two hours on hold!", "en")]
+[{'category': 'effort', 'cue': 'waiting', 'n': 2, 'unit': 'hour'}, {'category': 'effort', 'cue': 'repeated_contact', 'n': 7, 'unit': 'contact'}]
+>>> [c.cue for c in find_cues("Opiszę to w mediach i pozwę was do sądu.", "pl")]
+['public', 'legal']
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from empatia.emotion.lexicon import EFFORT_KINDS, ESCALATION_KINDS, LEXICON, LEXICON_EMOTIONS
+from empatia.emotion.numbers import number_pattern, parse_number, to_ascii_digits
+
+_NORMAL = str.maketrans({"\u200c": " ", "ي": "ی", "ك": "ک", "’": "'", "ё": "ё"})
+_SENTENCE = re.compile(r"(?<=[.!?؟…。])\s+|\n+")
+_B, _E = r"(?<!\w)", r"(?!\w)"
+_TIMES_WORD_VALUES = {
+    "twice": 2, "thrice": 3, "dwukrotnie": 2, "trzykrotnie": 3, "pięciokrotnie": 5,
+    "siedmiokrotnie": 7, "dziesięciokrotnie": 10, "дважды": 2, "трижды": 3, "четырежды": 4,
+}
+
+
+def normalise(text: str) -> str:
+    """Lower case, Persian letters and digits unified; same length as the input."""
+    out = to_ascii_digits(text.translate(_NORMAL)).lower()
+    return out if len(out) == len(text) else to_ascii_digits(text.translate(_NORMAL))
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a text (a simple punctuation split that works for all seven languages)."""
+    return [s.strip() for s in _SENTENCE.split(text) if s and s.strip()]
+
+
+@dataclass(frozen=True)
+class Cue:
+    category: str  # effort | escalation
+    cue: str  # waiting | repeated_contact | transfer | no_answer | bounced | leave | public | legal
+    n: int | None = None  # the number stated, if any ("seven calls" → 7)
+    unit: str | None = None  # contact | minute | hour | day | week | month
+
+    def as_dict(self) -> dict[str, object]:
+        return {"category": self.category, "cue": self.cue, "n": self.n, "unit": self.unit}
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    contact: re.Pattern[str]
+    duration: re.Pattern[str]
+    lead_duration: re.Pattern[str]
+    ordinal: re.Pattern[str]
+    ordinal_num: re.Pattern[str]
+    times_word: re.Pattern[str]
+    times_suffix: re.Pattern[str] | None
+    kinds: dict[str, re.Pattern[str]]
+
+
+@lru_cache(maxsize=16)
+def _compiled(lang: str) -> _Compiled:
+    lex = LEXICON[lang]
+    num = number_pattern(lang)
+    units = lex["time_unit"]
+    assert isinstance(units, dict)
+    unit_alt = "|".join(f"(?P<{u}>{p})" for u, p in units.items())
+    gap = r"\s+(?:\w+\s+)?"
+    contact = re.compile(f"{_B}(?P<num>{num}){gap}(?:{lex['contact_unit']}){_E}")
+    duration = re.compile(f"{_B}(?P<num>{num}){gap}(?:{unit_alt}){_E}")
+    lead_duration = re.compile(f"{_B}(?:{lex['duration_lead']})\\s+(?P<num>{num}){gap}(?:{unit_alt}){_E}")
+    ordinal = re.compile(
+        _B + str(lex["ordinal_contact"]).replace("{O}", number_pattern(lang, True)) + _E
+    )
+    ordinal_num = re.compile(f"{_B}{number_pattern(lang, True)}{_E}")
+    times_word = re.compile(f"{_B}(?:{lex['times_word']}){_E}")
+    suffix = lex.get("times_suffix")
+    times_suffix = re.compile(f"{_B}(?P<num>{num}){suffix}{_E}") if suffix else None
+    kinds = {
+        k: re.compile(f"{_B}(?:{lex[k]}){_E}")
+        for k in (*EFFORT_KINDS, *ESCALATION_KINDS, *LEXICON_EMOTIONS)
+    }
+    return _Compiled(contact, duration, lead_duration, ordinal, ordinal_num, times_word, times_suffix, kinds)
+
+
+def _langs(lang: str | None) -> list[str]:
+    return [lang] if lang in LEXICON else list(LEXICON)
+
+
+def _duration_unit(m: re.Match[str]) -> str:
+    return next(u for u, v in m.groupdict().items() if v is not None and u != "num")
+
+
+def _sentence_cues(s: str, lang: str) -> list[Cue]:
+    c = _compiled(lang)
+    found: list[Cue] = []
+    # waiting, with the longest stated duration
+    waiting_kw = bool(c.kinds["waiting"].search(s))
+    durations = [
+        (parse_number(m.group("num")), _duration_unit(m))
+        for m in (c.duration.finditer(s) if waiting_kw else c.lead_duration.finditer(s))
+    ]
+    durations = [(n, u) for n, u in durations if n]
+    if waiting_kw or durations:
+        n, unit = max(durations, key=lambda d: d[0] * _UNIT_MINUTES[d[1]]) if durations else (None, None)
+        found.append(Cue("effort", "waiting", n, unit))
+    # repeated contacts, with the count
+    counts = [parse_number(m.group("num")) for m in c.contact.finditer(s)]
+    for m in c.ordinal.finditer(s):
+        counts += [parse_number(o.group(0)) for o in c.ordinal_num.finditer(m.group(0))]
+    if c.times_suffix:
+        counts += [parse_number(m.group("num")) for m in c.times_suffix.finditer(s)]
+    counts += [_TIMES_WORD_VALUES.get(m.group(0)) for m in c.times_word.finditer(s)]
+    counts = [n for n in counts if n and n >= 2]
+    if counts or c.kinds["repeated_contact"].search(s):
+        found.append(Cue("effort", "repeated_contact", max(counts) if counts else None,
+                         "contact" if counts else None))
+    for kind in EFFORT_KINDS[2:]:
+        if c.kinds[kind].search(s):
+            found.append(Cue("effort", kind))
+    for kind in ESCALATION_KINDS:
+        if c.kinds[kind].search(s):
+            found.append(Cue("escalation", kind))
+    return found
+
+
+_UNIT_MINUTES = {"minute": 1, "hour": 60, "day": 1440, "week": 10080, "month": 43200}
+
+
+def find_cues(text: str, lang: str | None = None) -> list[Cue]:
+    """Effort and escalation cues in ``text``; one per kind, with the largest number stated.
+
+    ``lang`` picks the lexicon; unknown or ``None`` tries every language.
+    """
+    norm = normalise(text)
+    best: dict[str, Cue] = {}
+    for lg in _langs(lang):
+        for s in split_sentences(norm):
+            for cue in _sentence_cues(s, lg):
+                old = best.get(cue.cue)
+                if old is None or _weight(cue) > _weight(old):
+                    best[cue.cue] = cue
+    order = (*EFFORT_KINDS, *ESCALATION_KINDS)
+    return sorted(best.values(), key=lambda c: order.index(c.cue))
+
+
+def _weight(c: Cue) -> float:
+    if c.n is None:
+        return 0.0
+    return float(c.n * _UNIT_MINUTES.get(c.unit or "", 1))
+
+
+def lexicon_emotions(text: str, lang: str | None = None) -> dict[str, int]:
+    """How many cue words for each of :data:`LEXICON_EMOTIONS` the text has."""
+    norm = normalise(text)
+    out = dict.fromkeys(LEXICON_EMOTIONS, 0)
+    for lg in _langs(lang):
+        c = _compiled(lg)
+        for emo in LEXICON_EMOTIONS:
+            out[emo] = max(out[emo], len(c.kinds[emo].findall(norm)))
+    return out
