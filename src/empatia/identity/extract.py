@@ -120,16 +120,21 @@ def event_identifiers(eng: Engine, events: ir.Table, config: IdentityConfig) -> 
 
 
 def crm_records(eng: Engine, events: ir.Table) -> ir.Table:
-    """``identity_records``: identify calls carrying a CRM or loyalty id and personal data."""
+    """``identity_records``: identify calls with a name and a CRM id, loyalty id or user id
+    (keyed by the first of those), for probabilistic matching."""
     ident = events.filter(events.type == "identify")
     cols = {k: _clean(eng.json_str(ident.raw, p)) for k, p in RECORD_PATHS.items()}
-    wide = ident.select("seq", **cols)
-    wide = wide.filter(wide.crm_id.notnull() | wide.loyalty_id.notnull())
-    wide = wide.filter(wide.first_name.notnull() | wide.last_name.notnull())
+    wide = ident.select("seq", user_id=_clean(ident.user_id), **cols)
+    wide = wide.filter(wide.first_name.notnull() & wide.last_name.notnull())
+    wide = wide.filter(wide.crm_id.notnull() | wide.loyalty_id.notnull() | wide.user_id.notnull())
     return wide.select(
         "seq",
-        kind=ibis.cases((wide.crm_id.notnull(), "crm_id"), else_="loyalty_id"),
-        value=ibis.coalesce(wide.crm_id, wide.loyalty_id),
+        kind=ibis.cases(
+            (wide.crm_id.notnull(), "crm_id"),
+            (wide.loyalty_id.notnull(), "loyalty_id"),
+            else_="user_id",
+        ),
+        value=ibis.coalesce(wide.crm_id, wide.loyalty_id, wide.user_id),
         first_name=wide.first_name.lower(),
         last_name=wide.last_name.lower(),
         birth_date=wide.birth_date,

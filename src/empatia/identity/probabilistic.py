@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -36,6 +37,15 @@ RECORD_FIELDS: dict[str, str] = {
     "email": "id",
     "phone": "id",
 }
+#: Candidate pairs: two records are compared only when they share one of these.
+RECORD_BLOCKING: list[tuple[str, ...]] = [
+    ("first_name", "last_name"),
+    ("last_name", "birth_date"),
+    ("first_name", "birth_date"),
+    ("last_name", "postal_code"),
+    ("email",),
+    ("phone",),
+]
 MIN_RECORDS = 20  # fewer records than this cannot train a model
 
 
@@ -46,8 +56,10 @@ def _comparison(col: str, how: str) -> Any:
         return cl.JaroWinklerAtThresholds(col, [0.92, 0.8])
     if how == "text":
         return cl.JaroWinklerAtThresholds(col, [0.9, 0.7])
-    if how in ("code", "date", "id"):
+    if how in ("code", "date"):
         return cl.LevenshteinAtThresholds(col, [1, 2])
+    if how == "id":
+        return cl.LevenshteinAtThresholds(col, [1])
     raise ValueError(f"unknown comparison {how!r} for {col}; use name, text, code, date or id")
 
 
@@ -76,11 +88,13 @@ def match_pairs(
     cols = [c for c in fields if all(c in f.columns for f in frames)]
     blocking = blocking or [(c,) for c in cols if fields[c] in ("name", "date", "code", "id")]
     rules = [block_on(*b) for b in blocking]
+    prior = 1 / max(2, sum(len(f) for f in frames))  # about one match per record
     settings = SettingsCreator(
         link_type="link_only" if len(frames) > 1 else "dedupe_only",
         comparisons=[_comparison(c, fields[c]) for c in cols],
         blocking_rules_to_generate_predictions=rules,
         retain_intermediate_calculation_columns=False,
+        probability_two_random_records_match=prior,
     )
     db_api = DuckDBAPI()
     inputs = [db_api.register(f[["unique_id", *cols]]) for f in frames]
@@ -88,18 +102,63 @@ def match_pairs(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         linker = Linker(inputs if len(inputs) > 1 else inputs[0], settings)
-        linker.training.estimate_probability_two_random_records_match(
-            [block_on(*b) for b in blocking[:2]], recall=0.8
-        )
-        linker.training.estimate_u_using_random_sampling(max_pairs=2e5, seed=seed)
         names = [c for c in cols if fields[c] == "name"]
+        dates = [c for c in cols if fields[c] == "date"]
+        sure = [block_on(*names, *dates)] if names and dates else []
+        sure += [block_on(c) for c in cols if fields[c] == "id"]
+        try:
+            linker.training.estimate_probability_two_random_records_match(
+                sure or [block_on(*cols[:3])], recall=0.7
+            )
+        except (ValueError, ArithmeticError) as e:  # no sure pairs: keep the prior of settings
+            log.info("Splink prior not estimated (%s); using one match per record", e)
+        if not 0 < linker._settings_obj._probability_two_random_records_match < 1:
+            linker._settings_obj._probability_two_random_records_match = prior
+        linker.training.estimate_u_using_random_sampling(max_pairs=2e5, seed=seed)
         em_rules = [block_on(c) for c in cols if fields[c] in ("date", "code")][:2] or [
             block_on(names[0])
         ]
         for rule in em_rules:
-            linker.training.estimate_parameters_using_expectation_maximisation(rule)
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(rule)
+            except ValueError as e:  # a degenerate EM session (e.g. underflow): skip it
+                log.info("Splink EM session skipped: %s", e)
         pred = linker.inference.predict(threshold_match_probability=threshold).as_pandas_dataframe()
     return pred[["unique_id_l", "unique_id_r", "match_probability"]]
+
+
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance (short strings: dates, codes)."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def _has(v: Any) -> bool:
+    return v is not None and not (isinstance(v, float) and np.isnan(v)) and v is not pd.NA
+
+
+def corroboration(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
+    """``conflict``, ``names only`` or ``corroborated`` for two records the model paired.
+
+    Names alone do not make a person (there are many Anna Kowalskas): a pair is linked
+    automatically only when something personal agrees too — birth date (≤ 2 typos), email,
+    phone or postal code — and nothing personal disagrees (a different birth date, or both a
+    different phone and a different email).
+    """
+    both = {k for k in ("birth_date", "email", "phone", "postal_code") if _has(a[k]) and _has(b[k])}
+    if "birth_date" in both and _edits(str(a["birth_date"]), str(b["birth_date"])) > 2:
+        return "conflict"
+    if {"email", "phone"} <= both and a["email"] != b["email"] and a["phone"] != b["phone"]:
+        return "conflict"
+    for k in both:
+        if k == "birth_date" or a[k] == b[k]:
+            return "corroborated"
+    return "names only"
 
 
 _SCHEMA = pa.schema(
@@ -129,10 +188,29 @@ def match_records(eng: Engine, config: IdentityConfig) -> dict[str, int]:
     }
     cur.close()
     rows: list[tuple[str, str, str, str, float]] = []
+    if len(recs):
+        from empatia.identity.normalize import normalize_email, normalize_phone
+
+        recs["email"] = [normalize_email(e) if e else None for e in recs["email"]]
+        recs["phone"] = [
+            (normalize_phone(p, config.default_region) or p) if p else None for p in recs["phone"]
+        ]
     if len(recs) >= MIN_RECORDS:
         recs = recs.sort_values("unique_id").reset_index(drop=True)
-        pairs = match_pairs(recs, RECORD_FIELDS, threshold=config.review_threshold)
+        try:
+            pairs = match_pairs(
+                recs, RECORD_FIELDS, threshold=config.review_threshold, blocking=RECORD_BLOCKING
+            )
+        except Exception as e:  # noqa: BLE001 - matching is an extra; stitching goes on without
+            log.warning("probabilistic matching failed, no records linked this run: %s", e)
+            pairs = pd.DataFrame(columns=["unique_id_l", "unique_id_r", "match_probability"])
+        by_id = recs.set_index("unique_id").to_dict("index")
         for a, b, p in pairs.itertuples(index=False):
+            verdict = corroboration(by_id[a], by_id[b])
+            if verdict == "conflict":
+                continue
+            if verdict == "names only":  # namesakes are common: a person decides
+                p = min(float(p), np.nextafter(config.match_threshold, 0))
             (ka, va), (kb, vb) = a.split(":", 1), b.split(":", 1)
             if (ka, va) > (kb, vb):
                 ka, va, kb, vb = kb, vb, ka, va

@@ -213,6 +213,8 @@ def build_profiles(eng: Engine, config: ProfileConfig) -> tuple[ir.Table, ir.Tab
         cadence_days=p.cadence_days,
         next_purchase_at=next_epoch.round().cast("int64").as_timestamp("s"),
         days_overdue=((as_of_epoch - next_epoch) / DAY).round(4),
+        next_purchase_forecast=ibis.greatest(next_epoch.round().cast("int64"), as_of_epoch)
+        .as_timestamp("s"),
         p_alive=p.p_alive,
         expected_purchases_90d=p.expected_purchases_90d,
         clv_12m=p.clv_12m,
