@@ -1,0 +1,152 @@
+"""``empatia train-emotion`` and ``empatia emotion …``: thin commands over the library."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+emotion_app = typer.Typer(help="How customers feel: analyse texts, choose the analyzer, themes.")
+
+
+def _ws(ctx: typer.Context):  # type: ignore[no-untyped-def]
+    from empatia.cli_common import workspace
+
+    return workspace(ctx)
+
+
+def train_emotion(
+    data: Annotated[Optional[Path], typer.Option(help="Folder with xed/, goemotions/, umsab_xlm-t/.")] = None,  # noqa: UP045
+    out: Annotated[Optional[Path], typer.Option(help="Where to write the models (default: the package).")] = None,  # noqa: UP045
+    cache: Annotated[Path, typer.Option(help="Embedding cache folder.")] = Path("/tmp/empatia-emotion-cache"),
+    version: Annotated[str, typer.Option(help="Version recorded in the models (the cache key).")] = "1",
+    fast_only: Annotated[bool, typer.Option("--fast-only", help="Only re-distil the fast model.")] = False,
+) -> None:
+    """Train the encoder heads on the shared data's train splits and distil the fast model.
+
+    Example: empatia train-emotion --data ../shared/data/text --version 2
+    """
+    from empatia.cli_common import console
+    from empatia.emotion.datasets import default_data_dir
+    from empatia.emotion.training import train_fast, train_heads
+
+    data = data or default_data_dir()
+    folder = out or Path(__file__).parent / "models"
+    heads = folder / "encoder_heads.npz"
+    if not fast_only:
+        console.print(train_heads(data, heads, cache, version))
+    console.print(train_fast(data, heads, folder / "fast_model.npz", cache, version))
+
+
+@emotion_app.command("analyze")
+def analyze(
+    text: Annotated[list[str], typer.Argument(help="Texts to analyse (use '-' to read lines from stdin).")],
+    analyzer: Annotated[str, typer.Option(help="encoder, fast or transformers.")] = "encoder",
+    model_dir: Annotated[Optional[Path], typer.Option(help="Local model folder (transformers).")] = None,  # noqa: UP045
+) -> None:
+    """Analyse texts given on the command line and print JSON (nothing is stored).
+
+    Example: empatia emotion analyze "Dzwoniłem siedem razy i nikt nie odbiera!"
+    """
+    import sys
+
+    import orjson
+
+    from empatia.emotion.registry import get_analyzer
+
+    texts = sys.stdin.read().splitlines() if text == ["-"] else text
+    opts = {"model_dir": str(model_dir)} if model_dir else {}
+    res = get_analyzer(analyzer, **opts).analyze(texts)
+    sys.stdout.write(orjson.dumps([r.as_dict() for r in res], option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+@emotion_app.command("use")
+def use(
+    ctx: typer.Context,
+    analyzer: Annotated[str, typer.Argument(help="encoder, fast or transformers.")],
+    model_dir: Annotated[Optional[Path], typer.Option(help="Local model folder (transformers).")] = None,  # noqa: UP045
+) -> None:
+    """Choose this workspace's analyzer (texts already analysed keep their results).
+
+    Example: empatia emotion use fast
+    """
+    from empatia.cli_common import console
+    from empatia.emotion.exceptions import UnknownAnalyzerError
+    from empatia.emotion.incremental import set_config
+    from empatia.emotion.registry import ANALYZERS
+
+    if analyzer not in ANALYZERS:
+        raise UnknownAnalyzerError(analyzer, list(ANALYZERS))
+    con = _ws(ctx).store.con
+    set_config(con, "analyzer", analyzer)
+    if model_dir:
+        set_config(con, "model_dir", str(model_dir.resolve()))
+    console.print(f"emotion analyzer: {analyzer}")
+
+
+@emotion_app.command("reanalyze")
+def reanalyze(
+    ctx: typer.Context,
+    analyzer: Annotated[Optional[str], typer.Option(help="Switch to this analyzer first.")] = None,  # noqa: UP045
+    stale_only: Annotated[bool, typer.Option("--stale-only", help="Only texts analysed by another analyzer/version.")] = False,
+) -> None:
+    """Re-analyse stored texts with the workspace's (new) analyzer version, in one command.
+
+    Example: empatia emotion reanalyze --analyzer fast
+    """
+    from empatia.cli_common import console
+    from empatia.emotion.incremental import (
+        analyzer_options, configured_analyzer, forget_analyses, run_emotion, set_config,
+    )
+    from empatia.emotion.registry import get_analyzer
+
+    ws = _ws(ctx)
+    con = ws.store.con
+    if analyzer:
+        set_config(con, "analyzer", analyzer)
+    name = configured_analyzer(con)
+    a = get_analyzer(name, **analyzer_options(con, name, tuple(ws.settings.languages)))
+    dropped = forget_analyses(con, a.key if stale_only else None)
+    figures = run_emotion(con, tuple(ws.settings.languages))
+    console.print({"dropped": dropped, **figures})
+
+
+@emotion_app.command("themes-set")
+def themes_set(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help='JSON {"theme": ["phrase", …]}; "__replace__": true drops the defaults.')],
+) -> None:
+    """Set this workspace's theme anchors (added to, or replacing, the built-in ones)."""
+    import orjson
+
+    from empatia.cli_common import console
+    from empatia.emotion.incremental import set_config
+
+    body = orjson.loads(file.read_bytes())
+    set_config(_ws(ctx).store.con, "themes", orjson.dumps(body).decode())
+    console.print(f"{len([k for k in body if not k.startswith('__')])} theme(s) set")
+
+
+@emotion_app.command("discover")
+def discover(
+    ctx: typer.Context,
+    k: Annotated[int, typer.Option(help="How many themes to find.")] = 8,
+    negative_only: Annotated[bool, typer.Option("--negative-only", help="Only negative texts.")] = False,
+    limit: Annotated[int, typer.Option(help="At most this many (latest) texts.")] = 5000,
+) -> None:
+    """Discover new themes by clustering analysed texts that match no anchor; show quotes."""
+    from empatia.cli_common import console
+    from empatia.emotion.discovery import discover_in_store
+
+    for t in discover_in_store(_ws(ctx).store.con, k=k, negative_only=negative_only, limit=limit):
+        console.print(f"[bold]theme {t['cluster']}[/bold] ({t['size']} texts; near {t['nearest_anchor']}): "
+                      + ", ".join(t["terms"]))
+        for q in t["quotes"]:
+            console.print(f"   “{q}”")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``train-emotion`` and the ``emotion`` command group to the root CLI."""
+    app.command("train-emotion")(train_emotion)
+    app.add_typer(emotion_app, name="emotion")

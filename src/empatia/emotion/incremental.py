@@ -1,0 +1,237 @@
+"""Analyse the text touchpoints in the store that are not analysed yet, and keep aggregates.
+
+A text touchpoint is any ``track`` event with a string ``properties.text`` (or
+``properties.comment``) — see ``docs/tracking-plan.md``. Results are cached per distinct
+text (md5 of locale hint + text) and analyzer version in ``text_cache``, so identical texts
+and re-runs cost nothing. Customer text is never logged and never copied into these tables.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import duckdb
+import orjson
+
+from empatia.emotion.analyzers.base import EMOTIONS, Analysis
+from empatia.emotion.cues import Cue
+from empatia.emotion.langid import locale_hint
+from empatia.emotion.registry import Analyzer, get_analyzer
+
+log = logging.getLogger(__name__)
+
+_PENDING = """
+select e.seq, e.message_id, e.user_id, e.anonymous_id, e."timestamp", e.event,
+       coalesce(json_extract_string(e.raw, '$.context.channel'),
+                json_extract_string(e.raw, '$.properties.channel'), 'unknown') as channel,
+       coalesce(case when json_type(e.raw, '$.properties.text') = 'VARCHAR'
+                     then json_extract_string(e.raw, '$.properties.text') end,
+                json_extract_string(e.raw, '$.properties.comment')) as text,
+       json_extract_string(e.raw, '$.context.locale') as locale
+from events e
+where e.type = 'track'
+  and (json_type(e.raw, '$.properties.text') = 'VARCHAR'
+       or json_type(e.raw, '$.properties.comment') = 'VARCHAR')
+  and not exists (select 1 from text_analysis t where t.seq = e.seq)
+order by e.seq
+"""
+
+
+def text_hash(text: str, hint: str | None) -> str:
+    return hashlib.md5(f"{hint or ''}\x00{text}".encode()).hexdigest()
+
+
+def configured_analyzer(con: duckdb.DuckDBPyConnection, options: dict[str, Any] | None = None) -> str:
+    """Analyzer name: run option → ``EMPATIA_EMOTION_ANALYZER`` → ``emotion_config`` → encoder."""
+    options = options or {}
+    if options.get("emotion_analyzer"):
+        return str(options["emotion_analyzer"])
+    if os.environ.get("EMPATIA_EMOTION_ANALYZER"):
+        return os.environ["EMPATIA_EMOTION_ANALYZER"]
+    row = con.execute("select value from emotion_config where key = 'analyzer'").fetchone()
+    return str(row[0]) if row else "encoder"
+
+
+def analyzer_options(con: duckdb.DuckDBPyConnection, name: str, languages: tuple[str, ...]) -> dict[str, Any]:
+    opts: dict[str, Any] = {"languages": tuple(languages)}
+    if name == "transformers":
+        row = con.execute("select value from emotion_config where key = 'model_dir'").fetchone()
+        if row:
+            opts["model_dir"] = row[0]
+    return opts
+
+
+def set_config(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
+    con.execute(
+        "insert into emotion_config values (?, ?) on conflict (key) do update set value = excluded.value",
+        [key, value],
+    )
+
+
+def _batches(cur: duckdb.DuckDBPyConnection, size: int) -> Iterator[list[tuple[Any, ...]]]:
+    while True:
+        rows = cur.fetchmany(size)
+        if not rows:
+            return
+        yield rows
+
+
+def _cues_json(cues: list[Cue] | list[dict[str, Any]]) -> str:
+    items = [c.as_dict() if isinstance(c, Cue) else c for c in cues]
+    return orjson.dumps([{k: v for k, v in d.items() if v is not None} for d in items]).decode()
+
+
+def analyze_pending(
+    con: duckdb.DuckDBPyConnection,
+    analyzer: Analyzer,
+    progress: Any = None,
+    batch: int = 2000,
+    sentences: bool = True,
+    themes: Any = None,
+) -> dict[str, Any]:
+    """Analyse every text touchpoint not yet in ``text_analysis``; return figures."""
+    total = con.execute(f"select count(*) from ({_PENDING})").fetchone()
+    n_total = int(total[0]) if total else 0
+    if progress is not None:
+        progress.total(n_total)
+    rows_all = con.execute(_PENDING).fetchall()  # seq + a few columns; texts are short
+    analysed = cached = 0
+    for start in range(0, len(rows_all), batch):
+        rows = rows_all[start : start + batch]
+        hints = [locale_hint(r[8]) for r in rows]
+        hashes = [text_hash(r[7], h) for r, h in zip(rows, hints, strict=True)]
+        found = dict(
+            con.execute(
+                "select text_hash, result from text_cache where analyzer = ? and text_hash in "
+                "(select unnest(?::varchar[]))",
+                [analyzer.key, list(set(hashes))],
+            ).fetchall()
+        )
+        todo = {h: (r[7], hint) for r, h, hint in zip(rows, hashes, hints, strict=True) if h not in found}
+        if todo:
+            keys = list(todo)
+            results = analyzer.analyze([todo[k][0] for k in keys], [todo[k][1] for k in keys], sentences)
+            theme_lists = themes.assign([todo[k][0] for k in keys]) if themes is not None else None
+            new = []
+            for j, (k, res) in enumerate(zip(keys, results, strict=True)):
+                d = res.as_dict() if isinstance(res, Analysis) else res
+                d["themes"] = theme_lists[j] if theme_lists is not None else []
+                found[k] = orjson.dumps(d).decode()
+                new.append((k, analyzer.key, found[k]))
+            con.executemany("insert or replace into text_cache values (?, ?, ?)", new)
+            analysed += len(todo)
+        cached += len(rows) - len(todo)
+        _write_rows(con, rows, hashes, found, analyzer.key)
+        if progress is not None:
+            progress.advance(len(rows))
+    return {"texts": n_total, "analysed": analysed, "from_cache": cached, "analyzer": analyzer.key}
+
+
+def _write_rows(con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]], hashes: list[str],
+                found: dict[str, Any], key: str) -> None:
+    out, sents = [], []
+    for r, h in zip(rows, hashes, strict=True):
+        d = found[h]
+        d = orjson.loads(d) if isinstance(d, str | bytes) else d
+        emo = d["emotions"]
+        out.append((
+            r[0], r[1], r[2], r[3], r[4], r[5], r[6], h, len(r[7]), d["language"], d["sentiment"],
+            d["score"], *[emo.get(e, 0.0) for e in EMOTIONS], d.get("dominant_emotion"),
+            _cues_json(d["effort"]), _cues_json(d["escalation"]), len(d["effort"]),
+            len(d["escalation"]), orjson.dumps(d.get("themes", [])).decode(), d["confidence"], key,
+        ))
+        for i, s in enumerate(d.get("sentences", [])):
+            sents.append((
+                r[0], i, s["language"], s["sentiment"], s["score"], s.get("dominant_emotion"),
+                orjson.dumps(s["emotions"]).decode(), _cues_json(s["effort"]),
+                _cues_json(s["escalation"]), s["confidence"],
+            ))
+    cols = ("seq, message_id, user_id, anonymous_id, \"timestamp\", event, channel, text_hash, n_chars, "
+            "language, sentiment, score, " + ", ".join(EMOTIONS) + ", dominant_emotion, effort, "
+            "escalation, n_effort, n_escalation, themes, confidence, analyzer")
+    marks = ", ".join("?" * (len(cols.split(","))))
+    con.executemany(f"insert or replace into text_analysis ({cols}) values ({marks})", out)
+    if sents:
+        con.executemany("insert or replace into text_sentences values (?,?,?,?,?,?,?,?,?,?)", sents)
+
+
+def forget_analyses(con: duckdb.DuckDBPyConnection, keep_analyzer: str | None = None) -> int:
+    """Drop per-text results (all, or those not made by ``keep_analyzer``) so they are redone."""
+    where = "" if keep_analyzer is None else " where analyzer <> ?"
+    args = [] if keep_analyzer is None else [keep_analyzer]
+    row = con.execute(f"select count(*) from text_analysis{where}", args).fetchone()
+    con.execute(f"delete from text_sentences where seq in (select seq from text_analysis{where})", args)
+    con.execute(f"delete from text_analysis{where}", args)
+    return int(row[0]) if row else 0
+
+
+def rebuild_aggregates(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """``touchpoint_emotion`` always; ``person_emotion`` when identity's ``event_persons`` exists."""
+    emo_cols = ", ".join(f"avg({e}) as {e}" for e in EMOTIONS)
+    con.execute(f"""
+        create or replace table touchpoint_emotion as
+        select event, channel, count(*) as n_texts, avg(score) as mean_score,
+               avg(case when sentiment = 'negative' then 1.0 else 0.0 end) as share_negative,
+               avg(case when n_effort > 0 then 1.0 else 0.0 end) as share_effort,
+               avg(case when n_escalation > 0 then 1.0 else 0.0 end) as share_escalation,
+               {emo_cols}
+        from text_analysis group by event, channel
+    """)
+    figures = {"touchpoints": _count(con, "touchpoint_emotion")}
+    has_persons = con.execute(
+        "select count(*) from information_schema.tables where table_name = 'event_persons'"
+    ).fetchone()
+    if has_persons and has_persons[0]:
+        con.execute(f"""
+            create or replace table person_emotion as
+            with t as (
+                select p.person_id, a.*,
+                       row_number() over (partition by p.person_id order by a."timestamp" desc, a.seq desc) as rn
+                from text_analysis a join event_persons p using (seq)
+            )
+            select person_id,
+                   count(*) as n_texts,
+                   avg(score) as mean_score,
+                   min(score) as min_score,
+                   sum(case when sentiment = 'negative' then 1 else 0 end) as n_negative,
+                   sum(n_effort) as n_effort_cues,
+                   sum(n_escalation) as n_escalation_cues,
+                   max("timestamp") as last_text_at,
+                   max(case when rn = 1 then score end) as last_score,
+                   max(case when rn = 1 then sentiment end) as last_sentiment,
+                   max(case when rn = 1 then dominant_emotion end) as last_emotion,
+                   max(case when rn = 1 then seq end) as last_seq,
+                   {", ".join(f"avg({e}) as {e}" for e in EMOTIONS)},
+                   regr_slope(score, epoch("timestamp") / 86400.0) as score_trend_per_day
+            from t group by person_id
+        """)
+        figures["persons"] = _count(con, "person_emotion")
+    return figures
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    row = con.execute(f"select count(*) from {table}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def run_emotion(
+    con: duckdb.DuckDBPyConnection, languages: tuple[str, ...], options: dict[str, Any] | None = None,
+    progress: Any = None, full: bool = False,
+) -> dict[str, Any]:
+    """The stage's work: analyse pending texts with the workspace's analyzer, then aggregates."""
+    name = configured_analyzer(con, options)
+    analyzer = get_analyzer(name, **analyzer_options(con, name, languages))
+    if full:
+        forget_analyses(con)
+    themes = None
+    if (options or {}).get("emotion_themes", True) and hasattr(analyzer, "embed"):
+        from empatia.emotion.themes import ThemeMatcher, load_anchors
+
+        themes = ThemeMatcher(analyzer.embed, load_anchors(con))
+    figures = analyze_pending(con, analyzer, progress, themes=themes)
+    figures.update(rebuild_aggregates(con))
+    return figures
