@@ -42,7 +42,9 @@ def emit_lifecycle(p: People, rng: np.random.Generator, web: Sink, crm: Sink, st
     n = p.n
     r = rng.random((n, 12)).tolist()
     grants = (rng.random((n, len(PURPOSES))) < np.array(GRANT_RATE)).tolist()
-    reg_t = np.maximum(p.join, START) + rng.random(n) * 2 * DAY
+    # people browse anonymously for a while before they sign up
+    lo = np.maximum(p.join, START)
+    reg_t = lo + rng.random(n) ** 1.5 * np.minimum(90 * DAY, (END - lo) / 2)
     for i in range(n):
         ri = r[i]
         loc = LOCALES[p.lang[i]]

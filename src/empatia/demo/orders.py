@@ -78,7 +78,7 @@ def plan_orders(p: People, cat: Catalogue, rng: np.random.Generator) -> Orders:
 
     rate = np.select(
         [persona == REGULAR, persona == TRAVELLER],
-        [p.activity / rng.uniform(80, 240, n), p.activity / rng.uniform(90, 220, n)], 0.0,
+        [p.activity / rng.uniform(100, 280, n), p.activity / rng.uniform(100, 240, n)], 0.0,
     ) / DAY  # fmt: skip
     cnt = rng.poisson(rate * span)
     r_person = np.repeat(np.arange(n), cnt)

@@ -141,6 +141,8 @@ class ServiceWriter:
         if cs.topic in ("booking", "instrument") and self.bookings.get(i):
             booking = max((b for b in self.bookings[i] if b[0] < t), default=self.bookings[i][0])
         for k in range(cs.steps):
+            if t >= END - 4 * 3600:
+                break  # the journey is still going on when the world ends
             if k and not (chan and k < len(chan)):
                 if u[6 * k] < 0.45:
                     ch = ("chat", "phone", "email", "store")[int(u[6 * k + 1] * (4 if p.loyalty[i] else 3))]
@@ -185,7 +187,7 @@ class ServiceWriter:
                                       wait_minutes=int(wait / 60) if wait >= 1200 and contact != "email" else None,
                                       threat=k >= 3 and u[6 * k + 4] < 0.45,
                                       public_threat=cs.threat_public if k == cs.steps - 1 else None)  # fmt: skip
-                tt = t + min(wait, 3 * 3600) + 60
+                tt = min(t + min(wait, 3 * 3600) + 60, END - 60)
                 if contact == "phone":
                     mid = self.calls.emit(event("track", ts(tt), name="Call Transcribed", context=ctx,
                                                 properties={"text": text, "case_id": cid,

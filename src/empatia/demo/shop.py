@@ -28,7 +28,7 @@ def emit_shop(
     lo = np.maximum(p.join, START)
     hi = np.maximum(p.churn, lo + DAY)
     # browsing without buying: a long tail of visits, more for active people
-    k = rng.poisson(p.activity * (hi - lo) / DAY / 360.0) * (has_web | has_app)
+    k = rng.poisson(p.activity * (hi - lo) / DAY / 560.0) * (has_web | has_app)
     b_person = np.repeat(np.arange(n), k)
     b_time = lo[b_person] + rng.random(b_person.size) * (hi - lo)[b_person]
     b_chan = np.where(has_app[b_person] & (~has_web[b_person] | (rng.random(b_person.size) < 0.4)),
@@ -144,7 +144,7 @@ def emit_shop(
                          "loyaltyId": card}))  # fmt: skip
         order_times.setdefault(i, []).append(o.time[oj])
         for x in range(a, a + c):
-            if returned[x]:
+            if returned[x] and o.time[oj] + (3 + x % 7) * DAY < END:
                 store.emit(event("track", ts(o.time[oj] + 3 * DAY + x % 7 * DAY), anonymous_id=card,
                                  name="Product Returned", context=ctx,
                                  properties={"order_id": oid, "product_id": pid[prods[x]],
@@ -168,6 +168,8 @@ def _after(sink: Sink, oj: int, oid: str, t_del: float, user: str | None, anon: 
                             name="Product Returned", context=ctx,
                             properties={"order_id": oid, "product_id": it["product_id"],
                                         "reason": REASONS[(a + x) % len(REASONS)]}))  # fmt: skip
+            if tr + 3 * DAY >= END:
+                continue
             sink.emit(event("track", ts(tr + 3 * DAY), user_id=user, anonymous_id=anon,
                             name="Order Refunded", context=ctx,
                             properties={"order_id": oid, "product_id": it["product_id"],

@@ -190,7 +190,7 @@ def write_truth(out_dir: Path, p: People, o, truth: Truth, planted: dict[str, li
     special[planted["special_care"] + planted["care_others"]] = True
     planted_case = np.full(p.n, None, dtype=object)
     for name, who in planted.items():
-        planted_case[who] = {"care_others": "special_care"}.get(name, name)
+        planted_case[who] = {"special_care": "damaged_instrument"}.get(name, name)
     dt = lambda a: pd.to_datetime(pd.Series(a), unit="s", utc=True)  # noqa: E731
     people = pd.DataFrame({
         "person_id": pid, "persona": np.array(PERSONAS)[p.persona], "market": p.market,

@@ -1,0 +1,85 @@
+"""``empatia demo``: build the demo world, import it, run the pipeline, serve the UI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``demo`` command to the root CLI."""
+    app.command("demo")(demo)
+
+
+def demo(
+    ctx: typer.Context,
+    customers: Annotated[int, typer.Option(help="People in the world (100 to 1,000,000).")] = 100_000,
+    seed: Annotated[int, typer.Option(help="Same seed, same world.")] = 42,
+    db: Annotated[
+        Optional[Path],  # noqa: UP045 - typer needs Optional
+        typer.Option("--db", help="The store to fill (default: the global --db)."),
+    ] = None,
+    out: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="Folder for the event files and the truth (default: next to the store)."),
+    ] = None,
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the UI afterwards.")] = True,
+) -> None:
+    """Build a realistic multichannel, multilingual company with known truth, import it
+    through the normal import path, run the pipeline and serve the UI.
+
+    Example: empatia demo --customers 10000 --seed 7 --no-serve
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from empatia.cli_common import console, err_console, workspace
+    from empatia.demo.load import import_world
+    from empatia.demo.world import STEPS, build_world
+    from empatia.workspace import Workspace
+
+    ws = Workspace(db=db) if db is not None else workspace(ctx)
+    if db is not None:
+        ctx.call_on_close(ws.close)
+    out_dir = out or Path(ws.settings.db).resolve().parent / f"{Path(ws.settings.db).stem}_demo"
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                   TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                   console=err_console)  # fmt: skip
+    with bar:
+        task = bar.add_task(f"building {customers:,} customers", total=len(STEPS))
+        world = build_world(out_dir, customers, seed,
+                            progress=lambda what, done, total: bar.update(
+                                task, completed=done, description=f"building: {what}"))  # fmt: skip
+        imp = bar.add_task("importing", total=len(world.events))
+        report = import_world(ws.store, world, progress=lambda _f: bar.advance(imp))
+    console.print(f"World of {customers:,} customers (seed {seed}): {world.events_total:,} events "
+                  f"in {world.seconds:.1f} s; truth in {out_dir}")  # fmt: skip
+    console.print(f"Imported {report.accepted:,} events ({report.duplicates:,} already there, "
+                  f"{report.rejected:,} rejected) in {report.seconds:.1f} s")  # fmt: skip
+    _run_pipeline(ws, console, Table)
+    if serve:
+        try:
+            from empatia.api.app import serve as run_server
+        except ImportError:
+            console.print("The web UI is not installed yet; the store is ready.")
+            return
+        host, port = ws.settings.host, ws.settings.port
+        console.print(f"Empatia is serving [bold]http://{host}:{port}/[/] (Ctrl+C stops)")
+        run_server(ws, host, port)
+
+
+def _run_pipeline(ws, console, table_cls) -> None:  # type: ignore[no-untyped-def]
+    try:
+        from empatia.pipeline import RunContext, run_pipeline
+    except ImportError:
+        return
+    results = run_pipeline(RunContext(ws))
+    if not results:
+        console.print("No pipeline stages are installed yet.")
+        return
+    t = table_cls("stage", "seconds", "figures")
+    for r in results:
+        t.add_row(r.name, f"{r.seconds:.2f}", ", ".join(f"{k}={v}" for k, v in r.figures.items()))
+    console.print(t)
