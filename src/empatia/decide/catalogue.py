@@ -1,0 +1,123 @@
+"""The action catalogue: what Empatia may do for a person, read from ``actions.toml``.
+
+The file shipped in the package is the default; a workspace may point at its own
+(``decide_actions`` option or ``EMPATIA_DECIDE_ACTIONS``).
+
+>>> cat = load_catalogue()
+>>> cat.action("do_nothing").kind
+'nothing'
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from empatia.errors import ConfigError
+
+KINDS = ("offer", "coupon", "recovery", "survey", "question", "human", "nothing")
+PURPOSES = ("marketing", "service", "profiling", "none")
+CHANNELS = ("email", "sms", "push", "web", "app", "store", "call")
+#: Outbound channels and the consent purpose a marketing message on them needs. On-site
+#: channels (web, app, store) show something while the person is there: no marketing consent,
+#: only personalisation for a personal pick.
+CHANNEL_PURPOSE = {"email": "marketing_email", "sms": "marketing_sms", "push": "marketing_push"}
+OUTBOUND = ("email", "sms", "push", "call")
+
+
+@dataclass(frozen=True)
+class Action:
+    id: str
+    kind: str
+    purpose: str
+    channels: tuple[str, ...]
+    cost: float = 0.0
+    expiry_hours: float = 24.0
+    priority: int = 0
+    description: str = ""
+    rules: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    fatigue_days: float = 7
+    max_contacts: int = 3
+    max_per_channel: dict[str, int] = field(default_factory=dict)
+    suppress_same_item_days: float = 14
+    quiet_after_purchase_hours: float = 48
+    angry_threshold: float = 0.5
+    negative_threshold: float = -0.4
+    mood_days: float = 30
+    survey_gap_days: float = 30
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    actions: tuple[Action, ...]
+    policy: PolicyConfig
+
+    def action(self, action_id: str) -> Action:
+        for a in self.actions:
+            if a.id == action_id:
+                return a
+        raise ConfigError(
+            f"unknown action {action_id!r}; known: {', '.join(a.id for a in self.actions)}",
+            action=action_id,
+        )
+
+    def of_kind(self, *kinds: str) -> list[Action]:
+        return sorted((a for a in self.actions if a.kind in kinds), key=lambda a: -a.priority)
+
+
+_KNOWN = {"id", "kind", "purpose", "channels", "cost", "expiry_hours", "priority", "description"}
+
+
+def parse_catalogue(data: dict[str, Any], source: str = "actions.toml") -> Catalogue:
+    actions = []
+    for raw in data.get("action", []):
+        aid = raw.get("id")
+        if not aid:
+            raise ConfigError(f"{source}: an [[action]] has no id", source=source)
+        if raw.get("kind") not in KINDS:
+            raise ConfigError(f"{source}: action {aid!r} has kind {raw.get('kind')!r}; "
+                              f"valid: {', '.join(KINDS)}", source=source, action=aid)
+        if raw.get("purpose", "none") not in PURPOSES:
+            raise ConfigError(f"{source}: action {aid!r} has purpose {raw.get('purpose')!r}; "
+                              f"valid: {', '.join(PURPOSES)}", source=source, action=aid)
+        bad = [c for c in raw.get("channels", []) if c not in CHANNELS]
+        if bad:
+            raise ConfigError(f"{source}: action {aid!r} has channel(s) {bad}; "
+                              f"valid: {', '.join(CHANNELS)}", source=source, action=aid)
+        actions.append(Action(
+            id=aid, kind=raw["kind"], purpose=raw.get("purpose", "none"),
+            channels=tuple(raw.get("channels", [])), cost=float(raw.get("cost", 0.0)),
+            expiry_hours=float(raw.get("expiry_hours", 24)), priority=int(raw.get("priority", 0)),
+            description=raw.get("description", ""),
+            rules={k: v for k, v in raw.items() if k not in _KNOWN},
+        ))
+    if not any(a.kind == "nothing" for a in actions):
+        raise ConfigError(f"{source}: the catalogue needs a 'nothing' action (do nothing)",
+                          source=source)
+    policy = PolicyConfig(**data.get("policy", {}))
+    return Catalogue(tuple(actions), policy)
+
+
+def load_catalogue(path: str | Path | None = None) -> Catalogue:
+    """The catalogue at ``path``, else ``$EMPATIA_DECIDE_ACTIONS``, else the shipped one."""
+    path = path or os.environ.get("EMPATIA_DECIDE_ACTIONS")
+    if path:
+        p = Path(path)
+        if not p.exists():
+            raise ConfigError(f"no action catalogue at {p}", path=str(p))
+        text, source = p.read_text(), str(p)
+    else:
+        text = resources.files("empatia.decide").joinpath("actions.toml").read_text()
+        source = "actions.toml (shipped)"
+    try:
+        return parse_catalogue(tomllib.loads(text), source)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{source}: {e}", source=source) from e

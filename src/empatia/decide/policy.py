@@ -1,0 +1,330 @@
+"""The policy layer: every decision goes through :func:`choose`.
+
+Rules, in the order they apply (each leaves a note in ``Decision.policy``):
+
+1. **Special care** (#7's ``care_list``) → a human (``human_care``), nothing automatic.
+2. **Emotion first**: angry, very negative, or mid-way through an unresolved service journey
+   → service recovery (call-back, goodwill credit, apology); never a sales offer.
+3. **Consent**: a sales message on an outbound channel needs ``marketing_<channel>``; a
+   personal pick needs ``personalisation`` (without it only non-personal popular items, labelled);
+   a profiling question needs ``profiling``. No consent, no action.
+4. **Contact fatigue**: caps per person and channel over ``fatigue_days``.
+5. **Suppression after purchase**: nothing the person bought in the last
+   ``suppress_same_item_days``; no sales contact at all for ``quiet_after_purchase_hours``.
+6. Otherwise the highest-priority eligible action; else a progressive-profiling question,
+   a survey (survey fatigue permitting), or — often the right answer — do nothing.
+
+>>> from empatia.decide.catalogue import load_catalogue
+>>> d = choose(PersonState("p_1", consents={"marketing_email": True}), [], load_catalogue())
+>>> d.action
+'do_nothing'
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from empatia.decide.catalogue import CHANNEL_PURPOSE, OUTBOUND, Action, Catalogue
+
+
+@dataclass
+class Candidate:
+    """One precomputed item for a person, with the scores behind it and what explains it."""
+
+    item: str
+    score: float
+    components: dict[str, float] = field(default_factory=dict)
+    name: str | None = None
+    category: str | None = None
+    count: int = 0  # own purchase occasions of this item
+    last_days: float | None = None  # days since the person last bought it
+    interval_days: float | None = None  # the person's own interval for it
+    because: list[str] = field(default_factory=list)  # own items that explain a co-occurrence
+    fallback: bool = False  # not personal: cold start or no personalisation consent
+
+    @property
+    def source(self) -> str:
+        if self.fallback:
+            return "fallback"
+        if not self.components:
+            return "unknown"
+        return max(self.components.items(), key=lambda kv: kv[1])[0]
+
+    @property
+    def overdue_days(self) -> float | None:
+        if self.last_days is None or self.interval_days is None:
+            return None
+        return self.last_days - self.interval_days
+
+
+@dataclass
+class PersonState:
+    """What the policy knows about a person at decision time (from the other stages)."""
+
+    person_id: str
+    consents: dict[str, bool] = field(default_factory=dict)
+    anger: float | None = None
+    sentiment: float | None = None
+    unresolved_cases: int = 0
+    unresolved_topic: str | None = None
+    special_care: bool = False
+    care_reason: str | None = None
+    contacts: dict[str, int] = field(default_factory=dict)  # outbound contacts in the fatigue window
+    hours_since_purchase: float | None = None
+    recent_items: dict[str, float] = field(default_factory=dict)  # item → days since bought
+    preferred_channel: str | None = None
+    clv: float | None = None
+    may_survey: bool = True
+    next_question: str | None = None
+    cold_start: bool = False
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PersonState:
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass
+class LiveContext:
+    """What the caller knows right now (real time only)."""
+
+    channel: str | None = None
+    near_store: str | None = None
+    store_open: bool | None = None
+    product_id: str | None = None
+    category: str | None = None
+    device: str | None = None
+    time: datetime | None = None
+
+
+@dataclass
+class Decision:
+    person_id: str
+    action: str
+    kind: str
+    channel: str | None
+    items: list[str]
+    reason: str
+    scores: dict[str, Any]
+    policy: list[str]
+    decided_at: datetime
+    expires_at: datetime
+    fallback: bool = False
+    cost: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["decided_at"] = self.decided_at.isoformat()
+        d["expires_at"] = self.expires_at.isoformat()
+        return d
+
+
+def consent_for_channel(state: PersonState, action: Action, channel: str) -> str | None:
+    """The consent purpose that is missing for ``action`` on ``channel`` (None: allowed)."""
+    if action.purpose == "marketing":
+        purpose = CHANNEL_PURPOSE.get(channel)
+        if channel == "call":
+            return "marketing_call"
+        if purpose and not state.consents.get(purpose, False):
+            return purpose
+        if purpose is None and not state.consents.get("personalisation", False):
+            return "personalisation"  # on-site (web, app, store): a personal placement
+    if action.purpose == "profiling" and not state.consents.get("profiling", False):
+        return "profiling"
+    return None
+
+
+def pick_channel(action: Action, state: PersonState, catalogue: Catalogue,
+                 live: LiveContext | None, notes: list[str]) -> str | None:
+    """The first channel of ``action`` the person consented to and is not tired of."""
+    p = catalogue.policy
+    order = list(action.channels)
+    if live and live.channel in order:  # the person is here now: answer where they are
+        order.remove(live.channel)
+        order.insert(0, live.channel)
+    elif state.preferred_channel in order:
+        order.remove(state.preferred_channel)
+        order.insert(0, state.preferred_channel)
+    if live and live.channel:
+        # in real time only the live channel or an outbound message makes sense
+        order = [c for c in order if c == live.channel or c in OUTBOUND]
+    else:
+        order = [c for c in order if c in OUTBOUND or c in ("web", "app")]
+    total = sum(v for k, v in state.contacts.items() if k in OUTBOUND)
+    for ch in order:
+        missing = consent_for_channel(state, action, ch)
+        if missing:
+            notes.append(f"{action.id}: no {missing} consent → not on {ch}")
+            continue
+        if ch in OUTBOUND:
+            cap = p.max_per_channel.get(ch)
+            if cap is not None and state.contacts.get(ch, 0) >= cap:
+                notes.append(f"{action.id}: {ch} cap reached ({state.contacts.get(ch, 0)}/{cap} "
+                             f"in {p.fatigue_days:g} days)")
+                continue
+            if action.kind not in ("human", "recovery") and total >= p.max_contacts:
+                notes.append(f"{action.id}: contact cap reached ({total}/{p.max_contacts} in "
+                             f"{p.fatigue_days:g} days) → not on {ch}")
+                continue
+        return ch
+    return None
+
+
+def _upset(state: PersonState, catalogue: Catalogue) -> list[str]:
+    p = catalogue.policy
+    why = []
+    if state.anger is not None and state.anger >= p.angry_threshold:
+        why.append(f"angry ({state.anger:.2f} ≥ {p.angry_threshold})")
+    if state.sentiment is not None and state.sentiment <= p.negative_threshold:
+        why.append(f"negative ({state.sentiment:.2f} ≤ {p.negative_threshold})")
+    if state.unresolved_cases:
+        topic = f" about {state.unresolved_topic}" if state.unresolved_topic else ""
+        why.append(f"{state.unresolved_cases} unresolved service case(s){topic}")
+    return why
+
+
+def _decision(state: PersonState, action: Action, channel: str | None, items: list[Candidate],
+              reason: str, notes: list[str], now: datetime, scores: dict[str, Any] | None = None
+              ) -> Decision:
+    return Decision(
+        person_id=state.person_id, action=action.id, kind=action.kind, channel=channel,
+        items=[c.item for c in items], reason=reason,
+        scores=scores if scores is not None else {
+            c.item: {"score": round(c.score, 4), **{k: round(v, 4) for k, v in c.components.items()}}
+            for c in items
+        },
+        policy=notes, decided_at=now, expires_at=now + timedelta(hours=action.expiry_hours),
+        fallback=any(c.fallback for c in items), cost=action.cost,
+    )
+
+
+def choose(state: PersonState, candidates: list[Candidate], catalogue: Catalogue,
+           live: LiveContext | None = None, now: datetime | None = None) -> Decision:
+    """The next-best action for one person: the policy rules first, then the best offer."""
+    from empatia.decide.explain import explain_item
+
+    now = now or (live.time if live and live.time else datetime.now(UTC))
+    p = catalogue.policy
+    notes: list[str] = []
+    nothing = catalogue.of_kind("nothing")[0]
+
+    # 1. special care → a human
+    if state.special_care:
+        notes.append(f"special care ({state.care_reason or 'care list'}) → a human, no automation")
+        for action in catalogue.of_kind("human"):
+            ch = pick_channel(action, state, catalogue, None, notes)
+            return _decision(state, action, ch, [], f"Special-care customer: "
+                             f"{state.care_reason or 'on the care list'}. {action.description}",
+                             notes, now)
+        return _decision(state, nothing, None, [], "Special-care customer: leave to the care team.",
+                         notes, now)
+
+    # 2. emotion first
+    upset = _upset(state, catalogue)
+    if upset:
+        notes.append("; ".join(upset) + " → service recovery first, no sales offer")
+        for action in catalogue.of_kind("recovery"):
+            r = action.rules
+            if r.get("requires_unresolved") and not state.unresolved_cases:
+                continue
+            if r.get("requires_negative") and not (
+                (state.anger or 0) >= p.angry_threshold
+                or (state.sentiment is not None and state.sentiment <= p.negative_threshold)
+                or state.unresolved_cases
+            ):
+                continue
+            if "min_clv" in r and (state.clv or 0) < r["min_clv"]:
+                continue
+            ch = pick_channel(action, state, catalogue, live, notes)
+            if ch is None:
+                continue
+            return _decision(state, action, ch, [], f"{'; '.join(upset).capitalize()}. "
+                             f"{action.description}", notes, now,
+                             scores={"anger": state.anger, "sentiment": state.sentiment,
+                                     "unresolved_cases": state.unresolved_cases})
+        return _decision(state, nothing, None, [], f"{'; '.join(upset).capitalize()}; no channel "
+                         "left for service recovery: do nothing rather than sell.", notes, now)
+
+    # 5. suppression after purchase
+    quiet = (state.hours_since_purchase is not None
+             and state.hours_since_purchase < p.quiet_after_purchase_hours)
+    if quiet:
+        notes.append(f"bought {state.hours_since_purchase:.0f} h ago (< "
+                     f"{p.quiet_after_purchase_hours:g} h) → no sales contact")
+    usable = []
+    for c in candidates:
+        days = state.recent_items.get(c.item)
+        if days is not None and days < p.suppress_same_item_days:
+            notes.append(f"suppressed {c.name or c.item}: bought {days:.0f} days ago")
+            continue
+        usable.append(c)
+    # 3. consent for personalisation
+    if usable and not state.consents.get("personalisation", False) and not all(
+        c.fallback for c in usable
+    ):
+        notes.append("no personalisation consent → no personal pick")
+        usable = [c for c in usable if c.fallback]
+    if live and (live.category or live.product_id):
+        usable = _in_context(usable, live, notes)
+
+    if not quiet and usable:
+        best = usable[0]
+        for action in catalogue.of_kind("coupon", "offer"):
+            r = action.rules
+            if r.get("requires_near_store") and not (live and live.near_store and
+                                                     live.store_open is not False):
+                continue
+            if "min_overdue_days" in r and (best.overdue_days is None
+                                            or best.overdue_days < r["min_overdue_days"]):
+                continue
+            if "min_score" in r and best.score < r["min_score"] and not best.fallback:
+                continue
+            ch = pick_channel(action, state, catalogue, live, notes)
+            if ch is None:
+                continue
+            items = [best] if action.kind == "coupon" else usable[:3]
+            reason = explain_item(best)
+            if live and live.near_store and r.get("requires_near_store"):
+                reason = f"Near store {live.near_store} now. " + reason
+            return _decision(state, action, ch, items, reason, notes, now)
+
+    # 6. a question, a survey, or nothing
+    for action in catalogue.of_kind("question"):
+        if state.next_question:
+            ch = pick_channel(action, state, catalogue, live, notes)
+            if ch:
+                d = _decision(state, action, ch, [], f"One question to know them better: "
+                              f"{state.next_question}", notes, now)
+                return d
+    for action in catalogue.of_kind("survey"):
+        recent = action.rules.get("requires_recent_purchase_days")
+        bought = state.hours_since_purchase
+        if recent and (bought is None or bought > 24 * recent):
+            continue
+        if not state.may_survey:
+            notes.append("survey fatigue → no survey")
+            continue
+        ch = pick_channel(action, state, catalogue, live, notes)
+        if ch:
+            return _decision(state, action, ch, [], "Ask how the recent order went.", notes, now)
+    why = "Nothing worth saying today"
+    if not candidates:
+        why = "No purchase history and nothing else to say yet"
+    elif quiet:
+        why = "Just bought: leave them alone for now"
+    elif not usable:
+        why = "Every suggestion is suppressed by the policy"
+    return _decision(state, nothing, None, [], why + ".", notes, now)
+
+
+def _in_context(cands: list[Candidate], live: LiveContext, notes: list[str]) -> list[Candidate]:
+    """Move candidates of the session's current category (not the product itself) up."""
+    if live.category:
+        same = [c for c in cands if c.category == live.category and c.item != live.product_id]
+        if same:
+            notes.append(f"live context: browsing {live.category} → its items first")
+            rest = [c for c in cands if c not in same and c.item != live.product_id]
+            return same + rest
+    return [c for c in cands if c.item != live.product_id]
