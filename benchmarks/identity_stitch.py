@@ -81,7 +81,9 @@ def main() -> None:
         eng.close()
     print(f"edges: {args.edges:,}  identifiers: {figures['identities']:,}  "
           f"persons: {figures['persons']:,}  blocked: {figures['blocked']}")  # fmt: skip
-    print(f"identity stage without extraction (guard, edges, components, ids, writes): {total:.2f} s")
+    print(
+        f"identity stage without extraction (guard, edges, components, ids, writes): {total:.2f} s"
+    )
     print(f"connected components alone: {cc:.2f} s ({n_comp:,} components; edge prep {prep:.2f} s)")
 
 

@@ -38,7 +38,9 @@ def pairs(counts: pd.Series) -> int:
 def stitching_quality(ws: Workspace, truth: pd.DataFrame) -> dict[str, float]:
     t = truth[~truth.shared].copy()
     t.loc[t.kind == "email", "value"] = t.loc[t.kind == "email", "value"].map(normalize_email)
-    t.loc[t.kind == "phone", "value"] = [normalize_phone(v, None) or v for v in t.loc[t.kind == "phone", "value"]]
+    t.loc[t.kind == "phone", "value"] = [
+        normalize_phone(v, None) or v for v in t.loc[t.kind == "phone", "value"]
+    ]
     t = t.drop_duplicates(["kind", "value", "person_id"])
     t = t[~t.duplicated(["kind", "value"], keep=False)]  # values that belong to two people
     ours = ws.store.con.execute("select kind, value, person_id as ours from identities").df()
@@ -51,7 +53,9 @@ def stitching_quality(ws: Workspace, truth: pd.DataFrame) -> dict[str, float]:
             "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0}  # fmt: skip
 
 
-def next_purchase_error(ws: Workspace, people: pd.DataFrame, truth_ids: pd.DataFrame) -> dict[str, object]:
+def next_purchase_error(
+    ws: Workspace, people: pd.DataFrame, truth_ids: pd.DataFrame
+) -> dict[str, object]:
     uid = truth_ids[(truth_ids.kind == "user_id") & ~truth_ids.shared][["value", "person_id"]]
     prof = ws.store.con.execute(
         "select i.value, p.next_purchase_forecast, p.last_order_at, p.as_of from profiles p"

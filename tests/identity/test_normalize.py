@@ -3,7 +3,11 @@ from hypothesis import strategies as st
 
 from empatia.identity.normalize import normalize_email, normalize_id, normalize_phone
 
-local = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", min_size=1, max_size=20)
+local = st.text(
+    alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-",
+    min_size=1,
+    max_size=20,
+)
 domain = st.from_regex(r"[a-zA-Z0-9-]{1,12}\.[a-zA-Z]{2,6}", fullmatch=True)
 emails = st.builds(lambda a, b: f"{a}@{b}", local, domain)
 pad = st.text(alphabet=" \t", max_size=3)

@@ -87,6 +87,7 @@ def test_review_decisions_are_applied(mem_store: Store, duck: Engine) -> None:
     assert same == (1,)
     open_pairs = mem_store.con.execute(
         "select count(*) from identity_review where status = 'open' and"
-        " (kind_l, value_l, kind_r, value_r) = (?, ?, ?, ?)", list(pairs[1])
+        " (kind_l, value_l, kind_r, value_r) = (?, ?, ?, ?)",
+        list(pairs[1]),
     ).fetchone()
     assert open_pairs == (0,)

@@ -31,7 +31,9 @@ def test_identifiers_seen_together_are_one_person(mem_store: Store, duck: Engine
     assert ids[("anonymous_id", "a3")] == ids[("device_id", "d3")] != one
     assert ids[("loyalty_id", "L9")] == ids[("crm_id", "C9")] == ids[("user_id", "u9")]
     assert figures["persons"] == 3
-    ep = mem_store.con.execute("select count(*), count(distinct person_id) from event_persons").fetchone()
+    ep = mem_store.con.execute(
+        "select count(*), count(distinct person_id) from event_persons"
+    ).fetchone()
     assert ep == (5, 3)
 
 
@@ -93,7 +95,9 @@ def test_person_ids_are_stable_and_merges_are_recorded(mem_store: Store, duck: E
     moved = mem_store.con.execute("select kind, value from merge_identifiers").fetchall()
     assert moved == [("anonymous_id", "a2")]
     # every event now belongs to p1
-    assert mem_store.con.execute("select distinct person_id from event_persons").fetchall() == [(p1,)]
+    assert mem_store.con.execute("select distinct person_id from event_persons").fetchall() == [
+        (p1,)
+    ]
 
 
 def test_full_rebuild_gives_the_same_ids(mem_store: Store, duck: Engine) -> None:

@@ -19,7 +19,9 @@ def people(store: Store) -> dict[str, str]:
 
 
 def events_of(store: Store, pid: str) -> int:
-    row = store.con.execute("select count(*) from event_persons where person_id = ?", [pid]).fetchone()
+    row = store.con.execute(
+        "select count(*) from event_persons where person_id = ?", [pid]
+    ).fetchone()
     return int(row[0]) if row else 0
 
 

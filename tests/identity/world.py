@@ -57,7 +57,7 @@ def add_events(store: Store, events: list[dict[str, Any]]) -> None:
         )  # fmt: skip
     store.con.executemany(
         "insert into events (message_key, message_id, type, event, name, user_id, anonymous_id,"
-        " previous_id, group_id, \"timestamp\", received_at, source, raw)"
+        ' previous_id, group_id, "timestamp", received_at, source, raw)'
         " values (md5_number(?1), ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11)",
         rows,
     )

@@ -62,7 +62,9 @@ def test_latest_trait_wins_unless_a_source_is_preferred(built: tuple[Store, Engi
     assert profile(store, "u5")["first_name"] == "Crm5"  # crm came later
     run_profiles(eng, ProfileConfig(source_precedence=("web",)))
     assert profile(store, "u5")["first_name"] == "Web5"
-    run_profiles(eng, ProfileConfig(source_precedence=("web",), trait_precedence={"first_name": ("crm",)}))
+    run_profiles(
+        eng, ProfileConfig(source_precedence=("web",), trait_precedence={"first_name": ("crm",)})
+    )
     assert profile(store, "u5")["first_name"] == "Crm5"
     src = store.con.execute(
         "select t.source from profile_traits t join profiles p using (person_id)"

@@ -26,11 +26,16 @@ def review(ctx: typer.Context, limit: int = 50) -> None:
 
     Example: empatia identity review --limit 20
     """
-    rows = workspace(ctx).store.con.cursor().execute(
-        "select kind_l, value_l, kind_r, value_r, match_probability, person_id_l, person_id_r"
-        " from identity_review where status = 'open' order by match_probability desc limit ?",
-        [limit],
-    ).fetchall()
+    rows = (
+        workspace(ctx)
+        .store.con.cursor()
+        .execute(
+            "select kind_l, value_l, kind_r, value_r, match_probability, person_id_l, person_id_r"
+            " from identity_review where status = 'open' order by match_probability desc limit ?",
+            [limit],
+        )
+        .fetchall()
+    )
     t = Table("left", "right", "probability", "people")
     for kl, vl, kr, vr, p, pl, pr in rows:
         t.add_row(f"{kl}:{vl}", f"{kr}:{vr}", f"{p:.3f}", f"{pl} / {pr}")
@@ -104,9 +109,12 @@ def blocked(ctx: typer.Context) -> None:
 
     Example: empatia identity blocked
     """
-    rows = workspace(ctx).store.con.cursor().execute(
-        "select kind, value, events, reason from identity_blocked order by events desc"
-    ).fetchall()
+    rows = (
+        workspace(ctx)
+        .store.con.cursor()
+        .execute("select kind, value, events, reason from identity_blocked order by events desc")
+        .fetchall()
+    )
     t = Table("identifier", "events", "why")
     for k, v, n, why in rows:
         t.add_row(f"{k}:{v}", str(n), why)

@@ -36,7 +36,9 @@ def components(eng: Engine, edges: ir.Table, nodes: ir.Table | None = None) -> i
     """``(node, label)`` for integer ``edges(a, b)``: ``label`` is the smallest node of the
     node's component. ``nodes`` (a table with column ``node``) adds isolated nodes."""
     e = eng.materialize(
-        edges.filter(edges.a != edges.b).select(a=ibis.least(edges.a, edges.b), b=ibis.greatest(edges.a, edges.b)).distinct(),
+        edges.filter(edges.a != edges.b)
+        .select(a=ibis.least(edges.a, edges.b), b=ibis.greatest(edges.a, edges.b))
+        .distinct(),
         "cc_edges",
     )
     all_nodes = union(e.select(node=e.a), e.select(node=e.b), distinct=True)
@@ -66,15 +68,12 @@ def components(eng: Engine, edges: ir.Table, nodes: ir.Table | None = None) -> i
                 break
         # 3. contract edges onto roots; relabel every node whose label moved
         pa_, pb = parent.view(), parent.view()
-        contracted = (
-            e.join(pa_, e.a == pa_.node)
-            .join(pb, e.b == pb.node)
-            .select(x=pa_.p, y=pb.p)
-        )
+        contracted = e.join(pa_, e.a == pa_.node).join(pb, e.b == pb.node).select(x=pa_.p, y=pb.p)
         contracted = contracted.filter(contracted.x != contracted.y)
         new_e = eng.materialize(
             contracted.select(
-                a=ibis.least(contracted.x, contracted.y), b=ibis.greatest(contracted.x, contracted.y)
+                a=ibis.least(contracted.x, contracted.y),
+                b=ibis.greatest(contracted.x, contracted.y),
             ).distinct(),
             "cc_edges",
         )

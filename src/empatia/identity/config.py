@@ -42,8 +42,13 @@ class IdentityConfig(BaseSettings):
     )
     max_neighbours: dict[str, int] = Field(
         default_factory=lambda: {
-            "user_id": 10, "email": 5, "phone": 5, "device_id": 5,
-            "anonymous_id": 5, "crm_id": 3, "loyalty_id": 3,
+            "user_id": 10,
+            "email": 5,
+            "phone": 5,
+            "device_id": 5,
+            "anonymous_id": 5,
+            "crm_id": 3,
+            "loyalty_id": 3,
         },  # fmt: skip
         description="Over-merge guard: an identifier seen with more distinct identifiers of "
         "one strong kind (user_id, email, crm_id, loyalty_id) than this is blocked.",

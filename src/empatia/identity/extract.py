@@ -62,9 +62,13 @@ def raw_identifiers(eng: Engine, events: ir.Table, config: IdentityConfig) -> ir
     wide = eng.materialize(wide, "ids_wide")
     parts = [
         wide.select("seq", kind=ibis.literal("user_id"), raw=wide.user_id, region="region"),
-        wide.select("seq", kind=ibis.literal("anonymous_id"), raw=wide.anonymous_id, region="region"),
+        wide.select(
+            "seq", kind=ibis.literal("anonymous_id"), raw=wide.anonymous_id, region="region"
+        ),
         # alias: previousId is an earlier anonymousId or userId
-        wide.select("seq", kind=ibis.literal("anonymous_id"), raw=wide.previous_id, region="region"),
+        wide.select(
+            "seq", kind=ibis.literal("anonymous_id"), raw=wide.previous_id, region="region"
+        ),
         wide.select("seq", kind=ibis.literal("user_id"), raw=wide.previous_id, region="region"),
     ]
     for name in cols:
@@ -106,9 +110,11 @@ def event_identifiers(eng: Engine, events: ir.Table, config: IdentityConfig) -> 
     """``(seq, kind, value)``: every normalised identifier of ``events``, each once."""
     raw = eng.materialize(raw_identifiers(eng, events, config), "ids_raw")
     vmap = update_value_map(eng, raw, config)
-    mapped = raw.filter(raw.kind.isin(MAPPED_KINDS)).join(
-        vmap, ["kind", "raw", "region"]
-    ).select("seq", "kind", value=vmap.value)
+    mapped = (
+        raw.filter(raw.kind.isin(MAPPED_KINDS))
+        .join(vmap, ["kind", "raw", "region"])
+        .select("seq", "kind", value=vmap.value)
+    )
     lower = set(config.lowercase_ids)
     plain = raw.filter(~raw.kind.isin(MAPPED_KINDS))
     if lower:

@@ -178,8 +178,12 @@ def _attach(cur: object, config: IdentityConfig, last: int, top: int) -> int:
                 "insert into merge_history values (?, ?, ?, 'merge', ?, ?, ?, 'shared identifier', ?)",
                 [merge_id, now, run_id, final, absorbed, len(moved), evidence],
             )
-            cur.execute("update identities set person_id = ? where person_id = ?", [final, absorbed])
-            cur.execute("update event_persons set person_id = ? where person_id = ?", [final, absorbed])
+            cur.execute(
+                "update identities set person_id = ? where person_id = ?", [final, absorbed]
+            )
+            cur.execute(
+                "update event_persons set person_id = ? where person_id = ?", [final, absorbed]
+            )
         cur.execute("commit")
     except Exception:
         cur.execute("rollback")

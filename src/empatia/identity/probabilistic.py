@@ -96,7 +96,11 @@ def match_pairs(
         retain_intermediate_calculation_columns=False,
         probability_two_random_records_match=prior,
     )
-    db_api = DuckDBAPI()
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("set enable_progress_bar = false")
+    db_api = DuckDBAPI(con)
     inputs = [db_api.register(f[["unique_id", *cols]]) for f in frames]
     _quiet_splink()
     with warnings.catch_warnings():
@@ -218,7 +222,9 @@ def match_records(eng: Engine, config: IdentityConfig) -> dict[str, int]:
                 rows.append((ka, va, kb, vb, float(p)))
     rows.sort()
     accepted = [r for r in rows if r[4] >= config.match_threshold]
-    accepted += [(*k, float(p or 1.0)) for k, (st, p) in sorted(decided.items()) if st == "accepted"]
+    accepted += [
+        (*k, float(p or 1.0)) for k, (st, p) in sorted(decided.items()) if st == "accepted"
+    ]
     review = [r for r in rows if r[4] < config.match_threshold]
 
     def table(rs: list[tuple[str, str, str, str, float]]) -> pa.Table:

@@ -80,16 +80,19 @@ def extract_new(
     return {"last_seq": last_seq, "max_seq": max_seq, "new_ids": n_ids, "new_records": n_rec}
 
 
-def guard(eng: Engine, ids: ir.Table, config: IdentityConfig) -> ir.Table:
-    """``identity_blocked`` rows: identifiers seen with too many different people."""
-    a, b = ids, ids.view()
+def guard(eng: Engine, base: ir.Table, nodes: ir.Table, config: IdentityConfig) -> ir.Table:
+    """``identity_blocked`` rows (plus ``node``): identifiers seen with too many people.
+
+    ``base`` is ``(seq, kind, node)``: every identifier of every event, as node numbers.
+    """
+    a, b = base, base.filter(base.kind.isin(STRONG_KINDS))
     pairs = (
         a.join(b, a.seq == b.seq)
-        .filter((b.kind != a.kind) & b.kind.isin(STRONG_KINDS))
-        .select(kind=a.kind, value=a.value, neighbour_kind=b.kind, nvalue=b.value)
+        .filter(b.kind != a.kind)
+        .select(node=a.node, kind=a.kind, neighbour_kind=b.kind, nnode=b.node)
         .distinct()
     )
-    deg = pairs.group_by("kind", "value", "neighbour_kind").aggregate(neighbours=_.count())
+    deg = pairs.group_by("node", "kind", "neighbour_kind").aggregate(neighbours=_.count())
     limits = ibis.memtable(
         {
             "lkind": list(config.max_neighbours),
@@ -98,10 +101,10 @@ def guard(eng: Engine, ids: ir.Table, config: IdentityConfig) -> ir.Table:
     )
     limits = eng.from_arrow(limits.to_pyarrow(), "limits")
     over = deg.join(limits, deg.kind == limits.lkind).filter(_.neighbours > _.max_allowed)
-    w = ibis.window(group_by=["kind", "value"], order_by=[over.neighbours.desc(), over.neighbour_kind])
+    w = ibis.window(group_by="node", order_by=[over.neighbours.desc(), over.neighbour_kind])
     over = over.mutate(r=ibis.row_number().over(w)).filter(_.r == 0)
     over = over.select(
-        "kind", "value", "neighbour_kind",
+        "node", "neighbour_kind",
         neighbours=over.neighbours.cast("int64"), max_allowed=over.max_allowed.cast("int64"),
         reason=ibis.literal("seen with ").concat(
             over.neighbours.cast("string"), " different ", over.neighbour_kind, " (limit ",
@@ -116,16 +119,22 @@ def guard(eng: Engine, ids: ir.Table, config: IdentityConfig) -> ir.Table:
             ).to_pyarrow(),
             "blocked_conf",
         )
-        conf = conf.select(
-            "kind", "value", neighbour_kind=ibis.null("string"),
+        conf = conf.join(nodes, ["kind", "value"]).select(
+            "node", neighbour_kind=ibis.null("string"),
             neighbours=ibis.null("int64"), max_allowed=ibis.null("int64"),
             reason=ibis.literal("listed in blocked_values"),
         )  # fmt: skip
-        over = union(over.anti_join(conf, ["kind", "value"]), conf, distinct=False)
-    counts = ids.group_by("kind", "value").aggregate(events=_.seq.nunique().cast("int64"))
-    return over.join(counts, ["kind", "value"], how="left").select(
-        "kind", "value", "neighbour_kind", "neighbours", "max_allowed",
-        events=ibis.coalesce(_.events, 0), reason="reason",
+        over = union(over.anti_join(conf, "node"), conf, distinct=False)
+    over = eng.materialize(over, "over")
+    counts = (
+        base.join(over.select("node"), "node")
+        .group_by("node")
+        .aggregate(events=_.seq.nunique().cast("int64"))
+    )
+    out = over.join(nodes, "node").join(counts, "node", how="left")
+    return out.select(
+        "node", "kind", "value", "neighbour_kind", "neighbours", "max_allowed",
+        events=ibis.coalesce(out.events, 0), reason="reason",
     )  # fmt: skip
 
 
@@ -149,10 +158,23 @@ def resolve(
     if config.probabilistic:
         from empatia.identity.probabilistic import match_records
 
-        figures.update(match_records(eng, config))
+        cur = eng.store.con.cursor()
+        row = cur.execute("select count(*) from identity_review where status <> 'open'").fetchone()
+        cur.close()
+        decisions = str(row[0] if row else 0)
+        state = read_state(eng)
+        unchanged = (
+            not full
+            and figures["new_records"] == 0
+            and state.get("matched_decisions") == decisions
+            and state.get("matched_config") == config.model_dump_json()
+        )
+        if not unchanged:  # records, decisions and settings as before: the matches stand
+            figures.update(match_records(eng, config))
+            write_state(eng, matched_decisions=decisions, matched_config=config.model_dump_json())
     tick()
 
-    ids = eng.materialize(eng.table("identity_event_ids").distinct(), "ids")
+    ids = eng.table("identity_event_ids")  # distinct per event already (see extract)
     matches = eng.table("identity_matches")
     node_src = union(
         ids.select("kind", "value"),
@@ -165,22 +187,25 @@ def resolve(
         "nodes",
     )
 
-    blocked = eng.materialize(guard(eng, ids, config), "blocked")
-    eng.write(blocked, "identity_blocked")
+    base = eng.materialize(
+        ids.join(nodes, ["kind", "value"]).select(
+            ids.seq, ids.kind, nodes.node, rank=kind_rank(ids.kind)
+        ),
+        "base",
+    )
+    blocked = eng.materialize(guard(eng, base, nodes, config), "blocked")
+    eng.write(blocked.drop("node"), "identity_blocked")
     tick()
 
     # -- edges --------------------------------------------------------------------------
-    keyed = ids.join(nodes, ["kind", "value"]).select(
-        ids.seq, ids.kind, ids.value, nodes.node, rank=kind_rank(ids.kind)
+    bl = blocked.select("node", is_blocked=ibis.literal(True))
+    keyed = base.left_join(bl, "node").select(
+        "seq", "kind", "node", "rank", blocked=ibis.coalesce(_.is_blocked, False)
     )
-    keyed = keyed.left_join(
-        blocked.select("kind", "value", is_blocked=ibis.literal(True)), ["kind", "value"]
-    ).select(
-        "seq", "kind", "value", "node", "rank",
-        blocked=ibis.coalesce(_.is_blocked, False),
-    )  # fmt: skip
     keyed = eng.materialize(
-        keyed.mutate(key=(keyed.blocked.cast("int64") * 100 + keyed.rank) * _NODE_SPACE + keyed.node),
+        keyed.mutate(
+            key=(keyed.blocked.cast("int64") * 100 + keyed.rank) * _NODE_SPACE + keyed.node
+        ),
         "keyed",
     )
     ok = keyed.filter(~keyed.blocked)
@@ -194,6 +219,7 @@ def resolve(
     )
     edges = union(star, match_edges, distinct=False)
     pins = eng.table("identity_pins")
+    has_pins = int(pins.count().to_pyarrow().as_py()) > 0
     pinned = nodes.join(pins, ["kind", "value"]).select(nodes.node, pin=pins.person_id)
     pa_, pb = pinned.view(), pinned.view()
     conflicting = (
@@ -202,7 +228,8 @@ def resolve(
         .filter(pa_.pin != pb.pin)
         .select(edges.a, edges.b)
     )
-    edges = edges.anti_join(conflicting, ["a", "b"])
+    if has_pins:
+        edges = edges.anti_join(conflicting, ["a", "b"])
     edges = eng.materialize(edges.group_by("a", "b").aggregate(seq=_.seq.min()), "edges")
     tick()
 
@@ -213,12 +240,18 @@ def resolve(
     tick()
 
     # -- stable person ids --------------------------------------------------------------
-    prev = eng.materialize(eng.table("identities").select("kind", "value", prev_pid="person_id"), "prev")
-    cand = lab.join(prev, ["kind", "value"]).group_by("label", pid=_.prev_pid).aggregate(
-        n=_.count().cast("int64")
+    prev = eng.materialize(
+        eng.table("identities").select("kind", "value", prev_pid="person_id"), "prev"
     )
-    pin_cand = lab.join(pins, ["kind", "value"]).group_by("label", pid=_.person_id).aggregate(
-        n=(_.count() * 1_000_000).cast("int64")
+    cand = (
+        lab.join(prev, ["kind", "value"])
+        .group_by("label", pid=_.prev_pid)
+        .aggregate(n=_.count().cast("int64"))
+    )
+    pin_cand = (
+        lab.join(pins, ["kind", "value"])
+        .group_by("label", pid=_.person_id)
+        .aggregate(n=(_.count() * 1_000_000).cast("int64"))
     )
     cand = union(cand, pin_cand, distinct=False).group_by("label", "pid").aggregate(n=_.n.sum())
     w = ibis.window(group_by="pid", order_by=[cand.n.desc(), cand.label])
@@ -226,9 +259,7 @@ def resolve(
     w2 = ibis.window(group_by="label", order_by=[cand.n.desc(), cand.pid])
     chosen = cand.mutate(r2=ibis.row_number().over(w2)).filter(_.r2 == 0).select("label", "pid")
     roots = lab.filter(lab.node == lab.label)
-    taken = union(
-        prev.select(pid="prev_pid"), pins.select(pid="person_id"), distinct=True
-    )
+    taken = union(prev.select(pid="prev_pid"), pins.select(pid="person_id"), distinct=True)
     salt = f"|{figures['max_seq']}"
     fresh = roots.select(
         "label", kind_=roots.kind, value_=roots.value, pid=person_key(roots.kind, roots.value)
@@ -256,10 +287,8 @@ def resolve(
 
     # -- write ----------------------------------------------------------------------------
     figures["identities"] = eng.write(identities.select("kind", "value", "person_id"), "identities")
-    ek = keyed.group_by("seq").aggregate(key=keyed.key.min())
-    ev = keyed.join(ek, ["seq", "key"]).join(identities, "node").select(
-        keyed.seq, identities.person_id
-    )
+    first = keyed.group_by("seq").aggregate(node=keyed.node.argmin(keyed.key))
+    ev = first.join(identities, "node").select(first.seq, identities.person_id)
     figures["event_persons"] = eng.write(ev, "event_persons")
     _review_persons(eng)
     figures["blocked"] = int(blocked.count().to_pyarrow().as_py())
@@ -344,6 +373,10 @@ def _merge_history(
     )
     rows = eng.materialize(rows, "merges")
     eng.write(rows, "merge_history", replace=False)
-    members = moved.join(rows, [moved.person_id == rows.person_id, moved.other == rows.other_person_id])
-    eng.write(members.select(rows.merge_id, moved.kind, moved.value), "merge_identifiers", replace=False)
+    members = moved.join(
+        rows, [moved.person_id == rows.person_id, moved.other == rows.other_person_id]
+    )
+    eng.write(
+        members.select(rows.merge_id, moved.kind, moved.value), "merge_identifiers", replace=False
+    )
     return {"merges": int(rows.count().to_pyarrow().as_py())}

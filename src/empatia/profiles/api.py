@@ -66,7 +66,9 @@ def find_person(store: Store, identifier: str, *, region: str | None = None) -> 
     return found.pop()
 
 
-def get_profile(workspace_or_store: Any, identifier: str, *, region: str | None = None) -> dict[str, Any]:
+def get_profile(
+    workspace_or_store: Any, identifier: str, *, region: str | None = None
+) -> dict[str, Any]:
     """One person's profile with its identifiers, traits (with sources) and merge history."""
     store: Store = getattr(workspace_or_store, "store", workspace_or_store)
     pid = find_person(store, identifier, region=region)

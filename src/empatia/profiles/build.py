@@ -7,7 +7,6 @@ the same profiles, on every engine. Times of day are UTC.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -87,11 +86,17 @@ def trait_values(eng: Engine, events: ir.Table, facts: ir.Table, config: Profile
         rank = ibis.cases((long.trait == trait, r), else_=rank)
     long = long.mutate(rank=rank)
     w = ibis.window(
-        group_by=["person_id", "trait"], order_by=[long.rank, long.timestamp.desc(), long.seq.desc()]
+        group_by=["person_id", "trait"],
+        order_by=[long.rank, long.timestamp.desc(), long.seq.desc()],
     )
     best = long.mutate(r=ibis.row_number().over(w)).filter(_.r == 0)
     return best.select(
-        "person_id", "trait", value=best.value.strip(), source="src", seq="seq", timestamp="timestamp"
+        "person_id",
+        "trait",
+        value=best.value.strip(),
+        source="src",
+        seq="seq",
+        timestamp="timestamp",
     )
 
 
@@ -213,13 +218,12 @@ def build_profiles(eng: Engine, config: ProfileConfig) -> tuple[ir.Table, ir.Tab
         cadence_days=p.cadence_days,
         next_purchase_at=next_epoch.round().cast("int64").as_timestamp("s"),
         days_overdue=((as_of_epoch - next_epoch) / DAY).round(4),
-        next_purchase_forecast=ibis.greatest(next_epoch.round().cast("int64"), as_of_epoch)
-        .as_timestamp("s"),
+        next_purchase_forecast=ibis.greatest(
+            next_epoch.round().cast("int64"), as_of_epoch
+        ).as_timestamp("s"),
         p_alive=p.p_alive,
         expected_purchases_90d=p.expected_purchases_90d,
         clv_12m=p.clv_12m,
         as_of=ibis.literal(as_of),
     )
     return profile, traits
-
-

@@ -16,7 +16,9 @@ def register(app: typer.Typer) -> None:
     @app.command("profile")
     def profile(
         ctx: typer.Context,
-        identifier: Annotated[str, typer.Argument(help="Any identifier, kind:value, or person id.")],
+        identifier: Annotated[
+            str, typer.Argument(help="Any identifier, kind:value, or person id.")
+        ],
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
         """Print one person's unified profile, identifiers and trait sources.

@@ -32,7 +32,9 @@ class ProfileConfig(BaseSettings):
     clv_months: int = Field(12, ge=1, description="Horizon of the customer lifetime value.")
     clv_discount_monthly: float = Field(0.01, ge=0, description="Monthly discount rate for CLV.")
     clv_penalizer: float = Field(
-        0.01, ge=0, description="L2 penalty of the fits (raised ×10, twice, if they do not converge)."
+        0.01,
+        ge=0,
+        description="L2 penalty of the fits (raised ×10, twice, if they do not converge).",
     )
     clv_min_customers: int = Field(
         20, ge=2, description="Fewer buyers than this: CLV is not estimated (left empty)."

@@ -75,7 +75,9 @@ class Engine:
         return expr.to_pyarrow()
 
     # -- writing to the store -----------------------------------------------------------
-    def write(self, expr: ir.Table, table: str, *, replace: bool = True, where: str | None = None) -> int:
+    def write(
+        self, expr: ir.Table, table: str, *, replace: bool = True, where: str | None = None
+    ) -> int:
         """Write ``expr`` into the store table ``table`` (columns matched by name).
 
         ``replace`` empties the table first (or only its rows matching the SQL ``where``).
@@ -161,7 +163,9 @@ class DuckDBEngine(Engine):
             self._temps.remove(name)
             self.con.drop_table(name, force=True)
 
-    def write(self, expr: ir.Table, table: str, *, replace: bool = True, where: str | None = None) -> int:
+    def write(
+        self, expr: ir.Table, table: str, *, replace: bool = True, where: str | None = None
+    ) -> int:
         # Same database: let DuckDB move the rows without a round trip through Arrow.
         sql = self.con.compile(expr)
         cur = self._cur
@@ -224,7 +228,9 @@ class SparkEngine(Engine):
     def json_str(self, doc: ir.StringValue, path: str) -> ir.StringValue:
         return _spark_json_str(doc, path)
 
-    def write(self, expr: ir.Table, table: str, *, replace: bool = True, where: str | None = None) -> int:
+    def write(
+        self, expr: ir.Table, table: str, *, replace: bool = True, where: str | None = None
+    ) -> int:
         n = super().write(expr, table, replace=replace, where=where)
         self.invalidate(table)
         return n
