@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 from importlib import import_module
 
 import pandas as pd
@@ -137,16 +137,25 @@ def test_anonymous_sessions_are_identified_later(events):
 
 
 def test_crm_records_carry_typos_and_no_contact_details(events, truth):
-    crm = [e for e in events if e.get("context", {}).get("channel") == "crm" and "crmId" in e.get("traits", {})]
+    crm = [
+        e
+        for e in events
+        if e.get("context", {}).get("channel") == "crm" and "crmId" in e.get("traits", {})
+    ]
     assert len(crm) == truth["people"].crm_typo.notna().sum() or crm
-    assert sum("phone" not in e["traits"] and "email" not in e["traits"] for e in crm) > len(crm) / 2
+    assert (
+        sum("phone" not in e["traits"] and "email" not in e["traits"] for e in crm) > len(crm) / 2
+    )
     people = truth["people"].set_index("person_id")
     ids = truth["identifiers"]
     crm_owner = dict(zip(ids[ids.kind == "crm_id"].value, ids[ids.kind == "crm_id"].person_id))
     typos = 0
     for e in crm:
         person = people.loc[crm_owner[e["traits"]["crmId"]]]
-        typos += e["traits"]["firstName"] != person.first_name or e["traits"]["lastName"] != person.last_name
+        typos += (
+            e["traits"]["firstName"] != person.first_name
+            or e["traits"]["lastName"] != person.last_name
+        )
     assert typos > len(crm) * 0.1
 
 
@@ -177,7 +186,10 @@ def test_texts_are_varied_and_carry_effort_and_threats(events, truth):
     angry = [by_id[m]["properties"]["text"] for m in texts[texts.emotion == "anger"].message_id
              if "text" in by_id[m]["properties"]]  # fmt: skip
     assert len(set(angry)) > 0.9 * len(angry)
-    en = [by_id[m]["properties"].get("text", "") for m in texts[(texts.language == "en") & texts.effort].message_id]
+    en = [
+        by_id[m]["properties"].get("text", "")
+        for m in texts[(texts.language == "en") & texts.effort].message_id
+    ]
     assert any(re.search(r"(twice|three|four|five|six|seven|eight|ten) times|hour", t) for t in en)
     assert texts.threat.sum() > 5
 
@@ -206,7 +218,9 @@ def test_seven_steps_succeeded_but_hurt_and_stopped_buying(truth):
     journeys, people = truth["journeys"], truth["people"].set_index("person_id")
     seven = journeys[journeys.planted == "seven_steps"]
     assert len(seven) >= 2
-    assert (seven.steps == 7).all() and seven.internal_success.all() and seven.succeeded_but_hurt.all()
+    assert (
+        (seven.steps == 7).all() and seven.internal_success.all() and seven.succeeded_but_hurt.all()
+    )
     assert (seven.final_emotion == "anger").all() and (seven.channel_switches >= 3).all()
     for row in seven.itertuples():
         assert people.loc[row.person_id, "last_purchase_at"] < row.ended_at + pd.Timedelta(days=12)
@@ -218,7 +232,11 @@ def test_seven_steps_succeeded_but_hurt_and_stopped_buying(truth):
 
 
 def test_company_self_ratings_are_rosier_than_customers(events):
-    ratings = [e["properties"]["agent_rating_internal"] for e in events if e.get("event") == "Support Contact"]
+    ratings = [
+        e["properties"]["agent_rating_internal"]
+        for e in events
+        if e.get("event") == "Support Contact"
+    ]
     assert sum(ratings) / len(ratings) > 4.2
     csat = [e["properties"]["score"] for e in events
             if e.get("event") == "Survey Answered" and e["properties"]["survey"] == "csat"]  # fmt: skip

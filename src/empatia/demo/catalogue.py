@@ -22,7 +22,18 @@ CATEGORIES = [
     ("sports", 50, 40.0, False, 0.08, ["yoga mat", "running shoes", "bike helmet", "dumbbells"]),
     ("music", 10, 180.0, False, 0.05, ["acoustic guitar", "guitar strings", "keyboard", "cello case", "microphone"]),
 ]  # fmt: skip
-ADJECTIVES = ["Classic", "Premium", "Eco", "Everyday", "Deluxe", "Nordic", "Urban", "Organic", "Pro", "Mini"]
+ADJECTIVES = [
+    "Classic",
+    "Premium",
+    "Eco",
+    "Everyday",
+    "Deluxe",
+    "Nordic",
+    "Urban",
+    "Organic",
+    "Pro",
+    "Mini",
+]
 
 
 @dataclass

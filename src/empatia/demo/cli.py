@@ -15,7 +15,9 @@ def register(app: typer.Typer) -> None:
 
 def demo(
     ctx: typer.Context,
-    customers: Annotated[int, typer.Option(help="People in the world (100 to 1,000,000).")] = 100_000,
+    customers: Annotated[
+        int, typer.Option(help="People in the world (100 to 1,000,000).")
+    ] = 100_000,
     seed: Annotated[int, typer.Option(help="Same seed, same world.")] = 42,
     db: Annotated[
         Optional[Path],  # noqa: UP045 - typer needs Optional
@@ -25,7 +27,9 @@ def demo(
         Optional[Path],  # noqa: UP045
         typer.Option(help="Folder for the event files and the truth (default: next to the store)."),
     ] = None,
-    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the UI afterwards.")] = True,
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the UI afterwards.")
+    ] = True,
 ) -> None:
     """Build a realistic multichannel, multilingual company with known truth, import it
     through the normal import path, run the pipeline and serve the UI.

@@ -67,7 +67,9 @@ def emit_reviews(p: People, cat: Catalogue, o: Orders, rng: np.random.Generator,
         if hurt is not None and hurt < t < hurt + 60 * DAY:
             rating = 1
         emotion = _pick(u[j][0], _BY_RATING[rating])
-        topic = "product" if rating >= 3 or u[j][1] < 0.5 else ("delivery", "damaged")[u[j][2] < 0.4]
+        topic = (
+            "product" if rating >= 3 or u[j][1] < 0.5 else ("delivery", "damaged")[u[j][2] < 0.4]
+        )
         text = c.compose(p.lang[i], emotion, topic, gender=int(p.gender[i]), kind="review")
         product = cat.product_id[int(o.product[o.item_start[oj]])]
         ids, extra = _ids(p, i)
@@ -142,9 +144,17 @@ def _score(survey: str, jr: dict, hurt: float | None, t: float, u: float) -> tup
     if survey == "csat":
         s = 1 + int(u * 2) if bad else (4 + int(u * 2) if easy else 3 + int(u * 2))
     elif survey == "ces":
-        s = 1 + int(u * 3) if bad or (jr and jr["steps"] >= 4) else (6 + int(u * 2) if easy else 4 + int(u * 3))
+        s = (
+            1 + int(u * 3)
+            if bad or (jr and jr["steps"] >= 4)
+            else (6 + int(u * 2) if easy else 4 + int(u * 3))
+        )
     else:
-        s = int(u * 7) if bad else (9 + int(u * 2) if u < 0.5 else 7 + int((u - 0.5) * 4) if u < 0.85 else int(u * 7))
+        s = (
+            int(u * 7)
+            if bad
+            else (9 + int(u * 2) if u < 0.5 else 7 + int((u - 0.5) * 4) if u < 0.85 else int(u * 7))
+        )
     top = {"csat": 5, "ces": 7, "nps": 10}[survey]
     s = max(0 if survey == "nps" else 1, min(top, s))
     frac = s / top

@@ -28,13 +28,13 @@ def typo(s: str, u: float, v: float) -> str:
     k = 1 + int(v * (len(s) - 2))
     kind = int(u * 4)
     if kind == 0:
-        return s[:k - 1] + s[k] + s[k - 1] + s[k + 1:]
+        return s[: k - 1] + s[k] + s[k - 1] + s[k + 1 :]
     if kind == 1:
-        return s[:k] + s[k + 1:]
+        return s[:k] + s[k + 1 :]
     if kind == 2:
         return s[:k] + s[k] + s[k:]
     plain = "".join(_TYPO_SWAP.get(c, c) for c in s)
-    return plain if plain != s else s[:k] + s[k + 1:]
+    return plain if plain != s else s[:k] + s[k + 1 :]
 
 
 def emit_lifecycle(p: People, rng: np.random.Generator, web: Sink, crm: Sink, store: Sink,
@@ -132,7 +132,9 @@ def _account(p: People, i: int, ri: list[float], t: float, loc: str, grant: list
                        context={"channel": channel}))  # fmt: skip
     # consent changes: marketing withdrawn (more often after a bad experience), or granted later
     hurt = hurt_time.get(i)
-    for k, purpose in enumerate(("marketing_email", "marketing_sms", "partner_sharing", "profiling")):
+    for k, purpose in enumerate(
+        ("marketing_email", "marketing_sms", "partner_sharing", "profiling")
+    ):
         u = (ri[9] + 0.37 * k) % 1.0
         if state[purpose] and (u < 0.07 or (hurt is not None and u < 0.35)):
             tk = hurt + DAY * (1 + 5 * u) if hurt is not None else t + (END - t) * (0.2 + 0.7 * u)
@@ -153,7 +155,9 @@ def _account(p: People, i: int, ri: list[float], t: float, loc: str, grant: list
         truth.set(f"consent_{purpose}", i, granted)
     if p.influencer[i]:
         f = int(p.followers[i])
-        share = np.array([0.45, 0.25, 0.15, 0.1, 0.05])[np.argsort([(i * 7 + j * 3) % 5 for j in range(5)])]
+        share = np.array([0.45, 0.25, 0.15, 0.1, 0.05])[
+            np.argsort([(i * 7 + j * 3) % 5 for j in range(5)])
+        ]
         traits = {"profession": p.profession[i], "followers": f,
                   "followers_by_network": {net: int(f * s) for net, s in zip(NETWORKS, share) if f * s >= 500},
                   "vip": p.profession[i] == "vip" or f > 200_000,

@@ -148,7 +148,9 @@ def plan_orders(p: People, cat: Catalogue, rng: np.random.Generator) -> Orders:
     promo = np.where(rng.random(ip.size) < 0.12, 0.8, 1.0)
     price = np.round(cat.price[product] * mult[ip] * promo, 2)
     total = np.round(np.add.reduceat(price * quantity, item_start), 2)
-    returned = rng.random(ip.size) < cat.return_rate[product] * np.where(channel[np.repeat(np.arange(m), n_items)] == STORE, 0.5, 1.0)
+    returned = rng.random(ip.size) < cat.return_rate[product] * np.where(
+        channel[np.repeat(np.arange(m), n_items)] == STORE, 0.5, 1.0
+    )
 
     # truth: the next purchase window
     next_at = np.full(n, np.nan)
@@ -173,7 +175,9 @@ def plan_orders(p: People, cat: Catalogue, rng: np.random.Generator) -> Orders:
     si = seasonal[alive[seasonal]]
     bf = float(np.datetime64("2026-11-22", "s").astype("int64"))
     xmas = float(np.datetime64("2026-12-22", "s").astype("int64"))
-    next_at[si] = draw_times(rng, np.full(si.size, bf), np.full(si.size, xmas), "shop") if si.size else []
+    next_at[si] = (
+        draw_times(rng, np.full(si.size, bf), np.full(si.size, xmas), "shop") if si.size else []
+    )
     nf[si] = END
     nt[si] = xmas
     far = next_at > END + 365 * DAY  # nothing expected within a year

@@ -117,8 +117,11 @@ def make_people(n: int, rng: np.random.Generator) -> People:
     n_phone = 1 + (r[:, 5] < 0.22)
     seen: set[str] = set()
     emails, phones = [], []
-    digits = [((idx * 7_919 + off[1]) % 10**8).tolist(), ((idx * 104_729 + off[2]) % 10**8).tolist(),
-              ((idx * 7_919 + off[3]) % 10**7).tolist()]
+    digits = [
+        ((idx * 7_919 + off[1]) % 10**8).tolist(),
+        ((idx * 104_729 + off[2]) % 10**8).tolist(),
+        ((idx * 7_919 + off[3]) % 10**7).tolist(),
+    ]
     styles = rng.integers(0, 6, size=(n, 3)).tolist()
     for i in range(n):
         f, la = latin(first[i]), latin(last[i])

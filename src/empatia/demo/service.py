@@ -54,6 +54,7 @@ class ServiceWriter:
         self.p, self.rng, self.c, self.truth = p, rng, composer, truth
         self.service, self.calls, self.booking = service, calls, booking
         self.n_case = 0
+        self.n_booking = -1
         self.bookings: dict[int, list[tuple[float, str, str]]] = {}
 
     # -- identity per channel -----------------------------------------------------------------
@@ -100,13 +101,16 @@ class ServiceWriter:
     def bookings_for(self, people: np.ndarray, rate_days: float) -> None:
         p, rng = self.p, self.rng
         lo = np.maximum(p.join[people], START)
-        k = rng.poisson(np.maximum(p.churn[people] - lo, DAY) / DAY / rate_days * p.activity[people])
+        k = rng.poisson(
+            np.maximum(p.churn[people] - lo, DAY) / DAY / rate_days * p.activity[people]
+        )
         k = np.maximum(k, 1)
         who = np.repeat(people, k)
         t = draw_times(rng, np.maximum(p.join[who], START), p.churn[who], "travel", "shop")
         route = rng.integers(0, len(ROUTES), who.size).tolist()
         for i, tt, rr in zip(who.tolist(), t.tolist(), route):
-            bid = f"B{700_000 + sum(len(v) for v in self.bookings.values())}"
+            self.n_booking += 1
+            bid = f"B{700_000 + self.n_booking}"
             self.bookings.setdefault(i, []).append((tt, bid, ROUTES[rr]))
             ids, ctx = self._booking_ids(i)
             self.booking.emit(event("track", ts(tt), name="Booking Created", context=ctx,
@@ -145,7 +149,9 @@ class ServiceWriter:
                 break  # the journey is still going on when the world ends
             if k and not (chan and k < len(chan)):
                 if u[6 * k] < 0.45:
-                    ch = ("chat", "phone", "email", "store")[int(u[6 * k + 1] * (4 if p.loyalty[i] else 3))]
+                    ch = ("chat", "phone", "email", "store")[
+                        int(u[6 * k + 1] * (4 if p.loyalty[i] else 3))
+                    ]
             elif chan and k < len(chan):
                 ch = chan[k]
             ids, ctx = self._who(i, ch, u[6 * k + 2])
@@ -155,7 +161,9 @@ class ServiceWriter:
                 switches += 1
             prev = contact
             wait = self._wait(contact, k, u[6 * k + 3], cs.planted)
-            transferred = contact in ("phone", "chat") and u[6 * k + 4] < 0.08 + 0.08 * k + (0.4 if cs.planted == "seven_steps" else 0)
+            transferred = contact in ("phone", "chat") and u[6 * k + 4] < 0.08 + 0.08 * k + (
+                0.4 if cs.planted == "seven_steps" else 0
+            )
             transfers += transferred
             total_wait += wait
             live_wait += wait if contact != "email" else 0.0
@@ -195,7 +203,9 @@ class ServiceWriter:
                                                             **extra}, **ids))  # fmt: skip
                     source = "call"
                 else:
-                    source = "chat" if contact == "chat" else ("ticket" if u[6 * k] < 0.3 else "email")
+                    source = (
+                        "chat" if contact == "chat" else ("ticket" if u[6 * k] < 0.3 else "email")
+                    )
                     mid = self.service.emit(event("track", ts(tt), name="Message Sent", context=ctx,
                                                   properties={"text": text, "case_id": cid,
                                                               "channel": source, **extra}, **ids))  # fmt: skip
@@ -243,7 +253,9 @@ class ServiceWriter:
             cs.steps >= 5 or live_wait >= 5400 or (cs.steps >= 2 and last_emotion in _HURT)
         )
         churned = False
-        if (hurt or not resolved and cs.steps >= 3) and (u[-7] < 0.55 or cs.planted == "seven_steps"):
+        if (hurt or not resolved and cs.steps >= 3) and (
+            u[-7] < 0.55 or cs.planted == "seven_steps"
+        ):
             plan.churn[i] = min(plan.churn.get(i, END), end + DAY * (1 + 10 * u[-8]))
             churned = True
         if hurt or (not resolved and SENTIMENT[last_emotion] == "negative"):
@@ -270,10 +282,20 @@ class ServiceWriter:
 
     def _emotion(self, k: int, cs: Case, u: float) -> str:
         if cs.planted:
-            return ("frustration", "anger")[k >= 2 and u < 0.7] if k else ("sadness" if cs.planted == "special_care" else "fear")
+            return (
+                ("frustration", "anger")[k >= 2 and u < 0.7]
+                if k
+                else ("sadness" if cs.planted == "special_care" else "fear")
+            )
         if k == 0:
             if cs.steps == 1:
-                return _pick(u, ("neutral", 0.5), ("fear", 0.15), ("disappointment", 0.2), ("frustration", 0.15))
+                return _pick(
+                    u,
+                    ("neutral", 0.5),
+                    ("fear", 0.15),
+                    ("disappointment", 0.2),
+                    ("frustration", 0.15),
+                )
             return _pick(u, ("neutral", 0.3), ("fear", 0.15), ("disappointment", 0.2), ("frustration", 0.2),
                          ("sadness", 0.15))  # fmt: skip
         if k == 1:
@@ -325,7 +347,9 @@ def emit_service(p: People, rng: np.random.Generator, composer: Composer, servic
     who = np.repeat(np.arange(n), k)
     start = draw_times(rng, lo[who], p.churn[who], "service", "service")
     topic = rng.choice(len(TOPICS), size=who.size, p=TOPIC_W)
-    topic = np.where((p.persona[who] == 4) & (rng.random(who.size) < 0.6), TOPICS.index("booking"), topic)
+    topic = np.where(
+        (p.persona[who] == 4) & (rng.random(who.size) < 0.6), TOPICS.index("booking"), topic
+    )
     steps = 1 + rng.choice(len(STEPS_P), size=who.size, p=STEPS_P)
     cases = [Case(i, t, TOPICS[tp], s) for i, t, tp, s in
              zip(who.tolist(), start.tolist(), topic.tolist(), steps.tolist())]  # fmt: skip

@@ -13,7 +13,14 @@ from empatia.demo.timeline import DAY, END, START, iso
 from empatia.demo.truth import Truth, ts
 
 PAGES = ["Home", "Category", "Search", "Deals", "Product", "Cart", "Stores", "Help"]
-REASONS = ["wrong size", "damaged", "not as described", "changed my mind", "arrived late", "defective"]
+REASONS = [
+    "wrong size",
+    "damaged",
+    "not as described",
+    "changed my mind",
+    "arrived late",
+    "defective",
+]
 _OS = ["iOS", "Android"]
 
 
@@ -87,7 +94,9 @@ def emit_shop(
             sink = app
             user, anon = uid, dev[1]
             if dev[1] not in aliased:
-                sink.emit(event("alias", t_iso[j], user_id=uid, context=ctx) | {"previousId": dev[1]})
+                sink.emit(
+                    event("alias", t_iso[j], user_id=uid, context=ctx) | {"previousId": dev[1]}
+                )
                 aliased.add(dev[1])
             sink.emit(event("screen", t_iso[j], user_id=user, anonymous_id=anon,
                             name=PAGES[int(rj[2] * 4)], context=ctx))  # fmt: skip

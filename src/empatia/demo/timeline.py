@@ -74,4 +74,6 @@ def iso(t: np.ndarray) -> list[str]:
 
 def day_string(t: np.ndarray) -> list[str]:
     """``YYYY-MM-DD`` for an array of epoch seconds."""
-    return np.datetime_as_string(np.asarray(t).astype("int64").astype("datetime64[s]"), unit="D").tolist()
+    return np.datetime_as_string(
+        np.asarray(t).astype("int64").astype("datetime64[s]"), unit="D"
+    ).tolist()

@@ -158,7 +158,10 @@ def write_truth(out_dir: Path, p: People, o, truth: Truth, planted: dict[str, li
             shared = i in tablet_members and p.shared_devices[i][0] == dev
             rows += [("device_id", dev, i, shared), ("anonymous_id", inst, i, shared)]
         if p.loyalty[i]:
-            rows += [("loyalty_id", p.loyalty[i], i, False), ("anonymous_id", p.loyalty[i], i, False)]
+            rows += [
+                ("loyalty_id", p.loyalty[i], i, False),
+                ("anonymous_id", p.loyalty[i], i, False),
+            ]
         if p.crm[i]:
             rows += [("crm_id", p.crm[i], i, False), ("user_id", p.crm[i], i, False)]
     ids = pd.DataFrame(rows, columns=["kind", "value", "person", "shared"])
