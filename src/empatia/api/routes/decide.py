@@ -1,0 +1,50 @@
+"""Next-best action over HTTP: decide for one person now, read the batch decision.
+
+    POST /v1/decide            {"person": "email:ala@example.com",
+                                "context": {"channel": "app", "near_store": "S12",
+                                            "category": "coffee_tea", "time": "…"}}
+    GET  /v1/decisions/{person}
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from empatia.api.deps import ReadKey, WorkspaceDep, WriteKey
+from empatia.decide.api import decide_now, get_decision
+
+router = APIRouter(prefix="/v1", tags=["decide"])
+
+
+class LiveContextIn(BaseModel):
+    channel: str | None = Field(None, description="where the person is: web, app, store, email…")
+    near_store: str | None = Field(None, description="a store id the person is near")
+    store_open: bool | None = None
+    product_id: str | None = Field(None, description="the product on screen")
+    category: str | None = Field(None, description="the session's current category")
+    device: str | None = None
+    time: datetime | None = None
+
+
+class DecideIn(BaseModel):
+    person: str = Field(..., description="any identifier (kind:value) or a person id")
+    context: LiveContextIn = Field(default_factory=LiveContextIn)
+    record: bool = Field(True, description="log it (counts towards contact fatigue once delivered)")
+
+
+@router.post("/decide")
+def decide(body: DecideIn, ws: WorkspaceDep, _: WriteKey) -> Any:
+    """The best action for this person now, with its reason, scores and policy notes."""
+    return decide_now(ws, body.person, body.context.model_dump(), record=body.record)
+
+
+@router.get("/decisions/{person}")
+def decision(person: str, ws: WorkspaceDep, _: ReadKey) -> Any:
+    """The latest batch decision for a person (``empatia decide --all``)."""
+    return get_decision(ws, person)
+
+

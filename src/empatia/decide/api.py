@@ -1,0 +1,96 @@
+"""The Python API of decide: what the CLI and the HTTP routes call.
+
+>>> from empatia.workspace import Workspace
+>>> ws = Workspace(db=":memory:")
+>>> decide_everyone(ws)["decisions"]
+0
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from empatia.decide.catalogue import load_catalogue
+from empatia.decide.policy import LiveContext
+from empatia.errors import NotFoundError
+from empatia.store import Store
+
+
+def _store(ws: Any) -> Store:
+    return getattr(ws, "store", ws)
+
+
+def resolve(ws: Any, identifier: str) -> str:
+    """A person id from any identifier (profiles' resolver), or the id itself."""
+    store = _store(ws)
+    if store.table_exists("identities"):
+        from empatia.profiles.api import find_person
+
+        try:
+            return find_person(store, identifier)
+        except NotFoundError:
+            pass
+    cur = store.cursor()
+    try:
+        row = cur.execute("select person_id from decide_inputs where person_id = ?",
+                          [identifier]).fetchone()
+    finally:
+        cur.close()
+    if row is None:
+        raise NotFoundError(f"no person has the identifier {identifier!r}; run `empatia run` "
+                            "(or `empatia decide --all`) if they are new", identifier=identifier)
+    return str(row[0])
+
+
+def decide_everyone(ws: Any, *, export: Path | None = None, actions: Path | None = None,
+                    progress: Any = None) -> dict[str, Any]:
+    """Train and write one decision per person (``decisions``, plus Parquet/CSV ``export``)."""
+    from empatia.decide.engine import run
+
+    return run(_store(ws), export=export, catalogue=load_catalogue(actions), progress=progress)
+
+
+def decide_now(ws: Any, identifier: str, context: dict[str, Any] | None = None, *,
+               record: bool = True) -> dict[str, Any]:
+    """Decide for one person now, with live context (channel, near_store, category, …)."""
+    from empatia.decide.engine import decide_one
+
+    store = _store(ws)
+    pid = resolve(store, identifier)
+    live = LiveContext(**{k: v for k, v in (context or {}).items() if v is not None})
+    return decide_one(store, pid, live, _catalogue(), record=record).as_dict()
+
+
+_CATALOGUE: dict[str, Any] = {}
+
+
+def _catalogue() -> Any:
+    if "c" not in _CATALOGUE:
+        _CATALOGUE["c"] = load_catalogue()
+    return _CATALOGUE["c"]
+
+
+def get_decision(ws: Any, identifier: str) -> dict[str, Any]:
+    """The latest batch decision of a person."""
+    store = _store(ws)
+    pid = resolve(store, identifier)
+    cur = store.cursor()
+    try:
+        res = cur.execute("select * from decisions where person_id = ?", [pid])
+        names = [d[0] for d in res.description]
+        row = res.fetchone()
+    finally:
+        cur.close()
+    if row is None:
+        raise NotFoundError(f"no decision for {identifier!r} yet; run `empatia decide --all`",
+                            identifier=identifier)
+    d = dict(zip(names, row, strict=True))
+    for k in ("items", "scores", "policy"):
+        if isinstance(d.get(k), str):
+            d[k] = orjson.loads(d[k])
+    for k in ("expires_at", "decided_at"):
+        d[k] = d[k].isoformat() if d.get(k) is not None else None
+    return d

@@ -1,0 +1,62 @@
+"""``empatia decide --all`` and ``empatia decide ID``: next-best actions from the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from empatia.cli_common import console, workspace
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("decide")
+    def decide(
+        ctx: typer.Context,
+        identifier: Annotated[str | None, typer.Argument(help="Any identifier or person id.")] = None,
+        all_: Annotated[bool, typer.Option("--all", help="Decide for every person.")] = False,
+        export: Annotated[Path | None, typer.Option(help="Also write the decisions to this "
+                                                         ".parquet or .csv file.")] = None,
+        actions: Annotated[Path | None, typer.Option(help="An action catalogue (TOML) instead "
+                                                          "of the shipped one.")] = None,
+        channel: Annotated[str | None, typer.Option(help="Live context: the channel now.")] = None,
+        category: Annotated[str | None, typer.Option(help="Live context: current category.")] = None,
+        near_store: Annotated[str | None, typer.Option(help="Live context: a store nearby.")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    ) -> None:
+        """Next-best action for every person (--all) or for one, explained.
+
+        Example: empatia decide --all --export decisions.parquet
+                 empatia decide email:ala@example.com --channel app
+        """
+        from empatia.decide.api import decide_everyone, decide_now
+
+        ws = workspace(ctx)
+        if all_:
+            with Progress(TextColumn("deciding"), BarColumn(), TextColumn("{task.completed:,}"),
+                          TimeElapsedColumn(), console=console) as bar:
+                task = bar.add_task("decide", total=None)
+                figures = decide_everyone(ws, export=export, actions=actions,
+                                          progress=lambda n: bar.advance(task, n))
+            t = Table("figure", "value", title="decide --all")
+            for k, v in figures.items():
+                t.add_row(k, f"{v:,}" if isinstance(v, int) else str(v))
+            console.print(t)
+            return
+        if not identifier:
+            raise typer.BadParameter("give an identifier, or --all")
+        d = decide_now(ws, identifier, {"channel": channel, "category": category,
+                                        "near_store": near_store}, record=False)
+        if as_json:
+            console.print_json(json.dumps(d, default=str))
+            return
+        console.print(f"[bold]{d['action']}[/bold] ({d['kind']}) via {d['channel'] or '—'}: "
+                      f"{d['reason']}")
+        if d["items"]:
+            console.print("items: " + ", ".join(d["items"]))
+        for note in d["policy"]:
+            console.print(f"  policy: {note}")

@@ -1,0 +1,271 @@
+"""What the decide stage reads from the store: purchases and each person's state.
+
+It reads other stages' *tables* (``event_persons``, ``profiles``, ``text_analysis``,
+``care_list``, ``consent_current``, …) and the event log; each one is optional, so decide runs
+on whatever the pipeline has produced so far. Where a stage's table is missing, a small
+fallback reads the event log directly (labelled in the code below).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from empatia.decide.catalogue import PolicyConfig
+from empatia.store import Store
+
+ORDER_EVENT = "Order Completed"
+#: Outbound messages that count towards contact fatigue, by event name → channel.
+OUTBOUND_EVENTS = {
+    "Email Sent": "email", "SMS Sent": "sms", "Push Sent": "push", "Call Made": "call",
+    "Offer Sent": None, "Coupon Sent": None, "Survey Sent": None,
+}  # fmt: skip
+PURPOSES = ("personalisation", "marketing_email", "marketing_sms", "marketing_push",
+            "partner_sharing", "profiling")
+#: Profile channels (tracking plan) → decide's channels.
+CHANNEL_MAP = {"web": "web", "app": "app", "store": "store", "email": "email", "chat": "web",
+               "call_centre": "call", "sms": "sms", "push": "push"}
+_PRODUCTS = ('[{"product_id":"VARCHAR","category":"VARCHAR","price":"DOUBLE",'
+             '"quantity":"DOUBLE","name":"VARCHAR"}]')
+
+
+def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    row = con.execute(
+        "select count(*) from information_schema.tables where table_name = ?", [name]
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _person_join(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
+    """SQL for an event's person: identity's ``event_persons``, else the user/anonymous id."""
+    if _exists(con, "event_persons"):
+        return "join event_persons ep on ep.seq = e.seq", "ep.person_id"
+    return "", "coalesce(e.user_id, e.anonymous_id)"  # fallback before identity has run
+
+
+def purchases(store: Store) -> pd.DataFrame:
+    """One row per product line of every ``Order Completed``: person, item, ts, qty,
+    category, name (and price)."""
+    con = store.cursor()
+    try:
+        join, person = _person_join(con)
+        return con.execute(f"""
+            with o as (
+                select {person} as person, e."timestamp" as ts,
+                       unnest(from_json(json_extract(e.raw, '$.properties.products'),
+                                        '{_PRODUCTS}'), recursive := true)
+                from events e {join}
+                where e.type = 'track' and e.event = '{ORDER_EVENT}'
+            )
+            select person, product_id as item, ts, coalesce(quantity, 1) * coalesce(price, 1) as qty,
+                   category, coalesce(name, product_id) as name
+            from o where product_id is not null and person is not null
+        """).df()
+    finally:
+        con.close()
+
+
+def persons(store: Store) -> list[str]:
+    con = store.cursor()
+    try:
+        if _exists(con, "profiles"):
+            return [r[0] for r in con.execute("select person_id from profiles").fetchall()]
+        if _exists(con, "event_persons"):
+            return [r[0] for r in con.execute(
+                "select distinct person_id from event_persons").fetchall()]
+        return []
+    finally:
+        con.close()
+
+
+def consents(store: Store, person_id: str | None = None, after_seq: int | None = None
+             ) -> dict[str, dict[str, bool]]:
+    """person → purpose → granted, from privacy's ``consent_current`` view when present,
+    else the latest ``Consent Updated`` (or ``context.consent``) per person and purpose."""
+    con = store.cursor()
+    try:
+        where, args = ("", [])
+        if _exists(con, "consent_current"):
+            if person_id:
+                where, args = "where person_id = ?", [person_id]
+            rows = con.execute(
+                f"select person_id, purpose, granted from consent_current {where}", args
+            ).fetchall()
+        else:  # fallback until privacy's view exists: the event log itself
+            join, person = _person_join(con)
+            if person_id:
+                where, args = f"and {person} = ?", [person_id]
+            if after_seq is not None:
+                where, args = where + " and e.seq > ?", args + [after_seq]
+            rows = con.execute(f"""
+                with c as (
+                    select {person} as person_id, e."timestamp" as ts, e.seq,
+                           json_extract_string(e.raw, '$.properties.purpose') as purpose,
+                           try_cast(json_extract_string(e.raw, '$.properties.granted') as boolean) as granted
+                    from events e {join}
+                    where e.type = 'track' and e.event = 'Consent Updated' {where}
+                    union all
+                    select {person}, e."timestamp", e.seq, k.key,
+                           try_cast(k.value as boolean)
+                    from events e {join},
+                         json_each(json_extract(e.raw, '$.context.consent')) k
+                    where json_extract(e.raw, '$.context.consent') is not null {where}
+                )
+                select person_id, purpose, arg_max(granted, (ts, seq)) from c
+                where purpose is not null and granted is not null
+                group by person_id, purpose
+            """, args + args).fetchall()
+    finally:
+        con.close()
+    out: dict[str, dict[str, bool]] = {}
+    for pid, purpose, granted in rows:
+        out.setdefault(pid, {})[purpose] = bool(granted)
+    return out
+
+
+def person_states(store: Store, now: datetime, policy: PolicyConfig,
+                  buys: pd.DataFrame | None = None) -> dict[str, dict[str, Any]]:
+    """Every person's policy inputs as plain dicts (see :class:`~empatia.decide.policy.PersonState`)."""
+    con = store.cursor()
+    states: dict[str, dict[str, Any]] = {p: {"person_id": p} for p in persons(store)}
+
+    def put(pid: str, **kw: Any) -> None:
+        states.setdefault(pid, {"person_id": pid}).update(kw)
+
+    try:
+        for pid, c in consents(store).items():
+            put(pid, consents=c)
+        if _exists(con, "profiles"):
+            cols = {r[0] for r in con.execute(
+                "select column_name from information_schema.columns where table_name='profiles'"
+            ).fetchall()}
+            clv = "clv_12m" if "clv_12m" in cols else "null"
+            for pid, ch, v in con.execute(
+                f"select person_id, preferred_channel, {clv} from profiles"
+            ).fetchall():
+                put(pid, preferred_channel=CHANNEL_MAP.get(ch or ""), clv=v)
+        join, person = _person_join(con)
+        since = pd.Timestamp(now) - pd.Timedelta(days=policy.mood_days)
+        if _exists(con, "text_analysis"):
+            for pid, anger, score in con.execute(f"""
+                select {person}, max(a.anger), arg_max(a.score, a."timestamp")
+                from text_analysis a join events e on e.seq = a.seq {join}
+                where a."timestamp" >= ? and a."timestamp" <= ?
+                group by 1
+            """, [since, now]).fetchall():
+                put(pid, anger=anger, sentiment=score)
+        # unresolved service journeys: experience's table when present, else the event log
+        if _exists(con, "journey_unresolved"):
+            rows = con.execute(
+                "select person_id, count(*), any_value(topic) from journey_unresolved group by 1"
+            ).fetchall()
+        else:
+            rows = con.execute(f"""
+                with c as (
+                    select {person} as person_id, e.event, e."timestamp" as ts,
+                           json_extract_string(e.raw, '$.properties.case_id') as case_id,
+                           json_extract_string(e.raw, '$.properties.topic') as topic
+                    from events e {join}
+                    where e.type = 'track' and e.event in ('Case Opened', 'Case Resolved')
+                      and e."timestamp" <= ? and e."timestamp" >= ?
+                )
+                select person_id, count(*), any_value(topic) from (
+                    select person_id, case_id, any_value(topic) as topic,
+                           bool_or(event = 'Case Resolved') as resolved
+                    from c where case_id is not null group by 1, 2
+                ) where not resolved group by 1
+            """, [now, pd.Timestamp(now) - pd.Timedelta(days=60)]).fetchall()
+        for pid, n, topic in rows:
+            put(pid, unresolved_cases=int(n), unresolved_topic=topic)
+        if _exists(con, "care_list"):
+            for pid, why in con.execute(
+                "select person_id, any_value(explanation) from care_list group by 1"
+            ).fetchall():
+                put(pid, special_care=True, care_reason=why)
+        fatigue_since = pd.Timestamp(now) - pd.Timedelta(days=policy.fatigue_days)
+        names = list(OUTBOUND_EVENTS)
+        for pid, name, ch, n in con.execute(f"""
+            select {person}, e.event, coalesce(json_extract_string(e.raw, '$.properties.channel'),
+                                                json_extract_string(e.raw, '$.context.channel')), count(*)
+            from events e {join}
+            where e.type = 'track' and e.event in ({",".join("?" * len(names))})
+              and e."timestamp" >= ? and e."timestamp" <= ?
+            group by 1, 2, 3
+        """, [*names, fatigue_since, now]).fetchall():
+            channel = OUTBOUND_EVENTS.get(name) or CHANNEL_MAP.get(ch or "", "email")
+            c = states.setdefault(pid, {"person_id": pid}).setdefault("contacts", {})
+            c[channel] = c.get(channel, 0) + int(n)
+            if name == "Survey Sent":
+                states[pid]["may_survey"] = False
+        if _exists(con, "decision_log"):
+            for pid, ch, n in con.execute(
+                "select person_id, channel, count(*) from decision_log where delivered "
+                "and decided_at >= ? and decided_at <= ? and channel is not null group by 1, 2",
+                [fatigue_since, now],
+            ).fetchall():
+                c = states.setdefault(pid, {"person_id": pid}).setdefault("contacts", {})
+                c[ch] = c.get(ch, 0) + int(n)
+        survey_since = pd.Timestamp(now) - pd.Timedelta(days=policy.survey_gap_days)
+        for (pid,) in con.execute(f"""
+            select distinct {person} from events e {join}
+            where e.type = 'track' and e.event = 'Survey Sent' and e."timestamp" >= ?
+              and e."timestamp" <= ?
+        """, [survey_since, now]).fetchall():
+            put(pid, may_survey=False)
+    finally:
+        con.close()
+    if buys is not None and len(buys):
+        ts = pd.to_datetime(buys["ts"], utc=True)
+        now_ts = pd.Timestamp(now)
+        now_ts = now_ts.tz_localize("UTC") if now_ts.tzinfo is None else now_ts
+        past = buys[ts <= now_ts].assign(ts=ts[ts <= now_ts])
+        last = past.groupby("person")["ts"].max()
+        for pid, t in last.items():
+            put(str(pid), hours_since_purchase=(now_ts - t).total_seconds() / 3600)
+        recent = past[past["ts"] >= now_ts - pd.Timedelta(days=policy.suppress_same_item_days)]
+        if len(recent):
+            g = recent.groupby(["person", "item"])["ts"].max()
+            for (pid, item), t in g.items():
+                st = states.setdefault(str(pid), {"person_id": str(pid)})
+                st.setdefault("recent_items", {})[str(item)] = (now_ts - t).total_seconds() / 86400
+    return states
+
+
+def _privacy_check() -> Any | None:
+    """privacy's shared consent check, when that module exists.
+
+    Expected contract (issue: privacy): ``empatia.privacy.consent.has_consent(store,
+    person_id, purpose) -> bool``; ``check``/``allowed`` with the same signature are accepted.
+    Until it exists, :func:`consents` (their ``consent_current`` view, else the event log)
+    is the adapter.
+    """
+    try:
+        from empatia.privacy import consent as mod  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    for name in ("has_consent", "check", "allowed", "is_allowed"):
+        fn = getattr(mod, name, None)
+        if callable(fn):
+            return fn
+    return None
+
+
+def current_consents(store: Store, person_id: str, known: dict[str, bool] | None = None,
+                     after_seq: int | None = None) -> dict[str, bool]:
+    """Consent per purpose for one person, read now (a withdrawal counts at once): privacy's
+    check when present, else ``known`` (the snapshot) updated by consent events after
+    ``after_seq``."""
+    fn = _privacy_check()
+    if fn is not None:
+        return {p: bool(fn(store, person_id, p)) for p in PURPOSES}
+    if after_seq is None or known is None:
+        return consents(store, person_id).get(person_id, {})
+    return {**known, **consents(store, person_id, after_seq).get(person_id, {})}
+
+
+def last_seq(store: Store) -> int:
+    row = store.con.execute("select max(seq) from events").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
