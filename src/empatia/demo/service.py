@@ -243,9 +243,13 @@ class ServiceWriter:
                 text = self.c.compose(lang, final, cs.topic, gender=g, kind="message",
                                       times=cs.steps if hard else 1,
                                       threat=cs.planted == "seven_steps" or (hard and u[-6] < 0.3))  # fmt: skip
-                mid = self.service.emit(event("track", ts(end + 3600 * (1 + 5 * u[-5])), name="Message Sent",
-                                              context=ctx, properties={"text": text, "case_id": cid,
-                                                                       "channel": "email", **extra},
+                ids, ctx = self._who(i, "email", u[-5])
+                ctx.pop("_contact")
+                extra = {key: ctx.pop(key) for key in ("phone", "email") if key in ctx}
+                tm = min(end + 3600 * (1 + 5 * u[-5]), END - 60)
+                mid = self.service.emit(event("track", ts(tm), name="Message Sent", context=ctx,
+                                              properties={"text": text, "case_id": cid,
+                                                          "channel": "email", **extra},
                                               **ids))  # fmt: skip
                 self.truth.text(mid, i, lang, final, "email", case_id=cid, effort=hard,
                                 threat=cs.planted == "seven_steps")  # fmt: skip
@@ -358,7 +362,7 @@ def emit_service(p: People, rng: np.random.Generator, composer: Composer, servic
         cases.append(Case(i, t, "booking", 7, planted="seven_steps",
                           channels=["phone", "phone", "chat", "email", "phone", "chat", "phone"]))  # fmt: skip
     for i in planted["special_care"]:
-        cases.append(Case(i, END - 11 * DAY, "instrument", 4, planted="special_care", resolved=False,
+        cases.append(Case(i, END - 17 * DAY, "instrument", 4, planted="special_care", resolved=False,
                           threat_public=int(p.followers[i]),
                           channels=["email", "phone", "email", "chat"]))  # fmt: skip
     for j, i in enumerate(planted["care_others"]):
