@@ -188,9 +188,9 @@ def _negative_last_word(j: pd.DataFrame, texts: pd.DataFrame) -> np.ndarray:
     if texts.empty:
         return np.zeros(len(j), bool)
     t = texts.sort_values("at")[["person_id", "at", "sentiment"]]
-    t["at"] = pd.to_datetime(t["at"], utc=True)
+    t["at"] = pd.to_datetime(t["at"], utc=True).astype("datetime64[us, UTC]")
     k = j[["person_id", "last_at"]].copy()
-    k["end"] = pd.to_datetime(k["last_at"], utc=True) + pd.Timedelta(days=1)
+    k["end"] = (pd.to_datetime(k["last_at"], utc=True) + pd.Timedelta(days=1)).astype("datetime64[us, UTC]")
     k["_i"] = np.arange(len(k))
     m = pd.merge_asof(k.sort_values("end"), t.rename(columns={"at": "end"}), on="end",
                       by="person_id", direction="backward")  # fmt: skip
