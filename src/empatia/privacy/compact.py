@@ -1,0 +1,69 @@
+"""Making deleted bytes leave the database file.
+
+DuckDB marks deleted rows and frees their blocks, but a freed block keeps its old bytes until
+it is reused — a ``CHECKPOINT``, ``VACUUM`` or even ``CREATE OR REPLACE TABLE`` leaves an
+erased e-mail readable with ``grep`` (``tests/privacy/test_erasure.py`` shows it). So after an
+erasure the store is copied into a fresh file (``COPY FROM DATABASE``: tables, views,
+sequences with their current values, indexes) that replaces the old one atomically.
+
+Every cursor of the old connection is closed by the swap; whoever holds one (the server's
+writer) must take a new one (:func:`rewrite` runs ``on_reopen``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+
+from empatia.errors import StoreError
+from empatia.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def rewrite(store: Store, on_reopen: Callable[[Store], None] | None = None) -> bool:
+    """Copy the store into a fresh file and swap it in; False for in-memory stores."""
+    if store.path == ":memory:" or store.read_only:
+        return False
+    path = Path(store.path)
+    fresh = path.with_name(path.name + ".rewrite")
+    with store._lock:
+        con = store.con
+        settings = dict(
+            con.execute(
+                "select name, value from duckdb_settings()"
+                " where name in ('memory_limit', 'threads', 'checkpoint_threshold')"
+            ).fetchall()
+        )
+        fresh.unlink(missing_ok=True)
+        Path(str(fresh) + ".wal").unlink(missing_ok=True)
+        db = con.execute("select current_database()").fetchone()[0]  # type: ignore[index]
+        try:
+            con.execute("checkpoint")
+            con.execute(f"attach '{_lit(str(fresh))}' as _empatia_fresh")
+            try:
+                con.execute(f'copy from database "{db}" to _empatia_fresh')
+            finally:
+                con.execute("detach _empatia_fresh")
+        except duckdb.Error as e:
+            fresh.unlink(missing_ok=True)
+            raise StoreError(f"could not rewrite the store: {e}", path=store.path) from e
+        con.close()
+        os.replace(fresh, path)
+        Path(str(path) + ".wal").unlink(missing_ok=True)
+        config = {k: str(v) for k, v in settings.items() if k in ("memory_limit", "threads")}
+        store.con = duckdb.connect(str(path), config=config)
+        if "checkpoint_threshold" in settings:
+            store.con.execute(f"set checkpoint_threshold = '{settings['checkpoint_threshold']}'")
+    log.info("store rewritten to drop deleted bytes")
+    if on_reopen is not None:
+        on_reopen(store)
+    return True
+
+
+def _lit(s: str) -> str:
+    return s.replace("'", "''")

@@ -1,0 +1,111 @@
+"""The ``privacy`` stage of ``empatia run``: consent from events, tombstones, retention.
+
+It runs after ``identity`` so that consent given under a user or anonymous id reaches the
+stitched person (the ``consent_current`` view maps ids to persons), and so that events of
+erased people that slipped in under a new id (an e-mail on a fresh device) are found through
+the identifiers identity extracted and removed with everything derived from them.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from empatia.pipeline import RunContext, register_stage
+from empatia.privacy import audit, consent, retention, tombstones
+from empatia.privacy.compact import rewrite
+from empatia.privacy.subjects import SKIP_TABLES, q, tables
+from empatia.store import Store
+
+log = logging.getLogger(__name__)
+_CURSOR = "consent_seq"
+
+
+def _state(store: Store, key: str, default: str = "0") -> str:
+    row = store.con.execute("select value from privacy_state where key = ?", [key]).fetchone()
+    return str(row[0]) if row else default
+
+
+def _set_state(store: Store, key: str, value: str) -> None:
+    store.con.execute(
+        "insert into privacy_state values (?, ?) on conflict (key) do update set value = excluded.value",
+        [key, value],
+    )
+
+
+def read_consent(store: Store, *, full: bool = False) -> int:
+    """Consent decisions from events not read yet (all of them with ``full``)."""
+    since = 0 if full else int(_state(store, _CURSOR))
+    row = store.con.execute("select coalesce(max(seq), 0) from events").fetchone()
+    upto = int(row[0]) if row else 0
+    if full:
+        store.con.execute("delete from consent_ledger where seq is not null")
+    n = consent.ingest_events(store, since, upto) if upto > since else 0
+    requests = store.con.execute(
+        "select count(*) from events where seq > ? and seq <= ? and event = 'Subject Request'",
+        [since, upto],
+    ).fetchone()
+    if requests and requests[0]:
+        # Requests are not executed automatically: an operator confirms who asked.
+        audit.log(store, "stage", "request", None, f"{requests[0]} subject request event(s)")
+    _set_state(store, _CURSOR, str(upto))
+    return n
+
+
+def purge_erased(store: Store) -> int:
+    """Remove events (and rows derived from them) that belong to erased people."""
+    if not store.con.execute("select count(*) from privacy_tombstones").fetchone()[0]:  # type: ignore[index]
+        return 0
+    s = tombstones.salt(store)
+    cond = tombstones.erased_where_sql(s)
+    seqs = {r[0] for r in store.con.execute(f"select seq from events where {cond}").fetchall()}
+    if store.table_exists("identity_event_ids"):
+        lit = s.replace("'", "''")  # noqa: F841
+        seqs |= {
+            r[0]
+            for r in store.con.execute(
+                f"select seq from identity_event_ids where sha256('{lit}' || kind || ':' || value)"
+                " in (select hash from privacy_tombstones)"
+            ).fetchall()
+        }
+    lit = s.replace("'", "''")
+    lst = "[" + ", ".join(str(int(x)) for x in sorted(seqs)) + "]"
+    dropped = 0
+    for table, columns in tables(store).items():
+        if table in SKIP_TABLES:
+            continue
+        if "seq" in columns and seqs:
+            store.con.execute(f"delete from {q(table)} where list_contains({lst}, seq)")
+        if "kind" in columns and "value" in columns:
+            # Identifiers stitched from those events (identities, value maps, …).
+            dropped += len(store.con.execute(
+                f"delete from {q(table)} where sha256('{lit}' || kind || ':' || value)"
+                " in (select hash from privacy_tombstones) returning 1"
+            ).fetchall())  # fmt: skip
+    if not seqs and not dropped:
+        return 0
+    audit.log(store, "stage", "erase", None, f"{len(seqs)} late event(s) of erased people")
+    return len(seqs)
+
+
+class PrivacyStage:
+    """Consent ledger from events, late events of erased people dropped, retention applied."""
+
+    name = "privacy"
+    after: tuple[str, ...] = ("identity",)
+
+    def run(self, ctx: RunContext) -> dict[str, Any]:
+        store = ctx.workspace.store
+        consent.ensure_view(store)
+        figures: dict[str, Any] = {"consent_records": read_consent(store, full=ctx.full)}
+        purged = purge_erased(store)
+        figures["late_events_dropped"] = purged
+        if ctx.options.get("retention", True):
+            rep = retention.apply(store, retention.load_policies(ctx.options.get("retention_file")))
+            figures["retention_deleted"] = sum(r.rows for r in rep)
+        if purged and ctx.options.get("rewrite", True):
+            rewrite(store)
+        return figures
+
+
+STAGE = register_stage(PrivacyStage())

@@ -1,0 +1,305 @@
+"""Finding everything held about one person, in every table of the store.
+
+Right of access and right to erasure share this plan. A subject is named by any identifier
+(``email:ala@x.com``, a phone, ``user_id:u1``, a bare value) or a person id (``p_…``). The
+plan gathers the person's ids, identifiers and events (closing over the identity tables when
+they exist, and over the ids seen on the person's events), then finds rows in *every* table
+of the store by their columns — discovered from ``information_schema``, so tables added by
+other stages are covered without registering anything:
+
+====================================  ===========================================
+column(s)                              matched against
+====================================  ===========================================
+``*person_id*``                        the person ids
+``seq``                                the person's events
+``kind`` + ``value`` (also ``_l``/``_r``)  the identifiers
+``user_id``, ``anonymous_id``, ``previous_id``  the user and anonymous ids
+``email`` / ``phone``                  the e-mails / phones
+``text_hash``                          hashes of the person's analysed texts
+====================================  ===========================================
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import duckdb
+
+from empatia.errors import NotFoundError, ValidationError
+from empatia.store import Store
+
+ID_KINDS = ("user_id", "anonymous_id", "email", "phone", "device_id", "loyalty_id", "crm_id")
+#: Tables the plan never touches: bookkeeping without personal data, or handled on purpose.
+SKIP_TABLES = frozenset(
+    {"schema_migrations", "api_keys", "privacy_state", "privacy_tombstones", "privacy_audit"}
+)
+_PAIRS = (("kind", "value"), ("kind_l", "value_l"), ("kind_r", "value_r"))
+
+
+@dataclass
+class Subject:
+    """One person: person ids (one once stitched), identifiers (kind, value), event seqs."""
+
+    query: str
+    person_ids: set[str] = field(default_factory=set)
+    identifiers: set[tuple[str, str]] = field(default_factory=set)
+    seqs: set[int] = field(default_factory=set)
+    text_hashes: set[str] = field(default_factory=set)
+    texts: set[str] = field(default_factory=set)
+
+    @property
+    def person_id(self) -> str | None:
+        return min(self.person_ids) if self.person_ids else None
+
+    def values(self, *kinds: str) -> set[str]:
+        return {v for k, v in self.identifiers if not kinds or k in kinds}
+
+
+def _normalise(kind: str, value: str) -> str | None:
+    value = value.strip()
+    if not value:
+        return None
+    if kind == "email":
+        return value.lower()
+    if kind == "phone":
+        try:
+            from empatia.identity.normalize import normalize_phone
+
+            return normalize_phone(value) or value
+        except ModuleNotFoundError:  # pragma: no cover - identity not installed
+            return value
+    return value
+
+
+def _candidates(query: str) -> list[tuple[str, str]]:
+    kind, sep, value = query.strip().partition(":")
+    if sep and kind in ID_KINDS:
+        v = _normalise(kind, value)
+        return [(kind, v)] if v else []
+    out = []
+    for k in ID_KINDS:
+        v = _normalise(k, query)
+        if v and (k != "email" or "@" in v):
+            out.append((k, v))
+    return out
+
+
+def _all(cur: duckdb.DuckDBPyConnection, sql: str, params: list[object]) -> list[tuple]:  # type: ignore[type-arg]
+    return cur.execute(sql, params).fetchall()
+
+
+def resolve(store: Store, query: str) -> Subject:
+    """Everything that identifies the subject ``query``; NotFoundError when nothing does."""
+    if not query or not query.strip():
+        raise ValidationError("name a subject: a person id or an identifier like email:…")
+    subject = Subject(query)
+    cur = store.cursor()
+    try:
+        has_identity = store.table_exists("identities")
+        text = query.strip()
+        if has_identity:
+            if text.startswith("p_"):
+                subject.person_ids |= {
+                    r[0]
+                    for r in _all(cur, "select distinct person_id from identities where person_id = ?", [text])  # noqa: E501
+                }
+            for kind, value in _candidates(text):
+                subject.person_ids |= {
+                    r[0]
+                    for r in _all(
+                        cur,
+                        "select distinct person_id from identities where kind = ? and value = ?",
+                        [kind, value],
+                    )
+                }
+            if len(subject.person_ids) > 1 and ":" not in text and not text.startswith("p_"):
+                raise ValidationError(
+                    f"{len(subject.person_ids)} people have that identifier; say which kind,"
+                    " e.g. email:… or user_id:…",
+                    persons=len(subject.person_ids),
+                )
+        if subject.person_ids:
+            subject.identifiers |= {
+                (k, v)
+                for k, v in _all(
+                    cur,
+                    "select kind, value from identities where list_contains(?, person_id)",
+                    [sorted(subject.person_ids)],
+                )
+            }
+        else:
+            # Not stitched (yet): the identifier itself, if any event carries it.
+            for kind, value in _candidates(text):
+                if kind in ("user_id", "anonymous_id"):
+                    hit = cur.execute(
+                        "select 1 from events where user_id = ? or anonymous_id = ? limit 1",
+                        [value, value],
+                    ).fetchone()
+                else:
+                    hit = cur.execute(
+                        "select 1 from events where contains(raw, ?) limit 1", [value]
+                    ).fetchone()
+                if hit:
+                    subject.identifiers.add((kind, value))
+            if text.startswith("p_"):
+                subject.person_ids.add(text)
+        if not subject.identifiers and not subject.person_ids:
+            raise NotFoundError(
+                "no person or identifier matches that subject; check the spelling, or run "
+                "`empatia run` if the data is new"
+            )
+        _close_events(store, cur, subject)
+    finally:
+        cur.close()
+    return subject
+
+
+def _close_events(store: Store, cur: duckdb.DuckDBPyConnection, subject: Subject) -> None:
+    """The person's events, and the ids on them (two rounds reach a fixed point in practice)."""
+    for _ in range(3):
+        before = (len(subject.seqs), len(subject.identifiers))
+        ids = sorted(subject.values("user_id", "anonymous_id"))
+        seqs: set[int] = set()
+        if ids:
+            seqs |= {
+                r[0]
+                for r in _all(
+                    cur,
+                    "select seq from events where list_contains($ids, user_id)"
+                    " or list_contains($ids, anonymous_id) or list_contains($ids, previous_id)",
+                    {"ids": ids},  # type: ignore[arg-type]
+                )
+            }
+        if subject.person_ids and store.table_exists("event_persons"):
+            seqs |= {
+                r[0]
+                for r in _all(
+                    cur,
+                    "select seq from event_persons where list_contains(?, person_id)",
+                    [sorted(subject.person_ids)],
+                )
+            }
+        if subject.identifiers and store.table_exists("identity_event_ids"):
+            cur.execute("create or replace temp table _subject_ids (kind varchar, value varchar)")
+            cur.executemany("insert into _subject_ids values (?, ?)", sorted(subject.identifiers))
+            seqs |= {
+                r[0]
+                for r in _all(
+                    cur,
+                    "select seq from identity_event_ids join _subject_ids using (kind, value)",
+                    [],
+                )
+            }
+        subject.seqs |= seqs
+        if subject.seqs:
+            _load_seqs(cur, subject)
+            for uid, aid in _all(
+                cur,
+                "select distinct user_id, anonymous_id from events join _subject_seqs using (seq)",
+                [],
+            ):
+                if uid:
+                    subject.identifiers.add(("user_id", uid))
+                if aid:
+                    subject.identifiers.add(("anonymous_id", aid))
+        if (len(subject.seqs), len(subject.identifiers)) == before:
+            break
+    if subject.seqs:
+        _load_seqs(cur, subject)
+        for (t,) in _all(
+            cur,
+            "select coalesce(json_extract_string(raw, '$.properties.text'),"
+            " json_extract_string(raw, '$.properties.comment'))"
+            " from events join _subject_seqs using (seq)",
+            [],
+        ):
+            if t and len(t.strip()) >= 12:
+                subject.texts.add(t)
+        if store.table_exists("text_analysis"):
+            subject.text_hashes |= {
+                r[0]
+                for r in _all(
+                    cur, "select text_hash from text_analysis join _subject_seqs using (seq)", []
+                )
+            }
+
+
+def _load_seqs(cur: duckdb.DuckDBPyConnection, subject: Subject) -> None:
+    cur.execute("create or replace temp table _subject_seqs (seq bigint)")
+    cur.execute(
+        "insert into _subject_seqs select unnest(?::bigint[])", [sorted(subject.seqs)]
+    )
+
+
+# -- where the subject is, table by table ----------------------------------------------------
+def tables(store: Store) -> dict[str, dict[str, str]]:
+    """Every base table of the store's main schema: {table: {column: type}}."""
+    cur = store.cursor()
+    try:
+        rows = cur.execute(
+            "select c.table_name, c.column_name, c.data_type from information_schema.columns c"
+            " join information_schema.tables t on t.table_name = c.table_name"
+            " and t.table_schema = c.table_schema"
+            " where t.table_type = 'BASE TABLE' and c.table_schema = 'main'"
+            " and t.table_catalog = current_database()"
+            " order by c.table_name, c.ordinal_position"
+        ).fetchall()
+    finally:
+        cur.close()
+    out: dict[str, dict[str, str]] = {}
+    for t, c, ty in rows:
+        out.setdefault(t, {})[c] = ty
+    return out
+
+
+def q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _list(values: set[str] | set[int]) -> str:
+    if not values:
+        return "[]"
+    items = []
+    for v in sorted(values):  # type: ignore[type-var]
+        items.append(str(int(v)) if isinstance(v, int) else "'" + str(v).replace("'", "''") + "'")
+    return "[" + ", ".join(items) + "]"
+
+
+def predicates(subject: Subject, table: str, columns: dict[str, str]) -> list[str]:
+    """SQL conditions matching the subject's rows of ``table`` (empty: the table has none)."""
+    preds: list[str] = []
+    person_ids = _list(subject.person_ids)
+    for col in columns:
+        if re.search(r"person_id", col) and subject.person_ids:
+            preds.append(f"list_contains({person_ids}, {q(col)}::varchar)")
+    if "seq" in columns and subject.seqs and columns["seq"].upper() in ("BIGINT", "INTEGER"):
+        preds.append(f"list_contains({_list(subject.seqs)}, seq)")
+    idents = subject.identifiers
+    for k, v in _PAIRS:
+        if k in columns and v in columns and idents:
+            pairs = ", ".join(
+                "{" + f"'k': '{a.replace(chr(39), chr(39) * 2)}', 'v': '{b.replace(chr(39), chr(39) * 2)}'" + "}"  # noqa: E501
+                for a, b in sorted(idents)
+            )
+            preds.append(f"list_contains([{pairs}], {{'k': {q(k)}::varchar, 'v': {q(v)}::varchar}})")
+    ids = subject.values("user_id", "anonymous_id")
+    for col in ("user_id", "anonymous_id", "previous_id"):
+        if col in columns and ids:
+            preds.append(f"list_contains({_list(ids)}, {q(col)}::varchar)")
+    for col, kind in (("email", "email"), ("phone", "phone")):
+        vals = subject.values(kind)
+        if col in columns and vals:
+            preds.append(f"list_contains({_list(vals)}, lower(trim({q(col)}::varchar)))")
+    if "text_hash" in columns and subject.text_hashes:
+        preds.append(f"list_contains({_list(subject.text_hashes)}, text_hash::varchar)")
+    return preds
+
+
+def needles(subject: Subject) -> list[str]:
+    """Strings that must not survive anywhere once the subject is erased."""
+    out = set(subject.values("email", "phone"))
+    out |= {v for v in subject.values() if len(v) >= 8}
+    out |= {p for p in subject.person_ids if len(p) >= 6}
+    out |= subject.texts
+    return sorted(out)

@@ -1,0 +1,144 @@
+"""Tombstones: what is left of an erased person — salted hashes, never identifiers.
+
+Each identifier of an erased person (``user_id``, ``anonymous_id``, e-mail, phone, …) is kept
+as ``sha256(salt || kind || ':' || value)``; the salt is random per workspace, so the hashes
+cannot be matched against another store or a list of e-mails. Events that arrive later for
+an erased person are dropped: :class:`TombstoneSet` on the HTTP path (in memory),
+:func:`drop_erased_events` after a file import, and the ``privacy`` stage as a backstop over
+every identifier the identity stage extracted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import duckdb
+
+from empatia.store import Store
+
+_SALT_KEY = "tombstone_salt"
+
+
+def salt(store: Store) -> str:
+    """The workspace's salt, created on first use."""
+    cur = store.cursor()
+    try:
+        row = cur.execute("select value from privacy_state where key = ?", [_SALT_KEY]).fetchone()
+        if row:
+            return str(row[0])
+        value = secrets.token_hex(16)
+        cur.execute(
+            "insert into privacy_state values (?, ?) on conflict do nothing", [_SALT_KEY, value]
+        )
+        row = cur.execute("select value from privacy_state where key = ?", [_SALT_KEY]).fetchone()
+        return str(row[0])  # type: ignore[index]
+    finally:
+        cur.close()
+
+
+def digest(salt_value: str, kind: str, value: str) -> str:
+    return hashlib.sha256(f"{salt_value}{kind}:{value}".encode()).hexdigest()
+
+
+def add(store: Store, identifiers: Iterable[tuple[str, str]]) -> list[str]:
+    """Record tombstones for ``(kind, value)`` pairs; returns their hashes."""
+    s = salt(store)
+    hashes = sorted({digest(s, k, v) for k, v in identifiers})
+    if hashes:
+        store.con.execute(
+            "insert into privacy_tombstones (hash) select unnest(?::varchar[])"
+            " on conflict do nothing",
+            [hashes],
+        )
+    return hashes
+
+
+def is_erased(store: Store, *, user_id: str | None = None, anonymous_id: str | None = None,
+              **identifiers: str | None) -> bool:  # fmt: skip
+    """Whether any of the given identifiers belongs to an erased person.
+
+    >>> s = Store(":memory:")
+    >>> _ = add(s, [("user_id", "u1")])
+    >>> is_erased(s, user_id="u1"), is_erased(s, user_id="u2", email="a@b.c")
+    (True, False)
+    """
+    s = salt(store)
+    pairs = {"user_id": user_id, "anonymous_id": anonymous_id, **identifiers}
+    hashes = [digest(s, k, v) for k, v in pairs.items() if v]
+    if not hashes:
+        return False
+    row = store.con.execute(
+        "select count(*) from privacy_tombstones where list_contains(?, hash)", [hashes]
+    ).fetchone()
+    return bool(row and row[0])
+
+
+class TombstoneSet:
+    """The tombstones in memory, for the HTTP hot path (a set lookup per event).
+
+    ``filter(rows)`` keeps rows (``empatia.ingest.event.Row`` or anything with ``user_id`` and
+    ``anonymous_id``) that do not belong to an erased person. Costs nothing while no one has
+    been erased.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._salt = ""
+        self._hashes: frozenset[str] = frozenset()
+        self.refresh()
+
+    def refresh(self) -> None:
+        s = salt(self.store)
+        cur = self.store.cursor()
+        try:
+            hashes = frozenset(r[0] for r in cur.execute("select hash from privacy_tombstones").fetchall())
+        finally:
+            cur.close()
+        with self._lock:
+            self._salt, self._hashes = s, hashes
+
+    def is_erased(self, user_id: str | None, anonymous_id: str | None) -> bool:
+        if not self._hashes:
+            return False
+        return bool(
+            (user_id and digest(self._salt, "user_id", user_id) in self._hashes)
+            or (anonymous_id and digest(self._salt, "anonymous_id", anonymous_id) in self._hashes)
+        )
+
+    def filter(self, rows: Sequence[Any]) -> list[Any]:
+        if not self._hashes:
+            return list(rows)
+        return [r for r in rows if not self.is_erased(r.user_id, r.anonymous_id)]
+
+
+def erased_where_sql(salt_value: str, user_col: str = "user_id", anon_col: str = "anonymous_id") -> str:  # noqa: E501
+    """SQL true for rows of an erased person (by user/anonymous id)."""
+    s = salt_value.replace("'", "''")
+    return (
+        f"(sha256('{s}user_id:' || {user_col}) in (select hash from privacy_tombstones)"
+        f" or sha256('{s}anonymous_id:' || {anon_col}) in (select hash from privacy_tombstones))"
+    )
+
+
+def drop_erased_events(con: duckdb.DuckDBPyConnection | Store, since_seq: int = 0) -> int:
+    """Delete events (``seq > since_seq``) of erased people; for the importer, before commit.
+
+    Returns how many were dropped; free while no one has been erased.
+    """
+    c = con.con if isinstance(con, Store) else con
+    row = c.execute("select count(*) from privacy_tombstones").fetchone()
+    if not row or not row[0]:
+        return 0
+    srow = c.execute("select value from privacy_state where key = ?", [_SALT_KEY]).fetchone()
+    if not srow:
+        return 0
+    out = c.execute(
+        f"delete from events where seq > ? and {erased_where_sql(str(srow[0]))} returning seq",
+        [since_seq],
+    ).fetchall()
+    return len(out)
