@@ -1,0 +1,80 @@
+"""The HTTP routes (in process) and the CLI, thin layers over the library."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from empatia import care
+from empatia.api.app import create_app
+from empatia.cli import app as cli_app
+from empatia.privacy.keys import create_key
+from empatia.store import Store
+from empatia.workspace import Workspace
+from tests.care.world import build
+
+
+def _world(db: Path) -> None:
+    with Store(db) as s:
+        build(s)
+        care.run_care(s.con, deliver=False)
+
+
+def test_http_list_entry_actions_and_webhooks(tmp_path: Path) -> None:
+    db = tmp_path / "api.duckdb"
+    _world(db)
+    with Store(db) as s:
+        _, read = create_key(s, "read", "cx")
+        _, admin = create_key(s, "admin", "ops")
+    ws = Workspace(db=db)
+    with TestClient(create_app(ws)) as c:
+        r = c.get("/v1/care", headers={"Authorization": f"Bearer {read}"})
+        assert r.status_code == 200 and r.json()[0]["person_id"] == "musician"
+        e = c.get("/v1/care/musician", headers={"Authorization": f"Bearer {read}"}).json()
+        assert e["text_visible"] is False and not any("text" in m for m in e["evidence"]["messages"])
+        e = c.get("/v1/care/musician", headers={"Authorization": f"Bearer {admin}"}).json()
+        assert any(m.get("text") for m in e["evidence"]["messages"])
+        assert c.get("/v1/care").status_code == 401
+        r = c.post("/v1/care/alerts/musician/ack", json={"note": "on it"},
+                   headers={"Authorization": f"Bearer {read}"})  # fmt: skip
+        assert r.status_code == 200 and r.json()["status"] == "acknowledged"
+        r = c.post("/v1/care/alerts/musician/resolve", json={"note": "done"},
+                   headers={"Authorization": f"Bearer {read}"})  # fmt: skip
+        assert r.json()["status"] == "resolved"
+        r = c.post("/v1/care/alerts/musician/resolve", json={}, headers={"Authorization": f"Bearer {read}"})
+        assert r.status_code == 409
+        assert c.get("/v1/care/webhooks", headers={"Authorization": f"Bearer {read}"}).status_code == 403
+        h = c.post("/v1/care/webhooks", json={"url": "http://127.0.0.1:9/x"},
+                   headers={"Authorization": f"Bearer {admin}"})  # fmt: skip
+        assert h.status_code == 201 and h.json()["secret"].startswith("whsec_")
+        hooks = c.get("/v1/care/webhooks", headers={"Authorization": f"Bearer {admin}"}).json()
+        assert hooks[0]["url"] == "http://127.0.0.1:9/x" and "secret" not in hooks[0]
+        alerts = c.get("/v1/care/alerts", headers={"Authorization": f"Bearer {read}"}).json()
+        assert {a["person_id"]: a["status"] for a in alerts}["musician"] == "resolved"
+    ws.close()
+
+
+def test_cli_list_show_ack_resolve_webhooks(tmp_path: Path) -> None:
+    db = tmp_path / "cli.duckdb"
+    _world(db)
+    run = CliRunner(env={"COLUMNS": "300"}).invoke
+    r = run(cli_app, ["--db", str(db), "care", "list"])
+    assert r.exit_code == 0 and "musician" in r.output and "184k" in r.output
+    r = run(cli_app, ["--db", str(db), "care", "show", "musician"])
+    assert r.exit_code == 0 and "I will tell all my followers" in r.output
+    r = run(cli_app, ["--db", str(db), "care", "show", "musician", "--redact"])
+    assert r.exit_code == 0 and "I will tell all my followers" not in r.output
+    r = run(cli_app, ["--db", str(db), "care", "ack", "musician", "--note", "calling"])
+    assert r.exit_code == 0 and "acknowledged" in r.output
+    r = run(cli_app, ["--db", str(db), "care", "list", "--alerts"])
+    assert "acknowledged" in r.output
+    r = run(cli_app, ["--db", str(db), "care", "resolve", "musician", "--note", "fixed"])
+    assert r.exit_code == 0
+    r = run(cli_app, ["--db", str(db), "care", "webhooks", "add", "http://127.0.0.1:9/h"])
+    assert r.exit_code == 0 and "whsec_" in r.output
+    r = run(cli_app, ["--db", str(db), "care", "webhooks", "list"])
+    assert "127.0.0.1:9" in r.output
+    r = run(cli_app, ["--db", str(db), "care", "list", "--json"])
+    assert r.exit_code == 0 and "musician" not in r.output  # resolved: off the list
