@@ -21,7 +21,7 @@ LEXICON: dict[str, dict[str, str | dict[str, str]]] = {
         "times_word": r"twice|thrice",
         "ordinal_contact": r"(?:the |my )?{O} (?:time|call|attempt|e-?mail|message)",
         "duration_lead": r"for|after|already|over|almost|nearly|more than",
-        "waiting": r"wait\w*|on hold|in (?:a|the) queue|still (?:no|not|nothing|haven'?t|hasn'?t|waiting)|delay\w*|never (?:arrived|came|showed up)|for ages|took forever",
+        "waiting": r"(?<!can't )(?<!cant )(?<!cannot )(?<!can not )wait\w*|on hold|in (?:a|the) queue|still (?:no|not|nothing|haven'?t|hasn'?t|waiting)|delay\w*|never (?:arrived|came|showed up)|for ages|took forever",
         "repeated_contact": r"again and again|over and over|keep (?:calling|writing|asking|emailing)|repeatedly|(?:multiple|several|numerous|many|countless) times|called (?:again|back)|yet again|once again",
         "transfer": r"transferr?ed|put (?:me )?through|passed (?:me )?(?:on|over) to|redirected|forwarded (?:me|my (?:call|case))",
         "no_answer": r"no(?: ?one|body) (?:answers?|answered|picks? up|picked up|replie[sd]|responds?|responded|got back|gets back|calls? back|called back)|no (?:answer|reply|response)|never (?:answered|replied|responded|got back|called back)|(?:didn'?t|don'?t|doesn'?t|won'?t) (?:answer|reply|respond|pick up|get back|call back)|unanswered",

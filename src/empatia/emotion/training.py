@@ -124,6 +124,7 @@ def train_heads(
 def train_fast(
     data: Path, heads: Path, out: Path, cache_dir: Path, version: str,
     caps: corpus_mod.Caps = corpus_mod.Caps(), n_features: int = 2**15, ngram_max: int = 4,
+    alpha: float = 0.3,
 ) -> dict[str, object]:
     """Distil the encoder heads into a hashed char n-gram linear model (ridge on head logits)."""
     from sklearn.linear_model import Ridge
@@ -146,7 +147,7 @@ def train_fast(
     T = np.hstack(blocks)
     vec = make_vectorizer(n_features, ngram_max)
     X = vec.transform(texts)
-    model = Ridge(alpha=0.3, solver="sparse_cg", max_iter=300)
+    model = Ridge(alpha=alpha, solver="sparse_cg", max_iter=300)
     model.fit(X, T)
     W = np.asarray(model.coef_.T, dtype=np.float16)
     arrays: dict[str, np.ndarray] = {

@@ -143,7 +143,7 @@ class BaseAnalyzer:
             emotions["frustration"] = max(emotions["frustration"], min(0.9, 0.35 + 0.15 * len(effort)))
         if escalation and pp < 0.5:
             emotions["anger"] = max(emotions["anger"], 0.5)
-        if (effort or escalation or lex["frustration"] or lex["disappointment"]) and sentiment != "negative" and pp < 0.5:
+        if (effort or escalation or lex["frustration"] or lex["disappointment"]) and sentiment == "neutral":
             # cue words the model missed: an effort complaint is not neutral
             sentiment = "negative"
             pn = max(pn, 0.5)
