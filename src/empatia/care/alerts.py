@@ -29,8 +29,10 @@ ACTIVE = ("open", "acknowledged")
 
 
 def idempotency_key(person_id: str, kind: str, last_seq: int | None) -> str:
-    """>>> idempotency_key("P1", "entered", 42)[:12]
-    'c9e8b1cb0e5b'
+    """The key of one change; the same change always gets the same key.
+
+    >>> idempotency_key("P1", "entered", 42)[:12]
+    'c700f41062ee'
     """
     return hashlib.sha256(f"{person_id}|{kind}|{last_seq}".encode()).hexdigest()
 

@@ -8,7 +8,7 @@ or the local CLI. A ``read`` key sees the explanation and the evidence reference
 
 >>> explain({"profession": "musician", "followers_total": 184000, "journeys": [
 ...     {"topic": "instrument", "contacts": 4, "days": 9.0, "resolved": False}],
-...     "last_emotion": "anger", "threats": ["public"], "money": 0})
+...     "last_sentiment": "negative", "last_emotion": "anger", "threats": ["public"]})
 'musician, 184k followers; 4 contacts in 9 days about instrument, still unresolved; last message angry; threatened to go public'
 """
 
