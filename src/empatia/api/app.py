@@ -8,11 +8,12 @@ fighting over DuckDB's single write lock.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from empatia.errors import EmpatiaError
-from empatia.ingest.writer import EventWriter
-from empatia.privacy.keys import KeyRing, hash_secret
+from empatia.privacy.keys import hash_secret
+from empatia.privacy.tenants import CurrentProxy, KeyRouter, Tenants, WriterRouter
 from empatia.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -52,35 +53,49 @@ def _json_error(status: int, body: dict[str, Any]) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-def create_app(workspace: Workspace | None = None, *, advertise: str | None = None) -> FastAPI:
-    """Build the app for ``workspace``; ``advertise`` (a URL) writes the server-info file."""
-    ws = workspace or Workspace()
+def create_app(
+    workspace: Workspace | None = None,
+    *,
+    advertise: str | None = None,
+    workspaces: Mapping[str, Workspace] | None = None,
+) -> FastAPI:
+    """Build the app for ``workspace``; ``advertise`` (a URL) writes the server-info file.
+
+    ``workspaces`` (name → workspace) serves several workspaces from one server: each request
+    reaches the workspace its key belongs to, and no other (see ``empatia.privacy.tenants``).
+    """
+    if workspaces and workspace is not None:
+        raise ValueError("pass either workspace or workspaces")
+    tenants = Tenants(workspaces or {"default": workspace or Workspace()})
+    single = tenants.single
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = ws.store
-        store.con.execute("set checkpoint_threshold = '1GB'")  # checkpoint when quiet, not per commit
-        app.state.keyring = KeyRing(store)
-        hooks = [h for h in (_identity_hook(store),) if h]
-        app.state.writer = EventWriter(store, after_commit=hooks[0] if hooks else None)
-        info = None
-        if advertise and str(ws.settings.db) != ":memory:":
-            info = server_info_path(ws.settings.db)
-            admin_secret = "emp_admin_" + secrets.token_urlsafe(24)
-            app.state.keyring.add_ephemeral(hash_secret(admin_secret), "server-local", "admin")
-            fd = os.open(info, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(orjson.dumps({"url": advertise, "pid": os.getpid(), "token": admin_secret}))
+        infos: list[Path] = []
+        for tenant in tenants:
+            store = tenant.workspace.store
+            store.con.execute("set checkpoint_threshold = '1GB'")  # checkpoint when quiet
+            tenant.open(after_commit=_identity_hook(store))
+            settings = tenant.workspace.settings
+            if advertise and str(settings.db) != ":memory:":
+                info = server_info_path(settings.db)
+                admin_secret = "emp_admin_" + secrets.token_urlsafe(24)
+                tenant.keyring.add_ephemeral(hash_secret(admin_secret), "server-local", "admin")
+                fd = os.open(info, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "wb") as f:
+                    f.write(orjson.dumps({"url": advertise, "pid": os.getpid(), "token": admin_secret}))
+                infos.append(info)
         try:
             yield
         finally:
             app.state.writer.close()
-            if info is not None:
+            for info in infos:
                 info.unlink(missing_ok=True)
-            try:
-                store.checkpoint()
-            except Exception:  # noqa: BLE001
-                log.warning("checkpoint at shutdown failed")
+            for tenant in tenants:
+                try:
+                    tenant.workspace.store.checkpoint()
+                except Exception:  # noqa: BLE001
+                    log.warning("checkpoint at shutdown failed")
 
     app = FastAPI(
         title="Empatia",
@@ -88,8 +103,16 @@ def create_app(workspace: Workspace | None = None, *, advertise: str | None = No
         lifespan=lifespan,
         description="Customer-experience engine: tracking, profiles, experience, decisions.",
     )
-    app.state.workspace = ws
-    app.state.settings = ws.settings
+    app.state.tenants = tenants
+    app.state.keyring = KeyRouter(tenants)
+    app.state.writer = WriterRouter(tenants)
+    if single is not None:
+        app.state.workspace = single.workspace
+        app.state.settings = single.workspace.settings
+    else:
+        app.state.workspace = CurrentProxy(tenants)
+        app.state.settings = CurrentProxy(tenants, "settings")
+    app.add_middleware(AuditMiddleware)
 
     @app.exception_handler(EmpatiaError)
     async def empatia_error(request: Request, exc: EmpatiaError) -> Response:
@@ -117,7 +140,61 @@ def create_app(workspace: Workspace | None = None, *, advertise: str | None = No
     return app
 
 
-def _identity_hook(store: Any) -> Any:
+class AuditMiddleware:
+    """Records who read whose data: successful GETs of person-level routes (never bodies).
+
+    The subject is kept as a person id, or — when the URL named a person by an identifier —
+    as a salted hash of it, so the audit log holds no personal data.
+    """
+
+    PREFIXES = ("/v1/profiles", "/v1/subjects", "/v1/consent", "/v1/persons", "/v1/people",
+                "/v1/customers", "/v1/care", "/v1/decisions")  # fmt: skip
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "GET"
+            or not scope["path"].startswith(self.PREFIXES)
+        ):
+            await self.app(scope, receive, send)
+            return
+        status = 0
+
+        async def send_status(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await self.app(scope, receive, send_status)
+        state = scope.get("state") or {}
+        key, tenant = state.get("key"), state.get("tenant")
+        if status >= 400 or key is None or tenant is None or state.get("audited"):
+            return
+        params = scope.get("path_params") or {}
+        who = next((str(v) for k, v in params.items() if k in ("id", "person_id", "subject")), None)
+        route = scope.get("route")
+        detail = f"GET {getattr(route, 'path', scope['path'])}"
+        store = tenant.workspace.store
+
+        def write() -> None:
+            from empatia.privacy import audit, tombstones
+
+            subject = who
+            if who and not who.startswith("p_"):
+                subject = "h:" + tombstones.digest(tombstones.salt(store), "query", who)[:16]
+            audit.log(store, f"key:{key.key_id}", "read", subject, detail)
+
+        try:
+            await asyncio.wrap_future(tenant.writer.call(write))
+        except Exception:  # noqa: BLE001 - the answer is already sent
+            log.exception("audit log write failed")
+
+
+def _identity_hook(store: Any) -> Any:  # noqa: ANN401
     """Attach new events to their person right after each commit, when identity exists."""
     try:
         from empatia.identity.incremental import attach_new_events

@@ -10,17 +10,25 @@ name, as Segment clients send it), or the ``empatia_key`` cookie the web UI sets
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from empatia.privacy.keys import ApiKey
+from empatia.privacy.tenants import CURRENT, Tenants
 from empatia.workspace import Workspace
 
 
-def get_workspace(request: Request) -> Workspace:
-    ws: Workspace = request.app.state.workspace
+async def get_workspace(request: Request) -> Workspace:
+    """The caller's workspace: the one its key belongs to (the only one, when one is served)."""
+    tenants: Tenants = request.app.state.tenants
+    tenant = getattr(request.state, "tenant", None)
+    if tenant is None:
+        tenant = tenants.for_secret(presented_secret(request))
+        request.state.tenant = tenant
+        CURRENT.set(tenant)
+    ws: Workspace = tenant.workspace
     return ws
 
 
@@ -37,12 +45,20 @@ def presented_secret(request: Request) -> str | None:
     return request.cookies.get("empatia_key")
 
 
-def require(scope: str) -> Callable[[Request], ApiKey]:
-    """A dependency that authenticates the caller and checks the key allows ``scope``."""
+def require(scope: str) -> Callable[[Request], Awaitable[ApiKey]]:
+    """A dependency that authenticates the caller and checks the key allows ``scope``.
 
-    def dependency(request: Request) -> ApiKey:
-        key: ApiKey = request.app.state.keyring.authenticate(presented_secret(request), scope)
+    The key also names the workspace: the request is bound to it from here on.
+    """
+
+    async def dependency(request: Request) -> ApiKey:
+        tenants: Tenants = request.app.state.tenants
+        secret = presented_secret(request)
+        tenant = tenants.for_secret(secret)
+        key = tenant.keyring.authenticate(secret, scope)
         request.state.key = key
+        request.state.tenant = tenant
+        CURRENT.set(tenant)
         return key
 
     return dependency

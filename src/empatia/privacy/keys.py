@@ -66,6 +66,29 @@ def revoke_key(store: Store, key_id: str) -> None:
         raise NotFoundError(f"no active key {key_id!r}; see `empatia keys list`", key_id=key_id)
 
 
+def rotate_key(store: Store, key_id: str) -> tuple[ApiKey, str]:
+    """Replace a key by a new one with the same name and scope; the old one is revoked.
+
+    Returns the new key and its secret (shown once). Clients switch to the new secret; the old
+    one stops working at once.
+    """
+    row = store.con.execute(
+        "select name, scope from api_keys where key_id = ? and revoked_at is null", [key_id]
+    ).fetchone()
+    if row is None:
+        raise NotFoundError(f"no active key {key_id!r}; see `empatia keys list`", key_id=key_id)
+    name, scope = row
+    store.con.execute("begin transaction")
+    try:
+        new, secret = create_key(store, scope, name)
+        revoke_key(store, key_id)
+        store.con.execute("commit")
+    except BaseException:
+        store.con.execute("rollback")
+        raise
+    return new, secret
+
+
 class KeyRing:
     """An in-memory view of the keys for the hot path, refreshed when a key is not known."""
 
@@ -92,6 +115,13 @@ class KeyRing:
         with self._lock:
             self._ephemeral[secret_hash] = ApiKey("local", name, scope)
             self._by_hash.update(self._ephemeral)
+
+    def knows(self, secret_hash: str) -> bool:
+        """Whether this ring holds the key (refreshing once when it does not)."""
+        if secret_hash in self._by_hash:
+            return True
+        self.refresh()
+        return secret_hash in self._by_hash
 
     def authenticate(self, secret: str | None, needed: str) -> ApiKey:
         if not secret:

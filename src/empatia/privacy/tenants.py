@@ -1,0 +1,153 @@
+"""Several workspaces in one server, each with its own store, keys and writer.
+
+A key belongs to one workspace (it is stored in that workspace's store); the server finds the
+workspace from the key the caller presents, so a key can never reach another workspace's
+data. Routes get the caller's workspace from ``WorkspaceDep``; code that reads
+``app.state.workspace``, ``app.state.writer`` or ``app.state.keyring`` directly gets the
+caller's too (thin proxies following the request's workspace), so single-workspace code
+works unchanged.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from empatia.errors import AuthError
+from empatia.ingest.event import Row
+from empatia.ingest.writer import EventWriter
+from empatia.privacy.keys import ApiKey, KeyRing, hash_secret
+from empatia.privacy.tombstones import TombstoneSet
+from empatia.store import Store
+from empatia.workspace import Workspace
+
+T = TypeVar("T")
+
+CURRENT: contextvars.ContextVar[Tenant | None] = contextvars.ContextVar(
+    "empatia_tenant", default=None
+)
+
+
+class PrivacyWriter(EventWriter):
+    """The event writer, dropping events of erased people before they are stored."""
+
+    def __init__(self, store: Store, tombstones: TombstoneSet, **kw: Any) -> None:
+        super().__init__(store, **kw)
+        self.tombstones = tombstones
+
+    def submit(self, rows: list[Row]) -> Future[int]:
+        return super().submit(self.tombstones.filter(rows))
+
+    def reconnect(self, store: Store) -> None:
+        """After the store's file was rewritten (on the writer thread only)."""
+        self._con = store.cursor()
+
+
+@dataclass
+class Tenant:
+    name: str
+    workspace: Workspace
+    keyring: KeyRing = field(init=False)
+    tombstones: TombstoneSet = field(init=False)
+    writer: PrivacyWriter = field(init=False)
+
+    def open(self, after_commit: Callable[[], None] | None = None) -> None:
+        store = self.workspace.store
+        self.keyring = KeyRing(store)
+        self.tombstones = TombstoneSet(store)
+        self.writer = PrivacyWriter(store, self.tombstones, after_commit=after_commit)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class Tenants:
+    """The workspaces this server serves, found by key."""
+
+    def __init__(self, workspaces: Mapping[str, Workspace]) -> None:
+        if not workspaces:
+            raise ValueError("serve at least one workspace")
+        self.by_name = {n: Tenant(n, ws) for n, ws in workspaces.items()}
+
+    @property
+    def single(self) -> Tenant | None:
+        return next(iter(self.by_name.values())) if len(self.by_name) == 1 else None
+
+    def __iter__(self) -> Any:
+        return iter(self.by_name.values())
+
+    def for_secret(self, secret: str | None) -> Tenant:
+        """The workspace a key belongs to (the only one when there is one)."""
+        one = self.single
+        if one is not None:
+            return one
+        if not secret:
+            raise AuthError("no key: every request names its workspace through its key")
+        h = hash_secret(secret)
+        for t in self.by_name.values():
+            if t.keyring.knows(h):
+                return t
+        raise AuthError("unknown key; create one with `empatia keys create`")
+
+    def current(self) -> Tenant:
+        t = CURRENT.get()
+        if t is not None:
+            return t
+        one = self.single
+        if one is None:
+            raise AuthError("no key: every request names its workspace through its key")
+        return one
+
+
+class KeyRouter:
+    """``app.state.keyring``: authenticates against the key's own workspace."""
+
+    def __init__(self, tenants: Tenants) -> None:
+        self.tenants = tenants
+
+    def authenticate(self, secret: str | None, needed: str) -> ApiKey:
+        tenant = self.tenants.for_secret(secret)
+        key = tenant.keyring.authenticate(secret, needed)
+        CURRENT.set(tenant)
+        return key
+
+    def refresh(self) -> None:
+        self.tenants.current().keyring.refresh()
+
+    def add_ephemeral(self, secret_hash: str, name: str, scope: str) -> None:
+        self.tenants.current().keyring.add_ephemeral(secret_hash, name, scope)
+
+
+class WriterRouter:
+    """``app.state.writer``: the writer of the caller's workspace."""
+
+    def __init__(self, tenants: Tenants) -> None:
+        self.tenants = tenants
+
+    def submit(self, rows: Sequence[Row]) -> Future[int]:
+        return self.tenants.current().writer.submit(list(rows))
+
+    def call(self, fn: Callable[[], T]) -> Future[T]:
+        return self.tenants.current().writer.call(fn)
+
+    def close(self) -> None:
+        for t in self.tenants:
+            t.close()
+
+
+class CurrentProxy:
+    """Delegates attribute access to the caller's workspace (or its settings)."""
+
+    def __init__(self, tenants: Tenants, attr: str | None = None) -> None:
+        object.__setattr__(self, "_tenants", tenants)
+        object.__setattr__(self, "_attr", attr)
+
+    def _target(self) -> Any:
+        ws = self._tenants.current().workspace
+        return getattr(ws, self._attr) if self._attr else ws
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target(), name)
