@@ -266,7 +266,8 @@ def decide_one(store: Store, person_id: str, live: LiveContext | None = None,
     cur = store.cursor()
     try:
         row = cur.execute(
-            "select candidates, state, seq from decide_inputs where person_id = ?", [person_id]
+            "select candidates, state, seq, computed_at from decide_inputs where person_id = ?",
+            [person_id]
         ).fetchone()
         if row is None:
             cands: list[Candidate] = []
@@ -276,6 +277,12 @@ def decide_one(store: Store, person_id: str, live: LiveContext | None = None,
             cands = _parse_candidates(row[0])
             state = PersonState.from_dict(orjson.loads(row[1]))
             seq = row[2]
+            age = (now - row[3]).total_seconds() if row[3] else 0.0
+            _age_state(state, age)
+            if age > 0:
+                for c in cands:
+                    if c.last_days is not None:
+                        c.last_days = round(c.last_days + age / 86400, 1)
         state.consents = signals.current_consents(store, person_id, state.consents, seq)
         since = now.timestamp() - catalogue.policy.fatigue_days * 86400
         for ch, n in cur.execute(
@@ -290,6 +297,15 @@ def decide_one(store: Store, person_id: str, live: LiveContext | None = None,
     if record:
         log_decision(store, decision, delivered=decision.kind != "nothing", source="live")
     return decision
+
+
+def _age_state(state: PersonState, seconds: float) -> None:
+    """Move a training-time snapshot to now: purchases are that much older."""
+    if seconds <= 0:
+        return
+    if state.hours_since_purchase is not None:
+        state.hours_since_purchase += seconds / 3600
+    state.recent_items = {k: v + seconds / 86400 for k, v in state.recent_items.items()}
 
 
 def log_decision(store: Store, d: Decision, *, delivered: bool, source: str) -> None:

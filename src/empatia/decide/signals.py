@@ -39,6 +39,12 @@ def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(row and row[0])
 
 
+def _has_rows(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    if not _exists(con, name):
+        return False
+    return bool(con.execute(f"select exists(select 1 from {name})").fetchone()[0])  # type: ignore[index]
+
+
 def _person_join(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
     """SQL for an event's person: identity's ``event_persons``, else the user/anonymous id."""
     if _exists(con, "event_persons"):
@@ -71,24 +77,25 @@ def purchases(store: Store) -> pd.DataFrame:
 def persons(store: Store) -> list[str]:
     con = store.cursor()
     try:
-        if _exists(con, "profiles"):
-            return [r[0] for r in con.execute("select person_id from profiles").fetchall()]
-        if _exists(con, "event_persons"):
-            return [r[0] for r in con.execute(
-                "select distinct person_id from event_persons").fetchall()]
-        return []
+        parts = [f"select {c} from {t}" for t, c in
+                 (("profiles", "person_id"), ("event_persons", "distinct person_id"))
+                 if _exists(con, t)]
+        if not parts:
+            return []
+        return [r[0] for r in con.execute(" union ".join(parts) + " order by 1").fetchall()]
     finally:
         con.close()
 
 
 def consents(store: Store, person_id: str | None = None, after_seq: int | None = None
              ) -> dict[str, dict[str, bool]]:
-    """person → purpose → granted, from privacy's ``consent_current`` view when present,
-    else the latest ``Consent Updated`` (or ``context.consent``) per person and purpose."""
+    """person → purpose → granted, from privacy's ``consent_current`` view once the privacy
+    stage has filled its ledger; before that (adapter) the latest ``Consent Updated`` (or
+    ``context.consent``) per person and purpose, read from the event log."""
     con = store.cursor()
     try:
         where, args = ("", [])
-        if _exists(con, "consent_current"):
+        if _exists(con, "consent_current") and _ledger_filled(store):
             if person_id:
                 where, args = "where person_id = ?", [person_id]
             rows = con.execute(
@@ -158,9 +165,10 @@ def person_states(store: Store, now: datetime, policy: PolicyConfig,
             """, [since, now]).fetchall():
                 put(pid, anger=anger, sentiment=score)
         # unresolved service journeys: experience's table when present, else the event log
-        if _exists(con, "journey_unresolved"):
+        if _exists(con, "journey_unresolved") and _has_rows(con, "experience_journeys"):
             rows = con.execute(
-                "select person_id, count(*), any_value(topic) from journey_unresolved group by 1"
+                "select person_id, count(*), any_value(topic) from journey_unresolved "
+                "where coalesce(unresolved_age_days, 0) <= 60 group by 1"
             ).fetchall()
         else:
             rows = con.execute(f"""
@@ -234,36 +242,36 @@ def person_states(store: Store, now: datetime, policy: PolicyConfig,
     return states
 
 
-def _privacy_check() -> Any | None:
-    """privacy's shared consent check, when that module exists.
-
-    Expected contract (issue: privacy): ``empatia.privacy.consent.has_consent(store,
-    person_id, purpose) -> bool``; ``check``/``allowed`` with the same signature are accepted.
-    Until it exists, :func:`consents` (their ``consent_current`` view, else the event log)
-    is the adapter.
-    """
+def _privacy() -> Any | None:
+    """privacy's consent module (``empatia.privacy.consent``: ``current``/``check``), if present."""
     try:
-        from empatia.privacy import consent as mod  # type: ignore[attr-defined]
-    except ImportError:
+        from empatia.privacy import consent as mod
+    except ImportError:  # pragma: no cover - privacy is part of the package
         return None
-    for name in ("has_consent", "check", "allowed", "is_allowed"):
-        fn = getattr(mod, name, None)
-        if callable(fn):
-            return fn
-    return None
+    return mod if callable(getattr(mod, "current", None)) else None
 
 
 def current_consents(store: Store, person_id: str, known: dict[str, bool] | None = None,
                      after_seq: int | None = None) -> dict[str, bool]:
     """Consent per purpose for one person, read now (a withdrawal counts at once): privacy's
-    check when present, else ``known`` (the snapshot) updated by consent events after
-    ``after_seq``."""
-    fn = _privacy_check()
-    if fn is not None:
-        return {p: bool(fn(store, person_id, p)) for p in PURPOSES}
+    shared ``consent.current`` when its ledger is filled, else ``known`` (the training
+    snapshot) updated by consent events after ``after_seq``."""
+    mod = _privacy()
+    if mod is not None and _ledger_filled(store):
+        return {p: bool(st.granted) for p, st in mod.current(store, person_id).items()}
     if after_seq is None or known is None:
         return consents(store, person_id).get(person_id, {})
     return {**known, **consents(store, person_id, after_seq).get(person_id, {})}
+
+
+def _ledger_filled(store: Store) -> bool:
+    cur = store.cursor()
+    try:
+        if not _exists(cur, "consent_ledger"):
+            return False
+        return cur.execute("select exists(select 1 from consent_ledger)").fetchone()[0]  # type: ignore[index]
+    finally:
+        cur.close()
 
 
 def last_seq(store: Store) -> int:
