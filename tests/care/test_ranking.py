@@ -59,3 +59,33 @@ def test_read_key_sees_no_quotes_admin_does(cstore: Store, world: World, weights
 def test_empty_store_and_missing_stages(cstore: Store) -> None:
     assert care.run_care(cstore.con)["listed"] == 0
     assert care.care_list(cstore.con) == []
+
+
+def test_people_who_withdrew_a_listed_purpose_are_left_out(cstore: Store, world: World) -> None:
+    from empatia.care.config import load_weights
+
+    world.event("musician", 2, event="Consent Updated",
+                properties={"purpose": "profiling", "granted": False})  # fmt: skip
+    world.finish()
+    care.run_care(cstore.con, load_weights(), deliver=False)
+    assert "musician" in {r["person_id"] for r in care.care_list(cstore.con)}  # default: no consent needed
+    w = load_weights(overrides={"privacy": {"exclude_without": ["profiling"]}})
+    figures = care.run_care(cstore.con, w, deliver=False)
+    assert figures["excluded_by_consent"] == 1
+    assert "musician" not in {r["person_id"] for r in care.care_list(cstore.con)}
+
+
+def test_reads_the_experience_stage_journeys_when_it_has_run(cstore: Store, world: World) -> None:
+    from empatia.care.config import load_weights
+
+    cstore.con.execute(
+        """insert into experience_journeys (person_id, case_id, topic, first_at, last_at, last_seq,
+               contacts, channel_switches, wait_seconds, resolved, internal_success,
+               succeeded_but_hurt, hurt_reasons)
+           values ('fan', 'C5', 'app', timestamptz '2026-06-24 12:00+00', timestamptz '2026-06-27 00:00+00',
+                   null, 6, 3, 7200, true, true, true, '6 contacts, 3 channel switches')"""
+    )  # fmt: skip
+    figures = care.run_care(cstore.con, load_weights(), deliver=False)
+    assert figures["journeys_from"] == "experience_journeys"
+    fan = care.entry(cstore.con, "fan")
+    assert "closed as a success but it hurt (6 contacts, 3 channel switches)" in fan["explanation"]

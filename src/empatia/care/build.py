@@ -36,6 +36,12 @@ having not arg_max(granted, seq)
 """
 
 
+_CONSENT_CURRENT = """
+select distinct person_id from consent_current
+where purpose in (select unnest(?::varchar[])) and not granted
+"""
+
+
 def _clean(v: Any) -> Any:
     if isinstance(v, float) and math.isnan(v):
         return None
@@ -97,7 +103,10 @@ def run_care(
     scored = score_people(inp, w)
     figures: dict[str, Any] = {"at_risk": len(scored)}
     if w.privacy.exclude_without and len(scored):
-        out = {r[0] for r in con.execute(_CONSENT, [list(w.privacy.exclude_without)]).fetchall()}
+        purposes = list(w.privacy.exclude_without)
+        out = {r[0] for r in con.execute(_CONSENT, [purposes]).fetchall()}
+        if has_table(con, "consent_current"):  # the privacy stage's ledger (API decisions too)
+            out |= {r[0] for r in con.execute(_CONSENT_CURRENT, [purposes]).fetchall()}
         figures["excluded_by_consent"] = int(scored["person_id"].isin(out).sum())
         scored = scored[~scored["person_id"].isin(out)]
     cases = latest_cases(con)

@@ -78,7 +78,8 @@ def risk_facts(r: dict[str, Any]) -> list[str]:
         if not j.get("resolved") and n >= 1:
             facts.append(f"{n} contact{'s' * (n != 1)}{span}{about}, still unresolved")
         elif j.get("hurt"):
-            facts.append(f"{n} contacts{span}{about}: closed as a success but it hurt")
+            why = f" ({j['hurt_reasons']})" if _present(j.get("hurt_reasons")) else ""
+            facts.append(f"{n} contacts{span}{about}: closed as a success but it hurt{why}")
         elif n >= 3:
             facts.append(f"{n} contacts{span}{about}")
         if (j.get("wait_hours") or 0) >= 24:

@@ -154,7 +154,9 @@ def _switches(path: str | None) -> int:
 
 def read_journeys(con: duckdb.DuckDBPyConnection, since: datetime) -> tuple[pd.DataFrame, str]:
     """Service journeys active since ``since``: from experience's table, else from events."""
-    if has_table(con, "experience_journeys"):
+    row = con.execute("select count(*) from experience_journeys").fetchone() if has_table(
+        con, "experience_journeys") else None  # fmt: skip
+    if row and row[0]:  # the experience stage has run
         cols = columns(con, "experience_journeys")
         need = {"person_id", "case_id", "contacts", "first_at", "last_at", "resolved"}
         if need <= cols:
@@ -163,13 +165,14 @@ def read_journeys(con: duckdb.DuckDBPyConnection, since: datetime) -> tuple[pd.D
                    "internal_success": "null::boolean", "resolution": "null::varchar",
                    "wait_seconds": "0::double", "transfers": "0::bigint",
                    "channels": "1::bigint", "channel_switches": "0::bigint",
-                   "succeeded_but_hurt": "null::boolean"}  # fmt: skip
+                   "succeeded_but_hurt": "null::boolean", "hurt_reasons": "null::varchar"}  # fmt: skip
             sel = ", ".join(pick + [c if c in cols else f"{d} as {c}" for c, d in opt.items()])
             df = con.execute(
                 f"select {sel} from experience_journeys where last_at >= ?", [since]
             ).df()
             return df, "experience_journeys"
     df = con.execute(_JOURNEYS_FROM_EVENTS, [since]).df()
+    df["hurt_reasons"] = None
     df["channel_switches"] = df.pop("channel_path").map(_switches) if len(df) else 0
     return df, "events"
 

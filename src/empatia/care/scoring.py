@@ -207,6 +207,7 @@ def _journey_fact(r: object) -> dict[str, object]:
         "resolved": bool(getattr(r, "resolved")), "wait_hours": round(float(getattr(r, "wait_seconds") or 0) / 3600, 1),  # noqa: B009
         "channel_switches": int(getattr(r, "channel_switches") or 0),  # noqa: B009
         "hurt": bool(hurt and hurt > 0),
+        "hurt_reasons": getattr(r, "hurt_reasons", None) if hurt and hurt > 0 else None,
         "last_seq": int(getattr(r, "last_seq")) if pd.notna(getattr(r, "last_seq")) else None,  # noqa: B009
         "last_at": pd.Timestamp(last).isoformat(),
     }  # fmt: skip

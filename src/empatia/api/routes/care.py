@@ -35,7 +35,10 @@ class WebhookCreate(BaseModel):
 @router.get("")
 def care_list(ws: WorkspaceDep, key: ReadKey, limit: int = 50, status: str | None = None) -> list[dict[str, Any]]:
     """The ranked special-care list of the latest run."""
-    return care.care_list(ws.store.cursor(), limit, key.scope, status)
+    rows = care.care_list(ws.store.cursor(), limit, key.scope, status)
+    if rows and rows[0]["text_visible"]:
+        _audit(ws, key.key_id, None)
+    return rows
 
 
 @router.get("/alerts")
@@ -80,5 +83,16 @@ def delivery_log(ws: WorkspaceDep, key: AdminKey, alert_id: str | None = None, l
 @router.get("/{person_id}")
 def entry(person_id: str, ws: WorkspaceDep, key: ReadKey) -> dict[str, Any]:
     """One person's case with its evidence (quotes only for keys allowed to see them)."""
-    return {**care.entry(ws.store.cursor(), person_id, key.scope),
-            "history": care.history(ws.store.cursor(), person_id)}
+    out = care.entry(ws.store.cursor(), person_id, key.scope)
+    if out["text_visible"]:
+        _audit(ws, key.key_id, person_id)
+    return {**out, "history": care.history(ws.store.cursor(), person_id)}
+
+
+def _audit(ws: Any, key_id: str, person_id: str | None) -> None:
+    """Reading customers' own words is logged (privacy audit), when privacy is installed."""
+    try:
+        from empatia.privacy import audit
+    except ModuleNotFoundError:  # pragma: no cover - privacy not installed
+        return
+    audit.log(ws.store, f"key:{key_id}", "read", person_id, "care evidence with quotes")
