@@ -7,6 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from empatia.workspace import Workspace
+
 
 def register(app: typer.Typer) -> None:
     """Add the ``demo`` command to the root CLI."""
@@ -37,12 +39,10 @@ def demo(
     Example: empatia demo --customers 10000 --seed 7 --no-serve
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
 
     from empatia.cli_common import console, err_console, workspace
     from empatia.demo.load import import_world
     from empatia.demo.world import STEPS, build_world
-    from empatia.workspace import Workspace
 
     ws = Workspace(db=db) if db is not None else workspace(ctx)
     if db is not None:
@@ -62,7 +62,7 @@ def demo(
                   f"in {world.seconds:.1f} s; truth in {out_dir}")  # fmt: skip
     console.print(f"Imported {report.accepted:,} events ({report.duplicates:,} already there, "
                   f"{report.rejected:,} rejected) in {report.seconds:.1f} s")  # fmt: skip
-    _run_pipeline(ws, console, Table)
+    _run_pipeline(ws)
     if serve:
         try:
             from empatia.api.app import serve as run_server
@@ -74,16 +74,33 @@ def demo(
         run_server(ws, host, port)
 
 
-def _run_pipeline(ws, console, table_cls) -> None:  # type: ignore[no-untyped-def]
-    try:
-        from empatia.pipeline import RunContext, run_pipeline
-    except ImportError:
-        return
-    results = run_pipeline(RunContext(ws))
+def _run_pipeline(ws: Workspace) -> None:
+    """Run whatever pipeline stages are installed, a progress bar per stage, then a summary."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from empatia.cli_common import console, err_console
+    from empatia.pipeline import RunContext, run_pipeline
+
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                   TextColumn("{task.completed:,}"), TimeElapsedColumn(), console=err_console)  # fmt: skip
+
+    class _Stage:
+        def __init__(self, name: str) -> None:
+            self.task = bar.add_task(f"stage {name}", total=None)
+
+        def total(self, n: int | None) -> None:
+            bar.update(self.task, total=n)
+
+        def advance(self, n: int = 1) -> None:
+            bar.advance(self.task, n)
+
+    with bar:
+        results = run_pipeline(RunContext(ws), on_stage=lambda st: _Stage(st.name))
     if not results:
         console.print("No pipeline stages are installed yet.")
         return
-    t = table_cls("stage", "seconds", "figures")
+    t = Table("stage", "seconds", "figures")
     for r in results:
         t.add_row(r.name, f"{r.seconds:.2f}", ", ".join(f"{k}={v}" for k, v in r.figures.items()))
     console.print(t)
