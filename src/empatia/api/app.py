@@ -175,7 +175,7 @@ class AuditMiddleware:
         if status >= 400 or key is None or tenant is None or state.get("audited"):
             return
         params = scope.get("path_params") or {}
-        who = next((str(v) for k, v in params.items() if k in ("id", "person_id", "subject")), None)
+        who = next((str(v) for k, v in params.items() if k in ("id", "person_id", "person", "subject")), None)
         route = scope.get("route")
         detail = f"GET {getattr(route, 'path', scope['path'])}"
         store = tenant.workspace.store

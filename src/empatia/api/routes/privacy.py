@@ -1,0 +1,159 @@
+"""Privacy endpoints: access and erasure, consent, progressive profiling, audit, retention.
+
+Scopes: recording consent and profiling answers is *write* (it is data coming in); reading a
+person's consent or next question is *read*; everything that exports or erases personal data,
+and the audit log, is *admin*.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from empatia.api.deps import AdminKey, ReadKey, WorkspaceDep, WriteKey
+from empatia.privacy import audit, consent, profiling, retention
+from empatia.privacy.access import export_subject
+from empatia.privacy.erasure import erase
+from empatia.privacy.keys import rotate_key
+from empatia.privacy.partner_export import Contract, export_partner
+
+router = APIRouter(tags=["privacy"])
+T = TypeVar("T")
+
+
+async def _on_writer(request: Request, fn: Callable[[], T]) -> T:
+    """Run a write on the workspace's writer thread (DuckDB has one writer)."""
+    return await asyncio.wrap_future(request.app.state.writer.call(fn))
+
+
+# -- access and erasure -----------------------------------------------------------------------
+@router.get("/v1/subjects/{id}")
+async def subject_access(id: str, ws: WorkspaceDep, key: AdminKey, request: Request) -> Any:
+    """Everything held about a person (right of access), found by any identifier."""
+    request.state.audited = True
+    return await _on_writer(
+        request, lambda: export_subject(ws.store, id, actor=f"key:{key.key_id}")
+    )
+
+
+@router.delete("/v1/subjects/{id}")
+async def subject_erase(id: str, ws: WorkspaceDep, key: AdminKey, request: Request) -> Any:
+    """Erase a person everywhere (right to erasure); later events for them are dropped."""
+    tenant = request.state.tenant
+
+    def job() -> dict[str, object]:
+        try:
+            report = erase(ws.store, id, actor=f"key:{key.key_id}",
+                           on_reopen=tenant.writer.reconnect)  # fmt: skip
+        finally:
+            tenant.tombstones.refresh()
+        return report.as_dict()
+
+    return await _on_writer(request, job)
+
+
+# -- consent -------------------------------------------------------------------------------
+class ConsentIn(BaseModel):
+    subject: str = Field(min_length=1, description="Person id, or user_id:… / anonymous_id:…")
+    purpose: str = Field(description=f"One of {', '.join(consent.PURPOSES)} (or marketing + channel)")
+    granted: bool
+    channel: str | None = None
+    legal_basis: str | None = "consent"
+    at: datetime | None = None
+
+
+@router.post("/v1/consent")
+async def consent_record(body: ConsentIn, ws: WorkspaceDep, key: WriteKey, request: Request) -> Any:
+    """Record one consent decision (append-only)."""
+    state = await _on_writer(request, lambda: consent.record(
+        ws.store, body.subject, body.purpose, body.granted, channel=body.channel,
+        legal_basis=body.legal_basis, source=f"api:{key.key_id}", at=body.at,
+    ))  # fmt: skip
+    return {"subject": body.subject, "purpose": state.purpose, "granted": state.granted}
+
+
+@router.get("/v1/consent/{id}")
+async def consent_show(id: str, ws: WorkspaceDep, _: ReadKey) -> Any:
+    """A person's current consent per purpose (defaults filled in)."""
+    return consent.as_dict(consent.current(ws.store, id))
+
+
+@router.get("/v1/consent/{id}/{purpose}")
+async def consent_check(id: str, purpose: str, ws: WorkspaceDep, _: ReadKey,
+                        channel: str | None = None) -> Any:  # fmt: skip
+    """Whether a person allows one purpose now."""
+    return {"allowed": consent.check(ws.store, id, purpose, channel)}
+
+
+# -- progressive profiling ----------------------------------------------------------------
+@router.get("/v1/profiling/{id}/next")
+async def profiling_next(id: str, ws: WorkspaceDep, _: ReadKey) -> Any:
+    """At most one question to ask this person now, and why (not)."""
+    d = profiling.next_question(ws.store, id)
+    return {"question": d.question.__dict__ if d.question else None, "stage": d.stage,
+            "reasons": d.reasons}  # fmt: skip
+
+
+class AnswerIn(BaseModel):
+    question_id: str
+    value: str | None = None
+    declined: bool = False
+
+
+@router.post("/v1/profiling/{id}/answers")
+async def profiling_answer(id: str, body: AnswerIn, ws: WorkspaceDep, _: WriteKey,
+                           request: Request) -> Any:  # fmt: skip
+    """Record an answer (it becomes a trait, with consent for its purpose) or a refusal."""
+    await _on_writer(request, lambda: profiling.record_answer(
+        ws.store, id, body.question_id, body.value, declined=body.declined))  # fmt: skip
+    return {"recorded": True}
+
+
+# -- admin: audit, retention, partner exports, key rotation --------------------------------
+@router.get("/admin/audit")
+async def audit_log(ws: WorkspaceDep, _: AdminKey, subject: str | None = None,
+                    limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> Any:  # fmt: skip
+    """Who read, exported or erased whose data."""
+    return audit.entries(ws.store, subject, limit)
+
+
+@router.post("/admin/retention")
+async def retention_apply(ws: WorkspaceDep, key: AdminKey, request: Request,
+                          dry_run: bool = True) -> Any:  # fmt: skip
+    """Apply the retention policies (``dry_run=false``) or report what they would delete."""
+    results = await _on_writer(request, lambda: retention.apply(
+        ws.store, retention.load_policies(), dry_run=dry_run, actor=f"key:{key.key_id}"))
+    return [r.__dict__ for r in results]
+
+
+class PartnerExportIn(BaseModel):
+    contract: str = Field(description="Path of the contract TOML, readable by the server")
+    out: str = Field(description="Where the server writes the file")
+    audience: list[str] | None = None
+    format: str | None = None
+
+
+@router.post("/admin/partners/export")
+async def partner_export(body: PartnerExportIn, ws: WorkspaceDep, key: AdminKey,
+                         request: Request) -> Any:  # fmt: skip
+    """Export consenting people's contracted fields for a partner."""
+    contract = Contract.load(Path(body.contract))
+    rep = await _on_writer(request, lambda: export_partner(
+        ws.store, contract, body.out, audience=body.audience, fmt=body.format,
+        actor=f"key:{key.key_id}"))  # fmt: skip
+    return rep.__dict__
+
+
+@router.post("/admin/keys/{key_id}/rotate")
+async def keys_rotate(key_id: str, ws: WorkspaceDep, _: AdminKey, request: Request) -> Any:
+    """A new secret for a key (same name and scope); the old one stops working."""
+    new, secret = await _on_writer(request, lambda: rotate_key(ws.store, key_id))
+    request.app.state.keyring.refresh()
+    return {"key_id": new.key_id, "scope": new.scope, "name": new.name, "secret": secret,
+            "revoked": key_id}  # fmt: skip
