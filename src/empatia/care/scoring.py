@@ -123,27 +123,31 @@ def text_signals(texts: pd.DataFrame, now: pd.Timestamp, w: CareWeights) -> pd.D
     t["threat_cues"] = t["escalation"].map(lambda j: [c for c in _cues(j) if c in THREATS])
     t["threat"] = t["threat_cues"].map(bool).astype(float)
     t = t.sort_values(["person_id", "at", "seq"])
-    rows = []
-    for pid, g in t.groupby("person_id", sort=False):
-        wts = g["w"].to_numpy()
-        last = g.iloc[-1]
-        neg = float((wts * g["neg"].to_numpy()).sum() / wts.sum()) * float(wts.max()) if wts.sum() else 0.0
-        scores = g["score"].astype(float).fillna(0).to_numpy()
-        traj = float(np.clip(scores[:-1].mean() - scores[-1], 0, 1)) * float(last["w"]) if len(g) > 1 else 0.0
-        threats = sorted({c for cs in g["threat_cues"] for c in cs})
-        rows.append({
-            "person_id": pid, "negative_words": neg,
-            "anger": float((g["hot"] * g["w"]).max()),
-            "last_negative": float(last["w"]) if last["sentiment"] == "negative" else 0.0,
-            "trajectory": traj,
-            "escalation": float((g["threat"] * g["w"]).max()),
-            "n_texts": len(g), "last_seq": int(g["seq"].max()), "last_text_at": last["at"],
-            "last_emotion": last["dominant_emotion"], "last_sentiment": last["sentiment"],
-            "threats": threats,
-            "threat_seqs": [int(s) for s, c in zip(g["seq"], g["threat_cues"], strict=True) if c],
-            "text_seqs": [int(s) for s in g.sort_values(["w", "neg"], ascending=False)["seq"].head(5)],
-        })  # fmt: skip
-    return pd.DataFrame(rows, columns=cols)
+    t["wneg"] = t["w"] * t["neg"]
+    t["whot"] = t["w"] * t["hot"]
+    t["wthreat"] = t["w"] * t["threat"]
+    g = t.groupby("person_id", sort=False)
+    out = g.agg(wsum=("w", "sum"), wneg=("wneg", "sum"), wmax=("w", "max"), anger=("whot", "max"),
+                escalation=("wthreat", "max"), n_texts=("seq", "size"), last_seq=("seq", "max"),
+                score_sum=("score", "sum"))  # fmt: skip
+    last = g.tail(1).set_index("person_id")
+    out["negative_words"] = np.where(out["wsum"] > 0, out["wneg"] / out["wsum"].where(out["wsum"] > 0, 1), 0) * out["wmax"]
+    out["last_negative"] = np.where(last["sentiment"] == "negative", last["w"], 0.0)
+    n = out["n_texts"].to_numpy()
+    earlier = (out["score_sum"] - last["score"].fillna(0)) / np.maximum(n - 1, 1)
+    out["trajectory"] = np.where(n > 1, np.clip(earlier - last["score"].fillna(0), 0, 1) * last["w"], 0.0)
+    out["last_text_at"] = last["at"]
+    out["last_emotion"] = last["dominant_emotion"]
+    out["last_sentiment"] = last["sentiment"]
+    th = t[t["threat"] > 0]
+    out["threats"] = th.explode("threat_cues").groupby("person_id")["threat_cues"].agg(
+        lambda c: sorted(set(c))).reindex(out.index)  # fmt: skip
+    out["threat_seqs"] = th.groupby("person_id")["seq"].agg(lambda x: [int(v) for v in x]).reindex(out.index)
+    top = t.sort_values(["person_id", "w", "neg"], ascending=[True, False, False]).groupby("person_id").head(5)
+    out["text_seqs"] = top.groupby("person_id")["seq"].agg(lambda x: [int(v) for v in x]).reindex(out.index)
+    for c in ("threats", "threat_seqs", "text_seqs"):
+        out[c] = out[c].map(lambda v: v if isinstance(v, list) else [])
+    return out.reset_index()[cols]
 
 
 def journey_signals(journeys: pd.DataFrame, texts: pd.DataFrame, now: pd.Timestamp,
@@ -171,16 +175,14 @@ def journey_signals(journeys: pd.DataFrame, texts: pd.DataFrame, now: pd.Timesta
                  & ((contacts >= 4) | (wait_h >= 1.5) | ((contacts >= 2) & neg_after)))  # fmt: skip
         hurt = hurt.where(hurt.notna(), pd.Series(guess, index=j.index))
     j["hurt_sig"] = hurt.astype(bool).astype(float) * j["w"]
-    j = j.sort_values(["person_id", "last_at"])
-    out = []
-    for pid, g in j.groupby("person_id", sort=False):
-        out.append({
-            "person_id": pid, "unresolved": float(g["unresolved_sig"].max()),
-            "effort": float(g["effort_sig"].max()), "hurt": float(g["hurt_sig"].max()),
-            "journeys": [_journey_fact(r) for r in g.sort_values("w", ascending=False).head(3).itertuples()],
-            "last_journey_seq": int(g["last_seq"].max()) if g["last_seq"].notna().any() else None,
-        })  # fmt: skip
-    return pd.DataFrame(out, columns=cols)
+    g = j.groupby("person_id", sort=False)
+    out = g.agg(unresolved=("unresolved_sig", "max"), effort=("effort_sig", "max"),
+                hurt=("hurt_sig", "max"), last_journey_seq=("last_seq", "max"))  # fmt: skip
+    top = j.sort_values(["person_id", "w"], ascending=[True, False]).groupby("person_id").head(3)
+    facts = pd.Series([_journey_fact(r) for r in top.itertuples()], index=top["person_id"].to_numpy())
+    out["journeys"] = facts.groupby(level=0).agg(list).reindex(out.index)
+    out["journeys"] = out["journeys"].map(lambda v: v if isinstance(v, list) else [])
+    return out.reset_index()[cols]
 
 
 def _negative_last_word(j: pd.DataFrame, texts: pd.DataFrame) -> np.ndarray:
