@@ -1,5 +1,41 @@
 """Build the demo world: events as Segment-shaped JSONL, and the ground truth as Parquet.
 
+A fictional omnichannel company (web shop, app, stores, call centre, a travel-booking
+service) with customers in PL, DE/AT, GB/IE/US, ES/MX, RU/KZ/BY, IR and FR writing in en, pl,
+ru, fa, de, es and fr, over two years ending 2026-11-20. Events follow
+``docs/tracking-plan.md``; one JSONL file per source (``demo_web.jsonl``, ``demo_app.jsonl``,
+``demo_stores.jsonl``, ``demo_callcentre.jsonl``, ``demo_service.jsonl``,
+``demo_booking.jsonl``, ``demo_crm.jsonl``, ``demo_feedback.jsonl``). How identifiers appear:
+
+- web: ``anonymousId`` = a browser cookie, ``userId`` once logged in (an ``identify`` ties
+  them); guest checkouts carry ``properties.email``;
+- app: ``userId`` + the install's ``anonymousId`` + ``context.device.id``; an ``alias`` on
+  the first use of an install; family tablets are shared by several people;
+- stores: ``anonymousId`` = ``properties.loyaltyId`` = the loyalty card number;
+- call centre: ``anonymousId`` = ``tel:<E.164>`` and ``properties.phone`` typed in varied
+  formats; withheld numbers are the shared placeholder ``+48221000000``;
+- e-mail tickets: ``anonymousId`` = ``mail:<address>`` and ``properties.email``;
+- CRM: ``identify`` with ``userId`` = ``traits.crmId``, names (some with typos), birth date and
+  address, rarely a phone: to be matched probabilistically.
+
+Ground truth, never imported (``demo_truth_*.parquet``):
+
+- ``identifiers``: kind (user_id, anonymous_id, email, phone as E.164, device_id,
+  loyalty_id, crm_id), value, person_id, shared (a value several people use: never merge);
+- ``texts``: message_id → person_id, language, emotion (joy, gratitude, surprise, neutral,
+  fear, sadness, disappointment, frustration, anger), sentiment, source (chat, email,
+  ticket, call, review, survey), case_id, effort, threat, rating, survey, bot;
+- ``journeys``: one row per service case: steps, channel switches, transfers, waits,
+  resolved, internal_success, final_emotion, succeeded_but_hurt, churned_after, planted
+  (``seven_steps``, ``special_care``);
+- ``people``: persona, market, language, names, joined/churned, influencer, profession,
+  followers, influence (0–1), special_care, planted_case (``damaged_instrument`` — the
+  demo's special-care case — ``seven_steps``, ``care_others``), hurt, shared_device, orders,
+  cadence_days, next_purchase_at and the window next_purchase_from/to, consent per purpose
+  (final state), crm_typo, subject_request;
+- ``surveys``: every answer with is_bot and bot_reason (speed, duplicate_text,
+  straight_lining). CES is 1–7 with 7 = "it was easy".
+
 >>> import tempfile, pathlib
 >>> files = build_world(pathlib.Path(tempfile.mkdtemp()), customers=200, seed=7)
 >>> files.events_total > 1000, sorted(files.truth)[0]
@@ -22,7 +58,7 @@ import pandas as pd
 
 from empatia.demo.catalogue import make_catalogue
 from empatia.demo.feedback import emit_reviews, emit_surveys
-from empatia.demo.lifecycle import emit_lifecycle, emit_subject_requests
+from empatia.demo.lifecycle import PURPOSES, emit_lifecycle, emit_subject_requests
 from empatia.demo.orders import REGULAR, plan_orders
 from empatia.demo.population import (
     PERSONAS, PLACEHOLDER_PHONE, People, add_family_tablets, add_influencers, make_people,
@@ -169,7 +205,9 @@ def write_truth(out_dir: Path, p: People, o, truth: Truth, planted: dict[str, li
     ids.loc[ids.value.isin([PLACEHOLDER_PHONE, f"tel:{PLACEHOLDER_PHONE}"]), "shared"] = True
     ids.insert(2, "person_id", pid[ids.pop("person").to_numpy()])
 
-    texts = pd.DataFrame(truth.texts)
+    texts = pd.DataFrame(truth.texts).reindex(columns=[
+        "message_id", "person", "language", "emotion", "source", "case_id", "effort", "threat",
+        "rating", "survey", "bot"])  # fmt: skip
     texts["sentiment"] = texts.emotion.map(SENTIMENT)
     for col in ("effort", "threat", "bot"):
         texts[col] = texts[col].eq(True) if col in texts else False
@@ -214,9 +252,11 @@ def write_truth(out_dir: Path, p: People, o, truth: Truth, planted: dict[str, li
     })  # fmt: skip
     for col, values in sorted(truth.person.items()):
         people[col] = pd.Series(values, dtype=object).reindex(range(p.n)).to_numpy()
+    for col in ("crm_typo", "subject_request", *(f"consent_{x}" for x in PURPOSES)):
+        if col not in people:
+            people[col] = None
     for col in [c for c in people if c.startswith("consent_")] + ["crm_typo"]:
-        if col in people:
-            people[col] = people[col].eq(True)
+        people[col] = people[col].eq(True)
     paths = {}
     for name, df in (("identifiers", ids), ("texts", texts), ("journeys", jr), ("people", people),
                      ("surveys", sv)):  # fmt: skip
