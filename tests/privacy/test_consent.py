@@ -1,0 +1,90 @@
+"""Consent: the ledger from events and the API, the derived state, the one check."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from empatia.errors import ConsentError, ValidationError
+from empatia.privacy import allowed_sql, check, record, require
+from empatia.privacy.consent import current
+from empatia.store import Store
+from empatia.workspace import Workspace
+
+from .conftest import ALA, BOB
+
+
+def person(ws: Workspace, user_id: str) -> str:
+    row = ws.store.con.execute(
+        "select person_id from identities where kind = 'user_id' and value = ?", [user_id]
+    ).fetchone()
+    assert row
+    return str(row[0])
+
+
+def test_events_and_context_become_consent_of_the_stitched_person(world: Workspace) -> None:
+    ala = person(world, ALA["user_id"])
+    assert check(world.store, ala, "marketing", channel="email")  # context.consent on identify
+    assert check(world.store, ala, "partner_sharing")  # Consent Updated track event
+    assert check(world.store, ala, "profiling")
+    assert not check(world.store, ala, "marketing_sms")  # never given: opt-in
+    assert check(world.store, ala, "analytics")  # legitimate interest until withdrawn
+    states = current(world.store, ala)
+    assert states["partner_sharing"].source == "event"
+    assert states["marketing_email"].source == "context"
+
+
+def test_latest_decision_wins_and_the_ledger_keeps_all(world: Workspace) -> None:
+    ala = person(world, ALA["user_id"])
+    record(world.store, ala, "partner_sharing", False, source="api")
+    assert not check(world.store, ala, "partner_sharing")
+    with pytest.raises(ConsentError):
+        require(world.store, ala, "partner_sharing")
+    n = world.store.con.execute(
+        "select count(*) from consent_ledger where purpose = 'partner_sharing'"
+    ).fetchone()[0]  # type: ignore[index]
+    assert n == 2
+    record(world.store, ala, "analytics", False)
+    assert not check(world.store, ala, "analytics")
+
+
+def test_an_older_decision_recorded_later_does_not_override() -> None:
+    s = Store(":memory:")
+    record(s, "p_1", "profiling", True, at=datetime(2026, 5, 1, tzinfo=UTC))
+    record(s, "p_1", "profiling", False, at=datetime(2026, 1, 1, tzinfo=UTC))
+    assert check(s, "p_1", "profiling")
+
+
+def test_sql_form_agrees_with_check(world: Workspace) -> None:
+    ala, bob = person(world, ALA["user_id"]), person(world, BOB["user_id"])
+    for purpose in ("partner_sharing", "analytics", "marketing_email", "profiling"):
+        rows = dict(world.store.con.execute(
+            f"select person_id, {allowed_sql(purpose, 'p.person_id')} from profiles p"
+        ).fetchall())  # fmt: skip
+        assert rows[ala] == check(world.store, ala, purpose)
+        assert rows[bob] == check(world.store, bob, purpose)
+
+
+def test_unknown_purposes_are_refused_with_the_valid_ones() -> None:
+    s = Store(":memory:")
+    with pytest.raises(ValidationError, match="partner_sharing"):
+        check(s, "p_1", "selling")
+    with pytest.raises(ValidationError, match="channels"):
+        record(s, "p_1", "marketing", True, channel="fax")
+
+
+def test_before_stitching_consent_is_kept_under_the_id() -> None:
+    s = Store(":memory:")
+    record(s, "user_id:u9", "marketing_sms", True)
+    assert check(s, "user_id:u9", "marketing", channel="sms")
+
+
+def test_full_rerun_rebuilds_event_consent_once(world: Workspace) -> None:
+    from empatia.pipeline import RunContext, run_pipeline
+
+    before = world.store.con.execute("select count(*) from consent_ledger").fetchone()[0]  # type: ignore[index]
+    run_pipeline(RunContext(world), only=("privacy",))
+    run_pipeline(RunContext(world, full=True), only=("privacy",))
+    after = world.store.con.execute("select count(*) from consent_ledger").fetchone()[0]  # type: ignore[index]
+    assert before == after == 3
