@@ -1,0 +1,50 @@
+"""Thresholds of the experience stage, with defaults; run options override them.
+
+>>> ExperienceConfig.from_options({"experience": {"hurt_contacts": 6}}).hurt_contacts
+6
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from empatia.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ExperienceConfig:
+    # effort
+    repeat_days: float = 7.0  # a new case on the same topic within this many days is a repeat
+    after_days: float = 60.0  # what happened after a journey: look this far ahead
+    # "succeeded but hurt": the company's records say success, and any of these held
+    hurt_contacts: int = 5  # contacts to resolution
+    hurt_live_wait_seconds: float = 5400  # total wait on phone/chat/store
+    hurt_channel_switches: int = 3
+    hurt_transfers: int = 2
+    hurt_last_score: float = -0.3  # the customer's last word this negative (with >= 2 contacts)
+    hurt_min_contacts_for_words: int = 2
+    # surveys
+    bot_min_seconds: float = 5.0  # faster than this is not a person reading the questions
+    duplicate_min_chars: int = 20  # identical comments this long …
+    duplicate_min_people: int = 3  # … from this many people are copy-paste
+    straight_line_seconds: float = 120.0  # several surveys, all at the extreme, this close
+    repeat_submission_seconds: float = 3600.0  # same person, survey and touchpoint again
+    confidence: float = 0.95
+    # fatigue (may_survey)
+    survey_gap_days: float = 14.0
+    max_surveys_90d: int = 3
+    ignored_in_a_row: int = 3
+    consent_purpose: str = "analytics"
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any] | None) -> ExperienceConfig:
+        over = dict((options or {}).get("experience") or {})
+        known = {f.name for f in fields(cls)}
+        bad = sorted(set(over) - known)
+        if bad:
+            raise ConfigError(
+                f"unknown experience setting(s) {', '.join(bad)}; known: {', '.join(sorted(known))}",
+                settings=bad,
+            )
+        return replace(cls(), **over)

@@ -1,0 +1,142 @@
+"""Survey hygiene: bot-like and duplicate submissions, and survey fatigue.
+
+Rules (thresholds in :class:`~empatia.experience.config.ExperienceConfig`):
+
+* ``speed`` — answered faster than a person can read the question;
+* ``duplicate_text`` — the same comment, word for word, from several people;
+* ``straight_lining`` — several surveys within two minutes, every answer at the scale's end;
+* ``repeat_submission`` — the same person, survey and touchpoint again within the hour.
+
+:func:`may_survey` is what the decision layer asks before sending a survey.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from empatia.experience.config import ExperienceConfig
+from empatia.experience.stats import SCALES
+from empatia.store import Store
+
+
+def flag_sql(cfg: ExperienceConfig) -> str:
+    """Every row of ``_exp_answers`` with ``reasons`` (a list, empty when clean)."""
+    top = " ".join(f"when '{s}' then {hi}" for s, (_, hi) in SCALES.items())
+    bottom = " ".join(f"when '{s}' then {lo}" for s, (lo, _) in SCALES.items())
+    who = "coalesce(person_id, 'seq:' || seq::varchar)"
+    return f"""
+    with a as (
+        select *, score = case survey {top} end as at_top,
+               score = case survey {bottom} end as at_bottom
+        from _exp_answers
+    ), dup as (
+        select norm_comment from a where length(norm_comment) >= {int(cfg.duplicate_min_chars)}
+        group by 1 having count(distinct {who}) >= {int(cfg.duplicate_min_people)}
+    ), w as (
+        select seq,
+            count(*) over near as k,
+            min(at_top::int) over near as all_top,
+            min(at_bottom::int) over near as all_bottom,
+            epoch(answered_at) - epoch(lag(answered_at) over same) as since_same
+        from a
+        window near as (partition by {who} order by answered_at
+                        range between interval {float(cfg.straight_line_seconds)} seconds preceding
+                              and interval {float(cfg.straight_line_seconds)} seconds following),
+               same as (partition by {who}, survey, coalesce(touchpoint, '') order by answered_at, seq)
+    )
+    select a.* exclude (at_top, at_bottom),
+        list_filter([
+            case when a.duration_seconds < {float(cfg.bot_min_seconds)} then 'speed' end,
+            case when d.norm_comment is not null then 'duplicate_text' end,
+            case when w.k >= 2 and (w.all_top = 1 or w.all_bottom = 1) then 'straight_lining' end,
+            case when w.since_same < {float(cfg.repeat_submission_seconds)} then 'repeat_submission' end
+        ], x -> x is not null) as reasons
+    from a join w using (seq) left join dup d on d.norm_comment = a.norm_comment
+    """
+
+
+def may_survey(
+    store: Store,
+    person_id: str,
+    now: datetime | None = None,
+    cfg: ExperienceConfig | None = None,
+) -> tuple[bool, str]:
+    """May we send ``person_id`` a survey ``now``? Returns ``(allowed, reason)``.
+
+    Says no without consent for the survey purpose, within ``survey_gap_days`` of the last
+    survey, after ``max_surveys_90d`` surveys in 90 days, after ``ignored_in_a_row`` surveys
+    ignored in a row, or while the person has a service case open (ask after it is solved).
+
+    >>> s = Store(":memory:")
+    >>> may_survey(s, "p1")
+    (True, 'no survey sent to this person yet')
+    """
+    cfg = cfg or ExperienceConfig()
+    cur = store.cursor()
+    try:
+        if now is None:
+            row = cur.execute('select max("timestamp") from events').fetchone()
+            now = row[0] if row and row[0] else datetime.now().astimezone()
+        assert now is not None
+        ok, why = _consent(store, person_id, cfg.consent_purpose)
+        if not ok:
+            return False, why
+        rows = cur.execute("""
+            select e.event, e."timestamp"
+            from events e join event_persons p using (seq)
+            where p.person_id = ? and e.type = 'track'
+              and e.event in ('Survey Sent', 'Survey Answered') and e."timestamp" <= ?
+            order by e."timestamp"
+        """, [person_id, now]).fetchall()  # fmt: skip
+        open_case = _open_case(cur, person_id, now)
+    finally:
+        cur.close()
+    sent = [t for ev, t in rows if ev == "Survey Sent"]
+    answered = [t for ev, t in rows if ev == "Survey Answered"]
+    if open_case:
+        return False, f"service case {open_case} is still open: ask after it is resolved"
+    if sent:
+        last = sent[-1]
+        days = (now - last).total_seconds() / 86400
+        if days < cfg.survey_gap_days:
+            return False, (f"surveyed {days:.0f} days ago; wait {cfg.survey_gap_days:g} days "
+                           "between surveys")  # fmt: skip
+        recent = [t for t in sent if t >= now - timedelta(days=90)]
+        if len(recent) >= cfg.max_surveys_90d:
+            return False, f"{len(recent)} surveys in the last 90 days (at most {cfg.max_surveys_90d})"
+        ignored = 0
+        for t in reversed(sent):
+            if any(a >= t for a in answered):
+                break
+            ignored += 1
+        if ignored >= cfg.ignored_in_a_row:
+            return False, f"ignored the last {ignored} surveys: stop asking"
+        return True, f"last survey {days:.0f} days ago"
+    return True, "no survey sent to this person yet"
+
+
+def _consent(store: Store, person_id: str, purpose: str) -> tuple[bool, str]:
+    try:
+        from empatia.privacy import consent
+    except ImportError:  # privacy not installed: nothing to enforce
+        return True, ""
+    try:
+        if not consent.check(store, person_id, purpose):
+            return False, f"no consent for {purpose}"
+    except Exception:  # noqa: BLE001 - no consent tables on this store yet
+        return True, ""
+    return True, ""
+
+
+def _open_case(cur: Any, person_id: str, now: datetime) -> str | None:
+    """An unresolved case with activity in the last 30 days (older ones are abandoned)."""
+    try:
+        row = cur.execute(
+            "select case_id from experience_journeys where person_id = ? and not resolved "
+            "and last_at >= ? and first_at <= ? order by first_at desc limit 1",
+            [person_id, now - timedelta(days=30), now],
+        ).fetchone()  # fmt: skip
+    except Exception:  # noqa: BLE001 - experience has not run
+        return None
+    return str(row[0]) if row else None
