@@ -68,3 +68,23 @@ def test_actions_on_unknown_or_resolved_alerts_fail_clearly(cstore: Store, world
     care.resolve(cstore.con, "musician")
     with pytest.raises(AlertStateError, match="already resolved"):
         care.resolve(cstore.con, "musician")
+
+
+def test_the_stage_runs_in_the_pipeline(tmp_path: object, receiver: object) -> None:
+    from pathlib import Path
+
+    from empatia.pipeline import RunContext, ordered_stages, run_pipeline
+    from empatia.workspace import Workspace
+    from tests.care.world import build
+
+    ws = Workspace(db=Path(str(tmp_path)) / "stage.duckdb")
+    build(ws.store)
+    care.add_webhook(ws.store.con, receiver.url)  # type: ignore[attr-defined]
+    names = [s.name for s in ordered_stages()]
+    assert "care" in names and all(names.index(d) < names.index("care")
+                                   for d in ("profiles", "emotion") if d in names)  # fmt: skip
+    [result] = run_pipeline(RunContext(ws, options={"care": {"delivery": {"backoff_seconds": 0}}}),
+                            ["care"])  # fmt: skip
+    assert result.figures["listed"] >= 1 and result.figures["delivered"] == result.figures["entered"]
+    assert len(receiver.delivered) == result.figures["entered"]  # type: ignore[attr-defined]
+    ws.close()
