@@ -124,7 +124,7 @@ def consent_set(
     """
     ws, remote = store_or_remote(ctx)
     if remote is not None:
-        remote.call("POST", "/v1/consent", json={"subject": id, "purpose": purpose,
+        remote.call("POST", f"/v1/consent/{_id(id)}", json={"purpose": purpose,
                                                  "granted": granted, "legal_basis": legal_basis})
     else:
         from empatia.privacy.consent import record

@@ -158,7 +158,7 @@ def require(store: Store, person_id: str, purpose: str, channel: str | None = No
         key = purpose_key(purpose, channel)
         raise ConsentError(
             f"no consent for {key}: the person has not agreed to it (or withdrew); "
-            "record consent first (POST /v1/consent)",
+            "record consent first (POST /v1/consent/{id})",
             purpose=key,
         )
 

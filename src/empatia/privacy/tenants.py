@@ -139,14 +139,21 @@ class WriterRouter:
 
 
 class CurrentProxy:
-    """Delegates attribute access to the caller's workspace (or its settings)."""
+    """Delegates attribute access to the caller's workspace (or its settings).
+
+    Settings are read before the key is (request size limits): until the request is bound to
+    a workspace, the first workspace's settings answer.
+    """
 
     def __init__(self, tenants: Tenants, attr: str | None = None) -> None:
         object.__setattr__(self, "_tenants", tenants)
         object.__setattr__(self, "_attr", attr)
 
     def _target(self) -> Any:
-        ws = self._tenants.current().workspace
+        t = CURRENT.get()
+        if t is None and self._attr == "settings":
+            t = next(iter(self._tenants))
+        ws = (t or self._tenants.current()).workspace
         return getattr(ws, self._attr) if self._attr else ws
 
     def __getattr__(self, name: str) -> Any:

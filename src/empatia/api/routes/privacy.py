@@ -60,7 +60,6 @@ async def subject_erase(id: str, ws: WorkspaceDep, key: AdminKey, request: Reque
 
 # -- consent -------------------------------------------------------------------------------
 class ConsentIn(BaseModel):
-    subject: str = Field(min_length=1, description="Person id, or user_id:… / anonymous_id:…")
     purpose: str = Field(description=f"One of {', '.join(consent.PURPOSES)} (or marketing + channel)")
     granted: bool
     channel: str | None = None
@@ -68,14 +67,18 @@ class ConsentIn(BaseModel):
     at: datetime | None = None
 
 
-@router.post("/v1/consent")
-async def consent_record(body: ConsentIn, ws: WorkspaceDep, key: WriteKey, request: Request) -> Any:
-    """Record one consent decision (append-only)."""
+@router.post("/v1/consent/{id}")
+async def consent_record(id: str, body: ConsentIn, ws: WorkspaceDep, key: WriteKey,
+                         request: Request) -> Any:  # fmt: skip
+    """Record one consent decision for a person (person id, or user_id:… before stitching).
+
+    The ledger is append-only: a withdrawal is a new record with ``granted: false``.
+    """
     state = await _on_writer(request, lambda: consent.record(
-        ws.store, body.subject, body.purpose, body.granted, channel=body.channel,
+        ws.store, id, body.purpose, body.granted, channel=body.channel,
         legal_basis=body.legal_basis, source=f"api:{key.key_id}", at=body.at,
     ))  # fmt: skip
-    return {"subject": body.subject, "purpose": state.purpose, "granted": state.granted}
+    return {"subject": id, "purpose": state.purpose, "granted": state.granted}
 
 
 @router.get("/v1/consent/{id}")
