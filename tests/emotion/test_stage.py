@@ -86,3 +86,12 @@ def test_auto_uses_fast_for_big_backlogs(store):
     con.execute("delete from emotion_config")
     figures = run_emotion(con, LANGS, {"emotion_auto_fast_above": 2, "emotion_themes": False})
     assert figures["analyzer"].startswith("fast:")
+
+
+def test_encoder_stage_writes_themes(store):
+    con = store.con
+    set_config(con, "analyzer", "encoder")
+    add(con, 8, "u4", "Message Sent", {"text": "Przesyłka nie dotarła, kurier zgubił paczkę."})
+    run_emotion(con, LANGS)
+    themes, analyzer = con.execute("select themes, analyzer from text_analysis where seq = 8").fetchone()
+    assert "delivery" in orjson.loads(themes) and analyzer.startswith("encoder:")

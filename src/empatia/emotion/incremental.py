@@ -246,7 +246,8 @@ def run_emotion(
     if (options or {}).get("emotion_themes", True) and hasattr(analyzer, "embed"):
         from empatia.emotion.themes import ThemeMatcher, load_anchors
 
-        themes = ThemeMatcher(analyzer.embed, load_anchors(con))
+        embed = getattr(analyzer, "embed_reusing", analyzer.embed)
+        themes = ThemeMatcher(embed, load_anchors(con))
     figures = analyze_pending(con, analyzer, progress, themes=themes)
     figures.update(rebuild_aggregates(con))
     return figures

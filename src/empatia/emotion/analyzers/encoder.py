@@ -70,4 +70,14 @@ class EncoderAnalyzer(BaseAnalyzer):
         return {n: h.probs(X) for n, h in self.heads.items()}
 
     def raw(self, texts: Sequence[str]) -> Raw:
-        return self.raw_from_embeddings(self.embed(list(texts)))
+        X = self.embed(list(texts))
+        self._last = dict(zip(texts, X, strict=True))  # themes reuse them (embed_reusing)
+        return self.raw_from_embeddings(X)
+
+    def embed_reusing(self, texts: Sequence[str]) -> np.ndarray:
+        """Embeddings, reusing those of the last :meth:`raw` batch (the stage's theme step)."""
+        last = getattr(self, "_last", {})
+        missing = [t for t in texts if t not in last]
+        if missing:
+            last = {**last, **dict(zip(missing, self.embed(missing), strict=True))}
+        return np.stack([last[t] for t in texts]) if texts else np.zeros((0, 384), dtype=np.float32)
