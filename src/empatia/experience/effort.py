@@ -46,17 +46,15 @@ def journeys_sql(cfg: ExperienceConfig, texts: bool) -> str:
         where e.type = 'track' and e.event in ({ev_list})
     ), ev2 as (
         select ev.*, {score} as score,
-               lag(case when event = 'Support Contact' then channel end ignore nulls)
-                   over (partition by case_id order by ts, seq) as prev_channel
+               lag(case when ev.event = 'Support Contact' then ev.channel end ignore nulls)
+                   over (partition by ev.case_id order by ev.ts, ev.seq) as prev_channel
         from ev {text_join}
-        where case_id is not null
+        where ev.case_id is not null
     ), c as (
         select case_id,
             mode(person_id) as person_id,
             any_value(topic) filter (where topic is not null) as topic,
             min(ts) as first_at,
-            max(ts) filter (where event <> 'Message Sent' and event <> 'Call Transcribed'
-                            or score is null) as last_event_at,
             max(ts) as last_at,
             max(seq) as last_seq,
             count(*) filter (where event = 'Support Contact') as contacts,
@@ -68,7 +66,7 @@ def journeys_sql(cfg: ExperienceConfig, texts: bool) -> str:
                 as channel_path,
             count(*) filter (where event = 'Support Contact' and transferred) as transfers,
             coalesce(sum(wait) filter (where event = 'Support Contact'), 0) as wait_seconds,
-            coalesce(sum(wait) filter (where event = 'Support Contact' and channel <> 'email'), 0)
+            coalesce(sum(wait) filter (where event = 'Support Contact' and coalesce(channel, '') <> 'email'), 0)
                 as live_wait_seconds,
             bool_or(event = 'Case Resolved') as resolved,
             arg_max(resolution, ts) filter (where event = 'Case Resolved') as resolution,
@@ -87,7 +85,7 @@ def journeys_sql(cfg: ExperienceConfig, texts: bool) -> str:
             epoch(lag(coalesce(resolved_at, last_at)) over (
                 partition by person_id, topic order by first_at)) as prev_end
         from c
-    ), asof as (select max("timestamp") as as_of from events)
+    ), nowt as (select max("timestamp") as as_of from events)
     select r.person_id, r.case_id, r.topic, r.first_at, r.last_at, r.last_seq, r.contacts,
         r.steps, r.channels, r.channel_switches, r.channel_path, r.transfers, r.wait_seconds,
         r.live_wait_seconds,
@@ -96,12 +94,12 @@ def journeys_sql(cfg: ExperienceConfig, texts: bool) -> str:
         r.resolved, r.resolution, coalesce(r.internal_success, false) as internal_success,
         r.self_rating,
         (epoch(r.resolved_at) - epoch(r.first_at)) / 86400 as resolution_days,
-        case when not r.resolved then (epoch(asof.as_of) - epoch(r.first_at)) / 86400 end
+        case when not r.resolved then (epoch(nowt.as_of) - epoch(r.first_at)) / 86400 end
             as unresolved_age_days,
         r.texts, r.min_score, r.last_score, r.last_text_seq,
         array_to_string(list_slice(string_split(r.evidence_seqs, ','), 1, 3), ',') as evidence_seqs,
-        asof.as_of
-    from r, asof
+        nowt.as_of
+    from r, nowt
     """
 
 

@@ -51,7 +51,7 @@ def flag_sql(cfg: ExperienceConfig) -> str:
             case when d.norm_comment is not null then 'duplicate_text' end,
             case when w.k >= 2 and (w.all_top = 1 or w.all_bottom = 1) then 'straight_lining' end,
             case when w.since_same < {float(cfg.repeat_submission_seconds)} then 'repeat_submission' end
-        ], x -> x is not null) as reasons
+        ], lambda x: x is not null) as reasons
     from a join w using (seq) left join dup d on d.norm_comment = a.norm_comment
     """
 

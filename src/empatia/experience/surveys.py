@@ -41,7 +41,7 @@ def build_responses(con: duckdb.DuckDBPyConnection, cfg: ExperienceConfig) -> in
     prof = _has(con, "profiles")
     stage_case = " ".join(f"when '{k}' then '{v}'" for k, v in TOUCHPOINT_STAGE.items())
     scale = " ".join(
-        f"when '{s}' then score between {lo} and {hi}" for s, (lo, hi) in SCALES.items()
+        f"when '{s}' then a.score between {lo} and {hi}" for s, (lo, hi) in SCALES.items()
     )
     sql = f"""
     create or replace temp table _exp_answers as

@@ -1,0 +1,79 @@
+"""Experience over HTTP (JSON for the web UI): scores, hygiene, effort, hurt journeys, gap.
+
+A ``read`` key sees numbers and references to customers' words; an ``admin`` key also sees the
+words themselves (as in special care).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from empatia import experience
+from empatia.api.deps import ReadKey, WorkspaceDep
+from empatia.experience.surveys import summary
+
+router = APIRouter(prefix="/v1/experience", tags=["experience"])
+
+
+def _words_visible(key: Any) -> bool:
+    return getattr(key, "scope", "read") == "admin"
+
+
+@router.get("/scores")
+def scores(ws: WorkspaceDep, key: ReadKey, survey: str | None = None, by: str | None = None,
+           period: str = "month", include_excluded: bool = False) -> list[dict[str, Any]]:  # fmt: skip
+    """NPS / CSAT / CES with 95% intervals, overall or by period, channel, touchpoint,
+    journey_stage, market or language."""
+    return experience.survey_scores(ws.store.con, survey=survey, by=by, period=period,
+                                    include_excluded=include_excluded)  # fmt: skip
+
+
+@router.get("/excluded")
+def excluded(ws: WorkspaceDep, key: ReadKey, limit: int = 100) -> dict[str, Any]:
+    """Answers left out of the scores, with the reason."""
+    con = ws.store.con
+    return {"summary": summary(con),
+            "responses": experience.excluded_responses(con, limit, with_text=_words_visible(key))}  # fmt: skip
+
+
+@router.get("/effort")
+def effort(ws: WorkspaceDep, key: ReadKey, by: str = "topic") -> list[dict[str, Any]]:
+    return experience.effort_summary(ws.store.con, by)
+
+
+@router.get("/hurt")
+def hurt(ws: WorkspaceDep, key: ReadKey, limit: int = 50, person_id: str | None = None) -> dict[str, Any]:
+    """Succeeded-but-hurt journeys with evidence, and what happened after."""
+    con = ws.store.con
+    return {"journeys": experience.hurt_list(con, limit, with_text=_words_visible(key),
+                                             person_id=person_id),
+            "after": experience.hurt_outcomes(con)}  # fmt: skip
+
+
+@router.get("/gap")
+def gap(ws: WorkspaceDep, key: ReadKey) -> list[dict[str, Any]]:
+    """The perception gap per touchpoint and overall (shares in 0..1)."""
+    return experience.perception_gap(ws.store.con)
+
+
+@router.get("/trajectories")
+def trajectories(ws: WorkspaceDep, key: ReadKey, direction: str | None = None,
+                 limit: int = 50) -> list[dict[str, Any]]:  # fmt: skip
+    return experience.trajectories(ws.store.con, direction, limit)
+
+
+@router.get("/persons/{person_id}")
+def person(person_id: str, ws: WorkspaceDep, key: ReadKey) -> dict[str, Any]:
+    """One person's emotional trajectory and their service journeys."""
+    con = ws.store.con
+    out = experience.trajectory(con, person_id)
+    out["hurt"] = experience.hurt_list(con, 20, with_text=_words_visible(key), person_id=person_id)
+    return out
+
+
+@router.get("/persons/{person_id}/may-survey")
+def may_survey(person_id: str, ws: WorkspaceDep, key: ReadKey) -> dict[str, Any]:
+    ok, why = experience.may_survey(ws.store, person_id)
+    return {"person_id": person_id, "allowed": ok, "reason": why}
