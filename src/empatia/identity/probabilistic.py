@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 
 from empatia.identity.config import IdentityConfig
-from empatia.store.engine import Engine
+from empatia.store.engine import Engine, splink_duckdb_api
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +77,15 @@ def match_pairs(
     threshold: float = 0.5,
     blocking: list[tuple[str, ...]] | None = None,
     seed: int = 42,
+    db_api: Any = None,
 ) -> pd.DataFrame:
     """Score record pairs with Splink: ``(unique_id_l, unique_id_r, match_probability)``.
 
     One frame deduplicates it; two frames link them (each needs a ``unique_id`` column).
+    ``db_api`` is the Splink backend (default: DuckDB in memory; the engine's
+    :meth:`~empatia.store.engine.Engine.splink_api` on Spark).
     """
-    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+    from splink import Linker, SettingsCreator, block_on
 
     frames = frames if isinstance(frames, list) else [frames]
     cols = [c for c in fields if all(c in f.columns for f in frames)]
@@ -96,11 +99,8 @@ def match_pairs(
         retain_intermediate_calculation_columns=False,
         probability_two_random_records_match=prior,
     )
-    import duckdb
-
-    con = duckdb.connect()
-    con.execute("set enable_progress_bar = false")
-    db_api = DuckDBAPI(con)
+    if db_api is None:
+        db_api = splink_duckdb_api()
     inputs = [db_api.register(f[["unique_id", *cols]]) for f in frames]
     _quiet_splink()
     with warnings.catch_warnings():
@@ -203,7 +203,11 @@ def match_records(eng: Engine, config: IdentityConfig) -> dict[str, int]:
         recs = recs.sort_values("unique_id").reset_index(drop=True)
         try:
             pairs = match_pairs(
-                recs, RECORD_FIELDS, threshold=config.review_threshold, blocking=RECORD_BLOCKING
+                recs,
+                RECORD_FIELDS,
+                threshold=config.review_threshold,
+                blocking=RECORD_BLOCKING,
+                db_api=eng.splink_api(),
             )
         except Exception as e:  # noqa: BLE001 - matching is an extra; stitching goes on without
             log.warning("probabilistic matching failed, no records linked this run: %s", e)

@@ -74,6 +74,10 @@ class Engine:
     def to_arrow(self, expr: ir.Expr) -> pa.Table:
         return expr.to_pyarrow()
 
+    def splink_api(self) -> Any:
+        """The Splink database API for probabilistic matching on this engine."""
+        return splink_duckdb_api()
+
     # -- writing to the store -----------------------------------------------------------
     def write(
         self, expr: ir.Table, table: str, *, replace: bool = True, where: str | None = None
@@ -112,6 +116,16 @@ class Engine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def splink_duckdb_api() -> Any:
+    """Splink's DuckDB backend on a private in-memory database, without progress bars."""
+    import duckdb
+    from splink import DuckDBAPI
+
+    con = duckdb.connect()
+    con.execute("set enable_progress_bar = false")
+    return DuckDBAPI(con)
 
 
 def write_arrow(
@@ -256,6 +270,13 @@ class SparkEngine(Engine):
 
     def to_arrow(self, expr: ir.Expr) -> pa.Table:
         return expr.to_pyarrow()
+
+    def splink_api(self) -> Any:
+        """Splink's Spark linker on this session (its similarity jar is registered by
+        :func:`spark_session`)."""
+        from splink import SparkAPI
+
+        return SparkAPI(spark_session=self.session, break_lineage_method="persist")
 
     def close(self) -> None:
         for name in self._temps:
