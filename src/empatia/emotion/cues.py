@@ -56,6 +56,7 @@ class _Compiled:
     times_word: re.Pattern[str]
     times_suffix: re.Pattern[str] | None
     kinds: dict[str, re.Pattern[str]]
+    anything: re.Pattern[str]  # one pass that rules out sentences without any cue
 
 
 @lru_cache(maxsize=16)
@@ -80,7 +81,14 @@ def _compiled(lang: str) -> _Compiled:
         k: re.compile(f"{_B}(?:{lex[k]}){_E}")
         for k in (*EFFORT_KINDS, *ESCALATION_KINDS, *LEXICON_EMOTIONS)
     }
-    return _Compiled(contact, duration, lead_duration, ordinal, ordinal_num, times_word, times_suffix, kinds)
+    pieces = [str(lex[k]) for k in (*EFFORT_KINDS, *ESCALATION_KINDS)]
+    pieces += [f"{num}{gap}(?:{lex['contact_unit']}|{'|'.join(units.values())})",
+               str(lex["ordinal_contact"]).replace("{O}", number_pattern(lang, True)), str(lex["times_word"])]
+    if suffix:
+        pieces.append(f"{num}{suffix}")
+    anything = re.compile(f"{_B}(?:" + "|".join(f"(?:{p})" for p in pieces) + f"){_E}")
+    return _Compiled(contact, duration, lead_duration, ordinal, ordinal_num, times_word, times_suffix,
+                     kinds, anything)
 
 
 def _langs(lang: str | None) -> list[str]:
@@ -94,6 +102,8 @@ def _duration_unit(m: re.Match[str]) -> str:
 def _sentence_cues(s: str, lang: str) -> list[Cue]:
     c = _compiled(lang)
     found: list[Cue] = []
+    if not c.anything.search(s):
+        return found
     # waiting, with the longest stated duration
     waiting_kw = bool(c.kinds["waiting"].search(s))
     durations = [
