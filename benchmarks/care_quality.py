@@ -35,7 +35,9 @@ from empatia.workspace import Workspace
 RESULTS = Path(__file__).parent / "results" / "care.md"
 
 
-def prepare(out: Path, customers: int, seed: int, analyzer: str) -> tuple[Workspace, dict[str, float]]:
+def prepare(
+    out: Path, customers: int, seed: int, analyzer: str
+) -> tuple[Workspace, dict[str, float]]:
     from empatia.demo.world import build_world
     from empatia.ingest.importer import import_files
 
@@ -52,7 +54,9 @@ def prepare(out: Path, customers: int, seed: int, analyzer: str) -> tuple[Worksp
         import_files(ws.store, files.events)
         times["import"] = time.perf_counter() - t
     opts = {"emotion_analyzer": analyzer, "emotion_themes": False, "care_deliver": False}
-    wanted = [s for s in ("identity", "profiles", "emotion", "experience") if fresh or s == "experience"]
+    wanted = [
+        s for s in ("identity", "profiles", "emotion", "experience") if fresh or s == "experience"
+    ]
     ctx = RunContext(ws, options=opts)
     from empatia.pipeline import ordered_stages
 
@@ -68,12 +72,18 @@ def prepare(out: Path, customers: int, seed: int, analyzer: str) -> tuple[Worksp
 def truth_map(ws: Workspace, out: Path) -> pd.DataFrame:
     ids = pd.read_parquet(out / "demo_truth_identifiers.parquet")
     ids = ids[(ids.kind == "user_id") & ~ids.shared][["value", "person_id"]]
-    ours = ws.store.con.execute("select value, person_id as ours from identities where kind = 'user_id'").df()
+    ours = ws.store.con.execute(
+        "select value, person_id as ours from identities where kind = 'user_id'"
+    ).df()
     m = ours.merge(ids, on="value")
-    return m.groupby("ours")["person_id"].agg(lambda s: s.mode().iloc[0]).rename("truth").reset_index()
+    return (
+        m.groupby("ours")["person_id"].agg(lambda s: s.mode().iloc[0]).rename("truth").reset_index()
+    )
 
 
-def metrics(ranked: list[str], positives: set[str], ks: tuple[int, ...] = (5, 10, 20)) -> dict[str, float]:
+def metrics(
+    ranked: list[str], positives: set[str], ks: tuple[int, ...] = (5, 10, 20)
+) -> dict[str, float]:
     out: dict[str, float] = {}
     for k in ks:
         hit = len(set(ranked[:k]) & positives)
@@ -135,7 +145,13 @@ def main() -> None:
     top = con.execute("select rank, person_id, round(score, 3), explanation from care_list "
                       "order by rank limit 5").fetchall()  # fmt: skip
     for r in top:
-        print(r[0], to_truth.get(r[1], r[1]), "*" if to_truth.get(r[1]) in positives else " ", r[2], r[3])
+        print(
+            r[0],
+            to_truth.get(r[1], r[1]),
+            "*" if to_truth.get(r[1]) in positives else " ",
+            r[2],
+            r[3],
+        )
     if args.record:
         record(args, rows, positives, len(listed), times, top, to_truth, figures)
     ws.close()
@@ -152,8 +168,10 @@ def record(args: argparse.Namespace, rows: list, positives: set[str], n_listed: 
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, rank, m in rows:
-        lines.append(f"| {name} | {rank or '–'} | {m['p@5']:.2f} | {m['p@10']:.2f} | {m['p@20']:.2f} | "
-                     f"{m['r@5']:.2f} | {m['r@10']:.2f} | {m['r@20']:.2f} | {m['r_precision']:.2f} |")
+        lines.append(
+            f"| {name} | {rank or '–'} | {m['p@5']:.2f} | {m['p@10']:.2f} | {m['p@20']:.2f} | "
+            f"{m['r@5']:.2f} | {m['r@10']:.2f} | {m['r@20']:.2f} | {m['r_precision']:.2f} |"
+        )
     lines.append("\nTop 5 (truth id, * = truth special care):\n")
     for r in top:
         tid = to_truth.get(r[1], r[1])

@@ -85,6 +85,8 @@ def test_the_stage_runs_in_the_pipeline(tmp_path: object, receiver: object) -> N
                                    for d in ("profiles", "emotion") if d in names)  # fmt: skip
     [result] = run_pipeline(RunContext(ws, options={"care": {"delivery": {"backoff_seconds": 0}}}),
                             ["care"])  # fmt: skip
-    assert result.figures["listed"] >= 1 and result.figures["delivered"] == result.figures["entered"]
+    assert (
+        result.figures["listed"] >= 1 and result.figures["delivered"] == result.figures["entered"]
+    )
     assert len(receiver.delivered) == result.figures["entered"]  # type: ignore[attr-defined]
     ws.close()

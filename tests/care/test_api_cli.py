@@ -33,7 +33,9 @@ def test_http_list_entry_actions_and_webhooks(tmp_path: Path) -> None:
         r = c.get("/v1/care", headers={"Authorization": f"Bearer {read}"})
         assert r.status_code == 200 and r.json()[0]["person_id"] == "musician"
         e = c.get("/v1/care/musician", headers={"Authorization": f"Bearer {read}"}).json()
-        assert e["text_visible"] is False and not any("text" in m for m in e["evidence"]["messages"])
+        assert e["text_visible"] is False and not any(
+            "text" in m for m in e["evidence"]["messages"]
+        )
         e = c.get("/v1/care/musician", headers={"Authorization": f"Bearer {admin}"}).json()
         assert any(m.get("text") for m in e["evidence"]["messages"])
         assert c.get("/v1/care").status_code == 401
@@ -43,9 +45,14 @@ def test_http_list_entry_actions_and_webhooks(tmp_path: Path) -> None:
         r = c.post("/v1/care/alerts/musician/resolve", json={"note": "done"},
                    headers={"Authorization": f"Bearer {read}"})  # fmt: skip
         assert r.json()["status"] == "resolved"
-        r = c.post("/v1/care/alerts/musician/resolve", json={}, headers={"Authorization": f"Bearer {read}"})
+        r = c.post(
+            "/v1/care/alerts/musician/resolve", json={}, headers={"Authorization": f"Bearer {read}"}
+        )
         assert r.status_code == 409
-        assert c.get("/v1/care/webhooks", headers={"Authorization": f"Bearer {read}"}).status_code == 403
+        assert (
+            c.get("/v1/care/webhooks", headers={"Authorization": f"Bearer {read}"}).status_code
+            == 403
+        )
         h = c.post("/v1/care/webhooks", json={"url": "http://127.0.0.1:9/x"},
                    headers={"Authorization": f"Bearer {admin}"})  # fmt: skip
         assert h.status_code == 201 and h.json()["secret"].startswith("whsec_")

@@ -46,7 +46,10 @@ def test_retries_with_backoff_until_the_receiver_answers(cstore: Store, world: W
     first = [d for d in deliveries(cstore.con) if d["alert_id"] ==
              orjson.loads(flaky_receiver.delivered[0]["body"])["alert_id"]]  # fmt: skip
     assert sorted((d["attempt"], d["status"], d["http_status"]) for d in first) == [
-        (1, "failed", 500), (2, "failed", 500), (3, "delivered", 204)]
+        (1, "failed", 500),
+        (2, "failed", 500),
+        (3, "delivered", 204),
+    ]
     keys = [r["headers"]["Idempotency-Key"] for r in flaky_receiver.requests[:3]]
     assert len(set(keys)) == 1  # the same change, retried, same key
     care.run_care(cstore.con, weights)

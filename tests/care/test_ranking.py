@@ -8,7 +8,9 @@ from empatia.store import Store
 from tests.care.world import World
 
 
-def test_the_angry_musician_tops_the_list(cstore: Store, world: World, weights: CareWeights) -> None:
+def test_the_angry_musician_tops_the_list(
+    cstore: Store, world: World, weights: CareWeights
+) -> None:
     figures = care.run_care(cstore.con, weights)
     rows = care.care_list(cstore.con)
     assert [r["person_id"] for r in rows][:1] == ["musician"]
@@ -45,11 +47,15 @@ def test_weights_are_transparent_and_configurable(cstore: Store, world: World) -
     assert {"influence.audience", "risk.escalation"} <= set(f)
 
 
-def test_read_key_sees_no_quotes_admin_does(cstore: Store, world: World, weights: CareWeights) -> None:
+def test_read_key_sees_no_quotes_admin_does(
+    cstore: Store, world: World, weights: CareWeights
+) -> None:
     care.run_care(cstore.con, weights)
     read = care.entry(cstore.con, "musician", "read")
     admin = care.entry(cstore.con, "musician", "admin")
-    assert read["evidence"]["messages"] and not any("text" in m for m in read["evidence"]["messages"])
+    assert read["evidence"]["messages"] and not any(
+        "text" in m for m in read["evidence"]["messages"]
+    )
     assert any("I will tell all my followers" in (m.get("text") or "")
                for m in admin["evidence"]["messages"])  # fmt: skip
     assert "follow" not in str(care.care_list(cstore.con, viewer="read")[0]["evidence"]["messages"])
@@ -68,7 +74,9 @@ def test_people_who_withdrew_a_listed_purpose_are_left_out(cstore: Store, world:
                 properties={"purpose": "profiling", "granted": False})  # fmt: skip
     world.finish()
     care.run_care(cstore.con, load_weights(), deliver=False)
-    assert "musician" in {r["person_id"] for r in care.care_list(cstore.con)}  # default: no consent needed
+    assert "musician" in {
+        r["person_id"] for r in care.care_list(cstore.con)
+    }  # default: no consent needed
     w = load_weights(overrides={"privacy": {"exclude_without": ["profiling"]}})
     figures = care.run_care(cstore.con, w, deliver=False)
     assert figures["excluded_by_consent"] == 1

@@ -73,7 +73,9 @@ class World:
         con.execute("delete from text_analysis")
         for mid, t in self.texts.items():
             esc = json.dumps([{"cue": c} for c in t["threats"]])
-            sentiment = "negative" if t["score"] < -0.2 else "positive" if t["score"] > 0.2 else "neutral"
+            sentiment = (
+                "negative" if t["score"] < -0.2 else "positive" if t["score"] > 0.2 else "neutral"
+            )
             con.execute(
                 """insert into text_analysis (seq, message_id, user_id, "timestamp", event, channel,
                        text_hash, language, sentiment, score, anger, frustration, dominant_emotion,
@@ -92,7 +94,15 @@ def build(store: Store) -> World:
              followers_by_network={"youtube": 83000, "instagram": 64000, "tiktok": 37000})  # fmt: skip
     w.case("musician", "C1", "instrument", [10, 7.7, 5.4, 3.1])
     w.say("musician", 9.9, "My guitar arrived broken.", -0.5, "sadness", case_id="C1")
-    w.say("musician", 7.6, "Still nothing, second time I write.", -0.7, "frustration", 0.4, case_id="C1")
+    w.say(
+        "musician",
+        7.6,
+        "Still nothing, second time I write.",
+        -0.7,
+        "frustration",
+        0.4,
+        case_id="C1",
+    )
     w.say("musician", 3.0, "I will tell all my followers about this.", -0.9, "anger", 0.9,
           threats=("public",), case_id="C1")  # fmt: skip
     w.say("musician", 1.0, "Worst service ever, a song is coming.", -0.95, "anger", 0.95,
@@ -112,7 +122,15 @@ def build(store: Store) -> World:
 
     w.traits("grudge", profession="blogger", followers=90000)
     w.case("grudge", "C4", "damaged", [200, 195])
-    w.say("grudge", 195, "This is a disgrace, I will post it.", -0.9, "anger", 0.9, threats=("public",))
+    w.say(
+        "grudge",
+        195,
+        "This is a disgrace, I will post it.",
+        -0.9,
+        "anger",
+        0.9,
+        threats=("public",),
+    )
 
     w.traits("fan", profession="blogger", followers=12000, referrals=30)
     w.case("fan", "C5", "app", [6, 4], resolved_days_ago=3.5)

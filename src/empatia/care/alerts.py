@@ -65,7 +65,11 @@ def decide(entry: dict[str, Any], case: dict[str, Any] | None, w: CareWeights) -
         return "entered"
     if entry["score"] >= case["score"] * w.alerts.worsen_ratio:
         return "worsened"
-    new_threat = [s for s in entry.get("threat_seqs") or [] if case["last_seq"] is None or s > case["last_seq"]]
+    new_threat = [
+        s
+        for s in entry.get("threat_seqs") or []
+        if case["last_seq"] is None or s > case["last_seq"]
+    ]
     if w.alerts.worsen_on_new_threat and new_threat:
         return "worsened"
     return None
@@ -110,7 +114,9 @@ def create_alerts(con: duckdb.DuckDBPyConnection, entries: Iterable[dict[str, An
     return created
 
 
-def _target(con: duckdb.DuckDBPyConnection, alert_or_person: str) -> tuple[str, str, str, int | None]:
+def _target(
+    con: duckdb.DuckDBPyConnection, alert_or_person: str
+) -> tuple[str, str, str, int | None]:
     row = con.execute(
         "select alert_id, person_id, status, last_seq from care_alerts where alert_id = ?",
         [alert_or_person],
@@ -141,7 +147,9 @@ def act(con: duckdb.DuckDBPyConnection, alert_or_person: str, action: str, note:
         pass  # a second note is fine
     seen = last_seq
     if action == "resolved" and _has_table(con, "care_list"):
-        row = con.execute("select max(last_seq) from care_list where person_id = ?", [person_id]).fetchone()
+        row = con.execute(
+            "select max(last_seq) from care_list where person_id = ?", [person_id]
+        ).fetchone()
         if row and row[0] is not None:
             seen = max(int(row[0]), last_seq or 0)
     con.execute("update care_alerts set status = ? where alert_id = ?", [action, alert_id])

@@ -29,7 +29,9 @@ def list_(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option(help="How many entries.")] = 20,
     status: Annotated[Optional[str], typer.Option(help="new or acknowledged.")] = None,  # noqa: UP045
-    alerts: Annotated[bool, typer.Option("--alerts", help="Show alerts instead of the list.")] = False,
+    alerts: Annotated[
+        bool, typer.Option("--alerts", help="Show alerts instead of the list.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
     redact: Annotated[bool, typer.Option("--redact", help="Show what a read key sees.")] = False,
 ) -> None:
@@ -100,8 +102,7 @@ def ack(
     alert: Annotated[str, typer.Argument(help="Alert id, or a person id for their latest alert.")],
     note: Annotated[str, typer.Option(help="What you are doing about it.")] = "",
 ) -> None:
-    """Acknowledge an alert: someone is on it. Example: empatia care ack al_1a2b3c --note "called"
-    """
+    """Acknowledge an alert: someone is on it. Example: empatia care ack al_1a2b3c --note "called" """
     from empatia import care
 
     r = care.acknowledge(workspace(ctx).store.con, alert, note or None, "cli")
@@ -128,7 +129,9 @@ def resolve(
 def hooks_add(
     ctx: typer.Context,
     url: str,
-    secret: Annotated[Optional[str], typer.Option(help="Signing secret (generated if not given).")] = None,  # noqa: UP045
+    secret: Annotated[
+        Optional[str], typer.Option(help="Signing secret (generated if not given).")
+    ] = None,  # noqa: UP045
     min_score: Annotated[float, typer.Option(help="Only alerts at or above this score.")] = 0.0,
 ) -> None:
     """Send alerts to URL (JSON, signed with HMAC-SHA256 in X-Empatia-Signature).

@@ -111,18 +111,25 @@ def load_weights(
     options = options or {}
     if isinstance(options.get("care"), CareWeights):
         return options["care"]  # type: ignore[no-any-return]
-    chosen = path or options.get("care_weights") or os.environ.get(ENV_VAR) or default_weights_path()
+    chosen = (
+        path or options.get("care_weights") or os.environ.get(ENV_VAR) or default_weights_path()
+    )
     try:
         raw = tomllib.loads(Path(chosen).read_text())
     except FileNotFoundError as e:
-        raise ConfigError(f"care weights file {chosen} not found; set {ENV_VAR} to a TOML file",
-                          path=str(chosen)) from e
+        raise ConfigError(
+            f"care weights file {chosen} not found; set {ENV_VAR} to a TOML file", path=str(chosen)
+        ) from e
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"care weights file {chosen} is not valid TOML: {e}", path=str(chosen)) from e
+        raise ConfigError(
+            f"care weights file {chosen} is not valid TOML: {e}", path=str(chosen)
+        ) from e
     raw = _merge(raw, options.get("care") or {})
     raw = _merge(raw, overrides or {})
     try:
         return CareWeights(**raw)
     except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors())
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
+        )
         raise ConfigError(f"invalid care weights in {chosen}: {problems}", path=str(chosen)) from e

@@ -115,7 +115,13 @@ def add_webhook(con: duckdb.DuckDBPyConnection, url: str, secret: str | None = N
         "insert into care_webhooks (webhook_id, kind, url, secret, min_score) values (?,?,?,?,?)",
         [webhook_id, kind, url, secret, min_score],
     )
-    return {"webhook_id": webhook_id, "kind": kind, "url": url, "secret": secret, "min_score": min_score}
+    return {
+        "webhook_id": webhook_id,
+        "kind": kind,
+        "url": url,
+        "secret": secret,
+        "min_score": min_score,
+    }
 
 
 def list_webhooks(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
@@ -142,7 +148,9 @@ def remove_webhook(con: duckdb.DuckDBPyConnection, webhook_id: str) -> None:
 def deliveries(con: duckdb.DuckDBPyConnection, alert_id: str | None = None,
                limit: int = 100) -> list[dict[str, Any]]:  # fmt: skip
     where, args = ("where alert_id = ?", [alert_id]) if alert_id else ("", [])
-    cur = con.execute(f"select * from care_deliveries {where} order by attempted_at desc limit {int(limit)}", args)
+    cur = con.execute(
+        f"select * from care_deliveries {where} order by attempted_at desc limit {int(limit)}", args
+    )
     cols = [d[0] for d in cur.description]
     return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
@@ -191,7 +199,14 @@ def deliver_pending(con: duckdb.DuckDBPyConnection, settings: DeliverySettings,
     counts = {"delivered": 0, "failed_attempts": 0, "gave_up": 0, "deferred": 0}
     now = datetime.now(UTC)
     for row in rows:
-        webhook_id, kind, url, secret, attempts, next_at = row[12], row[13], row[14], row[15], row[16], row[17]
+        webhook_id, kind, url, secret, attempts, next_at = (
+            row[12],
+            row[13],
+            row[14],
+            row[15],
+            row[16],
+            row[17],
+        )
         if webhook_id in broken or (next_at is not None and next_at > now and attempts):
             counts["deferred"] += 1
             continue

@@ -32,7 +32,9 @@ class WebhookNotFoundError(NotFoundError):
 class UnknownSinkError(ValidationError):
     def __init__(self, kind: str, known: list[str]) -> None:
         super().__init__(
-            f"unknown alert sink {kind!r}; known: {', '.join(sorted(known))}", kind=kind, known=known
+            f"unknown alert sink {kind!r}; known: {', '.join(sorted(known))}",
+            kind=kind,
+            known=known,
         )
 
 

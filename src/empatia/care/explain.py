@@ -103,7 +103,9 @@ def risk_facts(r: dict[str, Any]) -> list[str]:
 def value_facts(r: dict[str, Any]) -> list[str]:
     m = r.get("money") or 0
     if _present(m) and m >= 1:
-        return [("CLV " if _present(r.get("clv_12m")) and r["clv_12m"] > 0 else "revenue ") + _num(m)]
+        return [
+            ("CLV " if _present(r.get("clv_12m")) and r["clv_12m"] > 0 else "revenue ") + _num(m)
+        ]
     return []
 
 
@@ -159,8 +161,11 @@ def view(con: duckdb.DuckDBPyConnection, entry: dict[str, Any], viewer: str) -> 
             a = analysis.get(m["seq"])
             item = {**m, "at": r[1].isoformat() if r[1] else None, "event": r[2], "channel": r[3]}
             if a:
-                item.update(sentiment=a[1], emotion=a[2],
-                            cues=[c.get("cue") for c in json.loads(a[3] or "[]")])
+                item.update(
+                    sentiment=a[1],
+                    emotion=a[2],
+                    cues=[c.get("cue") for c in json.loads(a[3] or "[]")],
+                )
             if may_see_text(viewer):
                 item["text"] = r[4]
             msgs.append(item)

@@ -186,7 +186,9 @@ def read_traits(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
             [[t for t in INFLUENCE_TRAITS if t != "followers_by_network"]],
         ).df()
         if len(pt):
-            wide = pt.pivot_table(index="person_id", columns="trait", values="value", aggfunc="last")
+            wide = pt.pivot_table(
+                index="person_id", columns="trait", values="value", aggfunc="last"
+            )
             wide = wide.reset_index()
             df = df.merge(wide, on="person_id", how="outer", suffixes=("", "_profile"))
             for t in INFLUENCE_TRAITS:
@@ -202,11 +204,15 @@ def read_values(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     if not has_table(con, "profiles"):
         return pd.DataFrame(columns=["person_id", "clv_12m", "revenue"])
     cols = columns(con, "profiles")
-    sel = ["person_id"] + [c if c in cols else f"null::double as {c}" for c in ("clv_12m", "revenue")]
+    sel = ["person_id"] + [
+        c if c in cols else f"null::double as {c}" for c in ("clv_12m", "revenue")
+    ]
     return con.execute(f"select {', '.join(sel)} from profiles").df()
 
 
-def read_inputs(con: duckdb.DuckDBPyConnection, window_days: float, now: datetime | None = None) -> Inputs:
+def read_inputs(
+    con: duckdb.DuckDBPyConnection, window_days: float, now: datetime | None = None
+) -> Inputs:
     """Read every input; tables that are not there yet give empty frames."""
     now = now or as_of(con)
     if now is None:

@@ -24,14 +24,24 @@ from empatia.care.inputs import Inputs
 DAY = 86400.0
 #: Escalation cues (emotion stage) that are threats to go public, to the press or to court.
 THREATS = ("public", "legal")
-INFLUENCE_SIGNALS = ("audience", "profession", "press", "vip", "tier", "referrals", "public_reviews")
+INFLUENCE_SIGNALS = (
+    "audience",
+    "profession",
+    "press",
+    "vip",
+    "tier",
+    "referrals",
+    "public_reviews",
+)
 RISK_SIGNALS = ("negative_words", "anger", "last_negative", "trajectory", "escalation",
                 "unresolved", "effort", "hurt", "bad_review")  # fmt: skip
 #: The risk signals that come from the customer's own words (the "emotion only" rule).
 EMOTION_SIGNALS = ("negative_words", "anger", "last_negative", "trajectory", "escalation")
 
 
-def noisy_or(signals: Sequence[np.ndarray], weights: Sequence[float], floor: float = 0.0) -> np.ndarray:
+def noisy_or(
+    signals: Sequence[np.ndarray], weights: Sequence[float], floor: float = 0.0
+) -> np.ndarray:
     keep = np.full(len(signals[0]) if signals else 0, 1.0 - floor)
     for s, w in zip(signals, weights, strict=True):
         keep = keep * (1.0 - w * np.clip(np.nan_to_num(s.astype(float)), 0.0, 1.0))
@@ -56,7 +66,9 @@ def audience(traits: pd.DataFrame) -> pd.Series:
         if not isinstance(v, str) or not v.startswith("{"):
             return 0.0
         try:
-            return float(sum(float(n) for n in json.loads(v).values() if isinstance(n, int | float)))
+            return float(
+                sum(float(n) for n in json.loads(v).values() if isinstance(n, int | float))
+            )
         except ValueError:
             return 0.0
 
@@ -72,10 +84,14 @@ def influence_scores(traits: pd.DataFrame, reviews: pd.DataFrame, w: CareWeights
     f = df["followers_total"].to_numpy(dtype=float)
     df["audience"] = np.where(
         f >= iw.audience_min,
-        np.clip(np.log10(np.maximum(f, 1) / 100) / np.log10(iw.audience_full / 100), 0, 1), 0.0)
+        np.clip(np.log10(np.maximum(f, 1) / 100) / np.log10(iw.audience_full / 100), 0, 1),
+        0.0,
+    )
     prof = df["profession"].astype(str).str.strip().str.lower()
     df["profession_weight"] = prof.map(iw.profession).fillna(0.0)
-    df["profession"] = df["profession"].where(df["profession_weight"].gt(0) | df["profession"].notna())
+    df["profession"] = df["profession"].where(
+        df["profession_weight"].gt(0) | df["profession"].notna()
+    )
     df["press"] = _truthy(df["press"].fillna(""))
     df["vip"] = _truthy(df["vip"].fillna(""))
     df["tier_weight"] = df["tier"].astype(str).str.lower().map(iw.tier).fillna(0.0)
@@ -88,7 +104,10 @@ def influence_scores(traits: pd.DataFrame, reviews: pd.DataFrame, w: CareWeights
         "vip": (df["vip"].astype(float).to_numpy(), iw.vip),
         "tier": (df["tier_weight"].to_numpy(), 1.0),
         "referrals": (_log_scale(df["referrals_n"], iw.referrals_full), iw.referrals),
-        "public_reviews": (_log_scale(df["public_reviews"], iw.public_reviews_full), iw.public_reviews),
+        "public_reviews": (
+            _log_scale(df["public_reviews"], iw.public_reviews_full),
+            iw.public_reviews,
+        ),
     }
     for name, (s, weight) in sig.items():
         df[f"i_{name}"] = np.clip(weight * np.nan_to_num(s.astype(float)), 0, 1)
@@ -119,7 +138,9 @@ def text_signals(texts: pd.DataFrame, now: pd.Timestamp, w: CareWeights) -> pd.D
     t = texts.copy()
     t["w"] = _decay(t["at"], now, w.risk.half_life_days)
     t["neg"] = np.clip(-t["score"].astype(float).fillna(0.0), 0, 1)
-    t["hot"] = np.maximum(t["anger"].astype(float).fillna(0), t["frustration"].astype(float).fillna(0))
+    t["hot"] = np.maximum(
+        t["anger"].astype(float).fillna(0), t["frustration"].astype(float).fillna(0)
+    )
     t["threat_cues"] = t["escalation"].map(lambda j: [c for c in _cues(j) if c in THREATS])
     t["threat"] = t["threat_cues"].map(bool).astype(float)
     t = t.sort_values(["person_id", "at", "seq"])
@@ -131,20 +152,33 @@ def text_signals(texts: pd.DataFrame, now: pd.Timestamp, w: CareWeights) -> pd.D
                 escalation=("wthreat", "max"), n_texts=("seq", "size"), last_seq=("seq", "max"),
                 score_sum=("score", "sum"))  # fmt: skip
     last = g.tail(1).set_index("person_id")
-    out["negative_words"] = np.where(out["wsum"] > 0, out["wneg"] / out["wsum"].where(out["wsum"] > 0, 1), 0) * out["wmax"]
+    out["negative_words"] = (
+        np.where(out["wsum"] > 0, out["wneg"] / out["wsum"].where(out["wsum"] > 0, 1), 0)
+        * out["wmax"]
+    )
     out["last_negative"] = np.where(last["sentiment"] == "negative", last["w"], 0.0)
     n = out["n_texts"].to_numpy()
     earlier = (out["score_sum"] - last["score"].fillna(0)) / np.maximum(n - 1, 1)
-    out["trajectory"] = np.where(n > 1, np.clip(earlier - last["score"].fillna(0), 0, 1) * last["w"], 0.0)
+    out["trajectory"] = np.where(
+        n > 1, np.clip(earlier - last["score"].fillna(0), 0, 1) * last["w"], 0.0
+    )
     out["last_text_at"] = last["at"]
     out["last_emotion"] = last["dominant_emotion"]
     out["last_sentiment"] = last["sentiment"]
     th = t[t["threat"] > 0]
     out["threats"] = th.explode("threat_cues").groupby("person_id")["threat_cues"].agg(
         lambda c: sorted(set(c))).reindex(out.index)  # fmt: skip
-    out["threat_seqs"] = th.groupby("person_id")["seq"].agg(lambda x: [int(v) for v in x]).reindex(out.index)
-    top = t.sort_values(["person_id", "w", "neg"], ascending=[True, False, False]).groupby("person_id").head(5)
-    out["text_seqs"] = top.groupby("person_id")["seq"].agg(lambda x: [int(v) for v in x]).reindex(out.index)
+    out["threat_seqs"] = (
+        th.groupby("person_id")["seq"].agg(lambda x: [int(v) for v in x]).reindex(out.index)
+    )
+    top = (
+        t.sort_values(["person_id", "w", "neg"], ascending=[True, False, False])
+        .groupby("person_id")
+        .head(5)
+    )
+    out["text_seqs"] = (
+        top.groupby("person_id")["seq"].agg(lambda x: [int(v) for v in x]).reindex(out.index)
+    )
     for c in ("threats", "threat_seqs", "text_seqs"):
         out[c] = out[c].map(lambda v: v if isinstance(v, list) else [])
     return out.reset_index()[cols]
@@ -167,7 +201,9 @@ def journey_signals(journeys: pd.DataFrame, texts: pd.DataFrame, now: pd.Timesta
                   np.clip(switches / 3, 0, 1)], [0.7, 0.6, 0.4])  # fmt: skip
     j["effort_sig"] = e * j["w"]
     resolved = j["resolved"].fillna(False).astype(bool).to_numpy()
-    j["unresolved_sig"] = np.where(~resolved, np.clip(contacts / rw.unresolved_contacts_full, 0, 1), 0) * j["w"]
+    j["unresolved_sig"] = (
+        np.where(~resolved, np.clip(contacts / rw.unresolved_contacts_full, 0, 1), 0) * j["w"]
+    )
     hurt = j["succeeded_but_hurt"]
     if hurt.isna().any():  # no experience stage: resolved "successfully" but hard, and words hurt
         neg_after = _negative_last_word(j, texts)
@@ -179,7 +215,9 @@ def journey_signals(journeys: pd.DataFrame, texts: pd.DataFrame, now: pd.Timesta
     out = g.agg(unresolved=("unresolved_sig", "max"), effort=("effort_sig", "max"),
                 hurt=("hurt_sig", "max"), last_journey_seq=("last_seq", "max"))  # fmt: skip
     top = j.sort_values(["person_id", "w"], ascending=[True, False]).groupby("person_id").head(3)
-    facts = pd.Series([_journey_fact(r) for r in top.itertuples()], index=top["person_id"].to_numpy())
+    facts = pd.Series(
+        [_journey_fact(r) for r in top.itertuples()], index=top["person_id"].to_numpy()
+    )
     out["journeys"] = facts.groupby(level=0).agg(list).reindex(out.index)
     out["journeys"] = out["journeys"].map(lambda v: v if isinstance(v, list) else [])
     return out.reset_index()[cols]
@@ -192,7 +230,9 @@ def _negative_last_word(j: pd.DataFrame, texts: pd.DataFrame) -> np.ndarray:
     t = texts.sort_values("at")[["person_id", "at", "sentiment"]]
     t["at"] = pd.to_datetime(t["at"], utc=True).astype("datetime64[us, UTC]")
     k = j[["person_id", "last_at"]].copy()
-    k["end"] = (pd.to_datetime(k["last_at"], utc=True) + pd.Timedelta(days=1)).astype("datetime64[us, UTC]")
+    k["end"] = (pd.to_datetime(k["last_at"], utc=True) + pd.Timedelta(days=1)).astype(
+        "datetime64[us, UTC]"
+    )
     k["_i"] = np.arange(len(k))
     m = pd.merge_asof(k.sort_values("end"), t.rename(columns={"at": "end"}), on="end",
                       by="person_id", direction="backward")  # fmt: skip
@@ -201,7 +241,9 @@ def _negative_last_word(j: pd.DataFrame, texts: pd.DataFrame) -> np.ndarray:
 
 def _journey_fact(r: object) -> dict[str, object]:
     first, last = getattr(r, "first_at"), getattr(r, "last_at")  # noqa: B009
-    days = (pd.Timestamp(last) - pd.Timestamp(first)).total_seconds() / DAY if pd.notna(first) else 0.0
+    days = (
+        (pd.Timestamp(last) - pd.Timestamp(first)).total_seconds() / DAY if pd.notna(first) else 0.0
+    )
     hurt = getattr(r, "hurt_sig", 0.0)
     return {
         "case_id": getattr(r, "case_id"), "topic": getattr(r, "topic"),  # noqa: B009
@@ -232,7 +274,11 @@ def value_scores(values: pd.DataFrame, w: CareWeights) -> pd.DataFrame:
 
 def score_people(inp: Inputs, w: CareWeights) -> pd.DataFrame:
     """One row per person with any risk signal: every signal, influence, risk, value, score."""
-    now = pd.Timestamp(inp.as_of).tz_convert("UTC") if pd.Timestamp(inp.as_of).tzinfo else pd.Timestamp(inp.as_of, tz="UTC")
+    now = (
+        pd.Timestamp(inp.as_of).tz_convert("UTC")
+        if pd.Timestamp(inp.as_of).tzinfo
+        else pd.Timestamp(inp.as_of, tz="UTC")
+    )
     ts = text_signals(inp.texts, now, w)
     js = journey_signals(inp.journeys, inp.texts, now, w)
     rs = review_signal(inp.reviews, now, w)
@@ -244,8 +290,12 @@ def score_people(inp: Inputs, w: CareWeights) -> pd.DataFrame:
     for n in RISK_SIGNALS:
         risk[n] = pd.to_numeric(risk[n], errors="coerce").fillna(0.0)
         risk[f"r_{n}"] = np.clip(weights[n] * risk[n].to_numpy(dtype=float), 0, 1)
-    risk["risk"] = noisy_or([risk[f"r_{n}"].to_numpy() for n in RISK_SIGNALS], [1.0] * len(RISK_SIGNALS))
-    risk["emotion_risk"] = noisy_or([risk[f"r_{n}"].to_numpy() for n in EMOTION_SIGNALS], [1.0] * len(EMOTION_SIGNALS))
+    risk["risk"] = noisy_or(
+        [risk[f"r_{n}"].to_numpy() for n in RISK_SIGNALS], [1.0] * len(RISK_SIGNALS)
+    )
+    risk["emotion_risk"] = noisy_or(
+        [risk[f"r_{n}"].to_numpy() for n in EMOTION_SIGNALS], [1.0] * len(EMOTION_SIGNALS)
+    )
     inf = influence_scores(inp.traits, inp.reviews, w)
     df = risk.merge(inf, on="person_id", how="left")
     df["influence"] = df["influence"].fillna(w.influence.floor)

@@ -33,7 +33,9 @@ class WebhookCreate(BaseModel):
 
 
 @router.get("")
-def care_list(ws: WorkspaceDep, key: ReadKey, limit: int = 50, status: str | None = None) -> list[dict[str, Any]]:
+def care_list(
+    ws: WorkspaceDep, key: ReadKey, limit: int = 50, status: str | None = None
+) -> list[dict[str, Any]]:
     """The ranked special-care list of the latest run."""
     rows = care.care_list(ws.store.cursor(), limit, key.scope, status)
     if rows and rows[0]["text_visible"]:
@@ -42,14 +44,20 @@ def care_list(ws: WorkspaceDep, key: ReadKey, limit: int = 50, status: str | Non
 
 
 @router.get("/alerts")
-def alerts(ws: WorkspaceDep, key: ReadKey, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+def alerts(
+    ws: WorkspaceDep, key: ReadKey, status: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
     return care.alerts(ws.store.cursor(), status, limit)
 
 
 @router.post("/alerts/{alert_or_person}/{action}")
-def alert_action(alert_or_person: str, action: str, body: Note, ws: WorkspaceDep, key: ReadKey) -> dict[str, Any]:
+def alert_action(
+    alert_or_person: str, action: str, body: Note, ws: WorkspaceDep, key: ReadKey
+) -> dict[str, Any]:
     """``action``: ``ack`` (someone is on it) or ``resolve`` (leaves the list until news)."""
-    verb = {"ack": "acknowledged", "acknowledge": "acknowledged", "resolve": "resolved"}.get(action, action)
+    verb = {"ack": "acknowledged", "acknowledge": "acknowledged", "resolve": "resolved"}.get(
+        action, action
+    )
     return act(ws.store.cursor(), alert_or_person, verb, body.note, key.key_id)
 
 
@@ -76,7 +84,9 @@ def deliver(ws: WorkspaceDep, key: AdminKey) -> dict[str, int]:
 
 
 @router.get("/deliveries")
-def delivery_log(ws: WorkspaceDep, key: AdminKey, alert_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+def delivery_log(
+    ws: WorkspaceDep, key: AdminKey, alert_id: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
     return deliveries(ws.store.cursor(), alert_id, limit)
 
 
