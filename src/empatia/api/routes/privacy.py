@@ -17,6 +17,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from empatia.api.deps import AdminKey, ReadKey, WorkspaceDep, WriteKey
+from empatia.errors import ConfigError, ValidationError
 from empatia.privacy import audit, consent, profiling, retention
 from empatia.privacy.access import export_subject
 from empatia.privacy.erasure import erase
@@ -146,10 +147,15 @@ class PartnerExportIn(BaseModel):
 async def partner_export(body: PartnerExportIn, ws: WorkspaceDep, key: AdminKey,
                          request: Request) -> Any:  # fmt: skip
     """Export consenting people's contracted fields for a partner."""
-    contract = Contract.load(Path(body.contract))
-    rep = await _on_writer(request, lambda: export_partner(
-        ws.store, contract, body.out, audience=body.audience, fmt=body.format,
-        actor=f"key:{key.key_id}"))  # fmt: skip
+    try:
+        contract = Contract.load(Path(body.contract))
+        rep = await _on_writer(request, lambda: export_partner(
+            ws.store, contract, body.out, audience=body.audience, fmt=body.format or None,
+            actor=f"key:{key.key_id}"))  # fmt: skip
+    except ConfigError as e:  # the contract and paths come from the caller here
+        raise ValidationError(e.message, **e.details) from e
+    except OSError as e:
+        raise ValidationError(f"cannot write {body.out!r}: {e.strerror}") from e
     return rep.__dict__
 
 

@@ -1,0 +1,62 @@
+"""Fuzz every operation of the OpenAPI schema (schemathesis): no answer is ever a 5xx.
+
+Bounded: a few examples per operation, with an admin key (so requests get past
+authentication) and without one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, settings
+
+from empatia.api.app import create_app
+from empatia.workspace import Workspace
+
+from .conftest import make_keys
+
+schemathesis = pytest.importorskip("schemathesis")
+
+_TMP = Path(__import__("tempfile").mkdtemp(prefix="empatia-fuzz-"))
+_WS = Workspace(db=_TMP / "fuzz.duckdb")
+_KEYS = make_keys(_WS)
+_APP = create_app(_WS)
+schema = schemathesis.openapi.from_asgi("/openapi.json", _APP)
+
+#: 5xx found by this test in other stages' routes, reported to their owners; they run, and
+#: count as expected failures until fixed (then they simply pass).
+KNOWN_5XX = {
+    "GET /v1/care": "limit=-1 reaches DuckDB (LIMIT cannot be negative); validate limit >= 0",
+    "GET /v1/care/alerts": "limit=-1 reaches DuckDB; validate limit >= 0",
+    "GET /v1/experience/hurt": "limit=-1 reaches DuckDB; validate limit >= 0",
+    "GET /v1/experience/trajectories": "limit=-1 reaches DuckDB; validate limit >= 0",
+    "GET /v1/experience/persons/{person_id}": "TypeError: 'module' object is not callable",
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _running() -> Iterator[None]:
+    """Start the app's lifespan (writer, key ring) for the whole module."""
+    with TestClient(_APP):
+        yield
+    _WS.close()
+
+
+@schema.parametrize()
+@settings(max_examples=3, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))  # fmt: skip
+def test_no_server_errors(case: schemathesis.Case) -> None:
+    from schemathesis.checks import not_a_server_error
+
+    try:
+        case.call_and_validate(
+            headers={"Authorization": f"Bearer {_KEYS['admin']}"}, checks=[not_a_server_error]
+        )
+    except Exception as e:  # noqa: BLE001
+        label = f"{case.method.upper()} {case.path}"
+        if label in KNOWN_5XX:
+            pytest.xfail(f"known: {KNOWN_5XX[label]} ({type(e).__name__})")
+        raise
