@@ -8,7 +8,7 @@ from empatia.experience.config import ExperienceConfig
 from empatia.experience.effort import build_journeys
 from empatia.experience.gap import build_gap
 from empatia.experience.surveys import build_responses
-from empatia.experience.trajectory import build_trajectories
+from empatia.experience.mood import build_trajectories
 from empatia.pipeline import RunContext, register_stage
 
 

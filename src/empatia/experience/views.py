@@ -108,7 +108,7 @@ def effort_summary(con: duckdb.DuckDBPyConnection, by: str = "topic") -> list[di
 
 
 def trajectory(con: duckdb.DuckDBPyConnection, person_id: str) -> dict[str, Any]:
-    from empatia.experience.trajectory import person_curve
+    from empatia.experience.mood import person_curve
 
     cur = con.cursor()
     try:
