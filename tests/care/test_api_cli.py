@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -85,3 +86,23 @@ def test_cli_list_show_ack_resolve_webhooks(tmp_path: Path) -> None:
     assert "127.0.0.1:9" in r.output
     r = run(cli_app, ["--db", str(db), "care", "list", "--json"])
     assert r.exit_code == 0 and "musician" not in r.output  # resolved: off the list
+
+
+@pytest.mark.slow
+def test_cli_goes_through_the_running_server(tmp_path: Path) -> None:
+    from tests.conftest import ServerProcess
+
+    db = tmp_path / "served.duckdb"
+    _world(db)
+    srv = ServerProcess(db).start()
+    try:
+        run = CliRunner(env={"COLUMNS": "300"}).invoke
+        r = run(cli_app, ["--db", str(db), "care", "list"])
+        assert r.exit_code == 0, r.output
+        assert "musician" in r.output
+        r = run(cli_app, ["--db", str(db), "care", "ack", "musician", "--note", "on it"])
+        assert r.exit_code == 0 and "acknowledged" in r.output
+        r = run(cli_app, ["--db", str(db), "care", "show", "musician"])
+        assert "acknowledged" in r.output and "I will tell all my followers" in r.output
+    finally:
+        srv.stop()

@@ -1,17 +1,22 @@
-"""``empatia care …``: the special-care list, acknowledging and resolving, webhooks."""
+"""``empatia care …``: the special-care list, acknowledging and resolving, webhooks.
+
+Each command calls the library on the store, or — while ``empatia serve`` owns the store —
+the same HTTP route of the running server (``/v1/care/…``).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import orjson
 import typer
 from rich.table import Table
 
-from empatia.cli_common import console, workspace
+from empatia.cli_common import console, store_or_remote
 
-care_app = typer.Typer(help="Special care: influential customers having a bad time, ranked.",
-                       no_args_is_help=True)  # fmt: skip
+care_app = typer.Typer(
+    help="Special care: influential customers having a bad time, ranked.", no_args_is_help=True
+)
 hooks_app = typer.Typer(help="Webhooks that receive signed alerts.", no_args_is_help=True)
 care_app.add_typer(hooks_app, name="webhooks")
 
@@ -24,11 +29,20 @@ def _viewer(redact: bool) -> str:
     return "read" if redact else "local"
 
 
+def _json(rows: Any) -> None:
+    console.print_json(orjson.dumps(rows, default=str).decode())
+
+
 @care_app.command("list")
 def list_(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option(help="How many entries.")] = 20,
-    status: Annotated[Optional[str], typer.Option(help="new or acknowledged.")] = None,  # noqa: UP045
+    status: Annotated[
+        Optional[str],
+        typer.Option(
+            help="List: new | acknowledged; alerts: open | acknowledged | resolved | superseded."
+        ),
+    ] = None,  # noqa: UP045, E501
     alerts: Annotated[
         bool, typer.Option("--alerts", help="Show alerts instead of the list.")
     ] = False,
@@ -41,22 +55,23 @@ def list_(
     """
     from empatia import care
 
-    con = workspace(ctx).store.con
+    ws, remote = store_or_remote(ctx)
+    params = {"limit": limit, **({"status": status} if status else {})}
     if alerts:
-        rows = care.alerts(con, status, limit)
+        rows = (remote.call("GET", "/v1/care/alerts", params=params) if remote
+                else care.alerts(ws.store.con, status, limit))  # type: ignore[union-attr]  # fmt: skip
         if as_json:
-            console.print_json(orjson.dumps(rows, default=str).decode())
-            return
+            return _json(rows)
         t = Table("alert", "person", "kind", "status", "score", "when", "explanation")
         for a in rows:
             t.add_row(a["alert_id"], a["person_id"], a["kind"], a["status"], f"{a['score']:.3f}",
                       str(a["created_at"])[:16], a["explanation"])  # fmt: skip
         console.print(t)
         return
-    rows = care.care_list(con, limit, _viewer(redact), status)
+    rows = (remote.call("GET", "/v1/care", params=params) if remote
+            else care.care_list(ws.store.con, limit, _viewer(redact), status))  # type: ignore[union-attr]  # fmt: skip
     if as_json:
-        console.print_json(orjson.dumps(rows, default=str).decode())
-        return
+        return _json(rows)
     if not rows:
         console.print("Nobody needs special care right now (or `empatia run` has not run yet).")
         return
@@ -80,8 +95,14 @@ def show(
     """
     from empatia import care
 
-    con = workspace(ctx).store.con
-    e = care.entry(con, person_id, _viewer(redact))
+    ws, remote = store_or_remote(ctx)
+    if remote is not None:
+        e = remote.call("GET", f"/v1/care/{person_id}")
+        hist = e.get("history", [])
+    else:
+        assert ws is not None
+        e = care.entry(ws.store.con, person_id, _viewer(redact))
+        hist = care.history(ws.store.con, person_id)
     console.print(f"[bold]{person_id}[/] score {e['score']:.3f} (influence {e['influence']:.2f} × "
                   f"risk {e['risk']:.2f} × value {e['value']:.2f}) — {e.get('status', '')}")  # fmt: skip
     console.print(e["explanation"])
@@ -89,11 +110,24 @@ def show(
     for k, v in ev.get("factors", {}).items():
         console.print(f"  {k:<24} {v:.3f}")
     for m in ev.get("messages", []):
-        quote = f" “{m['text']}”" if m.get("text") else ""
+        quote = f" “{m['text']}”" if m.get("text") and not redact else ""
         console.print(f"  {str(m.get('at'))[:16]} {m.get('event')} ({m.get('channel')}): "
                       f"{m.get('emotion') or ''}{' threat' if m.get('threat') else ''}{quote}")  # fmt: skip
-    for h in care.history(con, person_id):
+    for h in hist:
         console.print(f"  {str(h['at'])[:16]} {h['what']} {h['action']} {h['note'] or ''}")
+
+
+def _act(ctx: typer.Context, alert: str, action: str, note: str) -> dict[str, Any]:
+    from empatia.care.alerts import act
+
+    ws, remote = store_or_remote(ctx)
+    if remote is not None:
+        verb = {"acknowledged": "ack", "resolved": "resolve"}[action]
+        out: dict[str, Any] = remote.call("POST", f"/v1/care/alerts/{alert}/{verb}",
+                                          json={"note": note or None})  # fmt: skip
+        return out
+    assert ws is not None
+    return act(ws.store.con, alert, action, note or None, "cli")
 
 
 @care_app.command("ack")
@@ -102,10 +136,11 @@ def ack(
     alert: Annotated[str, typer.Argument(help="Alert id, or a person id for their latest alert.")],
     note: Annotated[str, typer.Option(help="What you are doing about it.")] = "",
 ) -> None:
-    """Acknowledge an alert: someone is on it. Example: empatia care ack al_1a2b3c --note "called" """
-    from empatia import care
+    """Acknowledge an alert: someone is on it (the person stays listed).
 
-    r = care.acknowledge(workspace(ctx).store.con, alert, note or None, "cli")
+    Example: empatia care ack al_1a2b3c4d5e6f --note "called him"
+    """
+    r = _act(ctx, alert, "acknowledged", note)
     console.print(f"acknowledged {r['alert_id']} ({r['person_id']})")
 
 
@@ -119,9 +154,7 @@ def resolve(
 
     Example: empatia care resolve P000123 --note "replaced the guitar, apologised"
     """
-    from empatia import care
-
-    r = care.resolve(workspace(ctx).store.con, alert, note or None, "cli")
+    r = _act(ctx, alert, "resolved", note)
     console.print(f"resolved {r['alert_id']} ({r['person_id']})")
 
 
@@ -131,7 +164,7 @@ def hooks_add(
     url: str,
     secret: Annotated[
         Optional[str], typer.Option(help="Signing secret (generated if not given).")
-    ] = None,  # noqa: UP045
+    ] = None,  # noqa: UP045, E501
     min_score: Annotated[float, typer.Option(help="Only alerts at or above this score.")] = 0.0,
 ) -> None:
     """Send alerts to URL (JSON, signed with HMAC-SHA256 in X-Empatia-Signature).
@@ -140,7 +173,13 @@ def hooks_add(
     """
     from empatia import care
 
-    h = care.add_webhook(workspace(ctx).store.con, url, secret, min_score)
+    ws, remote = store_or_remote(ctx)
+    if remote is not None:
+        h = remote.call("POST", "/v1/care/webhooks",
+                        json={"url": url, "secret": secret, "min_score": min_score})  # fmt: skip
+    else:
+        assert ws is not None
+        h = care.add_webhook(ws.store.con, url, secret, min_score)
     console.print(f"webhook {h['webhook_id']} → {h['url']}; signing secret: [bold]{h['secret']}[/] "
                   "(shown once)")  # fmt: skip
 
@@ -150,8 +189,10 @@ def hooks_list(ctx: typer.Context) -> None:
     """Webhooks and their delivery counts. Example: empatia care webhooks list"""
     from empatia import care
 
+    ws, remote = store_or_remote(ctx)
+    rows = remote.call("GET", "/v1/care/webhooks") if remote else care.list_webhooks(ws.store.con)  # type: ignore[union-attr]
     t = Table("webhook", "url", "min score", "active", "delivered", "failed attempts", "gave up")
-    for h in care.list_webhooks(workspace(ctx).store.con):
+    for h in rows:
         t.add_row(h["webhook_id"], h["url"], f"{h['min_score']:.2f}", str(h["active"]),
                   str(h["delivered"]), str(h["failed_attempts"]), str(h["gave_up"]))  # fmt: skip
     console.print(t)
@@ -162,7 +203,12 @@ def hooks_remove(ctx: typer.Context, webhook_id: str) -> None:
     """Stop sending to a webhook (its log is kept). Example: empatia care webhooks remove wh_1a2b"""
     from empatia import care
 
-    care.remove_webhook(workspace(ctx).store.con, webhook_id)
+    ws, remote = store_or_remote(ctx)
+    if remote is not None:
+        remote.client.delete(f"/v1/care/webhooks/{webhook_id}").raise_for_status()
+    else:
+        assert ws is not None
+        care.remove_webhook(ws.store.con, webhook_id)
     console.print(f"removed {webhook_id}")
 
 
@@ -171,7 +217,12 @@ def hooks_deliver(ctx: typer.Context) -> None:
     """Deliver pending alerts now, with retries. Example: empatia care webhooks deliver"""
     from empatia import care
 
-    counts = care.deliver_pending(workspace(ctx).store.con, care.load_weights().delivery)
+    ws, remote = store_or_remote(ctx)
+    if remote is not None:
+        counts = remote.call("POST", "/v1/care/deliver")
+    else:
+        assert ws is not None
+        counts = care.deliver_pending(ws.store.con, care.load_weights().delivery)
     console.print(", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
@@ -179,13 +230,17 @@ def hooks_deliver(ctx: typer.Context) -> None:
 def hooks_log(
     ctx: typer.Context,
     alert: Annotated[Optional[str], typer.Option(help="Only this alert.")] = None,  # noqa: UP045
-    limit: int = 50,
+    limit: Annotated[int, typer.Option(help="How many attempts.")] = 50,
 ) -> None:
     """Delivery attempts, newest first. Example: empatia care webhooks log --alert al_1a2b3c"""
     from empatia.care.delivery import deliveries
 
+    ws, remote = store_or_remote(ctx)
+    params: dict[str, Any] = {"limit": limit, **({"alert_id": alert} if alert else {})}
+    rows = (remote.call("GET", "/v1/care/deliveries", params=params) if remote
+            else deliveries(ws.store.con, alert, limit))  # type: ignore[union-attr]  # fmt: skip
     t = Table("when", "alert", "webhook", "attempt", "status", "http", "error")
-    for d in deliveries(workspace(ctx).store.con, alert, limit):
+    for d in rows:
         t.add_row(str(d["attempted_at"])[:19], d["alert_id"], d["webhook_id"], str(d["attempt"]),
                   d["status"], str(d["http_status"] or ""), (d["error"] or "")[:60])  # fmt: skip
     console.print(t)
