@@ -15,6 +15,7 @@ import orjson
 
 from empatia.decide.catalogue import load_catalogue
 from empatia.decide.policy import LiveContext
+from empatia.decide.realtime import RealTime
 from empatia.errors import NotFoundError
 from empatia.store import Store
 
@@ -54,23 +55,17 @@ def decide_everyone(ws: Any, *, export: Path | None = None, actions: Path | None
 
 
 def decide_now(ws: Any, identifier: str, context: dict[str, Any] | None = None, *,
-               record: bool = True) -> dict[str, Any]:
-    """Decide for one person now, with live context (channel, near_store, category, …)."""
-    from empatia.decide.engine import decide_one
-
+               record: bool = True, realtime: RealTime | None = None) -> dict[str, Any]:
+    """Decide for one person now, with live context (channel, near_store, category, …).
+    Servers pass their long-lived ``realtime``; without it one is opened for this call."""
     store = _store(ws)
-    pid = resolve(store, identifier)
+    rt = realtime or RealTime(store, background=False)
     live = LiveContext(**{k: v for k, v in (context or {}).items() if v is not None})
-    return decide_one(store, pid, live, _catalogue(), record=record).as_dict()
-
-
-_CATALOGUE: dict[str, Any] = {}
-
-
-def _catalogue() -> Any:
-    if "c" not in _CATALOGUE:
-        _CATALOGUE["c"] = load_catalogue()
-    return _CATALOGUE["c"]
+    if rt.inputs(identifier.strip()) is not None:  # a person id: no identity lookup needed
+        pid = identifier.strip()
+    else:
+        pid = resolve(store, identifier)
+    return rt.decide(pid, live, record=record).as_dict()
 
 
 def get_decision(ws: Any, identifier: str) -> dict[str, Any]:

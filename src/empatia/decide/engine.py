@@ -252,60 +252,15 @@ def run(store: Store, *, export: Path | None = None, catalogue: Catalogue | None
             "train_s": round(trained.train_s, 2), "decide_s": round(decide_s, 2), **kinds}
 
 
-def _parse_candidates(raw: str | bytes) -> list[Candidate]:
-    return [Candidate(**c) for c in orjson.loads(raw)]
-
-
 def decide_one(store: Store, person_id: str, live: LiveContext | None = None,
                catalogue: Catalogue | None = None, *, record: bool = True,
                now: datetime | None = None) -> Decision:
-    """The best action for one person now: precomputed candidates + fresh consent + live
-    context. Consent is re-read at decision time (a withdrawal counts at once)."""
-    catalogue = catalogue or load_catalogue()
-    now = now or (live.time if live and live.time else datetime.now(UTC))
-    cur = store.cursor()
-    try:
-        row = cur.execute(
-            "select candidates, state, seq, computed_at from decide_inputs where person_id = ?",
-            [person_id]
-        ).fetchone()
-        if row is None:
-            cands: list[Candidate] = []
-            state = PersonState(person_id, cold_start=True)
-            seq = None
-        else:
-            cands = _parse_candidates(row[0])
-            state = PersonState.from_dict(orjson.loads(row[1]))
-            seq = row[2]
-            age = (now - row[3]).total_seconds() if row[3] else 0.0
-            _age_state(state, age)
-            if age > 0:
-                for c in cands:
-                    if c.last_days is not None:
-                        c.last_days = round(c.last_days + age / 86400, 1)
-        state.consents = signals.current_consents(store, person_id, state.consents, seq)
-        since = now.timestamp() - catalogue.policy.fatigue_days * 86400
-        for ch, n in cur.execute(
-            "select channel, count(*) from decision_log where person_id = ? and delivered and "
-            "source = 'live' and decided_at >= to_timestamp(?) group by 1", [person_id, since]
-        ).fetchall():
-            if ch:
-                state.contacts[ch] = state.contacts.get(ch, 0) + int(n)
-    finally:
-        cur.close()
-    decision = choose(state, cands, catalogue, live, now)
-    if record:
-        log_decision(store, decision, delivered=decision.kind != "nothing", source="live")
-    return decision
+    """The best action for one person now: precomputed candidates + current consent + live
+    context (see :class:`~empatia.decide.realtime.RealTime`, which servers keep open)."""
+    from empatia.decide.realtime import RealTime
 
-
-def _age_state(state: PersonState, seconds: float) -> None:
-    """Move a training-time snapshot to now: purchases are that much older."""
-    if seconds <= 0:
-        return
-    if state.hours_since_purchase is not None:
-        state.hours_since_purchase += seconds / 3600
-    state.recent_items = {k: v + seconds / 86400 for k, v in state.recent_items.items()}
+    rt = RealTime(store, catalogue, background=False)
+    return rt.decide(person_id, live, record=record, now=now)
 
 
 def log_decision(store: Store, d: Decision, *, delivered: bool, source: str) -> None:

@@ -11,11 +11,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter
+import threading
+
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from empatia.api.deps import ReadKey, WorkspaceDep, WriteKey
 from empatia.decide.api import decide_now, get_decision
+from empatia.decide.realtime import RealTime
 
 router = APIRouter(prefix="/v1", tags=["decide"])
 
@@ -36,10 +39,28 @@ class DecideIn(BaseModel):
     record: bool = Field(True, description="log it (counts towards contact fatigue once delivered)")
 
 
+_LOCK = threading.Lock()
+
+
+def realtime(request: Request, ws: Any) -> RealTime:
+    """One :class:`RealTime` per workspace store, kept on the app (background refresh)."""
+    cache = getattr(request.app.state, "decide_realtime", None)
+    if cache is None:
+        cache = request.app.state.decide_realtime = {}
+    key = id(ws.store)
+    if key not in cache:
+        with _LOCK:
+            if key not in cache:
+                cache[key] = RealTime(ws.store)
+    rt: RealTime = cache[key]
+    return rt
+
+
 @router.post("/decide")
-def decide(body: DecideIn, ws: WorkspaceDep, _: WriteKey) -> Any:
+def decide(body: DecideIn, ws: WorkspaceDep, request: Request, _: WriteKey) -> Any:
     """The best action for this person now, with its reason, scores and policy notes."""
-    return decide_now(ws, body.person, body.context.model_dump(), record=body.record)
+    return decide_now(ws, body.person, body.context.model_dump(), record=body.record,
+                      realtime=realtime(request, ws))
 
 
 @router.get("/decisions/{person}")

@@ -1,0 +1,198 @@
+"""Real-time decisions within a latency budget.
+
+A request does one indexed lookup (the person's precomputed candidates and state in
+``decide_inputs``) and the policy in Python; nothing slow runs on the request path:
+
+- **consent** is held in memory and re-read from privacy's ``consent_current`` whenever the
+  consent ledger grows (a background thread in the server checks every ``refresh_s``;
+  library calls check synchronously), so a withdrawal counts within about a second;
+- **contact fatigue** adds the live decisions delivered since training, counted in memory;
+- **the decision log** is appended by a background writer in one transaction per batch.
+
+>>> from empatia.store import Store
+>>> rt = RealTime(Store(":memory:"), background=False)
+>>> rt.decide("p_nobody", LiveContext(channel="web")).action
+'do_nothing'
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import orjson
+
+from empatia.decide import signals
+from empatia.decide.catalogue import Catalogue, load_catalogue
+from empatia.decide.policy import Candidate, Decision, LiveContext, PersonState, choose
+from empatia.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class RealTime:
+    def __init__(self, store: Store, catalogue: Catalogue | None = None, *,
+                 background: bool = True, refresh_s: float = 1.0) -> None:
+        self.store = store
+        self.catalogue = catalogue or load_catalogue()
+        self.background = background
+        self.refresh_s = refresh_s
+        self._lock = threading.Lock()
+        self._consents: dict[str, dict[str, bool]] = {}
+        self._consent_mark: tuple[Any, ...] | None = None
+        self._contacts: dict[str, list[tuple[float, str]]] = {}
+        self._queue: queue.Queue[Decision] = queue.Queue()
+        self._stop = threading.Event()
+        self._local = threading.local()
+        self.refresh_consent()
+        self._load_contacts()
+        if background:
+            threading.Thread(target=self._loop, name="decide-realtime", daemon=True).start()
+
+    # -- consent --------------------------------------------------------------------------
+    def _mark(self) -> tuple[Any, ...]:
+        """What changes when consent may have changed: the ledger's size once privacy's stage
+        fills it, else (adapter mode) the newest event."""
+        cur = self.store.cursor()
+        try:
+            if signals._ledger_filled(self.store):
+                return ("ledger", *cur.execute(
+                    "select max(consent_id), count(*) from consent_ledger").fetchone())  # type: ignore[misc]
+            if self.store.table_exists("events"):
+                return ("events", *cur.execute("select max(seq) from events").fetchone())  # type: ignore[misc]
+            return ()
+        finally:
+            cur.close()
+
+    def refresh_consent(self) -> None:
+        """Re-read everyone's consent if the ledger (or the consent events) changed."""
+        mark = self._mark()
+        if mark == self._consent_mark:
+            return
+        consents = signals.consents(self.store)
+        with self._lock:
+            self._consents, self._consent_mark = consents, mark
+
+    def consents(self, person_id: str) -> dict[str, bool]:
+        if not self.background:
+            self.refresh_consent()
+        return self._consents.get(person_id, {})
+
+    # -- contacts and the log -------------------------------------------------------------
+    def _load_contacts(self) -> None:
+        cur = self.store.cursor()
+        try:
+            since = time.time() - self.catalogue.policy.fatigue_days * 86400
+            rows = cur.execute(
+                "select person_id, channel, epoch(decided_at) from decision_log where delivered "
+                "and source = 'live' and decided_at >= to_timestamp(?) and channel is not null",
+                [since],
+            ).fetchall()
+        finally:
+            cur.close()
+        for pid, ch, at in rows:
+            self._contacts.setdefault(pid, []).append((float(at), ch))
+
+    def _live_contacts(self, person_id: str, now: float) -> dict[str, int]:
+        since = now - self.catalogue.policy.fatigue_days * 86400
+        out: dict[str, int] = {}
+        for at, ch in self._contacts.get(person_id, ()):
+            if at >= since:
+                out[ch] = out.get(ch, 0) + 1
+        return out
+
+    def record(self, d: Decision) -> None:
+        if d.kind != "nothing" and d.channel:
+            self._contacts.setdefault(d.person_id, []).append((d.decided_at.timestamp(), d.channel))
+        self._queue.put(d)
+        if not self.background:
+            self.flush()
+
+    def flush(self) -> int:
+        items: list[Decision] = []
+        while True:
+            try:
+                items.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        if not items:
+            return 0
+        rows = [(d.person_id, d.action, d.channel, "live", d.kind != "nothing", d.decided_at,
+                 orjson.dumps(d.as_dict()).decode()) for d in items]
+        cur = self.store.cursor()
+        try:
+            cur.execute("begin")
+            cur.executemany("insert into decision_log values (?, ?, ?, ?, ?, ?, ?)", rows)
+            cur.execute("commit")
+        finally:
+            cur.close()
+        return len(rows)
+
+    def _loop(self) -> None:
+        last = 0.0
+        while not self._stop.wait(0.2):
+            try:
+                self.flush()
+                if time.monotonic() - last >= self.refresh_s:
+                    last = time.monotonic()
+                    self.refresh_consent()
+            except duckdb.ConnectionException:  # the store was closed: the app is gone
+                return
+            except Exception:  # keep serving; the next round retries
+                log.exception("decide real-time background work failed")
+
+    def close(self) -> None:
+        self._stop.set()
+        self.flush()
+
+    # -- deciding -------------------------------------------------------------------------
+    def _cursor(self) -> Any:
+        cur = getattr(self._local, "cur", None)
+        if cur is None:
+            cur = self._local.cur = self.store.cursor()
+        return cur
+
+    def inputs(self, person_id: str) -> tuple[list[Candidate], PersonState, datetime | None] | None:
+        row = self._cursor().execute(
+            "select candidates, state, computed_at from decide_inputs where person_id = ?",
+            [person_id],
+        ).fetchone()
+        if row is None:
+            return None
+        cands = [Candidate(**c) for c in orjson.loads(row[0])]
+        return cands, PersonState.from_dict(orjson.loads(row[1])), row[2]
+
+    def decide(self, person_id: str, live: LiveContext | None = None, *, record: bool = True,
+               now: datetime | None = None) -> Decision:
+        now = now or (live.time if live and live.time else datetime.now(UTC))
+        found = self.inputs(person_id)
+        if found is None:
+            cands: list[Candidate] = []
+            state = PersonState(person_id, cold_start=True)
+        else:
+            cands, state, computed_at = found
+            age = (now - computed_at).total_seconds() if computed_at else 0.0
+            if age > 0:
+                _age(state, cands, age)
+        state.consents = self.consents(person_id)
+        for ch, n in self._live_contacts(person_id, now.timestamp()).items():
+            state.contacts[ch] = state.contacts.get(ch, 0) + n
+        decision = choose(state, cands, self.catalogue, live, now)
+        if record:
+            self.record(decision)
+        return decision
+
+
+def _age(state: PersonState, cands: list[Candidate], seconds: float) -> None:
+    """Move a training-time snapshot to now: every purchase is that much older."""
+    if state.hours_since_purchase is not None:
+        state.hours_since_purchase += seconds / 3600
+    state.recent_items = {k: v + seconds / 86400 for k, v in state.recent_items.items()}
+    for c in cands:
+        if c.last_days is not None:
+            c.last_days = round(c.last_days + seconds / 86400, 1)
