@@ -21,12 +21,13 @@ def _digest(paths) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
 
 
-def test_same_seed_same_world_other_seed_other_world(world, tmp_path):
-    again = build_world(tmp_path / "a", customers=CUSTOMERS, seed=SEED)
-    assert _digest(again.events) == _digest(world.events)
-    assert _digest(again.truth.values()) == _digest(world.truth.values())
-    other = build_world(tmp_path / "b", customers=CUSTOMERS, seed=SEED + 1)
-    assert _digest(other.events) != _digest(world.events)
+def test_same_seed_same_world_other_seed_other_world(tmp_path):
+    one = build_world(tmp_path / "1", customers=400, seed=SEED)
+    again = build_world(tmp_path / "a", customers=400, seed=SEED)
+    assert _digest(again.events) == _digest(one.events)
+    assert _digest(again.truth.values()) == _digest(one.truth.values())
+    other = build_world(tmp_path / "b", customers=400, seed=SEED + 1)
+    assert _digest(other.events) != _digest(one.events)
 
 
 def test_size_scales_with_customers(world, tmp_path):
@@ -310,3 +311,11 @@ def test_customers_out_of_range(tmp_path, bad):
 
     with pytest.raises(ConfigError, match="between 100"):
         build_world(tmp_path, customers=bad)
+
+
+def test_next_purchases_lie_after_the_end(truth):
+    people = truth["people"]
+    end = pd.Timestamp(END, unit="s", tz="UTC")
+    nxt = people.next_purchase_at.dropna()
+    assert len(nxt) > 100 and (nxt >= end).all()
+    assert (people.next_purchase_from.dropna() >= end.floor("D")).all()

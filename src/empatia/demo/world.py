@@ -216,11 +216,11 @@ def write_truth(out_dir: Path, p: People, o, truth: Truth, planted: dict[str, li
     jr = pd.DataFrame(truth.journeys)
     jr.insert(1, "person_id", pid[jr.pop("person").to_numpy()])
     for col in ("started_at", "ended_at"):
-        jr[col] = pd.to_datetime(jr[col], unit="s", utc=True)
+        jr[col] = _dt(jr[col].to_numpy())
 
     sv = pd.DataFrame(truth.surveys)
     sv.insert(1, "person_id", pid[sv.pop("person").to_numpy()])
-    sv["answered_at"] = pd.to_datetime(sv["answered_at"], unit="s", utc=True)
+    sv["answered_at"] = _dt(sv["answered_at"].to_numpy())
 
     n_orders = np.bincount(o.person, minlength=p.n)
     last = np.full(p.n, np.nan)
@@ -232,7 +232,7 @@ def write_truth(out_dir: Path, p: People, o, truth: Truth, planted: dict[str, li
     planted_case = np.full(p.n, None, dtype=object)
     for name, who in planted.items():
         planted_case[who] = {"special_care": "damaged_instrument"}.get(name, name)
-    dt = lambda a: pd.to_datetime(pd.Series(a), unit="s", utc=True)  # noqa: E731
+    dt = _dt
     people = pd.DataFrame({
         "person_id": pid, "persona": np.array(PERSONAS)[p.persona], "market": p.market,
         "language": p.lang, "gender": np.where(p.gender == 1, "female", "male"),
@@ -264,3 +264,14 @@ def write_truth(out_dir: Path, p: People, o, truth: Truth, planted: dict[str, li
         df.to_parquet(path, index=False)
         paths[name] = path
     return paths
+
+
+def _dt(a: np.ndarray) -> pd.Series:
+    """Epoch seconds (nan: none) as UTC timestamps, converted exactly through integers."""
+    a = np.asarray(a, dtype=np.float64)
+    ok = np.isfinite(a)
+    us = np.zeros(a.shape, dtype=np.int64)
+    us[ok] = np.round(a[ok] * 1e6).astype(np.int64)
+    stamps = us.astype("datetime64[us]")
+    stamps[~ok] = np.datetime64("NaT")
+    return pd.Series(pd.DatetimeIndex(stamps).tz_localize("UTC"))
