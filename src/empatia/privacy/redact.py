@@ -18,9 +18,11 @@ import re
 
 EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}", re.UNICODE)
 IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}\b")
-CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
+CARD = re.compile(r"(?<![\d-])\d+(?:[ -]\d+)*")
+_DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4}")
 # A phone: optional +, then 9–15 digits in groups separated by spaces, dots, dashes, brackets.
 PHONE = re.compile(r"(?<![\w+])(?:\+|00)?\(?\d[\d ().-]{7,18}\d(?!\w)")
+INTL_PHONE = re.compile(r"(?<![\w+])(?:\+|00)[1-9][\d ().-]{7,18}\d(?!\w)")
 
 
 def luhn_ok(digits: str) -> bool:
@@ -56,8 +58,28 @@ def iban_ok(text: str) -> bool:
 
 
 def _card(m: re.Match[str]) -> str:
-    digits = re.sub(r"\D", "", m.group(0))
-    return "[card]" if 13 <= len(digits) <= 19 and luhn_ok(digits) else m.group(0)
+    text = m.group(0)
+    # The run may have swallowed neighbouring numbers ("12 4111 … 1111"): try the longest
+    # windows of digit groups first. Card numbers never start with 0 (phones do: 0048 …).
+    runs = [(r.start(), r.end()) for r in re.finditer(r"\d+", text)]
+    n = len(runs)
+    for size in range(n, 0, -1):
+        for i in range(n - size + 1):
+            a, b = runs[i][0], runs[i + size - 1][1]
+            sizes = tuple(len(r) for r in re.findall(r"\d+", text[a:b]))
+            digits = re.sub(r"\D", "", text[a:b])
+            if 13 <= len(digits) <= 19 and digits[0] != "0" and _card_groups(sizes) and luhn_ok(digits):
+                return text[:a] + "[card]" + text[b:]
+    return text
+
+
+def _card_groups(sizes: tuple[int, ...]) -> bool:
+    """How card numbers are written: one run, fours (the last may be shorter), or 4-6-5."""
+    return (
+        len(sizes) == 1
+        or sizes in ((4, 6, 5), (4, 6, 4))
+        or (all(x == 4 for x in sizes[:-1]) and 1 <= sizes[-1] <= 4)
+    )
 
 
 def _iban(m: re.Match[str]) -> str:
@@ -69,11 +91,18 @@ def _phone(m: re.Match[str]) -> str:
     digits = re.sub(r"\D", "", text)
     if not 9 <= len(digits) <= 15:
         return text
-    # Dates, decimals and plain long numbers are not phones: a phone has a +/00 prefix or
-    # separators between digit groups.
-    if re.fullmatch(r"\d+", text) and not text.startswith("00"):
-        return text
-    if re.fullmatch(r"\d{1,4}[.-]\d{1,2}[.-]\d{1,4}", text):
+    if text.startswith(("+", "00", "(")):
+        return "[phone]"
+    # Without a country prefix, only what is written like a phone number: a few groups, one
+    # of three digits or more, no date inside. Plain long numbers are order numbers.
+    groups = [g for g in re.split(r"[ ().-]+", text) if g]
+    if (
+        len(groups) < 2
+        or len(groups) > 4
+        or not any(len(g) >= 3 for g in groups)
+        or _DATE.search(text)
+        or len(digits) > 12
+    ):
         return text
     return "[phone]"
 
@@ -84,5 +113,6 @@ def redact(text: str | None) -> str | None:
         return text
     out = EMAIL.sub("[email]", text)
     out = IBAN.sub(_iban, out)
+    out = INTL_PHONE.sub(_phone, out)
     out = CARD.sub(_card, out)
     return PHONE.sub(_phone, out)
