@@ -101,10 +101,10 @@ def match_pairs(
     )
     if db_api is None:
         db_api = splink_duckdb_api()
-    inputs = [db_api.register(f[["unique_id", *cols]]) for f in frames]
     _quiet_splink()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        inputs = [db_api.register(f[["unique_id", *cols]]) for f in frames]
         linker = Linker(inputs if len(inputs) > 1 else inputs[0], settings)
         names = [c for c in cols if fields[c] == "name"]
         dates = [c for c in cols if fields[c] == "date"]
