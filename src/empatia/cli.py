@@ -121,8 +121,10 @@ def import_(
                       f.reject_file or "")
     console.print(table)
     rate = report.rows / report.seconds if report.seconds else 0
+    erased = f", {report.erased:,} of erased people dropped" if report.erased else ""
     console.print(f"{report.accepted:,} stored, {report.duplicates:,} already there, "
-                  f"{report.rejected:,} rejected in {report.seconds:.1f} s ({rate:,.0f} rows/s)")
+                  f"{report.rejected:,} rejected{erased} in {report.seconds:.1f} s "
+                  f"({rate:,.0f} rows/s)")
     if report.rejected:
         raise typer.Exit(1)
 

@@ -86,3 +86,14 @@ def test_cli_import_prints_a_summary_and_fails_on_rejects(db_path: Path, tmp_pat
     r = CliRunner().invoke(app, ["--db", str(db_path), "import", str(bad)])
     assert r.exit_code == 1 and "1 rejected" in r.output
     assert (tmp_path / "bad.jsonl.rejects.jsonl").exists()
+
+
+def test_events_of_an_erased_person_are_dropped_on_import(store: Store, tmp_path: Path) -> None:
+    from empatia.privacy import tombstones
+
+    tombstones.add(store, [("user_id", "gone")])
+    f = _jsonl(tmp_path / "late.jsonl", [{"type": "track", "event": "E", "userId": "gone"},
+                                         {"type": "track", "event": "E", "userId": "kept"}])  # fmt: skip
+    report = import_files(store, [f])
+    assert (report.accepted, report.erased, report.duplicates) == (1, 1, 0)
+    assert store.con.execute("select user_id from events").fetchall() == [("kept",)]

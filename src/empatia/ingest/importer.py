@@ -1,8 +1,10 @@
 """Batch import of Segment-shaped events from JSONL, CSV and Parquet files.
 
-DuckDB reads and parses the file in parallel; validation and normalisation are the same SQL
-the HTTP server uses (:mod:`empatia.ingest.normalize`). Each file is stored in one
-transaction: all its valid rows or nothing. Invalid rows go to a reject file beside the
+DuckDB reads and parses the file in parallel and validates it with the rules of
+:mod:`empatia.ingest.normalize` (the HTTP server applies their Python twin,
+:mod:`empatia.ingest.event`). Each file is stored in one transaction: all its valid rows or
+nothing. Events of people who were erased (GDPR) are dropped inside that transaction, so they
+never reach the disk. Invalid rows go to a reject file beside the
 input (``NAME.rejects.jsonl``: line, reason, the original event) and are counted. Events
 without a ``messageId`` get one derived from their content (``h-`` + MD5 of the line), so
 importing a file twice stores nothing twice.
@@ -25,6 +27,7 @@ import duckdb
 
 from empatia.errors import ValidationError
 from empatia.ingest.normalize import insert_sql, parse_sql, reject_sql
+from empatia.privacy.tombstones import drop_erased_events
 from empatia.store import Store
 
 TOP_LEVEL = (
@@ -42,6 +45,7 @@ class FileReport:
     accepted: int = 0
     duplicates: int = 0
     rejected: int = 0
+    erased: int = 0  # events of people who asked to be erased: dropped (privacy tombstones)
     reject_file: str | None = None
 
 
@@ -57,6 +61,10 @@ class ImportReport:
     @property
     def rejected(self) -> int:
         return sum(f.rejected for f in self.files)
+
+    @property
+    def erased(self) -> int:
+        return sum(f.erased for f in self.files)
 
     @property
     def duplicates(self) -> int:
@@ -188,13 +196,15 @@ def import_file(
         where = "idx not in (select idx from _rejects)" if report.rejected else "true"
         con.execute("begin transaction")
         try:
+            last = con.execute("select coalesce(max(seq), 0) from events").fetchone()
             inserted = con.execute(insert_sql("_parsed", where)).fetchone()
+            report.erased = drop_erased_events(con, since_seq=int(last[0]) if last else 0)
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
             raise
-        report.accepted = int(inserted[0]) if inserted else 0
-        report.duplicates = report.rows - report.rejected - report.accepted
+        report.accepted = (int(inserted[0]) if inserted else 0) - report.erased
+        report.duplicates = report.rows - report.rejected - report.accepted - report.erased
         if report.rejected:
             out = (reject_dir or path.parent) / (path.name + ".rejects.jsonl")
             con.execute(
