@@ -95,11 +95,11 @@ def export_partner(
     select = ", ".join(f"s.{q(f)}" for f in contract.fields)
     cur = store.cursor()
     try:
-        table = cur.execute(
+        table = cur.sql(
             f"select {select} from {q(contract.source)} s where {scope} and {ok}"
             " order by s.person_id",
-            params,
-        ).fetch_arrow_table()
+            params=params or None,
+        ).to_arrow_table()
         total = cur.execute(
             f"select count(*) from {q(contract.source)} s where {scope}", params
         ).fetchone()[0]  # type: ignore[index]

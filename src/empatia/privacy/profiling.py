@@ -154,7 +154,8 @@ def next_question(
     stage, now = relationship(store, person_id, policy)
     d = Decision(None, stage)
     last = _one(store, "select max(asked_at) from profiling_asks where person_id = ?", [person_id])
-    if last and last[0] is not None and now - last[0] < timedelta(days=policy.cooldown_days):
+    recent = now - timedelta(days=policy.cooldown_days)
+    if policy.cooldown_days > 0 and last and last[0] is not None and last[0] > recent:
         d.reasons.append(f"asked within the last {policy.cooldown_days} days")
         return d
     if store.table_exists("text_analysis") and store.table_exists("event_persons"):

@@ -66,13 +66,15 @@ def load_policies(path: str | Path | None = None) -> list[Policy]:
                 table=table,
             )
         try:
-            duckdb.sql(f"select interval '{str(spec['keep']).replace(chr(39), '')}'")
-        except duckdb.Error as e:
+            ok = duckdb.execute("select try_cast(? as interval)", [str(spec["keep"])]).fetchone()
+        except duckdb.Error:
+            ok = None
+        if not ok or ok[0] is None or "'" in str(spec["keep"]):
             raise ConfigError(
                 f"retention policy [{table}]: keep = {spec['keep']!r} is not a duration "
                 "like '25 months' or '90 days'",
                 table=table,
-            ) from e
+            )
         out.append(Policy(table, str(spec["column"]), str(spec["keep"]).replace("'", "")))
     return out
 
