@@ -52,3 +52,19 @@ def test_spark_without_pyspark_names_the_extra(monkeypatch: pytest.MonkeyPatch) 
     with Store(":memory:") as store, pytest.raises(MissingExtraError) as err:
         connect(store, "spark")
     assert err.value.details == {"package": "pyspark", "extra": "spark"}
+
+
+def test_stages_share_an_engine_when_the_runner_gives_one() -> None:
+    from types import SimpleNamespace
+
+    from empatia.store.engine import engine_for
+
+    with Store(":memory:") as store:
+        shared = connect(store)
+        ctx = SimpleNamespace(options={"engine_instance": shared}, workspace=None, engine="duckdb")
+        assert engine_for(ctx) == (shared, False)
+        ctx = SimpleNamespace(options={}, workspace=SimpleNamespace(store=store), engine="duckdb")
+        eng, own = engine_for(ctx)
+        assert own and isinstance(eng, DuckDBEngine)
+        eng.close()
+        shared.close()

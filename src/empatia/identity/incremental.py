@@ -19,6 +19,7 @@ Large backlogs (a bulk import) are better served by the batch: ``max_events`` bo
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -29,6 +30,10 @@ from empatia.store import Store
 from empatia.store.engine import DuckDBEngine
 
 Ident = tuple[str, str]
+
+#: Held while identities are rewritten (the batch stage or the fresh path), so the two never
+#: interleave inside one process (e.g. the HTTP server attaching while a run rebuilds).
+WRITE_LOCK = threading.RLock()
 
 
 def fresh_person_id(ident: Ident) -> str:
@@ -45,6 +50,11 @@ def attach_new_events(
 ) -> int:
     """Assign a person to every event newer than the last processed; return how many."""
     config = config or IdentityConfig()
+    with WRITE_LOCK:
+        return _attach_new(store, config, max_events)
+
+
+def _attach_new(store: Store, config: IdentityConfig, max_events: int) -> int:
     t0 = time.perf_counter()
     eng = DuckDBEngine(store)
     try:

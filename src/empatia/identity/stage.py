@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from empatia.identity.config import IdentityConfig
+from empatia.identity.incremental import WRITE_LOCK
 from empatia.identity.resolve import resolve
 from empatia.pipeline import RunContext, register_stage
 from empatia.store.engine import engine_for
@@ -20,7 +21,8 @@ class IdentityStage:
         config = IdentityConfig.from_options(ctx.options)
         eng, own = engine_for(ctx)
         try:
-            return resolve(eng, config, full=ctx.full, progress=ctx.progress)
+            with WRITE_LOCK:
+                return resolve(eng, config, full=ctx.full, progress=ctx.progress)
         finally:
             if own:
                 eng.close()
