@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import shutil
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,16 +17,29 @@ from empatia.store import Store
 from tests.care.world import World, build
 
 
+@pytest.fixture(scope="session")
+def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """The small world built once; each test gets its own copy of the file."""
+    path = tmp_path_factory.mktemp("care") / "template.duckdb"
+    with Store(path) as s:
+        texts = build(s).texts
+        s.checkpoint()
+    return path, texts
+
+
 @pytest.fixture
-def cstore(tmp_path: Path) -> Iterator[Store]:
+def cstore(tmp_path: Path, template: tuple[Path, dict[str, Any]]) -> Iterator[Store]:
+    shutil.copy(template[0], tmp_path / "care.duckdb")
     s = Store(tmp_path / "care.duckdb")
     yield s
     s.close()
 
 
 @pytest.fixture
-def world(cstore: Store) -> World:
-    return build(cstore)
+def world(cstore: Store, template: tuple[Path, dict[str, Any]]) -> World:
+    w = World(cstore)
+    w.texts = copy.deepcopy(template[1])
+    return w
 
 
 @pytest.fixture

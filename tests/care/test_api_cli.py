@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import shutil
+
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -14,18 +16,19 @@ from empatia.cli import app as cli_app
 from empatia.privacy.keys import create_key
 from empatia.store import Store
 from empatia.workspace import Workspace
-from tests.care.world import build
 
 
-def _world(db: Path) -> None:
+def _world(db: Path, template: tuple[Path, object]) -> None:
+    shutil.copy(template[0], db)
     with Store(db) as s:
-        build(s)
         care.run_care(s.con, deliver=False)
 
 
-def test_http_list_entry_actions_and_webhooks(tmp_path: Path) -> None:
+def test_http_list_entry_actions_and_webhooks(
+    tmp_path: Path, template: tuple[Path, object]
+) -> None:
     db = tmp_path / "api.duckdb"
-    _world(db)
+    _world(db, template)
     with Store(db) as s:
         _, read = create_key(s, "read", "cx")
         _, admin = create_key(s, "admin", "ops")
@@ -64,9 +67,9 @@ def test_http_list_entry_actions_and_webhooks(tmp_path: Path) -> None:
     ws.close()
 
 
-def test_cli_list_show_ack_resolve_webhooks(tmp_path: Path) -> None:
+def test_cli_list_show_ack_resolve_webhooks(tmp_path: Path, template: tuple[Path, object]) -> None:
     db = tmp_path / "cli.duckdb"
-    _world(db)
+    _world(db, template)
     run = CliRunner(env={"COLUMNS": "300"}).invoke
     r = run(cli_app, ["--db", str(db), "care", "list"])
     assert r.exit_code == 0 and "musician" in r.output and "184k" in r.output
@@ -89,11 +92,11 @@ def test_cli_list_show_ack_resolve_webhooks(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_cli_goes_through_the_running_server(tmp_path: Path) -> None:
+def test_cli_goes_through_the_running_server(tmp_path: Path, template: tuple[Path, object]) -> None:
     from tests.conftest import ServerProcess
 
     db = tmp_path / "served.duckdb"
-    _world(db)
+    _world(db, template)
     srv = ServerProcess(db).start()
     try:
         run = CliRunner(env={"COLUMNS": "300"}).invoke

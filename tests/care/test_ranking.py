@@ -62,9 +62,10 @@ def test_read_key_sees_no_quotes_admin_does(
     assert all(m.get("emotion") for m in read["evidence"]["messages"])
 
 
-def test_empty_store_and_missing_stages(cstore: Store) -> None:
-    assert care.run_care(cstore.con)["listed"] == 0
-    assert care.care_list(cstore.con) == []
+def test_empty_store_and_missing_stages() -> None:
+    with Store(":memory:") as s:
+        assert care.run_care(s.con)["listed"] == 0
+        assert care.care_list(s.con) == []
 
 
 def test_people_who_withdrew_a_listed_purpose_are_left_out(cstore: Store, world: World) -> None:

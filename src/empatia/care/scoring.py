@@ -89,9 +89,6 @@ def influence_scores(traits: pd.DataFrame, reviews: pd.DataFrame, w: CareWeights
     )
     prof = df["profession"].astype(str).str.strip().str.lower()
     df["profession_weight"] = prof.map(iw.profession).fillna(0.0)
-    df["profession"] = df["profession"].where(
-        df["profession_weight"].gt(0) | df["profession"].notna()
-    )
     df["press"] = _truthy(df["press"].fillna(""))
     df["vip"] = _truthy(df["vip"].fillna(""))
     df["tier_weight"] = df["tier"].astype(str).str.lower().map(iw.tier).fillna(0.0)
