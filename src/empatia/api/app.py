@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from empatia.errors import EmpatiaError
 from empatia.privacy.keys import hash_secret

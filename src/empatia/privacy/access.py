@@ -20,8 +20,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import orjson
 
+from empatia.errors import StoreError
 from empatia.privacy import audit
 from empatia.privacy.consent import as_dict, current
 from empatia.privacy.subjects import SKIP_TABLES, predicates, q, resolve, tables
@@ -50,6 +52,9 @@ def export_subject(store: Store, query: str, *, actor: str = "cli") -> dict[str,
                     r.pop("message_key", None)
             if rows:
                 out_tables[table] = rows
+    except duckdb.Error as e:
+        # DuckDB's message quotes the SQL, which names the person: never pass it on.
+        raise StoreError(f"the export failed ({type(e).__name__})") from None
     finally:
         cur.close()
     pid = subject.person_id

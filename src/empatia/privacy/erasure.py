@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from empatia.errors import StoreError
 from empatia.privacy import audit, tombstones
 from empatia.privacy.compact import rewrite
 from empatia.privacy.subjects import SKIP_TABLES, needles, predicates, q, resolve, tables
@@ -85,6 +86,13 @@ def erase(
                 [report.subject, sorted(subject.person_ids)],
             )
         con.execute("commit")
+    except duckdb.Error as e:
+        con.execute("rollback")
+        # DuckDB's message quotes the SQL, which names the person: never pass it on.
+        raise StoreError(
+            f"erasure failed ({type(e).__name__}); nothing was erased — run again with "
+            "--debug to see the table"
+        ) from None
     except BaseException:
         con.execute("rollback")
         raise
