@@ -87,3 +87,12 @@ def test_preferred_channel_and_hour() -> None:
         assert p["orders"] == 0 and p["clv_12m"] is None
         assert p["first_seen"] == datetime(2026, 1, 1, 15, tzinfo=UTC)
         eng.close()
+
+
+def test_an_empty_store_runs() -> None:
+    from empatia.pipeline import RunContext, run_pipeline
+    from empatia.workspace import Workspace
+
+    with Workspace(db=":memory:") as ws:
+        results = run_pipeline(RunContext(ws), only=["identity", "profiles"])
+        assert [r.figures.get("persons", r.figures.get("profiles")) for r in results] == [0, 0]

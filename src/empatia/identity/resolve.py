@@ -160,19 +160,18 @@ def resolve(
         from empatia.identity.probabilistic import match_records
 
         cur = eng.store.con.cursor()
-        row = cur.execute("select count(*) from identity_review where status <> 'open'").fetchone()
+        row = cur.execute(
+            "select (select md5(coalesce(string_agg(concat_ws('|', kind_l, value_l, kind_r,"
+            " value_r, status), ',' order by kind_l, value_l, kind_r, value_r), ''))"
+            " from identity_review where status <> 'open')"
+            " || '/' || (select count(*) from identity_records)"
+        ).fetchone()
         cur.close()
-        decisions = str(row[0] if row else 0)
-        state = read_state(eng)
-        unchanged = (
-            not full
-            and figures["new_records"] == 0
-            and state.get("matched_decisions") == decisions
-            and state.get("matched_config") == config.model_dump_json()
-        )
-        if not unchanged:  # records, decisions and settings as before: the matches stand
+        inputs = f"{row[0] if row else ''}|{config.model_dump_json()}"
+        if full or read_state(eng).get("matched_inputs") != inputs:
+            # new records (from this run or the fresh path), decisions or settings
             figures.update(match_records(eng, config))
-            write_state(eng, matched_decisions=decisions, matched_config=config.model_dump_json())
+            write_state(eng, matched_inputs=inputs)
     tick()
 
     ids = eng.table("identity_event_ids")  # distinct per event already (see extract)

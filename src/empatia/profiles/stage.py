@@ -12,6 +12,12 @@ from empatia.store.engine import Engine, engine_for
 
 def run_profiles(eng: Engine, config: ProfileConfig) -> dict[str, Any]:
     """Rebuild ``profiles`` and ``profile_traits`` (one full pass; they depend on every event)."""
+    if not int(eng.table("event_persons").count().to_pyarrow().as_py()):
+        cur = eng.store.con.cursor()
+        cur.execute("delete from profiles")
+        cur.execute("delete from profile_traits")
+        cur.close()
+        return {"profiles": 0, "traits": 0}
     profiles, traits = build_profiles(eng, config)
     n_traits = eng.write(traits, "profile_traits")
     n = eng.write(profiles, "profiles")
