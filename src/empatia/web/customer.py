@@ -1,0 +1,218 @@
+"""The customer 360 (S9): who this is, what they bought, every contact and how they feel.
+
+Everything is read for one person in one pass over their events (``event_persons`` →
+``events``) plus point lookups in the stages' tables; each section says plainly when its
+stage has not run yet.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import orjson
+
+from empatia.web import charts
+from empatia.web.sections import Section, Tables, guarded, one, records
+from empatia.web.timeline import build_timeline, purchases
+
+#: Most events read for one person (the newest); a timeline longer than that is cut, and says so.
+MAX_EVENTS = 3000
+
+
+def mask(kind: str, value: str) -> str:
+    """Contact details for viewers not allowed to see them: ``a•••@x.com``, ``+48•••123``.
+
+    >>> mask("email", "anna.nowak@example.com"), mask("phone", "+48600100200"), mask("user_id", "U1")
+    ('a•••@example.com', '+48•••200', 'U1')
+    """
+    if kind == "email" and "@" in value:
+        local, _, domain = value.partition("@")
+        return f"{local[:1]}•••@{domain}"
+    if kind == "phone" and len(value) > 6:
+        return f"{value[:3]}•••{value[-3:]}"
+    return value
+
+
+def person_events(cur: duckdb.DuckDBPyConnection, person_id: str) -> list[dict[str, Any]]:
+    """The person's events, newest first (at most :data:`MAX_EVENTS`)."""
+    seqs = [r[0] for r in cur.execute(
+        "select seq from event_persons where person_id = ? order by seq desc limit ?",
+        [person_id, MAX_EVENTS],
+    ).fetchall()]  # fmt: skip
+    if not seqs:
+        return []
+    lo, hi = min(seqs), max(seqs)
+    cur.execute(
+        'select seq, "timestamp", type, event, name, raw from events'
+        " where seq between ? and ? and seq in (select unnest(?::bigint[]))"
+        ' order by "timestamp" desc, seq desc',
+        [lo, hi, seqs],
+    )
+    out = records(cur)
+    for e in out:
+        e["raw"] = orjson.loads(e["raw"])
+    return out
+
+
+def customer_view(con: duckdb.DuckDBPyConnection, store: Any, person_id: str,
+                  words_visible: bool) -> dict[str, Any]:  # fmt: skip
+    """Every section of one person's page."""
+    cur = con.cursor()
+    try:
+        t = Tables(cur)
+        profile = one(cur.execute("select * from profiles where person_id = ?", [person_id])) \
+            if t.has("profiles") else None  # fmt: skip
+        events = person_events(cur, person_id) if t.has("event_persons") else []
+        seqs = [e["seq"] for e in events]
+        texts = _texts(cur, t, seqs)
+        view: dict[str, Any] = {
+            "person_id": person_id,
+            "profile": profile,
+            "name": display_name(profile, person_id),
+            "events_shown": len(events),
+            "events_cut": len(events) >= MAX_EVENTS,
+        }
+        view["identity"] = guarded("identity", lambda: _identity(cur, t, person_id, words_visible))
+        view["welcome"] = guarded("welcome", lambda: _welcome(t, profile, events))
+        view["consent"] = guarded("consent", lambda: _consent(store, t, person_id))
+        view["purchases"] = guarded("purchases", lambda: purchases(events))
+        view["timeline"] = guarded("timeline", lambda: build_timeline(events, texts))
+        view["emotion"] = guarded("emotion", lambda: _emotion(cur, t, person_id, texts))
+        view["service"] = guarded("service", lambda: _service(cur, t, person_id))
+        view["decision"] = guarded("decision", lambda: _decision(cur, t, person_id))
+        view["care"] = guarded("care", lambda: _care(cur, t, person_id))
+        return view
+    finally:
+        cur.close()
+
+
+def display_name(profile: dict[str, Any] | None, person_id: str) -> str:
+    if profile:
+        name = " ".join(p for p in (profile.get("first_name"), profile.get("last_name")) if p)
+        if name:
+            return name
+    return person_id
+
+
+def _texts(cur: duckdb.DuckDBPyConnection, t: Tables, seqs: list[int]) -> dict[int, dict[str, Any]]:
+    if not seqs or not t.has("text_analysis"):
+        return {}
+    cur.execute(
+        'select seq, "timestamp", channel, language, sentiment, score, dominant_emotion,'
+        " effort, escalation, n_effort, n_escalation from text_analysis"
+        " where seq between ? and ? and seq in (select unnest(?::bigint[]))",
+        [min(seqs), max(seqs), seqs],
+    )
+    out = {}
+    for r in records(cur):
+        for k in ("effort", "escalation"):
+            r[k] = orjson.loads(r[k]) if isinstance(r[k], str) else (r[k] or [])
+        out[r["seq"]] = r
+    return out
+
+
+def _identity(cur: duckdb.DuckDBPyConnection, t: Tables, pid: str, visible: bool) -> Section:
+    if not t.has("identities"):
+        return t.need("identity", "identities")
+    ids = records(cur.execute(
+        "select kind, value from identities where person_id = ? order by kind, value", [pid]))  # fmt: skip
+    for i in ids:
+        i["shown"] = i["value"] if visible else mask(i["kind"], i["value"])
+    merges = []
+    if t.has("merge_history"):
+        merges = records(cur.execute(
+            "select merged_at, action, person_id, other_person_id, identifiers, reason, evidence"
+            " from merge_history where person_id = ? or other_person_id = ?"
+            " order by merged_at desc limit 20", [pid, pid]))  # fmt: skip
+        if not visible:
+            for m in merges:
+                m["evidence"] = None
+    kinds = Counter(i["kind"] for i in ids)
+    return Section(True, {"identifiers": ids, "merges": merges, "kinds": dict(kinds)})
+
+
+def _welcome(t: Tables, profile: dict[str, Any] | None, events: list[dict[str, Any]]) -> Section:
+    if profile is None:
+        if not t.filled("profiles"):
+            return t.need("profiles", "profiles")
+        return Section.missing("This person has no profile row yet: run `empatia run`.")
+    as_of: datetime | None = profile.get("as_of")
+    first, last = profile.get("first_seen"), profile.get("last_seen")
+    facts = {
+        "tenure_days": (as_of - first).total_seconds() / 86400 if as_of and first else None,
+        "since_last_days": (as_of - last).total_seconds() / 86400 if as_of and last else None,
+        "channels": [c for c in (profile.get("channels") or "").split(",") if c],
+        "last_event": events[0] if events else None,
+    }
+    return Section(True, {**profile, **facts})
+
+
+def _consent(store: Any, t: Tables, pid: str) -> Section:
+    if not t.has("consent_current"):
+        return t.need("privacy", "consent_current")
+    from empatia.privacy.consent import current
+
+    states = current(store, pid)
+    return Section(True, [{"purpose": p, "granted": s.granted, "decided_at": s.decided_at,
+                           "source": s.source, "legal_basis": s.legal_basis}
+                          for p, s in states.items()])  # fmt: skip
+
+
+def _emotion(cur: duckdb.DuckDBPyConnection, t: Tables, pid: str,
+             texts: dict[int, dict[str, Any]]) -> Section:  # fmt: skip
+    if not t.has("text_analysis"):
+        return t.need("emotion", "text_analysis")
+    if not texts:
+        return Section.missing("No words from this person have been analysed (none written, "
+                               "or the emotion stage has not reached them).")  # fmt: skip
+    points = sorted(texts.values(), key=lambda r: (r["timestamp"], r["seq"]))
+    summary = None
+    if t.has("experience_trajectories"):
+        summary = one(cur.execute(
+            "select * from experience_trajectories where person_id = ?", [pid]))  # fmt: skip
+    spec = charts.trajectory(points)
+    return Section(True, {"points": points, "summary": summary, "spec": spec})
+
+
+def _service(cur: duckdb.DuckDBPyConnection, t: Tables, pid: str) -> Section:
+    if not t.has("experience_journeys"):
+        return t.need("experience", "experience_journeys")
+    rows = records(cur.execute(
+        "select case_id, topic, first_at, last_at, contacts, steps, channel_path, transfers,"
+        " wait_seconds, resolved, resolution, internal_success, effort_score, succeeded_but_hurt,"
+        " hurt_reasons, unresolved_age_days, resolution_days, last_score"
+        " from experience_journeys where person_id = ?"
+        " order by coalesce(resolved, false), last_at desc limit 12", [pid]))  # fmt: skip
+    return Section(True, {"open": [r for r in rows if not r["resolved"]],
+                          "recent": [r for r in rows if r["resolved"]][:3]})  # fmt: skip
+
+
+def _decision(cur: duckdb.DuckDBPyConnection, t: Tables, pid: str) -> Section:
+    if not t.has("decisions"):
+        return t.need("decide", "decisions")
+    row = one(cur.execute(
+        "select action, kind, channel, items, reason, policy, fallback, expires_at, decided_at"
+        " from decisions where person_id = ?", [pid]))  # fmt: skip
+    if row is None:
+        if not t.filled("decisions"):
+            return t.need("decide", "decisions")
+        return Section.missing("No decision for this person yet: run `empatia decide --all`.")
+    for k in ("items", "policy"):
+        if isinstance(row[k], str):
+            row[k] = orjson.loads(row[k])
+    return Section(True, row)
+
+
+def _care(cur: duckdb.DuckDBPyConnection, t: Tables, pid: str) -> Section:
+    if not (t.has("care_list") and t.has("care_alerts")):
+        return t.need("care", "care_list", "care_alerts")
+    listed = one(cur.execute(
+        "select rank, score, influence, risk, value, explanation, status, alert_id, computed_at"
+        " from care_list where person_id = ?", [pid]))  # fmt: skip
+    alert = one(cur.execute(
+        "select alert_id, kind, status, score, explanation, created_at from care_alerts"
+        " where person_id = ? order by created_at desc, alert_id desc limit 1", [pid]))  # fmt: skip
+    return Section(True, {"listed": listed, "alert": alert})

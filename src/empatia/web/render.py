@@ -1,0 +1,133 @@
+"""Rendering pages: one Jinja2 environment, formatting filters, gzip when the browser takes it.
+
+Pages are compressed here (the app has no compression middleware) so that a dashboard full of
+chart data stays light on the wire.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+from datetime import UTC, date, datetime
+from functools import cache
+from typing import Any
+
+import orjson
+from fastapi import Request
+from fastapi.responses import Response
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+
+from empatia.web.static import asset_url
+
+#: Bodies smaller than this go out uncompressed (not worth the CPU).
+GZIP_MIN_BYTES = 1400
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def fmt_num(v: Any, digits: int = 0) -> str:
+    """``1234.5`` → ``1,235``; missing → an en dash."""
+    if _missing(v):
+        return "–"
+    return f"{float(v):,.{digits}f}"
+
+
+def fmt_pct(v: Any, digits: int = 0) -> str:
+    """A share in 0..1 as a percentage."""
+    return "–" if _missing(v) else f"{float(v) * 100:.{digits}f}%"
+
+
+def fmt_money(v: Any, currency: str | None = None) -> str:
+    if _missing(v):
+        return "–"
+    return f"{float(v):,.2f}" + (f" {currency}" if currency else "")
+
+
+def fmt_date(v: Any) -> str:
+    if _missing(v) or v == "":
+        return "–"
+    if isinstance(v, datetime):
+        return v.astimezone(UTC).strftime("%Y-%m-%d")
+    if isinstance(v, date):
+        return v.isoformat()
+    return str(v)[:10]
+
+
+def fmt_time(v: Any) -> str:
+    if isinstance(v, datetime):
+        return v.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    return fmt_date(v)
+
+
+def fmt_days(v: Any) -> str:
+    """A number of days in words: ``3 days``, ``5 months``, ``2.1 years``."""
+    if _missing(v):
+        return "–"
+    d = float(v)
+    if abs(d) < 1:
+        return "today"
+    if abs(d) < 60:
+        return f"{d:.0f} day{'s' if round(abs(d)) != 1 else ''}"
+    if abs(d) < 730:
+        return f"{d / 30.44:.0f} months"
+    return f"{d / 365.25:.1f} years"
+
+
+def fmt_duration(seconds: Any) -> str:
+    """Seconds in the unit a person would use: ``41 min``, ``5.2 h``, ``6.1 days``."""
+    if _missing(seconds):
+        return "–"
+    s = float(seconds)
+    if s < 5400:
+        return f"{s / 60:.0f} min"
+    if s < 172800:
+        return f"{s / 3600:.1f} h"
+    return f"{s / 86400:.1f} days"
+
+
+def mood(score: Any) -> str:
+    """A CSS class for a sentiment score in [-1, 1]."""
+    if _missing(score):
+        return "mood-none"
+    s = float(score)
+    return "mood-neg" if s <= -0.25 else "mood-pos" if s >= 0.25 else "mood-neu"
+
+
+def to_json(v: Any) -> Markup:
+    """JSON safe to put inside ``<script type="application/json">``."""
+    text = orjson.dumps(v, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+@cache
+def environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("empatia.web", "templates"),
+        autoescape=select_autoescape(default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(num=fmt_num, pct=fmt_pct, money=fmt_money, date=fmt_date, time=fmt_time,
+                       days=fmt_days, duration=fmt_duration, mood=mood, json=to_json)  # fmt: skip
+    env.globals["asset"] = asset_url
+    return env
+
+
+def render(request: Request, template: str, status: int = 200, **context: Any) -> Response:
+    """Render ``template`` with ``context`` (plus the request and the signed-in key)."""
+    key = getattr(request.state, "key", None)
+    html = environment().get_template(template).render(request=request, key=key, **context)
+    return html_response(request, html, status)
+
+
+def html_response(request: Request, html: str, status: int = 200) -> Response:
+    body = html.encode()
+    headers = {"Cache-Control": "no-store", "Vary": "Accept-Encoding"}
+    if len(body) >= GZIP_MIN_BYTES and "gzip" in request.headers.get("accept-encoding", ""):
+        body = gzip.compress(body, compresslevel=5)
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, status_code=status, media_type="text/html; charset=utf-8",
+                    headers=headers)  # fmt: skip

@@ -1,0 +1,84 @@
+"""The web UI's pages: a few lines each over the stages' read functions.
+
+``router`` is included by the app factory (``empatia.api.app.ROUTERS``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from empatia.web import audiences, auth, dashboard, static
+from empatia.web.auth import WebKey, may_see_words, workspace_of
+from empatia.web.customer import customer_view
+from empatia.web.render import render
+from empatia.web.search import find
+
+log = logging.getLogger(__name__)
+router = APIRouter(include_in_schema=False)
+router.include_router(static.router)
+router.include_router(auth.router)
+router.include_router(dashboard.router)
+router.include_router(audiences.router)
+
+
+@router.get("/customers")
+def customers(request: Request, key: WebKey, q: str = "") -> Response:
+    """Search by any identifier or a name; one match goes straight to the customer."""
+    ws = workspace_of(request)
+    found = find(ws.store.con, ws.store, q)
+    if "person_id" in found:
+        return RedirectResponse(f"/customers/{found['person_id']}", status_code=303)
+    return render(request, "search.html", nav="customers", q=q, **found)
+
+
+@router.get("/customers/{person_id}")
+def customer(person_id: str, request: Request, key: WebKey) -> Response:
+    ws = workspace_of(request)
+    words = may_see_words(key)
+    view = customer_view(ws.store.con, ws.store, person_id, words)
+    if view["profile"] is None and not view["events_shown"] and not view["identity"].data:
+        return render(request, "search.html", status=404, nav="customers", q=person_id, matches=[],
+                      message=f"No person {person_id} in this workspace.")  # fmt: skip
+    _audit(request, key.key_id, person_id, "web customer 360" + (" with words" if words else ""))
+    return render(request, "customer.html", nav="customers", c=view, words=words)
+
+
+@router.post("/care/{alert_or_person}/{action}")
+def care_action(alert_or_person: str, action: str, request: Request, key: WebKey,
+                note: Annotated[str | None, Form()] = None) -> Response:  # fmt: skip
+    """Acknowledge or resolve a special-care alert (htmx swaps the buttons; else redirect)."""
+    from empatia.care.alerts import act
+
+    verb = {"ack": "acknowledged", "resolve": "resolved"}.get(action, action)
+    ws = workspace_of(request)
+    cur = ws.store.cursor()
+    try:
+        out: dict[str, Any] = act(cur, alert_or_person, verb, note, key.key_id)
+    finally:
+        cur.close()
+    if request.headers.get("hx-request"):
+        return render(request, "_care_actions.html", alert_id=out.get("alert_id", alert_or_person),
+                      status_now=out.get("status", verb))  # fmt: skip
+    return RedirectResponse(request.headers.get("referer") or "/", status_code=303)
+
+
+def _audit(request: Request, key_id: str, person_id: str, detail: str) -> None:
+    """Who looked at whom goes to the privacy audit log (through the store's writer)."""
+    try:
+        from empatia.privacy import audit
+    except ModuleNotFoundError:  # pragma: no cover - privacy not installed
+        return
+    tenant = request.state.tenant
+    store = tenant.workspace.store
+
+    def write() -> None:
+        audit.log(store, f"key:{key_id}", "read", person_id, detail)
+
+    try:
+        tenant.writer.call(write)
+    except Exception:  # noqa: BLE001 - the page is more important than its audit line
+        log.exception("audit log write failed")

@@ -1,0 +1,141 @@
+"""One person's events as a readable timeline, and their purchases.
+
+Contacts (orders, support, messages, calls, reviews, surveys, bookings, consent) are shown
+one by one with the customer's own words; browsing (pages, screens, product views) is folded
+into one line per day and channel, so the contacts stay visible.
+
+>>> ev = [{"seq": 1, "timestamp": None, "type": "track", "event": "Review Submitted", "name": None,
+...        "raw": {"properties": {"text": "Great!", "rating": 5}, "context": {"channel": "web"}}}]
+>>> row = build_timeline(ev, {})[0]
+>>> row["title"], row["channel"], row["detail"], row["words"]["text"]
+('Review Submitted', 'web', 'rating 5/5', 'Great!')
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+BROWSING_EVENTS = {"Product Viewed", "Product Added", "Product Removed", "Products Searched"}
+BROWSING_TYPES = {"page", "screen", "identify", "alias", "group"}
+
+
+def channel_of(raw: dict[str, Any]) -> str:
+    ctx = raw.get("context") or {}
+    props = raw.get("properties") or {}
+    return str(ctx.get("channel") or props.get("channel") or ctx.get("source") or "unknown")
+
+
+def _money(v: Any, cur: Any) -> str:
+    try:
+        return f"{float(v):,.2f} {cur or ''}".strip()
+    except (TypeError, ValueError):
+        return ""
+
+
+def describe(event: str | None, p: dict[str, Any]) -> str:
+    """A short line about a contact, from its properties (never the free text)."""
+    bits: list[str] = []
+    if event == "Order Completed":
+        items = p.get("products") or []
+        cats = sorted({str(i.get("category")) for i in items if isinstance(i, dict) and i.get("category")})
+        bits = [str(p.get("order_id") or ""), _money(p.get("total"), p.get("currency")),
+                f"{len(items)} item{'s' if len(items) != 1 else ''}" if items else "",
+                ", ".join(cats[:4])]  # fmt: skip
+    elif event and event.startswith(("Order ", "Product Returned")):
+        bits = [str(p.get("order_id") or ""), _money(p.get("amount") or p.get("total"), p.get("currency"))]
+    elif event == "Support Contact":
+        wait = p.get("wait_seconds")
+        bits = [str(p.get("case_id") or ""), str(p.get("channel") or ""),
+                f"topic {p['topic']}" if p.get("topic") else "",
+                f"waited {float(wait) / 60:.0f} min" if isinstance(wait, (int, float)) else "",
+                "transferred" if p.get("transferred") else ""]  # fmt: skip
+    elif event in ("Case Opened", "Case Resolved"):
+        bits = [str(p.get("case_id") or ""), f"topic {p['topic']}" if p.get("topic") else "",
+                str(p.get("resolution") or "")]  # fmt: skip
+    elif event == "Survey Answered":
+        bits = [str(p.get("survey") or p.get("type") or "").upper(),
+                f"score {p['score']}" if p.get("score") is not None else "",
+                str(p.get("touchpoint") or "")]  # fmt: skip
+    elif event == "Review Submitted":
+        bits = [f"rating {p['rating']}/5" if p.get("rating") is not None else "",
+                "public" if p.get("public") is False else ""]  # fmt: skip
+    elif event and event.startswith("Booking"):
+        bits = [str(p.get("booking_id") or ""), str(p.get("route") or ""), str(p.get("status") or "")]
+    elif event == "Consent Updated":
+        what = p.get("purpose") or p.get("category") or ""
+        ch = p.get("channel")
+        granted = p.get("granted")
+        bits = [f"{what}{' ' + ch if ch else ''}",
+                "granted" if granted is True else "withdrawn" if granted is False else ""]  # fmt: skip
+    elif event in ("Message Sent", "Call Transcribed"):
+        dur = p.get("duration_seconds")
+        bits = [str(p.get("case_id") or ""),
+                f"{float(dur) / 60:.0f} min call" if isinstance(dur, (int, float)) else ""]  # fmt: skip
+    return " · ".join(b for b in bits if b)
+
+
+def words_of(p: dict[str, Any]) -> str | None:
+    w = p.get("text") or p.get("comment")
+    return str(w) if w else None
+
+
+def build_timeline(events: list[dict[str, Any]], texts: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows newest first: contacts one by one, browsing folded per day and channel."""
+    rows: list[dict[str, Any]] = []
+    folded: dict[tuple[str, str], dict[str, Any]] = {}
+    for e in events:
+        raw = e["raw"]
+        ch = channel_of(raw)
+        kind = e["type"]
+        if kind in BROWSING_TYPES or e.get("event") in BROWSING_EVENTS:
+            ts: datetime | None = e["timestamp"]
+            day = ts.date().isoformat() if ts else ""
+            f = folded.get((day, ch))
+            if f is None:
+                f = {"browse": True, "timestamp": ts, "channel": ch, "counts": Counter(), "seq": e["seq"]}
+                folded[(day, ch)] = f
+                rows.append(f)
+            label = {"page": "page", "screen": "screen", "identify": "sign-in",
+                     "alias": "sign-in"}.get(kind) or str(e.get("event") or kind).lower()  # fmt: skip
+            f["counts"][label] += 1
+            continue
+        props = raw.get("properties") or {}
+        text = words_of(props)
+        analysis = texts.get(e["seq"])
+        rows.append({
+            "browse": False, "seq": e["seq"], "timestamp": e["timestamp"], "channel": ch,
+            "title": e.get("event") or e.get("name") or kind,
+            "detail": describe(e.get("event"), props),
+            "words": {"text": text, **(analysis or {})} if text else None,
+        })  # fmt: skip
+    for r in rows:
+        if r["browse"]:
+            r["title"] = "Browsed"
+            r["detail"] = ", ".join(f"{n} {label}{'s' if n != 1 else ''}"
+                                    for label, n in r["counts"].most_common())  # fmt: skip
+    return rows
+
+
+def purchases(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Orders newest first, each with what happened to it later (delivered, returned …)."""
+    after: dict[str, list[str]] = {}
+    orders = []
+    for e in events:
+        p = e["raw"].get("properties") or {}
+        oid = p.get("order_id")
+        ev = e.get("event") or ""
+        if ev == "Order Completed":
+            items = [i for i in p.get("products") or [] if isinstance(i, dict)]
+            orders.append({
+                "order_id": oid, "at": e["timestamp"], "channel": channel_of(e["raw"]),
+                "total": p.get("total"), "currency": p.get("currency"),
+                "items": sum(int(i.get("quantity") or 1) for i in items),
+                "categories": sorted({str(i["category"]) for i in items if i.get("category")}),
+            })  # fmt: skip
+        elif oid and ev != "Checkout Started" and (ev.startswith("Order") or ev == "Product Returned"):
+            after.setdefault(str(oid), []).append(ev.replace("Order ", "").replace("Product ", "").lower())
+    for o in orders:
+        o["after"] = sorted(set(after.get(str(o["order_id"]), [])))
+    return orders
