@@ -36,7 +36,7 @@ RESULTS = Path(__file__).parent / "results" / "care.md"
 
 
 def prepare(
-    out: Path, customers: int, seed: int, analyzer: str
+    out: Path, customers: int, seed: int, analyzer: str, skip: tuple[str, ...] = ()
 ) -> tuple[Workspace, dict[str, float]]:
     from empatia.demo.world import build_world
     from empatia.ingest.importer import import_files
@@ -55,7 +55,9 @@ def prepare(
         times["import"] = time.perf_counter() - t
     opts = {"emotion_analyzer": analyzer, "emotion_themes": False, "care_deliver": False}
     wanted = [
-        s for s in ("identity", "profiles", "emotion", "experience") if fresh or s == "experience"
+        s
+        for s in ("identity", "profiles", "emotion", "experience")
+        if (fresh or s == "experience") and s not in skip
     ]
     ctx = RunContext(ws, options=opts)
     from empatia.pipeline import ordered_stages
@@ -67,6 +69,28 @@ def prepare(
             run_pipeline(ctx, [name])
             times[name] = time.perf_counter() - t
     return ws, times
+
+
+def oracle_emotion(ws: Workspace, out: Path) -> int:
+    """Fill ``text_analysis`` from the truth's labels instead of a model (an upper bound that
+    measures special care's own logic): negative emotions score -0.8, positive +0.8; a truth
+    ``threat`` becomes a ``public`` escalation cue."""
+    texts = pd.read_parquet(out / "demo_truth_texts.parquet")
+    texts["score"] = texts.sentiment.map({"negative": -0.8, "positive": 0.8}).fillna(0.0)
+    con = ws.store.con
+    con.execute("delete from text_analysis")
+    con.register("truth_texts", texts[["message_id", "sentiment", "score", "emotion", "threat"]])
+    con.execute("""
+        insert into text_analysis (seq, message_id, user_id, anonymous_id, "timestamp", event,
+            channel, text_hash, language, sentiment, score, anger, frustration, dominant_emotion,
+            effort, escalation, n_effort, n_escalation, analyzer)
+        select e.seq, e.message_id, e.user_id, e.anonymous_id, e."timestamp", e.event, 'unknown',
+               md5(e.message_id), null, t.sentiment, t.score,
+               (t.emotion = 'anger')::double, (t.emotion = 'frustration')::double, t.emotion, '[]',
+               case when t.threat then '[{"cue":"public"}]' else '[]' end, 0, t.threat::int, 'oracle'
+        from events e join truth_texts t using (message_id)""")
+    con.unregister("truth_texts")
+    return len(texts)
 
 
 def truth_map(ws: Workspace, out: Path) -> pd.DataFrame:
@@ -100,13 +124,22 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--dir", type=Path, help="Reuse (or build into) this folder.")
     ap.add_argument("--analyzer", default="fast", help="Emotion analyzer (fast: CPU-friendly).")
+    ap.add_argument(
+        "--oracle-emotion",
+        action="store_true",
+        help="Use the truth's emotion labels instead of the emotion stage.",
+    )
     ap.add_argument("--record", action="store_true", help=f"Append the results to {RESULTS}.")
     args = ap.parse_args()
     out = args.dir or Path(tempfile.mkdtemp(prefix="care_bench_"))
     out.mkdir(parents=True, exist_ok=True)
-    ws, times = prepare(out, args.customers, args.seed, args.analyzer)
+    skip = ("emotion",) if args.oracle_emotion else ()
+    ws, times = prepare(out, args.customers, args.seed, args.analyzer, skip)
     con = ws.store.con
     w = load_weights()
+    if args.oracle_emotion:
+        oracle_emotion(ws, out)
+        args.analyzer = "oracle (truth labels)"
 
     t = time.perf_counter()
     from empatia.care.build import run_care
