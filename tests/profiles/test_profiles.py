@@ -96,3 +96,13 @@ def test_an_empty_store_runs() -> None:
     with Workspace(db=":memory:") as ws:
         results = run_pipeline(RunContext(ws), only=["identity", "profiles"])
         assert [r.figures.get("persons", r.figures.get("profiles")) for r in results] == [0, 0]
+
+
+def test_a_run_with_nothing_new_is_skipped(built: tuple[Store, Engine]) -> None:
+    store, eng = built
+    assert run_profiles(eng, ProfileConfig(), full=False)["profiles"] == 40
+    assert run_profiles(eng, ProfileConfig(), full=False) == {"profiles": "unchanged"}
+    assert run_profiles(eng, ProfileConfig(clv_months=6), full=False)["profiles"] == 40
+    add_events(store, [ev("page", user="u1", day=90)])
+    resolve(eng, IdentityConfig(probabilistic=False, default_region="PL"))
+    assert run_profiles(eng, ProfileConfig(clv_months=6), full=False)["profiles"] == 40

@@ -10,8 +10,40 @@ from empatia.profiles.config import ProfileConfig
 from empatia.store.engine import Engine, engine_for
 
 
-def run_profiles(eng: Engine, config: ProfileConfig) -> dict[str, Any]:
-    """Rebuild ``profiles`` and ``profile_traits`` (one full pass; they depend on every event)."""
+def _fingerprint(eng: Engine, config: ProfileConfig) -> str:
+    """What profiles depend on: the events, who they belong to, and the settings."""
+    cur = eng.store.con.cursor()
+    row = cur.execute(
+        "select (select coalesce(max(seq), 0) from events) || '/'"
+        " || (select count(*) || ':' || coalesce(bit_xor(hash(seq, person_id)), 0)"
+        "     from event_persons) || '/'"
+        " || (select count(*) || ':' || coalesce(bit_xor(hash(kind, value, person_id)), 0)"
+        "     from identities)"
+    ).fetchone()
+    cur.close()
+    return f"{row[0] if row else ''}|{config.model_dump_json()}"
+
+
+def run_profiles(eng: Engine, config: ProfileConfig, *, full: bool = True) -> dict[str, Any]:
+    """Rebuild ``profiles`` and ``profile_traits`` (one full pass; they depend on every event).
+
+    With ``full=False`` nothing is done when no event, person or setting changed since the
+    last run.
+    """
+    seen = _fingerprint(eng, config)
+    cur = eng.store.con.cursor()
+    row = cur.execute("select value from profiles_state where key = 'inputs'").fetchone()
+    cur.close()
+    if not full and row is not None and row[0] == seen:
+        return {"profiles": "unchanged"}
+    figures = _build(eng, config)
+    eng.store.con.cursor().execute(
+        "insert or replace into profiles_state values ('inputs', ?)", [seen]
+    )
+    return figures
+
+
+def _build(eng: Engine, config: ProfileConfig) -> dict[str, Any]:
     if not int(eng.table("event_persons").count().to_pyarrow().as_py()):
         cur = eng.store.con.cursor()
         cur.execute("delete from profiles")
@@ -33,7 +65,7 @@ class ProfilesStage:
     def run(self, ctx: RunContext) -> dict[str, Any]:
         eng, own = engine_for(ctx)
         try:
-            return run_profiles(eng, ProfileConfig.from_options(ctx.options))
+            return run_profiles(eng, ProfileConfig.from_options(ctx.options), full=ctx.full)
         finally:
             if own:
                 eng.close()
