@@ -131,7 +131,7 @@ def analyze_pending(
                 d["themes"] = theme_lists[j] if theme_lists is not None else []
                 found[k] = orjson.dumps(d).decode()
                 new.append((k, analyzer.key, found[k]))
-            con.executemany("insert or replace into text_cache values (?, ?, ?)", new)
+            _insert(con, "text_cache", ["text_hash", "analyzer", "result"], new)
             analysed += len(todo)
         cached += len(rows) - len(todo)
         _write_rows(con, rows, hashes, found, analyzer.key)
@@ -162,10 +162,26 @@ def _write_rows(con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]], has
     cols = ("seq, message_id, user_id, anonymous_id, \"timestamp\", event, channel, text_hash, n_chars, "
             "language, sentiment, score, " + ", ".join(EMOTIONS) + ", dominant_emotion, effort, "
             "escalation, n_effort, n_escalation, themes, confidence, analyzer")
-    marks = ", ".join("?" * (len(cols.split(","))))
-    con.executemany(f"insert or replace into text_analysis ({cols}) values ({marks})", out)
+    _insert(con, "text_analysis", [c.strip().strip('"') for c in cols.split(",")], out)
     if sents:
-        con.executemany("insert or replace into text_sentences values (?,?,?,?,?,?,?,?,?,?)", sents)
+        _insert(con, "text_sentences", ["seq", "idx", "language", "sentiment", "score", "dominant_emotion",
+                                         "emotions", "effort", "escalation", "confidence"], sents)
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, cols: list[str], rows: list[tuple[Any, ...]]) -> None:
+    """Insert-or-replace many rows at once through Arrow (executemany is row by row)."""
+    import pyarrow as pa
+
+    if not rows:
+        return
+    data = pa.table({c: pa.array([r[i] for r in rows]) for i, c in enumerate(cols)})
+    name = f"_emotion_{table}_batch"
+    con.register(name, data)
+    try:
+        quoted = ", ".join(f'"{c}"' for c in cols)
+        con.execute(f"insert or replace into {table} ({quoted}) select {quoted} from {name}")
+    finally:
+        con.unregister(name)
 
 
 def forget_analyses(con: duckdb.DuckDBPyConnection, keep_analyzer: str | None = None) -> int:
