@@ -52,22 +52,23 @@ def _has(con: duckdb.DuckDBPyConnection, table: str) -> bool:
 
 
 def funnel_sql(n: int, breakdown: str | None, where: str) -> str:
-    """The query for ``n`` steps (parameters: step names, then ``within`` seconds)."""
-    bd = "e.channel" if breakdown == "channel" else "null::varchar"
+    """One query for ``n`` steps: the total row (``grp`` NULL) and, with a breakdown, one row
+    per group (grouping sets). Parameters: ``$s0…`` step names, ``$within`` seconds."""
+    bd = "arg_min(e.channel, e.ts)" if breakdown == "channel" else "null::varchar"
     parts = [
         f"e as (select person_id, \"timestamp\" as ts, step, channel from journey_steps "
         f"where step in ({', '.join(f'$s{i}' for i in range(n))}){where})",
-        f"f0 as (select person_id, arg_min({bd}, e.ts) as grp, min(e.ts) as t0 "
+        f"f0 as (select person_id, {bd} as grp, min(e.ts) as t0 "
         f"from e where e.step = $s0 group by person_id)",
     ]
     for i in range(1, n):
         parts.append(
-            f"f{i} as (select f.person_id, min(e.ts) as t{i} from f{i - 1} f join e "
-            f"on e.person_id = f.person_id and e.step = $s{i} and e.ts > f.t{i - 1} "
-            f"join f0 z on z.person_id = f.person_id "
-            f"and e.ts <= z.t0 + to_seconds($within) group by f.person_id)"
+            f"f{i} as (select f.person_id, any_value(f.t0) as t0, min(e.ts) as t{i} "
+            f"from f{i - 1} f join e on e.person_id = f.person_id and e.step = $s{i} "
+            f"and e.ts > f.t{i - 1} and e.ts <= f.t0 + to_seconds($within) group by f.person_id)"
         )
-    joins = " ".join(f"left join f{i} using (person_id)" for i in range(1, n))
+    joins = " ".join(f"left join (select person_id, t{i} from f{i}) using (person_id)"
+                     for i in range(1, n))  # fmt: skip
     parts.append(f"w as (select * from f0 {joins})")
     if breakdown in PROFILE_BREAKDOWNS:
         grp = f"coalesce(p.{breakdown}::varchar, '(none)')"
@@ -80,9 +81,11 @@ def funnel_sql(n: int, breakdown: str | None, where: str) -> str:
         + [f"median(epoch(t{i}) - epoch(t{i - 1})) as m{i}" for i in range(1, n)]
         + [f"median(epoch(t{n - 1}) - epoch(t0)) as m_all" if n > 1 else "null as m_all"]
     )  # fmt: skip
-    sel = f"select {grp if breakdown else 'null'} as grp, {counts} from {src}"
     if breakdown:
-        sel += " group by all"
+        sel = (f"select g as grp, {counts.replace('(t', '(w.t')} from (select *, {grp} as g "
+               f"from {src}) w group by grouping sets ((), (g)) order by g nulls first")
+    else:
+        sel = f"select null as grp, {counts} from {src}"
     return "with " + ",\n".join(parts) + "\n" + sel
 
 
@@ -148,14 +151,12 @@ def funnel(
         params["persons"] = list(person_ids)
     cur = con.cursor()
     try:
-        total = cur.execute(funnel_sql(len(steps), None, where), params).fetchone()
-        assert total is not None
-        result = Funnel(_steps(steps, total), within_days,
-                        float(total[-1]) if total[-1] is not None else None, breakdown)  # fmt: skip
-        if breakdown:
-            rows = cur.execute(funnel_sql(len(steps), breakdown, where), params).fetchall()
-            for row in sorted(rows, key=lambda r: -int(r[1] or 0)):
-                result.groups[str(row[0])] = _steps(steps, row)
+        rows = cur.execute(funnel_sql(len(steps), breakdown, where), params).fetchall()
     finally:
         cur.close()
+    total = rows[0]
+    result = Funnel(_steps(steps, total), within_days,
+                    float(total[-1]) if total[-1] is not None else None, breakdown)  # fmt: skip
+    for row in sorted(rows[1:], key=lambda r: -int(r[1] or 0)):
+        result.groups[str(row[0])] = _steps(steps, row)
     return result

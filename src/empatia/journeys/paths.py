@@ -40,15 +40,18 @@ def paths(
         raise JourneysNotBuiltError()
     fn = "lead" if direction == "next" else "lag"
     sentinel = END if direction == "next" else START
-    where = "where person_id in (select unnest($persons))" if person_ids is not None else ""
+    where = "and person_id in (select unnest($persons))" if person_ids is not None else ""
     order = 'order by "timestamp", seq'
     w = f"over (partition by person_id, session_no {order})"
     cols = ", ".join(f"coalesce({fn}(step, {k}) {w}, '{sentinel}') as s{k}" for k in range(1, depth + 1))
     sql = f"""
-    with d as (  -- collapse repeats of the same step in a row
+    with a as (  -- only the sessions where the anchor happens
+        select distinct person_id, session_no from journey_steps where step = $anchor {where}
+    ), d as (  -- collapse repeats of the same step in a row
         select person_id, session_no, "timestamp", seq, step from (
-            select *, lag(step) over (partition by person_id, session_no {order}) as prev
-            from journey_steps {where}
+            select s.*, lag(s.step) over (partition by s.person_id, s.session_no {order}) as prev
+            from journey_steps s semi join a
+                on s.person_id = a.person_id and s.session_no = a.session_no
         ) where prev is distinct from step
     ), p as (
         select step as s0, {cols} from d
