@@ -19,7 +19,8 @@ import re
 EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}", re.UNICODE)
 IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}\b")
 CARD = re.compile(r"(?<![\d-])\d+(?:[ -]\d+)*")
-_DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4}")
+_DATE = re.compile(r"(?<!\d)(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./]\d{1,2}[./]\d{4})(?!\d)")
+_HIDDEN = re.compile("\U000f0000([\U000f0001-\U000fff00])")
 # A phone: optional +, then 9–15 digits in groups separated by spaces, dots, dashes, brackets.
 PHONE = re.compile(r"(?<![\w+])(?:\+|00)?\(?\d[\d ().-]{7,18}\d(?!\w)")
 INTL_PHONE = re.compile(r"(?<![\w+])(?:\+|00)[1-9][\d ().-]{7,18}\d(?!\w)")
@@ -86,25 +87,31 @@ def _iban(m: re.Match[str]) -> str:
     return "[iban]" if iban_ok(m.group(0)) else m.group(0)
 
 
-def _phone(m: re.Match[str]) -> str:
-    text = m.group(0)
+def _is_phone(text: str) -> bool:
     digits = re.sub(r"\D", "", text)
     if not 9 <= len(digits) <= 15:
-        return text
+        return False
     if text.startswith(("+", "00", "(")):
-        return "[phone]"
+        return True
     # Without a country prefix, only what is written like a phone number: a few groups, one
     # of three digits or more, no date inside. Plain long numbers are order numbers.
     groups = [g for g in re.split(r"[ ().-]+", text) if g]
-    if (
-        len(groups) < 2
-        or len(groups) > 4
-        or not any(len(g) >= 3 for g in groups)
-        or _DATE.search(text)
-        or len(digits) > 12
-    ):
-        return text
-    return "[phone]"
+    return (
+        2 <= len(groups) <= 4
+        and any(len(g) >= 3 for g in groups)
+        and not _DATE.search(text)
+        and len(digits) <= 12
+    )
+
+
+def _phone(m: re.Match[str]) -> str:
+    text = m.group(0)
+    # The run may have swallowed a following number (a date, a price): try shorter prefixes.
+    ends = [r.end() for r in re.finditer(r"\d+", text)]
+    for end in reversed(ends):
+        if _is_phone(text[:end]):
+            return "[phone]" + text[end:]
+    return text
 
 
 def redact(text: str | None) -> str | None:
@@ -112,7 +119,16 @@ def redact(text: str | None) -> str | None:
     if not text:
         return text
     out = EMAIL.sub("[email]", text)
+    # Dates are never phones or cards: hide them while numbers are looked at.
+    dates: list[str] = []
+
+    def hide(m: re.Match[str]) -> str:
+        dates.append(m.group(0))
+        return "\U000f0000" + chr(0xF0000 + len(dates))
+
+    out = _DATE.sub(hide, out)
     out = IBAN.sub(_iban, out)
     out = INTL_PHONE.sub(_phone, out)
     out = CARD.sub(_card, out)
-    return PHONE.sub(_phone, out)
+    out = PHONE.sub(_phone, out)
+    return _HIDDEN.sub(lambda m: dates[ord(m.group(1)) - 0xF0001], out) if dates else out
