@@ -65,7 +65,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--threshold", type=float, default=0.95)
     parser.add_argument("--datasets", nargs="*", default=["febrl1", "febrl2", "febrl3", "febrl4"])
+    parser.add_argument("--without", nargs="*", default=[], help="Fields to leave out.")
     args = parser.parse_args()
+    for f in args.without:
+        FIELDS.pop(f)
+        BLOCKING[:] = [b for b in BLOCKING if f not in b]
     print("| dataset | records | true pairs | predicted | precision | recall | F1 | seconds |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name in args.datasets:
