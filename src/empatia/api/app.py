@@ -213,14 +213,25 @@ def _version() -> str:
     return __version__
 
 
-def serve(workspace: Workspace, host: str | None = None, port: int | None = None) -> None:
-    """Run the server until interrupted (``empatia serve``)."""
+def serve(
+    workspace: Workspace | None,
+    host: str | None = None,
+    port: int | None = None,
+    *,
+    workspaces: Mapping[str, Workspace] | None = None,
+) -> None:
+    """Run the server until interrupted (``empatia serve``); ``workspaces`` serves several."""
     import uvicorn
 
-    host = host or workspace.settings.host
-    port = port or workspace.settings.port
+    first = workspace or next(iter((workspaces or {}).values()))
+    host = host or first.settings.host
+    port = port or first.settings.port
     url = f"http://{host}:{port}"
-    app = create_app(workspace, advertise=url)
+    app = (
+        create_app(workspaces=workspaces, advertise=url)
+        if workspaces
+        else create_app(workspace, advertise=url)
+    )
     uvicorn.run(
         app, host=host, port=port, access_log=False, log_level="warning",
         loop="uvloop", http="httptools",
