@@ -95,3 +95,13 @@ def test_encoder_stage_writes_themes(store):
     run_emotion(con, LANGS)
     themes, analyzer = con.execute("select themes, analyzer from text_analysis where seq = 8").fetchone()
     assert "delivery" in orjson.loads(themes) and analyzer.startswith("encoder:")
+
+
+def test_redaction_before_analysis(store):
+    con = store.con
+    add(con, 9, "u5", "Message Sent", {"text": "Call me on +48 601 234 567, I called 3 times!"})
+    add(con, 10, "u6", "Message Sent", {"text": "Call me on +48 601 999 888, I called 3 times!"})
+    run_emotion(con, LANGS, {"emotion_redact": True})
+    # both texts redact to the same words, so the second one comes from the cache
+    hashes = {h for (h,) in con.execute("select text_hash from text_analysis where seq in (9, 10)").fetchall()}
+    assert len(hashes) == 1

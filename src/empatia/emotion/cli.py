@@ -88,6 +88,25 @@ def use(
     console.print(f"emotion analyzer: {analyzer}")
 
 
+@emotion_app.command("redact")
+def redact_cmd(
+    ctx: typer.Context,
+    state: Annotated[str, typer.Argument(help="on or off.")],
+) -> None:
+    """Redact e-mails, phones, cards and IBANs from texts before they are analysed.
+
+    Example: empatia emotion redact on
+    """
+    from empatia.cli_common import console
+    from empatia.emotion.incremental import set_config
+    from empatia.errors import ValidationError
+
+    if state not in ("on", "off"):
+        raise ValidationError(f"redact takes 'on' or 'off', not {state!r}")
+    set_config(_ws(ctx).store.con, "redact", state)
+    console.print(f"redaction before emotion analysis: {state}")
+
+
 @emotion_app.command("reanalyze")
 def reanalyze(
     ctx: typer.Context,

@@ -101,13 +101,20 @@ def analyze_pending(
     batch: int = 2000,
     sentences: bool = True,
     themes: Any = None,
+    redact: Any = None,
 ) -> dict[str, Any]:
-    """Analyse every text touchpoint not yet in ``text_analysis``; return figures."""
+    """Analyse every text touchpoint not yet in ``text_analysis``; return figures.
+
+    ``redact`` (a ``str -> str`` function, e.g. :func:`empatia.privacy.redact.redact`) is
+    applied before analysis and hashing: the analyzers then only ever see redacted text.
+    """
     total = con.execute(f"select count(*) from ({_PENDING})").fetchone()
     n_total = int(total[0]) if total else 0
     if progress is not None:
         progress.total(n_total)
     rows_all = con.execute(_PENDING).fetchall()  # seq + a few columns; texts are short
+    if redact is not None:
+        rows_all = [(*r[:7], redact(r[7]) or "", *r[8:]) for r in rows_all]
     analysed = cached = 0
     for start in range(0, len(rows_all), batch):
         rows = rows_all[start : start + batch]
@@ -264,6 +271,10 @@ def run_emotion(
 
         embed = getattr(analyzer, "embed_reusing", analyzer.embed)
         themes = ThemeMatcher(embed, load_anchors(con))
-    figures = analyze_pending(con, analyzer, progress, themes=themes)
+    redact = None
+    row = con.execute("select value from emotion_config where key = 'redact'").fetchone()
+    if (options or {}).get("emotion_redact") or (row and row[0] in ("on", "true", "1")):
+        from empatia.privacy.redact import redact  # the privacy component's public text redactor
+    figures = analyze_pending(con, analyzer, progress, themes=themes, redact=redact)
     figures.update(rebuild_aggregates(con))
     return figures
