@@ -172,10 +172,18 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=30)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "decide.md")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--prepare-only", action="store_true")
     a = ap.parse_args()
     db = a.db or a.world / "decide_bench.duckdb"
     fresh = not db.exists()
     prep = prepare(a.world, a.customers, db) if fresh else {}
+    if fresh:
+        (a.world / "prepare.json").write_text(json.dumps(prep))
+    elif (a.world / "prepare.json").exists():
+        prep = json.loads((a.world / "prepare.json").read_text())
+    if a.prepare_only:
+        print(prep)
+        return
     b = batch(db, a.world / "decisions.parquet")
     h = http(db, b.pop("sample"), a.rate, a.seconds, 20)
     res = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

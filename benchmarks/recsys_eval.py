@@ -44,6 +44,7 @@ from empatia.decide.evaluate import Split, evaluate, grid_search, metrics_at_k, 
 from empatia.decide.recommenders import (  # noqa: E402
     ALS,
     BuyAgain,
+    CategoryAffinity,
     CoOccurrence,
     Hybrid,
     Persona,
@@ -121,6 +122,7 @@ def tune(val: Split, log: list[str]) -> dict[str, dict]:
         "als_all": ALS(**out["als_all"]).fit(val.train),
         "als_new": ALS(**out["als_new"]).fit(val.train),
         "trending": Popularity(window_days=30.0).fit(val.train),
+        "affinity": CategoryAffinity().fit(val.train),
     }
     for setting, users, truth, seen in (
         ("all", val.users_all, val.truth_all, None),
@@ -131,12 +133,14 @@ def tune(val: Split, log: list[str]) -> dict[str, dict]:
             "cooccurrence": _rownorm(parts["cooccurrence"].scores(users)),
             "als": _rownorm(parts[f"als_{setting}"].scores(users)),
             "trending": _rownorm(parts["trending"].scores(users)),
+            "affinity": _rownorm(parts["affinity"].scores(users)),
         }
         grid = {
             "buy_again": [1.0] if setting == "all" else [0.0],
             "cooccurrence": [0.0, 0.1, 0.25, 0.5, 1.0],
             "als": [0.0, 0.1, 0.25, 0.5, 1.0],
-            "trending": [0.0, 0.02, 0.05, 0.1, 0.25],
+            "trending": [0.0, 0.05, 0.25],
+            "affinity": [0.0, 0.1, 0.25, 0.5],
         }
         if setting == "new":
             grid["als"] = [1.0]
@@ -153,12 +157,18 @@ def hybrid(settings: dict, setting: str) -> Hybrid:
         cooccurrence=CoOccurrence(tau=90.0),
         als=ALS(**settings[f"als_{setting}"]),
         trending=Popularity(window_days=30.0),
+        affinity=CategoryAffinity(),
     )
 
 
-def run(path: Path, split: str | None, val_days: int, out: Path | None, demo: bool = False) -> str:
+def run(path: Path, split: str | None, val_days: int, out: Path | None, demo: bool = False,
+        sample_people: int | None = None) -> str:
     t0 = time.perf_counter()
     df = load_demo(path) if demo else load_retail(path)
+    n_people = df["person"].nunique()
+    if sample_people and n_people > sample_people:
+        keep = pd.Series(df["person"].unique()).sample(sample_people, random_state=0)
+        df = df[df["person"].isin(set(keep))]
     if split is None:  # the last val_days of the data are the test period
         split = str((pd.to_datetime(df["ts"]).max() - pd.Timedelta(days=val_days)).date())
     s = pd.Timestamp(split)
@@ -197,7 +207,8 @@ def run(path: Path, split: str | None, val_days: int, out: Path | None, demo: bo
         return f"{x / y:.2f}×" if y > 0 else "n/a"
 
     lines = [
-        f"### Next-best offer: individual vs persona — `{path.name}`",
+        f"### Next-best offer: individual vs persona — `{path.name}`"
+        + (f" (demo world, {n_people:,} buyers)" if demo else ""),
         "",
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {platform.node()} · {os.cpu_count()} cores "
         "(shared with other work) · "
@@ -206,6 +217,8 @@ def run(path: Path, split: str | None, val_days: int, out: Path | None, demo: bo
         + (" · demo world: order lines mapped to people by the world's truth (perfect identity); "
            "categories from the catalogue" if demo else ""),
         "",
+        (f"{sample_people:,} of {n_people:,} people sampled at random (seed 0). "
+         if sample_people and n_people > sample_people else "") +
         f"Train before {split}: {test.train.n_persons:,} customers × {test.train.n_items:,} items, "
         f"{len(test.train.u):,} purchase occasions (customer, item, day). Test after: "
         f"{len(test.users_all):,} customers with a purchase of a known item, "
@@ -257,11 +270,13 @@ def main() -> None:
                          "--val-days days for --demo)")
     ap.add_argument("--val-days", type=int, default=92)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "decide.md")
+    ap.add_argument("--sample-people", type=int, default=None,
+                    help="evaluate on this many people drawn at random (large worlds)")
     ap.add_argument("--no-write", action="store_true")
     a = ap.parse_args()
     split = a.split or (None if a.demo else "2011-09-01")
     print(run(a.demo or a.transactions, split, a.val_days, None if a.no_write else a.out,
-              demo=a.demo is not None))
+              demo=a.demo is not None, sample_people=a.sample_people))
 
 
 if __name__ == "__main__":

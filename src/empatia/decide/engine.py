@@ -14,7 +14,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,35 @@ def make_model(weights: dict[str, float] | None = None, factors: int = 64) -> Hy
     )
 
 
+def _because(model: Hybrid, users: np.ndarray, top: np.ndarray, max_history: int = 20
+             ) -> np.ndarray:
+    """For each candidate, the person's own item most similar to it (-1: none), for the
+    reason text: "people who buy X also buy it"."""
+    co: CoOccurrence = model.parts["cooccurrence"]
+    out = np.full(top.shape, -1)
+    if not hasattr(co, "sim"):
+        return out
+    if not hasattr(co, "_dense"):  # items × items; small catalogues only
+        co._dense = co.sim.toarray() if co.sim.shape[0] <= 6000 else None  # type: ignore[attr-defined]
+    dense = co._dense  # type: ignore[attr-defined]
+    if dense is None:
+        return out
+    hist = co.history[users]
+    h_idx = np.full((len(users), max_history), 0)
+    h_ok = np.zeros((len(users), max_history), dtype=bool)
+    for r in range(len(users)):
+        lo, hi = hist.indptr[r], hist.indptr[r + 1]
+        idx = hist.indices[lo:hi]
+        if hi - lo > max_history:
+            idx = idx[np.argsort(-hist.data[lo:hi])[:max_history]]
+        h_idx[r, : len(idx)] = idx
+        h_ok[r, : len(idx)] = True
+    vals = dense[h_idx[:, :, None], top[:, None, :]] * h_ok[:, :, None]  # users × history × k
+    best = vals.argmax(axis=1)
+    ok = np.take_along_axis(vals, best[:, None, :], axis=1)[:, 0, :] > 0
+    return np.where(ok, np.take_along_axis(h_idx, best, axis=1), -1)
+
+
 def candidates_for(model: Hybrid, users: np.ndarray, k: int = N_CANDIDATES) -> list[list[Candidate]]:
     """Top ``k`` candidates of ``users`` with their component scores and explanation inputs."""
     data = model.data
@@ -79,43 +108,40 @@ def candidates_for(model: Hybrid, users: np.ndarray, k: int = N_CANDIDATES) -> l
     total = sum(model.weights[n] * b for n, b in comps.items())
     assert isinstance(total, np.ndarray)
     top = topk_rows(total, k)
-    rows = np.repeat(np.arange(len(users)), top.shape[1])
+    kk = top.shape[1]
+    rows = np.repeat(np.arange(len(users)), kk)
     cols = top.ravel()
     u_rows = users[rows]
     ba: BuyAgain = model.parts["buy_again"]
-    count = np.asarray(ba.count[u_rows, cols]).ravel()
-    last = np.asarray(ba.last[u_rows, cols]).ravel()
+    count = np.asarray(ba.count[u_rows, cols]).ravel().astype(int).tolist()
+    last = np.round(np.asarray(ba.last[u_rows, cols]).ravel(), 1).tolist()
     interval = np.asarray(ba.interval[u_rows, cols]).ravel()
-    because = np.full((len(users), top.shape[1]), -1)
-    co: CoOccurrence = model.parts["cooccurrence"]
-    if hasattr(co, "sim"):
-        hist = co.history[users].toarray()
-        sim_cols = co.sim.T.tocsr()[cols].toarray().reshape(len(users), top.shape[1], -1)
-        contrib = sim_cols * hist[:, None, :]
-        best = contrib.argmax(axis=2)
-        ok = np.take_along_axis(contrib, best[:, :, None], axis=2)[:, :, 0] > 0
-        because = np.where(ok, best, -1)
-    out: list[list[Candidate]] = []
+    interval = np.round(np.where(np.isfinite(interval), interval, -1), 1).tolist()
+    because = _because(model, users, top).ravel().tolist()
+    item_ids = [str(x) for x in data.items]
     names, cats = data.names, data.category
-    comp_vals = {n: b[rows, cols] for n, b in comps.items()}
-    tot = total[rows, cols]
+    names_l = [names.get(x) for x in item_ids]
+    cats_l = [cats.get(x) for x in item_ids]
+    comp_names = list(comps)
+    comp_vals = np.round(np.stack([comps[n][rows, cols] for n in comp_names], axis=1), 4).tolist()
+    tot = np.round(total[rows, cols], 4).tolist()
+    cols_l = cols.tolist()
+    out: list[list[Candidate]] = []
     for r in range(len(users)):
         lst = []
-        for j in range(top.shape[1]):
-            f = r * top.shape[1] + j
+        for f in range(r * kk, (r + 1) * kk):
             if tot[f] <= 0:
                 break
-            item = str(data.items[cols[f]])
-            n = int(count[f])
-            b = because[r, j]
+            i = cols_l[f]
+            n = count[f]
+            b = because[f]
             lst.append(Candidate(
-                item=item, score=round(float(tot[f]), 4),
-                components={c: round(float(v[f]), 4) for c, v in comp_vals.items() if v[f] > 0},
-                name=names.get(item), category=cats.get(item), count=n,
-                last_days=round(float(last[f]), 1) if n else None,
-                interval_days=round(float(interval[f]), 1) if n > 1 and np.isfinite(interval[f]) else None,
-                because=[names.get(str(data.items[b]), str(data.items[b]))] if b >= 0 else [],
-            ))
+                item_ids[i], tot[f],
+                {c: v for c, v in zip(comp_names, comp_vals[f], strict=True) if v > 0},
+                names_l[i], cats_l[i], n, last[f] if n else None,
+                interval[f] if n > 1 and interval[f] >= 0 else None,
+                [names_l[b] or item_ids[b]] if b >= 0 else [],
+            ))  # fmt: skip
         out.append(lst)
     return out
 
@@ -167,7 +193,7 @@ def write_inputs(store: Store, trained: Trained) -> int:
     pids = list(trained.candidates)
     frame = pd.DataFrame({
         "person_id": pids,
-        "candidates": [orjson.dumps([asdict(c) for c in trained.candidates[p]]).decode() for p in pids],
+        "candidates": [orjson.dumps(trained.candidates[p]).decode() for p in pids],
         "state": [orjson.dumps(trained.states.get(p, {"person_id": p})).decode() for p in pids],
         "cold_start": [bool(trained.states.get(p, {}).get("cold_start")) for p in pids],
         "computed_at": now,

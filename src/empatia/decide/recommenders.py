@@ -386,6 +386,37 @@ class Persona(_Base):
         return self.segment_pop[self.segment[users]]
 
 
+@register_recommender("affinity")
+class CategoryAffinity(_Base):
+    """The person's own category shares (recency-weighted) × each item's popularity within
+    its category: "buys mostly coffee and dairy → the coffee and dairy most people buy"."""
+
+    name = "affinity"
+
+    def __init__(self, tau: float | None = 180.0) -> None:
+        self.tau = tau
+
+    def fit(self, data: Interactions) -> CategoryAffinity:
+        self.data = data
+        cats = pd.Index(sorted({data.category.get(str(it), "other") for it in data.items}))
+        self.item_cat = cats.get_indexer([data.category.get(str(it), "other") for it in data.items])
+        w = np.ones(len(data.age)) if self.tau is None else np.exp(-data.age / self.tau)
+        share = sp.csr_matrix((w, (data.u, self.item_cat[data.i])),
+                              shape=(data.n_persons, len(cats))).tocsr()
+        totals = np.asarray(share.sum(axis=1)).ravel()
+        self.share = sp.diags(1 / np.maximum(totals, 1e-9)) @ share
+        pairs = np.unique(np.stack([data.u, data.i]), axis=1)
+        pop = np.bincount(pairs[1], minlength=data.n_items).astype(np.float32)
+        top = np.zeros(len(cats), dtype=np.float32)
+        np.maximum.at(top, self.item_cat, pop)
+        self.pop_in_cat = pop / np.maximum(top[self.item_cat], 1)
+        return self
+
+    def scores(self, users: np.ndarray) -> np.ndarray:
+        s = self.share[users].toarray()[:, self.item_cat]
+        return (s * self.pop_in_cat[None, :]).astype(np.float32)
+
+
 def _rownorm(s: np.ndarray) -> np.ndarray:
     s = np.maximum(s, 0.0)
     top = s.max(axis=1, keepdims=True)
@@ -394,21 +425,23 @@ def _rownorm(s: np.ndarray) -> np.ndarray:
 
 @register_recommender("hybrid")
 class Hybrid(_Base):
-    """Empatia's individual model: rhythm-aware buy-again + co-occurrence + ALS + a little
-    recent popularity, each normalised to [0, 1] per person, blended with ``weights``
+    """Empatia's individual model: rhythm-aware buy-again + co-occurrence + ALS + the person's
+    own category affinity + a little recent popularity, each normalised to [0, 1] per person, blended with ``weights``
     (tuned on a validation split of the training period, see ``tune``)."""
 
     name = "hybrid"
 
     def __init__(self, weights: dict[str, float] | None = None, *, buy_again: BuyAgain | None = None,
                  cooccurrence: CoOccurrence | None = None, als: ALS | None = None,
-                 trending: Popularity | None = None) -> None:
+                 trending: Popularity | None = None, affinity: CategoryAffinity | None = None
+                 ) -> None:
         self.weights = weights or {"buy_again": 1.0, "cooccurrence": 0.3, "als": 0.3, "trending": 0.05}
         self.parts: dict[str, Any] = {
             "buy_again": buy_again or BuyAgain(tau=120.0, rhythm=0.5),
             "cooccurrence": cooccurrence or CoOccurrence(),
             "als": als or ALS(),
             "trending": trending or Popularity(window_days=30.0),
+            "affinity": affinity or CategoryAffinity(),
         }
 
     def fit(self, data: Interactions) -> Hybrid:
