@@ -62,29 +62,34 @@ def subject_export(
 @subject_app.command("erase")
 def subject_erase(
     ctx: typer.Context,
-    id: Annotated[str, typer.Argument(help="A person id or identifier (email:…, user_id:…).")],
+    ids: Annotated[list[str], typer.Argument(help="Person ids or identifiers (email:…, user_id:…).")],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Erase a person everywhere, for good; later events for them are dropped.
+    """Erase people everywhere, for good; later events for them are dropped.
 
     Example: empatia subject erase email:ala@example.com --yes
     """
     if not yes:
-        typer.confirm("Erase this person everywhere? This cannot be undone", abort=True)
+        typer.confirm(f"Erase {len(ids)} person(s) everywhere? This cannot be undone", abort=True)
     ws, remote = store_or_remote(ctx)
     if remote is not None:
-        report = remote.call("DELETE", f"/v1/subjects/{_id(id)}")
+        reports = [remote.call("DELETE", f"/v1/subjects/{_id(i)}") for i in ids]
     else:
-        from empatia.privacy.erasure import erase
+        from empatia.privacy.erasure import erase_many
 
         assert ws is not None
-        report = erase(ws.store, id, actor="cli").as_dict()
+        reports = [r.as_dict() for r in erase_many(ws.store, ids, actor="cli")]
     t = Table("table", "rows deleted")
-    for table, n in sorted(report["deleted"].items()):
+    totals: dict[str, int] = {}
+    for report in reports:
+        for table, n in report["deleted"].items():
+            totals[table] = totals.get(table, 0) + n
+    for table, n in sorted(totals.items()):
         t.add_row(table, f"{n:,}")
     console.print(t)
-    console.print(f"erased; tombstone {report['subject']} "
-                  f"({report['tombstones']} identifiers), file rewritten: {report['rewritten']}")  # fmt: skip
+    for report in reports:
+        console.print(f"erased; tombstone {report['subject']} "
+                      f"({report['tombstones']} identifiers), file rewritten: {report['rewritten']}")  # fmt: skip
 
 
 @consent_app.command("show")

@@ -108,6 +108,21 @@ def erase(
     return report
 
 
+def erase_many(
+    store: Store,
+    queries: list[str],
+    *,
+    actor: str = "cli",
+    on_reopen: Callable[[Store], None] | None = None,
+) -> list[ErasureReport]:
+    """Erase several people and rewrite the file once (the rewrite dominates the cost)."""
+    reports = [erase(store, q, actor=actor, rewrite_file=False) for q in queries]
+    rewritten = rewrite(store, on_reopen)
+    for r in reports:
+        r.rewritten = rewritten
+    return reports
+
+
 def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
     return len(con.execute(sql).fetchall())
 
