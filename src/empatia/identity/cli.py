@@ -9,8 +9,15 @@ from rich.table import Table
 
 from empatia.cli_common import console, workspace
 from empatia.errors import ValidationError
+from empatia.workspace import Workspace
 
 identity_app = typer.Typer(help="Identity resolution: review, history, unmerge, split.")
+
+
+def _refresh_profiles(ws: Workspace) -> None:
+    from empatia.pipeline import RunContext, run_pipeline
+
+    run_pipeline(RunContext(ws), only=["profiles"])
 
 
 def _ident(text: str) -> tuple[str, str]:
@@ -87,8 +94,11 @@ def unmerge_cmd(ctx: typer.Context, merge_id: str) -> None:
     """
     from empatia.identity.unmerge import unmerge
 
-    figures = unmerge(workspace(ctx).store, merge_id)
-    console.print(f"unmerged; {figures['persons']} people. Run `empatia run` to refresh profiles.")
+    ws = workspace(ctx)
+    figures = unmerge(ws.store, merge_id)
+    _refresh_profiles(ws)
+    console.print(f"unmerged; {figures['persons']} people, profiles refreshed.")
+    console.print("Run `empatia run` to refresh the later stages (emotion, journeys, …).")
 
 
 @identity_app.command("split")
@@ -99,8 +109,11 @@ def split_cmd(ctx: typer.Context, identifiers: list[str]) -> None:
     """
     from empatia.identity.unmerge import split
 
-    figures = split(workspace(ctx).store, [_ident(i) for i in identifiers])
-    console.print(f"new person {figures['person_id']}. Run `empatia run` to refresh profiles.")
+    ws = workspace(ctx)
+    figures = split(ws.store, [_ident(i) for i in identifiers])
+    _refresh_profiles(ws)
+    console.print(f"new person {figures['person_id']}; profiles refreshed.")
+    console.print("Run `empatia run` to refresh the later stages (emotion, journeys, …).")
 
 
 @identity_app.command("blocked")
