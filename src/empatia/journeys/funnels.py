@@ -54,17 +54,18 @@ def _has(con: duckdb.DuckDBPyConnection, table: str) -> bool:
 def funnel_sql(n: int, breakdown: str | None, where: str) -> str:
     """One query for ``n`` steps: the total row (``grp`` NULL) and, with a breakdown, one row
     per group (grouping sets). Parameters: ``$s0…`` step names, ``$within`` seconds."""
-    bd = "arg_min(e.channel, e.ts)" if breakdown == "channel" else "null::varchar"
+    # one scan per step: an equality filter is pushed into the scan, an IN list is not
     parts = [
-        f"e as (select person_id, \"timestamp\" as ts, step, channel from journey_steps "
-        f"where step in ({', '.join(f'$s{i}' for i in range(n))}){where})",
-        f"f0 as (select person_id, {bd} as grp, min(e.ts) as t0 "
-        f"from e where e.step = $s0 group by person_id)",
+        f"e{i} as (select person_id, \"timestamp\" as ts{', channel' if i == 0 else ''} "
+        f"from journey_steps where step = $s{i}{where})"
+        for i in range(n)
     ]
+    bd = "arg_min(channel, ts)" if breakdown == "channel" else "null::varchar"
+    parts.append(f"f0 as (select person_id, {bd} as grp, min(ts) as t0 from e0 group by person_id)")
     for i in range(1, n):
         parts.append(
             f"f{i} as (select f.person_id, any_value(f.t0) as t0, min(e.ts) as t{i} "
-            f"from f{i - 1} f join e on e.person_id = f.person_id and e.step = $s{i} "
+            f"from f{i - 1} f join e{i} e on e.person_id = f.person_id "
             f"and e.ts > f.t{i - 1} and e.ts <= f.t0 + to_seconds($within) group by f.person_id)"
         )
     joins = " ".join(f"left join (select person_id, t{i} from f{i}) using (person_id)"
