@@ -83,7 +83,7 @@ def risk_facts(r: dict[str, Any]) -> list[str]:
         elif n >= 3:
             facts.append(f"{n} contacts{span}{about}")
         if (j.get("wait_hours") or 0) >= 24:
-            facts.append(f"waited {j['wait_hours'] / 24:.0f} days for answers")
+            facts.append(f"waited {j['wait_hours'] / 24:.0f} days in all")
         elif (j.get("wait_hours") or 0) >= 2:
             facts.append(f"waited {j['wait_hours']:.0f} h in all")
     emo = r.get("last_emotion")
