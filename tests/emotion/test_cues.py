@@ -94,13 +94,21 @@ def test_sentences_split():
 
 
 CALL_TEMPLATES = {
-    "en": "I called {} times", "pl": "Dzwoniłem {} razy", "ru": "Я звонил {} раз",
-    "fa": "{} بار تماس گرفتم", "de": "Ich habe {} Mal angerufen", "es": "Llamé {} veces",
+    "en": "I called {} times",
+    "pl": "Dzwoniłem {} razy",
+    "ru": "Я звонил {} раз",
+    "fa": "{} بار تماس گرفتم",
+    "de": "Ich habe {} Mal angerufen",
+    "es": "Llamé {} veces",
     "fr": "J'ai appelé {} fois",
 }
 WAIT_TEMPLATES = {
-    "en": "I waited {} hours", "pl": "Czekałem {} godzin", "ru": "Я ждал {} часов",
-    "fa": "{} ساعت منتظر ماندم", "de": "Ich warte seit {} Stunden", "es": "Esperé {} horas",
+    "en": "I waited {} hours",
+    "pl": "Czekałem {} godzin",
+    "ru": "Я ждал {} часов",
+    "fa": "{} ساعت منتظر ماندم",
+    "de": "Ich warte seit {} Stunden",
+    "es": "Esperé {} horas",
     "fr": "J'ai attendu {} heures",
 }
 WORDS = [(lang, w, v) for lang, table in NUMBER_WORDS.items() for w, v in table.items() if v >= 2]

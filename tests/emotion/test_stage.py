@@ -12,10 +12,12 @@ from empatia.store.store import discover_migrations
 LANGS = ("en", "pl", "ru", "fa", "de", "es", "fr")
 
 
-def add(con, seq: int, user: str, event: str, props: dict, ctx: dict | None = None, typ: str = "track"):
+def add(
+    con, seq: int, user: str, event: str, props: dict, ctx: dict | None = None, typ: str = "track"
+):
     raw = {"type": typ, "event": event, "userId": user, "properties": props, "context": ctx or {}}
     con.execute(
-        "insert into events (seq, message_key, message_id, type, event, user_id, \"timestamp\", "
+        'insert into events (seq, message_key, message_id, type, event, user_id, "timestamp", '
         "received_at, source, raw) values (?, md5_number(?), ?, ?, ?, ?, "
         "timestamp '2026-01-01' + to_days(?), now(), 'test', ?)",
         [seq, f"m{seq}", f"m{seq}", typ, event, user, seq, orjson.dumps(raw).decode()],
@@ -28,10 +30,22 @@ def store():
     with Store(":memory:", migrate=False) as s:
         s.migrate(discover_migrations(("store", "ingest", "emotion")))
         con = s.con
-        add(con, 1, "u1", "Message Sent", {"text": "Dzwoniłem siedem razy i nikt nie odbiera! Skandal."},
-            {"channel": "chat", "locale": "pl-PL"})
+        add(
+            con,
+            1,
+            "u1",
+            "Message Sent",
+            {"text": "Dzwoniłem siedem razy i nikt nie odbiera! Skandal."},
+            {"channel": "chat", "locale": "pl-PL"},
+        )
         add(con, 2, "u1", "Review Submitted", {"text": "Thank you, lovely shoes!", "rating": 5})
-        add(con, 3, "u2", "Survey Answered", {"survey": "nps", "score": 2, "comment": "I will go to the press."})
+        add(
+            con,
+            3,
+            "u2",
+            "Survey Answered",
+            {"survey": "nps", "score": 2, "comment": "I will go to the press."},
+        )
         add(con, 4, "u2", "Product Viewed", {"product_id": "p1"})
         add(con, 5, "u3", "Review Submitted", {"text": "Thank you, lovely shoes!", "rating": 5})
         add(con, 6, "u3", "Order Completed", {"text": 5})  # not a string: not a text touchpoint
@@ -48,9 +62,15 @@ def test_stage_analyses_text_touchpoints_once(store):
     assert set(rows) == {1, 2, 3, 5}
     assert rows[1] == "negative" and rows[2] == "positive"
     lang, channel, effort = con.execute(
-        "select language, channel, effort from text_analysis where seq = 1").fetchone()
+        "select language, channel, effort from text_analysis where seq = 1"
+    ).fetchone()
     assert (lang, channel) == ("pl", "chat")
-    assert {"cue": "repeated_contact", "n": 7, "unit": "contact", "category": "effort"} in orjson.loads(effort)
+    assert {
+        "cue": "repeated_contact",
+        "n": 7,
+        "unit": "contact",
+        "category": "effort",
+    } in orjson.loads(effort)
     esc = con.execute("select escalation from text_analysis where seq = 3").fetchone()[0]
     assert orjson.loads(esc)[0]["cue"] == "public"
     assert con.execute("select count(*) from text_sentences where seq = 1").fetchone()[0] == 2
@@ -69,7 +89,8 @@ def test_person_aggregates_when_identity_ran(store):
     figures = run_emotion(con, LANGS)
     assert figures["persons"] == 3
     n, last = con.execute(
-        "select n_texts, last_sentiment from person_emotion where person_id = 'p1'").fetchone()
+        "select n_texts, last_sentiment from person_emotion where person_id = 'p1'"
+    ).fetchone()
     assert n == 2 and last == "positive"  # seq 2 is p1's latest text
 
 
@@ -93,7 +114,9 @@ def test_encoder_stage_writes_themes(store):
     set_config(con, "analyzer", "encoder")
     add(con, 8, "u4", "Message Sent", {"text": "Przesyłka nie dotarła, kurier zgubił paczkę."})
     run_emotion(con, LANGS)
-    themes, analyzer = con.execute("select themes, analyzer from text_analysis where seq = 8").fetchone()
+    themes, analyzer = con.execute(
+        "select themes, analyzer from text_analysis where seq = 8"
+    ).fetchone()
     assert "delivery" in orjson.loads(themes) and analyzer.startswith("encoder:")
 
 
@@ -103,5 +126,10 @@ def test_redaction_before_analysis(store):
     add(con, 10, "u6", "Message Sent", {"text": "Call me on +48 601 999 888, I called 3 times!"})
     run_emotion(con, LANGS, {"emotion_redact": True})
     # both texts redact to the same words, so the second one comes from the cache
-    hashes = {h for (h,) in con.execute("select text_hash from text_analysis where seq in (9, 10)").fetchall()}
+    hashes = {
+        h
+        for (h,) in con.execute(
+            "select text_hash from text_analysis where seq in (9, 10)"
+        ).fetchall()
+    }
     assert len(hashes) == 1

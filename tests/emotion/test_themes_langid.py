@@ -35,7 +35,9 @@ def test_unrelated_text_gets_no_theme(matcher):
 def test_discovery_groups_similar_texts_with_quotes():
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(2, 16))
-    X = np.vstack([centres[0] + 0.01 * rng.normal(size=(5, 16)), centres[1] + 0.01 * rng.normal(size=(3, 16))])
+    X = np.vstack(
+        [centres[0] + 0.01 * rng.normal(size=(5, 16)), centres[1] + 0.01 * rng.normal(size=(3, 16))]
+    )
     texts = ["parking lot full"] * 5 + ["music too loud"] * 3
     found = discover_themes(texts, X, k=2)
     assert [t.size for t in found] == [5, 3]
@@ -46,8 +48,12 @@ def test_discovery_groups_similar_texts_with_quotes():
 def test_language_detection_restricted_and_hinted():
     det = LanguageDetector(("en", "pl", "ru", "fa", "de", "es", "fr"))
     samples = {
-        "en": "Where is my order?", "pl": "Gdzie jest moje zamówienie?", "ru": "Где мой заказ?",
-        "fa": "سفارش من کجاست؟", "de": "Wo ist meine Bestellung?", "es": "¿Dónde está mi pedido?",
+        "en": "Where is my order?",
+        "pl": "Gdzie jest moje zamówienie?",
+        "ru": "Где мой заказ?",
+        "fa": "سفارش من کجاست؟",
+        "de": "Wo ist meine Bestellung?",
+        "es": "¿Dónde está mi pedido?",
         "fr": "Où est ma commande ?",
     }
     got = det.detect_many(list(samples.values()))

@@ -13,13 +13,28 @@ from empatia.emotion.registry import get_analyzer  # noqa: E402
 
 
 def tiny_model(folder, labels: list[str], multi_label: bool = False) -> str:
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *"abcdefghijklmnopqrstuvwxyz", "the", "bad"]
+    vocab = [
+        "[PAD]",
+        "[UNK]",
+        "[CLS]",
+        "[SEP]",
+        "[MASK]",
+        *"abcdefghijklmnopqrstuvwxyz",
+        "the",
+        "bad",
+    ]
     (folder / "vocab.txt").write_text("\n".join(vocab), encoding="utf-8")
     tok = transformers.BertTokenizerFast(vocab_file=str(folder / "vocab.txt"))
     cfg = transformers.BertConfig(
-        vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-        intermediate_size=32, max_position_embeddings=64, num_labels=len(labels),
-        id2label=dict(enumerate(labels)), label2id={lab: i for i, lab in enumerate(labels)},
+        vocab_size=len(vocab),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={lab: i for i, lab in enumerate(labels)},
         problem_type="multi_label_classification" if multi_label else "single_label_classification",
     )
     model = transformers.BertForSequenceClassification(cfg)
@@ -29,7 +44,9 @@ def tiny_model(folder, labels: list[str], multi_label: bool = False) -> str:
 
 
 def test_local_sentiment_model(tmp_path):
-    a = get_analyzer("transformers", model_dir=tiny_model(tmp_path, ["negative", "neutral", "positive"]))
+    a = get_analyzer(
+        "transformers", model_dir=tiny_model(tmp_path, ["negative", "neutral", "positive"])
+    )
     res = a.analyze(["the delivery was bad", "Nikt nie odbiera, dzwoniłem 3 razy"])
     assert all(r.sentiment in SENTIMENTS and -1 <= r.score <= 1 for r in res)
     assert res[1].language == "pl"

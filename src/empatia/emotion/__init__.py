@@ -17,7 +17,13 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "EMOTIONS", "SENTIMENTS", "Analysis", "Cue", "find_cues", "get_analyzer", "register_analyzer",
+    "EMOTIONS",
+    "SENTIMENTS",
+    "Analysis",
+    "Cue",
+    "find_cues",
+    "get_analyzer",
+    "register_analyzer",
 ]
 
 

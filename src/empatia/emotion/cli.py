@@ -17,11 +17,21 @@ def _ws(ctx: typer.Context):  # type: ignore[no-untyped-def]
 
 
 def train_emotion(
-    data: Annotated[Optional[Path], typer.Option(help="Folder with xed/, goemotions/, umsab_xlm-t/.")] = None,  # noqa: UP045
-    out: Annotated[Optional[Path], typer.Option(help="Where to write the models (default: the package).")] = None,  # noqa: UP045
-    cache: Annotated[Path, typer.Option(help="Embedding cache folder.")] = Path("/tmp/empatia-emotion-cache"),
-    version: Annotated[str, typer.Option(help="Version recorded in the models (the cache key).")] = "1",
-    fast_only: Annotated[bool, typer.Option("--fast-only", help="Only re-distil the fast model.")] = False,
+    data: Annotated[
+        Optional[Path], typer.Option(help="Folder with xed/, goemotions/, umsab_xlm-t/.")
+    ] = None,  # noqa: UP045
+    out: Annotated[
+        Optional[Path], typer.Option(help="Where to write the models (default: the package).")
+    ] = None,  # noqa: UP045
+    cache: Annotated[Path, typer.Option(help="Embedding cache folder.")] = Path(
+        "/tmp/empatia-emotion-cache"
+    ),
+    version: Annotated[
+        str, typer.Option(help="Version recorded in the models (the cache key).")
+    ] = "1",
+    fast_only: Annotated[
+        bool, typer.Option("--fast-only", help="Only re-distil the fast model.")
+    ] = False,
 ) -> None:
     """Train the encoder heads on the shared data's train splits and distil the fast model.
 
@@ -44,9 +54,13 @@ def train_emotion(
 
 @emotion_app.command("analyze")
 def analyze(
-    text: Annotated[list[str], typer.Argument(help="Texts to analyse (use '-' to read lines from stdin).")],
+    text: Annotated[
+        list[str], typer.Argument(help="Texts to analyse (use '-' to read lines from stdin).")
+    ],
     analyzer: Annotated[str, typer.Option(help="encoder, fast or transformers.")] = "encoder",
-    model_dir: Annotated[Optional[Path], typer.Option(help="Local model folder (transformers).")] = None,  # noqa: UP045
+    model_dir: Annotated[
+        Optional[Path], typer.Option(help="Local model folder (transformers).")
+    ] = None,  # noqa: UP045
 ) -> None:
     """Analyse texts given on the command line and print JSON (nothing is stored).
 
@@ -61,14 +75,18 @@ def analyze(
     texts = sys.stdin.read().splitlines() if text == ["-"] else text
     opts = {"model_dir": str(model_dir)} if model_dir else {}
     res = get_analyzer(analyzer, **opts).analyze(texts)
-    sys.stdout.write(orjson.dumps([r.as_dict() for r in res], option=orjson.OPT_INDENT_2).decode() + "\n")
+    sys.stdout.write(
+        orjson.dumps([r.as_dict() for r in res], option=orjson.OPT_INDENT_2).decode() + "\n"
+    )
 
 
 @emotion_app.command("use")
 def use(
     ctx: typer.Context,
     analyzer: Annotated[str, typer.Argument(help="encoder, fast, transformers or auto.")],
-    model_dir: Annotated[Optional[Path], typer.Option(help="Local model folder (transformers).")] = None,  # noqa: UP045
+    model_dir: Annotated[
+        Optional[Path], typer.Option(help="Local model folder (transformers).")
+    ] = None,  # noqa: UP045
 ) -> None:
     """Choose this workspace's analyzer (texts already analysed keep their results).
 
@@ -111,7 +129,9 @@ def redact_cmd(
 def reanalyze(
     ctx: typer.Context,
     analyzer: Annotated[Optional[str], typer.Option(help="Switch to this analyzer first.")] = None,  # noqa: UP045
-    stale_only: Annotated[bool, typer.Option("--stale-only", help="Only texts analysed by another analyzer/version.")] = False,
+    stale_only: Annotated[
+        bool, typer.Option("--stale-only", help="Only texts analysed by another analyzer/version.")
+    ] = False,
 ) -> None:
     """Re-analyse stored texts with the workspace's (new) analyzer version, in one command.
 
@@ -119,7 +139,11 @@ def reanalyze(
     """
     from empatia.cli_common import console
     from empatia.emotion.incremental import (
-        analyzer_options, configured_analyzer, forget_analyses, run_emotion, set_config,
+        analyzer_options,
+        configured_analyzer,
+        forget_analyses,
+        run_emotion,
+        set_config,
     )
     from empatia.emotion.registry import get_analyzer
 
@@ -139,7 +163,12 @@ def reanalyze(
 @emotion_app.command("themes-set")
 def themes_set(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help='JSON {"theme": ["phrase", …]}; "__replace__": true drops the defaults.')],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help='JSON {"theme": ["phrase", …]}; "__replace__": true drops the defaults.'
+        ),
+    ],
 ) -> None:
     """Set this workspace's theme anchors (added to, or replacing, the built-in ones)."""
     import orjson
@@ -156,7 +185,9 @@ def themes_set(
 def discover(
     ctx: typer.Context,
     k: Annotated[int, typer.Option(help="How many themes to find.")] = 8,
-    negative_only: Annotated[bool, typer.Option("--negative-only", help="Only negative texts.")] = False,
+    negative_only: Annotated[
+        bool, typer.Option("--negative-only", help="Only negative texts.")
+    ] = False,
     limit: Annotated[int, typer.Option(help="At most this many (latest) texts.")] = 5000,
 ) -> None:
     """Discover new themes by clustering analysed texts that match no anchor; show quotes."""
@@ -164,8 +195,10 @@ def discover(
     from empatia.emotion.discovery import discover_in_store
 
     for t in discover_in_store(_ws(ctx).store.con, k=k, negative_only=negative_only, limit=limit):
-        console.print(f"[bold]theme {t['cluster']}[/bold] ({t['size']} texts; near {t['nearest_anchor']}): "
-                      + ", ".join(t["terms"]))
+        console.print(
+            f"[bold]theme {t['cluster']}[/bold] ({t['size']} texts; near {t['nearest_anchor']}): "
+            + ", ".join(t["terms"])
+        )
         for q in t["quotes"]:
             console.print(f"   “{q}”")
 

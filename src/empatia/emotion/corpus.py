@@ -55,7 +55,9 @@ def load(data: Path, split: str, caps: Caps = Caps()) -> Corpus:
             ds.umsab(data, lang, split), caps.umsab_test if test else caps.umsab_train, caps.seed
         )
     for lang in ds.XED_LANGS:
-        c.xed += _sample(ds.xed(data, lang, split), caps.xed_test if test else caps.xed_train, caps.seed)
+        c.xed += _sample(
+            ds.xed(data, lang, split), caps.xed_test if test else caps.xed_train, caps.seed
+        )
     n = caps.goemo_test if test else caps.goemo_train
     ek = {e.text: e for e in ds.ekman(data, split)}
     fine = ds.goemotions_fine(data, split)

@@ -19,8 +19,16 @@ _NORMAL = str.maketrans({"\u200c": " ", "ي": "ی", "ك": "ک", "’": "'", "ё"
 _SENTENCE = re.compile(r"(?<=[.!?؟…。])\s+|\n+")
 _B, _E = r"(?<!\w)", r"(?!\w)"
 _TIMES_WORD_VALUES = {
-    "twice": 2, "thrice": 3, "dwukrotnie": 2, "trzykrotnie": 3, "pięciokrotnie": 5,
-    "siedmiokrotnie": 7, "dziesięciokrotnie": 10, "дважды": 2, "трижды": 3, "четырежды": 4,
+    "twice": 2,
+    "thrice": 3,
+    "dwukrotnie": 2,
+    "trzykrotnie": 3,
+    "pięciokrotnie": 5,
+    "siedmiokrotnie": 7,
+    "dziesięciokrotnie": 10,
+    "дважды": 2,
+    "трижды": 3,
+    "четырежды": 4,
 }
 
 
@@ -69,7 +77,9 @@ def _compiled(lang: str) -> _Compiled:
     gap = r"\s+(?:\w+\s+)?"
     contact = re.compile(f"{_B}(?P<num>{num}){gap}(?:{lex['contact_unit']}){_E}")
     duration = re.compile(f"{_B}(?P<num>{num}){gap}(?:{unit_alt}){_E}")
-    lead_duration = re.compile(f"{_B}(?:{lex['duration_lead']})\\s+(?P<num>{num}){gap}(?:{unit_alt}){_E}")
+    lead_duration = re.compile(
+        f"{_B}(?:{lex['duration_lead']})\\s+(?P<num>{num}){gap}(?:{unit_alt}){_E}"
+    )
     ordinal = re.compile(
         _B + str(lex["ordinal_contact"]).replace("{O}", number_pattern(lang, True)) + _E
     )
@@ -82,13 +92,25 @@ def _compiled(lang: str) -> _Compiled:
         for k in (*EFFORT_KINDS, *ESCALATION_KINDS, *LEXICON_EMOTIONS)
     }
     pieces = [str(lex[k]) for k in (*EFFORT_KINDS, *ESCALATION_KINDS)]
-    pieces += [f"{num}{gap}(?:{lex['contact_unit']}|{'|'.join(units.values())})",
-               str(lex["ordinal_contact"]).replace("{O}", number_pattern(lang, True)), str(lex["times_word"])]
+    pieces += [
+        f"{num}{gap}(?:{lex['contact_unit']}|{'|'.join(units.values())})",
+        str(lex["ordinal_contact"]).replace("{O}", number_pattern(lang, True)),
+        str(lex["times_word"]),
+    ]
     if suffix:
         pieces.append(f"{num}{suffix}")
     anything = re.compile(f"{_B}(?:" + "|".join(f"(?:{p})" for p in pieces) + f"){_E}")
-    return _Compiled(contact, duration, lead_duration, ordinal, ordinal_num, times_word, times_suffix,
-                     kinds, anything)
+    return _Compiled(
+        contact,
+        duration,
+        lead_duration,
+        ordinal,
+        ordinal_num,
+        times_word,
+        times_suffix,
+        kinds,
+        anything,
+    )
 
 
 def _langs(lang: str | None) -> list[str]:
@@ -112,7 +134,9 @@ def _sentence_cues(s: str, lang: str) -> list[Cue]:
     ]
     durations = [(n, u) for n, u in durations if n]
     if waiting_kw or durations:
-        n, unit = max(durations, key=lambda d: d[0] * _UNIT_MINUTES[d[1]]) if durations else (None, None)
+        n, unit = (
+            max(durations, key=lambda d: d[0] * _UNIT_MINUTES[d[1]]) if durations else (None, None)
+        )
         found.append(Cue("effort", "waiting", n, unit))
     # repeated contacts, with the count
     counts = [parse_number(m.group("num")) for m in c.contact.finditer(s)]
@@ -123,8 +147,14 @@ def _sentence_cues(s: str, lang: str) -> list[Cue]:
     counts += [_TIMES_WORD_VALUES.get(m.group(0)) for m in c.times_word.finditer(s)]
     counts = [n for n in counts if n and n >= 2]
     if counts or c.kinds["repeated_contact"].search(s):
-        found.append(Cue("effort", "repeated_contact", max(counts) if counts else None,
-                         "contact" if counts else None))
+        found.append(
+            Cue(
+                "effort",
+                "repeated_contact",
+                max(counts) if counts else None,
+                "contact" if counts else None,
+            )
+        )
     for kind in EFFORT_KINDS[2:]:
         if c.kinds[kind].search(s):
             found.append(Cue("effort", kind))

@@ -24,8 +24,14 @@ XED_LABELS = ("anger", "anticipation", "disgust", "fear", "joy", "sadness", "sur
 EKMAN_LABELS = ("anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise")
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
 UMSAB_LANGS = {
-    "en": "english", "de": "german", "es": "spanish", "fr": "french",
-    "it": "italian", "pt": "portuguese", "ar": "arabic", "hi": "hindi",
+    "en": "english",
+    "de": "german",
+    "es": "spanish",
+    "fr": "french",
+    "it": "italian",
+    "pt": "portuguese",
+    "ar": "arabic",
+    "hi": "hindi",
 }
 XED_LANGS = ("en", "pl", "ru", "fa", "de", "es", "fr")
 #: GoEmotions fine labels kept for the emotions XED lacks (English only).
@@ -87,7 +93,9 @@ def umsab(data: Path, lang: str, split: str) -> list[Example]:
 def xed(data: Path, lang: str, split: str) -> list[Example]:
     """Single-label XED lines of one language (multi-label lines are left out)."""
     base = _check(data / "xed")
-    path = base / ("AnnotatedData/en-annotated.tsv" if lang == "en" else f"Projections/{lang}-projections.tsv")
+    path = base / (
+        "AnnotatedData/en-annotated.tsv" if lang == "en" else f"Projections/{lang}-projections.tsv"
+    )
     out = []
     seen: set[str] = set()
     with _check(path).open(encoding="utf-8") as f:
@@ -124,6 +132,10 @@ def goemotions_fine(data: Path, split: str) -> list[tuple[str, frozenset[str]]]:
     with (folder / f"{split}.tsv").open(encoding="utf-8") as f:
         for row in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
             if len(row) >= 2:
-                labs = {GOEMO_KEEP[names[int(i)]] for i in row[1].split(",") if names[int(i)] in GOEMO_KEEP}
+                labs = {
+                    GOEMO_KEEP[names[int(i)]]
+                    for i in row[1].split(",")
+                    if names[int(i)] in GOEMO_KEEP
+                }
                 out.append((row[0], frozenset(labs)))
     return out

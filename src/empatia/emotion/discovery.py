@@ -16,23 +16,30 @@ from empatia.emotion.themes import ThemeMatcher, discover_themes, load_anchors
 
 
 def discover_in_store(
-    con: duckdb.DuckDBPyConnection, k: int = 8, negative_only: bool = False, limit: int = 5000,
-    embed: Embedder | None = None, unmatched_only: bool = True,
+    con: duckdb.DuckDBPyConnection,
+    k: int = 8,
+    negative_only: bool = False,
+    limit: int = 5000,
+    embed: Embedder | None = None,
+    unmatched_only: bool = True,
 ) -> list[dict[str, Any]]:
     where = ["1 = 1"]
     if negative_only:
         where.append("a.sentiment = 'negative'")
     if unmatched_only:
         where.append("coalesce(a.themes, '[]') = '[]'")
-    rows = con.execute(f"""
+    rows = con.execute(
+        f"""
         select a.seq,
                coalesce(case when json_type(e.raw, '$.properties.text') = 'VARCHAR'
                              then json_extract_string(e.raw, '$.properties.text') end,
                         json_extract_string(e.raw, '$.properties.comment')) as text
         from text_analysis a join events e using (seq)
-        where {' and '.join(where)}
+        where {" and ".join(where)}
         order by a."timestamp" desc limit ?
-    """, [limit]).fetchall()
+    """,
+        [limit],
+    ).fetchall()
     embed = embed or Embedder()
     texts = [r[1] for r in rows]
     X = embed(texts) if texts else None
@@ -49,10 +56,24 @@ def discover_in_store(
         con.execute(
             "insert into theme_clusters (cluster, size, terms, quote_seqs, nearest_anchor, similarity) "
             "values (?, ?, ?, ?, ?, ?)",
-            [t.cluster, t.size, orjson.dumps(t.terms).decode(), orjson.dumps(seqs).decode(),
-             t.nearest_anchor, t.nearest_similarity],
+            [
+                t.cluster,
+                t.size,
+                orjson.dumps(t.terms).decode(),
+                orjson.dumps(seqs).decode(),
+                t.nearest_anchor,
+                t.nearest_similarity,
+            ],
         )
-        out.append({"cluster": t.cluster, "size": t.size, "terms": t.terms,
-                    "quotes": [texts[i] for i in t.quotes], "quote_seqs": seqs,
-                    "nearest_anchor": t.nearest_anchor, "similarity": round(t.nearest_similarity, 3)})
+        out.append(
+            {
+                "cluster": t.cluster,
+                "size": t.size,
+                "terms": t.terms,
+                "quotes": [texts[i] for i in t.quotes],
+                "quote_seqs": seqs,
+                "nearest_anchor": t.nearest_anchor,
+                "similarity": round(t.nearest_similarity, 3),
+            }
+        )
     return out

@@ -39,7 +39,9 @@ class EmbeddingCache:
     def __len__(self) -> int:
         return len(self._vecs)
 
-    def get(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+    def get(
+        self, texts: Sequence[str], progress: Callable[[int], None] | None = None
+    ) -> np.ndarray:
         keys = [text_key(t) for t in texts]
         missing: dict[str, str] = {}
         for k, t in zip(keys, texts, strict=True):

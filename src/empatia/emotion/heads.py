@@ -72,5 +72,7 @@ def load_heads(path: Path) -> tuple[dict[str, Head], dict[str, str]]:
             while f"{n}/W{i}" in z.files:
                 weights.append((z[f"{n}/W{i}"].astype(np.float32), z[f"{n}/b{i}"]))
                 i += 1
-            heads[n] = Head(n, tuple(str(x) for x in z[f"{n}/labels"]), str(z[f"{n}/kind"]), weights)
+            heads[n] = Head(
+                n, tuple(str(x) for x in z[f"{n}/labels"]), str(z[f"{n}/kind"]), weights
+            )
     return heads, meta

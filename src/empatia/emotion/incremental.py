@@ -51,7 +51,9 @@ def text_hash(text: str, hint: str | None) -> str:
 AUTO_FAST_ABOVE = 20_000
 
 
-def configured_analyzer(con: duckdb.DuckDBPyConnection, options: dict[str, Any] | None = None) -> str:
+def configured_analyzer(
+    con: duckdb.DuckDBPyConnection, options: dict[str, Any] | None = None
+) -> str:
     """Analyzer name: run option → ``EMPATIA_EMOTION_ANALYZER`` → ``emotion_config`` → ``auto``.
 
     ``auto`` means the encoder, except for backlogs above :data:`AUTO_FAST_ABOVE` texts.
@@ -65,7 +67,9 @@ def configured_analyzer(con: duckdb.DuckDBPyConnection, options: dict[str, Any] 
     return str(row[0]) if row else "auto"
 
 
-def analyzer_options(con: duckdb.DuckDBPyConnection, name: str, languages: tuple[str, ...]) -> dict[str, Any]:
+def analyzer_options(
+    con: duckdb.DuckDBPyConnection, name: str, languages: tuple[str, ...]
+) -> dict[str, Any]:
     opts: dict[str, Any] = {"languages": tuple(languages)}
     if name == "transformers":
         row = con.execute("select value from emotion_config where key = 'model_dir'").fetchone()
@@ -127,10 +131,16 @@ def analyze_pending(
                 [analyzer.key, list(set(hashes))],
             ).fetchall()
         )
-        todo = {h: (r[7], hint) for r, h, hint in zip(rows, hashes, hints, strict=True) if h not in found}
+        todo = {
+            h: (r[7], hint)
+            for r, h, hint in zip(rows, hashes, hints, strict=True)
+            if h not in found
+        }
         if todo:
             keys = list(todo)
-            results = analyzer.analyze([todo[k][0] for k in keys], [todo[k][1] for k in keys], sentences)
+            results = analyzer.analyze(
+                [todo[k][0] for k in keys], [todo[k][1] for k in keys], sentences
+            )
             theme_lists = themes.assign([todo[k][0] for k in keys]) if themes is not None else None
             new = []
             for j, (k, res) in enumerate(zip(keys, results, strict=True)):
@@ -147,35 +157,87 @@ def analyze_pending(
     return {"texts": n_total, "analysed": analysed, "from_cache": cached, "analyzer": analyzer.key}
 
 
-def _write_rows(con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]], hashes: list[str],
-                found: dict[str, Any], key: str) -> None:
+def _write_rows(
+    con: duckdb.DuckDBPyConnection,
+    rows: list[tuple[Any, ...]],
+    hashes: list[str],
+    found: dict[str, Any],
+    key: str,
+) -> None:
     out, sents = [], []
     for r, h in zip(rows, hashes, strict=True):
         d = found[h]
         d = orjson.loads(d) if isinstance(d, str | bytes) else d
         emo = d["emotions"]
-        out.append((
-            r[0], r[1], r[2], r[3], r[4], r[5], r[6], h, len(r[7]), d["language"], d["sentiment"],
-            d["score"], *[emo.get(e, 0.0) for e in EMOTIONS], d.get("dominant_emotion"),
-            _cues_json(d["effort"]), _cues_json(d["escalation"]), len(d["effort"]),
-            len(d["escalation"]), orjson.dumps(d.get("themes", [])).decode(), d["confidence"], key,
-        ))
+        out.append(
+            (
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                r[6],
+                h,
+                len(r[7]),
+                d["language"],
+                d["sentiment"],
+                d["score"],
+                *[emo.get(e, 0.0) for e in EMOTIONS],
+                d.get("dominant_emotion"),
+                _cues_json(d["effort"]),
+                _cues_json(d["escalation"]),
+                len(d["effort"]),
+                len(d["escalation"]),
+                orjson.dumps(d.get("themes", [])).decode(),
+                d["confidence"],
+                key,
+            )
+        )
         for i, s in enumerate(d.get("sentences", [])):
-            sents.append((
-                r[0], i, s["language"], s["sentiment"], s["score"], s.get("dominant_emotion"),
-                orjson.dumps(s["emotions"]).decode(), _cues_json(s["effort"]),
-                _cues_json(s["escalation"]), s["confidence"],
-            ))
-    cols = ("seq, message_id, user_id, anonymous_id, \"timestamp\", event, channel, text_hash, n_chars, "
-            "language, sentiment, score, " + ", ".join(EMOTIONS) + ", dominant_emotion, effort, "
-            "escalation, n_effort, n_escalation, themes, confidence, analyzer")
+            sents.append(
+                (
+                    r[0],
+                    i,
+                    s["language"],
+                    s["sentiment"],
+                    s["score"],
+                    s.get("dominant_emotion"),
+                    orjson.dumps(s["emotions"]).decode(),
+                    _cues_json(s["effort"]),
+                    _cues_json(s["escalation"]),
+                    s["confidence"],
+                )
+            )
+    cols = (
+        'seq, message_id, user_id, anonymous_id, "timestamp", event, channel, text_hash, n_chars, '
+        "language, sentiment, score, " + ", ".join(EMOTIONS) + ", dominant_emotion, effort, "
+        "escalation, n_effort, n_escalation, themes, confidence, analyzer"
+    )
     _insert(con, "text_analysis", [c.strip().strip('"') for c in cols.split(",")], out)
     if sents:
-        _insert(con, "text_sentences", ["seq", "idx", "language", "sentiment", "score", "dominant_emotion",
-                                         "emotions", "effort", "escalation", "confidence"], sents)
+        _insert(
+            con,
+            "text_sentences",
+            [
+                "seq",
+                "idx",
+                "language",
+                "sentiment",
+                "score",
+                "dominant_emotion",
+                "emotions",
+                "effort",
+                "escalation",
+                "confidence",
+            ],
+            sents,
+        )
 
 
-def _insert(con: duckdb.DuckDBPyConnection, table: str, cols: list[str], rows: list[tuple[Any, ...]]) -> None:
+def _insert(
+    con: duckdb.DuckDBPyConnection, table: str, cols: list[str], rows: list[tuple[Any, ...]]
+) -> None:
     """Insert-or-replace many rows at once through Arrow (executemany is row by row)."""
     import pyarrow as pa
 
@@ -196,7 +258,9 @@ def forget_analyses(con: duckdb.DuckDBPyConnection, keep_analyzer: str | None = 
     where = "" if keep_analyzer is None else " where analyzer <> ?"
     args = [] if keep_analyzer is None else [keep_analyzer]
     row = con.execute(f"select count(*) from text_analysis{where}", args).fetchone()
-    con.execute(f"delete from text_sentences where seq in (select seq from text_analysis{where})", args)
+    con.execute(
+        f"delete from text_sentences where seq in (select seq from text_analysis{where})", args
+    )
     con.execute(f"delete from text_analysis{where}", args)
     return int(row[0]) if row else 0
 
@@ -251,8 +315,11 @@ def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
 
 
 def run_emotion(
-    con: duckdb.DuckDBPyConnection, languages: tuple[str, ...], options: dict[str, Any] | None = None,
-    progress: Any = None, full: bool = False,
+    con: duckdb.DuckDBPyConnection,
+    languages: tuple[str, ...],
+    options: dict[str, Any] | None = None,
+    progress: Any = None,
+    full: bool = False,
 ) -> dict[str, Any]:
     """The stage's work: analyse pending texts with the workspace's analyzer, then aggregates."""
     name = configured_analyzer(con, options)
@@ -261,9 +328,16 @@ def run_emotion(
     if name == "auto":
         row = con.execute(f"select count(*) from ({_PENDING})").fetchone()
         backlog = int(row[0]) if row else 0
-        name = "fast" if backlog > int((options or {}).get("emotion_auto_fast_above", AUTO_FAST_ABOVE)) else "encoder"
+        name = (
+            "fast"
+            if backlog > int((options or {}).get("emotion_auto_fast_above", AUTO_FAST_ABOVE))
+            else "encoder"
+        )
         if name == "fast":
-            log.info("emotion: %d texts pending; using the fast analyzer (choose with `empatia emotion use`)", backlog)
+            log.info(
+                "emotion: %d texts pending; using the fast analyzer (choose with `empatia emotion use`)",
+                backlog,
+            )
     analyzer = get_analyzer(name, **analyzer_options(con, name, languages))
     themes = None
     if (options or {}).get("emotion_themes", True) and hasattr(analyzer, "embed"):

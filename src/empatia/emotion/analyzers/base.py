@@ -21,17 +21,37 @@ from empatia.emotion.cues import Cue, find_cues, lexicon_emotions, split_sentenc
 from empatia.emotion.langid import detector
 
 EMOTIONS = (
-    "anger", "frustration", "disappointment", "sadness", "fear",
-    "joy", "gratitude", "trust", "surprise",
+    "anger",
+    "frustration",
+    "disappointment",
+    "sadness",
+    "fear",
+    "joy",
+    "gratitude",
+    "trust",
+    "surprise",
 )
 SENTIMENTS = ("negative", "neutral", "positive")
 #: How each raw head's labels feed the nine emotions (label → emotion, weight).
 HEAD_MAP: dict[str, dict[str, tuple[str, float]]] = {
-    "xed": {"anger": ("anger", 1.0), "disgust": ("anger", 0.6), "fear": ("fear", 1.0),
-            "joy": ("joy", 1.0), "sadness": ("sadness", 1.0), "surprise": ("surprise", 1.0),
-            "trust": ("trust", 1.0), "anticipation": ("trust", 0.3)},
-    "ekman": {"anger": ("anger", 1.0), "disgust": ("anger", 0.6), "fear": ("fear", 1.0),
-              "joy": ("joy", 1.0), "sadness": ("sadness", 1.0), "surprise": ("surprise", 1.0)},
+    "xed": {
+        "anger": ("anger", 1.0),
+        "disgust": ("anger", 0.6),
+        "fear": ("fear", 1.0),
+        "joy": ("joy", 1.0),
+        "sadness": ("sadness", 1.0),
+        "surprise": ("surprise", 1.0),
+        "trust": ("trust", 1.0),
+        "anticipation": ("trust", 0.3),
+    },
+    "ekman": {
+        "anger": ("anger", 1.0),
+        "disgust": ("anger", 0.6),
+        "fear": ("fear", 1.0),
+        "joy": ("joy", 1.0),
+        "sadness": ("sadness", 1.0),
+        "surprise": ("surprise", 1.0),
+    },
     "fine": {e: (e, 1.0) for e in EMOTIONS},
     "emotions": {e: (e, 1.0) for e in EMOTIONS},
 }
@@ -97,7 +117,10 @@ class BaseAnalyzer:
 
     # -- shared -------------------------------------------------------------------------
     def analyze(
-        self, texts: Sequence[str], hints: Sequence[str | None] | None = None, sentences: bool = True
+        self,
+        texts: Sequence[str],
+        hints: Sequence[str | None] | None = None,
+        sentences: bool = True,
     ) -> list[Analysis]:
         """Analyse texts; with ``sentences`` also each sentence of texts that have several."""
         det = detector(self.languages)
@@ -140,10 +163,14 @@ class BaseAnalyzer:
             if n:
                 emotions[emo] = max(emotions[emo], min(1.0, 0.45 + 0.2 * n))
         if effort and pp < 0.5:
-            emotions["frustration"] = max(emotions["frustration"], min(0.9, 0.35 + 0.15 * len(effort)))
+            emotions["frustration"] = max(
+                emotions["frustration"], min(0.9, 0.35 + 0.15 * len(effort))
+            )
         if escalation and pp < 0.5:
             emotions["anger"] = max(emotions["anger"], 0.5)
-        if (effort or escalation or lex["frustration"] or lex["disappointment"]) and sentiment == "neutral":
+        if (
+            effort or escalation or lex["frustration"] or lex["disappointment"]
+        ) and sentiment == "neutral":
             # cue words the model missed: an effort complaint is not neutral
             sentiment = "negative"
             pn = max(pn, 0.5)

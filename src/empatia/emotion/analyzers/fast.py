@@ -29,8 +29,13 @@ def make_vectorizer(n_features: int, ngram_max: int = 4) -> Any:
     from sklearn.feature_extraction.text import HashingVectorizer
 
     return HashingVectorizer(
-        analyzer="char_wb", ngram_range=(2, ngram_max), n_features=n_features,
-        alternate_sign=False, norm="l2", lowercase=True, dtype=np.float32,
+        analyzer="char_wb",
+        ngram_range=(2, ngram_max),
+        n_features=n_features,
+        alternate_sign=False,
+        norm="l2",
+        lowercase=True,
+        dtype=np.float32,
     )
 
 

@@ -22,13 +22,24 @@ from empatia.emotion.exceptions import ModelNotFoundError
 from empatia.errors import MissingExtraError
 
 SENTIMENT_ALIASES = {
-    "negative": "negative", "neg": "negative", "neutral": "neutral", "neu": "neutral",
-    "positive": "positive", "pos": "positive",
+    "negative": "negative",
+    "neg": "negative",
+    "neutral": "neutral",
+    "neu": "neutral",
+    "positive": "positive",
+    "pos": "positive",
 }
 EMOTION_ALIASES = {e: e for e in EMOTIONS} | {
-    "annoyance": "frustration", "nervousness": "fear", "worry": "fear", "grief": "sadness",
-    "happiness": "joy", "amusement": "joy", "excitement": "joy", "disgust": "anger",
-    "thankfulness": "gratitude", "disappointed": "disappointment",
+    "annoyance": "frustration",
+    "nervousness": "fear",
+    "worry": "fear",
+    "grief": "sadness",
+    "happiness": "joy",
+    "amusement": "joy",
+    "excitement": "joy",
+    "disgust": "anger",
+    "thankfulness": "gratitude",
+    "disappointed": "disappointment",
 }
 
 
@@ -36,9 +47,12 @@ class TransformersAnalyzer(BaseAnalyzer):
     name = "transformers"
 
     def __init__(
-        self, model_dir: str | Path | None = None,
+        self,
+        model_dir: str | Path | None = None,
         languages: tuple[str, ...] = ("en", "pl", "ru", "fa", "de", "es", "fr"),
-        batch: int = 32, max_length: int = 256, device: str | None = None,
+        batch: int = 32,
+        max_length: int = 256,
+        device: str | None = None,
     ) -> None:
         super().__init__(languages)
         if not model_dir or not (Path(model_dir) / "config.json").exists():
@@ -82,8 +96,11 @@ class TransformersAnalyzer(BaseAnalyzer):
         with torch.inference_mode():
             for i in range(0, len(texts), self.batch):
                 enc: Any = self.tokenizer(
-                    list(texts[i : i + self.batch]), padding=True, truncation=True,
-                    max_length=self.max_length, return_tensors="pt",
+                    list(texts[i : i + self.batch]),
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="pt",
                 ).to(self.device)
                 logits = self.model(**enc).logits.float()
                 p = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=-1)
