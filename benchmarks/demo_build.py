@@ -64,13 +64,7 @@ def main() -> None:
             from empatia.ingest import import_files
             from empatia.store import Store
 
-            from empatia.store.store import discover_migrations
-
-            store = Store(Path(tmp) / "bench.duckdb", migrate=False)
-            # only the event log is needed to import (and other stages' migrations may be
-            # under construction)
-            store.migrate([m for m in discover_migrations() if m.component in ("store", "ingest")])
-            with store:
+            with Store(Path(tmp) / "bench.duckdb") as store:
                 t0 = time.perf_counter()
                 report = import_files(store, world.events)
                 seconds_import = time.perf_counter() - t0

@@ -294,10 +294,7 @@ def test_purchases_have_rhythms_and_truthful_next_windows(events, truth):
 def test_all_events_pass_ingestion(world):
     from empatia.ingest import import_files
     from empatia.store import Store
-    from empatia.store.store import discover_migrations
-
-    with Store(":memory:", migrate=False) as store:
-        store.migrate([m for m in discover_migrations() if m.component in ("store", "ingest")])
+    with Store(":memory:") as store:
         report = import_files(store, world.events)
         assert report.rejected == 0
         assert report.accepted == world.events_total

@@ -22,13 +22,14 @@ REASONS = [
     "defective",
 ]
 _OS = ["iOS", "Android"]
+_CHUNK = 200_000
 
 
 def emit_shop(
     p: People, cat: Catalogue, o: Orders, rng: np.random.Generator, web: Sink, app: Sink,
     store: Sink, truth: Truth, stores: int = 40,
-) -> dict[int, list[float]]:  # fmt: skip
-    """Write every session, order, delivery and return; return each person's order times."""
+) -> None:  # fmt: skip
+    """Write every session, order, delivery and return."""
     n = p.n
     has_web = np.array([len(c) > 0 for c in p.cookies])
     has_app = np.array([len(d) > 0 for d in p.devices])
@@ -48,118 +49,128 @@ def emit_shop(
     order = np.lexsort((s_time, s_person))
     s_person, s_time, s_chan, s_order = (a[order] for a in (s_person, s_time, s_chan, s_order))
     S = s_person.size
-    t_iso = iso(s_time)
-    r = rng.random((S, 4)).tolist()
-    nview = rng.integers(1, 3, S).tolist()
-    rand_products = rng.integers(0, cat.n, S * 3).tolist()
     pid, pcat, cprice = cat.product_id, cat.category, cat.price.tolist()
-    prods, qtys, prices = o.product.tolist(), o.quantity.tolist(), o.price.tolist()
-    istart, icount, totals = o.item_start.tolist(), o.item_count.tolist(), o.total.tolist()
-    deliver = (o.time + DAY * np.clip(rng.lognormal(np.log(2.0), 0.5, o.n), 0.3, 12)).tolist()
+    deliver_at = o.time + DAY * np.clip(rng.lognormal(np.log(2.0), 0.5, o.n), 0.3, 12)
     returned = o.returned
     logged: set[str] = set()
     aliased: set[str] = set()
-    sp, sc, so = s_person.tolist(), s_chan.tolist(), s_order.tolist()
-    st = s_time.tolist()
-    order_times: dict[int, list[float]] = {}
-    for j in range(S):
-        i = sp[j]
-        t = st[j]
-        oj = so[j]
-        uid = p.user_id[i]
-        loc = LOCALES[p.lang[i]]
-        rj = r[j]
-        if sc[j] == WEB:
-            cks = p.cookies[i]
-            frac = (t - lo[i]) / max(hi[i] - lo[i], 1.0)
-            cookie = cks[min(len(cks) - 1, int(frac * len(cks) + rj[0] * 0.6))]
-            ctx = {"channel": "web", "locale": loc}
-            sink = web
-            if uid is not None and cookie not in logged and (oj >= 0 or rj[1] < 0.2):
-                sink.emit(event("identify", t_iso[j], user_id=uid, anonymous_id=cookie,
-                                traits={"email": p.emails[i][0]}, context=ctx))  # fmt: skip
-                logged.add(cookie)
-            user = uid if cookie in logged else None
-            anon = cookie
-            sink.emit(event("page", t_iso[j], user_id=user, anonymous_id=anon,
-                            name=PAGES[int(rj[2] * 4)], context=ctx))  # fmt: skip
-        else:
-            devs = p.devices[i]
-            dev = p.shared_devices.get(i) if i in p.shared_devices and rj[0] < 0.5 else devs[0]
-            if dev is None or (len(devs) > 1 and rj[0] > 0.8):
-                dev = devs[-1]
-            ctx = {"channel": "app", "locale": loc,
-                   "device": {"id": dev[0], "type": "tablet" if dev == p.shared_devices.get(i) else "mobile"},
-                   "os": {"name": _OS[i % 2]}}  # fmt: skip
-            sink = app
-            user, anon = uid, dev[1]
-            if dev[1] not in aliased:
-                sink.emit(
-                    event("alias", t_iso[j], user_id=uid, context=ctx) | {"previousId": dev[1]}
-                )
-                aliased.add(dev[1])
-            sink.emit(event("screen", t_iso[j], user_id=user, anonymous_id=anon,
-                            name=PAGES[int(rj[2] * 4)], context=ctx))  # fmt: skip
-        tt = t + 20.0
-        if oj < 0:
-            for v in range(nview[j]):
-                q = rand_products[3 * j + v]
+    # Sessions are written in chunks so memory stays flat at a million customers.
+    for c0 in range(0, S, _CHUNK):
+        c1 = min(S, c0 + _CHUNK)
+        t_iso = iso(s_time[c0:c1])
+        r = rng.random((c1 - c0, 4)).tolist()
+        nview = rng.integers(1, 3, c1 - c0).tolist()
+        rand_products = rng.integers(0, cat.n, (c1 - c0) * 3).tolist()
+        sp, sc, so = s_person[c0:c1].tolist(), s_chan[c0:c1].tolist(), s_order[c0:c1].tolist()
+        st = s_time[c0:c1].tolist()
+        used = s_order[c0:c1][s_order[c0:c1] >= 0]
+        oa, ob = (int(used.min()), int(used.max()) + 1) if used.size else (0, 0)
+        istart, icount, totals, deliver, ia, prods, qtys, prices = _slice(o, deliver_at, oa, ob)
+        for j in range(c1 - c0):
+            i = sp[j]
+            t = st[j]
+            oj = so[j]
+            uid = p.user_id[i]
+            loc = LOCALES[p.lang[i]]
+            rj = r[j]
+            if sc[j] == WEB:
+                cks = p.cookies[i]
+                frac = (t - lo[i]) / max(hi[i] - lo[i], 1.0)
+                cookie = cks[min(len(cks) - 1, int(frac * len(cks) + rj[0] * 0.6))]
+                ctx = {"channel": "web", "locale": loc}
+                sink = web
+                if uid is not None and cookie not in logged and (oj >= 0 or rj[1] < 0.2):
+                    sink.emit(event("identify", t_iso[j], user_id=uid, anonymous_id=cookie,
+                                    traits={"email": p.emails[i][0]}, context=ctx))  # fmt: skip
+                    logged.add(cookie)
+                user = uid if cookie in logged else None
+                anon = cookie
+                sink.emit(event("page", t_iso[j], user_id=user, anonymous_id=anon,
+                                name=PAGES[int(rj[2] * 4)], context=ctx))  # fmt: skip
+            else:
+                devs = p.devices[i]
+                dev = p.shared_devices.get(i) if i in p.shared_devices and rj[0] < 0.5 else devs[0]
+                if dev is None or (len(devs) > 1 and rj[0] > 0.8):
+                    dev = devs[-1]
+                ctx = {"channel": "app", "locale": loc,
+                       "device": {"id": dev[0], "type": "tablet" if dev == p.shared_devices.get(i) else "mobile"},
+                       "os": {"name": _OS[i % 2]}}  # fmt: skip
+                sink = app
+                user, anon = uid, dev[1]
+                if dev[1] not in aliased:
+                    sink.emit(
+                        event("alias", t_iso[j], user_id=uid, context=ctx) | {"previousId": dev[1]}
+                    )
+                    aliased.add(dev[1])
+                sink.emit(event("screen", t_iso[j], user_id=user, anonymous_id=anon,
+                                name=PAGES[int(rj[2] * 4)], context=ctx))  # fmt: skip
+            tt = t + 20.0
+            if oj < 0:
+                for v in range(nview[j]):
+                    q = rand_products[3 * j + v]
+                    sink.emit(event("track", ts(tt), user_id=user, anonymous_id=anon,
+                                    name="Product Viewed", context=ctx,
+                                    properties={"product_id": pid[q], "category": pcat[q],
+                                                "price": cprice[q]}))  # fmt: skip
+                    tt += 30.0 + 60.0 * rj[3]
+                continue
+            a, c = istart[oj - oa], icount[oj - oa]
+            items = [{"product_id": pid[prods[x - ia]], "category": pcat[prods[x - ia]], "price": prices[x - ia],
+                      "quantity": qtys[x - ia]} for x in range(a, a + c)]  # fmt: skip
+            quick = c > 3 and rj[3] < 0.7  # a grocery "buy again" basket: no browsing
+            if not quick:
+                for it in items[: 1 + (rj[1] < 0.3)]:
+                    sink.emit(event("track", ts(tt), user_id=user, anonymous_id=anon,
+                                    name="Product Viewed", context=ctx,
+                                    properties={"product_id": it["product_id"], "category": it["category"],
+                                                "price": it["price"]}))  # fmt: skip
+                    tt += 25.0
+                    sink.emit(event("track", ts(tt), user_id=user, anonymous_id=anon,
+                                    name="Product Added", context=ctx,
+                                    properties={**it}))  # fmt: skip
+                    tt += 20.0
+            oid = f"O{1_000_000 + oj}"
+            if not quick:
                 sink.emit(event("track", ts(tt), user_id=user, anonymous_id=anon,
-                                name="Product Viewed", context=ctx,
-                                properties={"product_id": pid[q], "category": pcat[q],
-                                            "price": cprice[q]}))  # fmt: skip
-                tt += 30.0 + 60.0 * rj[3]
-            continue
-        a, c = istart[oj], icount[oj]
-        items = [{"product_id": pid[prods[x]], "category": pcat[prods[x]], "price": prices[x],
-                  "quantity": qtys[x]} for x in range(a, a + c)]  # fmt: skip
-        quick = c > 3 and rj[3] < 0.7  # a grocery "buy again" basket: no browsing
-        if not quick:
-            for it in items[: 1 + (rj[1] < 0.3)]:
-                sink.emit(event("track", ts(tt), user_id=user, anonymous_id=anon,
-                                name="Product Viewed", context=ctx,
-                                properties={"product_id": it["product_id"], "category": it["category"],
-                                            "price": it["price"]}))  # fmt: skip
-                tt += 25.0
-                sink.emit(event("track", ts(tt), user_id=user, anonymous_id=anon,
-                                name="Product Added", context=ctx,
-                                properties={**it}))  # fmt: skip
-                tt += 20.0
-        oid = f"O{1_000_000 + oj}"
-        if not quick:
-            sink.emit(event("track", ts(tt), user_id=user, anonymous_id=anon,
-                            name="Checkout Started", context=ctx,
-                            properties={"order_id": oid, "total": totals[oj]}))  # fmt: skip
-        props = {"order_id": oid, "total": totals[oj], "currency": p.currency[i], "products": items}
-        if user is None:
-            props["email"] = p.emails[i][0]  # guest checkout
-        sink.emit(event("track", ts(tt + 40.0), user_id=user, anonymous_id=anon,
-                        name="Order Completed", context=ctx, properties=props))  # fmt: skip
-        order_times.setdefault(i, []).append(o.time[oj])
-        _after(sink, oj, oid, deliver[oj], user, anon, ctx, items, returned, a, rj[3])
+                                name="Checkout Started", context=ctx,
+                                properties={"order_id": oid, "total": totals[oj - oa]}))  # fmt: skip
+            props = {
+                "order_id": oid,
+                "total": totals[oj - oa],
+                "currency": p.currency[i],
+                "products": items,
+            }
+            if user is None:
+                props["email"] = p.emails[i][0]  # guest checkout
+            sink.emit(event("track", ts(tt + 40.0), user_id=user, anonymous_id=anon,
+                            name="Order Completed", context=ctx, properties=props))  # fmt: skip
+            _after(sink, oj, oid, deliver[oj - oa], user, anon, ctx, items, returned, a, rj[3])
     # store purchases: the till sends the loyalty card number
-    for oj in np.flatnonzero(o.channel == STORE).tolist():
-        i = int(o.person[oj])
-        card = p.loyalty[i]
-        a, c = istart[oj], icount[oj]
-        items = [{"product_id": pid[prods[x]], "category": pcat[prods[x]], "price": prices[x],
-                  "quantity": qtys[x]} for x in range(a, a + c)]  # fmt: skip
-        ctx = {"channel": "store", "locale": LOCALES[p.lang[i]]}
-        oid = f"O{1_000_000 + oj}"
-        sid = f"S{(i * 7 + oj) % stores + 101}"
-        store.emit(event("track", ts(o.time[oj]), anonymous_id=card, name="Order Completed",
-                         context=ctx, properties={"order_id": oid, "total": totals[oj],
-                         "currency": p.currency[i], "products": items, "store_id": sid,
-                         "loyaltyId": card}))  # fmt: skip
-        order_times.setdefault(i, []).append(o.time[oj])
-        for x in range(a, a + c):
-            if returned[x] and o.time[oj] + (3 + x % 7) * DAY < END:
-                store.emit(event("track", ts(o.time[oj] + 3 * DAY + x % 7 * DAY), anonymous_id=card,
-                                 name="Product Returned", context=ctx,
-                                 properties={"order_id": oid, "product_id": pid[prods[x]],
-                                             "reason": REASONS[x % len(REASONS)], "store_id": sid,
-                                             "loyaltyId": card}))  # fmt: skip
-    return order_times
+    in_store = np.flatnonzero(o.channel == STORE)
+    for c0 in range(0, in_store.size, _CHUNK):
+        chunk = in_store[c0 : c0 + _CHUNK]
+        oa, ob = int(chunk[0]), int(chunk[-1]) + 1
+        istart, icount, totals, _, ia, prods, qtys, prices = _slice(o, deliver_at, oa, ob)
+        for oj in chunk.tolist():
+            i = int(o.person[oj])
+            card = p.loyalty[i]
+            a, c = istart[oj - oa], icount[oj - oa]
+            items = [{"product_id": pid[prods[x - ia]], "category": pcat[prods[x - ia]], "price": prices[x - ia],
+                      "quantity": qtys[x - ia]} for x in range(a, a + c)]  # fmt: skip
+            ctx = {"channel": "store", "locale": LOCALES[p.lang[i]]}
+            oid = f"O{1_000_000 + oj}"
+            sid = f"S{(i * 7 + oj) % stores + 101}"
+            store.emit(event("track", ts(o.time[oj]), anonymous_id=card, name="Order Completed",
+                             context=ctx, properties={"order_id": oid, "total": totals[oj - oa],
+                             "currency": p.currency[i], "products": items, "store_id": sid,
+                             "loyaltyId": card}))  # fmt: skip
+            for x in range(a, a + c):
+                if returned[x] and o.time[oj] + (3 + x % 7) * DAY < END:
+                    store.emit(event("track", ts(o.time[oj] + 3 * DAY + x % 7 * DAY), anonymous_id=card,
+                                     name="Product Returned", context=ctx,
+                                     properties={"order_id": oid, "product_id": pid[prods[x - ia]],
+                                                 "reason": REASONS[x % len(REASONS)], "store_id": sid,
+                                                 "loyaltyId": card}))  # fmt: skip
 
 
 def _after(sink: Sink, oj: int, oid: str, t_del: float, user: str | None, anon: str,
@@ -183,3 +194,14 @@ def _after(sink: Sink, oj: int, oid: str, t_del: float, user: str | None, anon: 
                             name="Order Refunded", context=ctx,
                             properties={"order_id": oid, "product_id": it["product_id"],
                                         "reason": "return"}))  # fmt: skip
+
+
+def _slice(o: Orders, deliver_at: np.ndarray, oa: int, ob: int) -> tuple:
+    """Python lists of orders ``oa:ob`` and their items (the items start at ``ia``)."""
+    ia = int(o.item_start[oa]) if ob > oa else 0
+    ib = int(o.item_start[ob - 1] + o.item_count[ob - 1]) if ob > oa else 0
+    return (
+        o.item_start[oa:ob].tolist(), o.item_count[oa:ob].tolist(), o.total[oa:ob].tolist(),
+        deliver_at[oa:ob].tolist(), ia, o.product[ia:ib].tolist(), o.quantity[ia:ib].tolist(),
+        o.price[ia:ib].tolist(),
+    )  # fmt: skip
