@@ -66,34 +66,37 @@ def trajectory(points: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def lines(rows: list[dict[str, Any]], x: str, y: str, color: str, description: str,
-          y_title: str, y_domain: list[float] | None = None, y_format: str = ".2f") -> dict[str, Any]:  # fmt: skip
+          y_title: str, y_domain: list[float] | None = None, y_format: str = ".2f",
+          time_unit: str = "yearmonth") -> dict[str, Any]:  # fmt: skip
     """Several series over time (one per ``color`` value)."""
     spec = base(rows, description, 220)
     ys: dict[str, Any] = {"field": y, "type": "quantitative", "title": y_title}
     if y_domain:
         ys["scale"] = {"domain": y_domain}
-    spec["mark"] = {"type": "line", "point": True, "interpolate": "monotone"}
+    spec["mark"] = {"type": "line", "point": True}
     spec["encoding"] = {
-        "x": {"field": x, "type": "temporal", "title": None, "timeUnit": "yearmonth"},
+        "x": {"field": x, "type": "temporal", "title": None, "timeUnit": time_unit},
         "y": ys, "color": {"field": color, "type": "nominal", "title": None},
-        "tooltip": [{"field": x, "type": "temporal", "timeUnit": "yearmonth", "title": "month"},
+        "tooltip": [{"field": x, "type": "temporal", "timeUnit": time_unit, "title": "period"},
                     {"field": color}, {"field": y, "format": y_format, "title": y_title},
                     {"field": "n", "title": "count"}],
     }  # fmt: skip
     return spec
 
 
-def score_band(rows: list[dict[str, Any]], description: str, y_title: str) -> dict[str, Any]:
-    """A score per month with its confidence interval as a band."""
-    spec = base(rows, description, 190)
-    x = {"field": "month", "type": "temporal", "timeUnit": "yearmonth", "title": None}
+def score_band(rows: list[dict[str, Any]], description: str, y_title: str,
+               time_unit: str = "yearmonth") -> dict[str, Any]:  # fmt: skip
+    """A score per period with its confidence interval as a band."""
+    spec = base(rows, description, 160)
+    x = {"field": "month", "type": "temporal", "timeUnit": time_unit, "title": None}
     spec["layer"] = [
         {"mark": {"type": "area", "opacity": 0.25, "color": "#1747b8"},
          "encoding": {"x": x, "y": {"field": "ci_low", "type": "quantitative", "title": y_title},
                       "y2": {"field": "ci_high"}}},
         {"mark": {"type": "line", "point": True, "color": "#1747b8"},
          "encoding": {"x": x, "y": {"field": "score", "type": "quantitative"},
-                      "tooltip": [{"field": "month", "type": "temporal", "timeUnit": "yearmonth"},
+                      "tooltip": [{"field": "month", "type": "temporal", "timeUnit": time_unit,
+                                   "title": "period"},
                                   {"field": "score", "format": ".1f"},
                                   {"field": "ci_low", "format": ".1f", "title": "95% low"},
                                   {"field": "ci_high", "format": ".1f", "title": "95% high"},
@@ -158,23 +161,28 @@ def journey_heat(cells: list[dict[str, Any]], stages: list[str]) -> dict[str, An
                     {"field": "persons", "format": ","}, {"field": "emotion", "format": "+.2f"},
                     {"field": "texts", "format": ","}],
     }  # fmt: skip
+    enc = spec.pop("encoding")
+    spec.pop("mark")
+    xy = {"x": enc["x"], "y": enc["y"]}
     spec["layer"] = [
-        {"mark": spec.pop("mark"), "encoding": dict(spec["encoding"])},
+        {"mark": {"type": "rect", "color": "#eef1f5", "stroke": "#fff", "strokeWidth": 2},
+         "encoding": {**xy, "tooltip": enc["tooltip"]}},
+        {"transform": [{"filter": "datum.emotion != null"}],
+         "mark": {"type": "rect", "stroke": "#fff", "strokeWidth": 2}, "encoding": enc},
         {"mark": {"type": "text", "fontSize": 10, "color": "#1b1f24"},
-         "encoding": {"x": spec["encoding"]["x"], "y": spec["encoding"]["y"],
-                      "text": {"field": "events", "type": "quantitative", "format": "~s"}}},
+         "encoding": {**xy, "text": {"field": "events", "type": "quantitative", "format": "~s"}}},
     ]  # fmt: skip
-    del spec["encoding"]
     return spec
 
 
 def emotion_curve(curve: list[dict[str, Any]], stages: list[str]) -> dict[str, Any]:
     spec = base([c for c in curve if c.get("emotion") is not None],
                 "The emotion curve: average sentiment at each journey stage", 150)  # fmt: skip
-    x = {"field": "stage", "type": "ordinal", "sort": stages, "title": None, "axis": {"labelAngle": 0}}
+    x = {"field": "stage", "type": "ordinal", "sort": stages, "title": None, "axis": {"labelAngle": 0},
+         "scale": {"domain": stages}}
     spec["layer"] = [
         {"mark": {"type": "rule", "color": "#c9ced6", "strokeDash": [3, 3]}, "encoding": {"y": {"datum": 0}}},
-        {"mark": {"type": "line", "point": {"size": 60}, "color": "#1747b8", "interpolate": "monotone"},
+        {"mark": {"type": "line", "point": {"size": 60}, "color": "#1747b8"},
          "encoding": {"x": x, "y": {"field": "emotion", "type": "quantitative", "title": "sentiment"},
                       "tooltip": [{"field": "stage"}, {"field": "emotion", "format": "+.2f"}]}},
     ]  # fmt: skip

@@ -84,6 +84,8 @@ def customer_view(con: duckdb.DuckDBPyConnection, store: Any, person_id: str,
         view["service"] = guarded("service", lambda: _service(cur, t, person_id))
         view["decision"] = guarded("decision", lambda: _decision(cur, t, person_id))
         view["care"] = guarded("care", lambda: _care(cur, t, person_id))
+        ident = view["identity"].data or {}
+        view["known"] = bool(profile or events or ident.get("identifiers"))
         return view
     finally:
         cur.close()

@@ -30,8 +30,8 @@ SECTIONS = (
     ("emotion", "Emotion over time"), ("effort", "Effort over time"),
     ("scores", "NPS, CSAT and CES"), ("gap", "The perception gap"),
     ("hurt", "Succeeded, but hurt"), ("care", "Special care"),
-    ("map", "Journey map"), ("funnel", "Funnel"), ("paths", "Paths"),
-    ("decisions", "Decision mix"),
+    ("map", "Journey map"), ("funnel", "Funnel"), ("decisions", "Decision mix"),
+    ("paths", "Paths"),
 )  # fmt: skip
 _TITLES = dict(SECTIONS)
 
@@ -63,8 +63,17 @@ def section(name: str, request: Request, key: WebKey, by: str = "channel",
     return render(request, "dash_page.html", nav="dashboard", **ctx)
 
 
+#: Below this many rows in all, series are drawn per quarter instead of per month.
+MONTHLY_FROM = 3000
+
+
+def _period(cur: duckdb.DuckDBPyConnection, table: str) -> str:
+    n = cur.execute(f"select count(*) from {table}").fetchone()
+    return "month" if n and n[0] >= MONTHLY_FROM else "quarter"
+
+
 def _month_groups(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any], top: int = 6) -> list[dict[str, Any]]:
-    """Rows of (month, grp, value, n): groups beyond the ``top`` largest folded into 'other'."""
+    """Rows of (month, grp, value, n): only the ``top`` largest groups are kept."""
     rows = records(cur.execute(sql, params))
     sizes: dict[str, int] = {}
     for r in rows:
@@ -86,18 +95,21 @@ def _emotion(cur: duckdb.DuckDBPyConnection, t: Tables, p: dict[str, Any]) -> Se
         grp = "coalesce(pr.market, '(unknown)')"
     else:
         src, grp = "text_analysis a", f"coalesce(a.{by}, '(unknown)')"
+    period = _period(cur, "text_analysis")
     rows = _month_groups(cur, f"""
-        select date_trunc('month', a."timestamp") as month, {grp} as grp, avg(a.score) as score,
+        select date_trunc('{period}', a."timestamp") as month, {grp} as grp, avg(a.score) as score,
                avg((a.sentiment = 'negative')::int) as negative, avg((a.n_effort > 0)::int) as effort,
                count(*) as n
         from {src} group by all order by month, grp""", [])  # fmt: skip
-    spec = charts.lines(rows, "month", "score", "grp", f"Average sentiment of customers' words per month by {by}",
-                        "average sentiment", [-1, 1], "+.2f")  # fmt: skip
+    unit = "year" + period
+    spec = charts.lines(rows, "month", "score", "grp", f"Average sentiment of customers' words per {period} by {by}",
+                        "average sentiment", [-1, 1], "+.2f", unit)  # fmt: skip
     spec_neg = charts.lines(rows, "month", "effort", "grp",
-                            f"Share of texts describing effort (waiting, repeating, chasing) per month by {by}",
-                            "share with effort", None, ".0%")  # fmt: skip
+                            f"Share of texts describing effort (waiting, repeating, chasing) per {period} by {by}",
+                            "share with effort", [0, 1], ".0%", unit)  # fmt: skip
     total = records(cur.execute("select count(*) as n, avg(score) as score, avg((sentiment='negative')::int) as neg from text_analysis"))[0]
-    return Section(True, {"rows": rows, "spec": spec, "spec_effort": spec_neg, "total": total})
+    return Section(True, {"rows": rows, "spec": spec, "spec_effort": spec_neg, "total": total,
+                          "period": period})  # fmt: skip
 
 
 def _effort(cur: duckdb.DuckDBPyConnection, t: Tables, p: dict[str, Any]) -> Section:
@@ -112,16 +124,18 @@ def _effort(cur: duckdb.DuckDBPyConnection, t: Tables, p: dict[str, Any]) -> Sec
             return t.need("profiles", "profiles")
         src = "experience_journeys j left join profiles pr using (person_id)"
         grp = f"coalesce(pr.{by}, '(unknown)')"
+    period = _period(cur, "experience_journeys")
     rows = _month_groups(cur, f"""
-        select date_trunc('month', j.first_at) as month, {grp} as grp, avg(j.effort_score) as effort,
+        select date_trunc('{period}', j.first_at) as month, {grp} as grp, avg(j.effort_score) as effort,
                avg(j.contacts) as contacts, count(*) as n
         from {src} where j.first_at is not null group by all order by month, grp""", [])  # fmt: skip
     spec = charts.lines(rows, "month", "effort", "grp",
-                        f"Average effort score of service journeys (0 easy … 1 very hard) per month by {by}",
-                        "effort score", [0, 1])  # fmt: skip
+                        f"Average effort score of service journeys (0 easy … 1 very hard) per {period} by {by}",
+                        "effort score", [0, 1], ".2f", "year" + period)  # fmt: skip
     from empatia.experience import effort_summary
 
-    return Section(True, {"rows": rows, "spec": spec, "topics": effort_summary(cur, "topic")[:8]})
+    return Section(True, {"rows": rows, "spec": spec, "period": period,
+                          "topics": effort_summary(cur, "topic")[:8]})  # fmt: skip
 
 
 def _scores(cur: duckdb.DuckDBPyConnection, t: Tables, p: dict[str, Any]) -> Section:
@@ -130,15 +144,19 @@ def _scores(cur: duckdb.DuckDBPyConnection, t: Tables, p: dict[str, Any]) -> Sec
         return need
     from empatia.experience import survey_scores
 
-    overall = survey_scores(cur)
-    monthly = survey_scores(cur, by="period", period="month")
+    order = {"nps": 0, "csat": 1, "ces": 2}
+    overall = sorted(survey_scores(cur), key=lambda r: order.get(r["survey"], 9))
+    period = _period(cur, "survey_responses")
+    monthly = survey_scores(cur, by="period", period=period)
     specs = {}
     for kind, label in (("nps", "NPS (−100…100)"), ("csat", "CSAT % satisfied"), ("ces", "CES % easy")):
         rows = [{"month": r["period"], **r} for r in monthly if r["survey"] == kind]
-        if rows:
-            specs[kind] = charts.score_band(rows, f"{label} per month with its 95% interval", label)
+        if len(rows) >= 3:
+            specs[kind] = charts.score_band(rows, f"{label} per {period} with its 95% interval", label,
+                                            "year" + period)  # fmt: skip
     by_channel = survey_scores(cur, by="channel")
-    return Section(True, {"overall": overall, "specs": specs, "by_channel": by_channel})
+    return Section(True, {"overall": overall, "specs": specs, "by_channel": by_channel,
+                          "period": period})  # fmt: skip
 
 
 def _gap(cur: duckdb.DuckDBPyConnection, t: Tables, p: dict[str, Any]) -> Section:

@@ -40,7 +40,7 @@ def customer(person_id: str, request: Request, key: WebKey) -> Response:
     ws = workspace_of(request)
     words = may_see_words(key)
     view = customer_view(ws.store.con, ws.store, person_id, words)
-    if view["profile"] is None and not view["events_shown"] and not view["identity"].data:
+    if not view["known"]:
         return render(request, "search.html", status=404, nav="customers", q=person_id, matches=[],
                       message=f"No person {person_id} in this workspace.")  # fmt: skip
     _audit(request, key.key_id, person_id, "web customer 360" + (" with words" if words else ""))

@@ -26,7 +26,7 @@ def find(con: duckdb.DuckDBPyConnection, store: Any, query: str, limit: int = 20
     cur = con.cursor()
     try:
         t = Tables(cur)
-        if not t.has("identities"):
+        if not t.filled("identities"):
             return {"matches": [], "message": "The identity stage has not run yet: nobody can be "
                     "found until `empatia run` has stitched identities."}  # fmt: skip
         from empatia.profiles.api import find_person
