@@ -143,3 +143,24 @@ def test_catalogue_errors_list_the_valid_values() -> None:
         parse_catalogue({"action": [{"id": "x", "kind": "offer", "channels": ["email"]}]})
     with pytest.raises(ConfigError, match="known: human_care"):
         CAT.action("nope")
+
+
+def test_other_stages_hooks_are_asked_only_when_needed() -> None:
+    from empatia.decide.policy import Hooks
+
+    asked: list[str] = []
+
+    def question(pid: str) -> str:
+        asked.append(pid)
+        return "Do you have a pet?"
+
+    sale = choose(state(preferred_channel="email"), [beans()], CAT, now=NOW,
+                  hooks=Hooks(next_question=question))  # fmt: skip
+    assert sale.kind == "coupon" and asked == []  # an offer won: nobody asked
+    q = choose(state(), [], CAT, now=NOW, hooks=Hooks(next_question=question))
+    assert q.action == "profile_question" and "pet" in q.reason and asked == ["p_1"]
+    no = choose(state(hours_since_purchase=5.0, consents=dict(ALL, profiling=False)), [], CAT,
+                now=NOW, hooks=Hooks(next_question=question,
+                                     may_survey=lambda pid: (False, "case still open")))  # fmt: skip
+    assert no.action == "do_nothing" and any("case still open" in n for n in no.policy)
+    assert asked == ["p_1"]  # no profiling consent: not asked

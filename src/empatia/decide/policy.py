@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
 from typing import Any
 
 from empatia.decide.catalogue import CHANNEL_PURPOSE, OUTBOUND, Action, Catalogue
@@ -121,6 +122,16 @@ class Decision:
         return d
 
 
+@dataclass
+class Hooks:
+    """Per-person checks owned by other stages, called only when the policy gets that far:
+    ``next_question(person_id) -> text | None`` (privacy's progressive profiling) and
+    ``may_survey(person_id) -> (allowed, reason)`` (experience's survey fatigue)."""
+
+    next_question: Callable[[str], str | None] | None = None
+    may_survey: Callable[[str], tuple[bool, str]] | None = None
+
+
 def consent_for_channel(state: PersonState, action: Action, channel: str) -> str | None:
     """The consent purpose that is missing for ``action`` on ``channel`` (None: allowed)."""
     if action.purpose == "marketing":
@@ -201,7 +212,8 @@ def _decision(state: PersonState, action: Action, channel: str | None, items: li
 
 
 def choose(state: PersonState, candidates: list[Candidate], catalogue: Catalogue,
-           live: LiveContext | None = None, now: datetime | None = None) -> Decision:
+           live: LiveContext | None = None, now: datetime | None = None,
+           hooks: Hooks | None = None) -> Decision:
     """The next-best action for one person: the policy rules first, then the best offer."""
     from empatia.decide.explain import explain_item
 
@@ -292,12 +304,14 @@ def choose(state: PersonState, candidates: list[Candidate], catalogue: Catalogue
 
     # 6. a question, a survey, or nothing
     for action in catalogue.of_kind("question"):
-        if state.next_question:
+        question = state.next_question
+        if question is None and hooks and hooks.next_question and state.consents.get("profiling"):
+            question = hooks.next_question(state.person_id)
+        if question:
             ch = pick_channel(action, state, catalogue, live, notes)
             if ch:
-                d = _decision(state, action, ch, [], f"One question to know them better: "
-                              f"{state.next_question}", notes, now)
-                return d
+                return _decision(state, action, ch, [], f"One question to know them better: "
+                                 f"{question}", notes, now)
     for action in catalogue.of_kind("survey"):
         recent = action.rules.get("requires_recent_purchase_days")
         bought = state.hours_since_purchase
@@ -306,6 +320,11 @@ def choose(state: PersonState, candidates: list[Candidate], catalogue: Catalogue
         if not state.may_survey:
             notes.append("survey fatigue → no survey")
             continue
+        if hooks and hooks.may_survey:
+            ok, why = hooks.may_survey(state.person_id)
+            if not ok:
+                notes.append(f"no survey: {why}")
+                continue
         ch = pick_channel(action, state, catalogue, live, notes)
         if ch:
             return _decision(state, action, ch, [], "Ask how the recent order went.", notes, now)

@@ -29,7 +29,7 @@ import orjson
 
 from empatia.decide import signals
 from empatia.decide.catalogue import Catalogue, load_catalogue
-from empatia.decide.policy import Candidate, Decision, LiveContext, PersonState, choose
+from empatia.decide.policy import Candidate, Decision, Hooks, LiveContext, PersonState, choose
 from empatia.store import Store
 
 log = logging.getLogger(__name__)
@@ -150,6 +150,29 @@ class RealTime:
         self._stop.set()
         self.flush()
 
+    # -- other stages' per-person checks --------------------------------------------------
+    def hooks(self, now: datetime) -> Hooks:
+        """privacy's ``next_question`` and experience's ``may_survey``, when installed."""
+        store = self.store
+        h = Hooks()
+        try:
+            from empatia.privacy.profiling import next_question
+        except ImportError:  # pragma: no cover - optional stage
+            next_question = None  # type: ignore[assignment]
+        try:
+            from empatia.experience.hygiene import may_survey
+        except ImportError:  # pragma: no cover - optional stage
+            may_survey = None  # type: ignore[assignment]
+        if next_question is not None:
+            def ask(pid: str) -> str | None:
+                q = next_question(store, pid).question
+                return q.text if q is not None else None
+
+            h.next_question = ask
+        if may_survey is not None:
+            h.may_survey = lambda pid: may_survey(store, pid, now)
+        return h
+
     # -- deciding -------------------------------------------------------------------------
     def _cursor(self) -> Any:
         cur = getattr(self._local, "cur", None)
@@ -182,7 +205,7 @@ class RealTime:
         state.consents = self.consents(person_id)
         for ch, n in self._live_contacts(person_id, now.timestamp()).items():
             state.contacts[ch] = state.contacts.get(ch, 0) + n
-        decision = choose(state, cands, self.catalogue, live, now)
+        decision = choose(state, cands, self.catalogue, live, now, self.hooks(now))
         if record:
             self.record(decision)
         return decision
