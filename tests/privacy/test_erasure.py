@@ -141,3 +141,12 @@ def test_rewrite_keeps_sequences_views_and_keys(world: Workspace) -> None:
     assert world.store.con.execute("select count(*) from events").fetchone()[0] == n  # type: ignore[index]
     assert world.store.con.execute("select count(*) from api_keys").fetchone()[0] == 1  # type: ignore[index]
     assert world.store.con.execute("select count(*) from consent_current").fetchone()[0] >= 3  # type: ignore[index]
+
+
+def test_erase_many_rewrites_once(world: Workspace) -> None:
+    from empatia.privacy.erasure import erase_many
+
+    reports = erase_many(world.store, [ALA["user_id"], "email:" + BOB["email"]])
+    assert all(r.rewritten for r in reports)
+    assert world.store.con.execute("select count(*) from events").fetchone()[0] == 0  # type: ignore[index]
+    assert world.store.con.execute("select count(*) from profiles").fetchone()[0] == 0  # type: ignore[index]

@@ -24,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
 from empatia.errors import EmpatiaError
+from empatia.privacy.consent import ensure_view as ensure_consent_view
 from empatia.privacy.keys import hash_secret
 from empatia.privacy.tenants import CurrentProxy, KeyRouter, Tenants, WriterRouter
 from empatia.workspace import Workspace
@@ -75,6 +76,7 @@ def create_app(
         for tenant in tenants:
             store = tenant.workspace.store
             store.con.execute("set checkpoint_threshold = '1GB'")  # checkpoint when quiet
+            ensure_consent_view(store)  # consent given under an id reaches the stitched person
             tenant.open(after_commit=_identity_hook(store))
             settings = tenant.workspace.settings
             if advertise and str(settings.db) != ":memory:":

@@ -119,14 +119,29 @@ def ensure_view(store: Store) -> None:
     )
 
 
+def _keys(store: Store, cur: Any, subject: str) -> list[str]:
+    """The view keys of a subject: itself, and the person an ``kind:value`` id belongs to."""
+    keys = [subject]
+    kind, sep, value = subject.partition(":")
+    if sep and kind in ("user_id", "anonymous_id", "email", "phone") and store.table_exists(
+        "identities"
+    ):
+        keys += [r[0] for r in cur.execute(
+            "select distinct person_id from identities where kind = ? and value = ?",
+            [kind, value.strip().lower() if kind == "email" else value.strip()],
+        ).fetchall()]  # fmt: skip
+    return keys
+
+
 def current(store: Store, person_id: str) -> dict[str, ConsentState]:
     """Every purpose's state for one person, defaults filled in."""
     cur = store.cursor()
     try:
         rows = cur.execute(
-            "select purpose, granted, decided_at, source, legal_basis from consent_current"
-            " where person_id = ?",
-            [person_id],
+            "select purpose, arg_max(granted, decided_at), max(decided_at),"
+            " arg_max(source, decided_at), arg_max(legal_basis, decided_at)"
+            " from consent_current where list_contains(?, person_id) group by purpose",
+            [_keys(store, cur, person_id)],
         ).fetchall()
     finally:
         cur.close()
@@ -139,13 +154,18 @@ def current(store: Store, person_id: str) -> dict[str, ConsentState]:
 
 
 def check(store: Store, person_id: str, purpose: str, channel: str | None = None) -> bool:
-    """Whether ``person_id`` allows ``purpose`` (on ``channel``) now."""
+    """Whether ``person_id`` allows ``purpose`` (on ``channel``) now.
+
+    ``person_id`` may also be ``user_id:…``, ``anonymous_id:…`` or ``email:…``: the person
+    that id belongs to is asked.
+    """
     key = purpose_key(purpose, channel)
     cur = store.cursor()
     try:
         row = cur.execute(
-            "select granted from consent_current where person_id = ? and purpose = ?",
-            [person_id, key],
+            "select granted from consent_current where list_contains(?, person_id)"
+            " and purpose = ? order by decided_at desc limit 1",
+            [_keys(store, cur, person_id), key],
         ).fetchone()
     finally:
         cur.close()
