@@ -170,7 +170,10 @@ def themes_set(
         ),
     ],
 ) -> None:
-    """Set this workspace's theme anchors (added to, or replacing, the built-in ones)."""
+    """Set this workspace's theme anchors (added to, or replacing, the built-in ones).
+
+    Example: empatia emotion themes-set themes.json   (themes.json: {"parking": ["no parking", "brak miejsc"]})
+    """
     import orjson
 
     from empatia.cli_common import console
@@ -190,7 +193,10 @@ def discover(
     ] = False,
     limit: Annotated[int, typer.Option(help="At most this many (latest) texts.")] = 5000,
 ) -> None:
-    """Discover new themes by clustering analysed texts that match no anchor; show quotes."""
+    """Discover new themes by clustering analysed texts that match no anchor; show quotes.
+
+    Example: empatia emotion discover --k 6 --negative-only
+    """
     from empatia.cli_common import console
     from empatia.emotion.discovery import discover_in_store
 
