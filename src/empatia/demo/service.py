@@ -191,7 +191,7 @@ class ServiceWriter:
                 if cs.planted == "seven_steps" and k == cs.steps - 1:
                     times = 7
                 text = self.c.compose(lang, emotion, cs.topic, gender=g,
-                                      kind="call" if contact == "phone" else "message", times=times,
+                                      kind="call" if contact == "phone" else "message", times=times, channel=contact,
                                       wait_minutes=int(wait / 60) if wait >= 1200 and contact != "email" else None,
                                       threat=k >= 3 and u[6 * k + 4] < 0.45,
                                       public_threat=cs.threat_public if k == cs.steps - 1 else None)  # fmt: skip

@@ -72,9 +72,11 @@ class Composer:
         wait_minutes: int | None = None,
         threat: bool = False,
         public_threat: int | None = None,
+        channel: str | None = None,
     ) -> str:
         """One text. ``kind`` is message, review, survey or call; ``times``/``wait_minutes``
-        add effort statements; ``public_threat`` (followers) adds a threat to go public."""
+        add effort statements; ``public_threat`` (followers) adds a threat to go public;
+        ``channel`` (phone, chat, …) leaves out effort statements about another channel."""
         r = self.rng
         m = self.material[lang][gender]
         pol = _POLARITY[SENTIMENT[emotion]]
@@ -94,15 +96,20 @@ class Composer:
         else:
             body = body + said
         parts += body
+        effort = [
+            e.split(" ", 1)[1] if e.startswith("@") else e
+            for e in m["effort"]
+            if not e.startswith("@") or channel is None or e.startswith(f"@{channel} ")
+        ]
         if pol == "neg":
             if times is not None:
                 keys = sorted(m["times"])
                 k = min(keys, key=lambda x: abs(x - times))
-                tpl = r.choice([t for t in m["effort"] if "{times}" in t])
+                tpl = r.choice([t for t in effort if "{times}" in t])
                 parts.append(tpl.replace("{times}", m["times"][k]))
-            if wait_minutes is not None:
+            if wait_minutes is not None and any("{dur}" in t for t in effort):
                 d = min(m["durations"], key=lambda x: abs(x[0] - wait_minutes))[1]
-                tpl = r.choice([t for t in m["effort"] if "{dur}" in t])
+                tpl = r.choice([t for t in effort if "{dur}" in t])
                 parts.append(tpl.replace("{dur}", d))
             if threat:
                 parts.append(r.choice(m["threat"]))

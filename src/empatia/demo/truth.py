@@ -7,14 +7,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+_DAYS: dict[int, str] = {}
+
+
 def ts(t: float) -> str:
     """ISO-8601 UTC for one epoch time (the per-event path; arrays use ``timeline.iso``)."""
-    g = time.gmtime(t)
-    ms = int((t % 1) * 1000)
-    return (
-        f"{g.tm_year}-{g.tm_mon:02d}-{g.tm_mday:02d}T{g.tm_hour:02d}:{g.tm_min:02d}:"
-        f"{g.tm_sec:02d}.{ms:03d}Z"
-    )
+    day, sec = divmod(t, 86_400.0)
+    prefix = _DAYS.get(int(day))
+    if prefix is None:
+        g = time.gmtime(int(day) * 86_400)
+        prefix = _DAYS[int(day)] = f"{g.tm_year}-{g.tm_mon:02d}-{g.tm_mday:02d}T"
+    s = int(sec)
+    ms = int((sec - s) * 1000)
+    return f"{prefix}{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}.{ms:03d}Z"
 
 
 def phone_variant(e164: str, k: int) -> str:

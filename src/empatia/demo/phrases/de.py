@@ -148,10 +148,10 @@ PHRASES = {
     ],
     "effort": [
         "Ich habe schon {times} angerufen.",
-        "Ich habe {dur} in der Warteschleife gehangen.",
+        "@phone Ich habe {dur} in der Warteschleife gehangen.",
         "Ich wurde {times} zwischen Abteilungen weitergeleitet.",
         "Ich habe Ihnen diesen Monat {times} geschrieben.",
-        "Ich war {dur} im Chat, ohne Ergebnis.",
+        "@chat Ich war {dur} im Chat, ohne Ergebnis.",
         "Ich habe meinen Fall {times} verschiedenen Leuten erklärt.",
         "Niemand geht ans Telefon, ich habe es {times} versucht.",
     ],

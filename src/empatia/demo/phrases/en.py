@@ -139,10 +139,10 @@ PHRASES = {
     ],
     "effort": [
         "I have called {times} already.",
-        "I waited {dur} on the line.",
+        "@phone I waited {dur} on the line.",
         "I was transferred {times} between departments.",
         "I've written to you {times} this month.",
-        "I spent {dur} in the chat and got nowhere.",
+        "@chat I spent {dur} in the chat and got nowhere.",
         "I've explained my case {times} to different people.",
         "Nobody answers the phone, I tried {times}.",
     ],

@@ -141,10 +141,10 @@ PHRASES = {
     ],
     "effort": [
         "Ya he llamado {times}.",
-        "Esperé {dur} al teléfono.",
+        "@phone Esperé {dur} al teléfono.",
         "Me pasaron {times} de un departamento a otro.",
         "Les he escrito {times} este mes.",
-        "Pasé {dur} en el chat para nada.",
+        "@chat Pasé {dur} en el chat para nada.",
         "He explicado mi caso {times} a personas distintas.",
         "Nadie contesta, lo intenté {times}.",
     ],

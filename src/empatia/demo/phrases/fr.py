@@ -141,10 +141,10 @@ PHRASES = {
     ],
     "effort": [
         "J'ai déjà appelé {times}.",
-        "J'ai attendu {dur} au téléphone.",
+        "@phone J'ai attendu {dur} au téléphone.",
         "On m'a transféré{|e} {times} d'un service à l'autre.",
         "Je vous ai écrit {times} ce mois-ci.",
-        "J'ai passé {dur} sur le chat pour rien.",
+        "@chat J'ai passé {dur} sur le chat pour rien.",
         "J'ai expliqué mon cas {times} à des personnes différentes.",
         "Personne ne répond, j'ai essayé {times}.",
     ],

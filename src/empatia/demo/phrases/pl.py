@@ -138,10 +138,10 @@ PHRASES = {
     ],
     "effort": [
         "Dzwonił{em|am} już {times}.",
-        "Czekał{em|am} na linii {dur}.",
+        "@phone Czekał{em|am} na linii {dur}.",
         "Przełączano mnie {times} między działami.",
         "Pisał{em|am} do Was {times} w tym miesiącu.",
-        "Spędził{em|am} na czacie {dur} i nic.",
+        "@chat Spędził{em|am} na czacie {dur} i nic.",
         "{times} tłumaczył{em|am} sprawę różnym osobom.",
         "Nikt nie odbiera, próbował{em|am} {times}.",
     ],
