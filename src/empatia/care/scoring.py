@@ -148,7 +148,7 @@ def text_signals(texts: pd.DataFrame, now: pd.Timestamp, w: CareWeights) -> pd.D
     out = g.agg(wsum=("w", "sum"), wneg=("wneg", "sum"), wmax=("w", "max"), anger=("whot", "max"),
                 escalation=("wthreat", "max"), n_texts=("seq", "size"), last_seq=("seq", "max"),
                 score_sum=("score", "sum"))  # fmt: skip
-    last = g.tail(1).set_index("person_id")
+    last = g.tail(1).set_index("person_id").reindex(out.index)
     out["negative_words"] = (
         np.where(out["wsum"] > 0, out["wneg"] / out["wsum"].where(out["wsum"] > 0, 1), 0)
         * out["wmax"]
