@@ -195,3 +195,19 @@ def test_reads_of_people_are_audited_without_personal_data(
     reads = [e for e in log if e["action"] == "read" and "consent" in e["detail"]]
     assert reads and reads[0]["actor"].startswith("key:")
     assert all("someone@example.com" not in str(e) for e in log)
+
+
+def test_consent_events_count_at_once_through_the_server(tmp_path: Path) -> None:
+    ws = Workspace(db=tmp_path / "c.duckdb")
+    keys = make_keys(ws)
+    with TestClient(create_app(ws)) as c:
+        ev = {"userId": "u-c", "event": "Consent Updated", "type": "track",
+              "properties": {"purpose": "marketing_sms", "granted": True}}  # fmt: skip
+        assert c.post("/v1/track", json=ev, headers=basic(keys["write"])).status_code == 200
+        got = c.get("/v1/consent/user_id:u-c/marketing_sms", headers=bearer(keys["read"]))
+        assert got.json() == {"allowed": True}
+        ctx = {"userId": "u-c", "type": "identify", "context": {"consent": {"marketing_sms": False}}}
+        assert c.post("/v1/identify", json=ctx, headers=basic(keys["write"])).status_code == 200
+        got = c.get("/v1/consent/user_id:u-c/marketing_sms", headers=bearer(keys["read"]))
+        assert got.json() == {"allowed": False}
+    ws.close()

@@ -11,6 +11,7 @@ works unchanged.
 from __future__ import annotations
 
 import contextvars
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -32,14 +33,57 @@ CURRENT: contextvars.ContextVar[Tenant | None] = contextvars.ContextVar(
 
 
 class PrivacyWriter(EventWriter):
-    """The event writer, dropping events of erased people before they are stored."""
+    """The event writer, dropping events of erased people before they are stored, and
+    reading consent from new events right after their commit (no wait for ``empatia run``)."""
 
-    def __init__(self, store: Store, tombstones: TombstoneSet, **kw: Any) -> None:
-        super().__init__(store, **kw)
+    def __init__(self, store: Store, tombstones: TombstoneSet,
+                 after_commit: Callable[[], None] | None = None) -> None:  # fmt: skip
+        self._waiting: list[tuple[Future[int], int]] = []
+        self._then = after_commit
+        super().__init__(store, after_commit=self._after_commit)
         self.tombstones = tombstones
 
     def submit(self, rows: list[Row]) -> Future[int]:
-        return super().submit(self.tombstones.filter(rows))
+        rows = self.tombstones.filter(rows)
+        inner = super().submit(rows)
+        if not any(r.event == "Consent Updated" or '"consent"' in r.raw for r in rows):
+            return inner
+        # Answer only once the consent is readable: after the post-commit step below.
+        outer: Future[int] = Future()
+
+        def committed(f: Future[int]) -> None:
+            if f.exception() is not None:
+                outer.set_exception(f.exception())  # type: ignore[arg-type]
+            elif threading.current_thread().name == "empatia-writer":
+                self._waiting.append((outer, f.result()))  # answered by _after_commit
+            else:  # committed before this callback was attached: read consent on the writer
+                self.call(lambda: self._read_then(outer, f.result()))
+
+        inner.add_done_callback(committed)
+        return outer
+
+    def _read_then(self, outer: Future[int], n: int) -> None:
+        from empatia.privacy.stage import read_consent
+
+        try:
+            read_consent(self.store)
+        finally:
+            outer.set_result(n)
+
+    def _after_commit(self) -> None:
+        try:
+            if self._then is not None:
+                self._then()
+        finally:
+            waiting, self._waiting = self._waiting, []
+            try:
+                if waiting:
+                    from empatia.privacy.stage import read_consent
+
+                    read_consent(self.store)
+            finally:
+                for fut, n in waiting:
+                    fut.set_result(n)
 
     def reconnect(self, store: Store) -> None:
         """After the store's file was rewritten (on the writer thread only)."""
