@@ -120,6 +120,7 @@ def analyze_pending(
     if redact is not None:
         rows_all = [(*r[:7], redact(r[7]) or "", *r[8:]) for r in rows_all]
     analysed = cached = 0
+    cache_key = analyzer.key + (f"+themes:{themes.version}" if themes is not None else "")
     for start in range(0, len(rows_all), batch):
         rows = rows_all[start : start + batch]
         hints = [locale_hint(r[8]) for r in rows]
@@ -128,7 +129,7 @@ def analyze_pending(
             con.execute(
                 "select text_hash, result from text_cache where analyzer = ? and text_hash in "
                 "(select unnest(?::varchar[]))",
-                [analyzer.key, list(set(hashes))],
+                [cache_key, list(set(hashes))],
             ).fetchall()
         )
         todo = {
@@ -147,7 +148,7 @@ def analyze_pending(
                 d = res.as_dict() if isinstance(res, Analysis) else res
                 d["themes"] = theme_lists[j] if theme_lists is not None else []
                 found[k] = orjson.dumps(d).decode()
-                new.append((k, analyzer.key, found[k]))
+                new.append((k, cache_key, found[k]))
             _insert(con, "text_cache", ["text_hash", "analyzer", "result"], new)
             analysed += len(todo)
         cached += len(rows) - len(todo)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+THEMES_VERSION = 2  # bump when the assignment rule changes
 DEFAULT_ANCHORS: dict[str, list[str]] = {
     "delivery": [
         "the delivery was late",
@@ -240,6 +241,11 @@ class ThemeMatcher:
         self.threshold = threshold
         self.margin = margin
         self.min_gap = min_gap
+        import hashlib
+
+        spec = orjson.dumps([THEMES_VERSION, anchors, threshold, margin, min_gap, embedder_id])
+        #: Part of the result cache key: new anchors or thresholds re-assign themes.
+        self.version = hashlib.md5(spec).hexdigest()[:8]
 
     def scores(self, X: np.ndarray) -> np.ndarray:
         """(n_texts, n_themes) best similarity to any phrase of each theme."""
