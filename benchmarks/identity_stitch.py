@@ -62,9 +62,9 @@ def main() -> None:
                           f"received_at, source, raw) select i, i, i::varchar, 'track', now(), now(),"
                           f" 'bench', '{{}}' from range(1, {args.edges + 1}) t(i)")  # fmt: skip
         write_state(eng, last_seq=args.edges)  # identifiers are already extracted
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         figures = resolve(eng, IdentityConfig(probabilistic=False))
-        total = time.perf_counter() - t0
+        total, cpu = time.perf_counter() - t0, time.process_time() - c0
         t1 = time.perf_counter()
         raw = eng.table("identity_event_ids")
         distinct = raw.select("kind", "value").distinct()
@@ -74,17 +74,21 @@ def main() -> None:
         pairs = k.join(k2, [k.seq == k2.seq, k.node < k2.node]).select(a=k.node, b=k2.node)
         ids = eng.materialize(pairs, "bench_edges")
         prep = time.perf_counter() - t1
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.process_time()
         labels = components(eng, ids)
         n_comp = labels.label.nunique().to_pyarrow().as_py()
-        cc = time.perf_counter() - t2
+        cc, cc_cpu = time.perf_counter() - t2, time.process_time() - c2
         eng.close()
     print(f"edges: {args.edges:,}  identifiers: {figures['identities']:,}  "
           f"persons: {figures['persons']:,}  blocked: {figures['blocked']}")  # fmt: skip
     print(
         f"identity stage without extraction (guard, edges, components, ids, writes): {total:.2f} s"
+        f" wall, {cpu:.2f} CPU-seconds (all threads; / 2 cores = {cpu / 2:.2f} s if idle)"
     )
-    print(f"connected components alone: {cc:.2f} s ({n_comp:,} components; edge prep {prep:.2f} s)")
+    print(
+        f"connected components alone: {cc:.2f} s wall, {cc_cpu:.2f} CPU-seconds"
+        f" ({n_comp:,} components; edge prep {prep:.2f} s)"
+    )
 
 
 if __name__ == "__main__":

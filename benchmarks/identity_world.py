@@ -103,11 +103,16 @@ def main() -> None:
     t0 = time.perf_counter()
     import_files(ws.store, files.events)
     print(f"import: {time.perf_counter() - t0:.1f} s")
+    c0 = time.process_time()
     results = run_pipeline(RunContext(ws, options={"identity": {"default_region": "PL", **IDENTITY}}),
                            only=["identity", "profiles"])  # fmt: skip
     for r in results:
         print(f"stage {r.name}: {r.seconds:.1f} s  {r.figures}")
-    print(f"identity + profiles: {sum(r.seconds for r in results):.1f} s")
+    cpu = time.process_time() - c0
+    print(
+        f"identity + profiles: {sum(r.seconds for r in results):.1f} s wall, {cpu:.1f} CPU-seconds"
+        f" (all threads; / 2 cores = {cpu / 2:.1f} s if idle)"
+    )
     truth_ids = pd.read_parquet(files.truth["identifiers"])
     print("stitching vs truth:", stitching_quality(ws, truth_ids))
     people = pd.read_parquet(files.truth["people"])
