@@ -20,7 +20,7 @@ def test_seven_contacts_fixed_booking_is_succeeded_but_hurt_with_own_words(ews: 
     r = rows[0]
     assert r["contacts"] == 7 and r["channel_switches"] == 5 and r["internal_success"]
     assert r["channel_path"] == "phone>phone>chat>email>phone>chat>phone"
-    assert "7 contacts" in r["hurt_reasons"] and "last word negative" in r["hurt_reasons"]
+    assert "7 contacts" in r["hurt_reasons"] and "verdict after the fix negative" in r["hurt_reasons"]
     assert r["evidence"][0]["text"].startswith("Seven calls and hours on hold")
     assert r["evidence"][0]["score"] == -0.9
     assert r["left_after"] is True and r["bought_after"] is False

@@ -22,13 +22,15 @@ class ExperienceConfig:
     hurt_live_wait_seconds: float = 5400  # total wait on phone/chat/store
     hurt_channel_switches: int = 3
     hurt_transfers: int = 2
-    hurt_last_score: float = -0.3  # the customer's last word this negative (with >= 2 contacts)
-    hurt_min_contacts_for_words: int = 2
+    hurt_last_score: float = -0.3  # the customer's verdict after the fix this negative …
+    hurt_min_contacts_for_words: int = 2  # … after at least this many contacts
+    hurt_contacts_without_verdict: int = 4  # no word after the fix: the last word counts from here
     # surveys
     bot_min_seconds: float = 5.0  # faster than this is not a person reading the questions
     duplicate_min_chars: int = 20  # identical comments this long …
-    duplicate_min_people: int = 3  # … from this many people are copy-paste
-    straight_line_seconds: float = 120.0  # several surveys, all at the extreme, this close
+    duplicate_min_people: int = 3  # … from this many people …
+    duplicate_window_seconds: float = 3600.0  # … within this time of each other are copy-paste
+    straight_line_seconds: float = 60.0  # several surveys, all at the extreme, this close
     repeat_submission_seconds: float = 3600.0  # same person, survey and touchpoint again
     confidence: float = 0.95
     # fatigue (may_survey)

@@ -47,7 +47,9 @@ def journeys_sql(cfg: ExperienceConfig, texts: bool) -> str:
     ), ev2 as (
         select ev.*, {score} as score,
                lag(case when ev.event = 'Support Contact' then ev.channel end ignore nulls)
-                   over (partition by ev.case_id order by ev.ts, ev.seq) as prev_channel
+                   over (partition by ev.case_id order by ev.ts, ev.seq) as prev_channel,
+               max(case when ev.event = 'Case Resolved' then ev.ts end)
+                   over (partition by ev.case_id) as resolved_ts
         from ev {text_join}
         where ev.case_id is not null
     ), c as (
@@ -77,6 +79,8 @@ def journeys_sql(cfg: ExperienceConfig, texts: bool) -> str:
             min(score) as min_score,
             arg_max(score, ts) filter (where score is not null) as last_score,
             arg_max(seq, ts) filter (where score is not null) as last_text_seq,
+            arg_max(score, ts) filter (where score is not null and ts >= resolved_ts)
+                as verdict_score,
             string_agg(seq::varchar, ',' order by score, ts) filter (where score is not null)
                 as evidence_seqs
         from ev2 group by case_id
@@ -96,7 +100,7 @@ def journeys_sql(cfg: ExperienceConfig, texts: bool) -> str:
         (epoch(r.resolved_at) - epoch(r.first_at)) / 86400 as resolution_days,
         case when not r.resolved then (epoch(nowt.as_of) - epoch(r.first_at)) / 86400 end
             as unresolved_age_days,
-        r.texts, r.min_score, r.last_score, r.last_text_seq,
+        r.texts, r.min_score, r.last_score, r.last_text_seq, r.verdict_score,
         array_to_string(list_slice(string_split(r.evidence_seqs, ','), 1, 3), ',') as evidence_seqs,
         nowt.as_of
     from r, nowt
@@ -143,15 +147,20 @@ def _judge(df: Any, cfg: ExperienceConfig) -> Any:
     repeat = df["repeat_contact"].fillna(False).astype(bool)
     df["effort_score"] = _effort(contacts, live, switches, transfers, repeat).round(3)
     last = df["last_score"].astype(float)
+    verdict = df["verdict_score"].astype(float)
     worst = df["min_score"].astype(float)
+    # the customer's verdict after the fix; without one, a long journey's last word stands
+    words = verdict.where(verdict.notna(), last.where(contacts >= cfg.hurt_contacts_without_verdict))
     rules = [
         (contacts >= cfg.hurt_contacts, lambda r: f"{int(r.contacts)} contacts"),
         (live >= cfg.hurt_live_wait_seconds,
          lambda r: f"{r.live_wait_seconds / 3600:.1f} h waiting"),
         (switches >= cfg.hurt_channel_switches, lambda r: f"{int(r.channel_switches)} channel switches"),
         (transfers >= cfg.hurt_transfers, lambda r: f"{int(r.transfers)} transfers"),
-        ((contacts >= cfg.hurt_min_contacts_for_words) & (last <= cfg.hurt_last_score),
-         lambda r: f"last word negative ({r.last_score:+.2f})"),
+        ((contacts >= cfg.hurt_min_contacts_for_words) & (words <= cfg.hurt_last_score),
+         lambda r: (f"verdict after the fix negative ({r.verdict_score:+.2f})"
+                    if r.verdict_score == r.verdict_score and r.verdict_score is not None
+                    else f"last word negative ({r.last_score:+.2f})")),
     ]  # fmt: skip
     success = df["internal_success"].fillna(False).astype(bool) & df["resolved"].fillna(False)
     hit = None
@@ -165,7 +174,7 @@ def _judge(df: Any, cfg: ExperienceConfig) -> Any:
             reasons.append(None)
             continue
         parts = [fmt(r) for mask, fmt in rules if bool(mask.iat[i])]
-        if not (last.iat[i] <= cfg.hurt_last_score) and worst.iat[i] <= cfg.hurt_last_score:
+        if not (words.iat[i] <= cfg.hurt_last_score) and worst.iat[i] <= cfg.hurt_last_score:
             parts.append(f"lowest word {worst.iat[i]:+.2f}")
         reasons.append(", ".join(parts))
     df["hurt_reasons"] = reasons

@@ -3,8 +3,9 @@
 Rules (thresholds in :class:`~empatia.experience.config.ExperienceConfig`):
 
 * ``speed`` — answered faster than a person can read the question;
-* ``duplicate_text`` — the same comment, word for word, from several people;
-* ``straight_lining`` — several surveys within two minutes, every answer at the scale's end;
+* ``duplicate_text`` — the same comment, word for word, from several people within an hour
+  (people do write the same short thanks; bots paste it in a burst);
+* ``straight_lining`` — several surveys within a minute, every answer at the scale's end;
 * ``repeat_submission`` — the same person, survey and touchpoint again within the hour.
 
 :func:`may_survey` is what the decision layer asks before sending a survey.
@@ -33,6 +34,11 @@ def flag_sql(cfg: ExperienceConfig) -> str:
     ), dup as (
         select norm_comment from a where length(norm_comment) >= {int(cfg.duplicate_min_chars)}
         group by 1 having count(distinct {who}) >= {int(cfg.duplicate_min_people)}
+    ), burst as (  -- the same comment from several people within the window
+        select seq, count(*) over (partition by norm_comment order by answered_at
+            range between interval {float(cfg.duplicate_window_seconds)} seconds preceding
+                  and interval {float(cfg.duplicate_window_seconds)} seconds following) as k_same
+        from a where norm_comment in (select norm_comment from dup)
     ), w as (
         select seq,
             count(*) over near as k,
@@ -48,11 +54,11 @@ def flag_sql(cfg: ExperienceConfig) -> str:
     select a.* exclude (at_top, at_bottom),
         list_filter([
             case when a.duration_seconds < {float(cfg.bot_min_seconds)} then 'speed' end,
-            case when d.norm_comment is not null then 'duplicate_text' end,
+            case when b.k_same >= {int(cfg.duplicate_min_people)} then 'duplicate_text' end,
             case when w.k >= 2 and (w.all_top = 1 or w.all_bottom = 1) then 'straight_lining' end,
             case when w.since_same < {float(cfg.repeat_submission_seconds)} then 'repeat_submission' end
         ], lambda x: x is not null) as reasons
-    from a join w using (seq) left join dup d on d.norm_comment = a.norm_comment
+    from a join w using (seq) left join burst b using (seq)
     """
 
 

@@ -95,7 +95,7 @@ def sessions_expr(steps: ir.Table) -> ir.Table:
         started_at=steps.timestamp.min(),
         ended_at=steps.timestamp.max(),
         events=steps.seq.count(),
-        channel=steps.channel.mode(),
+        channel=steps.channel.argmin(steps.seq),  # where the session started
         first_step=steps.step.argmin(steps.seq),
         last_step=steps.step.argmax(steps.seq),
         converted=(steps.step == "Order Completed").any(),
@@ -123,7 +123,7 @@ def journeys_expr(steps: ir.Table, smap: StageMap) -> ir.Table:
         stages=per_stage.stage.group_concat(",", order_by=per_stage._rank)  # noqa: SLF001
     )
     agg = s.group_by("journey_id").aggregate(
-        person_id=s.person_id.mode(),
+        person_id=s.person_id.argmin(s.seq),  # whose first event it was
         kind=s.kind.first(),
         started_at=s.timestamp.min(),
         ended_at=s.timestamp.max(),
