@@ -128,7 +128,10 @@ def http(db: Path, people: list[str], rate: int, seconds: int, conc: int) -> dic
                 time.sleep(0.2)
         hdr = {"Authorization": f"Bearer {key}"}
         ctx = {"channel": "app", "category": "coffee_tea"}
-        r = httpx.post(url + "/v1/decide", json={"person": people[0], "context": ctx}, headers=hdr)
+        t = time.perf_counter()  # the first request opens the real-time state (all consents)
+        r = httpx.post(url + "/v1/decide", json={"person": people[0], "context": ctx}, headers=hdr,
+                       timeout=300)
+        first_s = time.perf_counter() - t
         assert r.status_code == 200, r.text
         example = r.json()
         outs = []
@@ -160,7 +163,7 @@ def http(db: Path, people: list[str], rate: int, seconds: int, conc: int) -> dic
         lat.append(float(p50.group(1)) * 1000 if p50 else float("nan"))
     return {"rps": round(rps), "p99_ms_worst": round(max(lat[0::2]), 1),
             "p50_ms": round(sorted(lat[1::2])[len(lat[1::2]) // 2], 1), "codes": codes,
-            "example": example}  # fmt: skip
+            "example": example, "first_request_s": round(first_s, 2)}  # fmt: skip
 
 
 def main() -> None:
@@ -185,6 +188,7 @@ def main() -> None:
         print(prep)
         return
     b = batch(db, a.world / "decisions.parquet")
+    print(json.dumps({k: v for k, v in b.items() if k != "sample"}), flush=True)
     h = http(db, b.pop("sample"), a.rate, a.seconds, 20)
     res = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
            "machine": f"{platform.node()}, {platform.machine()}, {os.cpu_count()} cores (shared)",

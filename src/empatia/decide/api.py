@@ -55,17 +55,19 @@ def decide_everyone(ws: Any, *, export: Path | None = None, actions: Path | None
 
 
 def decide_now(ws: Any, identifier: str, context: dict[str, Any] | None = None, *,
-               record: bool = True, realtime: RealTime | None = None) -> dict[str, Any]:
+               record: bool = True, realtime: RealTime | None = None,
+               checks: bool | None = None) -> dict[str, Any]:
     """Decide for one person now, with live context (channel, near_store, category, …).
-    Servers pass their long-lived ``realtime``; without it one is opened for this call."""
+    Servers pass their long-lived ``realtime``; without it one is opened for this call, with
+    the other stages' per-person checks (progressive profiling, survey fatigue) switched on."""
     store = _store(ws)
-    rt = realtime or RealTime(store, background=False)
+    rt = realtime or RealTime(store, background=False, checks=True)
     live = LiveContext(**{k: v for k, v in (context or {}).items() if v is not None})
     if rt.inputs(identifier.strip()) is not None:  # a person id: no identity lookup needed
         pid = identifier.strip()
     else:
         pid = resolve(store, identifier)
-    return rt.decide(pid, live, record=record).as_dict()
+    return rt.decide(pid, live, record=record, checks=checks).as_dict()
 
 
 def get_decision(ws: Any, identifier: str) -> dict[str, Any]:

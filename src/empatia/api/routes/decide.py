@@ -37,6 +37,8 @@ class DecideIn(BaseModel):
     person: str = Field(..., description="any identifier (kind:value) or a person id")
     context: LiveContextIn = Field(default_factory=LiveContextIn)
     record: bool = Field(True, description="log it (counts towards contact fatigue once delivered)")
+    checks: bool = Field(False, description="also ask privacy's progressive profiling and "
+                         "experience's survey fatigue per person (slower: they read the event log)")
 
 
 _LOCK = threading.Lock()
@@ -60,7 +62,7 @@ def realtime(request: Request, ws: Any) -> RealTime:
 def decide(body: DecideIn, ws: WorkspaceDep, request: Request, _: WriteKey) -> Any:
     """The best action for this person now, with its reason, scores and policy notes."""
     return decide_now(ws, body.person, body.context.model_dump(), record=body.record,
-                      realtime=realtime(request, ws))
+                      realtime=realtime(request, ws), checks=body.checks)
 
 
 @router.get("/decisions/{person}")
