@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,17 +48,19 @@ class Tables:
             "select table_name from information_schema.tables"
         ).fetchall()}  # fmt: skip
         self._rows: dict[str, bool] = {}
+        self._lock = threading.Lock()
 
     def has(self, table: str) -> bool:
         return table in self.names
 
     def filled(self, table: str) -> bool:
         """Present and holding at least one row."""
-        if table not in self._rows:
-            self._rows[table] = self.has(table) and bool(
-                self.con.execute(f'select exists (select 1 from "{table}")').fetchone()[0]  # type: ignore[index]
-            )
-        return self._rows[table]
+        with self._lock:
+            if table not in self._rows:
+                self._rows[table] = self.has(table) and bool(
+                    self.con.execute(f'select exists (select 1 from "{table}")').fetchone()[0]  # type: ignore[index]
+                )
+            return self._rows[table]
 
     def need(self, stage: str, *tables: str) -> Section:
         """An ok section when every table is there with rows, else the reason."""

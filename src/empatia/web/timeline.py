@@ -131,7 +131,7 @@ def purchases(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
             orders.append({
                 "order_id": oid, "at": e["timestamp"], "channel": channel_of(e["raw"]),
                 "total": p.get("total"), "currency": p.get("currency"),
-                "items": sum(int(i.get("quantity") or 1) for i in items),
+                "quantity": sum(int(i.get("quantity") or 1) for i in items),
                 "categories": sorted({str(i["category"]) for i in items if i.get("category")}),
             })  # fmt: skip
         elif oid and ev != "Checkout Started" and (ev.startswith("Order") or ev == "Product Returned"):
