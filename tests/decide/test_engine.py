@@ -112,3 +112,15 @@ def test_privacy_consent_is_enforced_through_their_check(ws: Workspace) -> None:
     after = decide_now(ws, "p_u7", {"channel": "app"}, record=False)
     assert after["kind"] not in ("offer", "coupon") or after["fallback"]
     assert any("personalisation" in n for n in after["policy"])
+
+
+def test_pipeline_stage_writes_decisions_and_export(ws: Workspace, tmp_path: Path) -> None:
+    from empatia.pipeline import STAGES, RunContext, run_pipeline
+
+    out = tmp_path / "d.csv"
+    results = run_pipeline(RunContext(ws, options={"decide_export": str(out)}), only=["decide"])
+    assert [r.name for r in results] == ["decide"] and results[0].figures["decisions"] == 31
+    assert {"profiles", "emotion", "experience"} <= set(STAGES["decide"].after)
+    assert len(pd.read_csv(out)) == 31
+    n = ws.store.con.execute("select count(*) from decisions").fetchone()
+    assert n is not None and n[0] == 31
