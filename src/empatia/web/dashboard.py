@@ -7,6 +7,7 @@ opens it as a page of its own.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -53,7 +54,16 @@ def section(name: str, request: Request, key: WebKey, by: str = "channel",
     cur = ws.store.cursor()
     try:
         t = Tables(cur)
-        sec = guarded(name, lambda: BUILDERS[name](cur, t, params))
+        key_ = (id(ws.store), name, params["by"], params["anchor"], params["words"], _stamp(cur, t))
+        hit = _CACHE.get(key_)
+        if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS and name != "care":
+            sec = hit[1]
+        else:
+            sec = guarded(name, lambda: BUILDERS[name](cur, t, params))
+            if sec.ok:
+                _CACHE[key_] = (time.monotonic(), sec)
+                while len(_CACHE) > 256:
+                    _CACHE.pop(next(iter(_CACHE)))
     finally:
         cur.close()
     ctx = {"s": sec, "name": name, "title": _TITLES[name], "p": params, "dims": DIMENSIONS,
@@ -70,6 +80,22 @@ MONTHLY_FROM = 3000
 def _period(cur: duckdb.DuckDBPyConnection, table: str) -> str:
     n = cur.execute(f"select count(*) from {table}").fetchone()
     return "month" if n and n[0] >= MONTHLY_FROM else "quarter"
+
+
+#: Sections are kept this long, and only while the row counts of what they read stay the same.
+CACHE_SECONDS = 300.0
+_CACHE: dict[tuple[Any, ...], tuple[float, Section]] = {}
+_STAMPED = ("events", "text_analysis", "experience_journeys", "survey_responses", "experience_gap",
+            "journey_steps", "decisions", "profiles", "care_alerts")  # fmt: skip
+
+
+def _stamp(cur: duckdb.DuckDBPyConnection, t: Tables) -> tuple[int, ...]:
+    """Row counts of the tables sections read (counts are kept by DuckDB: cheap)."""
+    present = [n for n in _STAMPED if t.has(n)]
+    if not present:
+        return ()
+    row = cur.execute("select " + ", ".join(f'(select count(*) from "{n}")' for n in present)).fetchone()
+    return tuple(int(v) for v in row or ())
 
 
 def _month_groups(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any], top: int = 6) -> list[dict[str, Any]]:
