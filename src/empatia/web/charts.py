@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import html
 import math
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json"
@@ -48,7 +48,12 @@ def trajectory(points: list[dict[str, Any]]) -> dict[str, Any]:
              "emotion": p.get("dominant_emotion") or "", "channel": p.get("channel") or ""}
             for p in points if p.get("score") is not None]  # fmt: skip
     spec = base(vals, "The customer's sentiment over time, one point per text", 170)
-    x = {"field": "at", "type": "temporal", "title": None}
+    x: dict[str, Any] = {"field": "at", "type": "temporal", "title": None,
+                         "axis": {"format": "%b %Y", "labelOverlap": True}}  # fmt: skip
+    times = sorted(p["timestamp"] for p in points if isinstance(p.get("timestamp"), datetime))
+    if times and (times[-1] - times[0]).days < 30:  # one text (or a few days): widen the axis
+        x["scale"] = {"domain": [(times[0] - timedelta(days=30)).isoformat(),
+                                 (times[-1] + timedelta(days=30)).isoformat()]}  # fmt: skip
     y = {"field": "score", "type": "quantitative", "title": "sentiment",
          "scale": {"domain": [-1, 1]}}  # fmt: skip
     spec["layer"] = [

@@ -113,8 +113,7 @@ def build_timeline(events: list[dict[str, Any]], texts: dict[int, dict[str, Any]
     for r in rows:
         if r["browse"]:
             r["title"] = "Browsed"
-            r["detail"] = ", ".join(f"{n} {label}{'s' if n != 1 else ''}"
-                                    for label, n in r["counts"].most_common())  # fmt: skip
+            r["detail"] = ", ".join(f"{n} × {label}" for label, n in r["counts"].most_common())
     return rows
 
 
