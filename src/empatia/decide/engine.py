@@ -54,6 +54,7 @@ class Trained:
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
     as_of: datetime | None = None
     seq: int = 0  # the newest event seen by training
+    steps: dict[str, float] = field(default_factory=dict)  # seconds per step
 
 
 def _now(store: Store) -> datetime:
@@ -153,14 +154,18 @@ def train(store: Store, *, weights: dict[str, float] | None = None, factors: int
     t0 = time.perf_counter()
     catalogue = catalogue or load_catalogue()
     now = now or _now(store)
+    steps: dict[str, float] = {}
     seq = signals.last_seq(store)
     buys = signals.purchases(store)
+    steps["read purchases"] = time.perf_counter() - t0
     states = signals.person_states(store, now, catalogue.policy, buys)
-    result = Trained(as_of=now, states=states, seq=seq)
+    steps["read state"] = time.perf_counter() - t0 - sum(steps.values())
+    result = Trained(as_of=now, states=states, seq=seq, steps=steps)
     cands: dict[str, list[Candidate]] = {}
     if len(buys):
         data = Interactions.from_frame(buys, as_of=pd.Timestamp(now))
         model = make_model(weights, factors).fit(data)
+        steps["fit"] = time.perf_counter() - t0 - sum(steps.values())
         result.items = data.n_items
         for users in batches(data.n_persons, batch):
             for u, lst in zip(users, candidates_for(model, users), strict=True):
@@ -174,6 +179,7 @@ def train(store: Store, *, weights: dict[str, float] | None = None, factors: int
                               name=data.names.get(str(data.items[i])),
                               category=data.category.get(str(data.items[i])), fallback=True)
                     for i in order if trending[i] > 0]
+        steps["candidates"] = time.perf_counter() - t0 - sum(steps.values())
     else:
         fallback = []
     for pid in states:
