@@ -66,14 +66,15 @@ def main() -> None:
     if a.texts == "truth":
         print(f"text_analysis stood in by the truth: {oracle_texts(con, a.truth):,} texts")
     _load_builtin_stages()
-    times = {}
+    times, cpu = {}, {}
     for name in ("journeys", "experience"):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         figures = STAGES[name].run(RunContext(ws))
-        times[name] = time.perf_counter() - t0
-        print(f"stage {name}: {times[name]:.1f} s  {figures}")
-    print(f"journeys + experience: {sum(times.values()):.1f} s on {os.cpu_count()} cores "
-          f"({platform.machine()}, load average {os.getloadavg()[0]:.1f})")  # fmt: skip
+        times[name], cpu[name] = time.perf_counter() - t0, time.process_time() - c0
+        print(f"stage {name}: {times[name]:.1f} s wall, {cpu[name]:.1f} s CPU  {figures}")
+    print(f"journeys + experience: {sum(times.values()):.1f} s wall, {sum(cpu.values()):.1f} s CPU "
+          f"(all threads) on {os.cpu_count()} cores ({platform.machine()}, load average "
+          f"{os.getloadavg()[0]:.1f})")  # fmt: skip
     tj = pd.read_parquet(a.truth / "demo_truth_journeys.parquet")
     hurt = set(con.execute(
         "select case_id from experience_journeys where succeeded_but_hurt").fetchnumpy()["case_id"])  # fmt: skip
