@@ -75,13 +75,36 @@ def serve(
     ctx: typer.Context,
     host: Annotated[Optional[str], typer.Option(help="Address to listen on.")] = None,  # noqa: UP045
     port: Annotated[Optional[int], typer.Option(help="Port to listen on.")] = None,  # noqa: UP045
+    workspace_opt: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--workspace",
+            help="Serve several workspaces, NAME=PATH each (one store each; a key reaches only "
+            "its own). Without it, the store of --db is served.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the tracking API, the HTTP API and the web UI.
 
     Example: empatia serve --port 8000   (then POST events to http://127.0.0.1:8000/v1/track)
+    Example: empatia serve --workspace shop=shop.duckdb --workspace travel=travel.duckdb
     """
     from empatia.api.app import serve as run_server
+    from empatia.errors import ConfigError
+    from empatia.workspace import Workspace
 
+    if workspace_opt:
+        workspaces = {}
+        for item in workspace_opt:
+            name, sep, path = item.partition("=")
+            if not sep or not name or not path:
+                raise ConfigError(f"--workspace {item!r}: write it as NAME=PATH, e.g. shop=shop.duckdb")
+            workspaces[name] = Workspace(db=Path(path))
+        first = next(iter(workspaces.values()))
+        h, p = host or first.settings.host, port or first.settings.port
+        console.print(f"Empatia is serving {len(workspaces)} workspaces at [bold]http://{h}:{p}/[/]")
+        run_server(None, h, p, workspaces=workspaces)
+        return
     ws = workspace(ctx)
     h, p = host or ws.settings.host, port or ws.settings.port
     console.print(f"Empatia is serving [bold]http://{h}:{p}/[/] (Ctrl+C stops)")

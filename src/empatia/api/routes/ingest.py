@@ -90,14 +90,10 @@ async def _store(
 
 
 async def single(request: Request) -> Response:
-    kind = request.path_params["kind"]
-    default_type = _SINGLE.get(kind)
+    kind = request.url.path.rsplit("/", 1)[-1]
     if kind in ("batch", "b", "import"):
         return await batch(request)
-    if default_type is None:
-        from empatia.errors import NotFoundError
-
-        raise NotFoundError(f"unknown endpoint /v1/{kind}")
+    default_type = _SINGLE[kind]
     body = await _body(request, request.app.state.settings.max_event_bytes)
     if not isinstance(body, dict):
         raise ValidationError("the body must be a JSON object (one event)")
@@ -134,5 +130,7 @@ async def batch(request: Request) -> Response:
     return await _store(request, events, write_key, None)
 
 
-router.add_route("/v1/{kind}", single, methods=["POST"], include_in_schema=False)
+# One route per path (not /v1/{kind}), so other /v1/... POST routes are not shadowed.
+for _kind in (*_SINGLE, "batch", "b", "import"):
+    router.add_route(f"/v1/{_kind}", single, methods=["POST"], include_in_schema=False)
 router.add_route("/beacon/v1/batch", batch, methods=["POST"], include_in_schema=False)
