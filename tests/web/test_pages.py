@@ -125,3 +125,23 @@ def test_acknowledging_a_special_care_alert(web_world: WebWorld, tmp_path: Path)
         r = client.post(f"/care/{alert}/resolve", follow_redirects=False)  # without htmx: back
         assert r.status_code == 303
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_person_index_matches_the_scan_and_steps_aside_when_stale(web_world, tmp_path):
+    from empatia.web.person_index import index_for
+
+    db = web_world.copy(tmp_path / "w.duckdb")
+    with Workspace(db=db) as ws:
+        cur = ws.store.cursor()
+        idx = index_for(ws.store)
+        assert idx.seqs(cur, "p_x", 10) is None  # not built yet: the caller scans
+        idx.build_now()
+        people = [r[0] for r in cur.execute("select distinct person_id from event_persons").fetchall()]
+        for pid in people:
+            scan = [r[0] for r in cur.execute(
+                "select seq from event_persons where person_id = ? order by seq desc", [pid]).fetchall()]  # fmt: skip
+            assert idx.seqs(cur, pid, 10_000) == scan
+        assert idx.seqs(cur, "p_nobody", 10) == []
+        cur.execute("insert into event_persons values (999999, ?)", [people[0]])  # identity moved on
+        assert idx.seqs(cur, people[0], 10) is None
+        cur.close()

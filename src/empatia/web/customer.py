@@ -17,6 +17,7 @@ import duckdb
 import orjson
 
 from empatia.web import charts
+from empatia.web.person_index import index_for
 from empatia.web.sections import Section, Tables, guarded, one, records
 from empatia.web.timeline import build_timeline, purchases
 
@@ -38,12 +39,14 @@ def mask(kind: str, value: str) -> str:
     return value
 
 
-def person_events(cur: duckdb.DuckDBPyConnection, person_id: str) -> list[dict[str, Any]]:
+def person_events(cur: duckdb.DuckDBPyConnection, person_id: str, store: Any = None) -> list[dict[str, Any]]:
     """The person's events, newest first (at most :data:`MAX_EVENTS`)."""
-    seqs = [r[0] for r in cur.execute(
-        "select seq from event_persons where person_id = ? order by seq desc limit ?",
-        [person_id, MAX_EVENTS],
-    ).fetchall()]  # fmt: skip
+    seqs = index_for(store).seqs(cur, person_id, MAX_EVENTS) if store is not None else None
+    if seqs is None:
+        seqs = [r[0] for r in cur.execute(
+            "select seq from event_persons where person_id = ? order by seq desc limit ?",
+            [person_id, MAX_EVENTS],
+        ).fetchall()]  # fmt: skip
     if not seqs:
         return []
     cur.execute(  # "= any(list)" probes the list per row: far faster than a semi-join here
@@ -69,8 +72,9 @@ def _on_cursor(con: duckdb.DuckDBPyConnection, fn: Callable[..., Any], *args: An
         cur.close()
 
 
-def _events_and_texts(cur: duckdb.DuckDBPyConnection, t: Tables, pid: str) -> tuple[list[dict[str, Any]], dict[int, dict[str, Any]]]:
-    events = person_events(cur, pid) if t.has("event_persons") else []
+def _events_and_texts(cur: duckdb.DuckDBPyConnection, t: Tables, pid: str,
+                      store: Any) -> tuple[list[dict[str, Any]], dict[int, dict[str, Any]]]:  # fmt: skip
+    events = person_events(cur, pid, store) if t.has("event_persons") else []
     return events, _texts(cur, t, [e["seq"] for e in events])
 
 
@@ -86,7 +90,7 @@ def customer_view(con: duckdb.DuckDBPyConnection, store: Any, person_id: str,
     def section(name: str, fn: Callable[..., Section], *args: Any) -> Future[Section]:
         return _POOL.submit(lambda: guarded(name, lambda: _on_cursor(con, fn, t, pid, *args)))
 
-    f_events = _POOL.submit(_on_cursor, con, _events_and_texts, t, pid)
+    f_events = _POOL.submit(_on_cursor, con, _events_and_texts, t, pid, store)
     f_profile = _POOL.submit(_on_cursor, con, profile_of)
     later = {"identity": section("identity", _identity, words_visible),
              "service": section("service", _service), "decision": section("decision", _decision),
