@@ -90,3 +90,19 @@ def test_the_stage_runs_in_the_pipeline(tmp_path: object, receiver: object) -> N
     )
     assert len(receiver.delivered) == result.figures["entered"]  # type: ignore[attr-defined]
     ws.close()
+
+
+def test_a_much_higher_score_is_a_worsening(
+    cstore: Store, world: World, weights: CareWeights
+) -> None:
+    from empatia.care.config import load_weights
+
+    care.run_care(cstore.con, weights)
+    fan = [a for a in care.alerts(cstore.con, person_id="fan")]
+    assert fan and fan[0]["kind"] == "entered"
+    world.case("fan", "C6", "app", [2, 1.5, 1, 0.5])  # a new, open, busy journey
+    world.finish()
+    figures = care.run_care(cstore.con, load_weights(overrides={"alerts": {"worsen_ratio": 1.1}}))
+    assert figures["worsened"] >= 1
+    latest = care.alerts(cstore.con, person_id="fan")[0]
+    assert latest["kind"] == "worsened" and latest["previous_score"] == fan[0]["score"]

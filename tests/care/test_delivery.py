@@ -78,3 +78,20 @@ def test_unreachable_url_and_bad_url(cstore: Store, world: World, weights: CareW
     figures = care.run_care(cstore.con, weights, sleep=lambda s: None)
     assert figures["gave_up"] == 1
     assert "ConnectError" in deliveries(cstore.con)[0]["error"]
+
+
+def test_min_score_and_removed_webhooks_get_nothing(cstore: Store, world: World,
+                                                    weights: CareWeights, receiver: Receiver) -> None:  # fmt: skip
+    import pytest
+
+    from empatia.care.exceptions import WebhookNotFoundError
+
+    picky = care.add_webhook(cstore.con, receiver.url, min_score=0.99)
+    gone = care.add_webhook(cstore.con, receiver.url)
+    care.remove_webhook(cstore.con, str(gone["webhook_id"]))
+    with pytest.raises(WebhookNotFoundError):
+        care.remove_webhook(cstore.con, str(gone["webhook_id"]))
+    care.run_care(cstore.con, weights)
+    assert receiver.requests == []
+    assert {h["webhook_id"]: h["active"] for h in care.list_webhooks(cstore.con)} == {
+        picky["webhook_id"]: True, gone["webhook_id"]: False}  # fmt: skip
