@@ -131,6 +131,11 @@ def drop_erased_events(con: duckdb.DuckDBPyConnection | Store, since_seq: int = 
     Returns how many were dropped; free while no one has been erased.
     """
     c = con.con if isinstance(con, Store) else con
+    has_table = c.execute(
+        "select count(*) from information_schema.tables where table_name = 'privacy_tombstones'"
+    ).fetchone()
+    if not has_table or not has_table[0]:  # a store opened without the privacy schema
+        return 0
     row = c.execute("select count(*) from privacy_tombstones").fetchone()
     if not row or not row[0]:
         return 0
