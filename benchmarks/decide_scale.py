@@ -35,6 +35,8 @@ sys.path.insert(0, str(Path(__file__).parent.parent))
 
 from empatia.store import Store  # noqa: E402
 
+RECORD = True  # log every decision (the production path); --no-record to compare
+
 LAUNCHER = """
 import sys, uvicorn
 from empatia.api.app import create_app
@@ -141,7 +143,8 @@ def http(db: Path, people: list[str], rate: int, seconds: int, conc: int) -> dic
             per = max(1, conc // 5)
             for k in range(5):  # five hey processes, ten people each, in parallel
                 body = Path(d) / f"b{k}.json"
-                body.write_text(json.dumps({"person": people[k * 10], "context": ctx}))
+                body.write_text(json.dumps({"person": people[k * 10], "context": ctx,
+                                            "record": RECORD}))
                 cmd = ["hey", "-z", f"{seconds}s", "-c", str(per), "-q", str(rate / 5 / per),
                        "-m", "POST", "-T", "application/json", "-H", f"Authorization: Bearer {key}",
                        "-D", str(body), "-t", "30", url + "/v1/decide"]  # fmt: skip
@@ -177,7 +180,11 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "decide.md")
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--prepare-only", action="store_true")
+    ap.add_argument("--http-only", action="store_true", help="reuse the last batch's tables")
+    ap.add_argument("--no-record", action="store_true")
     a = ap.parse_args()
+    global RECORD
+    RECORD = not a.no_record
     db = a.db or a.world / "decide_bench.duckdb"
     fresh = not db.exists()
     prep = prepare(a.world, a.customers, db) if fresh else {}
@@ -187,6 +194,13 @@ def main() -> None:
         prep = json.loads((a.world / "prepare.json").read_text())
     if a.prepare_only:
         print(prep)
+        return
+    if a.http_only:
+        with Store(db) as s:
+            people = [r[0] for r in s.con.execute(
+                "select person_id from decide_inputs order by hash(person_id) limit 50").fetchall()]
+        h = http(db, people, a.rate, a.seconds, 20)
+        print(json.dumps({k: v for k, v in h.items() if k != "example"}))
         return
     b = batch(db, a.world / "decisions.parquet")
     print(json.dumps({k: v for k, v in b.items() if k != "sample"}), flush=True)
