@@ -17,6 +17,8 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
+from empatia.web.render import fmt_duration
+
 BROWSING_EVENTS = {"Product Viewed", "Product Added", "Product Removed", "Products Searched"}
 BROWSING_TYPES = {"page", "screen", "identify", "alias", "group"}
 
@@ -49,7 +51,7 @@ def describe(event: str | None, p: dict[str, Any]) -> str:
         wait = p.get("wait_seconds")
         bits = [str(p.get("case_id") or ""), str(p.get("channel") or ""),
                 f"topic {p['topic']}" if p.get("topic") else "",
-                f"waited {float(wait) / 60:.0f} min" if isinstance(wait, (int, float)) else "",
+                f"waited {fmt_duration(wait)}" if isinstance(wait, (int, float)) else "",
                 "transferred" if p.get("transferred") else ""]  # fmt: skip
     elif event in ("Case Opened", "Case Resolved"):
         bits = [str(p.get("case_id") or ""), f"topic {p['topic']}" if p.get("topic") else "",
