@@ -70,7 +70,12 @@ class Catalogue:
         )
 
     def of_kind(self, *kinds: str) -> list[Action]:
-        return sorted((a for a in self.actions if a.kind in kinds), key=lambda a: -a.priority)
+        """Actions of these kinds, highest priority first (cached: asked for every person)."""
+        cache: dict[tuple[str, ...], list[Action]] = self.__dict__.setdefault("_by_kind", {})
+        if kinds not in cache:
+            cache[kinds] = sorted((a for a in self.actions if a.kind in kinds),
+                                  key=lambda a: -a.priority)
+        return cache[kinds]
 
 
 _KNOWN = {"id", "kind", "purpose", "channels", "cost", "expiry_hours", "priority", "description"}
