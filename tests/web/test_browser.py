@@ -120,3 +120,11 @@ def test_keyboard_and_small_screens(page, web_world):
         .filter(e => e.type !== 'hidden' && !e.labels?.length && !e.getAttribute('aria-label'))
         .map(e => e.name)""")
     assert unlabelled == []
+
+
+def test_dashboard_fits_a_tablet(page, web_world):
+    page.set_viewport_size({"width": 820, "height": 1180})
+    signed_in(page, web_world)
+    page.wait_for_selector(".loading", state="detached")
+    page.wait_for_function("document.querySelectorAll('.vl.drawn svg').length >= 8")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
