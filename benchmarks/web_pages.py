@@ -57,7 +57,9 @@ def serve(ws: Workspace) -> tuple[uvicorn.Server, threading.Thread, str]:
 CPU_MS: list[float] = []
 
 
-def timed(client: httpx.Client, path: str, headers: dict[str, str] | None = None) -> tuple[float, int, int]:
+def timed(
+    client: httpx.Client, path: str, headers: dict[str, str] | None = None
+) -> tuple[float, int, int]:
     """(milliseconds, bytes on the wire, bytes decoded); the process's CPU time goes to CPU_MS.
 
     The server runs in this process, so CPU time per page is a measure of its work that a
@@ -93,7 +95,9 @@ def pct(values: list[float], q: float) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--db", type=Path, required=True, help="a built store (a copy: it is changed)")
     ap.add_argument("--sample", type=int, default=200, help="random people to open")
     ap.add_argument("--heaviest", type=int, default=10, help="people with the most events to open")
@@ -105,7 +109,9 @@ def main() -> None:
     con = ws.store.con
     persons = con.execute("select count(*) from profiles").fetchone()[0]
     events = con.execute("select count(*) from events").fetchone()[0]
-    ids = [r[0] for r in con.execute("select person_id from profiles order by person_id").fetchall()]
+    ids = [
+        r[0] for r in con.execute("select person_id from profiles order by person_id").fetchall()
+    ]
     heavy = [r[0] for r in con.execute(
         "select person_id from event_persons group by 1 order by count(*) desc limit ?", [args.heaviest]
     ).fetchall()]  # fmt: skip
@@ -128,7 +134,10 @@ def main() -> None:
             heavy_ms = [timed(c, f"/customers/{pid}")[0] for pid in heavy]
             load1 = os.getloadavg()[0]
             worst = max(heavy, key=lambda p: timed(c, f"/customers/{p}")[2])
-            sections = {name: timed(c, f"/dashboard/{name}", {"hx-request": "true"})[0] for name, _ in SECTIONS}
+            sections = {
+                name: timed(c, f"/dashboard/{name}", {"hx-request": "true"})[0]
+                for name, _ in SECTIONS
+            }
             others = {p: timed(c, p)[0] for p in ("/", "/audiences", "/customers?q=anna")}
             w_customer = weight(c, f"/customers/{worst}")
             w_dash = weight(c, "/", [f"/dashboard/{n}" for n, _ in SECTIONS])
@@ -148,11 +157,11 @@ def main() -> None:
         "",
         "| page | n | median ms | p95 ms | max ms |",
         "| --- | ---: | ---: | ---: | ---: |",
-        f"| customer 360, random people | {len(ms)} | {statistics.median(ms):.0f} | {pct(ms, .95):.0f} | {max(ms):.0f} |",
+        f"| customer 360, random people | {len(ms)} | {statistics.median(ms):.0f} | {pct(ms, 0.95):.0f} | {max(ms):.0f} |",
         f"| customer 360, random people: CPU ms per page (server + client) | {len(cpu)} | "
-        f"{statistics.median(cpu):.0f} | {pct(cpu, .95):.0f} | {max(cpu):.0f} |",
+        f"{statistics.median(cpu):.0f} | {pct(cpu, 0.95):.0f} | {max(cpu):.0f} |",
         f"| customer 360, the {len(heavy)} with the most events | {len(heavy_ms)} | "
-        f"{statistics.median(heavy_ms):.0f} | {pct(heavy_ms, .95):.0f} | {max(heavy_ms):.0f} |",
+        f"{statistics.median(heavy_ms):.0f} | {pct(heavy_ms, 0.95):.0f} | {max(heavy_ms):.0f} |",
         "",
         f"The in-memory person index was built first ({index_s:.1f} s; servers build it in the "
         "background after the first page and whenever identity changes).",

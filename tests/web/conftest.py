@@ -89,7 +89,9 @@ def sign_in(client: TestClient, secret: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def world_client(web_world: WebWorld, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+def world_client(
+    web_world: WebWorld, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
     """An in-process app on its own copy of the world, signed in with the admin key."""
     db = web_world.copy(tmp_path_factory.mktemp("inproc") / "w.duckdb")
     ws = Workspace(db=db)
@@ -111,7 +113,9 @@ def empty_client(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str]]]:
 
 # -- the browser -------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
-def web_server(web_world: WebWorld, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def web_server(
+    web_world: WebWorld, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
     """``empatia serve`` in a subprocess on its own copy of the world."""
     db = web_world.copy(tmp_path_factory.mktemp("served") / "w.duckdb")
     srv = ServerProcess(db).start(timeout=60)

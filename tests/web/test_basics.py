@@ -17,7 +17,10 @@ def test_pages_send_browsers_to_sign_in(empty_client):
         r = client.get(path, follow_redirects=False)
         assert r.status_code == 303
         assert r.headers["location"].startswith("/signin?next=")
-    assert "next=/customers/p_1%3Fx%3D1" in client.get("/customers/p_1?x=1", follow_redirects=False).headers["location"]
+    assert (
+        "next=/customers/p_1%3Fx%3D1"
+        in client.get("/customers/p_1?x=1", follow_redirects=False).headers["location"]
+    )
 
 
 def test_sign_in_checks_the_key_and_sets_a_strict_cookie(empty_client):
@@ -26,7 +29,9 @@ def test_sign_in_checks_the_key_and_sets_a_strict_cookie(empty_client):
     assert r.status_code == 401 and "unknown key" in r.text
     r = client.post("/signin", data={"key": keys["write"], "next": "/"})
     assert r.status_code == 401 and "needs &#39;read&#39;" in r.text  # a write key may not read
-    r = client.post("/signin", data={"key": keys["read"], "next": "//evil.example/"}, follow_redirects=False)
+    r = client.post(
+        "/signin", data={"key": keys["read"], "next": "//evil.example/"}, follow_redirects=False
+    )
     assert r.status_code == 303 and r.headers["location"] == "/"  # no open redirect
     cookie = r.headers["set-cookie"]
     assert "empatia_key=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
@@ -43,10 +48,17 @@ def test_assets_come_from_the_package_compressed_and_cacheable(empty_client):
     assert url.startswith("/static/vendor/vega-6.4.0.min.js?v=")
     r = client.get(url, headers={"accept-encoding": "gzip"})
     assert r.status_code == 200 and r.headers["content-encoding"] == "gzip"
-    assert "immutable" in r.headers["cache-control"] and r.headers["content-type"].startswith("text/javascript")
+    assert "immutable" in r.headers["cache-control"] and r.headers["content-type"].startswith(
+        "text/javascript"
+    )
     assert r.content.startswith(b"!function") or b"vega" in r.content[:2000]
     assert client.get(url, headers={"if-none-match": r.headers["etag"]}).status_code == 304
-    for bad in ("/static/../auth.py", "/static/%2e%2e/auth.py", "/static/nothing.js", "/static/.hidden"):
+    for bad in (
+        "/static/../auth.py",
+        "/static/%2e%2e/auth.py",
+        "/static/nothing.js",
+        "/static/.hidden",
+    ):
         assert client.get(bad).status_code == 404, bad
 
 

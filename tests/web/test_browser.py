@@ -85,7 +85,9 @@ def test_acknowledge_a_special_care_alert(page, web_world):
     row = page.locator("#sec-care tbody tr").first
     name = row.locator("td a").inner_text()
     row.get_by_role("button", name="Acknowledge").click()
-    page.wait_for_function("document.querySelector('#sec-care tbody tr .status').textContent.trim() === 'acknowledged'")
+    page.wait_for_function(
+        "document.querySelector('#sec-care tbody tr .status').textContent.trim() === 'acknowledged'"
+    )
     assert row.get_by_role("button", name="Acknowledge").count() == 0
     assert row.get_by_role("button", name="Resolve").is_visible()
     # the customer's own page says so too

@@ -7,7 +7,12 @@ import importlib
 
 import pytest
 
-MODULES = ["empatia.web.sections", "empatia.web.timeline", "empatia.web.customer", "empatia.web.charts"]
+MODULES = [
+    "empatia.web.sections",
+    "empatia.web.timeline",
+    "empatia.web.customer",
+    "empatia.web.charts",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -82,7 +82,10 @@ def test_every_dashboard_section_has_data_on_the_demo_world(world_client):
         r = world_client.get(f"/dashboard/{name}", headers=HX)
         assert r.status_code == 200, name
         assert title in r.text
-        assert "Not available yet" not in r.text and "could not be computed" not in r.text, (name, r.text[:500])
+        assert "Not available yet" not in r.text and "could not be computed" not in r.text, (
+            name,
+            r.text[:500],
+        )
         total += len(r.content)
     assert total < MB, total
     for by in ("market", "language"):
@@ -94,12 +97,16 @@ def test_every_dashboard_section_has_data_on_the_demo_world(world_client):
 
 def test_audience_size_and_consent_respecting_export(world_client, web_world, tmp_path):
     page = world_client.get("/audiences").text
-    market = re.search(r'<select name="market"><option value="">any</option>\s*<option ?>([^<]+)</option>', page)
+    market = re.search(
+        r'<select name="market"><option value="">any</option>\s*<option ?>([^<]+)</option>', page
+    )
     assert market, "no market to choose"
     q = {"market": market.group(1), "purpose": "marketing_email"}
     frag = world_client.get("/audiences/size", params=q).text
     people = int(re.search(r'class="size">([\d,]+)', frag).group(1).replace(",", ""))
-    reachable = int(re.search(r"<strong>([\d,]+)</strong> of them allow", frag).group(1).replace(",", ""))
+    reachable = int(
+        re.search(r"<strong>([\d,]+)</strong> of them allow", frag).group(1).replace(",", "")
+    )
     assert 0 < people and 0 <= reachable <= people
     r = world_client.get("/audiences/export.csv", params=q)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
@@ -120,7 +127,9 @@ def test_acknowledging_a_special_care_alert(web_world: WebWorld, tmp_path: Path)
         assert f'hx-post="/care/{alert}/ack"' in before
         r = client.post(f"/care/{alert}/ack", headers=HX)
         assert r.status_code == 200 and "acknowledged" in r.text and "/ack" not in r.text
-        status = ws.store.con.execute("select status from care_alerts where alert_id = ?", [alert]).fetchone()
+        status = ws.store.con.execute(
+            "select status from care_alerts where alert_id = ?", [alert]
+        ).fetchone()
         assert status == ("acknowledged",)
         r = client.post(f"/care/{alert}/resolve", follow_redirects=False)  # without htmx: back
         assert r.status_code == 303
@@ -136,12 +145,16 @@ def test_person_index_matches_the_scan_and_steps_aside_when_stale(web_world, tmp
         idx = index_for(ws.store)
         assert idx.seqs(cur, "p_x", 10) is None  # not built yet: the caller scans
         idx.build_now()
-        people = [r[0] for r in cur.execute("select distinct person_id from event_persons").fetchall()]
+        people = [
+            r[0] for r in cur.execute("select distinct person_id from event_persons").fetchall()
+        ]
         for pid in people:
             scan = [r[0] for r in cur.execute(
                 "select seq from event_persons where person_id = ? order by seq desc", [pid]).fetchall()]  # fmt: skip
             assert idx.seqs(cur, pid, 10_000) == scan
         assert idx.seqs(cur, "p_nobody", 10) == []
-        cur.execute("insert into event_persons values (999999, ?)", [people[0]])  # identity moved on
+        cur.execute(
+            "insert into event_persons values (999999, ?)", [people[0]]
+        )  # identity moved on
         assert idx.seqs(cur, people[0], 10) is None
         cur.close()

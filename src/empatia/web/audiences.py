@@ -24,7 +24,13 @@ from empatia.web.sections import Section, Tables, records
 
 router = APIRouter(include_in_schema=False)
 
-PURPOSES = ("marketing_email", "marketing_sms", "marketing_push", "personalisation", "partner_sharing")
+PURPOSES = (
+    "marketing_email",
+    "marketing_sms",
+    "marketing_push",
+    "personalisation",
+    "partner_sharing",
+)
 CHOICES = ("market", "language", "tier", "preferred_channel")
 DIRECTIONS = ("improving", "worsening", "steady")
 
@@ -53,17 +59,25 @@ def parse(q: Mapping[str, str], t: Tables) -> Audience:
     if q.get("vip") == "yes":
         where.append("lower(coalesce(p.vip, '')) in ('true', 'yes', '1')")
     if q.get("direction") in DIRECTIONS and t.has("experience_trajectories"):
-        where.append("p.person_id in (select person_id from experience_trajectories where direction = ?)")
+        where.append(
+            "p.person_id in (select person_id from experience_trajectories where direction = ?)"
+        )
         params.append(q["direction"])
         needs.add("experience_trajectories")
     mood = _num(q.get("max_mood"))
     if mood is not None and t.has("experience_trajectories"):
-        where.append("p.person_id in (select person_id from experience_trajectories where recent <= ?)")
+        where.append(
+            "p.person_id in (select person_id from experience_trajectories where recent <= ?)"
+        )
         params.append(mood)
     if q.get("hurt") == "yes" and t.has("experience_journeys"):
-        where.append("p.person_id in (select person_id from experience_journeys where succeeded_but_hurt)")
+        where.append(
+            "p.person_id in (select person_id from experience_journeys where succeeded_but_hurt)"
+        )
     if q.get("open_case") == "yes" and t.has("experience_journeys"):
-        where.append("p.person_id in (select person_id from experience_journeys where not coalesce(resolved, false))")
+        where.append(
+            "p.person_id in (select person_id from experience_journeys where not coalesce(resolved, false))"
+        )
     if q.get("care") == "yes" and t.has("care_list"):
         where.append("p.person_id in (select person_id from care_list)")
     if q.get("action") and t.has("decisions"):

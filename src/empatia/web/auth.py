@@ -29,7 +29,9 @@ async def signed_in(request: Request) -> ApiKey:
         return await _read(request)
     except AuthError as e:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise HTTPException(303, "sign in first", {"Location": f"/signin?next={quote(target)}"}) from e
+        raise HTTPException(
+            303, "sign in first", {"Location": f"/signin?next={quote(target)}"}
+        ) from e
 
 
 WebKey = Annotated[ApiKey, Depends(signed_in)]

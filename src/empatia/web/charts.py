@@ -17,7 +17,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json"
-MOOD_SCALE = {"domain": ["negative", "neutral", "positive"], "range": ["#a8200d", "#6b7380", "#05603a"]}
+MOOD_SCALE = {
+    "domain": ["negative", "neutral", "positive"],
+    "range": ["#a8200d", "#6b7380", "#05603a"],
+}
 CONFIG = {
     "font": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif",
     "axis": {"labelColor": "#3b4350", "titleColor": "#3b4350", "gridColor": "#e6e9ee"},
@@ -114,7 +117,10 @@ def gap(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The company's view beside the customers' per touchpoint (shares of 'good')."""
     vals = []
     for r in rows:
-        for view, field in (("company's records", "company_view"), ("customers' words", "customer_view")):
+        for view, field in (
+            ("company's records", "company_view"),
+            ("customers' words", "customer_view"),
+        ):
             if r.get(field) is not None:
                 vals.append({"touchpoint": r["touchpoint"], "view": view, "share": r[field],
                              "gap": r.get("gap")})  # fmt: skip
@@ -183,8 +189,14 @@ def journey_heat(cells: list[dict[str, Any]], stages: list[str]) -> dict[str, An
 def emotion_curve(curve: list[dict[str, Any]], stages: list[str]) -> dict[str, Any]:
     spec = base([c for c in curve if c.get("emotion") is not None],
                 "The emotion curve: average sentiment at each journey stage", 150)  # fmt: skip
-    x = {"field": "stage", "type": "ordinal", "sort": stages, "title": None, "axis": {"labelAngle": 0},
-         "scale": {"domain": stages}}
+    x = {
+        "field": "stage",
+        "type": "ordinal",
+        "sort": stages,
+        "title": None,
+        "axis": {"labelAngle": 0},
+        "scale": {"domain": stages},
+    }
     spec["layer"] = [
         {"mark": {"type": "rule", "color": "#c9ced6", "strokeDash": [3, 3]}, "encoding": {"y": {"datum": 0}}},
         {"mark": {"type": "line", "point": {"size": 60}, "color": "#1747b8"},
@@ -221,7 +233,9 @@ def sankey_svg(nodes: list[dict[str, Any]], links: list[dict[str, Any]], *, widt
     pad, node_w, label_w = 8, 12, 150
     usable_w = width - label_w - node_w
     step_x = usable_w / max(1, len(levels) - 1)
-    scale = min((height - pad * (len(c) + 1)) / max(1, sum(n["count"] for n in c)) for c in cols.values())
+    scale = min(
+        (height - pad * (len(c) + 1)) / max(1, sum(n["count"] for n in c)) for c in cols.values()
+    )
     pos: dict[str, dict[str, float]] = {}
     for lv, col in cols.items():
         y = float(pad)

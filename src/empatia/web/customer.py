@@ -39,7 +39,9 @@ def mask(kind: str, value: str) -> str:
     return value
 
 
-def person_events(cur: duckdb.DuckDBPyConnection, person_id: str, store: Any = None) -> list[dict[str, Any]]:
+def person_events(
+    cur: duckdb.DuckDBPyConnection, person_id: str, store: Any = None
+) -> list[dict[str, Any]]:
     """The person's events, newest first (at most :data:`MAX_EVENTS`)."""
     seqs = index_for(store).seqs(cur, person_id, MAX_EVENTS) if store is not None else None
     if seqs is None:
@@ -85,7 +87,11 @@ def customer_view(con: duckdb.DuckDBPyConnection, store: Any, person_id: str,
     pid = person_id
 
     def profile_of(cur: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
-        return one(cur.execute("select * from profiles where person_id = ?", [pid])) if t.has("profiles") else None
+        return (
+            one(cur.execute("select * from profiles where person_id = ?", [pid]))
+            if t.has("profiles")
+            else None
+        )
 
     def section(name: str, fn: Callable[..., Section], *args: Any) -> Future[Section]:
         return _POOL.submit(lambda: guarded(name, lambda: _on_cursor(con, fn, t, pid, *args)))
@@ -105,7 +111,9 @@ def customer_view(con: duckdb.DuckDBPyConnection, store: Any, person_id: str,
     view["timeline"] = guarded("timeline", lambda: build_timeline(events, texts))
     done = {k: f.result() for k, f in later.items()}
     summary = done.pop("trajectory")
-    view["emotion"] = guarded("emotion", lambda: _emotion(t, texts, summary.data if summary.ok else None))
+    view["emotion"] = guarded(
+        "emotion", lambda: _emotion(t, texts, summary.data if summary.ok else None)
+    )
     view.update(done)
     ident = view["identity"].data or {}
     view["known"] = bool(profile or events or ident.get("identifiers"))
@@ -189,7 +197,9 @@ def _trajectory_row(cur: duckdb.DuckDBPyConnection, t: Tables, pid: str) -> dict
     return one(cur.execute("select * from experience_trajectories where person_id = ?", [pid]))
 
 
-def _emotion(t: Tables, texts: dict[int, dict[str, Any]], summary: dict[str, Any] | None) -> Section:
+def _emotion(
+    t: Tables, texts: dict[int, dict[str, Any]], summary: dict[str, Any] | None
+) -> Section:
     if not t.has("text_analysis"):
         return t.need("emotion", "text_analysis")
     if not texts:

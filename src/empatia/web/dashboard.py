@@ -25,7 +25,13 @@ router = APIRouter(include_in_schema=False)
 
 DIMENSIONS = ("channel", "market", "language")
 FUNNEL_STEPS = ["Product Viewed", "Product Added", "Checkout Started", "Order Completed"]
-PATH_ANCHORS = ["Case Opened", "Support Contact", "Order Completed", "Checkout Started", "Product Viewed"]
+PATH_ANCHORS = [
+    "Case Opened",
+    "Support Contact",
+    "Order Completed",
+    "Checkout Started",
+    "Product Viewed",
+]
 #: (name, title) in page order.
 SECTIONS = (
     ("emotion", "Emotion over time"), ("effort", "Effort over time"),
@@ -94,11 +100,15 @@ def _stamp(cur: duckdb.DuckDBPyConnection, t: Tables) -> tuple[int, ...]:
     present = [n for n in _STAMPED if t.has(n)]
     if not present:
         return ()
-    row = cur.execute("select " + ", ".join(f'(select count(*) from "{n}")' for n in present)).fetchone()
+    row = cur.execute(
+        "select " + ", ".join(f'(select count(*) from "{n}")' for n in present)
+    ).fetchone()
     return tuple(int(v) for v in row or ())
 
 
-def _month_groups(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any], top: int = 6) -> list[dict[str, Any]]:
+def _month_groups(
+    cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any], top: int = 6
+) -> list[dict[str, Any]]:
     """Rows of (month, grp, value, n): only the ``top`` largest groups are kept."""
     rows = records(cur.execute(sql, params))
     sizes: dict[str, int] = {}
@@ -133,7 +143,11 @@ def _emotion(cur: duckdb.DuckDBPyConnection, t: Tables, p: dict[str, Any]) -> Se
     spec_neg = charts.lines(rows, "month", "effort", "grp",
                             f"Share of texts describing effort (waiting, repeating, chasing) per {period} by {by}",
                             "share with effort", [0, 1], ".0%", unit)  # fmt: skip
-    total = records(cur.execute("select count(*) as n, avg(score) as score, avg((sentiment='negative')::int) as neg from text_analysis"))[0]
+    total = records(
+        cur.execute(
+            "select count(*) as n, avg(score) as score, avg((sentiment='negative')::int) as neg from text_analysis"
+        )
+    )[0]
     return Section(True, {"rows": rows, "spec": spec, "spec_effort": spec_neg, "total": total,
                           "period": period})  # fmt: skip
 
@@ -144,7 +158,10 @@ def _effort(cur: duckdb.DuckDBPyConnection, t: Tables, p: dict[str, Any]) -> Sec
         return need
     by = p["by"]
     if by == "channel":
-        src, grp = "experience_journeys j", "coalesce(split_part(j.channel_path, '>', 1), '(unknown)')"
+        src, grp = (
+            "experience_journeys j",
+            "coalesce(split_part(j.channel_path, '>', 1), '(unknown)')",
+        )
     else:
         if not t.has("profiles"):
             return t.need("profiles", "profiles")
@@ -175,7 +192,11 @@ def _scores(cur: duckdb.DuckDBPyConnection, t: Tables, p: dict[str, Any]) -> Sec
     period = _period(cur, "survey_responses")
     monthly = survey_scores(cur, by="period", period=period)
     specs = {}
-    for kind, label in (("nps", "NPS (−100…100)"), ("csat", "CSAT % satisfied"), ("ces", "CES % easy")):
+    for kind, label in (
+        ("nps", "NPS (−100…100)"),
+        ("csat", "CSAT % satisfied"),
+        ("ces", "CES % easy"),
+    ):
         rows = [{"month": r["period"], **r} for r in monthly if r["survey"] == kind]
         if len(rows) >= 3:
             specs[kind] = charts.score_band(rows, f"{label} per {period} with its 95% interval", label,

@@ -70,7 +70,9 @@ def by_name(cur: duckdb.DuckDBPyConnection, t: Tables, q: str, limit: int) -> li
     return records(cur)
 
 
-def _describe(cur: duckdb.DuckDBPyConnection, t: Tables, persons: list[str]) -> list[dict[str, Any]]:
+def _describe(
+    cur: duckdb.DuckDBPyConnection, t: Tables, persons: list[str]
+) -> list[dict[str, Any]]:
     if not persons or not t.has("profiles"):
         return [{"person_id": p} for p in persons]
     cur.execute(

@@ -66,7 +66,9 @@ class Tables:
         """An ok section when every table is there with rows, else the reason."""
         for t in tables:
             if not self.has(t):
-                return Section.missing(f"The {stage} stage has not produced {t} yet: run `empatia run`.")
+                return Section.missing(
+                    f"The {stage} stage has not produced {t} yet: run `empatia run`."
+                )
             if not self.filled(t):
                 return Section.missing(f"The {stage} stage has produced no rows in {t} yet: "
                                        "run `empatia run` after importing events.")  # fmt: skip

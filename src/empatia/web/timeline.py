@@ -41,12 +41,17 @@ def describe(event: str | None, p: dict[str, Any]) -> str:
     bits: list[str] = []
     if event == "Order Completed":
         items = p.get("products") or []
-        cats = sorted({str(i.get("category")) for i in items if isinstance(i, dict) and i.get("category")})
+        cats = sorted(
+            {str(i.get("category")) for i in items if isinstance(i, dict) and i.get("category")}
+        )
         bits = [str(p.get("order_id") or ""), _money(p.get("total"), p.get("currency")),
                 f"{len(items)} item{'s' if len(items) != 1 else ''}" if items else "",
                 ", ".join(cats[:4])]  # fmt: skip
     elif event and event.startswith(("Order ", "Product Returned")):
-        bits = [str(p.get("order_id") or ""), _money(p.get("amount") or p.get("total"), p.get("currency"))]
+        bits = [
+            str(p.get("order_id") or ""),
+            _money(p.get("amount") or p.get("total"), p.get("currency")),
+        ]
     elif event == "Support Contact":
         wait = p.get("wait_seconds")
         bits = [str(p.get("case_id") or ""), str(p.get("channel") or ""),
@@ -64,7 +69,11 @@ def describe(event: str | None, p: dict[str, Any]) -> str:
         bits = [f"rating {p['rating']}/5" if p.get("rating") is not None else "",
                 "public" if p.get("public") is False else ""]  # fmt: skip
     elif event and event.startswith("Booking"):
-        bits = [str(p.get("booking_id") or ""), str(p.get("route") or ""), str(p.get("status") or "")]
+        bits = [
+            str(p.get("booking_id") or ""),
+            str(p.get("route") or ""),
+            str(p.get("status") or ""),
+        ]
     elif event == "Consent Updated":
         what = p.get("purpose") or p.get("category") or ""
         ch = p.get("channel")
@@ -83,7 +92,9 @@ def words_of(p: dict[str, Any]) -> str | None:
     return str(w) if w else None
 
 
-def build_timeline(events: list[dict[str, Any]], texts: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+def build_timeline(
+    events: list[dict[str, Any]], texts: dict[int, dict[str, Any]]
+) -> list[dict[str, Any]]:
     """Rows newest first: contacts one by one, browsing folded per day and channel."""
     rows: list[dict[str, Any]] = []
     folded: dict[tuple[str, str], dict[str, Any]] = {}
@@ -96,7 +107,13 @@ def build_timeline(events: list[dict[str, Any]], texts: dict[int, dict[str, Any]
             day = ts.date().isoformat() if ts else ""
             f = folded.get((day, ch))
             if f is None:
-                f = {"browse": True, "timestamp": ts, "channel": ch, "counts": Counter(), "seq": e["seq"]}
+                f = {
+                    "browse": True,
+                    "timestamp": ts,
+                    "channel": ch,
+                    "counts": Counter(),
+                    "seq": e["seq"],
+                }
                 folded[(day, ch)] = f
                 rows.append(f)
             label = {"page": "page", "screen": "screen", "identify": "sign-in",
@@ -135,8 +152,14 @@ def purchases(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "quantity": sum(int(i.get("quantity") or 1) for i in items),
                 "categories": sorted({str(i["category"]) for i in items if i.get("category")}),
             })  # fmt: skip
-        elif oid and ev != "Checkout Started" and (ev.startswith("Order") or ev == "Product Returned"):
-            after.setdefault(str(oid), []).append(ev.replace("Order ", "").replace("Product ", "").lower())
+        elif (
+            oid
+            and ev != "Checkout Started"
+            and (ev.startswith("Order") or ev == "Product Returned")
+        ):
+            after.setdefault(str(oid), []).append(
+                ev.replace("Order ", "").replace("Product ", "").lower()
+            )
     for o in orders:
         o["after"] = sorted(set(after.get(str(o["order_id"]), [])))
     return orders
