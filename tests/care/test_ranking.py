@@ -98,3 +98,18 @@ def test_reads_the_experience_stage_journeys_when_it_has_run(cstore: Store, worl
     assert figures["journeys_from"] == "experience_journeys"
     fan = care.entry(cstore.con, "fan")
     assert "closed as a success but it hurt (6 contacts, 3 channel switches)" in fan["explanation"]
+
+
+def test_a_stray_future_event_does_not_age_everything(cstore: Store, world: World) -> None:
+    from empatia.care.config import load_weights
+    from empatia.care.inputs import as_of
+
+    for day in range(40):  # normal traffic: ten page views a day …
+        for i in range(10):
+            world.event(f"quiet{i % 5}", day + i / 100, event="Page Viewed")
+    before = as_of(cstore.con)
+    world.event("quiet0", -30, event="Support Contact", properties={"case_id": "late"})  # … a stray
+    world.finish()
+    assert as_of(cstore.con) == before
+    care.run_care(cstore.con, load_weights(), deliver=False)
+    assert care.care_list(cstore.con)[0]["person_id"] == "musician"

@@ -5,7 +5,8 @@ Inputs are other stages' *tables*, never their code: ``event_persons`` (identity
 journeys, ``experience_journeys`` (experience) when it is there, else the ``Case Opened`` /
 ``Support Contact`` / ``Case Resolved`` events of the tracking plan. Only the recent window
 (``risk.window_days`` before "now") is read for risk, so the work stays small at any size.
-"now" is the latest event time, as in ``profiles`` (``as_of``): a re-run gives the same list.
+"now" is the latest event of the last day with normal traffic (:func:`as_of`): a re-run over the
+same events gives the same list.
 """
 
 from __future__ import annotations
@@ -47,8 +48,18 @@ class Inputs:
     sources: dict[str, str]  # which table each input came from (for the figures)
 
 
-def as_of(con: duckdb.DuckDBPyConnection) -> datetime | None:
-    row = con.execute('select max("timestamp") from events').fetchone()
+_AS_OF = """
+with d as (select date_trunc('day', "timestamp") as day, count(*) as n, max("timestamp") as last
+           from events group by 1)
+select max(last) from d where n > ? * (select median(n) from d)
+"""
+
+
+def as_of(con: duckdb.DuckDBPyConnection, min_share: float = 0.1) -> datetime | None:
+    """ "Now": the latest event of the last day with normal traffic (more than ``min_share`` of
+    the median day's events). A few stray late or future-dated events (a device with a wrong clock, a
+    case logged weeks after the rest) would otherwise age every signal by weeks."""
+    row = con.execute(_AS_OF, [min_share]).fetchone()
     return row[0] if row else None
 
 
