@@ -45,6 +45,10 @@ class RunContext:
     progress: Progress = field(default_factory=_NoProgress)
     options: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Stage options from settings (``[stages]`` in empatia.toml); explicit ones win.
+        self.options = {**self.workspace.settings.stages, **self.options}
+
 
 class Stage(Protocol):
     name: str

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     max_batch_events: int = Field(2500, description="Most events in one batch request.")
     duckdb_memory_limit: str | None = Field(None, description="DuckDB memory_limit, e.g. '2GB'.")
     duckdb_threads: int | None = Field(None, description="DuckDB threads (default: all cores).")
+    stages: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Options for the pipeline stages, passed to `empatia run` as they are "
+        "(e.g. `[stages.identity]` in empatia.toml; see each stage's config).",
+    )
 
     @classmethod
     def settings_customise_sources(
