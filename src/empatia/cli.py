@@ -51,6 +51,9 @@ def _root(
 ) -> None:
     ctx.obj = {"db": db, "debug": debug}
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING)
+    if not debug:  # libraries' chatter (Splink's training notes) is not for the user
+        for noisy in ("splink", "py4j", "lifetimes"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
 
 
 @app.command()
