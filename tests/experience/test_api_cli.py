@@ -26,6 +26,8 @@ def test_http_experience_and_journeys(ews: Workspace) -> None:
         assert hurt["journeys"][0]["evidence"][0]["text"].startswith("Seven calls")
         ex = c.get("/v1/experience/excluded", headers=r_h).json()
         assert ex["summary"]["excluded"] == 7 and ex["summary"]["reasons"]["duplicate_text"] == 4
+        tp = c.get("/v1/experience/touchpoints", headers=r_h).json()
+        assert tp[0]["event"] == "Message Sent" and tp[0]["texts"] == 11 and tp[0]["emotion"] < 0
         gap = c.get("/v1/experience/gap", headers=r_h).json()
         assert gap[0]["touchpoint"] == "overall"
         assert c.get("/v1/experience/persons/traveller", headers=r_h).json()["direction"] == "worsening"
@@ -58,7 +60,7 @@ def test_cli_tables(ews: Workspace) -> None:
     assert out.exit_code == 0 and "NPS" in out.output and "8.3" in out.output
     out = run.invoke(cli_app, ["--db", db, "experience", "excluded"], env={"COLUMNS": "250"})
     assert "duplicate_text" in out.output
-    for cmd in (["experience", "effort"], ["experience", "gap"], ["experience", "person", "traveller"],
+    for cmd in (["experience", "effort"], ["experience", "touchpoints"], ["experience", "gap"], ["experience", "person", "traveller"],
                 ["experience", "may-survey", "traveller"], ["journeys", "map"],
                 ["journeys", "paths", "Case Opened"],
                 ["journeys", "funnel", "Case Opened", "Support Contact", "Case Resolved", "--by", "channel"]):  # fmt: skip

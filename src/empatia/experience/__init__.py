@@ -14,6 +14,7 @@ from empatia.experience.views import (
     effort_summary,
     hurt_list,
     hurt_outcomes,
+    touchpoints,
     trajectories,
     trajectory,
 )
@@ -21,5 +22,5 @@ from empatia.experience.views import (
 __all__ = [
     "ExperienceConfig", "Score", "effort_summary", "excluded_responses", "hurt_list",
     "hurt_outcomes", "may_survey", "nps", "perception_gap", "score", "survey_scores",
-    "trajectories", "trajectory", "wilson",
+    "touchpoints", "trajectories", "trajectory", "wilson",
 ]  # fmt: skip

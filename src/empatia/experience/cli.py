@@ -171,6 +171,28 @@ def gap(
     console.print(t)
 
 
+@exp_app.command("touchpoints")
+def touchpoints_cmd(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """How people feel at each text touchpoint: mean sentiment, % negative, top emotion.
+
+    Example: empatia experience touchpoints
+    """
+    from empatia.experience import touchpoints
+
+    rows = touchpoints(workspace(ctx).store.con)
+    if as_json:
+        return _json(rows)
+    t = Table("event", "channel", "texts", "emotion", "negative", "top emotion", "effort cues")
+    for r in rows:
+        t.add_row(r["event"] or "", r["channel"], f"{r['texts']:,}", _num(r["emotion"], "{:+.2f}"),
+                  _num(r["negative_share"], "{:.0%}"), r["top_emotion"] or "",
+                  _num(r["effort_share"], "{:.0%}"))  # fmt: skip
+    console.print(t if rows else "No analysed texts yet (run `empatia run`).")
+
+
 @exp_app.command("person")
 def person(
     ctx: typer.Context,

@@ -141,3 +141,24 @@ def trajectories(con: duckdb.DuckDBPyConnection, direction: str | None = None,
 
 def to_json(obj: Any) -> str:
     return orjson.dumps(obj, default=str).decode()
+
+
+def touchpoints(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """How people feel at each text touchpoint (event × channel): the emotion stage's scores,
+    summarised — mean sentiment, share negative, the most common emotion, effort cues."""
+    cur = con.cursor()
+    try:
+        has = cur.execute(
+            "select count(*) from information_schema.tables where table_name = 'text_analysis'"
+        ).fetchone()
+        if not has or not has[0]:
+            return []
+        df = cur.execute("""
+            select event, coalesce(channel, 'unknown') as channel, count(*) as texts,
+                   avg(score) as emotion, avg((sentiment = 'negative')::int) as negative_share,
+                   mode(dominant_emotion) as top_emotion, avg((n_effort > 0)::int) as effort_share
+            from text_analysis group by all order by texts desc
+        """).df()  # fmt: skip
+    finally:
+        cur.close()
+    return _records(df)

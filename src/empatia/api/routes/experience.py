@@ -58,6 +58,12 @@ def gap(ws: WorkspaceDep, key: ReadKey) -> list[dict[str, Any]]:
     return experience.perception_gap(ws.store.con)
 
 
+@router.get("/touchpoints")
+def touchpoints(ws: WorkspaceDep, key: ReadKey) -> list[dict[str, Any]]:
+    """How people feel at each text touchpoint (event × channel)."""
+    return experience.touchpoints(ws.store.con)
+
+
 @router.get("/trajectories")
 def trajectories(ws: WorkspaceDep, key: ReadKey, direction: str | None = None,
                  limit: int = 50) -> list[dict[str, Any]]:  # fmt: skip
