@@ -244,29 +244,11 @@ def run(
 
     Example: empatia run            |  empatia run --engine spark --master local[2]
     """
-    from empatia.pipeline import RunContext, run_pipeline
+    from empatia.cli_common import run_stages
+    from empatia.pipeline import RunContext
 
     ws = workspace(ctx)
-    run_ctx = RunContext(ws, engine=engine, full=full, options={"master": master})
-    with _progress() as progress:
-
-        class _Bar:
-            def __init__(self, name: str) -> None:
-                self.task = progress.add_task(name, total=None)
-
-            def total(self, n: int | None) -> None:
-                progress.update(self.task, total=n)
-
-            def advance(self, n: int = 1) -> None:
-                progress.advance(self.task, n)
-
-        results = run_pipeline(run_ctx, only, on_stage=lambda s: _Bar(s.name))
-    t = Table("stage", "seconds", "figures")
-    for r in results:
-        t.add_row(r.name, f"{r.seconds:.2f}", ", ".join(f"{k}={v}" for k, v in r.figures.items()))
-    console.print(t)
-    if not results:
-        console.print("No stages are installed yet.")
+    run_stages(RunContext(ws, engine=engine, full=full, options={"master": master}), only)
 
 
 def _progress() -> Progress:

@@ -59,3 +59,35 @@ def store_or_remote(ctx: typer.Context) -> tuple[Workspace | None, Remote | None
             raise
         info = orjson.loads(Path(info_path).read_bytes())
         return None, Remote(info["url"], info["token"])
+
+
+def run_stages(run_ctx: Any, only: list[str] | None = None) -> list[Any]:
+    """Run the pipeline with a Rich progress bar per stage, then print the timing summary."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from empatia.pipeline import run_pipeline
+
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                   TextColumn("{task.completed:,}"), TimeElapsedColumn(), console=err_console)  # fmt: skip
+
+    class _Stage:
+        def __init__(self, name: str) -> None:
+            self.task = bar.add_task(f"stage {name}", total=None)
+
+        def total(self, n: int | None) -> None:
+            bar.update(self.task, total=n)
+
+        def advance(self, n: int = 1) -> None:
+            bar.advance(self.task, n)
+
+    with bar:
+        results = run_pipeline(run_ctx, only, on_stage=lambda st: _Stage(st.name))
+    if not results:
+        console.print("No pipeline stages are installed yet.")
+        return results
+    t = Table("stage", "seconds", "figures")
+    for r in results:
+        t.add_row(r.name, f"{r.seconds:.2f}", ", ".join(f"{k}={v}" for k, v in r.figures.items()))
+    console.print(t)
+    return results

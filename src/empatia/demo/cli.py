@@ -69,38 +69,18 @@ def demo(
         except ImportError:
             console.print("The web UI is not installed yet; the store is ready.")
             return
+        from empatia.privacy.keys import create_key
+
+        _, secret = create_key(ws.store, "admin", "demo")
         host, port = ws.settings.host, ws.settings.port
         console.print(f"Empatia is serving [bold]http://{host}:{port}/[/] (Ctrl+C stops)")
+        console.print(f"Sign in with this admin key (shown once, stored hashed): [bold]{secret}[/]")
         run_server(ws, host, port)
 
 
 def _run_pipeline(ws: Workspace) -> None:
     """Run whatever pipeline stages are installed, a progress bar per stage, then a summary."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
+    from empatia.cli_common import run_stages
+    from empatia.pipeline import RunContext
 
-    from empatia.cli_common import console, err_console
-    from empatia.pipeline import RunContext, run_pipeline
-
-    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                   TextColumn("{task.completed:,}"), TimeElapsedColumn(), console=err_console)  # fmt: skip
-
-    class _Stage:
-        def __init__(self, name: str) -> None:
-            self.task = bar.add_task(f"stage {name}", total=None)
-
-        def total(self, n: int | None) -> None:
-            bar.update(self.task, total=n)
-
-        def advance(self, n: int = 1) -> None:
-            bar.advance(self.task, n)
-
-    with bar:
-        results = run_pipeline(RunContext(ws), on_stage=lambda st: _Stage(st.name))
-    if not results:
-        console.print("No pipeline stages are installed yet.")
-        return
-    t = Table("stage", "seconds", "figures")
-    for r in results:
-        t.add_row(r.name, f"{r.seconds:.2f}", ", ".join(f"{k}={v}" for k, v in r.figures.items()))
-    console.print(t)
+    run_stages(RunContext(ws))
