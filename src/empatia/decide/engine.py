@@ -29,6 +29,7 @@ from empatia.decide.policy import Candidate, Decision, LiveContext, PersonState,
 from empatia.decide.recommenders import (
     ALS,
     BuyAgain,
+    CategoryAffinity,
     CoOccurrence,
     Hybrid,
     Interactions,
@@ -40,7 +41,9 @@ from empatia.decide.recommenders import (
 from empatia.store import Store
 
 #: Blend weights tuned on the retail validation split (benchmarks/results/decide.md).
-DEFAULT_WEIGHTS = {"buy_again": 1.0, "cooccurrence": 0.1, "als": 0.25, "trending": 0.25}
+#: (co-occurrence 0.0 there; a token 0.05 keeps it fitted for the "people who buy X" reasons)
+DEFAULT_WEIGHTS = {"buy_again": 1.0, "cooccurrence": 0.05, "als": 0.5, "trending": 0.25,
+                   "affinity": 0.1}
 N_CANDIDATES = 10
 
 
@@ -70,6 +73,7 @@ def make_model(weights: dict[str, float] | None = None, factors: int = 64) -> Hy
         cooccurrence=CoOccurrence(tau=90.0),
         als=ALS(factors=factors, regularization=0.1),
         trending=Popularity(window_days=30.0),
+        affinity=CategoryAffinity(),
     )
 
 
