@@ -101,6 +101,8 @@ def test_journeys_are_reconstructed_with_outcomes(jws: Workspace) -> None:
     rows = dict(jws.store.con.execute("select journey_id, outcome from journeys").fetchall())
     assert rows["order:O0"] == "delivered" and rows["order:O5"] == "abandoned"
     assert rows["order:O6"] == "completed" and rows["case:C1"] == "open"
+    stages = dict(jws.store.con.execute("select journey_id, stages from journeys").fetchall())
+    assert stages["order:O0"] == "buy,receive" and stages["case:C1"] == "get help"
 
 
 def _reference(df: pd.DataFrame, steps: list[str], within: float) -> list[int]:

@@ -104,24 +104,16 @@ def sessions_expr(steps: ir.Table) -> ir.Table:
 
 def journeys_expr(steps: ir.Table, smap: StageMap) -> ir.Table:
     s = steps.filter(steps.journey_id.notnull())
-    rank = ibis.cases(*[(s.stage == st, i) for i, st in enumerate(smap.order)], else_=99)
     outcome_of = ibis.cases(*[(s.step == ev, oc) for ev, oc in _OUTCOME.items()],
                             else_=ibis.null().cast("string"))  # fmt: skip
     orank = ibis.cases(*[(outcome_of == oc, i) for i, oc in enumerate(_OUTCOME_RANK)], else_=99)
-    s = s.mutate(_rank=rank, _outcome=outcome_of, _orank=orank)
+    s = s.mutate(_outcome=outcome_of, _orank=orank)
     kind = ibis.cases(
         (s.journey_id.startswith("case:"), "service"),
         (s.journey_id.startswith("order:"), "purchase"),
         else_="booking",
     )
     s = s.mutate(kind=kind)
-    # stages passed: one row per (journey, stage), then a list in stage order
-    per_stage = s.filter(s.stage.notnull()).group_by(["journey_id", "stage"]).aggregate(
-        _rank=s._rank.min()  # noqa: SLF001
-    )
-    stages = per_stage.group_by("journey_id").aggregate(
-        stages=per_stage.stage.group_concat(",", order_by=per_stage._rank)  # noqa: SLF001
-    )
     agg = s.group_by("journey_id").aggregate(
         person_id=s.person_id.argmin(s.seq),  # whose first event it was
         kind=s.kind.first(),
@@ -130,8 +122,16 @@ def journeys_expr(steps: ir.Table, smap: StageMap) -> ir.Table:
         events=s.seq.count(),
         _best=s._orank.min(),  # noqa: SLF001
         _resolved=(s.step == "Case Resolved").any(),
+        # stages passed, one flag each (ordered string aggregation is not portable to Spark)
+        **{f"_st{i}": (s.stage == st).any() for i, st in enumerate(smap.order)},
     )
-    out = agg.left_join(stages, "journey_id").drop("journey_id_right")
+    flags = [ibis.cases((agg[f"_st{i}"], "," + st), else_="") for i, st in enumerate(smap.order)]
+    joined = flags[0]
+    for f in flags[1:]:
+        joined = joined + f
+    out = agg.mutate(stages=joined.substr(1).nullif("")).drop(
+        *[f"_st{i}" for i in range(len(smap.order))]
+    )
     outcome = ibis.cases(
         *[(out._best == i, oc) for i, oc in enumerate(_OUTCOME_RANK)],  # noqa: SLF001
         else_=ibis.null().cast("string"),
