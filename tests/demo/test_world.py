@@ -316,3 +316,13 @@ def test_next_purchases_lie_after_the_end(truth):
     nxt = people.next_purchase_at.dropna()
     assert len(nxt) > 100 and (nxt >= end).all()
     assert (people.next_purchase_from.dropna() >= end.floor("D")).all()
+
+
+def test_every_customer_phone_is_a_valid_number(truth):
+    from empatia.identity.normalize import normalize_phone
+
+    ids = truth["identifiers"]
+    phones = ids[(ids.kind == "phone") & ~ids.get("shared", False)].value.unique()
+    assert len(phones) > 100
+    bad = [p for p in phones if normalize_phone(p, None) is None]
+    assert bad == []

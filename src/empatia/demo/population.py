@@ -143,8 +143,14 @@ def make_people(n: int, rng: np.random.Generator) -> People:
         mine_p = []
         for k in range(int(n_phone[i])):
             d = digits[k][i]
-            mine_p.append(f"+{cc}{5 + k}{d:08d}" if cc != "1" else
-                          f"+1{(212, 646)[k]}{(digits[2][i] + k) % 10**7:07d}")  # fmt: skip
+            if cc == "1":
+                mine_p.append(f"+1{(212, 646)[k]}{(digits[2][i] + k) % 10**7:07d}")
+            elif cc in ("7", "98"):  # ten national digits, mobile ranges 9xx
+                mine_p.append(f"+{cc}9{k}{d:08d}")
+            elif cc == "52":  # ten national digits, Mexico City's 55/56
+                mine_p.append(f"+52{55 + k}{d:08d}")
+            else:
+                mine_p.append(f"+{cc}{5 + k}{d:08d}")
         phones.append(mine_p)
 
     app = has_account & (r[:, 7] < 0.55)
