@@ -17,7 +17,7 @@ class CareStage:
     """
 
     name = "care"
-    after: tuple[str, ...] = ("profiles", "emotion", "experience")
+    after: tuple[str, ...] = ("privacy", "profiles", "emotion", "experience")
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         w = load_weights(options=ctx.options)

@@ -16,7 +16,7 @@ class EmotionStage:
     """
 
     name = "emotion"
-    after: tuple[str, ...] = ("identity",)
+    after: tuple[str, ...] = ("identity", "privacy")
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         ws = ctx.workspace

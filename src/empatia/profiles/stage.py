@@ -60,7 +60,7 @@ class ProfilesStage:
     """One row per person: traits with their sources, activity, purchases, RFM, CLV, rhythm."""
 
     name = "profiles"
-    after: tuple[str, ...] = ("identity",)
+    after: tuple[str, ...] = ("identity", "privacy")
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         eng, own = engine_for(ctx)
