@@ -65,11 +65,18 @@ def test_funnel_breakdown_by_channel(jws: Workspace) -> None:
     assert {k: [s.persons for s in v] for k, v in f.groups.items()} == {"web": [10, 6], "app": [10, 6]}
 
 
+def test_funnel_breakdown_by_a_property_of_the_entry_event(jws: Workspace) -> None:
+    f = journeys.funnel(jws.store.con, STEPS[:2], within_days=7, breakdown="property:product_id")
+    assert {k: [s.persons for s in v] for k, v in f.groups.items()} == {"X": [20, 12]}
+
+
 def test_funnel_rejects_what_it_cannot_compute(jws: Workspace) -> None:
     with pytest.raises(FunnelError, match="at least two"):
         journeys.funnel(jws.store.con, ["Product Viewed"])
     with pytest.raises(FunnelError, match="unknown breakdown"):
         journeys.funnel(jws.store.con, STEPS, breakdown="shoe_size")
+    with pytest.raises(FunnelError, match="unknown breakdown"):
+        journeys.funnel(jws.store.con, STEPS, breakdown="property:x') or 1=1 --")
 
 
 def test_paths_after_a_step_for_a_sankey(jws: Workspace) -> None:

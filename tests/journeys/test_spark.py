@@ -59,5 +59,5 @@ def test_spark_and_duckdb_agree(spark: Any) -> None:
     duck = _tables(s)
     with connect(s, "spark", session=spark) as eng:
         build(eng, smap)
-    assert _tables(s) == duck and len(duck["steps"]) == 28
+    assert _tables(s) == duck and len(duck["steps"]) == 25
     s.close()

@@ -9,6 +9,7 @@ happens after the previous one and within ``within`` of the entry. Runs as one S
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,10 @@ import duckdb
 
 from empatia.journeys.exceptions import FunnelError, JourneysNotBuiltError
 
-#: Breakdowns: the channel of the entry step, or a column of ``profiles``.
+_PROPERTY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+#: Breakdowns: the channel of the entry step, ``property:<name>`` of the entry event, or a
+#: column of ``profiles``.
 STEP_BREAKDOWNS = ("channel",)
 PROFILE_BREAKDOWNS = ("market", "language", "tier", "preferred_channel", "rfm", "vip")
 
@@ -60,7 +64,14 @@ def funnel_sql(n: int, breakdown: str | None, where: str) -> str:
         f"from journey_steps where step = $s{i}{where})"
         for i in range(n)
     ]
-    bd = "arg_min(channel, ts)" if breakdown == "channel" else "null::varchar"
+    if breakdown and breakdown.startswith("property:"):  # a property of the entry event
+        parts[0] = (
+            f"e0 as (select j.person_id, j.\"timestamp\" as ts, "
+            f"json_extract_string(ev.raw, '$.properties.{breakdown[9:]}') as channel "
+            f"from journey_steps j join events ev using (seq) where j.step = $s0{where})"
+        )
+    bd = "arg_min(channel, ts)" if breakdown in ("channel",) or (
+        breakdown or "").startswith("property:") else "null::varchar"
     parts.append(f"f0 as (select person_id, {bd} as grp, min(ts) as t0 from e0 group by person_id)")
     for i in range(1, n):
         parts.append(
@@ -119,8 +130,8 @@ def funnel(
 ) -> Funnel:
     """Compute a funnel over ``journey_steps``.
 
-    ``breakdown``: ``channel`` (of the entry step) or a profile column (``market``,
-    ``language``, ``tier``, …). ``person_ids`` limits it to an audience.
+    ``breakdown``: ``channel`` or ``property:<name>`` (of the entry event), or a profile
+    column (``market``, ``language``, ``tier``, …). ``person_ids`` limits it to an audience.
     """
     if len(steps) < 2:
         raise FunnelError("a funnel needs at least two steps", steps=steps)
@@ -128,10 +139,12 @@ def funnel(
         raise FunnelError("a funnel has at most 20 steps", steps=len(steps))
     if within_days <= 0:
         raise FunnelError("within_days must be positive", within_days=within_days)
-    if breakdown is not None and breakdown not in STEP_BREAKDOWNS + PROFILE_BREAKDOWNS:
+    if breakdown is not None and breakdown not in STEP_BREAKDOWNS + PROFILE_BREAKDOWNS and not (
+        breakdown.startswith("property:") and _PROPERTY.fullmatch(breakdown[9:])
+    ):
         raise FunnelError(
             f"unknown breakdown {breakdown!r}; use one of "
-            f"{', '.join(STEP_BREAKDOWNS + PROFILE_BREAKDOWNS)}",
+            f"{', '.join(STEP_BREAKDOWNS + PROFILE_BREAKDOWNS)} or property:<name>",
             breakdown=breakdown,
         )
     if not _has(con, "journey_steps"):
