@@ -40,7 +40,7 @@ def funnel_cmd(
     ctx: typer.Context,
     steps: Annotated[list[str], typer.Argument(help="Two or more step names, in order.")],
     within: Annotated[float, typer.Option(help="Days from the first step to convert.")] = 30.0,
-    by: Annotated[Optional[str], typer.Option(help="Breakdown: channel, market, language, tier, …")] = None,  # noqa: UP045
+    by: Annotated[Optional[str], typer.Option(help="Breakdown: channel, property:<name>, market, language, tier, …")] = None,  # noqa: UP045, E501
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """Conversion and drop-off through ordered steps.
