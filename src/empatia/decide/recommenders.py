@@ -404,17 +404,18 @@ class CategoryAffinity(_Base):
         share = sp.csr_matrix((w, (data.u, self.item_cat[data.i])),
                               shape=(data.n_persons, len(cats))).tocsr()
         totals = np.asarray(share.sum(axis=1)).ravel()
-        self.share = sp.diags(1 / np.maximum(totals, 1e-9)) @ share
+        self.share = (sp.diags(1 / np.maximum(totals, 1e-9)) @ share).astype(np.float32).tocsr()
         pairs = np.unique(np.stack([data.u, data.i]), axis=1)
         pop = np.bincount(pairs[1], minlength=data.n_items).astype(np.float32)
         top = np.zeros(len(cats), dtype=np.float32)
         np.maximum.at(top, self.item_cat, pop)
-        self.pop_in_cat = pop / np.maximum(top[self.item_cat], 1)
+        self.pop_in_cat = (pop / np.maximum(top[self.item_cat], 1)).astype(np.float32)
         return self
 
     def scores(self, users: np.ndarray) -> np.ndarray:
         s = self.share[users].toarray()[:, self.item_cat]
-        return (s * self.pop_in_cat[None, :]).astype(np.float32)
+        s *= self.pop_in_cat[None, :]
+        return s
 
 
 def _rownorm(s: np.ndarray) -> np.ndarray:
