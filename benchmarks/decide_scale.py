@@ -41,12 +41,7 @@ LAUNCHER = """
 import sys, uvicorn
 from empatia.api.app import create_app
 from empatia.workspace import Workspace
-from empatia.api.routes.decide import router
 app = create_app(Workspace(db=sys.argv[1]))
-# decide's routes before ingest's POST /v1/{kind} catch-all (see the report of issue #8)
-routes = app.router.routes
-mine = [r for r in routes if getattr(r, "original_router", None) is router]
-app.router.routes[:] = mine + [r for r in routes if r not in mine]
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning",
             access_log=False, loop="uvloop", http="httptools")
 """

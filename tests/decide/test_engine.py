@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
@@ -17,17 +16,6 @@ from empatia.decide.engine import train
 from empatia.privacy.keys import create_key
 from empatia.workspace import Workspace
 from tests.decide.world import build
-
-
-def decide_first(application: Any) -> Any:
-    """Until the app factory lists decide's router before ingest's ``POST /v1/{kind}``
-    catch-all (which answers 404 for /v1/decide), put decide's routes first."""
-    from empatia.api.routes.decide import router
-
-    routes = application.router.routes
-    mine = [r for r in routes if getattr(r, "original_router", None) is router]
-    application.router.routes[:] = mine + [r for r in routes if r not in mine]
-    return application
 
 
 @pytest.fixture
@@ -80,7 +68,7 @@ def test_http_and_cli(ws: Workspace) -> None:
     decide_everyone(ws)
     _, wkey = create_key(ws.store, "write")
     _, rkey = create_key(ws.store, "read")
-    with TestClient(decide_first(create_app(ws))) as c:
+    with TestClient(create_app(ws)) as c:
         r = c.post("/v1/decide", json={"person": "p_u6", "context": {"channel": "web"}},
                    headers={"Authorization": f"Bearer {wkey}"})
         assert r.status_code == 200, r.text
