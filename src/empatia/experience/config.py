@@ -22,7 +22,7 @@ class ExperienceConfig:
     hurt_live_wait_seconds: float = 5400  # total wait on phone/chat/store
     hurt_channel_switches: int = 3
     hurt_transfers: int = 2
-    hurt_last_score: float = -0.3  # the customer's verdict after the fix this negative …
+    hurt_last_score: float = -0.2  # the customer's verdict after the fix this negative …
     hurt_min_contacts_for_words: int = 2  # … after at least this many contacts
     hurt_contacts_without_verdict: int = 4  # no word after the fix: the last word counts from here
     # surveys
