@@ -26,8 +26,16 @@ def build_world(w: World) -> None:
         w.event(f"happy{k}", NOW - timedelta(days=30), "Survey Answered", survey="csat", score=s,
                 touchpoint="support_case", duration_seconds=30)  # fmt: skip
     for i in range(4):  # bots: the same text from four "people", one second each
-        w.event(f"bot{i}", NOW - timedelta(days=5, seconds=-37 * i), "Survey Answered",
-                survey="nps", score=10, touchpoint="delivery", duration_seconds=1, comment=BOT_TEXT)
+        w.event(
+            f"bot{i}",
+            NOW - timedelta(days=5, seconds=-37 * i),
+            "Survey Answered",
+            survey="nps",
+            score=10,
+            touchpoint="delivery",
+            duration_seconds=1,
+            comment=BOT_TEXT,
+        )
     # a straight-liner: three surveys in a minute, all at the top, slow enough to pass as human
     for k, (sv, s) in enumerate((("nps", 10), ("csat", 5), ("ces", 7))):
         w.event("liner", NOW - timedelta(days=4, seconds=-20 * k), "Survey Answered", survey=sv,

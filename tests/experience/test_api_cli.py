@@ -30,7 +30,10 @@ def test_http_experience_and_journeys(ews: Workspace) -> None:
         assert tp[0]["event"] == "Message Sent" and tp[0]["texts"] == 11 and tp[0]["emotion"] < 0
         gap = c.get("/v1/experience/gap", headers=r_h).json()
         assert gap[0]["touchpoint"] == "overall"
-        assert c.get("/v1/experience/persons/traveller", headers=r_h).json()["direction"] == "worsening"
+        assert (
+            c.get("/v1/experience/persons/traveller", headers=r_h).json()["direction"]
+            == "worsening"
+        )
         assert c.get("/v1/experience/persons/nobody", headers=r_h).status_code == 404
         ms = c.get("/v1/experience/persons/traveller/may-survey", headers=r_h).json()
         assert ms["allowed"] is True

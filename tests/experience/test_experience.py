@@ -20,12 +20,16 @@ def test_seven_contacts_fixed_booking_is_succeeded_but_hurt_with_own_words(ews: 
     r = rows[0]
     assert r["contacts"] == 7 and r["channel_switches"] == 5 and r["internal_success"]
     assert r["channel_path"] == "phone>phone>chat>email>phone>chat>phone"
-    assert "7 contacts" in r["hurt_reasons"] and "verdict after the fix negative" in r["hurt_reasons"]
+    assert (
+        "7 contacts" in r["hurt_reasons"] and "verdict after the fix negative" in r["hurt_reasons"]
+    )
     assert r["evidence"][0]["text"].startswith("Seven calls and hours on hold")
     assert r["evidence"][0]["score"] == -0.9
     assert r["left_after"] is True and r["bought_after"] is False
     # the read view keeps the numbers and drops the words
-    assert all("text" not in w for w in experience.hurt_list(ews.store.con, with_text=False)[0]["evidence"])
+    assert all(
+        "text" not in w for w in experience.hurt_list(ews.store.con, with_text=False)[0]["evidence"]
+    )
 
 
 def test_easy_journeys_are_not_hurt_and_effort_is_summarised(ews: Workspace) -> None:
@@ -92,7 +96,10 @@ def test_may_survey_stops_after_ignored_surveys(tmp_path: object) -> None:
     for d in (100, 70, 40):
         w.event("quiet", NOW - timedelta(days=d), "Survey Sent", survey="nps")
     w.finish()
-    assert experience.may_survey(ws.store, "quiet", NOW) == (False, "ignored the last 3 surveys: stop asking")
+    assert experience.may_survey(ws.store, "quiet", NOW) == (
+        False,
+        "ignored the last 3 surveys: stop asking",
+    )
     ws.close()
 
 

@@ -76,7 +76,13 @@ def seven_steps(w: World, person: str = "traveller", start: datetime | None = No
               f"Contact number {k + 1} about my booking, still nothing.", -0.4 - 0.05 * k,
               "frustration", case_id=cid, channel="chat")  # fmt: skip
     end = t + timedelta(days=7)
-    w.event(person, end - timedelta(minutes=1), "Booking Fixed", context_channel="booking", booking_id="B1")
+    w.event(
+        person,
+        end - timedelta(minutes=1),
+        "Booking Fixed",
+        context_channel="booking",
+        booking_id="B1",
+    )
     w.event(person, end, "Case Resolved", case_id=cid, topic="booking", resolution="fixed",
             internal_success=True)  # fmt: skip
     w.say(person, end + timedelta(hours=2),

@@ -35,11 +35,21 @@ def jws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
         if i < 12:
             w.event(p, t + timedelta(minutes=1), "Product Added", context_channel=ch)
         if i < 7:
-            w.event(p, t + timedelta(minutes=2), "Checkout Started", context_channel=ch, order_id=f"O{i}")
+            w.event(
+                p,
+                t + timedelta(minutes=2),
+                "Checkout Started",
+                context_channel=ch,
+                order_id=f"O{i}",
+            )
         if i < 5:
-            w.event(p, t + timedelta(minutes=3), "Order Completed", context_channel=ch, order_id=f"O{i}")
+            w.event(
+                p, t + timedelta(minutes=3), "Order Completed", context_channel=ch, order_id=f"O{i}"
+            )
             w.event(p, t + timedelta(days=2), "Order Delivered", order_id=f"O{i}")
-            w.say(p, t + timedelta(days=3), "Love it", 0.7, "joy", event="Review Submitted", rating=5)
+            w.say(
+                p, t + timedelta(days=3), "Love it", 0.7, "joy", event="Review Submitted", rating=5
+            )
         if i == 6:  # bought, but ten days later
             w.event(p, t + timedelta(days=10), "Order Completed", context_channel=ch, order_id="O6")
     w.say("s00", t0 + timedelta(days=5), "Where is my refund??", -0.6, "anger", case_id="C1")
@@ -62,7 +72,10 @@ def test_funnel_counts_and_drop_off_are_exact(jws: Workspace) -> None:
 
 def test_funnel_breakdown_by_channel(jws: Workspace) -> None:
     f = journeys.funnel(jws.store.con, STEPS[:2], within_days=7, breakdown="channel")
-    assert {k: [s.persons for s in v] for k, v in f.groups.items()} == {"web": [10, 6], "app": [10, 6]}
+    assert {k: [s.persons for s in v] for k, v in f.groups.items()} == {
+        "web": [10, 6],
+        "app": [10, 6],
+    }
 
 
 def test_funnel_breakdown_by_a_property_of_the_entry_event(jws: Workspace) -> None:
@@ -121,7 +134,11 @@ def _reference(df: pd.DataFrame, steps: list[str], within: float) -> list[int]:
         t0 = prev = firsts["timestamp"].iloc[0]
         counts[0] += 1
         for i, s in enumerate(steps[1:], 1):
-            nxt = g[(g.step == s) & (g["timestamp"] > prev) & (g["timestamp"] <= t0 + timedelta(seconds=within))]
+            nxt = g[
+                (g.step == s)
+                & (g["timestamp"] > prev)
+                & (g["timestamp"] <= t0 + timedelta(seconds=within))
+            ]
             if nxt.empty:
                 break
             prev = nxt["timestamp"].iloc[0]
@@ -157,7 +174,9 @@ def test_stage_map_can_be_changed_per_workspace(tmp_path: Path) -> None:
     from empatia.cli import app
 
     db = tmp_path / "m.duckdb"
-    r = CliRunner().invoke(app, ["--db", str(db), "journeys", "stages", "set", "Trial Started", "consider"])
+    r = CliRunner().invoke(
+        app, ["--db", str(db), "journeys", "stages", "set", "Trial Started", "consider"]
+    )
     assert r.exit_code == 0, r.output
     r = CliRunner().invoke(app, ["--db", str(db), "journeys", "stages", "set", "X", "nowhere"])
     assert r.exit_code != 0

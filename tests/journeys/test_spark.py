@@ -36,12 +36,18 @@ def spark() -> Iterator[Any]:
 
 def _tables(s: Store) -> dict[str, list[tuple[Any, ...]]]:
     return {
-        "steps": s.con.execute("select seq, person_id, step, channel, stage, session_no, journey_id "
-                               "from journey_steps order by seq").fetchall(),  # fmt: skip
-        "journeys": s.con.execute("select journey_id, person_id, kind, events, stages, outcome "
-                                  "from journeys order by journey_id").fetchall(),  # fmt: skip
-        "sessions": s.con.execute("select person_id, session_no, events, first_step, last_step, "
-                                  "converted from journey_sessions order by 1, 2").fetchall(),  # fmt: skip
+        "steps": s.con.execute(
+            "select seq, person_id, step, channel, stage, session_no, journey_id "
+            "from journey_steps order by seq"
+        ).fetchall(),  # fmt: skip
+        "journeys": s.con.execute(
+            "select journey_id, person_id, kind, events, stages, outcome "
+            "from journeys order by journey_id"
+        ).fetchall(),  # fmt: skip
+        "sessions": s.con.execute(
+            "select person_id, session_no, events, first_step, last_step, "
+            "converted from journey_sessions order by 1, 2"
+        ).fetchall(),  # fmt: skip
     }
 
 

@@ -33,9 +33,16 @@ def _json(rows: Any) -> None:
 def scores(
     ctx: typer.Context,
     survey: Annotated[Optional[str], typer.Option(help="nps, csat or ces (default: all).")] = None,  # noqa: UP045
-    by: Annotated[Optional[str], typer.Option(help="period, channel, touchpoint, journey_stage, market or language.")] = None,  # noqa: UP045, E501
-    period: Annotated[str, typer.Option(help="day, week, month, quarter or year (with --by period).")] = "month",
-    include_excluded: Annotated[bool, typer.Option("--include-excluded", help="Count bot-like answers too.")] = False,
+    by: Annotated[
+        Optional[str],
+        typer.Option(help="period, channel, touchpoint, journey_stage, market or language."),
+    ] = None,  # noqa: UP045, E501
+    period: Annotated[
+        str, typer.Option(help="day, week, month, quarter or year (with --by period).")
+    ] = "month",
+    include_excluded: Annotated[
+        bool, typer.Option("--include-excluded", help="Count bot-like answers too.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """NPS (−100..100), CSAT (% 4–5) and CES (% 5–7) with 95% confidence intervals.
@@ -107,7 +114,9 @@ def hurt(
     t = Table("person", "case", "topic", "contacts", "switches", "wait h", "why", "their words",
               show_lines=True)  # fmt: skip
     for r in rows:
-        words = "\n".join(f"“{w['text']}” ({_num(w['score'], '{:+.2f}')})" for w in r["evidence"][:2])
+        words = "\n".join(
+            f"“{w['text']}” ({_num(w['score'], '{:+.2f}')})" for w in r["evidence"][:2]
+        )
         t.add_row(r["person_id"], r["case_id"], r["topic"] or "", str(r["contacts"]),
                   str(r["channel_switches"]), _num((r["wait_minutes"] or 0) / 60),
                   r["hurt_reasons"] or "", words)  # fmt: skip

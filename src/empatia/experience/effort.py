@@ -150,7 +150,9 @@ def _judge(df: Any, cfg: ExperienceConfig) -> Any:
     verdict = df["verdict_score"].astype(float)
     worst = df["min_score"].astype(float)
     # the customer's verdict after the fix; without one, a long journey's last word stands
-    words = verdict.where(verdict.notna(), last.where(contacts >= cfg.hurt_contacts_without_verdict))
+    words = verdict.where(
+        verdict.notna(), last.where(contacts >= cfg.hurt_contacts_without_verdict)
+    )
     rules = [
         (contacts >= cfg.hurt_contacts, lambda r: f"{int(r.contacts)} contacts"),
         (live >= cfg.hurt_live_wait_seconds,

@@ -110,7 +110,10 @@ def may_survey(
                            "between surveys")  # fmt: skip
         recent = [t for t in sent if t >= now - timedelta(days=90)]
         if len(recent) >= cfg.max_surveys_90d:
-            return False, f"{len(recent)} surveys in the last 90 days (at most {cfg.max_surveys_90d})"
+            return (
+                False,
+                f"{len(recent)} surveys in the last 90 days (at most {cfg.max_surveys_90d})",
+            )
         ignored = 0
         for t in reversed(sent):
             if any(a >= t for a in answered):

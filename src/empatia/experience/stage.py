@@ -32,12 +32,12 @@ class ExperienceStage:
         figures.update(build_journeys(con, cfg))
         ctx.progress.advance(1)
         n = build_responses(con, cfg)
-        row = con.execute("select count(*) filter (where excluded) from survey_responses").fetchone()
+        row = con.execute(
+            "select count(*) filter (where excluded) from survey_responses"
+        ).fetchone()
         figures.update({"survey_answers": n, "survey_excluded": int(row[0]) if row else 0})
         ctx.progress.advance(1)
-        figures["trajectories"] = (
-            build_trajectories(con) if _has(con, "text_analysis") else 0
-        )
+        figures["trajectories"] = build_trajectories(con) if _has(con, "text_analysis") else 0
         ctx.progress.advance(1)
         figures.update(build_gap(con))
         ctx.progress.advance(1)

@@ -61,15 +61,15 @@ def build_responses(con: duckdb.DuckDBPyConnection, cfg: ExperienceConfig) -> in
         where e.type = 'track' and e.event = 'Survey Answered'
     )
     select a.* exclude (locale, comment),
-           coalesce({'t.language' if ta else 'null'}, lower(split_part(a.locale, '-', 1))) as language,
-           {'pr.market' if prof else 'null::varchar'} as market,
+           coalesce({"t.language" if ta else "null"}, lower(split_part(a.locale, '-', 1))) as language,
+           {"pr.market" if prof else "null::varchar"} as market,
            case a.touchpoint {stage_case} else 'use' end as journey_stage,
            a.comment is not null as has_comment,
-           {'t.score' if ta else 'null::double'} as comment_score,
+           {"t.score" if ta else "null::double"} as comment_score,
            lower(regexp_replace(a.comment, '\\s+', ' ', 'g')) as norm_comment
     from a
-    {'left join text_analysis t on t.seq = a.seq' if ta else ''}
-    {'left join profiles pr on pr.person_id = a.person_id' if prof else ''}
+    {"left join text_analysis t on t.seq = a.seq" if ta else ""}
+    {"left join profiles pr on pr.person_id = a.person_id" if prof else ""}
     where a.survey in ('nps', 'csat', 'ces') and a.score is not null
       and case a.survey {scale} end
     """

@@ -14,7 +14,9 @@ def _records(df: Any) -> list[dict[str, Any]]:
     return df.astype(object).where(df.notna(), None).to_dict("records")  # type: ignore[no-any-return]
 
 
-def _words(cur: duckdb.DuckDBPyConnection, seqs: list[int], with_text: bool) -> dict[int, dict[str, Any]]:
+def _words(
+    cur: duckdb.DuckDBPyConnection, seqs: list[int], with_text: bool
+) -> dict[int, dict[str, Any]]:
     """The customer's own words (text only when the viewer may read it), with their sentiment."""
     if not seqs:
         return {}
@@ -112,7 +114,9 @@ def trajectory(con: duckdb.DuckDBPyConnection, person_id: str) -> dict[str, Any]
 
     cur = con.cursor()
     try:
-        df = cur.execute("select * from experience_trajectories where person_id = ?", [person_id]).df()
+        df = cur.execute(
+            "select * from experience_trajectories where person_id = ?", [person_id]
+        ).df()
     finally:
         cur.close()
     if df.empty:
@@ -127,7 +131,9 @@ def trajectories(con: duckdb.DuckDBPyConnection, direction: str | None = None,
                  limit: int = 50) -> list[dict[str, Any]]:  # fmt: skip
     """People by emotional trajectory, the most worrying first (low recent mood, falling)."""
     if direction not in (None, "improving", "worsening", "steady"):
-        raise ValidationError("direction must be improving, worsening or steady", direction=direction)
+        raise ValidationError(
+            "direction must be improving, worsening or steady", direction=direction
+        )
     cur = con.cursor()
     try:
         df = cur.execute(

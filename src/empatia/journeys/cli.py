@@ -40,7 +40,10 @@ def funnel_cmd(
     ctx: typer.Context,
     steps: Annotated[list[str], typer.Argument(help="Two or more step names, in order.")],
     within: Annotated[float, typer.Option(help="Days from the first step to convert.")] = 30.0,
-    by: Annotated[Optional[str], typer.Option(help="Breakdown: channel, property:<name>, market, language, tier, …")] = None,  # noqa: UP045, E501
+    by: Annotated[
+        Optional[str],
+        typer.Option(help="Breakdown: channel, property:<name>, market, language, tier, …"),
+    ] = None,  # noqa: UP045, E501
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """Conversion and drop-off through ordered steps.
@@ -67,10 +70,14 @@ def funnel_cmd(
 def paths_cmd(
     ctx: typer.Context,
     anchor: Annotated[str, typer.Argument(help="The step to start from.")],
-    previous: Annotated[bool, typer.Option("--previous", help="Steps before instead of after.")] = False,
+    previous: Annotated[
+        bool, typer.Option("--previous", help="Steps before instead of after.")
+    ] = False,
     depth: Annotated[int, typer.Option(help="How many steps deep (1–6).")] = 3,
     top: Annotated[int, typer.Option(help="Most common steps kept per level.")] = 8,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON (nodes and links for a Sankey).")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="JSON (nodes and links for a Sankey).")
+    ] = False,
 ) -> None:
     """The most common next (or previous) steps from any step.
 

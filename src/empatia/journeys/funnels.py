@@ -60,18 +60,21 @@ def funnel_sql(n: int, breakdown: str | None, where: str) -> str:
     per group (grouping sets). Parameters: ``$s0…`` step names, ``$within`` seconds."""
     # one scan per step: an equality filter is pushed into the scan, an IN list is not
     parts = [
-        f"e{i} as (select person_id, \"timestamp\" as ts{', channel' if i == 0 else ''} "
+        f'e{i} as (select person_id, "timestamp" as ts{", channel" if i == 0 else ""} '
         f"from journey_steps where step = $s{i}{where})"
         for i in range(n)
     ]
     if breakdown and breakdown.startswith("property:"):  # a property of the entry event
         parts[0] = (
-            f"e0 as (select j.person_id, j.\"timestamp\" as ts, "
+            f'e0 as (select j.person_id, j."timestamp" as ts, '
             f"json_extract_string(ev.raw, '$.properties.{breakdown[9:]}') as channel "
             f"from journey_steps j join events ev using (seq) where j.step = $s0{where})"
         )
-    bd = "arg_min(channel, ts)" if breakdown in ("channel",) or (
-        breakdown or "").startswith("property:") else "null::varchar"
+    bd = (
+        "arg_min(channel, ts)"
+        if breakdown in ("channel",) or (breakdown or "").startswith("property:")
+        else "null::varchar"
+    )
     parts.append(f"f0 as (select person_id, {bd} as grp, min(ts) as t0 from e0 group by person_id)")
     for i in range(1, n):
         parts.append(
@@ -94,8 +97,10 @@ def funnel_sql(n: int, breakdown: str | None, where: str) -> str:
         + [f"median(epoch(t{n - 1}) - epoch(t0)) as m_all" if n > 1 else "null as m_all"]
     )  # fmt: skip
     if breakdown:
-        sel = (f"select g as grp, {counts.replace('(t', '(w.t')} from (select *, {grp} as g "
-               f"from {src}) w group by grouping sets ((), (g)) order by g nulls first")
+        sel = (
+            f"select g as grp, {counts.replace('(t', '(w.t')} from (select *, {grp} as g "
+            f"from {src}) w group by grouping sets ((), (g)) order by g nulls first"
+        )
     else:
         sel = f"select null as grp, {counts} from {src}"
     return "with " + ",\n".join(parts) + "\n" + sel
@@ -139,8 +144,10 @@ def funnel(
         raise FunnelError("a funnel has at most 20 steps", steps=len(steps))
     if within_days <= 0:
         raise FunnelError("within_days must be positive", within_days=within_days)
-    if breakdown is not None and breakdown not in STEP_BREAKDOWNS + PROFILE_BREAKDOWNS and not (
-        breakdown.startswith("property:") and _PROPERTY.fullmatch(breakdown[9:])
+    if (
+        breakdown is not None
+        and breakdown not in STEP_BREAKDOWNS + PROFILE_BREAKDOWNS
+        and not (breakdown.startswith("property:") and _PROPERTY.fullmatch(breakdown[9:]))
     ):
         raise FunnelError(
             f"unknown breakdown {breakdown!r}; use one of "

@@ -43,7 +43,9 @@ def paths(
     where = "and person_id in (select unnest($persons))" if person_ids is not None else ""
     order = 'order by "timestamp", seq'
     w = f"over (partition by person_id, session_no {order})"
-    cols = ", ".join(f"coalesce({fn}(step, {k}) {w}, '{sentinel}') as s{k}" for k in range(1, depth + 1))
+    cols = ", ".join(
+        f"coalesce({fn}(step, {k}) {w}, '{sentinel}') as s{k}" for k in range(1, depth + 1)
+    )
     sql = f"""
     with a as (  -- only the sessions where the anchor happens
         select distinct person_id, session_no from journey_steps where step = $anchor {where}

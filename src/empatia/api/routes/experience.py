@@ -44,7 +44,9 @@ def effort(ws: WorkspaceDep, key: ReadKey, by: str = "topic") -> list[dict[str, 
 
 
 @router.get("/hurt")
-def hurt(ws: WorkspaceDep, key: ReadKey, limit: int = 50, person_id: str | None = None) -> dict[str, Any]:
+def hurt(
+    ws: WorkspaceDep, key: ReadKey, limit: int = 50, person_id: str | None = None
+) -> dict[str, Any]:
     """Succeeded-but-hurt journeys with evidence, and what happened after."""
     con = ws.store.con
     return {"journeys": experience.hurt_list(con, limit, with_text=_words_visible(key),

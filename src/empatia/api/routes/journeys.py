@@ -18,7 +18,9 @@ router = APIRouter(prefix="/v1/journeys", tags=["journeys"])
 class FunnelRequest(BaseModel):
     steps: list[str] = Field(min_length=2, max_length=20, description="Ordered step names.")
     within_days: float = Field(30.0, gt=0, description="Time from the first step to convert.")
-    breakdown: str | None = Field(None, description="channel, property:<name>, market, language, tier, …")
+    breakdown: str | None = Field(
+        None, description="channel, property:<name>, market, language, tier, …"
+    )
     start: datetime | None = None
     end: datetime | None = None
     person_ids: list[str] | None = Field(None, description="Limit to this audience.")
@@ -67,7 +69,12 @@ def stages(ws: WorkspaceDep, key: ReadKey) -> dict[str, Any]:
 @router.get("/persons/{person_id}")
 def person_journeys(person_id: str, ws: WorkspaceDep, key: ReadKey) -> list[dict[str, Any]]:
     """One person's purchase, service and booking journeys, newest first."""
-    df = ws.store.cursor().execute(
-        "select * from journeys where person_id = ? order by started_at desc limit 200", [person_id]
-    ).df()
+    df = (
+        ws.store.cursor()
+        .execute(
+            "select * from journeys where person_id = ? order by started_at desc limit 200",
+            [person_id],
+        )
+        .df()
+    )
     return df.astype(object).where(df.notna(), None).to_dict("records")  # type: ignore[no-any-return]
