@@ -86,6 +86,15 @@ def test_may_survey_respects_fatigue_ignoring_and_consent(ews: Workspace) -> Non
     assert experience.may_survey(s, "happy0", NOW) == (False, "no consent for analytics")
 
 
+def test_may_survey_for_everyone_agrees_with_one_by_one(ews: Workspace) -> None:
+    from empatia.experience.hygiene import may_survey_all
+
+    df = may_survey_all(ews.store, NOW - timedelta(days=65))
+    one = experience.may_survey(ews.store, "traveller", NOW - timedelta(days=65))
+    row = df[df.person_id == "traveller"].iloc[0]
+    assert (bool(row.allowed), row.reason) == one
+
+
 def test_may_survey_stops_after_ignored_surveys(tmp_path: object) -> None:
     from pathlib import Path
 

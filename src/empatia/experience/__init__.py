@@ -7,7 +7,7 @@
 
 from empatia.experience.config import ExperienceConfig
 from empatia.experience.gap import perception_gap
-from empatia.experience.hygiene import may_survey
+from empatia.experience.hygiene import may_survey, may_survey_all
 from empatia.experience.stats import Score, nps, score, wilson
 from empatia.experience.surveys import excluded_responses, survey_scores
 from empatia.experience.views import (
@@ -21,6 +21,6 @@ from empatia.experience.views import (
 
 __all__ = [
     "ExperienceConfig", "Score", "effort_summary", "excluded_responses", "hurt_list",
-    "hurt_outcomes", "may_survey", "nps", "perception_gap", "score", "survey_scores",
+    "hurt_outcomes", "may_survey", "may_survey_all", "nps", "perception_gap", "score", "survey_scores",
     "touchpoints", "trajectories", "trajectory", "wilson",
 ]  # fmt: skip

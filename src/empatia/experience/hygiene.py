@@ -149,3 +149,84 @@ def _open_case(cur: Any, person_id: str, now: datetime) -> str | None:
     except Exception:  # noqa: BLE001 - experience has not run
         return None
     return str(row[0]) if row else None
+
+
+def may_survey_all(store: Store, now: datetime | None = None,
+                   cfg: ExperienceConfig | None = None) -> Any:  # fmt: skip
+    """:func:`may_survey` for everyone surveyed or with an open case, in one query (for the
+    decision layer's batch run). Returns a DataFrame ``person_id, allowed, reason``; people
+    not in it may be surveyed unless their consent says otherwise (``consent_current``)."""
+    cfg = cfg or ExperienceConfig()
+    cur = store.cursor()
+    try:
+        if now is None:
+            row = cur.execute('select max("timestamp") from events').fetchone()
+            now = row[0] if row and row[0] else datetime.now().astimezone()
+        has = {r[0] for r in cur.execute(
+            "select table_name from information_schema.tables where table_name in "
+            "('experience_journeys', 'consent_current')").fetchall()}  # fmt: skip
+        open_cases = (
+            "select person_id, max(case_id) as open_case from experience_journeys "
+            "where not resolved and last_at >= $since30 and first_at <= $now group by 1"
+            if "experience_journeys" in has
+            else "select null::varchar as person_id, null::varchar as open_case where false"
+        )
+        consent = (
+            "select person_id, not granted as refused from consent_current where purpose = $purpose"
+            if "consent_current" in has
+            else "select null::varchar as person_id, false as refused where false"
+        )
+        df = cur.execute(f"""
+            with s as (
+                select p.person_id,
+                       max(e."timestamp") filter (where e.event = 'Survey Sent') as last_sent,
+                       count(*) filter (where e.event = 'Survey Sent'
+                                        and e."timestamp" >= $since90) as sent_90d,
+                       max(e."timestamp") filter (where e.event = 'Survey Answered') as last_answer
+                from events e join event_persons p using (seq)
+                where e.type = 'track' and e.event in ('Survey Sent', 'Survey Answered')
+                  and e."timestamp" <= $now
+                group by 1
+            ), ign as (
+                select p.person_id, count(*) as ignored
+                from events e join event_persons p using (seq) join s using (person_id)
+                where e.type = 'track' and e.event = 'Survey Sent' and e."timestamp" <= $now
+                  and e."timestamp" > coalesce(s.last_answer, '-infinity'::timestamptz)
+                group by 1
+            ), people as (
+                select person_id from s union select person_id from ({open_cases})
+                union select person_id from ({consent}) where refused
+            )
+            select x.person_id, c.refused, o.open_case, s.last_sent, s.sent_90d,
+                   coalesce(i.ignored, 0) as ignored
+            from people x left join s using (person_id) left join ign i using (person_id)
+                 left join ({open_cases}) o using (person_id)
+                 left join ({consent}) c using (person_id)
+        """, {"now": now, "since90": now - timedelta(days=90), "since30": now - timedelta(days=30),
+              "purpose": cfg.consent_purpose}).df()  # fmt: skip
+    finally:
+        cur.close()
+    import pandas as pd
+
+    df["refused"] = df["refused"].astype(object).where(df["refused"].notna(), False).astype(bool)
+    df["open_case"] = df["open_case"].astype(object).where(df["open_case"].notna(), None)
+    reasons, allowed = [], []
+    for r in df.itertuples(index=False):
+        days = None if pd.isna(r.last_sent) else (now - r.last_sent).total_seconds() / 86400
+        if r.refused:
+            why = f"no consent for {cfg.consent_purpose}"
+        elif r.open_case is not None:
+            why = f"service case {r.open_case} is still open: ask after it is resolved"
+        elif days is not None and days < cfg.survey_gap_days:
+            why = f"surveyed {days:.0f} days ago; wait {cfg.survey_gap_days:g} days between surveys"
+        elif (r.sent_90d or 0) >= cfg.max_surveys_90d:
+            why = f"{int(r.sent_90d)} surveys in the last 90 days (at most {cfg.max_surveys_90d})"
+        elif r.ignored >= cfg.ignored_in_a_row:
+            why = f"ignored the last {int(r.ignored)} surveys: stop asking"
+        else:
+            why = ""
+        allowed.append(not why)
+        reasons.append(why or (f"last survey {days:.0f} days ago" if days is not None
+                               else "no survey sent to this person yet"))  # fmt: skip
+    df["allowed"], df["reason"] = allowed, reasons
+    return df[["person_id", "allowed", "reason"]]
