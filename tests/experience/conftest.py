@@ -42,6 +42,10 @@ def build_world(w: World) -> None:
                 score=s, touchpoint="delivery", duration_seconds=30)  # fmt: skip
     w.event("traveller", NOW - timedelta(days=70), "Survey Sent", survey="csat",
             touchpoint="support_case")  # fmt: skip
+    # delivered on time, and then a one-star review: the company's records say success
+    w.event("buyer", NOW - timedelta(days=12), "Order Delivered", order_id="O77")
+    w.say("buyer", NOW - timedelta(days=10), "Arrived broken and nobody cares.", -0.7, "anger",
+          event="Review Submitted", rating=1, public=True)  # fmt: skip
     w.finish()
 
 

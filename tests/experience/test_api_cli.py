@@ -63,6 +63,10 @@ def test_cli_tables(ews: Workspace) -> None:
     assert out.exit_code == 0 and "NPS" in out.output and "8.3" in out.output
     out = run.invoke(cli_app, ["--db", db, "experience", "excluded"], env={"COLUMNS": "250"})
     assert "duplicate_text" in out.output
+    out = run.invoke(
+        cli_app, ["--db", db, "experience", "hurt", "--orders"], env={"COLUMNS": "250"}
+    )
+    assert out.exit_code == 0 and "O77" in out.output and "Arrived broken" in out.output
     for cmd in (["experience", "effort"], ["experience", "touchpoints"], ["experience", "gap"], ["experience", "person", "traveller"],
                 ["experience", "may-survey", "traveller"], ["journeys", "map"],
                 ["journeys", "paths", "Case Opened"],

@@ -32,6 +32,14 @@ def test_seven_contacts_fixed_booking_is_succeeded_but_hurt_with_own_words(ews: 
     )
 
 
+def test_delivered_order_then_a_one_star_review_is_listed_with_the_words(ews: Workspace) -> None:
+    from empatia.experience.views import hurt_orders
+
+    (row,) = hurt_orders(ews.store.con)
+    assert row["order_id"] == "O77" and row["worst_rating"] == 1
+    assert row["evidence"][0]["text"] == "Arrived broken and nobody cares."
+
+
 def test_easy_journeys_are_not_hurt_and_effort_is_summarised(ews: Workspace) -> None:
     rows = {r["topic"]: r for r in experience.effort_summary(ews.store.con)}
     assert rows["delivery"]["journeys"] == 3 and rows["delivery"]["hurt_share"] == 0

@@ -96,6 +96,9 @@ def hurt(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option(help="How many.")] = 20,
     person: Annotated[Optional[str], typer.Option(help="Only this person.")] = None,  # noqa: UP045
+    orders: Annotated[
+        bool, typer.Option("--orders", help="Delivered orders, then bad words.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """Journeys the company calls a success that hurt the customer, with their own words.
@@ -105,6 +108,19 @@ def hurt(
     from empatia.experience import hurt_list, hurt_outcomes
 
     con = workspace(ctx).store.con
+    if orders:
+        from empatia.experience.views import hurt_orders
+
+        found = hurt_orders(con, limit)
+        if as_json:
+            return _json(found)
+        t = Table("person", "order", "delivered", "worst rating", "their words", show_lines=True)
+        for r in found:
+            words = "\n".join(f"“{w['text']}”" for w in r["evidence"][:2])
+            t.add_row(r["person_id"], r["order_id"] or "", str(r["delivered_at"])[:10],
+                      _num(r["worst_rating"], "{:g}"), words)  # fmt: skip
+        console.print(t if found else "No delivered orders followed by bad words.")
+        return
     rows = hurt_list(con, limit, person_id=person)
     if as_json:
         return _json({"journeys": rows, "after": hurt_outcomes(con)})

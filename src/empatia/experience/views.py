@@ -168,3 +168,49 @@ def touchpoints(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     finally:
         cur.close()
     return _records(df)
+
+
+def hurt_orders(con: duckdb.DuckDBPyConnection, limit: int = 50, *, days: float = 30,
+                with_text: bool = True) -> list[dict[str, Any]]:  # fmt: skip
+    """Orders the company's records call delivered after which the customer's words were bad
+    within ``days``: a review rated 1–2, or a negative text (emotion stage), with the words."""
+    has_ta = bool(con.execute(
+        "select count(*) from information_schema.tables where table_name = 'text_analysis'"
+    ).fetchone()[0])  # type: ignore[index]  # fmt: skip
+    neg = "or (a.sentiment = 'negative' and a.score <= -0.2)" if has_ta else ""
+    join = "left join text_analysis a on a.seq = w.seq" if has_ta else ""
+    cur = con.cursor()
+    try:
+        df = cur.execute(f"""
+            with d as (
+                select p.person_id, json_extract_string(e.raw, '$.properties.order_id') as order_id,
+                       e."timestamp" as delivered_at
+                from events e join event_persons p using (seq)
+                where e.type = 'track' and e.event = 'Order Delivered'
+            ), w as (
+                select p.person_id, e.seq, e."timestamp" as at, e.event,
+                       try_cast(json_extract_string(e.raw, '$.properties.rating') as double) as rating
+                from events e join event_persons p using (seq)
+                where e.type = 'track' and e.event in ('Review Submitted', 'Message Sent',
+                      'Call Transcribed', 'Survey Answered')
+            ), bad as (
+                select w.* from w {join} where w.rating <= 2 {neg}
+            )
+            select d.person_id, d.order_id, d.delivered_at, min(b.rating) as worst_rating,
+                   string_agg(b.seq::varchar, ',' order by b.at) as evidence_seqs
+            from d join bad b on b.person_id = d.person_id and b.at > d.delivered_at
+                 and b.at <= d.delivered_at + to_days({int(days)})
+            group by all order by d.delivered_at desc limit ?
+        """, [limit]).df()  # fmt: skip
+        rows = _records(df)
+        seqs = [int(s) for r in rows for s in (r["evidence_seqs"] or "").split(",") if s]
+        words = _words(cur, seqs[:1000], with_text)
+    finally:
+        cur.close()
+    for r in rows:
+        ev = [int(s) for s in (r.pop("evidence_seqs") or "").split(",") if s]
+        r["evidence"] = [words[s] for s in ev if s in words]
+        if not with_text:
+            for w in r["evidence"]:
+                w.pop("text", None)
+    return rows

@@ -54,6 +54,16 @@ def hurt(
             "after": experience.hurt_outcomes(con)}  # fmt: skip
 
 
+@router.get("/hurt/orders")
+def hurt_orders(
+    ws: WorkspaceDep, key: ReadKey, limit: int = 50, days: float = 30
+) -> list[dict[str, Any]]:
+    """Delivered orders followed by a bad review or negative words within ``days``."""
+    from empatia.experience.views import hurt_orders as orders
+
+    return orders(ws.store.con, limit, days=days, with_text=_words_visible(key))
+
+
 @router.get("/gap")
 def gap(ws: WorkspaceDep, key: ReadKey) -> list[dict[str, Any]]:
     """The perception gap per touchpoint and overall (shares in 0..1)."""
