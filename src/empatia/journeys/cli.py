@@ -11,7 +11,11 @@ from empatia.cli_common import console, workspace
 
 j_app = typer.Typer(help="Journeys: funnels, paths (Sankey data) and the journey map.",
                     no_args_is_help=True)  # fmt: skip
-stages_app = typer.Typer(help="Which journey stage each event belongs to.", no_args_is_help=True)
+stages_app = typer.Typer(
+    help="Which journey stage each event belongs to. "
+    'Example: empatia journeys stages set "Trial Started" consider',
+    no_args_is_help=True,
+)
 j_app.add_typer(stages_app, name="stages")
 
 
