@@ -6,9 +6,9 @@ words themselves (as in special care).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from empatia import experience
 from empatia.api.deps import ReadKey, WorkspaceDep
@@ -31,7 +31,9 @@ def scores(ws: WorkspaceDep, key: ReadKey, survey: str | None = None, by: str | 
 
 
 @router.get("/excluded")
-def excluded(ws: WorkspaceDep, key: ReadKey, limit: int = 100) -> dict[str, Any]:
+def excluded(
+    ws: WorkspaceDep, key: ReadKey, limit: Annotated[int, Query(ge=1, le=10_000)] = 100
+) -> dict[str, Any]:
     """Answers left out of the scores, with the reason."""
     con = ws.store.con
     return {"summary": summary(con),
@@ -45,7 +47,10 @@ def effort(ws: WorkspaceDep, key: ReadKey, by: str = "topic") -> list[dict[str, 
 
 @router.get("/hurt")
 def hurt(
-    ws: WorkspaceDep, key: ReadKey, limit: int = 50, person_id: str | None = None
+    ws: WorkspaceDep,
+    key: ReadKey,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
+    person_id: str | None = None,
 ) -> dict[str, Any]:
     """Succeeded-but-hurt journeys with evidence, and what happened after."""
     con = ws.store.con
@@ -56,7 +61,10 @@ def hurt(
 
 @router.get("/hurt/orders")
 def hurt_orders(
-    ws: WorkspaceDep, key: ReadKey, limit: int = 50, days: float = 30
+    ws: WorkspaceDep,
+    key: ReadKey,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
+    days: float = 30,
 ) -> list[dict[str, Any]]:
     """Delivered orders followed by a bad review or negative words within ``days``."""
     from empatia.experience.views import hurt_orders as orders
@@ -78,7 +86,7 @@ def touchpoints(ws: WorkspaceDep, key: ReadKey) -> list[dict[str, Any]]:
 
 @router.get("/trajectories")
 def trajectories(ws: WorkspaceDep, key: ReadKey, direction: str | None = None,
-                 limit: int = 50) -> list[dict[str, Any]]:  # fmt: skip
+                 limit: Annotated[int, Query(ge=1, le=10_000)] = 50) -> list[dict[str, Any]]:  # fmt: skip
     return experience.trajectories(ws.store.con, direction, limit)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
@@ -36,15 +36,15 @@ def funnel(body: FunnelRequest, ws: WorkspaceDep, key: ReadKey) -> dict[str, Any
 
 @router.get("/funnel")
 def funnel_get(ws: WorkspaceDep, key: ReadKey, step: list[str] = Query(...),  # noqa: B008
-               within_days: float = 30.0, breakdown: str | None = None) -> dict[str, Any]:  # fmt: skip
+               within_days: Annotated[float, Query(gt=0, le=3650)] = 30.0, breakdown: str | None = None) -> dict[str, Any]:  # fmt: skip
     """The same as ``POST /v1/journeys/funnel``: ``?step=A&step=B&step=C``."""
     return journeys.funnel(ws.store.con, step, within_days=within_days,
                            breakdown=breakdown).as_dict()  # fmt: skip
 
 
 @router.get("/paths")
-def paths(ws: WorkspaceDep, key: ReadKey, anchor: str, direction: str = "next", depth: int = 3,
-          top: int = 8) -> dict[str, Any]:  # fmt: skip
+def paths(ws: WorkspaceDep, key: ReadKey, anchor: str, direction: str = "next", depth: Annotated[int, Query(ge=1, le=6)] = 3,
+          top: Annotated[int, Query(ge=1, le=100)] = 8) -> dict[str, Any]:  # fmt: skip
     """The most common next/previous steps from ``anchor``: nodes and links for a Sankey."""
     return journeys.paths(ws.store.con, anchor, direction=direction, depth=depth, top=top)
 
