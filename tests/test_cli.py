@@ -14,17 +14,16 @@ runner = CliRunner()
 
 
 def _commands() -> list[list[str]]:
+    """Every leaf command, however deeply nested in groups."""
     import typer.main
 
-    group = typer.main.get_command(app)
-    out = []
-    for name, cmd in group.commands.items():  # type: ignore[attr-defined]
+    def walk(cmd: object, path: list[str]) -> list[list[str]]:
         subs = getattr(cmd, "commands", None)
-        if subs:
-            out += [[name, sub] for sub in subs]
-        else:
-            out.append([name])
-    return out
+        if not subs:
+            return [path]
+        return [leaf for name, sub in subs.items() for leaf in walk(sub, [*path, name])]
+
+    return walk(typer.main.get_command(app), [])
 
 
 @pytest.mark.parametrize("command", _commands(), ids=" ".join)

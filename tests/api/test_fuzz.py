@@ -29,11 +29,6 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", _APP)
 #: 5xx found by this test in other stages' routes, reported to their owners; they run, and
 #: count as expected failures until fixed (then they simply pass).
 KNOWN_5XX = {
-    "GET /v1/care": "limit=-1 reaches DuckDB (LIMIT cannot be negative); validate limit >= 0",
-    "GET /v1/care/alerts": "limit=-1 reaches DuckDB; validate limit >= 0",
-    "GET /v1/experience/hurt": "limit=-1 reaches DuckDB; validate limit >= 0",
-    "GET /v1/experience/trajectories": "limit=-1 reaches DuckDB; validate limit >= 0",
-    "GET /v1/experience/persons/{person_id}": "TypeError: 'module' object is not callable",
 }
 
 

@@ -102,12 +102,7 @@ def test_every_route_needs_a_key_dependency() -> None:
 def _cases() -> list[Any]:
     out = []
     for m, p, s in [r for r in ROUTES if (r[0], r[1]) not in PUBLIC]:
-        if m == "POST" and re.fullmatch(r"/v1/[^/{}]+", p):
-            # The tracking catch-all POST /v1/{kind} is registered first and answers 404.
-            out.append(pytest.param(m, p, s, marks=pytest.mark.xfail(
-                reason="shadowed by the tracking route POST /v1/{kind}", strict=False)))
-        else:
-            out.append(pytest.param(m, p, s))
+        out.append(pytest.param(m, p, s))
     return out + [pytest.param(m, p, "write") for m, p in TRACKING]
 
 

@@ -13,6 +13,8 @@ import importlib
 import logging
 import os
 import secrets
+import threading
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -73,11 +75,17 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         infos: list[Path] = []
+        followers: list[IdentityFollower] = []
         for tenant in tenants:
             store = tenant.workspace.store
             store.con.execute("set checkpoint_threshold = '1GB'")  # checkpoint when quiet
             ensure_consent_view(store)  # consent given under an id reaches the stitched person
-            tenant.open(after_commit=_identity_hook(store))
+            follower = IdentityFollower.for_store(store)
+            if follower is not None:
+                followers.append(follower)
+            tenant.open(after_commit=follower)
+            if follower is not None:
+                follower.run_on(tenant.writer)
             settings = tenant.workspace.settings
             if advertise and str(settings.db) != ":memory:":
                 info = server_info_path(settings.db)
@@ -90,6 +98,8 @@ def create_app(
         try:
             yield
         finally:
+            for follower in followers:  # before the writers: it runs its work on them
+                follower.close()
             app.state.writer.close()
             for info in infos:
                 info.unlink(missing_ok=True)
@@ -196,17 +206,57 @@ class AuditMiddleware:
             log.exception("audit log write failed")
 
 
-def _identity_hook(store: Any) -> Any:  # noqa: ANN401
-    """Attach new events to their person right after each commit, when identity exists."""
-    try:
-        from empatia.identity.incremental import attach_new_events
-    except ModuleNotFoundError:
-        return None
+class IdentityFollower:
+    """Attaches newly committed events to their person in the background.
 
-    def hook() -> None:
-        attach_new_events(store)
+    The writer only pokes it after a commit (no wait); at most every ``interval`` seconds it
+    has the writer thread stitch what is new, so the agent screen and ``/v1/decide`` see a new
+    event's person within a few seconds, ingestion does not wait on every commit, and
+    stitching never races an erasure (both run on the writer thread).
+    """
 
-    return hook
+    def __init__(self, store: Any, attach: Any, interval: float = 2.0) -> None:  # noqa: ANN401
+        self._store, self._attach, self._interval = store, attach, interval
+        self._wake = threading.Event()
+        self._stopping = False
+        self._writer: Any = None
+        self._thread = threading.Thread(target=self._loop, name="empatia-identity", daemon=True)
+        self._thread.start()
+
+    @classmethod
+    def for_store(cls, store: Any) -> IdentityFollower | None:  # noqa: ANN401
+        try:
+            from empatia.identity.incremental import attach_new_events
+        except ModuleNotFoundError:
+            return None
+        return cls(store, attach_new_events)
+
+    def run_on(self, writer: Any) -> None:  # noqa: ANN401
+        """Stitch on ``writer``'s thread (its ``call``), between group commits."""
+        self._writer = writer
+
+    def __call__(self) -> None:
+        self._wake.set()
+
+    def close(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        self._thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            try:
+                if self._writer is not None and not self._stopping:
+                    self._writer.call(lambda: self._attach(self._store)).result()
+                elif self._writer is None:
+                    self._attach(self._store)
+            except Exception:  # noqa: BLE001 - the next run (or `empatia run`) catches up
+                log.exception("attaching new events to people failed")
+            if self._stopping:
+                return
+            time.sleep(self._interval)
 
 
 def _version() -> str:

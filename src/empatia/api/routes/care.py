@@ -8,9 +8,9 @@ Webhooks (they hold signing secrets) need ``admin``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from empatia import care
@@ -20,6 +20,7 @@ from empatia.care.config import load_weights
 from empatia.care.delivery import deliveries
 
 router = APIRouter(prefix="/v1/care", tags=["care"])
+Limit = Annotated[int, Query(ge=0, le=10_000, description="How many rows at most.")]
 
 
 class Note(BaseModel):
@@ -34,7 +35,7 @@ class WebhookCreate(BaseModel):
 
 @router.get("")
 def care_list(
-    ws: WorkspaceDep, key: ReadKey, limit: int = 50, status: str | None = None
+    ws: WorkspaceDep, key: ReadKey, limit: Limit = 50, status: str | None = None
 ) -> list[dict[str, Any]]:
     """The ranked special-care list of the latest run."""
     rows = care.care_list(ws.store.cursor(), limit, key.scope, status)
@@ -45,7 +46,7 @@ def care_list(
 
 @router.get("/alerts")
 def alerts(
-    ws: WorkspaceDep, key: ReadKey, status: str | None = None, limit: int = 100
+    ws: WorkspaceDep, key: ReadKey, status: str | None = None, limit: Limit = 100
 ) -> list[dict[str, Any]]:
     return care.alerts(ws.store.cursor(), status, limit)
 
@@ -85,7 +86,7 @@ def deliver(ws: WorkspaceDep, key: AdminKey) -> dict[str, int]:
 
 @router.get("/deliveries")
 def delivery_log(
-    ws: WorkspaceDep, key: AdminKey, alert_id: str | None = None, limit: int = 100
+    ws: WorkspaceDep, key: AdminKey, alert_id: str | None = None, limit: Limit = 100
 ) -> list[dict[str, Any]]:
     return deliveries(ws.store.cursor(), alert_id, limit)
 
