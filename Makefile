@@ -21,7 +21,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	bash scripts/install-system-deps.sh
-	OPENBLAS_NUM_THREADS=1 $(BIN)/pytest -q
+	OPENBLAS_NUM_THREADS=1 EMPATIA_SPARK_TESTS=1 $(BIN)/pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

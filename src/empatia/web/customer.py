@@ -28,15 +28,22 @@ MAX_EVENTS = 3000
 def mask(kind: str, value: str) -> str:
     """Contact details for viewers not allowed to see them: ``a•••@x.com``, ``+48•••123``.
 
+    Other identifiers are shown, except contact details inside them (some sources build
+    anonymous ids from an email or a phone number).
+
     >>> mask("email", "anna.nowak@example.com"), mask("phone", "+48600100200"), mask("user_id", "U1")
     ('a•••@example.com', '+48•••200', 'U1')
+    >>> mask("anonymous_id", "mail:anna.nowak@example.com")
+    'mail:[email]'
     """
     if kind == "email" and "@" in value:
         local, _, domain = value.partition("@")
         return f"{local[:1]}•••@{domain}"
     if kind == "phone" and len(value) > 6:
         return f"{value[:3]}•••{value[-3:]}"
-    return value
+    from empatia.privacy.redact import redact
+
+    return redact(value)
 
 
 def person_events(
