@@ -52,8 +52,15 @@ def _root(
     ctx.obj = {"db": db, "debug": debug}
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING)
     if not debug:  # libraries' chatter (Splink's training notes) is not for the user
-        for noisy in ("splink", "py4j", "lifetimes"):
-            logging.getLogger(noisy).setLevel(logging.ERROR)
+        for handler in logging.getLogger().handlers:  # a filter: Splink resets its own levels
+            handler.addFilter(_quiet_libraries)
+
+
+_NOISY = ("splink", "py4j", "lifetimes")
+
+
+def _quiet_libraries(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.ERROR or not record.name.startswith(_NOISY)
 
 
 @app.command()
