@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import sys
@@ -15,6 +14,7 @@ from rich.table import Table
 
 from empatia.cli_common import console, err_console, store_or_remote, workspace
 from empatia.errors import EmpatiaError
+from empatia.plugins import import_optional
 
 app = typer.Typer(
     name="empatia",
@@ -267,13 +267,9 @@ def _progress() -> Progress:
 
 def _register_stage_commands() -> None:
     for module in COMMAND_MODULES:
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name != module:
-                raise
-            continue
-        mod.register(app)
+        mod = import_optional(module)
+        if mod is not None:
+            mod.register(app)
 
 
 _register_stage_commands()

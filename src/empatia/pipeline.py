@@ -69,7 +69,7 @@ def register_stage(stage: Stage) -> Stage:
 
 def _load_builtin_stages() -> None:
     # Importing a stage package registers its stage(s).
-    import importlib
+    from empatia.plugins import import_optional
 
     for module in (
         "empatia.identity.stage",
@@ -81,11 +81,7 @@ def _load_builtin_stages() -> None:
         "empatia.decide.stage",
         "empatia.privacy.stage",
     ):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name != module:
-                raise
+        import_optional(module)
 
 
 def ordered_stages(only: Iterable[str] | None = None) -> list[Stage]:

@@ -9,7 +9,6 @@ fighting over DuckDB's single write lock.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import os
 import secrets
@@ -26,6 +25,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
 from empatia.errors import EmpatiaError
+from empatia.plugins import import_optional
 from empatia.privacy.consent import ensure_view as ensure_consent_view
 from empatia.privacy.keys import hash_secret
 from empatia.privacy.tenants import CurrentProxy, KeyRouter, Tenants, WriterRouter
@@ -142,13 +142,9 @@ def create_app(
         return {"status": "ok", "version": _version()}
 
     for module in ROUTERS:
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name != module:
-                raise
-            continue
-        app.include_router(mod.router)
+        mod = import_optional(module)
+        if mod is not None:
+            app.include_router(mod.router)
     return app
 
 
