@@ -49,8 +49,9 @@ def free_port() -> int:
 class ServerProcess:
     """``empatia serve`` in a subprocess, as a user would run it."""
 
-    def __init__(self, db: Path) -> None:
+    def __init__(self, db: Path, args: tuple[str, ...] = ()) -> None:
         self.db = db
+        self.args = args  # more `empatia serve` options, e.g. --workspace NAME=PATH
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -59,7 +60,7 @@ class ServerProcess:
     def start(self, timeout: float = 30) -> ServerProcess:
         env = dict(os.environ, EMPATIA_DB=str(self.db))
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "empatia.cli", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "empatia.cli", "serve", "--port", str(self.port), *self.args],
             env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
         )  # fmt: skip
         deadline = time.monotonic() + timeout
