@@ -56,3 +56,32 @@ def test_a_store_held_by_another_process_says_so(tmp_path: Path) -> None:
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_threads_can_query_the_store_at_the_same_time(tmp_path: Path) -> None:
+    """A DuckDB connection refuses a call while another thread is inside one; the server's
+    request threads, writer and background refreshes all use ``store.con`` at once."""
+    import threading
+
+    s = Store(tmp_path / "busy.duckdb")
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def work() -> None:
+        try:
+            start.wait()
+            for _ in range(20):
+                s.con.execute("select count(*) from range(2000000)").fetchone()
+                assert s.table_exists("events")
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    s.close()
+    assert errors == []
+    with Store(tmp_path / "busy.duckdb") as again:  # closing released every thread's cursor
+        assert again.table_exists("events")

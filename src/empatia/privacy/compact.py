@@ -32,7 +32,7 @@ def rewrite(store: Store, on_reopen: Callable[[Store], None] | None = None) -> b
     path = Path(store.path)
     fresh = path.with_name(path.name + ".rewrite")
     with store._lock:
-        con = store.con
+        con = store.root
         settings = dict(
             con.execute(
                 "select name, value from duckdb_settings()"
@@ -56,9 +56,9 @@ def rewrite(store: Store, on_reopen: Callable[[Store], None] | None = None) -> b
         os.replace(fresh, path)
         Path(str(path) + ".wal").unlink(missing_ok=True)
         config = {k: str(v) for k, v in settings.items() if k in ("memory_limit", "threads")}
-        store.con = duckdb.connect(str(path), config=config)
+        store.replace_root(duckdb.connect(str(path), config=config))
         if "checkpoint_threshold" in settings:
-            store.con.execute(f"set checkpoint_threshold = '{settings['checkpoint_threshold']}'")
+            store.root.execute(f"set checkpoint_threshold = '{settings['checkpoint_threshold']}'")
     log.info("store rewritten to drop deleted bytes")
     if on_reopen is not None:
         on_reopen(store)

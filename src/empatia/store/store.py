@@ -97,7 +97,7 @@ class Store:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.con = duckdb.connect(self.path, read_only=read_only, config=config)
+            root = duckdb.connect(self.path, read_only=read_only, config=config)
         except duckdb.IOException as e:
             if "lock" in str(e).lower():
                 pid = re.search(r"PID (\d+)", str(e))
@@ -110,6 +110,8 @@ class Store:
                 ) from e
             raise StoreError(f"cannot open the store {self.path}: {e}", path=self.path) from e
         self._lock = threading.RLock()
+        self._cursors: dict[int, duckdb.DuckDBPyConnection] = {}
+        self._set_root(root)
         if migrate and not read_only:
             self.migrate()
 
@@ -169,9 +171,55 @@ class Store:
             return applied
 
     # -- connections ----------------------------------------------------------------------
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """The connection for the calling thread.
+
+        A DuckDB connection refuses a call while another thread is inside one, so the thread
+        that opened the store gets the root connection and every other thread (the server's
+        request threads, its writer, background refreshes) its own cursor on the same
+        database, made on first use and kept for that thread.
+        """
+        ident = threading.get_ident()
+        if ident == self._owner:
+            return self._root
+        cur = self._cursors.get(ident)
+        if cur is None:
+            with self._lock:
+                alive = {t.ident for t in threading.enumerate()}
+                for gone in [i for i in self._cursors if i not in alive]:
+                    self._close_quietly(self._cursors.pop(gone))
+                cur = self._cursors[ident] = self._root.cursor()
+        return cur
+
+    @property
+    def root(self) -> duckdb.DuckDBPyConnection:
+        """The connection that owns the database (closing it closes the store)."""
+        return self._root
+
+    def replace_root(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Swap in a new root connection (after the file was rewritten); every thread's
+        cursor is closed and the next call makes a fresh one."""
+        with self._lock:
+            for cur in self._cursors.values():
+                self._close_quietly(cur)
+            self._set_root(con)
+
+    def _set_root(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._root = con
+        self._owner = threading.get_ident()
+        self._cursors = {}
+
+    @staticmethod
+    def _close_quietly(con: duckdb.DuckDBPyConnection) -> None:
+        try:
+            con.close()
+        except duckdb.Error:  # pragma: no cover - closed already
+            pass
+
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A new cursor on the same database, for use from another thread."""
-        return self.con.cursor()
+        return self._root.cursor()
 
     def table_exists(self, name: str) -> bool:
         row = self.con.execute(
@@ -183,10 +231,11 @@ class Store:
         self.con.execute("checkpoint")
 
     def close(self) -> None:
-        try:
-            self.con.close()
-        except duckdb.Error:  # pragma: no cover - closing twice
-            pass
+        with self._lock:
+            for cur in self._cursors.values():
+                self._close_quietly(cur)
+            self._cursors = {}
+            self._close_quietly(self._root)
 
     def __enter__(self) -> Store:
         return self
