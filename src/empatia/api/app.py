@@ -105,6 +105,7 @@ def create_app(
                 info.unlink(missing_ok=True)
             for tenant in tenants:
                 try:
+                    tenant.workspace.store.release_cursors()  # request threads are done
                     tenant.workspace.store.checkpoint()
                 except Exception:  # noqa: BLE001
                     log.warning("checkpoint at shutdown failed")

@@ -32,6 +32,7 @@ def rewrite(store: Store, on_reopen: Callable[[Store], None] | None = None) -> b
     path = Path(store.path)
     fresh = path.with_name(path.name + ".rewrite")
     with store._lock:
+        store.release_cursors()  # a thread's open transaction would block the checkpoint
         con = store.root
         settings = dict(
             con.execute(

@@ -201,9 +201,15 @@ class Store:
         """Swap in a new root connection (after the file was rewritten); every thread's
         cursor is closed and the next call makes a fresh one."""
         with self._lock:
+            self.release_cursors()
+            self._set_root(con)
+
+    def release_cursors(self) -> None:
+        """Close every thread's cursor (the next call on a thread makes a new one)."""
+        with self._lock:
             for cur in self._cursors.values():
                 self._close_quietly(cur)
-            self._set_root(con)
+            self._cursors = {}
 
     def _set_root(self, con: duckdb.DuckDBPyConnection) -> None:
         self._root = con
@@ -232,9 +238,7 @@ class Store:
 
     def close(self) -> None:
         with self._lock:
-            for cur in self._cursors.values():
-                self._close_quietly(cur)
-            self._cursors = {}
+            self.release_cursors()
             self._close_quietly(self._root)
 
     def __enter__(self) -> Store:
