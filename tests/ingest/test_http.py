@@ -91,6 +91,10 @@ def test_a_retry_with_the_same_message_id_is_stored_once(
     batch = {"batch": [dict(body, type="track"), dict(body, type="track")]}
     assert client.post("/v1/batch", json=batch, headers=basic(keys["write"])).status_code == 200
     assert len(events(workspace)) == 1
+    # a retried batch that also carries new events: the new ones are kept, the old one once
+    mixed = {"batch": [dict(body, type="track", messageId=m) for m in ("new-1", "same", "new-2")]}
+    assert client.post("/v1/batch", json=mixed, headers=basic(keys["write"])).status_code == 200
+    assert sorted(e["message_id"] for e in events(workspace)) == ["new-1", "new-2", "same"]
 
 
 def _refused(client: TestClient, path: str, status: int, words: str, **kw: object) -> None:

@@ -25,7 +25,8 @@ def test_privacy_paths_log_no_personal_data(world: Workspace, caplog: pytest.Log
         h = {"Authorization": f"Bearer {admin}"}
         assert c.get(f"/v1/subjects/email:{ALA['email']}", headers=h).status_code == 200
         assert c.get(f"/v1/consent/email:{ALA['email']}", headers=h).status_code == 200
-        r = c.delete(f"/v1/subjects/email:{ALA['email']}", headers=h); assert r.status_code == 200, r.text
+        r = c.delete(f"/v1/subjects/email:{ALA['email']}", headers=h)
+        assert r.status_code == 200, r.text
         assert c.get(f"/v1/subjects/email:{ALA['email']}", headers=h).status_code == 404
     # The test's own HTTP client logs the URLs it calls; the server side must log nothing.
     server = [r for r in caplog.records if not r.name.startswith("httpx")]

@@ -24,6 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
+from empatia.api.routes.ingest import TrackingEndpoints
 from empatia.errors import EmpatiaError
 from empatia.plugins import import_optional
 from empatia.privacy.consent import ensure_view as ensure_consent_view
@@ -35,7 +36,6 @@ log = logging.getLogger(__name__)
 
 #: Routers included in every app; stage packages add theirs here.
 ROUTERS: tuple[str, ...] = (
-    "empatia.api.routes.ingest",
     "empatia.api.routes.admin",
     "empatia.api.routes.profiles",
     "empatia.api.routes.emotion",
@@ -84,8 +84,6 @@ def create_app(
             if follower is not None:
                 followers.append(follower)
             tenant.open(after_commit=follower)
-            if follower is not None:
-                follower.run_on(tenant.writer)
             settings = tenant.workspace.settings
             if advertise and str(settings.db) != ":memory:":
                 info = server_info_path(settings.db)
@@ -98,7 +96,7 @@ def create_app(
         try:
             yield
         finally:
-            for follower in followers:  # before the writers: it runs its work on them
+            for follower in followers:
                 follower.close()
             app.state.writer.close()
             for info in infos:
@@ -126,6 +124,7 @@ def create_app(
         app.state.workspace = CurrentProxy(tenants)
         app.state.settings = CurrentProxy(tenants, "settings")
     app.add_middleware(AuditMiddleware)
+    app.add_middleware(TrackingEndpoints)  # outermost: the tracking hot path skips the rest
 
     @app.exception_handler(EmpatiaError)
     async def empatia_error(request: Request, exc: EmpatiaError) -> Response:
@@ -207,16 +206,16 @@ class IdentityFollower:
     """Attaches newly committed events to their person in the background.
 
     The writer only pokes it after a commit (no wait); at most every ``interval`` seconds it
-    has the writer thread stitch what is new, so the agent screen and ``/v1/decide`` see a new
-    event's person within a few seconds, ingestion does not wait on every commit, and
-    stitching never races an erasure (both run on the writer thread).
+    stitches what is new on its own thread and cursor, so the agent screen and
+    ``/v1/decide`` see a new event's person within a few seconds while group commits go on
+    (stitching only reads ``events``). It holds the store's lock, which erasure and
+    retention take too, so it never stitches events that are being erased.
     """
 
     def __init__(self, store: Any, attach: Any, interval: float = 2.0) -> None:  # noqa: ANN401
         self._store, self._attach, self._interval = store, attach, interval
         self._wake = threading.Event()
         self._stopping = False
-        self._writer: Any = None
         self._thread = threading.Thread(target=self._loop, name="empatia-identity", daemon=True)
         self._thread.start()
 
@@ -227,10 +226,6 @@ class IdentityFollower:
         except ModuleNotFoundError:
             return None
         return cls(store, attach_new_events)
-
-    def run_on(self, writer: Any) -> None:  # noqa: ANN401
-        """Stitch on ``writer``'s thread (its ``call``), between group commits."""
-        self._writer = writer
 
     def __call__(self) -> None:
         self._wake.set()
@@ -244,15 +239,13 @@ class IdentityFollower:
         while True:
             self._wake.wait()
             self._wake.clear()
+            if self._stopping:
+                return
             try:
-                if self._writer is not None and not self._stopping:
-                    self._writer.call(lambda: self._attach(self._store)).result()
-                elif self._writer is None:
+                with self._store.lock:
                     self._attach(self._store)
             except Exception:  # noqa: BLE001 - the next run (or `empatia run`) catches up
                 log.exception("attaching new events to people failed")
-            if self._stopping:
-                return
             time.sleep(self._interval)
 
 

@@ -209,7 +209,7 @@ def write_inputs(store: Store, trained: Trained) -> int:
         "computed_at": now,
         "seq": trained.seq,
     })
-    with store._lock:
+    with store.lock:
         store.con.execute("begin")
         store.con.execute("delete from decide_inputs")
         store.con.register("_decide_inputs", frame)
@@ -234,7 +234,7 @@ def decide_all(trained: Trained, catalogue: Catalogue | None = None,
 
 def write_decisions(store: Store, decisions: list[Decision], export: Path | None = None) -> int:
     frame = decisions_frame(decisions)
-    with store._lock:
+    with store.lock:
         store.con.execute("begin")
         store.con.execute("delete from decisions")
         store.con.register("_decisions", frame)

@@ -167,14 +167,18 @@ def _attach(cur: object, config: IdentityConfig, last: int, top: int) -> int:
     run_id = "online_" + now.strftime("%Y%m%dT%H%M%S%f")
     cur.execute("begin transaction")
     try:
+        # one statement each, lists unnested in SQL (executemany runs a statement per row)
         if new_ids:
-            cur.executemany(
-                "insert into identities (kind, value, person_id) values (?, ?, ?)",
-                [(k, v, find(p)) for (k, v), p in new_ids.items()],
-            )
-        cur.executemany(
-            "insert into event_persons (seq, person_id) values (?, ?)",
-            [(s, find(p)) for s, p in event_person.items()],
+            cur.execute(
+                "insert into identities (kind, value, person_id) select unnest(?::varchar[]),"
+                " unnest(?::varchar[]), unnest(?::varchar[])",
+                [[k for k, _ in new_ids], [v for _, v in new_ids],
+                 [find(p) for p in new_ids.values()]],
+            )  # fmt: skip
+        cur.execute(
+            "insert into event_persons (seq, person_id) select unnest(?::bigint[]),"
+            " unnest(?::varchar[])",
+            [list(event_person), [find(p) for p in event_person.values()]],
         )
         for survivor, absorbed, evidence in merges:
             final = find(survivor)

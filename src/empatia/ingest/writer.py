@@ -20,6 +20,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import duckdb
 import pyarrow as pa
 
 from empatia.errors import StoreError
@@ -43,10 +44,10 @@ _SCHEMA = pa.schema(
         ("source", pa.string()), ("raw", pa.string()),
     ]
 )  # fmt: skip
-_INSERT = (
-    f"insert or ignore into events ({INSERT_COLUMNS}) "
-    "select md5_number(message_id), * from _w_rows"
-)
+_APPEND = f"insert into events ({INSERT_COLUMNS}) select md5_number(message_id), * from _w_rows"
+#: The same, skipping message ids already stored; DuckDB's conflict check costs about twice the
+#: plain insert, so it runs only when the plain insert met a duplicate (a client's retry).
+_INSERT_NEW = _APPEND.replace("insert into", "insert or ignore into", 1)
 
 
 @dataclass
@@ -127,25 +128,20 @@ class EventWriter:
 
     def _write_group(self, group: list[_Request]) -> None:
         rows = [r for req in group for r in req.rows]
-        table = pa.Table.from_pylist([r._asdict() for r in rows], schema=_SCHEMA)
+        # DuckDB reads the Arrow table by its variable name (cheaper than register/unregister)
+        _w_rows = pa.Table.from_pylist([r._asdict() for r in rows], schema=_SCHEMA)  # noqa: F841
         con = self._con
-        try:
-            con.register("_w_rows", table)
-            con.execute("begin transaction")
+        try:  # one statement, its own transaction: all of the group or nothing
             try:
-                con.execute(_INSERT)
-                con.execute("commit")
-            except BaseException:
-                con.execute("rollback")
-                raise
+                con.execute(_APPEND)
+            except duckdb.ConstraintException:  # a retry: keep what is new
+                con.execute(_INSERT_NEW)
         except Exception as e:
             log.exception("group commit failed")
             err = StoreError(f"could not store the events: {type(e).__name__}")
             for req in group:
                 req.future.set_exception(err)
             return
-        finally:
-            con.unregister("_w_rows")
         for req in group:
             req.future.set_result(len(req.rows))
         if self.after_commit is not None:

@@ -31,7 +31,7 @@ def rewrite(store: Store, on_reopen: Callable[[Store], None] | None = None) -> b
         return False
     path = Path(store.path)
     fresh = path.with_name(path.name + ".rewrite")
-    with store._lock:
+    with store.lock:
         store.release_cursors()  # a thread's open transaction would block the checkpoint
         con = store.root
         settings = dict(

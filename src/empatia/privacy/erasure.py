@@ -57,6 +57,17 @@ def erase(
     on_reopen: Callable[[Store], None] | None = None,
 ) -> ErasureReport:
     """Erase the person named by ``query`` everywhere; see the module docstring."""
+    with store.lock:  # not while new events are being stitched to people
+        return _erase(store, query, actor, rewrite_file, on_reopen)
+
+
+def _erase(
+    store: Store,
+    query: str,
+    actor: str,
+    rewrite_file: bool,
+    on_reopen: Callable[[Store], None] | None,
+) -> ErasureReport:
     subject = resolve(store, query)
     idents = set(subject.identifiers) | {("person_id", p) for p in subject.person_ids}
     hashes = tombstones.add(store, idents)
@@ -116,8 +127,9 @@ def erase_many(
     on_reopen: Callable[[Store], None] | None = None,
 ) -> list[ErasureReport]:
     """Erase several people and rewrite the file once (the rewrite dominates the cost)."""
-    reports = [erase(store, q, actor=actor, rewrite_file=False) for q in queries]
-    rewritten = rewrite(store, on_reopen)
+    with store.lock:
+        reports = [erase(store, q, actor=actor, rewrite_file=False) for q in queries]
+        rewritten = rewrite(store, on_reopen)
     for r in reports:
         r.rewritten = rewritten
     return reports

@@ -83,6 +83,13 @@ def apply(
     store: Store, policies: list[Policy], *, dry_run: bool = False, actor: str = "stage"
 ) -> list[RetentionResult]:
     """Delete expired rows (or, with ``dry_run``, count what would go)."""
+    with store.lock:  # not while new events are being stitched
+        return _apply(store, policies, dry_run=dry_run, actor=actor)
+
+
+def _apply(
+    store: Store, policies: list[Policy], *, dry_run: bool, actor: str
+) -> list[RetentionResult]:
     all_tables = tables(store)
     results = []
     con = store.con

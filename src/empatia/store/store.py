@@ -109,7 +109,11 @@ class Store:
                     pid=int(pid.group(1)) if pid else None,
                 ) from e
             raise StoreError(f"cannot open the store {self.path}: {e}", path=self.path) from e
-        self._lock = threading.RLock()
+        #: Held by work that rewrites tables in place and must not interleave with other such
+        #: work in this process (migrations, stitching off the writer thread, erasure, the
+        #: file rewrite, decisions); reentrant.
+        self.lock = threading.RLock()
+        self._cursor_lock = threading.Lock()  # the per-thread cursors' bookkeeping
         self._cursors: dict[int, duckdb.DuckDBPyConnection] = {}
         self._set_root(root)
         if migrate and not read_only:
@@ -131,7 +135,7 @@ class Store:
     def migrate(self, migrations: list[Migration] | None = None) -> list[Migration]:
         """Apply the migrations this file lacks; return what was applied."""
         migrations = discover_migrations() if migrations is None else migrations
-        with self._lock:
+        with self.lock:
             self.con.execute(
                 "create table if not exists schema_migrations ("
                 " component varchar not null, version integer not null, name varchar not null,"
@@ -185,7 +189,7 @@ class Store:
             return self._root
         cur = self._cursors.get(ident)
         if cur is None:
-            with self._lock:
+            with self._cursor_lock:
                 alive = {t.ident for t in threading.enumerate()}
                 for gone in [i for i in self._cursors if i not in alive]:
                     self._close_quietly(self._cursors.pop(gone))
@@ -200,13 +204,13 @@ class Store:
     def replace_root(self, con: duckdb.DuckDBPyConnection) -> None:
         """Swap in a new root connection (after the file was rewritten); every thread's
         cursor is closed and the next call makes a fresh one."""
-        with self._lock:
+        with self.lock:
             self.release_cursors()
             self._set_root(con)
 
     def release_cursors(self) -> None:
         """Close every thread's cursor (the next call on a thread makes a new one)."""
-        with self._lock:
+        with self._cursor_lock:
             for cur in self._cursors.values():
                 self._close_quietly(cur)
             self._cursors = {}
@@ -237,7 +241,7 @@ class Store:
         self.con.execute("checkpoint")
 
     def close(self) -> None:
-        with self._lock:
+        with self.lock:
             self.release_cursors()
             self._close_quietly(self._root)
 

@@ -13,19 +13,18 @@ import base64
 import gzip
 import uuid
 import zlib
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from empatia.errors import PayloadTooLargeError, ValidationError
+from empatia.errors import EmpatiaError, PayloadTooLargeError, ValidationError
 from empatia.ingest.event import reason, to_row
 
-router = APIRouter(tags=["tracking"])
-# Plain Starlette routes (``add_route``): the hot path skips FastAPI's dependency solving
-# and response validation, which cost more than the work itself at thousands of requests/s.
 
 _SINGLE = {
     "identify": "identify", "track": "track", "page": "page", "screen": "screen",
@@ -90,10 +89,7 @@ async def _store(
 
 
 async def single(request: Request) -> Response:
-    kind = request.url.path.rsplit("/", 1)[-1]
-    if kind in ("batch", "b", "import"):
-        return await batch(request)
-    default_type = _SINGLE[kind]
+    default_type = _SINGLE[request.url.path.rsplit("/", 1)[-1]]
     body = await _body(request, request.app.state.settings.max_event_bytes)
     if not isinstance(body, dict):
         raise ValidationError("the body must be a JSON object (one event)")
@@ -130,7 +126,32 @@ async def batch(request: Request) -> Response:
     return await _store(request, events, write_key, None)
 
 
-# One route per path (not /v1/{kind}), so other /v1/... POST routes are not shadowed.
-for _kind in (*_SINGLE, "batch", "b", "import"):
-    router.add_route(f"/v1/{_kind}", single, methods=["POST"], include_in_schema=False)
-router.add_route("/beacon/v1/batch", batch, methods=["POST"], include_in_schema=False)
+PATHS: dict[str, Callable[[Request], Awaitable[Response]]] = {
+    **{f"/v1/{kind}": single for kind in _SINGLE},
+    **{f"/v1/{kind}": batch for kind in ("batch", "b", "import")},
+    "/beacon/v1/batch": batch,
+}
+
+
+class TrackingEndpoints:
+    """ASGI middleware answering ``POST`` on the tracking paths before FastAPI routes.
+
+    The hot path (thousands of requests/s on one event loop) skips the router, dependency
+    solving and the inner middleware, which cost more than the work itself; errors are
+    answered as every other route answers them (``{"code", "message"}`` with its status).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        handler = PATHS.get(scope["path"]) if scope["type"] == "http" else None
+        if handler is None or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        try:
+            response = await handler(Request(scope, receive))
+        except EmpatiaError as e:
+            response = Response(orjson.dumps(e.to_dict()), status_code=e.http_status,
+                                media_type="application/json")  # fmt: skip
+        await response(scope, receive, send)
