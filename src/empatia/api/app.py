@@ -274,6 +274,10 @@ def serve(
         if workspaces
         else create_app(workspace, advertise=url)
     )
+    import gc
+
+    gc.collect()
+    gc.freeze()  # what startup loaded is never garbage: full collections skip it (shorter pauses)
     uvicorn.run(
         app, host=host, port=port, access_log=False, log_level="warning",
         loop="uvloop", http="httptools",
