@@ -157,3 +157,10 @@ def test_revoked_key_is_refused(client: TestClient, keys: dict[str, str], worksp
     client.app.state.keyring.refresh()  # type: ignore[attr-defined]
     _refused(client, "/v1/track", 401, "revoked", json={"userId": "u", "event": "E"},
              headers=basic(keys["write"]))
+
+
+def test_tracking_paths_say_they_take_post(client: TestClient) -> None:
+    for path in ("/v1/track", "/v1/batch", "/beacon/v1/batch"):
+        r = client.get(path)
+        assert r.status_code == 405 and r.headers["allow"] == "POST"
+        assert "POST" in r.json()["message"]

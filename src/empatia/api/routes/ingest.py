@@ -146,12 +146,18 @@ class TrackingEndpoints:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         handler = PATHS.get(scope["path"]) if scope["type"] == "http" else None
-        if handler is None or scope["method"] != "POST":
+        if handler is None:
             await self.app(scope, receive, send)
             return
-        try:
-            response = await handler(Request(scope, receive))
-        except EmpatiaError as e:
-            response = Response(orjson.dumps(e.to_dict()), status_code=e.http_status,
-                                media_type="application/json")  # fmt: skip
+        if scope["method"] != "POST":
+            response = Response(
+                b'{"code":"method_not_allowed","message":"tracking endpoints take POST"}',
+                status_code=405, headers={"Allow": "POST"}, media_type="application/json",
+            )
+        else:
+            try:
+                response = await handler(Request(scope, receive))
+            except EmpatiaError as e:
+                response = Response(orjson.dumps(e.to_dict()), status_code=e.http_status,
+                                    media_type="application/json")  # fmt: skip
         await response(scope, receive, send)
