@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What the test suite needs beyond pip, installed on a fresh Debian machine (run as root):
-# Java for Spark local mode, Debian's Chromium for the browser tests, hey for benchmarks.
+# Java for Spark local mode, Debian's Chromium for the browser tests. (The HTTP benchmarks
+# also need Debian's `hey`: apt-get install hey.)
 set -euo pipefail
 need=()
 command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
