@@ -12,6 +12,7 @@ MODULES = [
     "empatia.web.timeline",
     "empatia.web.customer",
     "empatia.web.charts",
+    "empatia.web.render",
 ]
 
 

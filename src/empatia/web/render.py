@@ -76,6 +76,16 @@ def fmt_days(v: Any) -> str:
     return f"{d / 365.25:.1f} years"
 
 
+def fmt_ago(v: Any) -> str:
+    """Days before now in words: ``today``, ``3 days ago``.
+
+    >>> fmt_ago(0.2), fmt_ago(3)
+    ('today', '3 days ago')
+    """
+    words = fmt_days(v)
+    return words if words in ("today", "–") else f"{words} ago"
+
+
 def fmt_duration(seconds: Any) -> str:
     """Seconds in the unit a person would use: ``41 min``, ``5.2 h``, ``6.1 days``."""
     if _missing(seconds):
@@ -111,7 +121,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(num=fmt_num, pct=fmt_pct, money=fmt_money, date=fmt_date, time=fmt_time,
-                       days=fmt_days, duration=fmt_duration, mood=mood, json=to_json)  # fmt: skip
+                       days=fmt_days, ago=fmt_ago, duration=fmt_duration, mood=mood, json=to_json)  # fmt: skip
     env.globals["asset"] = asset_url
     return env
 
