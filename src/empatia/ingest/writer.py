@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import duckdb
-import pyarrow as pa
 
 from empatia.errors import StoreError
 from empatia.ingest.event import Row
@@ -33,18 +32,18 @@ T = TypeVar("T")
 
 MAX_GROUP_EVENTS = 20_000
 
-_SCHEMA = pa.schema(
-    [
-        ("message_id", pa.string()), ("type", pa.string()), ("event", pa.string()),
-        ("name", pa.string()), ("user_id", pa.string()), ("anonymous_id", pa.string()),
-        ("previous_id", pa.string()), ("group_id", pa.string()),
-        ("timestamp", pa.timestamp("us", tz="UTC")),
-        ("original_timestamp", pa.timestamp("us", tz="UTC")),
-        ("sent_at", pa.timestamp("us", tz="UTC")), ("received_at", pa.timestamp("us", tz="UTC")),
-        ("source", pa.string()), ("raw", pa.string()),
-    ]
-)  # fmt: skip
-_APPEND = f"insert into events ({INSERT_COLUMNS}) select md5_number(message_id), * from _w_rows"
+#: One list per ``Row`` field, unnested in SQL: the group's rows go in as parameters of one
+#: statement (the writer crosses between Python and DuckDB once, which matters while the event
+#: loop holds the GIL most of the time).
+_TIMES = ("timestamp", "original_timestamp", "sent_at", "received_at")
+_COLUMNS = ", ".join(
+    f"unnest(${i}::{'timestamptz' if f in _TIMES else 'varchar'}[]) as \"{f}\""
+    for i, f in enumerate(Row._fields, start=1)
+)
+_APPEND = (
+    f"insert into events ({INSERT_COLUMNS}) "
+    f"select md5_number(message_id), * from (select {_COLUMNS})"
+)
 #: The same, skipping message ids already stored; DuckDB's conflict check costs about twice the
 #: plain insert, so it runs only when the plain insert met a duplicate (a client's retry).
 _INSERT_NEW = _APPEND.replace("insert into", "insert or ignore into", 1)
@@ -128,14 +127,14 @@ class EventWriter:
 
     def _write_group(self, group: list[_Request]) -> None:
         rows = [r for req in group for r in req.rows]
-        # DuckDB reads the Arrow table by its variable name (cheaper than register/unregister)
-        _w_rows = pa.Table.from_pylist([r._asdict() for r in rows], schema=_SCHEMA)  # noqa: F841
         con = self._con
         try:  # one statement, its own transaction: all of the group or nothing
-            try:
-                con.execute(_APPEND)
-            except duckdb.ConstraintException:  # a retry: keep what is new
-                con.execute(_INSERT_NEW)
+            if rows:  # (none when every event was dropped, e.g. an erased person's)
+                columns = [list(c) for c in zip(*rows, strict=True)]
+                try:
+                    con.execute(_APPEND, columns)
+                except duckdb.ConstraintException:  # a retry: keep what is new
+                    con.execute(_INSERT_NEW, columns)
         except Exception as e:
             log.exception("group commit failed")
             err = StoreError(f"could not store the events: {type(e).__name__}")
