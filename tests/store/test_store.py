@@ -85,3 +85,61 @@ def test_threads_can_query_the_store_at_the_same_time(tmp_path: Path) -> None:
     assert errors == []
     with Store(tmp_path / "busy.duckdb") as again:  # closing released every thread's cursor
         assert again.table_exists("events")
+
+
+def test_a_file_swap_waits_for_busy_threads_and_nothing_written_after_it_is_lost(
+    tmp_path: Path,
+) -> None:
+    """The erasure rewrite swaps the database file while the server's threads read: they
+    wait and go on, and what is written afterwards lands in the new file (a cursor left open
+    on the old database would otherwise keep it alive and take the writes). A thread that
+    took its cursor just before the swap closed it sees one "connection closed" error (a
+    request answered 503) and its next call gets a new cursor."""
+    import threading
+
+    import duckdb
+
+    from empatia.privacy.compact import rewrite
+
+    path = tmp_path / "swap.duckdb"
+    s = Store(path)
+    s.con.execute("create table notes (n integer)")
+    s.con.execute("insert into notes values (1)")
+    kept = s.cursor()  # as the decision engine or a key ring holds one
+    errors: list[BaseException] = []
+    after: list[int] = []
+    stop, swapped = threading.Event(), threading.Event()
+
+    def reader() -> None:
+        closed = 0
+        try:
+            while not stop.is_set() or not after:
+                try:
+                    s.con.execute("select count(*) from range(300000)").fetchone()
+                except duckdb.ConnectionException:
+                    closed += 1
+                    assert closed == 1, "only a cursor taken just before the swap"
+                    continue
+                if swapped.is_set():
+                    after.append(1)
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=reader) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        assert rewrite(s)
+        swapped.set()
+        s.con.execute("insert into notes values (2)")
+    finally:
+        swapped.set()
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+    assert errors == []
+    with pytest.raises(Exception, match="closed"):
+        kept.execute("select 1")  # the swap closed it: its holder must take a new one
+    s.close()
+    with Store(path) as again:
+        assert again.con.execute("select list(n order by n) from notes").fetchone() == ([1, 2],)

@@ -56,7 +56,6 @@ class RealTime:
         self._contacts: dict[str, list[tuple[float, str]]] = {}
         self._queue: queue.Queue[Decision] = queue.Queue()
         self._stop = threading.Event()
-        self._local = threading.local()
         self.refresh_consent()
         self._load_contacts()
         if background:
@@ -192,10 +191,7 @@ class RealTime:
 
     # -- deciding -------------------------------------------------------------------------
     def _cursor(self) -> Any:
-        cur = getattr(self._local, "cur", None)
-        if cur is None:
-            cur = self._local.cur = self.store.cursor()
-        return cur
+        return self.store.con  # this thread's own (made anew after a file swap)
 
     def inputs(self, person_id: str) -> tuple[list[Candidate], PersonState, datetime | None] | None:
         row = self._cursor().execute(

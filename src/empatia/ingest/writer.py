@@ -68,7 +68,6 @@ class EventWriter:
         self.store = store
         self.after_commit = after_commit
         self._queue: queue.SimpleQueue[_Request | _Call | None] = queue.SimpleQueue()
-        self._con = store.cursor()
         self._thread = threading.Thread(target=self._loop, name="empatia-writer", daemon=True)
         self._thread.start()
 
@@ -88,7 +87,6 @@ class EventWriter:
     def close(self) -> None:
         self._queue.put(None)
         self._thread.join(timeout=30)
-        self._con.close()
 
     # -- the writer thread ----------------------------------------------------------------
     def _loop(self) -> None:
@@ -127,7 +125,7 @@ class EventWriter:
 
     def _write_group(self, group: list[_Request]) -> None:
         rows = [r for req in group for r in req.rows]
-        con = self._con
+        con = self.store.con  # this thread's cursor (made anew after a file swap)
         try:  # one statement, its own transaction: all of the group or nothing
             if rows:  # (none when every event was dropped, e.g. an erased person's)
                 columns = [list(c) for c in zip(*rows, strict=True)]

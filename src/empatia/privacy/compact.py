@@ -6,14 +6,14 @@ erased e-mail readable with ``grep`` (``tests/privacy/test_erasure.py`` shows it
 erasure the store is copied into a fresh file (``COPY FROM DATABASE``: tables, views,
 sequences with their current values, indexes) that replaces the old one atomically.
 
-Every cursor of the old connection is closed by the swap; whoever holds one (the server's
-writer) must take a new one (:func:`rewrite` runs ``on_reopen``).
+Meanwhile other threads wait for the store (:meth:`Store.exclusive`): every cursor on the old
+file is closed, ``store.con`` gives each thread a new one afterwards, and whoever kept a cursor
+from ``store.cursor()`` must take a new one (:func:`rewrite` runs ``on_reopen``).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,9 +31,7 @@ def rewrite(store: Store, on_reopen: Callable[[Store], None] | None = None) -> b
         return False
     path = Path(store.path)
     fresh = path.with_name(path.name + ".rewrite")
-    with store.lock:
-        store.release_cursors()  # a thread's open transaction would block the checkpoint
-        con = store.root
+    with store.exclusive() as con:
         settings = dict(
             con.execute(
                 "select name, value from duckdb_settings()"
@@ -53,13 +51,11 @@ def rewrite(store: Store, on_reopen: Callable[[Store], None] | None = None) -> b
         except duckdb.Error as e:
             fresh.unlink(missing_ok=True)
             raise StoreError(f"could not rewrite the store: {e}", path=store.path) from e
-        con.close()
-        os.replace(fresh, path)
-        Path(str(path) + ".wal").unlink(missing_ok=True)
         config = {k: str(v) for k, v in settings.items() if k in ("memory_limit", "threads")}
-        store.replace_root(duckdb.connect(str(path), config=config))
-        if "checkpoint_threshold" in settings:
-            store.root.execute(f"set checkpoint_threshold = '{settings['checkpoint_threshold']}'")
+        setup = [f"set checkpoint_threshold = '{v}'" for k, v in settings.items()
+                 if k == "checkpoint_threshold"]  # fmt: skip
+        con.close()  # an open cursor would keep the old database alive
+        store.swap(fresh, config, setup)
     log.info("store rewritten to drop deleted bytes")
     if on_reopen is not None:
         on_reopen(store)

@@ -85,10 +85,6 @@ class PrivacyWriter(EventWriter):
                 for fut, n in waiting:
                     fut.set_result(n)
 
-    def reconnect(self, store: Store) -> None:
-        """After the store's file was rewritten (on the writer thread only)."""
-        self._con = store.cursor()
-
 
 @dataclass
 class Tenant:

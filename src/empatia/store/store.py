@@ -13,8 +13,14 @@ an old file applies what is missing, in order, each migration in its own transac
 from __future__ import annotations
 
 import logging
+import os
 import re
+import secrets
 import threading
+import time
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -115,7 +121,11 @@ class Store:
         self.lock = threading.RLock()
         self._cursor_lock = threading.Lock()  # the per-thread cursors' bookkeeping
         self._cursors: dict[int, duckdb.DuckDBPyConnection] = {}
-        self._set_root(root)
+        self._root = root
+        self._open = threading.Event()  # cleared while the file is being swapped
+        self._open.set()
+        self._swapper: int | None = None
+        self._issued: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()
         if migrate and not read_only:
             self.migrate()
 
@@ -179,14 +189,13 @@ class Store:
     def con(self) -> duckdb.DuckDBPyConnection:
         """The connection for the calling thread.
 
-        A DuckDB connection refuses a call while another thread is inside one, so the thread
-        that opened the store gets the root connection and every other thread (the server's
-        request threads, its writer, background refreshes) its own cursor on the same
-        database, made on first use and kept for that thread.
+        A DuckDB connection refuses a call while another thread is inside one, so every
+        thread (the CLI's, the server's event loop and request threads, its writer,
+        background refreshes) gets its own cursor on the database, made on first use and
+        kept for that thread. The root connection only makes cursors and closes the store.
         """
+        self._wait_for_swap()
         ident = threading.get_ident()
-        if ident == self._owner:
-            return self._root
         cur = self._cursors.get(ident)
         if cur is None:
             with self._cursor_lock:
@@ -196,29 +205,106 @@ class Store:
                 cur = self._cursors[ident] = self._root.cursor()
         return cur
 
-    @property
-    def root(self) -> duckdb.DuckDBPyConnection:
-        """The connection that owns the database (closing it closes the store)."""
-        return self._root
-
-    def replace_root(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Swap in a new root connection (after the file was rewritten); every thread's
-        cursor is closed and the next call makes a fresh one."""
-        with self.lock:
-            self.release_cursors()
-            self._set_root(con)
-
-    def release_cursors(self) -> None:
-        """Close every thread's cursor (the next call on a thread makes a new one)."""
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A new cursor on the same database (close it after use). A file swap closes the
+        ones still open."""
+        self._wait_for_swap()
+        cur = self._root.cursor()
         with self._cursor_lock:
-            for cur in self._cursors.values():
-                self._close_quietly(cur)
-            self._cursors = {}
+            self._issued.add(cur)
+        return cur
 
-    def _set_root(self, con: duckdb.DuckDBPyConnection) -> None:
-        self._root = con
-        self._owner = threading.get_ident()
-        self._cursors = {}
+    def release_cursors(self, timeout: float = 0.0) -> bool:
+        """Close every thread's cursor and every cursor :meth:`cursor` gave out (a thread's
+        next call makes a new one).
+
+        A cursor that is inside a call cannot be closed; it is retried for ``timeout``
+        seconds. Returns whether every cursor was closed."""
+        deadline = time.monotonic() + timeout
+        with self._cursor_lock:
+            while True:
+                for ident, cur in list(self._cursors.items()):
+                    if self._closed(cur):
+                        del self._cursors[ident]
+                for cur in list(self._issued):
+                    if self._closed(cur):
+                        self._issued.discard(cur)
+                if not (self._cursors or self._issued) or time.monotonic() >= deadline:
+                    return not (self._cursors or self._issued)
+                time.sleep(0.01)
+
+    @staticmethod
+    def _closed(cur: duckdb.DuckDBPyConnection) -> bool:
+        try:
+            cur.close()
+        except duckdb.ResourceInUseException:  # inside a call: try again later
+            return False
+        except duckdb.Error:  # closed already
+            pass
+        return True
+
+    @contextmanager
+    def exclusive(self, timeout: float = 30.0) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The database to the calling thread alone, for swapping its file (:meth:`swap`).
+
+        Other threads asking for a connection wait until the block ends; every thread's
+        cursor is closed first (waiting up to ``timeout`` seconds for busy ones). Yields a
+        cursor of the calling thread's own."""
+        with self.lock:
+            self._swapper = threading.get_ident()
+            self._open.clear()
+            try:
+                if not self.release_cursors(timeout):
+                    raise StoreError(
+                        f"the store {self.path} stayed busy for {timeout:.0f} s; try again",
+                        path=self.path,
+                    )
+                work = self._root.cursor()
+                try:
+                    yield work
+                finally:
+                    self._close_quietly(work)
+            finally:
+                self._swapper = None
+                self._open.set()
+
+    def swap(
+        self, fresh: Path, config: dict[str, str], setup: Sequence[str] = (), timeout: float = 30.0
+    ) -> None:
+        """Inside :meth:`exclusive`: replace the database file by ``fresh`` and reopen it.
+
+        A cursor someone still holds keeps the old database open after the root closes, and
+        DuckDB would hand a new connection to that old (replaced) database. So a marker table
+        is put into the old database first, and the file is reopened until the marker is
+        gone — the connection then reads the new file. ``setup`` statements run on it."""
+        marker = "_empatia_replaced_" + secrets.token_hex(4)
+        self._root.execute(f"create table {marker} (x integer)")
+        self._close_quietly(self._root)
+        os.replace(fresh, self.path)
+        deadline = time.monotonic() + timeout
+        while True:
+            Path(self.path + ".wal").unlink(missing_ok=True)  # the old database's, if any
+            con = duckdb.connect(self.path, config=config)
+            old = con.execute(
+                "select count(*) from information_schema.tables where table_name = ?", [marker]
+            ).fetchone()
+            if not (old and old[0]):
+                for statement in setup:
+                    con.execute(statement)
+                with self._cursor_lock:
+                    self._root = con
+                return
+            con.close()
+            if time.monotonic() >= deadline:
+                raise StoreError(
+                    f"a connection to the replaced store {self.path} stayed open; restart "
+                    "the server", path=self.path
+                )
+            time.sleep(0.02)
+
+    def _wait_for_swap(self) -> None:
+        if not self._open.is_set() and threading.get_ident() != self._swapper:
+            self._open.wait()
 
     @staticmethod
     def _close_quietly(con: duckdb.DuckDBPyConnection) -> None:
@@ -226,10 +312,6 @@ class Store:
             con.close()
         except duckdb.Error:  # pragma: no cover - closed already
             pass
-
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A new cursor on the same database, for use from another thread."""
-        return self._root.cursor()
 
     def table_exists(self, name: str) -> bool:
         row = self.con.execute(
@@ -242,7 +324,7 @@ class Store:
 
     def close(self) -> None:
         with self.lock:
-            self.release_cursors()
+            self.release_cursors(timeout=5.0)
             self._close_quietly(self._root)
 
     def __enter__(self) -> Store:

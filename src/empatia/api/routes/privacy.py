@@ -50,8 +50,7 @@ async def subject_erase(id: str, ws: WorkspaceDep, key: AdminKey, request: Reque
 
     def job() -> dict[str, object]:
         try:
-            report = erase(ws.store, id, actor=f"key:{key.key_id}",
-                           on_reopen=tenant.writer.reconnect)  # fmt: skip
+            report = erase(ws.store, id, actor=f"key:{key.key_id}")
         finally:
             tenant.tombstones.refresh()
         return report.as_dict()
