@@ -164,3 +164,15 @@ def test_tracking_paths_say_they_take_post(client: TestClient) -> None:
         r = client.get(path)
         assert r.status_code == 405 and r.headers["allow"] == "POST"
         assert "POST" in r.json()["message"]
+
+
+def test_tracking_paths_work_with_a_trailing_slash_and_under_a_root_path(
+    keys: dict[str, str], workspace: Workspace
+) -> None:
+    from empatia.api.app import create_app
+
+    body = {"userId": "u", "event": "E"}
+    with TestClient(create_app(workspace), root_path="/empatia") as c:
+        for path in ("/v1/track/", "/empatia/v1/track"):
+            assert c.post(path, json=body, headers=basic(keys["write"])).status_code == 200
+    assert len(events(workspace)) == 2

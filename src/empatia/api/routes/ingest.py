@@ -89,7 +89,7 @@ async def _store(
 
 
 async def single(request: Request) -> Response:
-    default_type = _SINGLE[request.url.path.rsplit("/", 1)[-1]]
+    default_type = _SINGLE[_route_path(request.scope).rsplit("/", 1)[-1]]
     body = await _body(request, request.app.state.settings.max_event_bytes)
     if not isinstance(body, dict):
         raise ValidationError("the body must be a JSON object (one event)")
@@ -133,6 +133,14 @@ PATHS: dict[str, Callable[[Request], Awaitable[Response]]] = {
 }
 
 
+def _route_path(scope: Scope) -> str:
+    """The path inside the app (without ``--root-path``), without a trailing slash."""
+    path, root = scope["path"], scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    return path.rstrip("/") or "/"
+
+
 class TrackingEndpoints:
     """ASGI middleware answering ``POST`` on the tracking paths before FastAPI routes.
 
@@ -145,7 +153,7 @@ class TrackingEndpoints:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        handler = PATHS.get(scope["path"]) if scope["type"] == "http" else None
+        handler = PATHS.get(_route_path(scope)) if scope["type"] == "http" else None
         if handler is None:
             await self.app(scope, receive, send)
             return
