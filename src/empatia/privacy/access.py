@@ -32,6 +32,11 @@ from empatia.store import Store
 
 def export_subject(store: Store, query: str, *, actor: str = "cli") -> dict[str, Any]:
     """Everything about the subject ``query``: ``{person_id, identifiers, consent, tables}``."""
+    with store.lock:  # one consistent picture: no stitching commit between its reads
+        return _export(store, query, actor)
+
+
+def _export(store: Store, query: str, actor: str) -> dict[str, Any]:
     subject = resolve(store, query)
     out_tables: dict[str, list[dict[str, Any]]] = {}
     cur = store.cursor()
