@@ -7,14 +7,12 @@ erasure the store is copied into a fresh file (``COPY FROM DATABASE``: tables, v
 sequences with their current values, indexes) that replaces the old one atomically.
 
 Meanwhile other threads wait for the store (:meth:`Store.exclusive`): every cursor on the old
-file is closed, ``store.con`` gives each thread a new one afterwards, and whoever kept a cursor
-from ``store.cursor()`` must take a new one (:func:`rewrite` runs ``on_reopen``).
+file is closed, and ``store.con`` gives each thread a new one afterwards.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -25,7 +23,7 @@ from empatia.store import Store
 log = logging.getLogger(__name__)
 
 
-def rewrite(store: Store, on_reopen: Callable[[Store], None] | None = None) -> bool:
+def rewrite(store: Store) -> bool:
     """Copy the store into a fresh file and swap it in; False for in-memory stores."""
     if store.path == ":memory:" or store.read_only:
         return False
@@ -57,8 +55,6 @@ def rewrite(store: Store, on_reopen: Callable[[Store], None] | None = None) -> b
         con.close()  # an open cursor would keep the old database alive
         store.swap(fresh, config, setup)
     log.info("store rewritten to drop deleted bytes")
-    if on_reopen is not None:
-        on_reopen(store)
     return True
 
 

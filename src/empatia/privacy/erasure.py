@@ -19,7 +19,6 @@ the hash, and rewrites the database file so no deleted byte survives on disk.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import duckdb
@@ -54,20 +53,13 @@ def erase(
     *,
     actor: str = "cli",
     rewrite_file: bool = True,
-    on_reopen: Callable[[Store], None] | None = None,
 ) -> ErasureReport:
     """Erase the person named by ``query`` everywhere; see the module docstring."""
     with store.lock:  # not while new events are being stitched to people
-        return _erase(store, query, actor, rewrite_file, on_reopen)
+        return _erase(store, query, actor, rewrite_file)
 
 
-def _erase(
-    store: Store,
-    query: str,
-    actor: str,
-    rewrite_file: bool,
-    on_reopen: Callable[[Store], None] | None,
-) -> ErasureReport:
+def _erase(store: Store, query: str, actor: str, rewrite_file: bool) -> ErasureReport:
     subject = resolve(store, query)
     idents = set(subject.identifiers) | {("person_id", p) for p in subject.person_ids}
     hashes = tombstones.add(store, idents)
@@ -111,7 +103,7 @@ def _erase(
     audit.log(store, actor, "erase", report.subject,
               f"rows deleted: {sum(report.deleted.values())}")  # fmt: skip
     if rewrite_file:
-        report.rewritten = rewrite(store, on_reopen)
+        report.rewritten = rewrite(store)
     else:
         store.checkpoint()
     log.info("erased a subject: %d rows in %d tables", sum(report.deleted.values()),
@@ -124,12 +116,11 @@ def erase_many(
     queries: list[str],
     *,
     actor: str = "cli",
-    on_reopen: Callable[[Store], None] | None = None,
 ) -> list[ErasureReport]:
     """Erase several people and rewrite the file once (the rewrite dominates the cost)."""
     with store.lock:
         reports = [erase(store, q, actor=actor, rewrite_file=False) for q in queries]
-        rewritten = rewrite(store, on_reopen)
+        rewritten = rewrite(store)
     for r in reports:
         r.rewritten = rewritten
     return reports

@@ -201,7 +201,7 @@ class Store:
             with self._cursor_lock:
                 alive = {t.ident for t in threading.enumerate()}
                 for gone in [i for i in self._cursors if i not in alive]:
-                    self._close_quietly(self._cursors.pop(gone))
+                    self._closed(self._cursors.pop(gone))
                 cur = self._cursors[ident] = self._root.cursor()
         return cur
 
@@ -235,6 +235,7 @@ class Store:
 
     @staticmethod
     def _closed(cur: duckdb.DuckDBPyConnection) -> bool:
+        """Close ``cur``; False when it is inside a call (it stays open)."""
         try:
             cur.close()
         except duckdb.ResourceInUseException:  # inside a call: try again later
@@ -263,7 +264,7 @@ class Store:
                 try:
                     yield work
                 finally:
-                    self._close_quietly(work)
+                    self._closed(work)
             finally:
                 self._swapper = None
                 self._open.set()
@@ -279,7 +280,7 @@ class Store:
         gone — the connection then reads the new file. ``setup`` statements run on it."""
         marker = "_empatia_replaced_" + secrets.token_hex(4)
         self._root.execute(f"create table {marker} (x integer)")
-        self._close_quietly(self._root)
+        self._closed(self._root)
         os.replace(fresh, self.path)
         deadline = time.monotonic() + timeout
         while True:
@@ -306,13 +307,6 @@ class Store:
         if not self._open.is_set() and threading.get_ident() != self._swapper:
             self._open.wait()
 
-    @staticmethod
-    def _close_quietly(con: duckdb.DuckDBPyConnection) -> None:
-        try:
-            con.close()
-        except duckdb.Error:  # pragma: no cover - closed already
-            pass
-
     def table_exists(self, name: str) -> bool:
         row = self.con.execute(
             "select count(*) from information_schema.tables where table_name = ?", [name]
@@ -325,7 +319,7 @@ class Store:
     def close(self) -> None:
         with self.lock:
             self.release_cursors(timeout=5.0)
-            self._close_quietly(self._root)
+            self._closed(self._root)
 
     def __enter__(self) -> Store:
         return self

@@ -25,7 +25,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from empatia.errors import EmpatiaError, PayloadTooLargeError, ValidationError
 from empatia.ingest.event import reason, to_row
 
-
 _SINGLE = {
     "identify": "identify", "track": "track", "page": "page", "screen": "screen",
     "group": "group", "alias": "alias",
