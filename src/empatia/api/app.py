@@ -30,6 +30,7 @@ from empatia.plugins import import_optional
 from empatia.privacy.consent import ensure_view as ensure_consent_view
 from empatia.privacy.keys import hash_secret
 from empatia.privacy.tenants import CurrentProxy, KeyRouter, Tenants, WriterRouter
+from empatia.web.sessions import Sessions
 from empatia.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,7 @@ def create_app(
     )
     app.state.tenants = tenants
     app.state.keyring = KeyRouter(tenants)
+    app.state.sessions = Sessions()
     app.state.writer = WriterRouter(tenants)
     if single is not None:
         app.state.workspace = single.workspace

@@ -1,7 +1,8 @@
 """FastAPI dependencies shared by every route: the workspace and the caller's key.
 
 A key is read from ``Authorization: Bearer <secret>``, HTTP basic auth (the secret as user
-name, as Segment clients send it), or the ``empatia_key`` cookie the web UI sets at sign-in.
+name, as Segment clients send it), or the web UI's session cookie (``empatia.web.sessions``:
+the cookie holds only a random session id; the key's secret stays in server memory).
 
     @router.get("/v1/profiles/{id}")
     def profile(id: str, ws: WorkspaceDep, key: ReadKey) -> ...
@@ -17,6 +18,7 @@ from fastapi import Depends, Request
 
 from empatia.privacy.keys import ApiKey
 from empatia.privacy.tenants import CURRENT, Tenants
+from empatia.web.sessions import COOKIE as SESSION_COOKIE
 from empatia.workspace import Workspace
 
 
@@ -42,7 +44,7 @@ def presented_secret(request: Request) -> str | None:
             return base64.b64decode(value.strip()).decode().split(":", 1)[0] or None
         except (ValueError, UnicodeDecodeError):
             return None
-    return request.cookies.get("empatia_key")
+    return request.app.state.sessions.secret(request.cookies.get(SESSION_COOKIE))
 
 
 def require(scope: str) -> Callable[[Request], Awaitable[ApiKey]]:

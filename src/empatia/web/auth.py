@@ -1,40 +1,59 @@
-"""Signing in to the web UI: a read or admin key, kept in the ``empatia_key`` cookie.
+"""Signing in to the web UI with a read, care or admin key: a server-side session.
 
-The API reads the same cookie (``empatia.api.deps``), so pages and their JSON calls share one
-sign-in. The cookie is HttpOnly and SameSite=Lax: other sites cannot post forms with it.
+The browser gets only a random session id (``empatia.web.sessions``); the key's secret stays
+in server memory. The API reads the same session (``empatia.api.deps``), so pages and their
+JSON calls share one sign-in. Signing out drops the session: the old cookie opens nothing.
+Forms are protected against cross-site forgery by ``empatia.web.security``; write keys cannot
+sign in (they are public: every browser running analytics.js carries one).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Awaitable, Callable
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from empatia.api.deps import require
-from empatia.errors import AuthError
+from empatia.errors import AuthError, ForbiddenError
 from empatia.privacy.keys import ApiKey
 from empatia.web.render import render
+from empatia.web.security import SIGNIN_COOKIE, new_token
+from empatia.web.sessions import COOKIE, LIFETIME_S
 from empatia.workspace import Workspace
 
 router = APIRouter(include_in_schema=False)
-COOKIE = "empatia_key"
-_read = require("read")
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
-async def signed_in(request: Request) -> ApiKey:
-    """The caller's key; a browser without a valid one is sent to the sign-in page."""
-    try:
-        return await _read(request)
-    except AuthError as e:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise HTTPException(
-            303, "sign in first", {"Location": f"/signin?next={quote(target)}"}
-        ) from e
+def signed_in_with(scope: str) -> Callable[[Request], Awaitable[ApiKey]]:
+    """A dependency: the caller's key, which must allow ``scope``.
+
+    A browser that is not signed in is sent to the sign-in page; a key without the scope gets
+    403 (``ForbiddenError``).
+    """
+    check = require(scope)
+
+    async def dependency(request: Request) -> ApiKey:
+        try:
+            return await check(request)
+        except ForbiddenError:
+            raise
+        except AuthError as e:  # not signed in (or the session ended): sign in for ``scope``
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            raise HTTPException(
+                303, "sign in first", {"Location": f"/signin?next={quote(target)}"}
+            ) from e
+
+    return dependency
 
 
+signed_in = signed_in_with("read")
 WebKey = Annotated[ApiKey, Depends(signed_in)]
+CareWebKey = Annotated[ApiKey, Depends(signed_in_with("care"))]
 
 
 def workspace_of(request: Request) -> Workspace:
@@ -48,33 +67,77 @@ def may_see_words(key: ApiKey) -> bool:
     return key.scope == "admin"
 
 
-def _safe_next(target: str | None) -> str:
-    if not target or not target.startswith("/") or target.startswith("//"):
+def safe_next(target: str | None) -> str:
+    """``target`` when it is a path on this site, else ``/`` (no open redirects).
+
+    >>> [safe_next(t) for t in ("/customers?q=1", "//evil.com", "/\\\\evil.com", "/%2F%2Fevil")]
+    ['/customers?q=1', '/', '/', '/']
+    """
+    if not target:
         return "/"
+    seen = target
+    for _ in range(3):  # what a browser or a proxy might decode
+        if (
+            not seen.startswith("/")
+            or seen.startswith("//")
+            or "\\" in seen
+            or any(ord(c) < 0x21 or ord(c) == 0x7F for c in seen)
+            or urlsplit(seen).scheme
+            or urlsplit(seen).netloc
+        ):
+            return "/"
+        seen = unquote(seen)
     return target
+
+
+def _cookie(request: Request, response: Response, name: str, value: str, max_age: int,
+            path: str = "/", samesite: str = "lax") -> None:  # fmt: skip
+    # behind a TLS proxy, uvicorn's proxy headers make the scheme https (X-Forwarded-Proto)
+    response.set_cookie(name, value, max_age=max_age, path=path, httponly=True,
+                        samesite=samesite, secure=request.url.scheme == "https")  # type: ignore[arg-type]  # fmt: skip
+
+
+def _signin_form(request: Request, next_: str, error: str | None = None,
+                 status: int = 200) -> Response:  # fmt: skip
+    """The sign-in page with a pre-session CSRF token, also set as a cookie (double submit)."""
+    token = request.cookies.get(SIGNIN_COOKIE, "")
+    if not _TOKEN.fullmatch(token):
+        token = new_token()
+    response = render(request, "signin.html", status=status, next=next_, error=error,
+                      signin_token=token)  # fmt: skip
+    _cookie(request, response, SIGNIN_COOKIE, token, 3600, path="/signin", samesite="strict")
+    return response
 
 
 @router.get("/signin")
 def signin_page(request: Request, next: str | None = None) -> Response:  # noqa: A002
-    return render(request, "signin.html", next=_safe_next(next), error=None)
+    return _signin_form(request, safe_next(next))
 
 
 @router.post("/signin")
 async def signin(request: Request, key: Annotated[str, Form()] = "",
                  next: Annotated[str, Form()] = "/") -> Response:  # noqa: A002  # fmt: skip
+    """Sign in (the CSRF token was checked by ``empatia.web.security``)."""
     secret = key.strip()
     try:
         request.app.state.keyring.authenticate(secret, "read")
     except AuthError as e:
-        return render(request, "signin.html", status=401, next=_safe_next(next), error=e.message)
-    response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(COOKIE, secret, httponly=True, samesite="lax", path="/",
-                        secure=request.url.scheme == "https", max_age=12 * 3600)  # fmt: skip
+        return _signin_form(request, safe_next(next), e.message, status=e.http_status)
+    sessions = request.app.state.sessions
+    old = request.cookies.get(COOKIE)
+    if old:
+        sessions.drop(old)
+    response = RedirectResponse(safe_next(next), status_code=303)
+    _cookie(request, response, COOKIE, sessions.create(secret), LIFETIME_S)
+    response.delete_cookie(SIGNIN_COOKIE, path="/signin")
     return response
 
 
 @router.post("/signout")
-def signout() -> Response:
+def signout(request: Request) -> Response:
+    sid = request.cookies.get(COOKIE)
+    if sid:
+        request.app.state.sessions.drop(sid)
     response = RedirectResponse("/signin", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
