@@ -49,11 +49,19 @@ def test_latest_decision_wins_and_the_ledger_keeps_all(world: Workspace) -> None
     assert not check(world.store, ala, "analytics")
 
 
-def test_an_older_decision_recorded_later_does_not_override() -> None:
+def test_a_withdrawal_wins_whichever_clock_says_it_is_later() -> None:
+    # (This test used to say the opposite: an older withdrawal learnt later did not count,
+    # which is how a grant dated in the future beat the person's own later withdrawal.)
     s = Store(":memory:")
     record(s, "p_1", "profiling", True, at=datetime(2026, 5, 1, tzinfo=UTC))
     record(s, "p_1", "profiling", False, at=datetime(2026, 1, 1, tzinfo=UTC))
-    assert check(s, "p_1", "profiling")
+    assert not check(s, "p_1", "profiling")  # learnt later: the withdrawal wins
+    record(s, "p_2", "profiling", False, at=datetime(2026, 5, 1, tzinfo=UTC))
+    record(s, "p_2", "profiling", True, at=datetime(2026, 1, 1, tzinfo=UTC))
+    assert not check(s, "p_2", "profiling")  # an older grant learnt later does not undo it
+    assert not current(s, "p_2")["profiling"].granted
+    record(s, "p_2", "profiling", True)
+    assert check(s, "p_2", "profiling")  # a new grant does
 
 
 def test_sql_form_agrees_with_check(world: Workspace) -> None:

@@ -5,9 +5,12 @@ Rules, in the order they apply (each leaves a note in ``Decision.policy``):
 1. **Special care** (#7's ``care_list``) → a human (``human_care``), nothing automatic.
 2. **Emotion first**: angry, very negative, or mid-way through an unresolved service journey
    → service recovery (call-back, goodwill credit, apology); never a sales offer.
-3. **Consent**: a sales message on an outbound channel needs ``marketing_<channel>``; a
-   personal pick needs ``personalisation`` (without it only non-personal popular items, labelled);
-   a profiling question needs ``profiling``. No consent, no action.
+3. **Consent**, through privacy's one table of uses (``empatia.privacy.USES``): a personal
+   pick needs ``personalisation`` and ``profiling`` (without them only non-personal popular
+   items, labelled, or nothing, with the reason); a sales message on an outbound channel also
+   needs ``marketing_<channel>``; a question needs ``profiling``; a survey ``analytics``; the
+   care team's contact ``care`` (until the person objects). Consent that could not be read
+   (``PersonState.consents is None``) allows nothing. No consent, no action.
 4. **Contact fatigue**: caps per person and channel over ``fatigue_days``.
 5. **Suppression after purchase**: nothing the person bought in the last
    ``suppress_same_item_days``; no sales contact at all for ``quiet_after_purchase_hours``.
@@ -27,7 +30,8 @@ from datetime import UTC, datetime, timedelta
 from collections.abc import Callable
 from typing import Any
 
-from empatia.decide.catalogue import CHANNEL_PURPOSE, OUTBOUND, Action, Catalogue
+from empatia.decide.catalogue import OUTBOUND, Action, Catalogue
+from empatia.privacy import missing_purpose
 
 
 @dataclass
@@ -65,7 +69,8 @@ class PersonState:
     """What the policy knows about a person at decision time (from the other stages)."""
 
     person_id: str
-    consents: dict[str, bool] = field(default_factory=dict)
+    #: purpose → granted (absent purposes take privacy's defaults); None: could not be read
+    consents: dict[str, bool] | None = field(default_factory=dict)
     anger: float | None = None
     sentiment: float | None = None
     unresolved_cases: int = 0
@@ -132,23 +137,28 @@ class Hooks:
     may_survey: Callable[[str], tuple[bool, str]] | None = None
 
 
-def consent_for_channel(state: PersonState, action: Action, channel: str) -> str | None:
-    """The consent purpose that is missing for ``action`` on ``channel`` (None: allowed)."""
-    if action.purpose == "marketing":
-        purpose = CHANNEL_PURPOSE.get(channel)
-        if channel == "call":
-            return "marketing_call"
-        if purpose and not state.consents.get(purpose, False):
-            return purpose
-        if purpose is None and not state.consents.get("personalisation", False):
-            return "personalisation"  # on-site (web, app, store): a personal placement
-    if action.purpose == "profiling" and not state.consents.get("profiling", False):
-        return "profiling"
-    return None
+#: Action kind → the use of personal data it makes (privacy's table says what each needs).
+USE_OF_KIND = {"human": "care_contact", "recovery": "care_contact", "question": "question",
+               "survey": "survey", "offer": "generic_offer", "coupon": "generic_offer"}
+
+
+def consent_for_channel(state: PersonState, action: Action, channel: str,
+                        personal: bool = False) -> str | None:  # fmt: skip
+    """The consent purpose that is missing for ``action`` on ``channel`` (None: allowed);
+    ``personal``: the action carries a pick from the person's own history."""
+    if action.purpose == "marketing" and channel == "call":
+        return "marketing_call"  # no such consent: nobody is cold-called with offers
+    use = USE_OF_KIND.get(action.kind)
+    if use is None:
+        return None
+    if use == "generic_offer" and personal:
+        use = "personal_offer"
+    return missing_purpose(state.consents, use, channel)
 
 
 def pick_channel(action: Action, state: PersonState, catalogue: Catalogue,
-                 live: LiveContext | None, notes: list[str]) -> str | None:
+                 live: LiveContext | None, notes: list[str], personal: bool = False
+                 ) -> str | None:  # fmt: skip
     """The first channel of ``action`` the person consented to and is not tired of."""
     p = catalogue.policy
     order = list(action.channels)
@@ -165,7 +175,7 @@ def pick_channel(action: Action, state: PersonState, catalogue: Catalogue,
         order = [c for c in order if c in OUTBOUND or c in ("web", "app")]
     total = sum(v for k, v in state.contacts.items() if k in OUTBOUND)
     for ch in order:
-        missing = consent_for_channel(state, action, ch)
+        missing = consent_for_channel(state, action, ch, personal)
         if missing:
             notes.append(f"{action.id}: no {missing} consent → not on {ch}")
             continue
@@ -222,9 +232,20 @@ def choose(state: PersonState, candidates: list[Candidate], catalogue: Catalogue
     notes: list[str] = []
     nothing = catalogue.of_kind("nothing")[0]
 
+    if state.consents is None:  # fail closed
+        notes.append("consent could not be read → nothing")
+        return _decision(state, nothing, None, [], "Consent could not be checked: nothing is "
+                         "done until it can.", notes, now)
+
     # 1. special care → a human
     if state.special_care:
         notes.append(f"special care ({state.care_reason or 'care list'}) → a human, no automation")
+        objected = missing_purpose(state.consents, "care_contact")
+        if objected:
+            notes.append(f"no {objected} consent (objected) → no contact")
+            return _decision(state, nothing, None, [], f"Special-care customer who objected to "
+                             f"contact (no consent for {objected}): the care team reviews the "
+                             "case without contacting them.", notes, now)
         for action in catalogue.of_kind("human"):
             ch = pick_channel(action, state, catalogue, None, notes)
             return _decision(state, action, ch, [], f"Special-care customer: "
@@ -272,12 +293,13 @@ def choose(state: PersonState, candidates: list[Candidate], catalogue: Catalogue
             notes.append(f"suppressed {c.name or c.item}: bought {days:.0f} days ago")
             continue
         usable.append(c)
-    # 3. consent for personalisation
-    if usable and not state.consents.get("personalisation", False) and not all(
-        c.fallback for c in usable
-    ):
-        notes.append("no personalisation consent → no personal pick")
+    # 3. consent for a personal pick
+    no_personal = missing_purpose(state.consents, "personal_offer")
+    if no_personal and usable and not all(c.fallback for c in usable):
+        notes.append(f"no {no_personal} consent → no personal pick")
         usable = [c for c in usable if c.fallback]
+    else:
+        no_personal = None
     if live and (live.category or live.product_id):
         usable = _in_context(usable, live, notes)
 
@@ -293,7 +315,7 @@ def choose(state: PersonState, candidates: list[Candidate], catalogue: Catalogue
                 continue
             if "min_score" in r and best.score < r["min_score"] and not best.fallback:
                 continue
-            ch = pick_channel(action, state, catalogue, live, notes)
+            ch = pick_channel(action, state, catalogue, live, notes, not best.fallback)
             if ch is None:
                 continue
             items = [best] if action.kind == "coupon" else usable[:3]
@@ -305,7 +327,8 @@ def choose(state: PersonState, candidates: list[Candidate], catalogue: Catalogue
     # 6. a question, a survey, or nothing
     for action in catalogue.of_kind("question"):
         question = state.next_question
-        if question is None and hooks and hooks.next_question and state.consents.get("profiling"):
+        if (question is None and hooks and hooks.next_question
+                and missing_purpose(state.consents, "question") is None):
             question = hooks.next_question(state.person_id)
         if question:
             ch = pick_channel(action, state, catalogue, live, notes)
@@ -333,6 +356,8 @@ def choose(state: PersonState, candidates: list[Candidate], catalogue: Catalogue
         why = "No purchase history and nothing else to say yet"
     elif quiet:
         why = "Just bought: leave them alone for now"
+    elif not usable and no_personal:
+        why = f"No consent for {no_personal}: no personal offer"
     elif not usable:
         why = "Every suggestion is suppressed by the policy"
     return _decision(state, nothing, None, [], why + ".", notes, now)

@@ -53,10 +53,14 @@ class RealTime:
         self._lock = threading.Lock()
         self._consents: dict[str, dict[str, bool]] = {}
         self._consent_mark: tuple[Any, ...] | None = None
+        self._consents_ok = False
         self._contacts: dict[str, list[tuple[float, str]]] = {}
         self._queue: queue.Queue[Decision] = queue.Queue()
         self._stop = threading.Event()
-        self.refresh_consent()
+        try:
+            self.refresh_consent()
+        except Exception:  # noqa: BLE001 - consent stays unknown: the policy allows nothing
+            log.warning("consent could not be read: deciding nothing until it can")
         self._load_contacts()
         if background:
             threading.Thread(target=self._loop, name="decide-realtime", daemon=True).start()
@@ -77,17 +81,28 @@ class RealTime:
             cur.close()
 
     def refresh_consent(self) -> None:
-        """Re-read everyone's consent if the ledger (or the consent events) changed."""
-        mark = self._mark()
-        if mark == self._consent_mark:
-            return
-        consents = signals.consents(self.store)
+        """Re-read everyone's consent if the ledger (or the consent events) changed. Until a
+        failed read succeeds again, :meth:`consents` answers None (fail closed)."""
+        try:
+            mark = self._mark()
+            if mark == self._consent_mark and self._consents_ok:
+                return
+            consents = signals.consents(self.store)
+        except Exception:
+            self._consents_ok = False
+            raise
         with self._lock:
-            self._consents, self._consent_mark = consents, mark
+            self._consents, self._consent_mark, self._consents_ok = consents, mark, True
 
-    def consents(self, person_id: str) -> dict[str, bool]:
+    def consents(self, person_id: str) -> dict[str, bool] | None:
+        """The person's consent now, or None when it could not be read."""
         if not self.background:
-            self.refresh_consent()
+            try:
+                self.refresh_consent()
+            except Exception:  # noqa: BLE001 - the policy refuses everything on None
+                log.warning("consent could not be read: deciding nothing")
+        if not self._consents_ok:
+            return None
         return self._consents.get(person_id, {})
 
     # -- contacts and the log -------------------------------------------------------------

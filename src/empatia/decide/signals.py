@@ -109,20 +109,22 @@ def consents(store: Store, person_id: str | None = None, after_seq: int | None =
                 where, args = where + " and e.seq > ?", args + [after_seq]
             rows = con.execute(f"""
                 with c as (
-                    select {person} as person_id, e."timestamp" as ts, e.seq,
+                    select {person} as person_id, least(e."timestamp", e.received_at) as ts, e.seq,
                            json_extract_string(e.raw, '$.properties.purpose') as purpose,
                            try_cast(json_extract_string(e.raw, '$.properties.granted') as boolean) as granted
                     from events e {join}
                     where e.type = 'track' and e.event = 'Consent Updated' {where}
                     union all
-                    select {person}, e."timestamp", e.seq, k.key,
+                    select {person}, least(e."timestamp", e.received_at), e.seq, k.key,
                            try_cast(k.value as boolean)
                     from events e {join},
                          json_each(json_extract(e.raw, '$.context.consent')) k
                     where json_extract(e.raw, '$.context.consent') is not null {where}
                 )
-                select person_id, purpose, arg_max(granted, (ts, seq)) from c
-                where purpose is not null and granted is not null
+                -- privacy's rule: a grant holds only when it is the latest decision both by
+                -- arrival (seq) and by when it was made (clamped to arrival)
+                select person_id, purpose, arg_max(granted, seq) and arg_max(granted, (ts, seq))
+                from c where purpose is not null and granted is not null
                 group by person_id, purpose
             """, args + args).fetchall()
     finally:
@@ -242,23 +244,15 @@ def person_states(store: Store, now: datetime, policy: PolicyConfig,
     return states
 
 
-def _privacy() -> Any | None:
-    """privacy's consent module (``empatia.privacy.consent``: ``current``/``check``), if present."""
-    try:
-        from empatia.privacy import consent as mod
-    except ImportError:  # pragma: no cover - privacy is part of the package
-        return None
-    return mod if callable(getattr(mod, "current", None)) else None
-
-
 def current_consents(store: Store, person_id: str, known: dict[str, bool] | None = None,
                      after_seq: int | None = None) -> dict[str, bool]:
     """Consent per purpose for one person, read now (a withdrawal counts at once): privacy's
     shared ``consent.current`` when its ledger is filled, else ``known`` (the training
     snapshot) updated by consent events after ``after_seq``."""
-    mod = _privacy()
-    if mod is not None and _ledger_filled(store):
-        return {p: bool(st.granted) for p, st in mod.current(store, person_id).items()}
+    from empatia.privacy import consent  # part of the package: no fallback that allows
+
+    if _ledger_filled(store):
+        return {p: bool(st.granted) for p, st in consent.current(store, person_id).items()}
     if after_seq is None or known is None:
         return consents(store, person_id).get(person_id, {})
     return {**known, **consents(store, person_id, after_seq).get(person_id, {})}

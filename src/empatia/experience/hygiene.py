@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from empatia.errors import ConsentError
 from empatia.experience.config import ExperienceConfig
 from empatia.experience.stats import SCALES
 from empatia.store import Store
@@ -126,16 +127,14 @@ def may_survey(
 
 
 def _consent(store: Store, person_id: str, purpose: str) -> tuple[bool, str]:
+    """Privacy's one table says what a survey needs (plus the configured purpose); any failure
+    to read consent refuses (fail closed)."""
     try:
         from empatia.privacy import consent
-    except ImportError:  # privacy not installed: nothing to enforce
-        return True, ""
-    try:
-        if not consent.check(store, person_id, purpose):
-            return False, f"no consent for {purpose}"
-    except Exception:  # noqa: BLE001 - no consent tables on this store yet
-        return True, ""
-    return True, ""
+    except ImportError:  # pragma: no cover - privacy ships in the package
+        return False, "consent could not be checked (privacy is missing): no survey"
+    ok, why = consent.allowed(store, person_id, "survey", destination=purpose)
+    return (True, "") if ok else (False, why)
 
 
 def _open_case(cur: Any, person_id: str, now: datetime) -> str | None:
@@ -171,11 +170,14 @@ def may_survey_all(store: Store, now: datetime | None = None,
             if "experience_journeys" in has
             else "select null::varchar as person_id, null::varchar as open_case where false"
         )
-        consent = (
-            "select person_id, not granted as refused from consent_current where purpose = $purpose"
-            if "consent_current" in has
-            else "select null::varchar as person_id, false as refused where false"
-        )
+        if "consent_current" not in has:  # fail closed: nobody may be surveyed unasked
+            raise ConsentError("consent could not be checked (no consent_current view): "
+                               "run `empatia run` so the privacy stage creates it")
+        from empatia.privacy.consent import use_sql
+
+        ok = use_sql("survey", "c0.person_id", destination=cfg.consent_purpose)
+        consent = (f"select person_id, not ({ok}) as refused "
+                   "from (select distinct person_id from consent_current) c0")
         df = cur.execute(f"""
             with s as (
                 select p.person_id,
@@ -202,8 +204,7 @@ def may_survey_all(store: Store, now: datetime | None = None,
             from people x left join s using (person_id) left join ign i using (person_id)
                  left join ({open_cases}) o using (person_id)
                  left join ({consent}) c using (person_id)
-        """, {"now": now, "since90": now - timedelta(days=90), "since30": now - timedelta(days=30),
-              "purpose": cfg.consent_purpose}).df()  # fmt: skip
+        """, {"now": now, "since90": now - timedelta(days=90), "since30": now - timedelta(days=30)}).df()  # fmt: skip
     finally:
         cur.close()
     import pandas as pd

@@ -1,12 +1,18 @@
 """The consent ledger and the one place every stage asks whether a purpose is allowed.
 
 Consent is recorded per person and purpose, append-only, with time, source and legal basis
-(``consent_ledger``); the current state is derived (the ``consent_current`` view: the latest
-decision per person and purpose). Records come from ``Consent Updated`` events and
-``context.consent`` on any event (the ``privacy`` stage reads them) and from the HTTP API.
+(``consent_ledger``); the current state is derived (the ``consent_current`` view). Records come
+from ``Consent Updated`` events and ``context.consent`` on any event (the ``privacy`` stage
+reads them) and from the HTTP API.
 
-Python callers ask :func:`check` / :func:`require`; SQL callers join ``consent_current`` or
-use :func:`allowed_sql`, which applies the same defaults.
+Times a client sends are clamped to when the server received them (nobody decides in the
+future), and ``recorded_at`` is when the server learnt the decision. A grant holds only while
+it is the latest decision both by when it was made and by when it was learnt: a withdrawal wins
+every tie or disagreement (see ``docs/consent.md``).
+
+Which purposes each *use* of personal data needs is one table, :data:`USES`; stages ask
+:func:`allowed` (Python) or :func:`use_sql` (SQL) with the use's name, never a purpose of their
+own choosing. Lower level: :func:`check` / :func:`require` / :func:`allowed_sql` per purpose.
 
 >>> from empatia.store import Store
 >>> s = Store(":memory:")
@@ -17,12 +23,16 @@ use :func:`allowed_sql`, which applies the same defaults.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from empatia.errors import ConsentError, ValidationError
 from empatia.store import Store
+
+log = logging.getLogger(__name__)
 
 PURPOSES: tuple[str, ...] = (
     "analytics",
@@ -32,13 +42,107 @@ PURPOSES: tuple[str, ...] = (
     "marketing_push",
     "partner_sharing",
     "profiling",
+    "care",
 )
 CHANNELS: tuple[str, ...] = ("email", "sms", "push")
 
-#: What holds when a person never said anything: analytics of one's own customers under
-#: legitimate interest (withdrawable); everything else needs an explicit yes.
-DEFAULTS: dict[str, bool] = {purpose: purpose == "analytics" for purpose in PURPOSES}
-DEFAULT_BASIS: dict[str, str] = {"analytics": "legitimate_interest"}
+#: What holds when a person never said anything: analytics of one's own customers and contact
+#: by the care team about their own complaint, under legitimate interest (the person may
+#: object: a ``granted: false`` record); everything else needs an explicit yes.
+LEGITIMATE_INTEREST: tuple[str, ...] = ("analytics", "care")
+DEFAULTS: dict[str, bool] = {purpose: purpose in LEGITIMATE_INTEREST for purpose in PURPOSES}
+DEFAULT_BASIS: dict[str, str] = {p: "legitimate_interest" for p in LEGITIMATE_INTEREST}
+
+
+@dataclass(frozen=True)
+class Use:
+    """What one use of personal data needs: every purpose in ``needs`` allowed, plus
+    ``marketing_<channel>`` when ``marketing`` and the message goes out on e-mail, SMS or push."""
+
+    needs: tuple[str, ...]
+    marketing: bool = False
+    description: str = ""
+
+
+#: The one table of which purposes each use needs. Stages name the use; nothing else decides.
+USES: dict[str, Use] = {
+    "personal_offer": Use(("personalisation", "profiling"), True,
+                          "an offer chosen from the person's own history"),
+    "generic_offer": Use((), True, "the same popular items everybody sees"),
+    "audience": Use(("profiling",), False,
+                    "a segment chosen by predicted behaviour (p_alive, value, mood, …)"),
+    "audience_export": Use(("profiling",), False,
+                           "a segment's contact list; also needs the destination's purpose"),
+    "partner_export": Use(("partner_sharing",), False, "contracted fields sent to a partner"),
+    "survey": Use(("analytics",), False, "a feedback survey about one's own orders"),
+    "question": Use(("profiling",), False, "a progressive-profiling question"),
+    "care_contact": Use(("care",), False,
+                        "the care team gets in touch about a complaint (until the person objects)"),
+}  # fmt: skip
+
+
+def use_purposes(use: str, channel: str | None = None, destination: str | None = None
+                 ) -> tuple[str, ...]:  # fmt: skip
+    """The purpose keys ``use`` needs (on ``channel``, for ``destination``); checks the names.
+
+    >>> use_purposes("personal_offer", channel="email")
+    ('personalisation', 'profiling', 'marketing_email')
+    >>> use_purposes("audience_export", destination="marketing_sms")
+    ('profiling', 'marketing_sms')
+    """
+    u = USES.get(use)
+    if u is None:
+        raise ValidationError(f"unknown use {use!r}; use one of {', '.join(USES)}", use=use)
+    needs = list(u.needs)
+    if u.marketing and channel in CHANNELS:
+        needs.append(purpose_key("marketing", channel))
+    if destination is not None:
+        needs.append(purpose_key(destination))
+    return tuple(dict.fromkeys(needs))
+
+
+def missing_purpose(consents: Mapping[str, bool] | None, use: str, channel: str | None = None,
+            destination: str | None = None) -> str | None:  # fmt: skip
+    """The first purpose ``use`` needs that ``consents`` (purpose → granted, absent keys take
+    :data:`DEFAULTS`) does not allow; ``None`` when allowed. ``consents=None`` means they could
+    not be read: every purpose is missing (fail closed).
+
+    >>> missing_purpose({"personalisation": True}, "personal_offer")
+    'profiling'
+    >>> missing_purpose(None, "survey")
+    'analytics'
+    """
+    for p in use_purposes(use, channel, destination):
+        if consents is None or not consents.get(p, DEFAULTS[p]):
+            return p
+    return None
+
+
+def allowed(store: Store, person_id: str, use: str, *, channel: str | None = None,
+            destination: str | None = None) -> tuple[bool, str]:  # fmt: skip
+    """May ``use`` be made of ``person_id``'s data now? ``(allowed, reason)``.
+
+    Fails closed: when the ledger cannot be read the answer is no, with that reason.
+
+    >>> s = Store(":memory:")
+    >>> allowed(s, "p_1", "question")
+    (False, 'no consent for profiling')
+    """
+    needs = use_purposes(use, channel, destination)
+    try:
+        states = current(store, person_id)
+    except Exception as e:  # noqa: BLE001 - fail closed, whatever broke
+        log.warning("consent could not be read (%s): %s refused", type(e).__name__, use)
+        return False, "consent could not be checked: refused until it can"
+    gap = missing_purpose({p: s.granted for p, s in states.items()}, use, channel, destination)
+    return (False, f"no consent for {gap}") if gap else (True, f"consent for {', '.join(needs)}")
+
+
+def use_sql(use: str, person_col: str = "person_id", *, channel: str | None = None,
+            destination: str | None = None) -> str:  # fmt: skip
+    """:func:`allowed` as a SQL boolean over ``consent_current`` (needs the view)."""
+    parts = [allowed_sql(p, person_col) for p in use_purposes(use, channel, destination)]
+    return " and ".join(parts) if parts else "true"
 
 
 def purpose_key(purpose: str, channel: str | None = None) -> str:
@@ -73,11 +177,18 @@ def record(
     source: str = "api",
     at: datetime | None = None,
 ) -> ConsentState:
-    """Append one decision for a person (a person id, or ``user_id:…`` before stitching)."""
+    """Append one decision for a person (a person id, or ``user_id:…`` before stitching).
+
+    ``at`` (when the person decided) is clamped to now: a decision dated in the future would
+    otherwise outrank the person's own later withdrawal. A time without a zone is UTC.
+    """
     key = purpose_key(purpose, channel)
     if not person_id or not person_id.strip():
         raise ValidationError("a consent record needs a person (person id or user_id:…)")
-    at = at or datetime.now(UTC)
+    now = datetime.now(UTC)
+    if at is not None and at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    at = now if at is None or at > now else at
     kind, sep, value = person_id.partition(":")
     cols = {"user_id": None, "anonymous_id": None, "person_id": None}
     if sep and kind in ("user_id", "anonymous_id"):
@@ -86,11 +197,25 @@ def record(
         cols["person_id"] = person_id.strip()
     store.con.execute(
         "insert into consent_ledger (person_id, user_id, anonymous_id, purpose, granted,"
-        " legal_basis, source, decided_at) values (?, ?, ?, ?, ?, ?, ?, ?)",
+        " legal_basis, source, decided_at, recorded_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [cols["person_id"], cols["user_id"], cols["anonymous_id"], key, bool(granted),
-         legal_basis, source, at],
+         legal_basis, source, at, now],
     )  # fmt: skip
     return ConsentState(key, bool(granted), at, source, legal_basis)
+
+
+#: The current state of one (subject, purpose) group of ledger rows. A grant holds only when it
+#: is the latest decision both by when the server learnt it (``recorded_at``) and by when the
+#: person made it (``decided_at``, clamped): a withdrawal wins every tie or disagreement.
+#: ``0002_consent_order.sql`` repeats it for stores before identity has run.
+CURRENT_COLUMNS = """
+       arg_max(granted, (recorded_at, coalesce(seq, 0), consent_id))
+       and arg_max(granted, (decided_at, recorded_at, coalesce(seq, 0), consent_id)) as granted,
+       max(decided_at) as decided_at,
+       arg_max(source, (recorded_at, coalesce(seq, 0), consent_id)) as source,
+       arg_max(legal_basis, (recorded_at, coalesce(seq, 0), consent_id)) as legal_basis,
+       max(recorded_at) as recorded_at
+"""
 
 
 def ensure_view(store: Store) -> None:
@@ -98,13 +223,9 @@ def ensure_view(store: Store) -> None:
     if not (store.table_exists("identities") and store.table_exists("event_persons")):
         return
     store.con.execute(
-        """
+        f"""
         create or replace view consent_current as
-        select subject as person_id, purpose,
-               arg_max(granted, (decided_at, consent_id)) as granted,
-               max(decided_at) as decided_at,
-               arg_max(source, (decided_at, consent_id)) as source,
-               arg_max(legal_basis, (decided_at, consent_id)) as legal_basis
+        select subject as person_id, purpose, {CURRENT_COLUMNS}
         from (
             select l.*, coalesce(l.person_id, ep.person_id, iu.person_id, ia.person_id,
                                  'user_id:' || l.user_id, 'anonymous_id:' || l.anonymous_id)
@@ -133,15 +254,21 @@ def _keys(store: Store, cur: Any, subject: str) -> list[str]:
     return keys
 
 
+#: Several view rows may be one person (its id and a ``user_id:…`` not stitched yet): the same
+#: rule across them, so the newest withdrawal by either clock wins.
+_STATE_SQL = (
+    "select purpose, arg_max(granted, recorded_at) and arg_max(granted, decided_at),"
+    " max(decided_at), arg_max(source, recorded_at), arg_max(legal_basis, recorded_at)"
+    " from consent_current where list_contains(?, person_id) {purpose} group by purpose"
+)
+
+
 def current(store: Store, person_id: str) -> dict[str, ConsentState]:
     """Every purpose's state for one person, defaults filled in."""
     cur = store.cursor()
     try:
         rows = cur.execute(
-            "select purpose, arg_max(granted, decided_at), max(decided_at),"
-            " arg_max(source, decided_at), arg_max(legal_basis, decided_at)"
-            " from consent_current where list_contains(?, person_id) group by purpose",
-            [_keys(store, cur, person_id)],
+            _STATE_SQL.format(purpose=""), [_keys(store, cur, person_id)]
         ).fetchall()
     finally:
         cur.close()
@@ -149,7 +276,8 @@ def current(store: Store, person_id: str) -> dict[str, ConsentState]:
         p: ConsentState(p, DEFAULTS[p], None, "default", DEFAULT_BASIS.get(p)) for p in PURPOSES
     }
     for purpose, granted, at, source, basis in rows:
-        out[purpose] = ConsentState(purpose, bool(granted), at, source, basis)
+        if purpose in out:
+            out[purpose] = ConsentState(purpose, bool(granted), at, source, basis)
     return out
 
 
@@ -163,13 +291,11 @@ def check(store: Store, person_id: str, purpose: str, channel: str | None = None
     cur = store.cursor()
     try:
         row = cur.execute(
-            "select granted from consent_current where list_contains(?, person_id)"
-            " and purpose = ? order by decided_at desc limit 1",
-            [_keys(store, cur, person_id), key],
+            _STATE_SQL.format(purpose="and purpose = ?"), [_keys(store, cur, person_id), key]
         ).fetchone()
     finally:
         cur.close()
-    return DEFAULTS[key] if row is None else bool(row[0])
+    return DEFAULTS[key] if row is None else bool(row[1])
 
 
 def require(store: Store, person_id: str, purpose: str, channel: str | None = None) -> None:
@@ -209,10 +335,11 @@ def as_dict(states: dict[str, ConsentState]) -> dict[str, Any]:
 # -- from events (the privacy stage) ---------------------------------------------------------
 _FROM_TRACK = """
 insert into consent_ledger (user_id, anonymous_id, purpose, granted, legal_basis, source, seq,
-                            decided_at)
-select user_id, anonymous_id, purpose, granted, legal_basis, 'event', seq, "timestamp"
+                            decided_at, recorded_at)
+select user_id, anonymous_id, purpose, granted, legal_basis, 'event', seq,
+       least("timestamp", received_at), received_at
 from (
-    select seq, user_id, anonymous_id, "timestamp",
+    select seq, user_id, anonymous_id, "timestamp", received_at,
         case when p = 'marketing' and ch is not null then 'marketing_' || ch else p end
             as purpose,
         try_cast(json_extract_string(raw, '$.properties.granted') as boolean) as granted,
@@ -228,15 +355,16 @@ where granted is not null and list_contains($purposes, purpose)
 
 _FROM_CONTEXT = """
 insert into consent_ledger (user_id, anonymous_id, purpose, granted, legal_basis, source, seq,
-                            decided_at)
-select user_id, anonymous_id, purpose, granted, 'consent', 'context', seq, "timestamp"
+                            decided_at, recorded_at)
+select user_id, anonymous_id, purpose, granted, 'consent', 'context', seq,
+       least("timestamp", received_at), received_at
 from (
-    select seq, user_id, anonymous_id, "timestamp", lower(k) as purpose,
+    select seq, user_id, anonymous_id, "timestamp", received_at, lower(k) as purpose,
            try_cast(json_extract_string(c, '$."' || k || '"') as boolean) as granted
     from (
-        select seq, user_id, anonymous_id, "timestamp", c, unnest(json_keys(c)) as k
+        select seq, user_id, anonymous_id, "timestamp", received_at, c, unnest(json_keys(c)) as k
         from (
-            select seq, user_id, anonymous_id, "timestamp",
+            select seq, user_id, anonymous_id, "timestamp", received_at,
                    json_extract(raw, '$.context.consent') as c
             from events
             where seq > $since and seq <= $upto and contains(raw, '"consent"')
