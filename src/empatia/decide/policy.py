@@ -325,6 +325,7 @@ def choose(state: PersonState, candidates: list[Candidate], catalogue: Catalogue
             return _decision(state, action, ch, items, reason, notes, now)
 
     # 6. a question, a survey, or nothing
+    tail = f" No personal offer: no consent for {no_personal}." if no_personal else ""
     for action in catalogue.of_kind("question"):
         question = state.next_question
         if (question is None and hooks and hooks.next_question
@@ -334,7 +335,7 @@ def choose(state: PersonState, candidates: list[Candidate], catalogue: Catalogue
             ch = pick_channel(action, state, catalogue, live, notes)
             if ch:
                 return _decision(state, action, ch, [], f"One question to know them better: "
-                                 f"{question}", notes, now)
+                                 f"{question}{tail}", notes, now)
     for action in catalogue.of_kind("survey"):
         recent = action.rules.get("requires_recent_purchase_days")
         bought = state.hours_since_purchase
@@ -350,7 +351,8 @@ def choose(state: PersonState, candidates: list[Candidate], catalogue: Catalogue
                 continue
         ch = pick_channel(action, state, catalogue, live, notes)
         if ch:
-            return _decision(state, action, ch, [], "Ask how the recent order went.", notes, now)
+            return _decision(state, action, ch, [], "Ask how the recent order went." + tail, notes,
+                             now)
     why = "Nothing worth saying today"
     if not candidates:
         why = "No purchase history and nothing else to say yet"
