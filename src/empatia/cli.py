@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -134,7 +134,7 @@ def import_(
     table = Table("file", "rows", "accepted", "duplicates", "rejected", "reject file")
     if remote is not None:
         console.print("The server owns the store: importing through it.")
-        report = remote.call("POST", "/admin/import", json={"paths": [str(f.resolve()) for f in files]})
+        report = {"files": _import_remote(remote, workspace(ctx).settings.db, files)}
         for f in report["files"]:
             table.add_row(f["path"], str(f["rows"]), str(f["accepted"]), str(f["duplicates"]),
                           str(f["rejected"]), f["reject_file"] or "")
@@ -162,6 +162,19 @@ def import_(
         raise typer.Exit(1)
 
 
+def _import_remote(remote: Any, db: Path | str, files: list[Path]) -> list[dict[str, Any]]:
+    """Files in the store's folder are named to the server; others are sent as the body (the
+    server reads no path outside its workspace's folder)."""
+    folder = Path(db).resolve().parent
+    inside = [str(f.resolve()) for f in files if f.resolve().is_relative_to(folder)]
+    out = remote.call("POST", "/admin/import", json={"paths": inside})["files"] if inside else []
+    for f in (f for f in files if not f.resolve().is_relative_to(folder)):
+        with f.open("rb") as body:
+            out += remote.call("POST", "/admin/import/upload", params={"name": f.name},
+                               content=body)["files"]  # fmt: skip
+    return out  # type: ignore[no-any-return]
+
+
 @app.command()
 def stats(ctx: typer.Context) -> None:
     """Count stored events by type, source and day.
@@ -187,7 +200,7 @@ def stats(ctx: typer.Context) -> None:
 @keys_app.command("create")
 def keys_create(
     ctx: typer.Context,
-    scope: Annotated[str, typer.Option(help="write, read or admin.")] = "write",
+    scope: Annotated[str, typer.Option(help="write, read, care (CX agents) or admin.")] = "write",
     name: Annotated[str, typer.Option(help="A label for people.")] = "",
 ) -> None:
     """Create an API key; its secret is printed once and stored only as a hash.

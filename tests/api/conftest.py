@@ -7,18 +7,19 @@ import pytest
 from fastapi.testclient import TestClient
 
 from empatia.api.app import create_app
-from empatia.privacy.keys import create_key
+from empatia.privacy.keys import SCOPES, create_key
 from empatia.workspace import Workspace
 
 
 def make_keys(ws: Workspace) -> dict[str, str]:
-    return {scope: create_key(ws.store, scope, f"test-{scope}")[1] for scope in ("write", "read", "admin")}
+    """A key of every scope, by scope."""
+    return {scope: create_key(ws.store, scope, f"test-{scope}")[1] for scope in SCOPES}
 
 
 @pytest.fixture
 def two_workspaces(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str], dict[str, str]]]:
     """One server, two workspaces (shop A and shop B), with keys for each."""
-    a, b = Workspace(db=tmp_path / "a.duckdb"), Workspace(db=tmp_path / "b.duckdb")
+    a, b = Workspace(db=tmp_path / "a" / "a.duckdb"), Workspace(db=tmp_path / "b" / "b.duckdb")
     keys_a, keys_b = make_keys(a), make_keys(b)
     with TestClient(create_app(workspaces={"a": a, "b": b})) as c:
         yield c, keys_a, keys_b

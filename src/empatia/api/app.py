@@ -24,6 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
+from empatia.api.limits import BodyLimit, BodyTooLarge
 from empatia.api.routes.ingest import TrackingEndpoints
 from empatia.errors import EmpatiaError
 from empatia.plugins import import_optional
@@ -126,11 +127,16 @@ def create_app(
         app.state.workspace = CurrentProxy(tenants)
         app.state.settings = CurrentProxy(tenants, "settings")
     app.add_middleware(AuditMiddleware)
+    app.add_middleware(BodyLimit)  # every other body capped while it streams in
     app.add_middleware(TrackingEndpoints)  # outermost: the tracking hot path skips the rest
 
     @app.exception_handler(EmpatiaError)
     async def empatia_error(request: Request, exc: EmpatiaError) -> Response:
         return _json_error(exc.http_status, exc.to_dict())
+
+    @app.exception_handler(BodyTooLarge)
+    async def body_too_large(request: Request, exc: BodyTooLarge) -> Response:
+        return _json_error(413, exc.error.to_dict())
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(request: Request, exc: RequestValidationError) -> Response:

@@ -16,7 +16,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from empatia.privacy.keys import ApiKey
+from empatia.privacy.keys import SCOPES, ApiKey
 from empatia.privacy.tenants import CURRENT, Tenants
 from empatia.web.sessions import COOKIE as SESSION_COOKIE
 from empatia.workspace import Workspace
@@ -53,6 +53,9 @@ def require(scope: str) -> Callable[[Request], Awaitable[ApiKey]]:
     The key also names the workspace: the request is bound to it from here on.
     """
 
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}; use one of {', '.join(SCOPES)}")
+
     async def dependency(request: Request) -> ApiKey:
         tenants: Tenants = request.app.state.tenants
         secret = presented_secret(request)
@@ -67,6 +70,8 @@ def require(scope: str) -> Callable[[Request], Awaitable[ApiKey]]:
 
 
 WorkspaceDep = Annotated[Workspace, Depends(get_workspace)]
-ReadKey = Annotated[ApiKey, Depends(require("read"))]
+#: The key dependencies routes use, one per scope (see ``empatia.privacy.keys``).
 WriteKey = Annotated[ApiKey, Depends(require("write"))]
+ReadKey = Annotated[ApiKey, Depends(require("read"))]
+CareKey = Annotated[ApiKey, Depends(require("care"))]
 AdminKey = Annotated[ApiKey, Depends(require("admin"))]

@@ -1,8 +1,24 @@
 """API keys with scopes, stored as SHA-256 hashes of their secrets.
 
-Scopes nest: ``write`` may only send events; ``read`` may read profiles and analytics;
-``admin`` may do everything, including managing keys, erasure and exports. A write key is
-what Segment calls a *write key*: clients send it as the HTTP basic-auth user name.
+Scopes are defined here and nowhere else (routes ask for one through
+``empatia.api.deps.require``):
+
+========  =====================================================================  ============
+scope     may                                                                    grants
+========  =====================================================================  ============
+write     send events (and consent decisions) — nothing else; it is public:       write
+          browsers carry it, so it never reads anything back
+read      read profiles, analytics, decisions                                     read
+care      what a CX agent does: everything ``read`` may, plus acknowledge and     read, care
+          resolve special-care alerts
+admin     everything, including keys, erasure, exports and imports                all four
+========  =====================================================================  ============
+
+A write key is what Segment calls a *write key*: clients send it as the HTTP basic-auth user
+name.
+
+>>> ApiKey("k_1", "agents", "care").allows("read"), ApiKey("k_2", "site", "write").allows("read")
+(True, False)
 """
 
 from __future__ import annotations
@@ -16,8 +32,14 @@ from datetime import datetime
 from empatia.errors import AuthError, ForbiddenError, NotFoundError, ValidationError
 from empatia.store import Store
 
-SCOPES = ("write", "read", "admin")
-_GRANTS = {"write": {"write"}, "read": {"read"}, "admin": {"write", "read", "admin"}}
+SCOPES = ("write", "read", "care", "admin")
+#: What each scope grants: a route needing ``x`` accepts the keys whose grants hold ``x``.
+GRANTS: dict[str, frozenset[str]] = {
+    "write": frozenset({"write"}),
+    "read": frozenset({"read"}),
+    "care": frozenset({"read", "care"}),
+    "admin": frozenset(SCOPES),
+}
 
 
 def hash_secret(secret: str) -> str:
@@ -33,7 +55,8 @@ class ApiKey:
     revoked_at: datetime | None = None
 
     def allows(self, needed: str) -> bool:
-        return self.revoked_at is None and needed in _GRANTS[self.scope]
+        """Whether this key may do what ``needed`` names (fails closed: unknown scope → no)."""
+        return self.revoked_at is None and needed in GRANTS.get(self.scope, frozenset())
 
 
 def create_key(store: Store, scope: str, name: str = "") -> tuple[ApiKey, str]:

@@ -15,9 +15,10 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
-from empatia.errors import AuthError
+from empatia.errors import AuthError, ForbiddenError
 from empatia.ingest.event import Row
 from empatia.ingest.writer import EventWriter
 from empatia.privacy.keys import ApiKey, KeyRing, hash_secret
@@ -26,6 +27,8 @@ from empatia.store import Store
 from empatia.workspace import Workspace
 
 T = TypeVar("T")
+#: Files of a store that no server path may name (``<db>``, its WAL, the server-info file).
+_STORE_FILES = (".duckdb", ".wal", ".server.json", ".rewrite")
 
 CURRENT: contextvars.ContextVar[Tenant | None] = contextvars.ContextVar(
     "empatia_tenant", default=None
@@ -131,6 +134,54 @@ class Tenants:
             if t.keyring.knows(h):
                 return t
         raise AuthError("unknown key; create one with `empatia keys create`")
+
+    def folder(self, tenant: Tenant) -> Path:
+        """The folder a workspace's server-side paths must stay in: the one holding its store.
+
+        Fails closed: an in-memory store has none, and a folder holding (or inside the folder
+        of) another served workspace's store is no boundary, so both refuse every path.
+        """
+        db = str(tenant.workspace.settings.db)
+        if db == ":memory:":
+            raise ForbiddenError("this workspace has no folder (in-memory store): upload the "
+                                 "file as the request body instead of naming a server path")  # fmt: skip
+        mine = Path(db).resolve().parent
+        for other in self:
+            theirs = str(other.workspace.settings.db)
+            if other is tenant or theirs == ":memory:":
+                continue
+            there = Path(theirs).resolve().parent
+            if there.is_relative_to(mine) or mine.is_relative_to(there):
+                raise ForbiddenError(
+                    f"workspaces {tenant.name!r} and {other.name!r} share the folder {mine}: "
+                    "server paths are refused; give each workspace its own folder, or upload",
+                    folder=str(mine),
+                )
+        return mine
+
+    def confine(self, tenant: Tenant, path: str, what: str) -> Path:
+        """``path`` (relative ones start at the workspace folder), refused unless it resolves
+        (symlinks and ``..`` followed) inside the workspace's folder and is not a store file.
+
+        >>> import tempfile; d = Path(tempfile.mkdtemp()).resolve()
+        >>> t = Tenants({"a": Workspace(db=d / "a.duckdb")})
+        >>> t.confine(t.single, "events.jsonl", "the file") == d / "events.jsonl"
+        True
+        """
+        folder = self.folder(tenant)
+        real = (folder / path).resolve()  # an absolute path replaces the folder
+        if not real.is_relative_to(folder):
+            raise ForbiddenError(
+                f"{what} {path} is outside this workspace's folder {folder}; use a path inside "
+                "it, or upload the file as the request body",
+                folder=str(folder),
+            )
+        if real.name.endswith(_STORE_FILES) or real.name.startswith(
+            Path(str(tenant.workspace.settings.db)).name
+        ):
+            raise ForbiddenError(f"{what} {path} is a store file; choose another name",
+                                 folder=str(folder))  # fmt: skip
+        return real
 
     def current(self) -> Tenant:
         t = CURRENT.get()

@@ -12,6 +12,7 @@ an old file applies what is missing, in order, each migration in its own transac
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -46,6 +47,16 @@ COMPONENTS: tuple[str, ...] = (
 )
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+def _owner_only() -> None:
+    """The store holds personal data: it and its WAL are created readable by their owner only.
+
+    DuckDB takes new files' modes from the process umask alone, and it makes the WAL anew
+    after every checkpoint, so the umask of a process that writes a store gains ``077``
+    (files it creates afterwards — exports, reject files — are owner-only too).
+    """
+    os.umask(os.umask(0o077) | 0o077)
 
 
 @dataclass(frozen=True)
@@ -101,6 +112,8 @@ class Store:
         if checkpoint_threshold:
             config["checkpoint_threshold"] = checkpoint_threshold
         if self.path != ":memory:":
+            if not read_only:
+                _owner_only()
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
             root = duckdb.connect(self.path, read_only=read_only, config=config)
@@ -115,6 +128,10 @@ class Store:
                     pid=int(pid.group(1)) if pid else None,
                 ) from e
             raise StoreError(f"cannot open the store {self.path}: {e}", path=self.path) from e
+        if self.path != ":memory:" and not read_only:
+            for f in (self.path, self.path + ".wal"):  # stores made before this was so
+                with contextlib.suppress(FileNotFoundError):
+                    os.chmod(f, 0o600)
         #: Held by work that rewrites tables in place and must not interleave with other such
         #: work in this process (migrations, stitching off the writer thread, erasure, the
         #: file rewrite, decisions); reentrant.

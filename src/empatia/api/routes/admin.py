@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
 
 from empatia.api.deps import AdminKey, WorkspaceDep
+from empatia.errors import ForbiddenError, ValidationError
 from empatia.ingest import import_files
+from empatia.ingest.importer import file_format
 from empatia.ingest.stats import event_stats
 from empatia.privacy.keys import create_key, list_keys, revoke_key
 
@@ -18,17 +21,60 @@ router = APIRouter(prefix="/admin", tags=["admin"])
 
 
 class ImportRequest(BaseModel):
-    paths: list[str]
+    paths: list[str] = Field(
+        max_length=1000, description="Files inside the workspace's folder (relative or absolute)"
+    )
 
 
 @router.post("/import")
 async def import_(body: ImportRequest, ws: WorkspaceDep, request: Request, _: AdminKey) -> Any:
-    """Import files that this server can read (the CLI sends absolute paths)."""
-    writer = request.app.state.writer
-    fut = writer.call(lambda: import_files(ws.store, [Path(p) for p in body.paths]))
+    """Import files from the workspace's folder (the one holding its store); other files are
+    refused: send them to ``/admin/import/upload`` instead."""
+    tenants, tenant = request.app.state.tenants, request.state.tenant
+    paths = [tenants.confine(tenant, p, "the file") for p in body.paths]
+    return await _import(request, ws, paths)
+
+
+@router.post("/import/upload")
+async def import_upload(
+    ws: WorkspaceDep,
+    request: Request,
+    _: AdminKey,
+    name: Annotated[str, Query(max_length=200, description="The file's name; its suffix says "
+                               "the format: .jsonl/.ndjson, .csv or .parquet (optionally .gz)")],
+) -> Any:  # fmt: skip
+    """Import one file sent as the request body (up to 1 GiB, streamed to a private temporary
+    folder, removed afterwards); rejected rows go to ``NAME.rejects.jsonl`` in the workspace's
+    folder. Example:
+    ``curl -X POST --data-binary @events.jsonl '…/admin/import/upload?name=events.jsonl'``."""
+    safe = Path(name).name
+    if not safe or safe != name:
+        raise ValidationError(f"name {name!r} must be a plain file name, e.g. events.jsonl")
+    file_format(Path(safe))  # an unknown suffix is refused before the body is read
+    with tempfile.TemporaryDirectory(prefix="empatia-upload-") as tmp:
+        path = Path(tmp) / safe
+        with path.open("wb") as f:
+            async for chunk in request.stream():  # capped by empatia.api.limits
+                f.write(chunk)
+        try:
+            rejects: Path | None = request.app.state.tenants.folder(request.state.tenant)
+        except ForbiddenError:
+            rejects = None  # no folder of its own: the count is all the caller gets
+        report = await _import(request, ws, [path], rejects)
+    for f in report["files"]:
+        f["path"] = name
+        f["reject_file"] = f["reject_file"] if rejects else None
+    return report
+
+
+async def _import(
+    request: Request, ws: Any, paths: list[Path], reject_dir: Path | None = None
+) -> dict[str, Any]:
+    fut = request.app.state.writer.call(lambda: import_files(
+        ws.store, paths, max_event_bytes=ws.settings.max_event_bytes, reject_dir=reject_dir))
     report = await asyncio.wrap_future(fut)
     return {
-        "files": [f.__dict__ for f in report.files],
+        "files": [dict(f.__dict__) for f in report.files],
         "accepted": report.accepted,
         "rejected": report.rejected,
         "duplicates": report.duplicates,

@@ -1,9 +1,9 @@
 """Special care over HTTP: the list, one person's case, alerts, acknowledge/resolve, webhooks.
 
-A ``read`` key sees explanations and evidence references but never customers' own words; an
-``admin`` key sees the quotes too (see ``empatia.care.explain``). Acknowledging and resolving
-are what the CX team does all day, so a ``read`` key may do them; the key id is kept as actor.
-Webhooks (they hold signing secrets) need ``admin``.
+A ``read`` (or ``care``) key sees explanations and evidence references but never customers' own
+words; an ``admin`` key sees the quotes too (see ``empatia.care.explain``). Acknowledging and
+resolving change the list, so they need a ``care`` key (what CX agents get) or ``admin``; the
+key id is kept as actor. Webhooks (they hold signing secrets) need ``admin``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from empatia import care
-from empatia.api.deps import AdminKey, ReadKey, WorkspaceDep
+from empatia.api.deps import AdminKey, CareKey, ReadKey, WorkspaceDep
+from empatia.privacy.keys import ApiKey
 from empatia.care.alerts import act
 from empatia.care.config import load_weights
 from empatia.care.delivery import deliveries
@@ -38,7 +39,7 @@ def care_list(
     ws: WorkspaceDep, key: ReadKey, limit: Limit = 50, status: str | None = None
 ) -> list[dict[str, Any]]:
     """The ranked special-care list of the latest run."""
-    rows = care.care_list(ws.store.cursor(), limit, key.scope, status)
+    rows = care.care_list(ws.store.cursor(), limit, _viewer(key), status)
     if rows and rows[0]["text_visible"]:
         _audit(ws, key.key_id, None)
     return rows
@@ -53,7 +54,7 @@ def alerts(
 
 @router.post("/alerts/{alert_or_person}/{action}")
 def alert_action(
-    alert_or_person: str, action: str, body: Note, ws: WorkspaceDep, key: ReadKey
+    alert_or_person: str, action: str, body: Note, ws: WorkspaceDep, key: CareKey
 ) -> dict[str, Any]:
     """``action``: ``ack`` (someone is on it) or ``resolve`` (leaves the list until news)."""
     verb = {"ack": "acknowledged", "acknowledge": "acknowledged", "resolve": "resolved"}.get(
@@ -94,10 +95,15 @@ def delivery_log(
 @router.get("/{person_id}")
 def entry(person_id: str, ws: WorkspaceDep, key: ReadKey) -> dict[str, Any]:
     """One person's case with its evidence (quotes only for keys allowed to see them)."""
-    out = care.entry(ws.store.cursor(), person_id, key.scope)
+    out = care.entry(ws.store.cursor(), person_id, _viewer(key))
     if out["text_visible"]:
         _audit(ws, key.key_id, person_id)
     return {**out, "history": care.history(ws.store.cursor(), person_id)}
+
+
+def _viewer(key: ApiKey) -> str:
+    """Quotes are for admin keys; every other key views as ``read``."""
+    return "admin" if key.scope == "admin" else "read"
 
 
 def _audit(ws: Any, key_id: str, person_id: str | None) -> None:

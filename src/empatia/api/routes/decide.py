@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from empatia.api.deps import ReadKey, WorkspaceDep, WriteKey
+from empatia.api.deps import ReadKey, WorkspaceDep
 from empatia.decide.api import decide_now, get_decision
 from empatia.decide.realtime import RealTime
 
@@ -60,8 +60,11 @@ def realtime(request: Request, ws: Any) -> RealTime:
 
 
 @router.post("/decide")
-async def decide(body: DecideIn, ws: WorkspaceDep, request: Request, _: WriteKey) -> Any:
+async def decide(body: DecideIn, ws: WorkspaceDep, request: Request, _: ReadKey) -> Any:
     """The best action for this person now, with its reason, scores and policy notes.
+
+    Needs a ``read`` key: the answer is about a person (who they are, what they bought), so
+    the public write key a browser carries may not ask it, not even whether someone exists.
 
     Runs inline on the event loop: about a millisecond of work (one indexed lookup and the
     policy), cheaper than a hop to the thread pool. With ``checks`` it reads the event log."""

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from empatia.errors import EmpatiaError, PayloadTooLargeError, ValidationError
 from empatia.ingest.event import reason, to_row
+from empatia.privacy.keys import ApiKey
 
 _SINGLE = {
     "identify": "identify", "track": "track", "page": "page", "screen": "screen",
@@ -44,8 +45,28 @@ def _basic_user(request: Request) -> str | None:
     return decoded.split(":", 1)[0] or None
 
 
+async def _read(request: Request, limit: int) -> bytes:
+    """The raw body, refused (413) as soon as it passes ``limit``: never held whole first."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise _too_large(limit)
+    chunks, seen = [], 0
+    async for chunk in request.stream():
+        seen += len(chunk)
+        if seen > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> PayloadTooLargeError:
+    return PayloadTooLargeError(
+        f"the body is over {limit} bytes; send fewer events per request", limit=limit
+    )
+
+
 async def _body(request: Request, limit: int) -> Any:
-    raw = await request.body()
+    raw = await _read(request, limit)
     if request.headers.get("content-encoding", "").lower() == "gzip":
         try:
             d = zlib.decompressobj(16 + zlib.MAX_WBITS)
@@ -55,9 +76,7 @@ async def _body(request: Request, limit: int) -> Any:
     else:
         data = raw
     if len(data) > limit:
-        raise PayloadTooLargeError(
-            f"the body is over {limit} bytes; send fewer events per request", limit=limit
-        )
+        raise _too_large(limit)
     if not data.strip():
         raise ValidationError("the body is empty; send a JSON object")
     try:
@@ -66,11 +85,24 @@ async def _body(request: Request, limit: int) -> Any:
         raise ValidationError(f"the body is not valid JSON: {e}") from e
 
 
+def _authenticate(request: Request, write_key: Any) -> ApiKey:
+    if write_key is not None and not isinstance(write_key, str):
+        raise ValidationError("writeKey must be a string")
+    key: ApiKey = request.app.state.keyring.authenticate(write_key, "write")
+    return key
+
+
+def _body_key(body: Any, *, pop: bool) -> Any:
+    """analytics.js's ``writeKey`` in the body (a single event's is not stored with it)."""
+    if not isinstance(body, dict):
+        return None
+    return body.pop("writeKey", None) if pop else body.get("writeKey")
+
+
 async def _store(
-    request: Request, events: list[Any], write_key: str | None, default_type: str | None
+    request: Request, events: list[Any], key: ApiKey, default_type: str | None
 ) -> Response:
     state = request.app.state
-    key = state.keyring.authenticate(write_key, "write")
     received_at = datetime.now(UTC)
     source = f"key:{key.key_id}"
     limit = state.settings.max_event_bytes
@@ -89,16 +121,22 @@ async def _store(
 
 async def single(request: Request) -> Response:
     default_type = _SINGLE[_route_path(request.scope).rsplit("/", 1)[-1]]
+    # A key in the header is checked before the body is read; analytics.js puts it in the body.
+    user = _basic_user(request)
+    key = _authenticate(request, user) if user else None
     body = await _body(request, request.app.state.settings.max_event_bytes)
+    key = key or _authenticate(request, _body_key(body, pop=True))
     if not isinstance(body, dict):
         raise ValidationError("the body must be a JSON object (one event)")
-    write_key = _basic_user(request) or body.pop("writeKey", None)
-    return await _store(request, [body], write_key, default_type)
+    return await _store(request, [body], key, default_type)
 
 
 async def batch(request: Request) -> Response:
     settings = request.app.state.settings
+    user = _basic_user(request) or request.query_params.get("writeKey")
+    key = _authenticate(request, user) if user else None
     body = await _body(request, settings.max_batch_bytes)
+    key = key or _authenticate(request, _body_key(body, pop=False))
     if not isinstance(body, dict) or not isinstance(body.get("batch"), list):
         raise ValidationError('a batch body is {"batch": [event, ...]}')
     events = body["batch"]
@@ -119,10 +157,7 @@ async def batch(request: Request) -> Response:
                 e.setdefault(k, v)
             if sent_at is not None:
                 e.setdefault("sentAt", sent_at)
-    write_key = (
-        _basic_user(request) or body.get("writeKey") or request.query_params.get("writeKey")
-    )
-    return await _store(request, events, write_key, None)
+    return await _store(request, events, key, None)
 
 
 PATHS: dict[str, Callable[[Request], Awaitable[Response]]] = {

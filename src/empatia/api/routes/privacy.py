@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request
@@ -136,8 +135,8 @@ async def retention_apply(ws: WorkspaceDep, key: AdminKey, request: Request,
 
 
 class PartnerExportIn(BaseModel):
-    contract: str = Field(description="Path of the contract TOML, readable by the server")
-    out: str = Field(description="Where the server writes the file")
+    contract: str = Field(description="The contract TOML: a path inside the workspace's folder")
+    out: str = Field(description="Where the server writes the file: inside the workspace's folder")
     audience: list[str] | None = None
     format: str | None = None
 
@@ -145,11 +144,17 @@ class PartnerExportIn(BaseModel):
 @router.post("/admin/partners/export")
 async def partner_export(body: PartnerExportIn, ws: WorkspaceDep, key: AdminKey,
                          request: Request) -> Any:  # fmt: skip
-    """Export consenting people's contracted fields for a partner."""
+    """Export consenting people's contracted fields for a partner.
+
+    Both paths are server paths, so both must lie inside the workspace's folder (the one
+    holding its store); anything else is refused (403) with the folder named."""
+    tenants, tenant = request.app.state.tenants, request.state.tenant
+    contract_path = tenants.confine(tenant, body.contract, "the contract")
+    out = tenants.confine(tenant, body.out, "the export file")
     try:
-        contract = Contract.load(Path(body.contract))
+        contract = Contract.load(contract_path)
         rep = await _on_writer(request, lambda: export_partner(
-            ws.store, contract, body.out, audience=body.audience, fmt=body.format or None,
+            ws.store, contract, out, audience=body.audience, fmt=body.format or None,
             actor=f"key:{key.key_id}"))  # fmt: skip
     except ConfigError as e:  # the contract and paths come from the caller here
         raise ValidationError(e.message, **e.details) from e
