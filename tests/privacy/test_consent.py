@@ -96,3 +96,12 @@ def test_full_rerun_rebuilds_event_consent_once(world: Workspace) -> None:
     run_pipeline(RunContext(world, full=True), only=("privacy",))
     after = world.store.con.execute("select count(*) from consent_ledger").fetchone()[0]  # type: ignore[index]
     assert before == after == 3
+
+
+def test_a_question_is_not_asked_when_consent_cannot_be_read(world: Workspace) -> None:
+    from empatia.privacy.profiling import next_question
+
+    ala = person(world, ALA["user_id"])
+    world.store.con.execute("drop view consent_current")
+    d = next_question(world.store, ala)
+    assert d.question is None and d.reasons == ["consent could not be checked: refused until it can"]

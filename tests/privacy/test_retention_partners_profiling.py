@@ -91,7 +91,7 @@ def test_partner_example_contract_ships_and_loads() -> None:
 # -- progressive profiling ------------------------------------------------------------------
 def test_no_question_without_profiling_consent(world: Workspace) -> None:
     d = next_question(world.store, pid(world, BOB["user_id"]))
-    assert d.question is None and d.reasons == ["no consent to profiling"]
+    assert d.question is None and d.reasons == ["no consent for profiling"]
 
 
 def test_no_question_after_a_bad_experience(world: Workspace) -> None:

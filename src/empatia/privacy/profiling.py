@@ -2,7 +2,7 @@
 
 Trust is built step by step, so a person is asked at most one question, and only when:
 
-- they agreed to ``profiling``;
+- they agreed to what a question needs (``profiling``: privacy's table of uses);
 - the relationship is far enough along for that question (``new`` < ``active`` < ``loyal``,
   from tenure and orders);
 - nothing was asked recently (``cooldown_days``), and the recent experience was not bad
@@ -149,8 +149,9 @@ def next_question(
     """At most one question for ``person_id`` now, or none, with the reasons."""
     bank = load_bank() if bank is None else bank
     policy = policy or Policy()
-    if not consent.check(store, person_id, "profiling"):
-        return Decision(None, reasons=["no consent to profiling"])
+    ok, why = consent.allowed(store, person_id, "question")  # fails closed
+    if not ok:
+        return Decision(None, reasons=[why])
     stage, now = relationship(store, person_id, policy)
     d = Decision(None, stage)
     last = _one(store, "select max(asked_at) from profiling_asks where person_id = ?", [person_id])
