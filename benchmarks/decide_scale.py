@@ -113,7 +113,7 @@ def http(db: Path, people: list[str], rate: int, seconds: int, conc: int, procs:
     from tests.conftest import free_port
 
     with Store(db) as s:
-        _, key = create_key(s, "write", "bench")
+        _, key = create_key(s, "read", "bench")
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(db), str(port)])
     url = f"http://127.0.0.1:{port}"

@@ -32,6 +32,7 @@ def test_http_list_entry_actions_and_webhooks(
     with Store(db) as s:
         _, read = create_key(s, "read", "cx")
         _, admin = create_key(s, "admin", "ops")
+        _, agent = create_key(s, "care", "agents")
     ws = Workspace(db=db)
     with TestClient(create_app(ws)) as c:
         r = c.get("/v1/care", headers={"Authorization": f"Bearer {read}"})
@@ -45,12 +46,15 @@ def test_http_list_entry_actions_and_webhooks(
         assert c.get("/v1/care").status_code == 401
         r = c.post("/v1/care/alerts/musician/ack", json={"note": "on it"},
                    headers={"Authorization": f"Bearer {read}"})  # fmt: skip
+        assert r.status_code == 403  # a read key changes nothing; agents get care keys
+        r = c.post("/v1/care/alerts/musician/ack", json={"note": "on it"},
+                   headers={"Authorization": f"Bearer {agent}"})  # fmt: skip
         assert r.status_code == 200 and r.json()["status"] == "acknowledged"
         r = c.post("/v1/care/alerts/musician/resolve", json={"note": "done"},
-                   headers={"Authorization": f"Bearer {read}"})  # fmt: skip
+                   headers={"Authorization": f"Bearer {agent}"})  # fmt: skip
         assert r.json()["status"] == "resolved"
         r = c.post(
-            "/v1/care/alerts/musician/resolve", json={}, headers={"Authorization": f"Bearer {read}"}
+            "/v1/care/alerts/musician/resolve", json={}, headers={"Authorization": f"Bearer {agent}"}
         )
         assert r.status_code == 409
         assert (

@@ -70,9 +70,11 @@ def test_http_and_cli(ws: Workspace) -> None:
     _, rkey = create_key(ws.store, "read")
     with TestClient(create_app(ws)) as c:
         r = c.post("/v1/decide", json={"person": "p_u6", "context": {"channel": "web"}},
-                   headers={"Authorization": f"Bearer {wkey}"})
+                   headers={"Authorization": f"Bearer {rkey}"})
         assert r.status_code == 200, r.text
         assert r.json()["reason"]
+        r = c.post("/v1/decide", json={"person": "p_u6"}, headers={"Authorization": f"Bearer {wkey}"})
+        assert r.status_code == 403  # the public write key asks nothing about people
         r = c.get("/v1/decisions/p_u6", headers={"Authorization": f"Bearer {rkey}"})
         assert r.status_code == 200 and r.json()["person_id"] == "p_u6"
         assert c.get("/v1/decisions/nobody", headers={"Authorization": f"Bearer {rkey}"}).status_code == 404
