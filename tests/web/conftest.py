@@ -36,6 +36,7 @@ class WebWorld:
     template: Path
     admin: str
     read: str
+    care: str
     facts: dict[str, Any] = field(default_factory=dict)
 
     def copy(self, to: Path) -> Path:
@@ -77,15 +78,32 @@ def web_world(tmp_path_factory: pytest.TempPathFactory) -> WebWorld:
         import_world(ws.store, world)
         run_pipeline(RunContext(ws, options={"emotion_analyzer": "fast", "emotion_themes": False}))
         _, admin = create_key(ws.store, "admin", "web admin")
-        _, read = create_key(ws.store, "read", "web agent")
+        _, read = create_key(ws.store, "read", "web analyst")
+        _, care = create_key(ws.store, "care", "web agent")
         facts = _facts(ws)
         ws.store.checkpoint()
-    return WebWorld(template, admin, read, facts)
+    return WebWorld(template, admin, read, care, facts)
+
+
+def signin_token(client: TestClient) -> str:
+    """The sign-in form's CSRF token (its cookie is set on the client by the same answer)."""
+    page = client.get("/signin").text
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, page
+    return found.group(1)
 
 
 def sign_in(client: TestClient, secret: str) -> None:
-    r = client.post("/signin", data={"key": secret, "next": "/"}, follow_redirects=False)
+    data = {"key": secret, "next": "/", "csrf_token": signin_token(client)}
+    r = client.post("/signin", data=data, follow_redirects=False)
     assert r.status_code == 303, r.text
+
+
+def csrf(client: TestClient) -> str:
+    """The signed-in session's CSRF token, as the pages carry it."""
+    found = re.search(r'"X-CSRF-Token": "([^"]+)"', client.get("/customers").text)
+    assert found, "no CSRF token on the page: not signed in?"
+    return found.group(1)
 
 
 @pytest.fixture(scope="session")
@@ -103,9 +121,9 @@ def world_client(
 
 @pytest.fixture
 def empty_client(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str]]]:
-    """An app on a brand-new store (no stage has run), with an admin and a read key."""
+    """An app on a brand-new store (no stage has run), with a key of every scope."""
     ws = Workspace(db=tmp_path / "empty.duckdb")
-    keys = {s: create_key(ws.store, s, s)[1] for s in ("admin", "read", "write")}
+    keys = {s: create_key(ws.store, s, s)[1] for s in ("admin", "read", "care", "write")}
     with TestClient(create_app(ws)) as client:
         yield client, keys
     ws.close()

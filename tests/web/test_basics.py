@@ -8,7 +8,7 @@ import pytest
 
 from empatia.web.render import to_json
 from empatia.web.static import asset_url
-from tests.web.conftest import sign_in
+from tests.web.conftest import csrf, sign_in, signin_token
 
 
 def test_pages_send_browsers_to_sign_in(empty_client):
@@ -25,21 +25,28 @@ def test_pages_send_browsers_to_sign_in(empty_client):
 
 def test_sign_in_checks_the_key_and_sets_a_strict_cookie(empty_client):
     client, keys = empty_client
-    r = client.post("/signin", data={"key": "emp_nope", "next": "/"})
+    token = signin_token(client)
+    r = client.post("/signin", data={"key": "emp_nope", "next": "/", "csrf_token": token})
     assert r.status_code == 401 and "unknown key" in r.text
-    r = client.post("/signin", data={"key": keys["write"], "next": "/"})
-    assert r.status_code == 401 and "needs &#39;read&#39;" in r.text  # a write key may not read
-    r = client.post(
-        "/signin", data={"key": keys["read"], "next": "//evil.example/"}, follow_redirects=False
-    )
+    r = client.post("/signin", data={"key": keys["write"], "next": "/", "csrf_token": token})
+    assert r.status_code == 403 and "needs &#39;read&#39;" in r.text  # a write key may not read
+    r = client.post("/signin", data={"key": keys["read"], "next": "//evil.example/",
+                                     "csrf_token": token}, follow_redirects=False)  # fmt: skip
     assert r.status_code == 303 and r.headers["location"] == "/"  # no open redirect
     cookie = r.headers["set-cookie"]
-    assert "empatia_key=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+    assert "empatia_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
     assert client.get("/", follow_redirects=False).status_code == 200
     # the same cookie opens the JSON API too
     assert client.get("/v1/care").status_code == 200
-    r = client.post("/signout", follow_redirects=False)
-    assert r.status_code == 303 and 'empatia_key=""' in r.headers["set-cookie"]
+    r = client.post("/signout", data={"csrf_token": csrf(client)}, follow_redirects=False)
+    assert r.status_code == 303 and 'empatia_session=""' in r.headers["set-cookie"]
+
+
+@pytest.mark.parametrize("scope", ["read", "care", "admin"])
+def test_read_care_and_admin_keys_sign_in(empty_client, scope):
+    client, keys = empty_client
+    sign_in(client, keys[scope])
+    assert f"· {scope}</span>" in client.get("/").text
 
 
 def test_assets_come_from_the_package_compressed_and_cacheable(empty_client):

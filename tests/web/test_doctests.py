@@ -13,6 +13,8 @@ MODULES = [
     "empatia.web.customer",
     "empatia.web.charts",
     "empatia.web.render",
+    "empatia.web.sessions",
+    "empatia.web.auth",
 ]
 
 

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from empatia.api.app import create_app
 from empatia.privacy.consent import check
 from empatia.workspace import Workspace
-from tests.web.conftest import WebWorld, sign_in
+from tests.web.conftest import WebWorld, csrf, sign_in
 
 HX = {"hx-request": "true"}
 MB = 1_000_000
@@ -122,17 +122,19 @@ def test_acknowledging_a_special_care_alert(web_world: WebWorld, tmp_path: Path)
     db = web_world.copy(tmp_path / "w.duckdb")
     alert = web_world.facts["care_alert"]
     with Workspace(db=db) as ws, TestClient(create_app(ws)) as client:
-        sign_in(client, web_world.read)
+        sign_in(client, web_world.care)
         before = client.get("/dashboard/care", headers=HX).text
         assert f'hx-post="/care/{alert}/ack"' in before
-        r = client.post(f"/care/{alert}/ack", headers=HX)
+        token = {"X-CSRF-Token": csrf(client)}
+        r = client.post(f"/care/{alert}/ack", headers=HX | token)
         assert r.status_code == 200 and "acknowledged" in r.text and "/ack" not in r.text
         status = ws.store.con.execute(
             "select status from care_alerts where alert_id = ?", [alert]
         ).fetchone()
         assert status == ("acknowledged",)
-        r = client.post(f"/care/{alert}/resolve", follow_redirects=False)  # without htmx: back
-        assert r.status_code == 303
+        r = client.post(f"/care/{alert}/resolve", data={"csrf_token": token["X-CSRF-Token"],
+                        "next": "/dashboard/care"}, follow_redirects=False)  # fmt: skip
+        assert r.status_code == 303 and r.headers["location"] == "/dashboard/care"  # back
     shutil.rmtree(tmp_path, ignore_errors=True)
 
 

@@ -31,6 +31,7 @@ from empatia.plugins import import_optional
 from empatia.privacy.consent import ensure_view as ensure_consent_view
 from empatia.privacy.keys import hash_secret
 from empatia.privacy.tenants import CurrentProxy, KeyRouter, Tenants, WriterRouter
+from empatia.web.security import WebSecurity
 from empatia.web.sessions import Sessions
 from empatia.workspace import Workspace
 
@@ -127,6 +128,7 @@ def create_app(
         app.state.workspace = CurrentProxy(tenants)
         app.state.settings = CurrentProxy(tenants, "settings")
     app.add_middleware(AuditMiddleware)
+    app.add_middleware(WebSecurity)  # CSRF checks for the session cookie, security headers
     app.add_middleware(BodyLimit)  # every other body capped while it streams in
     app.add_middleware(TrackingEndpoints)  # outermost: the tracking hot path skips the rest
 

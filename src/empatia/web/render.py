@@ -11,6 +11,7 @@ import math
 from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from fastapi import Request
@@ -18,6 +19,7 @@ from fastapi.responses import Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from empatia.web.security import session_token
 from empatia.web.static import asset_url
 
 #: Bodies smaller than this go out uncompressed (not worth the CPU).
@@ -127,10 +129,22 @@ def environment() -> Environment:
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> Response:
-    """Render ``template`` with ``context`` (plus the request and the signed-in key)."""
+    """Render ``template`` with ``context`` (plus the request, the signed-in key, the session's
+    CSRF token and the path of the page the browser shows, for forms to come back to)."""
     key = getattr(request.state, "key", None)
-    html = environment().get_template(template).render(request=request, key=key, **context)
+    html = environment().get_template(template).render(
+        request=request, key=key, csrf=session_token(request.scope), page_path=page_path(request),
+        **context,
+    )  # fmt: skip
     return html_response(request, html, status)
+
+
+def page_path(request: Request) -> str:
+    """The path of the page in the browser (for an htmx fragment, the page around it)."""
+    current = request.headers.get("hx-current-url") if request.headers.get("hx-request") else None
+    if current:
+        return urlsplit(current).path or "/"
+    return request.url.path if request.method == "GET" else "/"
 
 
 def html_response(request: Request, html: str, status: int = 200) -> Response:

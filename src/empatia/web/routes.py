@@ -6,13 +6,13 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from empatia.web import audiences, auth, dashboard, static
-from empatia.web.auth import WebKey, may_see_words, workspace_of
+from empatia.web.auth import CareWebKey, WebKey, may_see_words, safe_next, workspace_of
 from empatia.web.customer import customer_view
 from empatia.web.render import render
 from empatia.web.search import find
@@ -48,12 +48,14 @@ def customer(person_id: str, request: Request, key: WebKey) -> Response:
 
 
 @router.post("/care/{alert_or_person}/{action}")
-def care_action(alert_or_person: str, action: str, request: Request, key: WebKey,
-                note: Annotated[str | None, Form()] = None) -> Response:  # fmt: skip
-    """Acknowledge or resolve a special-care alert (htmx swaps the buttons; else redirect)."""
+def care_action(alert_or_person: str, action: Literal["ack", "resolve"], request: Request,
+                key: CareWebKey, note: Annotated[str | None, Form()] = None,
+                next: Annotated[str, Form()] = "/") -> Response:  # noqa: A002  # fmt: skip
+    """Acknowledge or resolve a special-care alert (a care or admin key; htmx swaps the
+    buttons, a plain form goes back to the page it came from)."""
     from empatia.care.alerts import act
 
-    verb = {"ack": "acknowledged", "resolve": "resolved"}.get(action, action)
+    verb = {"ack": "acknowledged", "resolve": "resolved"}[action]
     ws = workspace_of(request)
     cur = ws.store.cursor()
     try:
@@ -63,7 +65,7 @@ def care_action(alert_or_person: str, action: str, request: Request, key: WebKey
     if request.headers.get("hx-request"):
         return render(request, "_care_actions.html", alert_id=out.get("alert_id", alert_or_person),
                       status_now=out.get("status", verb))  # fmt: skip
-    return RedirectResponse(request.headers.get("referer") or "/", status_code=303)
+    return RedirectResponse(safe_next(next), status_code=303)
 
 
 def _audit(request: Request, key_id: str, person_id: str, detail: str) -> None:

@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -117,6 +118,9 @@ class WebSecurity:
                 return
             except PayloadTooLargeError as e:
                 await _refuse(send_with_headers, e.http_status, e.to_dict())
+                return
+            except HTTPException as e:  # the body limit, raised from ``receive``
+                await _refuse(send_with_headers, e.status_code, {"code": "too_large", "message": e.detail})
                 return
         await self.app(scope, receive, send_with_headers)
 

@@ -10,7 +10,9 @@
       if (!src) return;
       el.dataset.drawn = "1";
       var spec = JSON.parse(src.textContent);
-      vegaEmbed(el, spec, { actions: false, renderer: "svg" })
+      // CSP-safe: expressions interpreted (no eval), styles from app.css (no inline <style>)
+      vegaEmbed(el, spec, { actions: false, renderer: "svg", ast: true, defaultStyle: false,
+                            tooltip: { disableDefaultStyle: true } })
         .then(function () { el.classList.add("drawn"); })
         .catch(function (err) {
           el.textContent = "This chart could not be drawn: " + err;
