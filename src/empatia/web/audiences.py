@@ -1,8 +1,10 @@
 """Audiences: people chosen by profile and experience, sized at once, exported with consent.
 
-Filters are fixed, named and parameterised (no free SQL). The export keeps only people whose
-consent allows the chosen purpose now (``empatia.privacy.allowed_sql``); everybody else is
-counted and left out, and the export is written to the privacy audit log.
+Filters are fixed, named and parameterised (no free SQL). Choosing people for targeting by
+what is predicted about them (``p_alive``, value, mood, …) is profiling: an audience holds
+only people whose consent allows privacy's ``audience`` use, and its export only those who
+also allow the chosen purpose (``audience_export``), now; everybody else is left out, and the
+export is written to the privacy audit log. Without the consent view nobody is in any audience.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import duckdb
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from empatia.errors import ForbiddenError
+from empatia.errors import ForbiddenError, ValidationError
+from empatia.privacy.consent import use_sql
 from empatia.web.auth import WebKey, may_see_words, workspace_of
 from empatia.web.render import render
 from empatia.web.sections import Section, Tables, records
@@ -83,7 +86,10 @@ def parse(q: Mapping[str, str], t: Tables) -> Audience:
     if q.get("action") and t.has("decisions"):
         where.append("p.person_id in (select person_id from decisions where action = ?)")
         params.append(q["action"])
-    purpose = q.get("purpose") if q.get("purpose") in PURPOSES else "marketing_email"
+    purpose = q.get("purpose") or "marketing_email"
+    if purpose not in PURPOSES:
+        raise ValidationError(f"unknown purpose {purpose!r}; use one of {', '.join(PURPOSES)}",
+                              purpose=purpose)  # fmt: skip
     return Audience(where, params, purpose, needs)
 
 
@@ -94,24 +100,22 @@ def _num(v: str | None) -> float | None:
         return None
 
 
-def _consent_sql(purpose: str) -> str | None:
-    try:
-        from empatia.privacy import allowed_sql
-    except ModuleNotFoundError:  # pragma: no cover - privacy not installed
-        return None
-    return allowed_sql(purpose, "p.person_id")
+def members_sql(a: Audience) -> str:
+    """The audience's filters plus the consent its use needs."""
+    return " and ".join([*a.where, use_sql("audience", "p.person_id")])
 
 
 def size(cur: duckdb.DuckDBPyConnection, t: Tables, a: Audience) -> Section:
     if not t.filled("profiles"):
         return t.need("profiles", "profiles")
-    allowed = _consent_sql(a.purpose) if t.has("consent_current") else None
-    allowed_col = f"count(*) filter (where {allowed})" if allowed else "null"
+    if not t.has("consent_current"):  # fail closed: consent unknown, nobody is in it
+        return t.need("privacy", "consent_current")
+    export = use_sql("audience_export", "p.person_id", destination=a.purpose)
     row = records(cur.execute(
-        f"select count(*) as people, {allowed_col} as reachable, sum(p.revenue) as revenue,"
-        f" (select count(*) from profiles) as everyone from profiles p where {' and '.join(a.where)}",
-        a.params))[0]  # fmt: skip
-    return Section(True, {**row, "purpose": a.purpose, "consent_known": allowed is not None})
+        f"select count(*) as people, count(*) filter (where {export}) as reachable,"
+        " sum(p.revenue) as revenue, (select count(*) from profiles) as everyone"
+        f" from profiles p where {members_sql(a)}", a.params))[0]  # fmt: skip
+    return Section(True, {**row, "purpose": a.purpose, "consent_known": True})
 
 
 def options(cur: duckdb.DuckDBPyConnection, t: Tables) -> dict[str, list[str]]:
@@ -161,9 +165,9 @@ def audience_export(request: Request, key: WebKey) -> Response:
     try:
         t = Tables(cur)
         a = parse(request.query_params, t)
-        allowed = _consent_sql(a.purpose) if t.has("consent_current") else None
-        if allowed is None:
+        if not t.has("consent_current"):
             raise ForbiddenError("no consent records yet (privacy stage): nothing may be exported")
+        allowed = use_sql("audience_export", "p.person_id", destination=a.purpose)
         rows = cur.execute(
             "select p.person_id, p.first_name, p.last_name, p.email, p.phone, p.market, p.language,"
             f" p.preferred_channel from profiles p where {' and '.join(a.where)} and {allowed}"
