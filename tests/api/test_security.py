@@ -487,3 +487,29 @@ def test_an_old_world_readable_store_is_made_private(tmp_path: Path) -> None:
     ws.store  # noqa: B018 - opens it
     ws.close()
     assert stat.S_IMODE((tmp_path / "o.duckdb").stat().st_mode) == 0o600
+
+
+def test_cli_import_through_the_server_uploads_files_outside_the_folder(tmp_path: Path) -> None:
+    """#7 kept `empatia import` working: files beside the store are named, others uploaded."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from empatia.cli import app as cli_app
+    from tests.conftest import ServerProcess, count_events
+
+    db = tmp_path / "shop" / "shop.duckdb"
+    db.parent.mkdir()
+    inside, outside = db.parent / "in.jsonl", tmp_path / "elsewhere" / "out.jsonl"
+    outside.parent.mkdir()
+    for f, n in ((inside, 3), (outside, 4)):
+        f.write_text("\n".join(json.dumps({"type": "track", "event": "E", "userId": f"{f.stem}{i}"})
+                               for i in range(n)))  # fmt: skip
+    server = ServerProcess(db).start()
+    try:
+        r = CliRunner().invoke(cli_app, ["--db", str(db), "import", str(inside), str(outside)])
+        assert r.exit_code == 0, r.output
+        assert "through it" in r.output and "out.jsonl" in r.output
+    finally:
+        server.stop()
+    assert count_events(db) == 7
