@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -109,3 +110,40 @@ def test_the_table_names_every_use_and_refuses_others(world: Workspace) -> None:
     assert allowed(world.store, bob, "care_contact")[0]  # legitimate interest …
     record(world.store, bob, "care", False, source="test")
     assert allowed(world.store, bob, "care_contact") == (False, "no consent for care")  # … objected
+
+
+def test_a_partner_contract_may_add_a_purpose_but_not_drop_partner_sharing(
+    world: Workspace, tmp_path: Path
+) -> None:
+    from empatia.errors import ConfigError
+    from empatia.privacy.partner_export import Contract, export_partner
+
+    ala = person(world, ALA["user_id"])
+    c = tmp_path / "sms.toml"
+    c.write_text('name = "sms-partner"\nfields = ["person_id"]\npurpose = "marketing_sms"\n')
+    contract = Contract.load(c)
+    assert export_partner(world.store, contract, tmp_path / "a.csv", fmt="csv").rows == 0
+    record(world.store, ala, "marketing_sms", True, source="test")  # Ala also shares already
+    assert export_partner(world.store, contract, tmp_path / "b.csv", fmt="csv").rows == 1
+    c.write_text('name = "x"\nfields = ["person_id"]\npurpose = "selling"\n')
+    with pytest.raises(ConfigError, match="partner_sharing"):
+        Contract.load(c)
+
+
+def test_a_person_who_objected_to_care_contact_is_not_listed(tmp_path: Path) -> None:
+    from empatia.care.build import run_care
+    from empatia.care.views import care_list
+    from empatia.store import Store
+    from tests.care.world import build
+
+    with Store(tmp_path / "care.duckdb") as s:
+        build(s)
+        run_care(s.con, deliver=False)
+        listed = [r["person_id"] for r in care_list(s.con)]
+        assert listed
+        record(s, listed[0], "care", False, source="api")  # the person objected
+        figures = run_care(s.con, deliver=False)
+        assert listed[0] not in {r["person_id"] for r in care_list(s.con)}
+        assert figures["excluded_by_consent"] == 1
+        s.con.execute("drop view consent_current")  # consent unknown: nobody is put forward
+        assert run_care(s.con, deliver=False)["listed"] == 0

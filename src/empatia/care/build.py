@@ -22,6 +22,7 @@ from empatia.care.config import CareWeights, load_weights
 from empatia.care.delivery import Sink, deliver_pending
 from empatia.care.explain import evidence, explain
 from empatia.care.inputs import has_table, read_inputs
+from empatia.privacy.consent import purpose_key, use_purposes
 from empatia.care.scoring import INFLUENCE_SIGNALS, RISK_SIGNALS, score_people
 
 _CONSENT = """
@@ -102,11 +103,17 @@ def run_care(
     inp = read_inputs(con, w.risk.window_days, now)
     scored = score_people(inp, w)
     figures: dict[str, Any] = {"at_risk": len(scored)}
-    if w.privacy.exclude_without and len(scored):
-        purposes = list(w.privacy.exclude_without)
-        out = {r[0] for r in con.execute(_CONSENT, [purposes]).fetchall()}
+    if len(scored):
+        # privacy's table: care contact needs "care" (legitimate interest: out once the person
+        # objects), plus what weights.toml lists; an unknown name is an error, not a no-op
+        purposes = list(dict.fromkeys([*use_purposes("care_contact"),
+                                       *(purpose_key(x) for x in w.privacy.exclude_without)]))
         if has_table(con, "consent_current"):  # the privacy stage's ledger (API decisions too)
+            out = {r[0] for r in con.execute(_CONSENT, [purposes]).fetchall()}
             out |= {r[0] for r in con.execute(_CONSENT_CURRENT, [purposes]).fetchall()}
+        else:  # fail closed: consent unknown, nobody is put forward for contact
+            out = set(scored["person_id"])
+            figures["note"] = "no consent view (privacy stage): nobody listed"
         figures["excluded_by_consent"] = int(scored["person_id"].isin(out).sum())
         scored = scored[~scored["person_id"].isin(out)]
     cases = latest_cases(con)

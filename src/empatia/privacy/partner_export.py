@@ -1,4 +1,5 @@
-"""Partner exports: only people who agreed to ``partner_sharing``, only contracted fields.
+"""Partner exports: only people whose consent allows the ``partner_export`` use (privacy's
+table: ``partner_sharing``), only contracted fields.
 
 A contract is a small TOML file (see ``empatia/privacy/partners/example.toml``): the partner's
 name, the source table, the fields the contract lists, the format and whether free text is
@@ -15,9 +16,9 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from empatia.errors import ConfigError
+from empatia.errors import ConfigError, ValidationError
 from empatia.privacy import audit
-from empatia.privacy.consent import allowed_sql
+from empatia.privacy.consent import purpose_key, use_sql
 from empatia.privacy.redact import redact
 from empatia.privacy.subjects import q, tables
 from empatia.store import Store
@@ -32,6 +33,8 @@ class Contract:
     source: str = "profiles"
     format: str = "parquet"
     redact: bool = True
+    #: what the contract says the partner uses the data for; needed on top of partner_sharing
+    purpose: str = "partner_sharing"
 
     @classmethod
     def load(cls, path: str | Path) -> Contract:
@@ -44,9 +47,14 @@ class Contract:
                 name=str(data["name"]), fields=tuple(data["fields"]),
                 source=str(data.get("source", "profiles")),
                 format=str(data.get("format", "parquet")), redact=bool(data.get("redact", True)),
+                purpose=str(data.get("purpose", "partner_sharing")),
             )  # fmt: skip
         except KeyError as e:
             raise ConfigError(f"the partner contract {path} lacks {e.args[0]!r}") from e
+        try:
+            purpose_key(c.purpose)
+        except ValidationError as e:
+            raise ConfigError(f"the partner contract {path}: {e.message}", path=str(path)) from e
         if c.format not in FORMATS:
             raise ConfigError(f"format {c.format!r}; use one of {', '.join(FORMATS)}")
         if not c.fields:
@@ -91,7 +99,7 @@ def export_partner(
         raise ConfigError(f"format {fmt!r}; use one of {', '.join(FORMATS)}")
     scope = "true" if audience is None else "list_contains($audience, s.person_id)"
     params = {} if audience is None else {"audience": audience}
-    ok = allowed_sql("partner_sharing", "s.person_id")
+    ok = use_sql("partner_export", "s.person_id", destination=contract.purpose)
     select = ", ".join(f"s.{q(f)}" for f in contract.fields)
     cur = store.cursor()
     try:
