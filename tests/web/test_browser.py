@@ -29,8 +29,10 @@ def signed_in(page: Any, world: WebWorld, secret: str | None = None) -> None:
 
 
 def test_sign_in_then_the_dashboard_draws_every_section(page, web_world):
+    """Under the strict CSP: a violation is a console error, which fails the test."""
     page.context.clear_cookies()
-    page.goto(page.base + "/customers")
+    csp = page.goto(page.base + "/customers").headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe" not in csp
     assert "/signin?next=/customers" in page.url
     page.fill("#key", "emp_wrong")
     page.click("form[action='/signin'] button[type=submit]")
@@ -38,7 +40,7 @@ def test_sign_in_then_the_dashboard_draws_every_section(page, web_world):
     page.errors.clear()  # the browser logs the 401 of the wrong key as an error
     signed_in(page, web_world)
     page.wait_for_selector(".loading", state="detached")
-    page.wait_for_function("document.querySelectorAll('.vl.drawn svg').length >= 8")
+    page.locator(".vl.drawn svg").nth(7).wait_for()  # 8 charts drawn (locators: no eval)
     headings = page.locator("main h2").all_inner_texts()
     for title in ("Emotion over time", "Effort over time", "NPS, CSAT and CES", "The perception gap",
                   "Succeeded, but hurt", "Special care", "Journey map", "Funnel", "Decision mix", "Paths"):  # fmt: skip
@@ -80,14 +82,14 @@ def test_customer_page_shows_their_words_and_feelings(page, web_world):
 
 
 def test_acknowledge_a_special_care_alert(page, web_world):
+    from playwright.sync_api import expect
+
     signed_in(page, web_world)
     page.wait_for_selector("#sec-care table")
     row = page.locator("#sec-care tbody tr").first
     name = row.locator("td a").inner_text()
     row.get_by_role("button", name="Acknowledge").click()
-    page.wait_for_function(
-        "document.querySelector('#sec-care tbody tr .status').textContent.trim() === 'acknowledged'"
-    )
+    expect(row.locator(".status")).to_have_text("acknowledged")
     assert row.get_by_role("button", name="Acknowledge").count() == 0
     assert row.get_by_role("button", name="Resolve").is_visible()
     # the customer's own page says so too
@@ -98,12 +100,14 @@ def test_acknowledge_a_special_care_alert(page, web_world):
 
 
 def test_audience_is_sized_as_filters_change(page, web_world):
+    from playwright.sync_api import expect
+
     signed_in(page, web_world)
     page.goto(page.base + "/audiences")
     before = page.locator(".size").inner_text()
     options = page.locator("select[name=market] option").all_inner_texts()
     page.select_option("select[name=market]", options[1])
-    page.wait_for_function(f"document.querySelector('.size').innerText !== {before!r}")
+    expect(page.locator(".size")).not_to_have_text(before)
     assert "of them allow" in page.locator("#audience-size").inner_text()
     assert page.get_by_role("link", name=re.compile(r"Export .* people")).is_visible()
 
@@ -128,5 +132,5 @@ def test_dashboard_fits_a_tablet(page, web_world):
     page.set_viewport_size({"width": 820, "height": 1180})
     signed_in(page, web_world)
     page.wait_for_selector(".loading", state="detached")
-    page.wait_for_function("document.querySelectorAll('.vl.drawn svg').length >= 8")
+    page.locator(".vl.drawn svg").nth(7).wait_for()
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")

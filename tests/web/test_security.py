@@ -62,7 +62,9 @@ def test_a_request_from_another_site_is_refused_even_with_the_token(empty_client
         _refused(client.post("/signout", data=token, headers=headers), "cross-site")
         assert _signed_in(client)
     same = {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}
-    assert client.post("/signout", data=token, headers=same, follow_redirects=False).status_code == 303
+    assert (
+        client.post("/signout", data=token, headers=same, follow_redirects=False).status_code == 303
+    )
 
 
 def test_a_key_in_the_authorization_header_needs_no_token(empty_client):
@@ -101,7 +103,7 @@ OPEN_REDIRECTS = ["//evil.example", "/\\evil.example", "\\/evil.example", "/%2F%
 @pytest.mark.parametrize("target", OPEN_REDIRECTS)
 def test_sign_in_never_redirects_off_site(empty_client, target):
     client, keys = empty_client
-    assert f'name="next" value="/"' in client.get("/signin", params={"next": target}).text
+    assert 'name="next" value="/"' in client.get("/signin", params={"next": target}).text
     data = {"key": keys["read"], "next": target, "csrf_token": signin_token(client)}
     r = client.post("/signin", data=data, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/"

@@ -31,7 +31,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from empatia.errors import ForbiddenError, PayloadTooLargeError
+from empatia.errors import EmpatiaError, ForbiddenError, PayloadTooLargeError
 from empatia.web.sessions import COOKIE
 
 #: The pre-session cookie holding the sign-in form's CSRF token.
@@ -113,14 +113,12 @@ class WebSecurity:
         if scope["method"] in _UNSAFE:
             try:
                 receive = await self._check(scope, receive)
-            except ForbiddenError as e:
+            except EmpatiaError as e:  # forged, or a form too big to look into
                 await _refuse(send_with_headers, e.http_status, e.to_dict())
                 return
-            except PayloadTooLargeError as e:
-                await _refuse(send_with_headers, e.http_status, e.to_dict())
-                return
-            except HTTPException as e:  # the body limit, raised from ``receive``
-                await _refuse(send_with_headers, e.status_code, {"code": "too_large", "message": e.detail})
+            except HTTPException as e:  # the app's body limit, raised from ``receive``
+                body = {"code": "too_large", "message": e.detail}
+                await _refuse(send_with_headers, e.status_code, body)
                 return
         await self.app(scope, receive, send_with_headers)
 
@@ -131,7 +129,7 @@ class WebSecurity:
             return receive
         path, root = scope["path"], scope.get("root_path", "")
         if root and path.startswith(root):
-            path = path[len(root):]
+            path = path[len(root) :]
         if path.rstrip("/") == "/signin":
             expected = _cookies(scope).get(SIGNIN_COOKIE) or ""
             what = "the sign-in form"
