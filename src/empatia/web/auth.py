@@ -92,9 +92,15 @@ def safe_next(target: str | None) -> str:
 
 def _cookie(request: Request, response: Response, name: str, value: str, max_age: int,
             path: str = "/", samesite: str = "lax") -> None:  # fmt: skip
+    """An HttpOnly cookie, Secure whenever the browser reached us over https."""
     # behind a TLS proxy, uvicorn's proxy headers make the scheme https (X-Forwarded-Proto)
     response.set_cookie(name, value, max_age=max_age, path=path, httponly=True,
                         samesite=samesite, secure=request.url.scheme == "https")  # type: ignore[arg-type]  # fmt: skip
+
+
+def _signin_path(request: Request) -> str:
+    """Where the sign-in cookie is sent: the sign-in page only (under ``--root-path`` too)."""
+    return str(request.scope.get("root_path", "")).rstrip("/") + "/signin"
 
 
 def _signin_form(request: Request, next_: str, error: str | None = None,
@@ -105,7 +111,7 @@ def _signin_form(request: Request, next_: str, error: str | None = None,
         token = new_token()
     response = render(request, "signin.html", status=status, next=next_, error=error,
                       signin_token=token)  # fmt: skip
-    _cookie(request, response, SIGNIN_COOKIE, token, 3600, path="/signin", samesite="strict")
+    _cookie(request, response, SIGNIN_COOKIE, token, 3600, _signin_path(request), "strict")
     return response
 
 
@@ -129,7 +135,7 @@ async def signin(request: Request, key: Annotated[str, Form()] = "",
         sessions.drop(old)
     response = RedirectResponse(safe_next(next), status_code=303)
     _cookie(request, response, COOKIE, sessions.create(secret), LIFETIME_S)
-    response.delete_cookie(SIGNIN_COOKIE, path="/signin")
+    response.delete_cookie(SIGNIN_COOKIE, path=_signin_path(request))
     return response
 
 
