@@ -157,6 +157,20 @@ def test_after_sign_out_the_old_cookie_opens_nothing(empty_client):
         assert replay.get("/", follow_redirects=False).headers["location"].startswith("/signin")
 
 
+def test_revoking_the_key_ends_its_web_sessions(empty_client):
+    client, keys = empty_client
+    sign_in(client, keys["read"])
+    key_id = next(k["key_id"] for k in client.get("/admin/keys", headers=_bearer(keys["admin"])).json()
+                  if k["scope"] == "read")  # fmt: skip
+    assert client.delete(f"/admin/keys/{key_id}", headers=_bearer(keys["admin"])).status_code == 200
+    assert client.get("/v1/care").status_code == 401
+    assert client.get("/", follow_redirects=False).headers["location"].startswith("/signin")
+
+
+def _bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
 def test_the_cookie_is_secure_behind_https_and_a_tls_proxy(empty_client):
     from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
