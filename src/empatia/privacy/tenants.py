@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from empatia.errors import AuthError, ForbiddenError
+from empatia.errors import AuthError, ForbiddenError, ValidationError
 from empatia.ingest.event import Row
 from empatia.ingest.writer import EventWriter
 from empatia.privacy.keys import ApiKey, KeyRing, hash_secret
@@ -168,6 +168,8 @@ class Tenants:
         >>> t.confine(t.single, "events.jsonl", "the file") == d / "events.jsonl"
         True
         """
+        if "\0" in path:
+            raise ValidationError(f"{what} {path!r} holds a NUL character")
         folder = self.folder(tenant)
         real = (folder / path).resolve()  # an absolute path replaces the folder
         if not real.is_relative_to(folder):

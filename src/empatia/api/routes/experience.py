@@ -64,7 +64,7 @@ def hurt_orders(
     ws: WorkspaceDep,
     key: ReadKey,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
-    days: float = 30,
+    days: Annotated[float, Query(gt=0, le=3650)] = 30,
 ) -> list[dict[str, Any]]:
     """Delivered orders followed by a bad review or negative words within ``days``."""
     from empatia.experience.views import hurt_orders as orders

@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1/journeys", tags=["journeys"])
 
 class FunnelRequest(BaseModel):
     steps: list[str] = Field(min_length=2, max_length=20, description="Ordered step names.")
-    within_days: float = Field(30.0, gt=0, description="Time from the first step to convert.")
+    within_days: float = Field(30.0, gt=0, le=3650, description="Time from the first step to convert.")
     breakdown: str | None = Field(
         None, description="channel, property:<name>, market, language, tier, …"
     )
