@@ -23,7 +23,11 @@ class Workspace:
     @cached_property
     def store(self) -> Store:
         s = self.settings
-        return Store(s.db, memory_limit=s.duckdb_memory_limit, threads=s.duckdb_threads)
+        store = Store(s.db, memory_limit=s.duckdb_memory_limit, threads=s.duckdb_threads)
+        from empatia.privacy.compact import finish_pending
+
+        finish_pending(store)  # an erasure stopped before its file rewrite is finished first
+        return store
 
     def profile(self, identifier: str) -> dict[str, Any]:
         """One person's unified profile, found by any identifier (``email:…``, a phone, a

@@ -5,7 +5,7 @@ DuckDB reads and parses the file in parallel and validates it with the rules of
 :mod:`empatia.ingest.event`). Each file is stored in one transaction: all its valid rows or
 nothing. Events of people who were erased (GDPR) are dropped inside that transaction, so they
 never reach the disk. Invalid rows go to a reject file beside the
-input (``NAME.rejects.jsonl``: line, reason, the original event) and are counted. Events
+input (``NAME.rejects.jsonl``: line, reason and messageId — no event payload) and are counted. Events
 without a ``messageId`` get one derived from their content (``h-`` + MD5 of the line), so
 importing a file twice stores nothing twice.
 
@@ -208,7 +208,10 @@ def import_file(
         if report.rejected:
             out = (reject_dir or path.parent) / (path.name + ".rejects.jsonl")
             con.execute(
-                f"copy (select r.idx as line, r.reason, p.text as event from _rejects r "
+                # Line, reason and messageId only: no personal data lands in a file that
+                # erasure would have to find (the line is in the user's own file).
+                f"copy (select r.idx as line, r.reason, case when json_valid(p.text) then"
+                f" json_extract_string(p.text, '$.messageId') end as message_id from _rejects r "
                 f"join _parsed p using (idx) order by r.idx) to {_q(str(out))} (format json)"
             )
             report.reject_file = str(out)

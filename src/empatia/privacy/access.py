@@ -2,7 +2,10 @@
 
 The same plan as erasure (:mod:`empatia.privacy.subjects`) finds the person's rows in every
 table — raw events, merged identifiers, profile and scores, texts' analyses, decisions with
-their explanations, consent — so what can be erased is exactly what is shown.
+their explanations, consent — so what can be erased is exactly what is shown. Other people's
+rows that name the person (their e-mail in someone else's message, their full name) are
+shown as ``mentions``, the cells erasure blanks; ``unresolved`` says what might also be them
+but is not linked (an open identity review pair).
 
 >>> from empatia.store import Store
 >>> s = Store(":memory:")
@@ -26,7 +29,7 @@ import orjson
 from empatia.errors import StoreError
 from empatia.privacy import audit
 from empatia.privacy.consent import as_dict, current
-from empatia.privacy.subjects import SKIP_TABLES, predicates, q, resolve, tables
+from empatia.privacy.subjects import SKIP_TABLES, mentions, predicates, q, resolve, tables
 from empatia.store import Store
 
 
@@ -67,6 +70,9 @@ def _export(store: Store, query: str, actor: str) -> dict[str, Any]:
         (f"{k}:{v}" for k, v in sorted(subject.identifiers) if k in ("user_id", "anonymous_id")),
         None,
     )
+    from empatia.privacy.erasure import unresolved
+
+    named = mentions(store, subject)
     audit.log(store, actor, "export", pid, f"{sum(len(v) for v in out_tables.values())} rows")
     return {
         "subject": query,
@@ -75,6 +81,10 @@ def _export(store: Store, query: str, actor: str) -> dict[str, Any]:
         "identifiers": [{"kind": k, "value": v} for k, v in sorted(subject.identifiers)],
         "consent": as_dict(current(store, consent_subject)) if consent_subject else {},
         "tables": out_tables,
+        # Others' rows that name the person (excerpts): erasure blanks exactly these.
+        "mentions": named,
+        # What might also be this person but is not linked to them (for the operator).
+        "unresolved": unresolved(store, subject),
     }
 
 

@@ -64,32 +64,54 @@ def subject_erase(
     ctx: typer.Context,
     ids: Annotated[list[str], typer.Argument(help="Person ids or identifiers (email:…, user_id:…).")],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show what would be erased.")] = False,
 ) -> None:
     """Erase people everywhere, for good; later events for them are dropped.
 
+    Shows what will be erased and asks first (unless --yes). An id that names nobody is an
+    error and changes nothing.
+
     Example: empatia subject erase email:ala@example.com --yes
     """
-    if not yes:
-        typer.confirm(f"Erase {len(ids)} person(s) everywhere? This cannot be undone", abort=True)
     ws, remote = store_or_remote(ctx)
-    if remote is not None:
-        reports = [remote.call("DELETE", f"/v1/subjects/{_id(i)}") for i in ids]
-    else:
+
+    def run(dry: bool) -> list[dict[str, Any]]:
+        if remote is not None:
+            return [remote.call("DELETE", f"/v1/subjects/{_id(i)}?dry_run={str(dry).lower()}")
+                    for i in ids]  # fmt: skip
         from empatia.privacy.erasure import erase_many
 
         assert ws is not None
-        reports = [r.as_dict() for r in erase_many(ws.store, ids, actor="cli")]
-    t = Table("table", "rows deleted")
-    totals: dict[str, int] = {}
-    for report in reports:
-        for table, n in report["deleted"].items():
-            totals[table] = totals.get(table, 0) + n
-    for table, n in sorted(totals.items()):
-        t.add_row(table, f"{n:,}")
-    console.print(t)
+        return [r.as_dict() for r in erase_many(ws.store, ids, actor="cli", dry_run=dry)]
+
+    if not yes or dry_run:
+        _show_erasure(run(True), "would be")
+        if dry_run:
+            return
+        typer.confirm(f"Erase {len(ids)} person(s) as above? This cannot be undone", abort=True)
+    reports = run(False)
+    _show_erasure(reports, "")
     for report in reports:
         console.print(f"erased; tombstone {report['subject']} "
                       f"({report['tombstones']} identifiers), file rewritten: {report['rewritten']}")  # fmt: skip
+
+
+def _show_erasure(reports: list[dict[str, Any]], would: str) -> None:
+    t = Table("table", f"rows {would} deleted".replace("  ", " "),
+              f"others' rows {would} blanked".replace("  ", " "))  # fmt: skip
+    deleted: dict[str, int] = {}
+    blanked: dict[str, int] = {}
+    for report in reports:
+        for table, n in report["deleted"].items():
+            deleted[table] = deleted.get(table, 0) + n
+        for table, n in report["blanked"].items():
+            blanked[table] = blanked.get(table, 0) + n
+    for table in sorted(deleted.keys() | blanked.keys()):
+        t.add_row(table, f"{deleted.get(table, 0):,}", f"{blanked.get(table, 0):,}")
+    console.print(t)
+    for report in reports:
+        for note in report.get("unresolved", []):
+            console.print(f"[yellow]note:[/] {note}")
 
 
 @consent_app.command("show")

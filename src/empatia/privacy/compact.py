@@ -22,6 +22,27 @@ from empatia.store import Store
 
 log = logging.getLogger(__name__)
 
+#: Set in ``privacy_state`` by the transaction that deletes personal data; cleared in the
+#: fresh copy, so it stays set until the rewritten file has replaced the old one.
+PENDING = "rewrite_pending"
+
+
+def finish_pending(store: Store) -> bool:
+    """Rewrite the file if an erasure committed but was stopped before its rewrite (a crash,
+    a kill): the deleted bytes would otherwise stay on disk. True when one was pending.
+
+    Runs whenever a workspace opens its store for writing, and before each erasure."""
+    if store.path == ":memory:" or store.read_only:
+        return False
+    row = store.con.execute("select value from privacy_state where key = ?", [PENDING]).fetchone()
+    if not row:
+        for stray in (".rewrite", ".rewrite.wal"):  # a copy that never got swapped in
+            Path(store.path + stray).unlink(missing_ok=True)
+        return False
+    log.warning("finishing an interrupted erasure: rewriting the store file")
+    rewrite(store)
+    return True
+
 
 def rewrite(store: Store) -> bool:
     """Copy the store into a fresh file and swap it in; False for in-memory stores."""
@@ -44,6 +65,7 @@ def rewrite(store: Store) -> bool:
             con.execute(f"attach '{_lit(str(fresh))}' as _empatia_fresh")
             try:
                 con.execute(f'copy from database "{db}" to _empatia_fresh')
+                con.execute("delete from _empatia_fresh.privacy_state where key = ?", [PENDING])
             finally:
                 con.execute("detach _empatia_fresh")
         except duckdb.Error as e:

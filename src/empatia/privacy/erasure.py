@@ -25,26 +25,39 @@ import duckdb
 
 from empatia.errors import StoreError
 from empatia.privacy import audit, tombstones
-from empatia.privacy.compact import rewrite
-from empatia.privacy.subjects import SKIP_TABLES, needles, predicates, q, resolve, tables
+from empatia.privacy.compact import PENDING, finish_pending, rewrite
+from empatia.privacy.subjects import (
+    SKIP_TABLES,
+    TEXT_TYPES,
+    Subject,
+    mentions,
+    needles,
+    pattern,
+    predicates,
+    q,
+    resolve,
+    tables,
+)
 from empatia.store import Store
 
 log = logging.getLogger(__name__)
 
-_TEXT_TYPES = ("VARCHAR", "JSON")
 
 
 @dataclass
 class ErasureReport:
     subject: str  # the tombstone hash that stands for the person from now on
     deleted: dict[str, int] = field(default_factory=dict)
-    blanked: dict[str, int] = field(default_factory=dict)
+    blanked: dict[str, int] = field(default_factory=dict)  # others' rows naming the person
     tombstones: int = 0
     rewritten: bool = False
+    dry_run: bool = False
+    unresolved: list[str] = field(default_factory=list)  # what an operator should review
 
     def as_dict(self) -> dict[str, object]:
         return {"subject": self.subject, "deleted": self.deleted, "blanked": self.blanked,
-                "tombstones": self.tombstones, "rewritten": self.rewritten}  # fmt: skip
+                "tombstones": self.tombstones, "rewritten": self.rewritten,
+                "dry_run": self.dry_run, "unresolved": self.unresolved}  # fmt: skip
 
 
 def erase(
@@ -53,21 +66,54 @@ def erase(
     *,
     actor: str = "cli",
     rewrite_file: bool = True,
+    dry_run: bool = False,
 ) -> ErasureReport:
-    """Erase the person named by ``query`` everywhere; see the module docstring."""
+    """Erase the person named by ``query`` everywhere; see the module docstring.
+
+    ``dry_run`` changes nothing and reports what would be deleted and blanked. A query that
+    names nobody raises :class:`~empatia.errors.NotFoundError` and changes nothing."""
     with store.lock:  # not while new events are being stitched to people
-        return _erase(store, query, actor, rewrite_file)
+        finish_pending(store)
+        report = _erase(store, query, actor, dry_run)
+        if not dry_run:
+            if rewrite_file:
+                report.rewritten = rewrite(store)
+            else:
+                store.checkpoint()
+        return report
 
 
-def _erase(store: Store, query: str, actor: str, rewrite_file: bool) -> ErasureReport:
+def erase_many(
+    store: Store,
+    queries: list[str],
+    *,
+    actor: str = "cli",
+    dry_run: bool = False,
+) -> list[ErasureReport]:
+    """Erase several people and rewrite the file once (the rewrite dominates the cost).
+
+    Every query is resolved first: when one names nobody, nothing at all is erased."""
+    with store.lock:
+        finish_pending(store)
+        for query in queries:
+            resolve(store, query)
+        reports = [_erase(store, q, actor, dry_run) for q in queries]
+        if not dry_run:
+            rewritten = rewrite(store)
+            for r in reports:
+                r.rewritten = rewritten
+    return reports
+
+
+def _erase(store: Store, query: str, actor: str, dry_run: bool) -> ErasureReport:
     subject = resolve(store, query)
     idents = set(subject.identifiers) | {("person_id", p) for p in subject.person_ids}
-    hashes = tombstones.add(store, idents)
-    stands_for = hashes[0] if hashes else ""
-    report = ErasureReport(subject=stands_for[:16])
+    report = ErasureReport(subject="", dry_run=dry_run, unresolved=unresolved(store, subject))
     con = store.con
     con.execute("begin transaction")
     try:
+        hashes = tombstones.add(store, idents)
+        report.subject = hashes[0][:16] if hashes else ""
         for table, columns in tables(store).items():
             if table in SKIP_TABLES:
                 continue
@@ -76,18 +122,24 @@ def _erase(store: Store, query: str, actor: str, rewrite_file: bool) -> ErasureR
                 n = _count(con, f"delete from {q(table)} where {' or '.join(preds)} returning 1")
                 if n:
                     report.deleted[table] = n
-        words = needles(subject)
-        for table, columns in tables(store).items():
-            if table in SKIP_TABLES or not words:
-                continue
-            n = _blank(con, table, columns, words)
-            if n:
-                report.blanked[table] = n
+        for m in mentions(store, subject):
+            report.blanked[str(m["table"])] = report.blanked.get(str(m["table"]), 0) + 1
+        if report.blanked:
+            _blank(store, subject, set(report.blanked))
+        if dry_run:
+            con.execute("rollback")
+            return report
         if subject.person_ids:
             con.execute(
                 "update privacy_audit set subject = ? where list_contains(?, subject)",
                 [report.subject, sorted(subject.person_ids)],
             )
+        if store.path != ":memory:":  # the file still holds the bytes until rewritten
+            con.execute(
+                "insert into privacy_state values (?, 'rewrite') on conflict do nothing", [PENDING]
+            )
+        audit.log(store, actor, "erase", report.subject,
+                  f"rows deleted: {sum(report.deleted.values())}")  # fmt: skip
         con.execute("commit")
     except duckdb.Error as e:
         con.execute("rollback")
@@ -100,60 +152,57 @@ def _erase(store: Store, query: str, actor: str, rewrite_file: bool) -> ErasureR
         con.execute("rollback")
         raise
     report.tombstones = len(hashes)
-    audit.log(store, actor, "erase", report.subject,
-              f"rows deleted: {sum(report.deleted.values())}")  # fmt: skip
-    if rewrite_file:
-        report.rewritten = rewrite(store)
-    else:
-        store.checkpoint()
     log.info("erased a subject: %d rows in %d tables", sum(report.deleted.values()),
              len(report.deleted))  # fmt: skip
     return report
 
 
-def erase_many(
-    store: Store,
-    queries: list[str],
-    *,
-    actor: str = "cli",
-) -> list[ErasureReport]:
-    """Erase several people and rewrite the file once (the rewrite dominates the cost)."""
-    with store.lock:
-        reports = [erase(store, q, actor=actor, rewrite_file=False) for q in queries]
-        rewritten = rewrite(store)
-    for r in reports:
-        r.rewritten = rewritten
-    return reports
+def _count(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, str] | None = None) -> int:
+    return len(con.execute(sql, params).fetchall())
 
 
-def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    return len(con.execute(sql).fetchall())
-
-
-def _blank(
-    con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str], words: list[str]
-) -> int:
-    """Replace the subject's identifiers and texts inside other rows with ``[erased]``."""
-    total = 0
-    for col, ty in columns.items():
-        if ty.upper() not in _TEXT_TYPES:
+def _blank(store: Store, subject: Subject, where: set[str]) -> None:
+    """Replace the subject's identifiers, name and texts inside other rows with ``[erased]``
+    — whole words only, never inside another word or id."""
+    pat, con = pattern(needles(subject)), store.con
+    for table, columns in tables(store).items():
+        if table not in where:
             continue
-        c = q(col)
-        text = f"{c}::varchar"
-        hit = " or ".join(f"contains({text}, $w{i})" for i in range(len(words)))
-        params = {f"w{i}": w for i, w in enumerate(words)}
-        n = con.execute(f"select count(*) from {q(table)} where {hit}", params).fetchone()
-        if not n or not n[0]:
-            continue
-        expr = text
-        for i in range(len(words)):
-            expr = f"replace({expr}, $w{i}, '[erased]')"
-        if ty.upper() == "JSON":
-            expr = f"{expr}::json"
-        try:
-            con.execute(f"update {q(table)} set {c} = {expr} where {hit}", params)
-        except duckdb.Error:
-            # A key column, or JSON that would not parse: drop those rows instead.
-            con.execute(f"delete from {q(table)} where {hit}", params)
-        total += int(n[0])
-    return total
+        for col, ty in columns.items():
+            if ty.upper() not in TEXT_TYPES:
+                continue
+            c = q(col)
+            hit = f"regexp_matches({c}::varchar, $p, 'i')"
+            for _ in range(3):  # neighbours sharing one separator need a second pass
+                expr = f"regexp_replace({c}::varchar, $p, '\\1[erased]\\3', 'gi')"
+                if ty.upper() == "JSON":
+                    expr = f"{expr}::json"
+                try:
+                    n = _count(con, f"update {q(table)} set {c} = {expr} where {hit} returning 1",
+                               {"p": pat})  # fmt: skip
+                except duckdb.Error:
+                    # A key column, or JSON that would not parse: drop those rows instead.
+                    n = _count(con, f"delete from {q(table)} where {hit} returning 1", {"p": pat})
+                if not n:
+                    break
+
+
+def unresolved(store: Store, subject: Subject) -> list[str]:
+    """What might also be this person but is not linked to them: said, never guessed at."""
+    notes: list[str] = []
+    if not store.table_exists("identity_review") or not subject.identifiers:
+        return notes
+    idents = sorted(subject.identifiers)
+    row = store.con.execute(
+        "select count(*), string_agg(distinct case when list_contains($ids, {'k': kind_l,"
+        " 'v': value_l}) then kind_r else kind_l end, ', ') from identity_review"
+        " where status = 'open' and (list_contains($ids, {'k': kind_l, 'v': value_l})"
+        " or list_contains($ids, {'k': kind_r, 'v': value_r}))",
+        {"ids": [{"k": k, "v": v} for k, v in idents]},
+    ).fetchone()
+    if row and row[0]:
+        notes.append(
+            f"{row[0]} open identity review pair(s) may link this person to another record "
+            f"({row[1]}), not erased: review them with `empatia identity review`"
+        )
+    return notes

@@ -13,7 +13,7 @@ from typing import Any
 
 from empatia.pipeline import RunContext, register_stage
 from empatia.privacy import audit, consent, retention, tombstones
-from empatia.privacy.compact import rewrite
+from empatia.privacy.compact import PENDING, rewrite
 from empatia.privacy.subjects import SKIP_TABLES, q, tables
 from empatia.store import Store
 
@@ -60,7 +60,7 @@ def purge_erased(store: Store) -> int:
     cond = tombstones.erased_where_sql(s)
     seqs = {r[0] for r in store.con.execute(f"select seq from events where {cond}").fetchall()}
     if store.table_exists("identity_event_ids"):
-        lit = s.replace("'", "''")  # noqa: F841
+        lit = s.replace("'", "''")
         seqs |= {
             r[0]
             for r in store.con.execute(
@@ -71,17 +71,25 @@ def purge_erased(store: Store) -> int:
     lit = s.replace("'", "''")
     lst = "[" + ", ".join(str(int(x)) for x in sorted(seqs)) + "]"
     dropped = 0
-    for table, columns in tables(store).items():
-        if table in SKIP_TABLES:
-            continue
-        if "seq" in columns and seqs:
-            store.con.execute(f"delete from {q(table)} where list_contains({lst}, seq)")
-        if "kind" in columns and "value" in columns:
-            # Identifiers stitched from those events (identities, value maps, …).
-            dropped += len(store.con.execute(
-                f"delete from {q(table)} where sha256('{lit}' || kind || ':' || value)"
-                " in (select hash from privacy_tombstones) returning 1"
-            ).fetchall())  # fmt: skip
+    store.con.execute("begin transaction")
+    try:
+        for table, columns in tables(store).items():
+            if table in SKIP_TABLES:
+                continue
+            if "seq" in columns and seqs:
+                store.con.execute(f"delete from {q(table)} where list_contains({lst}, seq)")
+            if "kind" in columns and "value" in columns:
+                # Identifiers stitched from those events (identities, value maps, …).
+                dropped += len(store.con.execute(
+                    f"delete from {q(table)} where sha256('{lit}' || kind || ':' || value)"
+                    " in (select hash from privacy_tombstones) returning 1"
+                ).fetchall())  # fmt: skip
+        if seqs or dropped:  # the file holds the bytes until it is rewritten
+            _set_state(store, PENDING, "rewrite")
+        store.con.execute("commit")
+    except BaseException:
+        store.con.execute("rollback")
+        raise
     if not seqs and not dropped:
         return 0
     audit.log(store, "stage", "erase", None, f"{len(seqs)} late event(s) of erased people")

@@ -27,9 +27,11 @@ from dataclasses import dataclass, field
 import duckdb
 
 from empatia.errors import NotFoundError, ValidationError
+from empatia.identity.extract import ID_PATHS
+from empatia.privacy.identifiers import KINDS as ID_KINDS
+from empatia.privacy.identifiers import canonical
 from empatia.store import Store
 
-ID_KINDS = ("user_id", "anonymous_id", "email", "phone", "device_id", "loyalty_id", "crm_id")
 #: Tables the plan never touches: bookkeeping without personal data, or handled on purpose.
 SKIP_TABLES = frozenset(
     {"schema_migrations", "api_keys", "privacy_state", "privacy_tombstones", "privacy_audit"}
@@ -47,6 +49,8 @@ class Subject:
     seqs: set[int] = field(default_factory=set)
     text_hashes: set[str] = field(default_factory=set)
     texts: set[str] = field(default_factory=set)
+    names: set[str] = field(default_factory=set)  # "first last", found in others' words
+    raw_forms: set[str] = field(default_factory=set)  # e-mails and phones as people wrote them
 
     @property
     def person_id(self) -> str | None:
@@ -56,30 +60,18 @@ class Subject:
         return {v for k, v in self.identifiers if not kinds or k in kinds}
 
 
-def _normalise(kind: str, value: str) -> str | None:
-    value = value.strip()
-    if not value:
-        return None
-    if kind == "email":
-        return value.lower()
-    if kind == "phone":
-        try:
-            from empatia.identity.normalize import normalize_phone
-
-            return normalize_phone(value) or value
-        except ModuleNotFoundError:  # pragma: no cover - identity not installed
-            return value
-    return value
-
-
 def _candidates(query: str) -> list[tuple[str, str]]:
+    """``(kind, canonical value)`` pairs a query can mean: ``kind:value`` names one kind; a
+    bare value is tried under every kind it can be (only an address with @ is an e-mail)."""
     kind, sep, value = query.strip().partition(":")
     if sep and kind in ID_KINDS:
-        v = _normalise(kind, value)
-        return [(kind, v)] if v else []
+        v = canonical(kind, value)
+        if v is None:
+            raise ValidationError(f"{value.strip()!r} is not a valid {kind}", kind=kind)
+        return [(kind, v)]
     out = []
     for k in ID_KINDS:
-        v = _normalise(k, query)
+        v = canonical(k, query)
         if v and (k != "email" or "@" in v):
             out.append((k, v))
     return out
@@ -129,20 +121,13 @@ def resolve(store: Store, query: str) -> Subject:
                 )
             }
         else:
-            # Not stitched (yet): the identifier itself, if any event carries it.
+            # Not stitched (yet): the identifier itself, where the tracking plan puts it.
             for kind, value in _candidates(text):
-                if kind in ("user_id", "anonymous_id"):
-                    hit = cur.execute(
-                        "select 1 from events where user_id = ? or anonymous_id = ? limit 1",
-                        [value, value],
-                    ).fetchone()
-                else:
-                    hit = cur.execute(
-                        "select 1 from events where contains(raw, ?) limit 1", [value]
-                    ).fetchone()
-                if hit:
+                if _carried(store, cur, kind, value):
                     subject.identifiers.add((kind, value))
-            if text.startswith("p_"):
+            if text.startswith("p_") and has_identity and _all(
+                cur, "select 1 from event_persons where person_id = ? limit 1", [text]
+            ):
                 subject.person_ids.add(text)
         if not subject.identifiers and not subject.person_ids:
             raise NotFoundError(
@@ -150,9 +135,35 @@ def resolve(store: Store, query: str) -> Subject:
                 "`empatia run` if the data is new"
             )
         _close_events(store, cur, subject)
+        if store.table_exists("identity_value_map") and subject.identifiers:
+            subject.raw_forms |= {
+                r[0]
+                for r in _all(
+                    cur,
+                    "select raw from identity_value_map where list_contains(?, value)",
+                    [sorted(subject.values("email", "phone"))],
+                )
+            }
     finally:
         cur.close()
     return subject
+
+
+def _carried(store: Store, cur: duckdb.DuckDBPyConnection, kind: str, value: str) -> bool:
+    """Whether any event carries identifier ``(kind, value)`` in its place (never a substring
+    of some other text)."""
+    if kind in ("user_id", "anonymous_id"):
+        sql = "select 1 from events where user_id = $v or anonymous_id = $v limit 1"
+        return bool(cur.execute(sql, {"v": value}).fetchone())
+    if store.table_exists("identity_event_ids") and cur.execute(
+        "select 1 from identity_event_ids where kind = ? and value = ? limit 1", [kind, value]
+    ).fetchone():
+        return True
+    paths = ID_PATHS[kind]
+    got = " or ".join(f"json_extract_string(raw, '{p}') is not null" for p in paths)
+    vals = ", ".join(f"json_extract_string(raw, '{p}')" for p in paths)
+    raws = cur.execute(f"select distinct unnest([{vals}]) from events where {got}").fetchall()
+    return any(canonical(kind, r[0]) == value for r in raws if r[0] is not None)
 
 
 def _close_events(store: Store, cur: duckdb.DuckDBPyConnection, subject: Subject) -> None:
@@ -216,6 +227,15 @@ def _close_events(store: Store, cur: duckdb.DuckDBPyConnection, subject: Subject
         ):
             if t and len(t.strip()) >= 12:
                 subject.texts.add(t)
+        for first, last in _all(
+            cur,
+            "select distinct trim(json_extract_string(raw, '$.traits.firstName')),"
+            " trim(json_extract_string(raw, '$.traits.lastName'))"
+            " from events join _subject_seqs using (seq)",
+            [],
+        ):
+            if first and last:
+                subject.names.add(f"{first} {last}")
         if store.table_exists("text_analysis"):
             subject.text_hashes |= {
                 r[0]
@@ -297,9 +317,66 @@ def predicates(subject: Subject, table: str, columns: dict[str, str]) -> list[st
 
 
 def needles(subject: Subject) -> list[str]:
-    """Strings that must not survive anywhere once the subject is erased."""
-    out = set(subject.values("email", "phone"))
+    """Strings that must not survive anywhere once the subject is erased: identifiers (short
+    ids only when they cannot be an ordinary word), the full name, the person's own texts."""
+    out = set(subject.values("email", "phone")) | subject.raw_forms | subject.names
     out |= {v for v in subject.values() if len(v) >= 8}
     out |= {p for p in subject.person_ids if len(p) >= 6}
     out |= subject.texts
-    return sorted(out)
+    return sorted(n for n in out if len(n.strip()) >= 4)
+
+
+#: What may stand beside an erased word: anything but a letter, digit or an id's own signs.
+_EDGE = {"re2": r"[^\pL\pN_@+\-]", "python": r"[^\w@+\-]"}
+TEXT_TYPES = ("VARCHAR", "JSON")
+
+
+def pattern(words: list[str], dialect: str = "re2") -> str:
+    """A regular expression matching any of ``words`` as a whole — never inside a longer
+    word, an e-mail or an id (``kot`` does not match in ``kotek``); group 2 is the word,
+    groups 1 and 3 what stands either side. ``dialect``: ``re2`` (DuckDB) or ``python``.
+
+    >>> import re
+    >>> p = pattern(["ala@x.pl", "Ala Kot"], "python")
+    >>> [m.group(2) for m in re.finditer(p, "to ala@x.pl, nie bala@x.pl; ala kot!", re.I)]
+    ['ala@x.pl', 'ala kot']
+    """
+    alts = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    edge = _EDGE[dialect]
+    return f"(^|{edge})({alts})($|{edge})"
+
+
+def mentions(store: Store, subject: Subject, *, excerpt: int = 40) -> list[dict[str, object]]:
+    """Cells of rows that are not the subject's (others' messages, events, profiles) which name
+    the subject: ``{table, column, row, text}`` with ``text`` an excerpt around each match.
+    Call it after the subject's own rows are gone (erasure) or skip them (export): erasure
+    blanks exactly these cells, and the access export shows them."""
+    words = needles(subject)
+    if not words:
+        return []
+    pat, py = pattern(words), re.compile(pattern(words, "python"), re.IGNORECASE)
+    out: list[dict[str, object]] = []
+    cur = store.cursor()
+    try:
+        for table, columns in tables(store).items():
+            if table in SKIP_TABLES:
+                continue
+            key = "seq" if "seq" in columns else "rowid"
+            own = predicates(subject, table, columns)
+            skip = f" and not coalesce({' or '.join(own)}, false)" if own else ""
+            for col, ty in columns.items():
+                if ty.upper() not in TEXT_TYPES:
+                    continue
+                rows = cur.execute(
+                    f"select {key}, {q(col)}::varchar from {q(table)}"
+                    f" where regexp_matches({q(col)}::varchar, $p, 'i'){skip}",
+                    {"p": pat},
+                ).fetchall()
+                for row_key, text in rows:
+                    for m in py.finditer(text):
+                        a, b = max(0, m.start(2) - excerpt), m.end(2) + excerpt
+                        out.append({"table": table, "column": col, "row": row_key,
+                                    "text": text[a:b]})  # fmt: skip
+    finally:
+        cur.close()
+    return out

@@ -13,11 +13,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import duckdb
+import orjson
 
+from empatia.privacy.identifiers import all_forms, forms, of_event
 from empatia.store import Store
 
 _SALT_KEY = "tombstone_salt"
@@ -45,9 +47,10 @@ def digest(salt_value: str, kind: str, value: str) -> str:
 
 
 def add(store: Store, identifiers: Iterable[tuple[str, str]]) -> list[str]:
-    """Record tombstones for ``(kind, value)`` pairs; returns their hashes."""
+    """Record tombstones for ``(kind, value)`` pairs, in every form of each (any case, a phone
+    in any format: :mod:`empatia.privacy.identifiers`); returns their hashes."""
     s = salt(store)
-    hashes = sorted({digest(s, k, v) for k, v in identifiers})
+    hashes = sorted({digest(s, k, v) for k, v in all_forms(identifiers)})
     if hashes:
         store.con.execute(
             "insert into privacy_tombstones (hash) select unnest(?::varchar[])"
@@ -57,18 +60,34 @@ def add(store: Store, identifiers: Iterable[tuple[str, str]]) -> list[str]:
     return hashes
 
 
+def _event_hashes(salt_value: str, raw: str | Mapping[str, Any] | None, user_id: str | None,
+                  anonymous_id: str | None, previous_id: str | None = None) -> set[str]:  # fmt: skip
+    event: Any = raw
+    if isinstance(raw, (str, bytes)):
+        try:
+            event = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            event = {}
+    if not isinstance(event, Mapping):
+        event = {}
+    return {digest(salt_value, k, v)
+            for k, v in of_event(event, user_id, anonymous_id, previous_id)}  # fmt: skip
+
+
 def is_erased(store: Store, *, user_id: str | None = None, anonymous_id: str | None = None,
               **identifiers: str | None) -> bool:  # fmt: skip
     """Whether any of the given identifiers belongs to an erased person.
 
     >>> s = Store(":memory:")
-    >>> _ = add(s, [("user_id", "u1")])
-    >>> is_erased(s, user_id="u1"), is_erased(s, user_id="u2", email="a@b.c")
-    (True, False)
+    >>> _ = add(s, [("user_id", "u1"), ("email", "ala@x.pl")])
+    >>> is_erased(s, user_id="u1"), is_erased(s, user_id="u2", email="ALA@x.pl")
+    (True, True)
+    >>> is_erased(s, user_id="u2", email="a@b.c")
+    False
     """
     s = salt(store)
     pairs = {"user_id": user_id, "anonymous_id": anonymous_id, **identifiers}
-    hashes = [digest(s, k, v) for k, v in pairs.items() if v]
+    hashes = [digest(s, k, f) for k, v in pairs.items() for f in forms(k, v)]
     if not hashes:
         return False
     row = store.con.execute(
@@ -78,11 +97,12 @@ def is_erased(store: Store, *, user_id: str | None = None, anonymous_id: str | N
 
 
 class TombstoneSet:
-    """The tombstones in memory, for the HTTP hot path (a set lookup per event).
+    """The tombstones in memory, for the HTTP hot path.
 
-    ``filter(rows)`` keeps rows (``empatia.ingest.event.Row`` or anything with ``user_id`` and
-    ``anonymous_id``) that do not belong to an erased person. Costs nothing while no one has
-    been erased.
+    ``filter(rows)`` keeps rows (``empatia.ingest.event.Row``) that carry no identifier of an
+    erased person — user and anonymous ids, and the e-mail, phone, loyalty, CRM and device
+    ids in the event's traits and properties, in any of their forms. Costs nothing while no
+    one has been erased.
     """
 
     def __init__(self, store: Store) -> None:
@@ -102,18 +122,17 @@ class TombstoneSet:
         with self._lock:
             self._salt, self._hashes = s, hashes
 
-    def is_erased(self, user_id: str | None, anonymous_id: str | None) -> bool:
+    def is_erased(self, row: Any) -> bool:  # noqa: ANN401 - an events Row
         if not self._hashes:
             return False
-        return bool(
-            (user_id and digest(self._salt, "user_id", user_id) in self._hashes)
-            or (anonymous_id and digest(self._salt, "anonymous_id", anonymous_id) in self._hashes)
-        )
+        found = _event_hashes(self._salt, row.raw, row.user_id, row.anonymous_id,
+                              getattr(row, "previous_id", None))  # fmt: skip
+        return not found.isdisjoint(self._hashes)
 
     def filter(self, rows: Sequence[Any]) -> list[Any]:
         if not self._hashes:
             return list(rows)
-        return [r for r in rows if not self.is_erased(r.user_id, r.anonymous_id)]
+        return [r for r in rows if not self.is_erased(r)]
 
 
 def erased_where_sql(salt_value: str, user_col: str = "user_id", anon_col: str = "anonymous_id") -> str:  # noqa: E501
@@ -126,24 +145,25 @@ def erased_where_sql(salt_value: str, user_col: str = "user_id", anon_col: str =
 
 
 def drop_erased_events(con: duckdb.DuckDBPyConnection | Store, since_seq: int = 0) -> int:
-    """Delete events (``seq > since_seq``) of erased people; for the importer, before commit.
-
-    Returns how many were dropped; free while no one has been erased.
-    """
+    """Delete events (``seq > since_seq``) that carry any identifier of an erased person, in
+    any form; for the importer, before commit. Returns how many were dropped; free while no
+    one has been erased."""
     c = con.con if isinstance(con, Store) else con
-    has_table = c.execute(
-        "select count(*) from information_schema.tables where table_name = 'privacy_tombstones'"
-    ).fetchone()
-    if not has_table or not has_table[0]:  # a store opened without the privacy schema
-        return 0
     row = c.execute("select count(*) from privacy_tombstones").fetchone()
     if not row or not row[0]:
         return 0
     srow = c.execute("select value from privacy_state where key = ?", [_SALT_KEY]).fetchone()
     if not srow:
         return 0
-    out = c.execute(
-        f"delete from events where seq > ? and {erased_where_sql(str(srow[0]))} returning seq",
+    s = str(srow[0])
+    hashes = {r[0] for r in c.execute("select hash from privacy_tombstones").fetchall()}
+    rel = c.execute(
+        "select seq, raw, user_id, anonymous_id, previous_id from events where seq > ?",
         [since_seq],
-    ).fetchall()
-    return len(out)
+    )
+    drop: list[int] = []
+    while batch := rel.fetchmany(10_000):
+        drop += [seq for seq, *ev in batch if not _event_hashes(s, *ev).isdisjoint(hashes)]
+    if drop:
+        c.execute("delete from events where list_contains(?, seq)", [drop])
+    return len(drop)

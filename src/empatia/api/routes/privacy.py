@@ -43,13 +43,17 @@ async def subject_access(id: str, ws: WorkspaceDep, key: AdminKey, request: Requ
 
 
 @router.delete("/v1/subjects/{id}")
-async def subject_erase(id: str, ws: WorkspaceDep, key: AdminKey, request: Request) -> Any:
-    """Erase a person everywhere (right to erasure); later events for them are dropped."""
+async def subject_erase(id: str, ws: WorkspaceDep, key: AdminKey, request: Request,
+                        dry_run: bool = False) -> Any:  # fmt: skip
+    """Erase a person everywhere (right to erasure); later events for them are dropped.
+
+    404 when the id names nobody (nothing changes); ``dry_run=true`` reports what would be
+    deleted and blanked without changing anything."""
     tenant = request.state.tenant
 
     def job() -> dict[str, object]:
         try:
-            report = erase(ws.store, id, actor=f"key:{key.key_id}")
+            report = erase(ws.store, id, actor=f"key:{key.key_id}", dry_run=dry_run)
         finally:
             tenant.tombstones.refresh()
         return report.as_dict()
