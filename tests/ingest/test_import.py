@@ -38,7 +38,7 @@ def test_jsonl_import_rejects_bad_lines_with_line_and_reason(store: Store, tmp_p
         (3, "missing both userId and anonymousId"),
         (5, 'type "launch" (one of track, identify, page, screen, group, alias)'),
     ]
-    assert rejects[0]["event"] == "{not json"
+    assert all("event" not in r for r in rejects)  # no payload: it may hold personal data
 
 
 def test_importing_the_same_file_twice_stores_nothing_twice(store: Store, tmp_path: Path) -> None:
