@@ -5,6 +5,8 @@
 (a) single-event POST /v1/track paced at --rate requests/s; (b) POST /v1/batch with 100 events
 per request as fast as the server goes. Bodies carry no messageId, so the server gives each
 event its own and every acknowledged event must be stored. Needs `hey` (apt-get install hey).
+With ``--erased N`` only (a) runs, on a store where N people were imported and then erased with
+`empatia subject erase` (one call), so the tombstone filter checks every event.
 """
 
 from __future__ import annotations
@@ -43,12 +45,28 @@ def hey(url: str, key: str, body: Path, seconds: int, conc: int, qps_per_worker:
             "rps": float(rps.group(1)) if rps else None}  # fmt: skip
 
 
+def erase_people(db: Path, n: int) -> float:
+    """Tombstones through the product: import n people, then one `empatia subject erase`."""
+    f = db.parent / "people.jsonl"
+    f.write_text("".join(json.dumps({"type": "identify", "userId": f"gone-{i}", "messageId": f"g{i}",
+                                     "traits": {"email": f"gone-{i}@example.com"}}) + "\n"
+                         for i in range(n)))  # fmt: skip
+    cli = [sys.executable, "-m", "empatia.cli", "--db", str(db)]
+    subprocess.run([*cli, "import", str(f)], check=True, capture_output=True)
+    t0 = time.perf_counter()
+    subprocess.run([*cli, "subject", "erase", *(f"user_id:gone-{i}" for i in range(n)), "--yes"],
+                   check=True, capture_output=True)  # fmt: skip
+    return time.perf_counter() - t0
+
+
 def scenario(name: str, path: str, body: dict, per_request: int, seconds: int, conc: int,
-             qps: float | None) -> dict:  # fmt: skip
+             qps: float | None, erased: int = 0) -> dict:  # fmt: skip
     with tempfile.TemporaryDirectory() as d:
         db = Path(d) / "bench.duckdb"
         with Store(db) as s:
             _, key = create_key(s, "write")
+        erase_s = erase_people(db, erased) if erased else None
+        base = count_events(db)
         srv = ServerProcess(db).start()
         bf = Path(d) / "body.json"
         bf.write_text(json.dumps(body))
@@ -56,9 +74,9 @@ def scenario(name: str, path: str, body: dict, per_request: int, seconds: int, c
             r = hey(srv.url + path, key, bf, seconds, conc, qps)
         finally:
             srv.stop()
-        stored = count_events(db)
+        stored = count_events(db) - base
     acked = r["codes"].get(200, 0) * per_request
-    return {"scenario": name, "requests_per_s": r["rps"], "events_per_s": round((r["rps"] or 0) * per_request),
+    return {"scenario": name, "erased_people": erased, "erase_s": erase_s, "requests_per_s": r["rps"], "events_per_s": round((r["rps"] or 0) * per_request),
             "p99_ms": r["p99_ms"], "status": r["codes"], "acknowledged_events": acked,
             "stored_events": stored, "non_200": sum(n for c, n in r["codes"].items() if c != 200),
             "equal": acked == stored}  # fmt: skip
@@ -68,15 +86,21 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=60)
     ap.add_argument("--rate", type=int, default=2500, help="single-event requests/s")
+    ap.add_argument("--erased", type=int, default=0,
+                    help="erase N people first (tombstone filter on); single events only")
     args = ap.parse_args()
     event = {"type": "track", "userId": "u-1", "event": "Product Viewed",
              "properties": {"product_id": "p-1", "price": 9.99}, "context": {"channel": "web"}}  # fmt: skip
     conc = 50
-    results = [
-        scenario("single /v1/track", "/v1/track", event, 1, args.seconds, conc, args.rate / conc),
-        scenario("batch of 100 /v1/batch", "/v1/batch", {"batch": [event] * 100}, 100,
-                 args.seconds, 8, None),
-    ]
+    if args.erased:
+        results = [scenario(f"single /v1/track, {args.erased:,} people erased", "/v1/track", event,
+                            1, args.seconds, conc, args.rate / conc, args.erased)]  # fmt: skip
+    else:
+        results = [
+            scenario("single /v1/track", "/v1/track", event, 1, args.seconds, conc, args.rate / conc),
+            scenario("batch of 100 /v1/batch", "/v1/batch", {"batch": [event] * 100}, 100,
+                     args.seconds, 8, None),
+        ]
     print(json.dumps({"date": datetime.now(UTC).strftime("%Y-%m-%d"),
                       "machine": f"{platform.machine()}, {os.cpu_count()} cores",
                       "results": results}, indent=1))  # fmt: skip
