@@ -348,6 +348,20 @@ def test_a_huge_body_without_a_key_is_refused_before_it_is_read(
     assert r.status_code in (401, 413) and body.sent == 0
 
 
+@pytest.mark.parametrize("path", ["/v1/journeys/funnel", "/admin/keys", "/v1/decide",
+                                  "/v1/care/alerts/a1/ack", "/admin/import"])  # fmt: skip
+def test_outside_tracking_no_known_key_means_not_a_byte_read(
+    app_and_keys: tuple[TestClient, dict[str, str]], path: str
+) -> None:
+    """Authenticate first: only tracking (analytics.js sends its key inside the body) and the
+    sign-in form read a body from a caller without a key."""
+    c, _ = app_and_keys
+    for headers in ({}, bearer("emp_admin_unknown"), {"cookie": "empatia_session=forged"}):
+        body = Body(150 * 1024 * 1024, head=b'{"steps": [')
+        r = _post(c, path, body, {"content-type": "application/json", **headers})
+        assert r.status_code == 401 and body.sent == 0, (headers, r.status_code, body.sent)
+
+
 def test_a_tracking_key_in_the_header_is_checked_before_the_body(
     app_and_keys: tuple[TestClient, dict[str, str]],
 ) -> None:

@@ -19,7 +19,7 @@ import orjson
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from empatia.errors import PayloadTooLargeError
+from empatia.errors import AuthError, EmpatiaError, PayloadTooLargeError
 
 #: Every body (JSON, forms) is at most this big.
 MAX_BODY_BYTES = 1024 * 1024
@@ -48,8 +48,32 @@ class BodyTooLarge(HTTPException):
         self.error = too_large(limit)
 
 
+#: Routes that take a body from callers without a key (sign-in and sign-out: the web UI).
+OPEN = frozenset({"/signin", "/signout"})
+
+
+def _known_caller(scope: Scope) -> bool:
+    """Whether the request presents a key (header or session cookie) some workspace knows."""
+    from fastapi import Request
+
+    from empatia.api.deps import presented_secret
+    from empatia.privacy.keys import hash_secret
+
+    request = Request(scope)
+    try:
+        secret = presented_secret(request)
+    except Exception:  # noqa: BLE001 - a header that cannot be read presents no key
+        return False
+    if not secret:
+        return False
+    h = hash_secret(secret)
+    return any(t.keyring.knows(h) for t in scope["app"].state.tenants)
+
+
 class BodyLimit:
-    """ASGI middleware capping every request body (see the module docstring)."""
+    """ASGI middleware capping every request body (see the module docstring); a request with
+    a body and no known key is answered 401 before a byte of it is read (authenticate first).
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -59,7 +83,13 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         path, root = scope["path"], scope.get("root_path", "")
-        limit = limit_for(path[len(root) :] if root and path.startswith(root) else path)
+        route = path[len(root) :] if root and path.startswith(root) else path
+        limit = limit_for(route)
+        if scope["method"] in ("POST", "PUT", "PATCH", "DELETE") and route.rstrip("/") not in OPEN:
+            if not _known_caller(scope):
+                await _answer(send, AuthError("no valid key: send one as `Authorization: Bearer "
+                                              "<key>` (the body was not read)"))  # fmt: skip
+                return
         length = _content_length(scope)
         if length is not None and length > limit:
             await _answer(send, too_large(limit))
@@ -88,9 +118,9 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-async def _answer(send: Send, error: PayloadTooLargeError) -> None:
+async def _answer(send: Send, error: EmpatiaError) -> None:
     body = orjson.dumps(error.to_dict())
     headers: list[Any] = [(b"content-type", b"application/json"),
                           (b"content-length", str(len(body)).encode()), (b"connection", b"close")]  # fmt: skip
-    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.start", "status": error.http_status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
