@@ -160,10 +160,13 @@ def test_the_matrix_covers_every_kind_of_caller_and_route() -> None:
     assert len(_cases()) > 60
 
 
-def test_the_write_key_only_sends_data_in() -> None:
-    """#2: the write key is public (browsers carry it): no route reads anything with it."""
+def test_the_write_key_only_sends_events_in() -> None:
+    """#2, #3: the write key is public (browsers carry it): no route reads anything with it,
+    and none lets it speak for a person named in the URL (consent, profiling answers)."""
     write_routes = {(m, p) for m, p, s in ROUTES if s == "write"}
-    assert write_routes == {("POST", "/v1/consent/{id}"), ("POST", "/v1/profiling/{id}/answers")}
+    assert write_routes == set()
+    care_routes = {(m, p) for m, p, s in ROUTES if s == "care"}
+    assert {("POST", "/v1/consent/{id}"), ("POST", "/v1/profiling/{id}/answers")} <= care_routes
 
 
 def test_a_write_key_cannot_ask_about_a_person(tmp_path: Path) -> None:
@@ -209,7 +212,7 @@ def test_workspaces_in_one_server_never_see_each_other(
           "properties": {"email": "only-in-a@example.com"}}  # fmt: skip
     assert c.post("/v1/track", json=ev, headers=basic(a["write"])).status_code == 200
     assert c.post("/v1/consent/user_id:shared-user", json={"purpose": "profiling", "granted": True},
-                  headers=bearer(a["write"])).status_code == 200
+                  headers=bearer(a["care"])).status_code == 200
     # A sees its person; B's admin key finds nothing of A's.
     got = c.get("/v1/subjects/user_id:shared-user", headers=bearer(a["admin"]))
     assert got.status_code == 200 and "only-in-a@example.com" in got.text

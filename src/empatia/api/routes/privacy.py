@@ -1,6 +1,8 @@
 """Privacy endpoints: access and erasure, consent, progressive profiling, audit, retention.
 
-Scopes: recording consent and profiling answers is *write* (it is data coming in); reading a
+Scopes: recording consent or a profiling answer for a person named in the URL is *care* (an
+agent, a signed form, the shop's own back end — never the public write key, which could speak
+for anyone; a person's own browser sends consent as events: ``docs/consent.md``); reading a
 person's consent or next question is *read*; everything that exports or erases personal data,
 and the audit log, is *admin*.
 """
@@ -15,7 +17,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from empatia.api.deps import AdminKey, ReadKey, WorkspaceDep, WriteKey
+from empatia.api.deps import AdminKey, CareKey, ReadKey, WorkspaceDep
 from empatia.errors import ConfigError, ValidationError
 from empatia.privacy import audit, consent, profiling, retention
 from empatia.privacy.access import export_subject
@@ -71,7 +73,7 @@ class ConsentIn(BaseModel):
 
 
 @router.post("/v1/consent/{id}")
-async def consent_record(id: str, body: ConsentIn, ws: WorkspaceDep, key: WriteKey,
+async def consent_record(id: str, body: ConsentIn, ws: WorkspaceDep, key: CareKey,
                          request: Request) -> Any:  # fmt: skip
     """Record one consent decision for a person (person id, or user_id:… before stitching).
 
@@ -113,7 +115,7 @@ class AnswerIn(BaseModel):
 
 
 @router.post("/v1/profiling/{id}/answers")
-async def profiling_answer(id: str, body: AnswerIn, ws: WorkspaceDep, _: WriteKey,
+async def profiling_answer(id: str, body: AnswerIn, ws: WorkspaceDep, _: CareKey,
                            request: Request) -> Any:  # fmt: skip
     """Record an answer (it becomes a trait, with consent for its purpose) or a refusal."""
     await _on_writer(request, lambda: profiling.record_answer(
