@@ -275,3 +275,38 @@ def test_no_file_the_product_wrote_keeps_her_after_cli_erasure(rich: Workspace, 
     out = CliRunner().invoke(cli, ["--db", db, "subject", "erase", "email:" + ALA["email"], "--yes"])
     assert out.exit_code == 0, out.output
     assert scan(folder) == []
+
+
+def test_exports_the_product_wrote_lose_her_too(rich: Workspace) -> None:
+    """A partner export (CSV and Parquet) and her own access export in the store's folder: after
+    erasure no byte of her is in any of them, and the partner files keep everyone else."""
+    from empatia.privacy.partner_export import Contract, export_partner
+
+    folder = Path(rich.store.path).parent
+    (folder / "c.toml").write_text('name = "acme"\nsource = "profiles"\n'
+                                   'fields = ["person_id", "first_name", "email"]\nredact = false\n')  # fmt: skip
+    c = Contract.load(folder / "c.toml")
+    rich.store.con.execute("insert into consent_ledger (person_id, purpose, granted, source,"
+                           " decided_at) select person_id, 'partner_sharing', true, 'test', now()"
+                           " from profiles")  # fmt: skip
+    for name, fmt in (("p.csv", "csv"), ("p.parquet", "parquet")):
+        assert export_partner(rich.store, c, folder / name, fmt=fmt).rows == 3  # Ala, Bob, Thomas
+    db = rich.store.path
+    rich.close()
+    r = CliRunner()
+    out = r.invoke(cli, ["--db", db, "subject", "export", "email:" + ALA["email"],
+                         "--zip", str(folder / "ala.zip")])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    before = scan(folder, [ALA["email"]])
+    assert {"p.csv: " + ALA["email"], "p.parquet: " + ALA["email"]} <= set(before)
+    out = r.invoke(cli, ["--db", db, "subject", "erase", "email:" + ALA["email"], "--yes"])
+    assert out.exit_code == 0, out.output
+    assert "1 row(s) removed" in out.output and "deleted" in out.output
+    assert scan(folder) == [] and not (folder / "ala.zip").exists()
+    import duckdb
+
+    con = duckdb.connect()
+    for name in ("p.csv", "p.parquet"):
+        emails = {r[0] for r in con.execute(f"select email from '{folder / name}'").fetchall()}
+        assert emails == {BOB["email"], "thomas.berg@example.net"}, name
+        assert ALA["email"] not in str(con.execute(f"select * from '{folder / name}'").fetchall())

@@ -53,6 +53,10 @@ def subject_export(
         from empatia.privacy.access import write_zip
 
         write_zip(data, zip_path)
+        if ws is not None:  # erasure deletes it later (a zip written through the server is the CLI's)
+            from empatia.privacy import files
+
+            files.record(ws.store, zip_path, "subject_export", data["person_id"])
         rows = sum(len(v) for v in data["tables"].values())
         console.print(f"wrote {zip_path}: {rows} rows from {len(data['tables'])} tables")
     else:
@@ -91,6 +95,9 @@ def subject_erase(
         typer.confirm(f"Erase {len(ids)} person(s) as above? This cannot be undone", abort=True)
     reports = run(False)
     _show_erasure(reports, "")
+    for report in reports:
+        for path, done in report.get("files", {}).items():
+            console.print(f"{path}: {done}", soft_wrap=True)
     for report in reports:
         console.print(f"erased; tombstone {report['subject']} "
                       f"({report['tombstones']} identifiers), file rewritten: {report['rewritten']}")  # fmt: skip

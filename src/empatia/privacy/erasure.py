@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from empatia.errors import StoreError
-from empatia.privacy import audit, tombstones
+from empatia.privacy import audit, files, tombstones
 from empatia.privacy.compact import PENDING, finish_pending, rewrite
 from empatia.privacy.subjects import (
     SKIP_TABLES,
@@ -53,11 +53,13 @@ class ErasureReport:
     rewritten: bool = False
     dry_run: bool = False
     unresolved: list[str] = field(default_factory=list)  # what an operator should review
+    files: dict[str, str] = field(default_factory=dict)  # exports the person was taken out of
 
     def as_dict(self) -> dict[str, object]:
         return {"subject": self.subject, "deleted": self.deleted, "blanked": self.blanked,
                 "tombstones": self.tombstones, "rewritten": self.rewritten,
-                "dry_run": self.dry_run, "unresolved": self.unresolved}  # fmt: skip
+                "dry_run": self.dry_run, "unresolved": self.unresolved,
+                "files": self.files}  # fmt: skip
 
 
 def erase(
@@ -114,6 +116,9 @@ def _erase(store: Store, query: str, actor: str, dry_run: bool) -> ErasureReport
     try:
         hashes = tombstones.add(store, idents)
         report.subject = hashes[0][:16] if hashes else ""
+        # Exports on disk first, before the commit: after a crash the person is still in the
+        # store, and erasing again finishes (see empatia.privacy.files).
+        report.files = files.scrub(store, subject, dry_run=dry_run)
         for table, columns in tables(store).items():
             if table in SKIP_TABLES:
                 continue

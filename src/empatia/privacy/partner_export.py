@@ -124,6 +124,9 @@ def export_partner(
         pq.write_table(table, out)
     else:
         pacsv.write_csv(table, out)
+    from empatia.privacy import files
+
+    files.record(store, out, "partner_export")  # erasure takes people out of it later
     audit.log(store, actor, "partner_export", None,
               f"{contract.name}: {table.num_rows} people, fields {','.join(contract.fields)}")  # fmt: skip
     return PartnerExport(contract.name, str(out), table.num_rows, int(total) - table.num_rows)
