@@ -127,8 +127,9 @@ def _erase(store: Store, query: str, actor: str, dry_run: bool) -> ErasureReport
                 n = _count(con, f"delete from {q(table)} where {' or '.join(preds)} returning 1")
                 if n:
                     report.deleted[table] = n
-        for m in mentions(store, subject):
-            report.blanked[str(m["table"])] = report.blanked.get(str(m["table"]), 0) + 1
+        cells = {(str(m["table"]), m["column"], m["row"]) for m in mentions(store, subject)}
+        for table, _, _ in cells:
+            report.blanked[table] = report.blanked.get(table, 0) + 1
         if report.blanked:
             _blank(store, subject, set(report.blanked))
         if dry_run:
