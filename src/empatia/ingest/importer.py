@@ -27,6 +27,7 @@ import duckdb
 
 from empatia.errors import ValidationError
 from empatia.ingest.normalize import insert_sql, parse_sql, reject_sql
+from empatia.privacy import retention
 from empatia.privacy.tombstones import drop_erased_events
 from empatia.store import Store
 
@@ -47,6 +48,8 @@ class FileReport:
     rejected: int = 0
     erased: int = 0  # events of people who asked to be erased: dropped (privacy tombstones)
     reject_file: str | None = None
+    outside_retention: int = 0  # stored events the next `empatia run` deletes (retention)
+    retention_keep: str | None = None  # the events policy they fall outside: "25 months"
 
 
 @dataclass
@@ -65,6 +68,15 @@ class ImportReport:
     @property
     def erased(self) -> int:
         return sum(f.erased for f in self.files)
+
+    @property
+    def outside_retention(self) -> int:
+        return sum(f.outside_retention for f in self.files)
+
+    @property
+    def retention_notice(self) -> str | None:
+        """What the user must hear before the next run deletes some of these events."""
+        return retention.import_notice(self.files)
 
     @property
     def duplicates(self) -> int:
@@ -173,13 +185,15 @@ def _stage(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> None:
 
 
 def import_file(
-    store: Store, path: Path, *, max_event_bytes: int = 32 * 1024, reject_dir: Path | None = None
+    store: Store, path: Path, *, max_event_bytes: int = 32 * 1024, reject_dir: Path | None = None,
+    policies: list[retention.Policy] | None = None,
 ) -> FileReport:
     """Import one file in one transaction; see the module docstring."""
     path = Path(path)
     if not path.is_file():
         raise ValidationError(f"{path}: no such file", path=str(path))
     fmt = file_format(path)
+    policies = retention.load_policies() if policies is None else policies  # errors before a write
     report = FileReport(str(path))
     con = store.cursor()
     try:
@@ -204,6 +218,8 @@ def import_file(
             con.execute("rollback")
             raise
         report.accepted = (int(inserted[0]) if inserted else 0) - report.erased
+        report.outside_retention, report.retention_keep = retention.count_new_expired(
+            con, policies, int(last[0]) if last else 0)  # fmt: skip
         report.duplicates = report.rows - report.rejected - report.accepted - report.erased
         if report.rejected:
             out = (reject_dir or path.parent) / (path.name + ".rejects.jsonl")
@@ -231,8 +247,13 @@ def import_files(
     progress: Callable[[FileReport], None] | None = None,
     max_event_bytes: int = 32 * 1024,
     reject_dir: Path | None = None,
+    policies: list[retention.Policy] | None = None,
 ) -> ImportReport:
     """Import files one after the other; ``progress`` is called after each file.
+
+    ``policies`` (the workspace's retention, :func:`empatia.privacy.retention.for_settings`;
+    the packaged defaults when ``None``) decide which stored events the report counts as
+    ``outside_retention``.
 
     >>> import json, tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -244,7 +265,8 @@ def import_files(
     t0 = time.perf_counter()
     report = ImportReport()
     for p in paths:
-        fr = import_file(store, Path(p), max_event_bytes=max_event_bytes, reject_dir=reject_dir)
+        fr = import_file(store, Path(p), max_event_bytes=max_event_bytes, reject_dir=reject_dir,
+                         policies=policies)  # fmt: skip
         report.files.append(fr)
         if progress:
             progress(fr)

@@ -1,8 +1,20 @@
 """Retention: rows older than their table's policy are deleted by the ``privacy`` stage.
 
 Policies come from a TOML file (the packaged ``retention.toml`` by default: raw events 25
-months). Deleting raw events deletes the rows derived from them too (every table with a
-``seq`` column, except the consent ledger, which is proof and has its own policy).
+months; or ``$EMPATIA_RETENTION_FILE``, ``[stages] retention_file``, ``--policies FILE``), and
+the workspace's own ``empatia.toml`` changes single tables on top of it::
+
+    [stages.privacy.retention]
+    events = "10 years"
+
+Deleting raw events deletes the rows derived from them too (every table with a ``seq`` column,
+except the consent ledger, which is proof and has its own policy).
+
+Nothing is deleted unannounced. ``empatia import`` reports the events it stored that are
+already outside retention (:func:`count_new_expired`, :func:`import_notice`). Events that came
+in another way (the tracking API answers 200 and no report) since the last retention pass are
+kept by that pass and counted as ``held``; the next pass deletes them. The dry run and the run
+are the same function, so ``empatia retention --dry-run`` shows what the run will do.
 
 >>> from empatia.store import Store
 >>> s = Store(":memory:")
@@ -14,10 +26,12 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -26,7 +40,15 @@ from empatia.privacy import audit
 from empatia.privacy.subjects import SKIP_TABLES, q, tables
 from empatia.store import Store
 
+if TYPE_CHECKING:
+    from empatia.settings import Settings
+
 _KEEP_DERIVED = frozenset({"consent_ledger"})
+#: ``privacy_state`` key: the last event ``seq`` a (non-dry) retention pass has seen.
+_SEEN = "retention_seq"
+#: Events whose ``source`` starts so came through ``empatia import``, which reported them.
+_IMPORTED = "file:"
+SETTING = "[stages.privacy.retention]"
 
 
 @dataclass(frozen=True)
@@ -44,10 +66,15 @@ class RetentionResult:
     cutoff: datetime | None
     rows: int
     derived: dict[str, int] = field(default_factory=dict)
+    held: int = 0  # expired events new since the last pass that no import report announced
 
 
-def load_policies(path: str | Path | None = None) -> list[Policy]:
-    """Policies from ``path``, else ``$EMPATIA_RETENTION_FILE``, else the packaged defaults."""
+def load_policies(
+    path: str | Path | None = None, overrides: Mapping[str, Any] | None = None
+) -> list[Policy]:
+    """Policies from ``path``, else ``$EMPATIA_RETENTION_FILE``, else the packaged defaults;
+    ``overrides`` (``{"events": "10 years"}``, or ``{"t": {"column": …, "keep": …}}`` for a
+    table the file lacks) change single tables on top."""
     path = path or os.environ.get("EMPATIA_RETENTION_FILE")
     try:
         text = (
@@ -58,24 +85,103 @@ def load_policies(path: str | Path | None = None) -> list[Policy]:
         data = tomllib.loads(text)
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise ConfigError(f"cannot read the retention policies {path}: {e}", path=str(path)) from e
-    out = []
-    for table, spec in data.items():
-        if not isinstance(spec, dict) or not {"column", "keep"} <= set(spec):
+    for table, spec in (overrides or {}).items():
+        if isinstance(spec, str) and isinstance(data.get(table), dict):
+            data[table] = {**data[table], "keep": spec}
+        elif isinstance(spec, str):
             raise ConfigError(
-                f"retention policy [{table}] needs column = \"…\" and keep = \"25 months\"",
+                f"{SETTING} {table} = {spec!r}: there is no policy for {table!r} to change "
+                f"(tables with one: {', '.join(data)}); for a new table write "
+                f'{table} = {{ column = "…", keep = "{spec}" }}',
                 table=table,
             )
-        try:
-            ok = duckdb.execute("select try_cast(? as interval)", [str(spec["keep"])]).fetchone()
-        except duckdb.Error:
-            ok = None
-        if not ok or ok[0] is None or "'" in str(spec["keep"]):
-            raise ConfigError(
-                f"retention policy [{table}]: keep = {spec['keep']!r} is not a duration "
-                "like '25 months' or '90 days'",
-                table=table,
-            )
-        out.append(Policy(table, str(spec["column"]), str(spec["keep"]).replace("'", "")))
+        else:
+            data[table] = spec
+    return [_policy(table, spec) for table, spec in data.items()]
+
+
+def _policy(table: str, spec: Any) -> Policy:
+    if not isinstance(spec, dict) or not {"column", "keep"} <= set(spec):
+        raise ConfigError(
+            f"retention policy [{table}] needs column = \"…\" and keep = \"25 months\"",
+            table=table,
+        )
+    try:
+        ok = duckdb.execute("select try_cast(? as interval)", [str(spec["keep"])]).fetchone()
+    except duckdb.Error:
+        ok = None
+    if not ok or ok[0] is None or "'" in str(spec["keep"]):
+        raise ConfigError(
+            f"retention policy [{table}]: keep = {spec['keep']!r} is not a duration "
+            "like '25 months' or '90 days'",
+            table=table,
+        )
+    return Policy(table, str(spec["column"]), str(spec["keep"]).replace("'", ""))
+
+
+def for_options(options: Mapping[str, Any], path: str | Path | None = None) -> list[Policy]:
+    """The policies of a run's (or a workspace's) stage options: ``path`` or
+    ``retention_file``, changed by ``privacy.retention`` (``[stages.privacy.retention]``)."""
+    privacy = options.get("privacy") or {}
+    overrides = privacy.get("retention") if isinstance(privacy, Mapping) else None
+    if overrides is not None and not isinstance(overrides, Mapping):
+        raise ConfigError(f'{SETTING} must be a table, e.g. events = "10 years"')
+    return load_policies(path or options.get("retention_file"), overrides)
+
+
+def for_settings(settings: Settings, path: str | Path | None = None) -> list[Policy]:
+    """The workspace's policies (see :func:`for_options`)."""
+    return for_options(settings.stages, path)
+
+
+def _cutoff(con: duckdb.DuckDBPyConnection, p: Policy) -> datetime:
+    return con.execute(f"select now() - interval '{p.keep}'").fetchone()[0]  # type: ignore[index,no-any-return]
+
+
+def count_new_expired(
+    con: duckdb.DuckDBPyConnection, policies: Iterable[Policy], since_seq: int
+) -> tuple[int, str | None]:
+    """Events stored after ``since_seq`` that are already older than the events policy, and
+    that policy's duration (for an import's report)."""
+    p = next((p for p in policies if p.table == "events"), None)
+    if p is None:
+        return 0, None
+    row = con.execute(
+        f"select count(*) from events where seq > ? and {q(p.column)} < ?",
+        [since_seq, _cutoff(con, p)],
+    ).fetchone()
+    return (int(row[0]) if row else 0), p.keep
+
+
+def import_notice(files: Iterable[Any]) -> str | None:
+    """What an import says when some of the events it stored fall outside retention (``files``:
+    its file reports, as objects or dicts)."""
+    rows = [f if isinstance(f, Mapping) else vars(f) for f in files]
+    n = sum(int(r.get("outside_retention") or 0) for r in rows)
+    keep = next((r.get("retention_keep") for r in rows if r.get("outside_retention")), None)
+    if not n:
+        return None
+    return (
+        f"{n:,} event{'s are' if n != 1 else ' is'} older than the retention period for events "
+        f"({keep}): the next `empatia run` deletes {'them' if n != 1 else 'it'} and the rows "
+        f'derived from them; keep them with {SETTING} events = "10 years" in empatia.toml '
+        "(or a policies file in EMPATIA_RETENTION_FILE)"
+    )
+
+
+def figures(results: Iterable[RetentionResult]) -> dict[str, Any]:
+    """The privacy stage's retention figures: rows deleted per table (derived rows included)
+    and, when some are, the expired events kept this time because nobody announced them."""
+    deleted: dict[str, int] = {}
+    held = 0
+    for r in results:
+        for table, n in {r.table: r.rows, **r.derived}.items():
+            if n:
+                deleted[table] = deleted.get(table, 0) + n
+        held += r.held
+    out: dict[str, Any] = {"retention_deleted": deleted}
+    if held:
+        out["retention_held"] = held
     return out
 
 
@@ -87,12 +193,19 @@ def apply(
         return _apply(store, policies, dry_run=dry_run, actor=actor)
 
 
+def _seen(con: duckdb.DuckDBPyConnection) -> int:
+    row = con.execute("select value from privacy_state where key = ?", [_SEEN]).fetchone()
+    return int(row[0]) if row else 0
+
+
 def _apply(
     store: Store, policies: list[Policy], *, dry_run: bool, actor: str
 ) -> list[RetentionResult]:
     all_tables = tables(store)
     results = []
     con = store.con
+    seen = _seen(con)
+    upto = int(con.execute("select coalesce(max(seq), 0) from events").fetchone()[0])  # type: ignore[index]
     for p in policies:
         cols = all_tables.get(p.table)
         if cols is None:
@@ -103,21 +216,27 @@ def _apply(
                 f"{', '.join(cols)}",
                 table=p.table,
             )
-        cutoff = con.execute(f"select now() - interval '{p.keep}'").fetchone()[0]  # type: ignore[index]
-        where = f"{q(p.column)} < ?"
+        cutoff = _cutoff(con, p)
+        where, args = f"{q(p.column)} < ?", [cutoff]
         res = RetentionResult(p.table, p.column, p.keep, cutoff, 0)
         derived = (
             [t for t, c in all_tables.items()
              if "seq" in c and t not in SKIP_TABLES and t not in _KEEP_DERIVED and t != "events"]
             if p.table == "events" else []
         )  # fmt: skip
+        if p.table == "events":
+            unannounced = f"seq > ? and coalesce(source, '') not like '{_IMPORTED}%'"
+            res.held = int(con.execute(
+                f"select count(*) from events where {where} and {unannounced}", [cutoff, seen]
+            ).fetchone()[0])  # type: ignore[index]  # fmt: skip
+            where, args = f"{where} and not ({unannounced}) and seq <= ?", [cutoff, seen, upto]
         if dry_run:
-            res.rows = int(con.execute(f"select count(*) from {q(p.table)} where {where}", [cutoff]).fetchone()[0])  # type: ignore[index]  # noqa: E501
+            res.rows = int(con.execute(f"select count(*) from {q(p.table)} where {where}", args).fetchone()[0])  # type: ignore[index]  # noqa: E501
             for t in derived:
                 n = con.execute(
                     f"select count(*) from {q(t)} where seq in "
                     f"(select seq from events where {where})",
-                    [cutoff],
+                    args,
                 ).fetchone()[0]  # type: ignore[index]
                 if n:
                     res.derived[t] = int(n)
@@ -128,12 +247,12 @@ def _apply(
                     n = len(con.execute(
                         f"delete from {q(t)} where seq in (select seq from events where {where})"
                         " returning 1",
-                        [cutoff],
+                        args,
                     ).fetchall())  # fmt: skip
                     if n:
                         res.derived[t] = n
                 res.rows = len(
-                    con.execute(f"delete from {q(p.table)} where {where} returning 1", [cutoff]).fetchall()  # noqa: E501
+                    con.execute(f"delete from {q(p.table)} where {where} returning 1", args).fetchall()  # noqa: E501
                 )
                 con.execute("commit")
             except BaseException:
@@ -143,4 +262,10 @@ def _apply(
                 audit.log(store, actor, "retention", None,
                           f"{p.table}: {res.rows} rows older than {p.keep}")  # fmt: skip
         results.append(res)
+    if not dry_run:  # what this pass has seen is announced: the next one may delete it
+        con.execute(
+            "insert into privacy_state values (?, ?) on conflict (key) do update set value ="
+            " excluded.value",
+            [_SEEN, str(upto)],
+        )
     return results
