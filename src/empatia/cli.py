@@ -130,6 +130,8 @@ def import_(
 
     Example: empatia import events.jsonl crm.csv orders.parquet
     """
+    from empatia.privacy.retention import for_settings, import_notice
+
     ws, remote = store_or_remote(ctx)
     table = Table("file", "rows", "accepted", "duplicates", "rejected", "reject file")
     if remote is not None:
@@ -139,6 +141,8 @@ def import_(
             table.add_row(f["path"], str(f["rows"]), str(f["accepted"]), str(f["duplicates"]),
                           str(f["rejected"]), f["reject_file"] or "")
         console.print(table)
+        if notice := import_notice(report["files"]):
+            console.print(notice, style="yellow", markup=False)
         return
     from empatia.ingest import import_files
 
@@ -147,7 +151,7 @@ def import_(
         task = progress.add_task("importing", total=len(files))
         report = import_files(
             ws.store, files, progress=lambda fr: progress.advance(task),
-            max_event_bytes=ws.settings.max_event_bytes,
+            max_event_bytes=ws.settings.max_event_bytes, policies=for_settings(ws.settings),
         )  # fmt: skip
     for f in report.files:
         table.add_row(f.path, str(f.rows), str(f.accepted), str(f.duplicates), str(f.rejected),
@@ -158,6 +162,8 @@ def import_(
     console.print(f"{report.accepted:,} stored, {report.duplicates:,} already there, "
                   f"{report.rejected:,} rejected{erased} in {report.seconds:.1f} s "
                   f"({rate:,.0f} rows/s)")
+    if report.retention_notice:
+        console.print(report.retention_notice, style="yellow", markup=False)
     if report.rejected:
         raise typer.Exit(1)
 
