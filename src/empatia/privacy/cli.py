@@ -173,19 +173,26 @@ def retention_cmd(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only report what would go.")] = False,
     policies: Annotated[Optional[Path], typer.Option(help="A retention TOML file.")] = None,  # noqa: UP045
 ) -> None:
-    """Delete rows older than their table's retention policy (raw events: 25 months).
+    """Delete rows older than their table's retention policy (raw events: 25 months; the
+    workspace's own in empatia.toml: [stages.privacy.retention] events = "10 years"). The
+    dry run is what the next `empatia run` deletes.
 
     Example: empatia retention --dry-run
     """
     ws, remote = store_or_remote(ctx)
     if remote is not None:
+        if policies is not None:
+            from empatia.errors import ConfigError
+
+            raise ConfigError("the server owns the store and applies the workspace's own "
+                              "policies: leave out --policies, or stop the server")  # fmt: skip
         rows = remote.call("POST", f"/admin/retention?dry_run={str(dry_run).lower()}")
     else:
         from empatia.privacy import retention
 
         assert ws is not None
-        res = retention.apply(ws.store, retention.load_policies(policies), dry_run=dry_run,
-                              actor="cli")  # fmt: skip
+        res = retention.apply(ws.store, retention.for_settings(ws.settings, policies),
+                              dry_run=dry_run, actor="cli")  # fmt: skip
         rows = [r.__dict__ for r in res]
     t = Table("table", "keep", "older than", "rows" + (" (would go)" if dry_run else " deleted"),
               "derived rows")  # fmt: skip
@@ -193,6 +200,10 @@ def retention_cmd(
         t.add_row(r["table"], r["keep"], str(r["cutoff"])[:10], f"{r['rows']:,}",
                   ", ".join(f"{k}={v:,}" for k, v in r["derived"].items()))  # fmt: skip
     console.print(t)
+    held = sum(r.get("held", 0) for r in rows)
+    if held:
+        console.print(f"{held:,} expired events arrived through the API since the last pass: "
+                      "kept this time so they are announced; the next pass deletes them.")
 
 
 @partner_app.command("export")

@@ -16,6 +16,7 @@ from empatia.ingest import import_files
 from empatia.ingest.importer import file_format
 from empatia.ingest.stats import event_stats
 from empatia.privacy.keys import create_key, list_keys, revoke_key
+from empatia.privacy.retention import for_settings
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -71,7 +72,8 @@ async def _import(
     request: Request, ws: Any, paths: list[Path], reject_dir: Path | None = None
 ) -> dict[str, Any]:
     fut = request.app.state.writer.call(lambda: import_files(
-        ws.store, paths, max_event_bytes=ws.settings.max_event_bytes, reject_dir=reject_dir))
+        ws.store, paths, max_event_bytes=ws.settings.max_event_bytes, reject_dir=reject_dir,
+        policies=for_settings(ws.settings)))  # fmt: skip
     report = await asyncio.wrap_future(fut)
     return {
         "files": [dict(f.__dict__) for f in report.files],
@@ -79,6 +81,8 @@ async def _import(
         "rejected": report.rejected,
         "duplicates": report.duplicates,
         "seconds": report.seconds,
+        "outside_retention": report.outside_retention,
+        "retention_notice": report.retention_notice,
     }
 
 

@@ -136,7 +136,7 @@ async def retention_apply(ws: WorkspaceDep, key: AdminKey, request: Request,
                           dry_run: bool = True) -> Any:  # fmt: skip
     """Apply the retention policies (``dry_run=false``) or report what they would delete."""
     results = await _on_writer(request, lambda: retention.apply(
-        ws.store, retention.load_policies(), dry_run=dry_run, actor=f"key:{key.key_id}"))
+        ws.store, retention.for_settings(ws.settings), dry_run=dry_run, actor=f"key:{key.key_id}"))
     return [r.__dict__ for r in results]
 
 
