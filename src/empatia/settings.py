@@ -33,6 +33,17 @@ class Settings(BaseSettings):
     max_batch_events: int = Field(2500, description="Most events in one batch request.")
     duckdb_memory_limit: str | None = Field(None, description="DuckDB memory_limit, e.g. '2GB'.")
     duckdb_threads: int | None = Field(None, description="DuckDB threads (default: all cores).")
+    reporting_currency: str = Field(
+        "EUR",
+        pattern=r"^[A-Z]{3}$",
+        description="ISO 4217 code that revenue, average order and CLV are reported in; other "
+        "currencies convert with the rates of `empatia rates import`.",
+    )
+    orders_without_currency_in_reporting: bool = Field(
+        False,
+        description="Take orders without a `currency` to be in the reporting currency "
+        "(otherwise they are left out of revenue, and profiles say so).",
+    )
     stages: dict[str, Any] = Field(
         default_factory=dict,
         description="Options for the pipeline stages, passed to `empatia run` as they are "

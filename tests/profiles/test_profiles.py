@@ -8,6 +8,7 @@ import pytest
 from empatia.identity.config import IdentityConfig
 from empatia.identity.resolve import resolve
 from empatia.profiles.config import ProfileConfig
+from empatia.profiles.money import Reporting
 from empatia.profiles.stage import run_profiles
 from empatia.store import Store
 from empatia.store.engine import Engine, connect
@@ -36,7 +37,7 @@ def profile(store: Store, user: str) -> dict[str, object]:
 
 def test_one_profile_per_person_with_rhythm_and_value(built: tuple[Store, Engine]) -> None:
     store, eng = built
-    figures = run_profiles(eng, ProfileConfig())
+    figures = run_profiles(eng, ProfileConfig(), money=Reporting("PLN"))  # a shop in złoty
     assert figures["profiles"] == 40
     p = profile(store, "u3")  # 4 orders, every 6 days
     assert p["orders"] == 4 and p["identifiers"] == 4  # user, anonymous id, email, phone
@@ -44,6 +45,7 @@ def test_one_profile_per_person_with_rhythm_and_value(built: tuple[Store, Engine
     assert p["cadence_days"] == 6.0
     assert p["channels"] == "web,app,store,crm" and p["channel_count"] == 4
     assert p["revenue"] == sum(10 + (3 * 7 + k * 3) % 50 for k in range(4))
+    assert p["currency"] == "PLN" and p["revenue_by_currency"] == {"PLN": p["revenue"]}
     last: datetime = p["last_order_at"]  # type: ignore[assignment]
     nxt: datetime = p["next_purchase_at"]  # type: ignore[assignment]
     assert (nxt.date() - last.date()).days == 6

@@ -14,6 +14,7 @@ from ibis import _
 
 from empatia.profiles.clv import fit_clv
 from empatia.profiles.config import ProfileConfig
+from empatia.profiles.money import Reporting, daily_rates
 from empatia.store.engine import Engine, union
 
 #: Traits kept per person (tracking plan, "Traits"), and the JSON key each is read from.
@@ -106,8 +107,71 @@ def _mode(t: ir.Table, col: str) -> ir.Table:
     return counts.mutate(r=ibis.row_number().over(w)).filter(_.r == 0).select("person_id", col)
 
 
-def build_profiles(eng: Engine, config: ProfileConfig) -> tuple[ir.Table, ir.Table]:
+def _revenue(eng: Engine, orders: ir.Table, money: Reporting) -> ir.Table:
+    """Per buyer: revenue in the reporting currency, or NULL with the reason; sums per currency.
+
+    Each amount converts with its day's rate (or the latest before it). A currency without a
+    rate is never added to others: revenue stays NULL and ``revenue_note`` names it. Orders
+    without a (valid) currency are left out of revenue, and the note counts them.
+    """
+    first, last = orders.day.min().to_pyarrow().as_py(), orders.day.max().to_pyarrow().as_py()
+    rates = eng.from_arrow(
+        daily_rates(eng.store, money.currency, int(first or 0), int(last or 0)), "rates"
+    )
+    o = orders.left_join(rates, [orders.currency == rates.currency, orders.day == rates.day])
+    rate = ibis.cases((o.currency == money.currency, 1.0), else_=o.rate)
+    o = o.select(o.person_id, o.currency, o.total, o.rate_date, value=o.total / rate)
+    pc = o.group_by("person_id", "currency").aggregate(
+        n=o.count(),
+        amount=o.total.sum().round(2),
+        value=o.value.sum(),
+        unconverted=o.value.isnull().sum(),
+        rates_from=o.rate_date.min(),
+        rates_to=o.rate_date.max(),
+    )
+    known = pc.currency.notnull()
+    missing = known & (pc.unconverted > 0)
+    per = pc.group_by("person_id").aggregate(
+        value=pc.value.sum(where=known),
+        missing=pc.currency.group_concat(", ", where=missing, order_by=pc.currency),
+        unknown=pc.n.sum(where=pc.currency.isnull()),
+        priced_orders=pc.n.sum(where=known),
+        revenue_by_currency=ibis.map(
+            pc.currency.collect(where=known, order_by=pc.currency),
+            pc.amount.collect(where=known, order_by=pc.currency),
+        ),
+        rates_from=pc.rates_from.min(),
+        rates_to=pc.rates_to.max(),
+    )
+    no_rate = ibis.literal(f"no {money.currency} rate for ").concat(
+        per.missing, ibis.literal(": convert with `empatia rates import`")
+    )
+    unknown = per.unknown.cast("string").concat(
+        ibis.cases((per.unknown == 1, " order"), else_=" orders"),
+        ibis.literal(" without a currency left out"),
+    )
+    return per.select(
+        "person_id",
+        "revenue_by_currency",
+        "rates_from",
+        "rates_to",
+        priced_orders=ibis.coalesce(per.priced_orders, 0),
+        revenue=ibis.cases(
+            (per.missing.isnull() & (per.priced_orders > 0), per.value.round(2)),
+            else_=ibis.null("float64"),
+        ),
+        revenue_note=ibis.literal("; ").join([
+            ibis.cases((per.missing.notnull(), no_rate), else_=ibis.null("string")),
+            ibis.cases((per.unknown > 0, unknown), else_=ibis.null("string")),
+        ]).nullif(""),
+    )  # fmt: skip
+
+
+def build_profiles(
+    eng: Engine, config: ProfileConfig, money: Reporting | None = None
+) -> tuple[ir.Table, ir.Table]:
     """The ``profiles`` and ``profile_traits`` tables as expressions."""
+    money = money or Reporting()
     events = eng.table("events")
     ep = eng.table("event_persons")
     facts = eng.materialize(event_facts(eng, events), "facts")
@@ -131,33 +195,41 @@ def build_profiles(eng: Engine, config: ProfileConfig) -> tuple[ir.Table, ir.Tab
     )
     activity = activity.mutate(channels=channels).drop(*(f"ch_{c}" for c in CHANNELS))
 
-    # -- purchases ----------------------------------------------------------------------
+    # -- purchases: every amount keeps its currency ---------------------------------------
     orders_ev = events.filter(events.event == ORDER_EVENT)
+    code = eng.json_str(orders_ev.raw, "$.properties.currency").strip().upper()
+    default = ibis.literal(money.currency) if money.assume_missing else ibis.null("string")
     orders = orders_ev.select(
-        "seq", total=eng.json_str(orders_ev.raw, "$.properties.total").try_cast("float64")
+        "seq",
+        total=eng.json_str(orders_ev.raw, "$.properties.total").try_cast("float64"),
+        currency=ibis.cases((code.re_search(r"^[A-Z]{3}$"), code), else_=default),
     ).join(pe, "seq")
     orders = orders.mutate(day=orders.epoch // DAY, total=ibis.coalesce(orders.total, 0.0))
     buy = orders.group_by("person_id").aggregate(
         orders=orders.count(),
-        revenue=orders.total.sum().round(2),
         first_order_epoch=orders.epoch.min(),
         last_order_epoch=orders.epoch.max(),
         first_day=orders.day.min(),
         last_day=orders.day.max(),
         order_days=orders.day.nunique(),
     )
+    buy = buy.join(_revenue(eng, orders, money), "person_id", how="left")
     buy = buy.mutate(
-        avg_order_value=(buy.revenue / buy.orders).round(2),
+        avg_order_value=(buy.revenue / buy.priced_orders).round(2),
         recency_days=((as_of_epoch - buy.last_order_epoch) / DAY).round(4),
         cadence_days=ibis.cases(
             (buy.order_days > 1, ((buy.last_day - buy.first_day) / (buy.order_days - 1)).round(4)),
             else_=ibis.null("float64"),
         ),
     )
+    # The monetary score ranks converted revenue only; unconverted revenue gets no score.
+    m_rank = ibis.cume_dist().over(group_by=buy.revenue.isnull(), order_by=buy.revenue)
     buy = buy.mutate(
         r_score=(ibis.cume_dist().over(order_by=buy.recency_days.desc()) * 5).ceil().cast("int32"),
         f_score=(ibis.cume_dist().over(order_by=buy.orders) * 5).ceil().cast("int32"),
-        m_score=(ibis.cume_dist().over(order_by=buy.revenue) * 5).ceil().cast("int32"),
+        m_score=ibis.cases(
+            (buy.revenue.notnull(), (m_rank * 5).ceil().cast("int32")), else_=ibis.null("int32")
+        ),
     )
     buy = eng.materialize(buy, "buy")
 
@@ -206,7 +278,12 @@ def build_profiles(eng: Engine, config: ProfileConfig) -> tuple[ir.Table, ir.Tab
         preferred_channel=p.channel,
         preferred_hour=p.hour.cast("int32"),
         orders=ibis.coalesce(p.orders, 0).cast("int64"),
-        revenue=ibis.coalesce(p.revenue, 0.0),
+        revenue=ibis.cases((p.orders.isnull(), 0.0), else_=p.revenue),
+        currency=ibis.literal(money.currency),
+        revenue_by_currency=p.revenue_by_currency,
+        revenue_note=p.revenue_note,
+        rates_from=p.rates_from,
+        rates_to=p.rates_to,
         avg_order_value=p.avg_order_value,
         first_order_at=p.first_order_epoch.as_timestamp("s"),
         last_order_at=p.last_order_epoch.as_timestamp("s"),

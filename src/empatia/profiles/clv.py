@@ -2,7 +2,8 @@
 
 Fitted with `lifetimes` on one row per buyer — ``frequency`` (repeat purchase days),
 ``recency`` (days from first to last purchase day), ``T`` (days from first purchase to
-``as_of``) and ``monetary_value`` (average order value). The summary is small (one row per
+``as_of``) and ``monetary_value`` (average order value in the reporting currency; NaN when
+it could not be converted: no CLV then, but still ``p_alive``). The summary is small (one row per
 buyer), so it is fitted in memory whatever the engine; rows come sorted by person, so the
 fit is the same on every engine.
 """
@@ -56,13 +57,19 @@ def fit_clv(summary: pd.DataFrame, config: ProfileConfig) -> pa.Table:
                 bgf.fit(f, r, t)
                 p_alive = bgf.conditional_probability_alive(f, r, t)
                 exp90 = bgf.conditional_expected_number_of_purchases_up_to_time(90, f, r, t)
+                # Spend is fitted on amounts in the reporting currency only: a buyer whose
+                # amounts could not be converted (monetary value NaN) gets no CLV.
                 repeat = (f > 0) & (m > 0)
-                gg = GammaGammaFitter(penalizer_coef=penalizer)
-                gg.fit(f[repeat], m[repeat])
-                clv = gg.customer_lifetime_value(
-                    bgf, pd.Series(f), pd.Series(r), pd.Series(t), pd.Series(np.maximum(m, 0.01)),
-                    time=config.clv_months, freq="D", discount_rate=config.clv_discount_monthly,
-                )  # fmt: skip
+                clv = np.full(len(f), np.nan)
+                if repeat.sum() >= 2:
+                    gg = GammaGammaFitter(penalizer_coef=penalizer)
+                    gg.fit(f[repeat], m[repeat])
+                    priced = np.isfinite(m)
+                    clv[priced] = gg.customer_lifetime_value(
+                        bgf, pd.Series(f[priced]), pd.Series(r[priced]), pd.Series(t[priced]),
+                        pd.Series(np.maximum(m[priced], 0.01)), time=config.clv_months, freq="D",
+                        discount_rate=config.clv_discount_monthly,
+                    )  # fmt: skip
             break
         except Exception as e:  # noqa: BLE001 - a model that cannot be fitted leaves CLV empty
             log.info("CLV fit with penalizer %s failed: %s", penalizer, e)

@@ -1,0 +1,194 @@
+"""Money keeps its currency: exchange rates the user provides, and conversion by the day.
+
+Rates are stored per reporting currency (``base``): ``rate`` is how many units of
+``currency`` one unit of ``base`` buys on ``day`` — the way central banks quote them
+(``EUR → PLN 4.30``). An amount in PLN is worth ``amount / 4.30`` EUR. An amount converts
+with the rate of its day, or the latest rate before it; with none, it is not converted (and
+is never added to amounts in other currencies).
+
+>>> currency_code(" pln ")
+'PLN'
+>>> missing_rate_message("EUR", ["PLN", "USD"])
+'no EUR rate for PLN, USD: convert with `empatia rates import`'
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from empatia.errors import NotFoundError, ValidationError
+from empatia.store import Store
+
+#: An ISO 4217 code: three capital letters.
+CODE = re.compile(r"^[A-Z]{3}$")
+COLUMNS = ("date", "currency", "rate")
+DAY = 86400
+
+
+@dataclass(frozen=True)
+class Reporting:
+    """The workspace's reporting currency, and what an order without a currency is in.
+
+    >>> Reporting.from_settings(None).currency
+    'EUR'
+    """
+
+    currency: str = "EUR"
+    #: Orders without a ``currency`` are in the reporting currency (else: unknown, left out).
+    assume_missing: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Reporting:
+        return cls(
+            getattr(settings, "reporting_currency", cls.currency),
+            getattr(settings, "orders_without_currency_in_reporting", cls.assume_missing),
+        )
+
+
+def currency_code(value: Any) -> str:
+    """An ISO 4217 code, upper-cased; anything else is a :class:`ValidationError`."""
+    code = str(value or "").strip().upper()
+    if not CODE.match(code):
+        raise ValidationError(
+            f"{value!r} is not a currency code; use ISO 4217's three letters, e.g. EUR",
+            value=value,
+        )
+    return code
+
+
+def missing_rate_message(base: str, currencies: list[str]) -> str:
+    """What a profile says when amounts could not be converted."""
+    return f"no {base} rate for {', '.join(currencies)}: convert with `empatia rates import`"
+
+
+def _parse_row(n: int, row: dict[str, str | None], base: str) -> tuple[str, date, str, float]:
+    where = f"line {n}"
+    try:
+        day = date.fromisoformat((row.get("date") or "").strip())
+    except ValueError as e:
+        raise ValidationError(f"{where}: date {row.get('date')!r} is not YYYY-MM-DD") from e
+    try:
+        cur = currency_code(row.get("currency"))
+    except ValidationError as e:
+        raise ValidationError(f"{where}: {e}") from e
+    try:
+        rate = float((row.get("rate") or "").strip())
+    except ValueError as e:
+        raise ValidationError(f"{where}: rate {row.get('rate')!r} is not a number") from e
+    if not math.isfinite(rate) or rate <= 0:
+        raise ValidationError(f"{where}: rate {rate} must be a positive number")
+    if cur == base:
+        raise ValidationError(f"{where}: {cur} is the reporting currency (its rate is always 1)")
+    return base, day, cur, rate
+
+
+def read_rates_csv(path: str | Path, base: str) -> pa.Table:
+    """Rows of a ``date,currency,rate`` CSV, checked; the whole file or nothing."""
+    base = currency_code(base)
+    p = Path(path)
+    if not p.is_file():
+        raise NotFoundError(f"no rates file at {str(p)!r}", path=str(p))
+    rows: dict[tuple[date, str], tuple[str, date, str, float]] = {}
+    with p.open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        header = [h.strip().lower() for h in reader.fieldnames or []]
+        if sorted(header) != sorted(COLUMNS):
+            raise ValidationError(
+                f"{p.name}: the header must be {','.join(COLUMNS)} (rate = units of the "
+                f"currency per 1 {base}); found {','.join(header) or 'nothing'}",
+                columns=header,
+            )
+        reader.fieldnames = header
+        for n, row in enumerate(reader, start=2):
+            parsed = _parse_row(n, row, base)
+            rows[(parsed[1], parsed[2])] = parsed  # a later line for the same day wins
+    if not rows:
+        raise ValidationError(f"{p.name} has no rates")
+    base_col, days, curs, rates = zip(*rows.values(), strict=True)
+    return pa.table({"base": list(base_col), "day": list(days), "currency": list(curs),
+                     "rate": list(rates)})  # fmt: skip
+
+
+def import_rates(store: Store, path: str | Path, base: str) -> dict[str, Any]:
+    """Add (or replace, same day and currency) the rates of a CSV; returns what was stored."""
+    data = read_rates_csv(path, base)
+    cur = store.con.cursor()
+    try:
+        cur.register("_emp_rates", data)
+        cur.execute("begin transaction")
+        cur.execute(
+            "delete from exchange_rates r using _emp_rates n"
+            " where r.base = n.base and r.currency = n.currency and r.day = n.day"
+        )
+        cur.execute("insert into exchange_rates by name select * from _emp_rates")
+        cur.execute("commit")
+        cur.unregister("_emp_rates")
+    finally:
+        cur.close()
+    days = data.column("day").to_pylist()
+    return {"rates": data.num_rows, "base": data.column("base")[0].as_py(),
+            "currencies": sorted(set(data.column("currency").to_pylist())),
+            "from": min(days), "to": max(days)}  # fmt: skip
+
+
+def list_rates(store: Store) -> list[dict[str, Any]]:
+    """Per reporting currency and currency: how many days, the first and the latest rate."""
+    cur = store.con.cursor()
+    try:
+        rows = cur.execute(
+            "select base, currency, count(*), min(day), max(day), arg_max(rate, day)"
+            " from exchange_rates group by all order by base, currency"
+        ).fetchall()
+    finally:
+        cur.close()
+    return [{"base": b, "currency": c, "days": n, "from": f, "to": t, "latest": r}
+            for b, c, n, f, t, r in rows]  # fmt: skip
+
+
+def daily_rates(store: Store, base: str, first_day: int, last_day: int) -> pa.Table:
+    """``(currency, day, rate, rate_date)`` for every day (days since 1970) in the range.
+
+    Each day carries the rate of that day or the latest one before it; days before a
+    currency's first rate have no row, so amounts on them stay unconverted.
+    """
+    cur = store.con.cursor()
+    try:
+        return cur.sql(
+            """
+            with r as (
+                select currency, day as rate_date, rate,
+                       lead(day) over (partition by currency order by day) as next_day
+                from exchange_rates where base = ?
+            )
+            select r.currency, d.day::bigint as day, r.rate, r.rate_date
+            from r, range(
+                greatest(epoch(r.rate_date)::bigint // 86400, ?::bigint),
+                least(coalesce(epoch(r.next_day)::bigint // 86400, ?::bigint + 1), ?::bigint + 1)
+            ) d(day)
+            """,
+            params=[base, first_day, last_day, last_day],
+        ).to_arrow_table()
+    finally:
+        cur.close()
+
+
+def rates_fingerprint(store: Store, base: str) -> str:
+    """Changes whenever the rates for ``base`` change (profiles rebuild then)."""
+    cur = store.con.cursor()
+    try:
+        row = cur.execute(
+            "select count(*) || ':' || coalesce(bit_xor(hash(currency, day, rate)), 0)"
+            " from exchange_rates where base = ?",
+            [base],
+        ).fetchone()
+    finally:
+        cur.close()
+    return f"{base}:{row[0] if row else ''}"
