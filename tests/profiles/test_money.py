@@ -147,5 +147,17 @@ def test_rates_are_listed_per_currency_and_reimport_replaces(store: Store, tmp_p
     import_rates(store, f, "EUR")
     import_rates(store, rates_file(tmp_path, "date,currency,rate\n2026-01-01,PLN,4.2\n"), "EUR")
     assert [(r["currency"], r["days"], r["latest"]) for r in list_rates(store)] == [
-        ("PLN", 1, 4.2), ("USD", 1, 1.1)
+        ("PLN", 1, 4.2),
+        ("USD", 1, 1.1),
     ]
+
+
+def test_the_demo_ships_rates_for_its_currencies_from_before_its_first_day(store: Store) -> None:
+    from importlib import resources
+
+    from empatia.demo.names import MARKETS
+    from empatia.demo.timeline import START
+
+    done = import_rates(store, Path(str(resources.files("empatia.demo") / "rates.csv")), "EUR")
+    assert set(done["currencies"]) == {m[1] for m in MARKETS.values()} - {"EUR"}
+    assert done["from"] <= date.fromtimestamp(START)

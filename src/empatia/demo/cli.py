@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -62,6 +63,9 @@ def demo(
                   f"in {world.seconds:.1f} s; truth in {out_dir}")  # fmt: skip
     console.print(f"Imported {report.accepted:,} events ({report.duplicates:,} already there, "
                   f"{report.rejected:,} rejected) in {report.seconds:.1f} s")  # fmt: skip
+    from empatia.profiles.money import import_rates  # the rates the demo's prices were made with
+
+    import_rates(ws.store, Path(str(resources.files("empatia.demo") / "rates.csv")), "EUR")
     _run_pipeline(ws)
     if serve:
         try:

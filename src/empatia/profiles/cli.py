@@ -1,8 +1,10 @@
-"""``empatia profile ID``: one unified profile with the sources of its traits."""
+"""``empatia profile ID``: one unified profile with the sources of its traits;
+``empatia rates import/list``: the exchange rates that put money in the reporting currency."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,9 +12,68 @@ from rich.table import Table
 
 from empatia.cli_common import console, workspace
 from empatia.profiles.api import get_profile
+from empatia.profiles.money import MONEY_COLUMNS, currency_code, import_rates, list_rates
+
+rates_app = typer.Typer(
+    help="Exchange rates into the reporting currency (revenue, average order, CLV).",
+    no_args_is_help=True,
+)
+
+
+@rates_app.command("import")
+def rates_import(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="CSV with the header date,currency,rate.")],
+    base: Annotated[
+        str | None,
+        typer.Option(help="The currency the rates are quoted against (default: reporting)."),
+    ] = None,
+) -> None:
+    """Import dated rates: `rate` units of `currency` per 1 unit of the reporting currency.
+
+    An amount converts with the rate of its day, or the latest before it; `empatia run` then
+    rebuilds profiles. Re-importing a day replaces its rate.
+
+    Example: empatia rates import rates.csv   (line: 2026-01-05,PLN,4.27 — 1 EUR = 4.27 PLN)
+    """
+    ws = workspace(ctx)
+    done = import_rates(ws.store, path, currency_code(base or ws.settings.reporting_currency))
+    console.print(
+        f"{done['rates']:,} rates per 1 {done['base']} for {', '.join(done['currencies'])}, "
+        f"{done['from']} to {done['to']}; `empatia run` converts profiles with them"
+    )
+
+
+@rates_app.command("list")
+def rates_list(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the rates held, per currency: days, first and latest date, latest rate.
+
+    Example: empatia rates list
+    """
+    ws = workspace(ctx)
+    rows = list_rates(ws.store)
+    if as_json:
+        console.print_json(json.dumps(rows, default=str))
+        return
+    if not rows:
+        console.print(
+            f"no rates: amounts not in {ws.settings.reporting_currency} are not converted; "
+            "add them with `empatia rates import rates.csv`"
+        )
+        return
+    t = Table("1 unit of", "in", "days", "from", "to", "latest rate", title="exchange rates")
+    for r in rows:
+        t.add_row(r["base"], r["currency"], f"{r['days']:,}", str(r["from"]), str(r["to"]),
+                  f"{r['latest']:g}")  # fmt: skip
+    console.print(t)
 
 
 def register(app: typer.Typer) -> None:
+    app.add_typer(rates_app, name="rates")
+
     @app.command("profile")
     def profile(
         ctx: typer.Context,
@@ -30,9 +91,10 @@ def register(app: typer.Typer) -> None:
             console.print_json(json.dumps(p, default=str))
             return
         t = Table("field", "value", title=f"person {p['person_id']}")
+        unit = p["profile"].get("currency")
         for k, v in p["profile"].items():
-            if v is not None and k != "person_id":
-                t.add_row(k, str(v))
+            if v is not None and k not in ("person_id", "currency"):
+                t.add_row(k, f"{v} {unit}" if k in MONEY_COLUMNS and unit else str(v))
         console.print(t)
         ids = Table("kind", "value", title="identifiers")
         for i in p["identifiers"]:

@@ -30,6 +30,8 @@ from empatia.store import Store
 #: An ISO 4217 code: three capital letters.
 CODE = re.compile(r"^[A-Z]{3}$")
 COLUMNS = ("date", "currency", "rate")
+#: Profile columns that are amounts in the profile's ``currency`` (the reporting currency).
+MONEY_COLUMNS = ("revenue", "avg_order_value", "clv_12m")
 DAY = 86400
 
 
