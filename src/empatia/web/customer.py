@@ -19,10 +19,12 @@ import orjson
 from empatia.web import charts
 from empatia.web.person_index import index_for
 from empatia.web.sections import Section, Tables, guarded, one, records
-from empatia.web.timeline import build_timeline, purchases
+from empatia.web.timeline import build_timeline, older_cursor, purchases
 
 #: Most events read for one person (the newest); a timeline longer than that is cut, and says so.
 MAX_EVENTS = 3000
+#: Rows of the contact timeline shown on one page; older ones are a "show older" link away.
+TIMELINE_ROWS = 150
 
 
 def mask(kind: str, value: str) -> str:
@@ -63,10 +65,32 @@ def person_events(
         ' order by "timestamp" desc, seq desc',
         [seqs],
     )
-    out = records(cur)
-    for e in out:
-        e["raw"] = orjson.loads(e["raw"])
-    return out
+    return _parsed(records(cur))
+
+
+def older_events(cur: duckdb.DuckDBPyConnection, person_id: str, before: datetime, seq: int,
+                 limit: int = MAX_EVENTS) -> list[dict[str, Any]]:  # fmt: skip
+    """The person's events older than the event ``(before, seq)``, newest first."""
+    cur.execute(
+        'select seq, "timestamp", type, event, name, raw from events'
+        " where seq in (select seq from event_persons where person_id = ?)"
+        ' and ("timestamp" < ? or ("timestamp" = ? and seq < ?))'
+        ' order by "timestamp" desc, seq desc limit ?',
+        [person_id, before, before, seq, limit],
+    )
+    return _parsed(records(cur))
+
+
+def _parsed(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for e in events:
+        try:
+            raw = orjson.loads(e["raw"])
+        except orjson.JSONDecodeError:  # e.g. an integer wider than 64 bits: stdlib json reads it
+            import json
+
+            raw = json.loads(e["raw"])
+        e["raw"] = raw if isinstance(raw, dict) else {}
+    return events
 
 
 #: Lookups of one page run side by side (DuckDB releases the GIL while it scans).
@@ -111,19 +135,45 @@ def customer_view(con: duckdb.DuckDBPyConnection, store: Any, person_id: str,
     events, texts = f_events.result()
     profile = f_profile.result()
     view: dict[str, Any] = {"person_id": pid, "profile": profile, "name": display_name(profile, pid),
-                            "events_shown": len(events), "events_cut": len(events) >= MAX_EVENTS}  # fmt: skip
+                            "events_shown": len(events), "events_cut": len(events) >= MAX_EVENTS,
+                            "rows_shown": TIMELINE_ROWS}  # fmt: skip
     view["welcome"] = guarded("welcome", lambda: _welcome(t, profile, events))
     view["consent"] = guarded("consent", lambda: _consent(store, t, pid))
     view["purchases"] = guarded("purchases", lambda: purchases(events))
     view["timeline"] = guarded("timeline", lambda: build_timeline(events, texts))
+    rows = view["timeline"].data if view["timeline"].ok else []
+    view["pending_texts"] = sum(1 for r in rows if (r.get("words") or {}).get("pending"))
+    view["older"] = older_cursor(events, rows, TIMELINE_ROWS, view["events_cut"])
     done = {k: f.result() for k, f in later.items()}
     summary = done.pop("trajectory")
-    view["emotion"] = guarded(
-        "emotion", lambda: _emotion(t, texts, summary.data if summary.ok else None)
-    )
+    view["emotion"] = guarded("emotion", lambda: _emotion(
+        t, texts, summary.data if summary.ok else None, view["pending_texts"]))  # fmt: skip
     view.update(done)
     ident = view["identity"].data or {}
     view["known"] = bool(profile or events or ident.get("identifiers"))
+    return view
+
+
+def contacts_view(con: duckdb.DuckDBPyConnection, person_id: str, before: datetime,
+                  seq: int) -> dict[str, Any]:  # fmt: skip
+    """One page of a person's older contacts: those before the event ``(before, seq)``."""
+    cur = con.cursor()
+    try:
+        t = Tables(cur)
+        if not t.has("event_persons"):
+            events: list[dict[str, Any]] = []
+        else:
+            events = older_events(cur, person_id, before, seq)
+        texts = _texts(cur, t, [e["seq"] for e in events])
+        profile = one(cur.execute("select * from profiles where person_id = ?", [person_id])
+                      ) if t.has("profiles") else None  # fmt: skip
+    finally:
+        cur.close()
+    view: dict[str, Any] = {"person_id": person_id, "name": display_name(profile, person_id),
+                            "rows_shown": TIMELINE_ROWS, "before": before}  # fmt: skip
+    view["timeline"] = guarded("timeline", lambda: build_timeline(events, texts))
+    rows = view["timeline"].data if view["timeline"].ok else []
+    view["older"] = older_cursor(events, rows, TIMELINE_ROWS, len(events) >= MAX_EVENTS)
     return view
 
 
@@ -204,17 +254,30 @@ def _trajectory_row(cur: duckdb.DuckDBPyConnection, t: Tables, pid: str) -> dict
     return one(cur.execute("select * from experience_trajectories where person_id = ?", [pid]))
 
 
-def _emotion(
-    t: Tables, texts: dict[int, dict[str, Any]], summary: dict[str, Any] | None
-) -> Section:
+def pending_note(n: int) -> str:
+    """What to say about texts the emotion stage has not analysed yet.
+
+    >>> pending_note(3)
+    '3 messages not analysed yet — run `empatia run`.'
+    """
+    return f"{n} message{'s' if n != 1 else ''} not analysed yet — run `empatia run`."
+
+
+def _emotion(t: Tables, texts: dict[int, dict[str, Any]], summary: dict[str, Any] | None,
+             pending: int = 0) -> Section:  # fmt: skip
     if not t.has("text_analysis"):
+        if pending:
+            return Section.missing(pending_note(pending))
         return t.need("emotion", "text_analysis")
     if not texts:
+        if pending:
+            return Section.missing(pending_note(pending))
         return Section.missing("No words from this person have been analysed (none written, "
                                "or the emotion stage has not reached them).")  # fmt: skip
     points = sorted(texts.values(), key=lambda r: (r["timestamp"], r["seq"]))
     spec = charts.trajectory(points)
-    return Section(True, {"points": points, "summary": summary, "spec": spec})
+    return Section(True, {"points": points, "summary": summary, "spec": spec,
+                          "pending": pending_note(pending) if pending else None})  # fmt: skip
 
 
 def _service(cur: duckdb.DuckDBPyConnection, t: Tables, pid: str) -> Section:

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import orjson
 from fastapi import Request
 from fastapi.responses import Response
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, Undefined, select_autoescape
 from markupsafe import Markup
 
 from empatia.web.security import session_token
@@ -30,16 +30,44 @@ def _missing(v: Any) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
 
 
+def _float(v: Any) -> float | None:
+    """``v`` as a finite number, or ``None`` when it is not one (``"forty"``, ``inf``, ``{}``)."""
+    if isinstance(v, bool | Undefined):
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def invalid(v: Any) -> str:
+    """How a value that should be a number but is not is shown: said, never hidden or fatal.
+
+    >>> invalid("forty")
+    "invalid: 'forty'"
+    """
+    return f"invalid: {str(v)[:40]!r}"
+
+
 def fmt_num(v: Any, digits: int = 0) -> str:
-    """``1234.5`` → ``1,235``; missing → an en dash."""
+    """``1234.5`` → ``1,235``; missing → an en dash; not a number → said so.
+
+    >>> fmt_num(1234.5), fmt_num(None), fmt_num("forty")
+    ('1,235', '–', "invalid: 'forty'")
+    """
     if _missing(v):
         return "–"
-    return f"{float(v):,.{digits}f}"
+    f = _float(v)
+    return invalid(v) if f is None else f"{f:,.{digits}f}"
 
 
 def fmt_pct(v: Any, digits: int = 0) -> str:
     """A share in 0..1 as a percentage."""
-    return "–" if _missing(v) else f"{float(v) * 100:.{digits}f}%"
+    if _missing(v):
+        return "–"
+    f = _float(v)
+    return invalid(v) if f is None else f"{f * 100:.{digits}f}%"
 
 
 def fmt_money(v: Any, currency: str | None = None) -> str:
@@ -68,7 +96,9 @@ def fmt_days(v: Any) -> str:
     """A number of days in words: ``3 days``, ``5 months``, ``2.1 years``."""
     if _missing(v):
         return "–"
-    d = float(v)
+    d = _float(v)
+    if d is None:
+        return invalid(v)
     if abs(d) < 1:
         return "today"
     if abs(d) < 60:
@@ -92,7 +122,9 @@ def fmt_duration(seconds: Any) -> str:
     """Seconds in the unit a person would use: ``41 min``, ``5.2 h``, ``6.1 days``."""
     if _missing(seconds):
         return "–"
-    s = float(seconds)
+    s = _float(seconds)
+    if s is None:
+        return invalid(seconds)
     if s < 5400:
         return f"{s / 60:.0f} min"
     if s < 172800:
@@ -102,9 +134,9 @@ def fmt_duration(seconds: Any) -> str:
 
 def mood(score: Any) -> str:
     """A CSS class for a sentiment score in [-1, 1]."""
-    if _missing(score):
+    s = _float(score)
+    if s is None:
         return "mood-none"
-    s = float(score)
     return "mood-neg" if s <= -0.25 else "mood-pos" if s >= 0.25 else "mood-neu"
 
 

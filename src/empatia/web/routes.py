@@ -6,14 +6,15 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from empatia.web import audiences, auth, dashboard, static
 from empatia.web.auth import CareWebKey, WebKey, may_see_words, safe_next, workspace_of
-from empatia.web.customer import customer_view
+from empatia.web.customer import contacts_view, customer_view
 from empatia.web.render import render
 from empatia.web.search import find
 
@@ -45,6 +46,21 @@ def customer(person_id: str, request: Request, key: WebKey) -> Response:
                       message=f"No person {person_id} in this workspace.")  # fmt: skip
     _audit(request, key.key_id, person_id, "web customer 360" + (" with words" if words else ""))
     return render(request, "customer.html", nav="customers", c=view, words=words)
+
+
+@router.get("/customers/{person_id}/contacts")
+def contacts(person_id: str, request: Request, key: WebKey, before: datetime | None = None,
+             seq: Annotated[int, Query(ge=0)] = 2**62) -> Response:  # fmt: skip
+    """A person's contacts older than the event ``(before, seq)`` (all of them, newest
+    first, without ``before``), a page at a time."""
+    ws = workspace_of(request)
+    words = may_see_words(key)
+    when = before or datetime.max.replace(tzinfo=UTC)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    view = contacts_view(ws.store.con, person_id, when, seq)
+    _audit(request, key.key_id, person_id, "web contacts" + (" with words" if words else ""))
+    return render(request, "contacts.html", nav="customers", c=view, words=words)
 
 
 @router.post("/care/{alert_or_person}/{action}")

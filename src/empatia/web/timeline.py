@@ -13,6 +13,7 @@ into one line per day and channel, so the contacts stay visible.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -23,27 +24,53 @@ BROWSING_EVENTS = {"Product Viewed", "Product Added", "Product Removed", "Produc
 BROWSING_TYPES = {"page", "screen", "identify", "alias", "group"}
 
 
+def obj(v: Any) -> dict[str, Any]:
+    """``v`` when it is a JSON object, else an empty one (a sender may put anything there)."""
+    return v if isinstance(v, dict) else {}
+
+
+def items_of(p: dict[str, Any]) -> list[dict[str, Any]]:
+    """An order's products that are objects (``products`` may be missing or malformed)."""
+    items = p.get("products")
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
+
+def number(v: Any) -> float | None:
+    """``v`` as a finite number, or ``None`` when it is not one (``"forty"``, ``true``, ``{}``).
+
+    >>> number(42), number("42.5"), number("forty"), number(True), number(None)
+    (42.0, 42.5, None, None, None)
+    """
+    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+        return None
+    try:
+        f = float(v)
+    except (ValueError, OverflowError):
+        return None
+    return f if math.isfinite(f) else None
+
+
 def channel_of(raw: dict[str, Any]) -> str:
-    ctx = raw.get("context") or {}
-    props = raw.get("properties") or {}
+    ctx = obj(raw.get("context"))
+    props = obj(raw.get("properties"))
     return str(ctx.get("channel") or props.get("channel") or ctx.get("source") or "unknown")
 
 
 def _money(v: Any, cur: Any) -> str:
-    try:
-        return f"{float(v):,.2f} {cur or ''}".strip()
-    except (TypeError, ValueError):
+    if v is None:
         return ""
+    f = number(v)
+    if f is None:
+        return f"invalid amount {str(v)[:40]!r}"
+    return f"{f:,.2f} {cur if isinstance(cur, str) else ''}".strip()
 
 
 def describe(event: str | None, p: dict[str, Any]) -> str:
     """A short line about a contact, from its properties (never the free text)."""
     bits: list[str] = []
     if event == "Order Completed":
-        items = p.get("products") or []
-        cats = sorted(
-            {str(i.get("category")) for i in items if isinstance(i, dict) and i.get("category")}
-        )
+        items = items_of(p)
+        cats = sorted({str(i.get("category")) for i in items if i.get("category")})
         bits = [str(p.get("order_id") or ""), _money(p.get("total"), p.get("currency")),
                 f"{len(items)} item{'s' if len(items) != 1 else ''}" if items else "",
                 ", ".join(cats[:4])]  # fmt: skip
@@ -56,7 +83,7 @@ def describe(event: str | None, p: dict[str, Any]) -> str:
         wait = p.get("wait_seconds")
         bits = [str(p.get("case_id") or ""), str(p.get("channel") or ""),
                 f"topic {p['topic']}" if p.get("topic") else "",
-                f"waited {fmt_duration(wait)}" if isinstance(wait, (int, float)) else "",
+                f"waited {fmt_duration(wait)}" if number(wait) is not None else "",
                 "transferred" if p.get("transferred") else ""]  # fmt: skip
     elif event in ("Case Opened", "Case Resolved"):
         bits = [str(p.get("case_id") or ""), f"topic {p['topic']}" if p.get("topic") else "",
@@ -83,13 +110,18 @@ def describe(event: str | None, p: dict[str, Any]) -> str:
     elif event in ("Message Sent", "Call Transcribed"):
         dur = p.get("duration_seconds")
         bits = [str(p.get("case_id") or ""),
-                f"{float(dur) / 60:.0f} min call" if isinstance(dur, (int, float)) else ""]  # fmt: skip
+                f"{number(dur) / 60:.0f} min call" if number(dur) is not None else ""]  # fmt: skip
     return " · ".join(b for b in bits if b)
 
 
 def words_of(p: dict[str, Any]) -> str | None:
-    w = p.get("text") or p.get("comment")
-    return str(w) if w else None
+    """The customer's own words, read as the emotion stage reads them (a string ``text``,
+    else a string ``comment``)."""
+    for k in ("text", "comment"):
+        w = p.get(k)
+        if isinstance(w, str):
+            return w or None
+    return None
 
 
 def build_timeline(
@@ -98,7 +130,7 @@ def build_timeline(
     """Rows newest first: contacts one by one, browsing folded per day and channel."""
     rows: list[dict[str, Any]] = []
     folded: dict[tuple[str, str], dict[str, Any]] = {}
-    for e in events:
+    for index, e in enumerate(events):
         raw = e["raw"]
         ch = channel_of(raw)
         kind = e["type"]
@@ -113,6 +145,7 @@ def build_timeline(
                     "channel": ch,
                     "counts": Counter(),
                     "seq": e["seq"],
+                    "index": index,
                 }
                 folded[(day, ch)] = f
                 rows.append(f)
@@ -120,14 +153,16 @@ def build_timeline(
                      "alias": "sign-in"}.get(kind) or str(e.get("event") or kind).lower()  # fmt: skip
             f["counts"][label] += 1
             continue
-        props = raw.get("properties") or {}
+        props = obj(raw.get("properties"))
         text = words_of(props)
         analysis = texts.get(e["seq"])
+        pending = bool(text) and analysis is None and kind == "track"
         rows.append({
-            "browse": False, "seq": e["seq"], "timestamp": e["timestamp"], "channel": ch,
+            "browse": False, "seq": e["seq"], "index": index, "timestamp": e["timestamp"], "channel": ch,
             "title": e.get("event") or e.get("name") or kind,
             "detail": describe(e.get("event"), props),
-            "words": {"text": text, **(analysis or {})} if text else None,
+            "words": {"text": text, "pending": pending, "score": None, **(analysis or {})}
+            if text else None,
         })  # fmt: skip
     for r in rows:
         if r["browse"]:
@@ -136,20 +171,39 @@ def build_timeline(
     return rows
 
 
+def older_cursor(events: list[dict[str, Any]], rows: list[dict[str, Any]], shown: int,
+                 cut: bool) -> dict[str, Any] | None:  # fmt: skip
+    """Where the "show older contacts" page starts when the first ``shown`` rows are on the
+    page: after the last event before the first row left out (or after the last event read,
+    when reading stopped at its limit); ``None`` when nothing older is left."""
+    if len(rows) > shown:
+        k = int(rows[shown]["index"])
+    elif cut and events:
+        k = len(events)
+    else:
+        return None
+    last = events[k - 1]
+    if not isinstance(last.get("timestamp"), datetime):
+        return None
+    return {"before": last["timestamp"].isoformat(), "seq": last["seq"]}
+
+
 def purchases(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Orders newest first, each with what happened to it later (delivered, returned …)."""
     after: dict[str, list[str]] = {}
     orders = []
     for e in events:
-        p = e["raw"].get("properties") or {}
+        p = obj(e["raw"].get("properties"))
         oid = p.get("order_id")
         ev = e.get("event") or ""
         if ev == "Order Completed":
-            items = [i for i in p.get("products") or [] if isinstance(i, dict)]
+            items = items_of(p)
+            total = p.get("total")
             orders.append({
                 "order_id": oid, "at": e["timestamp"], "channel": channel_of(e["raw"]),
-                "total": p.get("total"), "currency": p.get("currency"),
-                "quantity": sum(int(i.get("quantity") or 1) for i in items),
+                "total": number(total), "currency": p.get("currency"),
+                "invalid_total": None if total is None or number(total) is not None else str(total),
+                "quantity": sum(int(number(i.get("quantity")) or 1) for i in items),
                 "categories": sorted({str(i["category"]) for i in items if i.get("category")}),
             })  # fmt: skip
         elif (
