@@ -9,15 +9,27 @@ the same reason and the same stored fields.
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import orjson
 
-from empatia.ingest.normalize import EVENT_TYPES
+from empatia.ingest.normalize import (
+    CONTROL, EARLIEST, EVENT_TYPES, FUTURE_SLACK, ID_FIELDS, KNOWN, PRODUCT_FIELDS, RULES,
+    TOO_EARLY, TOO_LATE,
+)  # fmt: skip
 
 _OBJECTS = ("properties", "traits", "context", "integrations")
 _TIMES = ("timestamp", "originalTimestamp", "sentAt")
+_CONTROL = re.compile(CONTROL)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+#: Deepest nesting an event may have: deeper JSON cannot be written back (orjson stops at 254)
+#: and no real event comes near it.
+MAX_DEPTH = 64
+TOO_DEEP = f"the event is nested more than {MAX_DEPTH} levels deep"
 
 
 class Row(NamedTuple):
@@ -64,22 +76,110 @@ def _time(v: Any) -> datetime | None:
     except ValueError:
         return None
     if d.tzinfo is None:
-        from datetime import UTC
-
         d = d.replace(tzinfo=UTC)
     return d
+
+
+def _us(d: datetime) -> int:
+    return (d - _EPOCH) // _US
+
+
+def _event_us(e: dict[str, Any], received_at: datetime) -> int | None:
+    """The event's time in µs since 1970 after skew correction (integers: no overflow)."""
+    orig = _time(e.get("timestamp")) if e.get("timestamp") is not None else None
+    if orig is None and e.get("timestamp") is None:
+        orig = _time(e.get("originalTimestamp"))
+    sent = _time(e.get("sentAt"))
+    if orig is None:
+        return None
+    if sent is None:
+        return _us(orig)
+    return _us(received_at) - (_us(sent) - _us(orig))
+
+
+def depth(text: str) -> int:
+    """How deeply a JSON text nests (``[[1]]`` is 2), ignoring brackets inside strings."""
+    deepest = level = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            level += 1
+            deepest = max(deepest, level)
+        elif ch in "]}":
+            level -= 1
+    return deepest
+
+
+def too_deep(text: str) -> bool:
+    """Whether ``text`` nests deeper than :data:`MAX_DEPTH` (scanned only when it might)."""
+    return text.count("[") + text.count("{") > MAX_DEPTH and depth(text) > MAX_DEPTH
+
+
+def _at(e: dict[str, Any], path: str) -> Any:
+    v: Any = e
+    for key in path.split("."):
+        if not isinstance(v, dict):
+            return None
+        v = v.get(key)
+    return v
+
+
+def _breaks(rule: str, v: Any) -> bool:
+    """Python twin of ``normalize._breaks``: a present, non-null value that breaks ``rule``."""
+    if v is None:
+        return False
+    number = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    if rule == "number":
+        return not number
+    if rule == "amount":
+        return not (number and v >= 0)
+    if rule == "rating":
+        return not (number and 1 <= v <= 5)
+    if rule == "string":
+        return not isinstance(v, str)
+    if rule == "currency":
+        return not (isinstance(v, str) and re.fullmatch("[A-Za-z]{3}", v) is not None)
+    return not isinstance(v, list)  # products
+
+
+def _property_reason(e: dict[str, Any]) -> str | None:
+    for path, rule in KNOWN:
+        v = _at(e, path)
+        if _breaks(rule, v):
+            return f"{path} must be {RULES[rule]}"
+        if rule == "products" and isinstance(v, list):
+            if not all(isinstance(item, dict) for item in v):
+                return f"{path} must be {RULES[rule]}"
+            for field, frule in PRODUCT_FIELDS:
+                if any(field in item and _breaks(frule, item[field]) for item in v):
+                    return f"{path}[].{field} must be {RULES[frule]}"
+    return None
 
 
 def _is_id(v: Any) -> bool:
     return v is None or (isinstance(v, str | int) and not isinstance(v, bool))
 
 
-def reason(e: Any, text: str, default_type: str | None, max_event_bytes: int) -> str | None:
+def reason(
+    e: Any, text: str, default_type: str | None, max_event_bytes: int,
+    received_at: datetime | None = None,
+) -> str | None:  # fmt: skip
     """Why the event cannot be stored, or ``None`` when it can (first failing rule wins)."""
     if not isinstance(e, dict):
         return "an event must be a JSON object"
     if len(text.encode()) > max_event_bytes:
         return f"event is {len(text.encode())} bytes; the limit is {max_event_bytes}"
+    if too_deep(text):
+        return TOO_DEEP
     raw_type = e.get("type")
     t = _text(raw_type) if raw_type is not None else default_type
     if t is None or t not in EVENT_TYPES:
@@ -92,6 +192,13 @@ def reason(e: Any, text: str, default_type: str | None, max_event_bytes: int) ->
         return "userId must be a string"
     if not _is_id(e.get("anonymousId")):
         return "anonymousId must be a string"
+    ids = {f: _text(e.get(f)) for f in ID_FIELDS}
+    for f, v in ids.items():
+        if v is not None and _CONTROL.search(v):
+            return f"{f} holds a control character"
+    for f, v in ids.items():
+        if v is not None and v != "" and v.strip(" ") == "":
+            return f"{f} is blank"
     if _id(e.get("userId")) is None and _id(e.get("anonymousId")) is None:
         return "missing both userId and anonymousId"
     if t == "track" and (not isinstance(e.get("event"), str) or e["event"].strip(" ") == ""):
@@ -106,26 +213,29 @@ def reason(e: Any, text: str, default_type: str | None, max_event_bytes: int) ->
     for f in _TIMES:
         if f in e and e[f] is not None and _time(e[f]) is None:
             return f"{f} must be an ISO-8601 date-time"
+    now = received_at or datetime.now(UTC)
+    us = _event_us(e, now)
+    if us is not None and us < _us(EARLIEST):
+        return TOO_EARLY
+    if us is not None and us > _us(now + FUTURE_SLACK):
+        return TOO_LATE
     if "messageId" in e and e["messageId"] is not None and not isinstance(e["messageId"], str):
         return "messageId must be a string"
-    return None
+    return _property_reason(e)
 
 
 def to_row(
     e: dict[str, Any], text: str, default_type: str | None, fallback_id: str,
     received_at: datetime, source: str,
 ) -> Row:  # fmt: skip
-    """The stored row of a valid event, with Segment's clock-skew correction."""
+    """The stored row of a valid event (see :func:`reason`), with Segment's clock-skew
+    correction."""
     orig = _time(e.get("timestamp")) if e.get("timestamp") is not None else None
     if orig is None and e.get("timestamp") is None:
         orig = _time(e.get("originalTimestamp"))
     sent = _time(e.get("sentAt"))
-    if orig is None:
-        ts = received_at
-    elif sent is None:
-        ts = orig
-    else:
-        ts = received_at - (sent - orig)
+    us = _event_us(e, received_at)
+    ts = received_at if us is None else _EPOCH + timedelta(microseconds=us)
     mid = e.get("messageId")
     return Row(
         message_id=mid if isinstance(mid, str) and mid != "" else fallback_id,

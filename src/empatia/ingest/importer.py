@@ -26,6 +26,7 @@ from pathlib import Path
 import duckdb
 
 from empatia.errors import ValidationError
+from empatia.ingest.event import MAX_DEPTH, TOO_DEEP, too_deep
 from empatia.ingest.normalize import insert_sql, parse_sql, reject_sql
 from empatia.privacy import retention
 from empatia.privacy.tombstones import drop_erased_events
@@ -184,6 +185,23 @@ def _stage(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> None:
     )
 
 
+def _reject_deep(con: duckdb.DuckDBPyConnection, max_event_bytes: int) -> None:
+    """Refuse events nested deeper than the HTTP path can store (DuckDB has no such limit).
+
+    Only lines with more than ``MAX_DEPTH`` brackets are scanned, in Python; the reason replaces
+    any later rule's, as :func:`empatia.ingest.event.reason` checks depth first.
+    """
+    rows = con.execute(
+        "select idx, text from _parsed where ok and json_type(text) = 'OBJECT' "
+        f"and strlen(text) <= {max_event_bytes} "
+        f"and length(text) - length(replace(replace(text, '[', ''), '{{', '')) > {MAX_DEPTH}"
+    ).fetchall()
+    deep = [idx for idx, text in rows if too_deep(text)]
+    if deep:
+        con.execute("delete from _rejects where list_contains(?, idx)", [deep])
+        con.executemany(f"insert into _rejects values (0, ?, {_q(TOO_DEEP)})", [[i] for i in deep])
+
+
 def import_file(
     store: Store, path: Path, *, max_event_bytes: int = 32 * 1024, reject_dir: Path | None = None,
     policies: list[retention.Policy] | None = None,
@@ -205,6 +223,7 @@ def import_file(
         con.execute(
             f"create or replace temp table _rejects as {reject_sql('_parsed', max_event_bytes)}"
         )
+        _reject_deep(con, max_event_bytes)
         report.rows = con.execute("select count(*) from _parsed").fetchone()[0]  # type: ignore[index]
         report.rejected = con.execute("select count(*) from _rejects").fetchone()[0]  # type: ignore[index]
         where = "idx not in (select idx from _rejects)" if report.rejected else "true"

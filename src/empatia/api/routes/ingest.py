@@ -23,7 +23,7 @@ from fastapi.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from empatia.errors import EmpatiaError, PayloadTooLargeError, ValidationError
-from empatia.ingest.event import reason, to_row
+from empatia.ingest.event import TOO_DEEP, reason, to_row
 from empatia.privacy.keys import ApiKey
 
 _SINGLE = {
@@ -108,10 +108,14 @@ async def _store(
     limit = state.settings.max_event_bytes
     rows = []
     for i, e in enumerate(events):
-        text = orjson.dumps(e).decode()
-        why = reason(e, text, default_type, limit)
+        where = f"event {i}" if len(events) > 1 else "event"
+        try:
+            text = orjson.dumps(e).decode()
+        except orjson.JSONEncodeError as exc:  # nested past what orjson writes (254 levels)
+            msg = f"{where}: {TOO_DEEP}; nothing from this request was stored"
+            raise ValidationError(msg, index=i) from exc
+        why = reason(e, text, default_type, limit, received_at)
         if why is not None:
-            where = f"event {i}" if len(events) > 1 else "event"
             err = PayloadTooLargeError if why.startswith("event is ") else ValidationError
             raise err(f"{where}: {why}; nothing from this request was stored", index=i)
         rows.append(to_row(e, text, default_type, uuid.uuid4().hex, received_at, source))
