@@ -4,6 +4,15 @@ A text touchpoint is any ``track`` event with a string ``properties.text`` (or
 ``properties.comment``) — see ``docs/tracking-plan.md``. Results are cached per distinct
 text (md5 of locale hint + text) and analyzer version in ``text_cache``, so identical texts
 and re-runs cost nothing. Customer text is never logged and never copied into these tables.
+
+Incremental: only events after the last one scanned (``emotion_config`` key ``scanned_seq``)
+are looked at — finding text touchpoints means reading every event's JSON, which costs tens of
+seconds on millions of events. Each batch's analyses and their sentences are written in one
+transaction, so a killed run leaves either both or neither (the next run redoes the batch).
+
+The analyzer is the workspace's setting, recorded with every result (``analyzer``): ``auto``
+is resolved once — to the analyzer of the results already stored, else by the backlog — and
+kept, so one store never mixes analyzers; switching is ``empatia emotion reanalyze``.
 """
 
 from __future__ import annotations
@@ -36,9 +45,17 @@ from events e
 where e.type = 'track'
   and (json_type(e.raw, '$.properties.text') = 'VARCHAR'
        or json_type(e.raw, '$.properties.comment') = 'VARCHAR')
+  and e.seq > ?
   and not exists (select 1 from text_analysis t where t.seq = e.seq)
 order by e.seq
 """
+
+_SCANNED = "scanned_seq"  # emotion_config key: events up to this seq have been looked at
+
+
+def _scanned(con: duckdb.DuckDBPyConnection) -> int:
+    row = con.execute("select value from emotion_config where key = ?", [_SCANNED]).fetchone()
+    return int(row[0]) if row else 0
 
 
 def text_hash(text: str, hint: str | None) -> str:
@@ -112,11 +129,14 @@ def analyze_pending(
     ``redact`` (a ``str -> str`` function, e.g. :func:`empatia.privacy.redact.redact`) is
     applied before analysis and hashing: the analyzers then only ever see redacted text.
     """
-    total = con.execute(f"select count(*) from ({_PENDING})").fetchone()
-    n_total = int(total[0]) if total else 0
+    top = con.execute("select coalesce(max(seq), 0) from events").fetchone()
+    upto = int(top[0]) if top else 0
+    # seq + a few columns; texts are short
+    rows_all = con.execute(_PENDING, [_scanned(con)]).fetchall()
+    rows_all = [r for r in rows_all if r[0] <= upto]
+    n_total = len(rows_all)
     if progress is not None:
         progress.total(n_total)
-    rows_all = con.execute(_PENDING).fetchall()  # seq + a few columns; texts are short
     if redact is not None:
         rows_all = [(*r[:7], redact(r[7]) or "", *r[8:]) for r in rows_all]
     analysed = cached = 0
@@ -155,6 +175,7 @@ def analyze_pending(
         _write_rows(con, rows, hashes, found, analyzer.key)
         if progress is not None:
             progress.advance(len(rows))
+    set_config(con, _SCANNED, str(upto))
     return {"texts": n_total, "analysed": analysed, "from_cache": cached, "analyzer": analyzer.key}
 
 
@@ -215,25 +236,18 @@ def _write_rows(
         "language, sentiment, score, " + ", ".join(EMOTIONS) + ", dominant_emotion, effort, "
         "escalation, n_effort, n_escalation, themes, confidence, analyzer"
     )
-    _insert(con, "text_analysis", [c.strip().strip('"') for c in cols.split(",")], out)
-    if sents:
-        _insert(
-            con,
-            "text_sentences",
-            [
-                "seq",
-                "idx",
-                "language",
-                "sentiment",
-                "score",
-                "dominant_emotion",
-                "emotions",
-                "effort",
-                "escalation",
-                "confidence",
-            ],
-            sents,
-        )
+    con.execute("begin transaction")  # analyses and their sentences: both or neither
+    try:
+        _insert(con, "text_analysis", [c.strip().strip('"') for c in cols.split(",")], out)
+        _insert(con, "text_sentences", _SENTENCE_COLS, sents)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+_SENTENCE_COLS = ["seq", "idx", "language", "sentiment", "score", "dominant_emotion", "emotions",
+                  "effort", "escalation", "confidence"]  # fmt: skip
 
 
 def _insert(
@@ -263,6 +277,7 @@ def forget_analyses(con: duckdb.DuckDBPyConnection, keep_analyzer: str | None = 
         f"delete from text_sentences where seq in (select seq from text_analysis{where})", args
     )
     con.execute(f"delete from text_analysis{where}", args)
+    set_config(con, _SCANNED, "0")  # look at every event again
     return int(row[0]) if row else 0
 
 
@@ -327,18 +342,8 @@ def run_emotion(
     if full:
         forget_analyses(con)
     if name == "auto":
-        row = con.execute(f"select count(*) from ({_PENDING})").fetchone()
-        backlog = int(row[0]) if row else 0
-        name = (
-            "fast"
-            if backlog > int((options or {}).get("emotion_auto_fast_above", AUTO_FAST_ABOVE))
-            else "encoder"
-        )
-        if name == "fast":
-            log.info(
-                "emotion: %d texts pending; using the fast analyzer (choose with `empatia emotion use`)",
-                backlog,
-            )
+        name = resolve_auto(con, options)
+        set_config(con, "analyzer", name)  # the workspace's analyzer from now on
     analyzer = get_analyzer(name, **analyzer_options(con, name, languages))
     themes = None
     if (options or {}).get("emotion_themes", True) and hasattr(analyzer, "embed"):
@@ -351,5 +356,32 @@ def run_emotion(
     if (options or {}).get("emotion_redact") or (row and row[0] in ("on", "true", "1")):
         from empatia.privacy.redact import redact  # the privacy component's public text redactor
     figures = analyze_pending(con, analyzer, progress, themes=themes, redact=redact)
+    row = con.execute(
+        "select count(*) from text_analysis where analyzer <> ?", [analyzer.key]
+    ).fetchone()
+    if row and row[0]:
+        figures["other_analyzer"] = int(row[0])  # kept as they are until a reanalysis
+        log.warning("emotion: %d texts were analysed by another analyzer; run "
+                    "`empatia emotion reanalyze` to redo them with %s", row[0], analyzer.key)  # fmt: skip
     figures.update(rebuild_aggregates(con))
     return figures
+
+
+def resolve_auto(con: duckdb.DuckDBPyConnection, options: dict[str, Any] | None = None) -> str:
+    """What ``auto`` means for this workspace: the analyzer most stored results were made
+    with; with none stored, ``fast`` for a backlog above :data:`AUTO_FAST_ABOVE` texts, else
+    the encoder."""
+    row = con.execute(
+        "select split_part(analyzer, ':', 1), count(*) as n from text_analysis"
+        " group by 1 order by n desc limit 1"
+    ).fetchone()
+    if row:
+        return str(row[0])
+    found = con.execute(f"select count(*) from ({_PENDING})", [_scanned(con)]).fetchone()
+    backlog = int(found[0]) if found else 0
+    limit = int((options or {}).get("emotion_auto_fast_above", AUTO_FAST_ABOVE))
+    if backlog > limit:
+        log.info("emotion: %d texts pending; using the fast analyzer (choose with "
+                 "`empatia emotion use`)", backlog)  # fmt: skip
+        return "fast"
+    return "encoder"

@@ -1,0 +1,98 @@
+"""The emotion stage between runs: one analyzer per workspace, writes that cannot be torn."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from empatia.emotion.incremental import run_emotion
+from empatia.store import Store
+from empatia.store.store import discover_migrations
+from tests.emotion.test_stage import LANGS, add
+
+COMPONENTS = ("store", "ingest", "emotion")
+
+
+def _texts(con, start: int = 1) -> None:
+    add(con, start, "u1", "Message Sent", {"text": "I called seven times. Nobody answers! Awful."})
+    add(con, start + 1, "u2", "Review Submitted", {"text": "Thank you, lovely shoes!"})
+    add(con, start + 2, "u3", "Message Sent", {"text": "Where is my parcel? It is late again."})
+
+
+def test_auto_is_chosen_once_and_kept_for_the_texts_that_follow() -> None:
+    # A big first backlog picks the fast analyzer; three new texts later must not switch to
+    # the encoder (one store, one analyzer), and the choice is the workspace's setting.
+    with Store(":memory:", migrate=False) as s:
+        s.migrate(discover_migrations(COMPONENTS))
+        _texts(s.con)
+        opts = {"emotion_auto_fast_above": 2, "emotion_themes": False}
+        assert run_emotion(s.con, LANGS, opts)["analyzer"].startswith("fast:")
+        add(s.con, 10, "u4", "Message Sent", {"text": "Still no refund after two weeks."})
+        figures = run_emotion(s.con, LANGS, opts)
+        assert figures["texts"] == 1 and figures["analyzer"].startswith("fast:")
+        used = {r[0] for r in s.con.execute("select analyzer from text_analysis").fetchall()}
+        assert len(used) == 1 and next(iter(used)).startswith("fast:")
+        setting = s.con.execute("select value from emotion_config where key = 'analyzer'")
+        assert setting.fetchone() == ("fast",)
+
+
+def test_an_explicit_switch_is_reported_not_mixed_silently() -> None:
+    with Store(":memory:", migrate=False) as s:
+        s.migrate(discover_migrations(COMPONENTS))
+        _texts(s.con)
+        run_emotion(s.con, LANGS, {"emotion_analyzer": "fast"})
+        s.con.execute("update text_analysis set analyzer = 'fast:0'")  # an older version's
+        figures = run_emotion(s.con, LANGS, {"emotion_analyzer": "fast"})
+        assert figures["other_analyzer"] == 3  # says so; `emotion reanalyze` redoes them
+
+
+_KILL_IN_WRITE = """
+import os, signal, sys
+from empatia.emotion import incremental
+from empatia.store import Store
+
+real = incremental._insert
+def insert(con, table, cols, rows):
+    real(con, table, cols, rows)
+    if table == "text_analysis":  # analyses written, their sentences not yet
+        os.kill(os.getpid(), signal.SIGKILL)
+incremental._insert = insert
+with Store(sys.argv[1], migrate=False) as s:
+    incremental.run_emotion(s.con, ("en",), {"emotion_analyzer": "fast"})
+"""
+
+
+def test_a_kill_inside_the_write_leaves_analyses_with_their_sentences(tmp_path: Path) -> None:
+    db = tmp_path / "e.duckdb"
+    with Store(db, migrate=False) as s:
+        s.migrate(discover_migrations(COMPONENTS))
+        _texts(s.con)
+    p = subprocess.run([sys.executable, "-c", _KILL_IN_WRITE, str(db)], capture_output=True,
+                       timeout=300)  # fmt: skip
+    assert p.returncode == -signal.SIGKILL, p.stderr.decode()[-2000:]
+    with Store(db, migrate=False) as s:
+        torn = s.con.execute(
+            "select count(*) from text_analysis where seq = 1 and seq not in"
+            " (select seq from text_sentences)"
+        ).fetchone()
+        assert torn == (0,)  # seq 1 has three sentences: never an analysis without them
+        run_emotion(s.con, ("en",), {"emotion_analyzer": "fast"})
+        n = s.con.execute("select count(*) from text_sentences where seq = 1").fetchone()
+        assert n == (3,)
+        assert s.con.execute("select count(*) from text_analysis").fetchone() == (3,)
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_only_new_events_are_scanned_and_a_full_run_scans_again(full: bool) -> None:
+    with Store(":memory:", migrate=False) as s:
+        s.migrate(discover_migrations(COMPONENTS))
+        _texts(s.con)
+        run_emotion(s.con, LANGS, {"emotion_analyzer": "fast"})
+        _texts(s.con, start=10)
+        figures = run_emotion(s.con, LANGS, {"emotion_analyzer": "fast"}, full=full)
+        assert figures["texts"] == (6 if full else 3)
+        assert s.con.execute("select count(*) from text_analysis").fetchone() == (6,)
