@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import io
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -61,3 +69,106 @@ def test_errors_are_friendly_without_a_traceback(tmp_path: Path) -> None:
                         "import", str(bad)], capture_output=True, text=True)  # fmt: skip
     assert p.returncode == 2
     assert "unknown file type" in p.stderr + p.stdout and "Traceback" not in p.stderr
+
+
+def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``empatia …`` as a user runs it: through ``main()``, in its own process."""
+    env = dict(os.environ, COLUMNS="200")
+    return subprocess.run([sys.executable, "-m", "empatia.cli", *args], capture_output=True,
+                          text=True, env=env, cwd=cwd, timeout=120)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["stats", "--bogus"], "No such option: --bogus"),
+        (["profil"], "Did you mean 'profile'"),
+        (["profile"], "Missing argument"),
+        (["care", "list", "--limit", "many"], "Invalid value for '--limit'"),
+        (["init", "--db", "x.duckdb"], "put it first, as in empatia --db PATH init"),
+    ],
+    ids=["unknown option", "unknown command", "missing argument", "bad value", "global option late"],
+)
+def test_a_usage_mistake_is_one_line_and_exit_2(tmp_path: Path, args: list[str], says: str) -> None:
+    p = _cli(*args, cwd=tmp_path)
+    assert p.returncode == 2, p.stderr
+    assert "Traceback" not in p.stderr and says in p.stderr
+    lines = [line for line in p.stderr.splitlines() if line.strip()]
+    assert lines[0].startswith("error: ") and len(lines) <= 2, p.stderr
+    assert not list(tmp_path.iterdir())  # nothing was created on the way
+
+
+def test_typer_exit_codes_reach_the_shell(tmp_path: Path) -> None:
+    """A command ending in ``typer.Exit(1)`` (here: rows rejected) exits 1, not 0."""
+    bad = tmp_path / "events.jsonl"
+    bad.write_text('{"type": "track"}\n')
+    p = _cli("--db", str(tmp_path / "d.duckdb"), "import", str(bad))
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "Traceback" not in p.stderr
+
+
+def test_ctrl_c_exits_130_quietly(tmp_path: Path) -> None:
+    """Ctrl+C in a long command: exit 130, one short line, no traceback, no DuckDB leak report."""
+    env = dict(os.environ, COLUMNS="200")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "empatia.cli", "--db", str(tmp_path / "d.duckdb"), "demo",
+         "--customers", "300", "--no-serve"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    for line in proc.stderr:  # interrupt it in the pipeline, holding DuckDB connections
+        if "stage " in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err and "nanobind" not in err and "leaked" not in err
+
+
+def test_run_without_a_terminal_prints_a_line_per_stage(tmp_path: Path) -> None:
+    """Output redirected (a log, CI): each stage says when it ends, how long it took and what
+    it did, instead of nothing for minutes."""
+    p = _cli("--db", str(tmp_path / "d.duckdb"), "run", "--only", "identity", "--only", "profiles")
+    assert p.returncode == 0, p.stderr
+    lines = [line for line in p.stderr.splitlines() if line.startswith("stage ")]
+    assert [line.split(":")[0] for line in lines] == ["stage identity", "stage profiles"], p.stderr
+    assert all(re.match(r"stage \w+: \d+\.\d s", line) for line in lines), p.stderr
+    assert "persons=0" in lines[0]
+
+
+def test_a_stage_bar_shows_done_of_total_and_stops_its_timer() -> None:
+    from empatia.cli_common import _StageBar, progress_bar
+    from empatia.pipeline import StageResult
+
+    bar = progress_bar()
+    row = _StageBar(bar, "identity")
+    row.total(2_000)
+    row.advance(500)
+    assert "500/2,000" in _render(bar)
+    row.done(StageResult("identity", 1.0, {"persons": 1_234}))
+    task = bar.tasks[row.task]
+    assert task.finished and task.stop_time is not None
+    elapsed = task.elapsed
+    time.sleep(0.05)
+    assert task.elapsed == elapsed  # the timer no longer runs
+    assert "2,000/2,000" in _render(bar) and "persons=1,234" in _render(bar)
+
+
+def _render(bar: Any) -> str:
+    from rich.console import Console
+
+    out = Console(file=io.StringIO(), width=160)
+    out.print(bar.get_renderable())
+    return str(out.file.getvalue())  # type: ignore[attr-defined]
+
+
+def test_demo_help_and_its_check_name_the_same_limit(tmp_path: Path) -> None:
+    from empatia.demo.world import build_world
+    from empatia.errors import ConfigError
+
+    helptext = runner.invoke(app, ["demo", "--help"], env={"COLUMNS": "200"}).output
+    assert "100 to 10,000,000" in helptext
+    with pytest.raises(ConfigError, match="10,000,000"):
+        build_world(tmp_path, 10_000_001)
+    p = _cli("demo", "--customers", "10000001", "--no-serve", cwd=tmp_path)
+    assert p.returncode == 2 and "10000000" in p.stderr.replace(",", "")

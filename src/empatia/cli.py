@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.markup import escape
 from rich.table import Table
 
-from empatia.cli_common import console, err_console, store_or_remote, workspace
-from empatia.errors import EmpatiaError
+from empatia.cli_common import console, err_console, progress_bar, store_or_remote, workspace
+from empatia.errors import ConfigError, EmpatiaError
 from empatia.plugins import import_optional
 
 app = typer.Typer(
@@ -100,7 +100,6 @@ def serve(
     Example: empatia serve --workspace shop=shop.duckdb --workspace travel=travel.duckdb
     """
     from empatia.api.app import serve as run_server
-    from empatia.errors import ConfigError
     from empatia.workspace import Workspace
 
     if workspace_opt:
@@ -147,7 +146,7 @@ def import_(
     from empatia.ingest import import_files
 
     assert ws is not None
-    with _progress() as progress:
+    with progress_bar() as progress:
         task = progress.add_task("importing", total=len(files))
         report = import_files(
             ws.store, files, progress=lambda fr: progress.advance(task),
@@ -270,18 +269,21 @@ def run(
 
     Example: empatia run            |  empatia run --engine spark --master local[2]
     """
-    from empatia.cli_common import run_stages
+    from empatia.cli_common import print_results, run_stages
     from empatia.pipeline import RunContext
 
-    ws = workspace(ctx)
-    run_stages(RunContext(ws, engine=engine, full=full, options={"master": master}), only)
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed:,}"),
-        TimeElapsedColumn(), console=err_console, transient=False,
-    )  # fmt: skip
+    ws, remote = store_or_remote(ctx)
+    if remote is None:
+        assert ws is not None
+        run_stages(RunContext(ws, engine=engine, full=full, options={"master": master}), only)
+        return
+    if engine != "duckdb":
+        raise ConfigError(f"the server owns the store, and it runs the pipeline on duckdb: stop "
+                          f"`empatia serve` to run it on {engine}")  # fmt: skip
+    err_console.print("The server owns the store: running the pipeline there.")
+    with err_console.status("running the pipeline on the server"):
+        results = remote.call("POST", "/admin/run", json={"only": only, "full": full})
+    print_results(results)
 
 
 def _register_stage_commands() -> None:
@@ -294,28 +296,82 @@ def _register_stage_commands() -> None:
 _register_stage_commands()
 
 
+#: Options of the root command: they go before the command (``empatia --db x init``).
+GLOBAL_OPTIONS = ("--db", "--debug")
+
+
 def main() -> None:
-    """Entry point: friendly errors and exit codes; tracebacks only with --debug."""
+    """Entry point: friendly errors and exit codes; tracebacks only with --debug.
+
+    A usage mistake prints one line and the usual hint, and exits 2 (as every click app);
+    Ctrl+C exits 130 at once, without DuckDB's leak report at interpreter exit.
+    """
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     debug = "--debug" in sys.argv
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except EmpatiaError as e:
         if debug:
             raise
-        err_console.print(f"[red]error:[/] {e.message}")
-        sys.exit(e.exit_code)
-    except typer.Exit as e:
-        sys.exit(e.exit_code)
+        err_console.print(f"[red]error:[/] {escape(e.message)}", soft_wrap=True)
+        code = e.exit_code
     except typer.Abort:
-        sys.exit(130)
-    except Exception as e:  # click usage errors
-        import click
+        code = 130
+    except KeyboardInterrupt:
+        code = 130
+    except Exception as e:
+        if _is_interrupt(e):
+            code = 130
+        elif _is_usage_error(e):
+            code = _usage_error(e)
+        else:
+            raise
+    if code == 130:
+        _exit_interrupted()
+    sys.exit(code if isinstance(code, int) and not isinstance(code, bool) else 0)
 
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
-        raise
+
+def _is_interrupt(e: BaseException | None) -> bool:
+    """Ctrl+C during a query: DuckDB catches the signal itself and raises its own error."""
+    while e is not None:
+        if type(e).__name__ == "InterruptException" or str(e) == "Query interrupted":
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
+def _is_usage_error(e: Exception) -> bool:
+    """Typer raises its own (vendored) click's exceptions; plain click's are the same kind."""
+    return any(c.__name__ == "ClickException" for c in type(e).__mro__)
+
+
+def _usage_error(e: Any) -> int:
+    """Print a usage mistake as one line plus click's hint; answer click's exit code (2)."""
+    if type(e).__name__ == "NoArgsIsHelpError":  # the help has been printed already
+        return int(e.exit_code)
+    message = e.format_message()
+    ctx = getattr(e, "ctx", None)
+    option = getattr(e, "option_name", None)
+    if option in GLOBAL_OPTIONS and ctx is not None:
+        command = ctx.command_path.removeprefix(ctx.find_root().command_path).strip()
+        value = " PATH" if option == "--db" else ""
+        message += f" ({option} is a global option: put it first, as in empatia {option}{value} {command})"
+    err_console.print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
+    if ctx is not None:
+        err_console.print(f"Try '{ctx.command_path} --help' for help.", markup=False)
+    return int(e.exit_code)
+
+
+def _exit_interrupted() -> None:
+    """Ctrl+C: leave at once (130). A normal interpreter exit after an interrupted query makes
+    DuckDB's bindings print a leak report; what was committed is safe in the store's WAL."""
+    err_console.print("interrupted")
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(130)
 
 
 if __name__ == "__main__":

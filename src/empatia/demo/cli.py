@@ -10,6 +10,9 @@ import typer
 
 from empatia.workspace import Workspace
 
+#: The sizes ``build_world`` accepts (checked here too, so a wrong size is a usage error).
+MIN_CUSTOMERS, MAX_CUSTOMERS = 100, 10_000_000
+
 
 def register(app: typer.Typer) -> None:
     """Add the ``demo`` command to the root CLI."""
@@ -19,7 +22,8 @@ def register(app: typer.Typer) -> None:
 def demo(
     ctx: typer.Context,
     customers: Annotated[
-        int, typer.Option(help="People in the world (100 to 1,000,000).")
+        int, typer.Option(min=MIN_CUSTOMERS, max=MAX_CUSTOMERS,
+                          help="People in the world (100 to 10,000,000).")
     ] = 100_000,
     seed: Annotated[int, typer.Option(help="Same seed, same world.")] = 42,
     db: Annotated[
@@ -39,9 +43,7 @@ def demo(
 
     Example: empatia demo --customers 10000 --seed 7 --no-serve
     """
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from empatia.cli_common import console, err_console, workspace
+    from empatia.cli_common import console, progress_for_steps, workspace
     from empatia.demo.load import import_world
     from empatia.demo.world import STEPS, build_world
 
@@ -49,10 +51,7 @@ def demo(
     if db is not None:
         ctx.call_on_close(ws.close)
     out_dir = out or Path(ws.settings.db).resolve().parent / f"{Path(ws.settings.db).stem}_demo"
-    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                   TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-                   console=err_console)  # fmt: skip
-    with bar:
+    with progress_for_steps() as bar:
         task = bar.add_task(f"building {customers:,} customers", total=len(STEPS))
         world = build_world(out_dir, customers, seed,
                             progress=lambda what, done, total: bar.update(
