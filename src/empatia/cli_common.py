@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import orjson
@@ -21,7 +23,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from empatia.errors import EmpatiaError, StoreLockedError
+from empatia.errors import EmpatiaError, StoreError, StoreLockedError
 from empatia.workspace import Workspace
 
 console = Console(stderr=False, highlight=False)
@@ -44,15 +46,23 @@ class Remote:
     """The running server that owns the store, reached with its local admin secret."""
 
     def __init__(self, url: str, token: str) -> None:
+        self.url = url
         self.client = httpx.Client(
             base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=None
         )
 
     def call(self, method: str, path: str, **kw: Any) -> Any:
-        r = self.client.request(method, path, **kw)
+        try:
+            r = self.client.request(method, path, **kw)
+        except httpx.HTTPError as e:
+            raise StoreError(f"the server at {self.url} owns the store but does not answer "
+                             f"({type(e).__name__}); is `empatia serve` still starting or stuck? "
+                             "Try again, or stop it") from e  # fmt: skip
         if r.status_code >= 400:
             body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
-            raise EmpatiaError(body.get("message") or f"server answered {r.status_code}")
+            error = EmpatiaError(body.get("message") or f"server answered {r.status_code}")
+            error.exit_code = 2 if r.status_code in (400, 413, 422) else 1
+            raise error
         return r.json()
 
 
@@ -70,6 +80,44 @@ def store_or_remote(ctx: typer.Context) -> tuple[Workspace | None, Remote | None
             raise
         info = orjson.loads(Path(info_path).read_bytes())
         return None, Remote(info["url"], info["token"])
+
+
+def local_or_remote(
+    ctx: typer.Context, local: Callable[[Workspace], Any], method: str, path: str, **kw: Any
+) -> Any:
+    """``local(workspace)`` on the store, or the same answer from the server's HTTP route when
+    ``empatia serve`` owns the store (a DuckDB file has one process at a time)."""
+    ws, remote = store_or_remote(ctx)
+    if remote is not None:
+        if "params" in kw:  # left out, not sent as empty strings
+            kw["params"] = {k: v for k, v in kw["params"].items() if v is not None}
+        return remote.call(method, path, **kw)
+    assert ws is not None
+    return local(ws)
+
+
+def local_store(ctx: typer.Context, what: str, instead: str = "") -> Workspace:
+    """The workspace for a command that has no way through the server: while ``empatia
+    serve`` owns the store, say what to do instead of failing with "in use"."""
+    ws = workspace(ctx)
+    try:
+        ws.store  # noqa: B018 - opens it
+    except StoreLockedError as e:
+        url = e.details.get("url")
+        if url is None:
+            raise
+        raise StoreLockedError(
+            f"`empatia {what}` works on the store itself, and `empatia serve` ({url}) owns it "
+            "now: stop the server (Ctrl+C where it runs), run the command, then serve again"
+            + (f"; or, with the server running, {instead}" if instead else ""),
+            **e.details,
+        ) from e
+    return ws
+
+
+def quoted(value: str) -> str:
+    """An identifier as one URL path segment (``email:a+b@c.de``, ``p_…``)."""
+    return quote(value, safe="")
 
 
 class _Count(ProgressColumn):

@@ -29,6 +29,22 @@ def _viewer(redact: bool) -> str:
     return "read" if redact else "local"
 
 
+def _status(status: str) -> str:
+    """The web's words: a case with an alert nobody has taken yet is "open"."""
+    return "open" if status == "new" else status
+
+
+def _table(columns: tuple[str, ...], ids: tuple[str, ...]) -> Table:
+    """Ids are never cut (a cut id cannot be pasted into the next command); text folds."""
+    t = Table()
+    for c in columns:
+        if c in ids:
+            t.add_column(c, no_wrap=True, overflow="fold", min_width=10)
+        else:
+            t.add_column(c, overflow="fold")
+    return t
+
+
 def _json(rows: Any) -> None:
     console.print_json(orjson.dumps(rows, default=str).decode())
 
@@ -40,7 +56,7 @@ def list_(
     status: Annotated[
         Optional[str],
         typer.Option(
-            help="List: new | acknowledged; alerts: open | acknowledged | resolved | superseded."
+            help="List: open | acknowledged; alerts: open | acknowledged | resolved | superseded."
         ),
     ] = None,  # noqa: UP045, E501
     alerts: Annotated[
@@ -56,13 +72,16 @@ def list_(
     from empatia import care
 
     ws, remote = store_or_remote(ctx)
+    if not alerts and status == "open":  # the list calls an open case "new"; people say open
+        status = "new"
     params = {"limit": limit, **({"status": status} if status else {})}
     if alerts:
         rows = (remote.call("GET", "/v1/care/alerts", params=params) if remote
                 else care.alerts(ws.store.con, status, limit))  # type: ignore[union-attr]  # fmt: skip
         if as_json:
             return _json(rows)
-        t = Table("alert", "person", "kind", "status", "score", "when", "explanation")
+        t = _table(("alert", "person", "kind", "status", "score", "when", "explanation"),
+                   ids=("alert", "person"))
         for a in rows:
             t.add_row(a["alert_id"], a["person_id"], a["kind"], a["status"], f"{a['score']:.3f}",
                       str(a["created_at"])[:16], a["explanation"])  # fmt: skip
@@ -75,10 +94,11 @@ def list_(
     if not rows:
         console.print("Nobody needs special care right now (or `empatia run` has not run yet).")
         return
-    t = Table("#", "person", "score", "influence", "risk", "value", "status", "alert", "why")
+    t = _table(("#", "person", "score", "influence", "risk", "value", "status", "alert", "why"),
+               ids=("person", "alert"))
     for r in rows:
         t.add_row(str(r["rank"]), r["person_id"], f"{r['score']:.3f}", f"{r['influence']:.2f}",
-                  f"{r['risk']:.2f}", f"{r['value']:.2f}", r["status"], r["alert_id"] or "",
+                  f"{r['risk']:.2f}", f"{r['value']:.2f}", _status(r["status"]), r["alert_id"] or "",
                   r["explanation"])  # fmt: skip
     console.print(t)
 

@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from empatia.cli_common import console, workspace
+from empatia.cli_common import console, local_or_remote, local_store
 
 
 def register(app: typer.Typer) -> None:
@@ -35,8 +35,9 @@ def register(app: typer.Typer) -> None:
         """
         from empatia.decide.api import decide_everyone, decide_now
 
-        ws = workspace(ctx)
         if all_:
+            ws = local_store(ctx, "decide --all",
+                             "`empatia run --only decide` decides for everyone through it")
             with Progress(TextColumn("deciding"), BarColumn(), TextColumn("{task.completed:,}"),
                           TimeElapsedColumn(), console=console) as bar:
                 task = bar.add_task("decide", total=None)
@@ -49,8 +50,10 @@ def register(app: typer.Typer) -> None:
             return
         if not identifier:
             raise typer.BadParameter("give an identifier, or --all")
-        d = decide_now(ws, identifier, {"channel": channel, "category": category,
-                                        "near_store": near_store}, record=False)
+        live = {"channel": channel, "category": category, "near_store": near_store}
+        d = local_or_remote(ctx, lambda ws: decide_now(ws, identifier, live, record=False),
+                            "POST", "/v1/decide",
+                            json={"person": identifier, "context": live, "record": False})  # fmt: skip
         if as_json:
             console.print_json(json.dumps(d, default=str))
             return

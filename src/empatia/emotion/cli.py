@@ -10,10 +10,11 @@ import typer
 emotion_app = typer.Typer(help="How customers feel: analyse texts, choose the analyzer, themes.")
 
 
-def _ws(ctx: typer.Context):  # type: ignore[no-untyped-def]
-    from empatia.cli_common import workspace
+def _ws(ctx: typer.Context, what: str):  # type: ignore[no-untyped-def]
+    """The store itself, for commands with no way through a running server."""
+    from empatia.cli_common import local_store
 
-    return workspace(ctx)
+    return local_store(ctx, f"emotion {what}")
 
 
 def train_emotion(
@@ -92,17 +93,20 @@ def use(
 
     Example: empatia emotion use fast
     """
-    from empatia.cli_common import console
+    from empatia.cli_common import console, local_or_remote
     from empatia.emotion.exceptions import UnknownAnalyzerError
     from empatia.emotion.incremental import set_config
     from empatia.emotion.registry import ANALYZERS
 
     if analyzer not in ANALYZERS and analyzer != "auto":
         raise UnknownAnalyzerError(analyzer, list(ANALYZERS))
-    con = _ws(ctx).store.con
-    set_config(con, "analyzer", analyzer)
     if model_dir:
+        con = _ws(ctx, "use --model-dir").store.con
+        set_config(con, "analyzer", analyzer)
         set_config(con, "model_dir", str(model_dir.resolve()))
+    else:
+        local_or_remote(ctx, lambda ws: set_config(ws.store.con, "analyzer", analyzer),
+                        "PUT", "/v1/emotion/analyzer", json={"analyzer": analyzer})  # fmt: skip
     console.print(f"emotion analyzer: {analyzer}")
 
 
@@ -121,7 +125,7 @@ def redact_cmd(
 
     if state not in ("on", "off"):
         raise ValidationError(f"redact takes 'on' or 'off', not {state!r}")
-    set_config(_ws(ctx).store.con, "redact", state)
+    set_config(_ws(ctx, "redact").store.con, "redact", state)
     console.print(f"redaction before emotion analysis: {state}")
 
 
@@ -147,7 +151,7 @@ def reanalyze(
     )
     from empatia.emotion.registry import get_analyzer
 
-    ws = _ws(ctx)
+    ws = _ws(ctx, "reanalyze")
     con = ws.store.con
     if analyzer:
         set_config(con, "analyzer", analyzer)
@@ -176,11 +180,20 @@ def themes_set(
     """
     import orjson
 
-    from empatia.cli_common import console
+    from empatia.cli_common import console, local_or_remote
     from empatia.emotion.incremental import set_config
+    from empatia.errors import ValidationError
 
-    body = orjson.loads(file.read_bytes())
-    set_config(_ws(ctx).store.con, "themes", orjson.dumps(body).decode())
+    try:
+        body = orjson.loads(file.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as e:
+        raise ValidationError(f"{file}: {e}") from e
+    if not isinstance(body, dict):
+        raise ValidationError(f'{file}: write a JSON object, {{"theme": ["phrase", …]}}')
+    themes = {k: v for k, v in body.items() if not k.startswith("__")}
+    local_or_remote(ctx, lambda ws: set_config(ws.store.con, "themes", orjson.dumps(body).decode()),
+                    "PUT", "/v1/emotion/themes",
+                    json={"themes": themes, "replace": bool(body.get("__replace__"))})  # fmt: skip
     console.print(f"{len([k for k in body if not k.startswith('__')])} theme(s) set")
 
 
@@ -200,7 +213,7 @@ def discover(
     from empatia.cli_common import console
     from empatia.emotion.discovery import discover_in_store
 
-    for t in discover_in_store(_ws(ctx).store.con, k=k, negative_only=negative_only, limit=limit):
+    for t in discover_in_store(_ws(ctx, "discover").store.con, k=k, negative_only=negative_only, limit=limit):
         console.print(
             f"[bold]theme {t['cluster']}[/bold] ({t['size']} texts; near {t['nearest_anchor']}): "
             + ", ".join(t["terms"])

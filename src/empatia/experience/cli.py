@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.table import Table
 
-from empatia.cli_common import console, workspace
+from empatia.cli_common import console, local_or_remote, quoted
 
 exp_app = typer.Typer(help="Experience: NPS/CSAT/CES, effort, succeeded-but-hurt, perception gap.",
                       no_args_is_help=True)  # fmt: skip
@@ -51,8 +51,12 @@ def scores(
     """
     from empatia.experience import survey_scores
 
-    rows = survey_scores(workspace(ctx).store.con, survey=survey, by=by, period=period,
-                         include_excluded=include_excluded)  # fmt: skip
+    rows = local_or_remote(
+        ctx, lambda ws: survey_scores(ws.store.con, survey=survey, by=by, period=period,
+                                      include_excluded=include_excluded),
+        "GET", "/v1/experience/scores", params={"survey": survey, "by": by, "period": period,
+                                                "include_excluded": include_excluded},
+    )  # fmt: skip
     if as_json:
         return _json(rows)
     key = by or "group"
@@ -77,11 +81,14 @@ def excluded(
     from empatia.experience import excluded_responses
     from empatia.experience.surveys import summary
 
-    con = workspace(ctx).store.con
-    rows = excluded_responses(con, limit, with_text=True)
+    found = local_or_remote(
+        ctx, lambda ws: {"summary": summary(ws.store.con),
+                         "responses": excluded_responses(ws.store.con, limit, with_text=True)},
+        "GET", "/v1/experience/excluded", params={"limit": limit},
+    )  # fmt: skip
     if as_json:
-        return _json({"summary": summary(con), "responses": rows})
-    s = summary(con)
+        return _json(found)
+    s, rows = found["summary"], found["responses"]
     console.print(f"{s['kept']:,} answers kept, {s['excluded']:,} excluded: "
                   + ", ".join(f"{k} {v:,}" for k, v in s["reasons"].items()))  # fmt: skip
     t = Table("seq", "person", "survey", "score", "seconds", "reason", "comment")
@@ -107,11 +114,11 @@ def hurt(
     """
     from empatia.experience import hurt_list, hurt_outcomes
 
-    con = workspace(ctx).store.con
     if orders:
         from empatia.experience.views import hurt_orders
 
-        found = hurt_orders(con, limit)
+        found = local_or_remote(ctx, lambda ws: hurt_orders(ws.store.con, limit),
+                                "GET", "/v1/experience/hurt/orders", params={"limit": limit})  # fmt: skip
         if as_json:
             return _json(found)
         t = Table("person", "order", "delivered", "worst rating", "their words", show_lines=True)
@@ -121,9 +128,14 @@ def hurt(
                       _num(r["worst_rating"], "{:g}"), words)  # fmt: skip
         console.print(t if found else "No delivered orders followed by bad words.")
         return
-    rows = hurt_list(con, limit, person_id=person)
+    found = local_or_remote(
+        ctx, lambda ws: {"journeys": hurt_list(ws.store.con, limit, person_id=person),
+                         "after": hurt_outcomes(ws.store.con)},
+        "GET", "/v1/experience/hurt", params={"limit": limit, "person_id": person},
+    )  # fmt: skip
     if as_json:
-        return _json({"journeys": rows, "after": hurt_outcomes(con)})
+        return _json(found)
+    rows = found["journeys"]
     if not rows:
         console.print("No succeeded-but-hurt journeys (or `empatia run` has not run yet).")
         return
@@ -138,7 +150,7 @@ def hurt(
                   r["hurt_reasons"] or "", words)  # fmt: skip
     console.print(t)
     a = Table("journeys", "n", "bought again", "left", "complained publicly")
-    for r in hurt_outcomes(con):
+    for r in found["after"]:
         a.add_row(r["journeys"], f"{r['n']:,}", _num(100 * (r["bought_again"] or 0), "{:.0f}%"),
                   _num(100 * r["left"] if r["left"] is not None else None, "{:.0f}%"),
                   _num(100 * (r["complained_publicly"] or 0), "{:.0f}%"))  # fmt: skip
@@ -157,7 +169,8 @@ def effort(
     """
     from empatia.experience import effort_summary
 
-    rows = effort_summary(workspace(ctx).store.con, by)
+    rows = local_or_remote(ctx, lambda ws: effort_summary(ws.store.con, by),
+                           "GET", "/v1/experience/effort", params={"by": by})  # fmt: skip
     if as_json:
         return _json(rows)
     t = Table(by, "journeys", "contacts", "switches", "transfers", "wait min (median)",
@@ -182,7 +195,8 @@ def gap(
     """
     from empatia.experience import perception_gap
 
-    rows = perception_gap(workspace(ctx).store.con)
+    rows = local_or_remote(ctx, lambda ws: perception_gap(ws.store.con),
+                           "GET", "/v1/experience/gap")  # fmt: skip
     if as_json:
         return _json(rows)
     t = Table("touchpoint", "company says success", "self-rating", "customers positive", "gap",
@@ -207,7 +221,8 @@ def touchpoints_cmd(
     """
     from empatia.experience import touchpoints
 
-    rows = touchpoints(workspace(ctx).store.con)
+    rows = local_or_remote(ctx, lambda ws: touchpoints(ws.store.con),
+                           "GET", "/v1/experience/touchpoints")  # fmt: skip
     if as_json:
         return _json(rows)
     t = Table("event", "channel", "texts", "emotion", "negative", "top emotion", "effort cues")
@@ -230,7 +245,8 @@ def person(
     """
     from empatia.experience import trajectory
 
-    tr = trajectory(workspace(ctx).store.con, person_id)
+    tr = local_or_remote(ctx, lambda ws: trajectory(ws.store.con, person_id),
+                         "GET", f"/v1/experience/persons/{quoted(person_id)}")  # fmt: skip
     if as_json:
         return _json(tr)
     console.print(f"[bold]{person_id}[/]: {tr['texts']} texts, average {_num(tr['average'], '{:+.2f}')}, "
@@ -252,5 +268,9 @@ def may_survey_cmd(ctx: typer.Context, person_id: str) -> None:
     """
     from empatia.experience import may_survey
 
-    ok, why = may_survey(workspace(ctx).store, person_id)
+    answer = local_or_remote(
+        ctx, lambda ws: dict(zip(("allowed", "reason"), may_survey(ws.store, person_id), strict=True)),
+        "GET", f"/v1/experience/persons/{quoted(person_id)}/may-survey",
+    )  # fmt: skip
+    ok, why = answer["allowed"], answer["reason"]
     console.print(f"[bold]{'yes' if ok else 'no'}[/]: {why}")

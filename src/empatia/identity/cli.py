@@ -7,8 +7,9 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from empatia.cli_common import console, workspace
+from empatia.cli_common import console, local_or_remote, local_store
 from empatia.errors import ValidationError
+from empatia.identity import views
 from empatia.workspace import Workspace
 
 identity_app = typer.Typer(help="Identity resolution: review, history, unmerge, split.")
@@ -33,19 +34,12 @@ def review(ctx: typer.Context, limit: int = 50) -> None:
 
     Example: empatia identity review --limit 20
     """
-    rows = (
-        workspace(ctx)
-        .store.con.cursor()
-        .execute(
-            "select kind_l, value_l, kind_r, value_r, match_probability, person_id_l, person_id_r"
-            " from identity_review where status = 'open' order by match_probability desc limit ?",
-            [limit],
-        )
-        .fetchall()
-    )
+    rows = local_or_remote(ctx, lambda ws: views.review(ws.store, limit),
+                           "GET", "/v1/identity/review", params={"limit": limit})  # fmt: skip
     t = Table("left", "right", "probability", "people")
-    for kl, vl, kr, vr, p, pl, pr in rows:
-        t.add_row(f"{kl}:{vl}", f"{kr}:{vr}", f"{p:.3f}", f"{pl} / {pr}")
+    for r in rows:
+        t.add_row(f"{r['kind_l']}:{r['value_l']}", f"{r['kind_r']}:{r['value_r']}",
+                  f"{r['match_probability']:.3f}", f"{r['person_id_l']} / {r['person_id_r']}")  # fmt: skip
     console.print(t)
 
 
@@ -62,7 +56,7 @@ def decide(
     """
     from empatia.identity.probabilistic import decide_review
 
-    n = decide_review(workspace(ctx).store, *_ident(left), *_ident(right), accept=accept)
+    n = decide_review(local_store(ctx, "identity decide").store, *_ident(left), *_ident(right), accept=accept)
     if not n:
         raise ValidationError(f"no review pair {left} ~ {right}; see `empatia identity review`")
     console.print(f"{'accepted' if accept else 'rejected'}; applied by the next `empatia run`")
@@ -77,10 +71,10 @@ def history_cmd(
 
     Example: empatia identity history p_0123456789abcdef
     """
-    from empatia.identity.unmerge import history
-
+    rows = local_or_remote(ctx, lambda ws: views.history(ws.store, person),
+                           "GET", "/v1/identity/history", params={"person_id": person})  # fmt: skip
     t = Table("merge id", "when", "action", "person", "other", "identifiers", "why")
-    for h in history(workspace(ctx).store, person):
+    for h in rows:
         t.add_row(h["merge_id"], str(h["merged_at"]), h["action"], h["person_id"],
                   h["other_person_id"], str(h["identifiers"]), f"{h['reason']}: {h['evidence']}")  # fmt: skip
     console.print(t)
@@ -94,7 +88,7 @@ def unmerge_cmd(ctx: typer.Context, merge_id: str) -> None:
     """
     from empatia.identity.unmerge import unmerge
 
-    ws = workspace(ctx)
+    ws = local_store(ctx, "identity unmerge")
     figures = unmerge(ws.store, merge_id)
     _refresh_profiles(ws)
     console.print(f"unmerged; {figures['persons']} people, profiles refreshed.")
@@ -109,7 +103,7 @@ def split_cmd(ctx: typer.Context, identifiers: list[str]) -> None:
     """
     from empatia.identity.unmerge import split
 
-    ws = workspace(ctx)
+    ws = local_store(ctx, "identity split")
     figures = split(ws.store, [_ident(i) for i in identifiers])
     _refresh_profiles(ws)
     console.print(f"new person {figures['person_id']}; profiles refreshed.")
@@ -122,15 +116,10 @@ def blocked(ctx: typer.Context) -> None:
 
     Example: empatia identity blocked
     """
-    rows = (
-        workspace(ctx)
-        .store.con.cursor()
-        .execute("select kind, value, events, reason from identity_blocked order by events desc")
-        .fetchall()
-    )
+    rows = local_or_remote(ctx, lambda ws: views.blocked(ws.store), "GET", "/v1/identity/blocked")
     t = Table("identifier", "events", "why")
-    for k, v, n, why in rows:
-        t.add_row(f"{k}:{v}", str(n), why)
+    for r in rows:
+        t.add_row(f"{r['kind']}:{r['value']}", str(r["events"]), r["reason"])
     console.print(t)
 
 

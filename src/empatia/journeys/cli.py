@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.table import Table
 
-from empatia.cli_common import console, workspace
+from empatia.cli_common import console, local_or_remote, local_store
 
 j_app = typer.Typer(help="Journeys: funnels, paths (Sankey data) and the journey map.",
                     no_args_is_help=True)  # fmt: skip
@@ -56,18 +56,20 @@ def funnel_cmd(
     """
     from empatia.journeys import funnel
 
-    f = funnel(workspace(ctx).store.con, steps, within_days=within, breakdown=by)
+    f = local_or_remote(
+        ctx, lambda ws: funnel(ws.store.con, steps, within_days=within, breakdown=by).as_dict(),
+        "POST", "/v1/journeys/funnel", json={"steps": steps, "within_days": within, "breakdown": by},
+    )  # fmt: skip
     if as_json:
-        return _json(f.as_dict())
-    groups = {"all": f.steps, **f.groups}
-    for name, rows in groups.items():
+        return _json(f)
+    for name, rows in {"all": f["steps"], **f["groups"]}.items():
         t = Table("step", "people", "conversion", "from previous", "drop-off", "median time",
                   title=None if name == "all" else f"{by} = {name}")  # fmt: skip
         for s in rows:
-            t.add_row(s.step, f"{s.persons:,}", f"{s.conversion:.1%}", f"{s.step_conversion:.1%}",
-                      f"{s.drop_off:,}", _dur(s.median_seconds))  # fmt: skip
+            t.add_row(s["step"], f"{s['persons']:,}", f"{s['conversion']:.1%}",
+                      f"{s['step_conversion']:.1%}", f"{s['drop_off']:,}", _dur(s["median_seconds"]))  # fmt: skip
         console.print(t)
-    console.print(f"Median time to convert: {_dur(f.median_seconds_to_convert)}")
+    console.print(f"Median time to convert: {_dur(f['median_seconds_to_convert'])}")
 
 
 @j_app.command("paths")
@@ -89,8 +91,12 @@ def paths_cmd(
     """
     from empatia.journeys import paths
 
-    p = paths(workspace(ctx).store.con, anchor, direction="previous" if previous else "next",
-              depth=depth, top=top)  # fmt: skip
+    direction = "previous" if previous else "next"
+    p = local_or_remote(
+        ctx, lambda ws: paths(ws.store.con, anchor, direction=direction, depth=depth, top=top),
+        "GET", "/v1/journeys/paths",
+        params={"anchor": anchor, "direction": direction, "depth": depth, "top": top},
+    )  # fmt: skip
     if as_json:
         return _json(p)
     console.print(f"{p['occurrences']:,} times [bold]{anchor}[/]; "
@@ -119,9 +125,12 @@ def map_cmd(
     """
     from empatia.journeys import journey_map, load_stage_map
 
-    con = workspace(ctx).store.con
     where = {k: v for k, v in {"market": market, "language": language}.items() if v}
-    m = journey_map(con, load_stage_map(con), person_id=person, where=where)
+    m = local_or_remote(
+        ctx, lambda ws: journey_map(ws.store.con, load_stage_map(ws.store.con), person_id=person,
+                                    where=where),
+        "GET", "/v1/journeys/map", params={"person_id": person, **where},
+    )  # fmt: skip
     if as_json:
         return _json(m)
     t = Table("stage", "people", "events", "→ next", "time to next", "emotion", "effort cues",
@@ -144,9 +153,14 @@ def stages_list(ctx: typer.Context) -> None:
     """
     from empatia.journeys import load_stage_map
 
-    m = load_stage_map(workspace(ctx).store.con)
+    def local(ws: Any) -> dict[str, Any]:
+        m = load_stage_map(ws.store.con)
+        return {"order": list(m.order), "map": m.mapping}
+
+    m = local_or_remote(ctx, local, "GET", "/v1/journeys/stages")
+    rank = {stage: i for i, stage in enumerate(m["order"])}
     t = Table("event", "stage")
-    for ev, st in sorted(m.mapping.items(), key=lambda kv: (m.rank(kv[1]), kv[0])):
+    for ev, st in sorted(m["map"].items(), key=lambda kv: (rank.get(kv[1], len(rank)), kv[0])):
         t.add_row(ev, st)
     console.print(t)
 
@@ -160,6 +174,6 @@ def stages_set(ctx: typer.Context, event: str, stage: str) -> None:
     from empatia.journeys import StageMap
 
     StageMap.default().merged({event: stage})  # validates the stage name
-    con = workspace(ctx).store.con
+    con = local_store(ctx, "journeys stages set").store.con
     con.execute("insert or replace into journey_stage_map values (?, ?)", [event, stage])
     console.print(f"{event} → {stage} (run `empatia run --only journeys` to apply)")

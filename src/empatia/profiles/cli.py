@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from empatia.cli_common import console, workspace
+from empatia.cli_common import console, local_or_remote, quoted, workspace
 from empatia.profiles.api import get_profile
 from empatia.profiles.money import MONEY_COLUMNS, currency_code, import_rates, list_rates
 
@@ -86,7 +86,8 @@ def register(app: typer.Typer) -> None:
 
         Example: empatia profile email:ala@example.com
         """
-        p = get_profile(workspace(ctx), identifier)
+        p = local_or_remote(ctx, lambda ws: get_profile(ws, identifier),
+                            "GET", f"/v1/profiles/{quoted(identifier)}")  # fmt: skip
         if as_json:
             console.print_json(json.dumps(p, default=str))
             return
