@@ -113,7 +113,10 @@ def size(cur: duckdb.DuckDBPyConnection, t: Tables, a: Audience) -> Section:
     export = use_sql("audience_export", "p.person_id", destination=a.purpose)
     row = records(cur.execute(
         f"select count(*) as people, count(*) filter (where {export}) as reachable,"
-        " sum(p.revenue) as revenue, (select count(*) from profiles) as everyone"
+        " sum(p.revenue) as revenue, count(*) filter (where p.revenue is null and p.orders > 0)"
+        " as unconverted, (select any_value(currency) from profiles) as currency,"
+        " (select count(*) from profiles where revenue is null and orders > 0) as unconverted_all,"
+        " (select count(*) from profiles) as everyone"
         f" from profiles p where {members_sql(a)}", a.params))[0]  # fmt: skip
     return Section(True, {**row, "purpose": a.purpose, "consent_known": True})
 
@@ -125,6 +128,9 @@ def options(cur: duckdb.DuckDBPyConnection, t: Tables) -> dict[str, list[str]]:
             out[col] = [r[0] for r in cur.execute(
                 f"select {col} from profiles where {col} is not null group by 1 order by count(*) desc limit 40"
             ).fetchall()]  # fmt: skip
+        # the unit of the revenue filter: profiles' reporting currency
+        out["currency"] = [r[0] for r in cur.execute(
+            "select currency from profiles where currency is not null limit 1").fetchall()]  # fmt: skip
     if t.has("decisions"):
         out["action"] = [r[0] for r in cur.execute(
             "select action from decisions group by 1 order by count(*) desc").fetchall()]  # fmt: skip

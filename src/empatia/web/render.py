@@ -70,10 +70,20 @@ def fmt_pct(v: Any, digits: int = 0) -> str:
     return invalid(v) if f is None else f"{f * 100:.{digits}f}%"
 
 
-def fmt_money(v: Any, currency: str | None = None) -> str:
+def fmt_money(v: Any, currency: Any = None) -> str:
+    """An amount with its currency code, never a bare number (amounts in different currencies
+    must not look alike); missing → an en dash; not a number → said so.
+
+    >>> fmt_money(1234.5, "eur"), fmt_money(3, None), fmt_money("forty", "PLN")
+    ('1,234.50 EUR', '3.00 (currency unknown)', "invalid: 'forty'")
+    """
     if _missing(v):
         return "–"
-    return f"{float(v):,.2f}" + (f" {currency}" if currency else "")
+    f = _float(v)
+    if f is None:
+        return invalid(v)
+    code = str(currency).strip().upper()[:10] if isinstance(currency, str) else ""
+    return f"{f:,.2f} {code or '(currency unknown)'}"
 
 
 def fmt_date(v: Any) -> str:
