@@ -113,6 +113,14 @@ def emit_shop(
                                     properties={"product_id": pid[q], "category": pcat[q],
                                                 "price": cprice[q]}))  # fmt: skip
                     tt += 30.0 + 60.0 * rj[3]
+                if rj[3] > 0.7:  # an abandoned cart; some get as far as an abandoned checkout
+                    sink.emit(event("track", ts(tt), user_id=user, anonymous_id=anon, name="Product Added",
+                                    context=ctx, properties={"product_id": pid[q], "category": pcat[q],
+                                                             "price": cprice[q], "quantity": 1}))  # fmt: skip
+                    if rj[3] > 0.88:
+                        sink.emit(event("track", ts(tt + 20.0), user_id=user, anonymous_id=anon,
+                                        name="Checkout Started", context=ctx,
+                                        properties={"order_id": f"A{c0 + j}", "total": cprice[q]}))  # fmt: skip
                 continue
             a, c = istart[oj - oa], icount[oj - oa]
             items = [{"product_id": pid[prods[x - ia]], "category": pcat[prods[x - ia]], "price": prices[x - ia],

@@ -45,18 +45,58 @@ def base(values: list[dict[str, Any]], description: str, height: int = 200) -> d
     }  # fmt: skip
 
 
+#: Most labels on a time axis; longer spans label every 2nd, 3rd … month.
+MAX_TIME_LABELS = 8
+
+
+def _months_between(values: list[Any]) -> int:
+    days = sorted(v for v in (_day(x) for x in values) if v is not None)
+    if not days:
+        return 1
+    return (days[-1].year - days[0].year) * 12 + days[-1].month - days[0].month + 1
+
+
+def _day(x: Any) -> date | None:
+    if isinstance(x, datetime | date):
+        return x if isinstance(x, date) else None
+    try:
+        return date.fromisoformat(str(x)[:10])
+    except ValueError:
+        return None
+
+
+def time_axis(values: list[Any], unit: str = "month", fmt: str | None = None) -> dict[str, Any]:
+    """An x axis with one tick per ``unit`` (month or quarter) or a whole multiple of it, so
+    that each period is labelled once ("Aug 2026", never "Aug 2026 Aug 2026").
+
+    >>> time_axis(["2026-08-01", "2026-09-30"])["tickCount"]
+    {'interval': 'month', 'step': 1}
+    >>> time_axis([f"20{y}-01-01" for y in (24, 26)], "quarter")["tickCount"]
+    {'interval': 'month', 'step': 6}
+    """
+    months = 3 if unit.endswith("quarter") else 1
+    span = _months_between(values)
+    step = months
+    while span / step > MAX_TIME_LABELS:
+        step += months
+    axis: dict[str, Any] = {"tickCount": {"interval": "month", "step": step}, "labelOverlap": True,
+                            "format": fmt or ("Q%q %Y" if months == 3 else "%b %Y")}  # fmt: skip
+    return axis
+
+
 def trajectory(points: list[dict[str, Any]]) -> dict[str, Any]:
     """One person's sentiment over time: every text a point, coloured by its sentiment."""
     vals = [{"at": p["timestamp"], "score": p["score"], "sentiment": p.get("sentiment") or "neutral",
              "emotion": p.get("dominant_emotion") or "", "channel": p.get("channel") or ""}
             for p in points if p.get("score") is not None]  # fmt: skip
     spec = base(vals, "The customer's sentiment over time, one point per text", 170)
-    x: dict[str, Any] = {"field": "at", "type": "temporal", "title": None,
-                         "axis": {"format": "%b %Y", "labelOverlap": True}}  # fmt: skip
     times = sorted(p["timestamp"] for p in points if isinstance(p.get("timestamp"), datetime))
+    x: dict[str, Any] = {"field": "at", "type": "temporal", "title": None,
+                         "axis": time_axis(times)}  # fmt: skip
     if times and (times[-1] - times[0]).days < 30:  # one text (or a few days): widen the axis
-        x["scale"] = {"domain": [(times[0] - timedelta(days=30)).isoformat(),
-                                 (times[-1] + timedelta(days=30)).isoformat()]}  # fmt: skip
+        lo, hi = times[0] - timedelta(days=30), times[-1] + timedelta(days=30)
+        x["scale"] = {"domain": [lo.isoformat(), hi.isoformat()]}
+        x["axis"] = time_axis([lo, hi])
     y = {"field": "score", "type": "quantitative", "title": "sentiment",
          "scale": {"domain": [-1, 1]}}  # fmt: skip
     spec["layer"] = [
@@ -83,7 +123,8 @@ def lines(rows: list[dict[str, Any]], x: str, y: str, color: str, description: s
         ys["scale"] = {"domain": y_domain}
     spec["mark"] = {"type": "line", "point": True}
     spec["encoding"] = {
-        "x": {"field": x, "type": "temporal", "title": None, "timeUnit": time_unit},
+        "x": {"field": x, "type": "temporal", "title": None, "timeUnit": time_unit,
+              "axis": time_axis([r.get(x) for r in rows], time_unit)},
         "y": ys, "color": {"field": color, "type": "nominal", "title": None},
         "tooltip": [{"field": x, "type": "temporal", "timeUnit": time_unit, "title": "period"},
                     {"field": color}, {"field": y, "format": y_format, "title": y_title},
@@ -96,7 +137,8 @@ def score_band(rows: list[dict[str, Any]], description: str, y_title: str,
                time_unit: str = "yearmonth") -> dict[str, Any]:  # fmt: skip
     """A score per period with its confidence interval as a band."""
     spec = base(rows, description, 160)
-    x = {"field": "month", "type": "temporal", "timeUnit": time_unit, "title": None}
+    x = {"field": "month", "type": "temporal", "timeUnit": time_unit, "title": None,
+         "axis": time_axis([r.get("month") for r in rows], time_unit)}
     spec["layer"] = [
         {"mark": {"type": "area", "opacity": 0.25, "color": "#1747b8"},
          "encoding": {"x": x, "y": {"field": "ci_low", "type": "quantitative", "title": y_title},

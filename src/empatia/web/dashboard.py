@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import duckdb
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from empatia.errors import NotFoundError
 from empatia.web import charts
 from empatia.web.auth import WebKey, may_see_words, workspace_of
 from empatia.web.render import render
@@ -48,19 +47,26 @@ def dashboard(request: Request, key: WebKey) -> Response:
     return render(request, "dashboard.html", nav="dashboard", sections=SECTIONS)
 
 
+#: Rows of the special-care list on one page.
+CARE_PAGE = 15
+
+
 @router.get("/dashboard/{name}")
 def section(name: str, request: Request, key: WebKey, by: str = "channel",
-            anchor: str = PATH_ANCHORS[0]) -> Response:  # fmt: skip
+            anchor: str = PATH_ANCHORS[0],
+            page: Annotated[int, Query(ge=1, le=1_000_000)] = 1) -> Response:  # fmt: skip
     """One section: a fragment for htmx, or a page of its own for a plain link."""
     if name not in BUILDERS:
-        raise NotFoundError(f"no dashboard section {name!r}; use one of {', '.join(BUILDERS)}")
+        return render(request, "dash_unknown.html", status=404, nav="dashboard", name=name,
+                      sections=SECTIONS)  # fmt: skip
     ws = workspace_of(request)
     params = {"by": by if by in DIMENSIONS else "channel", "anchor": anchor,
-              "words": may_see_words(key)}  # fmt: skip
+              "words": may_see_words(key), "page": page}  # fmt: skip
     cur = ws.store.cursor()
     try:
         t = Tables(cur)
-        key_ = (id(ws.store), name, params["by"], params["anchor"], params["words"], _stamp(cur, t))
+        key_ = (id(ws.store), name, params["by"], params["anchor"], params["words"], page,
+                _stamp(cur, t))  # fmt: skip
         hit = _CACHE.get(key_)
         if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS and name != "care":
             sec = hit[1]
@@ -269,15 +275,20 @@ def _paths(cur: duckdb.DuckDBPyConnection, t: Tables, p: dict[str, Any]) -> Sect
 def _care(cur: duckdb.DuckDBPyConnection, t: Tables, p: dict[str, Any]) -> Section:
     if not t.has("care_list"):
         return t.need("care", "care_list")
+    total = int(cur.execute("select count(*) from care_list").fetchone()[0])  # type: ignore[index]
+    pages = max(1, -(-total // CARE_PAGE))
+    page = min(int(p.get("page") or 1), pages)
     rows = records(cur.execute("""
         select l.rank, l.person_id, l.score, l.influence, l.risk, l.value, l.explanation,
                l.alert_id, coalesce(a.status, 'open') as alert_status,
                concat_ws(' ', pr.first_name, pr.last_name) as name
         from care_list l left join care_alerts a using (alert_id)
         left join profiles pr on pr.person_id = l.person_id
-        order by l.rank limit 15""" if t.has("profiles") and t.has("care_alerts") else
-        "select *, status as alert_status, null as name from care_list order by rank limit 15"))  # fmt: skip
-    return Section(True, rows)
+        order by l.rank, l.person_id limit ? offset ?""" if t.has("profiles") and t.has("care_alerts") else
+        "select *, status as alert_status, null as name from care_list order by rank, person_id"
+        " limit ? offset ?", [CARE_PAGE, (page - 1) * CARE_PAGE]))  # fmt: skip
+    return Section(True, rows, extra={"total": total, "page": page, "pages": pages,
+                                      "first": (page - 1) * CARE_PAGE + 1})  # fmt: skip
 
 
 def _decisions(cur: duckdb.DuckDBPyConnection, t: Tables, p: dict[str, Any]) -> Section:

@@ -16,7 +16,7 @@ from empatia.web import audiences, auth, dashboard, static
 from empatia.web.auth import CareWebKey, WebKey, may_see_words, safe_next, workspace_of
 from empatia.web.customer import contacts_view, customer_view
 from empatia.web.render import render
-from empatia.web.search import find
+from empatia.web.search import default_region, find
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -30,7 +30,7 @@ router.include_router(audiences.router)
 def customers(request: Request, key: WebKey, q: str = "") -> Response:
     """Search by any identifier or a name; one match goes straight to the customer."""
     ws = workspace_of(request)
-    found = find(ws.store.con, ws.store, q)
+    found = find(ws.store.con, ws.store, q, region=default_region(ws))
     if "person_id" in found:
         return RedirectResponse(f"/customers/{found['person_id']}", status_code=303)
     return render(request, "search.html", nav="customers", q=q, **found)

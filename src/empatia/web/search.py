@@ -7,6 +7,7 @@ stage does); names are compared with Jaro–Winkler similarity over profile name
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import duckdb
@@ -18,7 +19,39 @@ from empatia.web.sections import Tables, records
 NAME_SIMILARITY = 0.86
 
 
-def find(con: duckdb.DuckDBPyConnection, store: Any, query: str, limit: int = 20) -> dict[str, Any]:
+#: What a phone number typed by a person may look like: digits, spaces, ``+ ( ) - . /``.
+PHONE_LIKE = re.compile(r"\+?[\d\s().\-/]{6,}")
+
+
+def phone_readings(query: str) -> list[str]:
+    """More ways to read ``query`` as a phone number than the workspace's default region
+    (which the identifier lookup tries first): international, typed without its ``+`` or
+    with ``00`` for it.
+
+    >>> phone_readings("48566191028"), phone_readings("0048 566 191 028")
+    (['phone:+48566191028'], ['phone:+48566191028'])
+    >>> phone_readings("+48566191028"), phone_readings("Anna")
+    ([], [])
+    """
+    q = query.strip()
+    if not PHONE_LIKE.fullmatch(q) or q.startswith("+"):
+        return []
+    digits = re.sub(r"\D", "", q)
+    return ["phone:+" + (digits[2:] if digits.startswith("00") else digits)]
+
+
+def default_region(workspace: Any) -> str:
+    """The region identity reads phone numbers in (``[stages.identity] default_region``)."""
+    from empatia.identity.config import IdentityConfig
+
+    stages = getattr(getattr(workspace, "settings", None), "stages", None) or {}
+    ident = stages.get("identity") if isinstance(stages, dict) else None
+    region = ident.get("default_region") if isinstance(ident, dict) else None
+    return str(region or IdentityConfig().default_region)
+
+
+def find(con: duckdb.DuckDBPyConnection, store: Any, query: str, limit: int = 20,
+         region: str | None = None) -> dict[str, Any]:  # fmt: skip
     """``{"person_id": …}`` when the query names one person, else ``{"matches": [...]}``."""
     q = query.strip()
     if not q:
@@ -31,13 +64,14 @@ def find(con: duckdb.DuckDBPyConnection, store: Any, query: str, limit: int = 20
                     "found until `empatia run` has stitched identities."}  # fmt: skip
         from empatia.profiles.api import find_person
 
-        try:
-            return {"person_id": find_person(store, q)}
-        except NotFoundError:
-            pass
-        except ValidationError as e:  # the identifier names several people
-            persons = list(e.details.get("persons") or [])
-            return {"matches": _describe(cur, t, persons), "message": e.message}
+        for ask in [q, *phone_readings(q)]:
+            try:
+                return {"person_id": find_person(store, ask, region=region)}
+            except NotFoundError:
+                pass
+            except ValidationError as e:  # the identifier names several people
+                persons = list(e.details.get("persons") or [])
+                return {"matches": _describe(cur, t, persons), "message": e.message}
         matches = by_name(cur, t, q, limit) if t.has("profiles") else []
         msg = None if matches else f"Nobody found for “{q}”."
         return {"matches": matches, "message": msg}
