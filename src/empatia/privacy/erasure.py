@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 
@@ -28,7 +29,6 @@ from empatia.privacy import audit, files, tombstones
 from empatia.privacy.compact import PENDING, finish_pending, rewrite
 from empatia.privacy.subjects import (
     SKIP_TABLES,
-    TEXT_TYPES,
     Subject,
     mentions,
     needles,
@@ -127,11 +127,11 @@ def _erase(store: Store, query: str, actor: str, dry_run: bool) -> ErasureReport
                 n = _count(con, f"delete from {q(table)} where {' or '.join(preds)} returning 1")
                 if n:
                     report.deleted[table] = n
-        cells = {(str(m["table"]), m["column"], m["row"]) for m in mentions(store, subject)}
+        cells = {(str(m["table"]), str(m["column"]), m["row"]) for m in mentions(store, subject)}
         for table, _, _ in cells:
             report.blanked[table] = report.blanked.get(table, 0) + 1
-        if report.blanked:
-            _blank(store, subject, set(report.blanked))
+        if cells:
+            _blank(store, subject, cells)
         if dry_run:
             con.execute("rollback")
             return report
@@ -163,34 +163,34 @@ def _erase(store: Store, query: str, actor: str, dry_run: bool) -> ErasureReport
     return report
 
 
-def _count(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, str] | None = None) -> int:
+def _count(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> int:
     return len(con.execute(sql, params).fetchall())
 
 
-def _blank(store: Store, subject: Subject, where: set[str]) -> None:
-    """Replace the subject's identifiers, name and texts inside other rows with ``[erased]``
-    — whole words only, never inside another word or id."""
-    pat, con = pattern(needles(subject)), store.con
-    for table, columns in tables(store).items():
-        if table not in where:
-            continue
-        for col, ty in columns.items():
-            if ty.upper() not in TEXT_TYPES:
-                continue
-            c = q(col)
-            hit = f"regexp_matches({c}::varchar, $p, 'i')"
-            for _ in range(3):  # neighbours sharing one separator need a second pass
-                expr = f"regexp_replace({c}::varchar, $p, '\\1[erased]\\3', 'gi')"
-                if ty.upper() == "JSON":
-                    expr = f"{expr}::json"
-                try:
-                    n = _count(con, f"update {q(table)} set {c} = {expr} where {hit} returning 1",
-                               {"p": pat})  # fmt: skip
-                except duckdb.Error:
-                    # A key column, or JSON that would not parse: drop those rows instead.
-                    n = _count(con, f"delete from {q(table)} where {hit} returning 1", {"p": pat})
-                if not n:
-                    break
+def _blank(store: Store, subject: Subject, cells: set[tuple[str, str, Any]]) -> None:
+    """Replace the subject's identifiers, name and texts inside the ``(table, column, row)``
+    cells :func:`mentions` found with ``[erased]`` — whole words only, never inside another
+    word or id; only those rows are read again."""
+    pat, con, cols = pattern(needles(subject)), store.con, tables(store)
+    rows: dict[tuple[str, str], list[Any]] = {}
+    for table, col, row in cells:
+        rows.setdefault((table, col), []).append(row)
+    for (table, col), keys in sorted(rows.items()):
+        c, key = q(col), "seq" if "seq" in cols[table] else "rowid"
+        hit = f"list_contains($keys, {key}) and regexp_matches({c}::varchar, $p, 'i')"
+        expr = f"regexp_replace({c}::varchar, $p, '\\1[erased]\\3', 'gi')"
+        if cols[table][col].upper() == "JSON":
+            expr = f"{expr}::json"
+        params = {"p": pat, "keys": keys}
+        for _ in range(3):  # neighbours sharing one separator need a second pass
+            try:
+                n = _count(con, f"update {q(table)} set {c} = {expr} where {hit} returning 1",
+                           params)  # fmt: skip
+            except duckdb.Error:
+                # A key column, or JSON that would not parse: drop those rows instead.
+                n = _count(con, f"delete from {q(table)} where {hit} returning 1", params)
+            if not n:
+                break
 
 
 def unresolved(store: Store, subject: Subject) -> list[str]:
