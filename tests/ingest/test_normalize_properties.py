@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pyarrow as pa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from empatia.ingest.normalize import EVENT_TYPES, insert_sql, parse_sql, reject_sql
+from empatia.ingest.normalize import EVENT_TYPES, KNOWN, insert_sql, parse_sql, reject_sql
 from empatia.store import Store
 
 _store = Store(":memory:")
@@ -21,8 +21,31 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
     max_leaves=10,
 )  # fmt: skip
-ids = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30).filter(
+ids = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=30).filter(
     lambda s: s.strip(" ") != ""
+)
+# Ids a person could never be: control characters, blank.
+bad_ids = st.sampled_from(["\u0000", "\t", "a\nb", "\x7f", "\x9f", " ", "   ", ""])
+# Values for the known properties: right and wrong types, edges of the ranges.
+numbers = st.integers(-(2**63), 2**64 - 1) | st.floats(allow_nan=False, allow_infinity=False)
+property_values = (
+    numbers | st.sampled_from([0, -0.0, 1, 5, 5.5, 0.99, -1, "forty", "42", "EUR", "usd", "EURO",
+                               "E1R", "", None, True, [], {}])
+    | st.text(max_size=4) | json_values
+)  # fmt: skip
+products = st.lists(
+    st.fixed_dictionaries({}, optional={"product_id": st.text(max_size=3), "price": property_values,
+                                        "quantity": property_values}) | json_values,
+    max_size=3,
+)  # fmt: skip
+known_properties = st.dictionaries(
+    st.sampled_from([p.split(".")[-1] for p, _ in KNOWN if p.startswith("properties.")]),
+    property_values, max_size=3,
+).flatmap(lambda d: st.just(d) | products.map(lambda p: {**d, "products": p}))
+# Times a client may send: any year (clocks reset to 0001 or run ahead to 9999).
+times = st.datetimes(timezones=st.just(UTC)).map(lambda d: d.isoformat()) | st.sampled_from(
+    ["9999-12-31T00:00:00Z", "0001-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00",
+     "9999-12-31T23:59:59-05:00", "1999-12-31T23:59:59Z", "2000-01-01T00:00:00Z"]
 )
 valid_events = st.fixed_dictionaries(
     {"type": st.sampled_from(["track", "identify", "page", "screen"]), "userId": ids},
@@ -30,17 +53,19 @@ valid_events = st.fixed_dictionaries(
         "anonymousId": ids,
         "properties": st.dictionaries(st.text(max_size=8), json_values, max_size=4),
         "context": st.dictionaries(st.text(max_size=8), json_values, max_size=3),
-        "timestamp": st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2090, 1, 1),
+        "timestamp": st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime.now(),
                                   timezones=st.just(UTC)).map(lambda d: d.isoformat()),
         "messageId": ids,
     },
 ).map(lambda e: {**e, "event": "Something Happened"} if e["type"] == "track" else e)
 
 
-def _run(texts: list[str]) -> tuple[list[tuple[int, int, str]], list[tuple[str, ...]]]:
+def _run(
+    texts: list[str], now: datetime | None = None
+) -> tuple[list[tuple[int, int, str]], list[tuple[str, ...]]]:
     con = _store.cursor()
     con.execute("delete from events")
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     staging = pa.table({
         "batch": pa.array([0] * len(texts), pa.int32()), "idx": pa.array(range(len(texts)), pa.int64()),
         "text": texts, "source": ["test"] * len(texts),
@@ -54,7 +79,7 @@ def _run(texts: list[str]) -> tuple[list[tuple[int, int, str]], list[tuple[str, 
     bad = {i for _, i, _ in rejects}
     good = ",".join(str(i) for i in range(len(texts)) if i not in bad) or "-1"
     con.execute(insert_sql("p", f"idx in ({good})"))
-    rows = con.execute("select message_id, type, user_id, raw from events").fetchall()
+    rows = con.execute('select message_id, type, user_id, raw, "timestamp" from events').fetchall()
     con.close()
     return rejects, rows
 
@@ -65,7 +90,7 @@ def test_valid_events_are_stored_with_their_fields_and_raw_json(event: dict[str,
     text = orjson.dumps(event).decode()
     rejects, rows = _run([text])
     assert rejects == []
-    [(message_id, type_, user_id, raw)] = rows
+    [(message_id, type_, user_id, raw, _)] = rows
     assert type_ == event["type"]
     assert user_id == str(event["userId"]).strip(" ")  # ids are trimmed of spaces
     assert message_id == event.get("messageId", "f0")
@@ -79,35 +104,39 @@ def test_anything_is_stored_or_refused_with_a_reason(text: str) -> None:
     assert len(rejects) + len(rows) == 1
     for _, _, reason in rejects:
         assert reason and isinstance(reason, str)
-    for _, type_, _, _ in rows:
+    for _, type_, _, _, _ in rows:
         assert type_ in EVENT_TYPES
 
 
-def _python(text: str) -> tuple[str | None, tuple[str, ...] | None]:
+def _python(text: str, now: datetime) -> tuple[str | None, tuple[object, ...] | None]:
     from empatia.ingest.event import reason, to_row
 
     try:
         e = orjson.loads(text)
     except orjson.JSONDecodeError:
         return "malformed JSON", None
-    why = reason(e, text, None, 32768)
+    why = reason(e, text, None, 32768, now)
     if why is not None:
         return why, None
-    r = to_row(e, text, None, "f0", datetime.now(UTC), "test")
-    return None, (r.message_id, r.type, r.user_id)
+    r = to_row(e, text, None, "f0", now, "test")
+    return None, (r.message_id, r.type, r.user_id, r.timestamp)
 
 
 event_like = st.fixed_dictionaries(
     {},
     optional={
         "type": st.sampled_from([*EVENT_TYPES, "launch"]) | json_values,
-        "userId": ids | st.integers(0, 10**9) | json_values,
-        "anonymousId": ids | st.none(),
+        "userId": ids | bad_ids | st.integers(0, 10**9) | json_values,
+        "anonymousId": ids | bad_ids | st.none(),
         "event": st.text(max_size=5) | json_values,
-        "previousId": ids, "groupId": ids,
-        "properties": json_values, "traits": json_values, "context": json_values,
-        "timestamp": st.datetimes(timezones=st.just(UTC)).map(lambda d: d.isoformat()) | json_values,
-        "sentAt": st.datetimes(timezones=st.just(UTC)).map(lambda d: d.isoformat()) | st.none(),
+        "previousId": ids | bad_ids, "groupId": ids | bad_ids | json_values,
+        "properties": known_properties | json_values,
+        "traits": st.fixed_dictionaries({"email": json_values}) | json_values,
+        "context": st.fixed_dictionaries({"traits": st.fixed_dictionaries({"email": json_values})})
+                   | json_values,
+        "timestamp": times | json_values,
+        "originalTimestamp": times,
+        "sentAt": times | st.none(),
         "messageId": ids | json_values,
     },
 )  # fmt: skip
@@ -115,11 +144,31 @@ event_like = st.fixed_dictionaries(
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(event_like)
+@example({"type": "track", "userId": "u"})
+@example({"type": "track", "userId": "u", "event": "Order Completed",
+          "properties": {"total": "forty"}})  # issue 14, finding 1
+@example({"type": "track", "userId": "u", "event": "E",
+          "timestamp": "9999-12-31T00:00:00Z", "sentAt": "0001-01-01T00:00:00Z"})
+@example({"type": "track", "userId": "u", "event": "E",
+          "timestamp": "0001-01-01T00:00:00Z", "sentAt": "9999-12-31T00:00:00Z"})
+@example({"type": "track", "userId": "\u0000", "event": "E"})
+@example({"type": "track", "userId": "u", "event": "Order Completed",
+          "properties": {"products": [{"price": 2}, {"price": "x"}]}})
 def test_python_and_sql_validation_agree(event: dict[str, object]) -> None:
     text = orjson.dumps(event).decode()
-    rejects, rows = _run([text])
+    now = datetime.now(UTC)
+    rejects, rows = _run([text], now)
     sql_reason = rejects[0][2] if rejects else None
-    py_reason, py_row = _python(text)
+    py_reason, py_row = _python(text, now)
     assert py_reason == sql_reason
     if py_row is not None:
-        assert rows[0][:3] == py_row
+        assert (*rows[0][:3], rows[0][4]) == py_row
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(event_like)
+def test_what_is_stored_has_a_time_the_pages_can_show(event: dict[str, object]) -> None:
+    now = datetime.now(UTC)
+    _, rows = _run([orjson.dumps(event).decode()], now)
+    for *_, ts in rows:
+        assert datetime(2000, 1, 1, tzinfo=UTC) <= ts <= now + timedelta(days=1)

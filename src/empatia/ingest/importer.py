@@ -27,7 +27,7 @@ import duckdb
 
 from empatia.errors import ValidationError
 from empatia.ingest.event import MAX_DEPTH, TOO_DEEP, too_deep
-from empatia.ingest.normalize import insert_sql, parse_sql, reject_sql
+from empatia.ingest.normalize import KNOWN, insert_sql, parse_sql, reject_sql
 from empatia.privacy import retention
 from empatia.privacy.tombstones import drop_erased_events
 from empatia.store import Store
@@ -112,6 +112,17 @@ def _ident(s: str) -> str:
     return '"' + s.replace('"', '""') + '"'
 
 
+_NUMERIC = {p for p, rule in KNOWN if rule in ("amount", "number", "rating")}
+
+
+def _numeric(col: str, path: str, type_: str) -> str:
+    """A known numeric property read as text (a CSV column with one odd cell is all text):
+    numbers become numbers, anything else stays text and is refused with its row."""
+    if path not in _NUMERIC or type_ != "VARCHAR":
+        return _ident(col)
+    return f"coalesce(try_cast({_ident(col)} as double)::json, to_json({_ident(col)}))"
+
+
 def _tabular_json(con: duckdb.DuckDBPyConnection, source: str) -> str:
     """SQL building one Segment JSON text per row of a CSV/Parquet relation."""
     columns = [r[0] for r in con.execute(f"describe select * from {source}").fetchall()]
@@ -127,9 +138,9 @@ def _tabular_json(con: duckdb.DuckDBPyConnection, source: str) -> str:
                 expr = f"try_cast({expr} as json)"
             nested[col].append(("*", expr))
         elif head in OBJECTS and rest:
-            nested[head].append((rest, _ident(col)))
+            nested[head].append((rest, _numeric(col, f"{head}.{rest}", types[col])))
         else:
-            loose.append((col, _ident(col)))
+            loose.append((col, _numeric(col, f"properties.{col}", types[col])))
 
     def pack(items: list[tuple[str, str]]) -> str | None:
         whole = [e for k, e in items if k == "*"]
