@@ -68,10 +68,11 @@ def register_stage(stage: Stage) -> Stage:
 
 
 def _load_builtin_stages() -> None:
-    # Importing a stage package registers its stage(s).
-    from empatia.plugins import import_optional
+    # Importing a stage package registers its stage(s). They are built in: a missing or broken
+    # one is an error, never a stage quietly left out of the run.
+    from empatia.plugins import import_builtins
 
-    for module in (
+    import_builtins((
         "empatia.identity.stage",
         "empatia.profiles.stage",
         "empatia.emotion.stage",
@@ -80,8 +81,7 @@ def _load_builtin_stages() -> None:
         "empatia.care.stage",
         "empatia.decide.stage",
         "empatia.privacy.stage",
-    ):
-        import_optional(module)
+    ))
 
 
 def ordered_stages(only: Iterable[str] | None = None) -> list[Stage]:

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from empatia.errors import NotFoundError
 from empatia.settings import Settings, load_settings
 from empatia.store import Store
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 
 class Workspace:
-    """One Empatia workspace: its settings and its store.
+    """One Empatia workspace: its settings and its store — the Python API.
+
+    Tables come back as Arrow tables (``pyarrow.Table``: ``.to_pandas()`` gives a pandas
+    DataFrame, ``polars.from_arrow`` a polars one); single answers as plain dicts.
 
     >>> ws = Workspace(db=":memory:")
     >>> ws.store.table_exists("events")
@@ -35,6 +42,76 @@ class Workspace:
         from empatia.profiles.api import get_profile
 
         return get_profile(self, identifier)
+
+    # -- the pipeline and its results -------------------------------------------------------
+    def run(self, only: list[str] | None = None, full: bool = False) -> list[dict[str, Any]]:
+        """Run the pipeline (``empatia run``): every stage, or ``only`` these; ``full``
+        rebuilds instead of working incrementally. Returns each stage's summary
+        ``{"stage", "seconds", "figures"}``.
+
+        >>> with Workspace(db=":memory:") as ws:
+        ...     [r["stage"] for r in ws.run(only=["identity"])]
+        ['identity']
+        """
+        from empatia.pipeline import RunContext, run_pipeline
+
+        with self.store.lock:  # not interleaved with stitching, erasure or retention
+            results = run_pipeline(RunContext(self, full=full), only)
+        return [{"stage": r.name, "seconds": round(r.seconds, 3), "figures": r.figures}
+                for r in results]  # fmt: skip
+
+    def profiles(self) -> pa.Table:
+        """Every unified profile, one row per person (``.to_pandas()`` for pandas)."""
+        return self._table("profiles", "profiles")
+
+    def decisions(self) -> pa.Table:
+        """The next-best action of every person from the latest ``decide`` run."""
+        return self._table("decisions", "decide")
+
+    def journeys(self) -> pa.Table:
+        """Every person's journeys (sessions through the stages of the journey map)."""
+        return self._table("journeys", "journeys")
+
+    def emotions(self) -> pa.Table:
+        """How each person feels: one row per person over their analysed texts."""
+        return self._table("person_emotion", "emotion")
+
+    def care_list(self, limit: int = 50) -> pa.Table:
+        """The ranked special-care list (explanations and evidence references, no quotes)."""
+        import pyarrow as pa
+
+        from empatia.care import care_list
+
+        return pa.Table.from_pylist(care_list(self.store.con, limit, "read"))
+
+    def analyze(self, texts: list[str], analyzer: str | None = None) -> list[dict[str, Any]]:
+        """Analyse texts with the workspace's emotion analyzer; nothing is stored.
+
+        ``ws.analyze(["Dzwoniłem siedem razy!"])[0]["sentiment"]`` → ``'negative'``"""
+        from empatia.emotion.api import analyze_texts
+
+        return analyze_texts(self, texts, analyzer)
+
+    # -- privacy ----------------------------------------------------------------------------
+    def export_subject(self, identifier: str) -> dict[str, Any]:
+        """Everything held about a person (right of access), found by any identifier;
+        audited as read by ``python``."""
+        from empatia.privacy.access import export_subject
+
+        return export_subject(self.store, identifier, actor="python")
+
+    def erase(self, identifier: str, dry_run: bool = False) -> dict[str, Any]:
+        """Erase a person everywhere (right to erasure); ``dry_run`` only reports what would
+        be deleted and blanked. Later events for them are dropped."""
+        from empatia.privacy.erasure import erase
+
+        return dict(erase(self.store, identifier, actor="python", dry_run=dry_run).as_dict())
+
+    def _table(self, table: str, stage: str) -> pa.Table:
+        if not self.store.table_exists(table):
+            raise NotFoundError(f"no {table} yet: run the {stage} stage first, e.g. ws.run()",
+                                table=table)  # fmt: skip
+        return self.store.con.execute(f"select * from {table}").to_arrow_table()
 
     def close(self) -> None:
         if "store" in self.__dict__:

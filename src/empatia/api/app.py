@@ -24,10 +24,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
+from empatia.api.docs import add_docs
 from empatia.api.limits import BodyLimit, BodyTooLarge
 from empatia.api.routes.ingest import TrackingEndpoints
 from empatia.errors import EmpatiaError
-from empatia.plugins import import_optional
+from empatia.plugins import import_builtins
 from empatia.privacy.consent import ensure_view as ensure_consent_view
 from empatia.privacy.keys import hash_secret
 from empatia.privacy.tenants import CurrentProxy, KeyRouter, Tenants, WriterRouter
@@ -37,13 +38,15 @@ from empatia.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-#: Routers included in every app; stage packages add theirs here.
+#: Routers included in every app; stage packages add theirs here. All are built in: each is
+#: imported as it is, so one that is missing or broken stops the app from being built.
 ROUTERS: tuple[str, ...] = (
     "empatia.api.routes.admin",
     "empatia.api.routes.profiles",
     "empatia.api.routes.emotion",
     "empatia.api.routes.experience",
     "empatia.api.routes.journeys",
+    "empatia.api.routes.identity",
     "empatia.api.routes.care",
     "empatia.api.routes.decide",
     "empatia.api.routes.privacy",
@@ -116,7 +119,10 @@ def create_app(
         version=_version(),
         lifespan=lifespan,
         description="Customer-experience engine: tracking, profiles, experience, decisions.",
+        docs_url=None,  # served from the package by add_docs: it works offline
+        redoc_url=None,  # ReDoc loads from a CDN and needs inline styles: /docs is the one
     )
+    add_docs(app)
     app.state.tenants = tenants
     app.state.keyring = KeyRouter(tenants)
     app.state.sessions = Sessions()
@@ -151,10 +157,8 @@ def create_app(
     async def health() -> dict[str, str]:
         return {"status": "ok", "version": _version()}
 
-    for module in ROUTERS:
-        mod = import_optional(module)
-        if mod is not None:
-            app.include_router(mod.router)
+    for module in import_builtins(ROUTERS):
+        app.include_router(module.router)
     return app
 
 
@@ -166,7 +170,7 @@ class AuditMiddleware:
     """
 
     PREFIXES = ("/v1/profiles", "/v1/subjects", "/v1/consent", "/v1/persons", "/v1/people",
-                "/v1/customers", "/v1/care", "/v1/decisions")  # fmt: skip
+                "/v1/customers", "/v1/care", "/v1/decisions", "/v1/emotion/persons")  # fmt: skip
 
     def __init__(self, app: Any) -> None:
         self.app = app

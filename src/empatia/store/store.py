@@ -13,6 +13,7 @@ an old file applies what is missing, in order, each migration in its own transac
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import re
@@ -25,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -119,14 +121,9 @@ class Store:
             root = duckdb.connect(self.path, read_only=read_only, config=config)
         except duckdb.IOException as e:
             if "lock" in str(e).lower():
-                pid = re.search(r"PID (\d+)", str(e))
-                raise StoreLockedError(
-                    f"the store {self.path} is in use by another process"
-                    f"{' (PID ' + pid.group(1) + ')' if pid else ''}; "
-                    "stop it, or let the CLI go through the running server",
-                    path=self.path,
-                    pid=int(pid.group(1)) if pid else None,
-                ) from e
+                found = re.search(r"PID (\d+)", str(e))
+                pid = int(found.group(1)) if found else None
+                raise _locked(self.path, pid) from e
             raise StoreError(f"cannot open the store {self.path}: {e}", path=self.path) from e
         if self.path != ":memory:" and not read_only:
             for f in (self.path, self.path + ".wal"):  # stores made before this was so
@@ -343,3 +340,23 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _locked(path: str, pid: int | None) -> StoreLockedError:
+    """Says what to do: the running server (its ``<db>.server.json``) is the way in."""
+    server: dict[str, Any] = {}
+    with contextlib.suppress(OSError, ValueError):
+        server = json.loads(Path(path + ".server.json").read_text())
+    url = server.get("url") if isinstance(server, dict) else None
+    if url and (pid is None or server.get("pid") == pid):
+        pid = server.get("pid", pid)
+        return StoreLockedError(
+            f"empatia serve (pid {pid}, {url}) owns this store: CLI commands go through it; "
+            f"from Python use the HTTP API at {url}, or stop the server",
+            path=path, pid=pid, url=url,
+        )  # fmt: skip
+    return StoreLockedError(
+        f"the store {path} is in use by another process{f' (PID {pid})' if pid else ''}; "
+        "wait for it to finish, or stop it",
+        path=path, pid=pid,
+    )  # fmt: skip

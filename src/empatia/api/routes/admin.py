@@ -11,10 +11,11 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from empatia.api.deps import AdminKey, WorkspaceDep
-from empatia.errors import ForbiddenError, ValidationError
+from empatia.errors import ConfigError, ForbiddenError, ValidationError
 from empatia.ingest import import_files
 from empatia.ingest.importer import file_format
 from empatia.ingest.stats import event_stats
+from empatia.pipeline import ordered_stages
 from empatia.privacy.keys import create_key, list_keys, revoke_key
 from empatia.privacy.retention import for_settings
 
@@ -115,3 +116,21 @@ async def keys_revoke(key_id: str, ws: WorkspaceDep, request: Request, _: AdminK
     await asyncio.wrap_future(fut)
     request.app.state.keyring.refresh()
     return {"revoked": key_id}
+
+class RunRequest(BaseModel):
+    only: list[str] | None = Field(None, max_length=50, description="Run only these stages "
+                                   "(and nothing else); all of them when left out")
+    full: bool = Field(False, description="Rebuild from scratch instead of incrementally")
+
+
+@router.post("/run")
+async def run(body: RunRequest, ws: WorkspaceDep, request: Request, _: AdminKey) -> Any:
+    """Run the pipeline on the server's store (``empatia run`` goes through here while the
+    server owns the store); answers each stage's ``seconds`` and ``figures``. It runs on the
+    writer thread, so events sent meanwhile are committed after it."""
+    try:
+        ordered_stages(body.only)
+    except ConfigError as e:  # an unknown stage named in the body
+        raise ValidationError(e.message, **e.details) from e
+    fut = request.app.state.writer.call(lambda: ws.run(only=body.only, full=body.full))
+    return await asyncio.wrap_future(fut)
