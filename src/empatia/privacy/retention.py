@@ -123,7 +123,7 @@ def for_options(options: Mapping[str, Any], path: str | Path | None = None) -> l
     """The policies of a run's (or a workspace's) stage options: ``path`` or
     ``retention_file``, changed by ``privacy.retention`` (``[stages.privacy.retention]``)."""
     privacy = options.get("privacy") or {}
-    overrides = privacy.get("retention") if isinstance(privacy, Mapping) else None
+    overrides = privacy.get("retention") if isinstance(privacy, Mapping) else privacy
     if overrides is not None and not isinstance(overrides, Mapping):
         raise ConfigError(f'{SETTING} must be a table, e.g. events = "10 years"')
     return load_policies(path or options.get("retention_file"), overrides)

@@ -117,6 +117,7 @@ async def keys_revoke(key_id: str, ws: WorkspaceDep, request: Request, _: AdminK
     request.app.state.keyring.refresh()
     return {"revoked": key_id}
 
+
 class RunRequest(BaseModel):
     only: list[str] | None = Field(None, max_length=50, description="Run only these stages "
                                    "(and nothing else); all of them when left out")
