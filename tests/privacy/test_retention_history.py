@@ -185,3 +185,25 @@ def test_admin_import_reports_outside_retention(folder: Path) -> None:
     assert "3 events are older than the retention period" in body["retention_notice"]
     ws.close()
 
+
+
+def test_through_the_running_server_import_and_dry_run_say_the_same(folder: Path) -> None:
+    from tests.conftest import ServerProcess
+
+    write_jsonl(folder / "h.jsonl", history())
+    r = CliRunner()
+    assert r.invoke(app, ["--db", "w.duckdb", "init"]).exit_code == 0
+    srv = ServerProcess(folder / "w.duckdb").start()
+    try:
+        out = r.invoke(app, ["--db", "w.duckdb", "import", "h.jsonl"])
+        assert out.exit_code == 0, out.output
+        assert "through it" in out.output  # the server owned the store
+        assert "3 events are older than the retention period" in " ".join(out.output.split())
+        out = r.invoke(app, ["--db", "w.duckdb", "retention", "--dry-run"])
+        assert out.exit_code == 0, out.output
+        line = next(ln for ln in out.output.splitlines() if "events" in ln)
+        assert "25 months" in line and " 3 " in line
+        out = r.invoke(app, ["--db", "w.duckdb", "retention", "--dry-run", "--policies", "x.toml"])
+        assert out.exit_code != 0 and "--policies" in str(out.exception or out.output)
+    finally:
+        srv.stop()
