@@ -47,7 +47,8 @@ class Settings(BaseSettings):
     stages: dict[str, Any] = Field(
         default_factory=dict,
         description="Options for the pipeline stages, passed to `empatia run` as they are "
-        "(e.g. `[stages.identity]` in empatia.toml; see each stage's config).",
+        "(e.g. `[stages.identity]` in empatia.toml; see each stage's config). Retention per "
+        'table: `[stages.privacy.retention]` events = "10 years" (empatia.privacy.retention).',
     )
 
     @classmethod
