@@ -161,11 +161,12 @@ def import_notice(files: Iterable[Any]) -> str | None:
     keep = next((r.get("retention_keep") for r in rows if r.get("outside_retention")), None)
     if not n:
         return None
+    are, them = ("s are", "them") if n != 1 else (" is", "it")
     return (
-        f"{n:,} event{'s are' if n != 1 else ' is'} older than the retention period for events "
-        f"({keep}): the next `empatia run` deletes {'them' if n != 1 else 'it'} and the rows "
-        f'derived from them; keep them with {SETTING} events = "10 years" in empatia.toml '
-        "(or a policies file in EMPATIA_RETENTION_FILE)"
+        f"{n:,} event{are} older than the retention period for events ({keep}): the next "
+        f"`empatia run` deletes {them} and the rows derived from {them}; keep {them} with "
+        f'{SETTING} events = "10 years" in empatia.toml (or a policies file in '
+        "EMPATIA_RETENTION_FILE)"
     )
 
 
