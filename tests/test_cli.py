@@ -172,3 +172,21 @@ def test_demo_help_and_its_check_name_the_same_limit(tmp_path: Path) -> None:
         build_world(tmp_path, 10_000_001)
     p = _cli("demo", "--customers", "10000001", "--no-serve", cwd=tmp_path)
     assert p.returncode == 2 and "10000000" in p.stderr.replace(",", "")
+
+
+def test_care_list_in_80_columns_keeps_whole_ids_and_says_open(db_path: Path) -> None:
+    from empatia.workspace import Workspace
+
+    with Workspace(db=db_path) as ws:
+        ws.store.con.execute(
+            "insert into care_list values (1, 'p_0123456789abcdef', 0.9, 0.8, 1.0, 0.72,"
+            " 'Three complaints in a week about a late delivery, then silence.', '{}', 'new',"
+            " 'al_0123456789ab', 10, now())"
+        )
+    r = runner.invoke(app, ["--db", str(db_path), "care", "list"], env={"COLUMNS": "80"})
+    assert r.exit_code == 0, r.output
+    assert "p_0123456789abcdef" in r.output and "al_0123456789ab" in r.output
+    assert "open" in r.output and " new " not in r.output
+    r = runner.invoke(app, ["--db", str(db_path), "care", "list", "--status", "open"],
+                      env={"COLUMNS": "80"})  # fmt: skip
+    assert "p_0123456789abcdef" in r.output  # the web's word works as a filter too

@@ -12,7 +12,14 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from empatia.cli_common import console, err_console, progress_bar, store_or_remote, workspace
+from empatia.cli_common import (
+    console,
+    err_console,
+    local_store,
+    progress_bar,
+    store_or_remote,
+    workspace,
+)
 from empatia.errors import ConfigError, EmpatiaError
 from empatia.plugins import import_optional
 
@@ -69,7 +76,7 @@ def init(ctx: typer.Context) -> None:
 
     Example: empatia --db shop.duckdb init
     """
-    ws = workspace(ctx)
+    ws = local_store(ctx, "init", "the store is ready already: the server is serving it")
     versions = ws.store.versions()
     from empatia.privacy.keys import create_key, list_keys
 

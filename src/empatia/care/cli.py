@@ -94,11 +94,13 @@ def list_(
     if not rows:
         console.print("Nobody needs special care right now (or `empatia run` has not run yet).")
         return
-    t = _table(("#", "person", "score", "influence", "risk", "value", "status", "alert", "why"),
-               ids=("person", "alert"))
+    wide = console.width >= 120  # the factors fit; else `care show` has them
+    factors = ("influence", "risk", "value") if wide else ()
+    t = _table(("#", "person", "score", *factors, "status", "alert", "why"), ids=("person", "alert"))
     for r in rows:
-        t.add_row(str(r["rank"]), r["person_id"], f"{r['score']:.3f}", f"{r['influence']:.2f}",
-                  f"{r['risk']:.2f}", f"{r['value']:.2f}", _status(r["status"]), r["alert_id"] or "",
+        figures = [f"{r[f]:.2f}" for f in factors]
+        t.add_row(str(r["rank"]), r["person_id"], f"{r['score']:.3f}", *figures,
+                  _status(r["status"]), r["alert_id"] or "",
                   r["explanation"])  # fmt: skip
     console.print(t)
 
@@ -124,7 +126,7 @@ def show(
         e = care.entry(ws.store.con, person_id, _viewer(redact))
         hist = care.history(ws.store.con, person_id)
     console.print(f"[bold]{person_id}[/] score {e['score']:.3f} (influence {e['influence']:.2f} × "
-                  f"risk {e['risk']:.2f} × value {e['value']:.2f}) — {e.get('status', '')}")  # fmt: skip
+                  f"risk {e['risk']:.2f} × value {e['value']:.2f}) — {_status(e.get('status', ''))}")  # fmt: skip
     console.print(e["explanation"])
     ev = e["evidence"]
     for k, v in ev.get("factors", {}).items():

@@ -43,13 +43,14 @@ def demo(
 
     Example: empatia demo --customers 10000 --seed 7 --no-serve
     """
-    from empatia.cli_common import console, progress_for_steps, workspace
+    from empatia.cli_common import console, local_store, progress_for_steps
     from empatia.demo.load import import_world
     from empatia.demo.world import STEPS, build_world
 
-    ws = Workspace(db=db) if db is not None else workspace(ctx)
+    ws = Workspace(db=db) if db is not None else local_store(ctx, "demo")
     if db is not None:
         ctx.call_on_close(ws.close)
+    ws.store  # noqa: B018 - opened now: a store the server owns is refused before the build
     out_dir = out or Path(ws.settings.db).resolve().parent / f"{Path(ws.settings.db).stem}_demo"
     with progress_for_steps() as bar:
         task = bar.add_task(f"building {customers:,} customers", total=len(STEPS))
