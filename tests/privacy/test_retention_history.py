@@ -193,7 +193,7 @@ def test_through_the_running_server_import_and_dry_run_say_the_same(folder: Path
     write_jsonl(folder / "h.jsonl", history())
     r = CliRunner()
     assert r.invoke(app, ["--db", "w.duckdb", "init"]).exit_code == 0
-    srv = ServerProcess(folder / "w.duckdb").start()
+    srv = ServerProcess(folder / "w.duckdb").start(timeout=120)  # a busy CI machine
     try:
         out = r.invoke(app, ["--db", "w.duckdb", "import", "h.jsonl"])
         assert out.exit_code == 0, out.output
