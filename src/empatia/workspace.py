@@ -82,7 +82,10 @@ class Workspace:
 
         from empatia.care import care_list
 
-        return pa.Table.from_pylist(care_list(self.store.con, limit, "read"))
+        rows = care_list(self.store.con, limit, "read")
+        if not rows:  # the columns all the same
+            return self._arrow("select *, false as text_visible from care_list limit 0")
+        return pa.Table.from_pylist(rows)
 
     def analyze(self, texts: list[str], analyzer: str | None = None) -> list[dict[str, Any]]:
         """Analyse texts with the workspace's emotion analyzer; nothing is stored.
@@ -111,7 +114,14 @@ class Workspace:
         if not self.store.table_exists(table):
             raise NotFoundError(f"no {table} yet: run the {stage} stage first, e.g. ws.run()",
                                 table=table)  # fmt: skip
-        return self.store.con.execute(f"select * from {table}").to_arrow_table()
+        return self._arrow(f"select * from {table}")
+
+    def _arrow(self, query: str) -> pa.Table:
+        cur = self.store.cursor()  # its own: the thread's cursor may hold an unfinished result
+        try:
+            return cur.sql(query).to_arrow_table()
+        finally:
+            cur.close()
 
     def close(self) -> None:
         if "store" in self.__dict__:
