@@ -278,7 +278,8 @@ def run(store: Store, *, export: Path | None = None, catalogue: Catalogue | None
     decide_s = time.perf_counter() - t0
     write_inputs(store, trained)
     n = write_decisions(store, decisions, export)
-    store.con.execute("insert into decide_runs values (?, ?, ?, ?, ?, ?)",
+    store.con.execute("insert into decide_runs (trained_at, persons, items, train_s, decide_s,"
+                      " weights, ran_at) values (?, ?, ?, ?, ?, ?, now())",
                       [trained.as_of, trained.persons, trained.items, trained.train_s, decide_s,
                        orjson.dumps(DEFAULT_WEIGHTS).decode()])
     kinds: dict[str, int] = {}

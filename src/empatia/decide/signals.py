@@ -8,6 +8,7 @@ fallback reads the event log directly (labelled in the code below).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -45,19 +46,33 @@ def _has_rows(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(con.execute(f"select exists(select 1 from {name})").fetchone()[0])  # type: ignore[index]
 
 
-def _person_join(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
-    """SQL for an event's person: identity's ``event_persons``, else the user/anonymous id."""
+def _in(only: Collection[str] | None, column: str = "person_id") -> str:
+    """``column in (…)`` for a few people (``true`` for everyone)."""
+    if only is None:
+        return "true"
+    if not only:
+        return "false"
+    return f"{column} in (" + ", ".join("'" + p.replace("'", "''") + "'" for p in only) + ")"
+
+
+def _person_join(con: duckdb.DuckDBPyConnection, only: Collection[str] | None = None
+                 ) -> tuple[str, str]:
+    """SQL for an event's person: identity's ``event_persons``, else the user/anonymous id
+    (``only``: just these people's events)."""
     if _exists(con, "event_persons"):
+        if only is not None:
+            return (f"join (select seq, person_id from event_persons where {_in(only)}) ep"
+                    " on ep.seq = e.seq", "ep.person_id")  # fmt: skip
         return "join event_persons ep on ep.seq = e.seq", "ep.person_id"
     return "", "coalesce(e.user_id, e.anonymous_id)"  # fallback before identity has run
 
 
-def purchases(store: Store) -> pd.DataFrame:
+def purchases(store: Store, only: Collection[str] | None = None) -> pd.DataFrame:
     """One row per product line of every ``Order Completed``: person, item, ts, qty,
-    category, name (and price)."""
+    category, name (and price); of everyone, or ``only`` these people."""
     con = store.cursor()
     try:
-        join, person = _person_join(con)
+        join, person = _person_join(con, only)
         return con.execute(f"""
             with o as (
                 select {person} as person, e."timestamp" as ts,
@@ -87,8 +102,8 @@ def persons(store: Store) -> list[str]:
         con.close()
 
 
-def consents(store: Store, person_id: str | None = None, after_seq: int | None = None
-             ) -> dict[str, dict[str, bool]]:
+def consents(store: Store, person_id: str | None = None, after_seq: int | None = None,
+             only: Collection[str] | None = None) -> dict[str, dict[str, bool]]:
     """person → purpose → granted, from privacy's ``consent_current`` view once the privacy
     stage has filled its ledger; before that (adapter) the latest ``Consent Updated`` (or
     ``context.consent``) per person and purpose, read from the event log."""
@@ -98,11 +113,13 @@ def consents(store: Store, person_id: str | None = None, after_seq: int | None =
         if _exists(con, "consent_current") and _ledger_filled(store):
             if person_id:
                 where, args = "where person_id = ?", [person_id]
+            elif only is not None:
+                where = f"where {_in(only)}"
             rows = con.execute(
                 f"select person_id, purpose, granted from consent_current {where}", args
             ).fetchall()
         else:  # fallback until privacy's view exists: the event log itself
-            join, person = _person_join(con)
+            join, person = _person_join(con, only)
             if person_id:
                 where, args = f"and {person} = ?", [person_id]
             if after_seq is not None:
@@ -136,16 +153,20 @@ def consents(store: Store, person_id: str | None = None, after_seq: int | None =
 
 
 def person_states(store: Store, now: datetime, policy: PolicyConfig,
-                  buys: pd.DataFrame | None = None) -> dict[str, dict[str, Any]]:
-    """Every person's policy inputs as plain dicts (see :class:`~empatia.decide.policy.PersonState`)."""
+                  buys: pd.DataFrame | None = None, only: Collection[str] | None = None
+                  ) -> dict[str, dict[str, Any]]:
+    """Every person's policy inputs as plain dicts (see :class:`~empatia.decide.policy.PersonState`);
+    with ``only``, just these people's (a run after a few new events)."""
     con = store.cursor()
-    states: dict[str, dict[str, Any]] = {p: {"person_id": p} for p in persons(store)}
+    everyone = persons(store) if only is None else sorted(only)
+    states: dict[str, dict[str, Any]] = {p: {"person_id": p} for p in everyone}
+    pin = _in(only)
 
     def put(pid: str, **kw: Any) -> None:
         states.setdefault(pid, {"person_id": pid}).update(kw)
 
     try:
-        for pid, c in consents(store).items():
+        for pid, c in consents(store, only=only).items():
             put(pid, consents=c)
         if _exists(con, "profiles"):
             cols = {r[0] for r in con.execute(
@@ -153,10 +174,10 @@ def person_states(store: Store, now: datetime, policy: PolicyConfig,
             ).fetchall()}
             clv = "clv_12m" if "clv_12m" in cols else "null"
             for pid, ch, v in con.execute(
-                f"select person_id, preferred_channel, {clv} from profiles"
+                f"select person_id, preferred_channel, {clv} from profiles where {pin}"
             ).fetchall():
                 put(pid, preferred_channel=CHANNEL_MAP.get(ch or ""), clv=v)
-        join, person = _person_join(con)
+        join, person = _person_join(con, only)
         since = pd.Timestamp(now) - pd.Timedelta(days=policy.mood_days)
         if _exists(con, "text_analysis"):
             for pid, anger, score in con.execute(f"""
@@ -170,7 +191,7 @@ def person_states(store: Store, now: datetime, policy: PolicyConfig,
         if _exists(con, "journey_unresolved") and _has_rows(con, "experience_journeys"):
             rows = con.execute(
                 "select person_id, count(*), any_value(topic) from journey_unresolved "
-                "where coalesce(unresolved_age_days, 0) <= 60 group by 1"
+                f"where coalesce(unresolved_age_days, 0) <= 60 and {pin} group by 1"
             ).fetchall()
         else:
             rows = con.execute(f"""
@@ -192,7 +213,7 @@ def person_states(store: Store, now: datetime, policy: PolicyConfig,
             put(pid, unresolved_cases=int(n), unresolved_topic=topic)
         if _exists(con, "care_list"):
             for pid, why in con.execute(
-                "select person_id, any_value(explanation) from care_list group by 1"
+                f"select person_id, any_value(explanation) from care_list where {pin} group by 1"
             ).fetchall():
                 put(pid, special_care=True, care_reason=why)
         fatigue_since = pd.Timestamp(now) - pd.Timedelta(days=policy.fatigue_days)
@@ -212,7 +233,7 @@ def person_states(store: Store, now: datetime, policy: PolicyConfig,
                 states[pid]["may_survey"] = False
         if _exists(con, "decision_log"):
             for pid, ch, n in con.execute(
-                "select person_id, channel, count(*) from decision_log where delivered "
+                f"select person_id, channel, count(*) from decision_log where delivered and {pin} "
                 "and decided_at >= ? and decided_at <= ? and channel is not null group by 1, 2",
                 [fatigue_since, now],
             ).fetchall():
@@ -241,6 +262,8 @@ def person_states(store: Store, now: datetime, policy: PolicyConfig,
             for (pid, item), t in g.items():
                 st = states.setdefault(str(pid), {"person_id": str(pid)})
                 st.setdefault("recent_items", {})[str(item)] = (now_ts - t).total_seconds() / 86400
+    if only is not None:
+        states = {p: states[p] for p in only if p in states}
     return states
 
 

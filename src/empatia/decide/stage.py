@@ -1,4 +1,8 @@
-"""The ``decide`` stage of ``empatia run``: train, then one decision per person."""
+"""The ``decide`` stage of ``empatia run``: train when due, then decisions (issue #8).
+
+Training runs on a schedule or when enough changed (see :mod:`empatia.decide.refresh`); other
+runs re-decide only for the people whose inputs changed.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from empatia.pipeline import RunContext, register_stage
 
 
 class DecideStage:
-    """Next-best action for every person, explained (issue #8)."""
+    """Next-best action for every person, explained."""
 
     name = "decide"
     after: tuple[str, ...] = ("profiles", "emotion", "experience", "care", "privacy")
@@ -17,11 +21,32 @@ class DecideStage:
     def run(self, ctx: RunContext) -> dict[str, Any]:
         from empatia.decide.catalogue import load_catalogue
         from empatia.decide.engine import run
+        from empatia.decide.refresh import REFRESH_MAX, changed_people, refresh, retrain_reason
 
+        store = ctx.workspace.store
         export = ctx.options.get("decide_export")
         catalogue = load_catalogue(ctx.options.get("decide_actions"))
-        return run(ctx.workspace.store, export=Path(export) if export else None,
-                   catalogue=catalogue, progress=ctx.progress.advance)
+        reason = retrain_reason(store, ctx.options, full=ctx.full)
+        if reason is None:
+            people = changed_people(store)
+            if len(people) <= int(ctx.options.get("decide_refresh_max", REFRESH_MAX)):
+                figures = refresh(store, people, catalogue)
+                if export:
+                    _export(store, Path(export))
+                return figures
+            reason = f"{len(people)} people changed"
+        figures = run(store, export=Path(export) if export else None,
+                      catalogue=catalogue, progress=ctx.progress.advance)  # fmt: skip
+        return {"retrained": reason, **figures}
+
+
+def _export(store: Any, path: Path) -> None:
+    frame = store.con.execute("select * from decisions order by person_id").df()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path, index=False)
 
 
 STAGE = register_stage(DecideStage())

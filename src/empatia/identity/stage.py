@@ -1,14 +1,80 @@
-"""The ``identity`` stage of ``empatia run``."""
+"""The ``identity`` stage of ``empatia run``.
+
+A run after a few new events attaches them to their people with the fresh path
+(:func:`~empatia.identity.incremental.attach_new_events`: seconds), not a rebuild of every
+component (a minute on 2 M events). The batch resolution runs when it is needed:
+
+- ``--full``, another engine than DuckDB, or the first run;
+- an operator's decision changed what is linked (unmerge/split pins, review answers) or the
+  identity settings changed;
+- the backlog is large (more than ``identity_fresh_max`` new events, default 20,000: a bulk
+  import);
+- probabilistic matching is due: ``identity_rematch_records`` (default 500) CRM records arrived
+  since the last batch, or the last batch is ``identity_full_days`` (default 7) days old.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from empatia.identity.config import IdentityConfig
-from empatia.identity.incremental import WRITE_LOCK
-from empatia.identity.resolve import resolve
+from empatia.identity.incremental import WRITE_LOCK, attach_new_events
+from empatia.identity.resolve import resolve, write_state
 from empatia.pipeline import RunContext, register_stage
+from empatia.store import Store
 from empatia.store.engine import engine_for
+
+FRESH_MAX = 20_000
+REMATCH_RECORDS = 500
+FULL_DAYS = 7
+
+
+def structure(store: Store, config: IdentityConfig) -> str:
+    """What decides the links besides the events: pins, review answers, settings."""
+    row = store.con.execute(
+        "select (select count(*) || ':' || coalesce(bit_xor(hash(kind, value, person_id)), 0)"
+        "        from identity_pins)"
+        " || '/' || (select md5(coalesce(string_agg(concat_ws('|', kind_l, value_l, kind_r,"
+        " value_r, status), ',' order by kind_l, value_l, kind_r, value_r), ''))"
+        " from identity_review where status <> 'open')"
+    ).fetchone()
+    return f"{row[0] if row else ''}|{config.model_dump_json()}"
+
+
+def _count(store: Store, sql: str) -> int:
+    row = store.con.execute(sql).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def full_reason(ctx: RunContext, config: IdentityConfig) -> str | None:
+    """Why this run needs the batch resolution (``None``: the fresh path will do)."""
+    store = ctx.workspace.store
+    state = {k: v for k, v in store.con.execute("select key, value from identity_state").fetchall()}
+    opts = ctx.options
+    if ctx.full:
+        return "full"
+    if ctx.engine != "duckdb":
+        return "engine"
+    if "full_at" not in state:
+        return "first run"
+    if state.get("structure") != structure(store, config):
+        return "links or settings changed"
+    backlog = _count(store, "select coalesce(max(seq), 0) from events") - int(
+        state.get("last_seq", 0)
+    )
+    if backlog > int(opts.get("identity_fresh_max", FRESH_MAX)):
+        return "large backlog"
+    if config.probabilistic:
+        new_records = _count(store, "select count(*) from identity_records") - int(
+            state.get("full_records", 0)
+        )
+        if new_records >= int(opts.get("identity_rematch_records", REMATCH_RECORDS)):
+            return "matching due"
+    age = datetime.now(UTC) - datetime.fromisoformat(state["full_at"])
+    if age > timedelta(days=float(opts.get("identity_full_days", FULL_DAYS))):
+        return "matching due"
+    return None
 
 
 class IdentityStage:
@@ -17,15 +83,30 @@ class IdentityStage:
     name = "identity"
     after: tuple[str, ...] = ()
 
+    def fingerprint(self, ctx: RunContext) -> str:
+        return structure(ctx.workspace.store, IdentityConfig.from_options(ctx.options))
+
     def run(self, ctx: RunContext) -> dict[str, Any]:
         config = IdentityConfig.from_options(ctx.options)
+        store = ctx.workspace.store
+        reason = full_reason(ctx, config)
+        if reason is None:
+            n = attach_new_events(store, config, max_events=FRESH_MAX * 10)
+            return {"mode": "incremental", "event_persons": n}
         eng, own = engine_for(ctx)
         try:
             with WRITE_LOCK:
-                return resolve(eng, config, full=ctx.full, progress=ctx.progress)
+                figures = resolve(eng, config, full=ctx.full, progress=ctx.progress)
+                write_state(
+                    eng,
+                    structure=structure(store, config),
+                    full_at=datetime.now(UTC).isoformat(),
+                    full_records=_count(store, "select count(*) from identity_records"),
+                )
         finally:
             if own:
                 eng.close()
+        return {"mode": f"batch ({reason})", **figures}
 
 
 STAGE = register_stage(IdentityStage())

@@ -101,6 +101,8 @@ class PrivacyStage:
 
     name = "privacy"
     after: tuple[str, ...] = ("identity",)
+    always = True  # retention depends on the date; the runner never skips this stage
+    watches = ("consent_ledger", "privacy_tombstones")  # also written by the CLI and HTTP API
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         store = ctx.workspace.store
