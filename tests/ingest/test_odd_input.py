@@ -165,3 +165,21 @@ def test_a_csv_column_with_one_odd_cell_keeps_its_numbers(db_path: Path, tmp_pat
     assert json.loads(raw)["properties"] == {"total": 19.5, "price": 1.0}
     [rej] = [json.loads(x) for x in Path(report.files[0].reject_file).read_text().splitlines()]
     assert rej["line"] == 3 and rej["reason"] == "properties.total must be a number ≥ 0"
+
+
+def test_import_refuses_numbers_no_page_could_read_back(tmp_path: Path, db_path: Path) -> None:
+    # DuckDB reads 1e400 as infinity; the pages (and the HTTP path) parse with orjson, which
+    # refuses it: stored, it would break every page showing the event.
+    from empatia.ingest import import_files
+    from empatia.store import Store
+
+    f = tmp_path / "e.jsonl"
+    f.write_text('{"type":"track","userId":"u","event":"E","properties":{"x":1e400}}\n'
+                 '{"type":"track","userId":"u","event":"E","properties":{"x":"1e400"}}\n')  # fmt: skip
+    with Store(db_path) as store:
+        report = import_files(store, [f])
+        [(raw,)] = store.con.execute("select raw from events").fetchall()
+    assert (report.accepted, report.rejected) == (1, 1)
+    assert orjson.loads(raw)["properties"] == {"x": "1e400"}
+    [rej] = [json.loads(x) for x in Path(report.files[0].reject_file).read_text().splitlines()]
+    assert rej["line"] == 1 and rej["reason"].startswith("malformed JSON: number is infinity")

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import orjson
 
 from empatia.errors import ValidationError
 from empatia.ingest.event import MAX_DEPTH, TOO_DEEP, too_deep
@@ -196,21 +197,31 @@ def _stage(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> None:
     )
 
 
-def _reject_deep(con: duckdb.DuckDBPyConnection, max_event_bytes: int) -> None:
-    """Refuse events nested deeper than the HTTP path can store (DuckDB has no such limit).
+def _reject_unreadable(con: duckdb.DuckDBPyConnection, max_event_bytes: int) -> None:
+    """Refuse what DuckDB parses but the HTTP path (and every page, through orjson) cannot:
+    numbers too large for a double (``1e400``) and nesting deeper than ``MAX_DEPTH``.
 
-    Only lines with more than ``MAX_DEPTH`` brackets are scanned, in Python; the reason replaces
-    any later rule's, as :func:`empatia.ingest.event.reason` checks depth first.
+    Only lines that might be either are checked, in Python; the reason replaces any later
+    rule's, as :func:`empatia.ingest.event.reason` checks these first.
     """
     rows = con.execute(
         "select idx, text from _parsed where ok and json_type(text) = 'OBJECT' "
-        f"and strlen(text) <= {max_event_bytes} "
-        f"and length(text) - length(replace(replace(text, '[', ''), '{{', '')) > {MAX_DEPTH}"
+        f"and strlen(text) <= {max_event_bytes} and ("
+        f"length(text) - length(replace(replace(text, '[', ''), '{{', '')) > {MAX_DEPTH} "
+        "or regexp_matches(text, '[0-9][eE][+]?[0-9]{3}|[0-9]{300}'))"
     ).fetchall()
-    deep = [idx for idx, text in rows if too_deep(text)]
-    if deep:
-        con.execute("delete from _rejects where list_contains(?, idx)", [deep])
-        con.executemany(f"insert into _rejects values (0, ?, {_q(TOO_DEEP)})", [[i] for i in deep])
+    found = {}
+    for idx, text in rows:
+        try:
+            orjson.loads(text)
+        except orjson.JSONDecodeError as e:
+            found[idx] = f"malformed JSON: {e.msg}"
+            continue
+        if too_deep(text):
+            found[idx] = TOO_DEEP
+    if found:
+        con.execute("delete from _rejects where list_contains(?, idx)", [list(found)])
+        con.executemany("insert into _rejects values (0, ?, ?)", list(found.items()))
 
 
 def import_file(
@@ -234,7 +245,7 @@ def import_file(
         con.execute(
             f"create or replace temp table _rejects as {reject_sql('_parsed', max_event_bytes)}"
         )
-        _reject_deep(con, max_event_bytes)
+        _reject_unreadable(con, max_event_bytes)
         report.rows = con.execute("select count(*) from _parsed").fetchone()[0]  # type: ignore[index]
         report.rejected = con.execute("select count(*) from _rejects").fetchone()[0]  # type: ignore[index]
         where = "idx not in (select idx from _rejects)" if report.rejected else "true"
