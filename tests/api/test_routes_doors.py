@@ -117,6 +117,13 @@ def test_a_missing_built_in_router_stops_the_app(monkeypatch: pytest.MonkeyPatch
         create_app(Workspace(db=":memory:"))
 
 
+def test_a_missing_stitcher_stops_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without it new events never reached their person while the server ran, silently."""
+    monkeypatch.setitem(sys.modules, "empatia.identity.incremental", None)
+    with pytest.raises(ImportError), TestClient(create_app(Workspace(db=":memory:"))):
+        pass
+
+
 def test_a_missing_built_in_stage_stops_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
     from empatia.pipeline import ordered_stages
 

@@ -87,8 +87,7 @@ def create_app(
             store.con.execute("set checkpoint_threshold = '1GB'")  # checkpoint when quiet
             ensure_consent_view(store)  # consent given under an id reaches the stitched person
             follower = IdentityFollower.for_store(store)
-            if follower is not None:
-                followers.append(follower)
+            followers.append(follower)
             tenant.open(after_commit=follower)
             settings = tenant.workspace.settings
             if advertise and str(settings.db) != ":memory:":
@@ -234,11 +233,9 @@ class IdentityFollower:
         self._thread.start()
 
     @classmethod
-    def for_store(cls, store: Any) -> IdentityFollower | None:  # noqa: ANN401
-        try:
-            from empatia.identity.incremental import attach_new_events
-        except ModuleNotFoundError:
-            return None
+    def for_store(cls, store: Any) -> IdentityFollower:  # noqa: ANN401
+        from empatia.identity.incremental import attach_new_events  # built in: never skipped
+
         return cls(store, attach_new_events)
 
     def __call__(self) -> None:
