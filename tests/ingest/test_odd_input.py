@@ -183,3 +183,14 @@ def test_import_refuses_numbers_no_page_could_read_back(tmp_path: Path, db_path:
     assert orjson.loads(raw)["properties"] == {"x": "1e400"}
     [rej] = [json.loads(x) for x in Path(report.files[0].reject_file).read_text().splitlines()]
     assert rej["line"] == 1 and rej["reason"].startswith("malformed JSON: number is infinity")
+
+
+def test_a_write_key_in_the_body_is_checked_and_never_stored(
+    client: TestClient, keys: dict[str, str], workspace: Workspace
+) -> None:
+    r = client.post("/v1/track", json={**E, "writeKey": ["x"]})  # issue 14, finding 9
+    assert r.status_code == 400 and r.json()["message"] == "writeKey must be a string"
+    r = client.post("/v1/track", json={**E, "writeKey": keys["write"]}, headers=basic(keys["write"]))
+    assert r.status_code == 200
+    [e] = events(workspace)
+    assert "writeKey" not in json.loads(e["raw"])

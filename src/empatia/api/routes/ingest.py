@@ -129,7 +129,8 @@ async def single(request: Request) -> Response:
     user = _basic_user(request)
     key = _authenticate(request, user) if user else None
     body = await _body(request, request.app.state.settings.max_event_bytes)
-    key = key or _authenticate(request, _body_key(body, pop=True))
+    body_key = _body_key(body, pop=True)  # never stored, even when the header named the key
+    key = key or _authenticate(request, body_key)
     if not isinstance(body, dict):
         raise ValidationError("the body must be a JSON object (one event)")
     return await _store(request, [body], key, default_type)
