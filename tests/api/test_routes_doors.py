@@ -214,3 +214,32 @@ def test_docs_load_only_local_assets_under_the_strict_csp() -> None:
             assert r.status_code == 200 and len(r.content) > 100, ref
         assert "SwaggerUIBundle" in c.get("/docs/assets/swagger-ui-bundle.js").text
         assert c.get(re.search(r'data-openapi="([^"]+)"', page.text)[1]).json()["openapi"]
+
+
+@pytest.mark.browser
+def test_docs_render_in_a_browser_without_the_internet(tmp_path: Path) -> None:
+    """Chromium with the strict CSP draws the operations; nothing is refused or fetched away."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.conftest import ServerProcess
+
+    if not Path("/usr/bin/chromium").exists():
+        pytest.fail("the browser tests need Debian's chromium: run scripts/install-system-deps.sh")
+    srv = ServerProcess(tmp_path / "d.duckdb").start(timeout=120)
+    problems: list[str] = []
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                         args=["--no-sandbox", "--disable-gpu"])  # fmt: skip
+            page = browser.new_page()
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.on("request", lambda r: None if r.url.startswith(srv.url) else problems.append(r.url))
+            page.goto(srv.url + "/docs")
+            page.wait_for_selector(".swagger-ui .info .title", timeout=30_000)
+            assert "Empatia" in page.inner_text(".swagger-ui .info .title")
+            assert page.locator(".opblock").count() > 40
+            browser.close()
+    finally:
+        srv.stop()
+    assert problems == []
