@@ -16,12 +16,12 @@ from empatia.cli_common import (
     console,
     err_console,
     local_store,
-    progress_bar,
+    progress_for_steps,
     store_or_remote,
     workspace,
 )
 from empatia.errors import ConfigError, EmpatiaError
-from empatia.plugins import import_optional
+from empatia.plugins import import_builtins
 
 app = typer.Typer(
     name="empatia",
@@ -153,7 +153,7 @@ def import_(
     from empatia.ingest import import_files
 
     assert ws is not None
-    with progress_bar() as progress:
+    with progress_for_steps() as progress:
         task = progress.add_task("importing", total=len(files))
         report = import_files(
             ws.store, files, progress=lambda fr: progress.advance(task),
@@ -294,10 +294,10 @@ def run(
 
 
 def _register_stage_commands() -> None:
-    for module in COMMAND_MODULES:
-        mod = import_optional(module)
-        if mod is not None:
-            mod.register(app)
+    """Built-in command groups: one that is missing or broken is an error, not a command that
+    quietly is not there."""
+    for mod in import_builtins(COMMAND_MODULES):
+        mod.register(app)
 
 
 _register_stage_commands()

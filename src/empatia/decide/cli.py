@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from empatia.cli_common import console, local_or_remote, local_store
+from empatia.cli_common import console, local_or_remote, local_store, progress_bar
 
 
 def register(app: typer.Typer) -> None:
@@ -38,9 +37,8 @@ def register(app: typer.Typer) -> None:
         if all_:
             ws = local_store(ctx, "decide --all",
                              "`empatia run --only decide` decides for everyone through it")
-            with Progress(TextColumn("deciding"), BarColumn(), TextColumn("{task.completed:,}"),
-                          TimeElapsedColumn(), console=console) as bar:
-                task = bar.add_task("decide", total=None)
+            with progress_bar() as bar:
+                task = bar.add_task("deciding", total=None)
                 figures = decide_everyone(ws, export=export, actions=actions,
                                           progress=lambda n: bar.advance(task, n))
             t = Table("figure", "value", title="decide --all")

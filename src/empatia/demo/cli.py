@@ -68,11 +68,7 @@ def demo(
     import_rates(ws.store, Path(str(resources.files("empatia.demo") / "rates.csv")), "EUR")
     _run_pipeline(ws)
     if serve:
-        try:
-            from empatia.api.app import serve as run_server
-        except ImportError:
-            console.print("The web UI is not installed yet; the store is ready.")
-            return
+        from empatia.api.app import serve as run_server
         from empatia.privacy.keys import create_key
 
         _, secret = create_key(ws.store, "admin", "demo")
