@@ -71,12 +71,14 @@ def test_revenue_converts_each_amount_with_the_rate_of_its_day(
 
 def test_without_a_rate_currencies_are_never_mixed(store: Store) -> None:
     people = build(store, [order("a", 0, 100, "EUR"), order("a", 1, 430, "PLN"),
-                           order("b", 0, 50, "EUR"), order("b", 3, 70, "EUR")])  # fmt: skip
+                           order("b", 0, 50, "EUR"), order("b", 3, 70, "EUR"),
+                           order("c", 0, 9, "USD"), order("c", 1, 8, "PLN")])  # fmt: skip
     a, b = people["a"], people["b"]
     assert a["revenue"] is None and a["avg_order_value"] is None and a["m_score"] is None
     assert a["revenue_by_currency"] == {"EUR": 100.0, "PLN": 430.0}
     assert a["revenue_note"] == "no EUR rate for PLN: convert with `empatia rates import`"
     assert a["orders"] == 2
+    assert people["c"]["revenue_note"].startswith("no EUR rate for PLN, USD: ")
     assert b["revenue"] == 120.0 and b["m_score"] == 5  # ranked among convertible buyers only
 
 

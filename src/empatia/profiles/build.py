@@ -131,17 +131,22 @@ def _revenue(eng: Engine, orders: ir.Table, money: Reporting) -> ir.Table:
     )
     known = pc.currency.notnull()
     missing = known & (pc.unconverted > 0)
+    # (no ordered aggregates: Spark has none) keys and values come from one array of pairs
+    pairs = ibis.struct({"k": pc.currency, "v": pc.amount}).collect(where=known)
     per = pc.group_by("person_id").aggregate(
         value=pc.value.sum(where=known),
-        missing=pc.currency.group_concat(", ", where=missing, order_by=pc.currency),
+        missing_list=pc.currency.collect(where=missing),
         unknown=pc.n.sum(where=pc.currency.isnull()),
         priced_orders=pc.n.sum(where=known),
-        revenue_by_currency=ibis.map(
-            pc.currency.collect(where=known, order_by=pc.currency),
-            pc.amount.collect(where=known, order_by=pc.currency),
-        ),
+        revenue_by_currency=ibis.map(pairs.map(lambda p: p.k), pairs.map(lambda p: p.v)),
         rates_from=pc.rates_from.min(),
         rates_to=pc.rates_to.max(),
+    )
+    per = per.mutate(
+        missing=ibis.cases(
+            (per.missing_list.length() > 0, per.missing_list.sort().join(", ")),
+            else_=ibis.null("string"),
+        )
     )
     no_rate = ibis.literal(f"no {money.currency} rate for ").concat(
         per.missing, ibis.literal(": convert with `empatia rates import`")

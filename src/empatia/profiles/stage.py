@@ -68,6 +68,11 @@ class ProfilesStage:
     name = "profiles"
     after: tuple[str, ...] = ("identity", "privacy")
 
+    def fingerprint(self, ctx: RunContext) -> str:
+        """Beyond events and options: the exchange rates and the reporting currency."""
+        money = Reporting.from_settings(ctx.workspace.settings)
+        return f"{rates_fingerprint(ctx.workspace.store, money.currency)}|{money.assume_missing}"
+
     def run(self, ctx: RunContext) -> dict[str, Any]:
         eng, own = engine_for(ctx)
         try:
