@@ -4,7 +4,7 @@
 
 Creates a fresh store with `empatia init`, starts `empatia serve`, and drives it from
 ``--clients`` separate processes: half send single events to ``/v1/track``, half send
-``/v1/batch`` requests of 1–100 events, every event with its own messageId. A request that gets
+``/v1/batch`` requests of 1–``--batch`` events, every event with its own messageId. A request that gets
 no answer (the server was killed under it) or a non-200 is sent again, unchanged, until it
 gets its 200 — as a Segment client does — so events committed before the kill but never
 acknowledged come back as retries and must be stored once. The server is killed with SIGKILL
@@ -38,9 +38,10 @@ from tests.conftest import ServerProcess  # noqa: E402
 from empatia.store import Store  # noqa: E402
 
 
-def client(worker: int, url: str, key: str, batches: bool, stop: mp.synchronize.Event,
+def client(worker: int, url: str, key: str, batches: int, stop: mp.synchronize.Event,
            out: mp.Queue) -> None:  # fmt: skip
-    """Send until ``stop``; put (acked messageIds, retries, non-200 codes) on ``out``."""
+    """Send until ``stop`` (batches of up to ``batches`` events, or single events when 0);
+    put (acked messageIds, retries, non-200 codes) on ``out``."""
     auth = {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}
     rnd = random.Random(worker)
     acked: list[str] = []
@@ -51,7 +52,7 @@ def client(worker: int, url: str, key: str, batches: bool, stop: mp.synchronize.
         while not stop.is_set():
             i += 1
             if batches:
-                n = rnd.randint(1, 100)
+                n = rnd.randint(1, batches)
                 ids = [f"k9-{worker}-{i}-{j}" for j in range(n)]
                 path, body = "/v1/batch", {"batch": [
                     {"type": "track", "userId": f"u{worker}-{j % 7}", "event": "Batch Event",
@@ -76,6 +77,28 @@ def client(worker: int, url: str, key: str, batches: bool, stop: mp.synchronize.
     out.put((acked, retries, codes))
 
 
+class Server(ServerProcess):
+    """``empatia serve`` restarted on the same port; ready when /health answers (given 10 s
+    an answer: under load the first requests queue behind the clients' retries)."""
+
+    def start(self, timeout: float = 300) -> Server:
+        env = dict(os.environ, EMPATIA_DB=str(self.db))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "empatia.cli", "serve", "--port", str(self.port)],
+            env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/health", timeout=10).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not start in time")
+
+
 def init_store(db: Path) -> str:
     """`empatia init` as a user runs it; the write key it prints once."""
     out = subprocess.run([sys.executable, "-m", "empatia.cli", "--db", str(db), "init"],
@@ -93,17 +116,18 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--min", type=float, default=4.0, help="seconds after a start, at least")
     ap.add_argument("--max", type=float, default=15.0, help="seconds after a start, at most")
+    ap.add_argument("--batch", type=int, default=500, help="events per batch, at most")
     ap.add_argument("--seed", type=int, default=None)
     args = ap.parse_args()
     rnd = random.Random(args.seed)
     d = Path(tempfile.mkdtemp(prefix="empatia-kill9-"))
     db = d / "k9.duckdb"
     key = init_store(db)
-    srv = ServerProcess(db)
-    srv.start(timeout=60)
+    srv = Server(db)
+    srv.start()
     ctx = mp.get_context("spawn")
     stop, out = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=client, args=(w, srv.url, key, w % 2 == 1, stop, out))
+    procs = [ctx.Process(target=client, args=(w, srv.url, key, args.batch * (w % 2), stop, out))
              for w in range(args.clients)]  # fmt: skip
     for p in procs:
         p.start()
@@ -117,7 +141,7 @@ def main() -> None:
             kills.append({"after_s": round(up, 1)})
             if k < args.kills - 1:  # after the last kill the store is read as the kill left it
                 t0 = time.perf_counter()
-                srv.start(timeout=120)
+                srv.start()
                 kills[-1]["restart_s"] = round(time.perf_counter() - t0, 2)
             print(f"kill -9 #{k + 1}: {kills[-1]}", flush=True)
     finally:
