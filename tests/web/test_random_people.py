@@ -101,6 +101,7 @@ class OddWorld:
     ws: Workspace
     answers: dict[str, int]  # what ingest answered, per event (index: status)
     pending_person: str
+    legacy_person: str
 
 
 def _existing_users(world: Any, n: int) -> list[str]:
@@ -113,6 +114,25 @@ def _existing_users(world: Any, n: int) -> list[str]:
             if len(users) >= n:
                 return users
     return users
+
+
+def _give_legacy_values(ws: Workspace) -> str:
+    """Values ingest refuses today, in a store written before it checked them: one person's
+    newest order gets a total of "forty", odd items and a support contact an odd wait."""
+    con = ws.store.con
+    pid, seq = con.execute(
+        "select ep.person_id, max(e.seq) from events e join event_persons ep using (seq)"
+        " where e.event = 'Order Completed' group by 1 order by 1 limit 1"
+    ).fetchone()  # fmt: skip
+    patch = {"properties": {"total": "forty", "products": ["junk", {"quantity": "two"}, None]}}
+    con.execute("update events set raw = json_merge_patch(raw, ?::json)::varchar where seq = ?",
+                [orjson.dumps(patch).decode(), seq])  # fmt: skip
+    con.execute(
+        "update events set raw = json_merge_patch(raw, ?::json)::varchar where seq in (select seq"
+        " from event_persons where person_id = ?) and event in ('Support Contact', 'Call Transcribed')",
+        ['{"properties": {"wait_seconds": "long", "duration_seconds": {}}}', pid],
+    )  # fmt: skip
+    return str(pid)
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +154,7 @@ def odd_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OddWorld]:
                 path, json=body, auth=(write, "")
             ).status_code
     run_pipeline(RunContext(ws, options={"emotion_analyzer": "fast", "emotion_themes": False}))
+    legacy = _give_legacy_values(ws)
     with TestClient(create_app(ws), raise_server_exceptions=False) as client:
         sign_in(client, admin)
         talker = existing[0]
@@ -154,15 +175,14 @@ def odd_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OddWorld]:
             and "3 messages not analysed yet" not in client.get(f"/customers/{pid}").text
         ):
             time.sleep(0.5)
-        yield OddWorld(client, ws, answers, pid)
+        yield OddWorld(client, ws, answers, pid, legacy)
     ws.close()
 
 
 def test_ingest_answers_every_odd_event_without_a_5xx(odd_world: OddWorld) -> None:
-    failed = {k: s for k, s in odd_world.answers.items() if s >= 500}
+    failed = {k: s for k, s in odd_world.answers.items() if s not in (200, 400, 413)}
     assert failed == {}
-    accepted = [k for k, s in odd_world.answers.items() if s == 200]
-    assert len(accepted) >= len(odd_world.answers) // 2, odd_world.answers  # most are fine
+    assert "1 /v1/track Order Completed" in odd_world.answers  # every event got an answer
 
 
 def test_the_360_of_200_random_people_never_answers_5xx(odd_world: OddWorld) -> None:
@@ -174,6 +194,7 @@ def test_the_360_of_200_random_people_never_answers_5xx(odd_world: OddWorld) -> 
         "select distinct person_id from identities where kind = 'user_id' and"
         " (value like 'odd-%' or value like 'Zoë%')").fetchall())  # fmt: skip
     assert len(everyone) >= PEOPLE + len(odd)
+    odd.append(odd_world.legacy_person)
     people = odd + random.Random(SEED).sample([p for p in everyone if p not in odd], PEOPLE)
     broken: dict[str, str] = {}
     pending: list[str] = []
@@ -192,8 +213,8 @@ def test_pending_and_invalid_values_are_said_on_the_page(odd_world: OddWorld) ->
     html = odd_world.client.get(f"/customers/{odd_world.pending_person}").text
     assert "3 messages not analysed yet — run `empatia run`." in html
     assert html.count("not analysed yet</span>") == 3
-    if odd_world.answers.get("0 /v1/track Order Completed") == 200:  # kept (theirs): invalid
-        assert "forty (invalid)" in html
+    html = odd_world.client.get(f"/customers/{odd_world.legacy_person}").text
+    assert "forty (invalid)" in html and "could not be computed" not in html
 
 
 def test_every_other_page_of_the_odd_world_answers(odd_world: OddWorld) -> None:

@@ -170,7 +170,8 @@ def contacts_view(con: duckdb.DuckDBPyConnection, person_id: str, before: dateti
     finally:
         cur.close()
     view: dict[str, Any] = {"person_id": person_id, "name": display_name(profile, person_id),
-                            "rows_shown": TIMELINE_ROWS, "before": before}  # fmt: skip
+                            "rows_shown": TIMELINE_ROWS, "before": before,
+                            "known": bool(profile or events)}  # fmt: skip
     view["timeline"] = guarded("timeline", lambda: build_timeline(events, texts))
     rows = view["timeline"].data if view["timeline"].ok else []
     view["older"] = older_cursor(events, rows, TIMELINE_ROWS, len(events) >= MAX_EVENTS)

@@ -7,6 +7,7 @@ opens it as a page of its own.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -20,6 +21,7 @@ from empatia.web.auth import WebKey, may_see_words, workspace_of
 from empatia.web.render import render
 from empatia.web.sections import Section, Tables, guarded, records
 
+log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 
 DIMENSIONS = ("channel", "market", "language")
@@ -80,9 +82,13 @@ def section(name: str, request: Request, key: WebKey, by: str = "channel",
         cur.close()
     ctx = {"s": sec, "name": name, "title": _TITLES[name], "p": params, "dims": DIMENSIONS,
            "anchors": PATH_ANCHORS}  # fmt: skip
-    if request.headers.get("hx-request"):
-        return render(request, f"dash/{name}.html", **ctx)
-    return render(request, "dash_page.html", nav="dashboard", **ctx)
+    template = f"dash/{name}.html" if request.headers.get("hx-request") else "dash_page.html"
+    try:
+        return render(request, template, nav="dashboard", **ctx)
+    except Exception as e:  # noqa: BLE001 - odd data in one section must not be a 500
+        log.exception("web dashboard section %s could not be drawn", name)
+        ctx["s"] = Section.missing(f"This section could not be drawn ({type(e).__name__}).")
+        return render(request, template, nav="dashboard", **ctx)
 
 
 #: Below this many rows in all, series are drawn per quarter instead of per month.

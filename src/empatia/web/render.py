@@ -51,9 +51,9 @@ def invalid(v: Any) -> str:
 
 
 def fmt_num(v: Any, digits: int = 0) -> str:
-    """``1234.5`` → ``1,235``; missing → an en dash; not a number → said so.
+    """``1234.6`` → ``1,235``; missing → an en dash; not a number → said so.
 
-    >>> fmt_num(1234.5), fmt_num(None), fmt_num("forty")
+    >>> fmt_num(1234.6), fmt_num(None), fmt_num("forty")
     ('1,235', '–', "invalid: 'forty'")
     """
     if _missing(v):

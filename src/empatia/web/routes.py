@@ -59,6 +59,9 @@ def contacts(person_id: str, request: Request, key: WebKey, before: datetime | N
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     view = contacts_view(ws.store.con, person_id, when, seq)
+    if not view["known"] and before is None:
+        return render(request, "search.html", status=404, nav="customers", q=person_id, matches=[],
+                      message=f"No person {person_id} in this workspace.")  # fmt: skip
     _audit(request, key.key_id, person_id, "web contacts" + (" with words" if words else ""))
     return render(request, "contacts.html", nav="customers", c=view, words=words)
 
