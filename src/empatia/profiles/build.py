@@ -131,14 +131,16 @@ def _revenue(eng: Engine, orders: ir.Table, money: Reporting) -> ir.Table:
     )
     known = pc.currency.notnull()
     missing = known & (pc.unconverted > 0)
-    # (no ordered aggregates: Spark has none) keys and values come from one array of pairs
-    pairs = ibis.struct({"k": pc.currency, "v": pc.amount}).collect(where=known)
+    # The map of sums per currency is written as DuckDB's map text (``{PLN=860.0}``; the store
+    # column casts it): Spark's maps do not survive Ibis's Arrow conversion, and Spark has no
+    # ordered aggregates, so nothing here depends on the order rows are collected in.
+    entries = pc.currency.concat("=", pc.amount.cast("string")).collect(where=known)
     per = pc.group_by("person_id").aggregate(
         value=pc.value.sum(where=known),
         missing_list=pc.currency.collect(where=missing),
         unknown=pc.n.sum(where=pc.currency.isnull()),
         priced_orders=pc.n.sum(where=known),
-        revenue_by_currency=ibis.map(pairs.map(lambda p: p.k), pairs.map(lambda p: p.v)),
+        entries=entries,
         rates_from=pc.rates_from.min(),
         rates_to=pc.rates_to.max(),
     )
@@ -146,7 +148,11 @@ def _revenue(eng: Engine, orders: ir.Table, money: Reporting) -> ir.Table:
         missing=ibis.cases(
             (per.missing_list.length() > 0, per.missing_list.sort().join(", ")),
             else_=ibis.null("string"),
-        )
+        ),
+        revenue_by_currency=ibis.cases(
+            (per.entries.length() > 0, "{" + per.entries.sort().join(", ") + "}"),
+            else_=ibis.null("string"),
+        ),
     )
     no_rate = ibis.literal(f"no {money.currency} rate for ").concat(
         per.missing, ibis.literal(": convert with `empatia rates import`")
