@@ -13,12 +13,15 @@ into one line per day and channel, so the contacts stay visible.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import Counter
 from datetime import datetime
 from typing import Any
 
 from empatia.web.render import fmt_duration
+
+log = logging.getLogger(__name__)
 
 BROWSING_EVENTS = {"Product Viewed", "Product Added", "Product Removed", "Products Searched"}
 BROWSING_TYPES = {"page", "screen", "identify", "alias", "group"}
@@ -105,13 +108,23 @@ def describe(event: str | None, p: dict[str, Any]) -> str:
         what = p.get("purpose") or p.get("category") or ""
         ch = p.get("channel")
         granted = p.get("granted")
-        bits = [f"{what}{' ' + ch if ch else ''}",
+        bits = [f"{what}{' ' + str(ch) if ch else ''}",
                 "granted" if granted is True else "withdrawn" if granted is False else ""]  # fmt: skip
     elif event in ("Message Sent", "Call Transcribed"):
         dur = p.get("duration_seconds")
         bits = [str(p.get("case_id") or ""),
                 f"{number(dur) / 60:.0f} min call" if number(dur) is not None else ""]  # fmt: skip
     return " · ".join(b for b in bits if b)
+
+
+def _detail(event: str | None, p: dict[str, Any]) -> str:
+    """:func:`describe`, or a plain note when an event's properties are too odd to describe
+    (one odd event never takes the whole timeline down)."""
+    try:
+        return describe(event, p)
+    except Exception:  # noqa: BLE001
+        log.warning("web timeline: could not describe a %s event", event)
+        return "(details not shown: unexpected values)"
 
 
 def words_of(p: dict[str, Any]) -> str | None:
@@ -160,7 +173,7 @@ def build_timeline(
         rows.append({
             "browse": False, "seq": e["seq"], "index": index, "timestamp": e["timestamp"], "channel": ch,
             "title": e.get("event") or e.get("name") or kind,
-            "detail": describe(e.get("event"), props),
+            "detail": _detail(e.get("event"), props),
             "words": {"text": text, "pending": pending, "score": None, **(analysis or {})}
             if text else None,
         })  # fmt: skip
