@@ -38,6 +38,8 @@ ID_FIELDS = ("userId", "anonymousId", "previousId", "groupId")
 #: An event's time (after skew correction) is refused before this or a day after receipt.
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 FUTURE_SLACK = timedelta(days=1)
+TOO_EARLY = f"the event's time is before {EARLIEST:%Y-%m-%d} (after clock-skew correction)"
+TOO_LATE = "the event's time is more than a day ahead of the server (after clock-skew correction)"
 #: Control characters (Unicode category Cc), refused in ids.
 CONTROL = "[\\x00-\\x1f\\x7f-\\x9f]"
 #: What a known property must look like (``docs/tracking-plan.md``); an event breaking a rule
@@ -104,10 +106,6 @@ def parse_sql(staging: str) -> str:
 
 
 _ID_TYPES = ("VARCHAR", "BIGINT", "UBIGINT")
-
-
-TOO_EARLY = f"the event's time is before {EARLIEST:%Y-%m-%d} (after clock-skew correction)"
-TOO_LATE = "the event's time is more than a day ahead of the server (after clock-skew correction)"
 
 
 def _lit(text: str) -> str:
