@@ -163,3 +163,20 @@ def test_the_demo_ships_rates_for_its_currencies_from_before_its_first_day(store
     done = import_rates(store, Path(str(resources.files("empatia.demo") / "rates.csv")), "EUR")
     assert set(done["currencies"]) == {m[1] for m in MARKETS.values()} - {"EUR"}
     assert done["from"] <= date.fromtimestamp(START)
+
+
+def test_decide_weighs_purchases_by_converted_prices(store: Store, tmp_path: Path) -> None:
+    """The persona recommender's spend feature: 43 PLN at 4.30 is 10 EUR, not 43."""
+    from empatia.decide.signals import purchases
+
+    import_rates(store, rates_file(tmp_path, "date,currency,rate\n2026-01-01,PLN,4.3\n"), "EUR")
+    line = {"product_id": "beans", "category": "coffee", "price": 43.0, "quantity": 2}
+    events = [order("p", 1, 86, "PLN"), order("e", 1, 20, "EUR"), order("x", 1, 86, "USD")]
+    for e in events:
+        e["properties"]["products"] = [dict(line)]
+    events[1]["properties"]["products"][0]["price"] = 10.0
+    build(store, events)
+    qty = purchases(store).set_index("person")["qty"]
+    person = dict(store.con.execute("select user_id, person_id from profiles").fetchall())
+    assert qty[person["p"]] == pytest.approx(20.0) and qty[person["e"]] == pytest.approx(20.0)
+    assert qty[person["x"]] == 2.0  # no USD rate: the quantity alone, not 86 of another currency

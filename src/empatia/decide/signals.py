@@ -69,21 +69,33 @@ def _person_join(con: duckdb.DuckDBPyConnection, only: Collection[str] | None = 
 
 def purchases(store: Store, only: Collection[str] | None = None) -> pd.DataFrame:
     """One row per product line of every ``Order Completed``: person, item, ts, qty,
-    category, name (and price); of everyone, or ``only`` these people."""
+    category, name (and price); of everyone, or ``only`` these people.
+
+    ``qty`` is quantity × price with the price in the reporting currency (the profiles'), at
+    the rate of the order's day or the latest before it; a price that cannot be converted
+    counts as 1, never as a number in another currency.
+    """
     con = store.cursor()
     try:
         join, person = _person_join(con, only)
         return con.execute(f"""
             with o as (
                 select {person} as person, e."timestamp" as ts,
+                       upper(trim(json_extract_string(e.raw, '$.properties.currency'))) as cur,
                        unnest(from_json(json_extract(e.raw, '$.properties.products'),
                                         '{_PRODUCTS}'), recursive := true)
                 from events e {join}
                 where e.type = 'track' and e.event = '{ORDER_EVENT}'
-            )
-            select person, product_id as item, ts, coalesce(quantity, 1) * coalesce(price, 1) as qty,
+            ),
+            base as (select coalesce(any_value(currency), 'EUR') as b from profiles),
+            r as (select currency, day, rate from exchange_rates where base = (select b from base))
+            select person, product_id as item, ts,
+                   coalesce(quantity, 1) * coalesce(
+                       price / case when cur = (select b from base) then 1.0 else r.rate end, 1
+                   ) as qty,
                    category, coalesce(name, product_id) as name
-            from o where product_id is not null and person is not null
+            from o asof left join r on o.cur = r.currency and timezone('UTC', o.ts)::date >= r.day
+            where product_id is not null and person is not null
         """).df()
     finally:
         con.close()
