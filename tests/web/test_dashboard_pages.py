@@ -109,7 +109,9 @@ def test_chart_month_labels_appear_once_each():
     labels = _month_ticks(axis, "2026-07-04", "2026-09-09")
     assert labels == ["Aug 2026", "Sep 2026"]
     rows = [{"month": f"2024-{m:02d}-01", "grp": "web", "score": 0.1, "n": 5} for m in range(1, 13)]
-    rows += [{"month": f"2025-{m:02d}-01", "grp": "web", "score": 0.1, "n": 5} for m in range(1, 13)]
+    rows += [
+        {"month": f"2025-{m:02d}-01", "grp": "web", "score": 0.1, "n": 5} for m in range(1, 13)
+    ]
     spec = charts.lines(rows, "month", "score", "grp", "d", "s")
     axis = spec["encoding"]["x"]["axis"]
     labels = _month_ticks(axis, "2024-01-01", "2025-12-01")

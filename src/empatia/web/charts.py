@@ -137,8 +137,13 @@ def score_band(rows: list[dict[str, Any]], description: str, y_title: str,
                time_unit: str = "yearmonth") -> dict[str, Any]:  # fmt: skip
     """A score per period with its confidence interval as a band."""
     spec = base(rows, description, 160)
-    x = {"field": "month", "type": "temporal", "timeUnit": time_unit, "title": None,
-         "axis": time_axis([r.get("month") for r in rows], time_unit)}
+    x = {
+        "field": "month",
+        "type": "temporal",
+        "timeUnit": time_unit,
+        "title": None,
+        "axis": time_axis([r.get("month") for r in rows], time_unit),
+    }
     spec["layer"] = [
         {"mark": {"type": "area", "opacity": 0.25, "color": "#1747b8"},
          "encoding": {"x": x, "y": {"field": "ci_low", "type": "quantitative", "title": y_title},
