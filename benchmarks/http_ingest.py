@@ -81,7 +81,7 @@ def scenario(name: str, path: str, body: dict, per_request: int, seconds: int, c
         with Store(db) as s:
             _, key = create_key(s, "write")
         base = count_events(db)
-        srv = ServerProcess(db).start()
+        srv = ServerProcess(db).start(timeout=300)  # a loaded machine starts it slowly
         bf = Path(d) / "body.json"
         bf.write_text(json.dumps(body))
         try:
