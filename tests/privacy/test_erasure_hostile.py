@@ -310,3 +310,41 @@ def test_exports_the_product_wrote_lose_her_too(rich: Workspace) -> None:
         emails = {r[0] for r in con.execute(f"select email from '{folder / name}'").fetchall()}
         assert emails == {BOB["email"], "thomas.berg@example.net"}, name
         assert ALA["email"] not in str(con.execute(f"select * from '{folder / name}'").fetchall())
+
+
+def test_the_same_words_written_by_someone_else_stay(rich: Workspace, tmp_path: Path) -> None:
+    """Template texts ("Produkt zgodny z opisem.") are the other customer's own words."""
+    same = [{"type": "track", "userId": uid, "event": "Review Submitted", "messageId": f"s-{uid}",
+             "properties": {"text": "Produkt zgodny z opisem, polecam sklep.", "rating": 5}}
+            for uid in (ALA["user_id"], BOB["user_id"])]  # fmt: skip
+    import_files(rich.store, [write_jsonl(tmp_path / "same.jsonl", same)])
+    report = erase(rich.store, "user_id:" + ALA["user_id"], rewrite_file=False)
+    assert "Produkt zgodny z opisem" in rich.store.con.execute(
+        "select raw from events where message_id = ?", [f"s-{BOB['user_id']}"]).fetchone()[0]  # type: ignore[index]
+    assert report.blanked.get("events", 0) == 2  # only Bob's two messages that name her
+
+
+def test_erasure_before_any_run_finds_every_event_and_id(tmp_path: Path) -> None:
+    """Before `empatia run` nothing is stitched: the e-mail still leads to her identify event,
+    its userId to her other events, and every id on them gets a tombstone."""
+    ws = Workspace(db=tmp_path / "fresh.duckdb")
+    events = [
+        {"type": "identify", "userId": "u-1", "messageId": "f1",
+         "traits": {"email": "ala@kot.pl", "phone": "+48 601 234 567", "firstName": "Ala"}},
+        {"type": "track", "userId": "u-1", "event": "Review Submitted", "messageId": "f2",
+         "properties": {"text": "Produkt zgodny z opisem."}},
+        {"type": "track", "userId": "u-2", "event": "Review Submitted", "messageId": "f3",
+         "properties": {"text": "Produkt zgodny z opisem."}},
+    ]  # fmt: skip
+    import_files(ws.store, [write_jsonl(tmp_path / "in.jsonl", events)])
+    report = erase(ws.store, "email:ala@kot.pl")
+    assert report.deleted["events"] == 2 and report.blanked == {}
+    left = [r[0] for r in ws.store.con.execute("select message_id from events").fetchall()]
+    assert left == ["f3"]
+    back = [{"type": "track", "anonymousId": "anon-77", "event": "Hi", "messageId": "b1",
+             "properties": {"email": "ALA@kot.pl"}},
+            {"type": "track", "userId": "u-1", "event": "Hi", "messageId": "b2"},
+            {"type": "identify", "anonymousId": "anon-78", "messageId": "b3",
+             "traits": {"phone": "0048601234567"}}]  # fmt: skip
+    assert import_files(ws.store, [write_jsonl(tmp_path / "back.jsonl", back)]).files[0].erased == 3
+    ws.close()

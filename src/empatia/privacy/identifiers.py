@@ -89,17 +89,31 @@ def _get(data: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
 
 def of_event(
     event: Mapping[str, Any], user_id: str | None = None, anonymous_id: str | None = None,
-    previous_id: str | None = None,
+    previous_id: str | None = None, *, every_form: bool = True,
 ) -> set[tuple[str, str]]:  # fmt: skip
-    """Every ``(kind, form)`` an event carries, where the tracking plan places identifiers."""
+    """Every ``(kind, form)`` an event carries, where the tracking plan places identifiers
+    (only the :func:`canonical` form of each unless ``every_form``).
+
+    >>> sorted(of_event({"traits": {"email": "Ala@X.pl"}}, "U1", every_form=False))
+    [('email', 'ala@x.pl'), ('user_id', 'U1')]
+    """
     region = next((r for r in (_get(event, k) for k in _MARKET_KEYS) if r), None)
+
+    def each(kind: str, value: str | None, reg: str | None = None) -> set[str]:
+        if every_form:
+            return forms(kind, value, reg)
+        one = canonical(kind, value, reg)
+        return {one} if one else set()
+
     out: set[tuple[str, str]] = set()
-    for kind, value in (("user_id", user_id), ("anonymous_id", anonymous_id),
-                        ("user_id", previous_id), ("anonymous_id", previous_id)):  # fmt: skip
-        out |= {(kind, f) for f in forms(kind, value)}
+    ids = [("user_id", user_id), ("anonymous_id", anonymous_id)]
+    if every_form:  # an alias's previousId is an earlier anonymousId or userId
+        ids += [("user_id", previous_id), ("anonymous_id", previous_id)]
+    for kind, value in ids:
+        out |= {(kind, f) for f in each(kind, value)}
     for kind, paths in _PATH_KEYS.items():
         for keys in paths:
-            out |= {(kind, f) for f in forms(kind, _get(event, keys), region)}
+            out |= {(kind, f) for f in each(kind, _get(event, keys), region)}
     return out
 
 

@@ -25,11 +25,12 @@ import re
 from dataclasses import dataclass, field
 
 import duckdb
+import orjson
 
 from empatia.errors import NotFoundError, ValidationError
 from empatia.identity.extract import ID_PATHS
 from empatia.privacy.identifiers import KINDS as ID_KINDS
-from empatia.privacy.identifiers import canonical
+from empatia.privacy.identifiers import canonical, of_event
 from empatia.store import Store
 
 #: Tables the plan never touches: bookkeeping without personal data, or handled on purpose.
@@ -48,7 +49,6 @@ class Subject:
     identifiers: set[tuple[str, str]] = field(default_factory=set)
     seqs: set[int] = field(default_factory=set)
     text_hashes: set[str] = field(default_factory=set)
-    texts: set[str] = field(default_factory=set)
     names: set[str] = field(default_factory=set)  # "first last", found in others' words
     raw_forms: set[str] = field(default_factory=set)  # e-mails and phones as people wrote them
 
@@ -123,8 +123,10 @@ def resolve(store: Store, query: str) -> Subject:
         else:
             # Not stitched (yet): the identifier itself, where the tracking plan puts it.
             for kind, value in _candidates(text):
-                if _carried(store, cur, kind, value):
+                seqs = _carrying(store, cur, kind, value)
+                if seqs:
                     subject.identifiers.add((kind, value))
+                    subject.seqs |= seqs
             if text.startswith("p_") and has_identity and _all(
                 cur, "select 1 from event_persons where person_id = ? limit 1", [text]
             ):
@@ -149,26 +151,42 @@ def resolve(store: Store, query: str) -> Subject:
     return subject
 
 
-def _carried(store: Store, cur: duckdb.DuckDBPyConnection, kind: str, value: str) -> bool:
-    """Whether any event carries identifier ``(kind, value)`` in its place (never a substring
-    of some other text)."""
+def _identity_seen(store: Store, cur: duckdb.DuckDBPyConnection) -> int:
+    """The last event identity has read (its identifiers are in ``identity_event_ids``)."""
+    if not store.table_exists("identity_event_ids"):
+        return 0
+    row = cur.execute("select coalesce(max(seq), 0) from identity_event_ids").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _carrying(store: Store, cur: duckdb.DuckDBPyConnection, kind: str, value: str,
+              *, unread_only: bool = False) -> set[int]:  # fmt: skip
+    """The events that carry identifier ``(kind, value)`` in its place (never a substring of
+    some other text): from identity's extract, and by reading the events it has not read."""
     if kind in ("user_id", "anonymous_id"):
-        sql = "select 1 from events where user_id = $v or anonymous_id = $v limit 1"
-        return bool(cur.execute(sql, {"v": value}).fetchone())
-    if store.table_exists("identity_event_ids") and cur.execute(
-        "select 1 from identity_event_ids where kind = ? and value = ? limit 1", [kind, value]
-    ).fetchone():
-        return True
+        sql = "select seq from events where user_id = $v or anonymous_id = $v"
+        return {r[0] for r in cur.execute(sql, {"v": value}).fetchall()}
+    seqs: set[int] = set()
+    if not unread_only and store.table_exists("identity_event_ids"):
+        seqs |= {r[0] for r in cur.execute(
+            "select seq from identity_event_ids where kind = ? and value = ?", [kind, value]
+        ).fetchall()}  # fmt: skip
     paths = ID_PATHS[kind]
     got = " or ".join(f"json_extract_string(raw, '{p}') is not null" for p in paths)
     vals = ", ".join(f"json_extract_string(raw, '{p}')" for p in paths)
-    raws = cur.execute(f"select distinct unnest([{vals}]) from events where {got}").fetchall()
-    return any(canonical(kind, r[0]) == value for r in raws if r[0] is not None)
+    rows = cur.execute(
+        f"select seq, [{vals}] from events where seq > ? and ({got})",
+        [_identity_seen(store, cur)],
+    ).fetchall()
+    seqs |= {seq for seq, raws in rows if any(canonical(kind, r) == value for r in raws if r)}
+    return seqs
 
 
 def _close_events(store: Store, cur: duckdb.DuckDBPyConnection, subject: Subject) -> None:
-    """The person's events, and the ids on them (two rounds reach a fixed point in practice)."""
-    for _ in range(3):
+    """The person's events, and every identifier on them (as identity places and normalises
+    them); a few rounds reach a fixed point in practice."""
+    searched: set[tuple[str, str]] = set()
+    for _ in range(4):
         before = (len(subject.seqs), len(subject.identifiers))
         ids = sorted(subject.values("user_id", "anonymous_id"))
         seqs: set[int] = set()
@@ -202,31 +220,25 @@ def _close_events(store: Store, cur: duckdb.DuckDBPyConnection, subject: Subject
                     [],
                 )
             }
+        # Events identity has not read yet carry e-mails, phones, … only in their JSON.
+        for kind, value in sorted(subject.identifiers - searched):
+            if kind in ID_PATHS:
+                seqs |= _carrying(store, cur, kind, value, unread_only=True)
+        searched |= subject.identifiers
         subject.seqs |= seqs
         if subject.seqs:
             _load_seqs(cur, subject)
-            for uid, aid in _all(
+            for raw, uid, aid, prev in _all(
                 cur,
-                "select distinct user_id, anonymous_id from events join _subject_seqs using (seq)",
+                "select raw, user_id, anonymous_id, previous_id from events"
+                " join _subject_seqs using (seq)",
                 [],
             ):
-                if uid:
-                    subject.identifiers.add(("user_id", uid))
-                if aid:
-                    subject.identifiers.add(("anonymous_id", aid))
+                subject.identifiers |= of_event(_json(raw), uid, aid, prev, every_form=False)
         if (len(subject.seqs), len(subject.identifiers)) == before:
             break
     if subject.seqs:
         _load_seqs(cur, subject)
-        for (t,) in _all(
-            cur,
-            "select coalesce(json_extract_string(raw, '$.properties.text'),"
-            " json_extract_string(raw, '$.properties.comment'))"
-            " from events join _subject_seqs using (seq)",
-            [],
-        ):
-            if t and len(t.strip()) >= 12:
-                subject.texts.add(t)
         for first, last in _all(
             cur,
             "select distinct trim(json_extract_string(raw, '$.traits.firstName')),"
@@ -243,6 +255,14 @@ def _close_events(store: Store, cur: duckdb.DuckDBPyConnection, subject: Subject
                     cur, "select text_hash from text_analysis join _subject_seqs using (seq)", []
                 )
             }
+
+
+def _json(raw: str) -> dict[str, object]:
+    try:
+        event = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return {}
+    return event if isinstance(event, dict) else {}
 
 
 def _load_seqs(cur: duckdb.DuckDBPyConnection, subject: Subject) -> None:
@@ -318,11 +338,12 @@ def predicates(subject: Subject, table: str, columns: dict[str, str]) -> list[st
 
 def needles(subject: Subject) -> list[str]:
     """Strings that must not survive anywhere once the subject is erased: identifiers (short
-    ids only when they cannot be an ordinary word), the full name, the person's own texts."""
+    ids only when they cannot be an ordinary word) and the full name."""
     out = set(subject.values("email", "phone")) | subject.raw_forms | subject.names
     out |= {v for v in subject.values() if len(v) >= 8}
     out |= {p for p in subject.person_ids if len(p) >= 6}
-    out |= subject.texts
+    # Not the person's own texts: their rows go with their events, and the same words written
+    # by someone else ("Produkt zgodny z opisem.") are that person's, not this one's.
     return sorted(n for n in out if len(n.strip()) >= 4)
 
 
