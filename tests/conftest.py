@@ -57,7 +57,7 @@ class ServerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = db.with_suffix(".server.log")
 
-    def start(self, timeout: float = 30) -> ServerProcess:
+    def start(self, timeout: float = 120) -> ServerProcess:
         env = dict(os.environ, EMPATIA_DB=str(self.db))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "empatia.cli", "serve", "--port", str(self.port), *self.args],
