@@ -124,10 +124,15 @@ def too_deep(text: str) -> bool:
     return text.count("[") + text.count("{") > MAX_DEPTH and depth(text) > MAX_DEPTH
 
 
-def _at(e: dict[str, Any], path: str) -> Any:
+#: The known properties with their paths split once (this runs for every event).
+_KNOWN = [(tuple(path.split(".")), path, rule) for path, rule in KNOWN]
+_CURRENCY = re.compile("[A-Za-z]{3}")
+
+
+def _at(e: dict[str, Any], keys: tuple[str, ...]) -> Any:
     v: Any = e
-    for key in path.split("."):
-        if not isinstance(v, dict):
+    for key in keys:
+        if type(v) is not dict:
             return None
         v = v.get(key)
     return v
@@ -137,7 +142,7 @@ def _breaks(rule: str, v: Any) -> bool:
     """Python twin of ``normalize._breaks``: a present, non-null value that breaks ``rule``."""
     if v is None:
         return False
-    number = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    number = type(v) in (int, float) and math.isfinite(v)
     if rule == "number":
         return not number
     if rule == "amount":
@@ -147,21 +152,25 @@ def _breaks(rule: str, v: Any) -> bool:
     if rule == "string":
         return not isinstance(v, str)
     if rule == "currency":
-        return not (isinstance(v, str) and re.fullmatch("[A-Za-z]{3}", v) is not None)
+        return not (isinstance(v, str) and _CURRENCY.fullmatch(v) is not None)
     return not isinstance(v, list)  # products
 
 
 def _property_reason(e: dict[str, Any]) -> str | None:
-    for path, rule in KNOWN:
-        v = _at(e, path)
+    for keys, path, rule in _KNOWN:
+        if keys[0] not in e:
+            continue
+        v = _at(e, keys)
         if _breaks(rule, v):
             return f"{path} must be {RULES[rule]}"
         if rule == "products" and isinstance(v, list):
-            if not all(isinstance(item, dict) for item in v):
-                return f"{path} must be {RULES[rule]}"
+            for item in v:
+                if type(item) is not dict:
+                    return f"{path} must be {RULES[rule]}"
             for field, frule in PRODUCT_FIELDS:
-                if any(field in item and _breaks(frule, item[field]) for item in v):
-                    return f"{path}[].{field} must be {RULES[frule]}"
+                for item in v:
+                    if field in item and _breaks(frule, item[field]):
+                        return f"{path}[].{field} must be {RULES[frule]}"
     return None
 
 
