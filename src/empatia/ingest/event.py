@@ -156,11 +156,24 @@ def _breaks(rule: str, v: Any) -> bool:
     return not isinstance(v, list)  # products
 
 
+#: Known properties by the object they live in: {top: {key: [(order, rest, path, rule)]}}, so
+#: an event pays only for the known keys it actually has (checked in ``KNOWN`` order).
+_BY_TOP: dict[str, dict[str, list[tuple[int, tuple[str, ...], str, str]]]] = {}
+for _i, (_keys, _path, _rule) in enumerate(_KNOWN):
+    _BY_TOP.setdefault(_keys[0], {}).setdefault(_keys[1], []).append(
+        (_i, _keys[2:], _path, _rule)
+    )
+
+
 def _property_reason(e: dict[str, Any]) -> str | None:
-    for keys, path, rule in _KNOWN:
-        if keys[0] not in e:
-            continue
-        v = _at(e, keys)
+    found = []
+    for top, by_key in _BY_TOP.items():
+        obj = e.get(top)
+        if type(obj) is dict:
+            for key in by_key.keys() & obj.keys():
+                for i, rest, path, rule in by_key[key]:
+                    found.append((i, _at(obj[key], rest) if rest else obj[key], path, rule))
+    for _, v, path, rule in sorted(found, key=lambda f: f[0]):
         if _breaks(rule, v):
             return f"{path} must be {RULES[rule]}"
         if rule == "products" and isinstance(v, list):
