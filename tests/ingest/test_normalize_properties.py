@@ -109,16 +109,15 @@ def test_anything_is_stored_or_refused_with_a_reason(text: str) -> None:
 
 
 def _python(text: str, now: datetime) -> tuple[str | None, tuple[object, ...] | None]:
-    from empatia.ingest.event import reason, to_row
+    from empatia.ingest.event import parse
 
     try:
         e = orjson.loads(text)
     except orjson.JSONDecodeError:
         return "malformed JSON", None
-    why = reason(e, text, None, 32768, now)
-    if why is not None:
-        return why, None
-    r = to_row(e, text, None, "f0", now, "test")
+    r = parse(e, text, None, 32768, now, "f0", "test")
+    if isinstance(r, str):
+        return r, None
     return None, (r.message_id, r.type, r.user_id, r.timestamp)
 
 

@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from empatia.ingest import import_files
-from empatia.ingest.event import to_row
+from empatia.ingest.event import parse
 from empatia.pipeline import RunContext, run_pipeline
 from empatia.privacy import tombstones
 from empatia.privacy.compact import rewrite
@@ -104,9 +104,9 @@ def test_later_events_of_erased_people_are_dropped(world: Workspace, tmp_path: P
 
     now = datetime.now(UTC)
     rows = [
-        to_row({"userId": ALA["user_id"], "event": "X"}, "{}", "track", "m1", now, "k"),
-        to_row({"anonymousId": ALA["anonymous_id"], "event": "X"}, "{}", "track", "m2", now, "k"),
-        to_row({"userId": BOB["user_id"], "event": "X"}, "{}", "track", "m3", now, "k"),
+        parse({"userId": ALA["user_id"], "event": "X"}, "{}", "track", 999, now, "m1", "k"),
+        parse({"anonymousId": ALA["anonymous_id"], "event": "X"}, "{}", "track", 999, now, "m2", "k"),
+        parse({"userId": BOB["user_id"], "event": "X"}, "{}", "track", 999, now, "m3", "k"),
     ]
     assert [r.user_id for r in ring.filter(rows)] == [BOB["user_id"]]
     # The importer's hook, and the stage's backstop through identifiers (a new device, same e-mail).

@@ -81,20 +81,11 @@ def _time(v: Any) -> datetime | None:
 
 
 def _us(d: datetime) -> int:
+    """µs since 1970 (integers: skew correction cannot overflow a datetime)."""
     return (d - _EPOCH) // _US
 
 
-def _event_us(e: dict[str, Any], received_at: datetime) -> int | None:
-    """The event's time in µs since 1970 after skew correction (integers: no overflow)."""
-    orig = _time(e.get("timestamp")) if e.get("timestamp") is not None else None
-    if orig is None and e.get("timestamp") is None:
-        orig = _time(e.get("originalTimestamp"))
-    sent = _time(e.get("sentAt"))
-    if orig is None:
-        return None
-    if sent is None:
-        return _us(orig)
-    return _us(received_at) - (_us(sent) - _us(orig))
+_EARLIEST_US = _us(EARLIEST)
 
 
 def depth(text: str) -> int:
@@ -142,7 +133,7 @@ def _breaks(rule: str, v: Any) -> bool:
     """Python twin of ``normalize._breaks``: a present, non-null value that breaks ``rule``."""
     if v is None:
         return False
-    number = type(v) in (int, float) and math.isfinite(v)
+    number = (type(v) is float and math.isfinite(v)) or type(v) is int
     if rule == "number":
         return not number
     if rule == "amount":
@@ -163,17 +154,22 @@ for _i, (_keys, _path, _rule) in enumerate(_KNOWN):
     _BY_TOP.setdefault(_keys[0], {}).setdefault(_keys[1], []).append(
         (_i, _keys[2:], _path, _rule)
     )
+_BY_TOP_ITEMS = tuple(_BY_TOP.items())
 
 
 def _property_reason(e: dict[str, Any]) -> str | None:
     found = []
-    for top, by_key in _BY_TOP.items():
+    for top, by_key in _BY_TOP_ITEMS:
         obj = e.get(top)
         if type(obj) is dict:
-            for key in by_key.keys() & obj.keys():
-                for i, rest, path, rule in by_key[key]:
-                    found.append((i, _at(obj[key], rest) if rest else obj[key], path, rule))
-    for _, v, path, rule in sorted(found, key=lambda f: f[0]):
+            for key, value in obj.items():
+                specs = by_key.get(key)
+                if specs is not None:
+                    for i, rest, path, rule in specs:
+                        found.append((i, _at(value, rest) if rest else value, path, rule))
+    if len(found) > 1:
+        found.sort(key=_first)
+    for _, v, path, rule in found:
         if _breaks(rule, v):
             return f"{path} must be {RULES[rule]}"
         if rule == "products" and isinstance(v, list):
@@ -187,22 +183,33 @@ def _property_reason(e: dict[str, Any]) -> str | None:
     return None
 
 
+def _first(found: tuple[Any, ...]) -> Any:
+    return found[0]
+
+
 def _is_id(v: Any) -> bool:
     return v is None or (isinstance(v, str | int) and not isinstance(v, bool))
 
 
-def reason(
-    e: Any, text: str, default_type: str | None, max_event_bytes: int,
-    received_at: datetime | None = None,
-) -> str | None:  # fmt: skip
-    """Why the event cannot be stored, or ``None`` when it can (first failing rule wins)."""
+def parse(
+    e: Any, text: str, default_type: str | None, max_event_bytes: int, received_at: datetime,
+    fallback_id: str, source: str,
+) -> Row | str:  # fmt: skip
+    """The stored row of an event, or why it cannot be stored (first failing rule wins).
+
+    One pass over the event: this runs for every event the server receives, so each field is
+    read, converted and parsed once and serves both the checks and the row.
+    """
     if not isinstance(e, dict):
         return "an event must be a JSON object"
-    if len(text.encode()) > max_event_bytes:
-        return f"event is {len(text.encode())} bytes; the limit is {max_event_bytes}"
-    if too_deep(text):
+    if len(text) * 4 > max_event_bytes:  # a code point is at most 4 bytes of UTF-8
+        size = len(text.encode())
+        if size > max_event_bytes:
+            return f"event is {size} bytes; the limit is {max_event_bytes}"
+    if len(text) > MAX_DEPTH and too_deep(text):
         return TOO_DEEP
-    raw_type = e.get("type")
+    get = e.get
+    raw_type = get("type")
     t = _text(raw_type) if raw_type is not None else default_type
     if t is None or t not in EVENT_TYPES:
         if raw_type is not None and not isinstance(raw_type, str):
@@ -210,65 +217,75 @@ def reason(
         else:
             shown = f'"{t}"' if t is not None else "is missing"
         return f"type {shown} (one of {', '.join(EVENT_TYPES)})"
-    if not _is_id(e.get("userId")):
+    uid, aid, pid, gid = get("userId"), get("anonymousId"), get("previousId"), get("groupId")
+    if not _is_id(uid):
         return "userId must be a string"
-    if not _is_id(e.get("anonymousId")):
+    if not _is_id(aid):
         return "anonymousId must be a string"
-    ids = {f: _text(e.get(f)) for f in ID_FIELDS}
-    for f, v in ids.items():
+    texts = (
+        uid if uid is None or type(uid) is str else _text(uid),
+        aid if aid is None or type(aid) is str else _text(aid),
+        pid if pid is None or type(pid) is str else _text(pid),
+        gid if gid is None or type(gid) is str else _text(gid),
+    )
+    for f, v in zip(ID_FIELDS, texts, strict=True):
         if v is not None and _CONTROL.search(v):
             return f"{f} holds a control character"
-    for f, v in ids.items():
-        if v is not None and v != "" and v.strip(" ") == "":
+    for f, v in zip(ID_FIELDS, texts, strict=True):
+        if v and not v.strip(" "):
             return f"{f} is blank"
-    if _id(e.get("userId")) is None and _id(e.get("anonymousId")) is None:
+    user_id, anonymous_id, previous_id, group_id = (
+        (v.strip(" ") or None) if v else None for v in texts
+    )
+    if user_id is None and anonymous_id is None:
         return "missing both userId and anonymousId"
-    if t == "track" and (not isinstance(e.get("event"), str) or e["event"].strip(" ") == ""):
+    event = get("event")
+    if t == "track" and (not isinstance(event, str) or event.strip(" ") == ""):
         return 'track needs an event name (a non-empty string in "event")'
-    if t == "alias" and (_id(e.get("userId")) is None or _id(e.get("previousId")) is None):
+    if t == "alias" and (user_id is None or previous_id is None):
         return "alias needs both userId and previousId"
-    if t == "group" and _id(e.get("groupId")) is None:
+    if t == "group" and group_id is None:
         return "group needs a groupId"
     for f in _OBJECTS:
-        if f in e and e[f] is not None and not isinstance(e[f], dict):
+        v = get(f)
+        if v is not None and not isinstance(v, dict):
             return f"{f} must be an object"
-    for f in _TIMES:
-        if f in e and e[f] is not None and _time(e[f]) is None:
-            return f"{f} must be an ISO-8601 date-time"
-    now = received_at or datetime.now(UTC)
-    us = _event_us(e, now)
-    if us is not None and us < _us(EARLIEST):
-        return TOO_EARLY
-    if us is not None and us > _us(now + FUTURE_SLACK):
-        return TOO_LATE
-    if "messageId" in e and e["messageId"] is not None and not isinstance(e["messageId"], str):
+    raw_stamp, raw_original, raw_sent = get("timestamp"), get("originalTimestamp"), get("sentAt")
+    stamp = original = sent = None
+    if raw_stamp is not None and (stamp := _time(raw_stamp)) is None:
+        return "timestamp must be an ISO-8601 date-time"
+    if raw_original is not None and (original := _time(raw_original)) is None:
+        return "originalTimestamp must be an ISO-8601 date-time"
+    if raw_sent is not None and (sent := _time(raw_sent)) is None:
+        return "sentAt must be an ISO-8601 date-time"
+    orig = stamp if raw_stamp is not None else original
+    if orig is None:
+        us = None
+    elif sent is None:
+        us = _us(orig)
+    else:
+        us = _us(received_at) - (_us(sent) - _us(orig))
+    if us is not None:
+        if us < _EARLIEST_US:
+            return TOO_EARLY
+        if us > _us(received_at + FUTURE_SLACK):
+            return TOO_LATE
+    mid = get("messageId")
+    if mid is not None and not isinstance(mid, str):
         return "messageId must be a string"
-    return _property_reason(e)
-
-
-def to_row(
-    e: dict[str, Any], text: str, default_type: str | None, fallback_id: str,
-    received_at: datetime, source: str,
-) -> Row:  # fmt: skip
-    """The stored row of a valid event (see :func:`reason`), with Segment's clock-skew
-    correction."""
-    orig = _time(e.get("timestamp")) if e.get("timestamp") is not None else None
-    if orig is None and e.get("timestamp") is None:
-        orig = _time(e.get("originalTimestamp"))
-    sent = _time(e.get("sentAt"))
-    us = _event_us(e, received_at)
-    ts = received_at if us is None else _EPOCH + timedelta(microseconds=us)
-    mid = e.get("messageId")
+    why = _property_reason(e)
+    if why is not None:
+        return why
     return Row(
-        message_id=mid if isinstance(mid, str) and mid != "" else fallback_id,
-        type=_text(e.get("type")) or default_type,  # type: ignore[arg-type]
-        event=_text(e.get("event")),
-        name=_text(e.get("name")),
-        user_id=_id(e.get("userId")),
-        anonymous_id=_id(e.get("anonymousId")),
-        previous_id=_id(e.get("previousId")),
-        group_id=_id(e.get("groupId")),
-        timestamp=ts,
+        message_id=mid if mid else fallback_id,
+        type=t,
+        event=event if event is None or type(event) is str else _text(event),
+        name=_text(get("name")),
+        user_id=user_id,
+        anonymous_id=anonymous_id,
+        previous_id=previous_id,
+        group_id=group_id,
+        timestamp=received_at if us is None else _EPOCH + timedelta(microseconds=us),
         original_timestamp=orig,
         sent_at=sent,
         received_at=received_at,

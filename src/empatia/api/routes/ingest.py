@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import gzip
-import uuid
+import os
 import zlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -23,7 +23,7 @@ from fastapi.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from empatia.errors import EmpatiaError, PayloadTooLargeError, ValidationError
-from empatia.ingest.event import TOO_DEEP, reason, to_row
+from empatia.ingest.event import TOO_DEEP, parse
 from empatia.privacy.keys import ApiKey
 
 _SINGLE = {
@@ -114,11 +114,11 @@ async def _store(
         except orjson.JSONEncodeError as exc:  # nested past what orjson writes (254 levels)
             msg = f"{where}: {TOO_DEEP}; nothing from this request was stored"
             raise ValidationError(msg, index=i) from exc
-        why = reason(e, text, default_type, limit, received_at)
-        if why is not None:
-            err = PayloadTooLargeError if why.startswith("event is ") else ValidationError
-            raise err(f"{where}: {why}; nothing from this request was stored", index=i)
-        rows.append(to_row(e, text, default_type, uuid.uuid4().hex, received_at, source))
+        row = parse(e, text, default_type, limit, received_at, os.urandom(16).hex(), source)
+        if type(row) is str:
+            err = PayloadTooLargeError if row.startswith("event is ") else ValidationError
+            raise err(f"{where}: {row}; nothing from this request was stored", index=i)
+        rows.append(row)
     await asyncio.wrap_future(state.writer.submit(rows))
     return _OK
 
