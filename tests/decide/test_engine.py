@@ -114,3 +114,18 @@ def test_pipeline_stage_writes_decisions_and_export(ws: Workspace, tmp_path: Pat
     assert len(pd.read_csv(out)) == 31
     n = ws.store.con.execute("select count(*) from decisions").fetchone()
     assert n is not None and n[0] == 31
+
+
+def test_a_customer_who_threatened_to_leave_gets_recovery_not_an_offer(ws: Workspace) -> None:
+    """The emotion stage's escalation cue reaches the policy: a mild score with "next time I'll
+    buy from your competitors" is a hurt customer, not a sales target."""
+    con = ws.store.con
+    seq, ts = con.execute("select seq, \"timestamp\" from events where user_id = 'u5' "
+                          "order by seq desc limit 1").fetchone()  # fmt: skip
+    con.execute("insert into text_analysis (seq, \"timestamp\", text_hash, analyzer, anger, "
+                "frustration, score, escalation) values (?, ?, 'h5', 'test', 0.1, 0.2, -0.3, "
+                "'[{\"cue\":\"leave\"}]')", [seq, ts])  # fmt: skip
+    decide_everyone(ws)
+    d = get_decision(ws, "p_u5")
+    assert d["kind"] == "recovery" and not d["items"]
+    assert "threatened to leave for a competitor" in d["reason"].lower()

@@ -73,6 +73,23 @@ def test_angry_person_gets_recovery_never_an_offer() -> None:
     assert rich.action == "goodwill_credit"
 
 
+@pytest.mark.parametrize("threat, words", [("leave", "threatened to leave for a competitor"),
+                                           ("public", "threatened to go public"),
+                                           ("legal", "threatened legal action")])  # fmt: skip
+def test_a_threat_gets_recovery_even_when_the_scores_read_mild(threat: str, words: str) -> None:
+    # The demo's Persian customer: "next time I'll buy from your competitors", read as −0.31
+    # and anger 0.2 — below both thresholds, so the threat alone must turn sales into recovery.
+    d = choose(state(anger=0.2, sentiment=-0.31, threats=[threat], clv=50.0), [beans()], CAT,
+               now=NOW)  # fmt: skip
+    assert d.kind == "recovery" and d.action == "apology" and not d.items
+    assert words in d.reason.lower()
+
+
+def test_strong_frustration_counts_like_anger() -> None:
+    d = choose(state(frustration=0.7, sentiment=-0.2), [beans()], CAT, now=NOW)
+    assert d.kind == "recovery" and "frustrated (0.70" in d.reason.lower()
+
+
 def test_unresolved_journey_gets_a_callback_even_without_marketing_consent() -> None:
     d = choose(state(consents={}, unresolved_cases=1, unresolved_topic="delivery"),
                [beans()], CAT, now=NOW)  # fmt: skip
@@ -164,3 +181,17 @@ def test_other_stages_hooks_are_asked_only_when_needed() -> None:
                                      may_survey=lambda pid: (False, "case still open")))  # fmt: skip
     assert no.action == "do_nothing" and any("case still open" in n for n in no.policy)
     assert asked == ["p_1"]  # no profiling consent: not asked
+
+
+def test_doing_nothing_says_what_stopped_the_offer_in_words() -> None:
+    """Never "suppressed by the policy": the recent purchase, the consent, the cap or the
+    weak pick that stopped each offer is named."""
+    bought = choose(state(recent_items={"sku-beans": 3.0, "sku-mug": 5.0},
+                          hours_since_purchase=100.0, may_survey=False),
+                    [beans(), other()], CAT, now=NOW)  # fmt: skip
+    assert bought.action == "do_nothing"
+    assert "bought in the last 14 days" in bought.reason and "coffee beans" in bought.reason
+    assert "policy" not in bought.reason
+    weak = choose(state(may_survey=False), [Candidate("x", 0.1, {"als": 0.1}, name="tea")],
+                  CAT, now=NOW)  # fmt: skip
+    assert weak.reason.startswith("Would suggest tea, but") and "scores 0.10 < 0.35" in weak.reason

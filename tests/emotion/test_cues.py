@@ -38,6 +38,9 @@ def test_repeated_contacts_and_waiting_with_numbers(lang, text, calls, wait):
         ("en", "If this is not fixed I will go to the press.", "public"),
         ("en", "I'm cancelling my subscription and switching to a competitor.", "leave"),
         ("en", "My lawyer will hear about this.", "legal"),
+        ("en", "Next time I'll buy from your competitors.", "leave"),
+        ("en", "I'm going to one of your competitors.", "leave"),
+        ("fa", "دفعه‌ی بعد از رقیبتان خرید می‌کنم.", "leave"),
         ("pl", "Opiszę to w mediach społecznościowych.", "public"),
         ("pl", "Pozwę was do sądu.", "legal"),
         ("ru", "Я напишу журналистам.", "public"),
@@ -139,3 +142,14 @@ def test_cue_finder_never_fails_and_numbers_are_positive(text, lang):
     for c in find_cues(text, lang):
         assert c.category in {"effort", "escalation"}
         assert c.n is None or c.n >= 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Your competitors are cheaper, but I like your shop.",
+        "I compared you with competitors before buying.",
+    ],
+)
+def test_mentioning_competitors_is_not_a_threat_to_leave(text):
+    assert "leave" not in {c.cue for c in find_cues(text, "en")}

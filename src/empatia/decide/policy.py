@@ -72,7 +72,11 @@ class PersonState:
     #: purpose → granted (absent purposes take privacy's defaults); None: could not be read
     consents: dict[str, bool] | None = field(default_factory=dict)
     anger: float | None = None
+    frustration: float | None = None
     sentiment: float | None = None
+    #: what the person threatened in the mood window: ``leave`` (to go to a competitor, to
+    #: cancel), ``public`` (press, social media), ``legal`` (a lawyer, a court)
+    threats: list[str] = field(default_factory=list)
     unresolved_cases: int = 0
     unresolved_topic: str | None = None
     special_care: bool = False
@@ -193,13 +197,27 @@ def pick_channel(action: Action, state: PersonState, catalogue: Catalogue,
     return None
 
 
-def _upset(state: PersonState, catalogue: Catalogue) -> list[str]:
+_THREAT_WORDS = {"leave": "threatened to leave for a competitor",
+                 "public": "threatened to go public", "legal": "threatened legal action"}
+
+
+def _hurt(state: PersonState, catalogue: Catalogue) -> list[str]:
+    """How the person was hurt, in words: strong anger or frustration, a very negative last
+    message, or a threat (to leave, to go public, to sue) in the mood window."""
     p = catalogue.policy
     why = []
     if state.anger is not None and state.anger >= p.angry_threshold:
         why.append(f"angry ({state.anger:.2f} ≥ {p.angry_threshold})")
+    if state.frustration is not None and state.frustration >= p.angry_threshold:
+        why.append(f"frustrated ({state.frustration:.2f} ≥ {p.angry_threshold})")
     if state.sentiment is not None and state.sentiment <= p.negative_threshold:
         why.append(f"negative ({state.sentiment:.2f} ≤ {p.negative_threshold})")
+    why += [_THREAT_WORDS.get(t, f"threatened: {t}") for t in dict.fromkeys(state.threats)]
+    return why
+
+
+def _upset(state: PersonState, catalogue: Catalogue) -> list[str]:
+    why = _hurt(state, catalogue)
     if state.unresolved_cases:
         topic = f" about {state.unresolved_topic}" if state.unresolved_topic else ""
         why.append(f"{state.unresolved_cases} unresolved service case(s){topic}")
@@ -263,9 +281,7 @@ def choose(state: PersonState, candidates: list[Candidate], catalogue: Catalogue
             if r.get("requires_unresolved") and not state.unresolved_cases:
                 continue
             if r.get("requires_negative") and not (
-                (state.anger or 0) >= p.angry_threshold
-                or (state.sentiment is not None and state.sentiment <= p.negative_threshold)
-                or state.unresolved_cases
+                _hurt(state, catalogue) or state.unresolved_cases
             ):
                 continue
             if "min_clv" in r and (state.clv or 0) < r["min_clv"]:
@@ -312,8 +328,12 @@ def choose(state: PersonState, candidates: list[Candidate], catalogue: Catalogue
                 continue
             if "min_overdue_days" in r and (best.overdue_days is None
                                             or best.overdue_days < r["min_overdue_days"]):
+                notes.append(f"{action.id}: {best.name or best.item} is not "
+                             f"{r['min_overdue_days']:g}+ days overdue")
                 continue
             if "min_score" in r and best.score < r["min_score"] and not best.fallback:
+                notes.append(f"{action.id}: best pick {best.name or best.item} scores "
+                             f"{best.score:.2f} < {r['min_score']:g}")
                 continue
             ch = pick_channel(action, state, catalogue, live, notes, not best.fallback)
             if ch is None:
@@ -353,16 +373,34 @@ def choose(state: PersonState, candidates: list[Candidate], catalogue: Catalogue
         if ch:
             return _decision(state, action, ch, [], "Ask how the recent order went." + tail, notes,
                              now)
-    why = "Nothing worth saying today"
-    if not candidates:
-        why = "No purchase history and nothing else to say yet"
-    elif quiet:
-        why = "Just bought: leave them alone for now"
-    elif not usable and no_personal:
-        why = f"No consent for {no_personal}: no personal offer"
-    elif not usable:
-        why = "Every suggestion is suppressed by the policy"
+    why = _why_nothing(candidates, usable, quiet, no_personal, notes, catalogue)
     return _decision(state, nothing, None, [], why + ".", notes, now)
+
+
+def _why_nothing(candidates: list[Candidate], usable: list[Candidate], quiet: bool,
+                 no_personal: str | None, notes: list[str], catalogue: Catalogue) -> str:
+    """Why nothing is done, in words a CX analyst can act on (never "suppressed by the
+    policy"): what stopped the offers — a recent purchase, consent, contact caps, a weak pick."""
+    p = catalogue.policy
+    if not candidates:
+        return "No purchase history and nothing else to say yet"
+    if quiet:
+        return (f"Just bought: no sales contact for {p.quiet_after_purchase_hours:g} h after a "
+                "purchase")
+    if not usable and no_personal:
+        return f"No consent for {no_personal}: no personal offer"
+    if not usable:
+        bought = [n.removeprefix("suppressed ") for n in notes if n.startswith("suppressed ")]
+        if bought:
+            return (f"Everything worth suggesting was bought in the last "
+                    f"{p.suppress_same_item_days:g} days ({'; '.join(bought[:3])})")
+        return "Nothing to suggest in this context"
+    offers = {a.id for a in catalogue.of_kind("coupon", "offer")}
+    blocked = [n.split(": ", 1)[1] for n in notes if n.split(": ", 1)[0] in offers]
+    best = usable[0]
+    if blocked:
+        return f"Would suggest {best.name or best.item}, but " + "; ".join(dict.fromkeys(blocked))
+    return "Nothing worth saying today"
 
 
 def _in_context(cands: list[Candidate], live: LiveContext, notes: list[str]) -> list[Candidate]:

@@ -16,6 +16,7 @@ import duckdb
 import pandas as pd
 
 from empatia.decide.catalogue import PolicyConfig
+from empatia.emotion.lexicon import ESCALATION_KINDS
 from empatia.store import Store
 
 ORDER_EVENT = "Order Completed"
@@ -192,13 +193,17 @@ def person_states(store: Store, now: datetime, policy: PolicyConfig,
         join, person = _person_join(con, only)
         since = pd.Timestamp(now) - pd.Timedelta(days=policy.mood_days)
         if _exists(con, "text_analysis"):
-            for pid, anger, score in con.execute(f"""
-                select {person}, max(a.anger), arg_max(a.score, a."timestamp")
+            for pid, anger, frustration, score, threats in con.execute(f"""
+                select {person}, max(a.anger), max(a.frustration),
+                       arg_max(a.score, a."timestamp"),
+                       list_distinct(flatten(list(
+                           json_extract_string(a.escalation, '$[*].cue') order by a.seq)))
                 from text_analysis a join events e on e.seq = a.seq {join}
                 where a."timestamp" >= ? and a."timestamp" <= ?
                 group by 1
             """, [since, now]).fetchall():
-                put(pid, anger=anger, sentiment=score)
+                put(pid, anger=anger, frustration=frustration, sentiment=score,
+                    threats=sorted(t for t in threats or [] if t in ESCALATION_KINDS))
         # unresolved service journeys: experience's table when present, else the event log
         if _exists(con, "journey_unresolved") and _has_rows(con, "experience_journeys"):
             rows = con.execute(
