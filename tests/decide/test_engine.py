@@ -129,3 +129,13 @@ def test_a_customer_who_threatened_to_leave_gets_recovery_not_an_offer(ws: Works
     d = get_decision(ws, "p_u5")
     assert d["kind"] == "recovery" and not d["items"]
     assert "threatened to leave for a competitor" in d["reason"].lower()
+
+
+def test_offers_name_the_product_not_its_sku(ws: Workspace) -> None:
+    decide_everyone(ws)
+    offers = [get_decision(ws, f"p_u{k}") for k in range(30)]
+    sales = [d for d in offers if d["kind"] in ("offer", "coupon")]
+    assert sales
+    for d in sales:
+        assert d["item_names"] and not any(n.startswith("sku-") for n in d["item_names"])
+        assert d["item_names"][0] in d["reason"]

@@ -6,8 +6,11 @@ import csv
 import io
 import re
 import shutil
+from html import escape as html_escape
 from pathlib import Path
 
+import duckdb
+import orjson
 from fastapi.testclient import TestClient
 
 from empatia.api.app import create_app
@@ -160,3 +163,19 @@ def test_person_index_matches_the_scan_and_steps_aside_when_stale(web_world, tmp
         )  # identity moved on
         assert idx.seqs(cur, people[0], 10) is None
         cur.close()
+
+
+def test_the_next_best_offer_names_the_product_not_its_sku(world_client, web_world):
+    con = duckdb.connect(str(web_world.template), read_only=True)
+    try:
+        row = con.execute(
+            "select person_id, items, scores from decisions where kind in ('offer', 'coupon')"
+            " order by person_id limit 1").fetchone()  # fmt: skip
+    finally:
+        con.close()
+    assert row, "the demo world has no sales decision"
+    pid, items, scores = row[0], orjson.loads(row[1]), orjson.loads(row[2])
+    html = world_client.get(f"/customers/{pid}").text
+    name = scores[items[0]]["name"]
+    assert name != items[0] and html_escape(name) in html
+    assert f"Items: {items[0]}" not in html and items[0] not in html.split("Next best action")[1][:800]

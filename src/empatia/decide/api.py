@@ -90,4 +90,10 @@ def get_decision(ws: Any, identifier: str) -> dict[str, Any]:
             d[k] = orjson.loads(d[k])
     for k in ("expires_at", "decided_at"):
         d[k] = d[k].isoformat() if d.get(k) is not None else None
+    d["item_names"] = item_names(d.get("items"), d.get("scores"))
     return d
+
+
+def item_names(items: list[str] | None, scores: dict[str, Any] | None) -> list[str]:
+    """The products of a decision by name (the SKU only when the shop never sent a name)."""
+    return [((scores or {}).get(i) or {}).get("name") or i for i in items or []]

@@ -231,7 +231,8 @@ def _decision(state: PersonState, action: Action, channel: str | None, items: li
         person_id=state.person_id, action=action.id, kind=action.kind, channel=channel,
         items=[c.item for c in items], reason=reason,
         scores=scores if scores is not None else {
-            c.item: {"score": round(c.score, 4), **{k: round(v, 4) for k, v in c.components.items()}}
+            c.item: {"name": c.name or c.item, "score": round(c.score, 4),
+                     **{k: round(v, 4) for k, v in c.components.items()}}
             for c in items
         },
         policy=notes, decided_at=now, expires_at=now + timedelta(hours=action.expiry_hours),

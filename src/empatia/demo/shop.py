@@ -49,7 +49,7 @@ def emit_shop(
     order = np.lexsort((s_time, s_person))
     s_person, s_time, s_chan, s_order = (a[order] for a in (s_person, s_time, s_chan, s_order))
     S = s_person.size
-    pid, pcat, cprice = cat.product_id, cat.category, cat.price.tolist()
+    pid, pname, pcat, cprice = cat.product_id, cat.name, cat.category, cat.price.tolist()
     deliver_at = o.time + DAY * np.clip(rng.lognormal(np.log(2.0), 0.5, o.n), 0.3, 12)
     returned = o.returned
     logged: set[str] = set()
@@ -110,12 +110,12 @@ def emit_shop(
                     q = rand_products[3 * j + v]
                     sink.emit(event("track", ts(tt), user_id=user, anonymous_id=anon,
                                     name="Product Viewed", context=ctx,
-                                    properties={"product_id": pid[q], "category": pcat[q],
+                                    properties={"product_id": pid[q], "name": pname[q], "category": pcat[q],
                                                 "price": cprice[q]}))  # fmt: skip
                     tt += 30.0 + 60.0 * rj[3]
                 if rj[3] > 0.7:  # an abandoned cart; some get as far as an abandoned checkout
                     sink.emit(event("track", ts(tt), user_id=user, anonymous_id=anon, name="Product Added",
-                                    context=ctx, properties={"product_id": pid[q], "category": pcat[q],
+                                    context=ctx, properties={"product_id": pid[q], "name": pname[q], "category": pcat[q],
                                                              "price": cprice[q], "quantity": 1}))  # fmt: skip
                     if rj[3] > 0.88:
                         sink.emit(event("track", ts(tt + 20.0), user_id=user, anonymous_id=anon,
@@ -123,15 +123,15 @@ def emit_shop(
                                         properties={"order_id": f"A{c0 + j}", "total": cprice[q]}))  # fmt: skip
                 continue
             a, c = istart[oj - oa], icount[oj - oa]
-            items = [{"product_id": pid[prods[x - ia]], "category": pcat[prods[x - ia]], "price": prices[x - ia],
+            items = [{"product_id": pid[prods[x - ia]], "name": pname[prods[x - ia]], "category": pcat[prods[x - ia]], "price": prices[x - ia],
                       "quantity": qtys[x - ia]} for x in range(a, a + c)]  # fmt: skip
             quick = c > 3 and rj[3] < 0.7  # a grocery "buy again" basket: no browsing
             if not quick:
                 for it in items[: 1 + (rj[1] < 0.3)]:
                     sink.emit(event("track", ts(tt), user_id=user, anonymous_id=anon,
                                     name="Product Viewed", context=ctx,
-                                    properties={"product_id": it["product_id"], "category": it["category"],
-                                                "price": it["price"]}))  # fmt: skip
+                                    properties={"product_id": it["product_id"], "name": it["name"],
+                                                "category": it["category"], "price": it["price"]}))  # fmt: skip
                     tt += 25.0
                     sink.emit(event("track", ts(tt), user_id=user, anonymous_id=anon,
                                     name="Product Added", context=ctx,
@@ -163,7 +163,7 @@ def emit_shop(
             i = int(o.person[oj])
             card = p.loyalty[i]
             a, c = istart[oj - oa], icount[oj - oa]
-            items = [{"product_id": pid[prods[x - ia]], "category": pcat[prods[x - ia]], "price": prices[x - ia],
+            items = [{"product_id": pid[prods[x - ia]], "name": pname[prods[x - ia]], "category": pcat[prods[x - ia]], "price": prices[x - ia],
                       "quantity": qtys[x - ia]} for x in range(a, a + c)]  # fmt: skip
             ctx = {"channel": "store", "locale": LOCALES[p.lang[i]]}
             oid = f"O{1_000_000 + oj}"

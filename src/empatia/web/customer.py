@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 import orjson
 
+from empatia.decide.api import item_names
 from empatia.web import charts
 from empatia.web.person_index import index_for
 from empatia.web.sections import Section, Tables, guarded, one, records
@@ -298,15 +299,16 @@ def _decision(cur: duckdb.DuckDBPyConnection, t: Tables, pid: str) -> Section:
     if not t.has("decisions"):
         return t.need("decide", "decisions")
     row = one(cur.execute(
-        "select action, kind, channel, items, reason, policy, fallback, expires_at, decided_at"
-        " from decisions where person_id = ?", [pid]))  # fmt: skip
+        "select action, kind, channel, items, reason, policy, fallback, expires_at, decided_at,"
+        " scores from decisions where person_id = ?", [pid]))  # fmt: skip
     if row is None:
         if not t.filled("decisions"):
             return t.need("decide", "decisions")
         return Section.missing("No decision for this person yet: run `empatia decide --all`.")
-    for k in ("items", "policy"):
+    for k in ("items", "policy", "scores"):
         if isinstance(row[k], str):
             row[k] = orjson.loads(row[k])
+    row["item_names"] = item_names(row["items"], row.pop("scores"))
     return Section(True, row)
 
 
