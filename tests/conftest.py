@@ -106,3 +106,27 @@ def server(db_path: Path, write_key: str) -> Iterator[ServerProcess]:
 def count_events(db: Path) -> int:
     with Store(db) as s:
         return int(s.con.execute("select count(*) from events").fetchone()[0])  # type: ignore[index]
+
+
+# -- incremental stages (issue #14, #7): one small world, changed and run both ways ----------
+@pytest.fixture(scope="session")
+def incremental_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.store.incremental_world import template
+
+    return template(tmp_path_factory.mktemp("incremental_template"))
+
+
+@pytest.fixture(scope="session")
+def incremental_outcome(incremental_template: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """New events (orders, a message, a new person, a merge): incremental run vs ``--full``."""
+    from tests.store.incremental_world import run_both
+
+    return run_both(incremental_template, tmp_path_factory.mktemp("incremental_new"))
+
+
+@pytest.fixture(scope="session")
+def erasure_outcome(incremental_template: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The same, with a person erased before the run."""
+    from tests.store.incremental_world import run_both
+
+    return run_both(incremental_template, tmp_path_factory.mktemp("incremental_erased"), erase=True)

@@ -35,13 +35,14 @@ def _empty(persons: pd.Series) -> pa.Table:
     )
 
 
-def fit_clv(summary: pd.DataFrame, config: ProfileConfig) -> pa.Table:
+def fit_clv(summary: pd.DataFrame, config: ProfileConfig, *, fit: bool = True) -> pa.Table:
     """``(person_id, p_alive, expected_purchases_90d, clv_12m)`` for every buyer.
 
-    Left empty (NULL) when there are too few buyers or the fit does not converge.
+    Left empty (NULL) when there are too few buyers or the fit does not converge (or, with
+    ``fit=False``, always: a part of the buyers, whose CLV is fitted later with everyone's).
     """
     persons = summary["person_id"]
-    if len(summary) < config.clv_min_customers or (summary["frequency"] > 0).sum() < 2:
+    if not fit or len(summary) < config.clv_min_customers or (summary["frequency"] > 0).sum() < 2:
         return _empty(persons)
     from lifetimes import BetaGeoFitter, GammaGammaFitter
 

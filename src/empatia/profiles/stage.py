@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from empatia.pipeline import RunContext, register_stage
-from empatia.profiles.build import build_profiles
+from empatia.profiles.build import build_profiles, population_columns
 from empatia.profiles.config import ProfileConfig
 from empatia.profiles.money import Reporting, rates_fingerprint
+from empatia.store.changes import CHANGED, Changes, changed_persons, save_marks
 from empatia.store.engine import Engine, engine_for
 
 
@@ -29,11 +30,15 @@ def _fingerprint(eng: Engine, config: ProfileConfig, money: Reporting) -> str:
 def run_profiles(
     eng: Engine, config: ProfileConfig, *, full: bool = True, money: Reporting | None = None
 ) -> dict[str, Any]:
-    """Rebuild ``profiles`` and ``profile_traits`` (one full pass; they depend on every event).
+    """Build ``profiles`` and ``profile_traits``.
 
     With ``full=False`` nothing is done when no event, person or setting changed since the
-    last run. ``money`` is the reporting currency (default: EUR, orders without a currency
-    left out of revenue).
+    last run; otherwise, on DuckDB, only the people whose events or identifiers changed since
+    (:mod:`empatia.store.changes`) are rebuilt, and the columns that depend on everyone (RFM
+    scores, CLV, recency against the latest event) are recomputed for all from the rows
+    (:func:`~empatia.profiles.build.population_columns`). ``full=True``, another engine, new
+    settings or rates, or an erasure since: everything is rebuilt. ``money`` is the reporting
+    currency (default: EUR, orders without a currency left out of revenue).
     """
     money = money or Reporting()
     seen = _fingerprint(eng, config, money)
@@ -42,14 +47,58 @@ def run_profiles(
     cur.close()
     if not full and row is not None and row[0] == seen:
         return {"profiles": "unchanged"}
-    figures = _build(eng, config, money)
+    settings = f"{config.model_dump_json()}|{rates_fingerprint(eng.store, money.currency)}"
+    settings += f"|{money.currency}|{money.assume_missing}"
+    con = eng.con.con if eng.name == "duckdb" else eng.store.con.cursor()
+    changes = changed_persons(con, "profiles", settings, identities=True,
+                              full=full or eng.name != "duckdb")  # fmt: skip
+    if changes.full:
+        figures = _build(eng, config, money)
+        figures["mode"] = "full" if changes.full == "full" else f"full ({changes.full})"
+        save_marks(con, changes)
+    else:
+        figures = _update(eng, con, config, money, changes)
     eng.store.con.cursor().execute(
         "insert or replace into profiles_state values ('inputs', ?)", [seen]
     )
     return figures
 
 
+def _update(
+    eng: Engine, con: Any, config: ProfileConfig, money: Reporting, changes: Changes
+) -> dict[str, Any]:
+    """Rebuild the rows of ``changes.persons`` only, then everyone's population columns."""
+    if changes.persons:
+        profiles, traits = build_profiles(eng, config, money, eng.table(CHANGED))
+        profiles = eng.materialize(profiles, "new_profiles")
+        traits = eng.materialize(traits, "new_traits")
+        row = con.execute("select max(timestamp) from events").fetchone()
+        con.execute("begin transaction")
+        try:
+            for table, rows in (("profiles", profiles), ("profile_traits", traits)):
+                con.execute(
+                    f"delete from {table} where person_id in (select person_id from {CHANGED})"
+                )
+                con.execute(f"insert into {table} by name select * from {rows.get_name()}")
+            population_columns(con, config, row[0])
+            save_marks(con, changes)
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+        eng.drop_temp(profiles)
+        eng.drop_temp(traits)
+    else:
+        save_marks(con, changes)
+    counts = con.execute(
+        "select (select count(*) from profiles), (select count(*) from profile_traits)"
+    ).fetchone()
+    return {"profiles": counts[0], "traits": counts[1], "mode": "incremental",
+            "recomputed": len(changes.persons)}  # fmt: skip
+
+
 def _build(eng: Engine, config: ProfileConfig, money: Reporting) -> dict[str, Any]:
+    """Rebuild every profile."""
     if not int(eng.table("event_persons").count().to_pyarrow().as_py()):
         cur = eng.store.con.cursor()
         cur.execute("delete from profiles")
