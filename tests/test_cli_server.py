@@ -1,6 +1,6 @@
 """While ``empatia serve`` owns the store, every documented read command and ``empatia run``
-work through it (a DuckDB file has one process at a time); commands that need the store
-itself say what to do."""
+work through it (a DuckDB file has one process at a time), and so do the commands that
+change the store."""
 
 from __future__ import annotations
 
@@ -93,9 +93,8 @@ def test_the_profile_through_the_server_is_the_persons(served: ServerProcess) ->
     assert "ada@example.com" in p.stdout and "u1" in p.stdout and "12.5 EUR" in p.stdout
 
 
-def test_a_command_that_needs_the_store_says_what_to_do(served: ServerProcess) -> None:
-    p = empatia(served, "identity", "split", "user_id:u1")
-    assert p.returncode == 1
-    assert "stop the server" in p.stderr and "Traceback" not in p.stderr
+def test_a_command_that_changes_the_store_goes_through_the_server(served: ServerProcess) -> None:
+    """More of them, and their effects, in tests/test_workspace_remote.py."""
     p = empatia(served, "decide", "--all")
-    assert p.returncode == 1 and "empatia run --only decide" in p.stderr
+    assert p.returncode == 0, p.stderr
+    assert "decide --all" in p.stdout and "stop the server" not in p.stderr

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-import orjson
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -23,7 +20,8 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from empatia.errors import EmpatiaError, StoreError, StoreLockedError
+from empatia.errors import StoreLockedError
+from empatia.remote import Remote
 from empatia.workspace import Workspace
 
 console = Console(stderr=False, highlight=False)
@@ -42,30 +40,6 @@ def workspace(ctx: typer.Context) -> Workspace:
     return ws
 
 
-class Remote:
-    """The running server that owns the store, reached with its local admin secret."""
-
-    def __init__(self, url: str, token: str) -> None:
-        self.url = url
-        self.client = httpx.Client(
-            base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=None
-        )
-
-    def call(self, method: str, path: str, **kw: Any) -> Any:
-        try:
-            r = self.client.request(method, path, **kw)
-        except httpx.HTTPError as e:
-            raise StoreError(f"the server at {self.url} owns the store but does not answer "
-                             f"({type(e).__name__}); is `empatia serve` still starting or stuck? "
-                             "Try again, or stop it") from e  # fmt: skip
-        if r.status_code >= 400:
-            body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
-            error = EmpatiaError(body.get("message") or f"server answered {r.status_code}")
-            error.exit_code = 2 if r.status_code in (400, 413, 422) else 1
-            raise error
-        return r.json()
-
-
 def store_or_remote(ctx: typer.Context) -> tuple[Workspace | None, Remote | None]:
     """Open the store, or — when ``empatia serve`` owns it — the server to go through."""
     ws = workspace(ctx)
@@ -73,13 +47,10 @@ def store_or_remote(ctx: typer.Context) -> tuple[Workspace | None, Remote | None
         ws.store  # noqa: B018 - opens it
         return ws, None
     except StoreLockedError:
-        from empatia.api.app import server_info_path
-
-        info_path = server_info_path(ws.settings.db)
-        if not info_path.exists():
+        remote = Remote.for_store(ws.settings.db)
+        if remote is None:
             raise
-        info = orjson.loads(Path(info_path).read_bytes())
-        return None, Remote(info["url"], info["token"])
+        return None, remote
 
 
 def local_or_remote(
@@ -97,7 +68,7 @@ def local_or_remote(
 
 
 def local_store(ctx: typer.Context, what: str, instead: str = "") -> Workspace:
-    """The workspace for a command that has no way through the server: while ``empatia
+    """The workspace for a command that makes a store (``init``, ``demo``): while ``empatia
     serve`` owns the store, say what to do instead of failing with "in use"."""
     ws = workspace(ctx)
     try:

@@ -192,7 +192,7 @@ def test_a_store_owned_by_the_server_says_what_to_do(tmp_path: Path) -> None:
             Workspace(db=db).store  # noqa: B018
         msg = e.value.message
         assert f"empatia serve (pid {holder.pid}, {url}) owns this store" in msg
-        assert f"from Python use the HTTP API at {url}, or stop the server" in msg
+        assert "the Workspace's methods go through it; stop the server" in msg
         assert "emp_admin_secret" not in str(e.value.to_dict())
     finally:
         holder.kill()

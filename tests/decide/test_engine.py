@@ -139,3 +139,14 @@ def test_offers_name_the_product_not_its_sku(ws: Workspace) -> None:
     for d in sales:
         assert d["item_names"] and not any(n.startswith("sku-") for n in d["item_names"])
         assert d["item_names"][0] in d["reason"]
+
+
+def test_a_refresh_for_no_one_keeps_the_decisions() -> None:
+    """After an unmerge or a split nobody may have changed: the refresh still runs (an empty
+    frame's column is DOUBLE to DuckDB, and was compared with the VARCHAR ids)."""
+    from empatia.decide.catalogue import load_catalogue
+    from empatia.decide.refresh import refresh
+
+    with Workspace(db=":memory:") as w:
+        decide_everyone(w)
+        assert refresh(w.store, [], load_catalogue())["decisions"] == 0

@@ -32,6 +32,7 @@ from empatia.plugins import import_builtins
 from empatia.privacy.consent import ensure_view as ensure_consent_view
 from empatia.privacy.keys import hash_secret
 from empatia.privacy.tenants import CurrentProxy, KeyRouter, Tenants, WriterRouter
+from empatia.remote import server_info_path
 from empatia.web.security import WebSecurity
 from empatia.web.sessions import Sessions
 from empatia.workspace import Workspace
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 #: imported as it is, so one that is missing or broken stops the app from being built.
 ROUTERS: tuple[str, ...] = (
     "empatia.api.routes.admin",
+    "empatia.api.routes.workspace",
     "empatia.api.routes.profiles",
     "empatia.api.routes.emotion",
     "empatia.api.routes.experience",
@@ -52,10 +54,6 @@ ROUTERS: tuple[str, ...] = (
     "empatia.api.routes.privacy",
     "empatia.web.routes",
 )
-
-
-def server_info_path(db: Path | str) -> Path:
-    return Path(str(db) + ".server.json")
 
 
 def _json_error(status: int, body: dict[str, Any]) -> Response:

@@ -122,6 +122,11 @@ def load_catalogue(path: str | Path | None = None) -> Catalogue:
     else:
         text = resources.files("empatia.decide").joinpath("actions.toml").read_text()
         source = "actions.toml (shipped)"
+    return parse_catalogue_text(text, source)
+
+
+def parse_catalogue_text(text: str, source: str) -> Catalogue:
+    """A catalogue from its TOML text (``source`` names it in messages)."""
     try:
         return parse_catalogue(tomllib.loads(text), source)
     except tomllib.TOMLDecodeError as e:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+from typing import Any
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from empatia.cli_common import console, local_or_remote, local_store, progress_bar
+from empatia.cli_common import console, local_or_remote, progress_bar, workspace
 
 
 def register(app: typer.Typer) -> None:
@@ -32,15 +34,17 @@ def register(app: typer.Typer) -> None:
         Example: empatia decide --all --export decisions.parquet
                  empatia decide email:ala@example.com --channel app
         """
-        from empatia.decide.api import decide_everyone, decide_now
+        from empatia.decide.api import decide_now
 
         if all_:
-            ws = local_store(ctx, "decide --all",
-                             "`empatia run --only decide` decides for everyone through it")
+            ws = workspace(ctx)
+            catalogue = actions or os.environ.get("EMPATIA_DECIDE_ACTIONS")
             with progress_bar() as bar:
                 task = bar.add_task("deciding", total=None)
-                figures = decide_everyone(ws, export=export, actions=actions,
-                                          progress=lambda n: bar.advance(task, n))
+                figures = ws.decide_all(_catalogue_text(catalogue) if catalogue else None,
+                                        str(catalogue), progress=lambda n: bar.advance(task, n))  # fmt: skip
+            if export is not None:
+                _export(ws.decisions().to_pandas(), export)
             t = Table("figure", "value", title="decide --all")
             for k, v in figures.items():
                 t.add_row(k, f"{v:,}" if isinstance(v, int) else str(v))
@@ -61,3 +65,22 @@ def register(app: typer.Typer) -> None:
             console.print("items: " + ", ".join(d["items"]))
         for note in d["policy"]:
             console.print(f"  policy: {note}")
+
+
+def _catalogue_text(path: str | Path) -> str:
+    """The catalogue file, read here (the server, when it decides, reads no caller's paths)."""
+    from empatia.errors import ConfigError
+
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"no action catalogue at {p}", path=str(p))
+    return p.read_text()
+
+
+def _export(frame: Any, export: Path) -> None:
+    """The decisions as Parquet, or CSV for a ``.csv`` name."""
+    export.parent.mkdir(parents=True, exist_ok=True)
+    if export.suffix == ".csv":
+        frame.to_csv(export, index=False)
+    else:
+        frame.to_parquet(export, index=False)

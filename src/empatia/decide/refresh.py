@@ -118,8 +118,8 @@ def refresh(store: Store, people: list[str], catalogue: Catalogue) -> dict[str, 
             con.register("_refresh_decisions", dec)
             # people merged into someone else since the last run have no decision any more
             for table in ("decide_inputs", "decisions"):
-                con.execute(f"delete from {table} where person_id in"
-                            " (select person_id from _refresh_inputs) or person_id not in"
+                con.execute(f"delete from {table} where person_id in"  # no one: not DOUBLE
+                            " (select person_id::varchar from _refresh_inputs) or person_id not in"
                             " (select person_id from event_persons)")  # fmt: skip
             con.execute("insert into decide_inputs select * from _refresh_inputs")
             con.execute("insert into decisions by name select * from _refresh_decisions")

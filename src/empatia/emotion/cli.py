@@ -10,13 +10,6 @@ import typer
 emotion_app = typer.Typer(help="How customers feel: analyse texts, choose the analyzer, themes.")
 
 
-def _ws(ctx: typer.Context, what: str):  # type: ignore[no-untyped-def]
-    """The store itself, for commands with no way through a running server."""
-    from empatia.cli_common import local_store
-
-    return local_store(ctx, f"emotion {what}")
-
-
 def train_emotion(
     data: Annotated[
         Optional[Path], typer.Option(help="Folder with xed/, goemotions/, umsab_xlm-t/.")
@@ -93,20 +86,13 @@ def use(
 
     Example: empatia emotion use fast
     """
-    from empatia.cli_common import console, local_or_remote
+    from empatia.cli_common import console, workspace
     from empatia.emotion.exceptions import UnknownAnalyzerError
-    from empatia.emotion.incremental import set_config
     from empatia.emotion.registry import ANALYZERS
 
     if analyzer not in ANALYZERS and analyzer != "auto":
         raise UnknownAnalyzerError(analyzer, list(ANALYZERS))
-    if model_dir:
-        con = _ws(ctx, "use --model-dir").store.con
-        set_config(con, "analyzer", analyzer)
-        set_config(con, "model_dir", str(model_dir.resolve()))
-    else:
-        local_or_remote(ctx, lambda ws: set_config(ws.store.con, "analyzer", analyzer),
-                        "PUT", "/v1/emotion/analyzer", json={"analyzer": analyzer})  # fmt: skip
+    workspace(ctx).configure_emotion(analyzer, str(model_dir.resolve()) if model_dir else None)
     console.print(f"emotion analyzer: {analyzer}")
 
 
@@ -119,13 +105,12 @@ def redact_cmd(
 
     Example: empatia emotion redact on
     """
-    from empatia.cli_common import console
-    from empatia.emotion.incremental import set_config
+    from empatia.cli_common import console, workspace
     from empatia.errors import ValidationError
 
     if state not in ("on", "off"):
         raise ValidationError(f"redact takes 'on' or 'off', not {state!r}")
-    set_config(_ws(ctx, "redact").store.con, "redact", state)
+    workspace(ctx).configure_emotion(redact=state == "on")
     console.print(f"redaction before emotion analysis: {state}")
 
 
@@ -141,27 +126,9 @@ def reanalyze(
 
     Example: empatia emotion reanalyze --analyzer fast
     """
-    from empatia.cli_common import console
-    from empatia.emotion.incremental import (
-        analyzer_options,
-        configured_analyzer,
-        forget_analyses,
-        run_emotion,
-        set_config,
-    )
-    from empatia.emotion.registry import get_analyzer
+    from empatia.cli_common import console, workspace
 
-    ws = _ws(ctx, "reanalyze")
-    con = ws.store.con
-    if analyzer:
-        set_config(con, "analyzer", analyzer)
-    name = configured_analyzer(con)
-    name = "encoder" if name == "auto" else name
-    set_config(con, "analyzer", name)
-    a = get_analyzer(name, **analyzer_options(con, name, tuple(ws.settings.languages)))
-    dropped = forget_analyses(con, a.key if stale_only else None)
-    figures = run_emotion(con, tuple(ws.settings.languages))
-    console.print({"dropped": dropped, **figures})
+    console.print(workspace(ctx).reanalyze(analyzer, stale_only=stale_only))
 
 
 @emotion_app.command("themes-set")
@@ -210,10 +177,9 @@ def discover(
 
     Example: empatia emotion discover --k 6 --negative-only
     """
-    from empatia.cli_common import console
-    from empatia.emotion.discovery import discover_in_store
+    from empatia.cli_common import console, workspace
 
-    for t in discover_in_store(_ws(ctx, "discover").store.con, k=k, negative_only=negative_only, limit=limit):
+    for t in workspace(ctx).discover_themes(k=k, negative_only=negative_only, limit=limit):
         console.print(
             f"[bold]theme {t['cluster']}[/bold] ({t['size']} texts; near {t['nearest_anchor']}): "
             + ", ".join(t["terms"])

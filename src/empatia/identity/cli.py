@@ -7,25 +7,10 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from empatia.cli_common import console, local_or_remote, local_store
-from empatia.errors import ValidationError
+from empatia.cli_common import console, local_or_remote, workspace
 from empatia.identity import views
-from empatia.workspace import Workspace
 
 identity_app = typer.Typer(help="Identity resolution: review, history, unmerge, split.")
-
-
-def _refresh_profiles(ws: Workspace) -> None:
-    from empatia.pipeline import RunContext, run_pipeline
-
-    run_pipeline(RunContext(ws), only=["profiles"])
-
-
-def _ident(text: str) -> tuple[str, str]:
-    kind, sep, value = text.partition(":")
-    if not sep or not value:
-        raise ValidationError(f"{text!r}: write an identifier as kind:value, e.g. email:a@b.c")
-    return kind, value
 
 
 @identity_app.command("review")
@@ -54,11 +39,7 @@ def decide(
 
     Example: empatia identity decide crm_id:C1 loyalty_id:L9 --accept
     """
-    from empatia.identity.probabilistic import decide_review
-
-    n = decide_review(local_store(ctx, "identity decide").store, *_ident(left), *_ident(right), accept=accept)
-    if not n:
-        raise ValidationError(f"no review pair {left} ~ {right}; see `empatia identity review`")
+    workspace(ctx).decide_review(left, right, accept=accept)
     console.print(f"{'accepted' if accept else 'rejected'}; applied by the next `empatia run`")
 
 
@@ -86,11 +67,7 @@ def unmerge_cmd(ctx: typer.Context, merge_id: str) -> None:
 
     Example: empatia identity unmerge m_20260101T000000_0123456789ab
     """
-    from empatia.identity.unmerge import unmerge
-
-    ws = local_store(ctx, "identity unmerge")
-    figures = unmerge(ws.store, merge_id)
-    _refresh_profiles(ws)
+    figures = workspace(ctx).unmerge(merge_id)
     console.print(f"unmerged; {figures['persons']} people, profiles refreshed.")
     console.print("Run `empatia run` to refresh the later stages (emotion, journeys, …).")
 
@@ -101,11 +78,7 @@ def split_cmd(ctx: typer.Context, identifiers: list[str]) -> None:
 
     Example: empatia identity split user_id:kid email:kid@example.com
     """
-    from empatia.identity.unmerge import split
-
-    ws = local_store(ctx, "identity split")
-    figures = split(ws.store, [_ident(i) for i in identifiers])
-    _refresh_profiles(ws)
+    figures = workspace(ctx).split(identifiers)
     console.print(f"new person {figures['person_id']}; profiles refreshed.")
     console.print("Run `empatia run` to refresh the later stages (emotion, journeys, …).")
 

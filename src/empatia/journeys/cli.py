@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.table import Table
 
-from empatia.cli_common import console, local_or_remote, local_store
+from empatia.cli_common import console, local_or_remote, workspace
 
 j_app = typer.Typer(help="Journeys: funnels, paths (Sankey data) and the journey map.",
                     no_args_is_help=True)  # fmt: skip
@@ -171,9 +171,5 @@ def stages_set(ctx: typer.Context, event: str, stage: str) -> None:
 
     Example: empatia journeys stages set "Trial Started" consider
     """
-    from empatia.journeys import StageMap
-
-    StageMap.default().merged({event: stage})  # validates the stage name
-    con = local_store(ctx, "journeys stages set").store.con
-    con.execute("insert or replace into journey_stage_map values (?, ?)", [event, stage])
+    workspace(ctx).set_journey_stage(event, stage)
     console.print(f"{event} → {stage} (run `empatia run --only journeys` to apply)")

@@ -12,7 +12,8 @@ from rich.table import Table
 
 from empatia.cli_common import console, local_or_remote, quoted, workspace
 from empatia.profiles.api import get_profile
-from empatia.profiles.money import MONEY_COLUMNS, currency_code, import_rates, list_rates
+from empatia.errors import NotFoundError
+from empatia.profiles.money import MONEY_COLUMNS
 
 rates_app = typer.Typer(
     help="Exchange rates into the reporting currency (revenue, average order, CLV).",
@@ -36,8 +37,10 @@ def rates_import(
 
     Example: empatia rates import rates.csv   (line: 2026-01-05,PLN,4.27 — 1 EUR = 4.27 PLN)
     """
-    ws = workspace(ctx)
-    done = import_rates(ws.store, path, currency_code(base or ws.settings.reporting_currency))
+    if not path.is_file():
+        raise NotFoundError(f"no rates file at {str(path)!r}", path=str(path))
+    text = path.read_text(encoding="utf-8-sig")  # read here: the server reads no caller's paths
+    done = workspace(ctx).import_rates(text, base, name=path.name)
     console.print(
         f"{done['rates']:,} rates per 1 {done['base']} for {', '.join(done['currencies'])}, "
         f"{done['from']} to {done['to']}; `empatia run` converts profiles with them"
@@ -54,7 +57,7 @@ def rates_list(
     Example: empatia rates list
     """
     ws = workspace(ctx)
-    rows = list_rates(ws.store)
+    rows = ws.rates()
     if as_json:
         console.print_json(json.dumps(rows, default=str))
         return

@@ -15,8 +15,10 @@ is never added to amounts in other currencies).
 from __future__ import annotations
 
 import csv
+import io
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -93,35 +95,53 @@ def _parse_row(n: int, row: dict[str, str | None], base: str) -> tuple[str, date
 
 
 def read_rates_csv(path: str | Path, base: str) -> pa.Table:
-    """Rows of a ``date,currency,rate`` CSV, checked; the whole file or nothing."""
-    base = currency_code(base)
+    """Rows of a ``date,currency,rate`` CSV file, checked; the whole file or nothing."""
     p = Path(path)
     if not p.is_file():
         raise NotFoundError(f"no rates file at {str(p)!r}", path=str(p))
-    rows: dict[tuple[date, str], tuple[str, date, str, float]] = {}
     with p.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        header = [h.strip().lower() for h in reader.fieldnames or []]
-        if sorted(header) != sorted(COLUMNS):
-            raise ValidationError(
-                f"{p.name}: the header must be {','.join(COLUMNS)} (rate = units of the "
-                f"currency per 1 {base}); found {','.join(header) or 'nothing'}",
-                columns=header,
-            )
-        reader.fieldnames = header
-        for n, row in enumerate(reader, start=2):
-            parsed = _parse_row(n, row, base)
-            rows[(parsed[1], parsed[2])] = parsed  # a later line for the same day wins
+        return parse_rates_csv(f, base, p.name)
+
+
+def parse_rates_csv(lines: Iterable[str], base: str, name: str = "rates.csv") -> pa.Table:
+    """Rows of ``date,currency,rate`` CSV text (``name`` names it in messages), checked."""
+    base = currency_code(base)
+    rows: dict[tuple[date, str], tuple[str, date, str, float]] = {}
+    reader = csv.DictReader(lines)
+    header = [h.strip().lower() for h in reader.fieldnames or []]
+    if sorted(header) != sorted(COLUMNS):
+        raise ValidationError(
+            f"{name}: the header must be {','.join(COLUMNS)} (rate = units of the "
+            f"currency per 1 {base}); found {','.join(header) or 'nothing'}",
+            columns=header,
+        )
+    reader.fieldnames = header
+    for n, row in enumerate(reader, start=2):
+        parsed = _parse_row(n, row, base)
+        rows[(parsed[1], parsed[2])] = parsed  # a later line for the same day wins
     if not rows:
-        raise ValidationError(f"{p.name} has no rates")
+        raise ValidationError(f"{name} has no rates")
     base_col, days, curs, rates = zip(*rows.values(), strict=True)
     return pa.table({"base": list(base_col), "day": list(days), "currency": list(curs),
                      "rate": list(rates)})  # fmt: skip
 
 
 def import_rates(store: Store, path: str | Path, base: str) -> dict[str, Any]:
-    """Add (or replace, same day and currency) the rates of a CSV; returns what was stored."""
-    data = read_rates_csv(path, base)
+    """Add (or replace, same day and currency) the rates of a CSV file; returns what was stored."""
+    return store_rates(store, read_rates_csv(path, base))
+
+
+def import_rates_text(
+    store: Store, text: str, base: str, name: str = "rates.csv"
+) -> dict[str, Any]:
+    """:func:`import_rates` for CSV text (a file the caller read, e.g. sent to the server)."""
+    return store_rates(
+        store, parse_rates_csv(io.StringIO(text.removeprefix("\ufeff"), newline=""), base, name)
+    )
+
+
+def store_rates(store: Store, data: pa.Table) -> dict[str, Any]:
+    """Add (or replace, same day and currency) checked rates; returns what was stored."""
     cur = store.con.cursor()
     try:
         cur.register("_emp_rates", data)

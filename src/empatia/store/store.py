@@ -1,8 +1,8 @@
 """Opening, locking and upgrading the DuckDB store.
 
 DuckDB allows one writing process per file. The process that opens a store owns it; other
-processes get :class:`~empatia.errors.StoreLockedError`, and the CLI then talks to the
-running server instead (see ``empatia.ingest.remote``).
+processes get :class:`~empatia.errors.StoreLockedError`, and the CLI and the Workspace then
+talk to the running server instead (see ``empatia.remote``).
 
 Schema changes are migrations: numbered SQL files in a ``migrations`` folder of each
 component (``empatia/store/migrations``, ``empatia/ingest/migrations``, …). Each component is
@@ -351,8 +351,8 @@ def _locked(path: str, pid: int | None) -> StoreLockedError:
     if url and (pid is None or server.get("pid") == pid):
         pid = server.get("pid", pid)
         return StoreLockedError(
-            f"empatia serve (pid {pid}, {url}) owns this store: CLI commands go through it; "
-            f"from Python use the HTTP API at {url}, or stop the server",
+            f"empatia serve (pid {pid}, {url}) owns this store: CLI commands and the "
+            "Workspace's methods go through it; stop the server to open the store itself",
             path=path, pid=pid, url=url,
         )  # fmt: skip
     return StoreLockedError(
