@@ -39,7 +39,10 @@ RECORD_PATHS: dict[str, str] = {
     "phone": "$.traits.phone",
     "crm_id": "$.traits.crmId",
     "loyalty_id": "$.traits.loyaltyId",
+    "national_id": "$.traits.nationalId",
 }
+#: What a record needs besides a name to be matched: one of these (a name alone is no one).
+RECORD_EVIDENCE = ("birth_date", "street", "postal_code", "email", "phone", "national_id")
 
 
 def _clean(v: ir.StringValue) -> ir.StringValue:
@@ -126,12 +129,18 @@ def event_identifiers(eng: Engine, events: ir.Table, config: IdentityConfig) -> 
 
 
 def crm_records(eng: Engine, events: ir.Table) -> ir.Table:
-    """``identity_records``: identify calls with a name and a CRM id, loyalty id or user id
-    (keyed by the first of those), for probabilistic matching."""
+    """``identity_records``: identify calls with a CRM id, loyalty id or user id (keyed by the
+    first of those), a first or a last name and one more personal field (birth date, street,
+    postal code, email, phone, national id), for probabilistic matching.
+
+    A record missing one of its names is still matched on the rest of its evidence; the
+    matcher decides how much a lone surname is worth.
+    """
     ident = events.filter(events.type == "identify")
     cols = {k: _clean(eng.json_str(ident.raw, p)) for k, p in RECORD_PATHS.items()}
     wide = ident.select("seq", user_id=_clean(ident.user_id), **cols)
-    wide = wide.filter(wide.first_name.notnull() & wide.last_name.notnull())
+    evidence = ibis.or_(*(wide[c].notnull() for c in RECORD_EVIDENCE))
+    wide = wide.filter((wide.first_name.notnull() | wide.last_name.notnull()) & evidence)
     wide = wide.filter(wide.crm_id.notnull() | wide.loyalty_id.notnull() | wide.user_id.notnull())
     return wide.select(
         "seq",
@@ -149,4 +158,6 @@ def crm_records(eng: Engine, events: ir.Table) -> ir.Table:
         postal_code=wide.postal_code,
         email=wide.email.lower(),
         phone=wide.phone,
+        # compared as typed, less spaces, dots and dashes (123-45-6789 = 123 45 6789)
+        national_id=_clean(wide.national_id.upper().re_replace(r"[\s.\-/]", "")),
     )

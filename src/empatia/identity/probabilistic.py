@@ -4,7 +4,12 @@ Records are ``identify`` calls with a CRM or loyalty id and personal data (name,
 date, address, email, phone — see docs/tracking-plan.md). Splink (Fellegi–Sunter, trained
 unsupervised with EM) scores candidate pairs; pairs at or above ``match_threshold`` become
 edges for stitching (``identity_matches``), pairs between ``review_threshold`` and
-``match_threshold`` go to ``identity_review`` for a person to decide.
+``match_threshold`` go to ``identity_review`` for a person to decide, and so do pairs the
+model is sure of but that only names support or that a birth date contradicts
+(:func:`corroboration`).
+
+Candidate pairs come from :func:`record_blocking`: pairs of fields, Soundex keys of the names,
+swapped first and last names, and single fields while they stay cheap.
 
 The records of one workspace are few (one per CRM/loyalty id), so they are scored by
 Splink's DuckDB linker in memory on both engines; only the pairs go back to the engine.
@@ -36,17 +41,82 @@ RECORD_FIELDS: dict[str, str] = {
     "postal_code": "code",
     "email": "id",
     "phone": "id",
+    "national_id": "id",
 }
-#: Candidate pairs: two records are compared only when they share one of these.
-RECORD_BLOCKING: list[tuple[str, ...]] = [
+#: Phonetic keys (Soundex, via jellyfish) added to the records for blocking: names spelt
+#: differently (typos, transliterations) still meet.
+PHONETIC: dict[str, str] = {"first_name_sx": "first_name", "last_name_sx": "last_name"}
+#: Candidate pairs: two records are compared when they share one of these (any of them).
+RECORD_BLOCKING: list[tuple[str, ...] | str] = [
     ("first_name", "last_name"),
     ("last_name", "birth_date"),
     ("first_name", "birth_date"),
     ("last_name", "postal_code"),
+    ("first_name_sx", "last_name_sx"),
+    ("birth_date", "postal_code"),
+    ("birth_date", "city"),
+    ("street", "postal_code"),
+    ("street", "city"),
     ("email",),
     ("phone",),
+    ("national_id",),
+    # first and last name swapped (a form filled in the wrong order)
+    "l.first_name = r.last_name and l.last_name = r.first_name",
 ]
+#: Single fields as blocking rules, each only while it stays cheap (at most
+#: :data:`SINGLE_MAX_PAIRS` per record): a pair that differs in every pair of fields above
+#: (typos in both names, a new address) still meets on its birth date or its surname's sound.
+SINGLE_BLOCKING: tuple[str, ...] = ("birth_date", "last_name_sx", "street", "postal_code")
+SINGLE_MAX_PAIRS = 25  # comparisons per record a single-field rule may add (plus 50,000)
 MIN_RECORDS = 20  # fewer records than this cannot train a model
+
+
+def phonetic_keys(recs: pd.DataFrame) -> pd.DataFrame:
+    """``recs`` with the :data:`PHONETIC` columns (Soundex of each name; empty when absent).
+
+    >>> phonetic_keys(pd.DataFrame({"first_name": ["micthell"], "last_name": ["bordeaux"]}))
+      first_name last_name first_name_sx last_name_sx
+    0   micthell  bordeaux          M234         B632
+    """
+    import jellyfish
+
+    recs = recs.copy()
+    for key, col in PHONETIC.items():
+        if col in recs.columns:
+            recs[key] = [
+                (jellyfish.soundex(v) or None) if isinstance(v, str) and v.strip() else None
+                for v in recs[col]
+            ]
+    return recs
+
+
+def _block_pairs(col: pd.Series) -> int:
+    """Comparisons blocking on one column makes (deduplication: n·(n−1)/2 per value)."""
+    n = col.dropna().value_counts()
+    return int((n * (n - 1) // 2).sum())
+
+
+def record_blocking(
+    recs: pd.DataFrame | Mapping[str, Any], rules: list[tuple[str, ...] | str] | None = None
+) -> list[tuple[str, ...] | str]:
+    """The blocking rules for ``recs``: :data:`RECORD_BLOCKING` on the columns it has, plus
+    each of :data:`SINGLE_BLOCKING` that adds at most :data:`SINGLE_MAX_PAIRS` comparisons per
+    record (a birth date shared by thousands is no evidence and would swamp Splink)."""
+    cols = set(recs.columns if isinstance(recs, pd.DataFrame) else recs)
+    present = {c for c in cols if recs[c].notna().any()} if isinstance(recs, pd.DataFrame) else cols
+    out: list[tuple[str, ...] | str] = []
+    for rule in RECORD_BLOCKING if rules is None else rules:
+        if isinstance(rule, str):
+            if {"first_name", "last_name"} <= present:
+                out.append(rule)
+        elif set(rule) <= present:
+            out.append(rule)
+    if isinstance(recs, pd.DataFrame):
+        cap = 50_000 + SINGLE_MAX_PAIRS * len(recs)
+        for c in SINGLE_BLOCKING:
+            if c in present and _block_pairs(recs[c]) <= cap:
+                out.append((c,))
+    return out
 
 
 def _comparison(col: str, how: str) -> Any:
@@ -82,15 +152,21 @@ def match_pairs(
     """Score record pairs with Splink: ``(unique_id_l, unique_id_r, match_probability)``.
 
     One frame deduplicates it; two frames link them (each needs a ``unique_id`` column).
+    ``blocking`` holds tuples of columns (equal in both records) or Splink SQL rules
+    (``l.a = r.b``); columns it names besides ``fields`` are passed to Splink for blocking.
     ``db_api`` is the Splink backend (default: DuckDB in memory; the engine's
     :meth:`~empatia.store.engine.Engine.splink_api` on Spark).
     """
     from splink import Linker, SettingsCreator, block_on
+    from splink.internals.exceptions import SplinkException
 
     frames = frames if isinstance(frames, list) else [frames]
     cols = [c for c in fields if all(c in f.columns for f in frames)]
     blocking = blocking or [(c,) for c in cols if fields[c] in ("name", "date", "code", "id")]
-    rules = [block_on(*b) for b in blocking]
+    rules = [block_on(*b) if isinstance(b, tuple) else b for b in blocking]
+    keys = sorted(  # columns blocking needs besides the compared ones (phonetic keys)
+        {c for b in blocking if isinstance(b, tuple) for c in b} - set(cols)
+    )
     prior = 1 / max(2, sum(len(f) for f in frames))  # about one match per record
     settings = SettingsCreator(
         link_type="link_only" if len(frames) > 1 else "dedupe_only",
@@ -104,7 +180,7 @@ def match_pairs(
     _quiet_splink()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        inputs = [db_api.register(f[["unique_id", *cols]]) for f in frames]
+        inputs = [db_api.register(f[["unique_id", *cols, *keys]]) for f in frames]
         linker = Linker(inputs if len(inputs) > 1 else inputs[0], settings)
         names = [c for c in cols if fields[c] == "name"]
         dates = [c for c in cols if fields[c] == "date"]
@@ -125,7 +201,7 @@ def match_pairs(
         for rule in em_rules:
             try:
                 linker.training.estimate_parameters_using_expectation_maximisation(rule)
-            except ValueError as e:  # a degenerate EM session (e.g. underflow): skip it
+            except (ValueError, SplinkException) as e:  # no pairs, or underflow: skip it
                 log.info("Splink EM session skipped: %s", e)
         pred = linker.inference.predict(threshold_match_probability=threshold).as_pandas_dataframe()
     return pred[["unique_id_l", "unique_id_r", "match_probability"]]
@@ -151,16 +227,24 @@ def corroboration(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
 
     Names alone do not make a person (there are many Anna Kowalskas): a pair is linked
     automatically only when something personal agrees too — birth date (≤ 2 typos), email,
-    phone or postal code — and nothing personal disagrees (a different birth date, or both a
-    different phone and a different email).
+    phone, national id, postal code or street (≤ 2 typos) — and nothing personal disagrees
+    (a different birth date: a father and son of one name at one address; or both a different
+    phone and a different email) — unless both carry the same national id. Neither other
+    verdict drops the pair: it goes to review.
     """
-    both = {k for k in ("birth_date", "email", "phone", "postal_code") if _has(a[k]) and _has(b[k])}
+    keys = ("birth_date", "email", "phone", "national_id", "postal_code", "street")
+    both = {k for k in keys if k in a and k in b and _has(a[k]) and _has(b[k])}
+    if "national_id" in both and a["national_id"] == b["national_id"]:
+        return "corroborated"  # one national id outweighs a birth date typed wrong
     if "birth_date" in both and _edits(str(a["birth_date"]), str(b["birth_date"])) > 2:
         return "conflict"
     if {"email", "phone"} <= both and a["email"] != b["email"] and a["phone"] != b["phone"]:
         return "conflict"
     for k in both:
-        if k == "birth_date" or a[k] == b[k]:
+        if k in ("birth_date", "street"):
+            if _edits(str(a[k]), str(b[k])) <= 2:
+                return "corroborated"
+        elif a[k] == b[k]:
             return "corroborated"
     return "names only"
 
@@ -200,13 +284,15 @@ def match_records(eng: Engine, config: IdentityConfig) -> dict[str, int]:
             (normalize_phone(p, config.default_region) or p) if p else None for p in recs["phone"]
         ]
     if len(recs) >= MIN_RECORDS:
-        recs = recs.sort_values("unique_id").reset_index(drop=True)
+        recs = phonetic_keys(recs.sort_values("unique_id").reset_index(drop=True))
+        # fields no record has cannot be trained (and tell nothing)
+        fields = {c: how for c, how in RECORD_FIELDS.items() if recs[c].notna().any()}
         try:
             pairs = match_pairs(
                 recs,
-                RECORD_FIELDS,
+                fields,
                 threshold=config.review_threshold,
-                blocking=RECORD_BLOCKING,
+                blocking=record_blocking(recs),
                 db_api=eng.splink_api(),
             )
         except Exception as e:  # noqa: BLE001 - matching is an extra; stitching goes on without
@@ -215,9 +301,7 @@ def match_records(eng: Engine, config: IdentityConfig) -> dict[str, int]:
         by_id = recs.set_index("unique_id").to_dict("index")
         for a, b, p in pairs.itertuples(index=False):
             verdict = corroboration(by_id[a], by_id[b])
-            if verdict == "conflict":
-                continue
-            if verdict == "names only":  # namesakes are common: a person decides
+            if verdict != "corroborated":  # namesakes, or a conflict: a person decides
                 p = min(float(p), np.nextafter(config.match_threshold, 0))
             (ka, va), (kb, vb) = a.split(":", 1), b.split(":", 1)
             if (ka, va) > (kb, vb):
