@@ -1,0 +1,119 @@
+"""Does Empatia act on hurt people? The demo world measured against its own truth (issue #15).
+
+Builds a demo world as a user does (``empatia demo --no-serve``: generate, ``import``, ``run``
+with the product's own settings), then reads the product's answers through the public Python
+API (``Workspace.profiles()``, ``decisions()``, ``care_list()``) and compares them with
+``demo_truth_people.parquet``, which the product never sees:
+
+- of the people the truth marks as **hurt and churned**, the share whose next-best action is
+  a recovery (apology, call-back, credit) or a human (goal ≥ 90%); the same for everyone hurt,
+  and how often a hurt person is sent a sales offer instead;
+- **AUC of "still active"** (``profiles.p_alive``, shown on the customer 360) against the
+  truth's churn (goal ≥ 0.80) — higher p_alive should mean not churned;
+- the rank of each **planted special-care case** on the care list (goal: top 5).
+
+Truth people are matched to the store's persons through their ``user_id``/``crm_id``
+identifiers (the truth's identifier table), so people the product never linked count as missed.
+
+    .venv/bin/python benchmarks/demo_truth.py --customers 20000 --work /tmp/w/truth
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from empatia.workspace import Workspace
+
+RECOVERY = ("recovery", "human")
+
+
+def build(work: Path, customers: int, seed: int) -> tuple[Path, Path, float]:
+    db, out = work / "demo.duckdb", work / "world"
+    if not db.exists():
+        work.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "empatia.cli", "--db", str(db), "demo", "--customers",
+                        str(customers), "--seed", str(seed), "--out", str(out), "--no-serve"],
+                       check=True)  # fmt: skip
+        return db, out, time.perf_counter() - t0
+    return db, out, float("nan")
+
+
+def person_map(ws: Workspace, out: Path) -> pd.Series:
+    """truth person_id → store person_id, through identifiers both sides know."""
+    ids = pd.read_parquet(out / "demo_truth_identifiers.parquet")
+    ids = ids[~ids["shared"] & ids["kind"].isin(["user_id", "crm_id", "email"])]
+    store = ws.store.con.execute("select kind, value, person_id from identities").df()
+    m = ids.merge(store, on=["kind", "value"], suffixes=("_truth", ""))
+    # a truth person split over several store persons counts by the one holding most ids
+    best = m.groupby(["person_id_truth", "person_id"]).size().reset_index(name="n")
+    best = best.sort_values("n", ascending=False).drop_duplicates("person_id_truth")
+    return best.set_index("person_id_truth")["person_id"]
+
+
+def measure(db: Path, out: Path) -> dict:
+    truth = pd.read_parquet(out / "demo_truth_people.parquet")
+    with Workspace(db=db) as ws:
+        to_store = person_map(ws, out)
+        profiles = ws.profiles().select(["person_id", "p_alive"]).to_pandas()
+        decisions = ws.decisions().select(["person_id", "action", "kind"]).to_pandas()
+        care = ws.care_list(limit=10_000).to_pandas()
+    truth["store_id"] = truth["person_id"].map(to_store)
+    truth["churned"] = truth["churned_at"].notna()
+    d = truth.merge(decisions, left_on="store_id", right_on="person_id", how="left",
+                    suffixes=("", "_d"))  # fmt: skip
+    d["recovered"] = d["kind"].isin(RECOVERY)
+    d["sold_to"] = d["kind"].isin(["offer", "coupon"])
+
+    def share(mask: pd.Series, col: str) -> dict:
+        n = int(mask.sum())
+        return {"people": n, "share": round(float(d.loc[mask, col].mean()), 4) if n else None}
+
+    hurt_churned = d["hurt"] & d["churned"]
+    p = truth.merge(profiles, left_on="store_id", right_on="person_id", how="inner",
+                    suffixes=("", "_p")).dropna(subset=["p_alive"])  # fmt: skip
+    auc = roc_auc_score(~p["churned"], p["p_alive"]) if p["churned"].nunique() == 2 else None
+    ranks = dict(zip(care["person_id"], care["rank"], strict=True))
+    planted = truth[truth["special_care"].fillna(False)]
+    return {
+        "mapped_people": f"{int(truth['store_id'].notna().sum()):,} of {len(truth):,}",
+        "hurt_and_churned_get_recovery_or_human": share(hurt_churned, "recovered"),
+        "hurt_get_recovery_or_human": share(d["hurt"], "recovered"),
+        "hurt_get_a_sales_offer": share(d["hurt"], "sold_to"),
+        "not_hurt_get_recovery_or_human": share(~d["hurt"], "recovered"),
+        "auc_still_active_vs_churn": round(float(auc), 4) if auc is not None else None,
+        "auc_people": len(p),
+        "planted_special_care_ranks": {
+            str(r.planted_case or r.person_id): ranks.get(r.store_id) for r in planted.itertuples()
+        },
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--customers", type=int, default=20_000)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--work", type=Path, required=True,
+                    help="folder for the store and the world (reused when it holds one)")  # fmt: skip
+    args = ap.parse_args()
+    db, out, build_s = build(args.work, args.customers, args.seed)
+    result = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
+              "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+              "customers": args.customers, "seed": args.seed,
+              "demo_s": round(build_s, 1), **measure(db, out)}  # fmt: skip
+    print(json.dumps(result, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()
