@@ -106,8 +106,14 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--work", type=Path, required=True,
                     help="folder for the store and the world (reused when it holds one)")  # fmt: skip
+    ap.add_argument("--rerun", nargs="*", metavar="STAGE",
+                    help="on a reused store, `empatia run --full --only STAGE…` first (after a "
+                         "code change)")  # fmt: skip
     args = ap.parse_args()
     db, out, build_s = build(args.work, args.customers, args.seed)
+    if args.rerun:
+        subprocess.run([sys.executable, "-m", "empatia.cli", "--db", str(db), "run", "--full",
+                        *(a for s in args.rerun for a in ("--only", s))], check=True)  # fmt: skip
     result = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
               "machine": f"{platform.machine()}, {os.cpu_count()} cores",
               "customers": args.customers, "seed": args.seed,

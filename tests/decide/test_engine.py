@@ -150,3 +150,38 @@ def test_a_refresh_for_no_one_keeps_the_decisions() -> None:
     with Workspace(db=":memory:") as w:
         decide_everyone(w)
         assert refresh(w.store, [], load_catalogue())["decisions"] == 0
+
+
+def test_a_hurt_nothing_made_right_still_gets_recovery_months_later(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    """An angry message after the last order, older than the mood window, with no purchase
+    and no kind word since: recovery, saying how long ago. Bought since, or thanked us since:
+    made right, back to offers."""
+    from datetime import timedelta
+
+    from empatia.decide.catalogue import __file__ as catalogue_py
+
+    con = ws.store.con
+
+    def text(user: str, day: float, anger: float, score: float, nth: int = 0) -> None:
+        (base,) = con.execute("select min(\"timestamp\") from events where user_id = ?",
+                              [user]).fetchone()  # fmt: skip
+        (seq,) = con.execute("select seq from events where user_id = ? order by seq "
+                             "limit 1 offset ?", [user, nth]).fetchone()  # fmt: skip
+        con.execute("insert into text_analysis (seq, \"timestamp\", text_hash, analyzer, anger, "
+                    "score) values (?, ?, ?, 'test', ?, ?)",
+                    [seq, base + timedelta(days=day), f"h{user}{day}", anger, score])  # fmt: skip
+
+    text("u7", 79.5, 0.9, -0.8)  # after u7's last order (day 79), never made right
+    text("u8", 40.0, 0.9, -0.8)  # u8 kept buying afterwards
+    text("u9", 79.5, 0.9, -0.8)
+    text("u9", 80.5, 0.0, 0.8, nth=1)  # … and u9 thanked us afterwards
+    actions = tmp_path / "actions.toml"
+    default = Path(catalogue_py).with_name("actions.toml").read_text()
+    actions.write_text(default.replace("mood_days = 30", "mood_days = 5"))
+    decide_everyone(ws, actions=actions)
+    u7 = get_decision(ws, "p_u7")
+    assert u7["kind"] == "recovery" and "days ago, and nothing made it right" in u7["reason"]
+    assert get_decision(ws, "p_u8")["kind"] != "recovery"
+    assert get_decision(ws, "p_u9")["kind"] != "recovery"

@@ -52,6 +52,9 @@ class PolicyConfig:
     angry_threshold: float = 0.5
     negative_threshold: float = -0.4
     mood_days: float = 30
+    #: a hurt (anger, frustration, a very negative message, a threat) that nothing made right
+    #: since — no purchase and no kind word after it — still counts this many days back
+    hurt_days: float = 365
     survey_gap_days: float = 30
 
 

@@ -77,6 +77,9 @@ class PersonState:
     #: what the person threatened in the mood window: ``leave`` (to go to a competitor, to
     #: cancel), ``public`` (press, social media), ``legal`` (a lawyer, a court)
     threats: list[str] = field(default_factory=list)
+    #: set when the hurt is older than the mood window and nothing made it right since (no
+    #: purchase, no kind word): how many days ago it was
+    hurt_days_ago: float | None = None
     unresolved_cases: int = 0
     unresolved_topic: str | None = None
     special_care: bool = False
@@ -213,6 +216,9 @@ def _hurt(state: PersonState, catalogue: Catalogue) -> list[str]:
     if state.sentiment is not None and state.sentiment <= p.negative_threshold:
         why.append(f"negative ({state.sentiment:.2f} ≤ {p.negative_threshold})")
     why += [_THREAT_WORDS.get(t, f"threatened: {t}") for t in dict.fromkeys(state.threats)]
+    if why and state.hurt_days_ago is not None:
+        why = [f"{', '.join(why)} {state.hurt_days_ago:.0f} days ago, and nothing made it right "
+               "since (no purchase, no kind word)"]
     return why
 
 

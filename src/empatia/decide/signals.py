@@ -19,6 +19,9 @@ from empatia.decide.catalogue import PolicyConfig
 from empatia.emotion.lexicon import ESCALATION_KINDS
 from empatia.store import Store
 
+#: A message at least this positive after a hurt means somebody made it right.
+KIND_WORD = 0.3
+
 ORDER_EVENT = "Order Completed"
 #: Outbound messages that count towards contact fatigue, by event name → channel.
 OUTBOUND_EVENTS = {
@@ -192,18 +195,38 @@ def person_states(store: Store, now: datetime, policy: PolicyConfig,
                 put(pid, preferred_channel=CHANNEL_MAP.get(ch or ""), clv=v)
         join, person = _person_join(con, only)
         since = pd.Timestamp(now) - pd.Timedelta(days=policy.mood_days)
+        old_hurts: dict[str, tuple[pd.Timestamp, dict[str, Any]]] = {}
         if _exists(con, "text_analysis"):
-            for pid, anger, frustration, score, threats in con.execute(f"""
-                select {person}, max(a.anger), max(a.frustration),
-                       arg_max(a.score, a."timestamp"),
-                       list_distinct(flatten(list(
-                           json_extract_string(a.escalation, '$[*].cue') order by a.seq)))
-                from text_analysis a join events e on e.seq = a.seq {join}
-                where a."timestamp" >= ? and a."timestamp" <= ?
-                group by 1
-            """, [since, now]).fetchall():
-                put(pid, anger=anger, frustration=frustration, sentiment=score,
-                    threats=sorted(t for t in threats or [] if t in ESCALATION_KINDS))
+            hurt_since = pd.Timestamp(now) - pd.Timedelta(days=max(policy.hurt_days,
+                                                                   policy.mood_days))
+            kinds = ", ".join(f"'{k}'" for k in ESCALATION_KINDS)
+            rows = con.execute(f"""
+                with t as (
+                    select {person} as person_id, a.seq, a."timestamp" as ts, a.anger,
+                           a.frustration, a.score,
+                           list_filter(json_extract_string(a.escalation, '$[*].cue'),
+                                       lambda c: c in ({kinds})) as threats
+                    from text_analysis a join events e on e.seq = a.seq {join}
+                    where a."timestamp" >= ? and a."timestamp" <= ?
+                )
+                select person_id,
+                       max(anger) filter (where ts >= ?), max(frustration) filter (where ts >= ?),
+                       arg_max(score, ts) filter (where ts >= ?),
+                       list_distinct(flatten(list(threats order by seq) filter (where ts >= ?))),
+                       arg_max({{'ts': ts, 'anger': anger, 'frustration': frustration,
+                                 'score': score, 'threats': threats}}, ts) filter (
+                           where coalesce(anger, 0) >= ? or coalesce(frustration, 0) >= ?
+                              or coalesce(score, 0) <= ? or len(threats) > 0),
+                       max(ts) filter (where score >= ?)
+                from t group by 1
+            """, [hurt_since, now, *[since] * 4, policy.angry_threshold, policy.angry_threshold,
+                  policy.negative_threshold, KIND_WORD]).fetchall()  # fmt: skip
+            for pid, anger, frustration, score, threats, hurt, kind_at in rows:
+                if anger is not None or score is not None:  # texts in the mood window
+                    put(pid, anger=anger, frustration=frustration, sentiment=score,
+                        threats=sorted(threats or []))  # fmt: skip
+                if hurt is not None and hurt["ts"] < since and not (kind_at and kind_at > hurt["ts"]):
+                    old_hurts[pid] = (pd.Timestamp(hurt["ts"]), hurt)
         # unresolved service journeys: experience's table when present, else the event log
         if _exists(con, "journey_unresolved") and _has_rows(con, "experience_journeys"):
             rows = con.execute(
@@ -279,6 +302,22 @@ def person_states(store: Store, now: datetime, policy: PolicyConfig,
             for (pid, item), t in g.items():
                 st = states.setdefault(str(pid), {"person_id": str(pid)})
                 st.setdefault("recent_items", {})[str(item)] = (now_ts - t).total_seconds() / 86400
+    now_ts = pd.Timestamp(now)
+    now_ts = now_ts.tz_localize("UTC") if now_ts.tzinfo is None else now_ts
+    last_buy = {} if buys is None or not len(buys) else (
+        pd.to_datetime(buys["ts"], utc=True).groupby(buys["person"].astype(str)).max().to_dict())
+    for pid, (at, hurt) in old_hurts.items():
+        at = at.tz_localize("UTC") if at.tzinfo is None else at
+        bought = last_buy.get(pid)
+        if bought is not None and at < bought <= now_ts:
+            continue  # they bought again after it: made right enough to sell to
+        st = states.setdefault(pid, {"person_id": pid})
+        st["anger"] = max(st.get("anger") or 0, hurt["anger"] or 0) or None
+        st["frustration"] = max(st.get("frustration") or 0, hurt["frustration"] or 0) or None
+        if st.get("sentiment") is None or (hurt["score"] or 0) < st["sentiment"]:
+            st["sentiment"] = hurt["score"]
+        st["threats"] = sorted({*st.get("threats", []), *(hurt["threats"] or [])})
+        st["hurt_days_ago"] = round((now_ts - at).total_seconds() / 86400, 1)
     if only is not None:
         states = {p: states[p] for p in only if p in states}
     return states
