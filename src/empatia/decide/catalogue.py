@@ -54,7 +54,7 @@ class PolicyConfig:
     mood_days: float = 30
     #: a hurt (anger, frustration, a very negative message, a threat) that nothing made right
     #: since — no purchase and no kind word after it — still counts this many days back
-    hurt_days: float = 365
+    hurt_days: float = 730
     survey_gap_days: float = 30
 
 
