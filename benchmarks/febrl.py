@@ -13,13 +13,15 @@ FEBRL's true links.
 product compares it like a phone or an email: an id, blocking and scoring on it). Without the
 flag the product never sees it, as in most CRM exports.
 
-The baseline is stock Splink (the pinned version), trained the same way the product trains it
-(:func:`empatia.identity.probabilistic.match_pairs`: same comparisons, the same blocking rules,
-the same training sessions) on the same normalised fields, linking every pair at the same
-``match_threshold`` and clustering them (connected components): what Splink alone gives
-without the product's conflict rules and review band.
+The baseline is stock Splink (the pinned version) with the product's comparisons, blocking
+rules and training (:func:`empatia.identity.probabilistic.match_pairs` on the same fields),
+every pair at ``match_threshold`` linked and clustered (connected components): what Splink
+alone gives without the product's rules (a birth-date conflict or names alone send a pair to
+the review queue instead). ``review (true)``: open review pairs (how many are true pairs).
+``--rules`` counts, for the pairs Splink scores at or above ``match_threshold``, how many true
+and false pairs each of the product's rules holds back.
 
-    .venv/bin/python benchmarks/febrl.py [--datasets febrl1 febrl2] [--national-id] [--no-splink]
+    .venv/bin/python benchmarks/febrl.py [--datasets febrl1 …] [--national-id] [--rules] [--no-splink]
 """
 
 from __future__ import annotations
@@ -115,36 +117,54 @@ def score(name: str, records: int, truth: set[frozenset[str]], found: set[frozen
             "seconds": seconds}  # fmt: skip
 
 
-def product_pairs(df: pd.DataFrame, workdir: Path, *, national_id: bool = False,
-                  use_cli: bool = True) -> tuple[set[frozenset[str]], dict[str, Any]]:  # fmt: skip
-    """Import the records as identify events, run identity, read back who is whom."""
+def product_pairs(
+    df: pd.DataFrame, workdir: Path, *, national_id: bool = False
+) -> tuple[set[frozenset[str]], set[frozenset[str]]]:
+    """Import the records as identify events with ``empatia import``, run ``empatia run --only
+    identity``, read back who is whom: (linked pairs, open review pairs)."""
     events = workdir / "febrl.jsonl"
-    db = workdir / "febrl.duckdb"
     write_events(df, events, national_id=national_id)
-    env = {**os.environ, "EMPATIA_DB": str(db)}
-    figures: dict[str, Any] = {}
-    if use_cli:
-        for args in (["import", str(events)], ["run", "--only", "identity"]):
-            subprocess.run([EMPATIA, *args], env=env, check=True, capture_output=True, text=True)
+    env = {**os.environ, "EMPATIA_DB": str(workdir / "febrl.duckdb")}
+    for args in (["import", str(events)], ["run", "--only", "identity"]):
+        subprocess.run([EMPATIA, *args], env=env, check=True, capture_output=True, text=True)
     import empatia
 
-    with empatia.Workspace(db=str(db)) as ws:
-        if not use_cli:
-            from empatia.ingest.importer import import_files
-
-            import_files(ws.store, [events])
-            figures = ws.run(only=["identity"])[0]["figures"]
+    with empatia.Workspace(db=env["EMPATIA_DB"]) as ws:
         rows = ws.store.con.execute(
             "select person_id, value from identities where kind = 'user_id'"
         ).fetchall()
         review = ws.store.con.execute(
-            "select count(*) from identity_review where status = 'open'"
-        ).fetchone()
-        figures["review_pairs"] = int(review[0]) if review else 0
+            "select value_l, value_r from identity_review where status = 'open'"
+        ).fetchall()
     groups: dict[str, list[str]] = {}
     for pid, value in rows:
         groups.setdefault(pid, []).append(value)
-    return pairs_of(groups), figures
+    return pairs_of(groups), {frozenset(p) for p in review}
+
+
+def rule_counts(
+    df: pd.DataFrame, truth: set[frozenset[str]], *, national_id: bool = False
+) -> dict[str, tuple[int, int]]:
+    """How many true and false pairs the model links (``match_threshold``) and each of the
+    product's rules (:func:`~empatia.identity.probabilistic.corroboration`) holds back."""
+    from empatia.identity.config import IdentityConfig
+    from empatia.identity.probabilistic import _edits, _has, corroboration
+
+    recs, pred = _splink_predict(df, national_id=national_id)
+    by = recs.set_index("unique_id").to_dict("index")
+    out: dict[str, list[int]] = {}
+    for a, b, p in pred.itertuples(index=False):
+        if p < IdentityConfig().match_threshold:
+            continue
+        x, y = by[a], by[b]
+        verdict = corroboration(x, y)
+        dob = (_has(x["birth_date"]) and _has(y["birth_date"])
+               and _edits(str(x["birth_date"]), str(y["birth_date"])) > 2)  # fmt: skip
+        why = {"names only": "names only", "corroborated": "linked"}.get(
+            verdict, "birth dates differ" if dob else "email and phone differ"
+        )
+        out.setdefault(why, [0, 0])[0 if frozenset((a, b)) in truth else 1] += 1
+    return {k: (v[0], v[1]) for k, v in sorted(out.items())}
 
 
 def clusters(edges: list[tuple[str, str]]) -> dict[str, list[str]]:
@@ -166,8 +186,10 @@ def clusters(edges: list[tuple[str, str]]) -> dict[str, list[str]]:
     return groups
 
 
-def splink_pairs(df: pd.DataFrame, *, national_id: bool = False) -> set[frozenset[str]]:
-    """Stock Splink, trained as the product trains it, on the same fields and blocking."""
+def _splink_predict(
+    df: pd.DataFrame, *, national_id: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The product's record fields for ``df`` and Splink's pairs above ``review_threshold``."""
     from empatia.identity.config import IdentityConfig
     from empatia.identity.probabilistic import (
         RECORD_FIELDS, match_pairs, phonetic_keys, record_blocking,
@@ -192,8 +214,18 @@ def splink_pairs(df: pd.DataFrame, *, national_id: bool = False) -> set[frozense
     })  # fmt: skip
     recs = phonetic_keys(recs)
     fields = {k: v for k, v in RECORD_FIELDS.items() if recs[k].notna().any()}
-    pred = match_pairs(recs, fields, threshold=IdentityConfig().match_threshold,
+    pred = match_pairs(recs, fields, threshold=IdentityConfig().review_threshold,
                        blocking=record_blocking(recs))  # fmt: skip
+    return recs, pred
+
+
+def splink_pairs(df: pd.DataFrame, *, national_id: bool = False) -> set[frozenset[str]]:
+    """Stock Splink, trained as the product trains it (same fields, comparisons, blocking),
+    every pair at ``match_threshold`` linked, clustered by connected components."""
+    from empatia.identity.config import IdentityConfig
+
+    _recs, pred = _splink_predict(df, national_id=national_id)
+    pred = pred[pred.match_probability >= IdentityConfig().match_threshold]
     return pairs_of(clusters(list(zip(pred.unique_id_l, pred.unique_id_r, strict=True))))
 
 
@@ -202,35 +234,46 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="*", default=["febrl1", "febrl2", "febrl3", "febrl4"])
     parser.add_argument("--national-id", action="store_true", help="Also send soc_sec_id.")
     parser.add_argument("--no-splink", action="store_true", help="Skip the Splink baseline.")
+    parser.add_argument("--rules", action="store_true", help="Count what each rule holds back.")
     parser.add_argument("--json", type=Path, help="Also write the rows here.")
     args = parser.parse_args()
-    print(
-        "| dataset | who | records | true pairs | predicted | precision | recall | F1 | seconds |"
-    )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
-    rows = []
+    head = "| dataset | who | records | true pairs | predicted | precision | recall | F1 | review (true) | seconds |"  # noqa: E501
+    print(head)
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    rows: list[dict[str, Any]] = []
+    rules: list[str] = []
     for name in args.datasets:
         df, truth = load(name)
-        runs = [("empatia", False)] + ([("empatia +national id", True)] if args.national_id else [])
-        if not args.no_splink:
-            runs += [("splink", False)] + (
-                [("splink +national id", True)] if args.national_id else []
-            )
+        nids = [False, True] if args.national_id else [False]
+        runs = [("empatia", n) for n in nids] + (
+            [] if args.no_splink else [("splink", n) for n in nids]
+        )
         for who, nid in runs:
+            label = who + (" +national id" if nid else "")
             t0 = time.perf_counter()
-            if who.startswith("empatia"):
+            review: set[frozenset[str]] = set()
+            if who == "empatia":
                 with tempfile.TemporaryDirectory() as tmp:
-                    found, _fig = product_pairs(df, Path(tmp), national_id=nid)
+                    found, review = product_pairs(df, Path(tmp), national_id=nid)
             else:
                 found = splink_pairs(df, national_id=nid)
-            r = score(name, len(df), truth, found, time.perf_counter() - t0, who)
+            r = score(name, len(df), truth, found, time.perf_counter() - t0, label)
+            r["review"], r["review_true"] = len(review), len(review & truth)
             rows.append(r)
+            rev = f"{r['review']} ({r['review_true']})" if who == "empatia" else "–"
             print(
                 f"| {r['dataset']} | {r['who']} | {r['records']} | {r['true_pairs']} | "
                 f"{r['predicted']} | {r['precision']:.4f} | {r['recall']:.4f} | {r['f1']:.4f} | "
-                f"{r['seconds']:.1f} |",
+                f"{rev} | {r['seconds']:.1f} |",
                 flush=True,
             )
+            if args.rules and who == "empatia":
+                counts = rule_counts(df, truth, national_id=nid)
+                rules.append(f"| {name} | {label} | " + " | ".join(
+                    f"{k}: {t} true, {f} false" for k, (t, f) in counts.items()) + " |")  # fmt: skip
+    if rules:
+        print("\nPairs Splink scores at or above match_threshold, by the product's verdict:\n")
+        print("\n".join(rules))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
 
