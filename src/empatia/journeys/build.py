@@ -13,6 +13,7 @@ import ibis
 import ibis.expr.types as ir
 
 from empatia.journeys.config import StageMap
+from empatia.store.changes import CHANGED, Changes, save_marks
 from empatia.store.engine import Engine
 
 #: Quiet time that ends a session.
@@ -45,10 +46,18 @@ def _stage_expr(step: ir.StringValue, smap: StageMap) -> ir.StringValue:
     return ibis.cases(*cases, else_=ibis.null().cast("string"))
 
 
-def steps_expr(eng: Engine, smap: StageMap) -> ir.Table:
-    """Every track/page/screen event of a known person, as a step with stage and journey."""
+def steps_expr(eng: Engine, smap: StageMap, persons: ir.Table | None = None) -> ir.Table:
+    """Every track/page/screen event of a known person (of ``persons``, when given), as a step
+    with stage and journey."""
     e = eng.table("events")
     ep = eng.table("event_persons")
+    if persons is not None:
+        # small tables first: a semi join on them reads only these people's events
+        ep = eng.materialize(ep.filter(ep.person_id.isin(persons.person_id)), "ep")
+        mine = e.filter(e.seq.isin(ep.seq))
+        e = eng.materialize(
+            mine.select("seq", "type", "event", "name", "timestamp", "raw"), "events"
+        )
     e = e.filter(e.type.isin(["track", "page", "screen"]))
     j = e.join(ep, "seq")
     step = ibis.cases(
@@ -157,6 +166,48 @@ def build(eng: Engine, smap: StageMap, progress: Any = None) -> dict[str, int]:
         progress.advance(1)
     eng.drop_temp(steps)
     return {"steps": n_steps, "sessions": n_sessions, "journeys": n_journeys}
+
+
+def update(eng: Engine, con: Any, smap: StageMap, changes: Changes) -> dict[str, int]:
+    """Rebuild the steps and sessions of the people of ``changes``, and every journey any of
+    their steps belongs (or belonged) to — with the steps of whoever else shares it — and
+    remember what was seen, in one transaction on ``con`` (the engine's DuckDB cursor)."""
+    changed = CHANGED
+    steps = eng.materialize(steps_expr(eng, smap, eng.table(changed)), "new_steps")
+    name = steps.get_name()
+    con.execute(
+        "create or replace temp table _emp_journey_ids as select journey_id from journey_steps"
+        f" where person_id in (select person_id from {changed}) and journey_id is not null"
+        f" union select journey_id from {name} where journey_id is not null"
+    )
+    con.execute("begin transaction")
+    try:
+        con.execute(
+            f"delete from journey_steps where person_id in (select person_id from {changed})"
+        )
+        con.execute(f"insert into journey_steps by name select * from {name}")
+        con.execute(
+            f"delete from journey_sessions where person_id in (select person_id from {changed})"
+        )
+        con.execute(f"insert into journey_sessions by name {eng.con.compile(sessions_expr(steps))}")
+        con.execute(
+            "delete from journeys where journey_id in (select journey_id from _emp_journey_ids)"
+        )
+        all_steps = eng.table("journey_steps")
+        ids = eng.table("_emp_journey_ids")
+        touched = all_steps.filter(all_steps.journey_id.isin(ids.journey_id))
+        con.execute(f"insert into journeys by name {eng.con.compile(journeys_expr(touched, smap))}")
+        row = con.execute("select (select count(*) from journey_steps),"
+                          " (select count(*) from journey_sessions), (select count(*) from journeys),"
+                          " (select count(*) from _emp_journey_ids)").fetchone()  # fmt: skip
+        save_marks(con, changes)
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    eng.drop_temp(steps)
+    assert row is not None
+    return {"steps": row[0], "sessions": row[1], "journeys": row[2], "journeys_rebuilt": row[3]}
 
 
 def save_stage_map(con: Any, smap: StageMap) -> None:

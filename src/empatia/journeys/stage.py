@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from empatia.journeys.build import build
+from empatia.journeys.build import SESSION_MINUTES, build, update
 from empatia.journeys.config import load_stage_map
 from empatia.pipeline import RunContext, register_stage
+from empatia.store.changes import changed_persons, save_marks
 from empatia.store.engine import engine_for
 
 
@@ -24,8 +26,22 @@ class JourneysStage:
         smap = load_stage_map(store.con, ctx.options)
         ctx.progress.total(3)
         eng, owned = engine_for(ctx)
+        # Incremental on DuckDB: only the people whose events changed (empatia.store.changes)
+        settings = json.dumps([smap.mapping, smap.order, SESSION_MINUTES], sort_keys=True)
+        duck = eng.name == "duckdb"
+        con = eng.con.con if duck else store.con.cursor()
         try:
-            return build(eng, smap, ctx.progress)
+            changes = changed_persons(con, "journeys", settings, full=ctx.full or not duck)
+            if changes.full:
+                figures: dict[str, Any] = build(eng, smap, ctx.progress)
+                figures["mode"] = "full" if changes.full == "full" else f"full ({changes.full})"
+                save_marks(con, changes)
+                return figures
+            if not changes.persons:
+                save_marks(con, changes)
+                return {"mode": "incremental", "recomputed": 0}
+            figures = update(eng, con, smap, changes)
+            return {**figures, "mode": "incremental", "recomputed": len(changes.persons)}
         finally:
             if owned:
                 eng.close()

@@ -41,6 +41,8 @@ PROFILE_TRAITS = (
 )  # fmt: skip
 CHANNELS = ("web", "app", "store", "call_centre", "email", "chat", "crm", "booking")
 ORDER_EVENT = "Order Completed"
+#: The columns of ``events`` profiles read (all an incremental run copies of its people's).
+_COLUMNS = ("seq", "type", "event", "source", "timestamp", "raw")
 DAY = 86400
 
 
@@ -61,7 +63,13 @@ def event_facts(eng: Engine, events: ir.Table) -> ir.Table:
     )  # fmt: skip
 
 
-def trait_values(eng: Engine, events: ir.Table, facts: ir.Table, config: ProfileConfig) -> ir.Table:
+def trait_values(
+    eng: Engine,
+    events: ir.Table,
+    facts: ir.Table,
+    config: ProfileConfig,
+    ep: ir.Table | None = None,
+) -> ir.Table:
     """``profile_traits``: per person and trait, the value of the winning source."""
     with_traits = events.filter(events.raw.contains('"traits"'))
     parts = []
@@ -72,7 +80,7 @@ def trait_values(eng: Engine, events: ir.Table, facts: ir.Table, config: Profile
         )
         parts.append(with_traits.select("seq", trait=ibis.literal(trait), value=value))
     long = union(*parts).filter(_.value.notnull() & (_.value.strip() != ""))
-    long = long.join(facts, "seq").join(eng.table("event_persons"), "seq")
+    long = long.join(facts, "seq").join(eng.table("event_persons") if ep is None else ep, "seq")
     src = ibis.coalesce(
         ibis.cases((long.channel != "unknown", long.channel), else_=None), long.source
     )
@@ -196,14 +204,16 @@ def build_profiles(
     ep = eng.table("event_persons")
     as_of: datetime = events.timestamp.max().to_pyarrow().as_py()
     if persons is not None:
-        ep = ep.filter(ep.person_id.isin(persons.person_id))
-        events = events.filter(events.seq.isin(ep.seq))
+        # small tables first: a semi join on them reads only these people's events
+        ep = eng.materialize(ep.filter(ep.person_id.isin(persons.person_id)), "ep")
+        mine = events.filter(events.seq.isin(ep.seq))
+        events = eng.materialize(mine.select(*_COLUMNS), "events")
     facts = eng.materialize(event_facts(eng, events), "facts")
     as_of_epoch = int(as_of.timestamp())
     as_day = as_of_epoch // DAY
     pe = eng.materialize(facts.join(ep, "seq"), "person_events")
 
-    traits = eng.materialize(trait_values(eng, events, facts, config), "traits")
+    traits = eng.materialize(trait_values(eng, events, facts, config, ep), "traits")
 
     flags = {c: (pe.channel == c).any() for c in CHANNELS}
     activity = pe.group_by("person_id").aggregate(
