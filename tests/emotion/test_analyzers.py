@@ -62,3 +62,15 @@ def test_registry():
     assert {"encoder", "fast", "transformers"} <= set(ANALYZERS)
     with pytest.raises(UnknownAnalyzerError, match="choose one of: encoder, fast, transformers"):
         get_analyzer("nope")
+
+
+def test_persian_in_arabic_letters_reads_as_persian(fast):
+    """ي/ك/ZWNJ variants of one Persian complaint get one reading; Arabic keeps its letters."""
+    persian = "من واقعاً عصبانی هستم. این یک افتضاح است و دیگر از شما خرید نمی‌کنم."
+    arabic_letters = persian.replace("ی", "ي").replace("ک", "ك")
+    a, b = fast.analyze([persian, arabic_letters], hints=["fa", "fa"], sentences=False)
+    assert a.language == b.language == "fa"
+    assert (a.score, a.sentiment, a.emotions) == (b.score, b.sentiment, b.emotions)
+    from empatia.emotion.analyzers.base import model_text
+
+    assert model_text("كيف حالك", "ar") == "كيف حالك"

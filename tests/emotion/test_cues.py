@@ -41,6 +41,7 @@ def test_repeated_contacts_and_waiting_with_numbers(lang, text, calls, wait):
         ("en", "Next time I'll buy from your competitors.", "leave"),
         ("en", "I'm going to one of your competitors.", "leave"),
         ("fa", "دفعه‌ی بعد از رقیبتان خرید می‌کنم.", "leave"),
+        ("fa", "دیگر از شما خرید نمی‌کنم.", "leave"),
         ("pl", "Opiszę to w mediach społecznościowych.", "public"),
         ("pl", "Pozwę was do sądu.", "legal"),
         ("ru", "Я напишу журналистам.", "public"),

@@ -20,6 +20,17 @@ import numpy as np
 from empatia.emotion.cues import Cue, find_cues, lexicon_emotions, split_sentences
 from empatia.emotion.langid import detector
 
+#: Persian written with Arabic code points (ي ى ك, common in copied and machine-made text),
+#: the kashida and the zero-width non-joiner read by the models as Persian's own letters and a
+#: space: on XED's Persian test lines `fast` goes from 0.196 to 0.238 macro-F1. Arabic text
+#: keeps its letters (ي is right there).
+_PERSIAN = str.maketrans({"ي": "ی", "ى": "ی", "ك": "ک", "ـ": None, "\u200c": " "})
+
+
+def model_text(text: str, lang: str | None) -> str:
+    """What the model reads for a text in ``lang`` (cue rules read the text itself)."""
+    return text.translate(_PERSIAN) if lang == "fa" else text
+
 EMOTIONS = (
     "anger",
     "frustration",
@@ -127,6 +138,7 @@ class BaseAnalyzer:
         hints = list(hints) if hints is not None else [None] * len(texts)
         langs = det.detect_many(list(texts), hints)
         units: list[str] = list(texts)
+        unit_langs = [d.lang for d in langs]
         owners: list[tuple[int, list[int]]] = []
         if sentences:
             for i, t in enumerate(texts):
@@ -134,7 +146,8 @@ class BaseAnalyzer:
                 if len(parts) > 1:
                     owners.append((i, list(range(len(units), len(units) + len(parts)))))
                     units.extend(parts)
-        raw = self.raw(units) if units else {}
+                    unit_langs.extend([langs[i].lang] * len(parts))
+        raw = self.raw([model_text(u, g) for u, g in zip(units, unit_langs, strict=True)]) if units else {}
         out = []
         for i, t in enumerate(texts):
             out.append(self._compose(t, i, raw, langs[i].lang, langs[i].confidence))
