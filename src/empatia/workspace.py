@@ -348,6 +348,9 @@ class Workspace:
             cur.close()
 
     def close(self) -> None:
+        if self._remote is not None:
+            self._remote.close()
+            self._remote = None
         if "store" in self.__dict__:
             self.store.close()
             del self.__dict__["store"]
