@@ -227,7 +227,7 @@ def corroboration(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
 
     Names alone do not make a person (there are many Anna Kowalskas): a pair is linked
     automatically only when something personal agrees too — birth date (≤ 2 typos), email,
-    phone, national id, postal code or street (≤ 2 typos) — and nothing personal disagrees
+    phone, national id, postal code or street (same numbers, ≤ 2 typos) — and nothing personal disagrees
     (a different birth date: a father and son of one name at one address; or both a different
     phone and a different email) — unless both carry the same national id. Neither other
     verdict drops the pair: it goes to review.
@@ -241,12 +241,16 @@ def corroboration(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
     if {"email", "phone"} <= both and a["email"] != b["email"] and a["phone"] != b["phone"]:
         return "conflict"
     for k in both:
-        if k in ("birth_date", "street"):
-            if _edits(str(a[k]), str(b[k])) <= 2:
-                return "corroborated"
-        elif a[k] == b[k]:
+        x, y = str(a[k]), str(b[k])
+        if k == "street" and _digits(x) != _digits(y):
+            continue  # the neighbours' house: typos in the name of a street, not its numbers
+        if (_edits(x, y) <= 2) if k in ("birth_date", "street") else x == y:
             return "corroborated"
     return "names only"
+
+
+def _digits(text: str) -> str:
+    return "".join(c for c in text if c.isdigit())
 
 
 _SCHEMA = pa.schema(
