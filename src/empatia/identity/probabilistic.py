@@ -227,10 +227,10 @@ def corroboration(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
 
     Names alone do not make a person (there are many Anna Kowalskas): a pair is linked
     automatically only when something personal agrees too — birth date (≤ 2 typos), email,
-    phone, national id, postal code or street (same numbers, ≤ 2 typos) — and nothing personal disagrees
-    (a different birth date: a father and son of one name at one address; or both a different
-    phone and a different email) — unless both carry the same national id. Neither other
-    verdict drops the pair: it goes to review.
+    phone, national id, postal code or street (same numbers, ≤ 2 typos) — and nothing
+    personal disagrees (a different birth date: a father and son of one name at one address;
+    or both a different phone and a different email) — unless both carry the same national
+    id. Neither other verdict drops the pair: it goes to review.
     """
     keys = ("birth_date", "email", "phone", "national_id", "postal_code", "street")
     both = {k for k in keys if k in a and k in b and _has(a[k]) and _has(b[k])}
