@@ -14,7 +14,7 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from empatia.errors import NotFoundError, StoreLockedError, ValidationError
+from empatia.errors import ConfigError, NotFoundError, StoreLockedError, ValidationError
 from empatia.settings import Settings, load_settings
 from empatia.store import Store
 
@@ -313,7 +313,12 @@ class Workspace:
         from empatia.decide.catalogue import load_catalogue, parse_catalogue_text
         from empatia.decide.engine import run
 
-        catalogue = parse_catalogue_text(actions, source) if actions else load_catalogue()
+        try:
+            catalogue = parse_catalogue_text(actions, source) if actions else load_catalogue()
+        except ConfigError as e:
+            if not actions:
+                raise  # the shipped catalogue: the installation's fault, not the caller's
+            raise ValidationError(e.message, **e.details) from e  # the caller's text: a 400
         return run(self.store, catalogue=catalogue, progress=progress)
 
     @through_server("write")

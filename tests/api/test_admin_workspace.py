@@ -84,6 +84,8 @@ def test_library_errors_keep_their_status(served: tuple[TestClient, dict[str, st
         served, "decide_review", {"left": "email:a@b.c", "right": "email:c@d.e", "accept": True}
     )
     assert r.status_code == 400 and "no review pair" in r.json()["message"]
+    r = call(served, "decide_all", {"actions": "[policy\nbroken", "source": "my-actions.toml"})
+    assert r.status_code == 400 and r.json()["message"].startswith("my-actions.toml:")
 
 
 def test_answers_come_as_arrow_or_json(served: tuple[TestClient, dict[str, str]]) -> None:
