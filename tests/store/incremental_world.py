@@ -53,7 +53,16 @@ def rows(ws: Workspace, table: str) -> list[tuple[Any, ...]]:
     con = ws.store.con
     cols = [r[0] for r in con.execute(f"describe {table}").fetchall()]
     keep = ", ".join(f'"{c}"' for c in cols if c not in TABLES.get(table, ()))
-    return con.execute(f"select {keep} from {table} order by all").fetchall()
+    rows = con.execute(f"select {keep} from {table} order by all").fetchall()
+    return [tuple(_same(v) for v in r) for r in rows]
+
+
+def _same(v: Any) -> Any:
+    """NaN as a marker (it is not equal to itself); floats to 12 significant digits (DuckDB's
+    parallel sums may differ in the last bit from one run to the next)."""
+    if isinstance(v, float):
+        return "NaN" if v != v else float(f"{v:.12g}")
+    return v
 
 
 def import_events(ws: Workspace, path: Path, events: list[dict[str, Any]]) -> None:

@@ -27,9 +27,16 @@ def _has(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     return bool(row and row[0])
 
 
-def journeys_sql(cfg: ExperienceConfig, texts: bool) -> str:
+def journeys_sql(cfg: ExperienceConfig, texts: bool, cases: str | None = None) -> str:
+    """One row per case; ``cases``: only those in this table (``case_id``)."""
     ev_list = ", ".join(f"'{e}'" for e in _CASE_EVENTS)
     text_join = "left join text_analysis ta on ta.seq = ev.seq" if texts else ""
+    only = (
+        f"and e.seq in (select seq from experience_case_events where case_id in"
+        f" (select case_id from {cases}))"
+        if cases
+        else ""
+    )
     score = "ta.score" if texts else "null::double"
     return f"""
     with ev as (
@@ -43,7 +50,7 @@ def journeys_sql(cfg: ExperienceConfig, texts: bool) -> str:
                try_cast(json_extract_string(e.raw, '$.properties.agent_rating_internal') as double) as rating,
                json_extract_string(e.raw, '$.properties.resolution') as resolution
         from events e join event_persons p using (seq)
-        where e.type = 'track' and e.event in ({ev_list})
+        where e.type = 'track' and e.event in ({ev_list}) {only}
     ), ev2 as (
         select ev.*, {score} as score,
                lag(case when ev.event = 'Support Contact' then ev.channel end ignore nulls)
@@ -105,6 +112,96 @@ def journeys_sql(cfg: ExperienceConfig, texts: bool) -> str:
         nowt.as_of
     from r, nowt
     """
+
+
+def index_cases(con: duckdb.DuckDBPyConnection, *, full: bool) -> int:
+    """Keep ``experience_case_events`` (each service event's case): new events only, or all
+    again with ``full``. Returns the events added."""
+    if full:
+        con.execute("delete from experience_case_events")
+    ev_list = ", ".join(f"'{e}'" for e in _CASE_EVENTS)
+    row = con.execute(f"""
+        insert into experience_case_events
+        select seq, case_id from (
+            select seq, json_extract_string(raw, '$.properties.case_id') as case_id from events
+            where type = 'track' and event in ({ev_list})
+              and seq > (select coalesce(max(seq), 0) from experience_case_events))
+        where case_id is not null
+    """).fetchone()  # fmt: skip
+    return int(row[0]) if row else 0
+
+
+#: The people whose cases an incremental run rebuilds (``person_id``), and those cases.
+PEOPLE, CASES = "_emp_exp_people", "_emp_exp_cases"
+
+
+def affected(con: duckdb.DuckDBPyConnection, changed: str, cfg: ExperienceConfig) -> int:
+    """Fill :data:`PEOPLE` and :data:`CASES`: the ``changed`` people, and those whose case
+    is old enough now to say whether they left (``left_after`` was not known yet), then,
+    until nothing is added, every case with an event of one of them or in their name, and
+    everyone with an event in one of those cases (a case belongs to the person with most of
+    its events; whether it repeats an earlier one depends on the person's other cases).
+    Returns the cases."""
+    days = float(cfg.after_days) * 86400
+    con.execute(
+        "create or replace temp table _emp_exp_ce as select c.seq, c.case_id, p.person_id"
+        " from experience_case_events c join event_persons p using (seq)"
+    )
+    con.execute(f"""
+        create or replace temp table {PEOPLE} as
+        select person_id from {changed}
+        union select person_id from experience_journeys
+        where left_after is null
+          and epoch((select max("timestamp") from events)) - epoch(last_at) >= {days}
+    """)  # fmt: skip
+    while True:
+        con.execute(f"""
+            create or replace temp table {CASES} as
+            select case_id from _emp_exp_ce where person_id in (select person_id from {PEOPLE})
+            union select case_id from experience_journeys
+            where person_id in (select person_id from {PEOPLE})
+        """)  # fmt: skip
+        row = con.execute(f"""
+            insert into {PEOPLE}
+            select distinct person_id from (
+                select person_id from _emp_exp_ce where case_id in (select case_id from {CASES})
+                union all select person_id from experience_journeys
+                where case_id in (select case_id from {CASES}))
+            where person_id not in (select person_id from {PEOPLE})
+        """).fetchone()  # fmt: skip
+        if not row or not row[0]:
+            break
+    row = con.execute(f"select count(*) from {CASES}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def update_journeys(
+    con: duckdb.DuckDBPyConnection, cfg: ExperienceConfig, changed: str
+) -> dict[str, int]:
+    """Rebuild the cases of the ``changed`` people (see :func:`affected`) in
+    ``experience_journeys``, and the "now" of every other row (``as_of``, the age of open
+    cases). Runs on ``con`` inside the caller's transaction."""
+    texts = _has(con, "text_analysis")
+    index_cases(con, full=False)
+    n_cases = affected(con, changed, cfg)
+    df = con.execute(journeys_sql(cfg, texts, CASES)).df() if n_cases else None
+    if df is not None and len(df):
+        df = _after(con, _judge(df, cfg), cfg)
+    con.execute(f"delete from experience_journeys where case_id in (select case_id from {CASES})")
+    if df is not None and len(df):
+        con.register("_exp_journeys", df)
+        con.execute("insert into experience_journeys by name select * from _exp_journeys")
+        con.unregister("_exp_journeys")
+    con.execute(
+        "update experience_journeys set as_of = n.as_of, unresolved_age_days = case when not"
+        " resolved then (epoch(n.as_of) - epoch(first_at)) / 86400 end"
+        ' from (select max("timestamp") as as_of from events) n'
+    )
+    row = con.execute(
+        "select count(*), count(*) filter (where succeeded_but_hurt) from experience_journeys"
+    ).fetchone()
+    assert row is not None
+    return {"service_journeys": row[0], "succeeded_but_hurt": row[1], "cases_rebuilt": n_cases}
 
 
 def _effort(contacts: Any, live_wait: Any, switches: Any, transfers: Any, repeat: Any) -> Any:

@@ -13,7 +13,7 @@ with t as (
     select p.person_id, a.seq, a."timestamp" as ts, a.score, a.dominant_emotion,
            row_number() over (partition by p.person_id order by a."timestamp" desc, a.seq desc) as rn
     from text_analysis a join event_persons p using (seq)
-    where a.score is not null
+    where a.score is not null {{only}}
 ), g as (
     select person_id, count(*) as texts, min(ts) as first_at, max(ts) as last_at,
         avg(score) as average,
@@ -41,11 +41,23 @@ def build_trajectories(con: duckdb.DuckDBPyConnection) -> int:
     try:
         cur.execute("begin transaction")
         cur.execute("delete from experience_trajectories")
-        cur.execute(f"insert into experience_trajectories by name {TRAJECTORY_SQL}")
+        cur.execute(f"insert into experience_trajectories by name {TRAJECTORY_SQL.format(only='')}")
         cur.execute("commit")
         row = cur.execute("select count(*) from experience_trajectories").fetchone()
     finally:
         cur.close()
+    return int(row[0]) if row else 0
+
+
+def update_trajectories(con: duckdb.DuckDBPyConnection, changed: str) -> int:
+    """Rebuild the trajectories of the people in table ``changed`` (``person_id``), inside the
+    caller's transaction on ``con``; return the people covered."""
+    con.execute(
+        f"delete from experience_trajectories where person_id in (select person_id from {changed})"
+    )
+    only = f"and p.person_id in (select person_id from {changed})"
+    con.execute(f"insert into experience_trajectories by name {TRAJECTORY_SQL.format(only=only)}")
+    row = con.execute("select count(*) from experience_trajectories").fetchone()
     return int(row[0]) if row else 0
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from typing import Any
 
 from empatia.experience.config import ExperienceConfig
-from empatia.experience.effort import build_journeys
+from empatia.experience.effort import build_journeys, index_cases, update_journeys
 from empatia.experience.gap import build_gap
 from empatia.experience.surveys import build_responses
-from empatia.experience.mood import build_trajectories
+from empatia.experience.mood import build_trajectories, update_trajectories
 from empatia.pipeline import RunContext, register_stage
+from empatia.store.changes import CHANGED, TEXTS, changed_persons, save_marks
 
 
 class ExperienceStage:
@@ -28,16 +31,38 @@ class ExperienceStage:
         cfg = ExperienceConfig.from_options(ctx.options)
         con = ctx.workspace.store.con
         ctx.progress.total(4)
+        texts = _has(con, "text_analysis")
+        # Service journeys and trajectories: only the people whose events or analysed texts
+        # changed (empatia.store.changes); surveys and the perception gap: everything.
+        settings = json.dumps([asdict(cfg), texts], sort_keys=True, default=str)
+        changes = changed_persons(con, "experience", settings, also=(TEXTS,) if texts else (),
+                                  full=ctx.full)  # fmt: skip
         figures: dict[str, Any] = {}
-        figures.update(build_journeys(con, cfg))
+        if changes.full:
+            figures.update(build_journeys(con, cfg))
+            index_cases(con, full=True)
+            ctx.progress.advance(1)
+            figures["trajectories"] = build_trajectories(con) if texts else 0
+            save_marks(con, changes)
+            figures["mode"] = "full" if changes.full == "full" else f"full ({changes.full})"
+        else:
+            con.execute("begin transaction")
+            try:
+                figures.update(update_journeys(con, cfg, CHANGED))
+                ctx.progress.advance(1)
+                figures["trajectories"] = update_trajectories(con, CHANGED) if texts else 0
+                save_marks(con, changes)
+                con.execute("commit")
+            except Exception:
+                con.execute("rollback")
+                raise
+            figures |= {"mode": "incremental", "recomputed": len(changes.persons)}
         ctx.progress.advance(1)
         n = build_responses(con, cfg)
         row = con.execute(
             "select count(*) filter (where excluded) from survey_responses"
         ).fetchone()
         figures.update({"survey_answers": n, "survey_excluded": int(row[0]) if row else 0})
-        ctx.progress.advance(1)
-        figures["trajectories"] = build_trajectories(con) if _has(con, "text_analysis") else 0
         ctx.progress.advance(1)
         figures.update(build_gap(con))
         ctx.progress.advance(1)

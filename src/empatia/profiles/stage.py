@@ -8,7 +8,7 @@ from empatia.pipeline import RunContext, register_stage
 from empatia.profiles.build import build_profiles, population_columns
 from empatia.profiles.config import ProfileConfig
 from empatia.profiles.money import Reporting, rates_fingerprint
-from empatia.store.changes import CHANGED, Changes, changed_persons, save_marks
+from empatia.store.changes import CHANGED, IDENTITIES, Changes, changed_persons, save_marks
 from empatia.store.engine import Engine, engine_for
 
 
@@ -50,7 +50,7 @@ def run_profiles(
     settings = f"{config.model_dump_json()}|{rates_fingerprint(eng.store, money.currency)}"
     settings += f"|{money.currency}|{money.assume_missing}"
     con = eng.con.con if eng.name == "duckdb" else eng.store.con.cursor()
-    changes = changed_persons(con, "profiles", settings, identities=True,
+    changes = changed_persons(con, "profiles", settings, also=(IDENTITIES,),
                               full=full or eng.name != "duckdb")  # fmt: skip
     if changes.full:
         figures = _build(eng, config, money)

@@ -55,20 +55,32 @@ def _erasures(con: Any) -> int:
     return int(n or 0)
 
 
+#: Digests a stage may add to its people's events (``also``): their identifiers, and the
+#: analyses of their texts (the emotion stage re-scores old texts when its model changes).
+IDENTITIES = (
+    "select person_id, hash(count(*), bit_xor(hash(kind, value))) as mark"
+    " from identities group by all"
+)
+TEXTS = (
+    "select p.person_id, hash(count(*), bit_xor(hash(a.seq, a.score, a.dominant_emotion)))"
+    " as mark from text_analysis a join event_persons p using (seq) group by all"
+)
+
+
 def changed_persons(
-    con: Any, stage: str, settings: str, *, identities: bool = False, full: bool = False
+    con: Any, stage: str, settings: str, *, also: tuple[str, ...] = (), full: bool = False
 ) -> Changes:
-    """The persons whose events (and, with ``identities``, identifiers) changed since the last
-    :func:`save_marks` of ``stage``; also left in the temp table :data:`CHANGED`.
+    """The persons whose events (and what the ``also`` digests cover: ``person_id, mark``
+    queries such as :data:`IDENTITIES`) changed since the last :func:`save_marks` of
+    ``stage``; also left in the temp table :data:`CHANGED`.
 
     ``settings``: a fingerprint of everything else the stage's rows depend on; when it differs
     from the last run's, ``full`` says so (as it does with ``full=True``)."""
     digest = "select person_id, hash(count(*), bit_xor(hash(seq))) as mark from event_persons group by all"
-    if identities:
+    for extra in also:
         digest = (
-            f"select person_id, hash(e.mark, i.mark) as mark from ({digest}) e full join"
-            " (select person_id, hash(count(*), bit_xor(hash(kind, value))) as mark"
-            "  from identities group by all) i using (person_id)"
+            f"select person_id, hash(e.mark, x.mark) as mark from ({digest}) e full join"
+            f" ({extra}) x using (person_id)"
         )
     con.execute(f"create or replace temp table {_NOW} as {digest}")
     changes = Changes(stage, settings, _erasures(con))
