@@ -24,7 +24,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     "journey_steps": (), "journey_sessions": (), "journeys": (),
     "experience_journeys": (), "survey_responses": (), "experience_trajectories": (),
     "experience_gap": (),
-    "care_list": ("computed_at", "alert_id", "status"),
+    "care_list": ("computed_at", "alert_id", "status"), "care_traits": (),
 }  # fmt: skip
 
 

@@ -21,7 +21,7 @@ from empatia.care.alerts import create_alerts, latest_cases, resolved_and_quiet
 from empatia.care.config import CareWeights, load_weights
 from empatia.care.delivery import Sink, deliver_pending
 from empatia.care.explain import evidence, explain
-from empatia.care.inputs import has_table, read_inputs
+from empatia.care.inputs import has_table, read_inputs, refresh_traits
 from empatia.privacy.consent import purpose_key, use_purposes
 from empatia.care.scoring import INFLUENCE_SIGNALS, RISK_SIGNALS, score_people
 
@@ -94,20 +94,32 @@ def run_care(
     sinks: dict[str, Sink] | None = None,
     sleep: Callable[[float], None] | None = None,
     now: datetime | None = None,
+    full: bool = False,
 ) -> dict[str, Any]:
-    """Score everyone at risk, rewrite ``care_list``, create alerts, deliver them."""
+    """Score everyone at risk, rewrite ``care_list``, create alerts, deliver them.
+
+    The list is a ranking of everyone with signals in the recent window, so it is scored
+    whole every time; the influence traits read from the whole event log are kept per person
+    and refreshed only for the people whose events changed (``full``: for everyone)."""
     w = weights or load_weights()
     if not has_table(con, "event_persons"):
         con.execute("delete from care_list")
         return {"listed": 0, "note": "no identity tables yet (run the identity stage)"}
+    refreshed = refresh_traits(con, full=full)
     inp = read_inputs(con, w.risk.window_days, now)
     scored = score_people(inp, w)
-    figures: dict[str, Any] = {"at_risk": len(scored)}
+    figures: dict[str, Any] = {"at_risk": len(scored), **refreshed}
     if len(scored):
         # privacy's table: care contact needs "care" (legitimate interest: out once the person
         # objects), plus what weights.toml lists; an unknown name is an error, not a no-op
-        purposes = list(dict.fromkeys([*use_purposes("care_contact"),
-                                       *(purpose_key(x) for x in w.privacy.exclude_without)]))
+        purposes = list(
+            dict.fromkeys(
+                [
+                    *use_purposes("care_contact"),
+                    *(purpose_key(x) for x in w.privacy.exclude_without),
+                ]
+            )
+        )
         if has_table(con, "consent_current"):  # the privacy stage's ledger (API decisions too)
             out = {r[0] for r in con.execute(_CONSENT, [purposes]).fetchall()}
             out |= {r[0] for r in con.execute(_CONSENT_CURRENT, [purposes]).fetchall()}

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import duckdb
 import pandas as pd
+
+from empatia.store.changes import CHANGED, changed_persons, save_marks
 
 #: Traits of the tracking plan that speak to influence.
 INFLUENCE_TRAITS = ("profession", "followers", "followers_by_network", "press", "vip", "tier",
@@ -79,6 +82,7 @@ with t as (
     where e.raw like '%traits%'
       and (e.raw like '%ollowers%' or e.raw like '%"press"%' or e.raw like '%"vip"%'
            or e.raw like '%"profession"%' or e.raw like '%"referrals"%' or e.raw like '%"tier"%')
+      {only}
 )
 select person_id,
        arg_max(json_extract_string(tr, '$.profession'), seq)
@@ -188,9 +192,41 @@ def read_journeys(con: duckdb.DuckDBPyConnection, since: datetime) -> tuple[pd.D
     return df, "events"
 
 
+def refresh_traits(con: duckdb.DuckDBPyConnection, *, full: bool = False) -> dict[str, Any]:
+    """Keep ``care_traits`` (the influence traits of each person's events): only the people
+    whose events changed since the last refresh (:mod:`empatia.store.changes`), or everyone
+    with ``full`` (and after an erasure)."""
+    changes = changed_persons(con, "care", "traits", full=full)
+    con.execute("begin transaction")
+    try:
+        if changes.full:
+            con.execute("delete from care_traits")
+            only = ""
+        else:
+            con.execute(
+                f"delete from care_traits where person_id in (select person_id from {CHANGED})"
+            )
+            only = f"and p.person_id in (select person_id from {CHANGED})"
+        if changes.full or changes.persons:
+            sql = _TRAITS_FROM_EVENTS.replace("{only}", only)
+            con.execute(f"insert into care_traits by name {sql}")
+        save_marks(con, changes)
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    if changes.full:
+        return {"traits": "full" if changes.full == "full" else f"full ({changes.full})"}
+    return {"traits": "incremental", "traits_recomputed": len(changes.persons)}
+
+
 def read_traits(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Influence traits per person: from events, with ``profile_traits`` winning where it has one."""
-    df = con.execute(_TRAITS_FROM_EVENTS).df()
+    """Influence traits per person: from events (``care_traits``, see :func:`refresh_traits`),
+    with ``profile_traits`` winning where it has one."""
+    df = con.execute(
+        "select person_id, profession, followers, followers_by_network, press, vip, tier,"
+        " referrals from care_traits order by person_id"
+    ).df()
     if has_table(con, "profile_traits"):
         pt = con.execute(
             "select person_id, trait, value from profile_traits where trait in (select unnest(?))",

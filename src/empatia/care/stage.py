@@ -21,7 +21,8 @@ class CareStage:
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         w = load_weights(options=ctx.options)
-        return run_care(ctx.workspace.store.con, w, deliver=ctx.options.get("care_deliver", True))
+        deliver = ctx.options.get("care_deliver", True)
+        return run_care(ctx.workspace.store.con, w, deliver=deliver, full=ctx.full)
 
 
 STAGE = register_stage(CareStage())
