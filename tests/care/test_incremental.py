@@ -15,6 +15,6 @@ def test_new_events_refresh_only_the_changed_peoples_traits(incremental_outcome:
 
 
 def test_an_erasure_refreshes_everyone(erasure_outcome: Outcome) -> None:
-    assert erasure_outcome.figures["care"]["traits"] == "full (erasure or retention since)"
+    assert erasure_outcome.figures["care"]["traits"] == "full (erasure since)"
     for table in ("care_traits", "care_list"):
         assert differences(erasure_outcome, table) == [], table

@@ -18,6 +18,6 @@ def test_new_events_rebuild_only_the_changed_people(incremental_outcome: Outcome
 
 
 def test_an_erasure_rebuilds_everything(erasure_outcome: Outcome) -> None:
-    assert erasure_outcome.figures["journeys"]["mode"] == "full (erasure or retention since)"
+    assert erasure_outcome.figures["journeys"]["mode"] == "full (erasure since)"
     for table in TABLES:
         assert differences(erasure_outcome, table) == [], table

@@ -26,7 +26,7 @@ def test_new_events_rebuild_only_the_changed_people(incremental_outcome: Outcome
 
 
 def test_an_erasure_rebuilds_everything(erasure_outcome: Outcome) -> None:
-    assert erasure_outcome.figures["profiles"]["mode"] == "full (erasure or retention since)"
+    assert erasure_outcome.figures["profiles"]["mode"] == "full (erasure since)"
     for table in ("profiles", "profile_traits"):
         assert differences(erasure_outcome, table) == [], table
 

@@ -12,9 +12,11 @@ differs are the ones to recompute, and those without one any more are the ones t
   empties of them like every table).
 
 Everyone else's rows stay as they are. A full rebuild is due instead when the stage's own
-settings changed (``settings``: whatever else its rows depend on), when it never ran, or when
-an erasure or a retention purge ran since (an erasure blanks mentions of the person inside
-*other* people's events, which no digest sees; retention deletes events).
+settings changed (``settings``: whatever else its rows depend on), when it never ran, when an
+erasure ran since (it blanks mentions of the person inside *other* people's events, which no
+digest sees), or when most people changed anyway (a batch identity run that renamed them).
+Retention needs none: it deletes events with their ``event_persons`` rows, which the digests
+see.
 
 Usage, in one transaction with the stage's own writes::
 
@@ -32,6 +34,8 @@ from typing import Any
 #: The temp table holding the changed persons of the current call (``person_id``).
 CHANGED = "_emp_changed"
 _NOW = "_emp_marks_now"
+#: Beyond this many changed people (and half of everyone) a stage rebuilds in full.
+MOST = 1000
 
 
 @dataclass
@@ -46,12 +50,12 @@ class Changes:
 
 
 def _scalar(con: Any, sql: str, args: list[Any] | None = None) -> Any:
-    row = con.execute(sql, args or []).fetchone()
-    return row[0] if row else None
+    rows = con.execute(sql, args or []).fetchall()  # all: leaves no open result behind
+    return rows[0][0] if rows else None
 
 
 def _erasures(con: Any) -> int:
-    n = _scalar(con, "select count(*) from privacy_audit where action in ('erase', 'retention')")
+    n = _scalar(con, "select count(*) from privacy_audit where action = 'erase'")
     return int(n or 0)
 
 
@@ -84,9 +88,10 @@ def changed_persons(
         )
     con.execute(f"create or replace temp table {_NOW} as {digest}")
     changes = Changes(stage, settings, _erasures(con))
-    last = con.execute(
+    found = con.execute(
         "select settings, erasures from stage_marks where stage = ?", [stage]
-    ).fetchone()
+    ).fetchall()
+    last = found[0] if found else None
     if full:
         changes.full = "full"
     elif last is None:
@@ -94,7 +99,7 @@ def changed_persons(
     elif last[0] != settings:
         changes.full = "settings changed"
     elif int(last[1] or 0) != changes.erasures:
-        changes.full = "erasure or retention since"
+        changes.full = "erasure since"
     if changes.full:
         con.execute(f"create or replace temp table {CHANGED} as select person_id from {_NOW}")
         return changes
@@ -105,6 +110,9 @@ def changed_persons(
         [stage],
     )
     changes.persons = [r[0] for r in con.execute(f"select person_id from {CHANGED}").fetchall()]
+    everyone = int(_scalar(con, f"select count(*) from {_NOW}") or 0)
+    if len(changes.persons) > max(MOST, everyone // 2):
+        changes.full, changes.persons = "most people changed", []
     return changes
 
 
