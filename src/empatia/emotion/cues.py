@@ -12,7 +12,13 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from empatia.emotion.lexicon import EFFORT_KINDS, ESCALATION_KINDS, LEXICON, LEXICON_EMOTIONS
+from empatia.emotion.lexicon import (
+    EFFORT_KINDS,
+    ESCALATION_KINDS,
+    LEXICON,
+    LEXICON_EMOTIONS,
+    RULES,
+)
 from empatia.emotion.numbers import number_pattern, parse_number, to_ascii_digits
 
 _NORMAL = str.maketrans({"\u200c": " ", "ي": "ی", "ك": "ک", "’": "'", "ё": "ё"})
@@ -170,12 +176,13 @@ _UNIT_MINUTES = {"minute": 1, "hour": 60, "day": 1440, "week": 10080, "month": 4
 def find_cues(text: str, lang: str | None = None) -> list[Cue]:
     """Effort and escalation cues in ``text``; one per kind, with the largest number stated.
 
-    ``lang`` picks the lexicon; unknown or ``None`` tries every language.
+    ``lang`` picks the lexicon; unknown or ``None`` tries every language. Negated negatives
+    ("no waiting at all") and frequencies ("3 times a week") are not cues.
     """
     norm = normalise(text)
     best: dict[str, Cue] = {}
     for lg in _langs(lang):
-        for s in split_sentences(norm):
+        for s in split_sentences(_mask_not_cues(norm, lg)):
             for cue in _sentence_cues(s, lg):
                 old = best.get(cue.cue)
                 if old is None or _weight(cue) > _weight(old):
@@ -196,6 +203,98 @@ def lexicon_emotions(text: str, lang: str | None = None) -> dict[str, int]:
     out = dict.fromkeys(LEXICON_EMOTIONS, 0)
     for lg in _langs(lang):
         c = _compiled(lg)
+        masked = _mask_not_cues(norm, lg)
         for emo in LEXICON_EMOTIONS:
-            out[emo] = max(out[emo], len(c.kinds[emo].findall(norm)))
+            out[emo] = max(out[emo], len(c.kinds[emo].findall(masked)))
     return out
+
+
+# -- sentence rules: contrast clauses, negated negatives, verdicts ----------------------------
+@dataclass(frozen=True)
+class _Rules:
+    contrast: re.Pattern[str]
+    concessive: re.Pattern[str]
+    negated: re.Pattern[str]
+    verdict_neg: re.Pattern[str]
+    verdict_pos: re.Pattern[str]
+    frequency: re.Pattern[str]
+
+
+@lru_cache(maxsize=16)
+def _rules(lang: str) -> _Rules | None:
+    r = RULES.get(lang)
+    if r is None:
+        return None
+    return _Rules(
+        contrast=re.compile(f"{_B}(?:{r['contrast']}){_E}"),
+        concessive=re.compile(f"^\W*(?:{r['concessive']}){_E}"),
+        negated=re.compile(f"{_B}(?:{r['negated']}){_E}"),
+        verdict_neg=re.compile(f"{_B}(?:{r['verdict_neg']}){_E}"),
+        verdict_pos=re.compile(f"{_B}(?:{r['verdict_pos']}){_E}"),
+        frequency=re.compile(f"(?:{r['frequency']}){_E}"),
+    )
+
+
+def _blank(text: str, pattern: re.Pattern[str]) -> str:
+    return pattern.sub(lambda m: " " * len(m.group(0)), text)
+
+
+def _mask_not_cues(norm: str, lang: str) -> str:
+    r = _rules(lang)
+    return _blank(_blank(norm, r.frequency), r.negated) if r else norm
+
+
+def negated_negatives(text: str, lang: str | None) -> list[str]:
+    """Negated negatives in ``text`` ("not slow at all", "kein Problem", "اصلا کند نیست")."""
+    r = _rules(lang) if lang else None
+    return [m.group(0) for m in r.negated.finditer(normalise(text))] if r else []
+
+
+def verdict(text: str, lang: str | None) -> int:
+    """-1 for advice against ("zdecydowanie odradzam"), +1 for a recommendation, else 0.
+
+    With both, the one said last counts ("the food, I recommend; the hotel, I do not recommend").
+    """
+    r = _rules(lang) if lang else None
+    if r is None:
+        return 0
+    norm = normalise(text)
+    neg = [m.start() for m in r.verdict_neg.finditer(norm)]
+    pos = [m.start() for m in r.verdict_pos.finditer(_blank(norm, r.verdict_neg))]
+    if not neg and not pos:
+        return 0
+    return -1 if max(neg, default=-1) > max(pos, default=-1) else 1
+
+
+def contrast_clause(text: str, lang: str | None, min_words: int = 2) -> str | None:
+    """The clause that sets the verdict of a contrast, if ``text`` has one.
+
+    After the last contrast marker ("good, **but** slow" → "slow"), or after the first comma of
+    a sentence opened by a concessive marker ("**Although** it was late, the food was great").
+    """
+    r = _rules(lang) if lang else None
+    if r is None:
+        return None
+    norm = normalise(text)
+    if len(norm) != len(text):
+        return None
+    clause = None
+    last = None
+    for m in r.contrast.finditer(norm):
+        if re.search(r"\w", norm[: m.start()]):
+            last = m
+    if last is not None:
+        clause = text[last.end() :]
+    else:
+        m = r.concessive.match(norm)
+        if m:
+            comma = min(
+                (i for i in (norm.find(",", m.end()), norm.find("،", m.end())) if i >= 0),
+                default=-1,
+            )
+            if comma >= 0:
+                clause = text[comma + 1 :]
+    if clause is None:
+        return None
+    clause = clause.strip(" \t\n,;:-–—،")
+    return clause if len(re.findall(r"\w+", clause)) >= min_words else None

@@ -58,7 +58,7 @@ LEXICON: dict[str, dict[str, str | dict[str, str]]] = {
         "bounced": r"od działu do działu|z działu do działu|odsyła\w*|odbija\w* piłeczk\w*|spychol\w*|inny dział|innego działu|to nie nasz dział",
         "leave": r"rezygnuj\w*|zrezygnuj\w*|odchodzę|do konkurencji|nigdy więcej|więcej (?:nie kupię|nie zamówię|u was nie)|wypowiad\w* umow\w*|zamykam konto|usuwam konto|ostatni raz",
         "public": r"pras[aiey]|mediów|media|mediach|dziennikar\w*|telewizj\w*|społecznościow\w*|facebook\w*|twitter\w*|instagram\w*|tiktok\w*|youtube\w*|opisz\w* (?:to|wszystko|sprawę) w internecie|nagłośni\w*",
-        "legal": r"prawnik\w*|adwokat\w*|sąd\w*|pozew\w*|pozwę|pozwać|uokik|rzecznik\w* (?:praw )?konsument\w*|drog\w* sądow\w*|krok\w* prawn\w*",
+        "legal": r"prawnik\w*|adwokat\w*|sąd(?:u|em|zie|y|ów|owi|ami|ach)?|sądow\w*|pozew\w*|pozwę|pozwać|uokik|rzecznik\w* (?:praw )?konsument\w*|drog\w* sądow\w*|krok\w* prawn\w*",
         "frustration": r"mam (?:już )?dość|frustr\w*|irytuj\w*|wkurz\w*|denerw\w*|skandal\w*|nie do przyjęcia|żenad\w*|absurd\w*|ile można|ile razy|koszmar\w*|porażk\w*|strata czasu",
         "disappointment": r"rozczarow\w*|zawiod\w*|zawiedzion\w*|spodziewał\w* się (?:więcej|czegoś lepszego)|szkoda",
         "gratitude": r"dziękuj\w*|dzięki|wdzięczn\w*",
@@ -83,7 +83,7 @@ LEXICON: dict[str, dict[str, str | dict[str, str]]] = {
         "bounced": r"от одного (?:отдела|специалиста|сотрудника) к другому|из отдела в отдел|отфутбол\w*|футболят|(?:в )?другой отдел|не наш отдел|гоняют",
         "leave": r"ухожу|уйду к|к конкурент\w*|больше никогда|больше не (?:куплю|буду|закажу)|отказываюсь|расторг\w*|закрываю (?:сч[её]т|аккаунт)|последний раз",
         "public": r"пресс\w*|сми|журналист\w*|телевиден\w*|соцсет\w*|социальн\w* сет\w*|ютуб\w*|youtube|инстаграм\w*|твиттер\w*|фейсбук\w*|расскажу всем|огласк\w*",
-        "legal": r"суд\w*|юрист\w*|адвокат\w*|иск|иском|роспотребнадзор\w*|прокуратур\w*|защит\w* прав потребител\w*",
+        "legal": r"(?:подам|подаю|подадим|обращусь|обратимся|пойду|пойдём|пойдем|пожалуюсь|напишу|буду жаловаться|дойду|обращаюсь|написал\w*|обратил\w*|подал\w*)(?: \w+){0,3} (?:в суд\w*|до суда|к юрист\w*|к адвокат\w*|в роспотребнадзор\w*|в прокуратур\w*|в цб|иск\w*|в общество защиты прав потребител\w*)|засужу|будем судиться|буду судиться|(?:иск\w*|суд\w*|жалоб\w*|претензи\w*)(?: \w+){0,2} (?:на вас|против вас)|на вас(?: \w+){0,2} (?:в суд|иск\w*|жалоб\w*)|(?:мой|моим|моему|моего|наш) (?:юрист\w*|адвокат\w*)|досудебн\w* претензи\w*|в судебном порядке",
         "frustration": r"надоело|сколько можно|бесит|достал\w*|возмут\w*|раздраж\w*|безобрази\w*|издевательств\w*|кошмар\w*|неприемлем\w*|сколько раз",
         "disappointment": r"разочаров\w*|подвел\w*|обидно|ожидал\w* большего",
         "gratitude": r"спасибо|благодар\w*|признател\w*",
@@ -132,9 +132,9 @@ LEXICON: dict[str, dict[str, str | dict[str, str]]] = {
         "transfer": r"weitergeleitet|weiterverbunden|verbunden mit|durchgestellt|umgeleitet",
         "no_answer": r"(?:niemand|keiner) (?:geht ran|antwortet|meldet sich|ruft zurück|hat geantwortet|hebt ab)|keine antwort|keine rückmeldung|ohne antwort|nicht zurückgerufen|meldet sich nicht|geht keiner ran",
         "bounced": r"von einer abteilung zur (?:anderen|nächsten)|von abteilung zu abteilung|hin und her geschickt|hin- und hergeschickt|im kreis geschickt|andere abteilung|nicht zuständig",
-        "leave": r"kündig\w*|nie wieder|nie mehr|wechsle zu|zur konkurrenz|bei der konkurrenz|konto (?:löschen|schließen)",
+        "leave": r"kündig(?:e|en|ung\w*)|gekündigt|nie wieder|nie mehr|wechsle zu|zur konkurrenz|bei der konkurrenz|konto (?:löschen|schließen)",
         "public": r"presse|medien|journalist\w*|zeitung\w*|fernsehen|social media|facebook|twitter|instagram|tiktok|youtube|öffentlich machen|allen erzählen",
-        "legal": r"anwalt|anwältin|rechtsanwalt|verklag\w*|klage\w*|gericht\w*|rechtliche schritte|verbraucherzentrale|schlichtungsstelle",
+        "legal": r"anwalt|anwältin|rechtsanwalt|verklag\w*|klage\w*|(?:vor|zu[mr]|ans|an das|beim|vors) gericht\w*|gerichtlich\w*|rechtliche schritte|verbraucherzentrale|schlichtungsstelle",
         "frustration": r"frustr\w*|genervt|nervt|es reicht|reicht mir|unverschämt\w*|inakzeptabel|lächerlich|ärgerlich|zum verzweifeln|katastroph\w*|wie oft noch|zeitverschwendung",
         "disappointment": r"enttäusch\w*|schade|mehr erwartet",
         "gratitude": r"danke\w*|vielen dank|dankbar",
@@ -152,7 +152,7 @@ LEXICON: dict[str, dict[str, str | dict[str, str]]] = {
         "times_word": r"(?!x)x",
         "ordinal_contact": r"(?:por )?{O} vez",
         "duration_lead": r"durante|hace|desde hace|llevo|más de|mas de|tras|casi",
-        "waiting": r"esper\w*|en espera|todav[ií]a no|a[uú]n no|sigo sin|retras\w*|demora\w*",
+        "waiting": r"esper(?:é|e|aron|ando|ado|ada)|(?:tuve|tengo|tenemos|tuvimos|hay|toca|sigo|seguir) (?:que )?esperar|esper(?:o|aba|ábamos|abamos|amos)(?= (?:desde|hace|durante|m[aá]s de (?:\d|una|un|dos|tres|media)|\d|dos|tres|cuatro|cinco|seis|siete|ocho|diez|varias|varios|muchas|muchos|horas|d[ií]as|semanas|meses))|(?:la|una|larga) espera|en espera|todav[ií]a no|a[uú]n no|sigo sin|retras\w*|demora\w*",
         "repeated_contact": r"varias veces|una y otra vez|repetidamente|muchas veces|mil veces|otra vez|de nuevo|nuevamente|reiteradamente",
         "transfer": r"me transfiri\w*|me pasaron|me pasan|transferid\w*|me derivaron|me redirigi\w*",
         "no_answer": r"nadie (?:me )?(?:contesta|responde|atiende|coge|llama|devolvi\w*)|sin respuesta|no (?:me )?(?:contestan|responden|atienden|devolvieron)|ninguna respuesta",
@@ -177,7 +177,7 @@ LEXICON: dict[str, dict[str, str | dict[str, str]]] = {
         "times_word": r"(?!x)x",
         "ordinal_contact": r"(?:pour )?la {O} fois",
         "duration_lead": r"pendant|depuis|après|apres|plus de|presque|déjà|deja",
-        "waiting": r"attend\w*|attente|toujours (?:pas|rien|aucun\w*)|retard\w*",
+        "waiting": r"(?<![ms]')attend\w*|(?<!d')attente|toujours (?:pas|rien|aucun\w*)|retard\w*",
         "repeated_contact": r"plusieurs fois|[àa] plusieurs reprises|encore et encore|maintes fois|mille fois|de nouveau|encore une fois|[àa] nouveau|sans cesse",
         "transfer": r"transf[ée]r[ée]\w*|renvoy[ée]\w* vers|redirig[ée]\w*|mis en relation",
         "no_answer": r"personne ne (?:r[ée]pond|d[ée]croche|rappelle|m'a r[ée]pondu|m'a rappel[ée])|aucune r[ée]ponse|sans r[ée]ponse|pas de r[ée]ponse|ne r[ée]pondent pas|jamais rappel[ée]",
@@ -189,5 +189,74 @@ LEXICON: dict[str, dict[str, str | dict[str, str]]] = {
         "disappointment": r"d[ée][çc]u\w*|d[ée]ception|d[ée]cevant\w*|dommage|je m'attendais [àa] mieux",
         "gratitude": r"merci|remerci\w*|reconnaissant\w*",
         "fear": r"inqui[eè]t\w*|peur|angoiss\w*|crains",
+    },
+}
+
+#: Sentence-level rules (:mod:`empatia.emotion.cues`, composed in the analyzers' shared part):
+#:
+#: * ``contrast``: markers after which the clause sets the verdict ("good, **but** …");
+#:   ``concessive``: markers that open a sentence whose verdict is the clause after the first
+#:   comma ("**Although** it was late, …").
+#: * ``negated``: negated negatives ("not slow at all", "no problem"); the span is masked for
+#:   the cue rules and the reading moves away from negative.
+#: * ``verdict_neg`` / ``verdict_pos``: advice against / strong recommendation; negatives are
+#:   matched first and masked, so "do not recommend" never counts as "recommend".
+#: * ``frequency``: "3 times a week" states how often, not repeated contact; masked for cues.
+RULES: dict[str, dict[str, str]] = {
+    "en": {
+        "contrast": r"but(?! also)|however|unfortunately|sadly|nevertheless|nonetheless|except that|the only (?:problem|issue|downside) (?:is|was)",
+        "concessive": r"although|even though|though|despite|in spite of|while",
+        "negated": r"(?:not|isn'?t|wasn'?t|aren'?t|weren'?t|never|hardly|nothing) (?:(?:that|so|too|very|really|at all|even|particularly|overly|as|remotely|in the least) )?(?:bad|slow|terrible|awful|horrible|expensive|overpriced|difficult|hard|complicated|rude|late|disappoint\w*|unhappy|dissatisfied|a problem|an issue|a hassle|frustrat\w*|annoy\w*)(?! enough)(?: at all)?|no (?:problems?|issues?|complaints?|hassle|worries|waiting|wait|delays?)|(?:can'?t|cannot|couldn'?t) complain|nothing to complain about|without (?:any )?(?:problems?|issues?|hassle|delays?|waiting)|(?:didn'?t|did not|don'?t|never) (?:have|had|need) to wait|(?:didn'?t|did not|never) let (?:me |us )?down",
+        "verdict_neg": r"(?:do not|don'?t|would not|wouldn'?t|cannot|can'?t|could not|couldn'?t|won'?t|will not|never|not|no longer) (?:\w+ )?recommend(?:ing)?(?!(?: \w+){0,3} enough)|not recommended|(?:strongly |would )?advise (?:\w+ )?against|avoid (?:at all costs|this (?:place|company|shop|store|product|seller)|them)|stay away from|steer clear|waste of (?:money|your money)|(?:do not|don'?t) (?:buy|order|bother)|zero stars|one star|1 star",
+        "verdict_pos": r"(?:highly|strongly|definitely|totally|absolutely|really|warmly|would|i|we) recommend\w*|recommend(?:ed)? (?:it|them|this|you) (?:to|highly)|(?:can'?t|cannot) recommend (?:\w+ ){0,3}enough|highly recommended|worth every penny|five stars|5 stars|(?:a )?must-have",
+        "frequency": r"(?:times|calls|e-?mails|messages) (?:a|per|every|each) (?:day|week|month|year|night)",
+    },
+    "pl": {
+        "contrast": r"ale|lecz|jednak|jednakże|niestety|natomiast|tylko że|mimo to|za to",
+        "concessive": r"chociaż|choć|mimo że|pomimo że|pomimo|mimo|wprawdzie",
+        "negated": r"nie (?:był[aoy]?|jest|są|było) (?:(?:tak[aiey]?|zbyt|za|wcale|aż tak|bardzo|specjalnie) )?(?:zł[aeyi]|źle|wolno|woln[aeyi]|drog[aio]|drożej|problem\w*|kłopot\w*|skomplikowan\w*|trudn[aeyio])|(?:żadn\w*|bez|zero) (?:\w+ )?(?:problem\w*|kłopot\w*|zastrzeżeń|uwag|czekania|opóźnie\w*)|nie czuję (?:się )?(?:\w+ )?(?:rozczarowan\w*|zawiedzion\w*|oszukan\w*|zawodu|żalu|złości|niezadowolen\w*|źle)|nie (?:\w+ )?(?:zawiod\w*|rozczarował\w*)|nie (?:mam|miał\w*) (?:na co|się do czego) (?:narzekać|przyczepić)|nie ma (?:na co|się do czego) (?:narzekać|przyczepić)|nie narzekam|nie musiał\w* czekać",
+        "verdict_neg": r"(?:zdecydowanie |stanowczo |absolutnie |szczerze )?(?:nie polecam|odradzam|nie polecamy|odradzamy)|omijać szerokim łukiem|omijajcie|unikajcie|szkoda (?:pieniędzy|kasy|czasu)|nie kupujcie|nie warto|strata pieniędzy",
+        "verdict_pos": r"(?:gorąco |serdecznie |zdecydowanie |bardzo |szczerze |jak najbardziej )?polecam\w*|godn\w* polecenia|warto (?:było|kupić|spróbować|polecić)",
+        "frequency": r"razy (?:w|na) (?:dzień|dniu|tydzień|tygodniu|miesiąc|miesiącu|rok|roku)|razy (?:dziennie|tygodniowo|miesięcznie)",
+    },
+    "ru": {
+        "contrast": r"но|однако|зато|к сожалению|а вот|тем не менее|только вот|правда",
+        "concessive": r"хотя|хоть|несмотря на",
+        "negated": r"не (?:(?:так|очень|особо|слишком|настолько|сильно) )?(?:плох\w*|медленн\w*|дорог\w*|ужасн\w*|сложн\w*|груб\w*)|не проблема|не (?:\w+ )?(?:разочаров\w*|подвел\w*)|(?:никаких|без|нет) (?:\w+ )?(?:проблем|претензий|нареканий|замечаний|жалоб|задержек|ожидания|очереди)|не на что (?:жаловаться|пожаловаться)|жаловаться не на что|не жалуюсь|не пришлось ждать|ждать не пришлось",
+        "verdict_neg": r"(?:категорически |крайне |никому |очень )?не (?:рекомендую|советую|рекомендуем|советуем)|не берите|не покупайте|обходите (?:\w+ )?стороной|держитесь подальше|деньги на ветер|не стоит (?:своих )?денег",
+        "verdict_pos": r"(?:всем |очень |настоятельно |однозначно |смело )?(?:рекомендую|советую|рекомендуем|советуем)|не пожалеете|лучший (?:банк|магазин|сервис)",
+        "frequency": r"раза? (?:в|за) (?:день|неделю|месяц|год|сутки)",
+    },
+    "fa": {
+        "contrast": r"اما|ولی|متاسفانه|متأسفانه|ولیکن|با این حال|با این وجود",
+        "concessive": r"اگرچه|اگر چه|با اینکه|با این که|هرچند|هر چند",
+        "negated": r"(?:اصلا[ًٌ]?|هیچ ?وقت|هرگز)? ?(?:کند|بد|گران|ضعیف|افتضاح|خراب|دیر|ناراضی|ناامید|نا امید|سخت)(?: \w+){0,2} (?:نیست\w*|نبود\w*|نشد\w*)|(?:هیچ )?مشکلی (?:\w+ )?(?:نیست|نبود|ندارد|نداشت\w*|پیش نیامد)|بدون (?:هیچ )?(?:مشکل|معطلی|تاخیر|تأخیر)|جای (?:هیچ )?(?:گله|شکایت)ی? (?:نیست|ندارد|نبود)|منتظر نماندم",
+        "verdict_neg": r"(?:اصلا[ًٌ]? |به هیچ وجه )?(?:توصیه|پیشنهاد) نمی ?کنم|(?:اصلا[ًٌ]? )?نخرید|خرید نکنید|پول\w* (?:را )?دور (?:نریزید|ریختم)",
+        "verdict_pos": r"(?:حتما[ًٌ]? |قطعا[ًٌ]? )?(?:توصیه|پیشنهاد) می ?کنم|حتما[ًٌ]? (?:بخرید|امتحان کنید)",
+        "frequency": r"بار در (?:روز|هفته|ماه|سال)",
+    },
+    "de": {
+        "contrast": r"aber|leider|jedoch|trotzdem|allerdings|dennoch|nur leider|sondern",
+        "concessive": r"obwohl|obgleich|auch wenn|trotz",
+        "negated": r"(?:nicht|keineswegs|gar nicht) (?:(?:so|zu|sehr|besonders|allzu|wirklich|übermäßig) )?(?:schlecht\w*|langsam\w*|teuer\w*|schlimm\w*|kompliziert\w*|schwierig\w*|unfreundlich\w*|enttäusch\w*|ärgerlich|verspätet)|kein(?:e|en)? (?:\w+ )?(?:problem\w*|probleme|beschwerden|mängel|wartezeit\w*|verzögerung\w*|ärger|grund zur klage|stress)|problemlos|ohne (?:\w+ )?(?:probleme?|wartezeit|warten|verzögerung\w*|ärger|mängel)|nichts zu (?:meckern|bemängeln|beanstanden|beklagen)|(?:kann|konnte) mich nicht beklagen|musste nicht warten",
+        "verdict_neg": r"nicht (?:zu )?empfehlen\w*|nicht empfehlenswert|(?:kann|würde|werde) (?:ich )?(?:\w+ )?(?:nicht|niemandem|keinem) (?:\w+ )?empfehlen|empfehle (?:ich )?(?:\w+ )?(?:nicht|niemandem|keinem)|keine empfehlung|(?:rate|raten) (?:\w+ ){0,3}ab|abzuraten|finger weg|geldverschwendung|nicht kaufen",
+        "verdict_pos": r"(?:sehr |absolut |klar |nur |uneingeschränkt |wärmstens )?(?:zu )?empfehlen|empfehlenswert|empfehle|kaufempfehlung|klare empfehlung|jeden cent wert",
+        "frequency": r"(?:mal|male) (?:am tag|pro (?:tag|woche|monat|jahr)|die woche|im monat|in der woche|im jahr|täglich|wöchentlich)",
+    },
+    "es": {
+        "contrast": r"pero|sin embargo|lamentablemente|desafortunadamente|por desgracia|no obstante|sino",
+        "concessive": r"aunque|a pesar de|si bien",
+        "negated": r"no (?:es|est[aá]|fue|era|estuvo|son|me pareci[oó]) (?:(?:tan|nada|muy|para nada|demasiado) )?(?:mal[oa]?s?|lent[oa]s?|car[oa]s?|terrible|horrible|dif[ií]cil|complicad[oa]|un problema)|(?:ning[uú]n|sin|cero) (?:\w+ )?(?:problemas?|inconvenientes?|quejas?|esperas?|retrasos?|demoras?)|nada (?:de )?que (?:objetar|reprochar|reclamar|criticar)|no (?:me )?(?:\w+ )?(?:decepcion\w*|defraud\w*)|no (?:me )?puedo quejar|no tuve que esperar|sin esperar",
+        "verdict_neg": r"no (?:se )?(?:lo |la |los |las |te |les |os )?(?:recomiendo|recomendar[ií]a|recomendamos|aconsejo)|no (?:es )?recomendable|desaconsej\w*|eviten|no compren|tirar el dinero|dinero tirado|no vale la pena",
+        "verdict_pos": r"(?:lo |la |los |las |te |les |os )?(?:recomiendo|recomendamos)|(?:muy )?recomendable|recomendad[oa]s?|vale la pena|100 ?% recomendado",
+        "frequency": r"veces (?:al|por|a la|cada) (?:d[ií]a|semana|mes|año|ano)",
+    },
+    "fr": {
+        "contrast": r"mais|cependant|malheureusement|pourtant|toutefois|néanmoins|par contre|en revanche|hélas",
+        "concessive": r"bien que|même si|malgré|quoique",
+        "negated": r"pas (?:(?:si|trop|très|du tout|vraiment|aussi|plus|tellement) )?(?:mal(?! d| pire| plus)|cher|ch[èe]re|lent\w*|mauvais\w*|terrible|compliqu[ée]\w*|difficile|d[ée][çc]u\w*|d[ée]cevant\w*|un probl[èe]me|de probl[èe]me\w*|de souci\w*)|(?:aucun|sans|z[ée]ro) (?:\w+ )?(?:probl[èe]mes?|soucis?|r[ée]clamations?|attente|retard|plainte)|rien (?:[àa] )?(?:redire|reprocher|signaler)|je ne regrette pas|pas eu (?:besoin )?d'attendre|sans attendre",
+        "verdict_neg": r"(?:je |nous )?(?:vous |le |la |les )?d[ée]conseill?\w*|(?:ne )?(?:le |la |les |vous )?recommande (?:\w+ )?pas|pas recommandable|[àa] [ée]viter|fuyez|passez votre chemin|n'achetez pas|(?:ne )?vaut pas (?:le coup|la peine)",
+        "verdict_pos": r"je (?:le |la |les |vous )?recommande|(?:vivement |fortement )?recommand(?:e|é|ée|able)|[àa] recommander|vaut le coup|vaut la peine",
+        "frequency": r"fois (?:par|chaque|dans la|au|l') ?(?:jour|semaine|mois|an|année|annee)",
     },
 }
