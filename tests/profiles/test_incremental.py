@@ -53,8 +53,18 @@ def test_population_columns_match_a_rebuild_with_clv_fitted() -> None:
         attach_new_events(store, IdentityConfig(probabilistic=False, default_region="PL"))
         fig = run_profiles(eng, config, full=False, money=pln)
         assert fig["mode"] == "incremental" and fig["recomputed"] == 4, fig
+        assert fig["clv_model"] == "refitted"  # "now" moved by weeks
         incremental = {t: _table(store, t) for t in ("profiles", "profile_traits")}
         assert run_profiles(eng, config, full=True, money=pln)["mode"] == "full"
+        for table, rows in incremental.items():
+            assert rows == _table(store, table), table
+        # the same day, no new buyer: the model's parameters are kept, predictions made again
+        add_events(store, [ev("page", user="u5", day=82)])
+        attach_new_events(store, IdentityConfig(probabilistic=False, default_region="PL"))
+        fig = run_profiles(eng, config, full=False, money=pln)
+        assert fig["recomputed"] == 1 and fig["clv_model"] == "kept", fig
+        incremental = {t: _table(store, t) for t in ("profiles", "profile_traits")}
+        run_profiles(eng, config, full=True, money=pln)
         for table, rows in incremental.items():
             assert rows == _table(store, table), table
         eng.close()

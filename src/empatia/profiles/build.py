@@ -6,6 +6,7 @@ the same profiles, on every engine. Times of day are UTC.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -192,12 +193,14 @@ def build_profiles(
     config: ProfileConfig,
     money: Reporting | None = None,
     persons: ir.Table | None = None,
+    keep: dict[str, Any] | None = None,
 ) -> tuple[ir.Table, ir.Table]:
     """The ``profiles`` and ``profile_traits`` tables as expressions.
 
     ``persons`` (a table with ``person_id``): only their rows, for an incremental run. Their
     population columns (RFM scores, CLV) are then placeholders: :func:`population_columns`
-    computes them over everyone once the rows are in the store.
+    computes them over everyone once the rows are in the store. ``keep`` receives the
+    parameters of the CLV model fitted (see :func:`~empatia.profiles.clv.fit_clv`).
     """
     money = money or Reporting()
     events = eng.table("events")
@@ -273,7 +276,7 @@ def build_profiles(
         T=(as_day - buy.first_day).cast("float64"),
         monetary_value=buy.avg_order_value,
     ).order_by("person_id")
-    clv = fit_clv(eng.to_arrow(summary).to_pandas(), config, fit=persons is None)
+    clv = fit_clv(eng.to_arrow(summary).to_pandas(), config, fit=persons is None, keep=keep)
     clv_t = eng.from_arrow(clv, "clv")
 
     # -- one row per person -------------------------------------------------------------
@@ -341,15 +344,48 @@ def build_profiles(
     return profile, traits
 
 
-def population_columns(con: Any, config: ProfileConfig, as_of: datetime) -> int:
+#: The CLV model of an incremental run is fitted again when the buyers changed by more than
+#: this share since the last fit, or when "now" moved this many days (else: its parameters).
+CLV_REFIT_SHARE = 0.01
+CLV_REFIT_DAYS = 7
+
+
+def save_clv_model(con: Any, model: dict[str, Any], config: ProfileConfig, as_of: datetime) -> None:
+    """Keep a fitted CLV model (``profiles_state``), for :func:`population_columns`."""
+    model = {**model, "day": int(as_of.timestamp()) // DAY, "config": config.model_dump_json()}
+    con.execute(
+        "insert or replace into profiles_state values ('clv_model', ?)", [json.dumps(model)]
+    )
+
+
+def _clv_model(con: Any, config: ProfileConfig, buyers: int, day: int) -> dict[str, Any] | None:
+    """The last fitted CLV model, unless a new fit is due."""
+    rows = con.execute("select value from profiles_state where key = 'clv_model'").fetchall()
+    if not rows:
+        return None
+    model: dict[str, Any] = json.loads(rows[0][0])
+    if model.get("config") != config.model_dump_json() or day - model["day"] >= CLV_REFIT_DAYS:
+        return None
+    if abs(buyers - model["buyers"]) > CLV_REFIT_SHARE * model["buyers"]:
+        return None
+    return model
+
+
+def population_columns(con: Any, config: ProfileConfig, as_of: datetime) -> str:
     """Recompute, in ``profiles`` (SQL on the store), what depends on everyone or on "now".
 
     An incremental run rebuilds the rows of the people whose events changed; these columns
     still change for all: ``as_of``, recency, the RFM scores (quantiles among all buyers),
-    how overdue the next purchase is, and CLV (BG/NBD and Gamma-Gamma fitted on every buyer).
+    how overdue the next purchase is, and CLV (BG/NBD and Gamma-Gamma over every buyer).
     They are computed as :func:`build_profiles` computes them, from the columns each row
     keeps (purchase days: ``1 + span / cadence_days``, exact while cadence is rounded to
-    4 decimals and a buyer has fewer than 10,000 purchase days). Returns the buyers scored.
+    4 decimals and a buyer has fewer than 10,000 purchase days).
+
+    The CLV model itself (its parameters, a few seconds to fit on 100,000 buyers) is fitted
+    again only when due (:data:`CLV_REFIT_SHARE`, :data:`CLV_REFIT_DAYS`, other settings);
+    in between every buyer's ``p_alive``, expected purchases and CLV are predicted with the
+    last fit's parameters: those of a population that differs by at most 1% of its buyers
+    and a week. Returns ``"refitted"`` or ``"kept"``.
     """
     now = int(as_of.timestamp())
     con.execute(
@@ -379,7 +415,9 @@ def population_columns(con: Any, config: ProfileConfig, as_of: datetime) -> int:
         " avg_order_value as monetary_value from _emp_pop order by person_id",
         [now // DAY],
     ).df()
-    con.register("_emp_clv", fit_clv(summary, config))
+    model = _clv_model(con, config, len(summary), now // DAY)
+    fitted: dict[str, Any] = {}
+    con.register("_emp_clv", fit_clv(summary, config, model=model, keep=fitted))
     con.execute(
         "update profiles p set as_of = ?, recency_days = b.recency_days, r_score = b.r_score,"
         " f_score = b.f_score, m_score = b.m_score,"
@@ -398,4 +436,6 @@ def population_columns(con: Any, config: ProfileConfig, as_of: datetime) -> int:
         [as_of, now],
     )
     con.unregister("_emp_clv")
-    return len(summary)
+    if model is None and fitted:
+        save_clv_model(con, fitted, config, as_of)
+    return "kept" if model is not None else "refitted"

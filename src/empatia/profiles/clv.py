@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,11 +36,20 @@ def _empty(persons: pd.Series) -> pa.Table:
     )
 
 
-def fit_clv(summary: pd.DataFrame, config: ProfileConfig, *, fit: bool = True) -> pa.Table:
+def fit_clv(
+    summary: pd.DataFrame,
+    config: ProfileConfig,
+    *,
+    fit: bool = True,
+    model: dict[str, Any] | None = None,
+    keep: dict[str, Any] | None = None,
+) -> pa.Table:
     """``(person_id, p_alive, expected_purchases_90d, clv_12m)`` for every buyer.
 
     Left empty (NULL) when there are too few buyers or the fit does not converge (or, with
     ``fit=False``, always: a part of the buyers, whose CLV is fitted later with everyone's).
+    ``model``: the parameters of an earlier fit (what ``keep`` receives): predict with them,
+    without fitting again.
     """
     persons = summary["person_id"]
     if not fit or len(summary) < config.clv_min_customers or (summary["frequency"] > 0).sum() < 2:
@@ -50,21 +60,34 @@ def fit_clv(summary: pd.DataFrame, config: ProfileConfig, *, fit: bool = True) -
     r = summary["recency"].to_numpy(float)
     t = np.maximum(summary["T"].to_numpy(float), r)
     m = summary["monetary_value"].to_numpy(float)
-    for penalizer in (config.clv_penalizer, config.clv_penalizer * 10, config.clv_penalizer * 100):
+    penalizers = (config.clv_penalizer, config.clv_penalizer * 10, config.clv_penalizer * 100)
+    if model is not None:
+        penalizers = (float(model["penalizer"]),)
+    for penalizer in penalizers:
         try:
             with warnings.catch_warnings(), np.errstate(all="ignore"):
                 warnings.simplefilter("ignore")
                 bgf = BetaGeoFitter(penalizer_coef=penalizer)
-                bgf.fit(f, r, t)
+                if model is None:
+                    bgf.fit(f, r, t)
+                else:
+                    bgf.params_ = pd.Series(model["bgf"])
+                    bgf.predict = (
+                        bgf.conditional_expected_number_of_purchases_up_to_time
+                    )  # as fit sets it
                 p_alive = bgf.conditional_probability_alive(f, r, t)
                 exp90 = bgf.conditional_expected_number_of_purchases_up_to_time(90, f, r, t)
                 # Spend is fitted on amounts in the reporting currency only: a buyer whose
                 # amounts could not be converted (monetary value NaN) gets no CLV.
                 repeat = (f > 0) & (m > 0)
                 clv = np.full(len(f), np.nan)
-                if repeat.sum() >= 2:
+                gg = None
+                if (model is None and repeat.sum() >= 2) or (model is not None and model["gg"]):
                     gg = GammaGammaFitter(penalizer_coef=penalizer)
-                    gg.fit(f[repeat], m[repeat])
+                    if model is None:
+                        gg.fit(f[repeat], m[repeat])
+                    else:
+                        gg.params_ = pd.Series(model["gg"])
                     priced = np.isfinite(m)
                     clv[priced] = gg.customer_lifetime_value(
                         bgf, pd.Series(f[priced]), pd.Series(r[priced]), pd.Series(t[priced]),
@@ -77,6 +100,10 @@ def fit_clv(summary: pd.DataFrame, config: ProfileConfig, *, fit: bool = True) -
     else:
         log.warning("CLV model could not be fitted; CLV left empty")
         return _empty(persons)
+    if keep is not None:
+        keep.update(penalizer=penalizer, bgf={k: float(v) for k, v in bgf.params_.items()},
+                    gg={k: float(v) for k, v in gg.params_.items()} if gg is not None else None,
+                    buyers=len(summary))  # fmt: skip
 
     def clean(a: object) -> pa.Array:
         v = np.round(np.asarray(a, dtype=float), 6)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from empatia.pipeline import RunContext, register_stage
-from empatia.profiles.build import build_profiles, population_columns
+from empatia.profiles.build import build_profiles, population_columns, save_clv_model
 from empatia.profiles.config import ProfileConfig
 from empatia.profiles.money import Reporting, rates_fingerprint
 from empatia.store.changes import CHANGED, IDENTITIES, Changes, changed_persons, save_marks
@@ -80,7 +80,7 @@ def _update(
                     f"delete from {table} where person_id in (select person_id from {CHANGED})"
                 )
                 con.execute(f"insert into {table} by name select * from {rows.get_name()}")
-            population_columns(con, config, row[0])
+            clv = population_columns(con, config, row[0])
             save_marks(con, changes)
             con.execute("commit")
         except Exception:
@@ -89,12 +89,13 @@ def _update(
         eng.drop_temp(profiles)
         eng.drop_temp(traits)
     else:
+        clv = "unchanged"
         save_marks(con, changes)
     counts = con.execute(
         "select (select count(*) from profiles), (select count(*) from profile_traits)"
     ).fetchone()
     return {"profiles": counts[0], "traits": counts[1], "mode": "incremental",
-            "recomputed": len(changes.persons)}  # fmt: skip
+            "recomputed": len(changes.persons), "clv_model": clv}  # fmt: skip
 
 
 def _build(eng: Engine, config: ProfileConfig, money: Reporting) -> dict[str, Any]:
@@ -105,9 +106,16 @@ def _build(eng: Engine, config: ProfileConfig, money: Reporting) -> dict[str, An
         cur.execute("delete from profile_traits")
         cur.close()
         return {"profiles": 0, "traits": 0}
-    profiles, traits = build_profiles(eng, config, money)
+    fitted: dict[str, Any] = {}
+    profiles, traits = build_profiles(eng, config, money, keep=fitted)
     n_traits = eng.write(traits, "profile_traits")
     n = eng.write(profiles, "profiles")
+    cur = eng.store.con.cursor()
+    cur.execute("delete from profiles_state where key = 'clv_model'")
+    row = cur.execute("select max(as_of) from profiles").fetchall()
+    if fitted and row and row[0][0] is not None:
+        save_clv_model(cur, fitted, config, row[0][0])
+    cur.close()
     return {"profiles": n, "traits": n_traits}
 
 
