@@ -108,3 +108,20 @@ def test_a_run_with_nothing_new_is_skipped(built: tuple[Store, Engine]) -> None:
     add_events(store, [ev("page", user="u1", day=90)])
     resolve(eng, IdentityConfig(probabilistic=False, default_region="PL"))
     assert run_profiles(eng, ProfileConfig(clv_months=6), full=False)["profiles"] == 40
+
+
+def test_a_one_time_buyer_long_gone_is_not_100_percent_still_active() -> None:
+    """Plain BG/NBD calls every one-time buyer 100% alive; the shown chance must fall with
+    the time since their only purchase, as it does for repeat buyers."""
+    import pandas as pd
+
+    from empatia.profiles.clv import fit_clv
+    from empatia.profiles.config import ProfileConfig
+
+    rows = [(f"r{k}", 3 + k % 5, 100.0 + k, 200.0 + k, 20.0) for k in range(40)]  # repeaters
+    rows += [("once_recent", 0, 0.0, 10.0, 20.0), ("once_long_ago", 0, 0.0, 600.0, 20.0)]
+    summary = pd.DataFrame(rows, columns=["person_id", "frequency", "recency", "T",
+                                          "monetary_value"])  # fmt: skip
+    out = fit_clv(summary, ProfileConfig()).to_pandas().set_index("person_id")["p_alive"]
+    assert out["once_long_ago"] < out["once_recent"] <= 1
+    assert out["once_long_ago"] < 0.9
