@@ -8,8 +8,10 @@ API (``Workspace.profiles()``, ``decisions()``, ``care_list()``) and compares th
 - of the people the truth marks as **hurt and churned**, the share whose next-best action is
   a recovery (apology, call-back, credit) or a human (goal ≥ 90%); the same for everyone hurt,
   and how often a hurt person is sent a sales offer instead;
-- **AUC of "still active"** (``profiles.p_alive``, shown on the customer 360) against the
-  truth's churn (goal ≥ 0.80) — higher p_alive should mean not churned;
+- **AUC of "still active"** (``experience_activity.p_active``, shown on the customer 360:
+  the purchase model's ``profiles.p_alive`` moved by what the person said and went through)
+  against the truth's churn (goal ≥ 0.80) — higher should mean not churned; the purchase
+  model alone (``p_alive``) is reported beside it, over the same people;
 - the rank of each **planted special-care case** on the care list (goal: top 5).
 
 Truth people are matched to the store's persons through their ``user_id``/``crm_id``
@@ -67,6 +69,10 @@ def measure(db: Path, out: Path) -> dict:
     with Workspace(db=db) as ws:
         to_store = person_map(ws, out)
         profiles = ws.profiles().select(["person_id", "p_alive"]).to_pandas()
+        active = ws.store.con.execute(
+            "select person_id, p_active from experience_activity"
+        ).df()  # the value the customer 360 shows as "still active"
+        profiles = profiles.merge(active, on="person_id", how="left")
         decisions = ws.decisions().select(["person_id", "action", "kind"]).to_pandas()
         care = ws.care_list(limit=10_000).to_pandas()
     truth["store_id"] = truth["person_id"].map(to_store)
@@ -83,7 +89,9 @@ def measure(db: Path, out: Path) -> dict:
     hurt_churned = d["hurt"] & d["churned"]
     p = truth.merge(profiles, left_on="store_id", right_on="person_id", how="inner",
                     suffixes=("", "_p")).dropna(subset=["p_alive"])  # fmt: skip
-    auc = roc_auc_score(~p["churned"], p["p_alive"]) if p["churned"].nunique() == 2 else None
+    two = p["churned"].nunique() == 2
+    auc = roc_auc_score(~p["churned"], p["p_active"].fillna(p["p_alive"])) if two else None
+    auc_rhythm = roc_auc_score(~p["churned"], p["p_alive"]) if two else None
     ranks = dict(zip(care["person_id"], care["rank"], strict=True))
     planted = truth[truth["special_care"].fillna(False)]
     return {
@@ -93,6 +101,8 @@ def measure(db: Path, out: Path) -> dict:
         "hurt_get_a_sales_offer": share(d["hurt"], "sold_to"),
         "not_hurt_get_recovery_or_human": share(~d["hurt"], "recovered"),
         "auc_still_active_vs_churn": round(float(auc), 4) if auc is not None else None,
+        "auc_purchase_model_only": round(float(auc_rhythm), 4) if auc_rhythm is not None else None,
+        "still_active_from_experience": int(p["p_active"].notna().sum()),
         "auc_people": len(p),
         "planted_special_care_ranks": {
             str(r.planted_case or r.person_id): ranks.get(r.store_id) for r in planted.itertuples()

@@ -23,7 +23,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     "profiles": (), "profile_traits": (),
     "journey_steps": (), "journey_sessions": (), "journeys": (),
     "experience_journeys": (), "survey_responses": (), "experience_trajectories": (),
-    "experience_gap": (),
+    "experience_gap": (), "experience_activity": (),
     "care_list": ("computed_at", "alert_id", "status"), "care_traits": (),
 }  # fmt: skip
 

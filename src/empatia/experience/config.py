@@ -38,6 +38,19 @@ class ExperienceConfig:
     max_surveys_90d: int = 3
     ignored_in_a_row: int = 3
     consent_purpose: str = "analytics"
+    # "still active" (experience_activity): the purchase model's p_alive moved, in log-odds, by
+    # what the person said and went through since their last purchase (activity.py)
+    active_threat: float = 3.0  # threatened to leave / go public / go to court
+    active_hurt_case: float = 2.0  # a case that succeeded but hurt
+    active_hurt_words: float = 1.5  # angry, frustrated or very negative words (no kind word since)
+    active_open_case: float = 1.0  # a case still open
+    active_repeat: float = 1.0  # contacted us again and again about one thing
+    active_worsening: float = 1.0  # their mood trajectory is falling
+    active_quiet: float = 0.5  # per e-fold of days without any activity beyond active_quiet_days
+    active_quiet_days: float = 30.0
+    active_angry: float = 0.5  # anger or frustration this high …
+    active_negative: float = -0.4  # … or a score this low is a hurt word (decide's thresholds)
+    active_kind: float = 0.3  # a word this positive after a hurt made it right
 
     @classmethod
     def from_options(cls, options: dict[str, Any] | None) -> ExperienceConfig:

@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
+from empatia.experience.activity import build_facts, refresh
 from empatia.experience.config import ExperienceConfig
 from empatia.experience.effort import build_journeys, index_cases, update_journeys
 from empatia.experience.gap import build_gap
@@ -16,16 +17,17 @@ from empatia.store.changes import CHANGED, TEXTS, changed_persons, save_marks
 
 
 class ExperienceStage:
-    """Rebuilds ``survey_responses``, ``experience_journeys``, ``experience_trajectories`` and
-    ``experience_gap`` from the event log, identity's ``event_persons`` and emotion's
-    ``text_analysis`` (when present).
+    """Rebuilds ``survey_responses``, ``experience_journeys``, ``experience_trajectories``,
+    ``experience_activity`` ("still active") and ``experience_gap`` from the event log,
+    identity's ``event_persons``, emotion's ``text_analysis`` (when present) and profiles'
+    ``p_alive``.
 
     Run option ``experience``: a dict overriding :class:`ExperienceConfig` thresholds.
     The stage is SQL on the store's DuckDB; on ``--engine spark`` it still runs there.
     """
 
     name = "experience"
-    after: tuple[str, ...] = ("identity", "emotion")
+    after: tuple[str, ...] = ("identity", "profiles", "emotion")
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         cfg = ExperienceConfig.from_options(ctx.options)
@@ -43,7 +45,14 @@ class ExperienceStage:
             index_cases(con, full=True)
             ctx.progress.advance(1)
             figures["trajectories"] = build_trajectories(con) if texts else 0
-            save_marks(con, changes)
+            con.execute("begin transaction")
+            try:
+                build_facts(con, cfg, None)
+                save_marks(con, changes)
+                con.execute("commit")
+            except Exception:
+                con.execute("rollback")
+                raise
             figures["mode"] = "full" if changes.full == "full" else f"full ({changes.full})"
         else:
             con.execute("begin transaction")
@@ -51,12 +60,15 @@ class ExperienceStage:
                 figures.update(update_journeys(con, cfg, CHANGED))
                 ctx.progress.advance(1)
                 figures["trajectories"] = update_trajectories(con, CHANGED) if texts else 0
+                build_facts(con, cfg, CHANGED)
                 save_marks(con, changes)
                 con.execute("commit")
             except Exception:
                 con.execute("rollback")
                 raise
             figures |= {"mode": "incremental", "recomputed": len(changes.persons)}
+        # "still active" depends on now, profiles' p_alive and the journeys: everyone's, cheaply
+        figures.update(refresh(con, cfg))
         ctx.progress.advance(1)
         n = build_responses(con, cfg)
         row = con.execute(

@@ -92,6 +92,22 @@ def get_profile(
                 [pid],
             ).fetchall()
         ]
+        # "still active": the experience stage's, beside the purchase model's p_alive
+        has = cur.execute(
+            "select count(*) from information_schema.tables"
+            " where table_name = 'experience_activity'"
+        ).fetchone()
+        active = (
+            cur.execute(
+                "select p_active, driver, drivers from experience_activity where person_id = ?",
+                [pid],
+            ).fetchone()
+            if has and has[0]
+            else None
+        )
+        if active is not None and row:
+            profile.update(p_active=active[0], p_active_driver=active[1],
+                           p_active_drivers=active[2].split(",") if active[2] else [])  # fmt: skip
         merges = [
             {"merge_id": m, "merged_at": at, "action": a, "person_id": p, "other_person_id": o,
              "reason": r, "evidence": e}

@@ -125,11 +125,19 @@ def customer_view(con: duckdb.DuckDBPyConnection, store: Any, person_id: str,
             else None
         )
 
+    def active_of(cur: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+        if not t.has("experience_activity"):
+            return None
+        return one(cur.execute(
+            "select p_active, driver, drivers from experience_activity where person_id = ?", [pid]
+        ))  # fmt: skip
+
     def section(name: str, fn: Callable[..., Section], *args: Any) -> Future[Section]:
         return _POOL.submit(lambda: guarded(name, lambda: _on_cursor(con, fn, t, pid, *args)))
 
     f_events = _POOL.submit(_on_cursor, con, _events_and_texts, t, pid, store)
     f_profile = _POOL.submit(_on_cursor, con, profile_of)
+    f_active = _POOL.submit(_on_cursor, con, active_of)
     later = {"identity": section("identity", _identity, words_visible),
              "service": section("service", _service), "decision": section("decision", _decision),
              "care": section("care", _care), "trajectory": section("trajectory", _trajectory_row)}  # fmt: skip
@@ -138,7 +146,8 @@ def customer_view(con: duckdb.DuckDBPyConnection, store: Any, person_id: str,
     view: dict[str, Any] = {"person_id": pid, "profile": profile, "name": display_name(profile, pid),
                             "events_shown": len(events), "events_cut": len(events) >= MAX_EVENTS,
                             "rows_shown": TIMELINE_ROWS}  # fmt: skip
-    view["welcome"] = guarded("welcome", lambda: _welcome(t, profile, events))
+    active = f_active.result()
+    view["welcome"] = guarded("welcome", lambda: _welcome(t, profile, events, active))
     view["consent"] = guarded("consent", lambda: _consent(store, t, pid))
     view["purchases"] = guarded("purchases", lambda: purchases(events))
     view["timeline"] = guarded("timeline", lambda: build_timeline(events, texts))
@@ -223,7 +232,10 @@ def _identity(cur: duckdb.DuckDBPyConnection, t: Tables, pid: str, visible: bool
     return Section(True, {"identifiers": ids, "merges": merges, "kinds": dict(kinds)})
 
 
-def _welcome(t: Tables, profile: dict[str, Any] | None, events: list[dict[str, Any]]) -> Section:
+def _welcome(t: Tables, profile: dict[str, Any] | None, events: list[dict[str, Any]],
+             active: dict[str, Any] | None = None) -> Section:  # fmt: skip
+    """Who they are to us; "still active" is the experience stage's (the purchase rhythm moved
+    by what they said and went through) when it has run, else the purchase model's."""
     if profile is None:
         if not t.filled("profiles"):
             return t.need("profiles", "profiles")
@@ -235,6 +247,8 @@ def _welcome(t: Tables, profile: dict[str, Any] | None, events: list[dict[str, A
         "since_last_days": (as_of - last).total_seconds() / 86400 if as_of and last else None,
         "channels": [c for c in (profile.get("channels") or "").split(",") if c],
         "last_event": events[0] if events else None,
+        "p_active": (active or {}).get("p_active"),
+        "active_driver": (active or {}).get("driver"),
     }
     return Section(True, {**profile, **facts})
 

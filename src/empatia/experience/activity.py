@@ -1,0 +1,237 @@
+"""Still active (chance): the purchase rhythm's chance, moved by what the person said and
+went through.
+
+``profiles.p_alive`` (MBG/NBD) sees only when people bought. Here it is moved, in log-odds,
+by what happened to them since their last purchase, each driver with a transparent weight
+(:class:`~empatia.experience.config.ExperienceConfig`, ``active_*``; a weight of 2 divides the
+odds by e² ≈ 7.4):
+
+- ``threat`` (3.0): threatened to leave, go public or go to court (an escalation cue);
+- ``hurt_case`` (2.0): went through a case the company calls a success but that hurt them;
+- ``hurt_words`` (1.5): wrote angry, frustrated or very negative words, no kind word since;
+- ``open_case`` (1.0): has a case still open;
+- ``repeat`` (1.0): contacted us again and again about one thing (a repeat case, or many
+  contacts in one);
+- ``worsening`` (1.0): their mood trajectory is falling (latest words after their last order);
+- ``quiet`` (0.5 per e-fold of days beyond 30): did nothing themselves (no visit, order,
+  message) for a long time.
+
+A purchase after a driver cancels it: people who bought again after a complaint are still
+customers. ``p_active`` is null where the purchase model has no ``p_alive`` (never bought).
+
+The person's own facts (last order, last activity, latest threat, hurt and kind words) are
+kept per person and recomputed when their events change (``empatia.store.changes``); the
+drivers and ``p_active`` are recomputed for everyone at each run (they depend on "now", on
+profiles' ``p_alive`` and on the service journeys), from small per-person tables.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from empatia.emotion.lexicon import ESCALATION_KINDS
+from empatia.experience.config import ExperienceConfig
+
+#: The purchase model is never taken as surer than this (either way) before it is moved.
+SURE = 0.99
+#: What the person did themselves: shows they are still around.
+ACTIVE_EVENTS = ("Order Completed", "Product Viewed", "Product Added", "Checkout Started",
+                 "Booking Created", "Review Submitted", "Support Contact", "Message Sent",
+                 "Case Opened", "Survey Answered")  # fmt: skip
+#: How each cue reads in a driver.
+THREAT_WORDS = {"leave": "threatened to leave", "public": "threatened to go public",
+                "legal": "threatened legal action"}  # fmt: skip
+
+
+def _facts_sql(cfg: ExperienceConfig, texts: bool, only: str | None) -> str:
+    """Per person: last order, last activity, latest threat, hurt and kind words."""
+    where = f"where person_id in (select person_id from {only})" if only else ""
+    names = ", ".join(f"'{e}'" for e in ACTIVE_EVENTS)
+    kinds = ", ".join(f"'{k}'" for k in ESCALATION_KINDS)
+    text_cte = (
+        f"""
+        tx as (
+            select ep.person_id, a.seq, a."timestamp" as ts, a.score, a.anger, a.frustration,
+                   list_filter(json_extract_string(a.escalation, '$[*].cue'),
+                               lambda c: c in ({kinds})) as threats
+            from text_analysis a join ep using (seq)
+        ),
+        tf as (
+            select person_id,
+                max(ts) filter (where len(threats) > 0) as threat_at,
+                arg_max(threats[1], (ts, seq)) filter (where len(threats) > 0) as threat_cue,
+                arg_max(seq, (ts, seq)) filter (where len(threats) > 0) as threat_seq,
+                max(ts) filter (where {_hurt(cfg)}) as hurt_at,
+                arg_max(seq, (ts, seq)) filter (where {_hurt(cfg)}) as hurt_seq,
+                max(ts) filter (where score >= {float(cfg.active_kind)}) as kind_at
+            from tx group by person_id
+        )"""
+        if texts
+        else """
+        tf as (select null::varchar as person_id, null::timestamptz as threat_at,
+                      null::varchar as threat_cue, null::bigint as threat_seq,
+                      null::timestamptz as hurt_at, null::bigint as hurt_seq,
+                      null::timestamptz as kind_at where false)"""
+    )
+    return f"""
+    with ep as (select seq, person_id from event_persons {where}),
+    ev as (
+        select ep.person_id,
+            max(e."timestamp") filter (where e.event = 'Order Completed') as last_order_at,
+            max(e."timestamp") filter (where e.type in ('page', 'screen')
+                                          or e.event in ({names})) as last_active_at
+        from events e join ep using (seq) group by ep.person_id
+    ), {text_cte}
+    select ev.person_id, ev.last_order_at, ev.last_active_at, tf.threat_at, tf.threat_cue,
+           tf.threat_seq, tf.hurt_at, tf.hurt_seq, tf.kind_at
+    from ev left join tf using (person_id)
+    """
+
+
+def _hurt(cfg: ExperienceConfig) -> str:
+    a = float(cfg.active_angry)
+    return (f"(coalesce(anger, 0) >= {a} or coalesce(frustration, 0) >= {a}"
+            f" or coalesce(score, 0) <= {float(cfg.active_negative)})")  # fmt: skip
+
+
+def _has(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    row = con.execute(
+        "select count(*) from information_schema.tables where table_name = ?", [table]
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _drivers_sql(cfg: ExperienceConfig, p_alive: bool) -> str:
+    """Everyone's drivers, ``p_active`` and the strongest driver in words (``p_alive``: the
+    profiles table has that column)."""
+    since = "not coalesce(f.last_order_at > {at}, false)"  # no purchase after it
+    profiles = (
+        "select person_id, p_alive from profiles"
+        if p_alive
+        else "select null::varchar as person_id, null::double as p_alive where false"
+    )
+    days = "round((epoch(n.now) - epoch({at})) / 86400)::bigint"
+    ago = f"(case when {days} < 1 then 'today' when {days} = 1 then 'yesterday'" \
+          f" else {days} || ' days ago' end)"  # fmt: skip
+    cues = " ".join(f"when '{k}' then '{v}'" for k, v in THREAT_WORDS.items())
+    return f"""
+    with n as (select max("timestamp") as now from events),
+    f as (select a.* exclude (p_alive), p.p_alive
+          from experience_activity a left join ({profiles}) p using (person_id)),
+    j as (
+        select j.person_id,
+            count(*) filter (where not coalesce(j.resolved, false)
+                             and {since.format(at="j.last_at")}) as open_cases,
+            min(j.first_at) filter (where not coalesce(j.resolved, false)
+                                    and {since.format(at="j.last_at")}) as open_since,
+            max(j.last_at) filter (where j.succeeded_but_hurt
+                                   and {since.format(at="j.last_at")}) as hurt_case_at,
+            arg_max(j.hurt_reasons, j.last_at) filter (where j.succeeded_but_hurt
+                                   and {since.format(at="j.last_at")}) as hurt_case_why,
+            arg_max({{'at': j.last_at, 'contacts': j.contacts, 'topic': j.topic,
+                      'repeat': j.repeat_contact}}, j.last_at) filter (
+                where (j.repeat_contact or j.contacts >= {int(cfg.hurt_contacts)})
+                  and {since.format(at="j.last_at")}) as rep
+        from experience_journeys j join f using (person_id) group by j.person_id
+    ),
+    t as (select person_id, direction, last_at from experience_trajectories),
+    d as (
+        select f.person_id, f.p_alive, n.now,
+            list_filter([
+                case when f.threat_at is not null and {since.format(at="f.threat_at")} then
+                    {{'w': {float(cfg.active_threat)}, 'code': 'threat',
+                      'words': (case f.threat_cue {cues} else 'threatened to leave' end)
+                               || ' ' || {ago.format(at="f.threat_at")}}} end,
+                case when j.hurt_case_at is not null then
+                    {{'w': {float(cfg.active_hurt_case)}, 'code': 'hurt_case',
+                      'words': 'a case that hurt (' || coalesce(j.hurt_case_why, 'high effort')
+                               || ') ended ' || {ago.format(at="j.hurt_case_at")}}} end,
+                case when f.hurt_at is not null and {since.format(at="f.hurt_at")}
+                          and not coalesce(f.kind_at > f.hurt_at, false) then
+                    {{'w': {float(cfg.active_hurt_words)}, 'code': 'hurt_words',
+                      'words': 'angry or hurt words ' || {ago.format(at="f.hurt_at")}
+                               || ', nothing bought since'}} end,
+                case when coalesce(j.open_cases, 0) > 0 then
+                    {{'w': {float(cfg.active_open_case)}, 'code': 'open_case',
+                      'words': (case when j.open_cases = 1 then 'a case still open'
+                                     else j.open_cases || ' cases still open' end)
+                               || ' since ' || {ago.format(at="j.open_since")}}} end,
+                case when j.rep is not null then
+                    {{'w': {float(cfg.active_repeat)}, 'code': 'repeat',
+                      'words': (case when j.rep.repeat then 'contacted us again'
+                                     else j.rep.contacts || ' contacts' end)
+                               || coalesce(' about ' || j.rep.topic, '') || ', '
+                               || {ago.format(at="j.rep.at")}}} end,
+                case when t.direction = 'worsening' and {since.format(at="t.last_at")} then
+                    {{'w': {float(cfg.active_worsening)}, 'code': 'worsening',
+                      'words': 'mood worsening (latest words ' || {ago.format(at="t.last_at")}
+                               || ')'}} end,
+                case when f.last_active_at is not null
+                          and (epoch(n.now) - epoch(f.last_active_at)) / 86400
+                              > {float(cfg.active_quiet_days)} then
+                    {{'w': {float(cfg.active_quiet)} * ln(
+                           (1 + (epoch(n.now) - epoch(f.last_active_at)) / 86400)
+                           / (1 + {float(cfg.active_quiet_days)})),
+                      'code': 'quiet',
+                      'words': 'nothing from them for ' || {days.format(at="f.last_active_at")}
+                               || ' days'}} end
+            ], lambda x: x is not null) as ds
+        from f cross join n left join j using (person_id) left join t using (person_id)
+    ),
+    s as (
+        select *, list_sum(list_transform(ds, lambda x: x.w)) as total
+        from d
+    )
+    select person_id, p_alive,
+        case when p_alive is not null then 1 / (1 + exp(-(
+            ln(least(greatest(p_alive, {1 - SURE}), {SURE})
+               / (1 - least(greatest(p_alive, {1 - SURE}), {SURE})))
+            - coalesce(total, 0)))) end as p_active,
+        nullif(array_to_string(list_transform(
+            list_sort(list_transform(ds, lambda x: {{'w': x.w, 'code': x.code}}), 'DESC'),
+            lambda x: x.code), ','), '') as drivers,
+        list_sort(list_transform(ds, lambda x: {{'w': x.w, 'words': x.words}}), 'DESC')[1].words
+            as driver,
+        now as as_of
+    from s
+    """
+
+
+def build_facts(con: duckdb.DuckDBPyConnection, cfg: ExperienceConfig, changed: str | None
+                ) -> int:  # fmt: skip
+    """Recompute the facts of the people in table ``changed`` (``person_id``; ``None``:
+    everyone) on ``con``, inside the caller's transaction. Returns the rows written."""
+    texts = _has(con, "text_analysis")
+    if changed:
+        con.execute(
+            f"delete from experience_activity where person_id in (select person_id from {changed})"
+        )
+    else:
+        con.execute("delete from experience_activity")
+    row = con.execute(
+        "insert into experience_activity (person_id, last_order_at, last_active_at, threat_at,"
+        " threat_cue, threat_seq, hurt_at, hurt_seq, kind_at) " + _facts_sql(cfg, texts, changed)
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def refresh(con: duckdb.DuckDBPyConnection, cfg: ExperienceConfig) -> dict[str, int]:
+    """Everyone's drivers and ``p_active`` from the facts, profiles and the service journeys."""
+    row = con.execute(
+        "select count(*) from information_schema.columns"
+        " where table_name = 'profiles' and column_name = 'p_alive'"
+    ).fetchone()
+    sql = _drivers_sql(cfg, bool(row and row[0]))
+    con.execute(f"create or replace temp table _emp_activity as {sql}")
+    con.execute("""
+        update experience_activity a set p_alive = x.p_alive, p_active = x.p_active,
+            drivers = x.drivers, driver = x.driver, as_of = x.as_of
+        from _emp_activity x where x.person_id = a.person_id
+    """)
+    row = con.execute(
+        "select count(p_active), count(p_active) filter (where p_active < p_alive - 1e-9)"
+        " from experience_activity"
+    ).fetchone()
+    con.execute("drop table if exists _emp_activity")
+    assert row is not None
+    return {"still_active": int(row[0]), "still_active_lowered": int(row[1])}
