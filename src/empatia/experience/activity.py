@@ -13,8 +13,9 @@ odds by e² ≈ 7.4):
 - ``repeat`` (1.0): contacted us again and again about one thing (a repeat case, or many
   contacts in one);
 - ``worsening`` (1.0): their mood trajectory is falling (latest words after their last order);
-- ``quiet`` (0.5 per e-fold of days beyond 30): did nothing themselves (no visit, order,
-  message) for a long time.
+- ``quiet`` (1.0 per e-fold): did nothing themselves (no visit, order, message) for longer
+  than their own rhythm: the days since, over their usual gap between active days (at least
+  30 days; 30 for who was active on one day only), as the purchase model reads orders.
 
 A purchase after a driver cancels it: people who bought again after a complaint are still
 customers. ``p_active`` is null where the purchase model has no ``p_alive`` (never bought).
@@ -47,6 +48,7 @@ def _facts_sql(cfg: ExperienceConfig, texts: bool, only: str | None) -> str:
     """Per person: last order, last activity, latest threat, hurt and kind words."""
     where = f"where person_id in (select person_id from {only})" if only else ""
     names = ", ".join(f"'{e}'" for e in ACTIVE_EVENTS)
+    active = f"(e.type in ('page', 'screen') or e.event in ({names}))"
     kinds = ", ".join(f"'{k}'" for k in ESCALATION_KINDS)
     text_cte = (
         f"""
@@ -78,11 +80,14 @@ def _facts_sql(cfg: ExperienceConfig, texts: bool, only: str | None) -> str:
     ev as (
         select ep.person_id,
             max(e."timestamp") filter (where e.event = 'Order Completed') as last_order_at,
-            max(e."timestamp") filter (where e.type in ('page', 'screen')
-                                          or e.event in ({names})) as last_active_at
+            max(e."timestamp") filter (where {active}) as last_active_at,
+            min(e."timestamp") filter (where {active}) as first_active_at,
+            count(distinct date_trunc('day', e."timestamp")) filter (where {active})
+                as active_days
         from events e join ep using (seq) group by ep.person_id
     ), {text_cte}
-    select ev.person_id, ev.last_order_at, ev.last_active_at, tf.threat_at, tf.threat_cue,
+    select ev.person_id, ev.last_order_at, ev.last_active_at, ev.first_active_at,
+           ev.active_days, tf.threat_at, tf.threat_cue,
            tf.threat_seq, tf.hurt_at, tf.hurt_seq, tf.kind_at
     from ev left join tf using (person_id)
     """
@@ -110,14 +115,18 @@ def _drivers_sql(cfg: ExperienceConfig, p_alive: bool) -> str:
         if p_alive
         else "select null::varchar as person_id, null::double as p_alive where false"
     )
+    q = float(cfg.active_quiet_days)
     days = "round((epoch(n.now) - epoch({at})) / 86400)::bigint"
     ago = f"(case when {days} < 1 then 'today' when {days} = 1 then 'yesterday'" \
           f" else {days} || ' days ago' end)"  # fmt: skip
     cues = " ".join(f"when '{k}' then '{v}'" for k, v in THREAT_WORDS.items())
     return f"""
     with n as (select max("timestamp") as now from events),
-    f as (select a.* exclude (p_alive), p.p_alive
-          from experience_activity a left join ({profiles}) p using (person_id)),
+    f0 as (select a.* exclude (p_alive), p.p_alive,
+               case when a.active_days >= 2 then (epoch(a.last_active_at)
+                    - epoch(a.first_active_at)) / 86400 / (a.active_days - 1) end as gap
+           from experience_activity a left join ({profiles}) p using (person_id)),
+    f as (select *, greatest(coalesce(gap, {q}), {q}) as usual from f0),
     j as (
         select j.person_id,
             count(*) filter (where not coalesce(j.resolved, false)
@@ -167,14 +176,13 @@ def _drivers_sql(cfg: ExperienceConfig, p_alive: bool) -> str:
                       'words': 'mood worsening (latest words ' || {ago.format(at="t.last_at")}
                                || ')'}} end,
                 case when f.last_active_at is not null
-                          and (epoch(n.now) - epoch(f.last_active_at)) / 86400
-                              > {float(cfg.active_quiet_days)} then
+                          and (epoch(n.now) - epoch(f.last_active_at)) / 86400 > f.usual then
                     {{'w': {float(cfg.active_quiet)} * ln(
-                           (1 + (epoch(n.now) - epoch(f.last_active_at)) / 86400)
-                           / (1 + {float(cfg.active_quiet_days)})),
+                           (epoch(n.now) - epoch(f.last_active_at)) / 86400 / f.usual),
                       'code': 'quiet',
                       'words': 'nothing from them for ' || {days.format(at="f.last_active_at")}
-                               || ' days'}} end
+                               || ' days' || coalesce(' (usually every '
+                               || round(f.gap)::bigint || ' days)', '')}} end
             ], lambda x: x is not null) as ds
         from f cross join n left join j using (person_id) left join t using (person_id)
     ),
@@ -209,7 +217,8 @@ def build_facts(con: duckdb.DuckDBPyConnection, cfg: ExperienceConfig, changed: 
     else:
         con.execute("delete from experience_activity")
     row = con.execute(
-        "insert into experience_activity (person_id, last_order_at, last_active_at, threat_at,"
+        "insert into experience_activity (person_id, last_order_at, last_active_at,"
+        " first_active_at, active_days, threat_at,"
         " threat_cue, threat_seq, hurt_at, hurt_seq, kind_at) " + _facts_sql(cfg, texts, changed)
     ).fetchone()
     return int(row[0]) if row else 0

@@ -46,8 +46,8 @@ class ExperienceConfig:
     active_open_case: float = 1.0  # a case still open
     active_repeat: float = 1.0  # contacted us again and again about one thing
     active_worsening: float = 1.0  # their mood trajectory is falling
-    active_quiet: float = 0.5  # per e-fold of days without any activity beyond active_quiet_days
-    active_quiet_days: float = 30.0
+    active_quiet: float = 1.0  # per e-fold of quiet beyond the person's usual gap between visits
+    active_quiet_days: float = 30.0  # … never taken as shorter than this
     active_angry: float = 0.5  # anger or frustration this high …
     active_negative: float = -0.4  # … or a score this low is a hurt word (decide's thresholds)
     active_kind: float = 0.3  # a word this positive after a hurt made it right
