@@ -76,3 +76,48 @@ def test_tune_blend_picks_the_useful_signal() -> None:
     weights, score = tune_blend(blocks, split.truth_all, users,
                                 {"buy_again": [0.0, 1.0], "trending": [0.0, 1.0]})  # fmt: skip
     assert weights["buy_again"] == 1.0 and score > 0.3
+
+
+def carrier_bag_shop() -> pd.DataFrame:
+    """Everybody takes a carrier bag; half the people buy a teapot with its cosy, the other
+    half a mug with its coaster; q0 has only bought a teapot so far."""
+    rows = []
+    for p in range(40):
+        pair = ("teapot", "cosy") if p % 2 == 0 else ("mug", "coaster")
+        for week in range(3):
+            day = pd.Timestamp("2025-01-01") + pd.Timedelta(days=7 * week + p % 5)
+            rows += [(f"p{p}", "bag", day), (f"p{p}", pair[0], day), (f"p{p}", pair[1], day)]
+    rows.append(("q0", "teapot", pd.Timestamp("2025-01-20")))
+    return pd.DataFrame(rows, columns=["person", "item", "ts"])
+
+
+def test_ease_cooccurrence_suggests_what_goes_with_your_item_not_what_goes_with_everything() -> None:
+    data = Interactions.from_frame(carrier_bag_shop())
+    q0 = int(np.flatnonzero(data.persons == "q0")[0])
+    ease = CoOccurrence(method="ease", l2=10.0).fit(data)
+    assert ease.method_ == "ease"
+    first_new = data.items[ease.top_k([q0], 1, exclude_seen=True)[0, 0]]
+    assert first_new == "cosy"  # the teapot's companion, not the bag everyone takes
+    teapot, cosy = (int(np.flatnonzero(data.items == x)[0]) for x in ("teapot", "cosy"))
+    assert ease.because(q0, cosy) == [teapot]  # the reason text names the teapot
+    assert (ease.sim.data > 0).all()  # no weight against is kept
+
+
+def test_ease_falls_back_to_cosine_on_a_large_catalogue() -> None:
+    data = Interactions.from_frame(carrier_bag_shop())
+    co = CoOccurrence(method="ease", max_items=3).fit(data)
+    assert co.method_ == "cosine" and co.sim.shape == (data.n_items, data.n_items)
+
+
+def test_shipped_hybrid_suggests_new_items_from_the_persons_taste() -> None:
+    from empatia.decide.engine import make_model
+
+    split = Split.temporal(shop(), "2025-04-01")
+    model = make_model().fit(split.train)
+    assert model.parts["cooccurrence"].method_ == "ease"
+    users = split.users_all[:20]
+    top = model.top_k(users, 5, exclude_seen=True)
+    for u, row in zip(users, top, strict=True):
+        taste = "a" if int(split.train.persons[u][1:]) % 2 == 0 else "b"
+        picks = [str(x) for x in split.train.items[row]]
+        assert sum(x.startswith(taste) for x in picks) >= 4, picks

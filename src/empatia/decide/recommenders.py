@@ -246,24 +246,38 @@ def _agg_max(data: Interactions, v: np.ndarray) -> sp.csr_matrix:
 
 @register_recommender("cooccurrence")
 class CoOccurrence(_Base):
-    """Item-to-item: people who bought what this person bought also bought … (cosine on
-    who-bought-what, ``neighbours`` kept per item), weighted by how recent the person's own
-    purchases are."""
+    """Item-to-item: people who bought what this person bought also bought …, weighted by how
+    recent the person's own purchases are; ``neighbours`` kept per item.
+
+    ``method="cosine"``: cosine on who-bought-what. ``method="ease"``: the item-to-item
+    weights of a ridge regression of each item on all the others (EASE, Steck 2019, penalty
+    ``l2``) — co-purchase corrected for items that are simply bought with everything, which
+    suggests items new to a person better; it needs an items × items inverse, so above
+    ``max_items`` items it falls back to cosine. Negative weights are dropped (a reason text
+    never says "people who buy X also buy it" of a weight against)."""
 
     name = "cooccurrence"
 
-    def __init__(self, neighbours: int = 100, tau: float | None = 90.0) -> None:
-        self.neighbours, self.tau = neighbours, tau
+    def __init__(self, neighbours: int = 100, tau: float | None = 90.0, method: str = "cosine",
+                 l2: float = 300.0, max_items: int = 6000) -> None:
+        if method not in ("cosine", "ease"):
+            raise ValueError(f"unknown co-occurrence method {method!r}")
+        self.neighbours, self.tau, self.method = neighbours, tau, method
+        self.l2, self.max_items = l2, max_items
 
     def fit(self, data: Interactions) -> CoOccurrence:
         self.data = data
         x = data.seen()
-        norms = np.sqrt(np.asarray(x.sum(axis=0)).ravel()) + 1e-9
-        sim = (x.T @ x).tocsr().astype(np.float32)
-        sim.setdiag(0)
-        sim.eliminate_zeros()
-        sim = sp.diags(1 / norms) @ sim @ sp.diags(1 / norms)
-        self.sim = _keep_top(sp.csr_matrix(sim), self.neighbours)
+        self.method_ = "ease" if self.method == "ease" and 0 < data.n_items <= self.max_items else "cosine"
+        if self.method_ == "ease":
+            self.sim = _ease(x, self.l2, self.neighbours)
+        else:
+            norms = np.sqrt(np.asarray(x.sum(axis=0)).ravel()) + 1e-9
+            sim = (x.T @ x).tocsr().astype(np.float32)
+            sim.setdiag(0)
+            sim.eliminate_zeros()
+            sim = sp.diags(1 / norms) @ sim @ sp.diags(1 / norms)
+            self.sim = _keep_top(sp.csr_matrix(sim), self.neighbours)
         w = np.ones(len(data.age)) if self.tau is None else np.exp(-data.age / self.tau)
         self.history = data.matrix(w)
         return self
@@ -279,6 +293,28 @@ class CoOccurrence(_Base):
             return []
         idx = contrib.indices[np.argsort(-contrib.data)[:k]]
         return idx.tolist()
+
+
+def _ease(x: sp.csr_matrix, l2: float, k: int) -> sp.csr_matrix:
+    """EASE item-to-item weights ``B = -P / diag(P)``, ``P = (XᵀX + l2·I)⁻¹``, zero diagonal,
+    negatives dropped, the ``k`` largest kept per item (row: from, column: to)."""
+    from threadpoolctl import threadpool_limits
+
+    n = x.shape[1]
+    g = (x.T @ x).toarray().astype(np.float64)
+    g[np.diag_indices(n)] += l2
+    with threadpool_limits(1, "blas"):
+        p = np.linalg.inv(g)
+    b = (-p / np.diag(p)[None, :]).astype(np.float32)
+    b[np.diag_indices(n)] = 0.0
+    np.maximum(b, 0.0, out=b)
+    kk = min(k, n)
+    if kk < n:
+        cut = np.argpartition(-b, kk - 1, axis=1)[:, kk:]
+        np.put_along_axis(b, cut, 0.0, axis=1)
+    m = sp.csr_matrix(b)
+    m.eliminate_zeros()
+    return m
 
 
 def _keep_top(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
