@@ -28,7 +28,8 @@ Methods:
 - **ALS (tuned)**: ``implicit`` ALS on BM25-weighted counts, factors {32, 64, 128} ×
   regularisation {0.01, 0.1}, tuned apart for all items and new items.
 - **Empatia hybrid, as shipped**: the product's own model — ``empatia.decide.engine.make_model()``
-  with its defaults (``DEFAULT_WEIGHTS``), fitted on the same ``Interactions`` the engine
+  with its defaults (``DEFAULT_WEIGHTS``: recency-weighted buy-again, EASE co-occurrence, ALS
+  at 64 factors, 30-day trending, category affinity), fitted on the same ``Interactions`` the engine
   builds from purchase events (person, item, day, money, category, name). The product has
   fixed weights, so it is evaluated as shipped; separately, the blend weights re-tuned on
   validation (one weight set for both settings, as the product ships one) are reported.
@@ -329,6 +330,12 @@ def report(path: Path, results: list[dict[str, Any]], cmd: str) -> str:
             "",
         ]
         lines += [f"- {x}" for x in res["log"]]
+        reused = [o["split"] for o in results
+                  if pd.Timestamp(o["split"]) - pd.Timedelta(days=o["window"]) == pd.Timestamp(split)
+                  and o["window"] == window]
+        if reused:
+            lines += ["", f"Note: this test window is the validation window of split {reused[0]}; a "
+                      "product default picked on that validation is not judged blind here."]
         lines.append("")
     return "\n".join(lines)
 
