@@ -64,7 +64,8 @@ import scipy.sparse as sp
 sys.path.insert(0, str(Path(__file__).parent.parent / "src"))
 
 from empatia.decide.engine import DEFAULT_WEIGHTS, make_model  # noqa: E402
-from empatia.decide.evaluate import Split  # noqa: E402
+from empatia.decide.evaluate import Split, metrics_at_k as metrics  # noqa: E402
+from empatia.decide.evaluate import evaluate as both  # noqa: E402
 from empatia.decide.recommenders import (  # noqa: E402
     ALS,
     BuyAgain,
@@ -129,41 +130,12 @@ def load_demo(world: Path) -> pd.DataFrame:
     return df
 
 
-def metrics(top: np.ndarray, truth: sp.csr_matrix, users: np.ndarray, k: int = K) -> dict[str, float]:
-    """Mean precision@k, recall@k, NDCG@k and hit rate@k (binary relevance) over ``users``."""
-    t = truth[users]
-    hits = np.zeros(top[:, :k].shape, dtype=bool)
-    for r in range(len(users)):
-        lo, hi = t.indptr[r], t.indptr[r + 1]
-        if hi > lo:
-            hits[r] = np.isin(top[r, :k], t.indices[lo:hi])
-    n_rel = np.diff(t.indptr)
-    disc = 1.0 / np.log2(np.arange(2, k + 2))
-    dcg = (hits * disc).sum(1)
-    idcg = np.array([disc[: min(n, k)].sum() for n in n_rel])
-    return {
-        "precision": float(hits.sum(1).mean() / k),
-        "recall": float((hits.sum(1) / np.maximum(n_rel, 1)).mean()),
-        "ndcg": float((dcg / np.maximum(idcg, 1e-12)).mean()),
-        "hit": float(hits.any(1).mean()),
-    }
-
-
 def _top_from_scores(s: np.ndarray, users: np.ndarray, seen: sp.csr_matrix | None, k: int = K
                      ) -> np.ndarray:
     s = np.array(s, dtype=np.float32, copy=True)
     if seen is not None:
         s[seen[users].nonzero()] = -np.inf
     return topk_rows(s, k)
-
-
-def both(model: Any, split: Split, k: int = K) -> dict[str, dict[str, float]]:
-    """A fitted model in both settings."""
-    return {
-        "all": metrics(model.top_k(split.users_all, k), split.truth_all, split.users_all, k),
-        "new": metrics(model.top_k(split.users_new, k, exclude_seen=True), split.truth_new,
-                       split.users_new, k),
-    }
 
 
 class Segment(_Base):

@@ -54,7 +54,7 @@ class Split:
 
 
 def metrics_at_k(top: np.ndarray, truth: sp.csr_matrix, users: np.ndarray, k: int = 10) -> dict[str, float]:
-    """Mean precision@k, recall@k and NDCG@k (binary relevance) over ``users``."""
+    """Mean precision@k, recall@k, NDCG@k and hit rate@k (binary relevance) over ``users``."""
     t = truth[users]
     hits = np.zeros(top[:, :k].shape, dtype=bool)
     for r in range(len(users)):
@@ -69,6 +69,7 @@ def metrics_at_k(top: np.ndarray, truth: sp.csr_matrix, users: np.ndarray, k: in
         "precision": float(hits.sum(1).mean() / k),
         "recall": float((hits.sum(1) / np.maximum(n_rel, 1)).mean()),
         "ndcg": float((dcg / np.maximum(idcg, 1e-12)).mean()),
+        "hit": float(hits.any(1).mean()),
     }
 
 
