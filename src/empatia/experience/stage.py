@@ -13,6 +13,7 @@ from empatia.experience.gap import build_gap
 from empatia.experience.surveys import build_responses
 from empatia.experience.mood import build_trajectories, update_trajectories
 from empatia.pipeline import RunContext, register_stage
+from empatia.store import transaction
 from empatia.store.changes import CHANGED, TEXTS, changed_persons, save_marks
 
 
@@ -45,27 +46,17 @@ class ExperienceStage:
             index_cases(con, full=True)
             ctx.progress.advance(1)
             figures["trajectories"] = build_trajectories(con) if texts else 0
-            con.execute("begin transaction")
-            try:
+            with transaction(con):
                 build_facts(con, cfg, None)
                 save_marks(con, changes)
-                con.execute("commit")
-            except Exception:
-                con.execute("rollback")
-                raise
             figures["mode"] = "full" if changes.full == "full" else f"full ({changes.full})"
         else:
-            con.execute("begin transaction")
-            try:
+            with transaction(con):
                 figures.update(update_journeys(con, cfg, CHANGED))
                 ctx.progress.advance(1)
                 figures["trajectories"] = update_trajectories(con, CHANGED) if texts else 0
                 build_facts(con, cfg, CHANGED)
                 save_marks(con, changes)
-                con.execute("commit")
-            except Exception:
-                con.execute("rollback")
-                raise
             figures |= {"mode": "incremental", "recomputed": len(changes.persons)}
         # "still active" depends on now, profiles' p_alive and the journeys: everyone's, cheaply
         figures.update(refresh(con, cfg))

@@ -13,6 +13,7 @@ import ibis
 import ibis.expr.types as ir
 
 from empatia.journeys.config import StageMap
+from empatia.store import transaction
 from empatia.store.changes import CHANGED, Changes, save_marks
 from empatia.store.engine import Engine
 
@@ -180,8 +181,7 @@ def update(eng: Engine, con: Any, smap: StageMap, changes: Changes) -> dict[str,
         f" where person_id in (select person_id from {changed}) and journey_id is not null"
         f" union select journey_id from {name} where journey_id is not null"
     )
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         con.execute(
             f"delete from journey_steps where person_id in (select person_id from {changed})"
         )
@@ -201,10 +201,6 @@ def update(eng: Engine, con: Any, smap: StageMap, changes: Changes) -> dict[str,
                           " (select count(*) from journey_sessions), (select count(*) from journeys),"
                           " (select count(*) from _emp_journey_ids)").fetchone()  # fmt: skip
         save_marks(con, changes)
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
     eng.drop_temp(steps)
     assert row is not None
     return {"steps": row[0], "sessions": row[1], "journeys": row[2], "journeys_rebuilt": row[3]}
@@ -212,11 +208,6 @@ def update(eng: Engine, con: Any, smap: StageMap, changes: Changes) -> dict[str,
 
 def save_stage_map(con: Any, smap: StageMap) -> None:
     """Keep the map in use in ``journey_stage_map`` (what the UI shows and edits)."""
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         con.execute("delete from journey_stage_map")
         con.executemany("insert into journey_stage_map values (?, ?)", list(smap.mapping.items()))
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise

@@ -8,6 +8,7 @@ from empatia.pipeline import RunContext, register_stage
 from empatia.profiles.build import build_profiles, population_columns, save_clv_model
 from empatia.profiles.config import ProfileConfig
 from empatia.profiles.money import Reporting, rates_fingerprint
+from empatia.store import transaction
 from empatia.store.changes import CHANGED, IDENTITIES, Changes, changed_persons, save_marks
 from empatia.store.engine import Engine, engine_for
 
@@ -73,8 +74,7 @@ def _update(
         profiles = eng.materialize(profiles, "new_profiles")
         traits = eng.materialize(traits, "new_traits")
         row = con.execute("select max(timestamp) from events").fetchone()
-        con.execute("begin transaction")
-        try:
+        with transaction(con):
             for table, rows in (("profiles", profiles), ("profile_traits", traits)):
                 con.execute(
                     f"delete from {table} where person_id in (select person_id from {CHANGED})"
@@ -82,10 +82,6 @@ def _update(
                 con.execute(f"insert into {table} by name select * from {rows.get_name()}")
             clv = population_columns(con, config, row[0])
             save_marks(con, changes)
-            con.execute("commit")
-        except Exception:
-            con.execute("rollback")
-            raise
         eng.drop_temp(profiles)
         eng.drop_temp(traits)
     else:

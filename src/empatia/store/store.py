@@ -86,6 +86,18 @@ def discover_migrations(components: tuple[str, ...] = COMPONENTS) -> list[Migrat
     return found
 
 
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One transaction on ``con``: committed when the block ends, rolled back on any error."""
+    con.execute("begin transaction")
+    try:
+        yield con
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
+
+
 class Store:
     """An open store. Use as a context manager or call :meth:`close`.
 
