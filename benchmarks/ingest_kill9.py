@@ -81,22 +81,11 @@ class Server(ServerProcess):
     """``empatia serve`` restarted on the same port; ready when /health answers (given 10 s
     an answer: under load the first requests queue behind the clients' retries)."""
 
+    health_timeout = 10.0
+
     def start(self, timeout: float = 300) -> Server:
-        env = dict(os.environ, EMPATIA_DB=str(self.db))
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "empatia.cli", "serve", "--port", str(self.port)],
-            env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(self.url + "/health", timeout=10).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError("server did not start in time")
+        super().start(timeout)
+        return self
 
 
 def init_store(db: Path) -> str:

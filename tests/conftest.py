@@ -57,6 +57,9 @@ class ServerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = db.with_suffix(".server.log")
 
+    #: seconds one /health request may take while the server starts
+    health_timeout: float = 1.0
+
     def start(self, timeout: float = 120) -> ServerProcess:
         env = dict(os.environ, EMPATIA_DB=str(self.db))
         self.proc = subprocess.Popen(
@@ -68,7 +71,7 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
             try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                if httpx.get(self.url + "/health", timeout=self.health_timeout).status_code == 200:
                     return self
             except httpx.HTTPError:
                 time.sleep(0.1)
