@@ -185,3 +185,31 @@ def test_a_hurt_nothing_made_right_still_gets_recovery_months_later(
     assert u7["kind"] == "recovery" and "days ago, and nothing made it right" in u7["reason"]
     assert get_decision(ws, "p_u8")["kind"] != "recovery"
     assert get_decision(ws, "p_u9")["kind"] != "recovery"
+
+
+def test_a_case_that_hurt_gets_recovery_even_after_a_polite_thank_you(ws: Workspace) -> None:
+    """A service case experience marks as 'succeeded but hurt' (five contacts, angry words),
+    ended by a polite "thanks" inside the case: the thank-you does not make it right; with no
+    purchase since, the person gets recovery, and the reason names the case. A person whose
+    case hurt but who bought again afterwards is sold to as usual."""
+    from datetime import timedelta
+
+    con = ws.store.con
+
+    def hurt_case(user: str, day: float) -> None:
+        (base,) = con.execute("select min(\"timestamp\") from events where user_id = ?",
+                              [user]).fetchone()  # fmt: skip
+        con.execute("insert into experience_journeys (person_id, case_id, first_at, last_at, "
+                    "contacts, resolved, internal_success, succeeded_but_hurt, hurt_reasons) "
+                    "values (?, ?, ?, ?, 5, true, true, true, '5 contacts, lowest word -0.73')",
+                    [f"p_{user}", f"c_{user}", base + timedelta(days=day - 3),
+                     base + timedelta(days=day)])  # fmt: skip
+
+    hurt_case("u7", 79.5)  # after u7's last order (day 79), nothing bought since
+    hurt_case("u8", 40.0)  # u8 kept buying afterwards
+    decide_everyone(ws)
+    u7 = get_decision(ws, "p_u7")
+    assert u7["kind"] == "recovery", u7
+    assert "service case that hurt (5 contacts, lowest word -0.73) ended" in u7["reason"]
+    assert "nothing made it right since" in u7["reason"]
+    assert get_decision(ws, "p_u8")["kind"] != "recovery"

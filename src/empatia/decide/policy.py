@@ -80,6 +80,11 @@ class PersonState:
     #: set when the hurt is older than the mood window and nothing made it right since (no
     #: purchase, no kind word): how many days ago it was
     hurt_days_ago: float | None = None
+    #: a resolved service case experience marks "succeeded but hurt", within hurt_days and with
+    #: no purchase since (a thank-you inside the case does not make it right): its reasons, and
+    #: how many days ago it ended
+    hurt_case: str | None = None
+    hurt_case_days_ago: float | None = None
     unresolved_cases: int = 0
     unresolved_topic: str | None = None
     special_care: bool = False
@@ -219,6 +224,11 @@ def _hurt(state: PersonState, catalogue: Catalogue) -> list[str]:
     if why and state.hurt_days_ago is not None:
         why = [f"{', '.join(why)} {state.hurt_days_ago:.0f} days ago, and nothing made it right "
                "since (no purchase, no kind word)"]
+    if state.hurt_case is not None:
+        ago = state.hurt_case_days_ago
+        when = f" ended {ago:.0f} days ago" if ago is not None else ""
+        why.append(f"a service case that hurt ({state.hurt_case}){when}, and nothing made it "
+                   "right since (no purchase)")
     return why
 
 

@@ -227,6 +227,16 @@ def person_states(store: Store, now: datetime, policy: PolicyConfig,
                         threats=sorted(threats or []))  # fmt: skip
                 if hurt is not None and hurt["ts"] < since and not (kind_at and kind_at > hurt["ts"]):
                     old_hurts[pid] = (pd.Timestamp(hurt["ts"]), hurt)
+        # resolved cases that hurt (experience's verdict): the latest within hurt_days
+        hurt_cases: dict[str, tuple[pd.Timestamp, str]] = {}
+        if _exists(con, "experience_journeys"):
+            for pid, at, why in con.execute(
+                "select person_id, max(last_at), arg_max(coalesce(hurt_reasons, 'high effort'), "
+                "last_at) from experience_journeys where succeeded_but_hurt and last_at >= ? "
+                f"and last_at <= ? and {pin} group by 1",
+                [pd.Timestamp(now) - pd.Timedelta(days=policy.hurt_days), now],
+            ).fetchall():
+                hurt_cases[pid] = (pd.Timestamp(at), why)
         # unresolved service journeys: experience's table when present, else the event log
         if _exists(con, "journey_unresolved") and _has_rows(con, "experience_journeys"):
             rows = con.execute(
@@ -318,6 +328,12 @@ def person_states(store: Store, now: datetime, policy: PolicyConfig,
             st["sentiment"] = hurt["score"]
         st["threats"] = sorted({*st.get("threats", []), *(hurt["threats"] or [])})
         st["hurt_days_ago"] = round((now_ts - at).total_seconds() / 86400, 1)
+    for pid, (at, why) in hurt_cases.items():
+        at = at.tz_localize("UTC") if at.tzinfo is None else at
+        bought = last_buy.get(pid)
+        if bought is not None and at < bought <= now_ts:
+            continue  # bought again after the case
+        put(pid, hurt_case=why, hurt_case_days_ago=round((now_ts - at).total_seconds() / 86400, 1))
     if only is not None:
         states = {p: states[p] for p in only if p in states}
     return states
