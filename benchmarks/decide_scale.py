@@ -41,7 +41,7 @@ RECORD = True  # log every decision (the production path); --no-record to compar
 
 LAUNCHER = """
 import sys
-from empatia.api.app import serve
+from empatia.api.server import serve
 from empatia.workspace import Workspace
 serve(Workspace(db=sys.argv[1]), "127.0.0.1", int(sys.argv[2]))  # as `empatia serve` runs
 """

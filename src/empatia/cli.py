@@ -106,7 +106,7 @@ def serve(
     Example: empatia serve --port 8000   (then POST events to http://127.0.0.1:8000/v1/track)
     Example: empatia serve --workspace shop=shop.duckdb --workspace travel=travel.duckdb
     """
-    from empatia.api.app import serve as run_server
+    from empatia.api.server import serve as run_server
     from empatia.workspace import Workspace
 
     if workspace_opt:

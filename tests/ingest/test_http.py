@@ -154,7 +154,7 @@ def test_revoked_key_is_refused(client: TestClient, keys: dict[str, str], worksp
 
     wk = next(k for k in list_keys(workspace.store) if k.scope == "write")
     revoke_key(workspace.store, wk.key_id)
-    client.app.state.keyring.refresh()  # type: ignore[attr-defined]
+    client.app.state.tenants.first.keyring.refresh()  # type: ignore[attr-defined]
     _refused(client, "/v1/track", 401, "revoked", json={"userId": "u", "event": "E"},
              headers=basic(keys["write"]))
 

@@ -1,37 +1,32 @@
-"""FastAPI dependencies shared by every route: the workspace and the caller's key.
+"""FastAPI dependencies shared by every route: the caller's key, workspace and writer.
 
 A key is read from ``Authorization: Bearer <secret>``, HTTP basic auth (the secret as user
 name, as Segment clients send it), or the web UI's session cookie (``empatia.web.sessions``:
-the cookie holds only a random session id; the key's secret stays in server memory).
+the cookie holds only a random session id; the key's secret stays in server memory). The key
+names its workspace (``empatia.api.tenancy``): a route gets the caller's, never another.
 
     @router.get("/v1/profiles/{id}")
     def profile(id: str, ws: WorkspaceDep, key: ReadKey) -> ...
+
+    @router.post("/v1/things")
+    async def add(ws: WorkspaceDep, writer: WriterDep, _: AdminKey) -> ...
+        return await asyncio.wrap_future(writer.call(lambda: add_thing(ws.store)))
 """
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from empatia.api.tenancy import Tenant, Tenants
+from empatia.api.writer import PrivacyWriter
 from empatia.privacy.keys import SCOPES, ApiKey
-from empatia.privacy.tenants import CURRENT, Tenants
 from empatia.web.sessions import COOKIE as SESSION_COOKIE
 from empatia.workspace import Workspace
-
-
-async def get_workspace(request: Request) -> Workspace:
-    """The caller's workspace: the one its key belongs to (the only one, when one is served)."""
-    tenants: Tenants = request.app.state.tenants
-    tenant = getattr(request.state, "tenant", None)
-    if tenant is None:
-        tenant = tenants.for_secret(presented_secret(request))
-        request.state.tenant = tenant
-        CURRENT.set(tenant)
-    ws: Workspace = tenant.workspace
-    return ws
 
 
 def presented_secret(request: Request) -> str | None:
@@ -47,29 +42,63 @@ def presented_secret(request: Request) -> str | None:
     return request.app.state.sessions.secret(request.cookies.get(SESSION_COOKIE))
 
 
-def require(scope: str) -> Callable[[Request], Awaitable[ApiKey]]:
-    """A dependency that authenticates the caller and checks the key allows ``scope``.
+def tenant_of(request: Request) -> Tenant:
+    """The workspace the presented key belongs to (the only one, when one is served); found
+    once per request, and kept with it for the audit log."""
+    tenant: Tenant | None = getattr(request.state, "tenant", None)
+    if tenant is None:
+        tenants: Tenants = request.app.state.tenants
+        tenant = request.state.tenant = tenants.for_secret(presented_secret(request))
+    return tenant
 
-    The key also names the workspace: the request is bound to it from here on.
-    """
+
+def require(scope: str) -> Callable[[Request], Awaitable[ApiKey]]:
+    """A dependency that authenticates the caller and checks the key allows ``scope``."""
 
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}; use one of {', '.join(SCOPES)}")
 
     async def dependency(request: Request) -> ApiKey:
-        tenants: Tenants = request.app.state.tenants
-        secret = presented_secret(request)
-        tenant = tenants.for_secret(secret)
-        key = tenant.keyring.authenticate(secret, scope)
+        key = tenant_of(request).keyring.authenticate(presented_secret(request), scope)
         request.state.key = key
-        request.state.tenant = tenant
-        CURRENT.set(tenant)
         return key
 
     return dependency
 
 
-WorkspaceDep = Annotated[Workspace, Depends(get_workspace)]
+async def all_tenants(request: Request) -> Tenants:
+    tenants: Tenants = request.app.state.tenants
+    return tenants
+
+
+async def current_tenant(request: Request) -> Tenant:
+    return tenant_of(request)
+
+
+#: The caller's workspace with what the server runs for it (keys, writer, tombstones).
+TenantDep = Annotated[Tenant, Depends(current_tenant)]
+
+
+async def current_workspace(tenant: TenantDep) -> Workspace:
+    return tenant.workspace
+
+
+async def current_writer(tenant: TenantDep) -> PrivacyWriter:
+    return tenant.writer
+
+
+async def lookup_pool(request: Request) -> Executor:
+    """The app's pool for lookups run side by side (a page's sections)."""
+    pool: Executor = request.app.state.lookup_pool
+    return pool
+
+
+#: Every workspace the server serves (for checks across them, such as server paths).
+TenantsDep = Annotated[Tenants, Depends(all_tenants)]
+WorkspaceDep = Annotated[Workspace, Depends(current_workspace)]
+#: The writer of the caller's workspace: every write goes through it (DuckDB has one writer).
+WriterDep = Annotated[PrivacyWriter, Depends(current_writer)]
+PoolDep = Annotated[Executor, Depends(lookup_pool)]
 #: The key dependencies routes use, one per scope (see ``empatia.privacy.keys``).
 WriteKey = Annotated[ApiKey, Depends(require("write"))]
 ReadKey = Annotated[ApiKey, Depends(require("read"))]

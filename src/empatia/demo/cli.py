@@ -68,7 +68,7 @@ def demo(
     import_rates(ws.store, Path(str(resources.files("empatia.demo") / "rates.csv")), "EUR")
     _run_pipeline(ws)
     if serve:
-        from empatia.api.app import serve as run_server
+        from empatia.api.server import serve as run_server
         from empatia.privacy.keys import create_key
 
         _, secret = create_key(ws.store, "admin", "demo")

@@ -21,7 +21,7 @@ from fastapi.responses import Response
 
 from empatia.errors import ForbiddenError, ValidationError
 from empatia.privacy.consent import use_sql
-from empatia.web.auth import WebKey, may_see_words, workspace_of
+from empatia.web.auth import WebKey, WebWorkspace, may_see_words
 from empatia.web.render import render
 from empatia.web.sections import Section, Tables, records
 
@@ -138,8 +138,8 @@ def options(cur: duckdb.DuckDBPyConnection, t: Tables) -> dict[str, list[str]]:
 
 
 @router.get("/audiences")
-def audiences_page(request: Request, key: WebKey) -> Response:
-    cur = workspace_of(request).store.cursor()
+def audiences_page(request: Request, key: WebKey, ws: WebWorkspace) -> Response:
+    cur = ws.store.cursor()
     try:
         t = Tables(cur)
         a = parse(request.query_params, t)
@@ -151,8 +151,8 @@ def audiences_page(request: Request, key: WebKey) -> Response:
 
 
 @router.get("/audiences/size")
-def audience_size(request: Request, key: WebKey) -> Response:
-    cur = workspace_of(request).store.cursor()
+def audience_size(request: Request, key: WebKey, ws: WebWorkspace) -> Response:
+    cur = ws.store.cursor()
     try:
         t = Tables(cur)
         s = size(cur, t, parse(request.query_params, t))
@@ -162,11 +162,10 @@ def audience_size(request: Request, key: WebKey) -> Response:
 
 
 @router.get("/audiences/export.csv")
-def audience_export(request: Request, key: WebKey) -> Response:
+def audience_export(request: Request, key: WebKey, ws: WebWorkspace) -> Response:
     """The people of the audience whose consent allows the purpose; admin keys only."""
     if not may_see_words(key):
         raise ForbiddenError("exporting contact details needs an admin key", key_id=key.key_id)
-    ws = workspace_of(request)
     cur = ws.store.cursor()
     try:
         t = Tables(cur)

@@ -17,7 +17,8 @@ from urllib.parse import quote, unquote, urlsplit
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
-from empatia.api.deps import require
+from empatia.api.deps import TenantsDep, require, tenant_of
+from empatia.api.tenancy import Tenant
 from empatia.errors import AuthError, ForbiddenError
 from empatia.privacy.keys import ApiKey
 from empatia.web.render import render
@@ -43,23 +44,34 @@ def signed_in_with(scope: str) -> Callable[[Request], Awaitable[ApiKey]]:
         except ForbiddenError:
             raise
         except AuthError as e:  # not signed in (or the session ended): sign in for ``scope``
-            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            raise HTTPException(
-                303, "sign in first", {"Location": f"/signin?next={quote(target)}"}
-            ) from e
+            raise _sign_in_first(request) from e
 
     return dependency
+
+
+def _sign_in_first(request: Request) -> HTTPException:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return HTTPException(303, "sign in first", {"Location": f"/signin?next={quote(target)}"})
+
+
+async def signed_in_tenant(request: Request) -> Tenant:
+    """The signed-in key's workspace (with several served, a browser that is not signed in
+    is sent to sign in first)."""
+    try:
+        return tenant_of(request)
+    except AuthError as e:
+        raise _sign_in_first(request) from e
+
+
+async def signed_in_workspace(tenant: Annotated[Tenant, Depends(signed_in_tenant)]) -> Workspace:
+    return tenant.workspace
 
 
 signed_in = signed_in_with("read")
 WebKey = Annotated[ApiKey, Depends(signed_in)]
 CareWebKey = Annotated[ApiKey, Depends(signed_in_with("care"))]
-
-
-def workspace_of(request: Request) -> Workspace:
-    """The signed-in key's workspace (set by :func:`signed_in`)."""
-    ws: Workspace = request.state.tenant.workspace
-    return ws
+WebTenant = Annotated[Tenant, Depends(signed_in_tenant)]
+WebWorkspace = Annotated[Workspace, Depends(signed_in_workspace)]
 
 
 def may_see_words(key: ApiKey) -> bool:
@@ -121,12 +133,12 @@ def signin_page(request: Request, next: str | None = None) -> Response:  # noqa:
 
 
 @router.post("/signin")
-async def signin(request: Request, key: Annotated[str, Form()] = "",
+async def signin(request: Request, tenants: TenantsDep, key: Annotated[str, Form()] = "",
                  next: Annotated[str, Form()] = "/") -> Response:  # noqa: A002  # fmt: skip
     """Sign in (the CSRF token was checked by ``empatia.web.security``)."""
     secret = key.strip()
     try:
-        request.app.state.keyring.authenticate(secret, "read")
+        tenants.authenticate(secret, "read")
     except AuthError as e:
         return _signin_form(request, safe_next(next), e.message, status=e.http_status)
     sessions = request.app.state.sessions

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from datetime import datetime
 from typing import Any
 
@@ -94,10 +94,6 @@ def _parsed(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return events
 
 
-#: Lookups of one page run side by side (DuckDB releases the GIL while it scans).
-_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="empatia-web")
-
-
 def _on_cursor(con: duckdb.DuckDBPyConnection, fn: Callable[..., Any], *args: Any) -> Any:
     cur = con.cursor()
     try:
@@ -113,8 +109,9 @@ def _events_and_texts(cur: duckdb.DuckDBPyConnection, t: Tables, pid: str,
 
 
 def customer_view(con: duckdb.DuckDBPyConnection, store: Any, person_id: str,
-                  words_visible: bool) -> dict[str, Any]:  # fmt: skip
-    """Every section of one person's page."""
+                  words_visible: bool, pool: Executor) -> dict[str, Any]:  # fmt: skip
+    """Every section of one person's page; its lookups run side by side on ``pool`` (DuckDB
+    releases the GIL while it scans)."""
     t = Tables(con.cursor())  # its cursor stays open for the rare emptiness checks
     pid = person_id
 
@@ -133,11 +130,11 @@ def customer_view(con: duckdb.DuckDBPyConnection, store: Any, person_id: str,
         ))  # fmt: skip
 
     def section(name: str, fn: Callable[..., Section], *args: Any) -> Future[Section]:
-        return _POOL.submit(lambda: guarded(name, lambda: _on_cursor(con, fn, t, pid, *args)))
+        return pool.submit(lambda: guarded(name, lambda: _on_cursor(con, fn, t, pid, *args)))
 
-    f_events = _POOL.submit(_on_cursor, con, _events_and_texts, t, pid, store)
-    f_profile = _POOL.submit(_on_cursor, con, profile_of)
-    f_active = _POOL.submit(_on_cursor, con, active_of)
+    f_events = pool.submit(_on_cursor, con, _events_and_texts, t, pid, store)
+    f_profile = pool.submit(_on_cursor, con, profile_of)
+    f_active = pool.submit(_on_cursor, con, active_of)
     later = {"identity": section("identity", _identity, words_visible),
              "service": section("service", _service), "decision": section("decision", _decision),
              "care": section("care", _care), "trajectory": section("trajectory", _trajectory_row)}  # fmt: skip

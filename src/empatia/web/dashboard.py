@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from empatia.web import charts
-from empatia.web.auth import WebKey, may_see_words, workspace_of
+from empatia.web.auth import WebKey, WebWorkspace, may_see_words
 from empatia.web.render import render
 from empatia.web.sections import Section, Tables, guarded, records
 
@@ -54,14 +54,13 @@ CARE_PAGE = 15
 
 
 @router.get("/dashboard/{name}")
-def section(name: str, request: Request, key: WebKey, by: str = "channel",
+def section(name: str, request: Request, key: WebKey, ws: WebWorkspace, by: str = "channel",
             anchor: str = PATH_ANCHORS[0],
             page: Annotated[int, Query(ge=1, le=1_000_000)] = 1) -> Response:  # fmt: skip
     """One section: a fragment for htmx, or a page of its own for a plain link."""
     if name not in BUILDERS:
         return render(request, "dash_unknown.html", status=404, nav="dashboard", name=name,
                       sections=SECTIONS)  # fmt: skip
-    ws = workspace_of(request)
     params = {"by": by if by in DIMENSIONS else "channel", "anchor": anchor,
               "words": may_see_words(key), "page": page}  # fmt: skip
     cur = ws.store.cursor()

@@ -13,7 +13,16 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from empatia.web import audiences, auth, dashboard, static
-from empatia.web.auth import CareWebKey, WebKey, may_see_words, safe_next, workspace_of
+from empatia.api.deps import PoolDep
+from empatia.api.tenancy import Tenant
+from empatia.web.auth import (
+    CareWebKey,
+    WebKey,
+    WebTenant,
+    WebWorkspace,
+    may_see_words,
+    safe_next,
+)
 from empatia.web.customer import contacts_view, customer_view
 from empatia.web.render import render
 from empatia.web.search import default_region, find
@@ -27,9 +36,8 @@ router.include_router(audiences.router)
 
 
 @router.get("/customers")
-def customers(request: Request, key: WebKey, q: str = "") -> Response:
+def customers(request: Request, key: WebKey, ws: WebWorkspace, q: str = "") -> Response:
     """Search by any identifier or a name; one match goes straight to the customer."""
-    ws = workspace_of(request)
     found = find(ws.store.con, ws.store, q, region=default_region(ws))
     if "person_id" in found:
         return RedirectResponse(f"/customers/{found['person_id']}", status_code=303)
@@ -37,23 +45,25 @@ def customers(request: Request, key: WebKey, q: str = "") -> Response:
 
 
 @router.get("/customers/{person_id}")
-def customer(person_id: str, request: Request, key: WebKey) -> Response:
-    ws = workspace_of(request)
+def customer(person_id: str, request: Request, key: WebKey, tenant: WebTenant,
+             pool: PoolDep) -> Response:  # fmt: skip
+    ws = tenant.workspace
     words = may_see_words(key)
-    view = customer_view(ws.store.con, ws.store, person_id, words)
+    view = customer_view(ws.store.con, ws.store, person_id, words, pool)
     if not view["known"]:
         return render(request, "search.html", status=404, nav="customers", q=person_id, matches=[],
                       message=f"No person {person_id} in this workspace.")  # fmt: skip
-    _audit(request, key.key_id, person_id, "web customer 360" + (" with words" if words else ""))
+    _audit(tenant, key.key_id, person_id, "web customer 360" + (" with words" if words else ""))
     return render(request, "customer.html", nav="customers", c=view, words=words)
 
 
 @router.get("/customers/{person_id}/contacts")
-def contacts(person_id: str, request: Request, key: WebKey, before: datetime | None = None,
+def contacts(person_id: str, request: Request, key: WebKey, tenant: WebTenant,
+             before: datetime | None = None,
              seq: Annotated[int, Query(ge=0)] = 2**62) -> Response:  # fmt: skip
     """A person's contacts older than the event ``(before, seq)`` (all of them, newest
     first, without ``before``), a page at a time."""
-    ws = workspace_of(request)
+    ws = tenant.workspace
     words = may_see_words(key)
     when = before or datetime.max.replace(tzinfo=UTC)
     if when.tzinfo is None:
@@ -62,20 +72,19 @@ def contacts(person_id: str, request: Request, key: WebKey, before: datetime | N
     if not view["known"] and before is None:
         return render(request, "search.html", status=404, nav="customers", q=person_id, matches=[],
                       message=f"No person {person_id} in this workspace.")  # fmt: skip
-    _audit(request, key.key_id, person_id, "web contacts" + (" with words" if words else ""))
+    _audit(tenant, key.key_id, person_id, "web contacts" + (" with words" if words else ""))
     return render(request, "contacts.html", nav="customers", c=view, words=words)
 
 
 @router.post("/care/{alert_or_person}/{action}")
 def care_action(alert_or_person: str, action: Literal["ack", "resolve"], request: Request,
-                key: CareWebKey, note: Annotated[str | None, Form()] = None,
+                key: CareWebKey, ws: WebWorkspace, note: Annotated[str | None, Form()] = None,
                 next: Annotated[str, Form()] = "/") -> Response:  # noqa: A002  # fmt: skip
     """Acknowledge or resolve a special-care alert (a care or admin key; htmx swaps the
     buttons, a plain form goes back to the page it came from)."""
     from empatia.care.alerts import act
 
     verb = {"ack": "acknowledged", "resolve": "resolved"}[action]
-    ws = workspace_of(request)
     cur = ws.store.cursor()
     try:
         out: dict[str, Any] = act(cur, alert_or_person, verb, note, key.key_id)
@@ -87,13 +96,12 @@ def care_action(alert_or_person: str, action: Literal["ack", "resolve"], request
     return RedirectResponse(safe_next(next), status_code=303)
 
 
-def _audit(request: Request, key_id: str, person_id: str, detail: str) -> None:
+def _audit(tenant: Tenant, key_id: str, person_id: str, detail: str) -> None:
     """Who looked at whom goes to the privacy audit log (through the store's writer)."""
     try:
         from empatia.privacy import audit
     except ModuleNotFoundError:  # pragma: no cover - privacy not installed
         return
-    tenant = request.state.tenant
     store = tenant.workspace.store
 
     def write() -> None:

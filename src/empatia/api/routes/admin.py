@@ -10,7 +10,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from empatia.api.deps import AdminKey, WorkspaceDep
+from empatia.api.deps import AdminKey, TenantDep, TenantsDep, WorkspaceDep, WriterDep
+from empatia.api.tenancy import Tenant
 from empatia.errors import ConfigError, ForbiddenError, ValidationError
 from empatia.ingest import import_files
 from empatia.ingest.importer import file_format
@@ -29,17 +30,18 @@ class ImportRequest(BaseModel):
 
 
 @router.post("/import")
-async def import_(body: ImportRequest, ws: WorkspaceDep, request: Request, _: AdminKey) -> Any:
+async def import_(body: ImportRequest, tenants: TenantsDep, tenant: TenantDep,
+                  _: AdminKey) -> Any:  # fmt: skip
     """Import files from the workspace's folder (the one holding its store); other files are
     refused: send them to ``/admin/import/upload`` instead."""
-    tenants, tenant = request.app.state.tenants, request.state.tenant
     paths = [tenants.confine(tenant, p, "the file") for p in body.paths]
-    return await _import(request, ws, paths)
+    return await _import(tenant, paths)
 
 
 @router.post("/import/upload")
 async def import_upload(
-    ws: WorkspaceDep,
+    tenants: TenantsDep,
+    tenant: TenantDep,
     request: Request,
     _: AdminKey,
     name: Annotated[str, Query(max_length=200, description="The file's name; its suffix says "
@@ -59,10 +61,10 @@ async def import_upload(
             async for chunk in request.stream():  # capped by empatia.api.limits
                 f.write(chunk)
         try:
-            rejects: Path | None = request.app.state.tenants.folder(request.state.tenant)
+            rejects: Path | None = tenants.folder(tenant)
         except ForbiddenError:
             rejects = None  # no folder of its own: the count is all the caller gets
-        report = await _import(request, ws, [path], rejects)
+        report = await _import(tenant, [path], rejects)
     for f in report["files"]:
         f["path"] = name
         f["reject_file"] = f["reject_file"] if rejects else None
@@ -70,9 +72,10 @@ async def import_upload(
 
 
 async def _import(
-    request: Request, ws: Any, paths: list[Path], reject_dir: Path | None = None
+    tenant: Tenant, paths: list[Path], reject_dir: Path | None = None
 ) -> dict[str, Any]:
-    fut = request.app.state.writer.call(lambda: import_files(
+    ws = tenant.workspace
+    fut = tenant.writer.call(lambda: import_files(
         ws.store, paths, max_event_bytes=ws.settings.max_event_bytes, reject_dir=reject_dir,
         policies=for_settings(ws.settings)))  # fmt: skip
     report = await asyncio.wrap_future(fut)
@@ -98,10 +101,10 @@ class KeyCreate(BaseModel):
 
 
 @router.post("/keys")
-async def keys_create(body: KeyCreate, ws: WorkspaceDep, request: Request, _: AdminKey) -> Any:
-    fut = request.app.state.writer.call(lambda: create_key(ws.store, body.scope, body.name))
+async def keys_create(body: KeyCreate, tenant: TenantDep, _: AdminKey) -> Any:
+    fut = tenant.writer.call(lambda: create_key(tenant.workspace.store, body.scope, body.name))
     key, secret = await asyncio.wrap_future(fut)
-    request.app.state.keyring.refresh()
+    tenant.keyring.refresh()
     return {"key_id": key.key_id, "scope": key.scope, "name": key.name, "secret": secret}
 
 
@@ -111,10 +114,10 @@ async def keys_list(ws: WorkspaceDep, _: AdminKey) -> Any:
 
 
 @router.delete("/keys/{key_id}")
-async def keys_revoke(key_id: str, ws: WorkspaceDep, request: Request, _: AdminKey) -> Any:
-    fut = request.app.state.writer.call(lambda: revoke_key(ws.store, key_id))
+async def keys_revoke(key_id: str, tenant: TenantDep, _: AdminKey) -> Any:
+    fut = tenant.writer.call(lambda: revoke_key(tenant.workspace.store, key_id))
     await asyncio.wrap_future(fut)
-    request.app.state.keyring.refresh()
+    tenant.keyring.refresh()
     return {"revoked": key_id}
 
 
@@ -125,7 +128,7 @@ class RunRequest(BaseModel):
 
 
 @router.post("/run")
-async def run(body: RunRequest, ws: WorkspaceDep, request: Request, _: AdminKey) -> Any:
+async def run(body: RunRequest, ws: WorkspaceDep, writer: WriterDep, _: AdminKey) -> Any:
     """Run the pipeline on the server's store (``empatia run`` goes through here while the
     server owns the store); answers each stage's ``seconds`` and ``figures``. It runs on the
     writer thread, so events sent meanwhile are committed after it."""
@@ -133,5 +136,5 @@ async def run(body: RunRequest, ws: WorkspaceDep, request: Request, _: AdminKey)
         ordered_stages(body.only)
     except ConfigError as e:  # an unknown stage named in the body
         raise ValidationError(e.message, **e.details) from e
-    fut = request.app.state.writer.call(lambda: ws.run(only=body.only, full=body.full))
+    fut = writer.call(lambda: ws.run(only=body.only, full=body.full))
     return await asyncio.wrap_future(fut)

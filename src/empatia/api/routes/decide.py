@@ -11,15 +11,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import threading
-
-from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
-from empatia.api.deps import ReadKey, WorkspaceDep
+from empatia.api.deps import ReadKey, TenantDep, WorkspaceDep
 from empatia.decide.api import decide_now, get_decision
-from empatia.decide.realtime import RealTime
 
 router = APIRouter(prefix="/v1", tags=["decide"])
 
@@ -42,25 +39,8 @@ class DecideIn(BaseModel):
                          "experience's survey fatigue per person (slower: they read the event log)")
 
 
-_LOCK = threading.Lock()
-
-
-def realtime(request: Request, ws: Any) -> RealTime:
-    """One :class:`RealTime` per workspace store, kept on the app (background refresh)."""
-    cache = getattr(request.app.state, "decide_realtime", None)
-    if cache is None:
-        cache = request.app.state.decide_realtime = {}
-    key = id(ws.store)
-    if key not in cache:
-        with _LOCK:
-            if key not in cache:
-                cache[key] = RealTime(ws.store)
-    rt: RealTime = cache[key]
-    return rt
-
-
 @router.post("/decide")
-async def decide(body: DecideIn, ws: WorkspaceDep, request: Request, _: ReadKey) -> Any:
+async def decide(body: DecideIn, tenant: TenantDep, _: ReadKey) -> Any:
     """The best action for this person now, with its reason, scores and policy notes.
 
     Needs a ``read`` key: the answer is about a person (who they are, what they bought), so
@@ -68,19 +48,17 @@ async def decide(body: DecideIn, ws: WorkspaceDep, request: Request, _: ReadKey)
 
     Runs inline on the event loop: about a millisecond of work (one indexed lookup and the
     policy), cheaper than a hop to the thread pool. With ``checks`` it reads the event log."""
-    cache = getattr(request.app.state, "decide_realtime", None) or {}
-    if id(ws.store) not in cache or body.checks:  # the first call loads consent: off the loop
+    ws, context = tenant.workspace, body.context.model_dump()
+    if not tenant.realtime_started or body.checks:  # the first call loads consent: off the loop
         return await run_in_threadpool(lambda: decide_now(
-            ws, body.person, body.context.model_dump(), record=body.record,
-            realtime=realtime(request, ws), checks=body.checks,
-        ))
-    return decide_now(ws, body.person, body.context.model_dump(), record=body.record,
-                      realtime=realtime(request, ws), checks=body.checks)
+            ws, body.person, context, record=body.record, realtime=tenant.realtime(),
+            checks=body.checks,
+        ))  # fmt: skip
+    return decide_now(ws, body.person, context, record=body.record, realtime=tenant.realtime(),
+                      checks=body.checks)  # fmt: skip
 
 
 @router.get("/decisions/{person}")
 def decision(person: str, ws: WorkspaceDep, _: ReadKey) -> Any:
     """The latest batch decision for a person (``empatia decide --all``)."""
     return get_decision(ws, person)
-
-

@@ -15,11 +15,12 @@ import asyncio
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from empatia.api.deps import AdminKey, ReadKey, WorkspaceDep
+from empatia.api.deps import AdminKey, ReadKey, WorkspaceDep, WriterDep
+from empatia.api.writer import PrivacyWriter
 from empatia.emotion import api
 from empatia.emotion.incremental import set_config
 from empatia.emotion.registry import ANALYZERS
@@ -66,10 +67,10 @@ class ThemesIn(BaseModel):
 
 
 @router.put("/themes")
-async def set_themes(body: ThemesIn, ws: WorkspaceDep, request: Request, _: AdminKey) -> Any:
+async def set_themes(body: ThemesIn, ws: WorkspaceDep, writer: WriterDep, _: AdminKey) -> Any:
     """Set the workspace's theme anchors; texts analysed from then on use them."""
     value = {**body.themes, **({"__replace__": True} if body.replace else {})}
-    await _on_writer(request, lambda: set_config(ws.store.con, "themes", orjson.dumps(value).decode()))
+    await _on_writer(writer, lambda: set_config(ws.store.con, "themes", orjson.dumps(value).decode()))
     return api.themes(ws)
 
 
@@ -78,14 +79,14 @@ class AnalyzerIn(BaseModel):
 
 
 @router.put("/analyzer")
-async def use(body: AnalyzerIn, ws: WorkspaceDep, request: Request, _: AdminKey) -> Any:
+async def use(body: AnalyzerIn, ws: WorkspaceDep, writer: WriterDep, _: AdminKey) -> Any:
     """Choose the workspace's analyzer (texts already analysed keep their results)."""
     if body.analyzer not in ANALYZERS and body.analyzer != "auto":
         raise ValidationError(f"unknown analyzer {body.analyzer!r}; use one of "
                               f"{', '.join([*ANALYZERS, 'auto'])}")  # fmt: skip
-    await _on_writer(request, lambda: set_config(ws.store.con, "analyzer", body.analyzer))
+    await _on_writer(writer, lambda: set_config(ws.store.con, "analyzer", body.analyzer))
     return {"analyzer": body.analyzer}
 
 
-async def _on_writer(request: Request, fn: Any) -> Any:
-    return await asyncio.wrap_future(request.app.state.writer.call(fn))
+async def _on_writer(writer: PrivacyWriter, fn: Any) -> Any:
+    return await asyncio.wrap_future(writer.call(fn))

@@ -22,6 +22,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from empatia.api.tenancy import Tenant, Tenants
 from empatia.errors import EmpatiaError, PayloadTooLargeError, ValidationError
 from empatia.ingest.event import TOO_DEEP, parse
 from empatia.privacy.keys import ApiKey
@@ -85,11 +86,10 @@ async def _body(request: Request, limit: int) -> Any:
         raise ValidationError(f"the body is not valid JSON: {e}") from e
 
 
-def _authenticate(request: Request, write_key: Any) -> ApiKey:
+def _authenticate(tenants: Tenants, write_key: Any) -> tuple[Tenant, ApiKey]:
     if write_key is not None and not isinstance(write_key, str):
         raise ValidationError("writeKey must be a string")
-    key: ApiKey = request.app.state.keyring.authenticate(write_key, "write")
-    return key
+    return tenants.authenticate(write_key, "write")
 
 
 def _body_key(body: Any, *, pop: bool) -> Any:
@@ -100,12 +100,11 @@ def _body_key(body: Any, *, pop: bool) -> Any:
 
 
 async def _store(
-    request: Request, events: list[Any], key: ApiKey, default_type: str | None
+    tenant: Tenant, events: list[Any], key: ApiKey, default_type: str | None
 ) -> Response:
-    state = request.app.state
     received_at = datetime.now(UTC)
     source = f"key:{key.key_id}"
-    limit = state.settings.max_event_bytes
+    limit = tenant.workspace.settings.max_event_bytes
     rows = []
     for i, e in enumerate(events):
         where = f"event {i}" if len(events) > 1 else "event"
@@ -119,29 +118,32 @@ async def _store(
             err = PayloadTooLargeError if row.startswith("event is ") else ValidationError
             raise err(f"{where}: {row}; nothing from this request was stored", index=i)
         rows.append(row)
-    await asyncio.wrap_future(state.writer.submit(rows))
+    await asyncio.wrap_future(tenant.writer.submit(rows))
     return _OK
 
 
-async def single(request: Request) -> Response:
+async def single(request: Request, tenants: Tenants) -> Response:
     default_type = _SINGLE[_route_path(request.scope).rsplit("/", 1)[-1]]
-    # A key in the header is checked before the body is read; analytics.js puts it in the body.
+    # A key in the header is checked before the body is read; analytics.js puts it in the body
+    # (until then the first workspace's limits apply).
     user = _basic_user(request)
-    key = _authenticate(request, user) if user else None
-    body = await _body(request, request.app.state.settings.max_event_bytes)
+    caller = _authenticate(tenants, user) if user else None
+    limits = (caller[0] if caller else tenants.first).workspace.settings
+    body = await _body(request, limits.max_event_bytes)
     body_key = _body_key(body, pop=True)  # never stored, even when the header named the key
-    key = key or _authenticate(request, body_key)
+    tenant, key = caller or _authenticate(tenants, body_key)
     if not isinstance(body, dict):
         raise ValidationError("the body must be a JSON object (one event)")
-    return await _store(request, [body], key, default_type)
+    return await _store(tenant, [body], key, default_type)
 
 
-async def batch(request: Request) -> Response:
-    settings = request.app.state.settings
+async def batch(request: Request, tenants: Tenants) -> Response:
     user = _basic_user(request) or request.query_params.get("writeKey")
-    key = _authenticate(request, user) if user else None
-    body = await _body(request, settings.max_batch_bytes)
-    key = key or _authenticate(request, _body_key(body, pop=False))
+    caller = _authenticate(tenants, user) if user else None
+    limits = (caller[0] if caller else tenants.first).workspace.settings
+    body = await _body(request, limits.max_batch_bytes)
+    tenant, key = caller or _authenticate(tenants, _body_key(body, pop=False))
+    settings = tenant.workspace.settings
     if not isinstance(body, dict) or not isinstance(body.get("batch"), list):
         raise ValidationError('a batch body is {"batch": [event, ...]}')
     events = body["batch"]
@@ -162,10 +164,10 @@ async def batch(request: Request) -> Response:
                 e.setdefault(k, v)
             if sent_at is not None:
                 e.setdefault("sentAt", sent_at)
-    return await _store(request, events, key, None)
+    return await _store(tenant, events, key, None)
 
 
-PATHS: dict[str, Callable[[Request], Awaitable[Response]]] = {
+PATHS: dict[str, Callable[[Request, Tenants], Awaitable[Response]]] = {
     **{f"/v1/{kind}": single for kind in _SINGLE},
     **{f"/v1/{kind}": batch for kind in ("batch", "b", "import")},
     "/beacon/v1/batch": batch,
@@ -188,8 +190,9 @@ class TrackingEndpoints:
     answered as every other route answers them (``{"code", "message"}`` with its status).
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, tenants: Tenants) -> None:
         self.app = app
+        self.tenants = tenants
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         handler = PATHS.get(_route_path(scope)) if scope["type"] == "http" else None
@@ -203,7 +206,7 @@ class TrackingEndpoints:
             )
         else:
             try:
-                response = await handler(Request(scope, receive))
+                response = await handler(Request(scope, receive), self.tenants)
             except EmpatiaError as e:
                 response = Response(orjson.dumps(e.to_dict()), status_code=e.http_status,
                                     media_type="application/json")  # fmt: skip

@@ -17,7 +17,16 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from empatia.api.deps import AdminKey, CareKey, ReadKey, WorkspaceDep
+from empatia.api.deps import (
+    AdminKey,
+    CareKey,
+    ReadKey,
+    TenantDep,
+    TenantsDep,
+    WorkspaceDep,
+    WriterDep,
+)
+from empatia.api.writer import PrivacyWriter
 from empatia.errors import ConfigError, ValidationError
 from empatia.privacy import audit, consent, profiling, retention
 from empatia.privacy.access import export_subject
@@ -29,38 +38,38 @@ router = APIRouter(tags=["privacy"])
 T = TypeVar("T")
 
 
-async def _on_writer(request: Request, fn: Callable[[], T]) -> T:
+async def _on_writer(writer: PrivacyWriter, fn: Callable[[], T]) -> T:
     """Run a write on the workspace's writer thread (DuckDB has one writer)."""
-    return await asyncio.wrap_future(request.app.state.writer.call(fn))
+    return await asyncio.wrap_future(writer.call(fn))
 
 
 # -- access and erasure -----------------------------------------------------------------------
 @router.get("/v1/subjects/{id}")
-async def subject_access(id: str, ws: WorkspaceDep, key: AdminKey, request: Request) -> Any:
+async def subject_access(id: str, ws: WorkspaceDep, writer: WriterDep, key: AdminKey,
+                         request: Request) -> Any:  # fmt: skip
     """Everything held about a person (right of access), found by any identifier."""
-    request.state.audited = True
+    request.state.audited = True  # its own audit entry (an export): not a plain read
     return await _on_writer(
-        request, lambda: export_subject(ws.store, id, actor=f"key:{key.key_id}")
+        writer, lambda: export_subject(ws.store, id, actor=f"key:{key.key_id}")
     )
 
 
 @router.delete("/v1/subjects/{id}")
-async def subject_erase(id: str, ws: WorkspaceDep, key: AdminKey, request: Request,
+async def subject_erase(id: str, tenant: TenantDep, key: AdminKey,
                         dry_run: bool = False) -> Any:  # fmt: skip
     """Erase a person everywhere (right to erasure); later events for them are dropped.
 
     404 when the id names nobody (nothing changes); ``dry_run=true`` reports what would be
     deleted and blanked without changing anything."""
-    tenant = request.state.tenant
 
     def job() -> dict[str, object]:
         try:
-            report = erase(ws.store, id, actor=f"key:{key.key_id}", dry_run=dry_run)
+            report = erase(tenant.workspace.store, id, actor=f"key:{key.key_id}", dry_run=dry_run)
         finally:
             tenant.tombstones.refresh()
         return report.as_dict()
 
-    return await _on_writer(request, job)
+    return await _on_writer(tenant.writer, job)
 
 
 # -- consent -------------------------------------------------------------------------------
@@ -73,13 +82,13 @@ class ConsentIn(BaseModel):
 
 
 @router.post("/v1/consent/{id}")
-async def consent_record(id: str, body: ConsentIn, ws: WorkspaceDep, key: CareKey,
-                         request: Request) -> Any:  # fmt: skip
+async def consent_record(id: str, body: ConsentIn, ws: WorkspaceDep, writer: WriterDep,
+                         key: CareKey) -> Any:  # fmt: skip
     """Record one consent decision for a person (person id, or user_id:… before stitching).
 
     The ledger is append-only: a withdrawal is a new record with ``granted: false``.
     """
-    state = await _on_writer(request, lambda: consent.record(
+    state = await _on_writer(writer, lambda: consent.record(
         ws.store, id, body.purpose, body.granted, channel=body.channel,
         legal_basis=body.legal_basis, source=f"api:{key.key_id}", at=body.at,
     ))  # fmt: skip
@@ -115,10 +124,10 @@ class AnswerIn(BaseModel):
 
 
 @router.post("/v1/profiling/{id}/answers")
-async def profiling_answer(id: str, body: AnswerIn, ws: WorkspaceDep, _: CareKey,
-                           request: Request) -> Any:  # fmt: skip
+async def profiling_answer(id: str, body: AnswerIn, ws: WorkspaceDep, writer: WriterDep,
+                           _: CareKey) -> Any:  # fmt: skip
     """Record an answer (it becomes a trait, with consent for its purpose) or a refusal."""
-    await _on_writer(request, lambda: profiling.record_answer(
+    await _on_writer(writer, lambda: profiling.record_answer(
         ws.store, id, body.question_id, body.value, declined=body.declined))  # fmt: skip
     return {"recorded": True}
 
@@ -132,10 +141,10 @@ async def audit_log(ws: WorkspaceDep, _: AdminKey, subject: str | None = None,
 
 
 @router.post("/admin/retention")
-async def retention_apply(ws: WorkspaceDep, key: AdminKey, request: Request,
+async def retention_apply(ws: WorkspaceDep, writer: WriterDep, key: AdminKey,
                           dry_run: bool = True) -> Any:  # fmt: skip
     """Apply the retention policies (``dry_run=false``) or report what they would delete."""
-    results = await _on_writer(request, lambda: retention.apply(
+    results = await _on_writer(writer, lambda: retention.apply(
         ws.store, retention.for_settings(ws.settings), dry_run=dry_run, actor=f"key:{key.key_id}"))
     return [r.__dict__ for r in results]
 
@@ -148,19 +157,18 @@ class PartnerExportIn(BaseModel):
 
 
 @router.post("/admin/partners/export")
-async def partner_export(body: PartnerExportIn, ws: WorkspaceDep, key: AdminKey,
-                         request: Request) -> Any:  # fmt: skip
+async def partner_export(body: PartnerExportIn, tenants: TenantsDep, tenant: TenantDep,
+                         key: AdminKey) -> Any:  # fmt: skip
     """Export consenting people's contracted fields for a partner.
 
     Both paths are server paths, so both must lie inside the workspace's folder (the one
     holding its store); anything else is refused (403) with the folder named."""
-    tenants, tenant = request.app.state.tenants, request.state.tenant
     contract_path = tenants.confine(tenant, body.contract, "the contract")
     out = tenants.confine(tenant, body.out, "the export file")
     try:
         contract = Contract.load(contract_path)
-        rep = await _on_writer(request, lambda: export_partner(
-            ws.store, contract, out, audience=body.audience, fmt=body.format or None,
+        rep = await _on_writer(tenant.writer, lambda: export_partner(
+            tenant.workspace.store, contract, out, audience=body.audience, fmt=body.format or None,
             actor=f"key:{key.key_id}"))  # fmt: skip
     except ConfigError as e:  # the contract and paths come from the caller here
         raise ValidationError(e.message, **e.details) from e
@@ -170,9 +178,9 @@ async def partner_export(body: PartnerExportIn, ws: WorkspaceDep, key: AdminKey,
 
 
 @router.post("/admin/keys/{key_id}/rotate")
-async def keys_rotate(key_id: str, ws: WorkspaceDep, _: AdminKey, request: Request) -> Any:
+async def keys_rotate(key_id: str, tenant: TenantDep, _: AdminKey) -> Any:
     """A new secret for a key (same name and scope); the old one stops working."""
-    new, secret = await _on_writer(request, lambda: rotate_key(ws.store, key_id))
-    request.app.state.keyring.refresh()
+    new, secret = await _on_writer(tenant.writer, lambda: rotate_key(tenant.workspace.store, key_id))
+    tenant.keyring.refresh()
     return {"key_id": new.key_id, "scope": new.scope, "name": new.name, "secret": secret,
             "revoked": key_id}  # fmt: skip

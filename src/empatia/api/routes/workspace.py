@@ -22,7 +22,7 @@ from pydantic import ValidationError as PydanticValidationError
 from starlette.concurrency import run_in_threadpool
 
 import empatia.workspace as workspace_module
-from empatia.api.deps import AdminKey, WorkspaceDep
+from empatia.api.deps import AdminKey, TenantDep
 from empatia.errors import NotFoundError, ValidationError
 from empatia.remote import ARROW_STREAM
 from empatia.workspace import THROUGH_SERVER, Workspace
@@ -32,7 +32,7 @@ router = APIRouter(prefix="/admin", tags=["admin"])
 
 @router.post("/workspace/{method}")
 async def workspace_method(
-    method: str, ws: WorkspaceDep, request: Request, _: AdminKey
+    method: str, tenant: TenantDep, request: Request, _: AdminKey
 ) -> Response:
     """Run ``Workspace.<method>(**body)`` on the server's workspace (what ``empatia.Workspace``
     and the CLI do by themselves while the server owns the store). Example:
@@ -43,11 +43,10 @@ async def workspace_method(
         raise NotFoundError(f"no workspace method {method!r}; one of {', '.join(sorted(THROUGH_SERVER))}",
                             method=method)  # fmt: skip
     kwargs = _arguments(method, await request.body())
-    call = partial(getattr(ws, method), **kwargs)
+    call = partial(getattr(tenant.workspace, method), **kwargs)
     if kind == "write":
-        tenant = request.state.tenant
         try:
-            result = await asyncio.wrap_future(request.app.state.writer.call(call))
+            result = await asyncio.wrap_future(tenant.writer.call(call))
         finally:  # what the server keeps in memory follows what the method may have changed
             tenant.tombstones.refresh()
             tenant.keyring.refresh()
