@@ -8,8 +8,8 @@ import scipy.sparse as sp
 
 from empatia.decide.evaluate import Split, evaluate, metrics_at_k, tune_blend
 from empatia.decide.recommenders import (
-    RECOMMENDERS, BuyAgain, CategoryAffinity, CoOccurrence, Hybrid, Interactions, Persona,
-    Popularity, _rownorm,
+    RECOMMENDERS, BuyAgain, CategoryAffinity, CoOccurrence, Hybrid, Interactions, Neighbours,
+    Persona, Popularity, _rownorm,
 )  # fmt: skip
 
 
@@ -121,3 +121,43 @@ def test_shipped_hybrid_suggests_new_items_from_the_persons_taste() -> None:
         taste = "a" if int(split.train.persons[u][1:]) % 2 == 0 else "b"
         picks = [str(x) for x in split.train.items[row]]
         assert sum(x.startswith(taste) for x in picks) >= 4, picks
+
+
+def tea_and_mug_shop() -> pd.DataFrame:
+    """Teapot people and mug people. Last spring the teapot people also bought a kettle; this
+    month most of them started on a new tea blend, while the (more numerous) mug people took
+    to a new coaster. q1 has only bought a teapot, yesterday."""
+    rows = []
+    for p in range(30):
+        rows.append((f"t{p}", "teapot", pd.Timestamp("2025-01-05") + pd.Timedelta(days=p % 7)))
+        rows.append((f"t{p}", "kettle", pd.Timestamp("2025-01-06") + pd.Timedelta(days=p % 7)))
+        if p % 3:
+            rows.append((f"t{p}", "new blend", pd.Timestamp("2025-06-20") + pd.Timedelta(days=p % 9)))
+    for p in range(50):
+        rows.append((f"m{p}", "mug", pd.Timestamp("2025-01-05") + pd.Timedelta(days=p % 7)))
+        rows.append((f"m{p}", "new coaster", pd.Timestamp("2025-06-20") + pd.Timedelta(days=p % 9)))
+    rows.append(("q1", "teapot", pd.Timestamp("2025-06-30")))
+    return pd.DataFrame(rows, columns=["person", "item", "ts"])
+
+
+def test_people_like_you_suggest_what_they_took_to_lately() -> None:
+    data = Interactions.from_frame(tea_and_mug_shop(), as_of=pd.Timestamp("2025-07-01"))
+    q1 = int(np.flatnonzero(data.persons == "q1")[0])
+    nb = Neighbours(k=10).fit(data)
+    picks = [str(x) for x in data.items[nb.top_k([q1], 2, exclude_seen=True)[0]]]
+    # the tea people's new habit first: not their old kettle, not what the mug crowd buys
+    assert picks[0] == "new blend", picks
+    popular = Popularity(window_days=30.0).fit(data)
+    assert str(data.items[popular.top_k([q1], 1, exclude_seen=True)[0, 0]]) == "new coaster"
+
+
+def test_shipped_hybrid_asks_people_like_you_unless_switched_off() -> None:
+    from empatia.decide.engine import make_model
+
+    data = Interactions.from_frame(tea_and_mug_shop(), as_of=pd.Timestamp("2025-07-01"))
+    q1 = int(np.flatnonzero(data.persons == "q1")[0])
+    model = make_model().fit(data)
+    assert model.weights["neighbours"] > 0
+    assert "neighbours" in model.components(np.array([q1]))
+    off = make_model({**model.weights, "neighbours": 0.0}).fit(data)
+    assert "neighbours" not in off.components(np.array([q1]))
