@@ -53,13 +53,13 @@ def prepare(
         t = time.perf_counter()
         import_files(ws.store, files.events)
         times["import"] = time.perf_counter() - t
-    opts = {"emotion_analyzer": analyzer, "emotion_themes": False, "care_deliver": False}
+    opts = {"emotion": {"analyzer": analyzer, "themes": False}, "care": {"deliver": False}}
     wanted = [
         s
         for s in ("identity", "profiles", "emotion", "experience")
         if (fresh or s == "experience") and s not in skip
     ]
-    ctx = RunContext(ws, options=opts)
+    ctx = RunContext(ws, settings=opts)
     from empatia.pipeline import ordered_stages
 
     ordered_stages()  # load the built-in stages

@@ -104,7 +104,7 @@ def main() -> None:
     import_files(ws.store, files.events)
     print(f"import: {time.perf_counter() - t0:.1f} s")
     c0 = time.process_time()
-    results = run_pipeline(RunContext(ws, options={"identity": {"default_region": "PL", **IDENTITY}}),
+    results = run_pipeline(RunContext(ws, settings={"identity": {"default_region": "PL", **IDENTITY}}),
                            only=["identity", "profiles"])  # fmt: skip
     for r in results:
         print(f"stage {r.name}: {r.seconds:.1f} s  {r.figures}")

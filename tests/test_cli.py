@@ -190,3 +190,26 @@ def test_care_list_in_80_columns_keeps_whole_ids_and_says_open(db_path: Path) ->
     r = runner.invoke(app, ["--db", str(db_path), "care", "list", "--status", "open"],
                       env={"COLUMNS": "80"})  # fmt: skip
     assert "p_0123456789abcdef" in r.output  # the web's word works as a filter too
+
+
+def test_config_show_names_every_value_and_where_it_came_from(tmp_path: Path) -> None:
+    """`empatia config show`: each effective setting with its source; a misspelt section in
+    empatia.toml is a one-line error, not a setting quietly ignored."""
+    import json
+
+    (tmp_path / "empatia.toml").write_text("[stages.identity]\nmatch_threshold = 0.9\n")
+    env = dict(os.environ, EMPATIA_STAGES__DECIDE__RETRAIN_DAYS="3")
+    p = subprocess.run([sys.executable, "-m", "empatia.cli", "--db", "shop.duckdb", "config",
+                        "show", "--json"], capture_output=True, text=True, env=env, cwd=tmp_path,
+                       timeout=120)  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    rows = {r["key"]: (r["value"], r["source"]) for r in json.loads(p.stdout)}
+    assert rows["db"] == ("shop.duckdb", "argument")
+    assert rows["stages.decide.retrain_days"] == (3.0, "environment")
+    assert rows["stages.identity.match_threshold"] == (0.9, "empatia.toml")
+    assert rows["stages.care.risk.anger"] == (0.6, "default")
+    assert not (tmp_path / "shop.duckdb").exists()  # reads no store
+    (tmp_path / "empatia.toml").write_text("[stages.identty]\nmatch_threshold = 0.9\n")
+    p = _cli("config", "show", cwd=tmp_path)
+    assert p.returncode == 2 and "stages.identty: Extra inputs are not permitted" in p.stderr
+    assert "Traceback" not in p.stderr

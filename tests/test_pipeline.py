@@ -28,28 +28,37 @@ def test_unknown_stage_is_a_clear_error() -> None:
         ordered_stages(["no-such-stage"])
 
 
-def test_settings_stage_options_reach_the_stage() -> None:
+def test_stage_settings_reach_the_stage_and_a_run_changes_them() -> None:
     seen: dict[str, Any] = {}
 
     class Probe:
         name, after = "probe-test", ()
 
         def run(self, ctx: RunContext) -> dict[str, Any]:
-            seen.update(ctx.options)
+            seen.update(threshold=ctx.stages.identity.match_threshold,
+                        export=ctx.stages.decide.export, master=ctx.master)  # fmt: skip
             return {"ok": 1}
 
     STAGES["probe-test"] = Probe()
     try:
-        ws = Workspace(db=":memory:", stages={"probe": {"threshold": 0.9}})
-        [result] = run_pipeline(RunContext(ws, options={"master": "local[1]"}), only=["probe-test"])
+        ws = Workspace(db=":memory:", stages={"identity": {"match_threshold": 0.9}})
+        ctx = RunContext(ws, settings={"decide": {"export": "d.parquet"}}, master="local[1]")
+        [result] = run_pipeline(ctx, only=["probe-test"])
         assert result.figures == {"ok": 1}
-        assert seen == {"probe": {"threshold": 0.9}, "master": "local[1]"}
+        assert seen == {"threshold": 0.9, "export": Path("d.parquet"), "master": "local[1]"}
     finally:
         del STAGES["probe-test"]
 
 
+def test_a_misspelt_stage_or_setting_is_an_error_not_ignored() -> None:
+    with pytest.raises(ConfigError, match="stages.identty"):
+        Workspace(db=":memory:", stages={"identty": {"match_threshold": 0.9}})
+    with pytest.raises(ConfigError, match=r"stages.decide.exprt: Extra inputs"):
+        RunContext(Workspace(db=":memory:"), settings={"decide": {"exprt": "d.parquet"}})
+
+
 # -- incremental runs (issue #14, finding #7) ------------------------------------------------
-OPTS = {"emotion_analyzer": "fast", "emotion_themes": False, "care_deliver": False}
+OPTS = {"emotion": {"analyzer": "fast", "themes": False}, "care": {"deliver": False}}
 #: Every stage's output tables (what a user sees change).
 OUTPUTS = ("identities", "event_persons", "profiles", "profile_traits", "text_analysis",
            "person_emotion", "experience_journeys", "survey_responses", "journeys", "care_list",
@@ -66,7 +75,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = d / "template.duckdb"
     with Workspace(db=db) as ws:
         import_world(ws.store, world)
-        run_pipeline(RunContext(ws, options=dict(OPTS)))
+        run_pipeline(RunContext(ws, settings=dict(OPTS)))
         ws.store.checkpoint()
     return db
 
@@ -108,7 +117,7 @@ def _known_user(ws: Workspace) -> tuple[str, str]:
 
 def test_a_run_with_nothing_new_skips_every_stage_and_changes_no_table(ws: Workspace) -> None:
     before = _snapshot(ws)
-    results = run_pipeline(RunContext(ws, options=dict(OPTS)))
+    results = run_pipeline(RunContext(ws, settings=dict(OPTS)))
     ran = {r.name for r in results if not r.skipped}
     assert ran == {"privacy"}  # retention depends on the date: it always looks
     assert all(r.figures == {"skipped": "inputs unchanged"} for r in results if r.skipped)
@@ -128,7 +137,7 @@ def test_a_few_new_events_update_the_changed_people_without_retraining(
         {"type": "track", "event": "Message Sent", "userId": "inc-new-user", "messageId": "inc-3",
          "properties": {"text": "Where is my parcel? Nobody answers my calls."}},
     ])  # fmt: skip
-    results = {r.name: r for r in run_pipeline(RunContext(ws, options=dict(OPTS)))}
+    results = {r.name: r for r in run_pipeline(RunContext(ws, settings=dict(OPTS)))}
     assert results["identity"].figures["mode"] == "incremental"
     assert results["decide"].figures["retrained"] == "no"
     assert ws.store.con.execute("select count(*) from decide_runs").fetchone() == trained
@@ -154,6 +163,6 @@ def test_decide_retrains_when_enough_orders_arrived(ws: Workspace, tmp_path: Pat
          "properties": {"order_id": f"INC-O{i}", "total": 5.0, "currency": "EUR"}}
         for i in range(3)
     ])  # fmt: skip
-    opts = {**OPTS, "decide_retrain_orders": 3}
-    results = {r.name: r for r in run_pipeline(RunContext(ws, options=opts))}
+    opts = {**OPTS, "decide": {"retrain_orders": 3}}
+    results = {r.name: r for r in run_pipeline(RunContext(ws, settings=opts))}
     assert results["decide"].figures["retrained"] == "3 new orders"

@@ -32,6 +32,8 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="Manage API keys (write: ingest; read: analytics; admin: all).")
 app.add_typer(keys_app, name="keys")
+config_app = typer.Typer(help="The workspace's settings (argument → EMPATIA_* → empatia.toml).")
+app.add_typer(config_app, name="config")
 
 #: Stage packages that add their own commands through ``register(app)``.
 COMMAND_MODULES = (
@@ -68,6 +70,34 @@ _NOISY = ("splink", "py4j", "lifetimes")
 
 def _quiet_libraries(record: logging.LogRecord) -> bool:
     return record.levelno >= logging.ERROR or not record.name.startswith(_NOISY)
+
+
+@config_app.command("show")
+def config_show(
+    ctx: typer.Context,
+    match: Annotated[
+        Optional[str],  # noqa: UP045 - typer needs Optional
+        typer.Argument(help="Only keys containing this, e.g. stages.care.risk"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Every effective setting, and where it came from (argument, environment, empatia.toml,
+    default). Reads no store: it works while `empatia serve` runs.
+
+    Example: empatia config show stages.identity
+    """
+    import json
+
+    from empatia.settings import effective_settings
+
+    rows = [r for r in effective_settings(db=ctx.obj.get("db")) if not match or match in r[0]]
+    if as_json:
+        console.print_json(json.dumps([{"key": k, "value": v, "source": s} for k, v, s in rows]))
+        return
+    t = Table("setting", "value", "source", title="empatia settings")
+    for k, v, src in rows:
+        t.add_row(k, escape(json.dumps(v, ensure_ascii=False)), src)
+    console.print(t)
 
 
 @app.command()
@@ -282,7 +312,7 @@ def run(
     ws, remote = store_or_remote(ctx)
     if remote is None:
         assert ws is not None
-        run_stages(RunContext(ws, engine=engine, full=full, options={"master": master}), only)
+        run_stages(RunContext(ws, engine=engine, full=full, master=master), only)
         return
     if engine != "duckdb":
         raise ConfigError(f"the server owns the store, and it runs the pipeline on duckdb: stop "

@@ -7,7 +7,7 @@ Stages read and write tables in the store — never each other's internals.
 
 Incremental runs: before a stage runs, the runner fingerprints its inputs — the high-water mark
 of ``events`` (``max(seq)`` and the row count, so deletions count too), the output token of
-each stage it runs ``after``, the run options, the row counts of the tables it ``watches``
+each stage it runs ``after``, its own settings section, the row counts of the tables it ``watches``
 (written outside the pipeline, e.g. the consent ledger) and whatever its own
 ``fingerprint(ctx)`` adds. When the fingerprint equals the one of its last run the stage is
 skipped (reported as ``skipped``). A stage with ``always = True`` runs every time (e.g.
@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from empatia.errors import ConfigError
+from empatia.settings import StagesSettings
 
 if TYPE_CHECKING:
     from empatia.workspace import Workspace
@@ -47,17 +48,26 @@ class _NoProgress:
 
 @dataclass
 class RunContext:
-    """What a stage gets: the workspace, the engine, and a progress reporter."""
+    """What a stage gets: the workspace, its settings, the engine, a progress reporter.
+
+    ``stages`` is the workspace's ``[stages]`` settings with this run's ``settings`` changes
+    on top (same shape: ``{"decide": {"export": "d.parquet"}}``; an unknown key is an error).
+    ``master``, ``spark_session`` and ``engine_instance`` are run-time objects for the engine
+    layer (:func:`empatia.store.engine.engine_for`), never settings.
+    """
 
     workspace: Workspace
     engine: str = "duckdb"
     full: bool = False  # rebuild from scratch instead of incrementally
     progress: Progress = field(default_factory=_NoProgress)
-    options: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    master: str | None = None
+    spark_session: Any = None
+    engine_instance: Any = None
+    stages: StagesSettings = field(init=False)
 
     def __post_init__(self) -> None:
-        # Stage options from settings (``[stages]`` in empatia.toml); explicit ones win.
-        self.options = {**self.workspace.settings.stages, **self.options}
+        self.stages = self.workspace.settings.stages.merged(self.settings)
 
 
 class Stage(Protocol):
@@ -162,7 +172,8 @@ def stage_inputs(ctx: RunContext, stage: Stage) -> str:
     for table in getattr(stage, "watches", ()):
         n = _scalar(con, f'select count(*) from "{table}"') if _table_exists(con, table) else None
         parts.append(f"{table}#{n}")
-    parts.append(json.dumps(ctx.options, sort_keys=True, default=str))
+    section = getattr(ctx.stages, stage.name, None)
+    parts.append(section.model_dump_json() if section is not None else "")
     extra = getattr(stage, "fingerprint", None)
     if extra is not None:
         parts.append(str(extra(ctx)))

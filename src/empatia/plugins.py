@@ -10,8 +10,9 @@ for a module that may genuinely be absent.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import ModuleType
+from typing import Any
 
 
 def import_builtins(modules: Iterable[str]) -> list[ModuleType]:
@@ -29,3 +30,17 @@ def import_optional(module: str) -> ModuleType | None:
         if e.name != module:
             raise
         return None
+
+
+def lazy_exports(package: str, exports: dict[str, str]) -> Callable[[str], Any]:
+    """A package's ``__getattr__`` (PEP 562) for public names that live in its submodules
+    (``{"name": "submodule"}``), imported on first use: importing the package, or one light
+    submodule of it such as its settings, does not load the stage's machinery."""
+
+    def __getattr__(name: str) -> Any:
+        module = exports.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(f"{package}.{module}"), name)
+
+    return __getattr__

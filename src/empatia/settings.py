@@ -1,16 +1,74 @@
-"""Typed settings: explicit argument → ``EMPATIA_*`` environment variable → ``empatia.toml``."""
+"""Typed settings, one tree: explicit argument → ``EMPATIA_*`` environment variable →
+``empatia.toml`` → defaults.
+
+Each pipeline stage has its own typed section under ``stages`` (``[stages.identity]`` in
+empatia.toml, ``EMPATIA_STAGES__IDENTITY__MATCH_THRESHOLD=0.9`` in the environment); an unknown
+key anywhere is an error, not a setting quietly ignored. ``empatia config show`` prints every
+effective value and where it came from.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from empatia.care.config import CareSettings
+from empatia.decide.catalogue import DecideSettings
+from empatia.emotion.config import EmotionSettings
 from empatia.errors import ConfigError
+from empatia.experience.config import ExperienceConfig
+from empatia.identity.config import IdentityConfig
+from empatia.journeys.config import JourneysSettings
+from empatia.privacy.config import PrivacySettings
+from empatia.profiles.config import ProfileConfig
 
 DEFAULT_LANGUAGES = ("en", "pl", "ru", "fa", "de", "es", "fr")
+
+
+class StagesSettings(BaseModel):
+    """One typed section per pipeline stage."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    identity: IdentityConfig = Field(default_factory=IdentityConfig)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    profiles: ProfileConfig = Field(default_factory=ProfileConfig)
+    emotion: EmotionSettings = Field(default_factory=EmotionSettings)
+    experience: ExperienceConfig = Field(default_factory=ExperienceConfig)
+    journeys: JourneysSettings = Field(default_factory=JourneysSettings)
+    care: CareSettings = Field(default_factory=CareSettings)
+    decide: DecideSettings = Field(default_factory=DecideSettings)
+
+    def merged(self, changes: Mapping[str, Any] | None) -> StagesSettings:
+        """These settings with ``changes`` (same shape, e.g. ``{"decide": {"export": p}}``)
+        applied on top; what was set explicitly stays marked as set."""
+        if not changes:
+            return self
+        try:
+            return StagesSettings(**_merge(self.model_dump(exclude_unset=True), dict(changes)))
+        except ValidationError as e:
+            raise ConfigError(f"invalid stage settings: {_problems(e, 'stages')}") from e
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, BaseModel):
+            v = v.model_dump(exclude_unset=True)
+        out[k] = _merge(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _problems(e: ValidationError, prefix: str = "") -> str:
+    return "; ".join(
+        ".".join(str(p) for p in ([prefix] if prefix else []) + list(err["loc"]))
+        + f": {err['msg']}"
+        for err in e.errors()
+    )
 
 
 class Settings(BaseSettings):
@@ -21,7 +79,11 @@ class Settings(BaseSettings):
     """
 
     model_config = SettingsConfigDict(
-        env_prefix="EMPATIA_", toml_file="empatia.toml", extra="forbid", frozen=True
+        env_prefix="EMPATIA_",
+        env_nested_delimiter="__",
+        toml_file="empatia.toml",
+        extra="forbid",
+        frozen=True,
     )
 
     db: Path = Field(Path("empatia.duckdb"), description="The store: one DuckDB file.")
@@ -44,11 +106,10 @@ class Settings(BaseSettings):
         description="Take orders without a `currency` to be in the reporting currency "
         "(otherwise they are left out of revenue, and profiles say so).",
     )
-    stages: dict[str, Any] = Field(
-        default_factory=dict,
-        description="Options for the pipeline stages, passed to `empatia run` as they are "
-        "(e.g. `[stages.identity]` in empatia.toml; see each stage's config). Retention per "
-        'table: `[stages.privacy.retention]` events = "10 years" (empatia.privacy.retention).',
+    stages: StagesSettings = Field(
+        default_factory=StagesSettings,
+        description="One section per pipeline stage: `[stages.identity]`, `[stages.care.risk]` … "
+        'in empatia.toml; retention per table: `[stages.privacy.retention]` events = "10 years".',
     )
 
     @classmethod
@@ -67,13 +128,43 @@ class Settings(BaseSettings):
 
 def load_settings(**overrides: Any) -> Settings:
     """Build settings, dropping overrides that are ``None`` (unset CLI flags)."""
-    from pydantic import ValidationError
-
     clean = {k: v for k, v in overrides.items() if v is not None}
     try:
         return Settings(**clean)
     except ValidationError as e:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
-        )
-        raise ConfigError(f"invalid settings: {problems}") from e
+        raise ConfigError(f"invalid settings: {_problems(e)}") from e
+
+
+def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, Mapping) and data:
+        out: dict[str, Any] = {}
+        for k, v in data.items():
+            out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: data}
+
+
+def effective_settings(**overrides: Any) -> list[tuple[str, Any, str]]:
+    """Every effective setting as ``(key, value, source)``, the source being ``argument``,
+    ``environment`` (``EMPATIA_…``), ``empatia.toml`` or ``default`` (``empatia config show``).
+
+    >>> row = dict((k, s) for k, _, s in effective_settings(port=9000))
+    >>> row["port"], row["stages.identity.match_threshold"]
+    ('argument', 'default')
+    """
+    from pydantic_settings import EnvSettingsSource, TomlConfigSettingsSource
+
+    settings = load_settings(**overrides)
+    layers = [
+        ("argument", _flat({k: v for k, v in overrides.items() if v is not None})),
+        ("environment", _flat(EnvSettingsSource(Settings)())),
+        ("empatia.toml", _flat(TomlConfigSettingsSource(Settings)())),
+    ]
+
+    def source(key: str) -> str:
+        for name, flat in layers:
+            if any(k == key or key.startswith(k + ".") for k in flat):
+                return name
+        return "default"
+
+    return [(k, v, source(k)) for k, v in _flat(settings.model_dump(mode="json")).items()]

@@ -222,7 +222,7 @@ class Workspace:
         from empatia.identity.unmerge import unmerge
 
         with self.store.lock:  # not interleaved with stitching new events
-            figures = unmerge(self.store, merge_id)
+            figures = unmerge(self.store, merge_id, config=self.settings.stages.identity)
             self.run(only=["profiles"])
         return figures
 
@@ -233,7 +233,8 @@ class Workspace:
         from empatia.identity.unmerge import split
 
         with self.store.lock:
-            figures = split(self.store, [_identifier(i) for i in identifiers])
+            figures = split(self.store, [_identifier(i) for i in identifiers],
+                            config=self.settings.stages.identity)
             self.run(only=["profiles"])
         return figures
 
@@ -287,7 +288,7 @@ class Workspace:
             con = self.store.con
             if analyzer:
                 set_config(con, "analyzer", analyzer)
-            name = configured_analyzer(con)
+            name = configured_analyzer(con, self.settings.stages.emotion)
             name = "encoder" if name == "auto" else name
             set_config(con, "analyzer", name)
             a = get_analyzer(name, **analyzer_options(con, name, languages))
@@ -314,7 +315,8 @@ class Workspace:
         from empatia.decide.engine import run
 
         try:
-            catalogue = parse_catalogue_text(actions, source) if actions else load_catalogue()
+            catalogue = (parse_catalogue_text(actions, source) if actions
+                         else load_catalogue(self.settings.stages.decide.actions_file))
         except ConfigError as e:
             if not actions:
                 raise  # the shipped catalogue: the installation's fault, not the caller's

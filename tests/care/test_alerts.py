@@ -83,7 +83,7 @@ def test_the_stage_runs_in_the_pipeline(tmp_path: object, receiver: object) -> N
     names = [s.name for s in ordered_stages()]
     assert "care" in names and all(names.index(d) < names.index("care")
                                    for d in ("profiles", "emotion") if d in names)  # fmt: skip
-    [result] = run_pipeline(RunContext(ws, options={"care": {"delivery": {"backoff_seconds": 0}}}),
+    [result] = run_pipeline(RunContext(ws, settings={"care": {"delivery": {"backoff_seconds": 0}}}),
                             ["care"])  # fmt: skip
     assert (
         result.figures["listed"] >= 1 and result.figures["delivered"] == result.figures["entered"]

@@ -108,7 +108,7 @@ def test_pipeline_stage_writes_decisions_and_export(ws: Workspace, tmp_path: Pat
     from empatia.pipeline import STAGES, RunContext, run_pipeline
 
     out = tmp_path / "d.csv"
-    results = run_pipeline(RunContext(ws, options={"decide_export": str(out)}), only=["decide"])
+    results = run_pipeline(RunContext(ws, settings={"decide": {"export": str(out)}}), only=["decide"])
     assert [r.name for r in results] == ["decide"] and results[0].figures["decisions"] == 31
     assert {"profiles", "emotion", "experience"} <= set(STAGES["decide"].after)
     assert len(pd.read_csv(out)) == 31

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from empatia.emotion.config import EmotionSettings
 from empatia.emotion.incremental import run_emotion
 from empatia.store import Store
 from empatia.store.store import discover_migrations
@@ -29,7 +30,7 @@ def test_auto_is_chosen_once_and_kept_for_the_texts_that_follow() -> None:
     with Store(":memory:", migrate=False) as s:
         s.migrate(discover_migrations(COMPONENTS))
         _texts(s.con)
-        opts = {"emotion_auto_fast_above": 2, "emotion_themes": False}
+        opts = EmotionSettings(auto_fast_above=2, themes=False)
         assert run_emotion(s.con, LANGS, opts)["analyzer"].startswith("fast:")
         add(s.con, 10, "u4", "Message Sent", {"text": "Still no refund after two weeks."})
         figures = run_emotion(s.con, LANGS, opts)
@@ -44,15 +45,16 @@ def test_an_explicit_switch_is_reported_not_mixed_silently() -> None:
     with Store(":memory:", migrate=False) as s:
         s.migrate(discover_migrations(COMPONENTS))
         _texts(s.con)
-        run_emotion(s.con, LANGS, {"emotion_analyzer": "fast"})
+        run_emotion(s.con, LANGS, EmotionSettings(analyzer="fast"))
         s.con.execute("update text_analysis set analyzer = 'fast:0'")  # an older version's
-        figures = run_emotion(s.con, LANGS, {"emotion_analyzer": "fast"})
+        figures = run_emotion(s.con, LANGS, EmotionSettings(analyzer="fast"))
         assert figures["other_analyzer"] == 3  # says so; `emotion reanalyze` redoes them
 
 
 _KILL_IN_WRITE = """
 import os, signal, sys
 from empatia.emotion import incremental
+from empatia.emotion.config import EmotionSettings
 from empatia.store import Store
 
 real = incremental._insert
@@ -62,7 +64,7 @@ def insert(con, table, cols, rows):
         os.kill(os.getpid(), signal.SIGKILL)
 incremental._insert = insert
 with Store(sys.argv[1], migrate=False) as s:
-    incremental.run_emotion(s.con, ("en",), {"emotion_analyzer": "fast"})
+    incremental.run_emotion(s.con, ("en",), EmotionSettings(analyzer="fast"))
 """
 
 
@@ -80,7 +82,7 @@ def test_a_kill_inside_the_write_leaves_analyses_with_their_sentences(tmp_path: 
             " (select seq from text_sentences)"
         ).fetchone()
         assert torn == (0,)  # seq 1 has three sentences: never an analysis without them
-        run_emotion(s.con, ("en",), {"emotion_analyzer": "fast"})
+        run_emotion(s.con, ("en",), EmotionSettings(analyzer="fast"))
         n = s.con.execute("select count(*) from text_sentences where seq = 1").fetchone()
         assert n == (3,)
         assert s.con.execute("select count(*) from text_analysis").fetchone() == (3,)
@@ -91,8 +93,8 @@ def test_only_new_events_are_scanned_and_a_full_run_scans_again(full: bool) -> N
     with Store(":memory:", migrate=False) as s:
         s.migrate(discover_migrations(COMPONENTS))
         _texts(s.con)
-        run_emotion(s.con, LANGS, {"emotion_analyzer": "fast"})
+        run_emotion(s.con, LANGS, EmotionSettings(analyzer="fast"))
         _texts(s.con, start=10)
-        figures = run_emotion(s.con, LANGS, {"emotion_analyzer": "fast"}, full=full)
+        figures = run_emotion(s.con, LANGS, EmotionSettings(analyzer="fast"), full=full)
         assert figures["texts"] == (6 if full else 3)
         assert s.con.execute("select count(*) from text_analysis").fetchone() == (6,)

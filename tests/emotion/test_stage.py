@@ -5,6 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from empatia.emotion.config import EmotionSettings
 from empatia.emotion.incremental import forget_analyses, run_emotion, set_config
 from empatia.store import Store
 from empatia.store.store import discover_migrations
@@ -105,7 +106,7 @@ def test_reanalysis_with_another_analyzer_is_one_call(store):
 def test_auto_uses_fast_for_big_backlogs(store):
     con = store.con
     con.execute("delete from emotion_config")
-    figures = run_emotion(con, LANGS, {"emotion_auto_fast_above": 2, "emotion_themes": False})
+    figures = run_emotion(con, LANGS, EmotionSettings(auto_fast_above=2, themes=False))
     assert figures["analyzer"].startswith("fast:")
 
 
@@ -124,7 +125,7 @@ def test_redaction_before_analysis(store):
     con = store.con
     add(con, 9, "u5", "Message Sent", {"text": "Call me on +48 601 234 567, I called 3 times!"})
     add(con, 10, "u6", "Message Sent", {"text": "Call me on +48 601 999 888, I called 3 times!"})
-    run_emotion(con, LANGS, {"emotion_redact": True})
+    run_emotion(con, LANGS, EmotionSettings(redact=True))
     # both texts redact to the same words, so the second one comes from the cache
     hashes = {
         h

@@ -51,7 +51,6 @@ def history(n_old: int = 3, n_new: int = 2, tag: str = "h") -> list[dict[str, ob
 def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A workspace folder as the working directory (where ``empatia.toml`` is read)."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("EMPATIA_RETENTION_FILE", raising=False)
     monkeypatch.delenv("EMPATIA_DB", raising=False)
     yield tmp_path
 

@@ -22,7 +22,7 @@ def ws(tmp_path: Path) -> Workspace:
     add_events(w.store, shop_events(n_people=25))
     add_events(w.store, [ev("identify", user="x1", traits={"email": "shared@x.com"}),
                          ev("identify", user="shared@x.com")])  # fmt: skip
-    run_pipeline(RunContext(w, options=OPTIONS), only=["identity", "profiles"])
+    run_pipeline(RunContext(w, settings=OPTIONS), only=["identity", "profiles"])
     return w
 
 
@@ -77,7 +77,7 @@ def test_cli_rates_import_list_and_a_profile_in_the_reporting_currency(
     r = runner.invoke(app, ["--db", db, "rates", "list"])
     assert "PLN" in r.output and "2026-02-01" in r.output and "5" in r.output
     with Workspace(db=db) as w:
-        run_pipeline(RunContext(w, options=OPTIONS), only=["identity", "profiles"])
+        run_pipeline(RunContext(w, settings=OPTIONS), only=["identity", "profiles"])
         p = get_profile(w, "u3")["profile"]
     # u3's 4 orders (in January 2026) convert at 4.0 PLN per EUR
     assert p["currency"] == "EUR" and p["revenue"] == round(p["revenue_by_currency"]["PLN"] / 4, 2)

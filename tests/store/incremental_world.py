@@ -16,7 +16,7 @@ from typing import Any
 from empatia.pipeline import RunContext, run_pipeline
 from empatia.workspace import Workspace
 
-OPTS = {"emotion_analyzer": "fast", "emotion_themes": False, "care_deliver": False}
+OPTS = {"emotion": {"analyzer": "fast", "themes": False}, "care": {"deliver": False}}
 
 #: The tables of the incremental stages, and the columns that are times of the run itself.
 TABLES: dict[str, tuple[str, ...]] = {
@@ -44,7 +44,7 @@ def template(d: Path) -> Path:
     db = d / "template.duckdb"
     with Workspace(db=db) as ws:
         import_world(ws.store, world)
-        run_pipeline(RunContext(ws, options=dict(OPTS)))
+        run_pipeline(RunContext(ws, settings=dict(OPTS)))
         ws.store.checkpoint()
     return db
 
@@ -115,10 +115,10 @@ def run_both(src: Path, work: Path, *, erase: bool = False) -> Outcome:
             victim = _users(ws)[5][0]
             erase_person(ws.store, f"user_id:{victim}")
         import_events(ws, work / "new.jsonl", events)
-        results = run_pipeline(RunContext(ws, options=dict(OPTS)))
+        results = run_pipeline(RunContext(ws, settings=dict(OPTS)))
         figures = {r.name: r.figures for r in results}
         incremental = {t: rows(ws, t) for t in TABLES}
-        run_pipeline(RunContext(ws, full=True, options=dict(OPTS)))
+        run_pipeline(RunContext(ws, full=True, settings=dict(OPTS)))
         full = {t: rows(ws, t) for t in TABLES}
         row = ws.store.con.execute("select count(distinct person_id) from event_persons").fetchone()
     return Outcome(figures, incremental, full, int(row[0]) if row else 0)

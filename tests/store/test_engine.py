@@ -61,9 +61,10 @@ def test_stages_share_an_engine_when_the_runner_gives_one() -> None:
 
     with Store(":memory:") as store:
         shared = connect(store)
-        ctx = SimpleNamespace(options={"engine_instance": shared}, workspace=None, engine="duckdb")
+        ctx = SimpleNamespace(engine_instance=shared, workspace=None, engine="duckdb")
         assert engine_for(ctx) == (shared, False)
-        ctx = SimpleNamespace(options={}, workspace=SimpleNamespace(store=store), engine="duckdb")
+        ctx = SimpleNamespace(engine_instance=None, master=None, spark_session=None,
+                              workspace=SimpleNamespace(store=store), engine="duckdb")
         eng, own = engine_for(ctx)
         assert own and isinstance(eng, DuckDBEngine)
         eng.close()

@@ -76,7 +76,7 @@ def web_world(tmp_path_factory: pytest.TempPathFactory) -> WebWorld:
     template = d / "template.duckdb"
     with Workspace(db=template) as ws:
         import_world(ws.store, world)
-        run_pipeline(RunContext(ws, options={"emotion_analyzer": "fast", "emotion_themes": False}))
+        run_pipeline(RunContext(ws, settings={"emotion": {"analyzer": "fast", "themes": False}}))
         _, admin = create_key(ws.store, "admin", "web admin")
         _, read = create_key(ws.store, "read", "web analyst")
         _, care = create_key(ws.store, "care", "web agent")

@@ -153,7 +153,7 @@ def odd_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OddWorld]:
             answers[f"{i} {path} {body.get('event', '')}"] = c.post(
                 path, json=body, auth=(write, "")
             ).status_code
-    run_pipeline(RunContext(ws, options={"emotion_analyzer": "fast", "emotion_themes": False}))
+    run_pipeline(RunContext(ws, settings={"emotion": {"analyzer": "fast", "themes": False}}))
     legacy = _give_legacy_values(ws)
     with TestClient(create_app(ws), raise_server_exceptions=False) as client:
         sign_in(client, admin)

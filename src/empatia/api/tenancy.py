@@ -67,7 +67,7 @@ class Tenant:
         store = self.workspace.store
         store.con.execute("set checkpoint_threshold = '1GB'")  # checkpoint when quiet
         ensure_consent_view(store)  # consent given under an id reaches the stitched person
-        self._follower = IdentityFollower.for_store(store)
+        self._follower = IdentityFollower.for_store(store, self.workspace.settings.stages.identity)
         self.keyring = KeyRing(store)
         self.tombstones = TombstoneSet(store)
         self.writer = PrivacyWriter(store, self.tombstones, after_commit=self._follower)

@@ -95,10 +95,13 @@ class IdentityFollower:
         self._thread.start()
 
     @classmethod
-    def for_store(cls, store: Any) -> IdentityFollower:  # noqa: ANN401
+    def for_store(cls, store: Any, config: Any = None) -> IdentityFollower:  # noqa: ANN401
+        """Stitching with the workspace's ``[stages.identity]`` settings (``config``)."""
+        from functools import partial
+
         from empatia.identity.incremental import attach_new_events  # built in: never skipped
 
-        return cls(store, attach_new_events)
+        return cls(store, partial(attach_new_events, config=config))
 
     def __call__(self) -> None:
         self._wake.set()

@@ -2,7 +2,7 @@
 
 Influence (who can be heard) × risk (how badly it is going for them, now) × value (what is at
 stake), ranked and explained, with alerts pushed to webhooks when someone enters the list or
-gets worse. Every weight is in ``weights.toml``; nothing is hidden.
+gets worse. Every weight is in ``[stages.care]`` (`empatia config show`); nothing is hidden.
 
 >>> from empatia.workspace import Workspace
 >>> with Workspace(db=":memory:") as ws:
@@ -11,12 +11,14 @@ gets worse. Every weight is in ``weights.toml``; nothing is hidden.
 """
 
 from empatia.care.alerts import acknowledge, history, resolve
-from empatia.care.build import run_care
 from empatia.care.config import CareWeights, load_weights
 from empatia.care.delivery import (
     add_webhook, deliver_pending, list_webhooks, register_sink, remove_webhook, verify_signature,
 )  # fmt: skip
 from empatia.care.views import alerts, care_list, entry
+from empatia.plugins import lazy_exports
+
+__getattr__ = lazy_exports(__name__, {"run_care": "build"})  # pandas: loaded when it runs
 
 __all__ = [
     "CareWeights", "acknowledge", "add_webhook", "alerts", "care_list", "deliver_pending",

@@ -111,7 +111,7 @@ def run_care(
     figures: dict[str, Any] = {"at_risk": len(scored), **refreshed}
     if len(scored):
         # privacy's table: care contact needs "care" (legitimate interest: out once the person
-        # objects), plus what weights.toml lists; an unknown name is an error, not a no-op
+        # objects), plus what [stages.care.privacy] lists; an unknown name is an error, not a no-op
         purposes = list(
             dict.fromkeys(
                 [

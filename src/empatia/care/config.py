@@ -1,7 +1,9 @@
-"""The weights of special care: one TOML file shipped in the package, replaceable per workspace.
+"""The weights of special care: the ``[stages.care]`` section of the workspace settings.
 
-Resolved as: explicit path → run option ``care_weights`` → ``EMPATIA_CARE_WEIGHTS`` → the
-shipped ``weights.toml``; then ``options["care"]`` (a nested dict) overrides single values.
+Every number has its default here, and only here. A workspace changes them in
+``[stages.care.influence]`` … of empatia.toml (or ``EMPATIA_STAGES__CARE__RISK__ANGER`` …), or
+keeps them in a TOML file of the same shape named by ``[stages.care] weights_file``; values
+written in the settings win over the file.
 
 >>> w = load_weights(overrides={"influence": {"press": 0.9}})
 >>> w.influence.press, w.influence.profession["journalist"]
@@ -10,18 +12,13 @@ shipped ``weights.toml``; then ``options["care"]`` (a nested dict) overrides sin
 
 from __future__ import annotations
 
-import os
 import tomllib
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from empatia.errors import ConfigError
-
-ENV_VAR = "EMPATIA_CARE_WEIGHTS"
-
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -38,8 +35,16 @@ class InfluenceWeights(_Section):
     referrals_full: float = Field(50, gt=0)
     public_reviews: float = Field(0.25, ge=0, le=1)
     public_reviews_full: float = Field(10, gt=0)
-    profession: dict[str, float] = Field(default_factory=dict)
-    tier: dict[str, float] = Field(default_factory=dict)
+    #: trait profession, lower-cased; unlisted professions count 0
+    profession: dict[str, float] = Field(default_factory=lambda: {
+        "journalist": 0.8, "reporter": 0.8, "blogger": 0.6, "influencer": 0.6, "youtuber": 0.6,
+        "musician": 0.55, "artist": 0.5, "actor": 0.55, "athlete": 0.45, "politician": 0.7,
+        "vip": 0.5,
+    })  # fmt: skip
+    #: loyalty tier, lower-cased
+    tier: dict[str, float] = Field(
+        default_factory=lambda: {"platinum": 0.3, "gold": 0.2, "silver": 0.1}
+    )
 
 
 class RiskWeights(_Section):
@@ -81,7 +86,7 @@ class PrivacySettings(_Section):
 
 
 class CareWeights(_Section):
-    """Every number that decides who gets special care (see ``weights.toml``)."""
+    """Every number that decides who gets special care."""
 
     influence: InfluenceWeights = InfluenceWeights()
     risk: RiskWeights = RiskWeights()
@@ -91,8 +96,13 @@ class CareWeights(_Section):
     privacy: PrivacySettings = PrivacySettings()
 
 
-def default_weights_path() -> Path:
-    return Path(str(resources.files("empatia.care").joinpath("weights.toml")))
+class CareSettings(CareWeights):
+    """``[stages.care]``: the weights, a file of weights, and whether alerts are pushed."""
+
+    weights_file: Path | None = Field(
+        None, description="A TOML file of weights (same sections); the settings' values win."
+    )
+    deliver: bool = Field(True, description="Push new alerts to the webhooks after a run.")
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -102,34 +112,32 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _read(path: str | Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(Path(path).read_text())
+    except FileNotFoundError as e:
+        raise ConfigError(f"care weights file {path} not found", path=str(path)) from e
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"care weights file {path} is not valid TOML: {e}", path=str(path)) from e
+
+
 def load_weights(
     path: str | Path | None = None,
     overrides: dict[str, Any] | None = None,
-    options: dict[str, Any] | None = None,
+    settings: CareSettings | None = None,
 ) -> CareWeights:
-    """The weights to use (see the module docstring for the order)."""
-    options = options or {}
-    if isinstance(options.get("care"), CareWeights):
-        return options["care"]  # type: ignore[no-any-return]
-    chosen = (
-        path or options.get("care_weights") or os.environ.get(ENV_VAR) or default_weights_path()
-    )
-    try:
-        raw = tomllib.loads(Path(chosen).read_text())
-    except FileNotFoundError as e:
-        raise ConfigError(
-            f"care weights file {chosen} not found; set {ENV_VAR} to a TOML file", path=str(chosen)
-        ) from e
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(
-            f"care weights file {chosen} is not valid TOML: {e}", path=str(chosen)
-        ) from e
-    raw = _merge(raw, options.get("care") or {})
-    raw = _merge(raw, overrides or {})
+    """The weights to use: the defaults ← the file at ``path`` (or ``settings.weights_file``)
+    ← the values set in ``settings`` ← ``overrides``."""
+    settings = settings or CareSettings()
+    chosen = path or settings.weights_file
+    raw = _read(chosen) if chosen else {}
+    set_here = settings.model_dump(exclude_unset=True, exclude={"weights_file", "deliver"})
+    raw = _merge(_merge(raw, set_here), overrides or {})
     try:
         return CareWeights(**raw)
     except ValidationError as e:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
         )
-        raise ConfigError(f"invalid care weights in {chosen}: {problems}", path=str(chosen)) from e
+        where = f" in {chosen}" if chosen else ""
+        raise ConfigError(f"invalid care weights{where}: {problems}", path=str(chosen)) from e

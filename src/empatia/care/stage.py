@@ -12,17 +12,17 @@ from empatia.pipeline import RunContext, register_stage
 class CareStage:
     """Ranks influence × risk × value, writes ``care_list``, alerts on entering or worsening.
 
-    Run options: ``care_weights`` (a TOML file), ``care`` (overrides), ``care_deliver``
-    (default true: push new alerts to the webhooks).
+    Settings: ``[stages.care]`` (:class:`~empatia.care.config.CareSettings`: the weights, a
+    ``weights_file``, ``deliver`` new alerts to the webhooks, default true).
     """
 
     name = "care"
     after: tuple[str, ...] = ("privacy", "profiles", "emotion", "experience")
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
-        w = load_weights(options=ctx.options)
-        deliver = ctx.options.get("care_deliver", True)
-        return run_care(ctx.workspace.store.con, w, deliver=deliver, full=ctx.full)
+        settings = ctx.stages.care
+        w = load_weights(settings=settings)
+        return run_care(ctx.workspace.store.con, w, deliver=settings.deliver, full=ctx.full)
 
 
 STAGE = register_stage(CareStage())

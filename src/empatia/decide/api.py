@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from empatia.decide.catalogue import load_catalogue
+from empatia.decide.catalogue import Catalogue, load_catalogue
 from empatia.decide.policy import LiveContext
 from empatia.decide.realtime import RealTime
 from empatia.errors import NotFoundError
@@ -22,6 +22,12 @@ from empatia.store import Store
 
 def _store(ws: Any) -> Store:
     return getattr(ws, "store", ws)
+
+
+def _catalogue(ws: Any, path: str | Path | None = None) -> Catalogue:
+    """``path``, else the workspace's ``[stages.decide] actions_file``, else the shipped one."""
+    settings = getattr(ws, "settings", None)
+    return load_catalogue(path or (settings.stages.decide.actions_file if settings else None))
 
 
 def resolve(ws: Any, identifier: str) -> str:
@@ -51,7 +57,7 @@ def decide_everyone(ws: Any, *, export: Path | None = None, actions: Path | None
     """Train and write one decision per person (``decisions``, plus Parquet/CSV ``export``)."""
     from empatia.decide.engine import run
 
-    return run(_store(ws), export=export, catalogue=load_catalogue(actions), progress=progress)
+    return run(_store(ws), export=export, catalogue=_catalogue(ws, actions), progress=progress)
 
 
 def decide_now(ws: Any, identifier: str, context: dict[str, Any] | None = None, *,
@@ -61,7 +67,7 @@ def decide_now(ws: Any, identifier: str, context: dict[str, Any] | None = None, 
     Servers pass their long-lived ``realtime``; without it one is opened for this call, with
     the other stages' per-person checks (progressive profiling, survey fatigue) switched on."""
     store = _store(ws)
-    rt = realtime or RealTime(store, background=False, checks=True)
+    rt = realtime or RealTime(store, _catalogue(ws), background=False, checks=True)
     live = LiveContext(**{k: v for k, v in (context or {}).items() if v is not None})
     if rt.inputs(identifier.strip()) is not None:  # a person id: no identity lookup needed
         pid = identifier.strip()

@@ -1,7 +1,7 @@
 """The action catalogue: what Empatia may do for a person, read from ``actions.toml``.
 
 The file shipped in the package is the default; a workspace may point at its own
-(``decide_actions`` option or ``EMPATIA_DECIDE_ACTIONS``).
+(``[stages.decide] actions_file``, :class:`DecideSettings`).
 
 >>> cat = load_catalogue()
 >>> cat.action("do_nothing").kind
@@ -10,12 +10,13 @@ The file shipped in the package is the default; a workspace may point at its own
 
 from __future__ import annotations
 
-import os
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from empatia.errors import ConfigError
 
@@ -114,9 +115,24 @@ def parse_catalogue(data: dict[str, Any], source: str = "actions.toml") -> Catal
     return Catalogue(tuple(actions), policy)
 
 
+class DecideSettings(BaseModel):
+    """The ``[stages.decide]`` section of the workspace settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    actions_file: Path | None = Field(
+        None, description="The action catalogue (TOML, the shape of the shipped actions.toml)."
+    )
+    export: Path | None = Field(None, description="Also write the decisions here (.parquet, .csv).")
+    retrain_days: float = Field(7, gt=0, description="Retrain the model when it is this old …")
+    retrain_orders: int = Field(2_000, ge=1, description="… or after this many new orders.")
+    refresh_max: int = Field(
+        20_000, ge=0, description="More changed people than this: decide for everyone again."
+    )
+
+
 def load_catalogue(path: str | Path | None = None) -> Catalogue:
-    """The catalogue at ``path``, else ``$EMPATIA_DECIDE_ACTIONS``, else the shipped one."""
-    path = path or os.environ.get("EMPATIA_DECIDE_ACTIONS")
+    """The catalogue at ``path`` (``[stages.decide] actions_file``), else the shipped one."""
     if path:
         p = Path(path)
         if not p.exists():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 from typing import Annotated
@@ -38,7 +37,7 @@ def register(app: typer.Typer) -> None:
 
         if all_:
             ws = workspace(ctx)
-            catalogue = actions or os.environ.get("EMPATIA_DECIDE_ACTIONS")
+            catalogue = actions or ws.settings.stages.decide.actions_file
             with progress_bar() as bar:
                 task = bar.add_task("deciding", total=None)
                 figures = ws.decide_all(_catalogue_text(catalogue) if catalogue else None,

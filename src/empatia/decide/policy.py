@@ -260,59 +260,84 @@ def choose(state: PersonState, candidates: list[Candidate], catalogue: Catalogue
            live: LiveContext | None = None, now: datetime | None = None,
            hooks: Hooks | None = None) -> Decision:
     """The next-best action for one person: the policy rules first, then the best offer."""
-    from empatia.decide.explain import explain_item
-
     now = now or (live.time if live and live.time else datetime.now(UTC))
-    p = catalogue.policy
     notes: list[str] = []
     nothing = catalogue.of_kind("nothing")[0]
-
     if state.consents is None:  # fail closed
         notes.append("consent could not be read → nothing")
         return _decision(state, nothing, None, [], "Consent could not be checked: nothing is "
                          "done until it can.", notes, now)
+    first = (_special_care(state, catalogue, notes, now)  # 1. special care → a human
+             or _recovery(state, catalogue, live, notes, now))  # 2. emotion first
+    if first is not None:
+        return first
+    usable, quiet, no_personal = _usable(state, candidates, catalogue, live, notes)
+    offer = None if quiet or not usable else _offer(state, usable, catalogue, live, notes, now)
+    if offer is not None:
+        return offer
+    # 6. a question, a survey, or nothing
+    tail = f" No personal offer: no consent for {no_personal}." if no_personal else ""
+    asked = _question_or_survey(state, catalogue, live, hooks, notes, now, tail)
+    if asked is not None:
+        return asked
+    why = _why_nothing(candidates, usable, quiet, no_personal, notes, catalogue)
+    return _decision(state, nothing, None, [], why + ".", notes, now)
 
-    # 1. special care → a human
-    if state.special_care:
-        notes.append(f"special care ({state.care_reason or 'care list'}) → a human, no automation")
-        objected = missing_purpose(state.consents, "care_contact")
-        if objected:
-            notes.append(f"no {objected} consent (objected) → no contact")
-            return _decision(state, nothing, None, [], f"Special-care customer who objected to "
-                             f"contact (no consent for {objected}): the care team reviews the "
-                             "case without contacting them.", notes, now)
-        for action in catalogue.of_kind("human"):
-            ch = pick_channel(action, state, catalogue, None, notes)
-            return _decision(state, action, ch, [], f"Special-care customer: "
-                             f"{state.care_reason or 'on the care list'}. {action.description}",
-                             notes, now)
-        return _decision(state, nothing, None, [], "Special-care customer: leave to the care team.",
+
+def _special_care(state: PersonState, catalogue: Catalogue, notes: list[str], now: datetime
+                  ) -> Decision | None:
+    if not state.special_care:
+        return None
+    nothing = catalogue.of_kind("nothing")[0]
+    notes.append(f"special care ({state.care_reason or 'care list'}) → a human, no automation")
+    objected = missing_purpose(state.consents, "care_contact")
+    if objected:
+        notes.append(f"no {objected} consent (objected) → no contact")
+        return _decision(state, nothing, None, [], f"Special-care customer who objected to "
+                         f"contact (no consent for {objected}): the care team reviews the "
+                         "case without contacting them.", notes, now)
+    for action in catalogue.of_kind("human"):
+        ch = pick_channel(action, state, catalogue, None, notes)
+        return _decision(state, action, ch, [], f"Special-care customer: "
+                         f"{state.care_reason or 'on the care list'}. {action.description}",
                          notes, now)
+    return _decision(state, nothing, None, [], "Special-care customer: leave to the care team.",
+                     notes, now)
 
-    # 2. emotion first
+
+def _recovery(state: PersonState, catalogue: Catalogue, live: LiveContext | None,
+              notes: list[str], now: datetime) -> Decision | None:
+    """Service recovery for an upset person, never a sales offer (None: not upset)."""
     upset = _upset(state, catalogue)
-    if upset:
-        notes.append("; ".join(upset) + " → service recovery first, no sales offer")
-        for action in catalogue.of_kind("recovery"):
-            r = action.rules
-            if r.get("requires_unresolved") and not state.unresolved_cases:
-                continue
-            if r.get("requires_negative") and not (
-                _hurt(state, catalogue) or state.unresolved_cases
-            ):
-                continue
-            if "min_clv" in r and (state.clv or 0) < r["min_clv"]:
-                continue
-            ch = pick_channel(action, state, catalogue, live, notes)
-            if ch is None:
-                continue
-            return _decision(state, action, ch, [], f"{'; '.join(upset).capitalize()}. "
-                             f"{action.description}", notes, now,
-                             scores={"anger": state.anger, "sentiment": state.sentiment,
-                                     "unresolved_cases": state.unresolved_cases})
-        return _decision(state, nothing, None, [], f"{'; '.join(upset).capitalize()}; no channel "
-                         "left for service recovery: do nothing rather than sell.", notes, now)
+    if not upset:
+        return None
+    notes.append("; ".join(upset) + " → service recovery first, no sales offer")
+    for action in catalogue.of_kind("recovery"):
+        r = action.rules
+        if r.get("requires_unresolved") and not state.unresolved_cases:
+            continue
+        if r.get("requires_negative") and not (_hurt(state, catalogue) or state.unresolved_cases):
+            continue
+        if "min_clv" in r and (state.clv or 0) < r["min_clv"]:
+            continue
+        ch = pick_channel(action, state, catalogue, live, notes)
+        if ch is None:
+            continue
+        return _decision(state, action, ch, [], f"{'; '.join(upset).capitalize()}. "
+                         f"{action.description}", notes, now,
+                         scores={"anger": state.anger, "sentiment": state.sentiment,
+                                 "unresolved_cases": state.unresolved_cases})
+    return _decision(state, catalogue.of_kind("nothing")[0], None, [],
+                     f"{'; '.join(upset).capitalize()}; no channel left for service recovery: "
+                     "do nothing rather than sell.", notes, now)
 
+
+def _usable(state: PersonState, candidates: list[Candidate], catalogue: Catalogue,
+            live: LiveContext | None, notes: list[str]
+            ) -> tuple[list[Candidate], bool, str | None]:
+    """The offers that may be made: (candidates left, quiet after a purchase, the purpose
+    whose missing consent left only non-personal picks)."""
+    p = catalogue.policy
     # 5. suppression after purchase
     quiet = (state.hours_since_purchase is not None
              and state.hours_since_purchase < p.quiet_after_purchase_hours)
@@ -335,34 +360,43 @@ def choose(state: PersonState, candidates: list[Candidate], catalogue: Catalogue
         no_personal = None
     if live and (live.category or live.product_id):
         usable = _in_context(usable, live, notes)
+    return usable, quiet, no_personal
 
-    if not quiet and usable:
-        best = usable[0]
-        for action in catalogue.of_kind("coupon", "offer"):
-            r = action.rules
-            if r.get("requires_near_store") and not (live and live.near_store and
-                                                     live.store_open is not False):
-                continue
-            if "min_overdue_days" in r and (best.overdue_days is None
-                                            or best.overdue_days < r["min_overdue_days"]):
-                notes.append(f"{action.id}: {best.name or best.item} is not "
-                             f"{r['min_overdue_days']:g}+ days overdue")
-                continue
-            if "min_score" in r and best.score < r["min_score"] and not best.fallback:
-                notes.append(f"{action.id}: best pick {best.name or best.item} scores "
-                             f"{best.score:.2f} < {r['min_score']:g}")
-                continue
-            ch = pick_channel(action, state, catalogue, live, notes, not best.fallback)
-            if ch is None:
-                continue
-            items = [best] if action.kind == "coupon" else usable[:3]
-            reason = explain_item(best)
-            if live and live.near_store and r.get("requires_near_store"):
-                reason = f"Near store {live.near_store} now. " + reason
-            return _decision(state, action, ch, items, reason, notes, now)
 
-    # 6. a question, a survey, or nothing
-    tail = f" No personal offer: no consent for {no_personal}." if no_personal else ""
+def _offer(state: PersonState, usable: list[Candidate], catalogue: Catalogue,
+           live: LiveContext | None, notes: list[str], now: datetime) -> Decision | None:
+    """The first coupon or offer whose rules the best pick meets, on an allowed channel."""
+    from empatia.decide.explain import explain_item
+
+    best = usable[0]
+    for action in catalogue.of_kind("coupon", "offer"):
+        r = action.rules
+        if r.get("requires_near_store") and not (live and live.near_store and
+                                                 live.store_open is not False):
+            continue
+        if "min_overdue_days" in r and (best.overdue_days is None
+                                        or best.overdue_days < r["min_overdue_days"]):
+            notes.append(f"{action.id}: {best.name or best.item} is not "
+                         f"{r['min_overdue_days']:g}+ days overdue")
+            continue
+        if "min_score" in r and best.score < r["min_score"] and not best.fallback:
+            notes.append(f"{action.id}: best pick {best.name or best.item} scores "
+                         f"{best.score:.2f} < {r['min_score']:g}")
+            continue
+        ch = pick_channel(action, state, catalogue, live, notes, not best.fallback)
+        if ch is None:
+            continue
+        items = [best] if action.kind == "coupon" else usable[:3]
+        reason = explain_item(best)
+        if live and live.near_store and r.get("requires_near_store"):
+            reason = f"Near store {live.near_store} now. " + reason
+        return _decision(state, action, ch, items, reason, notes, now)
+    return None
+
+
+def _question_or_survey(state: PersonState, catalogue: Catalogue, live: LiveContext | None,
+                        hooks: Hooks | None, notes: list[str], now: datetime, tail: str
+                        ) -> Decision | None:
     for action in catalogue.of_kind("question"):
         question = state.next_question
         if (question is None and hooks and hooks.next_question
@@ -390,8 +424,7 @@ def choose(state: PersonState, candidates: list[Candidate], catalogue: Catalogue
         if ch:
             return _decision(state, action, ch, [], "Ask how the recent order went." + tail, notes,
                              now)
-    why = _why_nothing(candidates, usable, quiet, no_personal, notes, catalogue)
-    return _decision(state, nothing, None, [], why + ".", notes, now)
+    return None
 
 
 def _why_nothing(candidates: list[Candidate], usable: list[Candidate], quiet: bool,

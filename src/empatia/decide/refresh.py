@@ -4,9 +4,10 @@ Training the recommender reads every purchase and every person's state (a minute
 100k-person store), so ``empatia run`` retrains on a schedule or when enough has changed, not
 on every run:
 
-- the model was trained more than ``decide_retrain_days`` (default 7) days ago, or
-- ``decide_retrain_orders`` (default 2,000) orders arrived since it was trained, or
-- more than ``decide_refresh_max`` (default 20,000) people changed, or ``--full``.
+- the model was trained more than ``retrain_days`` (default 7) days ago, or
+- ``retrain_orders`` (default 2,000) orders arrived since it was trained, or
+- more than ``refresh_max`` (default 20,000) people changed, or ``--full``
+(``[stages.decide]``, :class:`~empatia.decide.catalogue.DecideSettings`).
 
 Otherwise only the people with new events since the last decision (and those entering or
 leaving the special-care list) get a fresh state and a new decision, from the candidates the
@@ -23,22 +24,17 @@ import orjson
 import pandas as pd
 
 from empatia.decide import signals
-from empatia.decide.catalogue import Catalogue
+from empatia.decide.catalogue import Catalogue, DecideSettings
 from empatia.decide.engine import _now, decisions_frame
 from empatia.decide.policy import Candidate, PersonState, choose
 from empatia.store import Store
-
-RETRAIN_DAYS = 7.0
-RETRAIN_ORDERS = 2_000
-REFRESH_MAX = 20_000
-
 
 def _one(store: Store, sql: str, args: list[Any] | None = None) -> Any:
     row = store.con.execute(sql, args or []).fetchone()
     return row[0] if row else None
 
 
-def retrain_reason(store: Store, options: dict[str, Any], *, full: bool = False) -> str | None:
+def retrain_reason(store: Store, settings: DecideSettings, *, full: bool = False) -> str | None:
     """Why the model must be trained on this run (``None``: refresh the changed people)."""
     if full:
         return "full"
@@ -46,12 +42,12 @@ def retrain_reason(store: Store, options: dict[str, Any], *, full: bool = False)
     trained_seq = _one(store, "select min(seq) from decide_inputs")
     if age is None or trained_seq is None:
         return "no model yet"
-    days = float(options.get("decide_retrain_days", RETRAIN_DAYS))
+    days = settings.retrain_days
     if age > timedelta(days=days):
         return f"model older than {days:g} days"
     orders = int(_one(store, "select count(*) from events where seq > ? and type = 'track'"
                              " and event = ?", [trained_seq, signals.ORDER_EVENT]) or 0)  # fmt: skip
-    limit = int(options.get("decide_retrain_orders", RETRAIN_ORDERS))
+    limit = settings.retrain_orders
     if orders >= limit:
         return f"{orders} new orders"
     return None

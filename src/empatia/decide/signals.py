@@ -9,6 +9,7 @@ fallback reads the event log directly (labelled in the code below).
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -168,80 +169,102 @@ def consents(store: Store, person_id: str | None = None, after_seq: int | None =
     return out
 
 
-def person_states(store: Store, now: datetime, policy: PolicyConfig,
-                  buys: pd.DataFrame | None = None, only: Collection[str] | None = None
-                  ) -> dict[str, dict[str, Any]]:
-    """Every person's policy inputs as plain dicts (see :class:`~empatia.decide.policy.PersonState`);
-    with ``only``, just these people's (a run after a few new events)."""
-    con = store.cursor()
-    everyone = persons(store) if only is None else sorted(only)
-    states: dict[str, dict[str, Any]] = {p: {"person_id": p} for p in everyone}
-    pin = _in(only)
+def _utc(t: Any) -> pd.Timestamp:
+    t = pd.Timestamp(t)
+    return t.tz_localize("UTC") if t.tzinfo is None else t
 
-    def put(pid: str, **kw: Any) -> None:
-        states.setdefault(pid, {"person_id": pid}).update(kw)
 
-    try:
-        for pid, c in consents(store, only=only).items():
-            put(pid, consents=c)
-        if _exists(con, "profiles"):
-            cols = {r[0] for r in con.execute(
-                "select column_name from information_schema.columns where table_name='profiles'"
-            ).fetchall()}
-            clv = "clv_12m" if "clv_12m" in cols else "null"
-            for pid, ch, v in con.execute(
-                f"select person_id, preferred_channel, {clv} from profiles where {pin}"
-            ).fetchall():
-                put(pid, preferred_channel=CHANNEL_MAP.get(ch or ""), clv=v)
-        join, person = _person_join(con, only)
-        since = pd.Timestamp(now) - pd.Timedelta(days=policy.mood_days)
+@dataclass
+class _Reader:
+    """One pass over the other stages' tables for :func:`person_states`."""
+
+    con: duckdb.DuckDBPyConnection
+    now: datetime
+    policy: PolicyConfig
+    only: Collection[str] | None
+    states: dict[str, dict[str, Any]]
+
+    def __post_init__(self) -> None:
+        self.pin = _in(self.only)
+        self.join, self.person = _person_join(self.con, self.only)
+
+    def put(self, pid: str, **kw: Any) -> None:
+        self.states.setdefault(pid, {"person_id": pid}).update(kw)
+
+    def contacts(self, pid: str) -> dict[str, int]:
+        return self.states.setdefault(pid, {"person_id": pid}).setdefault("contacts", {})
+
+    def profiles(self) -> None:
+        con, pin = self.con, self.pin
+        if not _exists(con, "profiles"):
+            return
+        cols = {r[0] for r in con.execute(
+            "select column_name from information_schema.columns where table_name='profiles'"
+        ).fetchall()}  # fmt: skip
+        clv = "clv_12m" if "clv_12m" in cols else "null"
+        for pid, ch, v in con.execute(
+            f"select person_id, preferred_channel, {clv} from profiles where {pin}"
+        ).fetchall():
+            self.put(pid, preferred_channel=CHANNEL_MAP.get(ch or ""), clv=v)
+
+    def words(self) -> dict[str, tuple[pd.Timestamp, dict[str, Any]]]:
+        """Mood in the mood window; hurts older than it that no kind word made right since."""
+        con, now, policy, join, person = self.con, self.now, self.policy, self.join, self.person
         old_hurts: dict[str, tuple[pd.Timestamp, dict[str, Any]]] = {}
-        if _exists(con, "text_analysis"):
-            hurt_since = pd.Timestamp(now) - pd.Timedelta(days=max(policy.hurt_days,
-                                                                   policy.mood_days))
-            kinds = ", ".join(f"'{k}'" for k in ESCALATION_KINDS)
-            rows = con.execute(f"""
-                with t as (
-                    select {person} as person_id, a.seq, a."timestamp" as ts, a.anger,
-                           a.frustration, a.score,
-                           list_filter(json_extract_string(a.escalation, '$[*].cue'),
-                                       lambda c: c in ({kinds})) as threats
-                    from text_analysis a join events e on e.seq = a.seq {join}
-                    where a."timestamp" >= ? and a."timestamp" <= ?
-                )
-                select person_id,
-                       max(anger) filter (where ts >= ?), max(frustration) filter (where ts >= ?),
-                       arg_max(score, ts) filter (where ts >= ?),
-                       list_distinct(flatten(list(threats order by seq) filter (where ts >= ?))),
-                       arg_max({{'ts': ts, 'anger': anger, 'frustration': frustration,
-                                 'score': score, 'threats': threats}}, ts) filter (
-                           where coalesce(anger, 0) >= ? or coalesce(frustration, 0) >= ?
-                              or coalesce(score, 0) <= ? or len(threats) > 0),
-                       max(ts) filter (where score >= ?)
-                from t group by 1
-            """, [hurt_since, now, *[since] * 4, policy.angry_threshold, policy.angry_threshold,
-                  policy.negative_threshold, KIND_WORD]).fetchall()  # fmt: skip
-            for pid, anger, frustration, score, threats, hurt, kind_at in rows:
-                if anger is not None or score is not None:  # texts in the mood window
-                    put(pid, anger=anger, frustration=frustration, sentiment=score,
-                        threats=sorted(threats or []))  # fmt: skip
-                if hurt is not None and hurt["ts"] < since and not (kind_at and kind_at > hurt["ts"]):
-                    old_hurts[pid] = (pd.Timestamp(hurt["ts"]), hurt)
-        # resolved cases that hurt (experience's verdict): the latest within hurt_days
-        hurt_cases: dict[str, tuple[pd.Timestamp, str]] = {}
-        if _exists(con, "experience_journeys"):
-            for pid, at, why in con.execute(
+        if not _exists(con, "text_analysis"):
+            return old_hurts
+        since = pd.Timestamp(now) - pd.Timedelta(days=policy.mood_days)
+        hurt_since = pd.Timestamp(now) - pd.Timedelta(days=max(policy.hurt_days, policy.mood_days))
+        kinds = ", ".join(f"'{k}'" for k in ESCALATION_KINDS)
+        rows = con.execute(f"""
+            with t as (
+            select {person} as person_id, a.seq, a."timestamp" as ts, a.anger,
+                   a.frustration, a.score,
+                   list_filter(json_extract_string(a.escalation, '$[*].cue'),
+                               lambda c: c in ({kinds})) as threats
+            from text_analysis a join events e on e.seq = a.seq {join}
+            where a."timestamp" >= ? and a."timestamp" <= ?
+            )
+            select person_id,
+               max(anger) filter (where ts >= ?), max(frustration) filter (where ts >= ?),
+               arg_max(score, ts) filter (where ts >= ?),
+               list_distinct(flatten(list(threats order by seq) filter (where ts >= ?))),
+               arg_max({{'ts': ts, 'anger': anger, 'frustration': frustration,
+                         'score': score, 'threats': threats}}, ts) filter (
+                   where coalesce(anger, 0) >= ? or coalesce(frustration, 0) >= ?
+                      or coalesce(score, 0) <= ? or len(threats) > 0),
+               max(ts) filter (where score >= ?)
+            from t group by 1
+        """, [hurt_since, now, *[since] * 4, policy.angry_threshold, policy.angry_threshold,
+              policy.negative_threshold, KIND_WORD]).fetchall()  # fmt: skip
+        for pid, anger, frustration, score, threats, hurt, kind_at in rows:
+            if anger is not None or score is not None:  # texts in the mood window
+                self.put(pid, anger=anger, frustration=frustration, sentiment=score,
+                         threats=sorted(threats or []))  # fmt: skip
+            if hurt is not None and hurt["ts"] < since and not (kind_at and kind_at > hurt["ts"]):
+                old_hurts[pid] = (pd.Timestamp(hurt["ts"]), hurt)
+        return old_hurts
+
+    def hurt_cases(self) -> dict[str, tuple[pd.Timestamp, str]]:
+        """Resolved cases that hurt (experience's verdict): the latest within hurt_days."""
+        out: dict[str, tuple[pd.Timestamp, str]] = {}
+        if _exists(self.con, "experience_journeys"):
+            for pid, at, why in self.con.execute(
                 "select person_id, max(last_at), arg_max(coalesce(hurt_reasons, 'high effort'), "
                 "last_at) from experience_journeys where succeeded_but_hurt and last_at >= ? "
-                f"and last_at <= ? and {pin} group by 1",
-                [pd.Timestamp(now) - pd.Timedelta(days=policy.hurt_days), now],
+                f"and last_at <= ? and {self.pin} group by 1",
+                [pd.Timestamp(self.now) - pd.Timedelta(days=self.policy.hurt_days), self.now],
             ).fetchall():
-                hurt_cases[pid] = (pd.Timestamp(at), why)
-        # unresolved service journeys: experience's table when present, else the event log
+                out[pid] = (pd.Timestamp(at), why)
+        return out
+
+    def unresolved(self) -> None:
+        """Unresolved service journeys: experience's table when present, else the event log."""
+        con, now, join, person = self.con, self.now, self.join, self.person
         if _exists(con, "journey_unresolved") and _has_rows(con, "experience_journeys"):
             rows = con.execute(
                 "select person_id, count(*), any_value(topic) from journey_unresolved "
-                f"where coalesce(unresolved_age_days, 0) <= 60 and {pin} group by 1"
+                f"where coalesce(unresolved_age_days, 0) <= 60 and {self.pin} group by 1"
             ).fetchall()
         else:
             rows = con.execute(f"""
@@ -260,12 +283,19 @@ def person_states(store: Store, now: datetime, policy: PolicyConfig,
                 ) where not resolved group by 1
             """, [now, pd.Timestamp(now) - pd.Timedelta(days=60)]).fetchall()
         for pid, n, topic in rows:
-            put(pid, unresolved_cases=int(n), unresolved_topic=topic)
-        if _exists(con, "care_list"):
-            for pid, why in con.execute(
-                f"select person_id, any_value(explanation) from care_list where {pin} group by 1"
+            self.put(pid, unresolved_cases=int(n), unresolved_topic=topic)
+
+    def care(self) -> None:
+        if _exists(self.con, "care_list"):
+            for pid, why in self.con.execute(
+                "select person_id, any_value(explanation) from care_list "
+                f"where {self.pin} group by 1"
             ).fetchall():
-                put(pid, special_care=True, care_reason=why)
+                self.put(pid, special_care=True, care_reason=why)
+
+    def outbound(self) -> None:
+        """Contacts in the fatigue window (events and delivered decisions); surveys sent."""
+        con, now, join, person, policy = self.con, self.now, self.join, self.person, self.policy
         fatigue_since = pd.Timestamp(now) - pd.Timedelta(days=policy.fatigue_days)
         names = list(OUTBOUND_EVENTS)
         for pid, name, ch, n in con.execute(f"""
@@ -277,17 +307,17 @@ def person_states(store: Store, now: datetime, policy: PolicyConfig,
             group by 1, 2, 3
         """, [*names, fatigue_since, now]).fetchall():
             channel = OUTBOUND_EVENTS.get(name) or CHANNEL_MAP.get(ch or "", "email")
-            c = states.setdefault(pid, {"person_id": pid}).setdefault("contacts", {})
+            c = self.contacts(pid)
             c[channel] = c.get(channel, 0) + int(n)
             if name == "Survey Sent":
-                states[pid]["may_survey"] = False
+                self.states[pid]["may_survey"] = False
         if _exists(con, "decision_log"):
             for pid, ch, n in con.execute(
-                f"select person_id, channel, count(*) from decision_log where delivered and {pin} "
+                f"select person_id, channel, count(*) from decision_log where delivered and {self.pin} "
                 "and decided_at >= ? and decided_at <= ? and channel is not null group by 1, 2",
                 [fatigue_since, now],
             ).fetchall():
-                c = states.setdefault(pid, {"person_id": pid}).setdefault("contacts", {})
+                c = self.contacts(pid)
                 c[ch] = c.get(ch, 0) + int(n)
         survey_since = pd.Timestamp(now) - pd.Timedelta(days=policy.survey_gap_days)
         for (pid,) in con.execute(f"""
@@ -295,47 +325,76 @@ def person_states(store: Store, now: datetime, policy: PolicyConfig,
             where e.type = 'track' and e.event = 'Survey Sent' and e."timestamp" >= ?
               and e."timestamp" <= ?
         """, [survey_since, now]).fetchall():
-            put(pid, may_survey=False)
+            self.put(pid, may_survey=False)
+
+    def purchases(self, buys: pd.DataFrame | None) -> dict[str, pd.Timestamp]:
+        """Hours since the last purchase, items bought recently; each person's last purchase."""
+        if buys is None or not len(buys):
+            return {}
+        now_ts = _utc(self.now)
+        ts = pd.to_datetime(buys["ts"], utc=True)
+        past = buys[ts <= now_ts].assign(ts=ts[ts <= now_ts])
+        for pid, t in past.groupby("person")["ts"].max().items():
+            self.put(str(pid), hours_since_purchase=(now_ts - t).total_seconds() / 3600)
+        days = self.policy.suppress_same_item_days
+        recent = past[past["ts"] >= now_ts - pd.Timedelta(days=days)]
+        if len(recent):
+            for (pid, item), t in recent.groupby(["person", "item"])["ts"].max().items():
+                st = self.states.setdefault(str(pid), {"person_id": str(pid)})
+                st.setdefault("recent_items", {})[str(item)] = (now_ts - t).total_seconds() / 86400
+        return ts.groupby(buys["person"].astype(str)).max().to_dict()  # type: ignore[no-any-return]
+
+    def hurts(self, old_hurts: dict[str, tuple[pd.Timestamp, dict[str, Any]]],
+              hurt_cases: dict[str, tuple[pd.Timestamp, str]],
+              last_buy: dict[str, pd.Timestamp]) -> None:
+        """Old hurts and cases that hurt count while no purchase came after them."""
+        now_ts = _utc(self.now)
+
+        def made_right(pid: str, at: pd.Timestamp) -> bool:
+            bought = last_buy.get(pid)
+            return bought is not None and at < bought <= now_ts  # they bought again after it
+
+        for pid, (at, hurt) in old_hurts.items():
+            at = _utc(at)
+            if made_right(pid, at):
+                continue
+            st = self.states.setdefault(pid, {"person_id": pid})
+            st["anger"] = max(st.get("anger") or 0, hurt["anger"] or 0) or None
+            st["frustration"] = max(st.get("frustration") or 0, hurt["frustration"] or 0) or None
+            if st.get("sentiment") is None or (hurt["score"] or 0) < st["sentiment"]:
+                st["sentiment"] = hurt["score"]
+            st["threats"] = sorted({*st.get("threats", []), *(hurt["threats"] or [])})
+            st["hurt_days_ago"] = round((now_ts - at).total_seconds() / 86400, 1)
+        for pid, (at, why) in hurt_cases.items():
+            at = _utc(at)
+            if not made_right(pid, at):
+                self.put(pid, hurt_case=why,
+                         hurt_case_days_ago=round((now_ts - at).total_seconds() / 86400, 1))
+
+
+def person_states(store: Store, now: datetime, policy: PolicyConfig,
+                  buys: pd.DataFrame | None = None, only: Collection[str] | None = None
+                  ) -> dict[str, dict[str, Any]]:
+    """Every person's policy inputs as plain dicts (see :class:`~empatia.decide.policy.PersonState`);
+    with ``only``, just these people's (a run after a few new events)."""
+    everyone = persons(store) if only is None else sorted(only)
+    states: dict[str, dict[str, Any]] = {p: {"person_id": p} for p in everyone}
+    con = store.cursor()
+    try:
+        r = _Reader(con, now, policy, only, states)
+        for pid, c in consents(store, only=only).items():
+            r.put(pid, consents=c)
+        r.profiles()
+        old_hurts = r.words()
+        hurt_cases = r.hurt_cases()
+        r.unresolved()
+        r.care()
+        r.outbound()
     finally:
         con.close()
-    if buys is not None and len(buys):
-        ts = pd.to_datetime(buys["ts"], utc=True)
-        now_ts = pd.Timestamp(now)
-        now_ts = now_ts.tz_localize("UTC") if now_ts.tzinfo is None else now_ts
-        past = buys[ts <= now_ts].assign(ts=ts[ts <= now_ts])
-        last = past.groupby("person")["ts"].max()
-        for pid, t in last.items():
-            put(str(pid), hours_since_purchase=(now_ts - t).total_seconds() / 3600)
-        recent = past[past["ts"] >= now_ts - pd.Timedelta(days=policy.suppress_same_item_days)]
-        if len(recent):
-            g = recent.groupby(["person", "item"])["ts"].max()
-            for (pid, item), t in g.items():
-                st = states.setdefault(str(pid), {"person_id": str(pid)})
-                st.setdefault("recent_items", {})[str(item)] = (now_ts - t).total_seconds() / 86400
-    now_ts = pd.Timestamp(now)
-    now_ts = now_ts.tz_localize("UTC") if now_ts.tzinfo is None else now_ts
-    last_buy = {} if buys is None or not len(buys) else (
-        pd.to_datetime(buys["ts"], utc=True).groupby(buys["person"].astype(str)).max().to_dict())
-    for pid, (at, hurt) in old_hurts.items():
-        at = at.tz_localize("UTC") if at.tzinfo is None else at
-        bought = last_buy.get(pid)
-        if bought is not None and at < bought <= now_ts:
-            continue  # they bought again after it: made right enough to sell to
-        st = states.setdefault(pid, {"person_id": pid})
-        st["anger"] = max(st.get("anger") or 0, hurt["anger"] or 0) or None
-        st["frustration"] = max(st.get("frustration") or 0, hurt["frustration"] or 0) or None
-        if st.get("sentiment") is None or (hurt["score"] or 0) < st["sentiment"]:
-            st["sentiment"] = hurt["score"]
-        st["threats"] = sorted({*st.get("threats", []), *(hurt["threats"] or [])})
-        st["hurt_days_ago"] = round((now_ts - at).total_seconds() / 86400, 1)
-    for pid, (at, why) in hurt_cases.items():
-        at = at.tz_localize("UTC") if at.tzinfo is None else at
-        bought = last_buy.get(pid)
-        if bought is not None and at < bought <= now_ts:
-            continue  # bought again after the case
-        put(pid, hurt_case=why, hurt_case_days_ago=round((now_ts - at).total_seconds() / 86400, 1))
+    r.hurts(old_hurts, hurt_cases, r.purchases(buys))
     if only is not None:
-        states = {p: states[p] for p in only if p in states}
+        return {p: states[p] for p in only if p in states}
     return states
 
 

@@ -21,21 +21,22 @@ class DecideStage:
     def run(self, ctx: RunContext) -> dict[str, Any]:
         from empatia.decide.catalogue import load_catalogue
         from empatia.decide.engine import run
-        from empatia.decide.refresh import REFRESH_MAX, changed_people, refresh, retrain_reason
+        from empatia.decide.refresh import changed_people, refresh, retrain_reason
 
         store = ctx.workspace.store
-        export = ctx.options.get("decide_export")
-        catalogue = load_catalogue(ctx.options.get("decide_actions"))
-        reason = retrain_reason(store, ctx.options, full=ctx.full)
+        settings = ctx.stages.decide
+        export = settings.export
+        catalogue = load_catalogue(settings.actions_file)
+        reason = retrain_reason(store, settings, full=ctx.full)
         if reason is None:
             people = changed_people(store)
-            if len(people) <= int(ctx.options.get("decide_refresh_max", REFRESH_MAX)):
+            if len(people) <= settings.refresh_max:
                 figures = refresh(store, people, catalogue)
                 if export:
-                    _export(store, Path(export))
+                    _export(store, export)
                 return figures
             reason = f"{len(people)} people changed"
-        figures = run(store, export=Path(export) if export else None,
+        figures = run(store, export=export,
                       catalogue=catalogue, progress=ctx.progress.advance)  # fmt: skip
         return {"retrained": reason, **figures}
 

@@ -35,7 +35,8 @@ def analyze_texts(ws: Any, texts: list[str], analyzer: str | None = None) -> lis
     ``auto`` (no choice made) means the encoder, as ``empatia emotion reanalyze`` does.
     """
     store = _store(ws)
-    name = analyzer or configured_analyzer(store.con)
+    settings = ws.settings.stages.emotion if hasattr(ws, "settings") else None
+    name = analyzer or configured_analyzer(store.con, settings)
     name = "encoder" if name == "auto" else name
     if name not in ANALYZERS:
         raise UnknownAnalyzerError(name, list(ANALYZERS))

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,6 +26,7 @@ import duckdb
 import orjson
 
 from empatia.emotion.analyzers.base import EMOTIONS, Analysis
+from empatia.emotion.config import EmotionSettings
 from empatia.emotion.cues import Cue
 from empatia.emotion.langid import locale_hint
 from empatia.emotion.registry import Analyzer, get_analyzer
@@ -62,24 +62,16 @@ def text_hash(text: str, hint: str | None) -> str:
     return hashlib.md5(f"{hint or ''}\x00{text}".encode()).hexdigest()
 
 
-#: With no analyzer chosen, a backlog larger than this is analysed with ``fast`` (the encoder
-#: does ~60–150 short texts/s on two cores; ``fast`` thousands). Choose explicitly with
-#: ``empatia emotion use encoder`` to always use the encoder.
-AUTO_FAST_ABOVE = 20_000
-
-
 def configured_analyzer(
-    con: duckdb.DuckDBPyConnection, options: dict[str, Any] | None = None
+    con: duckdb.DuckDBPyConnection, settings: EmotionSettings | None = None
 ) -> str:
-    """Analyzer name: run option → ``EMPATIA_EMOTION_ANALYZER`` → ``emotion_config`` → ``auto``.
+    """Analyzer name: ``[stages.emotion] analyzer`` (argument, ``EMPATIA_STAGES__EMOTION__ANALYZER``
+    or empatia.toml) → the workspace's choice (``emotion_config``) → ``auto``.
 
-    ``auto`` means the encoder, except for backlogs above :data:`AUTO_FAST_ABOVE` texts.
+    ``auto`` means the encoder, except for backlogs above ``auto_fast_above`` texts.
     """
-    options = options or {}
-    if options.get("emotion_analyzer"):
-        return str(options["emotion_analyzer"])
-    if os.environ.get("EMPATIA_EMOTION_ANALYZER"):
-        return os.environ["EMPATIA_EMOTION_ANALYZER"]
+    if settings is not None and settings.analyzer:
+        return settings.analyzer
     row = con.execute("select value from emotion_config where key = 'analyzer'").fetchone()
     return str(row[0]) if row else "auto"
 
@@ -333,27 +325,28 @@ def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
 def run_emotion(
     con: duckdb.DuckDBPyConnection,
     languages: tuple[str, ...],
-    options: dict[str, Any] | None = None,
+    settings: EmotionSettings | None = None,
     progress: Any = None,
     full: bool = False,
 ) -> dict[str, Any]:
     """The stage's work: analyse pending texts with the workspace's analyzer, then aggregates."""
-    name = configured_analyzer(con, options)
+    settings = settings or EmotionSettings()
+    name = configured_analyzer(con, settings)
     if full:
         forget_analyses(con)
     if name == "auto":
-        name = resolve_auto(con, options)
+        name = resolve_auto(con, settings)
         set_config(con, "analyzer", name)  # the workspace's analyzer from now on
     analyzer = get_analyzer(name, **analyzer_options(con, name, languages))
     themes = None
-    if (options or {}).get("emotion_themes", True) and hasattr(analyzer, "embed"):
+    if settings.themes and hasattr(analyzer, "embed"):
         from empatia.emotion.themes import ThemeMatcher, load_anchors
 
         embed = getattr(analyzer, "embed_reusing", analyzer.embed)
         themes = ThemeMatcher(embed, load_anchors(con))
     redact = None
     row = con.execute("select value from emotion_config where key = 'redact'").fetchone()
-    if (options or {}).get("emotion_redact") or (row and row[0] in ("on", "true", "1")):
+    if settings.redact or (row and row[0] in ("on", "true", "1")):
         from empatia.privacy.redact import redact  # the privacy component's public text redactor
     figures = analyze_pending(con, analyzer, progress, themes=themes, redact=redact)
     row = con.execute(
@@ -367,9 +360,9 @@ def run_emotion(
     return figures
 
 
-def resolve_auto(con: duckdb.DuckDBPyConnection, options: dict[str, Any] | None = None) -> str:
+def resolve_auto(con: duckdb.DuckDBPyConnection, settings: EmotionSettings | None = None) -> str:
     """What ``auto`` means for this workspace: the analyzer most stored results were made
-    with; with none stored, ``fast`` for a backlog above :data:`AUTO_FAST_ABOVE` texts, else
+    with; with none stored, ``fast`` for a backlog above ``auto_fast_above`` texts, else
     the encoder."""
     row = con.execute(
         "select split_part(analyzer, ':', 1), count(*) as n from text_analysis"
@@ -379,7 +372,7 @@ def resolve_auto(con: duckdb.DuckDBPyConnection, options: dict[str, Any] | None 
         return str(row[0])
     found = con.execute(f"select count(*) from ({_PENDING})", [_scanned(con)]).fetchone()
     backlog = int(found[0]) if found else 0
-    limit = int((options or {}).get("emotion_auto_fast_above", AUTO_FAST_ABOVE))
+    limit = (settings or EmotionSettings()).auto_fast_above
     if backlog > limit:
         log.info("emotion: %d texts pending; using the fast analyzer (choose with "
                  "`empatia emotion use`)", backlog)  # fmt: skip

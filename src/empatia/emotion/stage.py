@@ -21,7 +21,8 @@ class EmotionStage:
     def run(self, ctx: RunContext) -> dict[str, Any]:
         ws = ctx.workspace
         return run_emotion(
-            ws.store.con, tuple(ws.settings.languages), ctx.options, ctx.progress, full=ctx.full
+            ws.store.con, tuple(ws.settings.languages), ctx.stages.emotion, ctx.progress,
+            full=ctx.full,
         )
 
 

@@ -5,22 +5,25 @@
 33.33333333333333
 """
 
-from empatia.experience.config import ExperienceConfig
-from empatia.experience.gap import perception_gap
-from empatia.experience.hygiene import may_survey, may_survey_all
-from empatia.experience.stats import Score, nps, score, wilson
-from empatia.experience.surveys import excluded_responses, survey_scores
-from empatia.experience.views import (
-    effort_summary,
-    hurt_list,
-    hurt_outcomes,
-    touchpoints,
-    trajectories,
-    trajectory,
-)
+from empatia.plugins import lazy_exports
 
-__all__ = [
-    "ExperienceConfig", "Score", "effort_summary", "excluded_responses", "hurt_list",
-    "hurt_outcomes", "may_survey", "may_survey_all", "nps", "perception_gap", "score", "survey_scores",
-    "touchpoints", "trajectories", "trajectory", "wilson",
-]  # fmt: skip
+_EXPORTS = {
+    "ExperienceConfig": "config",
+    "Score": "stats",
+    "effort_summary": "views",
+    "excluded_responses": "surveys",
+    "hurt_list": "views",
+    "hurt_outcomes": "views",
+    "may_survey": "hygiene",
+    "may_survey_all": "hygiene",
+    "nps": "stats",
+    "perception_gap": "gap",
+    "score": "stats",
+    "survey_scores": "surveys",
+    "touchpoints": "views",
+    "trajectories": "views",
+    "trajectory": "views",
+    "wilson": "stats",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)  # scipy: loaded on first use

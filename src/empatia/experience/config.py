@@ -1,19 +1,18 @@
-"""Thresholds of the experience stage, with defaults; run options override them.
+"""Thresholds of the experience stage: the ``[stages.experience]`` section of the workspace
+settings (:mod:`empatia.settings`), with these defaults.
 
->>> ExperienceConfig.from_options({"experience": {"hurt_contacts": 6}}).hurt_contacts
+>>> ExperienceConfig(hurt_contacts=6).hurt_contacts
 6
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
-from typing import Any
-
-from empatia.errors import ConfigError
+from pydantic import BaseModel, ConfigDict
 
 
-@dataclass(frozen=True)
-class ExperienceConfig:
+class ExperienceConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     # effort
     repeat_days: float = 7.0  # a new case on the same topic within this many days is a repeat
     after_days: float = 60.0  # what happened after a journey: look this far ahead
@@ -52,14 +51,3 @@ class ExperienceConfig:
     active_negative: float = -0.4  # … or a score this low is a hurt word (decide's thresholds)
     active_kind: float = 0.3  # a word this positive after a hurt made it right
 
-    @classmethod
-    def from_options(cls, options: dict[str, Any] | None) -> ExperienceConfig:
-        over = dict((options or {}).get("experience") or {})
-        known = {f.name for f in fields(cls)}
-        bad = sorted(set(over) - known)
-        if bad:
-            raise ConfigError(
-                f"unknown experience setting(s) {', '.join(bad)}; known: {', '.join(sorted(known))}",
-                settings=bad,
-            )
-        return replace(cls(), **over)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from typing import Any
 
 from empatia.experience.activity import build_facts, refresh
-from empatia.experience.config import ExperienceConfig
 from empatia.experience.effort import build_journeys, index_cases, update_journeys
 from empatia.experience.gap import build_gap
 from empatia.experience.surveys import build_responses
@@ -23,7 +21,7 @@ class ExperienceStage:
     identity's ``event_persons``, emotion's ``text_analysis`` (when present) and profiles'
     ``p_alive``.
 
-    Run option ``experience``: a dict overriding :class:`ExperienceConfig` thresholds.
+    Settings: ``[stages.experience]`` (:class:`ExperienceConfig` thresholds).
     The stage is SQL on the store's DuckDB; on ``--engine spark`` it still runs there.
     """
 
@@ -31,13 +29,13 @@ class ExperienceStage:
     after: tuple[str, ...] = ("identity", "profiles", "emotion")
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
-        cfg = ExperienceConfig.from_options(ctx.options)
+        cfg = ctx.stages.experience
         con = ctx.workspace.store.con
         ctx.progress.total(4)
         texts = _has(con, "text_analysis")
         # Service journeys and trajectories: only the people whose events or analysed texts
         # changed (empatia.store.changes); surveys and the perception gap: everything.
-        settings = json.dumps([asdict(cfg), texts], sort_keys=True, default=str)
+        settings = json.dumps([cfg.model_dump(), texts], sort_keys=True, default=str)
         changes = changed_persons(con, "experience", settings, also=(TEXTS,) if texts else (),
                                   full=ctx.full)  # fmt: skip
         figures: dict[str, Any] = {}

@@ -2,12 +2,15 @@
 
 The batch stage (``identity``) writes ``identities``, ``event_persons``, ``merge_history``,
 ``identity_blocked`` and ``identity_review``; :func:`attach_new_events` is the fresh path
-for events ingested since; :func:`unmerge` and :func:`split` repair wrong merges.
+for events ingested since; :mod:`empatia.identity.unmerge` repairs wrong merges. Names load on
+first use: the settings import :class:`IdentityConfig` without the matching machinery.
 """
 
-from empatia.identity.config import IdentityConfig
-from empatia.identity.incremental import attach_new_events
-from empatia.identity.resolve import resolve
-from empatia.identity.unmerge import history, split, unmerge
+from empatia.plugins import lazy_exports
 
-__all__ = ["IdentityConfig", "attach_new_events", "history", "resolve", "split", "unmerge"]
+_EXPORTS = {
+    "IdentityConfig": "config",
+    "attach_new_events": "incremental",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

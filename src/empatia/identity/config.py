@@ -1,7 +1,7 @@
 """How identity resolution behaves, per workspace.
 
-Resolved explicit argument → ``EMPATIA_IDENTITY_*`` environment variable → defaults, like the
-workspace settings. A pipeline run passes ``options={"identity": {...}}``.
+The ``[stages.identity]`` section of the workspace settings (:mod:`empatia.settings`):
+argument → ``EMPATIA_STAGES__IDENTITY__*`` → empatia.toml → these defaults.
 
 >>> IdentityConfig(default_region="PL").max_neighbours["phone"]
 5
@@ -9,12 +9,7 @@ workspace settings. A pipeline run passes ``options={"identity": {...}}``.
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from empatia.errors import ConfigError
+from pydantic import BaseModel, ConfigDict, Field
 
 #: Identifier kinds, in the order that picks an event's person (the first one not blocked).
 KINDS: tuple[str, ...] = (
@@ -26,10 +21,14 @@ KINDS: tuple[str, ...] = (
 STRONG_KINDS: tuple[str, ...] = ("user_id", "email", "crm_id", "loyalty_id")
 
 
-class IdentityConfig(BaseSettings):
-    """Rules for normalising and stitching identifiers."""
+#: Settings that say when the batch resolution runs, not what it links.
+WHEN_FIELDS = frozenset({"fresh_max", "rematch_records", "full_days"})
 
-    model_config = SettingsConfigDict(env_prefix="EMPATIA_IDENTITY_", extra="forbid", frozen=True)
+
+class IdentityConfig(BaseModel):
+    """Rules for normalising and stitching identifiers, and when the batch resolution runs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     default_region: str = Field(
         "US", description="Region for phone numbers written without a country code."
@@ -64,14 +63,10 @@ class IdentityConfig(BaseSettings):
     )
     probabilistic: bool = Field(True, description="Run Splink on CRM/loyalty records.")
 
-    @classmethod
-    def from_options(cls, options: dict[str, Any] | None) -> IdentityConfig:
-        raw = (options or {}).get("identity", {})
-        if isinstance(raw, IdentityConfig):
-            return raw
-        from pydantic import ValidationError
-
-        try:
-            return cls(**raw)
-        except ValidationError as e:
-            raise ConfigError(f"invalid identity settings: {e}") from e
+    fresh_max: int = Field(
+        20_000, ge=0, description="A run with more new events than this resolves in batch."
+    )
+    rematch_records: int = Field(
+        500, ge=1, description="Batch matching is due after this many new CRM/loyalty records."
+    )
+    full_days: float = Field(7, gt=0, description="… or when the last batch is this old.")

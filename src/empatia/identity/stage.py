@@ -7,10 +7,10 @@ component (a minute on 2 M events). The batch resolution runs when it is needed:
 - ``--full``, another engine than DuckDB, or the first run;
 - an operator's decision changed what is linked (unmerge/split pins, review answers) or the
   identity settings changed;
-- the backlog is large (more than ``identity_fresh_max`` new events, default 20,000: a bulk
-  import);
-- probabilistic matching is due: ``identity_rematch_records`` (default 500) CRM records arrived
-  since the last batch, or the last batch is ``identity_full_days`` (default 7) days old.
+- the backlog is large (more than ``fresh_max`` new events, default 20,000: a bulk import);
+- probabilistic matching is due: ``rematch_records`` (default 500) CRM records arrived since
+  the last batch, or the last batch is ``full_days`` (default 7) days old
+  (``[stages.identity]``, :class:`~empatia.identity.config.IdentityConfig`).
 """
 
 from __future__ import annotations
@@ -18,17 +18,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from empatia.identity.config import IdentityConfig
+from empatia.identity.config import WHEN_FIELDS, IdentityConfig
 from empatia.identity.incremental import WRITE_LOCK, attach_new_events
 from empatia.identity.resolve import resolve, write_state
 from empatia.pipeline import RunContext, register_stage
 from empatia.store import Store
 from empatia.store.engine import engine_for
-
-FRESH_MAX = 20_000
-REMATCH_RECORDS = 500
-FULL_DAYS = 7
-
 
 def structure(store: Store, config: IdentityConfig) -> str:
     """What decides the links besides the events: pins, review answers, settings."""
@@ -39,7 +34,7 @@ def structure(store: Store, config: IdentityConfig) -> str:
         " value_r, status), ',' order by kind_l, value_l, kind_r, value_r), ''))"
         " from identity_review where status <> 'open')"
     ).fetchone()
-    return f"{row[0] if row else ''}|{config.model_dump_json()}"
+    return f"{row[0] if row else ''}|{config.model_dump_json(exclude=set(WHEN_FIELDS))}"
 
 
 def _count(store: Store, sql: str) -> int:
@@ -51,7 +46,6 @@ def full_reason(ctx: RunContext, config: IdentityConfig) -> str | None:
     """Why this run needs the batch resolution (``None``: the fresh path will do)."""
     store = ctx.workspace.store
     state = {k: v for k, v in store.con.execute("select key, value from identity_state").fetchall()}
-    opts = ctx.options
     if ctx.full:
         return "full"
     if ctx.engine != "duckdb":
@@ -63,16 +57,16 @@ def full_reason(ctx: RunContext, config: IdentityConfig) -> str | None:
     backlog = _count(store, "select coalesce(max(seq), 0) from events") - int(
         state.get("last_seq", 0)
     )
-    if backlog > int(opts.get("identity_fresh_max", FRESH_MAX)):
+    if backlog > config.fresh_max:
         return "large backlog"
     if config.probabilistic:
         new_records = _count(store, "select count(*) from identity_records") - int(
             state.get("full_records", 0)
         )
-        if new_records >= int(opts.get("identity_rematch_records", REMATCH_RECORDS)):
+        if new_records >= config.rematch_records:
             return "matching due"
     age = datetime.now(UTC) - datetime.fromisoformat(state["full_at"])
-    if age > timedelta(days=float(opts.get("identity_full_days", FULL_DAYS))):
+    if age > timedelta(days=config.full_days):
         return "matching due"
     return None
 
@@ -84,14 +78,14 @@ class IdentityStage:
     after: tuple[str, ...] = ()
 
     def fingerprint(self, ctx: RunContext) -> str:
-        return structure(ctx.workspace.store, IdentityConfig.from_options(ctx.options))
+        return structure(ctx.workspace.store, ctx.stages.identity)
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
-        config = IdentityConfig.from_options(ctx.options)
+        config = ctx.stages.identity
         store = ctx.workspace.store
         reason = full_reason(ctx, config)
         if reason is None:
-            n = attach_new_events(store, config, max_events=FRESH_MAX * 10)
+            n = attach_new_events(store, config, max_events=config.fresh_max * 10)
             return {"mode": "incremental", "event_persons": n}
         eng, own = engine_for(ctx)
         try:

@@ -13,11 +13,25 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from empatia.errors import ConfigError
 
 STAGE_ORDER: tuple[str, ...] = (
     "discover", "consider", "buy", "receive", "use", "get help", "return", "leave",
 )  # fmt: skip
+
+
+class JourneysSettings(BaseModel):
+    """The ``[stages.journeys]`` section of the workspace settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    stage_map_file: Path | None = Field(
+        None,
+        description="A TOML file mapping events to journey stages (see the shipped stages.toml), "
+        "applied over the defaults and the workspace's `journeys stages set` edits.",
+    )
 
 
 @dataclass
@@ -73,8 +87,9 @@ class StageMap:
         return self.order.index(stage)
 
 
-def load_stage_map(con: Any | None = None, options: dict[str, Any] | None = None) -> StageMap:
-    """Defaults ← the workspace's ``journey_stage_map`` rows ← a TOML file in run options."""
+def load_stage_map(con: Any | None = None, path: str | Path | None = None) -> StageMap:
+    """Defaults ← the workspace's ``journey_stage_map`` rows ← the TOML file at ``path``
+    (``[stages.journeys] stage_map_file``)."""
     m = StageMap.default()
     if con is not None:
         try:
@@ -82,7 +97,6 @@ def load_stage_map(con: Any | None = None, options: dict[str, Any] | None = None
         except Exception:  # noqa: BLE001 - table missing on an old store
             rows = []
         m = m.merged({p: s for p, s in rows})
-    path = (options or {}).get("journeys_stages")
     if path:
         try:
             data = tomllib.loads(Path(path).read_text())

@@ -15,7 +15,8 @@ from empatia.store.engine import engine_for
 class JourneysStage:
     """Rebuilds ``journey_steps``, ``journey_sessions`` and ``journeys`` (Ibis: DuckDB or Spark).
 
-    Run option ``journeys_stages``: a TOML file mapping events to stages (see ``stages.toml``).
+    ``[stages.journeys] stage_map_file``: a TOML file mapping events to stages (see
+    ``stages.toml``).
     """
 
     name = "journeys"
@@ -23,7 +24,7 @@ class JourneysStage:
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         store = ctx.workspace.store
-        smap = load_stage_map(store.con, ctx.options)
+        smap = load_stage_map(store.con, ctx.stages.journeys.stage_map_file)
         ctx.progress.total(3)
         eng, owned = engine_for(ctx)
         # Incremental on DuckDB: only the people whose events changed (empatia.store.changes)

@@ -1,8 +1,8 @@
 """Retention: rows older than their table's policy are deleted by the ``privacy`` stage.
 
 Policies come from a TOML file (the packaged ``retention.toml`` by default: raw events 25
-months; or ``$EMPATIA_RETENTION_FILE``, ``[stages] retention_file``, ``--policies FILE``), and
-the workspace's own ``empatia.toml`` changes single tables on top of it::
+months; or ``[stages.privacy] retention_file``, ``--policies FILE``), and the workspace's own
+``empatia.toml`` changes single tables on top of it::
 
     [stages.privacy.retention]
     events = "10 years"
@@ -24,7 +24,6 @@ are the same function, so ``empatia retention --dry-run`` shows what the run wil
 
 from __future__ import annotations
 
-import os
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ import duckdb
 
 from empatia.errors import ConfigError
 from empatia.privacy import audit
+from empatia.privacy.config import PrivacySettings
 from empatia.privacy.subjects import SKIP_TABLES, q, tables
 from empatia.store import Store
 
@@ -72,10 +72,9 @@ class RetentionResult:
 def load_policies(
     path: str | Path | None = None, overrides: Mapping[str, Any] | None = None
 ) -> list[Policy]:
-    """Policies from ``path``, else ``$EMPATIA_RETENTION_FILE``, else the packaged defaults;
+    """Policies from ``path``, else the packaged defaults;
     ``overrides`` (``{"events": "10 years"}``, or ``{"t": {"column": …, "keep": …}}`` for a
     table the file lacks) change single tables on top."""
-    path = path or os.environ.get("EMPATIA_RETENTION_FILE")
     try:
         text = (
             Path(path).read_text()
@@ -119,19 +118,12 @@ def _policy(table: str, spec: Any) -> Policy:
     return Policy(table, str(spec["column"]), str(spec["keep"]).replace("'", ""))
 
 
-def for_options(options: Mapping[str, Any], path: str | Path | None = None) -> list[Policy]:
-    """The policies of a run's (or a workspace's) stage options: ``path`` or
-    ``retention_file``, changed by ``privacy.retention`` (``[stages.privacy.retention]``)."""
-    privacy = options.get("privacy") or {}
-    overrides = privacy.get("retention") if isinstance(privacy, Mapping) else privacy
-    if overrides is not None and not isinstance(overrides, Mapping):
-        raise ConfigError(f'{SETTING} must be a table, e.g. events = "10 years"')
-    return load_policies(path or options.get("retention_file"), overrides)
-
-
-def for_settings(settings: Settings, path: str | Path | None = None) -> list[Policy]:
-    """The workspace's policies (see :func:`for_options`)."""
-    return for_options(settings.stages, path)
+def for_settings(settings: Settings | PrivacySettings, path: str | Path | None = None
+                 ) -> list[Policy]:
+    """The workspace's policies: ``path`` or ``retention_file``, changed by
+    ``[stages.privacy.retention]``."""
+    privacy = settings if isinstance(settings, PrivacySettings) else settings.stages.privacy
+    return load_policies(path or privacy.retention_file, privacy.retention)
 
 
 def _cutoff(con: duckdb.DuckDBPyConnection, p: Policy) -> datetime:
@@ -166,7 +158,7 @@ def import_notice(files: Iterable[Any]) -> str | None:
         f"{n:,} event{are} older than the retention period for events ({keep}): the next "
         f"`empatia run` deletes {them} and the rows derived from {them}; keep {them} with "
         f'{SETTING} events = "10 years" in empatia.toml (or a policies file in '
-        "EMPATIA_RETENTION_FILE)"
+        "[stages.privacy] retention_file)"
     )
 
 

@@ -110,11 +110,12 @@ class PrivacyStage:
         figures: dict[str, Any] = {"consent_records": read_consent(store, full=ctx.full)}
         purged = purge_erased(store)
         figures["late_events_dropped"] = purged
-        if ctx.options.get("retention", True):
+        settings = ctx.stages.privacy
+        if settings.apply_retention:
             # Per table, derived rows included: {"events": 1204, "text_analysis": 310}.
-            policies = retention.for_options(ctx.options)
+            policies = retention.for_settings(settings)
             figures.update(retention.figures(retention.apply(store, policies)))
-        if purged and ctx.options.get("rewrite", True):
+        if purged and settings.rewrite:
             rewrite(store)
         return figures
 

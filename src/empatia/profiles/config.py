@@ -1,5 +1,5 @@
-"""How profiles are built, per workspace (``options={"profiles": {...}}`` or
-``EMPATIA_PROFILES_*``).
+"""How profiles are built: the ``[stages.profiles]`` section of the workspace settings
+(:mod:`empatia.settings`; ``EMPATIA_STAGES__PROFILES__*``).
 
 >>> ProfileConfig(source_precedence=("crm", "store")).source_precedence
 ('crm', 'store')
@@ -7,18 +7,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from empatia.errors import ConfigError
+from pydantic import BaseModel, ConfigDict, Field
 
 
-class ProfileConfig(BaseSettings):
+class ProfileConfig(BaseModel):
     """Trait source precedence and customer-value settings."""
 
-    model_config = SettingsConfigDict(env_prefix="EMPATIA_PROFILES_", extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     source_precedence: tuple[str, ...] = Field(
         (),
@@ -40,14 +35,3 @@ class ProfileConfig(BaseSettings):
         20, ge=2, description="Fewer buyers than this: CLV is not estimated (left empty)."
     )
 
-    @classmethod
-    def from_options(cls, options: dict[str, Any] | None) -> ProfileConfig:
-        raw = (options or {}).get("profiles", {})
-        if isinstance(raw, ProfileConfig):
-            return raw
-        from pydantic import ValidationError
-
-        try:
-            return cls(**raw)
-        except ValidationError as e:
-            raise ConfigError(f"invalid profile settings: {e}") from e

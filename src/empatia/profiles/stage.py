@@ -131,7 +131,7 @@ class ProfilesStage:
         try:
             return run_profiles(
                 eng,
-                ProfileConfig.from_options(ctx.options),
+                ctx.stages.profiles,
                 full=ctx.full,
                 money=Reporting.from_settings(ctx.workspace.settings),
             )

@@ -362,17 +362,12 @@ def union(*tables: ir.Table, distinct: bool = False) -> ir.Table:
 def engine_for(ctx: Any) -> tuple[Engine, bool]:
     """The engine a pipeline stage runs on, and whether the stage must close it.
 
-    A runner that shares one engine between stages puts it in
-    ``ctx.options["engine_instance"]``; otherwise a new one is made from ``ctx.engine``
-    (``ctx.options["master"]`` / ``["spark_session"]`` for Spark).
+    A runner that shares one engine between stages puts it in ``ctx.engine_instance``;
+    otherwise a new one is made from ``ctx.engine`` (``ctx.master`` / ``ctx.spark_session``
+    for Spark).
     """
-    shared = ctx.options.get("engine_instance")
+    shared = ctx.engine_instance
     if isinstance(shared, Engine):
         return shared, False
-    eng = connect(
-        ctx.workspace.store,
-        ctx.engine,
-        master=ctx.options.get("master"),
-        session=ctx.options.get("spark_session"),
-    )
+    eng = connect(ctx.workspace.store, ctx.engine, master=ctx.master, session=ctx.spark_session)
     return eng, True

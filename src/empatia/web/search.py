@@ -44,10 +44,8 @@ def default_region(workspace: Any) -> str:
     """The region identity reads phone numbers in (``[stages.identity] default_region``)."""
     from empatia.identity.config import IdentityConfig
 
-    stages = getattr(getattr(workspace, "settings", None), "stages", None) or {}
-    ident = stages.get("identity") if isinstance(stages, dict) else None
-    region = ident.get("default_region") if isinstance(ident, dict) else None
-    return str(region or IdentityConfig().default_region)
+    settings = getattr(workspace, "settings", None)
+    return (settings.stages.identity if settings else IdentityConfig()).default_region
 
 
 def find(con: duckdb.DuckDBPyConnection, store: Any, query: str, limit: int = 20,
