@@ -94,17 +94,7 @@ def _account(p: People, i: int, ri: list[float], t: float, loc: str, grant: list
     uid = p.user_id[i]
     anon = p.cookies[i][0] if p.cookies[i] else (p.devices[i][0][1] if p.devices[i] else None)
     channel = "web" if p.cookies[i] else "app"
-    traits: dict[str, Any] = {"email": p.emails[i][0], "firstName": p.first[i],
-                              "lastName": p.last[i], "language": p.lang[i],
-                              "market": p.market[i]}  # fmt: skip
-    if ri[0] < 0.6:
-        traits["phone"] = phone_variant(p.phones[i][0], int(ri[1] * 5))
-    if ri[2] < 0.65:
-        traits["birthDate"] = p.birth[i]
-    if ri[3] < 0.75:
-        traits["address"] = {"city": p.city[i], "street": p.street[i], "postalCode": p.postal[i]}
-    if p.loyalty[i] is not None and ri[4] < 0.55:
-        traits["loyaltyId"] = p.loyalty[i]
+    traits = _account_traits(p, i, ri)
     ctx: dict[str, Any] = {"channel": channel, "locale": loc}
     state = dict(zip(PURPOSES, grant))
     if not p.devices[i]:
@@ -120,7 +110,34 @@ def _account(p: People, i: int, ri: list[float], t: float, loc: str, grant: list
                                context={"channel": channel},
                                properties={"purpose": purpose, "granted": state[purpose],
                                            "legal_basis": "consent"}))  # fmt: skip
-    # later: a new e-mail address, a new phone number
+    _new_contacts(p, i, ri, t, loc, channel, web)
+    _consent_changes(uid, ri[9], t, channel, state, hurt_time.get(i), web)
+    for purpose, granted in state.items():
+        truth.set(f"consent_{purpose}", i, granted)
+    if p.influencer[i]:
+        _influencer(p, i, ri, t, web)
+
+
+def _account_traits(p: People, i: int, ri: list[float]) -> dict[str, Any]:
+    """What the sign-up form sends: always the name, sometimes a phone, birth date, address."""
+    traits: dict[str, Any] = {"email": p.emails[i][0], "firstName": p.first[i],
+                              "lastName": p.last[i], "language": p.lang[i],
+                              "market": p.market[i]}  # fmt: skip
+    if ri[0] < 0.6:
+        traits["phone"] = phone_variant(p.phones[i][0], int(ri[1] * 5))
+    if ri[2] < 0.65:
+        traits["birthDate"] = p.birth[i]
+    if ri[3] < 0.75:
+        traits["address"] = {"city": p.city[i], "street": p.street[i], "postalCode": p.postal[i]}
+    if p.loyalty[i] is not None and ri[4] < 0.55:
+        traits["loyaltyId"] = p.loyalty[i]
+    return traits
+
+
+def _new_contacts(p: People, i: int, ri: list[float], t: float, loc: str, channel: str,
+                  web: Sink) -> None:  # fmt: skip
+    """Later: a new e-mail address, a new phone number."""
+    uid = p.user_id[i]
     for k, email in enumerate(p.emails[i][1:]):
         tk = t + (END - t) * (0.3 + 0.3 * k) * ri[6]
         web.emit(event("identify", ts(tk), user_id=uid, traits={"email": email},
@@ -130,12 +147,16 @@ def _account(p: People, i: int, ri: list[float], t: float, loc: str, grant: list
         web.emit(event("identify", ts(tk), user_id=uid,
                        traits={"phone": phone_variant(p.phones[i][1], int(ri[8] * 5))},
                        context={"channel": channel}))  # fmt: skip
-    # consent changes: marketing withdrawn (more often after a bad experience), or granted later
-    hurt = hurt_time.get(i)
+
+
+def _consent_changes(uid: str | None, r: float, t: float, channel: str, state: dict[str, bool],
+                     hurt: float | None, web: Sink) -> None:  # fmt: skip
+    """Marketing withdrawn (more often after a bad experience), or granted later; ``state``
+    is updated in place."""
     for k, purpose in enumerate(
         ("marketing_email", "marketing_sms", "partner_sharing", "profiling")
     ):
-        u = (ri[9] + 0.37 * k) % 1.0
+        u = (r + 0.37 * k) % 1.0
         if state[purpose] and (u < 0.07 or (hurt is not None and u < 0.35)):
             tk = hurt + DAY * (1 + 5 * u) if hurt is not None else t + (END - t) * (0.2 + 0.7 * u)
             if tk < END:
@@ -151,20 +172,21 @@ def _account(p: People, i: int, ri: list[float], t: float, loc: str, grant: list
                            properties={"purpose": purpose, "granted": True,
                                        "legal_basis": "consent"}))  # fmt: skip
             state[purpose] = True
-    for purpose, granted in state.items():
-        truth.set(f"consent_{purpose}", i, granted)
-    if p.influencer[i]:
-        f = int(p.followers[i])
-        share = np.array([0.45, 0.25, 0.15, 0.1, 0.05])[
-            np.argsort([(i * 7 + j * 3) % 5 for j in range(5)])
-        ]
-        traits = {"profession": p.profession[i], "followers": f,
-                  "followers_by_network": {net: int(f * s) for net, s in zip(NETWORKS, share) if f * s >= 500},
-                  "vip": p.profession[i] == "vip" or f > 200_000,
-                  "press": p.profession[i] == "journalist",
-                  "referrals": int(ri[10] * 40)}  # fmt: skip
-        web.emit(event("identify", ts(t + 3600), user_id=uid, traits=traits,
-                       context={"channel": "crm"}))  # fmt: skip
+
+
+def _influencer(p: People, i: int, ri: list[float], t: float, web: Sink) -> None:
+    """The CRM's note on an influencer: profession, followers per network, referrals."""
+    f = int(p.followers[i])
+    share = np.array([0.45, 0.25, 0.15, 0.1, 0.05])[
+        np.argsort([(i * 7 + j * 3) % 5 for j in range(5)])
+    ]
+    traits = {"profession": p.profession[i], "followers": f,
+              "followers_by_network": {net: int(f * s) for net, s in zip(NETWORKS, share) if f * s >= 500},
+              "vip": p.profession[i] == "vip" or f > 200_000,
+              "press": p.profession[i] == "journalist",
+              "referrals": int(ri[10] * 40)}  # fmt: skip
+    web.emit(event("identify", ts(t + 3600), user_id=p.user_id[i], traits=traits,
+                   context={"channel": "crm"}))  # fmt: skip
 
 
 def emit_subject_requests(p: People, rng: np.random.Generator, web: Sink, truth: Truth) -> None:

@@ -134,7 +134,6 @@ class ServiceWriter:
         p, rng, i = self.p, self.rng, cs.person
         self.n_case += 1
         cid = f"C{500_000 + self.n_case}"
-        lang, g = p.lang[i], int(p.gender[i])
         t = cs.start
         chan = cs.channels or []
         u = rng.random(cs.steps * 6 + 8).tolist()
@@ -169,15 +168,7 @@ class ServiceWriter:
             live_wait += wait if contact != "email" else 0.0
             rating = 5 if u[6 * k + 5] < 0.55 else 4 if u[6 * k + 5] < 0.9 else 3
             if k == 0:
-                self.service.emit(event("track", ts(t - 1), name="Case Opened", context=ctx,
-                                        properties={"case_id": cid, "topic": cs.topic, **extra},
-                                        **ids))  # fmt: skip
-                if booking and cs.topic == "booking":
-                    bids, bctx = self._booking_ids(i)
-                    self.booking.emit(event("track", ts(t - 3600), name="Booking Changed",
-                                            context={"channel": "booking"},
-                                            properties={"booking_id": booking[1], "route": booking[2],
-                                                        "status": "changed_by_airline"}, **bids))  # fmt: skip
+                self._open(cs, cid, t, ctx, ids, extra, booking)
             sink = self.calls if contact == "phone" else self.service
             sink.emit(event("track", ts(t), name="Support Contact", context=ctx,
                             properties={"case_id": cid, "channel": contact, "wait_seconds": int(wait),
@@ -187,72 +178,14 @@ class ServiceWriter:
             emotion = self._emotion(k, cs, u[6 * k + 1])
             last_emotion = emotion
             if contact != "store" and (contact != "phone" or u[6 * k + 5] < 0.8):
-                times = k + 1 if k >= 2 else None
-                if cs.planted == "seven_steps" and k == cs.steps - 1:
-                    times = 7
-                text = self.c.compose(lang, emotion, cs.topic, gender=g,
-                                      kind="call" if contact == "phone" else "message", times=times, channel=contact,
-                                      wait_minutes=int(wait / 60) if wait >= 1200 and contact != "email" else None,
-                                      threat=k >= 3 and u[6 * k + 4] < 0.45,
-                                      public_threat=cs.threat_public if k == cs.steps - 1 else None)  # fmt: skip
-                tt = min(t + min(wait, 3 * 3600) + 60, END - 60)
-                if contact == "phone":
-                    mid = self.calls.emit(event("track", ts(tt), name="Call Transcribed", context=ctx,
-                                                properties={"text": text, "case_id": cid,
-                                                            "duration_seconds": int(120 + u[6 * k] * 900),
-                                                            **extra}, **ids))  # fmt: skip
-                    source = "call"
-                else:
-                    source = (
-                        "chat" if contact == "chat" else ("ticket" if u[6 * k] < 0.3 else "email")
-                    )
-                    mid = self.service.emit(event("track", ts(tt), name="Message Sent", context=ctx,
-                                                  properties={"text": text, "case_id": cid,
-                                                              "channel": source, **extra}, **ids))  # fmt: skip
-                self.truth.text(mid, i, lang, emotion, source, case_id=cid,
-                                effort=times is not None or wait >= 1200,
-                                threat=k >= 3 and u[6 * k + 4] < 0.45 or bool(cs.threat_public))  # fmt: skip
+                self._say(cs, cid, k, contact, emotion, t, wait, ctx, ids, extra, u)
             gap = DAY * (0.2 + 2.5 * u[6 * k + 2]) if cs.planted != "special_care" else DAY * 2.3
             t += wait + gap
         end = t
         resolved = cs.resolved and end < END
         internal = False
         if resolved:
-            resolution = "fixed" if cs.topic in ("booking", "app", "delivery") else (
-                "refunded" if u[-1] < 0.6 else "closed")  # fmt: skip
-            internal = u[-2] < 0.93 or cs.planted == "seven_steps"
-            ids, ctx = self._who(i, prev or "email", u[-3])
-            ctx.pop("_contact")
-            extra = {key: ctx.pop(key) for key in ("phone", "email", "loyaltyId") if key in ctx}
-            self.service.emit(event("track", ts(end), name="Case Resolved", context=ctx,
-                                    properties={"case_id": cid, "topic": cs.topic,
-                                                "resolution": resolution,
-                                                "internal_success": bool(internal), **extra},
-                                    **ids))  # fmt: skip
-            if cs.topic == "booking" and booking:
-                bids, _ = self._booking_ids(i)
-                self.booking.emit(event("track", ts(end - 60), name="Booking Fixed",
-                                        context={"channel": "booking"},
-                                        properties={"booking_id": booking[1], "route": booking[2],
-                                                    "status": "confirmed"}, **bids))  # fmt: skip
-            # the customer's last word on it
-            final = "anger" if cs.planted == "seven_steps" else self._final(cs, u[-4])
-            last_emotion = final
-            if u[-5] < 0.55 or cs.planted == "seven_steps":
-                hard = cs.steps >= 3
-                text = self.c.compose(lang, final, cs.topic, gender=g, kind="message",
-                                      times=cs.steps if hard else 1,
-                                      threat=cs.planted == "seven_steps" or (hard and u[-6] < 0.3))  # fmt: skip
-                ids, ctx = self._who(i, "email", u[-5])
-                ctx.pop("_contact")
-                extra = {key: ctx.pop(key) for key in ("phone", "email") if key in ctx}
-                tm = min(end + 3600 * (1 + 5 * u[-5]), END - 60)
-                mid = self.service.emit(event("track", ts(tm), name="Message Sent", context=ctx,
-                                              properties={"text": text, "case_id": cid,
-                                                          "channel": "email", **extra},
-                                              **ids))  # fmt: skip
-                self.truth.text(mid, i, lang, final, "email", case_id=cid, effort=hard,
-                                threat=cs.planted == "seven_steps")  # fmt: skip
+            internal, last_emotion = self._resolve(cs, cid, end, prev, booking, u)
         hurt = internal and (
             cs.steps >= 5 or live_wait >= 5400 or (cs.steps >= 2 and last_emotion in _HURT)
         )
@@ -273,6 +206,92 @@ class ServiceWriter:
             "churned_after": churned, "planted": cs.planted,
             "booking_id": booking[1] if booking and cs.topic == "booking" else None,
         })  # fmt: skip
+
+    def _open(self, cs: Case, cid: str, t: float, ctx: dict[str, Any], ids: dict[str, Any],
+              extra: dict[str, Any], booking: tuple | None) -> None:  # fmt: skip
+        """The case is opened; an airline's change to the booking comes an hour before."""
+        i = cs.person
+        self.service.emit(event("track", ts(t - 1), name="Case Opened", context=ctx,
+                                properties={"case_id": cid, "topic": cs.topic, **extra},
+                                **ids))  # fmt: skip
+        if booking and cs.topic == "booking":
+            bids, bctx = self._booking_ids(i)
+            self.booking.emit(event("track", ts(t - 3600), name="Booking Changed",
+                                    context={"channel": "booking"},
+                                    properties={"booking_id": booking[1], "route": booking[2],
+                                                "status": "changed_by_airline"}, **bids))  # fmt: skip
+
+    def _say(self, cs: Case, cid: str, k: int, contact: str, emotion: str, t: float, wait: float,
+             ctx: dict[str, Any], ids: dict[str, Any], extra: dict[str, Any],
+             u: list[float]) -> None:  # fmt: skip
+        """What the customer said at step ``k``: a call transcript or a written message."""
+        p, i = self.p, cs.person
+        lang, g = p.lang[i], int(p.gender[i])
+        times = k + 1 if k >= 2 else None
+        if cs.planted == "seven_steps" and k == cs.steps - 1:
+            times = 7
+        text = self.c.compose(lang, emotion, cs.topic, gender=g,
+                              kind="call" if contact == "phone" else "message", times=times, channel=contact,
+                              wait_minutes=int(wait / 60) if wait >= 1200 and contact != "email" else None,
+                              threat=k >= 3 and u[6 * k + 4] < 0.45,
+                              public_threat=cs.threat_public if k == cs.steps - 1 else None)  # fmt: skip
+        tt = min(t + min(wait, 3 * 3600) + 60, END - 60)
+        if contact == "phone":
+            mid = self.calls.emit(event("track", ts(tt), name="Call Transcribed", context=ctx,
+                                        properties={"text": text, "case_id": cid,
+                                                    "duration_seconds": int(120 + u[6 * k] * 900),
+                                                    **extra}, **ids))  # fmt: skip
+            source = "call"
+        else:
+            source = "chat" if contact == "chat" else ("ticket" if u[6 * k] < 0.3 else "email")
+            mid = self.service.emit(event("track", ts(tt), name="Message Sent", context=ctx,
+                                          properties={"text": text, "case_id": cid,
+                                                      "channel": source, **extra}, **ids))  # fmt: skip
+        self.truth.text(mid, i, lang, emotion, source, case_id=cid,
+                        effort=times is not None or wait >= 1200,
+                        threat=k >= 3 and u[6 * k + 4] < 0.45 or bool(cs.threat_public))  # fmt: skip
+
+    def _resolve(self, cs: Case, cid: str, end: float, prev: str | None, booking: tuple | None,
+                 u: list[float]) -> tuple[bool, str]:  # fmt: skip
+        """Close a resolved case (and fix its booking); the customer may have a last word.
+        Returns whether the company counts it a success, and the customer's final emotion."""
+        p, i = self.p, cs.person
+        lang, g = p.lang[i], int(p.gender[i])
+        resolution = "fixed" if cs.topic in ("booking", "app", "delivery") else (
+            "refunded" if u[-1] < 0.6 else "closed")  # fmt: skip
+        internal = u[-2] < 0.93 or cs.planted == "seven_steps"
+        ids, ctx = self._who(i, prev or "email", u[-3])
+        ctx.pop("_contact")
+        extra = {key: ctx.pop(key) for key in ("phone", "email", "loyaltyId") if key in ctx}
+        self.service.emit(event("track", ts(end), name="Case Resolved", context=ctx,
+                                properties={"case_id": cid, "topic": cs.topic,
+                                            "resolution": resolution,
+                                            "internal_success": bool(internal), **extra},
+                                **ids))  # fmt: skip
+        if cs.topic == "booking" and booking:
+            bids, _ = self._booking_ids(i)
+            self.booking.emit(event("track", ts(end - 60), name="Booking Fixed",
+                                    context={"channel": "booking"},
+                                    properties={"booking_id": booking[1], "route": booking[2],
+                                                "status": "confirmed"}, **bids))  # fmt: skip
+        # the customer's last word on it
+        final = "anger" if cs.planted == "seven_steps" else self._final(cs, u[-4])
+        if u[-5] < 0.55 or cs.planted == "seven_steps":
+            hard = cs.steps >= 3
+            text = self.c.compose(lang, final, cs.topic, gender=g, kind="message",
+                                  times=cs.steps if hard else 1,
+                                  threat=cs.planted == "seven_steps" or (hard and u[-6] < 0.3))  # fmt: skip
+            ids, ctx = self._who(i, "email", u[-5])
+            ctx.pop("_contact")
+            extra = {key: ctx.pop(key) for key in ("phone", "email") if key in ctx}
+            tm = min(end + 3600 * (1 + 5 * u[-5]), END - 60)
+            mid = self.service.emit(event("track", ts(tm), name="Message Sent", context=ctx,
+                                          properties={"text": text, "case_id": cid,
+                                                      "channel": "email", **extra},
+                                          **ids))  # fmt: skip
+            self.truth.text(mid, i, lang, final, "email", case_id=cid, effort=hard,
+                            threat=cs.planted == "seven_steps")  # fmt: skip
+        return internal, final
 
     def _wait(self, contact: str, k: int, u: float, planted: str | None) -> float:
         z = np.sqrt(2) * _erfinv(2 * min(max(u, 1e-6), 1 - 1e-6) - 1)

@@ -70,57 +70,19 @@ def emit_shop(
             i = sp[j]
             t = st[j]
             oj = so[j]
-            uid = p.user_id[i]
             loc = LOCALES[p.lang[i]]
             rj = r[j]
             if sc[j] == WEB:
-                cks = p.cookies[i]
                 frac = (t - lo[i]) / max(hi[i] - lo[i], 1.0)
-                cookie = cks[min(len(cks) - 1, int(frac * len(cks) + rj[0] * 0.6))]
-                ctx = {"channel": "web", "locale": loc}
                 sink = web
-                if uid is not None and cookie not in logged and (oj >= 0 or rj[1] < 0.2):
-                    sink.emit(event("identify", t_iso[j], user_id=uid, anonymous_id=cookie,
-                                    traits={"email": p.emails[i][0]}, context=ctx))  # fmt: skip
-                    logged.add(cookie)
-                user = uid if cookie in logged else None
-                anon = cookie
-                sink.emit(event("page", t_iso[j], user_id=user, anonymous_id=anon,
-                                name=PAGES[int(rj[2] * 4)], context=ctx))  # fmt: skip
+                ctx, user, anon = _web_visit(p, i, frac, t_iso[j], rj, oj >= 0, loc, logged, web)
             else:
-                devs = p.devices[i]
-                dev = p.shared_devices.get(i) if i in p.shared_devices and rj[0] < 0.5 else devs[0]
-                if dev is None or (len(devs) > 1 and rj[0] > 0.8):
-                    dev = devs[-1]
-                ctx = {"channel": "app", "locale": loc,
-                       "device": {"id": dev[0], "type": "tablet" if dev == p.shared_devices.get(i) else "mobile"},
-                       "os": {"name": _OS[i % 2]}}  # fmt: skip
                 sink = app
-                user, anon = uid, dev[1]
-                if dev[1] not in aliased:
-                    sink.emit(
-                        event("alias", t_iso[j], user_id=uid, context=ctx) | {"previousId": dev[1]}
-                    )
-                    aliased.add(dev[1])
-                sink.emit(event("screen", t_iso[j], user_id=user, anonymous_id=anon,
-                                name=PAGES[int(rj[2] * 4)], context=ctx))  # fmt: skip
+                ctx, user, anon = _app_visit(p, i, t_iso[j], rj, loc, aliased, app)
             tt = t + 20.0
             if oj < 0:
-                for v in range(nview[j]):
-                    q = rand_products[3 * j + v]
-                    sink.emit(event("track", ts(tt), user_id=user, anonymous_id=anon,
-                                    name="Product Viewed", context=ctx,
-                                    properties={"product_id": pid[q], "name": pname[q], "category": pcat[q],
-                                                "price": cprice[q]}))  # fmt: skip
-                    tt += 30.0 + 60.0 * rj[3]
-                if rj[3] > 0.7:  # an abandoned cart; some get as far as an abandoned checkout
-                    sink.emit(event("track", ts(tt), user_id=user, anonymous_id=anon, name="Product Added",
-                                    context=ctx, properties={"product_id": pid[q], "name": pname[q], "category": pcat[q],
-                                                             "price": cprice[q], "quantity": 1}))  # fmt: skip
-                    if rj[3] > 0.88:
-                        sink.emit(event("track", ts(tt + 20.0), user_id=user, anonymous_id=anon,
-                                        name="Checkout Started", context=ctx,
-                                        properties={"order_id": f"A{c0 + j}", "total": cprice[q]}))  # fmt: skip
+                _browse(sink, ctx, user, anon, tt, rj[3], rand_products[3 * j : 3 * j + nview[j]],
+                        f"A{c0 + j}", pid, pname, pcat, cprice)  # fmt: skip
                 continue
             a, c = istart[oj - oa], icount[oj - oa]
             items = [{"product_id": pid[prods[x - ia]], "name": pname[prods[x - ia]], "category": pcat[prods[x - ia]], "price": prices[x - ia],
@@ -153,7 +115,73 @@ def emit_shop(
             sink.emit(event("track", ts(tt + 40.0), user_id=user, anonymous_id=anon,
                             name="Order Completed", context=ctx, properties=props))  # fmt: skip
             _after(sink, oj, oid, deliver[oj - oa], user, anon, ctx, items, returned, a, rj[3])
-    # store purchases: the till sends the loyalty card number
+    _store_orders(p, cat, o, deliver_at, store, stores)
+
+
+def _web_visit(p: People, i: int, frac: float, t_iso: str, rj: list[float], buys: bool,
+               loc: str, logged: set[str], web: Sink) -> tuple[dict, str | None, str]:  # fmt: skip
+    """A web visit's first page, with a log-in first when the visitor logs in; returns the
+    context, the user id (None while anonymous) and the cookie."""
+    uid = p.user_id[i]
+    cks = p.cookies[i]
+    cookie = cks[min(len(cks) - 1, int(frac * len(cks) + rj[0] * 0.6))]
+    ctx = {"channel": "web", "locale": loc}
+    if uid is not None and cookie not in logged and (buys or rj[1] < 0.2):
+        web.emit(event("identify", t_iso, user_id=uid, anonymous_id=cookie,
+                       traits={"email": p.emails[i][0]}, context=ctx))  # fmt: skip
+        logged.add(cookie)
+    user = uid if cookie in logged else None
+    web.emit(event("page", t_iso, user_id=user, anonymous_id=cookie,
+                   name=PAGES[int(rj[2] * 4)], context=ctx))  # fmt: skip
+    return ctx, user, cookie
+
+
+def _app_visit(p: People, i: int, t_iso: str, rj: list[float], loc: str, aliased: set[str],
+               app: Sink) -> tuple[dict, str | None, str]:  # fmt: skip
+    """An app session's first screen (aliasing a device the first time it is seen); returns
+    the context, the user id and the device's anonymous id."""
+    uid = p.user_id[i]
+    devs = p.devices[i]
+    dev = p.shared_devices.get(i) if i in p.shared_devices and rj[0] < 0.5 else devs[0]
+    if dev is None or (len(devs) > 1 and rj[0] > 0.8):
+        dev = devs[-1]
+    ctx = {"channel": "app", "locale": loc,
+           "device": {"id": dev[0], "type": "tablet" if dev == p.shared_devices.get(i) else "mobile"},
+           "os": {"name": _OS[i % 2]}}  # fmt: skip
+    if dev[1] not in aliased:
+        app.emit(event("alias", t_iso, user_id=uid, context=ctx) | {"previousId": dev[1]})
+        aliased.add(dev[1])
+    app.emit(event("screen", t_iso, user_id=uid, anonymous_id=dev[1],
+                   name=PAGES[int(rj[2] * 4)], context=ctx))  # fmt: skip
+    return ctx, uid, dev[1]
+
+
+def _browse(sink: Sink, ctx: dict, user: str | None, anon: str, tt: float, u: float,
+            viewed: list[int], cart_id: str, pid: list, pname: list, pcat: list,
+            cprice: list) -> None:  # fmt: skip
+    """Browsing without buying: products viewed, sometimes an abandoned cart or checkout."""
+    for q in viewed:
+        sink.emit(event("track", ts(tt), user_id=user, anonymous_id=anon,
+                        name="Product Viewed", context=ctx,
+                        properties={"product_id": pid[q], "name": pname[q], "category": pcat[q],
+                                    "price": cprice[q]}))  # fmt: skip
+        tt += 30.0 + 60.0 * u
+    q = viewed[-1]
+    if u > 0.7:  # an abandoned cart; some get as far as an abandoned checkout
+        sink.emit(event("track", ts(tt), user_id=user, anonymous_id=anon, name="Product Added",
+                        context=ctx, properties={"product_id": pid[q], "name": pname[q], "category": pcat[q],
+                                                 "price": cprice[q], "quantity": 1}))  # fmt: skip
+        if u > 0.88:
+            sink.emit(event("track", ts(tt + 20.0), user_id=user, anonymous_id=anon,
+                            name="Checkout Started", context=ctx,
+                            properties={"order_id": cart_id, "total": cprice[q]}))  # fmt: skip
+
+
+def _store_orders(p: People, cat: Catalogue, o: Orders, deliver_at: np.ndarray, store: Sink,
+                  stores: int) -> None:  # fmt: skip
+    """Store purchases: the till sends the loyalty card number."""
+    pid, pname, pcat = cat.product_id, cat.name, cat.category
+    returned = o.returned
     in_store = np.flatnonzero(o.channel == STORE)
     for c0 in range(0, in_store.size, _CHUNK):
         chunk = in_store[c0 : c0 + _CHUNK]
