@@ -1,10 +1,11 @@
-"""Still active (chance): the purchase rhythm's chance, moved by what the person said and
-went through.
+"""Still active (chance): the rhythm's chance, moved by what the person said and went through.
 
-``profiles.p_alive`` (MBG/NBD) sees only when people bought. Here it is moved, in log-odds,
-by what happened to them since their last purchase, each driver with a transparent weight
-(:class:`~empatia.experience.config.ExperienceConfig`, ``active_*``; a weight of 2 divides the
-odds by e² ≈ 7.4):
+The chance that the person is still around (the activity rhythm's Pareto/NBD model, fitted in
+:mod:`~empatia.experience.activity_fit`; on a store too small to fit it, the purchase model's
+``profiles.p_alive``) is moved, in log-odds, by what happened to them since their last
+purchase, each driver with a weight fitted on the store's own past and pulled toward its
+hand-set value (:class:`~empatia.experience.config.ExperienceConfig`, ``active_*``; a weight of
+2 divides the odds by e² ≈ 7.4):
 
 - ``threat`` (3.0): threatened to leave, go public or go to court (an escalation cue);
 - ``hurt_case`` (2.0): went through a case the company calls a success but that hurt them;
@@ -19,6 +20,8 @@ odds by e² ≈ 7.4):
 
 A purchase after a driver cancels it: people who bought again after a complaint are still
 customers. ``p_active`` is null where the purchase model has no ``p_alive`` (never bought).
+The page lists the drivers that lowered the chance (weight above 0), strongest first, and the
+quiet spell, which also explains a low rhythm chance.
 
 The person's own facts (last order, last activity, latest threat, hurt and kind words) are
 kept per person and recomputed when their events change (``empatia.store.changes``); the
@@ -44,9 +47,12 @@ THREAT_WORDS = {"leave": "threatened to leave", "public": "threatened to go publ
                 "legal": "threatened legal action"}  # fmt: skip
 
 
-def _facts_sql(cfg: ExperienceConfig, texts: bool, only: str | None) -> str:
-    """Per person: last order, last activity, latest threat, hurt and kind words."""
+def _facts_sql(cfg: ExperienceConfig, texts: bool, only: str | None, until: str | None = None
+               ) -> str:  # fmt: skip
+    """Per person: last order, last activity, latest threat, hurt and kind words (``until``: a
+    SQL timestamp; only what happened by then, as the fit of the weights sees the past)."""
     where = f"where person_id in (select person_id from {only})" if only else ""
+    by = f'where "timestamp" <= {until}' if until else ""
     names = ", ".join(f"'{e}'" for e in ACTIVE_EVENTS)
     active = f"(e.type in ('page', 'screen') or e.event in ({names}))"
     kinds = ", ".join(f"'{k}'" for k in ESCALATION_KINDS)
@@ -56,7 +62,7 @@ def _facts_sql(cfg: ExperienceConfig, texts: bool, only: str | None) -> str:
             select ep.person_id, a.seq, a."timestamp" as ts, a.score, a.anger, a.frustration,
                    list_filter(json_extract_string(a.escalation, '$[*].cue'),
                                lambda c: c in ({kinds})) as threats
-            from text_analysis a join ep using (seq)
+            from (select * from text_analysis {by}) a join ep using (seq)
         ),
         tf as (
             select person_id,
@@ -84,7 +90,7 @@ def _facts_sql(cfg: ExperienceConfig, texts: bool, only: str | None) -> str:
             min(e."timestamp") filter (where {active}) as first_active_at,
             count(distinct date_trunc('day', e."timestamp")) filter (where {active})
                 as active_days
-        from events e join ep using (seq) group by ep.person_id
+        from (select * from events {by}) e join ep using (seq) group by ep.person_id
     ), {text_cte}
     select ev.person_id, ev.last_order_at, ev.last_active_at, ev.first_active_at,
            ev.active_days, tf.threat_at, tf.threat_cue,
@@ -106,26 +112,64 @@ def _has(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     return bool(row and row[0])
 
 
-def _drivers_sql(cfg: ExperienceConfig, p_alive: bool) -> str:
-    """Everyone's drivers, ``p_active`` and the strongest driver in words (``p_alive``: the
-    profiles table has that column)."""
+#: The drivers, in the order of ``ExperienceConfig.active_<code>`` (their default weights).
+DRIVERS = ("threat", "hurt_case", "hurt_words", "open_case", "repeat", "worsening", "quiet")
+
+
+def default_weights(cfg: ExperienceConfig) -> dict[str, float]:
+    """The hand-set weights (how much each driver lowers the log-odds), used until a store
+    has history enough to fit its own (:mod:`empatia.experience.activity_fit`)."""
+    return {d: float(getattr(cfg, f"active_{d}")) for d in DRIVERS}
+
+
+def drivers_sql(cfg: ExperienceConfig, weights: dict[str, float], *, p_alive: bool,
+                base: str | None = None, facts: str = "experience_activity",
+                at: str | None = None, trajectories: str = "experience_trajectories") -> str:  # fmt: skip
+    """Everyone's drivers, ``p_active`` and the strongest driver in words.
+
+    ``weights``: per driver, how much one unit lowers the log-odds. ``p_alive``: the profiles
+    table has that column. ``base``: a table ``(person_id, p_base)`` holding the chance the
+    drivers move (default: the purchase model's ``p_alive``). ``facts``, ``at`` (a SQL
+    timestamp) and ``trajectories``: the same as of a past moment, for the fit; the service
+    journeys are then read as they stood at ``at``. Each driver's value is in ``x_<code>``.
+    """
     since = "not coalesce(f.last_order_at > {at}, false)"  # no purchase after it
     profiles = (
         "select person_id, p_alive from profiles"
         if p_alive
         else "select null::varchar as person_id, null::double as p_alive where false"
     )
+    base_sql = base or "select person_id, p_alive as p_base from profiles where false"
+    journeys = (
+        f"""(select * replace (least(last_at, {at}) as last_at,
+                 resolved and last_at <= {at} as resolved,
+                 succeeded_but_hurt and last_at <= {at} as succeeded_but_hurt)
+             from experience_journeys where first_at <= {at})"""
+        if at
+        else "experience_journeys"
+    )
     q = float(cfg.active_quiet_days)
     days = "round((epoch(n.now) - epoch({at})) / 86400)::bigint"
     ago = f"(case when {days} < 1 then 'today' when {days} = 1 then 'yesterday'" \
           f" else {days} || ' days ago' end)"  # fmt: skip
     cues = " ".join(f"when '{k}' then '{v}'" for k, v in THREAT_WORDS.items())
+    weight = (
+        "(case x.code "
+        + " ".join(f"when '{d}' then {float(weights.get(d, 0.0))}" for d in DRIVERS)
+        + " else 0.0 end)"
+    )
+    xs = ", ".join(
+        f"coalesce(list_sum(list_transform(list_filter(ds, lambda x: x.code = '{d}'),"
+        f" lambda x: x.x)), 0) as x_{d}"
+        for d in DRIVERS
+    )
     return f"""
-    with n as (select max("timestamp") as now from events),
-    f0 as (select a.* exclude (p_alive), p.p_alive,
+    with n as ({f"select {at} as now" if at else 'select max("timestamp") as now from events'}),
+    f0 as (select a.* exclude (p_alive), p.p_alive, b.p_base,
                case when a.active_days >= 2 then (epoch(a.last_active_at)
                     - epoch(a.first_active_at)) / 86400 / (a.active_days - 1) end as gap
-           from experience_activity a left join ({profiles}) p using (person_id)),
+           from {facts} a left join ({profiles}) p using (person_id)
+           left join ({base_sql}) b using (person_id)),
     f as (select *, greatest(coalesce(gap, {q}), {q}) as usual from f0),
     j as (
         select j.person_id,
@@ -141,67 +185,72 @@ def _drivers_sql(cfg: ExperienceConfig, p_alive: bool) -> str:
                       'repeat': j.repeat_contact}}, j.last_at) filter (
                 where (j.repeat_contact or j.contacts >= {int(cfg.hurt_contacts)})
                   and {since.format(at="j.last_at")}) as rep
-        from experience_journeys j join f using (person_id) group by j.person_id
+        from {journeys} j join f using (person_id) group by j.person_id
     ),
-    t as (select person_id, direction, last_at from experience_trajectories),
+    t as (select person_id, direction, last_at from {trajectories}),
     d as (
-        select f.person_id, f.p_alive, n.now,
+        select f.person_id, f.p_alive, f.p_base, f.last_order_at, n.now,
             list_filter([
                 case when f.threat_at is not null and {since.format(at="f.threat_at")} then
-                    {{'w': {float(cfg.active_threat)}, 'code': 'threat',
+                    {{'x': 1.0, 'code': 'threat',
                       'words': (case f.threat_cue {cues} else 'threatened to leave' end)
                                || ' ' || {ago.format(at="f.threat_at")}}} end,
                 case when j.hurt_case_at is not null then
-                    {{'w': {float(cfg.active_hurt_case)}, 'code': 'hurt_case',
+                    {{'x': 1.0, 'code': 'hurt_case',
                       'words': 'a case that hurt (' || coalesce(j.hurt_case_why, 'high effort')
                                || ') ended ' || {ago.format(at="j.hurt_case_at")}}} end,
                 case when f.hurt_at is not null and {since.format(at="f.hurt_at")}
                           and not coalesce(f.kind_at > f.hurt_at, false) then
-                    {{'w': {float(cfg.active_hurt_words)}, 'code': 'hurt_words',
+                    {{'x': 1.0, 'code': 'hurt_words',
                       'words': 'angry or hurt words ' || {ago.format(at="f.hurt_at")}
                                || ', nothing bought since'}} end,
                 case when coalesce(j.open_cases, 0) > 0 then
-                    {{'w': {float(cfg.active_open_case)}, 'code': 'open_case',
+                    {{'x': 1.0, 'code': 'open_case',
                       'words': (case when j.open_cases = 1 then 'a case still open'
                                      else j.open_cases || ' cases still open' end)
                                || ' since ' || {ago.format(at="j.open_since")}}} end,
                 case when j.rep is not null then
-                    {{'w': {float(cfg.active_repeat)}, 'code': 'repeat',
+                    {{'x': 1.0, 'code': 'repeat',
                       'words': (case when j.rep.repeat then 'contacted us again'
                                      else j.rep.contacts || ' contacts' end)
                                || coalesce(' about ' || j.rep.topic, '') || ', '
                                || {ago.format(at="j.rep.at")}}} end,
                 case when t.direction = 'worsening' and {since.format(at="t.last_at")} then
-                    {{'w': {float(cfg.active_worsening)}, 'code': 'worsening',
+                    {{'x': 1.0, 'code': 'worsening',
                       'words': 'mood worsening (latest words ' || {ago.format(at="t.last_at")}
                                || ')'}} end,
                 case when f.last_active_at is not null
                           and (epoch(n.now) - epoch(f.last_active_at)) / 86400 > f.usual then
-                    {{'w': {float(cfg.active_quiet)} * ln(
-                           (epoch(n.now) - epoch(f.last_active_at)) / 86400 / f.usual),
+                    {{'x': ln((epoch(n.now) - epoch(f.last_active_at)) / 86400 / f.usual),
                       'code': 'quiet',
                       'words': 'nothing from them for ' || {days.format(at="f.last_active_at")}
                                || ' days' || coalesce(' (usually every '
                                || round(f.gap)::bigint || ' days)', '')}} end
-            ], lambda x: x is not null) as ds
+            ], lambda x: x is not null) as ds0
         from f cross join n left join j using (person_id) left join t using (person_id)
     ),
     s as (
-        select *, list_sum(list_transform(ds, lambda x: x.w)) as total
+        select *, list_transform(ds0, lambda x: {{'w': x.x * {weight}, 'code': x.code,
+                                                 'words': x.words, 'x': x.x}}) as ds
         from d
-    )
+    ),
+    s2 as (select *, list_sum(list_transform(ds, lambda x: x.w)) as total,
+                  coalesce(p_base, p_alive) as p0,
+                  -- what lowered it; quiet also says why the rhythm's own chance is low
+                  list_filter(ds, lambda x: x.w > 0 or x.code = 'quiet') as shown
+           from s)
     select person_id, p_alive,
         case when p_alive is not null then 1 / (1 + exp(-(
-            ln(least(greatest(p_alive, {1 - SURE}), {SURE})
-               / (1 - least(greatest(p_alive, {1 - SURE}), {SURE})))
+            ln(least(greatest(p0, {1 - SURE}), {SURE})
+               / (1 - least(greatest(p0, {1 - SURE}), {SURE})))
             - coalesce(total, 0)))) end as p_active,
         nullif(array_to_string(list_transform(
-            list_sort(list_transform(ds, lambda x: {{'w': x.w, 'code': x.code}}), 'DESC'),
+            list_sort(list_transform(shown, lambda x: {{'w': x.w, 'code': x.code}}), 'DESC'),
             lambda x: x.code), ','), '') as drivers,
-        list_sort(list_transform(ds, lambda x: {{'w': x.w, 'words': x.words}}), 'DESC')[1].words
-            as driver,
-        now as as_of
-    from s
+        list_sort(list_transform(shown, lambda x: {{'w': x.w, 'words': x.words}}), 'DESC')[1]
+            .words as driver,
+        now as as_of, p_base, last_order_at, {xs}
+    from s2
     """
 
 
@@ -222,25 +271,3 @@ def build_facts(con: duckdb.DuckDBPyConnection, cfg: ExperienceConfig, changed: 
         " threat_cue, threat_seq, hurt_at, hurt_seq, kind_at) " + _facts_sql(cfg, texts, changed)
     ).fetchone()
     return int(row[0]) if row else 0
-
-
-def refresh(con: duckdb.DuckDBPyConnection, cfg: ExperienceConfig) -> dict[str, int]:
-    """Everyone's drivers and ``p_active`` from the facts, profiles and the service journeys."""
-    row = con.execute(
-        "select count(*) from information_schema.columns"
-        " where table_name = 'profiles' and column_name = 'p_alive'"
-    ).fetchone()
-    sql = _drivers_sql(cfg, bool(row and row[0]))
-    con.execute(f"create or replace temp table _emp_activity as {sql}")
-    con.execute("""
-        update experience_activity a set p_alive = x.p_alive, p_active = x.p_active,
-            drivers = x.drivers, driver = x.driver, as_of = x.as_of
-        from _emp_activity x where x.person_id = a.person_id
-    """)
-    row = con.execute(
-        "select count(p_active), count(p_active) filter (where p_active < p_alive - 1e-9)"
-        " from experience_activity"
-    ).fetchone()
-    con.execute("drop table if exists _emp_activity")
-    assert row is not None
-    return {"still_active": int(row[0]), "still_active_lowered": int(row[1])}

@@ -50,4 +50,12 @@ class ExperienceConfig(BaseModel):
     active_angry: float = 0.5  # anger or frustration this high …
     active_negative: float = -0.4  # … or a score this low is a hurt word (decide's thresholds)
     active_kind: float = 0.3  # a word this positive after a hurt made it right
+    # … the weights above are the starting point: each run fits them on the store's own past
+    # (activity_fit.py): the drivers as they stood this many days before the latest event,
+    # against who bought after; the fit is pulled toward them by a prior this wide (sd)
+    active_fit_days: float = 180.0
+    active_fit_prior_sd: float = 1.0
+    active_fit_min_people: int = 200  # buyers at that moment; fewer: the weights above as set
+    active_fit_refit_days: float = 7.0  # the fitted model is kept this long (event time) …
+    active_fit_refit_share: float = 0.01  # … while the buyers differ by less than this share
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from empatia.experience.activity import build_facts, refresh
+from empatia.experience.activity import build_facts
+from empatia.experience.activity_fit import refresh
 from empatia.experience.effort import build_journeys, index_cases, update_journeys
 from empatia.experience.gap import build_gap
 from empatia.experience.surveys import build_responses
@@ -57,7 +58,7 @@ class ExperienceStage:
                 save_marks(con, changes)
             figures |= {"mode": "incremental", "recomputed": len(changes.persons)}
         # "still active" depends on now, profiles' p_alive and the journeys: everyone's, cheaply
-        figures.update(refresh(con, cfg))
+        figures.update(refresh(con, cfg, full=ctx.full))
         ctx.progress.advance(1)
         n = build_responses(con, cfg)
         row = con.execute(
