@@ -252,13 +252,16 @@ def load(con: duckdb.DuckDBPyConnection) -> tuple[Model, str] | None:
     return m, rows[0][5]
 
 
-def current(con: duckdb.DuckDBPyConnection, cfg: ExperienceConfig, p_alive: bool,
-            full: bool = False) -> tuple[Model | None, str]:  # fmt: skip
+def current(
+    con: duckdb.DuckDBPyConnection, cfg: ExperienceConfig, p_alive: bool
+) -> tuple[Model | None, str]:
     """The model to apply now: the kept one while fresh, else a new fit (``None``: the
-    hand-set weights on the purchase model). Also says which: kept, fitted or hand-set."""
+    hand-set weights on the purchase model). Also says which: kept, fitted or hand-set.
+
+    ``--full`` keeps a fresh model too, so that an incremental run and a full one agree."""
     kept = load(con)
     _, now = _now(con)
-    if kept is not None and not full and now is not None:
+    if kept is not None and now is not None:
         m, settings = kept
         buyers = _scalar(con, "select count(*) from experience_activity"
                               " where last_order_at is not null")  # fmt: skip
@@ -283,8 +286,7 @@ def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
     return int(row[0]) if row and row[0] is not None else 0
 
 
-def refresh(con: duckdb.DuckDBPyConnection, cfg: ExperienceConfig, full: bool = False
-            ) -> dict[str, Any]:  # fmt: skip
+def refresh(con: duckdb.DuckDBPyConnection, cfg: ExperienceConfig) -> dict[str, Any]:
     """Everyone's drivers and ``p_active`` from the facts, profiles and the service journeys,
     with the fitted model (fitted again when due)."""
     row = con.execute(
@@ -292,7 +294,7 @@ def refresh(con: duckdb.DuckDBPyConnection, cfg: ExperienceConfig, full: bool = 
         " where table_name = 'profiles' and column_name = 'p_alive'"
     ).fetchone()
     p_alive = bool(row and row[0])
-    model, how = current(con, cfg, p_alive, full)
+    model, how = current(con, cfg, p_alive)
     base = None
     if model is not None:
         _, now = _now(con)

@@ -58,7 +58,7 @@ class ExperienceStage:
                 save_marks(con, changes)
             figures |= {"mode": "incremental", "recomputed": len(changes.persons)}
         # "still active" depends on now, profiles' p_alive and the journeys: everyone's, cheaply
-        figures.update(refresh(con, cfg, full=ctx.full))
+        figures.update(refresh(con, cfg))
         ctx.progress.advance(1)
         n = build_responses(con, cfg)
         row = con.execute(
