@@ -31,8 +31,7 @@ Methods:
   over the library's defaults; regularisation below 1 hardly matters with BM25 weights).
 - **Empatia hybrid, as shipped**: the product's own model — ``empatia.decide.engine.make_model()``
   with its defaults (``DEFAULT_WEIGHTS``: recency-weighted buy-again, EASE co-occurrence, ALS
-  at 64 factors, 30-day trending, category affinity; plus the hybrid's own default for what
-  those weights do not name, ``PART_DEFAULTS``: people like you, lately), fitted on the same ``Interactions`` the engine
+  at 64 factors, 30-day trending, category affinity), fitted on the same ``Interactions`` the engine
   builds from purchase events (person, item, day, money, category, name). The product has
   fixed weights, so it is evaluated as shipped; separately, the blend weights re-tuned on
   validation (one weight set for both settings, as the product ships one) are reported.
@@ -199,7 +198,7 @@ def tune_weights(val: Split, log: list[str]) -> dict[str, float]:
     """One blend weight set for both settings, on validation: the product's own parts
     (``make_model``) fitted once; objective = NDCG@10 all / shipped + NDCG@10 new / shipped."""
     shipped_w = make_model().weights
-    model = make_model({n: 1.0 for n in shipped_w}).fit(val.train)
+    model = make_model({n: 1.0 for n in [*shipped_w, "neighbours"]}).fit(val.train)
     seen = val.train.seen()
     blocks = {s: model.components(u) for s, u in (("all", val.users_all), ("new", val.users_new))}
     truth = {"all": val.truth_all, "new": val.truth_new}

@@ -151,13 +151,13 @@ def test_people_like_you_suggest_what_they_took_to_lately() -> None:
     assert str(data.items[popular.top_k([q1], 1, exclude_seen=True)[0, 0]]) == "new coaster"
 
 
-def test_shipped_hybrid_asks_people_like_you_unless_switched_off() -> None:
+def test_hybrid_asks_people_like_you_only_when_named() -> None:
     from empatia.decide.engine import make_model
 
     data = Interactions.from_frame(tea_and_mug_shop(), as_of=pd.Timestamp("2025-07-01"))
     q1 = int(np.flatnonzero(data.persons == "q1")[0])
-    model = make_model().fit(data)
-    assert model.weights["neighbours"] > 0
-    assert "neighbours" in model.components(np.array([q1]))
-    off = make_model({**model.weights, "neighbours": 0.0}).fit(data)
-    assert "neighbours" not in off.components(np.array([q1]))
+    shipped = make_model().fit(data)
+    assert "neighbours" not in shipped.components(np.array([q1]))
+    on = make_model({"cooccurrence": 0.25, "neighbours": 1.0}).fit(data)
+    assert "neighbours" in on.components(np.array([q1]))
+    assert str(data.items[on.top_k([q1], 1, exclude_seen=True)[0, 0]]) == "new blend"

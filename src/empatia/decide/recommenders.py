@@ -518,19 +518,15 @@ def _rownorm(s: np.ndarray) -> np.ndarray:
     return np.divide(s, top, out=np.zeros_like(s, dtype=np.float32), where=top > 0)
 
 
-#: Weight of a part the caller's weights do not name (the product's blend names the others).
-#: People-like-you at 0.5: on both retail validation windows (Mar–May, Jun–Aug 2011) items
-#: new to a person +1% / +12% NDCG@10 and all items +2.5% (0.25: +2% / +9%; 1.0: −1% / +14%).
-PART_DEFAULTS = {"neighbours": 0.5}
-
-
 @register_recommender("hybrid")
 class Hybrid(_Base):
-    """Empatia's individual model: rhythm-aware buy-again + co-occurrence + ALS + people like
-    the person, lately + the person's own category affinity + a little recent popularity,
-    each normalised to [0, 1] per person, blended with ``weights`` (tuned on a validation split
-    of the training period, see ``benchmarks/recsys_eval.py``). A part that ``weights`` does
-    not name gets its weight from :data:`PART_DEFAULTS` (name it with 0 to leave it out)."""
+    """Empatia's individual model: rhythm-aware buy-again + co-occurrence + ALS + the person's
+    own category affinity + a little recent popularity (+ people like the person, lately, when
+    ``weights`` names ``neighbours``), each normalised to [0, 1] per person, blended with
+    ``weights`` (tuned on a validation split of the training period, see
+    ``benchmarks/recsys_eval.py``). ``neighbours`` is off unless named: at 0.5 it lifted items
+    new to a person on the retail validation windows (+1%, +12% NDCG@10) but not on the blind
+    Sep–Nov 2011 test (−4%), see ``benchmarks/results/recsys.md``."""
 
     name = "hybrid"
 
@@ -538,8 +534,7 @@ class Hybrid(_Base):
                  cooccurrence: CoOccurrence | None = None, als: ALS | None = None,
                  trending: Popularity | None = None, affinity: CategoryAffinity | None = None,
                  neighbours: Neighbours | None = None) -> None:
-        self.weights = {**PART_DEFAULTS, **(weights or {"buy_again": 1.0, "cooccurrence": 0.3,
-                                                        "als": 0.3, "trending": 0.05})}
+        self.weights = weights or {"buy_again": 1.0, "cooccurrence": 0.3, "als": 0.3, "trending": 0.05}
         self.parts: dict[str, Any] = {
             "buy_again": buy_again or BuyAgain(tau=120.0, rhythm=0.5),
             "cooccurrence": cooccurrence or CoOccurrence(),
