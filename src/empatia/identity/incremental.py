@@ -24,6 +24,8 @@ import time
 from collections import defaultdict
 from datetime import UTC, datetime
 
+import duckdb
+
 from empatia.identity.config import KINDS, STRONG_KINDS, IdentityConfig
 from empatia.identity.resolve import extract_new, read_state, write_state
 from empatia.store import Store
@@ -82,8 +84,6 @@ def _extract_until(eng: DuckDBEngine, config: IdentityConfig, top: int) -> int:
 
 
 def _attach(cur: object, config: IdentityConfig, last: int, top: int) -> int:
-    import duckdb
-
     assert isinstance(cur, duckdb.DuckDBPyConnection)
     rows = cur.execute(
         "select seq, kind, value from identity_event_ids where seq > ? and seq <= ? order by seq",
@@ -97,6 +97,17 @@ def _attach(cur: object, config: IdentityConfig, last: int, top: int) -> int:
     cur.execute("create or replace temp table _emp_new_ids as "
                 "select distinct kind, value from identity_event_ids where seq > ? and seq <= ?",
                 [last, top])  # fmt: skip
+    people = _People(cur, *_known_and_blocked(cur, config))
+    for seq in sorted(by_event):
+        people.attach(seq, by_event[seq])
+    _write(cur, people)
+    return len(people.event_person)
+
+
+def _known_and_blocked(cur: duckdb.DuckDBPyConnection, config: IdentityConfig
+                       ) -> tuple[dict[Ident, str], set[Ident], dict[str, int]]:
+    """For the identifiers in ``_emp_new_ids``: their persons, which are blocked (stored,
+    configured, or over the guard's neighbour limit), and the sizes of the persons they name."""
     known: dict[Ident, str] = {
         (k, v): p
         for k, v, p in cur.execute(
@@ -113,7 +124,7 @@ def _attach(cur: object, config: IdentityConfig, last: int, top: int) -> int:
     blocked |= {tuple(x.split(":", 1)) for x in config.blocked_values if ":" in x}  # type: ignore[misc]
     # the guard, for the identifiers these events carry
     strong = ", ".join(f"'{k}'" for k in STRONG_KINDS)
-    for kind, value, nkind, n in cur.execute(
+    for kind, value, _nkind, n in cur.execute(
         "select a.kind, a.value, b.kind, count(distinct b.value) from identity_event_ids a"
         " join _emp_new_ids n on a.kind = n.kind and a.value = n.value"
         " join identity_event_ids b on a.seq = b.seq"
@@ -129,47 +140,61 @@ def _attach(cur: object, config: IdentityConfig, last: int, top: int) -> int:
             " from identities i join _emp_new_ids n using (kind, value)) group by 1"
         ).fetchall()
     }
+    return known, blocked, sizes
 
-    def size(pid: str) -> int:
-        if pid not in sizes:
-            r = cur.execute("select count(*) from identities where person_id = ?", [pid]).fetchone()
-            sizes[pid] = int(r[0]) if r else 0
-        return sizes[pid]
 
-    alias: dict[str, str] = {}  # absorbed person → survivor
+class _People:
+    """Events attached in order: persons found, merged (the larger survives) or made."""
 
-    def find(pid: str) -> str:
-        while pid in alias:
-            pid = alias[pid]
+    def __init__(self, cur: duckdb.DuckDBPyConnection, known: dict[Ident, str],
+                 blocked: set[Ident], sizes: dict[str, int]) -> None:  # fmt: skip
+        self.cur, self.known, self.blocked, self.sizes = cur, known, blocked, sizes
+        self.alias: dict[str, str] = {}  # absorbed person → survivor
+        self.merges: list[tuple[str, str, str]] = []  # survivor, absorbed, evidence
+        self.new_ids: dict[Ident, str] = {}
+        self.event_person: dict[int, str] = {}
+
+    def size(self, pid: str) -> int:
+        if pid not in self.sizes:
+            r = self.cur.execute("select count(*) from identities where person_id = ?",
+                                 [pid]).fetchone()  # fmt: skip
+            self.sizes[pid] = int(r[0]) if r else 0
+        return self.sizes[pid]
+
+    def find(self, pid: str) -> str:
+        while pid in self.alias:
+            pid = self.alias[pid]
         return pid
 
-    merges: list[tuple[str, str, str]] = []  # survivor, absorbed, evidence
-    new_ids: dict[Ident, str] = {}
-    event_person: dict[int, str] = {}
-    for seq in sorted(by_event):
-        idents = sorted(by_event[seq], key=_rank)
-        linking = [i for i in idents if i not in blocked]
+    def attach(self, seq: int, ids: list[Ident]) -> None:
+        known, find = self.known, self.find
+        idents = sorted(ids, key=_rank)
+        linking = [i for i in idents if i not in self.blocked]
         people = sorted({find(known[i]) for i in linking if i in known})
         if not people:
             base = linking or idents
             pid = find(known[base[0]]) if base[0] in known else fresh_person_id(min(base))
         else:
-            pid = max(people, key=lambda p: (size(p), [-ord(c) for c in p]))
+            pid = max(people, key=lambda p: (self.size(p), [-ord(c) for c in p]))
             for other in people:
                 if other != pid:
-                    alias[other] = pid
-                    sizes[pid] = size(pid) + size(other)
+                    self.alias[other] = pid
+                    self.sizes[pid] = self.size(pid) + self.size(other)
                     ev = " ~ ".join(f"{k}:{v}" for k, v in linking[:2])
-                    merges.append((pid, other, f"{ev} (event {seq})"))
+                    self.merges.append((pid, other, f"{ev} (event {seq})"))
         for i in linking:
             if i not in known:
-                known[i] = new_ids[i] = pid
-                sizes[pid] = size(pid) + 1
+                known[i] = self.new_ids[i] = pid
+                self.sizes[pid] = self.size(pid) + 1
         for i in idents:  # blocked identifiers seen for the first time: a person of their own
             if i not in known:
-                known[i] = new_ids[i] = fresh_person_id(i)
-        event_person[seq] = pid if linking else find(known[idents[0]])
+                known[i] = self.new_ids[i] = fresh_person_id(i)
+        self.event_person[seq] = pid if linking else find(known[idents[0]])
 
+
+def _write(cur: duckdb.DuckDBPyConnection, p: _People) -> None:
+    """New identifiers, the events' persons and the merges, in one transaction."""
+    find, new_ids, event_person = p.find, p.new_ids, p.event_person
     now = datetime.now(UTC)
     run_id = "online_" + now.strftime("%Y%m%dT%H%M%S%f")
     cur.execute("begin transaction")
@@ -180,14 +205,14 @@ def _attach(cur: object, config: IdentityConfig, last: int, top: int) -> int:
                 "insert into identities (kind, value, person_id) select unnest(?::varchar[]),"
                 " unnest(?::varchar[]), unnest(?::varchar[])",
                 [[k for k, _ in new_ids], [v for _, v in new_ids],
-                 [find(p) for p in new_ids.values()]],
+                 [find(x) for x in new_ids.values()]],
             )  # fmt: skip
         cur.execute(
             "insert into event_persons (seq, person_id) select unnest(?::bigint[]),"
             " unnest(?::varchar[])",
-            [list(event_person), [find(p) for p in event_person.values()]],
+            [list(event_person), [find(x) for x in event_person.values()]],
         )
-        for survivor, absorbed, evidence in merges:
+        for survivor, absorbed, evidence in p.merges:
             final = find(survivor)
             merge_id = f"m_{run_id}_" + hashlib.md5(f"{final}|{absorbed}".encode()).hexdigest()[:12]
             moved = cur.execute(
@@ -209,4 +234,3 @@ def _attach(cur: object, config: IdentityConfig, last: int, top: int) -> int:
     except Exception:
         cur.execute("rollback")
         raise
-    return len(event_person)

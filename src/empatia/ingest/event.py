@@ -202,12 +202,9 @@ def parse(
     """
     if not isinstance(e, dict):
         return "an event must be a JSON object"
-    if len(text) * 4 > max_event_bytes:  # a code point is at most 4 bytes of UTF-8
-        size = len(text.encode())
-        if size > max_event_bytes:
-            return f"event is {size} bytes; the limit is {max_event_bytes}"
-    if len(text) > MAX_DEPTH and too_deep(text):
-        return TOO_DEEP
+    why = _size_reason(text, max_event_bytes)
+    if why is not None:
+        return why
     get = e.get
     raw_type = get("type")
     t = _text(raw_type) if raw_type is not None else default_type
@@ -217,59 +214,18 @@ def parse(
         else:
             shown = f'"{t}"' if t is not None else "is missing"
         return f"type {shown} (one of {', '.join(EVENT_TYPES)})"
-    uid, aid, pid, gid = get("userId"), get("anonymousId"), get("previousId"), get("groupId")
-    if not _is_id(uid):
-        return "userId must be a string"
-    if not _is_id(aid):
-        return "anonymousId must be a string"
-    texts = (
-        uid if uid is None or type(uid) is str else _text(uid),
-        aid if aid is None or type(aid) is str else _text(aid),
-        pid if pid is None or type(pid) is str else _text(pid),
-        gid if gid is None or type(gid) is str else _text(gid),
-    )
-    for f, v in zip(ID_FIELDS, texts, strict=True):
-        if v is not None and _CONTROL.search(v):
-            return f"{f} holds a control character"
-    for f, v in zip(ID_FIELDS, texts, strict=True):
-        if v and not v.strip(" "):
-            return f"{f} is blank"
-    user_id, anonymous_id, previous_id, group_id = (
-        (v.strip(" ") or None) if v else None for v in texts
-    )
-    if user_id is None and anonymous_id is None:
-        return "missing both userId and anonymousId"
+    ids = _ids(get)
+    if isinstance(ids, str):
+        return ids
+    user_id, anonymous_id, previous_id, group_id = ids
     event = get("event")
-    if t == "track" and (not isinstance(event, str) or event.strip(" ") == ""):
-        return 'track needs an event name (a non-empty string in "event")'
-    if t == "alias" and (user_id is None or previous_id is None):
-        return "alias needs both userId and previousId"
-    if t == "group" and group_id is None:
-        return "group needs a groupId"
-    for f in _OBJECTS:
-        v = get(f)
-        if v is not None and not isinstance(v, dict):
-            return f"{f} must be an object"
-    raw_stamp, raw_original, raw_sent = get("timestamp"), get("originalTimestamp"), get("sentAt")
-    stamp = original = sent = None
-    if raw_stamp is not None and (stamp := _time(raw_stamp)) is None:
-        return "timestamp must be an ISO-8601 date-time"
-    if raw_original is not None and (original := _time(raw_original)) is None:
-        return "originalTimestamp must be an ISO-8601 date-time"
-    if raw_sent is not None and (sent := _time(raw_sent)) is None:
-        return "sentAt must be an ISO-8601 date-time"
-    orig = stamp if raw_stamp is not None else original
-    if orig is None:
-        us = None
-    elif sent is None:
-        us = _us(orig)
-    else:
-        us = _us(received_at) - (_us(sent) - _us(orig))
-    if us is not None:
-        if us < _EARLIEST_US:
-            return TOO_EARLY
-        if us > _us(received_at + FUTURE_SLACK):
-            return TOO_LATE
+    why = _shape_reason(get, t, event, user_id, previous_id, group_id)
+    if why is not None:
+        return why
+    times = _times(get, received_at)
+    if isinstance(times, str):
+        return times
+    us, orig, sent = times
     mid = get("messageId")
     if mid is not None and not isinstance(mid, str):
         return "messageId must be a string"
@@ -292,3 +248,86 @@ def parse(
         source=source,
         raw=text,
     )
+
+
+def _size_reason(text: str, max_event_bytes: int) -> str | None:
+    if len(text) * 4 > max_event_bytes:  # a code point is at most 4 bytes of UTF-8
+        size = len(text.encode())
+        if size > max_event_bytes:
+            return f"event is {size} bytes; the limit is {max_event_bytes}"
+    if len(text) > MAX_DEPTH and too_deep(text):
+        return TOO_DEEP
+    return None
+
+
+_Ids = tuple[str | None, str | None, str | None, str | None]
+
+
+def _ids(get: Any) -> _Ids | str:
+    """userId, anonymousId, previousId, groupId as stored (trimmed text), or what is wrong."""
+    uid, aid, pid, gid = get("userId"), get("anonymousId"), get("previousId"), get("groupId")
+    if not _is_id(uid):
+        return "userId must be a string"
+    if not _is_id(aid):
+        return "anonymousId must be a string"
+    texts = (
+        uid if uid is None or type(uid) is str else _text(uid),
+        aid if aid is None or type(aid) is str else _text(aid),
+        pid if pid is None or type(pid) is str else _text(pid),
+        gid if gid is None or type(gid) is str else _text(gid),
+    )
+    for f, v in zip(ID_FIELDS, texts, strict=True):
+        if v is not None and _CONTROL.search(v):
+            return f"{f} holds a control character"
+    for f, v in zip(ID_FIELDS, texts, strict=True):
+        if v and not v.strip(" "):
+            return f"{f} is blank"
+    user_id, anonymous_id, previous_id, group_id = (
+        (v.strip(" ") or None) if v else None for v in texts
+    )
+    if user_id is None and anonymous_id is None:
+        return "missing both userId and anonymousId"
+    return user_id, anonymous_id, previous_id, group_id
+
+
+def _shape_reason(get: Any, t: str, event: Any, user_id: str | None, previous_id: str | None,
+                  group_id: str | None) -> str | None:  # fmt: skip
+    """What the event's type needs, and the fields that must be objects."""
+    if t == "track" and (not isinstance(event, str) or event.strip(" ") == ""):
+        return 'track needs an event name (a non-empty string in "event")'
+    if t == "alias" and (user_id is None or previous_id is None):
+        return "alias needs both userId and previousId"
+    if t == "group" and group_id is None:
+        return "group needs a groupId"
+    for f in _OBJECTS:
+        v = get(f)
+        if v is not None and not isinstance(v, dict):
+            return f"{f} must be an object"
+    return None
+
+
+def _times(get: Any, received_at: datetime
+           ) -> tuple[int | None, datetime | None, datetime | None] | str:  # fmt: skip
+    """(the event's time in µs corrected for clock skew, originalTimestamp, sentAt), or what
+    is wrong with them."""
+    raw_stamp, raw_original, raw_sent = get("timestamp"), get("originalTimestamp"), get("sentAt")
+    stamp = original = sent = None
+    if raw_stamp is not None and (stamp := _time(raw_stamp)) is None:
+        return "timestamp must be an ISO-8601 date-time"
+    if raw_original is not None and (original := _time(raw_original)) is None:
+        return "originalTimestamp must be an ISO-8601 date-time"
+    if raw_sent is not None and (sent := _time(raw_sent)) is None:
+        return "sentAt must be an ISO-8601 date-time"
+    orig = stamp if raw_stamp is not None else original
+    if orig is None:
+        us = None
+    elif sent is None:
+        us = _us(orig)
+    else:
+        us = _us(received_at) - (_us(sent) - _us(orig))
+    if us is not None:
+        if us < _EARLIEST_US:
+            return TOO_EARLY
+        if us > _us(received_at + FUTURE_SLACK):
+            return TOO_LATE
+    return us, orig, sent
