@@ -21,10 +21,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	bash scripts/install-system-deps.sh
+	$(BIN)/ruff check src tests benchmarks
 	OPENBLAS_NUM_THREADS=1 EMPATIA_SPARK_TESTS=1 $(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests benchmarks
 
 clean:
 	rm -rf $(VENV) *.duckdb *.duckdb.wal
