@@ -26,16 +26,27 @@ def train_emotion(
     fast_only: Annotated[
         bool, typer.Option("--fast-only", help="Only re-distil the fast model.")
     ] = False,
+    teacher: Annotated[
+        bool,
+        typer.Option(
+            help="Distil the fast model from the encoder's readings of the train corpus "
+            "(embeds it: ~20k texts); --no-teacher learns from the gold labels alone."
+        ),
+    ] = True,
 ) -> None:
     """Train the encoder heads on the shared data's train splits and distil the fast model.
 
     Example: empatia train-emotion --data ../shared/data/text --version 2
+
+    The fast model's vocabulary is embedded word by word into ``CACHE/words`` (≈ 40k words:
+    minutes on a quiet machine, kept for the next run).
     """
     from empatia.cli_common import console
     from empatia.emotion.datasets import default_data_dir
     from empatia.emotion.analyzers.encoder import Embedder
     from empatia.emotion.themes import save_default_anchor_vectors
-    from empatia.emotion.training import train_fast, train_heads
+    from empatia.emotion.distil import train_fast
+    from empatia.emotion.training import train_heads
 
     data = data or default_data_dir()
     folder = out or Path(__file__).parent / "models"
@@ -43,7 +54,9 @@ def train_emotion(
     if not fast_only:
         console.print(train_heads(data, heads, cache, version))
         save_default_anchor_vectors(folder / "anchors.npz", Embedder())
-    console.print(train_fast(data, heads, folder / "fast_model.npz", cache, version))
+    console.print(
+        train_fast(data, heads, folder / "fast_model.npz", cache, version, teacher=teacher)
+    )
 
 
 @emotion_app.command("analyze")

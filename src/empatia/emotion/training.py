@@ -1,9 +1,9 @@
-"""Train the encoder heads and distil the fast model from them (``empatia train-emotion``).
+"""Train the encoder heads (``empatia train-emotion``); :mod:`empatia.emotion.distil` then
+distils the fast model from them.
 
 Reads only the *train* splits of the shared labelled data (:mod:`empatia.emotion.corpus`),
 embeds them once into a disk cache, fits small heads with scikit-learn and writes them as
-``.npz`` (run by numpy alone). The fast model is then fitted to reproduce the heads' logits
-on the same multilingual texts.
+``.npz`` (run by numpy alone).
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from empatia.emotion import corpus as corpus_mod
-from empatia.emotion.analyzers.encoder import Embedder, EncoderAnalyzer
-from empatia.emotion.analyzers.fast import make_vectorizer
+from empatia.emotion.analyzers.encoder import Embedder
 from empatia.emotion.datasets import EKMAN_LABELS, SENTIMENT_LABELS, XED_LABELS
 from empatia.emotion.embedcache import EmbeddingCache
 from empatia.emotion.heads import Head, save_heads
@@ -154,65 +153,3 @@ def train_heads(
         "n_train": {"sentiment": len(Xs), "xed": len(Xx), "ekman": len(Xe), "fine": len(Xf)},
         "seconds": round(time.perf_counter() - t0, 1),
     }
-
-
-def train_fast(
-    data: Path,
-    heads: Path,
-    out: Path,
-    cache_dir: Path,
-    version: str,
-    caps: corpus_mod.Caps = corpus_mod.Caps(),
-    n_features: int = 2**15,
-    ngram_max: int = 4,
-    alpha: float = 0.3,
-    gold_weight: float = 0.5,
-) -> dict[str, object]:
-    """Distil the encoder heads into a hashed char n-gram linear model (ridge on head logits,
-    blended with the gold labels where the text has one)."""
-    from sklearn.linear_model import Ridge
-
-    t0 = time.perf_counter()
-    tr = corpus_mod.load(data, "train", caps)
-    texts = tr.texts()
-    enc = EncoderAnalyzer(heads=heads)
-    cache = EmbeddingCache(cache_dir, enc.embed)
-    X_emb = cache.get(texts)
-    names = list(enc.heads)
-    blocks, slices, pos = [], {}, 0
-    row_of = {t: i for i, t in enumerate(texts)}
-    gold = {"sentiment": tr.sentiment, "xed": tr.xed, "ekman": tr.ekman}
-    for n in names:
-        Z = enc.heads[n].logits(X_emb)
-        if enc.heads[n].kind == "softmax":
-            Z = Z - Z.mean(axis=1, keepdims=True)
-            # where a gold label exists, pull the target halfway towards it (+3 / -1.5):
-            # +0.6 point sentiment, +2.6 points XED macro-F1 over pure distillation
-            labels = enc.heads[n].labels
-            for e in gold.get(n, []):
-                onehot = np.full(len(labels), -1.5, dtype=np.float32)
-                onehot[labels.index(e.label)] = 3.0
-                Z[row_of[e.text]] = (1 - gold_weight) * Z[row_of[e.text]] + gold_weight * onehot
-        blocks.append(Z)
-        slices[n] = (pos, pos + Z.shape[1])
-        pos += Z.shape[1]
-    T = np.hstack(blocks)
-    vec = make_vectorizer(n_features, ngram_max)
-    X = vec.transform(texts)
-    model = Ridge(alpha=alpha, solver="sparse_cg", max_iter=300)
-    model.fit(X, T)
-    W = np.asarray(model.coef_.T, dtype=np.float16)
-    arrays: dict[str, np.ndarray] = {
-        "W": W,
-        "b": np.asarray(model.intercept_, dtype=np.float32),
-        "version": np.array(version),
-        "heads": np.array(names),
-        "vectorizer": np.array([n_features, ngram_max]),
-    }
-    for n in names:
-        arrays[f"labels/{n}"] = np.array(enc.heads[n].labels)
-        arrays[f"kind/{n}"] = np.array(enc.heads[n].kind)
-        arrays[f"slice/{n}"] = np.array(slices[n])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out, **arrays)
-    return {"n_texts": len(texts), "seconds": round(time.perf_counter() - t0, 1)}
