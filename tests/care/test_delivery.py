@@ -95,3 +95,28 @@ def test_min_score_and_removed_webhooks_get_nothing(cstore: Store, world: World,
     assert receiver.requests == []
     assert {h["webhook_id"]: h["active"] for h in care.list_webhooks(cstore.con)} == {
         picky["webhook_id"]: True, gone["webhook_id"]: False}  # fmt: skip
+
+
+def test_the_deliver_route_uses_the_workspaces_delivery_settings(
+    cstore: Store, world: World, weights: CareWeights, flaky_receiver: Receiver
+) -> None:
+    """`POST /v1/care/deliver` retries as `[stages.care.delivery]` says: with one attempt
+    allowed, a receiver that fails twice gets each alert given up, not delivered."""
+    from fastapi.testclient import TestClient
+
+    from empatia.api.app import create_app
+    from empatia.privacy.keys import create_key
+    from empatia.workspace import Workspace
+
+    _hook(cstore, flaky_receiver)
+    care.run_care(cstore.con, weights, deliver=False)  # alerts waiting
+    db = cstore.path
+    cstore.close()
+    ws = Workspace(db=db, stages={"care": {"delivery": {"max_attempts": 1,
+                                                       "backoff_seconds": 0}}})  # fmt: skip
+    _, secret = create_key(ws.store, "admin", "test")
+    with TestClient(create_app(ws)) as c:
+        r = c.post("/v1/care/deliver", headers={"Authorization": f"Bearer {secret}"})
+    ws.close()
+    assert r.status_code == 200, r.text
+    assert r.json()["gave_up"] >= 1 and not flaky_receiver.delivered

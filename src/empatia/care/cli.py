@@ -244,7 +244,8 @@ def hooks_deliver(ctx: typer.Context) -> None:
         counts = remote.call("POST", "/v1/care/deliver")
     else:
         assert ws is not None
-        counts = care.deliver_pending(ws.store.con, care.load_weights(settings=ws.settings.stages.care).delivery)
+        weights = care.load_weights(settings=ws.settings.stages.care)
+        counts = care.deliver_pending(ws.store.con, weights.delivery)
     console.print(", ".join(f"{k} {v}" for k, v in counts.items()))
 
 

@@ -82,7 +82,8 @@ def remove_webhook(webhook_id: str, ws: WorkspaceDep, key: AdminKey) -> None:
 @router.post("/deliver")
 def deliver(ws: WorkspaceDep, key: AdminKey) -> dict[str, int]:
     """Deliver pending alerts now (the stage does this after every run)."""
-    return care.deliver_pending(ws.store.cursor(), load_weights().delivery)
+    return care.deliver_pending(ws.store.cursor(),
+                                load_weights(settings=ws.settings.stages.care).delivery)
 
 
 @router.get("/deliveries")
