@@ -195,3 +195,20 @@ def test_doing_nothing_says_what_stopped_the_offer_in_words() -> None:
     weak = choose(state(may_survey=False), [Candidate("x", 0.1, {"als": 0.1}, name="tea")],
                   CAT, now=NOW)  # fmt: skip
     assert weak.reason.startswith("Would suggest tea, but") and "scores 0.10 < 0.35" in weak.reason
+
+
+def test_a_catalogue_without_a_policy_table_keeps_the_shipped_caps() -> None:
+    """A workspace's own catalogue that sets one policy number gets every other one from the
+    shipped actions.toml (defaults kept once): the per-channel caps still hold; a misspelt
+    policy key is an error, not a cap quietly dropped."""
+    shipped = load_catalogue()
+    own = {"policy": {"max_contacts": 9},
+           "action": [{"id": "nothing", "kind": "nothing"},
+                      {"id": "mail", "kind": "offer", "purpose": "marketing",
+                       "channels": ["email"]}]}  # fmt: skip
+    cat = parse_catalogue(own, "mine.toml")
+    assert cat.policy.max_contacts == 9
+    assert cat.policy.max_per_channel == shipped.policy.max_per_channel
+    assert cat.policy.max_per_channel["email"] == 2
+    with pytest.raises(ConfigError, match="unknown \\[policy\\] setting.*max_contact\\b"):
+        parse_catalogue({**own, "policy": {"max_contact": 9}}, "mine.toml")

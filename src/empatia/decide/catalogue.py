@@ -11,7 +11,7 @@ The file shipped in the package is the default; a workspace may point at its own
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -45,18 +45,19 @@ class Action:
 
 @dataclass(frozen=True)
 class PolicyConfig:
-    fatigue_days: float = 7
-    max_contacts: int = 3
-    max_per_channel: dict[str, int] = field(default_factory=dict)
-    suppress_same_item_days: float = 14
-    quiet_after_purchase_hours: float = 48
-    angry_threshold: float = 0.5
-    negative_threshold: float = -0.4
-    mood_days: float = 30
-    #: a hurt (anger, frustration, a very negative message, a threat) that nothing made right
-    #: since — no purchase and no kind word after it — still counts this many days back
-    hurt_days: float = 730
-    survey_gap_days: float = 30
+    """The ``[policy]`` table of the catalogue; its defaults are the shipped actions.toml's
+    (kept there once, with what each number means): a catalogue may set only some."""
+
+    fatigue_days: float
+    max_contacts: int
+    max_per_channel: dict[str, int]
+    suppress_same_item_days: float
+    quiet_after_purchase_hours: float
+    angry_threshold: float
+    negative_threshold: float
+    mood_days: float
+    hurt_days: float
+    survey_gap_days: float
 
 
 @dataclass(frozen=True)
@@ -111,8 +112,22 @@ def parse_catalogue(data: dict[str, Any], source: str = "actions.toml") -> Catal
     if not any(a.kind == "nothing" for a in actions):
         raise ConfigError(f"{source}: the catalogue needs a 'nothing' action (do nothing)",
                           source=source)
-    policy = PolicyConfig(**data.get("policy", {}))
-    return Catalogue(tuple(actions), policy)
+    return Catalogue(tuple(actions), _policy(data.get("policy", {}), source))
+
+
+def _shipped_text() -> str:
+    return resources.files("empatia.decide").joinpath("actions.toml").read_text()
+
+
+def _policy(raw: dict[str, Any], source: str) -> PolicyConfig:
+    """The shipped ``[policy]`` with this catalogue's values on top; unknown keys are errors."""
+    known = {f.name for f in fields(PolicyConfig)}
+    bad = sorted(set(raw) - known)
+    if bad:
+        raise ConfigError(f"{source}: unknown [policy] setting(s) {', '.join(bad)}; known: "
+                          f"{', '.join(sorted(known))}", source=source)  # fmt: skip
+    shipped = tomllib.loads(_shipped_text()).get("policy", {})
+    return PolicyConfig(**{**shipped, **raw})
 
 
 class DecideSettings(BaseModel):
@@ -139,7 +154,7 @@ def load_catalogue(path: str | Path | None = None) -> Catalogue:
             raise ConfigError(f"no action catalogue at {p}", path=str(p))
         text, source = p.read_text(), str(p)
     else:
-        text = resources.files("empatia.decide").joinpath("actions.toml").read_text()
+        text = _shipped_text()
         source = "actions.toml (shipped)"
     return parse_catalogue_text(text, source)
 
