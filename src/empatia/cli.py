@@ -172,12 +172,12 @@ def import_(
     table = Table("file", "rows", "accepted", "duplicates", "rejected", "reject file")
     if remote is not None:
         console.print("The server owns the store: importing through it.")
-        report = {"files": _import_remote(remote, workspace(ctx).settings.db, files)}
-        for f in report["files"]:
-            table.add_row(f["path"], str(f["rows"]), str(f["accepted"]), str(f["duplicates"]),
-                          str(f["rejected"]), f["reject_file"] or "")
+        sent = {"files": _import_remote(remote, workspace(ctx).settings.db, files)}
+        for r in sent["files"]:
+            table.add_row(r["path"], str(r["rows"]), str(r["accepted"]), str(r["duplicates"]),
+                          str(r["rejected"]), r["reject_file"] or "")
         console.print(table)
-        if notice := import_notice(report["files"]):
+        if notice := import_notice(sent["files"]):
             console.print(notice, style="yellow", markup=False)
         return
     from empatia.ingest import import_files

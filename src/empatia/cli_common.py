@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import typer
@@ -13,6 +13,7 @@ from rich.progress import (
     Progress,
     ProgressColumn,
     Task,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -118,9 +119,9 @@ class PlainProgress:
     def __exit__(self, *exc: object) -> None:
         pass
 
-    def add_task(self, description: str, total: float | None = None, **_: Any) -> int:
+    def add_task(self, description: str, total: float | None = None, **_: Any) -> TaskID:
         self.tasks[len(self.tasks)] = {"description": description, "total": total, "completed": 0}
-        return len(self.tasks) - 1
+        return TaskID(len(self.tasks) - 1)  # rich's NewType of int: the same int at runtime
 
     def update(self, task: int, **changes: Any) -> None:
         t = self.tasks[task]
@@ -203,7 +204,8 @@ def run_stages(run_ctx: Any, only: list[str] | None = None) -> list[Any]:
     with bar if bar is not None else nullcontext():
         for stage in ordered_stages(only):
             row = _StageBar(bar, stage.name) if bar is not None else _StageLine(stage.name)
-            for result in run_pipeline(run_ctx, [stage.name], on_stage=lambda _st, r=row: r):
+            on_stage = cast("Callable[[Any], Any]", lambda _st, r=row: r)
+            for result in run_pipeline(run_ctx, [stage.name], on_stage=on_stage):
                 row.done(result)
                 results.append(result)
     print_results(results)
