@@ -57,6 +57,13 @@ def make_catalogue(rng: np.random.Generator, size: int = 3000) -> Catalogue:
     """Products ordered by category; within a category, lower index = more popular."""
     per = np.array([c[1] for c in CATEGORIES], dtype=float)
     sizes = np.maximum(4, np.round(per / per.sum() * size)).astype(int)
+    pid: list[str]
+    name: list[str]
+    cat: list[str]
+    ci: list[int]
+    price: list[float]
+    cons: list[bool]
+    ret: list[float]
     pid, name, cat, ci, price, cons, ret = [], [], [], [], [], [], []
     for k, (c, _, med, consumable, rr, nouns) in enumerate(CATEGORIES):
         p = np.round(rng.lognormal(np.log(med), 0.5, sizes[k]), 2) + 0.0

@@ -59,6 +59,8 @@ class ServiceWriter:
 
     # -- identity per channel -----------------------------------------------------------------
     def _who(self, i: int, channel: str, u: float) -> tuple[dict[str, Any], dict[str, Any]]:
+        ids: dict[str, Any]
+        props: dict[str, Any]
         p, ids, props = self.p, {}, {}
         uid = p.user_id[i]
         if channel == "store" and p.loyalty[i] is None:
@@ -155,7 +157,9 @@ class ServiceWriter:
                 ch = chan[k]
             ids, ctx = self._who(i, ch, u[6 * k + 2])
             contact = ctx.pop("_contact")
-            extra = {key: ctx.pop(key) for key in ("phone", "email", "loyaltyId") if key in ctx}
+            extra: dict[str, Any] = {
+                key: ctx.pop(key) for key in ("phone", "email", "loyaltyId") if key in ctx
+            }
             if prev is not None and contact != prev:
                 switches += 1
             prev = contact
@@ -262,7 +266,9 @@ class ServiceWriter:
         internal = u[-2] < 0.93 or cs.planted == "seven_steps"
         ids, ctx = self._who(i, prev or "email", u[-3])
         ctx.pop("_contact")
-        extra = {key: ctx.pop(key) for key in ("phone", "email", "loyaltyId") if key in ctx}
+        extra: dict[str, Any] = {
+            key: ctx.pop(key) for key in ("phone", "email", "loyaltyId") if key in ctx
+        }
         self.service.emit(event("track", ts(end), name="Case Resolved", context=ctx,
                                 properties={"case_id": cid, "topic": cs.topic,
                                             "resolution": resolution,

@@ -182,7 +182,7 @@ def _plant(p: People, influencers: np.ndarray, rng: np.random.Generator) -> dict
 def write_truth(out_dir: Path, p: People, o, truth: Truth, planted: dict[str, list[int]],
                 hurt_time: dict[int, float]) -> dict[str, Path]:  # fmt: skip
     pid = np.array(p.person_id)
-    rows = list(truth.identifiers)
+    rows: list[tuple[str, str | None, int, bool]] = list(truth.identifiers)
     tablet_members = set(p.shared_devices)
     for i in range(p.n):
         if p.user_id[i]:
