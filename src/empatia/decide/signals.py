@@ -126,6 +126,7 @@ def consents(store: Store, person_id: str | None = None, after_seq: int | None =
     ``context.consent``) per person and purpose, read from the event log."""
     con = store.cursor()
     try:
+        args: list[Any]
         where, args = ("", [])
         if _exists(con, "consent_current") and _ledger_filled(store):
             if person_id:
