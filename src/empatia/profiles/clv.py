@@ -70,6 +70,7 @@ def fit_clv(
     r = summary["recency"].to_numpy(float)
     t = np.maximum(summary["T"].to_numpy(float), r)
     m = summary["monetary_value"].to_numpy(float)
+    penalizers: tuple[float, ...]
     penalizers = (config.clv_penalizer, config.clv_penalizer * 10, config.clv_penalizer * 100)
     if model is not None:
         penalizers = (float(model["penalizer"]),)

@@ -118,7 +118,7 @@ class Store:
     ) -> None:
         self.path = str(path)
         self.read_only = read_only
-        config: dict[str, str] = {}
+        config: dict[str, Any] = {}  # duckdb's stub takes a dict of str | bool | int | …
         if memory_limit:
             config["memory_limit"] = memory_limit
         if threads:
@@ -296,7 +296,7 @@ class Store:
                 self._open.set()
 
     def swap(
-        self, fresh: Path, config: dict[str, str], setup: Sequence[str] = (), timeout: float = 30.0
+        self, fresh: Path, config: dict[str, Any], setup: Sequence[str] = (), timeout: float = 30.0
     ) -> None:
         """Inside :meth:`exclusive`: replace the database file by ``fresh`` and reopen it.
 
