@@ -221,7 +221,9 @@ def fit(con: duckdb.DuckDBPyConnection, cfg: ExperienceConfig, p_alive: bool) ->
 
 def save(con: duckdb.DuckDBPyConnection, m: Model, cfg: ExperienceConfig) -> None:
     prior = default_weights(cfg)
-    rows = [(d, m.weights[d], prior[d], m.people[d]) for d in DRIVERS]
+    rows: list[tuple[str, float, float | None, int | None]] = [
+        (d, m.weights[d], prior[d], m.people[d]) for d in DRIVERS
+    ]
     rows += [
         ("scale", m.scale, None, m.people["scale"]),
         ("intercept", m.intercept, None, None),
@@ -260,6 +262,7 @@ def current(
 
     ``--full`` keeps a fresh model too, so that an incremental run and a full one agree."""
     kept = load(con)
+    m: Model | None
     _, now = _now(con)
     if kept is not None and now is not None:
         m, settings = kept
@@ -298,6 +301,7 @@ def refresh(con: duckdb.DuckDBPyConnection, cfg: ExperienceConfig) -> dict[str, 
     base = None
     if model is not None:
         _, now = _now(con)
+        assert now is not None  # a model is kept or fitted only when the events have a latest
         s = _summary(con, "experience_activity", now)
         con.register("_emp_base_now", pd.DataFrame({"person_id": s["person_id"],
                                                     "p_base": _alive(model.base, s)}))  # fmt: skip

@@ -267,7 +267,7 @@ def _judge(df: Any, cfg: ExperienceConfig) -> Any:
         hit = mask if hit is None else hit | mask
     assert hit is not None
     df["succeeded_but_hurt"] = success & hit
-    reasons = []
+    reasons: list[str | None] = []
     for i, r in enumerate(df.itertuples(index=False)):
         if not df["succeeded_but_hurt"].iat[i]:
             reasons.append(None)

@@ -115,6 +115,7 @@ def survey_scores(
         raise ValidationError(f"cannot break down by {by!r}; use {', '.join(DIMENSIONS)}", by=by)
     if period not in ("day", "week", "month", "quarter", "year"):
         raise ValidationError("period must be day, week, month, quarter or year", period=period)
+    params: list[Any]
     conds, params = ["true"], []
     if not include_excluded:
         conds.append("not excluded")
