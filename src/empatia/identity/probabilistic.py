@@ -145,7 +145,7 @@ def match_pairs(
     fields: Mapping[str, str],
     *,
     threshold: float = 0.5,
-    blocking: list[tuple[str, ...]] | None = None,
+    blocking: list[tuple[str, ...] | str] | None = None,
     seed: int = 42,
     db_api: Any = None,
 ) -> pd.DataFrame:
@@ -163,7 +163,8 @@ def match_pairs(
     frames = frames if isinstance(frames, list) else [frames]
     cols = [c for c in fields if all(c in f.columns for f in frames)]
     blocking = blocking or [(c,) for c in cols if fields[c] in ("name", "date", "code", "id")]
-    rules = [block_on(*b) if isinstance(b, tuple) else b for b in blocking]
+    # Any: Splink takes SQL strings as rules too, though its annotation names creators and dicts
+    rules: list[Any] = [block_on(*b) if isinstance(b, tuple) else b for b in blocking]
     keys = sorted(  # columns blocking needs besides the compared ones (phonetic keys)
         {c for b in blocking if isinstance(b, tuple) for c in b} - set(cols)
     )
@@ -184,7 +185,7 @@ def match_pairs(
         linker = Linker(inputs if len(inputs) > 1 else inputs[0], settings)
         names = [c for c in cols if fields[c] == "name"]
         dates = [c for c in cols if fields[c] == "date"]
-        sure = [block_on(*names, *dates)] if names and dates else []
+        sure: list[Any] = [block_on(*names, *dates)] if names and dates else []
         sure += [block_on(c) for c in cols if fields[c] == "id"]
         try:
             linker.training.estimate_probability_two_random_records_match(
