@@ -128,6 +128,8 @@ def _tabular_json(con: duckdb.DuckDBPyConnection, source: str) -> str:
     """SQL building one Segment JSON text per row of a CSV/Parquet relation."""
     columns = [r[0] for r in con.execute(f"describe select * from {source}").fetchall()]
     types = dict(con.execute(f"select column_name, column_type from (describe select * from {source})").fetchall())
+    nested: dict[str, list[tuple[str, str]]]
+    loose: list[tuple[str, str]]
     top, nested, loose = [], {o: [] for o in OBJECTS}, []
     for col in columns:
         head, _, rest = col.partition(".")

@@ -15,7 +15,7 @@ import os
 import zlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from fastapi import Request
@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from empatia.api.tenancy import Tenant, Tenants
 from empatia.errors import EmpatiaError, PayloadTooLargeError, ValidationError
-from empatia.ingest.event import TOO_DEEP, parse
+from empatia.ingest.event import TOO_DEEP, Row, parse
 from empatia.privacy.keys import ApiKey
 
 _SINGLE = {
@@ -117,7 +117,7 @@ async def _store(
         if type(row) is str:
             err = PayloadTooLargeError if row.startswith("event is ") else ValidationError
             raise err(f"{where}: {row}; nothing from this request was stored", index=i)
-        rows.append(row)
+        rows.append(cast(Row, row))  # a str (the refusal) raised above
     await asyncio.wrap_future(tenant.writer.submit(rows))
     return _OK
 
