@@ -190,7 +190,7 @@ def record(
         at = at.replace(tzinfo=UTC)
     at = now if at is None or at > now else at
     kind, sep, value = person_id.partition(":")
-    cols = {"user_id": None, "anonymous_id": None, "person_id": None}
+    cols: dict[str, str | None] = {"user_id": None, "anonymous_id": None, "person_id": None}
     if sep and kind in ("user_id", "anonymous_id"):
         cols[kind] = value
     else:

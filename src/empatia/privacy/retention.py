@@ -210,6 +210,7 @@ def _apply(
                 table=p.table,
             )
         cutoff = _cutoff(con, p)
+        args: list[Any]
         where, args = f"{q(p.column)} < ?", [cutoff]
         res = RetentionResult(p.table, p.column, p.keep, cutoff, 0)
         derived = (
