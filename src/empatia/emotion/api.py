@@ -11,7 +11,7 @@ Results hold scores, emotions and effort cues — never the customer's text (tha
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from empatia.emotion.exceptions import UnknownAnalyzerError
 from empatia.emotion.incremental import analyzer_options, configured_analyzer
@@ -19,6 +19,9 @@ from empatia.emotion.registry import ANALYZERS, get_analyzer
 from empatia.errors import NotFoundError
 from empatia.profiles.api import find_person
 from empatia.store import Store
+
+if TYPE_CHECKING:
+    import duckdb
 
 #: ``text_analysis`` columns a person's summary lists (the text itself is not among them).
 _TEXT_COLUMNS = ('seq', '"timestamp"', "event", "channel", "language", "sentiment", "score",
@@ -52,6 +55,7 @@ def person_emotion(ws: Any, identifier: str, *, limit: int = 50) -> dict[str, An
     cur = store.cursor()
     try:
         summary: dict[str, Any] | None = None
+        res: duckdb.DuckDBPyConnection | None
         if store.table_exists("person_emotion"):
             res = cur.execute("select * from person_emotion where person_id = ?", [pid])
             names = [d[0] for d in res.description]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import cast
 
 from empatia.emotion.lexicon import (
     EFFORT_KINDS,
@@ -141,7 +142,9 @@ def _sentence_cues(s: str, lang: str) -> list[Cue]:
     durations = [(n, u) for n, u in durations if n]
     if waiting_kw or durations:
         n, unit = (
-            max(durations, key=lambda d: d[0] * _UNIT_MINUTES[d[1]]) if durations else (None, None)
+            max(durations, key=lambda d: cast(int, d[0]) * _UNIT_MINUTES[d[1]])
+            if durations
+            else (None, None)
         )
         found.append(Cue("effort", "waiting", n, unit))
     # repeated contacts, with the count
@@ -157,7 +160,7 @@ def _sentence_cues(s: str, lang: str) -> list[Cue]:
             Cue(
                 "effort",
                 "repeated_contact",
-                max(counts) if counts else None,
+                max(cast("list[int]", counts)) if counts else None,
                 "contact" if counts else None,
             )
         )
@@ -280,6 +283,7 @@ def contrast_clause(text: str, lang: str | None, min_words: int = 2) -> str | No
         return None
     clause = None
     last = None
+    m: re.Match[str] | None
     for m in r.contrast.finditer(norm):
         if re.search(r"\w", norm[: m.start()]):
             last = m

@@ -28,7 +28,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -307,7 +307,8 @@ def train_fast(
     arrays = fit(rows, enc, readings, vocab, E, sif_weights(vocab, counts))
     arrays["version"] = np.array(version)
     out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out, **arrays)
+    # cast: numpy's stub reads a ** dict as possibly holding its `allow_pickle: bool`
+    np.savez_compressed(out, **cast("dict[str, Any]", arrays))
     return {
         "n_texts": len(rows),
         "n_taught": len(readings),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
@@ -51,7 +52,8 @@ def save_heads(path: Path, heads: list[Head], meta: dict[str, str]) -> None:
             arrays[f"{h.name}/W{i}"] = W.astype(np.float16)
             arrays[f"{h.name}/b{i}"] = b.astype(np.float32)
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, **arrays)
+    # cast: numpy's stub reads a ** dict as possibly holding its `allow_pickle: bool`
+    np.savez_compressed(path, **cast("dict[str, Any]", arrays))
 
 
 def load_heads(path: Path) -> tuple[dict[str, Head], dict[str, str]]:

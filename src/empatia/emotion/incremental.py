@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import duckdb
@@ -344,7 +344,7 @@ def run_emotion(
 
         embed = getattr(analyzer, "embed_reusing", analyzer.embed)
         themes = ThemeMatcher(embed, load_anchors(con))
-    redact = None
+    redact: Callable[[str | None], str | None] | None = None
     row = con.execute("select value from emotion_config where key = 'redact'").fetchone()
     if settings.redact or (row and row[0] in ("on", "true", "1")):
         from empatia.privacy.redact import redact  # the privacy component's public text redactor
