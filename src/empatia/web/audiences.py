@@ -48,6 +48,7 @@ class Audience:
 
 def parse(q: Mapping[str, str], t: Tables) -> Audience:
     """Filters from a query string; unknown or empty ones are ignored."""
+    params: list[Any]
     where, params, needs = ["true"], [], {"profiles"}
     for col in CHOICES:
         if q.get(col):
@@ -143,6 +144,7 @@ def audiences_page(request: Request, key: WebKey, ws: WebWorkspace) -> Response:
     try:
         t = Tables(cur)
         a = parse(request.query_params, t)
+        ctx: dict[str, Any]
         ctx = {"opts": options(cur, t), "q": dict(request.query_params), "size": size(cur, t, a),
                "purposes": PURPOSES, "directions": DIRECTIONS, "t": t.names}  # fmt: skip
     finally:

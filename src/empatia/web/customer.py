@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import orjson
@@ -46,7 +46,7 @@ def mask(kind: str, value: str) -> str:
         return f"{value[:3]}•••{value[-3:]}"
     from empatia.privacy.redact import redact
 
-    return redact(value)
+    return cast(str, redact(value))  # a str in, a str out
 
 
 def person_events(
@@ -129,7 +129,7 @@ def customer_view(con: duckdb.DuckDBPyConnection, store: Any, person_id: str,
             "select p_active, driver, drivers from experience_activity where person_id = ?", [pid]
         ))  # fmt: skip
 
-    def section(name: str, fn: Callable[..., Section], *args: Any) -> Future[Section]:
+    def section(name: str, fn: Callable[..., Any], *args: Any) -> Future[Section]:
         return pool.submit(lambda: guarded(name, lambda: _on_cursor(con, fn, t, pid, *args)))
 
     f_events = pool.submit(_on_cursor, con, _events_and_texts, t, pid, store)

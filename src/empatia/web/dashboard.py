@@ -79,6 +79,7 @@ def section(name: str, request: Request, key: WebKey, ws: WebWorkspace, by: str 
                     _CACHE.pop(next(iter(_CACHE)))
     finally:
         cur.close()
+    ctx: dict[str, Any]
     ctx = {"s": sec, "name": name, "title": _TITLES[name], "p": params, "dims": DIMENSIONS,
            "anchors": PATH_ANCHORS}  # fmt: skip
     template = f"dash/{name}.html" if request.headers.get("hx-request") else "dash_page.html"

@@ -8,7 +8,7 @@ stage does); names are compared with Jaro–Winkler similarity over profile name
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 
@@ -68,7 +68,7 @@ def find(con: duckdb.DuckDBPyConnection, store: Any, query: str, limit: int = 20
             except NotFoundError:
                 pass
             except ValidationError as e:  # the identifier names several people
-                persons = list(e.details.get("persons") or [])
+                persons = list(cast("list[str]", e.details.get("persons") or []))
                 return {"matches": _describe(cur, t, persons), "message": e.message}
         matches = by_name(cur, t, q, limit) if t.has("profiles") else []
         msg = None if matches else f"Nobody found for “{q}”."

@@ -17,7 +17,7 @@ import logging
 import math
 from collections import Counter
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from empatia.web.render import fmt_duration
 
@@ -113,7 +113,8 @@ def describe(event: str | None, p: dict[str, Any]) -> str:
     elif event in ("Message Sent", "Call Transcribed"):
         dur = p.get("duration_seconds")
         bits = [str(p.get("case_id") or ""),
-                f"{number(dur) / 60:.0f} min call" if number(dur) is not None else ""]  # fmt: skip
+                f"{cast(float, number(dur)) / 60:.0f} min call"
+                if number(dur) is not None else ""]  # fmt: skip
     return " · ".join(b for b in bits if b)
 
 
