@@ -22,6 +22,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	bash scripts/install-system-deps.sh
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 	OPENBLAS_NUM_THREADS=1 EMPATIA_SPARK_TESTS=1 $(BIN)/pytest -q
 
 lint: $(STAMP)
