@@ -49,17 +49,17 @@ class StagesSettings(BaseModel):
         if not changes:
             return self
         try:
-            return StagesSettings(**_merge(self.model_dump(exclude_unset=True), dict(changes)))
+            return StagesSettings(**deep_merge(self.model_dump(exclude_unset=True), changes))
         except ValidationError as e:
             raise ConfigError(f"invalid stage settings: {_problems(e, 'stages')}") from e
 
 
-def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``over`` on top, tables merged key by key (settings layers, weights files)."""
     out = dict(base)
     for k, v in over.items():
-        if isinstance(v, BaseModel):
-            v = v.model_dump(exclude_unset=True)
-        out[k] = _merge(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), dict) else v
+        both = isinstance(v, Mapping) and isinstance(out.get(k), Mapping)
+        out[k] = deep_merge(out[k], v) if both else v
     return out
 
 

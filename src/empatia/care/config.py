@@ -105,13 +105,6 @@ class CareSettings(CareWeights):
     deliver: bool = Field(True, description="Push new alerts to the webhooks after a run.")
 
 
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 def _read(path: str | Path) -> dict[str, Any]:
     try:
         return tomllib.loads(Path(path).read_text())
@@ -128,11 +121,13 @@ def load_weights(
 ) -> CareWeights:
     """The weights to use: the defaults ← the file at ``path`` (or ``settings.weights_file``)
     ← the values set in ``settings`` ← ``overrides``."""
+    from empatia.settings import deep_merge  # the settings tree imports this module
+
     settings = settings or CareSettings()
     chosen = path or settings.weights_file
     raw = _read(chosen) if chosen else {}
     set_here = settings.model_dump(exclude_unset=True, exclude={"weights_file", "deliver"})
-    raw = _merge(_merge(raw, set_here), overrides or {})
+    raw = deep_merge(deep_merge(raw, set_here), overrides or {})
     try:
         return CareWeights(**raw)
     except ValidationError as e:

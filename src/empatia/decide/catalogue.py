@@ -11,6 +11,7 @@ The file shipped in the package is the default; a workspace may point at its own
 from __future__ import annotations
 
 import tomllib
+from functools import lru_cache
 from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
@@ -119,6 +120,11 @@ def _shipped_text() -> str:
     return resources.files("empatia.decide").joinpath("actions.toml").read_text()
 
 
+@lru_cache(maxsize=1)
+def _shipped_policy() -> dict[str, Any]:
+    return dict(tomllib.loads(_shipped_text()).get("policy", {}))
+
+
 def _policy(raw: dict[str, Any], source: str) -> PolicyConfig:
     """The shipped ``[policy]`` with this catalogue's values on top; unknown keys are errors."""
     known = {f.name for f in fields(PolicyConfig)}
@@ -126,8 +132,7 @@ def _policy(raw: dict[str, Any], source: str) -> PolicyConfig:
     if bad:
         raise ConfigError(f"{source}: unknown [policy] setting(s) {', '.join(bad)}; known: "
                           f"{', '.join(sorted(known))}", source=source)  # fmt: skip
-    shipped = tomllib.loads(_shipped_text()).get("policy", {})
-    return PolicyConfig(**{**shipped, **raw})
+    return PolicyConfig(**{**_shipped_policy(), **raw})
 
 
 class DecideSettings(BaseModel):
