@@ -6,21 +6,35 @@ import json
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from empatia.errors import ConfigError
-from empatia.pipeline import STAGES, RunContext, ordered_stages, run_pipeline
+from empatia.pipeline import (
+    BOOKKEEPING,
+    RunContext,
+    ordered_stages,
+    read_tables,
+    registered_stages,
+    run_pipeline,
+    writers,
+)
 from empatia.workspace import Workspace
 
 
-def test_stages_run_after_what_they_need() -> None:
+def test_stages_run_after_the_stages_that_write_what_they_read() -> None:
+    stages = registered_stages()
     order = [s.name for s in ordered_stages()]
-    for stage in ordered_stages():
-        for dep in stage.after:
-            if dep in STAGES:
-                assert order.index(dep) < order.index(stage.name), (dep, stage.name)
+    assert set(order) == set(stages) and order[0] == "identity"
+    wrote = writers(stages)
+    for stage in stages.values():
+        for table in stage.reads:
+            if table in wrote and wrote[table] != stage.name:
+                assert order.index(wrote[table]) < order.index(stage.name), (table, stage.name)
+    # privacy erases a person's rows everywhere: it runs before every stage but its inputs
+    assert order.index("privacy") == 1
 
 
 def test_unknown_stage_is_a_clear_error() -> None:
@@ -28,26 +42,37 @@ def test_unknown_stage_is_a_clear_error() -> None:
         ordered_stages(["no-such-stage"])
 
 
+class _Probe:
+    name, reads, writes = "probe", ("events",), ("probe_out",)
+
+    def __init__(self, **kw: Any) -> None:
+        self.__dict__.update(kw)
+        self.seen: dict[str, Any] = {}
+
+    def run(self, ctx: RunContext) -> dict[str, Any]:
+        self.seen.update(threshold=ctx.stages.identity.match_threshold,
+                         export=ctx.stages.decide.export, master=ctx.master)  # fmt: skip
+        return {"ok": 1}
+
+
+def test_conflicting_or_circular_declarations_are_errors() -> None:
+    a = _Probe(name="a", reads=("t_b",), writes=("t_a",))
+    b = _Probe(name="b", reads=("t_a",), writes=("t_b",))
+    with pytest.raises(ConfigError, match="cycle: a -> b -> a|cycle: b -> a -> b"):
+        ordered_stages(stages={"a": a, "b": b})
+    c = _Probe(name="c", reads=(), writes=("t_a",))
+    with pytest.raises(ConfigError, match="'t_a' is written by two stages: a and c"):
+        ordered_stages(stages={"a": _Probe(name="a", reads=(), writes=("t_a",)), "c": c})
+
+
 def test_stage_settings_reach_the_stage_and_a_run_changes_them() -> None:
-    seen: dict[str, Any] = {}
-
-    class Probe:
-        name, after = "probe-test", ()
-
-        def run(self, ctx: RunContext) -> dict[str, Any]:
-            seen.update(threshold=ctx.stages.identity.match_threshold,
-                        export=ctx.stages.decide.export, master=ctx.master)  # fmt: skip
-            return {"ok": 1}
-
-    STAGES["probe-test"] = Probe()
-    try:
-        ws = Workspace(db=":memory:", stages={"identity": {"match_threshold": 0.9}})
-        ctx = RunContext(ws, settings={"decide": {"export": "d.parquet"}}, master="local[1]")
-        [result] = run_pipeline(ctx, only=["probe-test"])
-        assert result.figures == {"ok": 1}
-        assert seen == {"threshold": 0.9, "export": Path("d.parquet"), "master": "local[1]"}
-    finally:
-        del STAGES["probe-test"]
+    probe = _Probe()
+    ws = Workspace(db=":memory:", stages={"identity": {"match_threshold": 0.9}})
+    ctx = RunContext(ws, settings={"decide": {"export": "d.parquet"}}, master="local[1]")
+    [result] = run_pipeline(ctx, stages={"probe": probe})
+    assert result.figures == {"ok": 1}
+    assert probe.seen == {"threshold": 0.9, "export": Path("d.parquet"), "master": "local[1]"}
+    assert "probe" not in registered_stages()  # a test's stage never joins the registry
 
 
 def test_a_misspelt_stage_or_setting_is_an_error_not_ignored() -> None:
@@ -166,3 +191,42 @@ def test_decide_retrains_when_enough_orders_arrived(ws: Workspace, tmp_path: Pat
     opts = {**OPTS, "decide": {"retrain_orders": 3}}
     results = {r.name: r for r in run_pipeline(RunContext(ws, settings=opts))}
     assert results["decide"].figures["retrained"] == "3 new orders"
+
+
+# -- the stage contract (issue #16): a stage reads only what it declares, writes only its own --
+def _tables(con: Any) -> dict[str, str]:
+    rows = con.execute("select table_name from duckdb_tables() where not internal and not temporary").fetchall()
+    return {t: con.execute(f'select count(*) || \':\' || coalesce(bit_xor(hash(x)), 0) from "{t}" x')
+            .fetchone()[0] for (t,) in rows}  # fmt: skip
+
+
+def _run_alone(name: str, db: Path, keep: Callable[[Any], set[str]] | None) -> tuple[dict[str, str], dict[str, str]]:
+    """Run stage ``name`` (full) on ``db``, first dropping the tables ``keep`` leaves out;
+    the tables (name → count:hash) before and after."""
+    with Workspace(db=db) as ws:
+        con = ws.store.con
+        if keep is not None:
+            for table in set(_tables(con)) - keep(con) - {"schema_migrations"}:
+                con.execute(f'drop table "{table}"')
+        before = _tables(con)
+        run_pipeline(RunContext(ws, settings=dict(OPTS), full=True), only=[name])
+        return before, _tables(con)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(registered_stages()))
+def test_a_stage_runs_on_only_the_tables_it_declares_and_changes_only_its_own(
+    name: str, template: Path, tmp_path: Path
+) -> None:
+    stage = registered_stages()[name]
+    shutil.copy(template, tmp_path / "all.duckdb")
+    shutil.copy(template, tmp_path / "alone.duckdb")
+    _, with_all = _run_alone(name, tmp_path / "all.duckdb", None)
+    declared = set(stage.reads) | set(stage.writes) | set(BOOKKEEPING)
+    before, after = _run_alone(name, tmp_path / "alone.duckdb",
+                               lambda con: read_tables(con, declared))  # fmt: skip
+    changed = {t for t in after if after[t] != before.get(t)} - set(BOOKKEEPING)
+    assert changed <= set(stage.writes) | (set(after) if getattr(stage, "erases", ()) else set())
+    # the same rows as with every table there: nothing it read silently went missing
+    counts = {t: after[t].split(":")[0] for t in set(stage.writes) & set(after)}
+    assert counts == {t: with_all[t].split(":")[0] for t in counts}

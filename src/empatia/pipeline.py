@@ -1,27 +1,40 @@
-"""The batch pipeline runner behind ``empatia run``.
+"""The batch pipeline runner behind ``empatia run``: stages as declared transformations.
 
-A stage is an object with a ``name``, the ``after`` stages it needs, and ``run(ctx)``. Stages
-register themselves in :data:`STAGES` (built-in ones the same way a plugin would, through
-:func:`register_stage`); the runner orders them by ``after`` and runs each one, timing it.
-Stages read and write tables in the store — never each other's internals.
+A stage declares its ``name``, the tables it ``reads`` (the event log, other stages'
+outputs, ledgers people write through the API), the tables it ``writes`` (each written by
+exactly one stage; their schemas are the stage's migrations) and ``run(ctx)``. The runner
+orders the stages from these declarations — a stage runs after the stages that write what it
+reads — so data flows one way, toward the store. The one exception is privacy, which
+``erases`` a person's rows from every table: it runs before every stage that does not feed it.
+Built-in stages register the way a plugin does, through the ``empatia.stages`` entry points,
+loaded loudly (a broken one is an error, never a stage quietly left out).
+``empatia stages`` prints the graph; ``tests/test_pipeline.py`` runs every stage on a store
+holding only the tables it declares, and checks that it changed only the tables it writes.
 
-Incremental runs: before a stage runs, the runner fingerprints its inputs — the high-water mark
-of ``events`` (``max(seq)`` and the row count, so deletions count too), the output token of
-each stage it runs ``after``, its own settings section, the row counts of the tables it ``watches``
-(written outside the pipeline, e.g. the consent ledger) and whatever its own
-``fingerprint(ctx)`` adds. When the fingerprint equals the one of its last run the stage is
-skipped (reported as ``skipped``). A stage with ``always = True`` runs every time (e.g.
-retention, which depends on the date). Fingerprints and tokens live in ``pipeline_state``.
+Incremental runs: before a stage runs, the runner fingerprints its inputs — for each table
+it reads, the output token of the stage that writes it, or, for the event log, its
+high-water mark (``max(seq)`` and the row count, so deletions count too), or, for a table no
+stage writes (pins, the stage map, exchange rates…), its row count and a hash of its rows —
+plus its own settings section, the tables it ``watches`` (its outputs people also write) and
+whatever its own ``fingerprint(ctx)`` adds. When the fingerprint equals the one of its last
+run the stage is skipped (reported as ``skipped``). A stage with ``always = True`` runs every
+time (e.g. privacy, whose retention depends on the date). Fingerprints and tokens live in
+``pipeline_state``.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol
+
+import sqlglot
+from sqlglot import exp
 
 from empatia.errors import ConfigError
 from empatia.settings import StagesSettings
@@ -70,69 +83,116 @@ class RunContext:
         self.stages = self.workspace.settings.stages.merged(self.settings)
 
 
+#: Tables every stage keeps its own rows in (the runner's state, changed-people marks).
+BOOKKEEPING = ("pipeline_state", "person_marks", "stage_marks")
+#: ``erases = ALL``: the stage may delete a person's rows from any table (privacy).
+ALL = ("*",)
+
+
 class Stage(Protocol):
-    """``name``, ``after`` and ``run``; optionally ``always`` (never skipped), ``watches``
-    (tables whose row counts are inputs) and ``fingerprint(ctx) -> str`` (more inputs)."""
+    """``name``, ``reads``, ``writes`` and ``run``; optionally ``erases`` (tables it deletes a
+    person's rows from, :data:`ALL` for every one), ``always`` (never skipped), ``watches``
+    (tables it writes that people also write, counted as inputs) and
+    ``fingerprint(ctx) -> str`` (more inputs)."""
 
     name: str
-    after: tuple[str, ...]
+    reads: tuple[str, ...]
+    writes: tuple[str, ...]
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         """Do the stage's work; return a few figures for the summary (rows written, …)."""
         ...
 
 
-STAGES: dict[str, Stage] = {}
+#: The entry-point group stages register under (built-in ones included).
+GROUP = "empatia.stages"
 
 
-def register_stage(stage: Stage) -> Stage:
-    STAGES[stage.name] = stage
-    return stage
+@functools.cache
+def registered_stages() -> dict[str, Stage]:
+    """Every stage registered under the ``empatia.stages`` entry points, by name.
+
+    A stage that cannot be loaded, or a set of stages whose declarations conflict (a table
+    written by two stages, a cycle), is an error naming it — never a stage left out."""
+    found: dict[str, Stage] = {}
+    for ep in entry_points(group=GROUP):
+        try:
+            stage = ep.load()
+        except Exception as e:  # noqa: BLE001 - any failure to load is reported, loudly
+            raise ConfigError(f"stage {ep.name!r} ({ep.value}) cannot be loaded: {e}") from e
+        if getattr(stage, "name", None) != ep.name:
+            raise ConfigError(f"entry point {ep.name!r} ({ep.value}) is not the stage {ep.name!r}")
+        found[ep.name] = stage
+    if not found:
+        raise ConfigError(f"no stages registered under {GROUP!r}: is Empatia installed?")
+    dataflow(found)
+    return found
 
 
-def _load_builtin_stages() -> None:
-    # Importing a stage package registers its stage(s). They are built in: a missing or broken
-    # one is an error, never a stage quietly left out of the run.
-    from empatia.plugins import import_builtins
-
-    import_builtins((
-        "empatia.identity.stage",
-        "empatia.profiles.stage",
-        "empatia.emotion.stage",
-        "empatia.experience.stage",
-        "empatia.journeys.stage",
-        "empatia.care.stage",
-        "empatia.decide.stage",
-        "empatia.privacy.stage",
-    ))
+def writers(stages: Mapping[str, Stage]) -> dict[str, str]:
+    """Which stage writes each table (an error when two declare the same table)."""
+    out: dict[str, str] = {}
+    for stage in stages.values():
+        for table in stage.writes:
+            if table in out and out[table] != stage.name:
+                raise ConfigError(
+                    f"table {table!r} is written by two stages: {out[table]} and {stage.name}"
+                )
+            out[table] = stage.name
+    return out
 
 
-def ordered_stages(only: Iterable[str] | None = None) -> list[Stage]:
-    """Stages in dependency order (``after`` first), optionally only the named ones."""
-    _load_builtin_stages()
-    wanted = set(only) if only else set(STAGES)
-    unknown = wanted - set(STAGES)
+def dataflow(stages: Mapping[str, Stage]) -> dict[str, set[str]]:
+    """For each stage, the stages that must run before it: those writing a table it reads;
+    and an erasing stage (privacy) before every stage that does not feed it."""
+    wrote = writers(stages)
+    needs = {
+        name: {wrote[t] for t in s.reads if t in wrote and wrote[t] != name}
+        for name, s in stages.items()
+    }
+    for name, stage in stages.items():
+        if getattr(stage, "erases", ()):
+            feeds = _ancestors(needs, name)
+            for other in stages:
+                if other != name and other not in feeds:
+                    needs[other].add(name)
+    for name in stages:
+        _ancestors(needs, name)  # raises on a cycle
+    return needs
+
+
+def _ancestors(needs: Mapping[str, set[str]], name: str) -> set[str]:
+    seen: set[str] = set()
+    todo: list[tuple[str, tuple[str, ...]]] = [(name, (name,))]
+    while todo:
+        node, path = todo.pop()
+        for dep in needs.get(node, ()):
+            if dep == name:
+                raise ConfigError(f"stage dependency cycle: {' -> '.join(path + (dep,))}")
+            if dep not in seen:
+                seen.add(dep)
+                todo.append((dep, path + (dep,)))
+    return seen
+
+
+def ordered_stages(
+    only: Iterable[str] | None = None, stages: Mapping[str, Stage] | None = None
+) -> list[Stage]:
+    """Stages in dataflow order, optionally only the named ones (``stages``: instead of the
+    registered ones, e.g. a test's own)."""
+    known = registered_stages() if stages is None else stages
+    wanted = set(only) if only else set(known)
+    unknown = wanted - set(known)
     if unknown:
         raise ConfigError(
-            f"unknown stage(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(STAGES))}"
+            f"unknown stage(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}"
         )
-    order: list[Stage] = []
-    seen: set[str] = set()
-
-    def visit(name: str, path: tuple[str, ...]) -> None:
-        if name in seen or name not in STAGES:
-            return
-        if name in path:
-            raise ConfigError(f"stage dependency cycle: {' -> '.join(path + (name,))}")
-        for dep in STAGES[name].after:
-            visit(dep, path + (name,))
-        seen.add(name)
-        if name in wanted:
-            order.append(STAGES[name])
-
-    for name in sorted(STAGES):
-        visit(name, ())
-    return order
+    needs = dataflow(known)
+    order: list[str] = []
+    while len(order) < len(known):  # Kahn's algorithm; ties in name order, so runs repeat
+        ready = sorted(n for n in known if n not in order and needs[n] <= set(order))
+        order.append(ready[0])
+    return [known[n] for n in order if n in wanted]
 
 
 @dataclass
@@ -157,21 +217,48 @@ def _scalar(con: Any, sql: str, args: list[Any] | None = None) -> Any:
     return row[0] if row else None
 
 
-def _table_exists(con: Any, table: str) -> bool:
-    return bool(_scalar(con, "select count(*) from information_schema.tables"
-                        " where table_name = ?", [table]))  # fmt: skip
+def read_tables(con: Any, names: Iterable[str]) -> set[str]:
+    """``names`` with every view replaced by the tables it reads (SQLGlot parses the view's
+    SQL), so that a stage reading ``consent_current`` depends on ``consent_ledger``."""
+    views = dict(con.execute(
+        "select view_name, sql from duckdb_views() where not internal"
+    ).fetchall())  # fmt: skip
+    out: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name in out:
+            continue
+        out.add(name)
+        if name in views:
+            tree = sqlglot.parse_one(views[name], read="duckdb")
+            ctes = {c.alias_or_name for c in tree.find_all(exp.CTE)}
+            todo += [t.name for t in tree.find_all(exp.Table) if t.name not in ctes]
+    return out - set(views)
 
 
-def stage_inputs(ctx: RunContext, stage: Stage) -> str:
+def table_version(con: Any, table: str) -> str:
+    """What changes when the rows of ``table`` change: for the event log its high-water
+    mark and count (append-only but for deletions); for other tables the count and a hash
+    of every row."""
+    if table == "events":
+        return str(_scalar(con, "select coalesce(max(seq), 0) || ':' || count(*) from events"))
+    return str(_scalar(con, f'select count(*) || \':\' || coalesce(bit_xor(hash(t)), 0) from "{table}" t'))
+
+
+def stage_inputs(ctx: RunContext, stage: Stage, stages: Mapping[str, Stage] | None = None) -> str:
     """The fingerprint of everything ``stage`` reads (see the module's docstring)."""
     con = ctx.workspace.store.con
-    parts = [str(_scalar(con, "select coalesce(max(seq), 0) || ':' || count(*) from events"))]
-    for dep in stage.after:
-        if dep in STAGES:
-            parts.append(f"{dep}={_scalar(con, 'select token from pipeline_state where stage = ?', [dep])}")
+    wrote = writers(registered_stages() if stages is None else stages)
+    parts = []
+    for table in sorted(read_tables(con, stage.reads) - set(stage.writes)):
+        if table in wrote:
+            token = _scalar(con, "select token from pipeline_state where stage = ?", [wrote[table]])
+            parts.append(f"{table}@{token}")
+        else:
+            parts.append(f"{table}#{table_version(con, table)}")
     for table in getattr(stage, "watches", ()):
-        n = _scalar(con, f'select count(*) from "{table}"') if _table_exists(con, table) else None
-        parts.append(f"{table}#{n}")
+        parts.append(f"{table}#{table_version(con, table)}")
     section = getattr(ctx.stages, stage.name, None)
     parts.append(section.model_dump_json() if section is not None else "")
     extra = getattr(stage, "fingerprint", None)
@@ -214,21 +301,25 @@ def run_pipeline(
     ctx: RunContext,
     only: Iterable[str] | None = None,
     on_stage: Callable[[Stage], Progress] | None = None,
+    stages: Mapping[str, Stage] | None = None,
 ) -> list[StageResult]:
-    """Run the stages in order, skipping those whose inputs did not change since their last
-    run (unless ``ctx.full``); ``on_stage`` supplies a progress reporter per stage."""
+    """Run the stages in dataflow order, skipping those whose inputs did not change since
+    their last run (unless ``ctx.full``); ``on_stage`` supplies a progress reporter per
+    stage; ``stages``: instead of the registered ones."""
+    known = registered_stages() if stages is None else stages
     results = []
     ctx.workspace.store.con.execute(_STATE_DDL)
-    for stage in ordered_stages(only):
+    for stage in ordered_stages(only, known):
         if on_stage is not None:
             ctx.progress = on_stage(stage)
         t0 = time.perf_counter()
-        inputs = stage_inputs(ctx, stage)
+        inputs = stage_inputs(ctx, stage, known)
         always = bool(getattr(stage, "always", False))
         if not ctx.full and not always and _last_inputs(ctx, stage.name) == inputs:
             results.append(StageResult(stage.name, time.perf_counter() - t0, dict(SKIPPED), True))
             continue
         figures = stage.run(ctx) or {}
-        _record(ctx, stage.name, inputs, figures, stage_inputs(ctx, stage) if always else None)
+        after = stage_inputs(ctx, stage, known) if always else None
+        _record(ctx, stage.name, inputs, figures, after)
         results.append(StageResult(stage.name, time.perf_counter() - t0, figures))
     return results

@@ -105,12 +105,13 @@ def test_privacy_consent_is_enforced_through_their_check(ws: Workspace) -> None:
 
 
 def test_pipeline_stage_writes_decisions_and_export(ws: Workspace, tmp_path: Path) -> None:
-    from empatia.pipeline import STAGES, RunContext, run_pipeline
+    from empatia.pipeline import RunContext, ordered_stages, run_pipeline
 
     out = tmp_path / "d.csv"
     results = run_pipeline(RunContext(ws, settings={"decide": {"export": str(out)}}), only=["decide"])
     assert [r.name for r in results] == ["decide"] and results[0].figures["decisions"] == 31
-    assert {"profiles", "emotion", "experience"} <= set(STAGES["decide"].after)
+    order = [s.name for s in ordered_stages()]
+    assert order.index("decide") > max(order.index(s) for s in ("profiles", "emotion", "experience"))
     assert len(pd.read_csv(out)) == 31
     n = ws.store.con.execute("select count(*) from decisions").fetchone()
     assert n is not None and n[0] == 31
@@ -213,3 +214,27 @@ def test_a_case_that_hurt_gets_recovery_even_after_a_polite_thank_you(ws: Worksp
     assert "service case that hurt (5 contacts, lowest word -0.73) ended" in u7["reason"]
     assert "nothing made it right since" in u7["reason"]
     assert get_decision(ws, "p_u8")["kind"] != "recovery"
+
+
+def test_an_error_while_decisions_are_written_leaves_the_previous_ones(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rewrite is one transaction: a failure half-way rolls back, the store stays usable."""
+    from empatia.decide import engine
+
+    decide_everyone(ws)
+    before = get_decision(ws, "p_u0")
+    good = engine.decisions_frame
+
+    def broken(decisions: list) -> pd.DataFrame:  # type: ignore[type-arg]
+        frame = good(decisions)
+        frame["cost"] = "not a number"  # the insert fails after the old rows were deleted
+        return frame
+
+    monkeypatch.setattr(engine, "decisions_frame", broken)
+    with pytest.raises(Exception, match="(?i)conversion|cast|convert"):
+        decide_everyone(ws)
+    assert ws.store.con.execute("select count(*) from decisions").fetchone() == (31,)
+    assert get_decision(ws, "p_u0") == before
+    monkeypatch.setattr(engine, "decisions_frame", good)
+    assert decide_everyone(ws)["decisions"] == 31  # no transaction was left open

@@ -6,7 +6,7 @@ from typing import Any
 
 from empatia.care.build import run_care
 from empatia.care.config import load_weights
-from empatia.pipeline import RunContext, register_stage
+from empatia.pipeline import RunContext
 
 
 class CareStage:
@@ -17,7 +17,9 @@ class CareStage:
     """
 
     name = "care"
-    after: tuple[str, ...] = ("privacy", "profiles", "emotion", "experience")
+    reads = ("privacy_audit", "events", "event_persons", "text_analysis", "experience_journeys", "profiles",
+             "profile_traits", "consent_current", "care_webhooks", "care_acknowledgements")
+    writes = ("care_list", "care_traits", "care_alerts", "care_deliveries")
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         settings = ctx.stages.care
@@ -25,4 +27,4 @@ class CareStage:
         return run_care(ctx.workspace.store.con, w, deliver=settings.deliver, full=ctx.full)
 
 
-STAGE = register_stage(CareStage())
+STAGE = CareStage()

@@ -9,14 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from empatia.pipeline import RunContext, register_stage
+from empatia.pipeline import RunContext
 
 
 class DecideStage:
     """Next-best action for every person, explained."""
 
     name = "decide"
-    after: tuple[str, ...] = ("profiles", "emotion", "experience", "care", "privacy")
+    reads = ("events", "event_persons", "identities", "profiles", "text_analysis", "experience_journeys",
+             "journey_unresolved", "care_list", "consent_current", "exchange_rates")
+    writes = ("decide_inputs", "decide_runs", "decisions")
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         from empatia.decide.catalogue import load_catalogue
@@ -50,4 +52,4 @@ def _export(store: Any, path: Path) -> None:
         frame.to_parquet(path, index=False)
 
 
-STAGE = register_stage(DecideStage())
+STAGE = DecideStage()

@@ -50,11 +50,11 @@ where e.type = 'track'
 order by e.seq
 """
 
-_SCANNED = "scanned_seq"  # emotion_config key: events up to this seq have been looked at
+SCANNED = "scanned_seq"  # emotion_config key: events up to this seq have been looked at
 
 
 def _scanned(con: duckdb.DuckDBPyConnection) -> int:
-    row = con.execute("select value from emotion_config where key = ?", [_SCANNED]).fetchone()
+    row = con.execute("select value from emotion_config where key = ?", [SCANNED]).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -167,7 +167,7 @@ def analyze_pending(
         _write_rows(con, rows, hashes, found, analyzer.key)
         if progress is not None:
             progress.advance(len(rows))
-    set_config(con, _SCANNED, str(upto))
+    set_config(con, SCANNED, str(upto))
     return {"texts": n_total, "analysed": analysed, "from_cache": cached, "analyzer": analyzer.key}
 
 
@@ -269,7 +269,7 @@ def forget_analyses(con: duckdb.DuckDBPyConnection, keep_analyzer: str | None = 
         f"delete from text_sentences where seq in (select seq from text_analysis{where})", args
     )
     con.execute(f"delete from text_analysis{where}", args)
-    set_config(con, _SCANNED, "0")  # look at every event again
+    set_config(con, SCANNED, "0")  # look at every event again
     return int(row[0]) if row else 0
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from empatia.emotion.incremental import run_emotion
-from empatia.pipeline import RunContext, register_stage
+from empatia.emotion.incremental import SCANNED, run_emotion
+from empatia.pipeline import RunContext
 
 
 class EmotionStage:
@@ -16,7 +16,16 @@ class EmotionStage:
     """
 
     name = "emotion"
-    after: tuple[str, ...] = ("identity", "privacy")
+    reads = ("events", "event_persons")
+    writes = ("text_analysis", "text_sentences", "text_cache", "touchpoint_emotion", "person_emotion",
+              "theme_clusters", "emotion_config")
+
+    def fingerprint(self, ctx: RunContext) -> str:
+        """The workspace's own choices in ``emotion_config`` (its progress kept there aside)."""
+        rows = ctx.workspace.store.con.execute(
+            "select key, value from emotion_config where key <> ? order by key", [SCANNED]
+        ).fetchall()
+        return repr(rows)
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         ws = ctx.workspace
@@ -26,4 +35,4 @@ class EmotionStage:
         )
 
 
-STAGE = register_stage(EmotionStage())
+STAGE = EmotionStage()

@@ -11,7 +11,7 @@ from empatia.experience.effort import build_journeys, index_cases, update_journe
 from empatia.experience.gap import build_gap
 from empatia.experience.surveys import build_responses
 from empatia.experience.mood import build_trajectories, update_trajectories
-from empatia.pipeline import RunContext, register_stage
+from empatia.pipeline import RunContext
 from empatia.store import transaction
 from empatia.store.changes import CHANGED, TEXTS, changed_persons, save_marks
 
@@ -27,7 +27,10 @@ class ExperienceStage:
     """
 
     name = "experience"
-    after: tuple[str, ...] = ("identity", "profiles", "emotion")
+    reads = ("privacy_audit", "events", "event_persons", "text_analysis", "text_sentences", "profiles", "consent_current")
+    writes = ("experience_journeys", "experience_case_events", "experience_trajectories",
+              "experience_activity", "experience_activity_model", "experience_gap",
+              "survey_responses", "journey_unresolved")
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         cfg = ctx.stages.experience
@@ -78,4 +81,4 @@ def _has(con: Any, table: str) -> bool:
     return bool(row and row[0])
 
 
-STAGE = register_stage(ExperienceStage())
+STAGE = ExperienceStage()

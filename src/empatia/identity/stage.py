@@ -21,7 +21,7 @@ from typing import Any
 from empatia.identity.config import WHEN_FIELDS, IdentityConfig
 from empatia.identity.incremental import WRITE_LOCK, attach_new_events
 from empatia.identity.resolve import resolve, write_state
-from empatia.pipeline import RunContext, register_stage
+from empatia.pipeline import RunContext
 from empatia.store import Store
 from empatia.store.engine import engine_for
 
@@ -75,7 +75,10 @@ class IdentityStage:
     """Stitch every identifier into persons: identities, event_persons, merge history."""
 
     name = "identity"
-    after: tuple[str, ...] = ()
+    reads = ("events", "identity_pins", "identity_review")
+    writes = ("identities", "event_persons", "identity_event_ids", "identity_records",
+              "identity_matches", "identity_review", "identity_blocked", "identity_value_map",
+              "identity_state", "merge_history", "merge_identifiers")
 
     def fingerprint(self, ctx: RunContext) -> str:
         return structure(ctx.workspace.store, ctx.stages.identity)
@@ -103,4 +106,4 @@ class IdentityStage:
         return {"mode": f"batch ({reason})", **figures}
 
 
-STAGE = register_stage(IdentityStage())
+STAGE = IdentityStage()

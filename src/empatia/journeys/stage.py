@@ -7,7 +7,7 @@ from typing import Any
 
 from empatia.journeys.build import SESSION_MINUTES, build, update
 from empatia.journeys.config import load_stage_map
-from empatia.pipeline import RunContext, register_stage
+from empatia.pipeline import RunContext
 from empatia.store.changes import changed_persons, save_marks
 from empatia.store.engine import engine_for
 
@@ -20,7 +20,8 @@ class JourneysStage:
     """
 
     name = "journeys"
-    after: tuple[str, ...] = ("identity",)
+    reads = ("privacy_audit", "events", "event_persons", "journey_stage_map")
+    writes = ("journey_steps", "journey_sessions", "journeys")
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         store = ctx.workspace.store
@@ -48,4 +49,4 @@ class JourneysStage:
                 eng.close()
 
 
-STAGE = register_stage(JourneysStage())
+STAGE = JourneysStage()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from empatia.pipeline import RunContext, register_stage
+from empatia.pipeline import ALL, RunContext
 from empatia.privacy import audit, consent, retention, tombstones
 from empatia.privacy.compact import PENDING, rewrite
 from empatia.privacy.subjects import SKIP_TABLES, q, tables
@@ -100,9 +100,12 @@ class PrivacyStage:
     """Consent ledger from events, late events of erased people dropped, retention applied."""
 
     name = "privacy"
-    after: tuple[str, ...] = ("identity",)
+    reads = ("events", "identities", "identity_event_ids", "identity_value_map", "event_persons",
+             "privacy_tombstones", "consent_ledger")
+    writes = ("consent_ledger", "consent_current", "privacy_audit", "privacy_state", "privacy_files")
+    erases = ALL  # a late event of an erased person, and retention, reach every table
     always = True  # retention depends on the date; the runner never skips this stage
-    watches = ("consent_ledger", "privacy_tombstones")  # also written by the CLI and HTTP API
+    watches = ("consent_ledger",)  # also written by the CLI and HTTP API
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         store = ctx.workspace.store
@@ -120,4 +123,4 @@ class PrivacyStage:
         return figures
 
 
-STAGE = register_stage(PrivacyStage())
+STAGE = PrivacyStage()

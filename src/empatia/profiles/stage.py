@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from empatia.pipeline import RunContext, register_stage
+from empatia.pipeline import RunContext
 from empatia.profiles.build import build_profiles, population_columns, save_clv_model
 from empatia.profiles.config import ProfileConfig
 from empatia.profiles.money import Reporting, rates_fingerprint
@@ -119,7 +119,8 @@ class ProfilesStage:
     """One row per person: traits with their sources, activity, purchases, RFM, CLV, rhythm."""
 
     name = "profiles"
-    after: tuple[str, ...] = ("identity", "privacy")
+    reads = ("privacy_audit", "events", "event_persons", "identities", "merge_history", "exchange_rates")
+    writes = ("profiles", "profile_traits", "profiles_state")
 
     def fingerprint(self, ctx: RunContext) -> str:
         """Beyond events and options: the exchange rates and the reporting currency."""
@@ -140,4 +141,4 @@ class ProfilesStage:
                 eng.close()
 
 
-STAGE = register_stage(ProfilesStage())
+STAGE = ProfilesStage()
