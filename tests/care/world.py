@@ -11,6 +11,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from empatia.experience.config import ExperienceConfig
+from empatia.experience.effort import build_journeys
 from empatia.store import Store
 
 NOW = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
@@ -66,7 +68,8 @@ class World:
                                [person, clv, clv])  # fmt: skip
 
     def finish(self) -> None:
-        """Stand in for identity and emotion: event_persons and text_analysis."""
+        """Stand in for identity and emotion (event_persons, text_analysis), then measure the
+        service journeys as the experience stage does (care reads them from there)."""
         con = self.store.con
         con.execute("create or replace table event_persons as "
                     "select seq, user_id as person_id from events")  # fmt: skip
@@ -85,6 +88,7 @@ class World:
                    from events where message_id = ?""",
                 [sentiment, t["score"], t["anger"], t["emotion"], esc, len(t["threats"]), mid],
             )  # fmt: skip
+        build_journeys(con, ExperienceConfig())
 
 
 def build(store: Store) -> World:

@@ -146,7 +146,7 @@ def act(con: duckdb.DuckDBPyConnection, alert_or_person: str, action: str, note:
     if action == "acknowledged" and status == "acknowledged":
         pass  # a second note is fine
     seen = last_seq
-    if action == "resolved" and _has_table(con, "care_list"):
+    if action == "resolved":
         row = con.execute(
             "select max(last_seq) from care_list where person_id = ?", [person_id]
         ).fetchone()
@@ -187,9 +187,3 @@ def history(con: duckdb.DuckDBPyConnection, person_id: str) -> list[dict[str, An
         order by 8""", [person_id, person_id])  # fmt: skip
     cols = [d[0] for d in cur.description]
     return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
-
-
-def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    row = con.execute("select count(*) from information_schema.tables where table_name = ?",
-                      [name]).fetchone()  # fmt: skip
-    return bool(row and row[0])

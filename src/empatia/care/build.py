@@ -21,7 +21,7 @@ from empatia.care.alerts import create_alerts, latest_cases, resolved_and_quiet
 from empatia.care.config import CareWeights, load_weights
 from empatia.care.delivery import Sink, deliver_pending
 from empatia.care.explain import evidence, explain
-from empatia.care.inputs import has_table, read_inputs, refresh_traits
+from empatia.care.inputs import read_inputs, refresh_traits
 from empatia.privacy.consent import purpose_key, use_purposes
 from empatia.care.scoring import INFLUENCE_SIGNALS, RISK_SIGNALS, score_people
 
@@ -102,9 +102,6 @@ def run_care(
     whole every time; the influence traits read from the whole event log are kept per person
     and refreshed only for the people whose events changed (``full``: for everyone)."""
     w = weights or load_weights()
-    if not has_table(con, "event_persons"):
-        con.execute("delete from care_list")
-        return {"listed": 0, "note": "no identity tables yet (run the identity stage)"}
     refreshed = refresh_traits(con, full=full)
     inp = read_inputs(con, w.risk.window_days, now)
     scored = score_people(inp, w)
@@ -120,12 +117,8 @@ def run_care(
                 ]
             )
         )
-        if has_table(con, "consent_current"):  # the privacy stage's ledger (API decisions too)
-            out = {r[0] for r in con.execute(_CONSENT, [purposes]).fetchall()}
-            out |= {r[0] for r in con.execute(_CONSENT_CURRENT, [purposes]).fetchall()}
-        else:  # fail closed: consent unknown, nobody is put forward for contact
-            out = set(scored["person_id"])
-            figures["note"] = "no consent view (privacy stage): nobody listed"
+        out = {r[0] for r in con.execute(_CONSENT, [purposes]).fetchall()}
+        out |= {r[0] for r in con.execute(_CONSENT_CURRENT, [purposes]).fetchall()}
         figures["excluded_by_consent"] = int(scored["person_id"].isin(out).sum())
         scored = scored[~scored["person_id"].isin(out)]
     cases = latest_cases(con)
@@ -157,7 +150,6 @@ def run_care(
         "listed": len(listed),
         "entered": sum(a["kind"] == "entered" for a in created),
         "worsened": sum(a["kind"] == "worsened" for a in created),
-        "journeys_from": inp.sources.get("journeys"),
     }  # fmt: skip
     if deliver:
         kw: dict[str, Any] = {"sinks": sinks}

@@ -25,19 +25,6 @@ INFLUENCE_TRAITS = ("profession", "followers", "followers_by_network", "press", 
                     "referrals")  # fmt: skip
 
 
-def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    row = con.execute(
-        "select count(*) from information_schema.tables where table_name = ?", [name]
-    ).fetchone()
-    return bool(row and row[0])
-
-
-def columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
-    return {r[0] for r in con.execute(
-        "select column_name from information_schema.columns where table_name = ?", [table]
-    ).fetchall()}  # fmt: skip
-
-
 @dataclass
 class Inputs:
     """Everything scoring needs; each frame has a ``person_id`` column."""
@@ -48,7 +35,6 @@ class Inputs:
     reviews: pd.DataFrame  # per person: public reviews (all time), bad public ones (window)
     traits: pd.DataFrame  # per person: the influence traits
     values: pd.DataFrame  # per person: clv_12m, revenue
-    sources: dict[str, str]  # which table each input came from (for the figures)
 
 
 _AS_OF = """
@@ -118,78 +104,17 @@ from (
 group by p.person_id
 """
 
-_JOURNEYS_FROM_EVENTS = """
-with ev as (
-    select e.seq, e."timestamp" as ts, e.event,
-           json_extract_string(e.raw, '$.properties.case_id') as case_id,
-           json_extract_string(e.raw, '$.properties.topic') as topic,
-           coalesce(json_extract_string(e.raw, '$.properties.channel'),
-                    json_extract_string(e.raw, '$.context.channel')) as channel,
-           try_cast(json_extract_string(e.raw, '$.properties.wait_seconds') as double) as wait_seconds,
-           try_cast(json_extract_string(e.raw, '$.properties.transferred') as boolean) as transferred,
-           try_cast(json_extract_string(e.raw, '$.properties.internal_success') as boolean) as internal_success,
-           json_extract_string(e.raw, '$.properties.resolution') as resolution,
-           p.person_id
-    from events e join event_persons p using (seq)
-    where e.type = 'track' and e.event in ('Case Opened', 'Support Contact', 'Case Resolved',
-                                           'Message Sent', 'Call Transcribed')
-      and json_extract_string(e.raw, '$.properties.case_id') in (
-          select json_extract_string(raw, '$.properties.case_id') from events
-          where type = 'track' and event in ('Case Opened', 'Support Contact', 'Case Resolved')
-            and "timestamp" >= ?)
-), owner as (
-    select case_id, mode(person_id) as person_id from ev group by case_id
-), per_case as (
-    select case_id,
-           any_value(topic) filter (where topic is not null) as topic,
-           count(*) filter (where event = 'Support Contact') as contacts,
-           min(ts) filter (where event in ('Case Opened', 'Support Contact')) as first_at,
-           max(ts) as last_at,
-           max(seq) as last_seq,
-           bool_or(event = 'Case Resolved') as resolved,
-           bool_or(coalesce(internal_success, false)) as internal_success,
-           any_value(resolution) filter (where resolution is not null) as resolution,
-           coalesce(sum(wait_seconds) filter (where event = 'Support Contact'), 0) as wait_seconds,
-           count(*) filter (where event = 'Support Contact' and transferred) as transfers,
-           count(distinct channel) filter (where event = 'Support Contact') as channels,
-           string_agg(channel, ',' order by ts) filter (where event = 'Support Contact') as channel_path
-    from ev group by case_id
-)
-select o.person_id, c.*, null::boolean as succeeded_but_hurt
-from per_case c join owner o using (case_id)
+_JOURNEYS = """
+select person_id, case_id, contacts, first_at, last_at, resolved, topic, last_seq,
+       internal_success, resolution, wait_seconds, transfers, channels, channel_switches,
+       succeeded_but_hurt, hurt_reasons
+from experience_journeys where last_at >= ?
 """
 
 
-def _switches(path: str | None) -> int:
-    if not path:
-        return 0
-    chans = path.split(",")
-    return sum(a != b for a, b in zip(chans, chans[1:], strict=False))
-
-
-def read_journeys(con: duckdb.DuckDBPyConnection, since: datetime) -> tuple[pd.DataFrame, str]:
-    """Service journeys active since ``since``: from experience's table, else from events."""
-    row = con.execute("select count(*) from experience_journeys").fetchone() if has_table(
-        con, "experience_journeys") else None  # fmt: skip
-    if row and row[0]:  # the experience stage has run
-        cols = columns(con, "experience_journeys")
-        need = {"person_id", "case_id", "contacts", "first_at", "last_at", "resolved"}
-        if need <= cols:
-            pick = ["person_id", "case_id", "contacts", "first_at", "last_at", "resolved"]
-            opt = {"topic": "null::varchar", "last_seq": "null::bigint",
-                   "internal_success": "null::boolean", "resolution": "null::varchar",
-                   "wait_seconds": "0::double", "transfers": "0::bigint",
-                   "channels": "1::bigint", "channel_switches": "0::bigint",
-                   "succeeded_but_hurt": "null::boolean", "hurt_reasons": "null::varchar"}  # fmt: skip
-            sel = ", ".join(pick + [c if c in cols else f"{d} as {c}" for c, d in opt.items()])
-            df = con.execute(
-                f"select {sel} from experience_journeys where last_at >= ?", [since]
-            ).df()
-            return df, "experience_journeys"
-    df = con.execute(_JOURNEYS_FROM_EVENTS, [since]).df()
-    df["hurt_reasons"] = None
-    df["channel_switches"] = df.pop("channel_path").map(_switches) if len(df) else 0
-    return df, "events"
+def read_journeys(con: duckdb.DuckDBPyConnection, since: datetime) -> pd.DataFrame:
+    """Service journeys active since ``since``, as the experience stage measured them."""
+    return con.execute(_JOURNEYS, [since]).df()
 
 
 def refresh_traits(con: duckdb.DuckDBPyConnection, *, full: bool = False) -> dict[str, Any]:
@@ -227,20 +152,16 @@ def read_traits(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         "select person_id, profession, followers, followers_by_network, press, vip, tier,"
         " referrals from care_traits order by person_id"
     ).df()
-    if has_table(con, "profile_traits"):
-        pt = con.execute(
-            "select person_id, trait, value from profile_traits where trait in (select unnest(?))",
-            [[t for t in INFLUENCE_TRAITS if t != "followers_by_network"]],
-        ).df()
-        if len(pt):
-            wide = pt.pivot_table(
-                index="person_id", columns="trait", values="value", aggfunc="last"
-            )
-            wide = wide.reset_index()
-            df = df.merge(wide, on="person_id", how="outer", suffixes=("", "_profile"))
-            for t in INFLUENCE_TRAITS:
-                if f"{t}_profile" in df:
-                    df[t] = df.pop(f"{t}_profile").where(lambda s: s.notna(), df.get(t))
+    pt = con.execute(
+        "select person_id, trait, value from profile_traits where trait in (select unnest(?))",
+        [[t for t in INFLUENCE_TRAITS if t != "followers_by_network"]],
+    ).df()
+    if len(pt):
+        wide = pt.pivot_table(index="person_id", columns="trait", values="value", aggfunc="last")
+        df = df.merge(wide.reset_index(), on="person_id", how="outer", suffixes=("", "_profile"))
+        for t in INFLUENCE_TRAITS:
+            if f"{t}_profile" in df:
+                df[t] = df.pop(f"{t}_profile").where(lambda s: s.notna(), df.get(t))
     for t in INFLUENCE_TRAITS:
         if t not in df:
             df[t] = None
@@ -248,32 +169,18 @@ def read_traits(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def read_values(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    if not has_table(con, "profiles"):
-        return pd.DataFrame(columns=["person_id", "clv_12m", "revenue"])
-    cols = columns(con, "profiles")
-    sel = ["person_id"] + [
-        c if c in cols else f"null::double as {c}" for c in ("clv_12m", "revenue")
-    ]
-    return con.execute(f"select {', '.join(sel)} from profiles").df()
+    return con.execute("select person_id, clv_12m, revenue from profiles").df()
 
 
 def read_inputs(
     con: duckdb.DuckDBPyConnection, window_days: float, now: datetime | None = None
 ) -> Inputs:
-    """Read every input; tables that are not there yet give empty frames."""
+    """Read every input: the tables the care stage declares (``empatia.care.stage``)."""
     now = now or as_of(con)
     if now is None:
         now = datetime.now().astimezone()
     since = now - timedelta(days=window_days)
-    sources: dict[str, str] = {}
-    if has_table(con, "text_analysis"):
-        texts = con.execute(_TEXTS, [since]).df()
-        sources["texts"] = "text_analysis"
-    else:
-        texts = pd.DataFrame(columns=["person_id", "seq", "at", "event", "channel", "language",
-                                      "sentiment", "score", "anger", "frustration",
-                                      "dominant_emotion", "escalation", "effort"])  # fmt: skip
-        sources["texts"] = "missing (run the emotion stage)"
-    journeys, sources["journeys"] = read_journeys(con, since)
+    texts = con.execute(_TEXTS, [since]).df()
+    journeys = read_journeys(con, since)
     reviews = con.execute(_REVIEWS, [since, since, since]).df()
-    return Inputs(now, texts, journeys, reviews, read_traits(con), read_values(con), sources)
+    return Inputs(now, texts, journeys, reviews, read_traits(con), read_values(con))
