@@ -230,3 +230,12 @@ def test_a_stage_runs_on_only_the_tables_it_declares_and_changes_only_its_own(
     # the same rows as with every table there: nothing it read silently went missing
     counts = {t: after[t].split(":")[0] for t in set(stage.writes) & set(after)}
     assert counts == {t: with_all[t].split(":")[0] for t in counts}
+
+
+def test_the_architecture_document_shows_the_dataflow_the_stages_declare() -> None:
+    from empatia.pipeline import mermaid
+
+    doc = (Path(__file__).parents[1] / "docs" / "architecture.md").read_text()
+    assert f"```mermaid\n{mermaid()}```" in doc
+    for stage in ordered_stages():
+        assert f"| `{stage.name}` | {', '.join(f'`{t}`' for t in stage.reads)} |" in doc

@@ -323,3 +323,19 @@ def run_pipeline(
         _record(ctx, stage.name, inputs, figures, after)
         results.append(StageResult(stage.name, time.perf_counter() - t0, figures))
     return results
+
+
+def mermaid(stages: Mapping[str, Stage] | None = None) -> str:
+    """The dataflow as a Mermaid chart: stage → the tables it writes → the stages reading
+    them (``docs/architecture.md`` holds it; ``empatia stages --mermaid`` prints it)."""
+    known = registered_stages() if stages is None else stages
+    wrote = writers(known)
+    lines = ["flowchart LR", "  events[(events)]"]
+    for stage in ordered_stages(stages=known):
+        lines.append(f"  {stage.name}[[{stage.name}]]")
+        ins = sorted({wrote.get(t, t) for t in stage.reads} - {stage.name})
+        lines += [f"  {src} --> {stage.name}" for src in ins if src in known or src == "events"]
+        people = sorted(t for t in stage.reads if t not in wrote and t != "events")
+        if people:
+            lines.append(f"  {stage.name}_in[/{', '.join(people)}/] -.-> {stage.name}")
+    return "\n".join(lines) + "\n"
