@@ -24,19 +24,18 @@ time (e.g. privacy, whose retention depends on the date). Fingerprints and token
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlglot
 from sqlglot import exp
 
 from empatia.errors import ConfigError
+from empatia.plugins import Registry
 from empatia.settings import StagesSettings
 
 if TYPE_CHECKING:
@@ -104,29 +103,18 @@ class Stage(Protocol):
         ...
 
 
-#: The entry-point group stages register under (built-in ones included).
-GROUP = "empatia.stages"
+#: The stages: the ``empatia.stages`` entry points (built-in ones included).
+STAGES: Registry[Stage] = Registry("empatia.stages")
 
 
-@functools.cache
-def registered_stages() -> dict[str, Stage]:
-    """Every stage registered under the ``empatia.stages`` entry points, by name.
-
-    A stage that cannot be loaded, or a set of stages whose declarations conflict (a table
-    written by two stages, a cycle), is an error naming it — never a stage left out."""
-    found: dict[str, Stage] = {}
-    for ep in entry_points(group=GROUP):
-        try:
-            stage = ep.load()
-        except Exception as e:  # noqa: BLE001 - any failure to load is reported, loudly
-            raise ConfigError(f"stage {ep.name!r} ({ep.value}) cannot be loaded: {e}") from e
-        if getattr(stage, "name", None) != ep.name:
-            raise ConfigError(f"entry point {ep.name!r} ({ep.value}) is not the stage {ep.name!r}")
-        found[ep.name] = stage
-    if not found:
-        raise ConfigError(f"no stages registered under {GROUP!r}: is Empatia installed?")
-    dataflow(found)
-    return found
+def registered_stages() -> Mapping[str, Stage]:
+    """Every registered stage by name, its declarations checked (a table written by two
+    stages, a cycle, or an entry point that is not the stage it names is an error)."""
+    for name, stage in STAGES.items():
+        if getattr(stage, "name", None) != name:
+            raise ConfigError(f"the entry point {name!r} of {STAGES.group} is not a stage {name!r}")
+    dataflow(STAGES)
+    return STAGES
 
 
 def writers(stages: Mapping[str, Stage]) -> dict[str, str]:

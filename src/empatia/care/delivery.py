@@ -35,6 +35,7 @@ import orjson
 
 from empatia.care.config import DeliverySettings
 from empatia.care.exceptions import UnknownSinkError, WebhookNotFoundError, WebhookURLError
+from empatia.plugins import Registry
 
 log = logging.getLogger(__name__)
 
@@ -90,15 +91,19 @@ class WebhookSink:
         return Outcome(False, r.status_code, r.text[:300])
 
 
-#: Alert sinks by kind; built-in ones are registered the same way a plugin would be.
-SINKS: dict[str, Callable[[DeliverySettings], Sink]] = {}
+#: Alert sinks by kind: the ``empatia.sinks`` entry points, the built-in webhook included.
+SINKS: Registry[Callable[[DeliverySettings], Sink]] = Registry("empatia.sinks")
 
 
 def register_sink(kind: str, factory: Callable[[DeliverySettings], Sink]) -> None:
-    SINKS[kind] = factory
+    """Make ``factory(settings)`` the sink for webhooks of ``kind`` in this process (a package
+    registers one for good as an ``empatia.sinks`` entry point)."""
+    SINKS.add(kind, factory)
 
 
-register_sink("webhook", lambda d: WebhookSink(d.timeout_seconds))
+def webhook_sink(settings: DeliverySettings) -> Sink:
+    """The built-in sink: an HTTPS POST signed with the webhook's secret."""
+    return WebhookSink(settings.timeout_seconds)
 
 
 # -- webhooks ------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The analyzer registry: built-in analyzers register themselves exactly as plugins would.
+"""The analyzer registry: the ``empatia.analyzers`` entry points, built-in analyzers included.
 
 >>> sorted(ANALYZERS)
 ['encoder', 'fast', 'transformers']
@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from empatia.emotion.exceptions import UnknownAnalyzerError
+from empatia.plugins import Registry
 
 
 class Analyzer(Protocol):
@@ -22,13 +23,14 @@ class Analyzer(Protocol):
     def analyze(self, texts: Any, hints: Any = None, sentences: bool = True) -> list[Any]: ...
 
 
-ANALYZERS: dict[str, Callable[..., Analyzer]] = {}
+ANALYZERS: Registry[Callable[..., Analyzer]] = Registry("empatia.analyzers")
 _CACHE: dict[tuple[str, tuple[tuple[str, Any], ...]], Analyzer] = {}
 
 
 def register_analyzer(name: str, factory: Callable[..., Analyzer]) -> None:
-    """Make ``factory(**options)`` available as analyzer ``name``."""
-    ANALYZERS[name] = factory
+    """Make ``factory(**options)`` available as analyzer ``name`` in this process (a package
+    registers one for good as an ``empatia.analyzers`` entry point)."""
+    ANALYZERS.add(name, factory)
 
 
 def get_analyzer(name: str = "encoder", **options: Any) -> Analyzer:
@@ -44,24 +46,19 @@ def get_analyzer(name: str = "encoder", **options: Any) -> Analyzer:
     return _CACHE[key]
 
 
-def _encoder(**options: Any) -> Analyzer:
+def encoder(**options: Any) -> Analyzer:
     from empatia.emotion.analyzers.encoder import EncoderAnalyzer
 
     return EncoderAnalyzer(**options)
 
 
-def _fast(**options: Any) -> Analyzer:
+def fast(**options: Any) -> Analyzer:
     from empatia.emotion.analyzers.fast import FastAnalyzer
 
     return FastAnalyzer(**options)
 
 
-def _transformers(**options: Any) -> Analyzer:
+def transformers(**options: Any) -> Analyzer:
     from empatia.emotion.analyzers.hf import TransformersAnalyzer
 
     return TransformersAnalyzer(**options)
-
-
-register_analyzer("encoder", _encoder)
-register_analyzer("fast", _fast)
-register_analyzer("transformers", _transformers)
