@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-
 import pytest
 
 from empatia.web.render import to_json
@@ -116,4 +114,5 @@ def test_pages_are_gzipped_when_the_browser_accepts_it(empty_client):
     sign_in(client, keys["read"])
     r = client.get("/audiences", headers={"accept-encoding": "gzip"})
     assert r.headers.get("content-encoding") == "gzip"
-    assert b"<html" in gzip.compress(r.content) or r.text.startswith("<!doctype html>")
+    assert r.text.lstrip().lower().startswith("<!doctype html>")
+    assert r.num_bytes_downloaded < len(r.content) / 2  # what crossed the wire was compressed
