@@ -137,7 +137,7 @@ def test_run_without_a_terminal_prints_a_line_per_stage(tmp_path: Path) -> None:
 
 
 def test_a_stage_bar_shows_done_of_total_and_stops_its_timer() -> None:
-    from empatia.cli_common import _StageBar, progress_bar
+    from empatia.cli.common import _StageBar, progress_bar
     from empatia.pipeline import StageResult
 
     bar = progress_bar()

@@ -74,7 +74,12 @@ READS = [
     ["identity", "history"],
     ["identity", "blocked"],
     ["care", "list"],
+    ["care", "list", "--alerts"],
+    ["care", "webhooks", "list"],
+    ["care", "webhooks", "log"],
     ["keys", "list"],
+    ["consent", "show", "user_id:u1"],
+    ["audit"],
     ["retention", "--dry-run"],
 ]
 
@@ -98,3 +103,14 @@ def test_a_command_that_changes_the_store_goes_through_the_server(served: Server
     p = empatia(served, "decide", "--all")
     assert p.returncode == 0, p.stderr
     assert "decide --all" in p.stdout and "stop the server" not in p.stderr
+
+
+def test_webhooks_are_added_and_removed_through_the_server(served: ServerProcess) -> None:
+    p = empatia(served, "care", "webhooks", "add", "http://127.0.0.1:9/hook")
+    assert p.returncode == 0, p.stderr
+    hook = p.stdout.split()[1]
+    assert hook.startswith("wh_") and "whsec_" in p.stdout
+    p = empatia(served, "care", "webhooks", "remove", hook)
+    assert p.returncode == 0 and f"removed {hook}" in p.stdout, p.stderr
+    p = empatia(served, "care", "webhooks", "deliver")
+    assert p.returncode == 0, p.stderr

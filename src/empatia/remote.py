@@ -10,6 +10,7 @@ A DuckDB file has one process at a time: while ``empatia serve`` runs, it writes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,31 @@ class Remote:
                 return reader.read_all()
         return r.json()
 
+    def import_files(self, db: Path | str, files: list[Path],
+                     progress: Callable[[Any], None] | None = None) -> list[dict[str, Any]]:  # fmt: skip
+        """Import event files; each file's report. Files in the store's folder are named to the
+        server; others are sent as the body (the server reads no path outside that folder)."""
+        folder = Path(db).resolve().parent
+        inside = [str(f.resolve()) for f in files if f.resolve().is_relative_to(folder)]
+        out = _reported(self.call("POST", "/admin/import", json={"paths": inside})["files"],
+                        progress) if inside else []  # fmt: skip
+        for f in (f for f in files if not f.resolve().is_relative_to(folder)):
+            with f.open("rb") as body:
+                out += _reported(self.call("POST", "/admin/import/upload", params={"name": f.name},
+                                           content=body)["files"], progress)  # fmt: skip
+        return out
+
+    def retention(self, dry_run: bool) -> list[dict[str, Any]]:
+        """Apply the server's retention policies (``dry_run``: count what would go)."""
+        return self.call("POST", "/admin/retention",  # type: ignore[no-any-return]
+                         params={"dry_run": str(dry_run).lower()})  # fmt: skip
+
+    def export_partner(self, contract: Path, out: Path, fmt: str | None) -> dict[str, Any]:
+        """A partner export written by the server: both paths must lie in the store's folder."""
+        return self.call("POST", "/admin/partners/export",  # type: ignore[no-any-return]
+                         json={"contract": str(contract.resolve()), "out": str(out.resolve()),
+                               "format": fmt})  # fmt: skip
+
     def close(self) -> None:
         self.client.close()
 
@@ -85,6 +111,15 @@ class Remote:
         if r.status_code >= 400:
             raise error_from_answer(r)
         return r
+
+
+def _reported(files: list[dict[str, Any]],
+              progress: Callable[[Any], None] | None) -> list[dict[str, Any]]:
+    """``files`` (file reports), each told to ``progress`` first."""
+    if progress is not None:
+        for f in files:
+            progress(f)
+    return files
 
 
 def error_from_answer(r: httpx.Response) -> EmpatiaError:

@@ -12,6 +12,7 @@ import functools
 import inspect
 from collections.abc import Callable
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from empatia.errors import ConfigError, NotFoundError, StoreLockedError, ValidationError
@@ -46,7 +47,7 @@ def through_server(
 
         @functools.wraps(fn)
         def method(self: Workspace, *args: Any, **kwargs: Any) -> Any:
-            remote = self._server()
+            remote = self.server()
             if remote is None:
                 return fn(self, *args, **kwargs)
             try:
@@ -60,7 +61,7 @@ def through_server(
                 return remote.workspace(fn.__name__, sent)
             except ServerGoneError:  # stopped since: the store may be free now
                 self._remote = None
-                if self._server() is not None:
+                if self.server() is not None:
                     raise
                 return fn(self, *args, **kwargs)
 
@@ -86,8 +87,9 @@ class Workspace:
         self.settings = settings or load_settings(**overrides)
         self._remote: Remote | None = None
 
-    def _server(self) -> Remote | None:
-        """The server to go through: None while this process holds (or can open) the store."""
+    def server(self) -> Remote | None:
+        """The running ``empatia serve`` that runs the marked methods for this workspace; None
+        while this process holds (or can open) the store."""
         if "store" in self.__dict__:
             return None
         if self._remote is not None:
@@ -187,20 +189,94 @@ class Workspace:
 
     # -- privacy ----------------------------------------------------------------------------
     @through_server("write")  # it writes the audit log
-    def export_subject(self, identifier: str) -> dict[str, Any]:
+    def export_subject(self, identifier: str, actor: str = "python") -> dict[str, Any]:
         """Everything held about a person (right of access), found by any identifier;
-        audited as read by ``python``."""
+        audited as read by ``actor``."""
         from empatia.privacy.access import export_subject
 
-        return export_subject(self.store, identifier, actor="python")
+        return export_subject(self.store, identifier, actor=actor)
 
     @through_server("write")
-    def erase(self, identifier: str, dry_run: bool = False) -> dict[str, Any]:
+    def erase(self, identifier: str, dry_run: bool = False, actor: str = "python") -> dict[str, Any]:
         """Erase a person everywhere (right to erasure); ``dry_run`` only reports what would
         be deleted and blanked. Later events for them are dropped."""
         from empatia.privacy.erasure import erase
 
-        return dict(erase(self.store, identifier, actor="python", dry_run=dry_run).as_dict())
+        return dict(erase(self.store, identifier, actor=actor, dry_run=dry_run).as_dict())
+
+    @through_server("write")
+    def erase_many(self, identifiers: list[str], dry_run: bool = False,
+                   actor: str = "python") -> list[dict[str, Any]]:  # fmt: skip
+        """:meth:`erase` for several people at once: an identifier that names nobody is an
+        error, and then nobody is erased."""
+        from empatia.privacy.erasure import erase_many
+
+        return [r.as_dict() for r in erase_many(self.store, identifiers, actor=actor,
+                                                dry_run=dry_run)]  # fmt: skip
+
+    @through_server("read")
+    def consent(self, identifier: str) -> dict[str, Any]:
+        """A person's current consent per purpose (a person id, or ``user_id:…``)."""
+        from empatia.privacy.consent import as_dict, current
+
+        return as_dict(current(self.store, identifier))
+
+    @through_server("write")
+    def set_consent(self, identifier: str, purpose: str, granted: bool = True,
+                    legal_basis: str = "consent", source: str = "python") -> dict[str, Any]:  # fmt: skip
+        """Record a consent decision (the ledger is append-only: a withdrawal is a new row)."""
+        from empatia.privacy.consent import record
+
+        state = record(self.store, identifier, purpose, granted, legal_basis=legal_basis,
+                       source=source)  # fmt: skip
+        return {"subject": identifier, "purpose": state.purpose, "granted": state.granted}
+
+    def apply_retention(self, dry_run: bool = False, policies: str | Path | None = None,
+                        actor: str = "python") -> list[dict[str, Any]]:  # fmt: skip
+        """Delete rows older than their table's retention policy (``dry_run``: count them);
+        ``policies`` is a retention TOML file instead of the workspace's own, which a running
+        server (it applies its own) refuses."""
+        remote = self.server()
+        if remote is not None:
+            if policies is not None:
+                raise ConfigError("the server owns the store and applies the workspace's own "
+                                  "policies: leave out --policies, or stop the server")  # fmt: skip
+            return remote.retention(dry_run)
+        from empatia.privacy import retention
+
+        results = retention.apply(self.store, retention.for_settings(self.settings, policies),
+                                  dry_run=dry_run, actor=actor)  # fmt: skip
+        return [dict(r.__dict__) for r in results]
+
+    def export_partner(self, contract: str | Path, out: str | Path, fmt: str | None = None,
+                       actor: str = "python") -> dict[str, Any]:  # fmt: skip
+        """Write consenting people's contracted fields for a partner (``contract``: its TOML
+        file) to ``out`` (Parquet, or CSV). A running server reads and writes both paths
+        itself, so they must then lie in the store's folder."""
+        remote = self.server()
+        if remote is not None:
+            return remote.export_partner(Path(contract), Path(out), fmt)
+        from empatia.privacy.partner_export import Contract, export_partner
+
+        return dict(export_partner(self.store, Contract.load(contract), out, fmt=fmt,
+                                   actor=actor).__dict__)  # fmt: skip
+
+    @through_server("read")
+    def audit_log(self, subject: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """Who read, exported or erased whose data, newest first (of one person, or all)."""
+        from empatia.privacy.audit import entries
+
+        return entries(self.store, subject, limit)
+
+    @through_server("read")
+    def next_question(self, person_id: str) -> dict[str, Any]:
+        """The one progressive-profiling question to ask a person now, if trust allows, and
+        why (not): ``{"question", "stage", "reasons"}``."""
+        from empatia.privacy.profiling import next_question
+
+        d = next_question(self.store, person_id)
+        return {"question": d.question.__dict__ if d.question else None, "stage": d.stage,
+                "reasons": d.reasons}  # fmt: skip
 
     # -- identity ---------------------------------------------------------------------------
     @through_server("write")
@@ -340,6 +416,303 @@ class Workspace:
         from empatia.profiles.money import list_rates
 
         return list_rates(self.store)
+
+    # -- events and keys ------------------------------------------------------------------
+    def import_files(self, paths: list[str | Path],
+                     progress: Callable[[Any], None] | None = None) -> dict[str, Any]:  # fmt: skip
+        """Import Segment-shaped events from JSONL, CSV or Parquet files (``.gz`` too); bad rows
+        go to ``NAME.rejects.jsonl``. While a server owns the store, files in the store's
+        folder are named to it and others are sent to it. ``progress`` is called per file."""
+        import time
+
+        from empatia.ingest.importer import FileReport, ImportReport
+
+        files, started = [Path(p) for p in paths], time.monotonic()
+        remote = self.server()
+        if remote is not None:
+            found = remote.import_files(self.settings.db, files, progress)
+            report = ImportReport([FileReport(**f) for f in found], time.monotonic() - started)
+        else:
+            from empatia.ingest import import_files
+            from empatia.privacy.retention import for_settings
+
+            report = import_files(self.store, files, progress=progress,
+                                  max_event_bytes=self.settings.max_event_bytes,
+                                  policies=for_settings(self.settings))  # fmt: skip
+        return {"files": [dict(f.__dict__) for f in report.files], "rows": report.rows,
+                "accepted": report.accepted, "duplicates": report.duplicates,
+                "rejected": report.rejected, "erased": report.erased, "seconds": report.seconds,
+                "retention_notice": report.retention_notice}  # fmt: skip
+
+    @through_server("read")
+    def event_stats(self) -> dict[str, Any]:
+        """Stored events: the total, and counts by type, source and day."""
+        from empatia.ingest.stats import event_stats
+
+        return event_stats(self.store)
+
+    @through_server("write")
+    def create_key(self, scope: str = "write", name: str = "") -> dict[str, Any]:
+        """A new API key (``write``, ``read``, ``care`` or ``admin``); its ``secret`` is in
+        this answer only (it is stored hashed)."""
+        from empatia.privacy.keys import create_key
+
+        key, secret = create_key(self.store, scope, name)
+        return {"key_id": key.key_id, "scope": key.scope, "name": key.name, "secret": secret}
+
+    @through_server("read")
+    def keys(self) -> list[dict[str, Any]]:
+        """Every API key, revoked ones too (never their secrets)."""
+        from empatia.privacy.keys import list_keys
+
+        return [dict(k.__dict__) for k in list_keys(self.store)]
+
+    @through_server("write")
+    def revoke_key(self, key_id: str) -> dict[str, str]:
+        """Revoke an API key at once."""
+        from empatia.privacy.keys import revoke_key
+
+        revoke_key(self.store, key_id)
+        return {"revoked": key_id}
+
+    @through_server("write")
+    def rotate_key(self, key_id: str) -> dict[str, Any]:
+        """A new secret for a key (a new id, the same name and scope); the old one stops
+        working."""
+        from empatia.privacy.keys import rotate_key
+
+        new, secret = rotate_key(self.store, key_id)
+        return {"key_id": new.key_id, "scope": new.scope, "name": new.name, "secret": secret,
+                "revoked": key_id}  # fmt: skip
+
+    # -- identity, emotion and journeys: reading ----------------------------------------------
+    @through_server("read")
+    def identity_review(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Borderline probabilistic pairs waiting for :meth:`decide_review`, likeliest first."""
+        from empatia.identity import views
+
+        return views.review(self.store, limit)
+
+    @through_server("read")
+    def merge_history(self, person_id: str | None = None) -> list[dict[str, Any]]:
+        """Merges, splits and unmerges, newest first (of one person, or all)."""
+        from empatia.identity import views
+
+        return views.history(self.store, person_id)
+
+    @through_server("read")
+    def blocked_identifiers(self) -> list[dict[str, Any]]:
+        """Identifiers the over-merge guard refused to link on, with their events and why."""
+        from empatia.identity import views
+
+        return views.blocked(self.store)
+
+    @through_server("write")
+    def set_themes(self, themes: dict[str, list[str]], replace: bool = False) -> dict[str, Any]:
+        """Set the theme anchors (``{"theme": ["phrase", …]}``), added to the built-in ones or
+        ``replace``-ing them; texts analysed from then on use them."""
+        import orjson
+
+        from empatia.emotion.incremental import set_config
+
+        value = {**themes, **({"__replace__": True} if replace else {})}
+        set_config(self.store.con, "themes", orjson.dumps(value).decode())
+        return {"themes": len(themes), "replace": replace}
+
+    @through_server("read")
+    def funnel(self, steps: list[str], within_days: float = 30.0,
+               breakdown: str | None = None) -> dict[str, Any]:  # fmt: skip
+        """Conversion and drop-off through ordered steps (optionally broken down by
+        ``channel``, ``property:<name>``, ``market`` …)."""
+        from empatia.journeys import funnel
+
+        return funnel(self.store.con, steps, within_days=within_days,
+                      breakdown=breakdown).as_dict()  # fmt: skip
+
+    @through_server("read")
+    def paths(self, anchor: str, direction: str = "next", depth: int = 3,
+              top: int = 8) -> dict[str, Any]:  # fmt: skip
+        """The most common ``next`` (or ``previous``) steps from ``anchor``: nodes and links
+        for a Sankey."""
+        from empatia.journeys import paths
+
+        return paths(self.store.con, anchor, direction=direction, depth=depth, top=top)
+
+    @through_server("read")
+    def journey_map(self, person_id: str | None = None, market: str | None = None,
+                    language: str | None = None) -> dict[str, Any]:  # fmt: skip
+        """The journey map (stages × touchpoints, conversion, time, effort, emotion), of one
+        person or of a market or language."""
+        from empatia.journeys import journey_map, load_stage_map
+
+        where = {k: v for k, v in {"market": market, "language": language}.items() if v}
+        con = self.store.con
+        return journey_map(con, load_stage_map(con), person_id=person_id, where=where)
+
+    @through_server("read")
+    def journey_stages(self) -> dict[str, Any]:
+        """The stage order and the event → stage mapping in use (see :meth:`set_journey_stage`)."""
+        from empatia.journeys import load_stage_map
+
+        m = load_stage_map(self.store.con)
+        return {"order": list(m.order), "map": m.mapping}
+
+    # -- experience -------------------------------------------------------------------------
+    @through_server("read")
+    def survey_scores(self, survey: str | None = None, by: str | None = None,
+                      period: str = "month", include_excluded: bool = False) -> list[dict[str, Any]]:  # fmt: skip
+        """NPS, CSAT and CES with 95% confidence intervals, overall or ``by`` a dimension."""
+        from empatia.experience import survey_scores
+
+        return survey_scores(self.store.con, survey=survey, by=by, period=period,
+                             include_excluded=include_excluded)  # fmt: skip
+
+    @through_server("read")
+    def excluded_answers(self, limit: int = 20) -> dict[str, Any]:
+        """Survey answers left out of the scores, with why: ``{"summary", "responses"}``."""
+        from empatia.experience import excluded_responses
+        from empatia.experience.surveys import summary
+
+        con = self.store.con
+        return {"summary": summary(con), "responses": excluded_responses(con, limit, with_text=True)}
+
+    @through_server("read")
+    def hurt(self, limit: int = 20, person_id: str | None = None) -> dict[str, Any]:
+        """Journeys the company calls a success that hurt the customer, and what happened
+        after: ``{"journeys", "after"}``."""
+        from empatia.experience import hurt_list, hurt_outcomes
+
+        con = self.store.con
+        return {"journeys": hurt_list(con, limit, person_id=person_id),
+                "after": hurt_outcomes(con)}  # fmt: skip
+
+    @through_server("read")
+    def hurt_orders(self, limit: int = 20) -> list[dict[str, Any]]:
+        """Delivered orders followed by bad words from their customer."""
+        from empatia.experience.views import hurt_orders
+
+        return hurt_orders(self.store.con, limit)
+
+    @through_server("read")
+    def effort(self, by: str = "topic") -> list[dict[str, Any]]:
+        """Effort per service journey (contacts, switches, waits …) by ``topic``,
+        ``resolution``, ``channel`` or ``all``."""
+        from empatia.experience import effort_summary
+
+        return effort_summary(self.store.con, by)
+
+    @through_server("read")
+    def perception_gap(self) -> list[dict[str, Any]]:
+        """The company's own view beside what customers feel, per touchpoint."""
+        from empatia.experience import perception_gap
+
+        return perception_gap(self.store.con)
+
+    @through_server("read")
+    def touchpoints(self) -> list[dict[str, Any]]:
+        """How people feel at each text touchpoint: sentiment, % negative, top emotion."""
+        from empatia.experience import touchpoints
+
+        return touchpoints(self.store.con)
+
+    @through_server("read")
+    def trajectory(self, person_id: str) -> dict[str, Any]:
+        """One person's emotional trajectory: recent mood, trend, lowest point, every text."""
+        from empatia.experience import trajectory
+
+        return trajectory(self.store.con, person_id)
+
+    @through_server("read")
+    def may_survey(self, person_id: str) -> dict[str, Any]:
+        """Whether this person may get a survey now (consent, fatigue caps, open cases)."""
+        from empatia.experience import may_survey
+
+        allowed, reason = may_survey(self.store, person_id)
+        return {"person_id": person_id, "allowed": allowed, "reason": reason}
+
+    # -- special care -----------------------------------------------------------------------
+    @through_server("read")
+    def care_entries(self, limit: int = 20, status: str | None = None,
+                     redact: bool = False) -> list[dict[str, Any]]:  # fmt: skip
+        """:meth:`care_list` as plain rows, of one ``status`` (``new`` or ``acknowledged``);
+        ``redact`` shows what a read key sees (no customers' own words)."""
+        from empatia.care import care_list
+
+        return care_list(self.store.con, limit, "read" if redact else "local", status)
+
+    @through_server("read")
+    def care_case(self, person_id: str, redact: bool = False) -> dict[str, Any]:
+        """One person's care case: explanation, factors, evidence and ``history``."""
+        from empatia.care import entry, history
+
+        con = self.store.con
+        return {**entry(con, person_id, "read" if redact else "local"),
+                "history": history(con, person_id)}  # fmt: skip
+
+    @through_server("read")
+    def care_alerts(self, status: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+        """Care alerts, newest first (``open``, ``acknowledged``, ``resolved``, ``superseded``)."""
+        from empatia.care import alerts
+
+        return alerts(self.store.con, status, limit)
+
+    @through_server("write")
+    def care_action(self, alert: str, action: Literal["acknowledged", "resolved"],
+                    note: str | None = None, actor: str = "python") -> dict[str, Any]:  # fmt: skip
+        """Acknowledge (someone is on it) or resolve (off the list until something new) an
+        alert, or a person's latest alert."""
+        from empatia.care.alerts import act
+
+        return act(self.store.con, alert, action, note, actor)
+
+    @through_server("write")
+    def add_webhook(self, url: str, secret: str | None = None,
+                    min_score: float = 0.0) -> dict[str, Any]:  # fmt: skip
+        """Send care alerts to ``url``, signed with ``secret`` (generated when left out; this
+        answer shows it once)."""
+        from empatia.care import add_webhook
+
+        return add_webhook(self.store.con, url, secret, min_score)
+
+    @through_server("read")
+    def webhooks(self) -> list[dict[str, Any]]:
+        """Webhooks and their delivery counts (never their secrets)."""
+        from empatia.care import list_webhooks
+
+        return list_webhooks(self.store.con)
+
+    @through_server("write")
+    def remove_webhook(self, webhook_id: str) -> dict[str, str]:
+        """Stop sending to a webhook (its delivery log is kept)."""
+        from empatia.care import remove_webhook
+
+        remove_webhook(self.store.con, webhook_id)
+        return {"removed": webhook_id}
+
+    @through_server("write")
+    def deliver_alerts(self) -> dict[str, int]:
+        """Deliver pending care alerts now, with retries; counts by outcome."""
+        from empatia.care import deliver_pending, load_weights
+
+        weights = load_weights(settings=self.settings.stages.care)
+        return deliver_pending(self.store.con, weights.delivery)
+
+    @through_server("read")
+    def deliveries(self, alert_id: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """Webhook delivery attempts, newest first (of one alert, or all)."""
+        from empatia.care.delivery import deliveries
+
+        return deliveries(self.store.con, alert_id, limit)
+
+    # -- next-best action -------------------------------------------------------------------
+    @through_server("read")
+    def next_action(self, identifier: str,
+                    context: dict[str, str | None] | None = None) -> dict[str, Any]:  # fmt: skip
+        """The next-best action for one person now, explained, with live ``context``
+        (``channel``, ``category``, ``near_store``); nothing is recorded."""
+        from empatia.decide.api import decide_now
+
+        return decide_now(self, identifier, context, record=False)
 
     def _table(self, table: str, stage: str) -> pa.Table:
         if not self.store.table_exists(table):

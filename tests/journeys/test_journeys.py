@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -166,20 +165,3 @@ def test_funnel_counts_never_increase_and_match_a_reference(
     assert counts == _reference(df, steps, 86400)
     assert sum(s.drop_off for s in f.steps) == counts[0] - counts[-1]
     con.close()
-
-
-def test_stage_map_can_be_changed_per_workspace(tmp_path: Path) -> None:
-    from typer.testing import CliRunner
-
-    from empatia.cli import app
-
-    db = tmp_path / "m.duckdb"
-    r = CliRunner().invoke(
-        app, ["--db", str(db), "journeys", "stages", "set", "Trial Started", "consider"]
-    )
-    assert r.exit_code == 0, r.output
-    r = CliRunner().invoke(app, ["--db", str(db), "journeys", "stages", "set", "X", "nowhere"])
-    assert r.exit_code != 0
-    ws = Workspace(db=db)
-    assert journeys.load_stage_map(ws.store.con).stage_of("Trial Started") == "consider"
-    ws.close()

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.table import Table
 
-from empatia.cli_common import console, local_or_remote, workspace
+from empatia.cli.common import console, workspace
 
 j_app = typer.Typer(help="Journeys: funnels, paths (Sankey data) and the journey map.",
                     no_args_is_help=True)  # fmt: skip
@@ -54,12 +54,7 @@ def funnel_cmd(
 
     Example: empatia journeys funnel "Product Viewed" "Product Added" "Order Completed" --within 7
     """
-    from empatia.journeys import funnel
-
-    f = local_or_remote(
-        ctx, lambda ws: funnel(ws.store.con, steps, within_days=within, breakdown=by).as_dict(),
-        "POST", "/v1/journeys/funnel", json={"steps": steps, "within_days": within, "breakdown": by},
-    )  # fmt: skip
+    f = workspace(ctx).funnel(steps, within_days=within, breakdown=by)
     if as_json:
         return _json(f)
     for name, rows in {"all": f["steps"], **f["groups"]}.items():
@@ -89,14 +84,7 @@ def paths_cmd(
 
     Example: empatia journeys paths "Order Completed" --depth 2
     """
-    from empatia.journeys import paths
-
-    direction = "previous" if previous else "next"
-    p = local_or_remote(
-        ctx, lambda ws: paths(ws.store.con, anchor, direction=direction, depth=depth, top=top),
-        "GET", "/v1/journeys/paths",
-        params={"anchor": anchor, "direction": direction, "depth": depth, "top": top},
-    )  # fmt: skip
+    p = workspace(ctx).paths(anchor, "previous" if previous else "next", depth=depth, top=top)
     if as_json:
         return _json(p)
     console.print(f"{p['occurrences']:,} times [bold]{anchor}[/]; "
@@ -123,14 +111,7 @@ def map_cmd(
 
     Example: empatia journeys map --market PL
     """
-    from empatia.journeys import journey_map, load_stage_map
-
-    where = {k: v for k, v in {"market": market, "language": language}.items() if v}
-    m = local_or_remote(
-        ctx, lambda ws: journey_map(ws.store.con, load_stage_map(ws.store.con), person_id=person,
-                                    where=where),
-        "GET", "/v1/journeys/map", params={"person_id": person, **where},
-    )  # fmt: skip
+    m = workspace(ctx).journey_map(person, market=market, language=language)
     if as_json:
         return _json(m)
     t = Table("stage", "people", "events", "→ next", "time to next", "emotion", "effort cues",
@@ -151,13 +132,7 @@ def stages_list(ctx: typer.Context) -> None:
 
     Example: empatia journeys stages list
     """
-    from empatia.journeys import load_stage_map
-
-    def local(ws: Any) -> dict[str, Any]:
-        m = load_stage_map(ws.store.con)
-        return {"order": list(m.order), "map": m.mapping}
-
-    m = local_or_remote(ctx, local, "GET", "/v1/journeys/stages")
+    m = workspace(ctx).journey_stages()
     rank = {stage: i for i, stage in enumerate(m["order"])}
     t = Table("event", "stage")
     for ev, st in sorted(m["map"].items(), key=lambda kv: (rank.get(kv[1], len(rank)), kv[0])):

@@ -1,8 +1,4 @@
-"""``empatia care …``: the special-care list, acknowledging and resolving, webhooks.
-
-Each command calls the library on the store, or — while ``empatia serve`` owns the store —
-the same HTTP route of the running server (``/v1/care/…``).
-"""
+"""``empatia care …``: the special-care list, acknowledging and resolving, webhooks."""
 
 from __future__ import annotations
 
@@ -12,7 +8,7 @@ import orjson
 import typer
 from rich.table import Table
 
-from empatia.cli_common import console, store_or_remote
+from empatia.cli.common import console, workspace
 
 care_app = typer.Typer(
     help="Special care: influential customers having a bad time, ranked.", no_args_is_help=True
@@ -23,10 +19,6 @@ care_app.add_typer(hooks_app, name="webhooks")
 
 def register(app: typer.Typer) -> None:
     app.add_typer(care_app, name="care")
-
-
-def _viewer(redact: bool) -> str:
-    return "read" if redact else "local"
 
 
 def _status(status: str) -> str:
@@ -69,26 +61,11 @@ def list_(
 
     Example: empatia care list --limit 10   |   empatia care list --alerts --status open
     """
-    from empatia import care
-
-    ws, remote = store_or_remote(ctx)
-    if not alerts and status == "open":  # the list calls an open case "new"; people say open
-        status = "new"
-    params = {"limit": limit, **({"status": status} if status else {})}
     if alerts:
-        rows = (remote.call("GET", "/v1/care/alerts", params=params) if remote
-                else care.alerts(ws.store.con, status, limit))  # type: ignore[union-attr]  # fmt: skip
-        if as_json:
-            return _json(rows)
-        t = _table(("alert", "person", "kind", "status", "score", "when", "explanation"),
-                   ids=("alert", "person"))
-        for a in rows:
-            t.add_row(a["alert_id"], a["person_id"], a["kind"], a["status"], f"{a['score']:.3f}",
-                      str(a["created_at"])[:16], a["explanation"])  # fmt: skip
-        console.print(t)
-        return
-    rows = (remote.call("GET", "/v1/care", params=params) if remote
-            else care.care_list(ws.store.con, limit, _viewer(redact), status))  # type: ignore[union-attr]  # fmt: skip
+        return _alerts(workspace(ctx).care_alerts(status, limit), as_json)
+    if status == "open":  # the list calls an open case "new"; people say open
+        status = "new"
+    rows = workspace(ctx).care_entries(limit, status, redact=redact)
     if as_json:
         return _json(rows)
     if not rows:
@@ -105,6 +82,17 @@ def list_(
     console.print(t)
 
 
+def _alerts(rows: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        return _json(rows)
+    t = _table(("alert", "person", "kind", "status", "score", "when", "explanation"),
+               ids=("alert", "person"))
+    for a in rows:
+        t.add_row(a["alert_id"], a["person_id"], a["kind"], a["status"], f"{a['score']:.3f}",
+                  str(a["created_at"])[:16], a["explanation"])  # fmt: skip
+    console.print(t)
+
+
 @care_app.command("show")
 def show(
     ctx: typer.Context,
@@ -115,16 +103,7 @@ def show(
 
     Example: empatia care show P000123
     """
-    from empatia import care
-
-    ws, remote = store_or_remote(ctx)
-    if remote is not None:
-        e = remote.call("GET", f"/v1/care/{person_id}")
-        hist = e.get("history", [])
-    else:
-        assert ws is not None
-        e = care.entry(ws.store.con, person_id, _viewer(redact))
-        hist = care.history(ws.store.con, person_id)
+    e = workspace(ctx).care_case(person_id, redact=redact)
     console.print(f"[bold]{person_id}[/] score {e['score']:.3f} (influence {e['influence']:.2f} × "
                   f"risk {e['risk']:.2f} × value {e['value']:.2f}) — {_status(e.get('status', ''))}")  # fmt: skip
     console.print(e["explanation"])
@@ -135,21 +114,8 @@ def show(
         quote = f" “{m['text']}”" if m.get("text") and not redact else ""
         console.print(f"  {str(m.get('at'))[:16]} {m.get('event')} ({m.get('channel')}): "
                       f"{m.get('emotion') or ''}{' threat' if m.get('threat') else ''}{quote}")  # fmt: skip
-    for h in hist:
+    for h in e["history"]:
         console.print(f"  {str(h['at'])[:16]} {h['what']} {h['action']} {h['note'] or ''}")
-
-
-def _act(ctx: typer.Context, alert: str, action: str, note: str) -> dict[str, Any]:
-    from empatia.care.alerts import act
-
-    ws, remote = store_or_remote(ctx)
-    if remote is not None:
-        verb = {"acknowledged": "ack", "resolved": "resolve"}[action]
-        out: dict[str, Any] = remote.call("POST", f"/v1/care/alerts/{alert}/{verb}",
-                                          json={"note": note or None})  # fmt: skip
-        return out
-    assert ws is not None
-    return act(ws.store.con, alert, action, note or None, "cli")
 
 
 @care_app.command("ack")
@@ -162,7 +128,7 @@ def ack(
 
     Example: empatia care ack al_1a2b3c4d5e6f --note "called him"
     """
-    r = _act(ctx, alert, "acknowledged", note)
+    r = workspace(ctx).care_action(alert, "acknowledged", note or None, actor="cli")
     console.print(f"acknowledged {r['alert_id']} ({r['person_id']})")
 
 
@@ -176,7 +142,7 @@ def resolve(
 
     Example: empatia care resolve P000123 --note "replaced the guitar, apologised"
     """
-    r = _act(ctx, alert, "resolved", note)
+    r = workspace(ctx).care_action(alert, "resolved", note or None, actor="cli")
     console.print(f"resolved {r['alert_id']} ({r['person_id']})")
 
 
@@ -193,15 +159,7 @@ def hooks_add(
 
     Example: empatia care webhooks add https://hooks.example.com/care
     """
-    from empatia import care
-
-    ws, remote = store_or_remote(ctx)
-    if remote is not None:
-        h = remote.call("POST", "/v1/care/webhooks",
-                        json={"url": url, "secret": secret, "min_score": min_score})  # fmt: skip
-    else:
-        assert ws is not None
-        h = care.add_webhook(ws.store.con, url, secret, min_score)
+    h = workspace(ctx).add_webhook(url, secret, min_score)
     console.print(f"webhook {h['webhook_id']} → {h['url']}; signing secret: [bold]{h['secret']}[/] "
                   "(shown once)")  # fmt: skip
 
@@ -209,12 +167,8 @@ def hooks_add(
 @hooks_app.command("list")
 def hooks_list(ctx: typer.Context) -> None:
     """Webhooks and their delivery counts. Example: empatia care webhooks list"""
-    from empatia import care
-
-    ws, remote = store_or_remote(ctx)
-    rows = remote.call("GET", "/v1/care/webhooks") if remote else care.list_webhooks(ws.store.con)  # type: ignore[union-attr]
     t = Table("webhook", "url", "min score", "active", "delivered", "failed attempts", "gave up")
-    for h in rows:
+    for h in workspace(ctx).webhooks():
         t.add_row(h["webhook_id"], h["url"], f"{h['min_score']:.2f}", str(h["active"]),
                   str(h["delivered"]), str(h["failed_attempts"]), str(h["gave_up"]))  # fmt: skip
     console.print(t)
@@ -223,29 +177,14 @@ def hooks_list(ctx: typer.Context) -> None:
 @hooks_app.command("remove")
 def hooks_remove(ctx: typer.Context, webhook_id: str) -> None:
     """Stop sending to a webhook (its log is kept). Example: empatia care webhooks remove wh_1a2b"""
-    from empatia import care
-
-    ws, remote = store_or_remote(ctx)
-    if remote is not None:
-        remote.client.delete(f"/v1/care/webhooks/{webhook_id}").raise_for_status()
-    else:
-        assert ws is not None
-        care.remove_webhook(ws.store.con, webhook_id)
+    workspace(ctx).remove_webhook(webhook_id)
     console.print(f"removed {webhook_id}")
 
 
 @hooks_app.command("deliver")
 def hooks_deliver(ctx: typer.Context) -> None:
     """Deliver pending alerts now, with retries. Example: empatia care webhooks deliver"""
-    from empatia import care
-
-    ws, remote = store_or_remote(ctx)
-    if remote is not None:
-        counts = remote.call("POST", "/v1/care/deliver")
-    else:
-        assert ws is not None
-        weights = care.load_weights(settings=ws.settings.stages.care)
-        counts = care.deliver_pending(ws.store.con, weights.delivery)
+    counts = workspace(ctx).deliver_alerts()
     console.print(", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
@@ -256,14 +195,8 @@ def hooks_log(
     limit: Annotated[int, typer.Option(help="How many attempts.")] = 50,
 ) -> None:
     """Delivery attempts, newest first. Example: empatia care webhooks log --alert al_1a2b3c"""
-    from empatia.care.delivery import deliveries
-
-    ws, remote = store_or_remote(ctx)
-    params: dict[str, Any] = {"limit": limit, **({"alert_id": alert} if alert else {})}
-    rows = (remote.call("GET", "/v1/care/deliveries", params=params) if remote
-            else deliveries(ws.store.con, alert, limit))  # type: ignore[union-attr]  # fmt: skip
     t = Table("when", "alert", "webhook", "attempt", "status", "http", "error")
-    for d in rows:
+    for d in workspace(ctx).deliveries(alert, limit):
         t.add_row(str(d["attempted_at"])[:19], d["alert_id"], d["webhook_id"], str(d["attempt"]),
                   d["status"], str(d["http_status"] or ""), (d["error"] or "")[:60])  # fmt: skip
     console.print(t)

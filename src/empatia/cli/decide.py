@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from empatia.cli_common import console, local_or_remote, progress_bar, workspace
+from empatia.cli.common import console, progress_bar, workspace
 
 
 def register(app: typer.Typer) -> None:
@@ -33,8 +32,6 @@ def register(app: typer.Typer) -> None:
         Example: empatia decide --all --export decisions.parquet
                  empatia decide email:ala@example.com --channel app
         """
-        from empatia.decide.api import decide_now
-
         if all_:
             ws = workspace(ctx)
             catalogue = actions or ws.settings.stages.decide.actions_file
@@ -52,9 +49,7 @@ def register(app: typer.Typer) -> None:
         if not identifier:
             raise typer.BadParameter("give an identifier, or --all")
         live = {"channel": channel, "category": category, "near_store": near_store}
-        d = local_or_remote(ctx, lambda ws: decide_now(ws, identifier, live, record=False),
-                            "POST", "/v1/decide",
-                            json={"person": identifier, "context": live, "record": False})  # fmt: skip
+        d = workspace(ctx).next_action(identifier, live)
         if as_json:
             console.print_json(json.dumps(d, default=str))
             return

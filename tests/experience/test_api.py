@@ -1,12 +1,10 @@
-"""HTTP (in process) and CLI: thin layers over the library, words only for admins."""
+"""HTTP (in process): thin over the library, words only for admins (the CLI: tests/cli/)."""
 
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 
 from empatia.api.app import create_app
-from empatia.cli import app as cli_app
 from empatia.privacy.keys import create_key
 from empatia.workspace import Workspace
 
@@ -48,28 +46,3 @@ def test_http_experience_and_journeys(ews: Workspace) -> None:
         assert c.get("/v1/journeys/stages", headers=r_h).json()["map"]["Order Completed"] == "buy"
         js = c.get("/v1/journeys/persons/traveller", headers=r_h).json()
         assert {j["journey_id"] for j in js} == {"case:C-traveller", "booking:B1"}
-
-
-def test_cli_tables(ews: Workspace) -> None:
-    db = str(ews.settings.db)
-    ews.store.checkpoint()
-    ews.close()
-    run = CliRunner()
-    out = run.invoke(cli_app, ["--db", db, "experience", "hurt"], env={"COLUMNS": "250"})
-    assert out.exit_code == 0, out.output
-    assert "traveller" in out.output and "Seven calls" in out.output
-    assert "7 contacts" in out.output
-    out = run.invoke(cli_app, ["--db", db, "experience", "scores", "--survey", "nps"])
-    assert out.exit_code == 0 and "NPS" in out.output and "8.3" in out.output
-    out = run.invoke(cli_app, ["--db", db, "experience", "excluded"], env={"COLUMNS": "250"})
-    assert "duplicate_text" in out.output
-    out = run.invoke(
-        cli_app, ["--db", db, "experience", "hurt", "--orders"], env={"COLUMNS": "250"}
-    )
-    assert out.exit_code == 0 and "O77" in out.output and "Arrived broken" in out.output
-    for cmd in (["experience", "effort"], ["experience", "touchpoints"], ["experience", "gap"], ["experience", "person", "traveller"],
-                ["experience", "may-survey", "traveller"], ["journeys", "map"],
-                ["journeys", "paths", "Case Opened"],
-                ["journeys", "funnel", "Case Opened", "Support Contact", "Case Resolved", "--by", "channel"]):  # fmt: skip
-        out = run.invoke(cli_app, ["--db", db, *cmd])
-        assert out.exit_code == 0, (cmd, out.output)

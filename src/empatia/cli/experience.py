@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.table import Table
 
-from empatia.cli_common import console, local_or_remote, quoted
+from empatia.cli.common import console, workspace
 
 exp_app = typer.Typer(help="Experience: NPS/CSAT/CES, effort, succeeded-but-hurt, perception gap.",
                       no_args_is_help=True)  # fmt: skip
@@ -49,14 +49,7 @@ def scores(
 
     Example: empatia experience scores --survey nps --by market
     """
-    from empatia.experience import survey_scores
-
-    rows = local_or_remote(
-        ctx, lambda ws: survey_scores(ws.store.con, survey=survey, by=by, period=period,
-                                      include_excluded=include_excluded),
-        "GET", "/v1/experience/scores", params={"survey": survey, "by": by, "period": period,
-                                                "include_excluded": include_excluded},
-    )  # fmt: skip
+    rows = workspace(ctx).survey_scores(survey, by, period, include_excluded)
     if as_json:
         return _json(rows)
     key = by or "group"
@@ -78,14 +71,7 @@ def excluded(
 
     Example: empatia experience excluded --limit 50
     """
-    from empatia.experience import excluded_responses
-    from empatia.experience.surveys import summary
-
-    found = local_or_remote(
-        ctx, lambda ws: {"summary": summary(ws.store.con),
-                         "responses": excluded_responses(ws.store.con, limit, with_text=True)},
-        "GET", "/v1/experience/excluded", params={"limit": limit},
-    )  # fmt: skip
+    found = workspace(ctx).excluded_answers(limit)
     if as_json:
         return _json(found)
     s, rows = found["summary"], found["responses"]
@@ -112,27 +98,9 @@ def hurt(
 
     Example: empatia experience hurt --limit 10
     """
-    from empatia.experience import hurt_list, hurt_outcomes
-
     if orders:
-        from empatia.experience.views import hurt_orders
-
-        found = local_or_remote(ctx, lambda ws: hurt_orders(ws.store.con, limit),
-                                "GET", "/v1/experience/hurt/orders", params={"limit": limit})  # fmt: skip
-        if as_json:
-            return _json(found)
-        t = Table("person", "order", "delivered", "worst rating", "their words", show_lines=True)
-        for r in found:
-            words = "\n".join(f"“{w['text']}”" for w in r["evidence"][:2])
-            t.add_row(r["person_id"], r["order_id"] or "", str(r["delivered_at"])[:10],
-                      _num(r["worst_rating"], "{:g}"), words)  # fmt: skip
-        console.print(t if found else "No delivered orders followed by bad words.")
-        return
-    found = local_or_remote(
-        ctx, lambda ws: {"journeys": hurt_list(ws.store.con, limit, person_id=person),
-                         "after": hurt_outcomes(ws.store.con)},
-        "GET", "/v1/experience/hurt", params={"limit": limit, "person_id": person},
-    )  # fmt: skip
+        return _hurt_orders(workspace(ctx).hurt_orders(limit), as_json)
+    found = workspace(ctx).hurt(limit, person)
     if as_json:
         return _json(found)
     rows = found["journeys"]
@@ -157,6 +125,17 @@ def hurt(
     console.print(a)
 
 
+def _hurt_orders(found: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        return _json(found)
+    t = Table("person", "order", "delivered", "worst rating", "their words", show_lines=True)
+    for r in found:
+        words = "\n".join(f"“{w['text']}”" for w in r["evidence"][:2])
+        t.add_row(r["person_id"], r["order_id"] or "", str(r["delivered_at"])[:10],
+                  _num(r["worst_rating"], "{:g}"), words)  # fmt: skip
+    console.print(t if found else "No delivered orders followed by bad words.")
+
+
 @exp_app.command("effort")
 def effort(
     ctx: typer.Context,
@@ -167,10 +146,7 @@ def effort(
 
     Example: empatia experience effort --by channel
     """
-    from empatia.experience import effort_summary
-
-    rows = local_or_remote(ctx, lambda ws: effort_summary(ws.store.con, by),
-                           "GET", "/v1/experience/effort", params={"by": by})  # fmt: skip
+    rows = workspace(ctx).effort(by)
     if as_json:
         return _json(rows)
     t = Table(by, "journeys", "contacts", "switches", "transfers", "wait min (median)",
@@ -193,10 +169,7 @@ def gap(
 
     Example: empatia experience gap
     """
-    from empatia.experience import perception_gap
-
-    rows = local_or_remote(ctx, lambda ws: perception_gap(ws.store.con),
-                           "GET", "/v1/experience/gap")  # fmt: skip
+    rows = workspace(ctx).perception_gap()
     if as_json:
         return _json(rows)
     t = Table("touchpoint", "company says success", "self-rating", "customers positive", "gap",
@@ -219,10 +192,7 @@ def touchpoints_cmd(
 
     Example: empatia experience touchpoints
     """
-    from empatia.experience import touchpoints
-
-    rows = local_or_remote(ctx, lambda ws: touchpoints(ws.store.con),
-                           "GET", "/v1/experience/touchpoints")  # fmt: skip
+    rows = workspace(ctx).touchpoints()
     if as_json:
         return _json(rows)
     t = Table("event", "channel", "texts", "emotion", "negative", "top emotion", "effort cues")
@@ -243,10 +213,7 @@ def person(
 
     Example: empatia experience person P000123
     """
-    from empatia.experience import trajectory
-
-    tr = local_or_remote(ctx, lambda ws: trajectory(ws.store.con, person_id),
-                         "GET", f"/v1/experience/persons/{quoted(person_id)}")  # fmt: skip
+    tr = workspace(ctx).trajectory(person_id)
     if as_json:
         return _json(tr)
     console.print(f"[bold]{person_id}[/]: {tr['texts']} texts, average {_num(tr['average'], '{:+.2f}')}, "
@@ -266,11 +233,6 @@ def may_survey_cmd(ctx: typer.Context, person_id: str) -> None:
 
     Example: empatia experience may-survey P000123
     """
-    from empatia.experience import may_survey
-
-    answer = local_or_remote(
-        ctx, lambda ws: dict(zip(("allowed", "reason"), may_survey(ws.store, person_id), strict=True)),
-        "GET", f"/v1/experience/persons/{quoted(person_id)}/may-survey",
-    )  # fmt: skip
+    answer = workspace(ctx).may_survey(person_id)
     ok, why = answer["allowed"], answer["reason"]
     console.print(f"[bold]{'yes' if ok else 'no'}[/]: {why}")

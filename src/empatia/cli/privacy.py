@@ -1,28 +1,20 @@
-"""``empatia subject|consent|retention|partner|audit|profiling`` and ``empatia keys rotate``.
-
-Each command is a few lines over the library; when ``empatia serve`` owns the store, the
-command goes through the server's admin API instead.
-"""
+"""``empatia subject|consent|retention|partner|audit|profiling``: a person's data, consent,
+retention, partner exports and the audit log."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any, Optional
-from urllib.parse import quote
 
 import typer
 from rich.table import Table
 
-from empatia.cli_common import console, store_or_remote
+from empatia.cli.common import console, workspace
 
 subject_app = typer.Typer(help="A person's data: export it (right of access) or erase it.")
 consent_app = typer.Typer(help="Consent per person and purpose (append-only ledger).")
 partner_app = typer.Typer(help="Exports for partners: consenting people, contracted fields.")
 profiling_app = typer.Typer(help="Progressive profiling: the next question for a person.")
-
-
-def _id(s: str) -> str:
-    return quote(s, safe="")
 
 
 def _json(data: Any) -> str:
@@ -41,19 +33,13 @@ def subject_export(
 
     Example: empatia subject export email:ala@example.com --zip ala.zip
     """
-    ws, remote = store_or_remote(ctx)
-    if remote is not None:
-        data = remote.call("GET", f"/v1/subjects/{_id(id)}")
-    else:
-        from empatia.privacy.access import export_subject
-
-        assert ws is not None
-        data = export_subject(ws.store, id, actor="cli")
+    ws = workspace(ctx)
+    data = ws.export_subject(id, actor="cli")
     if zip_path is not None:
         from empatia.privacy.access import write_zip
 
         write_zip(data, zip_path)
-        if ws is not None:  # erasure deletes it later (a zip written through the server is the CLI's)
+        if ws.server() is None:  # erasure deletes it later (one written beside a server is ours)
             from empatia.privacy import files
 
             files.record(ws.store, zip_path, "subject_export", data["person_id"])
@@ -77,23 +63,13 @@ def subject_erase(
 
     Example: empatia subject erase email:ala@example.com --yes
     """
-    ws, remote = store_or_remote(ctx)
-
-    def run(dry: bool) -> list[dict[str, Any]]:
-        if remote is not None:
-            return [remote.call("DELETE", f"/v1/subjects/{_id(i)}?dry_run={str(dry).lower()}")
-                    for i in ids]  # fmt: skip
-        from empatia.privacy.erasure import erase_many
-
-        assert ws is not None
-        return [r.as_dict() for r in erase_many(ws.store, ids, actor="cli", dry_run=dry)]
-
+    ws = workspace(ctx)
     if not yes or dry_run:
-        _show_erasure(run(True), "would be")
+        _show_erasure(ws.erase_many(ids, dry_run=True, actor="cli"), "would be")
         if dry_run:
             return
         typer.confirm(f"Erase {len(ids)} person(s) as above? This cannot be undone", abort=True)
-    reports = run(False)
+    reports = ws.erase_many(ids, actor="cli")
     _show_erasure(reports, "")
     for report in reports:
         for path, done in report.get("files", {}).items():
@@ -129,16 +105,8 @@ def consent_show(
 
     Example: empatia consent show p_0737a1a1e8aeb4c8
     """
-    ws, remote = store_or_remote(ctx)
-    if remote is not None:
-        states = remote.call("GET", f"/v1/consent/{_id(id)}")
-    else:
-        from empatia.privacy.consent import as_dict, current
-
-        assert ws is not None
-        states = as_dict(current(ws.store, id))
     t = Table("purpose", "granted", "since", "source", "legal basis")
-    for purpose, s in states.items():
+    for purpose, s in workspace(ctx).consent(id).items():
         t.add_row(purpose, "yes" if s["granted"] else "no", str(s["decided_at"] or "")[:19],
                   s["source"], s["legal_basis"] or "")  # fmt: skip
     console.print(t)
@@ -156,15 +124,7 @@ def consent_set(
 
     Example: empatia consent set p_0737a1a1e8aeb4c8 marketing_email --withdrawn
     """
-    ws, remote = store_or_remote(ctx)
-    if remote is not None:
-        remote.call("POST", f"/v1/consent/{_id(id)}", json={"purpose": purpose,
-                                                 "granted": granted, "legal_basis": legal_basis})
-    else:
-        from empatia.privacy.consent import record
-
-        assert ws is not None
-        record(ws.store, id, purpose, granted, legal_basis=legal_basis, source="cli")
+    workspace(ctx).set_consent(id, purpose, granted, legal_basis=legal_basis, source="cli")
     console.print(f"{purpose}: {'granted' if granted else 'withdrawn'}")
 
 
@@ -179,21 +139,7 @@ def retention_cmd(
 
     Example: empatia retention --dry-run
     """
-    ws, remote = store_or_remote(ctx)
-    if remote is not None:
-        if policies is not None:
-            from empatia.errors import ConfigError
-
-            raise ConfigError("the server owns the store and applies the workspace's own "
-                              "policies: leave out --policies, or stop the server")  # fmt: skip
-        rows = remote.call("POST", f"/admin/retention?dry_run={str(dry_run).lower()}")
-    else:
-        from empatia.privacy import retention
-
-        assert ws is not None
-        res = retention.apply(ws.store, retention.for_settings(ws.settings, policies),
-                              dry_run=dry_run, actor="cli")  # fmt: skip
-        rows = [r.__dict__ for r in res]
+    rows = workspace(ctx).apply_retention(dry_run=dry_run, policies=policies, actor="cli")
     t = Table("table", "keep", "older than", "rows" + (" (would go)" if dry_run else " deleted"),
               "derived rows")  # fmt: skip
     for r in rows:
@@ -217,15 +163,7 @@ def partner_export(
 
     Example: empatia partner export partners/acme.toml --out acme.parquet
     """
-    ws, remote = store_or_remote(ctx)
-    if remote is not None:
-        rep = remote.call("POST", "/admin/partners/export", json={
-            "contract": str(contract.resolve()), "out": str(out.resolve()), "format": fmt})
-    else:
-        from empatia.privacy.partner_export import Contract, export_partner
-
-        assert ws is not None
-        rep = export_partner(ws.store, Contract.load(contract), out, fmt=fmt).__dict__
+    rep = workspace(ctx).export_partner(contract, out, fmt, actor="cli")
     console.print(f"{rep['partner']}: {rep['rows']:,} people to {rep['path']} "
                   f"({rep['without_consent']:,} left out: no partner_sharing consent)")  # fmt: skip
 
@@ -239,17 +177,8 @@ def audit_cmd(
 
     Example: empatia audit --subject p_0737a1a1e8aeb4c8
     """
-    ws, remote = store_or_remote(ctx)
-    if remote is not None:
-        rows = remote.call("GET", "/admin/audit", params={"limit": limit,
-                                                          **({"subject": subject} if subject else {})})
-    else:
-        from empatia.privacy.audit import entries
-
-        assert ws is not None
-        rows = entries(ws.store, subject, limit)
     t = Table("when", "who", "action", "subject", "detail")
-    for r in rows:
+    for r in workspace(ctx).audit_log(subject, limit):
         t.add_row(str(r["logged_at"])[:19], r["actor"], r["action"], r["subject"] or "",
                   r["detail"] or "")  # fmt: skip
     console.print(t)
@@ -263,38 +192,11 @@ def profiling_next(
 
     Example: empatia profiling next p_0737a1a1e8aeb4c8
     """
-    ws, remote = store_or_remote(ctx)
-    if remote is not None:
-        d = remote.call("GET", f"/v1/profiling/{_id(id)}/next")
-    else:
-        from empatia.privacy.profiling import next_question
-
-        assert ws is not None
-        dec = next_question(ws.store, id)
-        d = {"question": dec.question.__dict__ if dec.question else None, "stage": dec.stage,
-             "reasons": dec.reasons}  # fmt: skip
+    d = workspace(ctx).next_question(id)
     if d["question"]:
         console.print(f"ask [bold]{d['question']['id']}[/] ({d['stage']}): {d['question']['text']}")
     else:
         console.print("ask nothing now: " + "; ".join(d["reasons"]))
-
-
-def keys_rotate(ctx: typer.Context, key_id: str) -> None:
-    """Give a key a new secret (same name and scope); the old secret stops working.
-
-    Example: empatia keys rotate k_1a2b3c4d
-    """
-    ws, remote = store_or_remote(ctx)
-    if remote is not None:
-        k = remote.call("POST", f"/admin/keys/{_id(key_id)}/rotate")
-        new_id, scope, secret = k["key_id"], k["scope"], k["secret"]
-    else:
-        from empatia.privacy.keys import rotate_key
-
-        assert ws is not None
-        new, secret = rotate_key(ws.store, key_id)
-        new_id, scope = new.key_id, new.scope
-    console.print(f"{key_id} revoked; {scope} key {new_id}: [bold]{secret}[/]")
 
 
 def register(app: typer.Typer) -> None:
@@ -304,6 +206,3 @@ def register(app: typer.Typer) -> None:
     app.add_typer(profiling_app, name="profiling")
     app.command("retention")(retention_cmd)
     app.command("audit")(audit_cmd)
-    for group in app.registered_groups:
-        if group.name == "keys" and group.typer_instance is not None:
-            group.typer_instance.command("rotate")(keys_rotate)

@@ -10,8 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from empatia.cli_common import console, local_or_remote, quoted, workspace
-from empatia.profiles.api import get_profile
+from empatia.cli.common import console, workspace
 from empatia.errors import NotFoundError
 from empatia.profiles.money import MONEY_COLUMNS
 
@@ -89,8 +88,7 @@ def register(app: typer.Typer) -> None:
 
         Example: empatia profile email:ala@example.com
         """
-        p = local_or_remote(ctx, lambda ws: get_profile(ws, identifier),
-                            "GET", f"/v1/profiles/{quoted(identifier)}")  # fmt: skip
+        p = workspace(ctx).profile(identifier)
         if as_json:
             console.print_json(json.dumps(p, default=str))
             return

@@ -41,7 +41,8 @@ def train_emotion(
     The fast model's vocabulary is embedded word by word into ``CACHE/words`` (≈ 40k words:
     minutes on a quiet machine, kept for the next run).
     """
-    from empatia.cli_common import console
+    import empatia.emotion
+    from empatia.cli.common import console
     from empatia.emotion.datasets import default_data_dir
     from empatia.emotion.analyzers.encoder import Embedder
     from empatia.emotion.themes import save_default_anchor_vectors
@@ -49,7 +50,7 @@ def train_emotion(
     from empatia.emotion.training import train_heads
 
     data = data or default_data_dir()
-    folder = out or Path(__file__).parent / "models"
+    folder = out or Path(empatia.emotion.__file__).parent / "models"
     heads = folder / "encoder_heads.npz"
     if not fast_only:
         console.print(train_heads(data, heads, cache, version))
@@ -99,12 +100,8 @@ def use(
 
     Example: empatia emotion use fast
     """
-    from empatia.cli_common import console, workspace
-    from empatia.emotion.exceptions import UnknownAnalyzerError
-    from empatia.emotion.registry import ANALYZERS
+    from empatia.cli.common import console, workspace
 
-    if analyzer not in ANALYZERS and analyzer != "auto":
-        raise UnknownAnalyzerError(analyzer, list(ANALYZERS))
     workspace(ctx).configure_emotion(analyzer, str(model_dir.resolve()) if model_dir else None)
     console.print(f"emotion analyzer: {analyzer}")
 
@@ -118,7 +115,7 @@ def redact_cmd(
 
     Example: empatia emotion redact on
     """
-    from empatia.cli_common import console, workspace
+    from empatia.cli.common import console, workspace
     from empatia.errors import ValidationError
 
     if state not in ("on", "off"):
@@ -139,7 +136,7 @@ def reanalyze(
 
     Example: empatia emotion reanalyze --analyzer fast
     """
-    from empatia.cli_common import console, workspace
+    from empatia.cli.common import console, workspace
 
     console.print(workspace(ctx).reanalyze(analyzer, stale_only=stale_only))
 
@@ -160,8 +157,7 @@ def themes_set(
     """
     import orjson
 
-    from empatia.cli_common import console, local_or_remote
-    from empatia.emotion.incremental import set_config
+    from empatia.cli.common import console, workspace
     from empatia.errors import ValidationError
 
     try:
@@ -171,10 +167,8 @@ def themes_set(
     if not isinstance(body, dict):
         raise ValidationError(f'{file}: write a JSON object, {{"theme": ["phrase", …]}}')
     themes = {k: v for k, v in body.items() if not k.startswith("__")}
-    local_or_remote(ctx, lambda ws: set_config(ws.store.con, "themes", orjson.dumps(body).decode()),
-                    "PUT", "/v1/emotion/themes",
-                    json={"themes": themes, "replace": bool(body.get("__replace__"))})  # fmt: skip
-    console.print(f"{len([k for k in body if not k.startswith('__')])} theme(s) set")
+    workspace(ctx).set_themes(themes, replace=bool(body.get("__replace__")))
+    console.print(f"{len(themes)} theme(s) set")
 
 
 @emotion_app.command("discover")
@@ -190,7 +184,7 @@ def discover(
 
     Example: empatia emotion discover --k 6 --negative-only
     """
-    from empatia.cli_common import console, workspace
+    from empatia.cli.common import console, workspace
 
     for t in workspace(ctx).discover_themes(k=k, negative_only=negative_only, limit=limit):
         console.print(

@@ -1,4 +1,4 @@
-"""The HTTP routes (in process) and the CLI, thin layers over the library."""
+"""Special care over HTTP (in process), thin over the library; the CLI: tests/cli/test_care.py."""
 
 from __future__ import annotations
 
@@ -6,13 +6,10 @@ from pathlib import Path
 
 import shutil
 
-import pytest
 from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 
 from empatia import care
 from empatia.api.app import create_app
-from empatia.cli import app as cli_app
 from empatia.privacy.keys import create_key
 from empatia.store import Store
 from empatia.workspace import Workspace
@@ -69,47 +66,3 @@ def test_http_list_entry_actions_and_webhooks(
         alerts = c.get("/v1/care/alerts", headers={"Authorization": f"Bearer {read}"}).json()
         assert {a["person_id"]: a["status"] for a in alerts}["musician"] == "resolved"
     ws.close()
-
-
-def test_cli_list_show_ack_resolve_webhooks(tmp_path: Path, template: tuple[Path, object]) -> None:
-    db = tmp_path / "cli.duckdb"
-    _world(db, template)
-    run = CliRunner(env={"COLUMNS": "300"}).invoke
-    r = run(cli_app, ["--db", str(db), "care", "list"])
-    assert r.exit_code == 0 and "musician" in r.output and "184k" in r.output
-    r = run(cli_app, ["--db", str(db), "care", "show", "musician"])
-    assert r.exit_code == 0 and "I will tell all my followers" in r.output
-    r = run(cli_app, ["--db", str(db), "care", "show", "musician", "--redact"])
-    assert r.exit_code == 0 and "I will tell all my followers" not in r.output
-    r = run(cli_app, ["--db", str(db), "care", "ack", "musician", "--note", "calling"])
-    assert r.exit_code == 0 and "acknowledged" in r.output
-    r = run(cli_app, ["--db", str(db), "care", "list", "--alerts"])
-    assert "acknowledged" in r.output
-    r = run(cli_app, ["--db", str(db), "care", "resolve", "musician", "--note", "fixed"])
-    assert r.exit_code == 0
-    r = run(cli_app, ["--db", str(db), "care", "webhooks", "add", "http://127.0.0.1:9/h"])
-    assert r.exit_code == 0 and "whsec_" in r.output
-    r = run(cli_app, ["--db", str(db), "care", "webhooks", "list"])
-    assert "127.0.0.1:9" in r.output
-    r = run(cli_app, ["--db", str(db), "care", "list", "--json"])
-    assert r.exit_code == 0 and "musician" not in r.output  # resolved: off the list
-
-
-@pytest.mark.slow
-def test_cli_goes_through_the_running_server(tmp_path: Path, template: tuple[Path, object]) -> None:
-    from tests.conftest import ServerProcess
-
-    db = tmp_path / "served.duckdb"
-    _world(db, template)
-    srv = ServerProcess(db).start()
-    try:
-        run = CliRunner(env={"COLUMNS": "300"}).invoke
-        r = run(cli_app, ["--db", str(db), "care", "list"])
-        assert r.exit_code == 0, r.output
-        assert "musician" in r.output
-        r = run(cli_app, ["--db", str(db), "care", "ack", "musician", "--note", "on it"])
-        assert r.exit_code == 0 and "acknowledged" in r.output
-        r = run(cli_app, ["--db", str(db), "care", "show", "musician"])
-        assert "acknowledged" in r.output and "I will tell all my followers" in r.output
-    finally:
-        srv.stop()

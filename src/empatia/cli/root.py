@@ -1,26 +1,26 @@
-"""The ``empatia`` command line: a thin layer over the library."""
+"""The root ``empatia`` app, its global options, and the commands of no one stage: settings,
+the store, the import, keys and the pipeline run."""
 
 from __future__ import annotations
 
 import logging
-import os
-import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from empatia.cli_common import (
+from empatia.cli.common import (
     console,
     err_console,
     local_store,
+    print_results,
     progress_for_steps,
-    store_or_remote,
+    run_stages,
     workspace,
 )
-from empatia.errors import ConfigError, EmpatiaError
+from empatia.errors import ConfigError
 from empatia.plugins import import_builtins
 
 app = typer.Typer(
@@ -35,17 +35,17 @@ app.add_typer(keys_app, name="keys")
 config_app = typer.Typer(help="The workspace's settings (argument → EMPATIA_* → empatia.toml).")
 app.add_typer(config_app, name="config")
 
-#: Stage packages that add their own commands through ``register(app)``.
+#: The stages' command modules; each adds its commands through ``register(app)``.
 COMMAND_MODULES = (
-    "empatia.demo.cli",
-    "empatia.identity.cli",
-    "empatia.profiles.cli",
-    "empatia.emotion.cli",
-    "empatia.experience.cli",
-    "empatia.journeys.cli",
-    "empatia.care.cli",
-    "empatia.decide.cli",
-    "empatia.privacy.cli",
+    "empatia.cli.demo",
+    "empatia.cli.identity",
+    "empatia.cli.profiles",
+    "empatia.cli.emotion",
+    "empatia.cli.experience",
+    "empatia.cli.journeys",
+    "empatia.cli.care",
+    "empatia.cli.decide",
+    "empatia.cli.privacy",
 )
 
 
@@ -166,55 +166,26 @@ def import_(
 
     Example: empatia import events.jsonl crm.csv orders.parquet
     """
-    from empatia.privacy.retention import for_settings, import_notice
-
-    ws, remote = store_or_remote(ctx)
-    table = Table("file", "rows", "accepted", "duplicates", "rejected", "reject file")
-    if remote is not None:
+    ws = workspace(ctx)
+    if ws.server() is not None:
         console.print("The server owns the store: importing through it.")
-        sent = {"files": _import_remote(remote, workspace(ctx).settings.db, files)}
-        for r in sent["files"]:
-            table.add_row(r["path"], str(r["rows"]), str(r["accepted"]), str(r["duplicates"]),
-                          str(r["rejected"]), r["reject_file"] or "")
-        console.print(table)
-        if notice := import_notice(sent["files"]):
-            console.print(notice, style="yellow", markup=False)
-        return
-    from empatia.ingest import import_files
-
-    assert ws is not None
     with progress_for_steps() as progress:
         task = progress.add_task("importing", total=len(files))
-        report = import_files(
-            ws.store, files, progress=lambda fr: progress.advance(task),
-            max_event_bytes=ws.settings.max_event_bytes, policies=for_settings(ws.settings),
-        )  # fmt: skip
-    for f in report.files:
-        table.add_row(f.path, str(f.rows), str(f.accepted), str(f.duplicates), str(f.rejected),
-                      f.reject_file or "")
+        report = ws.import_files(list(files), progress=lambda _file: progress.advance(task))
+    table = Table("file", "rows", "accepted", "duplicates", "rejected", "reject file")
+    for f in report["files"]:
+        table.add_row(f["path"], str(f["rows"]), str(f["accepted"]), str(f["duplicates"]),
+                      str(f["rejected"]), f["reject_file"] or "")  # fmt: skip
     console.print(table)
-    rate = report.rows / report.seconds if report.seconds else 0
-    erased = f", {report.erased:,} of erased people dropped" if report.erased else ""
-    console.print(f"{report.accepted:,} stored, {report.duplicates:,} already there, "
-                  f"{report.rejected:,} rejected{erased} in {report.seconds:.1f} s "
-                  f"({rate:,.0f} rows/s)")
-    if report.retention_notice:
-        console.print(report.retention_notice, style="yellow", markup=False)
-    if report.rejected:
+    rate = report["rows"] / report["seconds"] if report["seconds"] else 0
+    erased = f", {report['erased']:,} of erased people dropped" if report["erased"] else ""
+    console.print(f"{report['accepted']:,} stored, {report['duplicates']:,} already there, "
+                  f"{report['rejected']:,} rejected{erased} in {report['seconds']:.1f} s "
+                  f"({rate:,.0f} rows/s)")  # fmt: skip
+    if report["retention_notice"]:
+        console.print(report["retention_notice"], style="yellow", markup=False)
+    if report["rejected"]:
         raise typer.Exit(1)
-
-
-def _import_remote(remote: Any, db: Path | str, files: list[Path]) -> list[dict[str, Any]]:
-    """Files in the store's folder are named to the server; others are sent as the body (the
-    server reads no path outside its workspace's folder)."""
-    folder = Path(db).resolve().parent
-    inside = [str(f.resolve()) for f in files if f.resolve().is_relative_to(folder)]
-    out = remote.call("POST", "/admin/import", json={"paths": inside})["files"] if inside else []
-    for f in (f for f in files if not f.resolve().is_relative_to(folder)):
-        with f.open("rb") as body:
-            out += remote.call("POST", "/admin/import/upload", params={"name": f.name},
-                               content=body)["files"]  # fmt: skip
-    return out  # type: ignore[no-any-return]
 
 
 @app.command()
@@ -223,14 +194,7 @@ def stats(ctx: typer.Context) -> None:
 
     Example: empatia stats
     """
-    ws, remote = store_or_remote(ctx)
-    if remote is not None:
-        s = remote.call("GET", "/admin/stats")
-    else:
-        from empatia.ingest.stats import event_stats
-
-        assert ws is not None
-        s = event_stats(ws.store)
+    s = workspace(ctx).event_stats()
     console.print(f"[bold]{s['total']:,}[/] events")
     for title, key in (("type", "by_type"), ("source", "by_source"), ("day", "by_day")):
         t = Table(title, "events")
@@ -249,32 +213,15 @@ def keys_create(
 
     Example: empatia keys create --scope write --name website
     """
-    ws, remote = store_or_remote(ctx)
-    if remote is not None:
-        k = remote.call("POST", "/admin/keys", json={"scope": scope, "name": name})
-        key_id, secret = k["key_id"], k["secret"]
-    else:
-        from empatia.privacy.keys import create_key
-
-        assert ws is not None
-        key, secret = create_key(ws.store, scope, name)
-        key_id = key.key_id
-    console.print(f"{scope} key {key_id}: [bold]{secret}[/]")
+    k = workspace(ctx).create_key(scope, name)
+    console.print(f"{scope} key {k['key_id']}: [bold]{k['secret']}[/]")
 
 
 @keys_app.command("list")
 def keys_list(ctx: typer.Context) -> None:
     """List keys (never their secrets). Example: empatia keys list"""
-    ws, remote = store_or_remote(ctx)
-    if remote is not None:
-        rows = remote.call("GET", "/admin/keys")
-    else:
-        from empatia.privacy.keys import list_keys
-
-        assert ws is not None
-        rows = [k.__dict__ for k in list_keys(ws.store)]
     t = Table("key", "name", "scope", "created", "revoked")
-    for k in rows:
+    for k in workspace(ctx).keys():
         t.add_row(k["key_id"], k["name"], k["scope"], str(k["created_at"])[:19],
                   str(k["revoked_at"] or "")[:19])
     console.print(t)
@@ -283,15 +230,18 @@ def keys_list(ctx: typer.Context) -> None:
 @keys_app.command("revoke")
 def keys_revoke(ctx: typer.Context, key_id: str) -> None:
     """Revoke a key at once. Example: empatia keys revoke k_1a2b3c4d"""
-    ws, remote = store_or_remote(ctx)
-    if remote is not None:
-        remote.call("DELETE", f"/admin/keys/{key_id}")
-    else:
-        from empatia.privacy.keys import revoke_key
-
-        assert ws is not None
-        revoke_key(ws.store, key_id)
+    workspace(ctx).revoke_key(key_id)
     console.print(f"revoked {key_id}")
+
+
+@keys_app.command("rotate")
+def keys_rotate(ctx: typer.Context, key_id: str) -> None:
+    """Give a key a new secret (same name and scope); the old secret stops working.
+
+    Example: empatia keys rotate k_1a2b3c4d
+    """
+    k = workspace(ctx).rotate_key(key_id)
+    console.print(f"{key_id} revoked; {k['scope']} key {k['key_id']}: [bold]{k['secret']}[/]")
 
 
 @app.command()
@@ -306,12 +256,10 @@ def run(
 
     Example: empatia run            |  empatia run --engine spark --master local[2]
     """
-    from empatia.cli_common import print_results, run_stages
     from empatia.pipeline import RunContext
 
-    ws, remote = store_or_remote(ctx)
-    if remote is None:
-        assert ws is not None
+    ws = workspace(ctx)
+    if ws.server() is None:  # here, with a progress bar per stage
         run_stages(RunContext(ws, engine=engine, full=full, master=master), only)
         return
     if engine != "duckdb":
@@ -319,7 +267,7 @@ def run(
                           f"`empatia serve` to run it on {engine}")  # fmt: skip
     err_console.print("The server owns the store: running the pipeline there.")
     with err_console.status("running the pipeline on the server"):
-        results = remote.call("POST", "/admin/run", json={"only": only, "full": full})
+        results = ws.run(only=only, full=full)
     print_results(results)
 
 
@@ -331,85 +279,3 @@ def _register_stage_commands() -> None:
 
 
 _register_stage_commands()
-
-
-#: Options of the root command: they go before the command (``empatia --db x init``).
-GLOBAL_OPTIONS = ("--db", "--debug")
-
-
-def main() -> None:
-    """Entry point: friendly errors and exit codes; tracebacks only with --debug.
-
-    A usage mistake prints one line and the usual hint, and exits 2 (as every click app);
-    Ctrl+C exits 130 at once, without DuckDB's leak report at interpreter exit.
-    """
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    debug = "--debug" in sys.argv
-    try:
-        code = app(standalone_mode=False)
-    except EmpatiaError as e:
-        if debug:
-            raise
-        err_console.print(f"[red]error:[/] {escape(e.message)}", soft_wrap=True)
-        code = e.exit_code
-    except typer.Abort:
-        code = 130
-    except KeyboardInterrupt:
-        code = 130
-    except Exception as e:
-        if _is_interrupt(e):
-            code = 130
-        elif _is_usage_error(e):
-            code = _usage_error(e)
-        else:
-            raise
-    if code == 130:
-        _exit_interrupted()
-    sys.exit(code if isinstance(code, int) and not isinstance(code, bool) else 0)
-
-
-def _is_interrupt(e: BaseException | None) -> bool:
-    """Ctrl+C during a query: DuckDB catches the signal itself and raises its own error."""
-    while e is not None:
-        if type(e).__name__ == "InterruptException" or str(e) == "Query interrupted":
-            return True
-        e = e.__cause__ or e.__context__
-    return False
-
-
-def _is_usage_error(e: Exception) -> bool:
-    """Typer raises its own (vendored) click's exceptions; plain click's are the same kind."""
-    return any(c.__name__ == "ClickException" for c in type(e).__mro__)
-
-
-def _usage_error(e: Any) -> int:
-    """Print a usage mistake as one line plus click's hint; answer click's exit code (2)."""
-    if type(e).__name__ == "NoArgsIsHelpError":  # the help has been printed already
-        return int(e.exit_code)
-    message = e.format_message()
-    ctx = getattr(e, "ctx", None)
-    option = getattr(e, "option_name", None)
-    if option in GLOBAL_OPTIONS and ctx is not None:
-        command = ctx.command_path.removeprefix(ctx.find_root().command_path).strip()
-        value = " PATH" if option == "--db" else ""
-        message += f" ({option} is a global option: put it first, as in empatia {option}{value} {command})"
-    err_console.print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
-    if ctx is not None:
-        err_console.print(f"Try '{ctx.command_path} --help' for help.", markup=False)
-    return int(e.exit_code)
-
-
-def _exit_interrupted() -> None:
-    """Ctrl+C: leave at once (130). A normal interpreter exit after an interrupted query makes
-    DuckDB's bindings print a leak report; what was committed is safe in the store's WAL."""
-    err_console.print("interrupted")
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-    os._exit(130)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,10 +1,9 @@
-"""What every CLI command shares: the workspace from global options, the console, errors."""
+"""What every CLI command shares: the workspace of the global options, the console, progress."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, cast
-from urllib.parse import quote
 
 import typer
 from rich.console import Console
@@ -22,7 +21,6 @@ from rich.table import Table
 from rich.text import Text
 
 from empatia.errors import StoreLockedError
-from empatia.remote import Remote
 from empatia.workspace import Workspace
 
 console = Console(stderr=False, highlight=False)
@@ -30,7 +28,9 @@ err_console = Console(stderr=True, highlight=False)
 
 
 def workspace(ctx: typer.Context) -> Workspace:
-    """The workspace named by the global options (``--db``), opened once per command."""
+    """The workspace named by the global options (``--db``), made once per command: the one
+    client every command calls. Its methods run on the store, or — while ``empatia serve``
+    owns the store (a DuckDB file has one process at a time) — on that server."""
     root = ctx.find_root()
     obj = root.obj if isinstance(root.obj, dict) else {}
     if "workspace" not in obj:
@@ -39,33 +39,6 @@ def workspace(ctx: typer.Context) -> Workspace:
         ctx.call_on_close(obj["workspace"].close)
     ws: Workspace = obj["workspace"]
     return ws
-
-
-def store_or_remote(ctx: typer.Context) -> tuple[Workspace | None, Remote | None]:
-    """Open the store, or — when ``empatia serve`` owns it — the server to go through."""
-    ws = workspace(ctx)
-    try:
-        ws.store  # noqa: B018 - opens it
-        return ws, None
-    except StoreLockedError:
-        remote = Remote.for_store(ws.settings.db)
-        if remote is None:
-            raise
-        return None, remote
-
-
-def local_or_remote(
-    ctx: typer.Context, local: Callable[[Workspace], Any], method: str, path: str, **kw: Any
-) -> Any:
-    """``local(workspace)`` on the store, or the same answer from the server's HTTP route when
-    ``empatia serve`` owns the store (a DuckDB file has one process at a time)."""
-    ws, remote = store_or_remote(ctx)
-    if remote is not None:
-        if "params" in kw:  # left out, not sent as empty strings
-            kw["params"] = {k: v for k, v in kw["params"].items() if v is not None}
-        return remote.call(method, path, **kw)
-    assert ws is not None
-    return local(ws)
 
 
 def local_store(ctx: typer.Context, what: str, instead: str = "") -> Workspace:
@@ -85,11 +58,6 @@ def local_store(ctx: typer.Context, what: str, instead: str = "") -> Workspace:
             **e.details,
         ) from e
     return ws
-
-
-def quoted(value: str) -> str:
-    """An identifier as one URL path segment (``email:a+b@c.de``, ``p_…``)."""
-    return quote(value, safe="")
 
 
 class _Count(ProgressColumn):

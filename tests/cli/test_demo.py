@@ -13,7 +13,7 @@ from empatia.store import Store
 
 def test_demo_builds_imports_and_runs_the_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     ran = []
-    monkeypatch.setattr("empatia.demo.cli._run_pipeline", lambda ws: ran.append(ws))
+    monkeypatch.setattr("empatia.cli.demo._run_pipeline", lambda ws: ran.append(ws))
     db, out = tmp_path / "demo.duckdb", tmp_path / "world"
     r = CliRunner().invoke(
         app, ["demo", "--customers", "300", "--seed", "5", "--db", str(db), "--out", str(out),

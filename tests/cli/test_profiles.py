@@ -1,49 +1,21 @@
+"""``empatia profile``, ``empatia identity …`` and ``empatia rates …``."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from empatia.cli import app
-from empatia.errors import NotFoundError, ValidationError
 from empatia.pipeline import RunContext, run_pipeline
 from empatia.profiles.api import get_profile
 from empatia.workspace import Workspace
-from tests.identity.world import add_events, ev
-from tests.profiles.world import shop_events
-
-OPTIONS = {"identity": {"probabilistic": False, "default_region": "PL"}}
+from tests.profiles.conftest import OPTIONS
 
 
-@pytest.fixture
-def ws(tmp_path: Path) -> Workspace:
-    w = Workspace(db=tmp_path / "p.duckdb")
-    add_events(w.store, shop_events(n_people=25))
-    add_events(w.store, [ev("identify", user="x1", traits={"email": "shared@x.com"}),
-                         ev("identify", user="shared@x.com")])  # fmt: skip
-    run_pipeline(RunContext(w, settings=OPTIONS), only=["identity", "profiles"])
-    return w
-
-
-def test_any_identifier_finds_the_profile(ws: Workspace) -> None:
-    by_email = get_profile(ws, "email: P3@Shop.com ")
-    assert get_profile(ws, "u3")["person_id"] == by_email["person_id"]
-    assert get_profile(ws, "phone:+48 22 555 03 03")["person_id"] == by_email["person_id"]
-    assert get_profile(ws, by_email["person_id"])["profile"]["orders"] == 4
-    assert {"kind": "user_id", "value": "u3"} in by_email["identifiers"]
-    sources = {t["trait"]: t["source"] for t in by_email["traits"]}
-    assert sources["first_name"] == "crm" and sources["email"] == "web"
-    with pytest.raises(NotFoundError):
-        get_profile(ws, "nobody@x.com")
-    with pytest.raises(ValidationError):
-        get_profile(ws, "shared@x.com")  # an email of one person, the user id of another
-    ws.close()
-
-
-def test_cli_profile_and_identity_commands(ws: Workspace) -> None:
-    db = str(ws.settings.db)
-    ws.close()
+def test_cli_profile_and_identity_commands(shop_ws: Workspace) -> None:
+    db = str(shop_ws.settings.db)
+    shop_ws.close()
     runner = CliRunner()
     r = runner.invoke(app, ["--db", db, "profile", "email:p3@shop.com"])
     assert r.exit_code == 0, r.output
@@ -58,10 +30,10 @@ def test_cli_profile_and_identity_commands(ws: Workspace) -> None:
 
 
 def test_cli_rates_import_list_and_a_profile_in_the_reporting_currency(
-    ws: Workspace, tmp_path: Path
+    shop_ws: Workspace, tmp_path: Path
 ) -> None:
-    db = str(ws.settings.db)
-    ws.close()
+    db = str(shop_ws.settings.db)
+    shop_ws.close()
     runner = CliRunner()
     r = runner.invoke(app, ["--db", db, "rates", "list"])
     assert r.exit_code == 0 and "no rates" in r.output

@@ -43,7 +43,7 @@ def demo(
 
     Example: empatia demo --customers 10000 --seed 7 --no-serve
     """
-    from empatia.cli_common import console, local_store, progress_for_steps
+    from empatia.cli.common import console, local_store, progress_for_steps
     from empatia.demo.load import import_world
     from empatia.demo.world import STEPS, build_world
 
@@ -80,7 +80,7 @@ def demo(
 
 def _run_pipeline(ws: Workspace) -> None:
     """Run whatever pipeline stages are installed, a progress bar per stage, then a summary."""
-    from empatia.cli_common import run_stages
+    from empatia.cli.common import run_stages
     from empatia.pipeline import RunContext
 
     run_stages(RunContext(ws))

@@ -7,8 +7,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from empatia.cli_common import console, local_or_remote, workspace
-from empatia.identity import views
+from empatia.cli.common import console, workspace
 
 identity_app = typer.Typer(help="Identity resolution: review, history, unmerge, split.")
 
@@ -19,10 +18,8 @@ def review(ctx: typer.Context, limit: int = 50) -> None:
 
     Example: empatia identity review --limit 20
     """
-    rows = local_or_remote(ctx, lambda ws: views.review(ws.store, limit),
-                           "GET", "/v1/identity/review", params={"limit": limit})  # fmt: skip
     t = Table("left", "right", "probability", "people")
-    for r in rows:
+    for r in workspace(ctx).identity_review(limit):
         t.add_row(f"{r['kind_l']}:{r['value_l']}", f"{r['kind_r']}:{r['value_r']}",
                   f"{r['match_probability']:.3f}", f"{r['person_id_l']} / {r['person_id_r']}")  # fmt: skip
     console.print(t)
@@ -52,10 +49,8 @@ def history_cmd(
 
     Example: empatia identity history p_0123456789abcdef
     """
-    rows = local_or_remote(ctx, lambda ws: views.history(ws.store, person),
-                           "GET", "/v1/identity/history", params={"person_id": person})  # fmt: skip
     t = Table("merge id", "when", "action", "person", "other", "identifiers", "why")
-    for h in rows:
+    for h in workspace(ctx).merge_history(person):
         t.add_row(h["merge_id"], str(h["merged_at"]), h["action"], h["person_id"],
                   h["other_person_id"], str(h["identifiers"]), f"{h['reason']}: {h['evidence']}")  # fmt: skip
     console.print(t)
@@ -89,9 +84,8 @@ def blocked(ctx: typer.Context) -> None:
 
     Example: empatia identity blocked
     """
-    rows = local_or_remote(ctx, lambda ws: views.blocked(ws.store), "GET", "/v1/identity/blocked")
     t = Table("identifier", "events", "why")
-    for r in rows:
+    for r in workspace(ctx).blocked_identifiers():
         t.add_row(f"{r['kind']}:{r['value']}", str(r["events"]), r["reason"])
     console.print(t)
 
