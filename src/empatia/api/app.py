@@ -45,6 +45,7 @@ ROUTERS: tuple[str, ...] = (
     "empatia.api.routes.care",
     "empatia.api.routes.decide",
     "empatia.api.routes.privacy",
+    "empatia.api.routes.audiences",
     "empatia.web.routes",
 )
 
