@@ -125,11 +125,14 @@ def test_a_missing_stitcher_stops_the_server(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_a_missing_built_in_stage_stops_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    from empatia.pipeline import ordered_stages
+    from empatia import pipeline
+    from empatia.errors import ConfigError
+    from empatia.plugins import Registry
 
     monkeypatch.setitem(sys.modules, "empatia.journeys.stage", None)
-    with pytest.raises(ImportError):
-        ordered_stages()
+    monkeypatch.setattr(pipeline, "STAGES", Registry("empatia.stages"))  # not loaded yet
+    with pytest.raises(ConfigError, match=r"empatia.stages 'journeys' .* cannot be loaded"):
+        pipeline.ordered_stages()
 
 
 def route_paths(routes: list[Any]) -> set[str]:

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from empatia.pipeline import STAGES, RunContext, _load_builtin_stages
+from empatia.pipeline import STAGES, RunContext
 from empatia.workspace import Workspace
 from tests.experience.world import NOW, World, easy_case, seven_steps
 
@@ -50,7 +50,6 @@ def build_world(w: World) -> None:
 
 
 def run_stages(ws: Workspace, *names: str) -> None:
-    _load_builtin_stages()
     for name in names:
         STAGES[name].run(RunContext(ws))
 

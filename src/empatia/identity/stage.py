@@ -19,11 +19,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from empatia.identity.config import WHEN_FIELDS, IdentityConfig
-from empatia.identity.incremental import WRITE_LOCK, attach_new_events
+from empatia.identity.incremental import attach_new_events
 from empatia.identity.resolve import resolve, write_state
 from empatia.pipeline import RunContext
 from empatia.store import Store
-from empatia.store.engine import engine_for
+from empatia.store.engine import Engine, engine_for
 
 def structure(store: Store, config: IdentityConfig) -> str:
     """What decides the links besides the events: pins, review answers, settings."""
@@ -42,13 +42,13 @@ def _count(store: Store, sql: str) -> int:
     return int(row[0]) if row and row[0] is not None else 0
 
 
-def full_reason(ctx: RunContext, config: IdentityConfig) -> str | None:
+def full_reason(ctx: RunContext, config: IdentityConfig, eng: Engine) -> str | None:
     """Why this run needs the batch resolution (``None``: the fresh path will do)."""
     store = ctx.workspace.store
     state = {k: v for k, v in store.con.execute("select key, value from identity_state").fetchall()}
     if ctx.full:
         return "full"
-    if ctx.engine != "duckdb":
+    if not eng.incremental:
         return "engine"
     if "full_at" not in state:
         return "first run"
@@ -86,24 +86,22 @@ class IdentityStage:
     def run(self, ctx: RunContext) -> dict[str, Any]:
         config = ctx.stages.identity
         store = ctx.workspace.store
-        reason = full_reason(ctx, config)
-        if reason is None:
-            n = attach_new_events(store, config, max_events=config.fresh_max * 10)
-            return {"mode": "incremental", "event_persons": n}
         eng, own = engine_for(ctx)
         try:
-            with WRITE_LOCK:
-                figures = resolve(eng, config, full=ctx.full, progress=ctx.progress)
-                write_state(
-                    eng,
-                    structure=structure(store, config),
-                    full_at=datetime.now(UTC).isoformat(),
-                    full_records=_count(store, "select count(*) from identity_records"),
-                )
+            reason = full_reason(ctx, config, eng)
+            if reason is None:
+                n = attach_new_events(store, config, max_events=config.fresh_max * 10)
+                return {"mode": "incremental", "event_persons": n}
+            figures = resolve(eng, config, full=ctx.full, progress=ctx.progress)
+            write_state(
+                eng,
+                structure=structure(store, config),
+                full_at=datetime.now(UTC).isoformat(),
+                full_records=_count(store, "select count(*) from identity_records"),
+            )
         finally:
             if own:
                 eng.close()
         return {"mode": f"batch ({reason})", **figures}
-
 
 STAGE = IdentityStage()

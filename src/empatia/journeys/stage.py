@@ -28,25 +28,24 @@ class JourneysStage:
         smap = load_stage_map(store.con, ctx.stages.journeys.stage_map_file)
         ctx.progress.total(3)
         eng, owned = engine_for(ctx)
-        # Incremental on DuckDB: only the people whose events changed (empatia.store.changes)
+        # Incremental where the engine allows: only the people whose events changed
         settings = json.dumps([smap.mapping, smap.order, SESSION_MINUTES], sort_keys=True)
-        duck = eng.name == "duckdb"
-        con = eng.con.con if duck else store.con.cursor()
         try:
-            changes = changed_persons(con, "journeys", settings, full=ctx.full or not duck)
-            if changes.full:
-                figures: dict[str, Any] = build(eng, smap, ctx.progress)
-                figures["mode"] = "full" if changes.full == "full" else f"full ({changes.full})"
-                save_marks(con, changes)
-                return figures
-            if not changes.persons:
-                save_marks(con, changes)
-                return {"mode": "incremental", "recomputed": 0}
-            figures = update(eng, con, smap, changes)
-            return {**figures, "mode": "incremental", "recomputed": len(changes.persons)}
+            with eng.store_cursor() as con:
+                changes = changed_persons(con, "journeys", settings,
+                                          full=ctx.full or not eng.incremental)  # fmt: skip
+                if changes.full:
+                    figures: dict[str, Any] = build(eng, smap, ctx.progress)
+                    figures["mode"] = "full" if changes.full == "full" else f"full ({changes.full})"
+                    save_marks(con, changes)
+                    return figures
+                if not changes.persons:
+                    save_marks(con, changes)
+                    return {"mode": "incremental", "recomputed": 0}
+                figures = update(eng, con, smap, changes)
+                return {**figures, "mode": "incremental", "recomputed": len(changes.persons)}
         finally:
             if owned:
                 eng.close()
-
 
 STAGE = JourneysStage()

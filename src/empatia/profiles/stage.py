@@ -15,15 +15,14 @@ from empatia.store.engine import Engine, engine_for
 
 def _fingerprint(eng: Engine, config: ProfileConfig, money: Reporting) -> str:
     """What profiles depend on: the events, who they belong to, the rates and the settings."""
-    cur = eng.store.con.cursor()
-    row = cur.execute(
-        "select (select coalesce(max(seq), 0) from events) || '/'"
-        " || (select count(*) || ':' || coalesce(bit_xor(hash(seq, person_id)), 0)"
-        "     from event_persons) || '/'"
-        " || (select count(*) || ':' || coalesce(bit_xor(hash(kind, value, person_id)), 0)"
-        "     from identities)"
-    ).fetchone()
-    cur.close()
+    with eng.store_cursor() as cur:
+        row = cur.execute(
+            "select (select coalesce(max(seq), 0) from events) || '/'"
+            " || (select count(*) || ':' || coalesce(bit_xor(hash(seq, person_id)), 0)"
+            "     from event_persons) || '/'"
+            " || (select count(*) || ':' || coalesce(bit_xor(hash(kind, value, person_id)), 0)"
+            "     from identities)"
+        ).fetchone()
     rates = rates_fingerprint(eng.store, money.currency)
     return f"{row[0] if row else ''}|{config.model_dump_json()}|{rates}|{money.assume_missing}"
 
@@ -43,25 +42,21 @@ def run_profiles(
     """
     money = money or Reporting()
     seen = _fingerprint(eng, config, money)
-    cur = eng.store.con.cursor()
-    row = cur.execute("select value from profiles_state where key = 'inputs'").fetchone()
-    cur.close()
-    if not full and row is not None and row[0] == seen:
-        return {"profiles": "unchanged"}
     settings = f"{config.model_dump_json()}|{rates_fingerprint(eng.store, money.currency)}"
     settings += f"|{money.currency}|{money.assume_missing}"
-    con = eng.con.con if eng.name == "duckdb" else eng.store.con.cursor()
-    changes = changed_persons(con, "profiles", settings, also=(IDENTITIES,),
-                              full=full or eng.name != "duckdb")  # fmt: skip
-    if changes.full:
-        figures = _build(eng, config, money)
-        figures["mode"] = "full" if changes.full == "full" else f"full ({changes.full})"
-        save_marks(con, changes)
-    else:
-        figures = _update(eng, con, config, money, changes)
-    eng.store.con.cursor().execute(
-        "insert or replace into profiles_state values ('inputs', ?)", [seen]
-    )
+    with eng.store_cursor() as con:
+        row = con.execute("select value from profiles_state where key = 'inputs'").fetchone()
+        if not full and row is not None and row[0] == seen:
+            return {"profiles": "unchanged"}
+        changes = changed_persons(con, "profiles", settings, also=(IDENTITIES,),
+                                  full=full or not eng.incremental)  # fmt: skip
+        if changes.full:
+            figures = _build(eng, con, config, money)
+            figures["mode"] = "full" if changes.full == "full" else f"full ({changes.full})"
+            save_marks(con, changes)
+        else:
+            figures = _update(eng, con, config, money, changes)
+        con.execute("insert or replace into profiles_state values ('inputs', ?)", [seen])
     return figures
 
 
@@ -94,24 +89,20 @@ def _update(
             "recomputed": len(changes.persons), "clv_model": clv}  # fmt: skip
 
 
-def _build(eng: Engine, config: ProfileConfig, money: Reporting) -> dict[str, Any]:
-    """Rebuild every profile."""
+def _build(eng: Engine, cur: Any, config: ProfileConfig, money: Reporting) -> dict[str, Any]:
+    """Rebuild every profile (``cur``: the engine's store cursor, for the model's state)."""
     if not int(eng.table("event_persons").count().to_pyarrow().as_py()):
-        cur = eng.store.con.cursor()
         cur.execute("delete from profiles")
         cur.execute("delete from profile_traits")
-        cur.close()
         return {"profiles": 0, "traits": 0}
     fitted: dict[str, Any] = {}
     profiles, traits = build_profiles(eng, config, money, keep=fitted)
     n_traits = eng.write(traits, "profile_traits")
     n = eng.write(profiles, "profiles")
-    cur = eng.store.con.cursor()
     cur.execute("delete from profiles_state where key = 'clv_model'")
     row = cur.execute("select max(as_of) from profiles").fetchall()
     if fitted and row and row[0][0] is not None:
         save_clv_model(cur, fitted, config, row[0][0])
-    cur.close()
     return {"profiles": n, "traits": n_traits}
 
 

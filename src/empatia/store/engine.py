@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+import duckdb
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
@@ -44,6 +47,9 @@ class Engine:
     """An Ibis backend plus the few operations whose spelling differs per engine."""
 
     name: str = ""
+    #: Whether a stage may rebuild only the changed people's rows in place (DuckDB, where the
+    #: tables live); elsewhere stages rebuild whole tables.
+    incremental: bool = False
 
     def __init__(self, store: Store, con: ibis.BaseBackend) -> None:
         self.store = store
@@ -77,6 +83,17 @@ class Engine:
     def splink_api(self) -> Any:
         """The Splink database API for probabilistic matching on this engine."""
         return splink_duckdb_api()
+
+    @contextmanager
+    def store_cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor on the store for a stage's bookkeeping (changed-people marks, state rows),
+        closed after the block. On DuckDB it is the engine's own session, so temporary tables
+        made there (the changed people) are tables of this engine too."""
+        cur = self.store.con.cursor()
+        try:
+            yield cur
+        finally:
+            cur.close()
 
     # -- writing to the store -----------------------------------------------------------
     def write(
@@ -152,6 +169,7 @@ class DuckDBEngine(Engine):
     """Runs everything inside the store's own DuckDB database, on a cursor of its connection."""
 
     name = "duckdb"
+    incremental = True
 
     def __init__(self, store: Store) -> None:
         self._cur = store.con.cursor()  # own session settings (Ibis sets UTC), same database
@@ -159,6 +177,10 @@ class DuckDBEngine(Engine):
 
     def table(self, name: str) -> ir.Table:
         return self.con.table(name)
+
+    @contextmanager
+    def store_cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        yield self._cur
 
     def from_arrow(self, data: pa.Table | Any, name: str | None = None) -> ir.Table:
         return self.materialize(ibis.memtable(data), name)
