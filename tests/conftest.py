@@ -62,10 +62,12 @@ class ServerProcess:
 
     def start(self, timeout: float = 120) -> ServerProcess:
         env = dict(os.environ, EMPATIA_DB=str(self.db))
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "empatia.cli", "serve", "--port", str(self.port), *self.args],
-            env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        with open(self.log, "ab") as log:  # the server writes to its own copy of the file
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "empatia.cli", "serve", "--port", str(self.port),
+                 *self.args],
+                env=env, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -200,6 +200,7 @@ def test_a_store_owned_by_the_server_says_what_to_do(tmp_path: Path) -> None:
     finally:
         holder.kill()
         holder.wait()
+        holder.stdout.close()  # type: ignore[union-attr]
 
 
 # -- #11: /docs offline, under the strict CSP --------------------------------------------------
@@ -246,3 +247,40 @@ def test_docs_render_in_a_browser_without_the_internet(tmp_path: Path) -> None:
     finally:
         srv.stop()
     assert problems == []
+
+
+def test_every_cursor_a_route_opens_is_closed_once_it_answers(
+    client: tuple[TestClient, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reads take a short-lived cursor (``store.read()``) and close it; none is left for the
+    garbage collector (the care routes used to open one per call and never close it)."""
+    import duckdb
+
+    from empatia.store import Store
+
+    issued: list[duckdb.DuckDBPyConnection] = []
+    make = Store.cursor
+
+    def tracked(self: Store) -> duckdb.DuckDBPyConnection:
+        cur = make(self)
+        issued.append(cur)
+        return cur
+
+    monkeypatch.setattr(Store, "cursor", tracked)
+    c, keys = client
+    person = c.get(f"/v1/profiles/email:{ALA['email']}", headers=bearer(keys["read"]))
+    pid = person.json()["person_id"]
+    for path in ("/v1/care", "/v1/care/alerts", f"/v1/care/{pid}", "/v1/care/webhooks",
+                 "/v1/care/deliveries", f"/v1/journeys/persons/{pid}", f"/v1/decisions/{pid}",
+                 "/v1/experience/gap", "/v1/journeys/stages"):  # fmt: skip
+        r = c.get(path, headers=bearer(keys["admin"]))
+        assert r.status_code in (200, 404), (path, r.text)
+    assert issued, "the routes read through store.read()"
+    still_open = []
+    for cur in issued:
+        try:
+            cur.execute("select 1")
+            still_open.append(cur)
+        except duckdb.ConnectionException:  # closed, as it should be
+            pass
+    assert still_open == []

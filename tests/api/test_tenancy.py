@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import doctest
 import threading
-import time
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 import empatia.api.tenancy
 from empatia.api.app import create_app
 from empatia.api.deps import ReadKey, TenantDep, WorkspaceDep, WriterDep
+from empatia.errors import StoreError
 from empatia.workspace import Workspace
 
 from .conftest import basic, bearer, make_keys
@@ -57,8 +58,47 @@ def test_the_app_stops_every_thread_it_started(tmp_path: Path) -> None:
         c.get("/customers/p_nobody", headers=bearer(keys["read"]))
         started = [t for t in set(threading.enumerate()) - before if t.name.startswith(APP_THREADS)]
         assert {t.name.split("_")[0] for t in started} == set(APP_THREADS)
-    deadline = time.monotonic() + 5  # decide's thread notices its stop within 0.2 s
-    while time.monotonic() < deadline and any(t.is_alive() for t in started):
-        time.sleep(0.05)
+    # closing the app waited for each of them: none is left running, not even for a moment
     assert [t.name for t in started if t.is_alive()] == []
     ws.close()
+
+
+def test_a_request_after_the_app_stopped_starts_no_thread(tmp_path: Path) -> None:
+    """decide's real-time state starts on first use; once the app has stopped, a late request
+    gets an answer to try again and leaves no thread behind (the app closes what it starts)."""
+    ws = Workspace(db=tmp_path / "t.duckdb")
+    keys = make_keys(ws)
+    app = create_app(ws)
+    with TestClient(app) as c:
+        assert c.post("/v1/decide", json={"person": "p_x"},
+                      headers=bearer(keys["read"])).status_code in (200, 404)  # fmt: skip
+    tenant = app.state.tenants.first
+    before = {t for t in threading.enumerate() if t.name == "decide-realtime"}
+    with pytest.raises(StoreError, match="stopping"):
+        tenant.realtime()
+    assert {t for t in threading.enumerate() if t.name == "decide-realtime"} == before == set()
+    with TestClient(app) as c:  # started again: decides again
+        assert c.post("/v1/decide", json={"person": "p_x"},
+                      headers=bearer(keys["read"])).status_code in (200, 404)  # fmt: skip
+    ws.close()
+
+
+def test_a_workspace_that_fails_to_start_leaves_no_thread_of_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = Workspace(db=tmp_path / "a" / "a.duckdb"), Workspace(db=tmp_path / "b" / "b.duckdb")
+    tenants = empatia.api.tenancy.Tenants({"a": a, "b": b})
+    real = empatia.api.tenancy.ensure_consent_view
+
+    def fails_for_b(store: object) -> None:
+        if store is b.store:
+            raise RuntimeError("b cannot start")
+        real(store)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(empatia.api.tenancy, "ensure_consent_view", fails_for_b)
+    before = set(threading.enumerate())
+    with pytest.raises(RuntimeError, match="b cannot start"):
+        tenants.open()
+    assert [t.name for t in set(threading.enumerate()) - before if t.is_alive()] == []
+    a.close()
+    b.close()

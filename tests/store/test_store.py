@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from empatia.errors import SchemaTooNewError, StoreLockedError
@@ -47,17 +48,16 @@ def test_a_failed_migration_leaves_the_file_as_it_was(tmp_path: Path) -> None:
 
 def test_a_store_held_by_another_process_says_so(tmp_path: Path) -> None:
     db = tmp_path / "held.duckdb"
-    holder = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, "-c", f"import duckdb,sys,time; c=duckdb.connect({str(db)!r}); print('ok',flush=True); time.sleep(60)"],
         stdout=subprocess.PIPE,
-    )  # fmt: skip
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == b"ok"
-        with pytest.raises(StoreLockedError, match="in use by another process"):
-            Store(db)
-    finally:
-        holder.kill()
-        holder.wait()
+    ) as holder:  # fmt: skip  (leaving the block closes its pipe)
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == b"ok"
+            with pytest.raises(StoreLockedError, match="in use by another process"):
+                Store(db)
+        finally:
+            holder.kill()
 
 
 def test_threads_can_query_the_store_at_the_same_time(tmp_path: Path) -> None:
@@ -118,7 +118,8 @@ def test_a_file_swap_waits_for_busy_threads_and_nothing_written_after_it_is_lost
             while not stop.is_set() or not after:
                 try:
                     s.con.execute("select count(*) from range(300000)").fetchone()
-                except duckdb.ConnectionException:
+                except (duckdb.ConnectionException, duckdb.InvalidInputException):
+                    # closed before its call, or between its execute and its fetch
                     closed += 1
                     assert closed == 1, "only a cursor taken just before the swap"
                     continue
@@ -145,3 +146,47 @@ def test_a_file_swap_waits_for_busy_threads_and_nothing_written_after_it_is_lost
     s.close()
     with Store(path) as again:
         assert again.con.execute("select list(n order by n) from notes").fetchone() == ([1, 2],)
+
+
+def test_a_read_cursor_is_closed_when_its_block_ends_even_on_an_error() -> None:
+    s = Store(":memory:")
+    with s.read() as cur:
+        assert cur.execute("select count(*) from events").fetchone() == (0,)
+    with pytest.raises(duckdb.ConnectionException):
+        cur.execute("select 1")
+    with pytest.raises(ZeroDivisionError), s.read() as cur2:
+        1 / 0  # noqa: B018
+    with pytest.raises(duckdb.ConnectionException):
+        cur2.execute("select 1")
+    s.close()
+
+
+def test_an_error_inside_a_write_rolls_it_back_and_leaves_the_previous_rows() -> None:
+    s = Store(":memory:")
+    with s.write() as cur:
+        cur.execute("create table t (x integer)")
+        cur.execute("insert into t values (1), (2)")
+    with pytest.raises(duckdb.Error), s.write() as cur:
+        cur.execute("delete from t")
+        cur.execute("insert into t values ('not a number')")
+    assert s.con.execute("select x from t order by x").fetchall() == [(1,), (2,)]
+    with s.write() as cur:  # the store is usable afterwards
+        cur.execute("insert into t values (3)")
+    assert s.con.execute("select count(*) from t").fetchone() == (3,)
+    s.close()
+
+
+def test_each_store_has_its_own_write_lock(tmp_path: Path) -> None:
+    """Two workspaces in one process never wait for each other's writes."""
+    import threading
+
+    a, b = Store(tmp_path / "a.duckdb"), Store(tmp_path / "b.duckdb")
+    assert a.write_lock is not b.write_lock
+    done = threading.Event()
+    with a.write_lock:  # held, e.g., by a long run of workspace a
+        t = threading.Thread(target=lambda: (b.write_lock.acquire(), done.set(), b.write_lock.release()))
+        t.start()
+        assert done.wait(5), "b waited for a's lock"
+        t.join()
+    a.close()
+    b.close()

@@ -16,10 +16,11 @@ names its workspace (``empatia.api.tenancy``): a route gets the caller's, never 
 from __future__ import annotations
 
 import base64
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Executor
 from typing import Annotated
 
+import duckdb
 from fastapi import Depends, Request
 
 from empatia.api.tenancy import Tenant, Tenants
@@ -87,6 +88,12 @@ async def current_writer(tenant: TenantDep) -> PrivacyWriter:
     return tenant.writer
 
 
+def read_cursor(ws: WorkspaceDep) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short-lived read cursor on the caller's workspace, closed once the route is done."""
+    with ws.store.read() as cur:
+        yield cur
+
+
 async def lookup_pool(request: Request) -> Executor:
     """The app's pool for lookups run side by side (a page's sections)."""
     pool: Executor = request.app.state.lookup_pool
@@ -99,6 +106,8 @@ WorkspaceDep = Annotated[Workspace, Depends(current_workspace)]
 #: The writer of the caller's workspace: every write goes through it (DuckDB has one writer).
 WriterDep = Annotated[PrivacyWriter, Depends(current_writer)]
 PoolDep = Annotated[Executor, Depends(lookup_pool)]
+#: A read cursor of the caller's workspace for this request only (``store.read()``).
+ReadCursor = Annotated[duckdb.DuckDBPyConnection, Depends(read_cursor)]
 #: The key dependencies routes use, one per scope (see ``empatia.privacy.keys``).
 WriteKey = Annotated[ApiKey, Depends(require("write"))]
 ReadKey = Annotated[ApiKey, Depends(require("read"))]

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from empatia.api.writer import IdentityFollower, PrivacyWriter
-from empatia.errors import AuthError, ForbiddenError, ValidationError
+from empatia.errors import AuthError, ForbiddenError, StoreError, ValidationError
 from empatia.privacy.consent import ensure_view as ensure_consent_view
 from empatia.privacy.keys import ApiKey, KeyRing, hash_secret
 from empatia.privacy.tombstones import TombstoneSet
@@ -57,20 +57,25 @@ class Tenant:
     def __init__(self, name: str, workspace: Workspace) -> None:
         self.name, self.workspace = name, workspace
         self._follower: IdentityFollower | None = None
+        self._writer: PrivacyWriter | None = None
         self._realtime: RealTime | None = None
         self._realtime_lock = threading.Lock()
+        self._closed = False
         self._info: Path | None = None
 
     def open(self, advertise: str | None = None) -> None:
         """Start the writer and its follower; ``advertise`` (the server's URL) also writes
         ``<db>.server.json`` (mode 0600) with a per-run admin secret for the local CLI."""
         store = self.workspace.store
+        with self._realtime_lock:  # an app may be started again after it stopped
+            self._closed, self._realtime = False, None
         store.con.execute("set checkpoint_threshold = '1GB'")  # checkpoint when quiet
         ensure_consent_view(store)  # consent given under an id reaches the stitched person
         self._follower = IdentityFollower.for_store(store, self.workspace.settings.stages.identity)
         self.keyring = KeyRing(store)
         self.tombstones = TombstoneSet(store)
-        self.writer = PrivacyWriter(store, self.tombstones, after_commit=self._follower)
+        self.writer = self._writer = PrivacyWriter(store, self.tombstones,
+                                                   after_commit=self._follower)  # fmt: skip
         db = self.workspace.settings.db
         if advertise and str(db) != ":memory:":
             admin_secret = "emp_admin_" + secrets.token_urlsafe(24)
@@ -88,6 +93,9 @@ class Tenant:
         if rt is not None:  # the hot path: no lock
             return rt
         with self._realtime_lock:
+            if self._closed:  # a request still running as the server stops: start nothing
+                raise StoreError("the server is stopping; try again once it is back",
+                                 workspace=self.name)  # fmt: skip
             if self._realtime is None:
                 from empatia.decide.realtime import RealTime
 
@@ -102,11 +110,16 @@ class Tenant:
         """Stop what :meth:`open` started (flushing what is queued), then checkpoint."""
         try:
             with self._realtime_lock:
+                self._closed = True
                 if self._realtime is not None:
                     self._realtime.close()
+                    self._realtime = None
             if self._follower is not None:
                 self._follower.close()
-            self.writer.close()
+                self._follower = None
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
         finally:
             if self._info is not None:
                 self._info.unlink(missing_ok=True)
@@ -134,8 +147,19 @@ class Tenants:
         return iter(self.by_name.values())
 
     def open(self, advertise: str | None = None) -> None:
-        for tenant in self:
-            tenant.open(advertise)
+        """Open every workspace; if one fails, those already open are closed again."""
+        opened: list[Tenant] = []
+        try:
+            for tenant in self:
+                opened.append(tenant)
+                tenant.open(advertise)
+        except BaseException:
+            for tenant in reversed(opened):
+                try:
+                    tenant.close()
+                except Exception:  # noqa: BLE001 - the first error is the one to see
+                    log.warning("closing workspace %s after a failed start failed", tenant.name)
+            raise
 
     def close(self) -> None:
         errors = []

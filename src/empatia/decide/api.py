@@ -40,12 +40,9 @@ def resolve(ws: Any, identifier: str) -> str:
             return find_person(store, identifier)
         except NotFoundError:
             pass
-    cur = store.cursor()
-    try:
+    with store.read() as cur:
         row = cur.execute("select person_id from decide_inputs where person_id = ?",
                           [identifier]).fetchone()
-    finally:
-        cur.close()
     if row is None:
         raise NotFoundError(f"no person has the identifier {identifier!r}; run `empatia run` "
                             "(or `empatia decide --all`) if they are new", identifier=identifier)
@@ -80,13 +77,10 @@ def get_decision(ws: Any, identifier: str) -> dict[str, Any]:
     """The latest batch decision of a person."""
     store = _store(ws)
     pid = resolve(store, identifier)
-    cur = store.cursor()
-    try:
+    with store.read() as cur:
         res = cur.execute("select * from decisions where person_id = ?", [pid])
         names = [d[0] for d in res.description]
         row = res.fetchone()
-    finally:
-        cur.close()
     if row is None:
         raise NotFoundError(f"no decision for {identifier!r} yet; run `empatia decide --all`",
                             identifier=identifier)

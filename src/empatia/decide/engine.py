@@ -8,10 +8,6 @@
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -212,13 +208,11 @@ def write_inputs(store: Store, trained: Trained) -> int:
         "computed_at": now,
         "seq": trained.seq,
     })
-    with store.lock:
-        store.con.execute("begin")
-        store.con.execute("delete from decide_inputs")
-        store.con.register("_decide_inputs", frame)
-        store.con.execute("insert into decide_inputs select * from _decide_inputs")
-        store.con.unregister("_decide_inputs")
-        store.con.execute("commit")
+    with store.write() as cur:  # all or nothing: an error leaves the previous inputs
+        cur.execute("delete from decide_inputs")
+        cur.register("_decide_inputs", frame)
+        cur.execute("insert into decide_inputs select * from _decide_inputs")
+        cur.unregister("_decide_inputs")
     return len(frame)
 
 
@@ -237,13 +231,11 @@ def decide_all(trained: Trained, catalogue: Catalogue | None = None,
 
 def write_decisions(store: Store, decisions: list[Decision], export: Path | None = None) -> int:
     frame = decisions_frame(decisions)
-    with store.lock:
-        store.con.execute("begin")
-        store.con.execute("delete from decisions")
-        store.con.register("_decisions", frame)
-        store.con.execute("insert into decisions by name select * from _decisions")
-        store.con.unregister("_decisions")
-        store.con.execute("commit")
+    with store.write() as cur:  # all or nothing: an error leaves the previous decisions
+        cur.execute("delete from decisions")
+        cur.register("_decisions", frame)
+        cur.execute("insert into decisions by name select * from _decisions")
+        cur.unregister("_decisions")
     if export is not None:
         export.parent.mkdir(parents=True, exist_ok=True)
         if export.suffix == ".csv":
@@ -281,10 +273,11 @@ def run(store: Store, *, export: Path | None = None, catalogue: Catalogue | None
     decide_s = time.perf_counter() - t0
     write_inputs(store, trained)
     n = write_decisions(store, decisions, export)
-    store.con.execute("insert into decide_runs (trained_at, persons, items, train_s, decide_s,"
-                      " weights, ran_at) values (?, ?, ?, ?, ?, ?, now())",
-                      [trained.as_of, trained.persons, trained.items, trained.train_s, decide_s,
-                       orjson.dumps(DEFAULT_WEIGHTS).decode()])
+    with store.write() as cur:
+        cur.execute("insert into decide_runs (trained_at, persons, items, train_s, decide_s,"
+                    " weights, ran_at) values (?, ?, ?, ?, ?, ?, now())",
+                    [trained.as_of, trained.persons, trained.items, trained.train_s, decide_s,
+                     orjson.dumps(DEFAULT_WEIGHTS).decode()])
     kinds: dict[str, int] = {}
     for d in decisions:
         kinds[d.action] = kinds.get(d.action, 0) + 1
@@ -300,14 +293,14 @@ def decide_one(store: Store, person_id: str, live: LiveContext | None = None,
     from empatia.decide.realtime import RealTime
 
     rt = RealTime(store, catalogue, background=False)
-    return rt.decide(person_id, live, record=record, now=now)
+    try:
+        return rt.decide(person_id, live, record=record, now=now)
+    finally:
+        rt.close()
 
 
 def log_decision(store: Store, d: Decision, *, delivered: bool, source: str) -> None:
-    cur = store.cursor()
-    try:
+    with store.write() as cur:
         cur.execute("insert into decision_log values (?, ?, ?, ?, ?, ?, ?)",
                     [d.person_id, d.action, d.channel, source, delivered, d.decided_at,
                      orjson.dumps(d.as_dict()).decode()])
-    finally:
-        cur.close()

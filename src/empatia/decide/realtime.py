@@ -32,7 +32,7 @@ import orjson
 from empatia.decide import signals
 from empatia.decide.catalogue import Catalogue, load_catalogue
 from empatia.decide.policy import Candidate, Decision, Hooks, LiveContext, PersonState, choose
-from empatia.store import Store
+from empatia.store import Store, transaction
 
 log = logging.getLogger(__name__)
 
@@ -62,23 +62,22 @@ class RealTime:
         except Exception:  # noqa: BLE001 - consent stays unknown: the policy allows nothing
             log.warning("consent could not be read: deciding nothing until it can")
         self._load_contacts()
+        self._thread: threading.Thread | None = None
         if background:
-            threading.Thread(target=self._loop, name="decide-realtime", daemon=True).start()
+            self._thread = threading.Thread(target=self._loop, name="decide-realtime", daemon=True)
+            self._thread.start()
 
     # -- consent --------------------------------------------------------------------------
     def _mark(self) -> tuple[Any, ...]:
         """What changes when consent may have changed: the ledger's size once privacy's stage
         fills it, else (adapter mode) the newest event."""
-        cur = self.store.cursor()
-        try:
+        with self.store.read() as cur:
             if signals._ledger_filled(self.store):
                 return ("ledger", *cur.execute(
                     "select max(consent_id), count(*) from consent_ledger").fetchone())  # type: ignore[misc]
             if self.store.table_exists("events"):
                 return ("events", *cur.execute("select max(seq) from events").fetchone())  # type: ignore[misc]
             return ()
-        finally:
-            cur.close()
 
     def refresh_consent(self) -> None:
         """Re-read everyone's consent if the ledger (or the consent events) changed. Until a
@@ -107,16 +106,13 @@ class RealTime:
 
     # -- contacts and the log -------------------------------------------------------------
     def _load_contacts(self) -> None:
-        cur = self.store.cursor()
-        try:
-            since = time.time() - self.catalogue.policy.fatigue_days * 86400
+        since = time.time() - self.catalogue.policy.fatigue_days * 86400
+        with self.store.read() as cur:
             rows = cur.execute(
                 "select person_id, channel, epoch(decided_at) from decision_log where delivered "
                 "and source = 'live' and decided_at >= to_timestamp(?) and channel is not null",
                 [since],
             ).fetchall()
-        finally:
-            cur.close()
         for pid, ch, at in rows:
             self._contacts.setdefault(pid, []).append((float(at), ch))
 
@@ -153,13 +149,12 @@ class RealTime:
             "decided_at": [d.decided_at for d in items],
             "decision": [orjson.dumps(d.as_dict()).decode() for d in items],
         })  # fmt: skip
-        cur = self.store.cursor()
-        try:
+        # An append to a log, in its own short transaction on its own cursor: it never waits
+        # for the store's write lock, which a run holds for minutes.
+        with self.store.read() as cur, transaction(cur):
             cur.register("_decision_log_batch", table)
             cur.execute("insert into decision_log select * from _decision_log_batch")
             cur.unregister("_decision_log_batch")
-        finally:
-            cur.close()
         return len(items)
 
     def _loop(self) -> None:
@@ -178,7 +173,11 @@ class RealTime:
                 log.exception("decide real-time background work failed")
 
     def close(self) -> None:
+        """Stop the background thread (waiting for it) and write what is still queued."""
         self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
         self.flush()
 
     # -- other stages' per-person checks --------------------------------------------------

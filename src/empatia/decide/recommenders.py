@@ -17,10 +17,6 @@ co-occurrence, implicit ALS — with a little recent popularity, each normalised
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # implicit asks for it before numpy loads
-
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field

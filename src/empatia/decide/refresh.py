@@ -106,26 +106,16 @@ def refresh(store: Store, people: list[str], catalogue: Catalogue) -> dict[str, 
         "computed_at": now, "seq": seq,
     })  # fmt: skip
     dec = decisions_frame(decisions)
-    con = store.con
-    with store.lock:
-        con.execute("begin")
-        try:
-            con.register("_refresh_inputs", frame)
-            con.register("_refresh_decisions", dec)
-            # people merged into someone else since the last run have no decision any more
-            for table in ("decide_inputs", "decisions"):
-                con.execute(f"delete from {table} where person_id in"  # no one: not DOUBLE
-                            " (select person_id::varchar from _refresh_inputs) or person_id not in"
-                            " (select person_id from event_persons)")  # fmt: skip
-            con.execute("insert into decide_inputs select * from _refresh_inputs")
-            con.execute("insert into decisions by name select * from _refresh_decisions")
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
-        finally:
-            con.unregister("_refresh_inputs")
-            con.unregister("_refresh_decisions")
+    with store.write() as cur:  # all or nothing: an error leaves the previous decisions
+        cur.register("_refresh_inputs", frame)
+        cur.register("_refresh_decisions", dec)
+        # people merged into someone else since the last run have no decision any more
+        for table in ("decide_inputs", "decisions"):
+            cur.execute(f"delete from {table} where person_id in"  # no one: not DOUBLE
+                        " (select person_id::varchar from _refresh_inputs) or person_id not in"
+                        " (select person_id from event_persons)")  # fmt: skip
+        cur.execute("insert into decide_inputs select * from _refresh_inputs")
+        cur.execute("insert into decisions by name select * from _refresh_decisions")
     kinds: dict[str, int] = {}
     for d in decisions:
         kinds[d.action] = kinds.get(d.action, 0) + 1

@@ -80,8 +80,7 @@ def purchases(store: Store, only: Collection[str] | None = None) -> pd.DataFrame
     the rate of the order's day or the latest before it; a price that cannot be converted
     counts as 1, never as a number in another currency.
     """
-    con = store.cursor()
-    try:
+    with store.read() as con:
         join, person = _person_join(con, only)
         return con.execute(f"""
             with o as (
@@ -102,21 +101,16 @@ def purchases(store: Store, only: Collection[str] | None = None) -> pd.DataFrame
             from o asof left join r on o.cur = r.currency and timezone('UTC', o.ts)::date >= r.day
             where product_id is not null and person is not null
         """).df()
-    finally:
-        con.close()
 
 
 def persons(store: Store) -> list[str]:
-    con = store.cursor()
-    try:
+    with store.read() as con:
         parts = [f"select {c} from {t}" for t, c in
                  (("profiles", "person_id"), ("event_persons", "distinct person_id"))
                  if _exists(con, t)]
         if not parts:
             return []
         return [r[0] for r in con.execute(" union ".join(parts) + " order by 1").fetchall()]
-    finally:
-        con.close()
 
 
 def consents(store: Store, person_id: str | None = None, after_seq: int | None = None,
@@ -124,8 +118,7 @@ def consents(store: Store, person_id: str | None = None, after_seq: int | None =
     """person → purpose → granted, from privacy's ``consent_current`` view once the privacy
     stage has filled its ledger; before that (adapter) the latest ``Consent Updated`` (or
     ``context.consent``) per person and purpose, read from the event log."""
-    con = store.cursor()
-    try:
+    with store.read() as con:
         args: list[Any]
         where, args = ("", [])
         if _exists(con, "consent_current") and _ledger_filled(store):
@@ -162,8 +155,6 @@ def consents(store: Store, person_id: str | None = None, after_seq: int | None =
                 from c where purpose is not null and granted is not null
                 group by person_id, purpose
             """, args + args).fetchall()
-    finally:
-        con.close()
     out: dict[str, dict[str, bool]] = {}
     for pid, purpose, granted in rows:
         out.setdefault(pid, {})[purpose] = bool(granted)
@@ -380,8 +371,7 @@ def person_states(store: Store, now: datetime, policy: PolicyConfig,
     with ``only``, just these people's (a run after a few new events)."""
     everyone = persons(store) if only is None else sorted(only)
     states: dict[str, dict[str, Any]] = {p: {"person_id": p} for p in everyone}
-    con = store.cursor()
-    try:
+    with store.read() as con:
         r = _Reader(con, now, policy, only, states)
         for pid, c in consents(store, only=only).items():
             r.put(pid, consents=c)
@@ -391,8 +381,6 @@ def person_states(store: Store, now: datetime, policy: PolicyConfig,
         r.unresolved()
         r.care()
         r.outbound()
-    finally:
-        con.close()
     r.hurts(old_hurts, hurt_cases, r.purchases(buys))
     if only is not None:
         return {p: states[p] for p in only if p in states}
@@ -414,13 +402,10 @@ def current_consents(store: Store, person_id: str, known: dict[str, bool] | None
 
 
 def _ledger_filled(store: Store) -> bool:
-    cur = store.cursor()
-    try:
+    with store.read() as cur:
         if not _exists(cur, "consent_ledger"):
             return False
         return cur.execute("select exists(select 1 from consent_ledger)").fetchone()[0]  # type: ignore[index]
-    finally:
-        cur.close()
 
 
 def last_seq(store: Store) -> int:

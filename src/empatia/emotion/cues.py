@@ -230,7 +230,7 @@ def _rules(lang: str) -> _Rules | None:
         return None
     return _Rules(
         contrast=re.compile(f"{_B}(?:{r['contrast']}){_E}"),
-        concessive=re.compile(f"^\W*(?:{r['concessive']}){_E}"),
+        concessive=re.compile(rf"^\W*(?:{r['concessive']}){_E}"),
         negated=re.compile(f"{_B}(?:{r['negated']}){_E}"),
         verdict_neg=re.compile(f"{_B}(?:{r['verdict_neg']}){_E}"),
         verdict_pos=re.compile(f"{_B}(?:{r['verdict_pos']}){_E}"),

@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 
 from empatia.experience.config import ExperienceConfig
+from empatia.store import transaction
 
 _CASE_EVENTS = ("Case Opened", "Support Contact", "Case Resolved", "Message Sent",
                 "Call Transcribed")  # fmt: skip
@@ -223,13 +224,12 @@ def build_journeys(con: duckdb.DuckDBPyConnection, cfg: ExperienceConfig) -> dic
         if len(df):
             df = _judge(df, cfg)
             df = _after(cur, df, cfg)
-        cur.execute("begin transaction")
-        cur.execute("delete from experience_journeys")
-        if len(df):
-            cur.register("_exp_journeys", df)
-            cur.execute("insert into experience_journeys by name select * from _exp_journeys")
-            cur.unregister("_exp_journeys")
-        cur.execute("commit")
+        with transaction(cur):  # rolled back on any error
+            cur.execute("delete from experience_journeys")
+            if len(df):
+                cur.register("_exp_journeys", df)
+                cur.execute("insert into experience_journeys by name select * from _exp_journeys")
+                cur.unregister("_exp_journeys")
     finally:
         cur.close()
     hurt = int(df["succeeded_but_hurt"].sum()) if len(df) else 0

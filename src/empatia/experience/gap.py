@@ -18,6 +18,8 @@ from typing import Any
 
 import duckdb
 
+from empatia.store import transaction
+
 GAP_SQL = """
 with company as (
     select 'support_case' as touchpoint, count(*) as n, avg(internal_success::int) as view,
@@ -75,12 +77,11 @@ def build_gap(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
             selfs = [(r[1], r[3]) for r in both if r[3] is not None]
             sr = sum(n * v for n, v in selfs) / sum(n for n, _ in selfs) if selfs else None
             overall = ("overall", cn, cv, sr, kn, kv, cv - kv)
-        cur.execute("begin transaction")
-        cur.execute("delete from experience_gap")
-        data = rows + ([overall] if overall else [])
-        if data:
-            cur.executemany("insert into experience_gap values (?, ?, ?, ?, ?, ?, ?)", data)
-        cur.execute("commit")
+        with transaction(cur):  # rolled back on any error
+            cur.execute("delete from experience_gap")
+            data = rows + ([overall] if overall else [])
+            if data:
+                cur.executemany("insert into experience_gap values (?, ?, ?, ?, ?, ?, ?)", data)
     finally:
         cur.close()
     return {"perception_gap": round(overall[6], 3) if overall else None}

@@ -80,8 +80,7 @@ def may_survey(
     (True, 'no survey sent to this person yet')
     """
     cfg = cfg or ExperienceConfig()
-    cur = store.cursor()
-    try:
+    with store.read() as cur:
         if now is None:
             row = cur.execute('select max("timestamp") from events').fetchone()
             now = row[0] if row and row[0] else datetime.now().astimezone()
@@ -97,8 +96,6 @@ def may_survey(
             order by e."timestamp"
         """, [person_id, now]).fetchall()  # fmt: skip
         open_case = _open_case(cur, person_id, now)
-    finally:
-        cur.close()
     sent = [t for ev, t in rows if ev == "Survey Sent"]
     answered = [t for ev, t in rows if ev == "Survey Answered"]
     if open_case:
@@ -156,8 +153,7 @@ def may_survey_all(store: Store, now: datetime | None = None,
     decision layer's batch run). Returns a DataFrame ``person_id, allowed, reason``; people
     not in it may be surveyed unless their consent says otherwise (``consent_current``)."""
     cfg = cfg or ExperienceConfig()
-    cur = store.cursor()
-    try:
+    with store.read() as cur:
         if now is None:
             row = cur.execute('select max("timestamp") from events').fetchone()
             now = row[0] if row and row[0] else datetime.now().astimezone()
@@ -205,8 +201,6 @@ def may_survey_all(store: Store, now: datetime | None = None,
                  left join ({open_cases}) o using (person_id)
                  left join ({consent}) c using (person_id)
         """, {"now": now, "since90": now - timedelta(days=90), "since30": now - timedelta(days=30)}).df()  # fmt: skip
-    finally:
-        cur.close()
     import pandas as pd
 
     df["refused"] = df["refused"].astype(object).where(df["refused"].notna(), False).astype(bool)

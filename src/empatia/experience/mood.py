@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import duckdb
 
+from empatia.store import transaction
+
 #: A trend (score per 30 days) beyond this is improving or worsening.
 TREND_STEADY = 0.1
 
@@ -39,10 +41,9 @@ def build_trajectories(con: duckdb.DuckDBPyConnection) -> int:
     """Rebuild ``experience_trajectories`` from ``text_analysis``; return people covered."""
     cur = con.cursor()
     try:
-        cur.execute("begin transaction")
-        cur.execute("delete from experience_trajectories")
-        cur.execute(f"insert into experience_trajectories by name {TRAJECTORY_SQL.format(only='')}")
-        cur.execute("commit")
+        with transaction(cur):  # rolled back on any error
+            cur.execute("delete from experience_trajectories")
+            cur.execute(f"insert into experience_trajectories by name {TRAJECTORY_SQL.format(only='')}")
         row = cur.execute("select count(*) from experience_trajectories").fetchone()
     finally:
         cur.close()

@@ -18,6 +18,7 @@ from empatia.errors import ValidationError
 from empatia.experience.config import ExperienceConfig
 from empatia.experience.hygiene import flag_sql
 from empatia.experience.stats import SCALES, score
+from empatia.store import transaction
 
 #: Dimensions a score can be broken down by.
 DIMENSIONS = ("period", "channel", "touchpoint", "journey_stage", "market", "language")
@@ -76,16 +77,15 @@ def build_responses(con: duckdb.DuckDBPyConnection, cfg: ExperienceConfig) -> in
     cur = con.cursor()
     try:
         cur.execute(sql)
-        cur.execute("begin transaction")
-        cur.execute("delete from survey_responses")
-        cur.execute(f"""
-            insert into survey_responses by name
-            select f.* exclude (norm_comment, reasons),
-                   len(f.reasons) > 0 as excluded,
-                   nullif(array_to_string(f.reasons, ', '), '') as exclude_reason
-            from ({flag_sql(cfg)}) f
-        """)  # fmt: skip
-        cur.execute("commit")
+        with transaction(cur):  # rolled back on any error
+            cur.execute("delete from survey_responses")
+            cur.execute(f"""
+                insert into survey_responses by name
+                select f.* exclude (norm_comment, reasons),
+                       len(f.reasons) > 0 as excluded,
+                       nullif(array_to_string(f.reasons, ', '), '') as exclude_reason
+                from ({flag_sql(cfg)}) f
+            """)  # fmt: skip
         row = cur.execute("select count(*) from survey_responses").fetchone()
         cur.execute("drop table if exists _exp_answers")
     finally:

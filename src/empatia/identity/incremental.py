@@ -18,8 +18,8 @@ Large backlogs (a bulk import) are better served by the batch: ``max_events`` bo
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import threading
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -33,9 +33,10 @@ from empatia.store.engine import DuckDBEngine
 
 Ident = tuple[str, str]
 
-#: Held while identities are rewritten (the batch stage or the fresh path), so the two never
-#: interleave inside one process (e.g. the HTTP server attaching while a run rebuilds).
-WRITE_LOCK = threading.RLock()
+#: Deprecated, locks nothing: the lock is the store's own :attr:`~empatia.store.Store.write_lock`
+#: (held by the fresh path, by :func:`~empatia.identity.resolve.resolve` and by every run), so
+#: two workspaces never wait for each other. Kept until ``identity/stage.py`` stops naming it.
+WRITE_LOCK = contextlib.nullcontext()
 
 
 def fresh_person_id(ident: Ident) -> str:
@@ -52,7 +53,7 @@ def attach_new_events(
 ) -> int:
     """Assign a person to every event newer than the last processed; return how many."""
     config = config or IdentityConfig()
-    with WRITE_LOCK:
+    with store.write_lock:  # not while a batch resolution of this store rewrites identities
         return _attach_new(store, config, max_events)
 
 
@@ -62,17 +63,16 @@ def _attach_new(store: Store, config: IdentityConfig, max_events: int) -> int:
     try:
         state = read_state(eng)
         last = int(state.get("last_seq", 0))
-        cur = store.con.cursor()
-        row = cur.execute("select coalesce(max(seq), 0) from events").fetchone()
-        top = min(int(row[0]) if row else 0, last + max_events)
-        if top <= last:
-            return 0
-        # extract only up to `top` (extract_new reads everything newer than last_seq)
-        write_state(eng, last_seq=last)
-        got = _extract_until(eng, config, top)
-        n = _attach(cur, config, last, got)
+        with store.read() as cur:
+            row = cur.execute("select coalesce(max(seq), 0) from events").fetchone()
+            top = min(int(row[0]) if row else 0, last + max_events)
+            if top <= last:
+                return 0
+            # extract only up to `top` (extract_new reads everything newer than last_seq)
+            write_state(eng, last_seq=last)
+            got = _extract_until(eng, config, top)
+            n = _attach(cur, config, last, got)
         write_state(eng, last_seq=got, last_attach_seconds=round(time.perf_counter() - t0, 4))
-        cur.close()
         return n
     finally:
         eng.close()

@@ -266,20 +266,19 @@ def match_records(eng: Engine, config: IdentityConfig) -> dict[str, int]:
     Review decisions stand: accepted pairs are matches whatever the model says, rejected
     pairs are never linked nor proposed again.
     """
-    cur = eng.store.con.cursor()
-    recs = cur.execute(
-        "select kind || ':' || value as unique_id, "
-        + ", ".join(f"any_value({c}) as {c}" for c in RECORD_FIELDS)
-        + " from (select * from identity_records order by seq desc) group by all"
-    ).df()
-    decided = {
-        (kl, vl, kr, vr): (status, prob)
-        for kl, vl, kr, vr, status, prob in cur.execute(
-            "select kind_l, value_l, kind_r, value_r, status, match_probability"
-            " from identity_review where status <> 'open'"
-        ).fetchall()
-    }
-    cur.close()
+    with eng.store.read() as cur:
+        recs = cur.execute(
+            "select kind || ':' || value as unique_id, "
+            + ", ".join(f"any_value({c}) as {c}" for c in RECORD_FIELDS)
+            + " from (select * from identity_records order by seq desc) group by all"
+        ).df()
+        decided = {
+            (kl, vl, kr, vr): (status, prob)
+            for kl, vl, kr, vr, status, prob in cur.execute(
+                "select kind_l, value_l, kind_r, value_r, status, match_probability"
+                " from identity_review where status <> 'open'"
+            ).fetchall()
+        }
     rows: list[tuple[str, str, str, str, float]] = []
     if len(recs):
         from empatia.identity.normalize import normalize_email, normalize_phone
@@ -336,11 +335,10 @@ def decide_review(
     """Record a person's decision on a review pair; applied by the next identity run."""
     store = getattr(eng_or_store, "store", eng_or_store)
     (kl, vl), (kr, vr) = sorted([(kind_l, value_l), (kind_r, value_r)])
-    cur = store.con.cursor()
-    row = cur.execute(
-        "update identity_review set status = ? where kind_l = ? and value_l = ?"
-        " and kind_r = ? and value_r = ? returning 1",
-        ["accepted" if accept else "rejected", kl, vl, kr, vr],
-    ).fetchall()
-    cur.close()
+    with store.write() as cur:
+        row = cur.execute(
+            "update identity_review set status = ? where kind_l = ? and value_l = ?"
+            " and kind_r = ? and value_r = ? returning 1",
+            ["accepted" if accept else "rejected", kl, vl, kr, vr],
+        ).fetchall()
     return len(row)

@@ -38,17 +38,18 @@ def kind_rank(kind: ir.StringValue) -> ir.IntegerValue:
 
 
 def read_state(eng: Engine) -> dict[str, str]:
-    rows = eng.store.con.cursor().execute("select key, value from identity_state").fetchall()
+    with eng.store.read() as cur:
+        rows = cur.execute("select key, value from identity_state").fetchall()
     return {k: v for k, v in rows}
 
 
 def write_state(eng: Engine, **values: object) -> None:
-    cur = eng.store.con.cursor()
-    for key, value in values.items():
-        cur.execute(
-            "insert or replace into identity_state (key, value) values (?, ?)", [key, str(value)]
-        )
-    cur.close()
+    with eng.store.write() as cur:
+        for key, value in values.items():
+            cur.execute(
+                "insert or replace into identity_state (key, value) values (?, ?)",
+                [key, str(value)],
+            )
 
 
 def person_key(kind: ir.StringValue, value: ir.StringValue, salt: str = "") -> ir.StringValue:
@@ -65,15 +66,14 @@ def extract_new(
     """Append identifiers and CRM records of events not processed before (up to ``until``)."""
     state = read_state(eng)
     last_seq = 0 if full else int(state.get("last_seq", 0))
-    cur = eng.store.con.cursor()
-    row = cur.execute("select coalesce(max(seq), 0) from events").fetchone()
-    max_seq = int(row[0]) if row else 0
-    if until is not None:
-        max_seq = min(max_seq, until)
-    if full:
-        cur.execute("delete from identity_event_ids")
-        cur.execute("delete from identity_records")
-    cur.close()
+    with eng.store.write() as cur:
+        row = cur.execute("select coalesce(max(seq), 0) from events").fetchone()
+        max_seq = int(row[0]) if row else 0
+        if until is not None:
+            max_seq = min(max_seq, until)
+        if full:
+            cur.execute("delete from identity_event_ids")
+            cur.execute("delete from identity_records")
     events = eng.table("events")
     new = events.filter((events.seq > last_seq) & (events.seq <= max_seq))
     n_ids = eng.write(event_identifiers(eng, new, config), "identity_event_ids", replace=False)
@@ -147,7 +147,18 @@ def resolve(
     run_id: str | None = None,
     progress: Any = None,
 ) -> dict[str, Any]:
-    """Run identity resolution; write identities, event_persons and the reports."""
+    """Run identity resolution; write identities, event_persons and the reports.
+
+    Holds the store's write lock throughout: the fresh path (new events stitched by a
+    server) never interleaves with the rebuild of the same store, and other stores never wait.
+    """
+    with eng.store.write_lock:
+        return _resolve(eng, config, full=full, run_id=run_id, progress=progress)
+
+
+def _resolve(
+    eng: Engine, config: IdentityConfig, *, full: bool, run_id: str | None, progress: Any
+) -> dict[str, Any]:
     now = datetime.now(UTC)
     run_id = run_id or now.strftime("%Y%m%dT%H%M%S%f")
     tick = progress.advance if progress is not None else (lambda n=1: None)
@@ -159,14 +170,13 @@ def resolve(
     if config.probabilistic:
         from empatia.identity.probabilistic import match_records
 
-        cur = eng.store.con.cursor()
-        row = cur.execute(
-            "select (select md5(coalesce(string_agg(concat_ws('|', kind_l, value_l, kind_r,"
-            " value_r, status), ',' order by kind_l, value_l, kind_r, value_r), ''))"
-            " from identity_review where status <> 'open')"
-            " || '/' || (select count(*) from identity_records)"
-        ).fetchone()
-        cur.close()
+        with eng.store.read() as cur:
+            row = cur.execute(
+                "select (select md5(coalesce(string_agg(concat_ws('|', kind_l, value_l, kind_r,"
+                " value_r, status), ',' order by kind_l, value_l, kind_r, value_r), ''))"
+                " from identity_review where status <> 'open')"
+                " || '/' || (select count(*) from identity_records)"
+            ).fetchone()
         inputs = f"{row[0] if row else ''}|{config.model_dump_json()}"
         if full or read_state(eng).get("matched_inputs") != inputs:
             # new records (from this run or the fresh path), decisions or settings
@@ -300,13 +310,12 @@ def resolve(
 
 def _review_persons(eng: Engine) -> None:
     """Name the people on both sides of each open review pair."""
-    cur = eng.store.con.cursor()
-    cur.execute(
-        "update identity_review r set"
-        " person_id_l = (select person_id from identities i"
-        "   where i.kind = r.kind_l and i.value = r.value_l),"
-        " person_id_r = (select person_id from identities i"
-        "   where i.kind = r.kind_r and i.value = r.value_r)"
-        " where status = 'open'"
-    )
-    cur.close()
+    with eng.store.write() as cur:
+        cur.execute(
+            "update identity_review r set"
+            " person_id_l = (select person_id from identities i"
+            "   where i.kind = r.kind_l and i.value = r.value_l),"
+            " person_id_r = (select person_id from identities i"
+            "   where i.kind = r.kind_r and i.value = r.value_r)"
+            " where status = 'open'"
+        )

@@ -15,13 +15,10 @@ __all__ = ["blocked", "history", "review"]
 
 
 def _rows(store: Store, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    cur = store.con.cursor()
-    try:
+    with store.read() as cur:
         res = cur.execute(sql, params)
         names = [d[0] for d in res.description]
         return [dict(zip(names, r, strict=True)) for r in res.fetchall()]
-    finally:
-        cur.close()
 
 
 def review(store: Store, limit: int = 50) -> list[dict[str, Any]]:

@@ -34,8 +34,7 @@ def _candidates(identifier: str, region: str | None) -> list[tuple[str, str]]:
 
 def find_person(store: Store, identifier: str, *, region: str | None = None) -> str:
     """The person id of any identifier (or a person id itself)."""
-    cur = store.con.cursor()
-    try:
+    with store.read() as cur:
         text = identifier.strip()
         if text.startswith("p_"):
             row = cur.execute(
@@ -51,8 +50,6 @@ def find_person(store: Store, identifier: str, *, region: str | None = None) -> 
                     "select person_id from identities where kind = ? and value = ?", [kind, value]
                 ).fetchall()
             }
-    finally:
-        cur.close()
     if not found:
         raise NotFoundError(
             f"no person has the identifier {identifier!r}; run `empatia run` if it is new",
@@ -72,8 +69,7 @@ def get_profile(
     """One person's profile with its identifiers, traits (with sources) and merge history."""
     store: Store = getattr(workspace_or_store, "store", workspace_or_store)
     pid = find_person(store, identifier, region=region)
-    cur = store.con.cursor()
-    try:
+    with store.read() as cur:
         res = cur.execute("select * from profiles where person_id = ?", [pid])
         names = [d[0] for d in res.description]
         row = res.fetchone()
@@ -118,7 +114,5 @@ def get_profile(
                 [pid, pid],
             ).fetchall()
         ]  # fmt: skip
-    finally:
-        cur.close()
     return {"person_id": pid, "profile": profile, "identifiers": identifiers, "traits": traits,
             "merges": merges}  # fmt: skip

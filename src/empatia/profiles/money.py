@@ -142,19 +142,13 @@ def import_rates_text(
 
 def store_rates(store: Store, data: pa.Table) -> dict[str, Any]:
     """Add (or replace, same day and currency) checked rates; returns what was stored."""
-    cur = store.con.cursor()
-    try:
+    with store.write() as cur:  # all or nothing
         cur.register("_emp_rates", data)
-        cur.execute("begin transaction")
         cur.execute(
             "delete from exchange_rates r using _emp_rates n"
             " where r.base = n.base and r.currency = n.currency and r.day = n.day"
         )
         cur.execute("insert into exchange_rates by name select * from _emp_rates")
-        cur.execute("commit")
-        cur.unregister("_emp_rates")
-    finally:
-        cur.close()
     days = data.column("day").to_pylist()
     return {"rates": data.num_rows, "base": data.column("base")[0].as_py(),
             "currencies": sorted(set(data.column("currency").to_pylist())),
@@ -163,14 +157,11 @@ def store_rates(store: Store, data: pa.Table) -> dict[str, Any]:
 
 def list_rates(store: Store) -> list[dict[str, Any]]:
     """Per reporting currency and currency: how many days, the first and the latest rate."""
-    cur = store.con.cursor()
-    try:
+    with store.read() as cur:
         rows = cur.execute(
             "select base, currency, count(*), min(day), max(day), arg_max(rate, day)"
             " from exchange_rates group by all order by base, currency"
         ).fetchall()
-    finally:
-        cur.close()
     return [{"base": b, "currency": c, "days": n, "from": f, "to": t, "latest": r}
             for b, c, n, f, t, r in rows]  # fmt: skip
 
@@ -181,8 +172,7 @@ def daily_rates(store: Store, base: str, first_day: int, last_day: int) -> pa.Ta
     Each day carries the rate of that day or the latest one before it; days before a
     currency's first rate have no row, so amounts on them stay unconverted.
     """
-    cur = store.con.cursor()
-    try:
+    with store.read() as cur:
         return cur.sql(
             """
             with r as (
@@ -198,19 +188,14 @@ def daily_rates(store: Store, base: str, first_day: int, last_day: int) -> pa.Ta
             """,
             params=[base, first_day, last_day, last_day],
         ).to_arrow_table()
-    finally:
-        cur.close()
 
 
 def rates_fingerprint(store: Store, base: str) -> str:
     """Changes whenever the rates for ``base`` change (profiles rebuild then)."""
-    cur = store.con.cursor()
-    try:
+    with store.read() as cur:
         row = cur.execute(
             "select count(*) || ':' || coalesce(bit_xor(hash(currency, day, rate)), 0)"
             " from exchange_rates where base = ?",
             [base],
         ).fetchone()
-    finally:
-        cur.close()
     return f"{base}:{row[0] if row else ''}"

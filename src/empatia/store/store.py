@@ -141,12 +141,20 @@ class Store:
             for f in (self.path, self.path + ".wal"):  # stores made before this was so
                 with contextlib.suppress(FileNotFoundError):
                     os.chmod(f, 0o600)
-        #: Held by work that rewrites tables in place and must not interleave with other such
-        #: work in this process (migrations, stitching off the writer thread, erasure, the
-        #: file rewrite, decisions); reentrant.
-        self.lock = threading.RLock()
-        self._cursor_lock = threading.Lock()  # the per-thread cursors' bookkeeping
-        self._cursors: dict[int, duckdb.DuckDBPyConnection] = {}
+        #: This store's one write lock: held by work that rewrites tables and must not
+        #: interleave with other such work on this store (migrations, stitching, a run,
+        #: erasure, the file rewrite, decisions); reentrant. Per store, so two workspaces
+        #: served by one process never wait for each other.
+        self.write_lock = threading.RLock()
+        #: The same lock under its older name.
+        self.lock = self.write_lock
+        self._cursor_lock = threading.Lock()  # the cursors' bookkeeping
+        # Each thread's cursor lives in a thread-local: it goes (and DuckDB closes it) when
+        # its thread ends. ``_generation`` moves on when the cursors are released, so a thread
+        # whose cursor was closed makes a new one.
+        self._local = threading.local()
+        self._generation = 0
+        self._threads: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()
         self._root = root
         self._open = threading.Event()  # cleared while the file is being swapped
         self._open.set()
@@ -221,14 +229,13 @@ class Store:
         kept for that thread. The root connection only makes cursors and closes the store.
         """
         self._wait_for_swap()
-        ident = threading.get_ident()
-        cur = self._cursors.get(ident)
-        if cur is None:
-            with self._cursor_lock:
-                alive = {t.ident for t in threading.enumerate()}
-                for gone in [i for i in self._cursors if i not in alive]:
-                    self._closed(self._cursors.pop(gone))
-                cur = self._cursors[ident] = self._root.cursor()
+        mine: tuple[int, duckdb.DuckDBPyConnection] | None = getattr(self._local, "cur", None)
+        if mine is not None and mine[0] == self._generation:
+            return mine[1]
+        with self._cursor_lock:
+            cur = self._root.cursor()
+            self._threads.add(cur)
+            self._local.cur = (self._generation, cur)
         return cur
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -240,6 +247,39 @@ class Store:
             self._issued.add(cur)
         return cur
 
+    @contextmanager
+    def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A short-lived cursor of its own, closed when the block ends (even on an error).
+
+        For reads from any thread: nothing is left open behind a request or a page.
+
+        >>> with Store(":memory:") as s, s.read() as cur:
+        ...     cur.execute("select count(*) from events").fetchone()
+        (0,)
+        """
+        cur = self.cursor()
+        try:
+            yield cur
+        finally:
+            self._closed(cur)
+            with self._cursor_lock:
+                self._issued.discard(cur)
+
+    @contextmanager
+    def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One transaction on a cursor of its own, under this store's :attr:`write_lock`:
+        committed when the block ends, rolled back on any error (the previous rows stay).
+
+        >>> with Store(":memory:") as s:
+        ...     with s.write() as cur:
+        ...         _ = cur.execute("create table t (x integer)")
+        ...         _ = cur.execute("insert into t values (1)")
+        ...     s.con.execute("select count(*) from t").fetchone()
+        (1,)
+        """
+        with self.write_lock, self.read() as cur, transaction(cur):
+            yield cur
+
     def release_cursors(self, timeout: float = 0.0) -> bool:
         """Close every thread's cursor and every cursor :meth:`cursor` gave out (a thread's
         next call makes a new one).
@@ -248,15 +288,14 @@ class Store:
         seconds. Returns whether every cursor was closed."""
         deadline = time.monotonic() + timeout
         with self._cursor_lock:
+            self._generation += 1  # every thread makes a new cursor on its next call
             while True:
-                for ident, cur in list(self._cursors.items()):
-                    if self._closed(cur):
-                        del self._cursors[ident]
-                for cur in list(self._issued):
-                    if self._closed(cur):
-                        self._issued.discard(cur)
-                if not (self._cursors or self._issued) or time.monotonic() >= deadline:
-                    return not (self._cursors or self._issued)
+                for issued in (self._threads, self._issued):
+                    for cur in list(issued):
+                        if self._closed(cur):
+                            issued.discard(cur)
+                if not (self._threads or self._issued) or time.monotonic() >= deadline:
+                    return not (self._threads or self._issued)
                 time.sleep(0.01)
 
     @staticmethod

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from empatia import experience
-from empatia.api.deps import ReadKey, WorkspaceDep
+from empatia.api.deps import ReadCursor, ReadKey, WorkspaceDep
 from empatia.experience.surveys import summary
 
 router = APIRouter(prefix="/v1/experience", tags=["experience"])
@@ -22,46 +22,44 @@ def _words_visible(key: Any) -> bool:
 
 
 @router.get("/scores")
-def scores(ws: WorkspaceDep, key: ReadKey, survey: str | None = None, by: str | None = None,
+def scores(cur: ReadCursor, key: ReadKey, survey: str | None = None, by: str | None = None,
            period: str = "month", include_excluded: bool = False) -> list[dict[str, Any]]:  # fmt: skip
     """NPS / CSAT / CES with 95% intervals, overall or by period, channel, touchpoint,
     journey_stage, market or language."""
-    return experience.survey_scores(ws.store.con, survey=survey, by=by, period=period,
+    return experience.survey_scores(cur, survey=survey, by=by, period=period,
                                     include_excluded=include_excluded)  # fmt: skip
 
 
 @router.get("/excluded")
 def excluded(
-    ws: WorkspaceDep, key: ReadKey, limit: Annotated[int, Query(ge=1, le=10_000)] = 100
+    cur: ReadCursor, key: ReadKey, limit: Annotated[int, Query(ge=1, le=10_000)] = 100
 ) -> dict[str, Any]:
     """Answers left out of the scores, with the reason."""
-    con = ws.store.con
-    return {"summary": summary(con),
-            "responses": experience.excluded_responses(con, limit, with_text=_words_visible(key))}  # fmt: skip
+    return {"summary": summary(cur),
+            "responses": experience.excluded_responses(cur, limit, with_text=_words_visible(key))}  # fmt: skip
 
 
 @router.get("/effort")
-def effort(ws: WorkspaceDep, key: ReadKey, by: str = "topic") -> list[dict[str, Any]]:
-    return experience.effort_summary(ws.store.con, by)
+def effort(cur: ReadCursor, key: ReadKey, by: str = "topic") -> list[dict[str, Any]]:
+    return experience.effort_summary(cur, by)
 
 
 @router.get("/hurt")
 def hurt(
-    ws: WorkspaceDep,
+    cur: ReadCursor,
     key: ReadKey,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
     person_id: str | None = None,
 ) -> dict[str, Any]:
     """Succeeded-but-hurt journeys with evidence, and what happened after."""
-    con = ws.store.con
-    return {"journeys": experience.hurt_list(con, limit, with_text=_words_visible(key),
+    return {"journeys": experience.hurt_list(cur, limit, with_text=_words_visible(key),
                                              person_id=person_id),
-            "after": experience.hurt_outcomes(con)}  # fmt: skip
+            "after": experience.hurt_outcomes(cur)}  # fmt: skip
 
 
 @router.get("/hurt/orders")
 def hurt_orders(
-    ws: WorkspaceDep,
+    cur: ReadCursor,
     key: ReadKey,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
     days: Annotated[float, Query(gt=0, le=3650)] = 30,
@@ -69,33 +67,32 @@ def hurt_orders(
     """Delivered orders followed by a bad review or negative words within ``days``."""
     from empatia.experience.views import hurt_orders as orders
 
-    return orders(ws.store.con, limit, days=days, with_text=_words_visible(key))
+    return orders(cur, limit, days=days, with_text=_words_visible(key))
 
 
 @router.get("/gap")
-def gap(ws: WorkspaceDep, key: ReadKey) -> list[dict[str, Any]]:
+def gap(cur: ReadCursor, key: ReadKey) -> list[dict[str, Any]]:
     """The perception gap per touchpoint and overall (shares in 0..1)."""
-    return experience.perception_gap(ws.store.con)
+    return experience.perception_gap(cur)
 
 
 @router.get("/touchpoints")
-def touchpoints(ws: WorkspaceDep, key: ReadKey) -> list[dict[str, Any]]:
+def touchpoints(cur: ReadCursor, key: ReadKey) -> list[dict[str, Any]]:
     """How people feel at each text touchpoint (event × channel)."""
-    return experience.touchpoints(ws.store.con)
+    return experience.touchpoints(cur)
 
 
 @router.get("/trajectories")
-def trajectories(ws: WorkspaceDep, key: ReadKey, direction: str | None = None,
+def trajectories(cur: ReadCursor, key: ReadKey, direction: str | None = None,
                  limit: Annotated[int, Query(ge=1, le=10_000)] = 50) -> list[dict[str, Any]]:  # fmt: skip
-    return experience.trajectories(ws.store.con, direction, limit)
+    return experience.trajectories(cur, direction, limit)
 
 
 @router.get("/persons/{person_id}")
-def person(person_id: str, ws: WorkspaceDep, key: ReadKey) -> dict[str, Any]:
+def person(person_id: str, cur: ReadCursor, key: ReadKey) -> dict[str, Any]:
     """One person's emotional trajectory and their service journeys."""
-    con = ws.store.con
-    out = experience.trajectory(con, person_id)
-    out["hurt"] = experience.hurt_list(con, 20, with_text=_words_visible(key), person_id=person_id)
+    out = experience.trajectory(cur, person_id)
+    out["hurt"] = experience.hurt_list(cur, 20, with_text=_words_visible(key), person_id=person_id)
     return out
 
 
