@@ -101,6 +101,32 @@ def config_show(
 
 
 @app.command()
+def stages(
+    mermaid: Annotated[bool, typer.Option("--mermaid", help="Print the dataflow as a Mermaid chart.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The pipeline's stages in the order they run, with the tables each reads and writes
+    (their declared contract; docs/architecture.md draws it). Reads no store."""
+    import json
+
+    from empatia.pipeline import mermaid as chart
+    from empatia.pipeline import ordered_stages
+
+    if mermaid:
+        typer.echo(chart(), nl=False)
+        return
+    found = ordered_stages()
+    if as_json:
+        rows = [{"stage": s.name, "reads": s.reads, "writes": s.writes} for s in found]
+        console.print_json(json.dumps(rows))
+        return
+    t = Table("stage", "reads", "writes", title="empatia stages, in the order they run")
+    for s in found:
+        t.add_row(s.name, ", ".join(s.reads), ", ".join(s.writes))
+    console.print(t)
+
+
+@app.command()
 def init(ctx: typer.Context) -> None:
     """Create (or upgrade) the store and a first write key.
 
