@@ -38,6 +38,7 @@ ROUTERS: tuple[str, ...] = (
     "empatia.api.routes.admin",
     "empatia.api.routes.workspace",
     "empatia.api.routes.profiles",
+    "empatia.api.routes.customers",
     "empatia.api.routes.emotion",
     "empatia.api.routes.experience",
     "empatia.api.routes.journeys",

@@ -7,7 +7,7 @@ their event seqs (newest first) as Arrow lists, looked up by binary search in mi
 It is used only while it matches the store: a stamp of ``event_persons``' row count,
 ``merge_history``'s row count and the identity stage's state is compared on every lookup.
 When they differ the caller scans as before, and the index is rebuilt in the background (at
-most once every :data:`REBUILD_SECONDS`).
+most once every :data:`REBUILD_SECONDS`). :func:`index_for` finds a store's index.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ import bisect
 import logging
 import threading
 import time
-import weakref
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 
 log = logging.getLogger(__name__)
 
 REBUILD_SECONDS = 20.0
+_ATTRIBUTE = "_empatia_person_index"
 _STAMP_SQL = """select (select count(*) from event_persons), (select count(*) from merge_history),
     (select coalesce(string_agg(key || '=' || coalesce(value, ''), ';' order by key), '') from identity_state)"""
 
@@ -89,13 +89,10 @@ class PersonIndex:
                 self._last_build = time.monotonic()
 
 
-_INDEXES: weakref.WeakKeyDictionary[Any, PersonIndex] = weakref.WeakKeyDictionary()
-_GUARD = threading.Lock()
-
-
 def index_for(store: Any) -> PersonIndex:
-    with _GUARD:
-        idx = _INDEXES.get(store)
-        if idx is None:
-            idx = _INDEXES[store] = PersonIndex(store)
-        return idx
+    """The index of ``store``: one per store, kept on the store itself so that it lives and
+    dies with it (no registry of stores here)."""
+    idx = getattr(store, _ATTRIBUTE, None)
+    if idx is None:  # dict.setdefault is atomic: two first callers get the same index
+        idx = vars(store).setdefault(_ATTRIBUTE, PersonIndex(store))
+    return cast(PersonIndex, idx)

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Query, Request
@@ -15,15 +15,10 @@ from fastapi.responses import RedirectResponse, Response
 from empatia.web import audiences, auth, dashboard, static
 from empatia.api.deps import PoolDep
 from empatia.api.tenancy import Tenant
-from empatia.web.auth import (
-    CareWebKey,
-    WebKey,
-    WebTenant,
-    WebWorkspace,
-    may_see_words,
-    safe_next,
-)
-from empatia.web.customer import contacts_view, customer_view
+from empatia.errors import NotFoundError
+from empatia.views.customer import Cursor, Viewer, customer_360, older_contacts
+from empatia.web.auth import CareWebKey, WebKey, WebTenant, WebWorkspace, safe_next
+from empatia.web.customer import contacts_page, page
 from empatia.web.render import render
 from empatia.web.search import default_region, find
 
@@ -47,14 +42,14 @@ def customers(request: Request, key: WebKey, ws: WebWorkspace, q: str = "") -> R
 @router.get("/customers/{person_id}")
 def customer(person_id: str, request: Request, key: WebKey, tenant: WebTenant,
              pool: PoolDep) -> Response:  # fmt: skip
-    ws = tenant.workspace
-    words = may_see_words(key)
-    view = customer_view(ws.store.con, ws.store, person_id, words, pool)
-    if not view["known"]:
-        return render(request, "search.html", status=404, nav="customers", q=person_id, matches=[],
-                      message=f"No person {person_id} in this workspace.")  # fmt: skip
+    viewer = Viewer.for_key(key)
+    try:
+        view = customer_360(tenant.workspace, person_id, viewer=viewer, executor=pool)
+    except NotFoundError:
+        return _nobody(request, person_id)
+    words = viewer.words
     _audit(tenant, key.key_id, person_id, "web customer 360" + (" with words" if words else ""))
-    return render(request, "customer.html", nav="customers", c=view, words=words)
+    return render(request, "customer.html", nav="customers", c=page(view), words=words)
 
 
 @router.get("/customers/{person_id}/contacts")
@@ -63,17 +58,20 @@ def contacts(person_id: str, request: Request, key: WebKey, tenant: WebTenant,
              seq: Annotated[int, Query(ge=0)] = 2**62) -> Response:  # fmt: skip
     """A person's contacts older than the event ``(before, seq)`` (all of them, newest
     first, without ``before``), a page at a time."""
-    ws = tenant.workspace
-    words = may_see_words(key)
-    when = before or datetime.max.replace(tzinfo=UTC)
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    view = contacts_view(ws.store.con, person_id, when, seq)
-    if not view["known"] and before is None:
-        return render(request, "search.html", status=404, nav="customers", q=person_id, matches=[],
-                      message=f"No person {person_id} in this workspace.")  # fmt: skip
+    viewer = Viewer.for_key(key)
+    cursor = Cursor(before, seq) if before else None
+    try:
+        view = older_contacts(tenant.workspace, person_id, cursor, viewer=viewer)
+    except NotFoundError:
+        return _nobody(request, person_id)
+    words = viewer.words
     _audit(tenant, key.key_id, person_id, "web contacts" + (" with words" if words else ""))
-    return render(request, "contacts.html", nav="customers", c=view, words=words)
+    return render(request, "contacts.html", nav="customers", c=contacts_page(view), words=words)
+
+
+def _nobody(request: Request, person_id: str) -> Response:
+    return render(request, "search.html", status=404, nav="customers", q=person_id, matches=[],
+                  message=f"No person {person_id} in this workspace.")  # fmt: skip
 
 
 @router.post("/care/{alert_or_person}/{action}")

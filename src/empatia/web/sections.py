@@ -18,25 +18,27 @@ import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import duckdb
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
-class Section:
-    """``ok`` with ``data``, or not ok with a ``message`` saying why."""
+class Section(Generic[T]):
+    """``ok`` with ``data``, or not ok with a ``message`` saying why (``Section[list[Order]]``
+    says what ``data`` holds)."""
 
     ok: bool
-    data: Any = None
+    data: T | None = None
     message: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def missing(cls, message: str) -> Section:
-        return cls(False, None, message)
+    def missing(cls, message: str) -> Section[Any]:
+        return Section(False, None, message)
 
 
 class Tables:
@@ -62,7 +64,7 @@ class Tables:
                 )
             return self._rows[table]
 
-    def need(self, stage: str, *tables: str) -> Section:
+    def need(self, stage: str, *tables: str) -> Section[Any]:
         """An ok section when every table is there with rows, else the reason."""
         for t in tables:
             if not self.has(t):
@@ -75,7 +77,7 @@ class Tables:
         return Section(True)
 
 
-def guarded(name: str, build: Callable[[], Any]) -> Section:
+def guarded(name: str, build: Callable[[], Any]) -> Section[Any]:
     """Run one section's query; an error becomes a message instead of a broken page."""
     try:
         out = build()
