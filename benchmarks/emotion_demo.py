@@ -45,7 +45,7 @@ def load_texts(files, limit: int | None) -> list[dict]:
 
 def run(events: list[dict], analyzer: str) -> tuple[float, pd.DataFrame, dict]:
     with Store(":memory:", migrate=False) as s:
-        s.migrate(discover_migrations(("store", "ingest", "emotion")))
+        s.migrate(discover_migrations(("store", "ingest", "identity", "emotion")))
         con = s.con
         df = pd.DataFrame(
             {

@@ -15,7 +15,7 @@ from empatia.store import Store
 from empatia.store.store import discover_migrations
 from tests.emotion.test_stage import LANGS, add
 
-COMPONENTS = ("store", "ingest", "emotion")
+COMPONENTS = ("store", "ingest", "identity", "emotion")  # emotion reads identity's event_persons
 
 
 def _texts(con, start: int = 1) -> None:

@@ -29,7 +29,7 @@ def add(
 def store():
     # only the components this stage reads and writes (other stages' schemas are theirs to test)
     with Store(":memory:", migrate=False) as s:
-        s.migrate(discover_migrations(("store", "ingest", "emotion")))
+        s.migrate(discover_migrations(("store", "ingest", "identity", "emotion")))
         con = s.con
         add(
             con,
@@ -85,8 +85,7 @@ def test_stage_analyses_text_touchpoints_once(store):
 
 def test_person_aggregates_when_identity_ran(store):
     con = store.con
-    con.execute("create table event_persons (seq bigint, person_id varchar)")
-    con.execute("insert into event_persons values (1,'p1'),(2,'p1'),(3,'p2'),(4,'p2'),(5,'p3')")
+    con.execute("insert into event_persons (seq, person_id) values (1,'p1'),(2,'p1'),(3,'p2'),(4,'p2'),(5,'p3')")
     figures = run_emotion(con, LANGS)
     assert figures["persons"] == 3
     n, last = con.execute(

@@ -286,34 +286,30 @@ def rebuild_aggregates(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         from text_analysis group by event, channel
     """)
     figures = {"touchpoints": _count(con, "touchpoint_emotion")}
-    has_persons = con.execute(
-        "select count(*) from information_schema.tables where table_name = 'event_persons'"
-    ).fetchone()
-    if has_persons and has_persons[0]:
-        con.execute(f"""
-            create or replace table person_emotion as
-            with t as (
-                select p.person_id, a.*,
-                       row_number() over (partition by p.person_id order by a."timestamp" desc, a.seq desc) as rn
-                from text_analysis a join event_persons p using (seq)
-            )
-            select person_id,
-                   count(*) as n_texts,
-                   avg(score) as mean_score,
-                   min(score) as min_score,
-                   sum(case when sentiment = 'negative' then 1 else 0 end) as n_negative,
-                   sum(n_effort) as n_effort_cues,
-                   sum(n_escalation) as n_escalation_cues,
-                   max("timestamp") as last_text_at,
-                   max(case when rn = 1 then score end) as last_score,
-                   max(case when rn = 1 then sentiment end) as last_sentiment,
-                   max(case when rn = 1 then dominant_emotion end) as last_emotion,
-                   max(case when rn = 1 then seq end) as last_seq,
-                   {", ".join(f"avg({e}) as {e}" for e in EMOTIONS)},
-                   regr_slope(score, epoch("timestamp") / 86400.0) as score_trend_per_day
-            from t group by person_id
-        """)
-        figures["persons"] = _count(con, "person_emotion")
+    con.execute(f"""
+        create or replace table person_emotion as
+        with t as (
+            select p.person_id, a.*,
+                   row_number() over (partition by p.person_id order by a."timestamp" desc, a.seq desc) as rn
+            from text_analysis a join event_persons p using (seq)
+        )
+        select person_id,
+               count(*) as n_texts,
+               avg(score) as mean_score,
+               min(score) as min_score,
+               sum(case when sentiment = 'negative' then 1 else 0 end) as n_negative,
+               sum(n_effort) as n_effort_cues,
+               sum(n_escalation) as n_escalation_cues,
+               max("timestamp") as last_text_at,
+               max(case when rn = 1 then score end) as last_score,
+               max(case when rn = 1 then sentiment end) as last_sentiment,
+               max(case when rn = 1 then dominant_emotion end) as last_emotion,
+               max(case when rn = 1 then seq end) as last_seq,
+               {", ".join(f"avg({e}) as {e}" for e in EMOTIONS)},
+               regr_slope(score, epoch("timestamp") / 86400.0) as score_trend_per_day
+        from t group by person_id
+    """)
+    figures["persons"] = _count(con, "person_emotion")
     return figures
 
 

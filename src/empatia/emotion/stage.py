@@ -11,8 +11,8 @@ from empatia.pipeline import RunContext
 class EmotionStage:
     """Analyses new text touchpoints (cached by text and analyzer version); rebuilds aggregates.
 
-    Writes ``text_analysis``, ``text_sentences``, ``touchpoint_emotion`` and, when identity's
-    ``event_persons`` exists, ``person_emotion``.
+    Writes ``text_analysis``, ``text_sentences``, ``touchpoint_emotion`` and ``person_emotion``
+    (each person's texts, through identity's ``event_persons``).
     """
 
     name = "emotion"

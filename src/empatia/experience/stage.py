@@ -23,7 +23,7 @@ class ExperienceStage:
     ``p_alive``.
 
     Settings: ``[stages.experience]`` (:class:`ExperienceConfig` thresholds).
-    The stage is SQL on the store's DuckDB; on ``--engine spark`` it still runs there.
+    The stage is SQL on the store's DuckDB; on ``--engine spark`` it still runs there (#17).
     """
 
     name = "experience"
@@ -36,18 +36,17 @@ class ExperienceStage:
         cfg = ctx.stages.experience
         con = ctx.workspace.store.con
         ctx.progress.total(4)
-        texts = _has(con, "text_analysis")
         # Service journeys and trajectories: only the people whose events or analysed texts
         # changed (empatia.store.changes); surveys and the perception gap: everything.
-        settings = json.dumps([cfg.model_dump(), texts], sort_keys=True, default=str)
-        changes = changed_persons(con, "experience", settings, also=(TEXTS,) if texts else (),
-                                  full=ctx.full)  # fmt: skip
+        # (``True``: texts are always read now; kept so that stores' marks stay valid)
+        settings = json.dumps([cfg.model_dump(), True], sort_keys=True, default=str)
+        changes = changed_persons(con, "experience", settings, also=(TEXTS,), full=ctx.full)
         figures: dict[str, Any] = {}
         if changes.full:
             figures.update(build_journeys(con, cfg))
             index_cases(con, full=True)
             ctx.progress.advance(1)
-            figures["trajectories"] = build_trajectories(con) if texts else 0
+            figures["trajectories"] = build_trajectories(con)
             with transaction(con):
                 build_facts(con, cfg, None)
                 save_marks(con, changes)
@@ -56,7 +55,7 @@ class ExperienceStage:
             with transaction(con):
                 figures.update(update_journeys(con, cfg, CHANGED))
                 ctx.progress.advance(1)
-                figures["trajectories"] = update_trajectories(con, CHANGED) if texts else 0
+                figures["trajectories"] = update_trajectories(con, CHANGED)
                 build_facts(con, cfg, CHANGED)
                 save_marks(con, changes)
             figures |= {"mode": "incremental", "recomputed": len(changes.persons)}
@@ -72,13 +71,6 @@ class ExperienceStage:
         figures.update(build_gap(con))
         ctx.progress.advance(1)
         return figures
-
-
-def _has(con: Any, table: str) -> bool:
-    row = con.execute(
-        "select count(*) from information_schema.tables where table_name = ?", [table]
-    ).fetchone()
-    return bool(row and row[0])
 
 
 STAGE = ExperienceStage()
