@@ -18,7 +18,6 @@ Large backlogs (a bulk import) are better served by the batch: ``max_events`` bo
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import time
 from collections import defaultdict
@@ -32,11 +31,6 @@ from empatia.store import Store
 from empatia.store.engine import DuckDBEngine
 
 Ident = tuple[str, str]
-
-#: Deprecated, locks nothing: the lock is the store's own :attr:`~empatia.store.Store.write_lock`
-#: (held by the fresh path, by :func:`~empatia.identity.resolve.resolve` and by every run), so
-#: two workspaces never wait for each other. Kept until ``identity/stage.py`` stops naming it.
-WRITE_LOCK = contextlib.nullcontext()
 
 
 def fresh_person_id(ident: Ident) -> str:
