@@ -34,7 +34,7 @@ import uvicorn
 from empatia.api.app import create_app
 from empatia.privacy.keys import create_key
 from empatia.web.dashboard import SECTIONS
-from empatia.web.person_index import index_for
+from empatia.views.person_index import index_for
 from empatia.workspace import Workspace
 
 RESULTS = Path(__file__).parent / "results" / "web.md"

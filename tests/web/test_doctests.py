@@ -8,8 +8,8 @@ import importlib
 import pytest
 
 MODULES = [
-    "empatia.web.sections",
-    "empatia.web.timeline",
+    "empatia.views.sections",
+    "empatia.views.timeline",
     "empatia.web.customer",
     "empatia.web.charts",
     "empatia.web.render",

@@ -142,7 +142,7 @@ def test_acknowledging_a_special_care_alert(web_world: WebWorld, tmp_path: Path)
 
 
 def test_person_index_matches_the_scan_and_steps_aside_when_stale(web_world, tmp_path):
-    from empatia.web.person_index import index_for
+    from empatia.views.person_index import index_for
 
     db = web_world.copy(tmp_path / "w.duckdb")
     with Workspace(db=db) as ws:

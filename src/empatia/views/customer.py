@@ -32,9 +32,9 @@ import orjson
 from empatia.decide.api import item_names
 from empatia.errors import NotFoundError
 from empatia.privacy.consent import ConsentState, current
-from empatia.web.person_index import index_for
-from empatia.web.sections import Section, Tables, guarded, one, records
-from empatia.web.timeline import build_timeline, older_cursor, purchases
+from empatia.views.person_index import index_for
+from empatia.views.sections import Section, Tables, guarded, one, records
+from empatia.views.timeline import build_timeline, older_cursor, purchases
 
 if TYPE_CHECKING:
     from empatia.privacy.keys import ApiKey

@@ -25,7 +25,7 @@ from empatia.views.audiences import (
 from empatia.views.dashboard import NotProducedError, table_names
 from empatia.web.auth import WebKey, WebWorkspace, may_see_words
 from empatia.web.render import render
-from empatia.web.sections import Section
+from empatia.views.sections import Section
 
 router = APIRouter(include_in_schema=False)
 

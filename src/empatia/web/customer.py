@@ -13,7 +13,7 @@ from typing import Any
 
 from empatia.views.customer import ContactsPage, Cursor, Customer360
 from empatia.web import charts
-from empatia.web.sections import Section
+from empatia.views.sections import Section
 
 
 def page(view: Customer360) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from empatia.views.dashboard import (
 from empatia.web import charts
 from empatia.web.auth import WebKey, WebTenant, may_see_words
 from empatia.web.render import render
-from empatia.web.sections import Section
+from empatia.views.sections import Section
 
 __all__ = ["DIMENSIONS", "FUNNEL_STEPS", "PATH_ANCHORS", "SECTIONS", "router"]
 

@@ -19,6 +19,7 @@ from fastapi.responses import Response
 from jinja2 import Environment, PackageLoader, Undefined, select_autoescape
 from markupsafe import Markup
 
+from empatia.views.timeline import duration_words
 from empatia.web.security import session_token
 from empatia.web.static import asset_url
 
@@ -133,13 +134,7 @@ def fmt_duration(seconds: Any) -> str:
     if _missing(seconds):
         return "–"
     s = _float(seconds)
-    if s is None:
-        return invalid(seconds)
-    if s < 5400:
-        return f"{s / 60:.0f} min"
-    if s < 172800:
-        return f"{s / 3600:.1f} h"
-    return f"{s / 86400:.1f} days"
+    return invalid(seconds) if s is None else duration_words(s)
 
 
 def mood(score: Any) -> str:

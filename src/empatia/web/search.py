@@ -13,7 +13,7 @@ from typing import Any, cast
 import duckdb
 
 from empatia.errors import NotFoundError, ValidationError
-from empatia.web.sections import Tables, records
+from empatia.views.sections import Tables, records
 
 #: Names at least this similar (Jaro–Winkler, 0..1) are shown.
 NAME_SIMILARITY = 0.86

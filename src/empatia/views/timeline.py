@@ -19,9 +19,21 @@ from collections import Counter
 from datetime import datetime
 from typing import Any, cast
 
-from empatia.web.render import fmt_duration
 
 log = logging.getLogger(__name__)
+
+
+def duration_words(seconds: float) -> str:
+    """Seconds in the unit a person would use: ``41 min``, ``5.2 h``, ``6.1 days``.
+
+    >>> duration_words(2460), duration_words(18720), duration_words(527040)
+    ('41 min', '5.2 h', '6.1 days')
+    """
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
 
 BROWSING_EVENTS = {"Product Viewed", "Product Added", "Product Removed", "Products Searched"}
 BROWSING_TYPES = {"page", "screen", "identify", "alias", "group"}
@@ -86,7 +98,7 @@ def describe(event: str | None, p: dict[str, Any]) -> str:
         wait = p.get("wait_seconds")
         bits = [str(p.get("case_id") or ""), str(p.get("channel") or ""),
                 f"topic {p['topic']}" if p.get("topic") else "",
-                f"waited {fmt_duration(wait)}" if number(wait) is not None else "",
+                f"waited {duration_words(w)}" if (w := number(wait)) is not None else "",
                 "transferred" if p.get("transferred") else ""]  # fmt: skip
     elif event in ("Case Opened", "Case Resolved"):
         bits = [str(p.get("case_id") or ""), f"topic {p['topic']}" if p.get("topic") else "",
