@@ -117,6 +117,8 @@ def main() -> None:
     ap.add_argument("--no-settle", action="store_true",
                     help="skip the untimed first run (the store's last run is the baseline)")
     ap.add_argument("--json", type=Path, help="also write the figures here")
+    ap.add_argument("--seed", type=int, default=7,
+                    help="another seed, other new events (a second increment of the same store)")
     args = ap.parse_args()
 
     args.work.mkdir(parents=True, exist_ok=True)
@@ -131,7 +133,7 @@ def main() -> None:
         report["settle_stages"] = {k: v[0] for k, v in stages(out).items()}
         print(f"settle run: {took:.1f} s", flush=True)
     events = args.work / "new_events.jsonl"
-    events.write_text("".join(json.dumps(e) + "\n" for e in make_events(db, args.events)))
+    events.write_text("".join(json.dumps(e) + "\n" for e in make_events(db, args.events, args.seed)))
     took, _ = empatia(db, "import", str(events))
     report["import_s"] = round(took, 2)
     took, out = empatia(db, "run")
