@@ -18,6 +18,7 @@ def _group(monkeypatch: pytest.MonkeyPatch, *eps: tuple[str, str]) -> None:
 
 def test_every_built_in_part_is_an_entry_point() -> None:
     from empatia.care.delivery import SINKS
+    from empatia.decide.recommenders import RECOMMENDERS, Hybrid
     from empatia.emotion.registry import ANALYZERS
     from empatia.pipeline import STAGES
 
@@ -25,6 +26,7 @@ def test_every_built_in_part_is_an_entry_point() -> None:
                            "journeys", "care", "decide"}  # fmt: skip
     assert {"encoder", "fast", "transformers"} <= set(ANALYZERS)
     assert "webhook" in SINKS
+    assert RECOMMENDERS["hybrid"] is Hybrid and {"als", "buy_again", "persona"} <= set(RECOMMENDERS)
 
 
 def test_a_part_that_cannot_be_loaded_is_an_error_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -26,16 +26,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-#: Registry of recommenders by name (built-in ones registered like a plugin would be).
-RECOMMENDERS: dict[str, Callable[..., Recommender]] = {}
+from empatia.plugins import Registry
 
-
-def register_recommender(name: str) -> Callable[[type], type]:
-    def deco(cls: type) -> type:
-        RECOMMENDERS[name] = cls
-        return cls
-
-    return deco
+#: Recommenders by name: the ``empatia.recommenders`` entry points, the built-in ones included.
+RECOMMENDERS: Registry[Callable[..., Recommender]] = Registry("empatia.recommenders")
 
 
 @dataclass
@@ -165,7 +159,6 @@ def batches(n: int, size: int) -> Iterator[np.ndarray]:
         yield np.arange(start, min(n, start + size))
 
 
-@register_recommender("popularity")
 class Popularity(_Base):
     """Items bought by the most people, optionally only in the last ``window_days``."""
 
@@ -185,7 +178,6 @@ class Popularity(_Base):
         return np.broadcast_to(self.pop, (len(users), len(self.pop)))
 
 
-@register_recommender("buy_again")
 class BuyAgain(_Base):
     """A person's own items, scored by recency-weighted frequency and personal rhythm.
 
@@ -240,7 +232,6 @@ def _agg_max(data: Interactions, v: np.ndarray) -> sp.csr_matrix:
     return m
 
 
-@register_recommender("cooccurrence")
 class CoOccurrence(_Base):
     """Item-to-item: people who bought what this person bought also bought …, weighted by how
     recent the person's own purchases are; ``neighbours`` kept per item.
@@ -332,7 +323,6 @@ def _keep_top(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
                          shape=m.shape, dtype=np.float32)
 
 
-@register_recommender("als")
 class ALS(_Base):
     """Implicit-feedback matrix factorisation (``implicit``'s ALS on BM25-weighted counts)."""
 
@@ -366,7 +356,6 @@ class ALS(_Base):
         return self.user_factors[users] @ self.item_factors.T
 
 
-@register_recommender("neighbours")
 class Neighbours(_Base):
     """People like you, lately: the ``k`` people whose purchase histories are most like the
     person's (cosine on who bought what), and what those people bought recently (each
@@ -424,7 +413,6 @@ class Neighbours(_Base):
         return out
 
 
-@register_recommender("persona")
 class Persona(_Base):
     """The persona baseline: k-means segments on RFM and category shares; each segment's
     most-bought items for everyone in it. ``k=None`` picks 5–10 by silhouette."""
@@ -476,7 +464,6 @@ class Persona(_Base):
         return self.segment_pop[self.segment[users]]
 
 
-@register_recommender("affinity")
 class CategoryAffinity(_Base):
     """The person's own category shares (recency-weighted) × each item's popularity within
     its category: "buys mostly coffee and dairy → the coffee and dairy most people buy"."""
@@ -514,7 +501,6 @@ def _rownorm(s: np.ndarray) -> np.ndarray:
     return np.divide(s, top, out=np.zeros_like(s, dtype=np.float32), where=top > 0)
 
 
-@register_recommender("hybrid")
 class Hybrid(_Base):
     """Empatia's individual model: rhythm-aware buy-again + co-occurrence + ALS + the person's
     own category affinity + a little recent popularity (+ people like the person, lately, when
