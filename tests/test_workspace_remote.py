@@ -174,7 +174,8 @@ def test_decide_all(served: ServerProcess, tmp_path: Path) -> None:
     p = empatia_cli(served, "decide", "--all", "--export", str(out))
     assert p.returncode == 0, p.stderr
     assert "decide --all" in p.stdout and "decisions" in p.stdout
-    assert len(out.read_text().splitlines()) == 1 + len(Workspace(db=served.db).decisions())
+    with Workspace(db=served.db) as ws:  # closing it closes its client's connection
+        assert len(out.read_text().splitlines()) == 1 + len(ws.decisions())
     bad = tmp_path / "actions.toml"
     bad.write_text("this is [not toml")
     p = empatia_cli(served, "decide", "--all", "--actions", str(bad))
