@@ -43,7 +43,7 @@ LAUNCHER = """
 import sys
 from empatia.api.server import serve
 from empatia.workspace import Workspace
-serve(Workspace(db=sys.argv[1]), "127.0.0.1", int(sys.argv[2]))  # as `empatia serve` runs
+serve(Workspace(db=sys.argv[1]), "127.0.0.1", int(sys.argv[2]), tune=True)  # as `empatia serve` runs
 """
 
 

@@ -12,6 +12,7 @@ import io
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pytest
 from fastapi.testclient import TestClient
 
@@ -145,5 +146,6 @@ def test_a_person_who_objected_to_care_contact_is_not_listed(tmp_path: Path) -> 
         figures = run_care(s.con, deliver=False)
         assert listed[0] not in {r["person_id"] for r in care_list(s.con)}
         assert figures["excluded_by_consent"] == 1
-        s.con.execute("drop view consent_current")  # consent unknown: nobody is put forward
-        assert run_care(s.con, deliver=False)["listed"] == 0
+        s.con.execute("drop view consent_current")  # consent unknown: the run stops, loudly
+        with pytest.raises(duckdb.CatalogException, match="consent_current"):
+            run_care(s.con, deliver=False)

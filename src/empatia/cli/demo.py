@@ -75,7 +75,7 @@ def demo(
         host, port = ws.settings.host, ws.settings.port
         console.print(f"Empatia is serving [bold]http://{host}:{port}/[/] (Ctrl+C stops)")
         console.print(f"Sign in with this admin key (shown once, stored hashed): [bold]{secret}[/]")
-        run_server(ws, host, port)
+        run_server(ws, host, port, tune=True)
 
 
 def _run_pipeline(ws: Workspace) -> None:

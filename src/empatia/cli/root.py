@@ -175,12 +175,12 @@ def serve(
         first = next(iter(workspaces.values()))
         h, p = host or first.settings.host, port or first.settings.port
         console.print(f"Empatia is serving {len(workspaces)} workspaces at [bold]http://{h}:{p}/[/]")
-        run_server(None, h, p, workspaces=workspaces)
+        run_server(None, h, p, workspaces=workspaces, tune=True)
         return
     ws = workspace(ctx)
     h, p = host or ws.settings.host, port or ws.settings.port
     console.print(f"Empatia is serving [bold]http://{h}:{p}/[/] (Ctrl+C stops)")
-    run_server(ws, h, p)
+    run_server(ws, h, p, tune=True)
 
 
 @app.command("import")
