@@ -106,7 +106,10 @@ def stages(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The pipeline's stages in the order they run, with the tables each reads and writes
-    (their declared contract; docs/architecture.md draws it). Reads no store."""
+    (their declared contract; docs/architecture.md draws it). Reads no store.
+
+    Example: empatia stages --mermaid > dataflow.mmd
+    """
     import json
 
     from empatia.pipeline import mermaid as chart
