@@ -89,11 +89,8 @@ class Engine:
         """A cursor on the store for a stage's bookkeeping (changed-people marks, state rows),
         closed after the block. On DuckDB it is the engine's own session, so temporary tables
         made there (the changed people) are tables of this engine too."""
-        cur = self.store.con.cursor()
-        try:
+        with self.store.read() as cur:
             yield cur
-        finally:
-            cur.close()
 
     # -- writing to the store -----------------------------------------------------------
     def write(
