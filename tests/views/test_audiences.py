@@ -20,7 +20,7 @@ from empatia.privacy.keys import SCOPES, create_key
 from empatia.store import Store
 from empatia.views import audiences
 from empatia.views.audiences import AudienceFilters, export, members, size
-from empatia.views.dashboard import NotProducedError
+from empatia.views.exceptions import NotProducedError
 from empatia.workspace import Workspace
 
 #: (person, market, orders, revenue, consent granted): Ala allows profiling and e-mail, Bob

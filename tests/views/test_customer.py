@@ -4,6 +4,7 @@ on a small demo world run through every stage."""
 from __future__ import annotations
 
 import doctest
+import importlib
 import shutil
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +21,7 @@ from empatia.api.app import create_app
 from empatia.errors import NotFoundError
 from empatia.privacy.keys import create_key
 from empatia.views import customer as views_customer
-from empatia.views.customer import Cursor, Viewer, customer_360, older_contacts
+from empatia.views.customer import Cursor, Viewer, assemble, customer_360, older_contacts
 from empatia.workspace import Workspace
 
 
@@ -174,7 +175,7 @@ def test_older_contacts_continue_where_the_page_stops(ws: Workspace, world: Worl
 def test_the_timeline_is_cut_to_a_page_with_a_cursor_to_the_rest(
     ws: Workspace, world: World, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setattr(views_customer, "TIMELINE_ROWS", 3)
+    monkeypatch.setattr(assemble, "TIMELINE_ROWS", 3)
     c = customer_360(ws, world.named)
     assert len(c.timeline.data) == 3 and c.older is not None
     last = c.timeline.data[-1]
@@ -188,8 +189,9 @@ def test_a_lookup_pool_gives_the_same_360(ws: Workspace, world: World):
     assert side_by_side == customer_360(ws, world.talker)
 
 
-def test_the_docstring_examples_run():
-    result = doctest.testmod(views_customer)
+@pytest.mark.parametrize("name", ["", ".assemble", ".queries", ".viewer"])
+def test_the_docstring_examples_run(name: str):
+    result = doctest.testmod(importlib.import_module(views_customer.__name__ + name))
     assert result.failed == 0 and result.attempted > 0
 
 

@@ -20,7 +20,8 @@ from empatia.ingest import import_files
 from empatia.pipeline import RunContext, run_pipeline
 from empatia.privacy.keys import create_key
 from empatia.views import dashboard
-from empatia.views.dashboard import Dashboard, NotProducedError, data_version
+from empatia.views.dashboard import Dashboard, data_version
+from empatia.views.exceptions import NotProducedError
 from empatia.workspace import Workspace
 
 

@@ -17,7 +17,7 @@ out and named in :attr:`AudienceSize.ignored`.
 ...     size(s, AudienceFilters(market="PL"))
 Traceback (most recent call last):
 ...
-empatia.views.dashboard.NotProducedError: The profiles stage has produced no rows in profiles yet: run `empatia run` after importing events.
+empatia.views.exceptions.NotProducedError: The profiles stage has produced no rows in profiles yet: run `empatia run` after importing events.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from empatia.errors import ForbiddenError, ValidationError
 from empatia.privacy.consent import use_sql
 from empatia.store import Store
-from empatia.views.dashboard import NotProducedError, need, table_names
+from empatia.views.sections import Tables, table_names
 
 __all__ = [
     "CHOICES", "DIRECTIONS", "EXPORT_COLUMNS", "MEMBER_COLUMNS", "PURPOSES", "AudienceFilters",
@@ -188,20 +188,16 @@ def _audience(cur: duckdb.DuckDBPyConnection, f: AudienceFilters, *, empty_ok: b
               ) -> _Where:  # fmt: skip
     """The audience's SQL, once profiles (with rows, unless ``empty_ok``) and the consent
     view are there (fail closed)."""
-    tables = table_names(cur)
-    if not empty_ok:
-        need(cur, tables, "profiles", "profiles")
-    elif "profiles" not in tables:
-        raise NotProducedError("profiles", "profiles")
-    if "consent_current" not in tables:  # consent unknown: nobody is in any audience
-        raise NotProducedError("privacy", "consent_current")
-    return _Where(f, tables)
+    t = Tables(cur)
+    t.need("profiles", "profiles", rows=not empty_ok)
+    t.need("privacy", "consent_current", rows=False)  # consent unknown: nobody is in any audience
+    return _Where(f, t.names)
 
 
 def size(source: Store | duckdb.DuckDBPyConnection, filters: AudienceFilters) -> AudienceSize:
     """The audience's size, its revenue and how many of it allow ``filters.purpose`` now.
 
-    Raises :class:`NotProducedError` before profiles and the consent view exist."""
+    Raises :class:`~empatia.views.exceptions.NotProducedError` before profiles and the consent view exist."""
     with _reading(source) as cur:
         w = _audience(cur, filters)
         export_ok = use_sql("audience_export", "p.person_id", destination=filters.purpose)

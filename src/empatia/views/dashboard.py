@@ -2,8 +2,9 @@
 
 One function per section (:data:`SECTIONS`), each reading the stages' tables through a cursor
 and returning a small typed result: the web UI draws charts from them, the API or a notebook
-can use them as they are. A section whose stage has not run raises :class:`NotProducedError`
-(it says which table is missing and how to produce it), never made-up numbers.
+can use them as they are. A section whose stage has not run raises
+:class:`~empatia.views.exceptions.NotProducedError` (it says which table is missing and how to
+produce it), never made-up numbers.
 
 :class:`Dashboard` keeps the figures of one store until its data changes: the cache key is
 the store's :func:`data_version` (the events' high-water mark and row count, every stage's
@@ -14,7 +15,7 @@ output token, the erasures), so a pipeline run or new events show at once.
 ...     Dashboard(s).section("decisions")
 Traceback (most recent call last):
 ...
-empatia.views.dashboard.NotProducedError: The decide stage has produced no rows in decisions yet: run `empatia run` after importing events.
+empatia.views.exceptions.NotProducedError: The decide stage has produced no rows in decisions yet: run `empatia run` after importing events.
 """
 
 from __future__ import annotations
@@ -22,20 +23,21 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 import duckdb
 
-from empatia.errors import EmpatiaError, ValidationError
+from empatia.errors import ValidationError
 from empatia.store import Store
+from empatia.views.sections import Tables, records, table_names
 
 __all__ = [
     "DIMENSIONS", "FUNNEL_STEPS", "PATH_ANCHORS", "SECTIONS", "CarePage", "Dashboard",
     "DecisionMix", "EffortFigures", "EmotionFigures", "GapFigures", "HurtFigures", "JourneyMap",
-    "NotProducedError", "PathFigures", "ScoreFigures", "care", "data_version", "decisions",
-    "effort", "emotion", "funnel", "gap", "hurt", "journey_map", "paths", "scores",
+    "PathFigures", "ScoreFigures", "care", "data_version", "decisions", "effort", "emotion",
+    "funnel", "gap", "hurt", "journey_map", "paths", "scores",
 ]  # fmt: skip
 
 DIMENSIONS = ("channel", "market", "language")
@@ -61,45 +63,9 @@ CARE_PAGE = 15
 MONTHLY_FROM = 3000
 
 
-class NotProducedError(EmpatiaError):
-    """A table a figure reads has not been produced (or holds no rows) yet: run the pipeline."""
-
-    code = "not_produced"
-    http_status = 409
-
-    def __init__(self, stage: str, table: str, *, empty: bool = False) -> None:
-        if empty:
-            message = (f"The {stage} stage has produced no rows in {table} yet: "
-                       "run `empatia run` after importing events.")  # fmt: skip
-        else:
-            message = f"The {stage} stage has not produced {table} yet: run `empatia run`."
-        super().__init__(message, stage=stage, table=table)
-
-
-def table_names(cur: duckdb.DuckDBPyConnection) -> frozenset[str]:
-    """The tables and views present in the store."""
-    rows = cur.execute("select table_name from information_schema.tables").fetchall()
-    return frozenset(r[0] for r in rows)
-
-
-def need(cur: duckdb.DuckDBPyConnection, tables: Iterable[str], stage: str, *names: str) -> None:
-    """Raise :class:`NotProducedError` unless every table in ``names`` is there with rows."""
-    present = set(tables)
-    for name in names:
-        if name not in present:
-            raise NotProducedError(stage, name)
-        rows = cur.execute(f'select exists (select 1 from "{name}")').fetchall()
-        if not (rows and rows[0][0]):
-            raise NotProducedError(stage, name, empty=True)
-
-
 def _records(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None
              ) -> list[dict[str, Any]]:  # fmt: skip
-    """The rows as dicts, NaN read as None."""
-    rel = cur.execute(sql, params or [])
-    names = [d[0] for d in rel.description or []]
-    return [{k: (None if isinstance(v, float) and v != v else v)
-             for k, v in zip(names, r, strict=True)} for r in rel.fetchall()]  # fmt: skip
+    return records(cur.execute(sql, params or []))
 
 
 def _period(cur: duckdb.DuckDBPyConnection, table: str) -> str:
@@ -144,10 +110,10 @@ class EmotionFigures(Figures):
 
 def emotion(cur: duckdb.DuckDBPyConnection, by: str = "channel") -> EmotionFigures:
     """How customers' words feel per month (or quarter) for the six largest groups of ``by``."""
-    by, tables = _by(by), table_names(cur)
-    need(cur, tables, "emotion", "text_analysis")
+    by, t = _by(by), Tables(cur)
+    t.need("emotion", "text_analysis")
     if by == "market":
-        need(cur, tables, "profiles", "event_persons", "profiles")
+        t.need("profiles", "event_persons", "profiles")
         src = ("text_analysis a join event_persons ep using (seq) "
                "join profiles pr on pr.person_id = ep.person_id")  # fmt: skip
         grp = "coalesce(pr.market, '(unknown)')"
@@ -176,13 +142,13 @@ class EffortFigures(Figures):
 
 def effort(cur: duckdb.DuckDBPyConnection, by: str = "channel") -> EffortFigures:
     """How hard service journeys were, per period, for the six largest groups of ``by``."""
-    by, tables = _by(by), table_names(cur)
-    need(cur, tables, "experience", "experience_journeys")
+    by, t = _by(by), Tables(cur)
+    t.need("experience", "experience_journeys")
     if by == "channel":
         src = "experience_journeys j"
         grp = "coalesce(split_part(j.channel_path, '>', 1), '(unknown)')"
     else:
-        need(cur, tables, "profiles", "profiles")
+        t.need("profiles", "profiles")
         src = "experience_journeys j left join profiles pr using (person_id)"
         grp = f"coalesce(pr.{by}, '(unknown)')"
     period = _period(cur, "experience_journeys")
@@ -207,7 +173,7 @@ class ScoreFigures(Figures):
 
 def scores(cur: duckdb.DuckDBPyConnection) -> ScoreFigures:
     """The survey scores, in the order NPS, CSAT, CES."""
-    need(cur, table_names(cur), "experience", "survey_responses")
+    Tables(cur).need("experience", "survey_responses")
     from empatia.experience import survey_scores
 
     order = {"nps": 0, "csat": 1, "ces": 2}
@@ -227,7 +193,7 @@ class GapFigures(Figures):
 
 
 def gap(cur: duckdb.DuckDBPyConnection) -> GapFigures:
-    need(cur, table_names(cur), "experience", "experience_gap")
+    Tables(cur).need("experience", "experience_gap")
     from empatia.experience import perception_gap
 
     return GapFigures(perception_gap(cur))
@@ -245,7 +211,7 @@ class HurtFigures(Figures):
 
 def hurt(cur: duckdb.DuckDBPyConnection, *, words: bool = False, limit: int = 6) -> HurtFigures:
     """``words``: include customers' own words in the evidence (admin keys only)."""
-    need(cur, table_names(cur), "experience", "experience_journeys")
+    Tables(cur).need("experience", "experience_journeys")
     from empatia.experience import hurt_list, hurt_outcomes
 
     n = cur.execute("select count(*) filter (where succeeded_but_hurt), count(*) filter "
@@ -266,7 +232,7 @@ class JourneyMap(Figures):
 
 
 def journey_map(cur: duckdb.DuckDBPyConnection) -> JourneyMap:
-    need(cur, table_names(cur), "journeys", "journey_steps")
+    Tables(cur).need("journeys", "journey_steps")
     from empatia.journeys import journey_map as build, load_stage_map
 
     m = build(cur, load_stage_map(cur))
@@ -278,7 +244,7 @@ def funnel(cur: duckdb.DuckDBPyConnection, steps: list[str] | None = None,
            within_days: float = 30) -> Any:  # fmt: skip
     """People reaching each of ``steps`` (default :data:`FUNNEL_STEPS`) within
     ``within_days`` of the first: a :class:`empatia.journeys.Funnel`."""
-    need(cur, table_names(cur), "journeys", "journey_steps")
+    Tables(cur).need("journeys", "journey_steps")
     from empatia.journeys import funnel as build
 
     return build(cur, steps or FUNNEL_STEPS, within_days=within_days)
@@ -296,7 +262,7 @@ class PathFigures(Figures):
 
 
 def paths(cur: duckdb.DuckDBPyConnection, anchor: str = PATH_ANCHORS[0]) -> PathFigures:
-    need(cur, table_names(cur), "journeys", "journey_steps")
+    Tables(cur).need("journeys", "journey_steps")
     from empatia.journeys import paths as build
 
     out = build(cur, anchor, direction="next", depth=3, top=6)
@@ -316,13 +282,13 @@ class CarePage(Figures):
 
 def care(cur: duckdb.DuckDBPyConnection, page: int = 1) -> CarePage:
     """Page ``page`` of the special-care list (the last page when there are fewer)."""
-    if "care_list" not in (tables := table_names(cur)):
-        raise NotProducedError("care", "care_list")
+    t = Tables(cur)
+    t.need("care", "care_list", rows=False)
     row = cur.execute("select count(*) from care_list").fetchone()
     total = int(row[0]) if row else 0
     pages = max(1, -(-total // CARE_PAGE))
     page = min(max(1, page), pages)
-    joined = "profiles" in tables and "care_alerts" in tables
+    joined = t.has("profiles") and t.has("care_alerts")
     rows = _records(cur, """
         select l.rank, l.person_id, l.score, l.influence, l.risk, l.value, l.explanation,
                l.alert_id, coalesce(a.status, 'open') as alert_status,
@@ -344,7 +310,7 @@ class DecisionMix(Figures):
 
 
 def decisions(cur: duckdb.DuckDBPyConnection) -> DecisionMix:
-    need(cur, table_names(cur), "decide", "decisions")
+    Tables(cur).need("decide", "decisions")
     rows = _records(cur, """
         select action, kind, count(*) as persons, avg(fallback::int) as fallback_share,
                mode(reason) as top_reason, count(distinct reason) as reasons

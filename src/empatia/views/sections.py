@@ -1,12 +1,13 @@
 """What a page section shows: its data, or a plain statement of what has not been produced.
 
-Pages read other stages' tables. A stage may not have run yet (or not be installed): the
-section then says which table is missing and how to produce it, and never shows made-up
-numbers.
+Pages and figures read other stages' tables. A stage may not have run yet (or not be
+installed): :meth:`Tables.need` then raises :class:`~empatia.views.exceptions.NotProducedError`
+naming the missing table and how to produce it (the HTTP API answers 409), and
+:func:`guarded` turns it into a section that says so, never made-up numbers.
 
 >>> import duckdb
 >>> con = duckdb.connect()
->>> s = Tables(con).need("emotion", "text_analysis")
+>>> s = guarded("emotion", lambda: Tables(con).need("emotion", "text_analysis"))
 >>> s.ok, s.message
 (False, 'The emotion stage has not produced text_analysis yet: run `empatia run`.')
 """
@@ -21,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import duckdb
+
+from empatia.views.exceptions import NotProducedError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -41,14 +44,18 @@ class Section(Generic[T]):
         return Section(False, None, message)
 
 
+def table_names(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
+    """The tables and views present in the store."""
+    rows = con.execute("select table_name from information_schema.tables").fetchall()
+    return frozenset(r[0] for r in rows)
+
+
 class Tables:
     """The tables and views present in a store, looked up once per request."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
-        self.names = {r[0] for r in con.execute(
-            "select table_name from information_schema.tables"
-        ).fetchall()}  # fmt: skip
+        self.names = table_names(con)
         self._rows: dict[str, bool] = {}
         self._lock = threading.Lock()
 
@@ -59,32 +66,39 @@ class Tables:
         """Present and holding at least one row."""
         with self._lock:
             if table not in self._rows:
-                self._rows[table] = self.has(table) and bool(
-                    self.con.execute(f'select exists (select 1 from "{table}")').fetchone()[0]  # type: ignore[index]
-                )
+                rows = self.has(table) and self.con.execute(
+                    f'select exists (select 1 from "{table}")'
+                ).fetchall()  # fetched to the end: the connection may be shared
+                self._rows[table] = bool(rows and rows[0][0])
             return self._rows[table]
 
-    def need(self, stage: str, *tables: str) -> Section[Any]:
-        """An ok section when every table is there with rows, else the reason."""
+    def need(self, stage: str, *tables: str, rows: bool = True) -> None:
+        """Raise :class:`~empatia.views.exceptions.NotProducedError` unless every table is
+        there (and, with ``rows``, holds at least one row)."""
         for t in tables:
             if not self.has(t):
-                return Section.missing(
-                    f"The {stage} stage has not produced {t} yet: run `empatia run`."
-                )
-            if not self.filled(t):
-                return Section.missing(f"The {stage} stage has produced no rows in {t} yet: "
-                                       "run `empatia run` after importing events.")  # fmt: skip
-        return Section(True)
+                raise NotProducedError(stage, t)
+            if rows and not self.filled(t):
+                raise NotProducedError(stage, t, empty=True)
+
+
+def produced(build: Callable[[], Any]) -> Section[Any]:
+    """``build()`` as an ok section (unless it is a section already), or the message of the
+    :class:`~empatia.views.exceptions.NotProducedError` it raised."""
+    try:
+        out = build()
+    except NotProducedError as e:
+        return Section.missing(e.message)
+    return out if isinstance(out, Section) else Section(True, out)
 
 
 def guarded(name: str, build: Callable[[], Any]) -> Section[Any]:
-    """Run one section's query; an error becomes a message instead of a broken page."""
+    """:func:`produced`, and any other error becomes a message instead of a broken page."""
     try:
-        out = build()
+        return produced(build)
     except Exception as e:  # noqa: BLE001 - one section failing must not take the page down
         log.exception("web section %s failed", name)
         return Section.missing(f"This section could not be computed ({type(e).__name__}: {e}).")
-    return out if isinstance(out, Section) else Section(True, out)
 
 
 def records(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

@@ -22,19 +22,15 @@ from empatia.views.audiences import (
     options,
     size,
 )
-from empatia.views.dashboard import NotProducedError, table_names
+from empatia.views.sections import Section, produced, table_names
 from empatia.web.auth import WebKey, WebWorkspace, may_see_words
 from empatia.web.render import render
-from empatia.views.sections import Section
 
 router = APIRouter(include_in_schema=False)
 
 
 def _size(cur: Any, filters: AudienceFilters) -> Section:
-    try:
-        return Section(True, size(cur, filters))
-    except NotProducedError as e:
-        return Section.missing(e.message)
+    return produced(lambda: size(cur, filters))
 
 
 @router.get("/audiences")

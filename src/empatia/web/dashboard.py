@@ -22,12 +22,11 @@ from empatia.views.dashboard import (
     PATH_ANCHORS,
     SECTIONS,
     Dashboard,
-    NotProducedError,
 )
+from empatia.views.sections import Section, guarded
 from empatia.web import charts
 from empatia.web.auth import WebKey, WebTenant, may_see_words
 from empatia.web.render import render
-from empatia.views.sections import Section
 
 __all__ = ["DIMENSIONS", "FUNNEL_STEPS", "PATH_ANCHORS", "SECTIONS", "router"]
 
@@ -80,13 +79,7 @@ def board_of(request: Request, tenant: Any) -> Dashboard:
 
 def _figures(board: Dashboard, name: str, params: dict[str, Any]) -> Section:
     """The section's figures, drawn; a stage not run yet or an error becomes its message."""
-    try:
-        return DRAW[name](board.section(name, **params), params)
-    except NotProducedError as e:
-        return Section.missing(e.message)
-    except Exception as e:  # noqa: BLE001 - one section failing must not take the page down
-        log.exception("web section %s failed", name)
-        return Section.missing(f"This section could not be computed ({type(e).__name__}: {e}).")
+    return guarded(name, lambda: DRAW[name](board.section(name, **params), params))
 
 
 def _emotion(f: figures.EmotionFigures, p: dict[str, Any]) -> Section:
