@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from typing import Any
 from pathlib import Path
 
 import httpx
@@ -135,3 +136,17 @@ def erasure_outcome(incremental_template: Path, tmp_path_factory: pytest.TempPat
     from tests.store.incremental_world import run_both
 
     return run_both(incremental_template, tmp_path_factory.mktemp("incremental_erased"), erase=True)
+
+
+@pytest.fixture(scope="session")
+def spark_session() -> Iterator[Any]:
+    """One local[2] Spark session for the whole test run (starting one takes seconds); tests
+    that use it are marked ``spark`` and run with ``EMPATIA_SPARK_TESTS=1``."""
+    pytest.importorskip("pyspark")
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    from empatia.store.engine import spark_session as make
+
+    session = make("local[2]", **{"spark.sql.shuffle.partitions": "2"})
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

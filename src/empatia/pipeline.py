@@ -31,12 +31,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+import duckdb
 import sqlglot
 from sqlglot import exp
 
 from empatia.errors import ConfigError
 from empatia.plugins import Registry
 from empatia.settings import StagesSettings
+from empatia.store.scoped import StageStore
 
 if TYPE_CHECKING:
     from empatia.workspace import Workspace
@@ -77,9 +79,22 @@ class RunContext:
     spark_session: Any = None
     engine_instance: Any = None
     stages: StagesSettings = field(init=False)
+    #: The store as the running stage sees it: a :class:`~empatia.store.scoped.StageStore`
+    #: (one transaction, its declared tables) while the runner runs it; the workspace's
+    #: store when a stage is called directly.
+    store: Any = field(init=False)
 
     def __post_init__(self) -> None:
         self.stages = self.workspace.settings.stages.merged(self.settings)
+        self.store = self.workspace.store
+
+    def after_commit(self, fn: Callable[[], Any]) -> None:
+        """Run ``fn`` once the stage's outputs are committed (at once outside the runner):
+        side effects outside the store, and work that needs the whole store."""
+        if isinstance(self.store, StageStore):
+            self.store.after_commit(fn)
+        else:
+            fn()
 
 
 #: Tables every stage keeps its own rows in (the runner's state, changed-people marks).
@@ -236,7 +251,7 @@ def table_version(con: Any, table: str) -> str:
 
 def stage_inputs(ctx: RunContext, stage: Stage, stages: Mapping[str, Stage] | None = None) -> str:
     """The fingerprint of everything ``stage`` reads (see the module's docstring)."""
-    con = ctx.workspace.store.con
+    con = ctx.store.con
     wrote = writers(registered_stages() if stages is None else stages)
     parts = []
     for table in sorted(read_tables(con, stage.reads) - set(stage.writes)):
@@ -256,7 +271,7 @@ def stage_inputs(ctx: RunContext, stage: Stage, stages: Mapping[str, Stage] | No
 
 
 def _last_inputs(ctx: RunContext, name: str) -> str | None:
-    row = ctx.workspace.store.con.execute(
+    row = ctx.store.con.execute(
         "select inputs from pipeline_state where stage = ?", [name]
     ).fetchone()
     return str(row[0]) if row else None
@@ -272,7 +287,7 @@ def _record(
     ``after``: the inputs once the stage ran, kept for an ``always`` stage (which may write a
     table it watches), so that its own writes do not count as a change next time.
     """
-    con = ctx.workspace.store.con
+    con = ctx.store.con
     row = con.execute("select inputs, token from pipeline_state where stage = ?", [name]).fetchone()
     idle = not any(figures.values())  # counts of what it changed: all 0 or empty
     if row is not None and row[0] == inputs and idle:
@@ -306,11 +321,37 @@ def run_pipeline(
         if not ctx.full and not always and _last_inputs(ctx, stage.name) == inputs:
             results.append(StageResult(stage.name, time.perf_counter() - t0, dict(SKIPPED), True))
             continue
-        figures = stage.run(ctx) or {}
-        after = stage_inputs(ctx, stage, known) if always else None
-        _record(ctx, stage.name, inputs, figures, after)
+        figures = _run_stage(ctx, stage, known, inputs)
         results.append(StageResult(stage.name, time.perf_counter() - t0, figures))
     return results
+
+
+def _run_stage(
+    ctx: RunContext, stage: Stage, known: Mapping[str, Stage], inputs: str, tries: int = 2
+) -> dict[str, Any]:
+    """Run ``stage`` in one transaction with the record of its inputs (see
+    :mod:`empatia.store.scoped`); a write conflict with a concurrent writer (the server's)
+    rolls it back and runs it again, once."""
+    store = ctx.workspace.store
+    may_write = None if getattr(stage, "erases", ()) else (*stage.writes, *BOOKKEEPING)
+    db = StageStore(store, stage.name, may_write)
+    ctx.store = db
+    try:
+        figures = stage.run(ctx) or {}
+        after = stage_inputs(ctx, stage, known) if getattr(stage, "always", False) else None
+        _record(ctx, stage.name, inputs, figures, after)
+    except duckdb.TransactionException as e:
+        db.rollback()
+        if tries <= 1 or "onflict" not in str(e):
+            raise
+        return _run_stage(ctx, stage, known, inputs, tries - 1)
+    except BaseException:
+        db.rollback()
+        raise
+    finally:
+        ctx.store = store
+    db.commit()
+    return figures
 
 
 def mermaid(stages: Mapping[str, Stage] | None = None) -> str:

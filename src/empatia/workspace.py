@@ -358,10 +358,12 @@ class Workspace:
             set_config,
         )
         from empatia.emotion.registry import get_analyzer
+        from empatia.emotion.stage import STAGE
+        from empatia.store.scoped import stage_transaction
 
         languages = tuple(self.settings.languages)
-        with self.store.lock:
-            con = self.store.con
+        with self.store.lock, stage_transaction(self.store, "emotion", STAGE.writes) as db:
+            con = db.con
             if analyzer:
                 set_config(con, "analyzer", analyzer)
             name = configured_analyzer(con, self.settings.stages.emotion)
@@ -369,7 +371,8 @@ class Workspace:
             set_config(con, "analyzer", name)
             a = get_analyzer(name, **analyzer_options(con, name, languages))
             dropped = forget_analyses(con, a.key if stale_only else None)
-            return {"dropped": dropped, **run_emotion(con, languages)}
+            settings = self.settings.stages.emotion.model_copy(update={"analyzer": name})
+            return {"dropped": dropped, **run_emotion(con, languages, settings)}
 
     @through_server("read")
     def discover_themes(self, k: int = 8, negative_only: bool = False,

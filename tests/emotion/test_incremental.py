@@ -55,20 +55,27 @@ _KILL_IN_WRITE = """
 import os, signal, sys
 from empatia.emotion import incremental
 from empatia.emotion.config import EmotionSettings
+from empatia.emotion.stage import STAGE
 from empatia.store import Store
+from empatia.store.engine import DuckDBEngine
+from empatia.store.scoped import StageStore
 
-real = incremental._insert
-def insert(con, table, cols, rows):
-    real(con, table, cols, rows)
+real = DuckDBEngine.write
+def write(self, expr, table, **kw):
+    n = real(self, expr, table, **kw)
     if table == "text_analysis":  # analyses written, their sentences not yet
         os.kill(os.getpid(), signal.SIGKILL)
-incremental._insert = insert
+    return n
+DuckDBEngine.write = write
 with Store(sys.argv[1], migrate=False) as s:
-    incremental.run_emotion(s.con, ("en",), EmotionSettings(analyzer="fast"))
+    incremental.run_emotion(StageStore(s, "emotion", STAGE.writes).con, ("en",),
+                            EmotionSettings(analyzer="fast"))
 """
 
 
-def test_a_kill_inside_the_write_leaves_analyses_with_their_sentences(tmp_path: Path) -> None:
+def test_a_kill_inside_the_write_leaves_no_analysis_and_keeps_the_models_memo(tmp_path: Path) -> None:
+    """As the runner runs it (one transaction per stage): a kill -9 between writing the
+    analyses and their sentences leaves neither; what the model computed is kept."""
     db = tmp_path / "e.duckdb"
     with Store(db, migrate=False) as s:
         s.migrate(discover_migrations(COMPONENTS))
@@ -77,15 +84,13 @@ def test_a_kill_inside_the_write_leaves_analyses_with_their_sentences(tmp_path: 
                        timeout=300)  # fmt: skip
     assert p.returncode == -signal.SIGKILL, p.stderr.decode()[-2000:]
     with Store(db, migrate=False) as s:
-        torn = s.con.execute(
-            "select count(*) from text_analysis where seq = 1 and seq not in"
-            " (select seq from text_sentences)"
-        ).fetchone()
-        assert torn == (0,)  # seq 1 has three sentences: never an analysis without them
-        run_emotion(s.con, ("en",), EmotionSettings(analyzer="fast"))
+        count = lambda t: s.con.execute(f"select count(*) from {t}").fetchone()[0]  # noqa: E731
+        assert (count("text_analysis"), count("text_sentences"), count("text_cache")) == (0, 0, 3)
+        figures = run_emotion(s.con, ("en",), EmotionSettings(analyzer="fast"))
+        assert figures["from_cache"] == 3 and figures["analysed"] == 0
         n = s.con.execute("select count(*) from text_sentences where seq = 1").fetchone()
-        assert n == (3,)
-        assert s.con.execute("select count(*) from text_analysis").fetchone() == (3,)
+        assert n == (3,)  # seq 1 has three sentences
+        assert count("text_analysis") == 3
 
 
 @pytest.mark.parametrize("full", [False, True])

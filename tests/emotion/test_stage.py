@@ -133,3 +133,25 @@ def test_redaction_before_analysis(store):
         ).fetchall()
     }
     assert len(hashes) == 1
+
+
+def test_a_run_that_fails_keeps_the_models_memo_and_leaves_no_analyses(store, monkeypatch):
+    """In the runner the stage is one transaction; what the model computed is a memo kept
+    apart, so the run after a failure (or a kill) does not analyse the same texts again."""
+    import empatia.emotion.incremental as inc
+    from empatia.emotion.stage import STAGE
+    from empatia.store.scoped import StageStore
+
+    def boom(con):
+        raise RuntimeError("after the model")
+
+    monkeypatch.setattr(inc, "rebuild_aggregates", boom)
+    db = StageStore(store, "emotion", STAGE.writes)
+    with pytest.raises(RuntimeError, match="after the model"):
+        run_emotion(db.con, LANGS)
+    db.rollback()
+    count = lambda t: store.con.execute(f"select count(*) from {t}").fetchone()[0]  # noqa: E731
+    assert count("text_analysis") == 0 and count("text_cache") == 3  # two texts are the same
+    monkeypatch.undo()
+    figures = run_emotion(store.con, LANGS)
+    assert figures["texts"] == 4 and figures["analysed"] == 0 and figures["from_cache"] == 4

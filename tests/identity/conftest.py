@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -23,15 +21,3 @@ def duck(mem_store: Store) -> Iterator[DuckDBEngine]:
     assert isinstance(eng, DuckDBEngine)
     yield eng
     eng.close()
-
-
-@pytest.fixture(scope="session")
-def spark_session() -> Iterator[Any]:
-    """One local[2] Spark session for the whole test run (starting one takes seconds)."""
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    from empatia.store.engine import spark_session as make
-
-    session = make("local[2]", **{"spark.sql.shuffle.partitions": "2"})
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()

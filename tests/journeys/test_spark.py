@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -23,15 +22,9 @@ pytestmark = [
 ]  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    pytest.importorskip("pyspark")
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    from empatia.store.engine import spark_session
-
-    session = spark_session("local[2]", **{"spark.sql.shuffle.partitions": "2"})
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
+@pytest.fixture
+def spark(spark_session: Any) -> Any:
+    return spark_session
 
 
 def _tables(s: Store) -> dict[str, list[tuple[Any, ...]]]:

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import builtins
+import os
+import sys
 from typing import Any
 
 import ibis
+import pyarrow as pa
 import pytest
 
 from empatia.errors import ConfigError, MissingExtraError
@@ -64,8 +67,50 @@ def test_stages_share_an_engine_when_the_runner_gives_one() -> None:
         ctx = SimpleNamespace(engine_instance=shared, workspace=None, engine="duckdb")
         assert engine_for(ctx) == (shared, False)
         ctx = SimpleNamespace(engine_instance=None, master=None, spark_session=None,
-                              workspace=SimpleNamespace(store=store), engine="duckdb")
+                              store=store, engine="duckdb")
         eng, own = engine_for(ctx)
         assert own and isinstance(eng, DuckDBEngine)
         eng.close()
         shared.close()
+
+
+# -- Python model steps (Engine.map_batches) ---------------------------------------------
+def _words(batch: pa.RecordBatch) -> pa.Table:
+    """A model step that makes several rows of one (and none of an empty text)."""
+    ids, words = [], []
+    for i, text in zip(batch["id"].to_pylist(), batch["text"].to_pylist(), strict=True):
+        for w in (text or "").split():
+            ids.append(i)
+            words.append(w.upper())
+    return pa.table({"word": words, "id": ids})
+
+
+_WORDS = pa.schema([("id", pa.int64()), ("word", pa.string())])
+_TEXTS = {"id": list(range(5000)), "text": [("a b" if i % 3 else "") for i in range(5000)]}
+
+
+def _mapped_words(eng: Any) -> list[tuple[int, str]]:
+    src = eng.from_arrow(pa.table(_TEXTS), "texts")
+    out = eng.map_batches(src.filter(src.id >= 10), _words, _WORDS, "words")
+    assert out.schema().names == ("id", "word")
+    return sorted(out.to_pyarrow().to_pylist(), key=lambda r: (r["id"], r["word"]))  # type: ignore[no-any-return]
+
+
+def test_a_model_step_maps_batches_in_process_on_duckdb() -> None:
+    with Store(":memory:") as store, connect(store) as eng:
+        rows = _mapped_words(eng)
+    expected = [{"id": i, "word": w} for i in range(10, 5000) if i % 3 for w in ("A", "B")]
+    assert rows == expected  # more batches than one, rows made and dropped, columns reordered
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("EMPATIA_SPARK_TESTS"), reason="set EMPATIA_SPARK_TESTS=1")
+def test_a_model_step_runs_in_sparks_python_workers_with_the_same_rows(spark_session: Any) -> None:
+    from pyspark import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers lack tests/
+    with Store(":memory:") as store, connect(store, "spark", session=spark_session) as eng:
+        spark_rows = _mapped_words(eng)
+    with Store(":memory:") as store, connect(store) as eng:
+        assert spark_rows == _mapped_words(eng)

@@ -6,6 +6,7 @@ from typing import Any
 
 from empatia.care.build import run_care
 from empatia.care.config import load_weights
+from empatia.care.delivery import deliver_pending
 from empatia.pipeline import RunContext
 
 
@@ -24,7 +25,14 @@ class CareStage:
     def run(self, ctx: RunContext) -> dict[str, Any]:
         settings = ctx.stages.care
         w = load_weights(settings=settings)
-        return run_care(ctx.workspace.store.con, w, deliver=settings.deliver, full=ctx.full)
+        figures = run_care(ctx.store.con, w, deliver=False, full=ctx.full)
+        if settings.deliver:  # only alerts that were committed leave the house
+            def deliver() -> None:
+                sent = deliver_pending(ctx.workspace.store.con, w.delivery)
+                figures.update({k: v for k, v in sent.items() if v})
+
+            ctx.after_commit(deliver)
+        return figures
 
 
 STAGE = CareStage()

@@ -25,7 +25,7 @@ class DecideStage:
         from empatia.decide.engine import run
         from empatia.decide.refresh import changed_people, refresh, retrain_reason
 
-        store = ctx.workspace.store
+        store = ctx.store
         settings = ctx.stages.decide
         export = settings.export
         catalogue = load_catalogue(settings.actions_file)

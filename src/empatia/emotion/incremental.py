@@ -7,8 +7,13 @@ and re-runs cost nothing. Customer text is never logged and never copied into th
 
 Incremental: only events after the last one scanned (``emotion_config`` key ``scanned_seq``)
 are looked at — finding text touchpoints means reading every event's JSON, which costs tens of
-seconds on millions of events. Each batch's analyses and their sentences are written in one
-transaction, so a killed run leaves either both or neither (the next run redoes the batch).
+seconds on millions of events.
+
+The work is the engine's (:class:`~empatia.store.engine.Engine`): the pending events are an
+Ibis expression, the model runs as Python steps (:mod:`empatia.emotion.steps`, through
+:meth:`~empatia.store.engine.Engine.map_batches`: in process on DuckDB, on the executors on
+Spark), the analyses are joined back and written. In the runner everything but the model's
+memo (``text_cache``) lands with the stage's other outputs, or not at all.
 
 The analyzer is the workspace's setting, recorded with every result (``analyzer``): ``auto``
 is resolved once — to the analyzer of the results already stored, else by the backlog — and
@@ -17,38 +22,24 @@ kept, so one store never mixes analyzers; switching is ``empatia emotion reanaly
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from collections.abc import Callable, Iterator
+from contextlib import nullcontext
+from functools import partial
 from typing import Any
 
 import duckdb
+import ibis
+import ibis.expr.types as ir
 import orjson
+import pyarrow as pa
 
-from empatia.emotion.analyzers.base import EMOTIONS, Analysis
+from empatia.emotion import steps
+from empatia.emotion.analyzers.base import EMOTIONS
 from empatia.emotion.config import EmotionSettings
-from empatia.emotion.cues import Cue
-from empatia.emotion.langid import locale_hint
 from empatia.emotion.registry import Analyzer, get_analyzer
+from empatia.store.engine import DuckDBEngine, Engine, union
 
 log = logging.getLogger(__name__)
-
-_PENDING = """
-select e.seq, e.message_id, e.user_id, e.anonymous_id, e."timestamp", e.event,
-       coalesce(json_extract_string(e.raw, '$.context.channel'),
-                json_extract_string(e.raw, '$.properties.channel'), 'unknown') as channel,
-       coalesce(case when json_type(e.raw, '$.properties.text') = 'VARCHAR'
-                     then json_extract_string(e.raw, '$.properties.text') end,
-                json_extract_string(e.raw, '$.properties.comment')) as text,
-       json_extract_string(e.raw, '$.context.locale') as locale
-from events e
-where e.type = 'track'
-  and (json_type(e.raw, '$.properties.text') = 'VARCHAR'
-       or json_type(e.raw, '$.properties.comment') = 'VARCHAR')
-  and e.seq > ?
-  and not exists (select 1 from text_analysis t where t.seq = e.seq)
-order by e.seq
-"""
 
 SCANNED = "scanned_seq"  # emotion_config key: events up to this seq have been looked at
 
@@ -56,10 +47,6 @@ SCANNED = "scanned_seq"  # emotion_config key: events up to this seq have been l
 def _scanned(con: duckdb.DuckDBPyConnection) -> int:
     row = con.execute("select value from emotion_config where key = ?", [SCANNED]).fetchone()
     return int(row[0]) if row else 0
-
-
-def text_hash(text: str, hint: str | None) -> str:
-    return hashlib.md5(f"{hint or ''}\x00{text}".encode()).hexdigest()
 
 
 def configured_analyzer(
@@ -94,170 +81,113 @@ def set_config(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
     )
 
 
-def _batches(cur: duckdb.DuckDBPyConnection, size: int) -> Iterator[list[tuple[Any, ...]]]:
-    while True:
-        rows = cur.fetchmany(size)
-        if not rows:
-            return
-        yield rows
-
-
-def _cues_json(cues: list[Cue] | list[dict[str, Any]]) -> str:
-    items = [c.as_dict() if isinstance(c, Cue) else c for c in cues]
-    return orjson.dumps([{k: v for k, v in d.items() if v is not None} for d in items]).decode()
+def _pending(eng: Engine, scanned: int, upto: int) -> ir.Table:
+    """Track events after ``scanned`` (up to ``upto``) that may carry a text and have no
+    analysis yet; :func:`~empatia.emotion.steps.prepare` keeps those whose text is a string."""
+    ev = eng.table("events")
+    js = partial(eng.json_str, ev.raw)
+    done = eng.table("text_analysis").select("seq")
+    return ev.filter(
+        ev.type == "track", ev.seq > scanned, ev.seq <= upto,
+        js("$.properties.text").notnull() | js("$.properties.comment").notnull(),
+    ).anti_join(done, "seq").select(
+        "seq", "message_id", "user_id", "anonymous_id", "timestamp", "event", "raw",
+        channel=ibis.coalesce(js("$.context.channel"), js("$.properties.channel"), "unknown"),
+        locale=js("$.context.locale"),
+    )
 
 
 def analyze_pending(
-    con: duckdb.DuckDBPyConnection,
+    con: Any,
     analyzer: Analyzer,
     progress: Any = None,
     batch: int = 2000,
-    sentences: bool = True,
-    themes: Any = None,
-    redact: Any = None,
+    model: steps.Model | None = None,
+    redact: bool = False,
+    eng: Engine | None = None,
 ) -> dict[str, Any]:
     """Analyse every text touchpoint not yet in ``text_analysis``; return figures.
 
-    ``redact`` (a ``str -> str`` function, e.g. :func:`empatia.privacy.redact.redact`) is
-    applied before analysis and hashing: the analyzers then only ever see redacted text.
+    The model runs as the engine's Python steps (:mod:`empatia.emotion.steps`) on each
+    distinct text not in ``text_cache``, ``batch`` texts at a time; each batch's results are
+    kept in the memo at once (:meth:`~empatia.store.scoped.StageStore.memo` in the runner),
+    so a run cut off does not analyse them again. With ``redact`` the analyzer only ever
+    sees redacted text (:func:`empatia.privacy.redact.redact`).
     """
+    model = model or steps.Model(analyzer.key.split(":")[0], ())
     top = con.execute("select coalesce(max(seq), 0) from events").fetchone()
     upto = int(top[0]) if top else 0
-    # seq + a few columns; texts are short
-    rows_all = con.execute(_PENDING, [_scanned(con)]).fetchall()
-    rows_all = [r for r in rows_all if r[0] <= upto]
-    n_total = len(rows_all)
-    if progress is not None:
-        progress.total(n_total)
-    if redact is not None:
-        rows_all = [(*r[:7], redact(r[7]) or "", *r[8:]) for r in rows_all]
-    analysed = cached = 0
-    cache_key = analyzer.key + (f"+themes:{themes.version}" if themes is not None else "")
-    for start in range(0, len(rows_all), batch):
-        rows = rows_all[start : start + batch]
-        hints = [locale_hint(r[8]) for r in rows]
-        hashes = [text_hash(r[7], h) for r, h in zip(rows, hints, strict=True)]
-        found = dict(
-            con.execute(
-                "select text_hash, result from text_cache where analyzer = ? and text_hash in "
-                "(select unnest(?::varchar[]))",
-                [cache_key, list(set(hashes))],
-            ).fetchall()
-        )
-        todo = {
-            h: (r[7], hint)
-            for r, h, hint in zip(rows, hashes, hints, strict=True)
-            if h not in found
-        }
-        if todo:
-            keys = list(todo)
-            results = analyzer.analyze(
-                [todo[k][0] for k in keys], [todo[k][1] for k in keys], sentences
-            )
-            theme_lists = themes.assign([todo[k][0] for k in keys]) if themes is not None else None
-            new = []
-            for j, (k, res) in enumerate(zip(keys, results, strict=True)):
-                d = res.as_dict() if isinstance(res, Analysis) else res
-                d["themes"] = theme_lists[j] if theme_lists is not None else []
-                found[k] = orjson.dumps(d).decode()
-                new.append((k, cache_key, found[k]))
-            _insert(con, "text_cache", ["text_hash", "analyzer", "result"], new)
-            analysed += len(todo)
-        cached += len(rows) - len(todo)
-        _write_rows(con, rows, hashes, found, analyzer.key)
-        if progress is not None:
-            progress.advance(len(rows))
-    set_config(con, SCANNED, str(upto))
-    return {"texts": n_total, "analysed": analysed, "from_cache": cached, "analyzer": analyzer.key}
-
-
-def _write_rows(
-    con: duckdb.DuckDBPyConnection,
-    rows: list[tuple[Any, ...]],
-    hashes: list[str],
-    found: dict[str, Any],
-    key: str,
-) -> None:
-    out, sents = [], []
-    for r, h in zip(rows, hashes, strict=True):
-        d = found[h]
-        d = orjson.loads(d) if isinstance(d, str | bytes) else d
-        emo = d["emotions"]
-        out.append(
-            (
-                r[0],
-                r[1],
-                r[2],
-                r[3],
-                r[4],
-                r[5],
-                r[6],
-                h,
-                len(r[7]),
-                d["language"],
-                d["sentiment"],
-                d["score"],
-                *[emo.get(e, 0.0) for e in EMOTIONS],
-                d.get("dominant_emotion"),
-                _cues_json(d["effort"]),
-                _cues_json(d["escalation"]),
-                len(d["effort"]),
-                len(d["escalation"]),
-                orjson.dumps(d.get("themes", [])).decode(),
-                d["confidence"],
-                key,
-            )
-        )
-        for i, s in enumerate(d.get("sentences", [])):
-            sents.append(
-                (
-                    r[0],
-                    i,
-                    s["language"],
-                    s["sentiment"],
-                    s["score"],
-                    s.get("dominant_emotion"),
-                    orjson.dumps(s["emotions"]).decode(),
-                    _cues_json(s["effort"]),
-                    _cues_json(s["escalation"]),
-                    s["confidence"],
-                )
-            )
-    cols = (
-        'seq, message_id, user_id, anonymous_id, "timestamp", event, channel, text_hash, n_chars, '
-        "language, sentiment, score, " + ", ".join(EMOTIONS) + ", dominant_emotion, effort, "
-        "escalation, n_effort, n_escalation, themes, confidence, analyzer"
-    )
-    con.execute("begin transaction")  # analyses and their sentences: both or neither
+    own = eng is None
+    eng = eng or DuckDBEngine(con)
     try:
-        _insert(con, "text_analysis", [c.strip().strip('"') for c in cols.split(",")], out)
-        _insert(con, "text_sentences", _SENTENCE_COLS, sents)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-
-
-_SENTENCE_COLS = ["seq", "idx", "language", "sentiment", "score", "dominant_emotion", "emotions",
-                  "effort", "escalation", "confidence"]  # fmt: skip
-
-
-def _insert(
-    con: duckdb.DuckDBPyConnection, table: str, cols: list[str], rows: list[tuple[Any, ...]]
-) -> None:
-    """Insert-or-replace many rows at once through Arrow (executemany is row by row)."""
-    import pyarrow as pa
-
-    if not rows:
-        return
-    data = pa.table({c: pa.array([r[i] for r in rows]) for i, c in enumerate(cols)})
-    name = f"_emotion_{table}_batch"
-    con.register(name, data)
-    try:
-        quoted = ", ".join(f'"{c}"' for c in cols)
-        con.execute(f"insert or replace into {table} ({quoted}) select {quoted} from {name}")
+        figures = _analyze(con, eng, analyzer, model, upto, progress, batch, redact)
     finally:
-        con.unregister(name)
+        if own:
+            eng.close()
+    set_config(con, SCANNED, str(upto))
+    return figures
+
+
+def _analyze(con: Any, eng: Engine, analyzer: Analyzer, model: steps.Model, upto: int,
+             progress: Any, batch: int, redact: bool) -> dict[str, Any]:  # fmt: skip
+    pending = eng.materialize(_pending(eng, _scanned(con), upto), "emotion_pending")
+    prepared = eng.map_batches(pending.select("seq", "raw", "locale"),
+                               partial(steps.prepare, redact=redact), steps.PREPARED)  # fmt: skip
+    cache_key = analyzer.key
+    if model.anchors is not None:
+        cache_key += f"+themes:{steps.theme_matcher(model).version}"
+    distinct = prepared.select("text_hash", "text", "hint").distinct(on="text_hash")
+    cache = eng.table("text_cache").filter(lambda t: t.analyzer == cache_key)
+    # taken now: the memo written below must not show up here a second time
+    cached = eng.materialize(
+        cache.semi_join(distinct, "text_hash").select("text_hash", result=_text(cache.result))
+    )
+    todo = eng.materialize(
+        distinct.anti_join(cache, "text_hash").mutate(rn=ibis.row_number().over(order_by="text_hash"))
+    )
+    n_texts, n_todo = (int(eng.to_arrow(t.count().as_table()).column(0)[0].as_py())
+                       for t in (prepared, todo))  # fmt: skip
+    if progress is not None:
+        progress.total(n_todo)
+    found = [cached]
+    for start in range(0, n_todo, batch):
+        part = todo.filter(todo.rn >= start, todo.rn < start + batch)
+        results = eng.map_batches(part.select("text_hash", "text", "hint"),
+                                  partial(steps.analyze, model=model), steps.RESULTS)  # fmt: skip
+        _memo(con, eng.to_arrow(results), cache_key)
+        found.append(results)
+        if progress is not None:
+            progress.advance(min(batch, n_todo - start))
+    texts = prepared.select("seq", "text_hash", "n_chars").join(union(*found), "text_hash")
+    columns = eng.map_batches(texts.select("seq", "result"), steps.analysis_columns,
+                              steps.ANALYSIS)  # fmt: skip
+    rows = (pending.drop("raw", "locale").join(texts.drop("result"), "seq").join(columns, "seq")
+            .mutate(analyzer=ibis.literal(analyzer.key)))  # fmt: skip
+    eng.write(rows, "text_analysis", replace=False)
+    sentences = eng.map_batches(texts.select("seq", "result"), steps.sentence_rows,
+                                steps.SENTENCES)  # fmt: skip
+    eng.write(sentences, "text_sentences", replace=False)
+    return {"texts": n_texts, "analysed": n_todo, "from_cache": n_texts - n_todo,
+            "analyzer": analyzer.key}  # fmt: skip
+
+
+def _text(col: ir.Value) -> ir.StringValue:
+    return col.cast("string")
+
+
+def _memo(con: Any, results: Any, cache_key: str) -> None:
+    """Keep the model's results: in the runner in a transaction of their own."""
+    if not results.num_rows:
+        return
+    data = results.append_column("analyzer", pa.array([cache_key] * results.num_rows, pa.string()))
+    memo = getattr(con, "memo", None)
+    with memo() if memo is not None else nullcontext(con) as cur:
+        cur.register("_emotion_memo", data)
+        try:
+            cur.execute("insert or replace into text_cache (text_hash, analyzer, result) "
+                        "select text_hash, analyzer, result from _emotion_memo")  # fmt: skip
+        finally:
+            cur.unregister("_emotion_memo")
 
 
 def forget_analyses(con: duckdb.DuckDBPyConnection, keep_analyzer: str | None = None) -> int:
@@ -319,13 +249,15 @@ def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
 
 
 def run_emotion(
-    con: duckdb.DuckDBPyConnection,
+    con: Any,
     languages: tuple[str, ...],
     settings: EmotionSettings | None = None,
     progress: Any = None,
     full: bool = False,
+    eng: Engine | None = None,
 ) -> dict[str, Any]:
-    """The stage's work: analyse pending texts with the workspace's analyzer, then aggregates."""
+    """The stage's work: analyse pending texts with the workspace's analyzer, then aggregates.
+    ``eng``: the engine the model steps run on (a DuckDB engine on ``con`` when not given)."""
     settings = settings or EmotionSettings()
     name = configured_analyzer(con, settings)
     if full:
@@ -333,18 +265,17 @@ def run_emotion(
     if name == "auto":
         name = resolve_auto(con, settings)
         set_config(con, "analyzer", name)  # the workspace's analyzer from now on
-    analyzer = get_analyzer(name, **analyzer_options(con, name, languages))
-    themes = None
+    options = analyzer_options(con, name, languages)
+    analyzer = get_analyzer(name, **options)
+    anchors = None
     if settings.themes and hasattr(analyzer, "embed"):
-        from empatia.emotion.themes import ThemeMatcher, load_anchors
+        from empatia.emotion.themes import load_anchors
 
-        embed = getattr(analyzer, "embed_reusing", analyzer.embed)
-        themes = ThemeMatcher(embed, load_anchors(con))
-    redact: Callable[[str | None], str | None] | None = None
+        anchors = orjson.dumps(load_anchors(con), option=orjson.OPT_SORT_KEYS).decode()
+    model = steps.Model(name, tuple(sorted(options.items())), anchors=anchors)
     row = con.execute("select value from emotion_config where key = 'redact'").fetchone()
-    if settings.redact or (row and row[0] in ("on", "true", "1")):
-        from empatia.privacy.redact import redact  # the privacy component's public text redactor
-    figures = analyze_pending(con, analyzer, progress, themes=themes, redact=redact)
+    redact = bool(settings.redact or (row and row[0] in ("on", "true", "1")))
+    figures = analyze_pending(con, analyzer, progress, model=model, redact=redact, eng=eng)
     row = con.execute(
         "select count(*) from text_analysis where analyzer <> ?", [analyzer.key]
     ).fetchone()
@@ -366,8 +297,9 @@ def resolve_auto(con: duckdb.DuckDBPyConnection, settings: EmotionSettings | Non
     ).fetchone()
     if row:
         return str(row[0])
-    found = con.execute(f"select count(*) from ({_PENDING})", [_scanned(con)]).fetchone()
-    backlog = int(found[0]) if found else 0
+    with DuckDBEngine(con) as eng:
+        pending = _pending(eng, _scanned(con), upto=2**62)
+        backlog = int(pending.count().to_pyarrow().as_py())
     limit = (settings or EmotionSettings()).auto_fast_above
     if backlog > limit:
         log.info("emotion: %d texts pending; using the fast analyzer (choose with "

@@ -6,13 +6,15 @@ from typing import Any
 
 from empatia.emotion.incremental import SCANNED, run_emotion
 from empatia.pipeline import RunContext
+from empatia.store.engine import engine_for
 
 
 class EmotionStage:
     """Analyses new text touchpoints (cached by text and analyzer version); rebuilds aggregates.
 
     Writes ``text_analysis``, ``text_sentences``, ``touchpoint_emotion`` and ``person_emotion``
-    (each person's texts, through identity's ``event_persons``).
+    (each person's texts, through identity's ``event_persons``). The analyzer runs as the
+    engine's Python model steps (:meth:`~empatia.store.engine.Engine.map_batches`).
     """
 
     name = "emotion"
@@ -22,17 +24,19 @@ class EmotionStage:
 
     def fingerprint(self, ctx: RunContext) -> str:
         """The workspace's own choices in ``emotion_config`` (its progress kept there aside)."""
-        rows = ctx.workspace.store.con.execute(
+        rows = ctx.store.con.execute(
             "select key, value from emotion_config where key <> ? order by key", [SCANNED]
         ).fetchall()
         return repr(rows)
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
-        ws = ctx.workspace
-        return run_emotion(
-            ws.store.con, tuple(ws.settings.languages), ctx.stages.emotion, ctx.progress,
-            full=ctx.full,
-        )
+        eng, close = engine_for(ctx)  # the model steps run where the engine runs
+        try:
+            return run_emotion(ctx.store.con, tuple(ctx.workspace.settings.languages),
+                               ctx.stages.emotion, ctx.progress, full=ctx.full, eng=eng)  # fmt: skip
+        finally:
+            if close:
+                eng.close()
 
 
 STAGE = EmotionStage()

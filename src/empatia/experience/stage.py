@@ -34,7 +34,7 @@ class ExperienceStage:
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         cfg = ctx.stages.experience
-        con = ctx.workspace.store.con
+        con = ctx.store.con
         ctx.progress.total(4)
         # Service journeys and trajectories: only the people whose events or analysed texts
         # changed (empatia.store.changes); surveys and the perception gap: everything.

@@ -22,6 +22,7 @@ import hashlib
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
+from typing import Any
 
 import duckdb
 
@@ -77,8 +78,7 @@ def _extract_until(eng: DuckDBEngine, config: IdentityConfig, top: int) -> int:
     return int(figures["max_seq"])
 
 
-def _attach(cur: object, config: IdentityConfig, last: int, top: int) -> int:
-    assert isinstance(cur, duckdb.DuckDBPyConnection)
+def _attach(cur: Any, config: IdentityConfig, last: int, top: int) -> int:
     rows = cur.execute(
         "select seq, kind, value from identity_event_ids where seq > ? and seq <= ? order by seq",
         [last, top],

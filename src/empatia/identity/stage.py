@@ -44,7 +44,7 @@ def _count(store: Store, sql: str) -> int:
 
 def full_reason(ctx: RunContext, config: IdentityConfig, eng: Engine) -> str | None:
     """Why this run needs the batch resolution (``None``: the fresh path will do)."""
-    store = ctx.workspace.store
+    store = ctx.store
     state = {k: v for k, v in store.con.execute("select key, value from identity_state").fetchall()}
     if ctx.full:
         return "full"
@@ -81,11 +81,11 @@ class IdentityStage:
               "identity_state", "merge_history", "merge_identifiers")
 
     def fingerprint(self, ctx: RunContext) -> str:
-        return structure(ctx.workspace.store, ctx.stages.identity)
+        return structure(ctx.store, ctx.stages.identity)
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         config = ctx.stages.identity
-        store = ctx.workspace.store
+        store = ctx.store
         eng, own = engine_for(ctx)
         try:
             reason = full_reason(ctx, config, eng)

@@ -24,7 +24,7 @@ class JourneysStage:
     writes = ("journey_steps", "journey_sessions", "journeys")
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
-        store = ctx.workspace.store
+        store = ctx.store
         smap = load_stage_map(store.con, ctx.stages.journeys.stage_map_file)
         ctx.progress.total(3)
         eng, owned = engine_for(ctx)

@@ -108,7 +108,7 @@ class PrivacyStage:
     watches = ("consent_ledger",)  # also written by the CLI and HTTP API
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
-        store = ctx.workspace.store
+        store = ctx.store
         consent.ensure_view(store)
         figures: dict[str, Any] = {"consent_records": read_consent(store, full=ctx.full)}
         purged = purge_erased(store)
@@ -118,8 +118,8 @@ class PrivacyStage:
             # Per table, derived rows included: {"events": 1204, "text_analysis": 310}.
             policies = retention.for_settings(settings)
             figures.update(retention.figures(retention.apply(store, policies)))
-        if purged and settings.rewrite:
-            rewrite(store)
+        if purged and settings.rewrite:  # the erased bytes leave the file: once committed
+            ctx.after_commit(lambda: rewrite(ctx.workspace.store))
         return figures
 
 

@@ -116,7 +116,7 @@ class ProfilesStage:
     def fingerprint(self, ctx: RunContext) -> str:
         """Beyond events and options: the exchange rates and the reporting currency."""
         money = Reporting.from_settings(ctx.workspace.settings)
-        return f"{rates_fingerprint(ctx.workspace.store, money.currency)}|{money.assume_missing}"
+        return f"{rates_fingerprint(ctx.store, money.currency)}|{money.assume_missing}"
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         eng, own = engine_for(ctx)

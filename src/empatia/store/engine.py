@@ -15,9 +15,11 @@ into the session, and its results are copied back.
 from __future__ import annotations
 
 import os
+import sys
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -26,11 +28,24 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from empatia.errors import ConfigError, MissingExtraError
+from empatia.store.scoped import StageStore, _Settling
+from empatia.store.store import transaction
 
 if TYPE_CHECKING:
     from empatia.store import Store
 
 ENGINES = ("duckdb", "spark")
+
+#: A Python model step over Arrow record batches (:meth:`Engine.map_batches`).
+BatchFn = Callable[[pa.RecordBatch], "pa.RecordBatch | pa.Table"]
+#: Rows per batch a model step gets.
+BATCH_ROWS = 2048
+
+
+def conform(out: pa.RecordBatch | pa.Table, schema: pa.Schema) -> pa.Table:
+    """What a model step returned, as a table of exactly ``schema`` (columns by name)."""
+    table = pa.Table.from_batches([out]) if isinstance(out, pa.RecordBatch) else out
+    return table.select(schema.names).cast(schema)
 
 
 @ibis.udf.scalar.builtin(name="json_extract_string")
@@ -80,6 +95,21 @@ class Engine:
     def to_arrow(self, expr: ir.Expr) -> pa.Table:
         return expr.to_pyarrow()
 
+    # -- Python model steps ---------------------------------------------------------------
+    def map_batches(self, expr: ir.Table, fn: BatchFn, schema: pa.Schema,
+                    name: str | None = None) -> ir.Table:  # fmt: skip
+        """A Python model step: ``fn`` applied to the rows of ``expr`` in Arrow record
+        batches, where the rows are — in this process on DuckDB, in Spark's Python workers
+        on the executors (``mapInArrow``), never through the driver — as a table of
+        ``schema``.
+
+        ``fn`` takes a batch and returns the rows it makes of it (any number, as a record
+        batch or a table with ``schema``'s columns). It must be pure and picklable (a
+        module-level function, or a :func:`functools.partial` of one): a model it needs is
+        loaded once per process, not shipped.
+        """
+        raise NotImplementedError
+
     def splink_api(self) -> Any:
         """The Splink database API for probabilistic matching on this engine."""
         return splink_duckdb_api()
@@ -115,12 +145,13 @@ class Engine:
         """Forget any copy of a store table this engine holds (it was just written)."""
 
     def close(self) -> None:
-        for name in self._temps:
-            try:
-                self.con.drop_table(name, force=True)
-            except Exception:  # noqa: BLE001 - best effort clean-up
-                pass
+        for name in list(self._temps):
+            self._drop(name)
         self._temps.clear()
+
+    def _drop(self, name: str) -> None:
+        """Drop a temporary table this engine made."""
+        self.con.drop_table(name, force=True)
 
     def _temp_name(self, name: str | None) -> str:
         return f"_emp_{name or 'tmp'}_{uuid.uuid4().hex[:8]}"
@@ -145,21 +176,17 @@ def splink_duckdb_api() -> Any:
 def write_arrow(
     store: Store, data: pa.Table, table: str, *, replace: bool = True, where: str | None = None
 ) -> int:
-    """Insert an Arrow table into a store table by column name, in one transaction."""
-    cur = store.con.cursor()
-    try:
+    """Insert an Arrow table into a store table by column name, in one transaction (the
+    stage's own when ``store`` is a stage's view of it)."""
+    with store.write() as cur:
         cur.register("_emp_incoming", data)
-        cur.execute("begin transaction")
-        if replace:
-            cur.execute(f"delete from {table}" + (f" where {where}" if where else ""))
-        cur.execute(f"insert into {table} by name select * from _emp_incoming")
-        cur.execute("commit")
-        return data.num_rows
-    except Exception:
-        cur.execute("rollback")
-        raise
-    finally:
-        cur.close()
+        try:
+            if replace:
+                cur.execute(f"delete from {table}" + (f" where {where}" if where else ""))
+            cur.execute(f"insert into {table} by name select * from _emp_incoming")
+        finally:
+            cur.unregister("_emp_incoming")
+    return data.num_rows
 
 
 class DuckDBEngine(Engine):
@@ -168,16 +195,28 @@ class DuckDBEngine(Engine):
     name = "duckdb"
     incremental = True
 
-    def __init__(self, store: Store) -> None:
-        self._cur = store.con.cursor()  # own session settings (Ibis sets UTC), same database
-        super().__init__(store, ibis.duckdb.from_connection(self._cur))
+    def __init__(self, store: Store | StageStore | duckdb.DuckDBPyConnection) -> None:
+        # Inside a stage: its transaction's cursor, so what the engine writes is the stage's
+        # outputs, committed with them. On a caller's connection: that connection (its
+        # temporary tables, its transaction). Otherwise a cursor of its own (own session
+        # settings: Ibis sets UTC), on the same database.
+        self._stage = isinstance(store, StageStore)
+        self._owned = not (self._stage or isinstance(store, duckdb.DuckDBPyConnection))
+        if isinstance(store, StageStore):
+            self._cur = store.raw
+        elif isinstance(store, duckdb.DuckDBPyConnection):
+            self._cur = _Settling(store)
+        else:
+            self._cur = store.con.cursor()
+        super().__init__(store, ibis.duckdb.from_connection(self._cur))  # type: ignore[arg-type]
 
     def table(self, name: str) -> ir.Table:
         return self.con.table(name)
 
     @contextmanager
     def store_cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        yield self._cur
+        # in a stage: its transaction (checked); temporary tables are this session's either way
+        yield self.store if self._stage else self._cur  # type: ignore[misc]
 
     def from_arrow(self, data: pa.Table | Any, name: str | None = None) -> ir.Table:
         return self.materialize(ibis.memtable(data), name)
@@ -194,28 +233,38 @@ class DuckDBEngine(Engine):
         name = table.get_name()
         if name in self._temps:
             self._temps.remove(name)
-            self.con.drop_table(name, force=True)
+            self._drop(name)
+
+    def map_batches(self, expr: ir.Table, fn: BatchFn, schema: pa.Schema,
+                    name: str | None = None) -> ir.Table:  # fmt: skip
+        # The rows are in this process already; the stage's cursor cannot stream one
+        # result while it writes another, so read them first.
+        data = self.to_arrow(expr)
+        out = [conform(fn(b), schema) for b in data.to_batches(max_chunksize=BATCH_ROWS)]
+        return self.from_arrow(pa.concat_tables(out) if out else schema.empty_table(), name)
+
+    def _drop(self, name: str) -> None:
+        # Ibis's drop_table spells it in a way DuckDB 2 refuses for a temporary table.
+        self._cur.execute(f'drop table if exists temp."{name}"')
 
     def write(
         self, expr: ir.Table, table: str, *, replace: bool = True, where: str | None = None
     ) -> int:
         # Same database: let DuckDB move the rows without a round trip through Arrow.
         sql = self.con.compile(expr)
-        cur = self._cur
-        cur.execute("begin transaction")
-        try:
+        cur = self._cur  # the session holding this engine's temporary tables
+        if isinstance(self.store, StageStore):  # the stage's transaction: check, then join it
+            self.store.check(f"insert into {table} select 1")
+        with nullcontext() if self._stage else transaction(cur):
             if replace:
                 cur.execute(f"delete from {table}" + (f" where {where}" if where else ""))
             row = cur.execute(f"insert into {table} by name {sql}").fetchone()
-            cur.execute("commit")
-        except Exception:
-            cur.execute("rollback")
-            raise
         return int(row[0]) if row else 0
 
     def close(self) -> None:
         super().close()
-        self._cur.close()
+        if self._owned:  # a stage's cursor is closed when its transaction ends
+            self._cur.close()
 
 
 class SparkEngine(Engine):
@@ -290,6 +339,15 @@ class SparkEngine(Engine):
     def to_arrow(self, expr: ir.Expr) -> pa.Table:
         return expr.to_pyarrow()
 
+    def map_batches(self, expr: ir.Table, fn: BatchFn, schema: pa.Schema,
+                    name: str | None = None) -> ir.Table:  # fmt: skip
+        df = self.session.sql(self.con.compile(expr))
+        out = df.mapInArrow(partial(_mapped, fn, schema), _spark_schema(schema))
+        tmp = self._temp_name(name)
+        out.localCheckpoint(eager=True).createOrReplaceTempView(tmp)  # a model runs once
+        self._temps.append(tmp)
+        return self.con.table(tmp)
+
     def splink_api(self) -> Any:
         """Splink's Spark linker on this session (its similarity jar is registered by
         :func:`spark_session`)."""
@@ -302,6 +360,14 @@ class SparkEngine(Engine):
             self.session.catalog.dropTempView(name)
         self._temps.clear()
         self._loaded.clear()
+
+
+def _mapped(fn: BatchFn, schema: pa.Schema, batches: Iterator[pa.RecordBatch]
+            ) -> Iterator[pa.RecordBatch]:  # fmt: skip
+    """A model step as Spark's ``mapInArrow`` runs it, in a Python worker."""
+    for batch in batches:
+        for start in range(0, batch.num_rows, BATCH_ROWS):
+            yield from conform(fn(batch.slice(start, BATCH_ROWS)), schema).to_batches()
 
 
 def _spark_safe(data: pa.Table) -> pa.Table:
@@ -333,6 +399,9 @@ def spark_session(master: str = "local[2]", **conf: str) -> Any:
     except ImportError as e:
         raise MissingExtraError("pyspark", "spark") from e
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # Python model steps run in Python workers: this interpreter, where Empatia is installed
+    # (on a cluster, the executors' own: spark.pyspark.python or PYSPARK_PYTHON)
+    os.environ.setdefault("PYSPARK_PYTHON", conf.get("spark.pyspark.python", sys.executable))
     builder = (
         SparkSession.builder.master(master)
         .appName("empatia")
@@ -388,5 +457,5 @@ def engine_for(ctx: Any) -> tuple[Engine, bool]:
     shared = ctx.engine_instance
     if isinstance(shared, Engine):
         return shared, False
-    eng = connect(ctx.workspace.store, ctx.engine, master=ctx.master, session=ctx.spark_session)
+    eng = connect(ctx.store, ctx.engine, master=ctx.master, session=ctx.spark_session)
     return eng, True
