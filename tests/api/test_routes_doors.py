@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from empatia.api import app as app_module
 from empatia.api.app import create_app
 from empatia.emotion.incremental import rebuild_aggregates
+from empatia.store.engine import DuckDBEngine
 from empatia.errors import StoreLockedError
 from empatia.workspace import Workspace
 from tests.privacy.conftest import ALA, build, fake_emotion
@@ -31,7 +32,8 @@ def world_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ws = Workspace(db=d / "w.duckdb")
     build(ws, d)
     fake_emotion(ws)
-    rebuild_aggregates(ws.store.con)
+    with DuckDBEngine(ws.store) as eng:
+        rebuild_aggregates(eng)
     ws.store.checkpoint()
     ws.close()
     return d / "w.duckdb"

@@ -1,5 +1,5 @@
-"""The emotion stage's model steps on Spark: the analyzer runs in Spark's Python workers
-(``mapInArrow``) and the analyses are the ones DuckDB makes in process."""
+"""The emotion stage on Spark: the analyzer runs in Spark's Python workers (``mapInArrow``),
+the aggregates are Ibis on Spark, and every row is the one DuckDB makes in process."""
 
 from __future__ import annotations
 
@@ -45,6 +45,10 @@ def _analyses(engine: str, session: Any = None) -> dict[str, Any]:
                 "select seq, idx, sentiment, round(score, 6) from text_sentences order by all"
             ).fetchall(),
             "memo": s.con.execute("select count(*) from text_cache").fetchone(),
+            "touchpoints": s.con.execute(
+                "select event, channel, n_texts, round(mean_score, 6), round(share_negative, 6)"
+                " from touchpoint_emotion order by all"
+            ).fetchall(),
         }
 
 
@@ -53,3 +57,4 @@ def test_the_analyzer_runs_on_spark_and_makes_the_same_analyses(spark_session: A
     assert spark == duck
     assert duck["figures"]["texts"] == 5 and duck["figures"]["analysed"] == 4
     assert [r[0] for r in duck["rows"]] == [1, 2, 3, 4, 6] and duck["memo"] == (4,)
+    assert sum(r[2] for r in duck["touchpoints"]) == 5

@@ -99,14 +99,15 @@ def _pending(eng: Engine, scanned: int, upto: int) -> ir.Table:
 
 def analyze_pending(
     con: Any,
+    eng: Engine,
     analyzer: Analyzer,
+    model: steps.Model,
     progress: Any = None,
     batch: int = 2000,
-    model: steps.Model | None = None,
     redact: bool = False,
-    eng: Engine | None = None,
 ) -> dict[str, Any]:
-    """Analyse every text touchpoint not yet in ``text_analysis``; return figures.
+    """Analyse every text touchpoint not yet in ``text_analysis`` with ``model`` on ``eng``;
+    return figures.
 
     The model runs as the engine's Python steps (:mod:`empatia.emotion.steps`) on each
     distinct text not in ``text_cache``, ``batch`` texts at a time; each batch's results are
@@ -114,16 +115,9 @@ def analyze_pending(
     so a run cut off does not analyse them again. With ``redact`` the analyzer only ever
     sees redacted text (:func:`empatia.privacy.redact.redact`).
     """
-    model = model or steps.Model(analyzer.key.split(":")[0], ())
     top = con.execute("select coalesce(max(seq), 0) from events").fetchone()
     upto = int(top[0]) if top else 0
-    own = eng is None
-    eng = eng or DuckDBEngine(con)
-    try:
-        figures = _analyze(con, eng, analyzer, model, upto, progress, batch, redact)
-    finally:
-        if own:
-            eng.close()
+    figures = _analyze(con, eng, analyzer, model, upto, progress, batch, redact)
     set_config(con, SCANNED, str(upto))
     return figures
 
@@ -203,49 +197,36 @@ def forget_analyses(con: duckdb.DuckDBPyConnection, keep_analyzer: str | None = 
     return int(row[0]) if row else 0
 
 
-def rebuild_aggregates(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """``touchpoint_emotion`` always; ``person_emotion`` when identity's ``event_persons`` exists."""
-    emo_cols = ", ".join(f"avg({e}) as {e}" for e in EMOTIONS)
-    con.execute(f"""
-        create or replace table touchpoint_emotion as
-        select event, channel, count(*) as n_texts, avg(score) as mean_score,
-               avg(case when sentiment = 'negative' then 1.0 else 0.0 end) as share_negative,
-               avg(case when n_effort > 0 then 1.0 else 0.0 end) as share_effort,
-               avg(case when n_escalation > 0 then 1.0 else 0.0 end) as share_escalation,
-               {emo_cols}
-        from text_analysis group by event, channel
-    """)
-    figures = {"touchpoints": _count(con, "touchpoint_emotion")}
-    con.execute(f"""
-        create or replace table person_emotion as
-        with t as (
-            select p.person_id, a.*,
-                   row_number() over (partition by p.person_id order by a."timestamp" desc, a.seq desc) as rn
-            from text_analysis a join event_persons p using (seq)
-        )
-        select person_id,
-               count(*) as n_texts,
-               avg(score) as mean_score,
-               min(score) as min_score,
-               sum(case when sentiment = 'negative' then 1 else 0 end) as n_negative,
-               sum(n_effort) as n_effort_cues,
-               sum(n_escalation) as n_escalation_cues,
-               max("timestamp") as last_text_at,
-               max(case when rn = 1 then score end) as last_score,
-               max(case when rn = 1 then sentiment end) as last_sentiment,
-               max(case when rn = 1 then dominant_emotion end) as last_emotion,
-               max(case when rn = 1 then seq end) as last_seq,
-               {", ".join(f"avg({e}) as {e}" for e in EMOTIONS)},
-               regr_slope(score, epoch("timestamp") / 86400.0) as score_trend_per_day
-        from t group by person_id
-    """)
-    figures["persons"] = _count(con, "person_emotion")
+def rebuild_aggregates(eng: Engine) -> dict[str, int]:
+    """``touchpoint_emotion`` (per event and channel) and ``person_emotion`` (per person of
+    identity's ``event_persons``), rebuilt from ``text_analysis``."""
+    a = eng.table("text_analysis")
+    share = lambda cond: ibis.ifelse(cond, 1, 0).mean()  # noqa: E731 (1.0 is a decimal on Spark)
+    emotions = {e: a[e].mean() for e in EMOTIONS}
+    touchpoints = a.group_by("event", "channel").aggregate(
+        n_texts=a.count(), mean_score=a.score.mean(), share_negative=share(a.sentiment == "negative"),
+        share_effort=share(a.n_effort > 0), share_escalation=share(a.n_escalation > 0), **emotions,
+    )
+    figures = {"touchpoints": eng.write(touchpoints, "touchpoint_emotion")}
+    p = eng.table("event_persons").select("seq", "person_id")
+    j = a.join(p, "seq")
+    t = j.mutate(
+        rn=ibis.row_number().over(group_by=j.person_id, order_by=[j.timestamp.desc(), j.seq.desc()]),
+        day=j.timestamp.epoch_seconds() / 86400.0,
+    )
+    last = t.rn == 0
+    slope = t.score.cov(t.day, how="pop") / t.day.var(how="pop")
+    persons = t.group_by("person_id").aggregate(
+        n_texts=t.count(), mean_score=t.score.mean(), min_score=t.score.min(),
+        n_negative=(t.sentiment == "negative").sum(), n_effort_cues=t.n_effort.sum(),
+        n_escalation_cues=t.n_escalation.sum(), last_text_at=t.timestamp.max(),
+        last_score=t.score.max(where=last), last_sentiment=t.sentiment.max(where=last),
+        last_emotion=t.dominant_emotion.max(where=last), last_seq=t.seq.max(where=last),
+        **{e: t[e].mean() for e in EMOTIONS},
+        score_trend_per_day=ibis.ifelse(t.day.var(how="pop") > 0, slope, ibis.null()),
+    )
+    figures["persons"] = eng.write(persons, "person_emotion")
     return figures
-
-
-def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
-    row = con.execute(f"select count(*) from {table}").fetchone()
-    return int(row[0]) if row else 0
 
 
 def run_emotion(
@@ -275,7 +256,14 @@ def run_emotion(
     model = steps.Model(name, tuple(sorted(options.items())), anchors=anchors)
     row = con.execute("select value from emotion_config where key = 'redact'").fetchone()
     redact = bool(settings.redact or (row and row[0] in ("on", "true", "1")))
-    figures = analyze_pending(con, analyzer, progress, model=model, redact=redact, eng=eng)
+    own = eng is None
+    eng = eng or DuckDBEngine(con)
+    try:
+        figures = analyze_pending(con, eng, analyzer, model, progress, redact=redact)
+        figures.update(rebuild_aggregates(eng))
+    finally:
+        if own:
+            eng.close()
     row = con.execute(
         "select count(*) from text_analysis where analyzer <> ?", [analyzer.key]
     ).fetchone()
@@ -283,7 +271,6 @@ def run_emotion(
         figures["other_analyzer"] = int(row[0])  # kept as they are until a reanalysis
         log.warning("emotion: %d texts were analysed by another analyzer; run "
                     "`empatia emotion reanalyze` to redo them with %s", row[0], analyzer.key)  # fmt: skip
-    figures.update(rebuild_aggregates(con))
     return figures
 
 
