@@ -718,10 +718,23 @@ class Workspace:
         return decide_now(self, identifier, context, record=False)
 
     def _table(self, table: str, stage: str) -> pa.Table:
-        if not self.store.table_exists(table):
+        if not self._produced(table, stage):
             raise NotFoundError(f"no {table} yet: run the {stage} stage first, e.g. ws.run()",
                                 table=table)  # fmt: skip
         return self._arrow(f"select * from {table}")
+
+    def _produced(self, table: str, stage: str) -> bool:
+        """Whether ``stage`` has made ``table``: it holds rows, or the stage has run (its
+        migrations create the table empty before that)."""
+        if not self.store.table_exists(table):
+            return False
+        with self.store.read() as cur:
+            if cur.execute(f"select exists (select 1 from {table})").fetchone() == (True,):
+                return True
+            if not self.store.table_exists("pipeline_state"):
+                return False
+            ran = cur.execute("select count(*) from pipeline_state where stage = ?", [stage])
+            return ran.fetchone() != (0,)
 
     def _arrow(self, query: str) -> pa.Table:
         cur = self.store.cursor()  # its own: the thread's cursor may hold an unfinished result

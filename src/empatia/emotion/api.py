@@ -54,13 +54,11 @@ def person_emotion(ws: Any, identifier: str, *, limit: int = 50) -> dict[str, An
     pid = find_person(store, identifier)
     cur = store.cursor()
     try:
-        summary: dict[str, Any] | None = None
         res: duckdb.DuckDBPyConnection | None
-        if store.table_exists("person_emotion"):
-            res = cur.execute("select * from person_emotion where person_id = ?", [pid])
-            names = [d[0] for d in res.description]
-            row = res.fetchone()
-            summary = dict(zip(names, row, strict=True)) if row else None
+        res = cur.execute("select * from person_emotion where person_id = ?", [pid])
+        names = [d[0] for d in res.description]
+        row = res.fetchone()
+        summary = dict(zip(names, row, strict=True)) if row else None
         res = cur.execute(
             f"select {', '.join(_TEXT_COLUMNS)} from text_analysis a join event_persons p"
             ' using (seq) where p.person_id = ? order by a."timestamp" desc, seq desc limit ?',
@@ -83,8 +81,6 @@ def person_emotion(ws: Any, identifier: str, *, limit: int = 50) -> dict[str, An
 def touchpoints(ws: Any) -> list[dict[str, Any]]:
     """Emotion per touchpoint (event and channel) of the latest run, most texts first."""
     store = _store(ws)
-    if not store.table_exists("touchpoint_emotion"):
-        return []
     cur = store.cursor()
     try:
         res = cur.execute("select * from touchpoint_emotion order by n_texts desc, event, channel")
