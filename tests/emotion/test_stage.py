@@ -155,3 +155,17 @@ def test_a_run_that_fails_keeps_the_models_memo_and_leaves_no_analyses(store, mo
     monkeypatch.undo()
     figures = run_emotion(store.con, LANGS)
     assert figures["texts"] == 4 and figures["analysed"] == 0 and figures["from_cache"] == 4
+
+
+def test_the_results_memo_keeps_its_key_so_an_upgrade_reanalyses_nothing(store):
+    """The memo's key (analyzer version + theme anchors' version) is the one the anchors in
+    their own order give: stores analysed before keep every cached result."""
+    from empatia.emotion.registry import get_analyzer
+    from empatia.emotion.themes import ThemeMatcher, load_anchors
+
+    set_config(store.con, "analyzer", "encoder")
+    run_emotion(store.con, LANGS)
+    encoder = get_analyzer("encoder", languages=LANGS)
+    version = ThemeMatcher(encoder.embed, load_anchors(store.con)).version
+    keys = {r[0] for r in store.con.execute("select distinct analyzer from text_cache").fetchall()}
+    assert keys == {f"{encoder.key}+themes:{version}"}

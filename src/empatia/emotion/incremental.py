@@ -252,7 +252,7 @@ def run_emotion(
     if settings.themes and hasattr(analyzer, "embed"):
         from empatia.emotion.themes import load_anchors
 
-        anchors = orjson.dumps(load_anchors(con), option=orjson.OPT_SORT_KEYS).decode()
+        anchors = orjson.dumps(load_anchors(con)).decode()  # in order: part of the cache key
     model = steps.Model(name, tuple(sorted(options.items())), anchors=anchors)
     row = con.execute("select value from emotion_config where key = 'redact'").fetchone()
     redact = bool(settings.redact or (row and row[0] in ("on", "true", "1")))
