@@ -12,12 +12,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import ibis
+import ibis.expr.types as ir
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
 
 from empatia.decide import signals
 from empatia.decide.catalogue import Catalogue, load_catalogue
@@ -35,6 +39,8 @@ from empatia.decide.recommenders import (
     topk_rows,
 )
 from empatia.store import Store
+from empatia.store.engine import DuckDBEngine, Engine
+from empatia.store.scoped import StageStore, stage_transaction
 
 #: Blend weights tuned on the retail validation split (benchmarks/results/decide.md).
 #: Co-occurrence is EASE item-to-item weights (``CoOccurrence(method="ease")``) at 0.25 since
@@ -150,10 +156,52 @@ def candidates_for(model: Hybrid, users: np.ndarray, k: int = N_CANDIDATES) -> l
     return out
 
 
-def train(store: Store, *, weights: dict[str, float] | None = None, factors: int = 64,
-          catalogue: Catalogue | None = None, now: datetime | None = None,
-          progress: Callable[[int], None] | None = None, batch: int = 1024) -> Trained:
-    """Fit the hybrid on every purchase and precompute each person's candidates and state."""
+@dataclass
+class Fitted:
+    """The hybrid fitted on every purchase (``None``: no purchase yet), each person's policy
+    inputs, and the cold-start candidates."""
+
+    model: Hybrid | None
+    states: dict[str, dict[str, Any]]
+    fallback: list[Candidate]
+    as_of: datetime
+    seq: int
+    steps: dict[str, float]
+
+    @property
+    def users(self) -> dict[str, int]:
+        """Person id → the model's row for them (only people with purchases)."""
+        if self.model is None:
+            return {}
+        return {str(p): u for u, p in enumerate(self.model.data.persons)}
+
+    def people(self) -> pa.Table:
+        """One row per person for the scoring step: ``person_id``, ``user`` (the model's row,
+        -1: cold start) and ``state`` (the policy inputs as JSON)."""
+        users = self.users
+        pids = list(users) + [p for p in self.states if p not in users]
+        rows = [users.get(p, -1) for p in pids]
+        states = []
+        for pid, u in zip(pids, rows, strict=True):
+            st = self.states.get(pid, {"person_id": pid})
+            if u < 0:
+                st["cold_start"] = True
+            states.append(orjson.dumps(st).decode())
+        return pa.table({"person_id": pa.array(pids, pa.string()),
+                         "user": pa.array(rows, pa.int64()),
+                         "state": pa.array(states, pa.string())})  # fmt: skip
+
+
+def fit(store: Store, *, weights: dict[str, float] | None = None, factors: int = 64,
+        catalogue: Catalogue | None = None, now: datetime | None = None) -> Fitted:
+    """Read every purchase and every person's state, and fit the hybrid.
+
+    Fitting needs all the interactions at once, so it runs on the driver: the purchases are
+    collected there and aggregated into person × item occasions
+    (:class:`~empatia.decide.recommenders.Interactions`, a sparse matrix of the size of the
+    purchase history); scoring and choosing per person is :func:`decide_batch`, the engine's
+    model step.
+    """
     t0 = time.perf_counter()
     catalogue = catalogue or load_catalogue()
     now = now or _now(store)
@@ -163,18 +211,11 @@ def train(store: Store, *, weights: dict[str, float] | None = None, factors: int
     steps["read purchases"] = time.perf_counter() - t0
     states = signals.person_states(store, now, catalogue.policy, buys)
     steps["read state"] = time.perf_counter() - t0 - sum(steps.values())
-    result = Trained(as_of=now, states=states, seq=seq, steps=steps)
-    cands: dict[str, list[Candidate]] = {}
+    model, fallback = None, []
     if len(buys):
         data = Interactions.from_frame(buys, as_of=pd.Timestamp(now))
         model = make_model(weights, factors).fit(data)
         steps["fit"] = time.perf_counter() - t0 - sum(steps.values())
-        result.items = data.n_items
-        for users in batches(data.n_persons, batch):
-            for u, lst in zip(users, candidates_for(model, users), strict=True):
-                cands[str(data.persons[u])] = lst
-            if progress:
-                progress(len(users))
         trending = _rownorm(model.parts["trending"].pop[None, :])[0]
         order = np.argsort(-trending, kind="stable")[:N_CANDIDATES]
         fallback = [Candidate(item=str(data.items[i]), score=round(float(trending[i]), 4),
@@ -182,38 +223,36 @@ def train(store: Store, *, weights: dict[str, float] | None = None, factors: int
                               name=data.names.get(str(data.items[i])),
                               category=data.category.get(str(data.items[i])), fallback=True)
                     for i in order if trending[i] > 0]
-        steps["candidates"] = time.perf_counter() - t0 - sum(steps.values())
-    else:
-        fallback = []
-    for pid in states:
+    return Fitted(model, states, fallback, now, seq, steps)
+
+
+def train(store: Store, *, weights: dict[str, float] | None = None, factors: int = 64,
+          catalogue: Catalogue | None = None, now: datetime | None = None,
+          progress: Callable[[int], None] | None = None, batch: int = 1024) -> Trained:
+    """Fit the hybrid on every purchase and precompute each person's candidates and state,
+    in this process (the batch run, :func:`run`, scores on the engine instead)."""
+    t0 = time.perf_counter()
+    f = fit(store, weights=weights, factors=factors, catalogue=catalogue, now=now)
+    result = Trained(as_of=f.as_of, states=f.states, seq=f.seq, steps=f.steps)
+    cands: dict[str, list[Candidate]] = {}
+    if f.model is not None:
+        data = f.model.data
+        result.items = data.n_items
+        for users in batches(data.n_persons, batch):
+            for u, lst in zip(users, candidates_for(f.model, users), strict=True):
+                cands[str(data.persons[u])] = lst
+            if progress:
+                progress(len(users))
+        f.steps["candidates"] = time.perf_counter() - t0 - sum(f.steps.values())
+    for pid in f.states:
         if pid not in cands:
-            cands[pid] = fallback
-            states[pid]["cold_start"] = True
+            cands[pid] = f.fallback
+            f.states[pid]["cold_start"] = True
             result.cold_start += 1
     result.candidates = cands
     result.persons = len(cands)
     result.train_s = time.perf_counter() - t0
     return result
-
-
-def write_inputs(store: Store, trained: Trained) -> int:
-    """Keep each person's candidates and state for the real-time path."""
-    now = trained.as_of or datetime.now(UTC)
-    pids = list(trained.candidates)
-    frame = pd.DataFrame({
-        "person_id": pids,
-        "candidates": [orjson.dumps(trained.candidates[p]).decode() for p in pids],
-        "state": [orjson.dumps(trained.states.get(p, {"person_id": p})).decode() for p in pids],
-        "cold_start": [bool(trained.states.get(p, {}).get("cold_start")) for p in pids],
-        "computed_at": now,
-        "seq": trained.seq,
-    })
-    with store.write() as cur:  # all or nothing: an error leaves the previous inputs
-        cur.execute("delete from decide_inputs")
-        cur.register("_decide_inputs", frame)
-        cur.execute("insert into decide_inputs select * from _decide_inputs")
-        cur.unregister("_decide_inputs")
-    return len(frame)
 
 
 def decide_all(trained: Trained, catalogue: Catalogue | None = None,
@@ -229,20 +268,124 @@ def decide_all(trained: Trained, catalogue: Catalogue | None = None,
     return out
 
 
-def write_decisions(store: Store, decisions: list[Decision], export: Path | None = None) -> int:
+_TS = pa.timestamp("us", tz="UTC")
+#: The columns of ``decide_inputs`` a person's scoring makes.
+INPUTS = pa.schema([("person_id", pa.string()), ("candidates", pa.string()),
+                    ("state", pa.string()), ("cold_start", pa.bool_()),
+                    ("computed_at", _TS), ("seq", pa.int64())])  # fmt: skip
+#: The columns of ``decisions``.
+DECISIONS = pa.schema([("person_id", pa.string()), ("action", pa.string()),
+                       ("kind", pa.string()), ("channel", pa.string()), ("items", pa.string()),
+                       ("reason", pa.string()), ("scores", pa.string()), ("policy", pa.string()),
+                       ("fallback", pa.bool_()), ("cost", pa.float64()),
+                       ("expires_at", _TS), ("decided_at", _TS)])  # fmt: skip
+#: What the model step makes per person: a row of each.
+DECIDED = pa.schema([*INPUTS, *(f for f in DECISIONS if f.name != "person_id")])
+#: The tables the batch run writes (the stage's ``writes``).
+WRITES = ("decide_inputs", "decide_runs", "decisions")
+
+
+def decided_rows(pids: list[str], cands: list[list[Candidate]], states: list[dict[str, Any]],
+                 cold: list[bool], catalogue: Catalogue, as_of: datetime, seq: int) -> pa.Table:
+    """Each person's decision from their candidates and state, as rows of :data:`DECIDED`."""
+    decisions = [choose(PersonState.from_dict(st), c, catalogue, None, as_of)
+                 for st, c in zip(states, cands, strict=True)]  # fmt: skip
     frame = decisions_frame(decisions)
-    with store.write() as cur:  # all or nothing: an error leaves the previous decisions
-        cur.execute("delete from decisions")
-        cur.register("_decisions", frame)
-        cur.execute("insert into decisions by name select * from _decisions")
-        cur.unregister("_decisions")
+    frame["candidates"] = [orjson.dumps(c).decode() for c in cands]
+    frame["state"] = [orjson.dumps(st).decode() for st in states]
+    frame["cold_start"] = cold
+    frame["computed_at"] = pd.Timestamp(as_of)
+    frame["seq"] = seq
+    frame["person_id"] = pids
+    return pa.Table.from_pandas(frame[DECIDED.names], schema=DECIDED, preserve_index=False)
+
+
+def decide_batch(model: Hybrid | None, fallback: list[Candidate], catalogue: Catalogue,
+                 as_of: datetime, seq: int, batch: pa.RecordBatch) -> pa.Table:
+    """The model step of the batch run (:meth:`~empatia.store.engine.Engine.map_batches`):
+    the people of ``batch`` (``person_id``, ``user``, ``state``) scored by the fitted
+    ``model`` — their top candidates, explained — and their decisions chosen by the policy.
+    Pure: on Spark it runs on the executors, with the model shipped in the partial."""
+    pids = [str(p) for p in batch.column("person_id").to_pylist()]
+    users = np.asarray(batch.column("user").to_numpy(zero_copy_only=False), dtype=np.int64)
+    states = [orjson.loads(s) for s in batch.column("state").to_pylist()]
+    cands: list[list[Candidate]] = [fallback] * len(pids)
+    known = np.flatnonzero(users >= 0)
+    if model is not None and len(known):
+        for r, lst in zip(known, candidates_for(model, users[known]), strict=True):
+            cands[r] = lst
+    cold = [bool(u < 0) for u in users]
+    return decided_rows(pids, cands, states, cold, catalogue, as_of, seq)
+
+
+def write_decided(eng: Engine, decided: ir.Table, *, where: str | None = None) -> int:
+    """``decide_inputs`` and ``decisions`` from the model step's rows (all of them, or the rows
+    matching ``where``, replaced)."""
+    eng.write(decided.select(*INPUTS.names), "decide_inputs", where=where)
+    return eng.write(decided.select(*DECISIONS.names), "decisions", where=where)
+
+
+def action_counts(eng: Engine, decided: ir.Table) -> dict[str, int]:
+    """Decisions per action (the stage's figures), most frequent first."""
+    counts = decided.group_by("action").aggregate(n=decided.count())
+    rows = eng.to_arrow(counts.order_by([ibis.desc("n"), "action"])).to_pylist()
+    return {r["action"]: int(r["n"]) for r in rows}
+
+
+def export_decisions(eng: Engine, path: Path) -> None:
+    """The ``decisions`` table as Parquet or CSV (by ``path``'s suffix), by person."""
+    frame = eng.to_arrow(eng.table("decisions").order_by("person_id")).to_pandas()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path, index=False)
+
+
+def run(store: Store | StageStore, *, export: Path | None = None,
+        catalogue: Catalogue | None = None, progress: Callable[[int], None] | None = None,
+        now: datetime | None = None, eng: Engine | None = None) -> dict[str, Any]:
+    """Train, decide for everyone, write ``decide_inputs``, ``decisions``, ``decide_runs`` and
+    the export.
+
+    The outputs are written together or not at all: in the stage's transaction when ``store``
+    is a stage's view of the store (``eng``: the stage's engine), else in one of their own.
+    """
+    catalogue = catalogue or load_catalogue()
+    if eng is not None:
+        return _run(store, eng, catalogue, export, progress, now)
+    if isinstance(store, StageStore):
+        with DuckDBEngine(store) as own:
+            return _run(store, own, catalogue, export, progress, now)
+    with stage_transaction(store, "decide", WRITES) as db, DuckDBEngine(db) as own:
+        return _run(db, own, catalogue, export, progress, now)
+
+
+def _run(store: Any, eng: Engine, catalogue: Catalogue, export: Path | None,
+         progress: Callable[[int], None] | None, now: datetime | None) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    f = fit(store, catalogue=catalogue, now=now)
+    train_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    people = f.people()
+    step = partial(decide_batch, f.model, f.fallback, catalogue, f.as_of, f.seq)
+    decided = eng.map_batches(eng.from_arrow(people, "decide_people"), step, DECIDED, "decided")
+    n = write_decided(eng, decided)
+    kinds = action_counts(eng, decided)
+    decide_s = time.perf_counter() - t0
+    if progress:
+        progress(people.num_rows)
     if export is not None:
-        export.parent.mkdir(parents=True, exist_ok=True)
-        if export.suffix == ".csv":
-            frame.to_csv(export, index=False)
-        else:
-            frame.to_parquet(export, index=False)
-    return len(frame)
+        export_decisions(eng, export)
+    items = f.model.data.n_items if f.model is not None else 0
+    cold_start = sum(1 for u in people.column("user").to_pylist() if u < 0)
+    with store.write() as cur:  # bookkeeping: when the model was trained
+        cur.execute("insert into decide_runs (trained_at, persons, items, train_s, decide_s,"
+                    " weights, ran_at) values (?, ?, ?, ?, ?, ?, now())",
+                    [f.as_of, people.num_rows, items, train_s, decide_s,
+                     orjson.dumps(DEFAULT_WEIGHTS).decode()])  # fmt: skip
+    return {"decisions": n, "cold_start": cold_start, "items": items,
+            "train_s": round(train_s, 2), "decide_s": round(decide_s, 2), **kinds}
 
 
 def decisions_frame(decisions: list[Decision]) -> pd.DataFrame:
@@ -261,28 +404,6 @@ def decisions_frame(decisions: list[Decision]) -> pd.DataFrame:
         "expires_at": [d.expires_at for d in decisions],
         "decided_at": [d.decided_at for d in decisions],
     })
-
-
-def run(store: Store, *, export: Path | None = None, catalogue: Catalogue | None = None,
-        progress: Callable[[int], None] | None = None, now: datetime | None = None) -> dict[str, Any]:
-    """Train, decide for everyone, write ``decide_inputs``, ``decisions`` and the export."""
-    catalogue = catalogue or load_catalogue()
-    trained = train(store, catalogue=catalogue, now=now)
-    t0 = time.perf_counter()
-    decisions = decide_all(trained, catalogue, progress)
-    decide_s = time.perf_counter() - t0
-    write_inputs(store, trained)
-    n = write_decisions(store, decisions, export)
-    with store.write() as cur:
-        cur.execute("insert into decide_runs (trained_at, persons, items, train_s, decide_s,"
-                    " weights, ran_at) values (?, ?, ?, ?, ?, ?, now())",
-                    [trained.as_of, trained.persons, trained.items, trained.train_s, decide_s,
-                     orjson.dumps(DEFAULT_WEIGHTS).decode()])
-    kinds: dict[str, int] = {}
-    for d in decisions:
-        kinds[d.action] = kinds.get(d.action, 0) + 1
-    return {"decisions": n, "cold_start": trained.cold_start, "items": trained.items,
-            "train_s": round(trained.train_s, 2), "decide_s": round(decide_s, 2), **kinds}
 
 
 def decide_one(store: Store, person_id: str, live: LiveContext | None = None,

@@ -17,17 +17,20 @@ model gave them (new people get the cold-start candidates, as training would).
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import orjson
-import pandas as pd
+import pyarrow as pa
 
 from empatia.decide import signals
 from empatia.decide.catalogue import Catalogue, DecideSettings
-from empatia.decide.engine import _now, decisions_frame
-from empatia.decide.policy import Candidate, PersonState, choose
+from empatia.decide.engine import DECIDED, WRITES, _now, action_counts, decided_rows, write_decided
+from empatia.decide.policy import Candidate
 from empatia.store import Store
+from empatia.store.engine import DuckDBEngine, Engine
+from empatia.store.scoped import StageStore, stage_transaction
 
 def _one(store: Store, sql: str, args: list[Any] | None = None) -> Any:
     row = store.con.execute(sql, args or []).fetchone()
@@ -65,59 +68,71 @@ def changed_people(store: Store) -> list[str]:
     return sorted(r[0] for r in rows if r[0] is not None)
 
 
-def refresh(store: Store, people: list[str], catalogue: Catalogue) -> dict[str, Any]:
-    """New states and decisions for ``people``; everyone else keeps theirs."""
+def refresh(store: Store | StageStore, people: list[str], catalogue: Catalogue,
+            eng: Engine | None = None) -> dict[str, Any]:
+    """New states and decisions for ``people``; everyone else keeps theirs.
+
+    Written together or not at all: in the stage's transaction (``eng``: the stage's engine),
+    else in one of their own.
+    """
+    if eng is not None:
+        return _refresh(store, eng, people, catalogue)
+    if isinstance(store, StageStore):
+        with DuckDBEngine(store) as own:
+            return _refresh(store, own, people, catalogue)
+    with stage_transaction(store, "decide", WRITES) as db, DuckDBEngine(db) as own:
+        return _refresh(db, own, people, catalogue)
+
+
+def _refresh(store: Any, eng: Engine, people: list[str], catalogue: Catalogue) -> dict[str, Any]:
     t0 = time.perf_counter()
     now = _now(store)
     seq = signals.last_seq(store)
     states = signals.person_states(
         store, now, catalogue.policy, signals.purchases(store, only=people), only=people
     )
-    stored = {
-        pid: (orjson.loads(c), at)
-        for pid, c, at in store.con.execute(
-            "select person_id, candidates, computed_at from decide_inputs"
-            " where person_id in (select unnest(?::varchar[]))",
-            [people],
-        ).fetchall()
-    }
-    row = store.con.execute(
-        "select candidates from decide_inputs where cold_start limit 1"
-    ).fetchone()
-    fallback = orjson.loads(row[0]) if row else []
-    inputs, decisions = [], []
-    for pid in people:
-        state = states.get(pid, {"person_id": pid})
-        cands_raw, at = stored.get(pid, (fallback, now))
-        cold = pid not in stored or not cands_raw or bool(cands_raw[0].get("fallback"))
-        if cold:
-            cands_raw = fallback
+    inputs = eng.table("decide_inputs")
+    fallback = eng.to_arrow(  # the cold-start candidates training gave
+        inputs.filter(inputs.cold_start).select(c=inputs.candidates.cast("string")).limit(1)
+    ).column("c").to_pylist()
+    mine = eng.from_arrow(pa.table({
+        "person_id": pa.array(people, pa.string()),
+        "state": pa.array([orjson.dumps(states.get(p, {"person_id": p})).decode() for p in people],
+                          pa.string()),
+    }), "refresh_people")  # fmt: skip
+    stored = inputs.select("person_id", stored=inputs.candidates.cast("string"),
+                           stored_at=inputs.computed_at)  # fmt: skip
+    joined = mine.left_join(stored, "person_id").select(mine.person_id, mine.state, "stored",
+                                                        "stored_at")  # fmt: skip
+    step = partial(refresh_batch, fallback[0] if fallback else "[]", catalogue, now, seq)
+    decided = eng.map_batches(joined, step, DECIDED, "refreshed")
+    # people merged into someone else since the last run have no decision any more
+    where = f"{signals._in(people)} or person_id not in (select person_id from event_persons)"
+    n = write_decided(eng, decided, where=where)
+    return {"retrained": "no", "decisions": n,
+            "decide_s": round(time.perf_counter() - t0, 2), **action_counts(eng, decided)}  # fmt: skip
+
+
+def refresh_batch(fallback: str, catalogue: Catalogue, now: datetime, seq: int,
+                  batch: pa.RecordBatch) -> pa.Table:
+    """The model step of a refresh: each person's stored candidates (aged to ``now``; the
+    cold-start ones for someone new) and fresh state, and a decision from them."""
+    pids, cands, states, cold = [], [], [], []
+    for row in batch.to_pylist():
+        pid, state = str(row["person_id"]), orjson.loads(row["state"])
+        cands_raw = orjson.loads(row["stored"]) if row["stored"] is not None else None
+        at = row["stored_at"] if row["stored"] is not None else now
+        is_cold = cands_raw is None or not cands_raw or bool(cands_raw[0].get("fallback"))
+        if is_cold:
+            cands_raw = orjson.loads(fallback)
             state["cold_start"] = True
-        cands = [Candidate(**c) for c in cands_raw]
+        lst = [Candidate(**c) for c in cands_raw or []]
         days = (now - at).total_seconds() / 86400 if at else 0.0
-        for c in cands:  # the candidates are as old as the model: age them to now
+        for c in lst:  # the candidates are as old as the model: age them to now
             if c.last_days is not None and days > 0:
                 c.last_days = round(c.last_days + days, 1)
-        inputs.append((pid, orjson.dumps(cands).decode(), orjson.dumps(state).decode(), cold))
-        decisions.append(choose(PersonState.from_dict(state), cands, catalogue, None, now))
-    frame = pd.DataFrame({
-        "person_id": [r[0] for r in inputs], "candidates": [r[1] for r in inputs],
-        "state": [r[2] for r in inputs], "cold_start": [r[3] for r in inputs],
-        "computed_at": now, "seq": seq,
-    })  # fmt: skip
-    dec = decisions_frame(decisions)
-    with store.write() as cur:  # all or nothing: an error leaves the previous decisions
-        cur.register("_refresh_inputs", frame)
-        cur.register("_refresh_decisions", dec)
-        # people merged into someone else since the last run have no decision any more
-        for table in ("decide_inputs", "decisions"):
-            cur.execute(f"delete from {table} where person_id in"  # no one: not DOUBLE
-                        " (select person_id::varchar from _refresh_inputs) or person_id not in"
-                        " (select person_id from event_persons)")  # fmt: skip
-        cur.execute("insert into decide_inputs select * from _refresh_inputs")
-        cur.execute("insert into decisions by name select * from _refresh_decisions")
-    kinds: dict[str, int] = {}
-    for d in decisions:
-        kinds[d.action] = kinds.get(d.action, 0) + 1
-    return {"retrained": "no", "decisions": len(decisions),
-            "decide_s": round(time.perf_counter() - t0, 2), **kinds}  # fmt: skip
+        pids.append(pid)
+        cands.append(lst)
+        states.append(state)
+        cold.append(is_cold)
+    return decided_rows(pids, cands, states, cold, catalogue, now, seq)

@@ -2,6 +2,14 @@
 
 Training runs on a schedule or when enough changed (see :mod:`empatia.decide.refresh`); other
 runs re-decide only for the people whose inputs changed.
+
+The stage runs on the engine (:func:`~empatia.store.engine.engine_for`): the recommender is
+fitted on the driver from the purchases (person × item occasions), then scoring and choosing
+per person is a Python model step (:meth:`~empatia.store.engine.Engine.map_batches`, in process
+on DuckDB, on the executors on Spark) whose rows Ibis writes into ``decide_inputs`` and
+``decisions`` (:func:`empatia.decide.engine.run`, :func:`empatia.decide.refresh.refresh`). The
+people's policy inputs are still read from the other stages' tables with SQL on the store
+(:mod:`empatia.decide.signals`); ``decide_runs`` is a bookkeeping row.
 """
 
 from __future__ import annotations
@@ -10,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from empatia.pipeline import RunContext
+from empatia.store.engine import engine_for
 
 
 class DecideStage:
@@ -29,17 +38,22 @@ class DecideStage:
         settings = ctx.stages.decide
         export = settings.export
         catalogue = load_catalogue(settings.actions_file)
-        reason = retrain_reason(store, settings, full=ctx.full)
-        if reason is None:
-            people = changed_people(store)
-            if len(people) <= settings.refresh_max:
-                figures = refresh(store, people, catalogue)
-                if export:
-                    _export(store, export)
-                return figures
-            reason = f"{len(people)} people changed"
-        figures = run(store, export=export,
-                      catalogue=catalogue, progress=ctx.progress.advance)  # fmt: skip
+        eng, close = engine_for(ctx)  # the model steps run where the engine runs
+        try:
+            reason = retrain_reason(store, settings, full=ctx.full)
+            if reason is None:
+                people = changed_people(store)
+                if len(people) <= settings.refresh_max:
+                    figures = refresh(store, people, catalogue, eng=eng)
+                    if export:
+                        _export(store, export)
+                    return figures
+                reason = f"{len(people)} people changed"
+            figures = run(store, export=export, catalogue=catalogue,
+                          progress=ctx.progress.advance, eng=eng)  # fmt: skip
+        finally:
+            if close:
+                eng.close()
         return {"retrained": reason, **figures}
 
 
