@@ -4,12 +4,16 @@ recent mood, the trend, and the lowest point (with the text it came from)."""
 from __future__ import annotations
 
 import duckdb
+import ibis
+import ibis.expr.types as ir
 
-from empatia.store import transaction
+from empatia.experience._ibis import epoch, in_people
+from empatia.store.engine import Engine
 
 #: A trend (score per 30 days) beyond this is improving or worsening.
 TREND_STEADY = 0.1
 
+#: The same in SQL, for the fit of "still active" on the store's past (``only``: a filter).
 TRAJECTORY_SQL = f"""
 with t as (
     select p.person_id, a.seq, a."timestamp" as ts, a.score, a.dominant_emotion,
@@ -37,29 +41,53 @@ from g
 """
 
 
-def build_trajectories(con: duckdb.DuckDBPyConnection) -> int:
-    """Rebuild ``experience_trajectories`` from ``text_analysis``; return people covered."""
-    cur = con.cursor()
-    try:
-        with transaction(cur):  # rolled back on any error
-            cur.execute("delete from experience_trajectories")
-            cur.execute(f"insert into experience_trajectories by name {TRAJECTORY_SQL.format(only='')}")
-        row = cur.execute("select count(*) from experience_trajectories").fetchone()
-    finally:
-        cur.close()
-    return int(row[0]) if row else 0
+def trajectories_expr(eng: Engine, people: ir.Table | None = None) -> ir.Table:
+    """Everyone's trajectory (``people``: a table of ``person_id``, only theirs) as an Ibis
+    expression on ``eng`` (the rows of ``experience_trajectories``).
 
-
-def update_trajectories(con: duckdb.DuckDBPyConnection, changed: str) -> int:
-    """Rebuild the trajectories of the people in table ``changed`` (``person_id``), inside the
-    caller's transaction on ``con``; return the people covered."""
-    con.execute(
-        f"delete from experience_trajectories where person_id in (select person_id from {changed})"
+    ``trend_per_30d`` is the least-squares slope (``covar_pop / var_pop``, as DuckDB's
+    ``regr_slope``), null where time does not vary (one text)."""
+    a = eng.table("text_analysis")
+    ep = in_people(eng.table("event_persons").select("seq", "person_id"), people)
+    t = a.filter(a.score.notnull()).join(ep, "seq").select(
+        "person_id", "seq", "score", "dominant_emotion", ts=a["timestamp"]
     )
-    only = f"and p.person_id in (select person_id from {changed})"
-    con.execute(f"insert into experience_trajectories by name {TRAJECTORY_SQL.format(only=only)}")
-    row = con.execute("select count(*) from experience_trajectories").fetchone()
-    return int(row[0]) if row else 0
+    latest = ibis.window(group_by=t.person_id, order_by=[t.ts.desc(), t.seq.desc()])
+    lowest = ibis.window(group_by=t.person_id, order_by=[t.score.asc(), t.ts.desc(), t.seq.desc()])
+    t = t.mutate(rn=ibis.row_number().over(latest), lo=ibis.row_number().over(lowest),
+                 x=epoch(t.ts) / (30 * 86400))  # fmt: skip
+    var = t.x.var(how="pop")
+    g = t.group_by("person_id").aggregate(
+        texts=t.count(),
+        first_at=t.ts.min(),
+        last_at=t.ts.max(),
+        average=t.score.mean(),
+        recent=t.score.mean(where=t.rn < 3),
+        _cov=t.score.cov(t.x, how="pop"),
+        _var=var,
+        lowest=t.score.min(),
+        lowest_at=t.ts.max(where=t.lo == 0),
+        lowest_seq=t.seq.max(where=t.lo == 0),
+        latest=t.score.max(where=t.rn == 0),
+        latest_emotion=t.dominant_emotion.max(where=t.rn == 0),
+    )
+    g = g.mutate(trend_per_30d=ibis.ifelse(g._var > 0, g._cov / g._var, ibis.null().cast("float64"))).drop("_cov", "_var")  # noqa: SLF001
+    direction = ibis.cases(
+        ((g.texts < 2) | g.trend_per_30d.isnull(), "steady"),
+        (g.trend_per_30d > TREND_STEADY, "improving"),
+        (g.trend_per_30d < -TREND_STEADY, "worsening"),
+        else_="steady",
+    )
+    return g.mutate(direction=direction)
+
+
+def build_trajectories(eng: Engine, changed: str | None = None) -> int:
+    """Rebuild ``experience_trajectories`` from ``text_analysis`` — everyone's, or only the
+    people in the temp table ``changed`` (``person_id``, on the engine's store cursor) —
+    in the caller's transaction; return the rows written."""
+    people = eng.table(changed) if changed else None
+    where = f"person_id in (select person_id from {changed})" if changed else None
+    return eng.write(trajectories_expr(eng, people), "experience_trajectories", where=where)
 
 
 def person_curve(con: duckdb.DuckDBPyConnection, person_id: str, limit: int = 200) -> list[dict]:

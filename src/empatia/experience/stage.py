@@ -7,13 +7,19 @@ from typing import Any
 
 from empatia.experience.activity import build_facts
 from empatia.experience.activity_fit import refresh
+from empatia.experience.config import ExperienceConfig
 from empatia.experience.effort import build_journeys, index_cases, update_journeys
 from empatia.experience.gap import build_gap
+from empatia.experience.mood import build_trajectories
 from empatia.experience.surveys import build_responses
-from empatia.experience.mood import build_trajectories, update_trajectories
 from empatia.pipeline import RunContext
-from empatia.store import transaction
 from empatia.store.changes import CHANGED, TEXTS, changed_persons, save_marks
+from empatia.store.engine import Engine, engine_for
+
+
+def _count(con: Any, table: str, where: str = "true") -> int:
+    row = con.execute(f"select count(*) from {table} where {where}").fetchone()
+    return int(row[0]) if row else 0
 
 
 class ExperienceStage:
@@ -23,7 +29,13 @@ class ExperienceStage:
     ``p_alive``.
 
     Settings: ``[stages.experience]`` (:class:`ExperienceConfig` thresholds).
-    The stage is SQL on the store's DuckDB; on ``--engine spark`` it still runs there (#17).
+
+    The stage runs on the engine of the run (:func:`~empatia.store.engine.engine_for`):
+    ``experience_trajectories`` is Ibis on the engine (DuckDB or Spark), written with
+    :meth:`~empatia.store.engine.Engine.write` — only the changed people's rows on an
+    incremental run; the service journeys, the activity facts and "still active" are still
+    SQL on the store's DuckDB (on Spark too), on the engine's store cursor. An engine that
+    cannot replace rows in place (Spark) rebuilds everything.
     """
 
     name = "experience"
@@ -33,40 +45,45 @@ class ExperienceStage:
               "survey_responses", "journey_unresolved")
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
-        cfg = ctx.stages.experience
-        con = ctx.store.con
+        eng, owned = engine_for(ctx)
+        try:
+            with eng.store_cursor() as con:
+                return self._run(ctx, eng, con)
+        finally:
+            if owned:
+                eng.close()
+
+    def _run(self, ctx: RunContext, eng: Engine, con: Any) -> dict[str, Any]:
+        cfg: ExperienceConfig = ctx.stages.experience
         ctx.progress.total(4)
         # Service journeys and trajectories: only the people whose events or analysed texts
         # changed (empatia.store.changes); surveys and the perception gap: everything.
         # (``True``: texts are always read now; kept so that stores' marks stay valid)
         settings = json.dumps([cfg.model_dump(), True], sort_keys=True, default=str)
-        changes = changed_persons(con, "experience", settings, also=(TEXTS,), full=ctx.full)
+        changes = changed_persons(con, "experience", settings, also=(TEXTS,),
+                                  full=ctx.full or not eng.incremental)  # fmt: skip
         figures: dict[str, Any] = {}
         if changes.full:
             figures.update(build_journeys(con, cfg))
             index_cases(con, full=True)
             ctx.progress.advance(1)
-            figures["trajectories"] = build_trajectories(con)
-            with transaction(con):
-                build_facts(con, cfg, None)
-                save_marks(con, changes)
+            build_trajectories(eng)
+            build_facts(con, cfg, None)
             figures["mode"] = "full" if changes.full == "full" else f"full ({changes.full})"
         else:
-            with transaction(con):
-                figures.update(update_journeys(con, cfg, CHANGED))
-                ctx.progress.advance(1)
-                figures["trajectories"] = update_trajectories(con, CHANGED)
-                build_facts(con, cfg, CHANGED)
-                save_marks(con, changes)
+            figures.update(update_journeys(con, cfg, CHANGED))
+            ctx.progress.advance(1)
+            build_trajectories(eng, CHANGED)
+            build_facts(con, cfg, CHANGED)
             figures |= {"mode": "incremental", "recomputed": len(changes.persons)}
+        save_marks(con, changes)
+        figures["trajectories"] = _count(con, "experience_trajectories")
         # "still active" depends on now, profiles' p_alive and the journeys: everyone's, cheaply
         figures.update(refresh(con, cfg))
         ctx.progress.advance(1)
         n = build_responses(con, cfg)
-        row = con.execute(
-            "select count(*) filter (where excluded) from survey_responses"
-        ).fetchone()
-        figures.update({"survey_answers": n, "survey_excluded": int(row[0]) if row else 0})
+        figures.update({"survey_answers": n,
+                        "survey_excluded": _count(con, "survey_responses", "excluded")})  # fmt: skip
         ctx.progress.advance(1)
         figures.update(build_gap(con))
         ctx.progress.advance(1)
