@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 from ibis import _
 
-from empatia.profiles.clv import fit_clv
+from empatia.profiles.clv import SCHEMA as CLV_SCHEMA
+from empatia.profiles.clv import fit_model, score_batch
 from empatia.profiles.config import ProfileConfig
 from empatia.profiles.money import Reporting, daily_rates
 from empatia.store.engine import Engine, union
@@ -188,6 +190,16 @@ def _revenue(eng: Engine, orders: ir.Table, money: Reporting) -> ir.Table:
     )  # fmt: skip
 
 
+def clv_step(eng: Engine, summary: ir.Table, config: ProfileConfig,
+             model: dict[str, Any] | None) -> ir.Table:  # fmt: skip
+    """Every buyer's ``p_alive``, expected purchases and CLV from the model's parameters
+    (NULL without a model): the engine's model step, where the rows are."""
+    if model is None:
+        return summary.select("person_id", **{c: ibis.null("float64") for c in CLV_SCHEMA.names[1:]})
+    fn = partial(score_batch, model, config.clv_months, config.clv_discount_monthly)
+    return eng.map_batches(summary, fn, CLV_SCHEMA, "clv")
+
+
 def build_profiles(
     eng: Engine,
     config: ProfileConfig,
@@ -275,9 +287,13 @@ def build_profiles(
         recency=(buy.last_day - buy.first_day).cast("float64"),
         T=(as_day - buy.first_day).cast("float64"),
         monetary_value=buy.avg_order_value,
-    ).order_by("person_id")
-    clv = fit_clv(eng.to_arrow(summary).to_pandas(), config, fit=persons is None, keep=keep)
-    clv_t = eng.from_arrow(clv, "clv")
+    )
+    model = None
+    if persons is None:  # an incremental run's CLV is computed with everyone's afterwards
+        model = fit_model(eng.to_arrow(summary.order_by("person_id")).to_pandas(), config)
+    if keep is not None and model is not None:
+        keep.update(model)
+    clv_t = clv_step(eng, summary, config, model)
 
     # -- one row per person -------------------------------------------------------------
     ids = eng.table("identities")
@@ -371,15 +387,16 @@ def _clv_model(con: Any, config: ProfileConfig, buyers: int, day: int) -> dict[s
     return model
 
 
-def population_columns(con: Any, config: ProfileConfig, as_of: datetime) -> str:
-    """Recompute, in ``profiles`` (SQL on the store), what depends on everyone or on "now".
+def population_columns(eng: Engine, cur: Any, config: ProfileConfig, as_of: datetime) -> str:
+    """Recompute in ``profiles``, for everyone, what depends on everyone or on "now".
 
     An incremental run rebuilds the rows of the people whose events changed; these columns
     still change for all: ``as_of``, recency, the RFM scores (quantiles among all buyers),
-    how overdue the next purchase is, and CLV (BG/NBD and Gamma-Gamma over every buyer).
+    how overdue the next purchase is, and CLV (MBG/NBD and Gamma-Gamma over every buyer).
     They are computed as :func:`build_profiles` computes them, from the columns each row
     keeps (purchase days: ``1 + span / cadence_days``, exact while cadence is rounded to
-    4 decimals and a buyer has fewer than 10,000 purchase days).
+    4 decimals and a buyer has fewer than 10,000 purchase days), and the table is written
+    again (``cur``: the engine's store cursor, for the model's state row).
 
     The CLV model itself (its parameters, a few seconds to fit on 100,000 buyers) is fitted
     again only when due (:data:`CLV_REFIT_SHARE`, :data:`CLV_REFIT_DAYS`, other settings);
@@ -388,54 +405,67 @@ def population_columns(con: Any, config: ProfileConfig, as_of: datetime) -> str:
     and a week. Returns ``"refitted"`` or ``"kept"``.
     """
     now = int(as_of.timestamp())
-    con.execute(
-        "create or replace temp table _emp_buyers as select person_id,"
-        " epoch(last_order_at)::bigint as last_epoch,"
-        " floor(epoch(first_order_at) / 86400)::bigint as first_day,"
-        " floor(epoch(last_order_at) / 86400)::bigint as last_day,"
-        " orders, revenue, avg_order_value, cadence_days from profiles where orders > 0"
+    prof = eng.table("profiles")
+    b = prof.filter(prof.orders > 0)
+    b = b.select(
+        "person_id", "orders", "revenue", "avg_order_value", "cadence_days",
+        last_epoch=b.last_order_at.epoch_seconds().cast("int64"),
+        first_day=b.first_order_at.epoch_seconds().cast("int64") // DAY,
+        last_day=b.last_order_at.epoch_seconds().cast("int64") // DAY,
+    )  # fmt: skip
+    b = b.mutate(recency_days=((now - b.last_epoch) / DAY).round(4))
+    order_days = ibis.cases(
+        (b.cadence_days.isnull(), 1),
+        else_=1 + ((b.last_day - b.first_day) / b.cadence_days).round().cast("int64"),
     )
-    con.execute(
-        "create or replace temp table _emp_pop as select person_id,"
-        " round((? - last_epoch) / 86400, 4) as recency_days,"
-        " case when cadence_days is null then 1"
-        "      else 1 + round((last_day - first_day) / cadence_days)::bigint end as order_days,"
-        " first_day, last_day, avg_order_value, cadence_days,"
-        " ceil(cume_dist() over (order by round((? - last_epoch) / 86400, 4) desc) * 5)::int"
-        "   as r_score,"
-        " ceil(cume_dist() over (order by orders) * 5)::int as f_score,"
-        " case when revenue is not null then ceil(cume_dist() over (partition by revenue is null"
-        "   order by revenue) * 5)::int end as m_score"
-        " from _emp_buyers",
-        [now, now],
+    m_rank = ibis.cume_dist().over(group_by=b.revenue.isnull(), order_by=b.revenue)
+    pop = eng.materialize(b.mutate(
+        order_days=order_days,
+        r_score=(ibis.cume_dist().over(order_by=b.recency_days.desc()) * 5).ceil().cast("int32"),
+        f_score=(ibis.cume_dist().over(order_by=b.orders) * 5).ceil().cast("int32"),
+        m_score=ibis.cases((b.revenue.notnull(), (m_rank * 5).ceil().cast("int32")),
+                           else_=ibis.null("int32")),
+    ), "population")  # fmt: skip
+    summary = pop.select(
+        "person_id",
+        frequency=(pop.order_days - 1).cast("float64"),
+        recency=(pop.last_day - pop.first_day).cast("float64"),
+        T=(now // DAY - pop.first_day).cast("float64"),
+        monetary_value=pop.avg_order_value,
     )
-    summary = con.execute(
-        "select person_id, (order_days - 1)::double as frequency,"
-        " (last_day - first_day)::double as recency, (? - first_day)::double as T,"
-        " avg_order_value as monetary_value from _emp_pop order by person_id",
-        [now // DAY],
-    ).df()
-    model = _clv_model(con, config, len(summary), now // DAY)
-    fitted: dict[str, Any] = {}
-    con.register("_emp_clv", fit_clv(summary, config, model=model, keep=fitted))
-    con.execute(
-        "update profiles p set as_of = ?, recency_days = b.recency_days, r_score = b.r_score,"
-        " f_score = b.f_score, m_score = b.m_score,"
-        " rfm = b.r_score::varchar || b.f_score::varchar || b.m_score::varchar,"
-        " days_overdue = round((? - (b.last_day + b.cadence_days) * 86400) / 86400, 4),"
-        " next_purchase_forecast = to_timestamp(greatest("
-        "   round((b.last_day + b.cadence_days) * 86400)::bigint, ?)),"
-        " p_alive = c.p_alive, expected_purchases_90d = c.expected_purchases_90d,"
-        " clv_12m = c.clv_12m"
-        " from _emp_pop b join _emp_clv c using (person_id) where p.person_id = b.person_id",
-        [as_of, now, now],
-    )
-    con.execute(
-        "update profiles set as_of = ?, next_purchase_forecast = to_timestamp(?)"
-        " where orders = 0 or orders is null",
-        [as_of, now],
-    )
-    con.unregister("_emp_clv")
-    if model is None and fitted:
-        save_clv_model(con, fitted, config, as_of)
-    return "kept" if model is not None else "refitted"
+    buyers = int(pop.count().to_pyarrow().as_py())
+    model = _clv_model(cur, config, buyers, now // DAY)
+    kept = model is not None
+    if model is None:
+        model = fit_model(eng.to_arrow(summary.order_by("person_id")).to_pandas(), config)
+    clv = clv_step(eng, summary, config, model)
+    new = pop.select("person_id", n_recency=pop.recency_days, n_r=pop.r_score, n_f=pop.f_score,
+                     n_m=pop.m_score, n_next=(pop.last_day + pop.cadence_days) * DAY,
+                     n_buyer=ibis.literal(True))  # fmt: skip
+    new = new.join(clv.rename(lambda c: c if c == "person_id" else f"n_{c}"), "person_id")
+    j = prof.join(new, "person_id", how="left")
+    buyer = j.n_buyer.fill_null(False)
+    update = {
+        "recency_days": j.n_recency,
+        "r_score": j.n_r,
+        "f_score": j.n_f,
+        "m_score": j.n_m,
+        "rfm": j.n_r.cast("string").concat(j.n_f.cast("string"), j.n_m.cast("string")),
+        "days_overdue": ((now - j.n_next) / DAY).round(4),
+        "p_alive": j.n_p_alive,
+        "expected_purchases_90d": j.n_expected_purchases_90d,
+        "clv_12m": j.n_clv_12m,
+    }
+    types = prof.schema()
+    cols = {c: ibis.cases((buyer, e.cast(types[c])), else_=j[c]) for c, e in update.items()}
+    forecast = ibis.greatest(j.n_next.round().cast("int64"), now)  # non-buyers: now
+    cols["next_purchase_forecast"] = ibis.cases((buyer, forecast), else_=now).as_timestamp("s").cast(
+        types["next_purchase_forecast"])
+    cols["as_of"] = ibis.literal(as_of).cast(types["as_of"])
+    rows = eng.materialize(j.select(*(cols.get(c, j[c]).name(c) for c in prof.columns)), "profiles")
+    eng.write(rows, "profiles")
+    for t in (rows, pop):
+        eng.drop_temp(t)
+    if not kept and model is not None:
+        save_clv_model(cur, model, config, as_of)
+    return "kept" if kept else "refitted"

@@ -8,7 +8,6 @@ from empatia.pipeline import RunContext
 from empatia.profiles.build import build_profiles, population_columns, save_clv_model
 from empatia.profiles.config import ProfileConfig
 from empatia.profiles.money import Reporting, rates_fingerprint
-from empatia.store import transaction
 from empatia.store.changes import CHANGED, IDENTITIES, Changes, changed_persons, save_marks
 from empatia.store.engine import Engine, engine_for
 
@@ -66,19 +65,12 @@ def _update(
     """Rebuild the rows of ``changes.persons`` only, then everyone's population columns."""
     if changes.persons:
         profiles, traits = build_profiles(eng, config, money, eng.table(CHANGED))
-        profiles = eng.materialize(profiles, "new_profiles")
-        traits = eng.materialize(traits, "new_traits")
-        row = con.execute("select max(timestamp) from events").fetchone()
-        with transaction(con):
-            for table, rows in (("profiles", profiles), ("profile_traits", traits)):
-                con.execute(
-                    f"delete from {table} where person_id in (select person_id from {CHANGED})"
-                )
-                con.execute(f"insert into {table} by name select * from {rows.get_name()}")
-            clv = population_columns(con, config, row[0])
-            save_marks(con, changes)
-        eng.drop_temp(profiles)
-        eng.drop_temp(traits)
+        mine = f"person_id in (select person_id from {CHANGED})"
+        eng.write(profiles, "profiles", where=mine)
+        eng.write(traits, "profile_traits", where=mine)
+        as_of = eng.table("events").timestamp.max().to_pyarrow().as_py()
+        clv = population_columns(eng, con, config, as_of)
+        save_marks(con, changes)
     else:
         clv = "unchanged"
         save_marks(con, changes)
