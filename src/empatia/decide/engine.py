@@ -342,6 +342,36 @@ def export_decisions(eng: Engine, path: Path) -> None:
         frame.to_parquet(path, index=False)
 
 
+def write_inputs(store: Store, trained: Trained) -> int:
+    """Keep the candidates and states :func:`train` computed in process (all or nothing)."""
+    pids = list(trained.candidates)
+    rows = pa.table({
+        "person_id": pids,
+        "candidates": [orjson.dumps(trained.candidates[p]).decode() for p in pids],
+        "state": [orjson.dumps(trained.states.get(p, {"person_id": p})).decode() for p in pids],
+        "cold_start": [bool(trained.states.get(p, {}).get("cold_start")) for p in pids],
+        "computed_at": [trained.as_of or datetime.now(UTC)] * len(pids),
+        "seq": [trained.seq] * len(pids),
+    }, schema=INPUTS)  # fmt: skip
+    with DuckDBEngine(store) as eng:
+        return eng.write(eng.from_arrow(rows, "decide_inputs"), "decide_inputs")
+
+
+def write_decisions(store: Store, decisions: list[Decision], export: Path | None = None) -> int:
+    """Write decisions made in process (:func:`decide_all`; all or nothing), and the export."""
+    frame = decisions_frame(decisions)
+    rows = pa.Table.from_pandas(frame, schema=DECISIONS, preserve_index=False)
+    with DuckDBEngine(store) as eng:
+        n = eng.write(eng.from_arrow(rows, "decisions"), "decisions")
+    if export is not None:
+        export.parent.mkdir(parents=True, exist_ok=True)
+        if export.suffix == ".csv":
+            frame.to_csv(export, index=False)
+        else:
+            frame.to_parquet(export, index=False)
+    return n
+
+
 def run(store: Store | StageStore, *, export: Path | None = None,
         catalogue: Catalogue | None = None, progress: Callable[[int], None] | None = None,
         now: datetime | None = None, eng: Engine | None = None) -> dict[str, Any]:
