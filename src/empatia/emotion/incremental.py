@@ -134,7 +134,7 @@ def _analyze(con: Any, eng: Engine, analyzer: Analyzer, model: steps.Model, upto
     cache = eng.table("text_cache").filter(lambda t: t.analyzer == cache_key)
     # taken now: the memo written below must not show up here a second time
     cached = eng.materialize(
-        cache.semi_join(distinct, "text_hash").select("text_hash", result=_text(cache.result))
+        cache.semi_join(distinct, "text_hash").select("text_hash", result=cache.result.cast("string"))
     )
     todo = eng.materialize(
         distinct.anti_join(cache, "text_hash").mutate(rn=ibis.row_number().over(order_by="text_hash"))
@@ -163,10 +163,6 @@ def _analyze(con: Any, eng: Engine, analyzer: Analyzer, model: steps.Model, upto
     eng.write(sentences, "text_sentences", replace=False)
     return {"texts": n_texts, "analysed": n_todo, "from_cache": n_texts - n_todo,
             "analyzer": analyzer.key}  # fmt: skip
-
-
-def _text(col: ir.Value) -> ir.StringValue:
-    return col.cast("string")
 
 
 def _memo(con: Any, results: Any, cache_key: str) -> None:

@@ -28,7 +28,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from empatia.errors import ConfigError, MissingExtraError
-from empatia.store.scoped import StageStore, _Settling
+from empatia.store.scoped import StageStore, SettlingCursor
 from empatia.store.store import transaction
 
 if TYPE_CHECKING:
@@ -205,7 +205,7 @@ class DuckDBEngine(Engine):
         if isinstance(store, StageStore):
             self._cur = store.raw
         elif isinstance(store, duckdb.DuckDBPyConnection):
-            self._cur = _Settling(store)
+            self._cur = SettlingCursor(store)
         else:
             self._cur = store.con.cursor()
         super().__init__(store, ibis.duckdb.from_connection(self._cur))  # type: ignore[arg-type]

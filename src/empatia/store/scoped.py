@@ -115,7 +115,7 @@ class _HeldUntilCommit:
             self._lock.release()
 
 
-class _Settling:
+class SettlingCursor:
     """A cursor shared by a stage's own statements and Ibis. DuckDB's relation calls refuse
     to run while a result of ``execute`` is unread (a stage's ``fetchone`` leaves one), as a
     new ``execute`` would have dropped it: these calls drop it first too."""
@@ -188,7 +188,7 @@ class StageStore:
     @property
     def raw(self) -> Any:
         """The transaction's cursor for the engine layer (Ibis runs on it); unchecked."""
-        return _Settling(self._cur)
+        return SettlingCursor(self._cur)
 
     def cursor(self) -> Any:
         return self
