@@ -28,6 +28,10 @@ QUERIES = {
         " round(trend_per_30d, 9), lowest, lowest_at, lowest_seq, latest, latest_emotion,"
         " direction from experience_trajectories order by person_id"
     ),
+    "experience_gap": (
+        "select touchpoint, company_n, round(company_view, 9), round(self_rating, 9), customer_n,"
+        " round(customer_view, 9), round(gap, 9) from experience_gap order by touchpoint"
+    ),
 }
 
 
@@ -56,3 +60,5 @@ def test_spark_builds_the_same_rows_as_duckdb(spark_session: Any, tmp_path: Path
     assert spark["figures"] == duck["figures"]
     trends = {r[-1] for r in duck["experience_trajectories"]}
     assert "worsening" in trends or "improving" in trends
+    assert "overall" in {r[0] for r in duck["experience_gap"]}
+    assert duck["figures"]["perception_gap"] is not None

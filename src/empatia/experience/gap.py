@@ -16,75 +16,102 @@ from __future__ import annotations
 
 from typing import Any
 
+from functools import partial
+
 import duckdb
+import ibis
+import ibis.expr.types as ir
 
-from empatia.store import transaction
+from empatia.store.engine import Engine, union
 
-GAP_SQL = """
-with company as (
-    select 'support_case' as touchpoint, count(*) as n, avg(internal_success::int) as view,
-           avg((self_rating - 1) / 4) as self_rating
-    from experience_journeys where resolved
-    union all
-    select 'delivery', count(*), avg(delivered::int), null from (
-        select json_extract_string(raw, '$.properties.order_id') as order_id,
-               bool_or(event = 'Order Delivered') as delivered
-        from events where type = 'track' and event in ('Order Completed', 'Order Delivered')
-          and json_extract_string(raw, '$.context.channel') is distinct from 'store'
-        group by 1
+def _share(flag: ir.BooleanValue) -> ir.FloatingValue:
+    return flag.cast("int64").mean()
+
+
+def _company(eng: Engine) -> ir.Table:
+    """Per touchpoint, how many outcomes the company's records hold and the share a success."""
+    j = eng.table("experience_journeys").filter(lambda t: t.resolved)
+    ev = eng.table("events")
+    js = partial(eng.json_str, ev.raw)
+    track = ev.filter(ev.type == "track")
+    channel = js("$.context.channel")
+    orders = track.filter(
+        ev.event.isin(("Order Completed", "Order Delivered")),
+        channel.isnull() | (channel != "store"),
+    ).group_by(order_id=js("$.properties.order_id")).aggregate(
+        ok=(ev.event == "Order Delivered").any()
     )
-    union all
-    select 'booking', count(*), avg(fixed::int), null from (
-        select json_extract_string(raw, '$.properties.booking_id') as booking_id,
-               bool_or(event = 'Booking Fixed') as fixed
-        from events where type = 'track' and event in ('Booking Changed', 'Booking Fixed')
-        group by 1
+    bookings = track.filter(ev.event.isin(("Booking Changed", "Booking Fixed"))).group_by(
+        booking_id=js("$.properties.booking_id")
+    ).aggregate(ok=(ev.event == "Booking Fixed").any())
+    none = ibis.null().cast("float64")
+    return union(
+        j.aggregate(touchpoint=ibis.literal("support_case"), n=j.count(),
+                    share=_share(j.internal_success),
+                    self_rating=((j.self_rating - 1) / 4).mean()),
+        orders.aggregate(touchpoint=ibis.literal("delivery"), n=orders.count(),
+                         share=_share(orders.ok), self_rating=none),
+        bookings.aggregate(touchpoint=ibis.literal("booking"), n=bookings.count(),
+                           share=_share(bookings.ok), self_rating=none),
+    )  # fmt: skip
+
+
+def _customer(eng: Engine) -> ir.Table:
+    """Per touchpoint, how many verdicts customers gave and the share positive."""
+    r = eng.table("survey_responses")
+    r = r.filter(~r.excluded, r.touchpoint.notnull())
+    surveys = r.select(
+        "touchpoint",
+        good=ibis.cases((r.survey == "csat", r.score >= 4), (r.survey == "ces", r.score >= 5),
+                        else_=r.score >= 9),
+    )  # fmt: skip
+    ev = eng.table("events")
+    rating = eng.json_str(ev.raw, "$.properties.rating").try_cast("float64")
+    reviews = ev.filter(ev.type == "track", ev.event == "Review Submitted", rating.notnull())
+    reviews = reviews.select(touchpoint=ibis.literal("delivery"), good=rating >= 4)
+    j = eng.table("experience_journeys")
+    j = j.filter(j.resolved, j.last_score.notnull())
+    words = j.select(
+        touchpoint=ibis.ifelse(j.topic == "booking", "booking", "support_case"),
+        good=j.last_score > 0.2,
     )
-), verdicts as (
-    select touchpoint, case survey when 'csat' then score >= 4 when 'ces' then score >= 5
-                                   else score >= 9 end as good
-    from survey_responses where not excluded and touchpoint is not null
-    union all
-    select 'delivery', try_cast(json_extract_string(raw, '$.properties.rating') as double) >= 4
-    from events where type = 'track' and event = 'Review Submitted'
-      and try_cast(json_extract_string(raw, '$.properties.rating') as double) is not null
-    union all
-    select case when topic = 'booking' then 'booking' else 'support_case' end, last_score > 0.2
-    from experience_journeys where resolved and last_score is not null
-), customer as (
-    select touchpoint, count(*) as n, avg(good::int) as view from verdicts group by 1
-)
-select coalesce(c.touchpoint, k.touchpoint) as touchpoint, c.n as company_n,
-       c.view as company_view, c.self_rating, k.n as customer_n, k.view as customer_view,
-       c.view - k.view as gap
-from company c full join customer k using (touchpoint)
-where coalesce(c.n, 0) > 0 or coalesce(k.n, 0) > 0
-"""
+    v = union(surveys, reviews, words)
+    return v.group_by("touchpoint").aggregate(n=v.count(), share=_share(v.good))
 
 
-def build_gap(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    """Rebuild ``experience_gap``; return the overall figure."""
-    cur = con.cursor()
-    try:
-        rows = cur.execute(GAP_SQL).fetchall()
-        both = [r for r in rows if r[1] and r[4] and r[2] is not None and r[5] is not None]
-        cn = sum(r[1] for r in both)
-        kn = sum(r[4] for r in both)
-        overall = None
-        if cn and kn:
-            cv = sum(r[1] * r[2] for r in both) / cn
-            kv = sum(r[4] * r[5] for r in both) / kn
-            selfs = [(r[1], r[3]) for r in both if r[3] is not None]
-            sr = sum(n * v for n, v in selfs) / sum(n for n, _ in selfs) if selfs else None
-            overall = ("overall", cn, cv, sr, kn, kv, cv - kv)
-        with transaction(cur):  # rolled back on any error
-            cur.execute("delete from experience_gap")
-            data = rows + ([overall] if overall else [])
-            if data:
-                cur.executemany("insert into experience_gap values (?, ?, ?, ?, ?, ?, ?)", data)
-    finally:
-        cur.close()
-    return {"perception_gap": round(overall[6], 3) if overall else None}
+def gap_expr(eng: Engine) -> ir.Table:
+    """The rows of ``experience_gap``: per touchpoint, then ``overall`` — the touchpoints
+    both sides speak of, each side weighted by its own counts (the self-rating by the
+    company's counts where it has one)."""
+    c, k = _company(eng), _customer(eng)
+    both = c.outer_join(k, "touchpoint")
+    per = both.select(
+        touchpoint=ibis.coalesce(c.touchpoint, k.touchpoint),
+        company_n=c.n, company_view=c.share, self_rating=c.self_rating,
+        customer_n=k.n, customer_view=k.share, gap=c.share - k.share,
+    ).filter(lambda t: (t.company_n.fill_null(0) > 0) | (t.customer_n.fill_null(0) > 0))  # fmt: skip
+    b = per.filter(per.company_n > 0, per.customer_n > 0, per.company_view.notnull(),
+                   per.customer_view.notnull())  # fmt: skip
+    has_self = b.self_rating.notnull()
+    sums = b.aggregate(
+        cn=b.company_n.sum(), kn=b.customer_n.sum(),
+        cv=(b.company_n * b.company_view).sum(), kv=(b.customer_n * b.customer_view).sum(),
+        sn=b.company_n.sum(where=has_self), sv=(b.company_n * b.self_rating).sum(where=has_self),
+    ).filter(lambda t: (t.cn > 0) & (t.kn > 0))  # fmt: skip
+    overall = sums.select(
+        touchpoint=ibis.literal("overall"), company_n=sums.cn, company_view=sums.cv / sums.cn,
+        self_rating=sums.sv / sums.sn, customer_n=sums.kn, customer_view=sums.kv / sums.kn,
+        gap=sums.cv / sums.cn - sums.kv / sums.kn,
+    )  # fmt: skip
+    return union(per, overall)
+
+
+def build_gap(eng: Engine) -> dict[str, Any]:
+    """Rebuild ``experience_gap`` (in the caller's transaction); return the overall figure."""
+    eng.write(gap_expr(eng), "experience_gap")
+    g = eng.table("experience_gap")
+    row = eng.to_arrow(g.filter(g.touchpoint == "overall").select("gap")).to_pylist()
+    return {"perception_gap": round(row[0]["gap"], 3) if row else None}
 
 
 def perception_gap(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

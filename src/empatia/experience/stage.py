@@ -18,8 +18,8 @@ from empatia.store.engine import Engine, engine_for
 
 
 def _count(con: Any, table: str, where: str = "true") -> int:
-    row = con.execute(f"select count(*) from {table} where {where}").fetchone()
-    return int(row[0]) if row else 0
+    rows = con.execute(f"select count(*) from {table} where {where}").fetchall()  # no open result
+    return int(rows[0][0]) if rows else 0
 
 
 class ExperienceStage:
@@ -77,15 +77,18 @@ class ExperienceStage:
             build_facts(con, cfg, CHANGED)
             figures |= {"mode": "incremental", "recomputed": len(changes.persons)}
         save_marks(con, changes)
+        for table in ("experience_journeys", "experience_activity"):  # written in SQL
+            eng.invalidate(table)
         figures["trajectories"] = _count(con, "experience_trajectories")
         # "still active" depends on now, profiles' p_alive and the journeys: everyone's, cheaply
         figures.update(refresh(con, cfg))
         ctx.progress.advance(1)
         n = build_responses(con, cfg)
+        eng.invalidate("survey_responses")
         figures.update({"survey_answers": n,
                         "survey_excluded": _count(con, "survey_responses", "excluded")})  # fmt: skip
         ctx.progress.advance(1)
-        figures.update(build_gap(con))
+        figures.update(build_gap(eng))
         ctx.progress.advance(1)
         return figures
 
