@@ -15,14 +15,20 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
+import ibis
+import ibis.expr.types as ir
 import orjson
+import pyarrow as pa
+from ibis import _
 
 from empatia.care.config import CareWeights
 from empatia.care.exceptions import AlertNotFoundError, AlertStateError
+from empatia.care.inputs import engine_of
+from empatia.store.engine import Engine
 
 ACTIONS = ("acknowledged", "resolved")
 ACTIVE = ("open", "acknowledged")
@@ -37,18 +43,33 @@ def idempotency_key(person_id: str, kind: str, last_seq: int | None) -> str:
     return hashlib.sha256(f"{person_id}|{kind}|{last_seq}".encode()).hexdigest()
 
 
-def latest_cases(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
+#: The columns of ``care_alerts`` the stage writes.
+ALERT_SCHEMA = pa.schema([
+    ("alert_id", pa.string()), ("idempotency_key", pa.string()), ("person_id", pa.string()),
+    ("kind", pa.string()), ("score", pa.float64()), ("previous_score", pa.float64()),
+    ("influence", pa.float64()), ("risk", pa.float64()), ("value", pa.float64()),
+    ("explanation", pa.string()), ("evidence", pa.string()), ("last_seq", pa.int64()),
+    ("status", pa.string()), ("created_at", pa.timestamp("us", tz="UTC")),
+])  # fmt: skip
+
+
+def cases_expr(eng: Engine) -> ir.Table:
     """Per person, their latest alert (the case) and the seq seen when it was last resolved."""
-    rows = con.execute("""
-        select a.person_id, a.alert_id, a.status, a.score, a.last_seq, r.resolved_seq
-        from (select *, row_number() over (partition by person_id order by created_at desc,
-                                                alert_id desc) as rn from care_alerts) a
-        left join (select person_id, max(last_seq) as resolved_seq from care_acknowledgements
-                   where action = 'resolved' group by person_id) r using (person_id)
-        where a.rn = 1
-    """).fetchall()
-    return {r[0]: {"alert_id": r[1], "status": r[2], "score": r[3], "last_seq": r[4],
-                   "resolved_seq": r[5]} for r in rows}  # fmt: skip
+    a = eng.table("care_alerts")
+    w = ibis.window(group_by="person_id", order_by=[a.created_at.desc(), a.alert_id.desc()])
+    latest = a.mutate(rn=ibis.row_number().over(w)).filter(_.rn == 0)
+    ack = eng.table("care_acknowledgements")
+    ack = ack.filter(ack.action == "resolved")
+    resolved = ack.group_by("person_id").aggregate(resolved_seq=ack.last_seq.max())
+    j = latest.left_join(resolved, latest.person_id == resolved.person_id)
+    return j.select(latest.person_id, j.alert_id, j.status, j.score, j.last_seq, j.resolved_seq)
+
+
+def latest_cases(source: Engine | Any) -> dict[str, dict[str, Any]]:
+    """Per person, their latest alert (the case) and the seq seen when it was last resolved."""
+    with engine_of(source) as eng:
+        rows = eng.to_arrow(cases_expr(eng)).to_pylist()
+    return {r.pop("person_id"): r for r in rows}
 
 
 def resolved_and_quiet(case: dict[str, Any] | None, evidence_seq: int | None) -> bool:
@@ -75,43 +96,68 @@ def decide(entry: dict[str, Any], case: dict[str, Any] | None, w: CareWeights) -
     return None
 
 
-def create_alerts(con: duckdb.DuckDBPyConnection, entries: Iterable[dict[str, Any]],
+def create_alerts(source: Engine | Any, entries: Iterable[dict[str, Any]],
                   cases: dict[str, dict[str, Any]], w: CareWeights,
                   now: datetime | None = None) -> list[dict[str, Any]]:  # fmt: skip
-    """Insert an alert for every entry that entered or worsened; return the new ones."""
-    created = []
-    for e in entries:
-        case = cases.get(e["person_id"])
-        kind = decide(e, case, w)
-        if kind is None:
-            e["alert_id"] = case["alert_id"] if case else None
-            e["status"] = "acknowledged" if case and case["status"] == "acknowledged" else "new"
+    """Write an alert for every entry that entered or worsened (once per change: a change
+    already alerted, by its idempotency key, is not written again); the case it replaces is
+    marked ``superseded``. Returns the new alerts."""
+    with engine_of(source) as eng:
+        todo = []
+        for e in entries:
+            case = cases.get(e["person_id"])
+            kind = decide(e, case, w)
+            if kind is None:
+                e["alert_id"] = case["alert_id"] if case else None
+                e["status"] = "acknowledged" if case and case["status"] == "acknowledged" else "new"
+            else:
+                todo.append((e, case, kind, idempotency_key(e["person_id"], kind, e["last_seq"])))
+        if not todo:
+            return []
+        a = eng.table("care_alerts")
+        known = a.filter(a.idempotency_key.isin([t[3] for t in todo]))
+        existing = {r["idempotency_key"]: r for r in eng.to_arrow(
+            known.select("idempotency_key", "alert_id", "status")).to_pylist()}  # fmt: skip
+        created, superseded = _new_alerts(todo, existing, now or datetime.now(UTC))
+        if created:
+            rows = pa.Table.from_pylist(
+                [{**n, "evidence": orjson.dumps(n["evidence"]).decode(), "status": "open"}
+                 for n in created], schema=ALERT_SCHEMA)  # fmt: skip
+            new = eng.from_arrow(rows, "care_new_alerts")
+            eng.write(new, "care_alerts", replace=False)
+            eng.drop_temp(new)
+        if superseded:  # the replaced cases' rows, rewritten with their new status
+            a = eng.table("care_alerts")
+            old = a.filter(a.alert_id.isin(superseded)).mutate(status=ibis.literal("superseded"))
+            old = eng.materialize(old, "care_superseded")
+            ids = ", ".join("'" + i.replace("'", "''") + "'" for i in superseded)
+            eng.write(old, "care_alerts", where=f"alert_id in ({ids})")
+            eng.drop_temp(old)
+    return created
+
+
+def _new_alerts(todo: list[tuple[dict[str, Any], dict[str, Any] | None, str, str]],
+                existing: dict[str, dict[str, Any]], created_at: datetime,
+                ) -> tuple[list[dict[str, Any]], list[str]]:  # fmt: skip
+    """The alerts to write (and each entry's alert and status), and the cases they replace.
+    Each is a microsecond after the one before, so they are delivered in the list's order."""
+    created: list[dict[str, Any]] = []
+    superseded: list[str] = []
+    for e, case, kind, key in todo:
+        if key in existing:  # this change was already alerted (a re-run)
+            found = existing[key]
+            e["alert_id"] = found["alert_id"]
+            e["status"] = "acknowledged" if found["status"] == "acknowledged" else "new"
             continue
-        key = idempotency_key(e["person_id"], kind, e["last_seq"])
         alert_id = "al_" + secrets.token_hex(6)
         prev = case["score"] if case and kind == "worsened" else None
-        row = con.execute(
-            """insert into care_alerts (alert_id, idempotency_key, person_id, kind, score,
-                   previous_score, influence, risk, value, explanation, evidence, last_seq,
-                   created_at)
-               values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, coalesce(?, now()))
-               on conflict (idempotency_key) do nothing returning alert_id""",
-            [alert_id, key, e["person_id"], kind, e["score"], prev, e["influence"], e["risk"],
-             e["value"], e["explanation"], orjson.dumps(e["evidence"]).decode(), e["last_seq"], now],
-        ).fetchall()  # fmt: skip
-        if not row:  # this change was already alerted (a re-run)
-            existing = con.execute("select alert_id, status from care_alerts where idempotency_key = ?",
-                                   [key]).fetchone()  # fmt: skip
-            e["alert_id"] = existing[0] if existing else None
-            e["status"] = "acknowledged" if existing and existing[1] == "acknowledged" else "new"
-            continue
         if case and case["status"] in ACTIVE:
-            con.execute("update care_alerts set status = 'superseded' where alert_id = ?",
-                        [case["alert_id"]])  # fmt: skip
+            superseded.append(case["alert_id"])
         e["alert_id"], e["status"] = alert_id, "new"
         created.append({"alert_id": alert_id, "idempotency_key": key, "kind": kind,
-                        "previous_score": prev, **e})  # fmt: skip
-    return created
+                        "previous_score": prev, **e,
+                        "created_at": created_at + timedelta(microseconds=len(created))})  # fmt: skip
+    return created, superseded
 
 
 def _target(

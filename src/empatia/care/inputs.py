@@ -7,22 +7,37 @@ journeys, ``experience_journeys`` (experience) when it is there, else the ``Case
 (``risk.window_days`` before "now") is read for risk, so the work stays small at any size.
 "now" is the latest event of the last day with normal traffic (:func:`as_of`): a re-run over the
 same events gives the same list.
+
+Every input is an Ibis expression on the stage's :class:`~empatia.store.engine.Engine`, so it
+is computed where the engine runs (in the store on DuckDB, in the session on Spark);
+:func:`read_inputs` then collects them to the driver as pandas frames for scoring
+(:mod:`empatia.care.scoring`), a Python step over the people with a signal in the recent
+window only, ranked against each other.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
-import duckdb
+import ibis
+import ibis.expr.types as ir
 import pandas as pd
+import pyarrow as pa
+from ibis import _
 
 from empatia.store.changes import CHANGED, changed_persons, save_marks
+from empatia.store.engine import DuckDBEngine, Engine, union
 
 #: Traits of the tracking plan that speak to influence.
 INFLUENCE_TRAITS = ("profession", "followers", "followers_by_network", "press", "vip", "tier",
                     "referrals")  # fmt: skip
+#: Words one of the influence traits' keys contains (events without any are not read).
+_TRAIT_WORDS = ("ollowers", '"press"', '"vip"', '"profession"', '"referrals"', '"tier"')
 
 
 @dataclass
@@ -37,150 +52,225 @@ class Inputs:
     values: pd.DataFrame  # per person: clv_12m, revenue
 
 
-_AS_OF = """
-with d as (select date_trunc('day', "timestamp") as day, count(*) as n, max("timestamp") as last
-           from events group by 1)
-select max(last) from d where n > ? * (select median(n) from d)
-"""
+@contextmanager
+def engine_of(source: Engine | Any) -> Iterator[Engine]:
+    """``source`` when it is an engine; else a DuckDB engine on that store connection (or a
+    stage's store), closed after the block."""
+    if isinstance(source, Engine):
+        yield source
+        return
+    with DuckDBEngine(source) as eng:
+        yield eng
 
 
-def as_of(con: duckdb.DuckDBPyConnection, min_share: float = 0.1) -> datetime | None:
+def _utc(data: pa.Table) -> pa.Table:
+    """Every timestamp column in UTC (Spark's come back without a zone)."""
+    cols = []
+    for field, col in zip(data.schema, data.columns, strict=True):
+        if pa.types.is_timestamp(field.type):
+            col = col.cast(pa.timestamp("us", tz=field.type.tz or "UTC")).cast(
+                pa.timestamp("us", tz="UTC")
+            )
+        cols.append(col)
+    return pa.Table.from_arrays(cols, names=data.column_names)
+
+
+def collect(eng: Engine, expr: ir.Table) -> pd.DataFrame:
+    """The rows of ``expr`` on the driver, as a pandas frame (timestamps in UTC)."""
+    return _utc(eng.to_arrow(expr)).to_pandas()
+
+
+def scalar(eng: Engine, expr: ir.Scalar) -> Any:
+    value = eng.to_arrow(expr.as_table()).column(0)[0].as_py()
+    if isinstance(value, datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def as_of(source: Engine | Any, min_share: float = 0.1) -> datetime | None:
     """ "Now": the latest event of the last day with normal traffic (more than ``min_share`` of
     the median day's events). A few stray late or future-dated events (a device with a wrong clock, a
     case logged weeks after the rest) would otherwise age every signal by weeks."""
-    row = con.execute(_AS_OF, [min_share]).fetchone()
-    return row[0] if row else None
+    with engine_of(source) as eng:
+        ev = eng.table("events")
+        days = ev.group_by(day=ev.timestamp.truncate("D")).aggregate(
+            n=_.count(), last=_.timestamp.max()
+        )
+        normal = days.filter(days.n > min_share * days.n.median())
+        return scalar(eng, normal["last"].max())  # type: ignore[no-any-return]
 
 
-_TEXTS = """
-select p.person_id, a.seq, a."timestamp" as "at", a.event, a.channel, a.language, a.sentiment,
-       a.score, a.anger, a.frustration, a.dominant_emotion, a.escalation::varchar as escalation,
-       a.effort::varchar as effort
-from text_analysis a join event_persons p using (seq)
-where a."timestamp" >= ?
-"""
-
-_TRAITS_FROM_EVENTS = """
-with t as (
-    select p.person_id, e.seq,
-           coalesce(json_extract(e.raw, '$.traits'), json_extract(e.raw, '$.context.traits')) as tr
-    from events e join event_persons p using (seq)
-    where e.raw like '%traits%'
-      and (e.raw like '%ollowers%' or e.raw like '%"press"%' or e.raw like '%"vip"%'
-           or e.raw like '%"profession"%' or e.raw like '%"referrals"%' or e.raw like '%"tier"%')
-      {only}
-)
-select person_id,
-       arg_max(json_extract_string(tr, '$.profession'), seq)
-           filter (where json_extract_string(tr, '$.profession') is not null) as profession,
-       arg_max(json_extract_string(tr, '$.followers'), seq)
-           filter (where json_extract_string(tr, '$.followers') is not null) as followers,
-       arg_max(json_extract(tr, '$.followers_by_network')::varchar, seq)
-           filter (where json_type(tr, '$.followers_by_network') = 'OBJECT') as followers_by_network,
-       arg_max(json_extract_string(tr, '$.press'), seq)
-           filter (where json_extract_string(tr, '$.press') is not null) as press,
-       arg_max(json_extract_string(tr, '$.vip'), seq)
-           filter (where json_extract_string(tr, '$.vip') is not null) as vip,
-       arg_max(json_extract_string(tr, '$.tier'), seq)
-           filter (where json_extract_string(tr, '$.tier') is not null) as tier,
-       arg_max(json_extract_string(tr, '$.referrals'), seq)
-           filter (where json_extract_string(tr, '$.referrals') is not null) as referrals
-from t where tr is not null
-group by person_id
-"""
-
-_REVIEWS = """
-select p.person_id,
-       count(*) filter (where public) as public_reviews,
-       count(*) filter (where public and rating <= 2 and ts >= ?) as bad_public_reviews,
-       max(ts) filter (where public and rating <= 2 and ts >= ?) as last_bad_review_at,
-       min(rating) filter (where public and ts >= ?) as worst_recent_rating
-from (
-    select seq, "timestamp" as ts,
-           coalesce(try_cast(json_extract_string(raw, '$.properties.public') as boolean), false) as public,
-           try_cast(json_extract_string(raw, '$.properties.rating') as double) as rating
-    from events where type = 'track' and event = 'Review Submitted'
-) r join event_persons p using (seq)
-group by p.person_id
-"""
-
-_JOURNEYS = """
-select person_id, case_id, contacts, first_at, last_at, resolved, topic, last_seq,
-       internal_success, resolution, wait_seconds, transfers, channels, channel_switches,
-       succeeded_but_hurt, hurt_reasons
-from experience_journeys where last_at >= ?
-"""
+def texts_expr(eng: Engine, since: datetime) -> ir.Table:
+    """Text touchpoints since ``since`` with their analysis (emotion) and their person."""
+    a = eng.table("text_analysis")
+    a = a.filter(a.timestamp >= since)
+    t = a.join(eng.table("event_persons").select("seq", "person_id"), "seq")
+    return t.select(
+        "person_id", "seq", at=t.timestamp, event=t.event, channel=t.channel,
+        language=t.language, sentiment=t.sentiment, score=t.score, anger=t.anger,
+        frustration=t.frustration, dominant_emotion=t.dominant_emotion,
+        escalation=t.escalation.cast("string"), effort=t.effort.cast("string"),
+    )  # fmt: skip
 
 
-def read_journeys(con: duckdb.DuckDBPyConnection, since: datetime) -> pd.DataFrame:
+def reviews_expr(eng: Engine, since: datetime) -> ir.Table:
+    """Per reviewer: public reviews (all time), bad public ones since ``since``, the latest of
+    those and the worst recent public rating."""
+    ev = eng.table("events")
+    ev = ev.filter((ev.type == "track") & (ev.event == "Review Submitted"))
+    js = partial(eng.json_str, ev.raw)
+    r = ev.select(
+        "seq",
+        ts=ev.timestamp,
+        public=ibis.coalesce(js("$.properties.public").try_cast("boolean"), False),
+        rating=js("$.properties.rating").try_cast("float64"),
+    )
+    r = r.join(eng.table("event_persons").select("seq", "person_id"), "seq")
+    recent = r.public & (r.ts >= since)
+    bad = recent & (r.rating <= 2)
+    return r.group_by("person_id").aggregate(
+        public_reviews=r.count(where=r.public),
+        bad_public_reviews=r.count(where=bad),
+        last_bad_review_at=r.ts.max(where=bad),
+        worst_recent_rating=r.rating.min(where=recent),
+    )
+
+
+_JOURNEY_COLUMNS = ("person_id", "case_id", "contacts", "first_at", "last_at", "resolved", "topic",
+                    "last_seq", "internal_success", "resolution", "wait_seconds", "transfers",
+                    "channels", "channel_switches", "succeeded_but_hurt", "hurt_reasons")  # fmt: skip
+
+
+def journeys_expr(eng: Engine, since: datetime) -> ir.Table:
     """Service journeys active since ``since``, as the experience stage measured them."""
-    return con.execute(_JOURNEYS, [since]).df()
+    j = eng.table("experience_journeys")
+    return j.filter(j.last_at >= since).select(*_JOURNEY_COLUMNS)
 
 
-def refresh_traits(con: duckdb.DuckDBPyConnection, *, full: bool = False) -> dict[str, Any]:
+def read_journeys(source: Engine | Any, since: datetime) -> pd.DataFrame:
+    """Service journeys active since ``since``, as the experience stage measured them."""
+    with engine_of(source) as eng:
+        return collect(eng, journeys_expr(eng, since).order_by("person_id", "case_id"))
+
+
+def event_traits(eng: Engine, persons: ir.Table | None = None) -> ir.Table:
+    """``care_traits``: per person, the latest value of each influence trait their events
+    carry (``traits``, else ``context.traits``), for ``persons`` only when given."""
+    ev = eng.table("events").select("seq", "raw")
+    words = ibis.or_(*(ev.raw.contains(w) for w in _TRAIT_WORDS))
+    ev = ev.filter(ev.raw.contains("traits") & words)
+    ep = eng.table("event_persons").select("seq", "person_id")
+    if persons is not None:
+        ep = ep.semi_join(persons, "person_id")
+    e = ev.join(ep, "seq")
+    top = eng.json_str(e.raw, "$.traits").notnull()
+    e = e.filter(top | eng.json_str(e.raw, "$.context.traits").notnull()).mutate(top=top)
+    parts = []
+    for trait in INFLUENCE_TRAITS:
+        value = ibis.cases(
+            (e.top, eng.json_str(e.raw, f"$.traits.{trait}")),
+            else_=eng.json_str(e.raw, f"$.context.traits.{trait}"),
+        )
+        if trait == "followers_by_network":  # an object (JSON text), nothing else
+            value = ibis.cases((value.startswith("{"), value), else_=ibis.null("string"))
+        parts.append(e.select("person_id", "seq", trait=ibis.literal(trait), value=value))
+    long = union(*parts).filter(_.value.notnull())
+    w = ibis.window(group_by=["person_id", "trait"], order_by=ibis.desc("seq"))
+    latest = long.mutate(r=ibis.row_number().over(w)).filter(_.r == 0)
+    wide = latest.group_by("person_id").aggregate(
+        **{t: latest.value.max(where=latest.trait == t) for t in INFLUENCE_TRAITS}
+    )
+    people = e.select("person_id").distinct()
+    out = people.left_join(wide, people.person_id == wide.person_id)
+    return out.select(people.person_id, *(out[t] for t in INFLUENCE_TRAITS))
+
+
+def refresh_traits(source: Engine | Any, *, full: bool = False) -> dict[str, Any]:
     """Keep ``care_traits`` (the influence traits of each person's events): only the people
     whose events changed since the last refresh (:mod:`empatia.store.changes`), or everyone
-    with ``full`` (and after an erasure)."""
-    changes = changed_persons(con, "care", "traits", full=full)
-    con.execute("begin transaction")
-    try:
+    with ``full`` (and after an erasure, and on an engine that rebuilds whole tables)."""
+    with engine_of(source) as eng, eng.store_cursor() as cur:
+        changes = changed_persons(cur, "care", "traits", full=full or not eng.incremental)
         if changes.full:
-            con.execute("delete from care_traits")
-            only = ""
-        else:
-            con.execute(
-                f"delete from care_traits where person_id in (select person_id from {CHANGED})"
-            )
-            only = f"and p.person_id in (select person_id from {CHANGED})"
-        if changes.full or changes.persons:
-            sql = _TRAITS_FROM_EVENTS.replace("{only}", only)
-            con.execute(f"insert into care_traits by name {sql}")
-        save_marks(con, changes)
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
+            eng.write(event_traits(eng), "care_traits")
+        elif changes.persons:
+            eng.write(event_traits(eng, eng.table(CHANGED)), "care_traits",
+                      where=f"person_id in (select person_id from {CHANGED})")  # fmt: skip
+        save_marks(cur, changes)
     if changes.full:
         return {"traits": "full" if changes.full == "full" else f"full ({changes.full})"}
     return {"traits": "incremental", "traits_recomputed": len(changes.persons)}
 
 
-def read_traits(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def traits_expr(eng: Engine) -> ir.Table:
     """Influence traits per person: from events (``care_traits``, see :func:`refresh_traits`),
     with ``profile_traits`` winning where it has one."""
-    df = con.execute(
-        "select person_id, profession, followers, followers_by_network, press, vip, tier,"
-        " referrals from care_traits order by person_id"
-    ).df()
-    pt = con.execute(
-        "select person_id, trait, value from profile_traits where trait in (select unnest(?))",
-        [[t for t in INFLUENCE_TRAITS if t != "followers_by_network"]],
-    ).df()
-    if len(pt):
-        wide = pt.pivot_table(index="person_id", columns="trait", values="value", aggfunc="last")
-        df = df.merge(wide.reset_index(), on="person_id", how="outer", suffixes=("", "_profile"))
-        for t in INFLUENCE_TRAITS:
-            if f"{t}_profile" in df:
-                df[t] = df.pop(f"{t}_profile").where(lambda s: s.notna(), df.get(t))
-    for t in INFLUENCE_TRAITS:
-        if t not in df:
-            df[t] = None
-    return df[["person_id", *INFLUENCE_TRAITS]]
+    ct = eng.table("care_traits").select("person_id", *INFLUENCE_TRAITS)
+    names = [t for t in INFLUENCE_TRAITS if t != "followers_by_network"]
+    pt = eng.table("profile_traits")
+    pt = pt.filter(pt.trait.isin(names))
+    wide = pt.group_by("person_id").aggregate(
+        **{f"{t}_profile": pt.value.max(where=pt.trait == t) for t in names}
+    )
+    j = ct.outer_join(wide, ct.person_id == wide.person_id, rname="{name}_p")
+    return j.select(
+        person_id=ibis.coalesce(j.person_id, j.person_id_p),
+        **{t: ibis.coalesce(j[f"{t}_profile"], j[t]) if t in names else j[t]
+           for t in INFLUENCE_TRAITS},
+    )  # fmt: skip
 
 
-def read_values(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    return con.execute("select person_id, clv_12m, revenue from profiles").df()
+def values_expr(eng: Engine) -> ir.Table:
+    return eng.table("profiles").select("person_id", "clv_12m", "revenue")
+
+
+def read_traits(source: Engine | Any) -> pd.DataFrame:
+    with engine_of(source) as eng:
+        return collect(eng, traits_expr(eng).order_by("person_id"))
+
+
+def read_values(source: Engine | Any) -> pd.DataFrame:
+    with engine_of(source) as eng:
+        return collect(eng, values_expr(eng).order_by("person_id"))
 
 
 def read_inputs(
-    con: duckdb.DuckDBPyConnection, window_days: float, now: datetime | None = None
+    source: Engine | Any,
+    window_days: float,
+    now: datetime | None = None,
+    *,
+    at_risk_only: bool = False,
 ) -> Inputs:
-    """Read every input: the tables the care stage declares (``empatia.care.stage``)."""
-    now = now or as_of(con)
-    if now is None:
-        now = datetime.now().astimezone()
-    since = now - timedelta(days=window_days)
-    texts = con.execute(_TEXTS, [since]).df()
-    journeys = read_journeys(con, since)
-    reviews = con.execute(_REVIEWS, [since, since, since]).df()
-    return Inputs(now, texts, journeys, reviews, read_traits(con), read_values(con))
+    """Read every input: the tables the care stage declares (``empatia.care.stage``).
+
+    ``at_risk_only``: the per-person inputs (reviews, traits, values) of the people with a
+    risk signal in the window only (text, journey or bad public review) — all that scoring
+    needs for the list; without it, everyone's (to rank by influence alone)."""
+    with engine_of(source) as eng:
+        now = now or as_of(eng)
+        if now is None:
+            now = datetime.now().astimezone()
+        since = now - timedelta(days=window_days)
+        texts, journeys = texts_expr(eng, since), journeys_expr(eng, since)
+        reviews, traits, values = reviews_expr(eng, since), traits_expr(eng), values_expr(eng)
+        if at_risk_only:
+            people = union(
+                texts.select("person_id"),
+                journeys.select("person_id"),
+                reviews.filter(reviews.bad_public_reviews > 0).select("person_id"),
+                distinct=True,
+            )
+            people = eng.materialize(people, "care_at_risk")
+            reviews, traits, values = (t.view().semi_join(people, "person_id")
+                                       for t in (reviews, traits, values))  # fmt: skip
+        inputs = Inputs(
+            now,
+            collect(eng, texts.order_by("seq")),
+            collect(eng, journeys.order_by("person_id", "case_id")),
+            collect(eng, reviews.order_by("person_id")),
+            collect(eng, traits.order_by("person_id")),
+            collect(eng, values.order_by("person_id")),
+        )
+        if at_risk_only:
+            eng.drop_temp(people)
+        return inputs

@@ -8,6 +8,7 @@ from empatia.care.build import run_care
 from empatia.care.config import load_weights
 from empatia.care.delivery import deliver_pending
 from empatia.pipeline import RunContext
+from empatia.store.engine import engine_for
 
 
 class CareStage:
@@ -15,6 +16,12 @@ class CareStage:
 
     Settings: ``[stages.care]`` (:class:`~empatia.care.config.CareSettings`: the weights, a
     ``weights_file``, ``deliver`` new alerts to the webhooks, default true).
+
+    Runs on the engine (:func:`~empatia.store.engine.engine_for`): ``care_traits`` and every
+    input are Ibis expressions there (:mod:`empatia.care.inputs`); the scoring is a Python
+    step on the driver over the people with a risk signal in the recent window (it ranks them
+    against each other); ``care_list`` and ``care_alerts`` are written through the engine.
+    Delivering to webhooks (``care_deliveries``) happens on the store after the commit.
     """
 
     name = "care"
@@ -25,7 +32,12 @@ class CareStage:
     def run(self, ctx: RunContext) -> dict[str, Any]:
         settings = ctx.stages.care
         w = load_weights(settings=settings)
-        figures = run_care(ctx.store.con, w, deliver=False, full=ctx.full)
+        eng, close = engine_for(ctx)
+        try:
+            figures = run_care(ctx.store.con, w, deliver=False, full=ctx.full, eng=eng)
+        finally:
+            if close:
+                eng.close()
         if settings.deliver:  # only alerts that were committed leave the house
             def deliver() -> None:
                 sent = deliver_pending(ctx.workspace.store.con, w.delivery)

@@ -1,0 +1,69 @@
+"""The care stage on Spark: the traits, the inputs and the consent check are Ibis on Spark,
+the alerts and the list are written back to the store, and every row is the one DuckDB makes."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+from empatia.care.build import run_care
+from empatia.care.config import load_weights
+from empatia.privacy.consent import record
+from empatia.store import Store
+from empatia.store.engine import connect
+from tests.care.world import build
+
+pytestmark = [
+    pytest.mark.spark,
+    pytest.mark.slow,
+    pytest.mark.skipif(not os.environ.get("EMPATIA_SPARK_TESTS"), reason="set EMPATIA_SPARK_TESTS=1"),
+]
+
+_LIST = ("rank, person_id, round(influence, 9), round(risk, 9), round(value, 9), round(score, 9),"
+         " explanation, evidence::varchar, status, last_seq, computed_at")  # fmt: skip
+_ALERTS = ("person_id, kind, idempotency_key, round(score, 9), round(previous_score, 9),"
+           " explanation, evidence::varchar, last_seq, status")  # fmt: skip
+
+
+def _care(engine: str, session: Any = None) -> dict[str, Any]:
+    w = load_weights(overrides={"influence": {"floor": 0.2}, "alerts": {"min_score": 0.01}})
+    with Store(":memory:") as s:
+        world = build(s)
+        s.con.execute("insert into profile_traits (person_id, trait, value)"
+                      " values ('fan', 'tier', 'gold'), ('fan', 'followers', '15000')")  # fmt: skip
+        record(s, "nobody", "care", False, source="api")  # objected: privacy's ledger
+        for granted, days_ago in ((True, 2), (False, 1)):  # the celebrity's latest word: no
+            world.event("celebrity", days_ago, event="Consent Updated",
+                        properties={"purpose": "care", "granted": granted})  # fmt: skip
+        world.finish()
+        out: dict[str, Any] = {}
+        for run in ("first", "second"):
+            if run == "second":  # a new threat: the musician's case worsens
+                world.say("musician", 0.5, "I am calling my lawyer.", -0.95, "anger", 0.95,
+                          threats=("legal",))  # fmt: skip
+                world.finish()
+            # a new engine each run: the world changed the store behind Spark's copies
+            eng = None if engine == "duckdb" else connect(s, engine, session=session)
+            figures = run_care(s.con, w, deliver=False, eng=eng)
+            if eng is not None:
+                eng.close()
+            out[run] = {k: v for k, v in figures.items() if not k.startswith("traits")}
+            out[f"{run} list"] = s.con.execute(f"select {_LIST} from care_list order by rank").fetchall()
+        out["traits"] = s.con.execute("select * from care_traits order by person_id").fetchall()
+        out["alerts"] = s.con.execute(
+            f"select {_ALERTS} from care_alerts order by person_id, created_at, kind"
+        ).fetchall()
+        return out
+
+
+def test_care_runs_on_spark_and_makes_the_same_rows(spark_session: Any) -> None:
+    spark, duck = _care("spark", spark_session), _care("duckdb")
+    assert spark == duck
+    assert duck["first"]["excluded_by_consent"] == 2
+    assert [r[1] for r in duck["first list"]] == ["musician", "fan"]
+    assert duck["second"]["worsened"] == 1 and duck["second"]["entered"] == 0
+    assert [r[8] for r in duck["alerts"] if r[0] == "musician"] == ["superseded", "open"]
+    assert {r[0] for r in duck["traits"]} >= {"musician", "celebrity", "fan", "grudge"}
+    assert "15k followers" in duck["first list"][1][6]  # profiles' traits win over events'
