@@ -13,7 +13,7 @@ from empatia.experience.stage import STAGE
 from empatia.pipeline import RunContext
 from empatia.workspace import Workspace
 from tests.experience.conftest import build_world
-from tests.experience.world import World
+from tests.experience.world import NOW, World
 
 pytestmark = [
     pytest.mark.spark,
@@ -28,6 +28,11 @@ QUERIES = {
         " round(trend_per_30d, 9), lowest, lowest_at, lowest_seq, latest, latest_emotion,"
         " direction from experience_trajectories order by person_id"
     ),
+    "experience_activity": (
+        "select person_id, last_order_at, last_active_at, first_active_at, active_days,"
+        " threat_at, threat_cue, threat_seq, hurt_at, hurt_seq, kind_at, round(p_active, 9),"
+        " drivers from experience_activity order by person_id"
+    ),
     "experience_gap": (
         "select touchpoint, company_n, round(company_view, 9), round(self_rating, 9), customer_n,"
         " round(customer_view, 9), round(gap, 9) from experience_gap order by touchpoint"
@@ -39,6 +44,14 @@ def _run(path: Path, engine: str, session: Any = None) -> dict[str, Any]:
     ws = Workspace(db=path)
     try:
         build_world(World(ws.store))
+        # the traveller's last words threaten (a cue that is not a threat first); a profile
+        ws.store.con.execute(
+            "update text_analysis set anger = 0.9, escalation = ? where score = -0.9",
+            ['[{"category":"effort","cue":"waiting"},{"category":"escalation","cue":"public"}]'],
+        )
+        ws.store.con.execute(
+            "insert into profiles (person_id, p_alive, as_of) values ('traveller', 0.8, ?)", [NOW]
+        )
         figures = STAGE.run(RunContext(ws, engine=engine, spark_session=session))
         out: dict[str, Any] = {"figures": figures}
         for table, sql in QUERIES.items():
@@ -60,5 +73,9 @@ def test_spark_builds_the_same_rows_as_duckdb(spark_session: Any, tmp_path: Path
     assert spark["figures"] == duck["figures"]
     trends = {r[-1] for r in duck["experience_trajectories"]}
     assert "worsening" in trends or "improving" in trends
+    threat = [r for r in duck["experience_activity"] if r[6]]  # found by the Python step
+    assert [(r[0], r[6]) for r in threat] == [("traveller", "public")]
+    assert threat[0][-1] is not None and "threat" in threat[0][-1]  # a driver of p_active
+    assert any(r[9] for r in duck["experience_activity"])  # hurt words
     assert "overall" in {r[0] for r in duck["experience_gap"]}
     assert duck["figures"]["perception_gap"] is not None

@@ -31,10 +31,17 @@ profiles' ``p_alive`` and on the service journeys), from small per-person tables
 
 from __future__ import annotations
 
+import json
+
 import duckdb
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
 
 from empatia.emotion.lexicon import ESCALATION_KINDS
+from empatia.experience._ibis import in_people
 from empatia.experience.config import ExperienceConfig
+from empatia.store.engine import Engine
 
 #: The purchase model is never taken as surer than this (either way) before it is moved.
 SURE = 0.99
@@ -49,7 +56,8 @@ THREAT_WORDS = {"leave": "threatened to leave", "public": "threatened to go publ
 
 def _facts_sql(cfg: ExperienceConfig, texts: bool, only: str | None, until: str | None = None
                ) -> str:  # fmt: skip
-    """Per person: last order, last activity, latest threat, hurt and kind words (``until``: a
+    """(SQL, for the fit of the weights on the store's past: :func:`facts_expr` in Ibis)
+    Per person: last order, last activity, latest threat, hurt and kind words (``until``: a
     SQL timestamp; only what happened by then, as the fit of the weights sees the past)."""
     where = f"where person_id in (select person_id from {only})" if only else ""
     by = f'where "timestamp" <= {until}' if until else ""
@@ -254,20 +262,81 @@ def drivers_sql(cfg: ExperienceConfig, weights: dict[str, float], *, p_alive: bo
     """
 
 
-def build_facts(con: duckdb.DuckDBPyConnection, cfg: ExperienceConfig, changed: str | None
-                ) -> int:  # fmt: skip
-    """Recompute the facts of the people in table ``changed`` (``person_id``; ``None``:
-    everyone) on ``con``, inside the caller's transaction. Returns the rows written."""
-    texts = _has(con, "text_analysis")
-    if changed:
-        con.execute(
-            f"delete from experience_activity where person_id in (select person_id from {changed})"
-        )
-    else:
-        con.execute("delete from experience_activity")
-    row = con.execute(
-        "insert into experience_activity (person_id, last_order_at, last_active_at,"
-        " first_active_at, active_days, threat_at,"
-        " threat_cue, threat_seq, hurt_at, hurt_seq, kind_at) " + _facts_sql(cfg, texts, changed)
-    ).fetchone()
-    return int(row[0]) if row else 0
+#: Rows of :func:`threat_cues`: a text's first churn threat (an escalation cue of
+#: :data:`~empatia.emotion.lexicon.ESCALATION_KINDS`), texts without one left out.
+THREATS = pa.schema([("seq", pa.int64()), ("threat", pa.string())])
+
+
+def threat_cues(batch: pa.RecordBatch) -> pa.Table:
+    """A Python step (:meth:`~empatia.store.engine.Engine.map_batches`): per text
+    (``seq, escalation`` as JSON text), its first cue that is a churn threat."""
+    seqs, cues = [], []
+    for seq, doc in zip(batch.column("seq").to_pylist(), batch.column("escalation").to_pylist(),
+                        strict=True):  # fmt: skip
+        try:
+            items = json.loads(doc) if doc else []
+        except ValueError:
+            continue
+        found = next((x["cue"] for x in items if isinstance(x, dict)
+                      and isinstance(x.get("cue"), str) and x["cue"] in ESCALATION_KINDS), None)  # fmt: skip
+        if found is not None:
+            seqs.append(seq)
+            cues.append(found)
+    return pa.table({"seq": pa.array(seqs, pa.int64()), "threat": pa.array(cues, pa.string())})
+
+
+def _text_facts(eng: Engine, cfg: ExperienceConfig, ep: ir.Table) -> ir.Table:
+    """Per person: their latest threat (cue and seq), latest hurt words, latest kind words."""
+    a = eng.table("text_analysis")
+    tx = a.join(ep, "seq").select("person_id", "seq", "score", "anger", "frustration",
+                                  ts=a["timestamp"], escalation=a.escalation.cast("string"))  # fmt: skip
+    esc = tx.filter(tx.escalation.notnull()).select("seq", "escalation")
+    threats = eng.map_batches(esc, threat_cues, THREATS, "experience_threats")
+    tx = tx.left_join(threats, "seq").drop("seq_right")
+    ang = float(cfg.active_angry)
+    hurt = ((tx.anger.fill_null(0) >= ang) | (tx.frustration.fill_null(0) >= ang)
+            | (tx.score.fill_null(0) <= float(cfg.active_negative)))  # fmt: skip
+    tx = tx.mutate(is_threat=tx.threat.notnull(), is_hurt=hurt)
+    order = [tx.ts.desc(), tx.seq.desc()]
+    tx = tx.mutate(
+        rt=ibis.row_number().over(group_by=[tx.person_id, tx.is_threat], order_by=order),
+        rh=ibis.row_number().over(group_by=[tx.person_id, tx.is_hurt], order_by=order),
+    )
+    last_threat = tx.is_threat & (tx.rt == 0)
+    last_hurt = tx.is_hurt & (tx.rh == 0)
+    return tx.group_by("person_id").aggregate(
+        threat_at=tx.ts.max(where=last_threat),
+        threat_cue=tx.threat.max(where=last_threat),
+        threat_seq=tx.seq.max(where=last_threat),
+        hurt_at=tx.ts.max(where=last_hurt),
+        hurt_seq=tx.seq.max(where=last_hurt),
+        kind_at=tx.ts.max(where=tx.score >= float(cfg.active_kind)),
+    )
+
+
+def facts_expr(eng: Engine, cfg: ExperienceConfig, texts: bool,
+               people: ir.Table | None = None) -> ir.Table:  # fmt: skip
+    """Per person (``people``: only theirs): last order, first and last activity, active
+    days, latest threat, hurt and kind words — the facts columns of ``experience_activity``."""
+    ep = in_people(eng.table("event_persons").select("seq", "person_id"), people)
+    ev = eng.table("events")
+    e = ev.select("seq", "type", "event", ts=ev["timestamp"]).join(ep, "seq")
+    active = e.type.isin(("page", "screen")) | e.event.isin(ACTIVE_EVENTS)
+    facts = e.group_by("person_id").aggregate(
+        last_order_at=e.ts.max(where=e.event == "Order Completed"),
+        last_active_at=e.ts.max(where=active),
+        first_active_at=e.ts.min(where=active),
+        active_days=e.ts.truncate("D").nunique(where=active),
+    )
+    if not texts:
+        return facts
+    return facts.left_join(_text_facts(eng, cfg, ep), "person_id").drop("person_id_right")
+
+
+def build_facts(eng: Engine, cfg: ExperienceConfig, texts: bool, changed: str | None) -> int:
+    """Recompute the facts of the people in the temp table ``changed`` (``person_id``, on the
+    engine's store cursor; ``None``: everyone), in the caller's transaction. Returns the rows
+    written."""
+    people = eng.table(changed) if changed else None
+    where = f"person_id in (select person_id from {changed})" if changed else None
+    return eng.write(facts_expr(eng, cfg, texts, people), "experience_activity", where=where)

@@ -31,9 +31,10 @@ class ExperienceStage:
     Settings: ``[stages.experience]`` (:class:`ExperienceConfig` thresholds).
 
     The stage runs on the engine of the run (:func:`~empatia.store.engine.engine_for`):
-    ``experience_trajectories`` is Ibis on the engine (DuckDB or Spark), written with
+    ``experience_trajectories``, the facts of ``experience_activity`` and ``experience_gap``
+    are Ibis on the engine (DuckDB or Spark), written with
     :meth:`~empatia.store.engine.Engine.write` — only the changed people's rows on an
-    incremental run; the service journeys, the activity facts and "still active" are still
+    incremental run; the service journeys, the survey answers and "still active" (p_active) are still
     SQL on the store's DuckDB (on Spark too), on the engine's store cursor. An engine that
     cannot replace rows in place (Spark) rebuilds everything.
     """
@@ -62,23 +63,23 @@ class ExperienceStage:
         settings = json.dumps([cfg.model_dump(), True], sort_keys=True, default=str)
         changes = changed_persons(con, "experience", settings, also=(TEXTS,),
                                   full=ctx.full or not eng.incremental)  # fmt: skip
+        texts = _count(con, "information_schema.tables", "table_name = 'text_analysis'") > 0
         figures: dict[str, Any] = {}
         if changes.full:
             figures.update(build_journeys(con, cfg))
             index_cases(con, full=True)
             ctx.progress.advance(1)
             build_trajectories(eng)
-            build_facts(con, cfg, None)
+            build_facts(eng, cfg, texts, None)
             figures["mode"] = "full" if changes.full == "full" else f"full ({changes.full})"
         else:
             figures.update(update_journeys(con, cfg, CHANGED))
             ctx.progress.advance(1)
             build_trajectories(eng, CHANGED)
-            build_facts(con, cfg, CHANGED)
+            build_facts(eng, cfg, texts, CHANGED)
             figures |= {"mode": "incremental", "recomputed": len(changes.persons)}
         save_marks(con, changes)
-        for table in ("experience_journeys", "experience_activity"):  # written in SQL
-            eng.invalidate(table)
+        eng.invalidate("experience_journeys")  # written in SQL
         figures["trajectories"] = _count(con, "experience_trajectories")
         # "still active" depends on now, profiles' p_alive and the journeys: everyone's, cheaply
         figures.update(refresh(con, cfg))
