@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 
+from empatia.decide import signals
 from empatia.decide.catalogue import load_catalogue
-from empatia.decide.engine import WRITES, run
+from empatia.decide.engine import WRITES, _now, run
 from empatia.decide.refresh import refresh
 from empatia.store import Store
 from empatia.store.engine import connect
 from empatia.store.scoped import stage_transaction
-from tests.decide.world import build
+from tests.decide.world import build, order
 from tests.identity.world import add_events, ev
 
 pytestmark = [
@@ -45,8 +46,19 @@ def _decide(engine: str, session: Any = None) -> dict[str, Any]:
     catalogue = load_catalogue()
     with Store(":memory:") as s:
         build(s, n=12)
+        # orders in other currencies: PLN at the rate of the day or the latest before it,
+        # USD without a rate (its quantity alone)
+        s.con.execute("insert into exchange_rates values ('EUR', 'PLN', date '2000-01-01', 4.0),"
+                      " ('EUR', 'PLN', date '2100-01-01', 5.0)")
+        extra = [order("u1", 50.5, [3]), order("u2", 60.5, [5, 3]), order("u3", 70.5, [3])]
+        for e, cur in zip(extra, ("PLN", "PLN", "USD"), strict=True):
+            e["properties"]["currency"] = cur
+        add_events(s, extra)
+        s.con.execute("insert into event_persons select seq, 'p_' || user_id from events"
+                      " where seq > (select max(seq) from event_persons)")
         with stage_transaction(s, "decide", WRITES) as db:
             eng = connect(db, engine, session=session)  # type: ignore[arg-type]
+            occ = signals.occasions(eng, _now(db))
             figures = run(db, catalogue=catalogue, eng=eng)
             eng.close()
         trained = _rows(s)
@@ -59,6 +71,7 @@ def _decide(engine: str, session: Any = None) -> dict[str, Any]:
             refreshed = refresh(db, ["p_u5", "p_u6", "p_late"], catalogue, eng=eng)
             eng.close()
         return {
+            "occasions": [tuple(r) for r in occ.astype(object).where(occ.notna(), None).values],
             "figures": {k: v for k, v in figures.items() if k not in _TIMES},
             "refreshed": {k: v for k, v in refreshed.items() if k not in _TIMES},
             "trained": trained,
@@ -69,6 +82,9 @@ def _decide(engine: str, session: Any = None) -> dict[str, Any]:
 def test_decide_runs_on_spark_and_makes_the_same_decisions(spark_session: Any) -> None:
     spark, duck = _decide("spark", spark_session), _decide("duckdb")
     assert spark == duck
+    qty = {(r[0], r[1]): r[3] for r in duck["occasions"]}
+    assert len(qty) > 12 and qty[("p_u1", "sku-mug")] == pytest.approx(8.0 / 4.0)  # PLN
+    assert qty[("p_u3", "sku-mug")] == 1.0  # USD: no rate
     assert duck["figures"]["decisions"] == 13 and duck["figures"]["cold_start"] == 1
     decisions = {r[0]: r for r in duck["trained"]["decisions"]}
     assert decisions["p_u2"][1] == "service_callback" and decisions["p_u4"][1] == "human_care"

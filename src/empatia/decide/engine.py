@@ -193,21 +193,27 @@ class Fitted:
 
 
 def fit(store: Store, *, weights: dict[str, float] | None = None, factors: int = 64,
-        catalogue: Catalogue | None = None, now: datetime | None = None) -> Fitted:
+        catalogue: Catalogue | None = None, now: datetime | None = None,
+        eng: Engine | None = None) -> Fitted:
     """Read every purchase and every person's state, and fit the hybrid.
 
-    Fitting needs all the interactions at once, so it runs on the driver: the purchases are
-    collected there and aggregated into person × item occasions
+    Fitting needs all the interactions at once, so it runs on the driver: the engine
+    aggregates the order lines into purchase occasions (person × item × day,
+    :func:`~empatia.decide.signals.occasions`), which are collected there
     (:class:`~empatia.decide.recommenders.Interactions`, a sparse matrix of the size of the
     purchase history); scoring and choosing per person is :func:`decide_batch`, the engine's
-    model step.
+    model step. ``eng``: the engine (default: DuckDB in the store).
     """
     t0 = time.perf_counter()
     catalogue = catalogue or load_catalogue()
     now = now or _now(store)
     steps: dict[str, float] = {}
     seq = signals.last_seq(store)
-    buys = signals.purchases(store)
+    if eng is None:
+        with DuckDBEngine(store) as own:
+            buys = signals.occasions(own, now)
+    else:
+        buys = signals.occasions(eng, now)
     steps["read purchases"] = time.perf_counter() - t0
     states = signals.person_states(store, now, catalogue.policy, buys)
     steps["read state"] = time.perf_counter() - t0 - sum(steps.values())
@@ -394,7 +400,7 @@ def run(store: Store | StageStore, *, export: Path | None = None,
 def _run(store: Any, eng: Engine, catalogue: Catalogue, export: Path | None,
          progress: Callable[[int], None] | None, now: datetime | None) -> dict[str, Any]:
     t0 = time.perf_counter()
-    f = fit(store, catalogue=catalogue, now=now)
+    f = fit(store, catalogue=catalogue, now=now, eng=eng)
     train_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     people = f.people()

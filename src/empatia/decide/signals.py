@@ -11,14 +11,21 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
+import ibis
+import ibis.expr.types as ir
+import orjson
 import pandas as pd
+import pyarrow as pa
 
 from empatia.decide.catalogue import PolicyConfig
 from empatia.emotion.lexicon import ESCALATION_KINDS
 from empatia.store import Store
+
+if TYPE_CHECKING:
+    from empatia.store.engine import Engine
 
 #: A message at least this positive after a hurt means somebody made it right.
 KIND_WORD = 0.3
@@ -34,8 +41,6 @@ PURPOSES = ("personalisation", "marketing_email", "marketing_sms", "marketing_pu
 #: Profile channels (tracking plan) → decide's channels.
 CHANNEL_MAP = {"web": "web", "app": "app", "store": "store", "email": "email", "chat": "web",
                "call_centre": "call", "sms": "sms", "push": "push"}
-_PRODUCTS = ('[{"product_id":"VARCHAR","category":"VARCHAR","price":"DOUBLE",'
-             '"quantity":"DOUBLE","name":"VARCHAR"}]')
 
 
 def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
@@ -72,35 +77,122 @@ def _person_join(con: duckdb.DuckDBPyConnection, only: Collection[str] | None = 
     return "", "coalesce(e.user_id, e.anonymous_id)"  # fallback before identity has run
 
 
-def purchases(store: Store, only: Collection[str] | None = None) -> pd.DataFrame:
-    """One row per product line of every ``Order Completed``: person, item, ts, qty,
-    category, name (and price); of everyone, or ``only`` these people.
+#: One product line of an order, as the model step that reads the orders makes it.
+_LINE = pa.schema([("seq", pa.int64()), ("pos", pa.int64()), ("person", pa.string()),
+                   ("ts", pa.timestamp("us", tz="UTC")), ("cur", pa.string()),
+                   ("product_id", pa.string()), ("category", pa.string()),
+                   ("price", pa.float64()), ("quantity", pa.float64()), ("name", pa.string())])  # fmt: skip
+
+
+def _text(v: Any) -> str | None:
+    """A JSON value as text (as DuckDB's ``from_json`` reads it into a VARCHAR)."""
+    if v is None or isinstance(v, str):
+        return v
+    return orjson.dumps(v).decode()
+
+
+def _number(v: Any) -> float | None:
+    if isinstance(v, bool | int | float):
+        return float(v)
+    if isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            return None
+    return None
+
+
+def order_lines(batch: pa.RecordBatch) -> pa.Table:
+    """A model step (:meth:`~empatia.store.engine.Engine.map_batches`): each order's
+    ``products`` (JSON text) as one row per product line, numbered by ``pos``."""
+    cols: dict[str, list[Any]] = {name: [] for name in _LINE.names}
+    for row in batch.to_pylist():
+        try:
+            products = orjson.loads(row["products"]) if row["products"] else None
+        except orjson.JSONDecodeError:
+            products = None
+        for pos, p in enumerate(products if isinstance(products, list) else []):
+            if not isinstance(p, dict):
+                continue
+            for k, v in (("seq", row["seq"]), ("pos", pos), ("person", row["person"]),
+                         ("ts", row["ts"]), ("cur", row["cur"]),
+                         ("product_id", _text(p.get("product_id"))),
+                         ("category", _text(p.get("category"))), ("price", _number(p.get("price"))),
+                         ("quantity", _number(p.get("quantity"))), ("name", _text(p.get("name")))):  # fmt: skip
+                cols[k].append(v)
+    return pa.table(cols, schema=_LINE)
+
+
+def purchase_lines(eng: Engine, only: Collection[str] | None = None) -> ir.Table:
+    """One row per product line of every ``Order Completed`` (of everyone, or ``only`` these
+    people), on the engine: ``seq``, ``pos``, ``person``, ``item``, ``ts``, ``qty``,
+    ``category``, ``name``.
 
     ``qty`` is quantity × price with the price in the reporting currency (the profiles'), at
     the rate of the order's day or the latest before it; a price that cannot be converted
     counts as 1, never as a number in another currency.
     """
-    with store.read() as con:
-        join, person = _person_join(con, only)
-        return con.execute(f"""
-            with o as (
-                select {person} as person, e."timestamp" as ts,
-                       upper(trim(json_extract_string(e.raw, '$.properties.currency'))) as cur,
-                       unnest(from_json(json_extract(e.raw, '$.properties.products'),
-                                        '{_PRODUCTS}'), recursive := true)
-                from events e {join}
-                where e.type = 'track' and e.event = '{ORDER_EVENT}'
-            ),
-            base as (select coalesce(any_value(currency), 'EUR') as b from profiles),
-            r as (select currency, day, rate from exchange_rates where base = (select b from base))
-            select person, product_id as item, ts,
-                   coalesce(quantity, 1) * coalesce(
-                       price / case when cur = (select b from base) then 1.0 else r.rate end, 1
-                   ) as qty,
-                   category, coalesce(name, product_id) as name
-            from o asof left join r on o.cur = r.currency and timezone('UTC', o.ts)::date >= r.day
-            where product_id is not null and person is not null
-        """).df()
+    ev = eng.table("events")
+    orders = ev.filter((ev.type == "track") & (ev.event == ORDER_EVENT))
+    with eng.store.read() as cur:
+        identity = _exists(cur, "event_persons")
+    if identity:
+        ep = eng.table("event_persons")
+        if only is not None:
+            ep = ep.filter(ep.person_id.isin(list(only)))
+        orders = orders.join(ep, orders.seq == ep.seq).select(
+            orders.seq, orders.raw, person=ep.person_id, ts=orders["timestamp"])
+    else:  # fallback before identity has run
+        orders = orders.select("seq", "raw", person=ibis.coalesce(orders.user_id, orders.anonymous_id),
+                               ts=orders["timestamp"])  # fmt: skip
+    src = orders.select("seq", "person", "ts",
+                        cur=eng.json_str(orders.raw, "$.properties.currency").strip().upper(),
+                        products=eng.json_str(orders.raw, "$.properties.products"))  # fmt: skip
+    lines = eng.map_batches(src, order_lines, _LINE, "order_lines")
+    prof = eng.table("profiles")
+    base = eng.to_arrow(prof.aggregate(b=prof.currency.arbitrary())).column("b")[0].as_py() or "EUR"
+    rates = eng.table("exchange_rates")
+    r = rates.filter(rates.base == base).select(r_cur=rates.currency, r_day=rates.day,
+                                                r_rate=rates.rate)  # fmt: skip
+    on_day = lines.join(r, [lines.cur == r.r_cur, r.r_day <= lines.ts.date()])
+    asof = on_day.group_by(["seq", "pos"]).aggregate(rate=on_day.r_rate.argmax(on_day.r_day))
+    lr = lines.left_join(asof, ["seq", "pos"]).select(*_LINE.names, rate=asof.rate)
+    factor = ibis.cases((lr.cur == base, ibis.literal(1.0)), else_=lr.rate)
+    return lr.filter(lr.product_id.notnull() & lr.person.notnull()).select(
+        "seq", "pos", "person", item=lr.product_id, ts=lr.ts,
+        qty=lr.quantity.fill_null(1.0) * (lr.price / factor).fill_null(1.0),
+        category=lr.category, name=ibis.coalesce(lr.name, lr.product_id),
+    )  # fmt: skip
+
+
+def purchases(store: Store, only: Collection[str] | None = None) -> pd.DataFrame:
+    """:func:`purchase_lines` of the store, in this process (person, item, ts, qty,
+    category, name; by order)."""
+    from empatia.store.engine import DuckDBEngine
+
+    with DuckDBEngine(store) as eng:
+        lines = purchase_lines(eng, only).order_by(["seq", "pos"]).drop("seq", "pos")
+        return eng.to_arrow(lines).to_pandas()
+
+
+def occasions(eng: Engine, now: datetime, only: Collection[str] | None = None) -> pd.DataFrame:
+    """Purchase occasions — one row per person, item and (UTC) day — collected to the driver,
+    where the recommender is fitted (it needs every occasion at once): ``qty`` summed, ``ts``
+    the last purchase of the day, ``past_ts`` the last one not after ``now``; in the order of
+    their first purchase, so the model's rows are the same on every engine."""
+    lines = purchase_lines(eng, only)
+    at = ibis.literal(pd.Timestamp(now).tz_convert("UTC") if pd.Timestamp(now).tzinfo
+                      else pd.Timestamp(now).tz_localize("UTC"), type="timestamp('UTC')")  # fmt: skip
+    occ = lines.group_by(["person", "item", lines.ts.date().name("day")]).aggregate(
+        qty=lines.qty.sum(), last=lines.ts.max(), past_ts=lines.ts.max(where=lines.ts <= at),
+        category=lines.category.max(), name=lines.name.max(),
+        first=(lines.seq * 65536 + lines.pos).min(),
+    )  # fmt: skip
+    frame = eng.to_arrow(occ.order_by("first")).to_pandas()
+    for col in ("last", "past_ts"):  # Spark's come without their zone: UTC, the session's
+        frame[col] = pd.to_datetime(frame[col], utc=True)
+    return frame.rename(columns={"last": "ts"})[["person", "item", "ts", "qty", "category",
+                                                  "name", "past_ts"]]  # fmt: skip
 
 
 def persons(store: Store) -> list[str]:
@@ -325,7 +417,10 @@ class _Reader:
             return {}
         now_ts = _utc(self.now)
         ts = pd.to_datetime(buys["ts"], utc=True)
-        past = buys[ts <= now_ts].assign(ts=ts[ts <= now_ts])
+        # occasions (:func:`occasions`) carry their last purchase not after now
+        seen = pd.to_datetime(buys["past_ts"], utc=True) if "past_ts" in buys else ts
+        ok = seen.notna() & (seen <= now_ts)
+        past = buys[ok].assign(ts=seen[ok])
         for pid, t in past.groupby("person")["ts"].max().items():
             self.put(str(pid), hours_since_purchase=(now_ts - t).total_seconds() / 3600)
         days = self.policy.suppress_same_item_days
