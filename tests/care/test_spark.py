@@ -4,15 +4,18 @@ the alerts and the list are written back to the store, and every row is the one 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from empatia.care.build import run_care
 from empatia.care.config import load_weights
+from empatia.pipeline import RunContext, run_pipeline
 from empatia.privacy.consent import record
 from empatia.store import Store
 from empatia.store.engine import connect
+from empatia.workspace import Workspace
 from tests.care.world import build
 
 pytestmark = [
@@ -67,3 +70,33 @@ def test_care_runs_on_spark_and_makes_the_same_rows(spark_session: Any) -> None:
     assert [r[8] for r in duck["alerts"] if r[0] == "musician"] == ["superseded", "open"]
     assert {r[0] for r in duck["traits"]} >= {"musician", "celebrity", "fan", "grudge"}
     assert "15k followers" in duck["first list"][1][6]  # profiles' traits win over events'
+
+
+def _stage(tmp_path: Path, engine: str, session: Any = None) -> dict[str, Any]:
+    """The stage itself, through the pipeline (its one transaction, its declared tables)."""
+    out: dict[str, Any] = {}
+    with Workspace(db=tmp_path / f"{engine}.duckdb") as ws:
+        world = build(ws.store)
+        for run in ("first", "second"):
+            if run == "second":  # a new threat: the musician's case worsens, superseded in place
+                world.say("musician", 0.5, "I am calling my lawyer.", -0.95, "anger", 0.95,
+                          threats=("legal",))  # fmt: skip
+                world.finish()
+            ctx = RunContext(ws, engine=engine, spark_session=session,
+                             settings={"care": {"deliver": False}})  # fmt: skip
+            (result,) = run_pipeline(ctx, only=["care"])
+            out[run] = {k: v for k, v in result.figures.items() if not k.startswith("traits")}
+        con = ws.store.con
+        out["list"] = con.execute(f"select {_LIST} from care_list order by rank").fetchall()
+        out["alerts"] = con.execute(
+            f"select {_ALERTS} from care_alerts order by person_id, created_at, kind"
+        ).fetchall()
+    return out
+
+
+def test_the_stage_runs_on_spark_in_its_transaction(spark_session: Any, tmp_path: Path) -> None:
+    spark, duck = _stage(tmp_path, "spark", spark_session), _stage(tmp_path, "duckdb")
+    assert spark == duck
+    assert duck["first"]["entered"] == len(duck["list"]) >= 2
+    assert duck["second"]["worsened"] == 1
+    assert [r[8] for r in duck["alerts"] if r[0] == "musician"] == ["superseded", "open"]
