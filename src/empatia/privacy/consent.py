@@ -23,14 +23,21 @@ own choosing. Lower level: :func:`check` / :func:`require` / :func:`allowed_sql`
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import pyarrow as pa
 
 from empatia.errors import ConsentError, ValidationError
 from empatia.store import Store
+
+if TYPE_CHECKING:
+    from empatia.store.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -333,56 +340,80 @@ def as_dict(states: dict[str, ConsentState]) -> dict[str, Any]:
 
 
 # -- from events (the privacy stage) ---------------------------------------------------------
-_FROM_TRACK = """
-insert into consent_ledger (user_id, anonymous_id, purpose, granted, legal_basis, source, seq,
-                            decided_at, recorded_at)
-select user_id, anonymous_id, purpose, granted, legal_basis, 'event', seq,
-       least("timestamp", received_at), received_at
-from (
-    select seq, user_id, anonymous_id, "timestamp", received_at,
-        case when p = 'marketing' and ch is not null then 'marketing_' || ch else p end
-            as purpose,
-        try_cast(json_extract_string(raw, '$.properties.granted') as boolean) as granted,
-        json_extract_string(raw, '$.properties.legal_basis') as legal_basis
-    from (
-        select *, lower(trim(json_extract_string(raw, '$.properties.purpose'))) as p,
-               lower(trim(json_extract_string(raw, '$.properties.channel'))) as ch
-        from events where seq > $since and seq <= $upto and event = 'Consent Updated'
-    )
-)
-where granted is not null and list_contains($purposes, purpose)
-"""
-
-_FROM_CONTEXT = """
-insert into consent_ledger (user_id, anonymous_id, purpose, granted, legal_basis, source, seq,
-                            decided_at, recorded_at)
-select user_id, anonymous_id, purpose, granted, 'consent', 'context', seq,
-       least("timestamp", received_at), received_at
-from (
-    select seq, user_id, anonymous_id, "timestamp", received_at, lower(k) as purpose,
-           try_cast(json_extract_string(c, '$."' || k || '"') as boolean) as granted
-    from (
-        select seq, user_id, anonymous_id, "timestamp", received_at, c, unnest(json_keys(c)) as k
-        from (
-            select seq, user_id, anonymous_id, "timestamp", received_at,
-                   json_extract(raw, '$.context.consent') as c
-            from events
-            where seq > $since and seq <= $upto and contains(raw, '"consent"')
-        )
-        where json_type(c) = 'OBJECT'
-    )
-)
-where granted is not null and list_contains($purposes, purpose)
-"""
+#: The consent ledger rows :func:`ledger_rows` makes of a batch of events.
+LEDGER = pa.schema([("user_id", pa.string()), ("anonymous_id", pa.string()), ("purpose", pa.string()),
+                    ("granted", pa.bool_()), ("legal_basis", pa.string()), ("source", pa.string()),
+                    ("seq", pa.int64()), ("decided_at", pa.timestamp("us", tz="UTC")),
+                    ("recorded_at", pa.timestamp("us", tz="UTC"))])  # fmt: skip
+_YES, _NO = frozenset({"true", "t", "yes", "y", "1"}), frozenset({"false", "f", "no", "n", "0"})
 
 
-def ingest_events(store: Store, since: int, upto: int) -> int:
+def _granted(value: Any) -> bool | None:
+    """A JSON value read as a yes or a no (``true``, ``"yes"``, ``1``, ``"N"``…), else None."""
+    if isinstance(value, bool):
+        return value
+    text = value if isinstance(value, str) else json.dumps(value) if isinstance(value, int) else ""
+    low = text.lower()
+    return True if low in _YES else False if low in _NO else None
+
+
+def _text(value: Any) -> str | None:
+    """A JSON value as text (a string as it is, anything else as JSON)."""
+    return value if isinstance(value, str) or value is None else json.dumps(value)
+
+
+def _decisions(event: str, doc: dict[str, Any]) -> Iterator[tuple[str, bool, str | None, str]]:
+    """``(purpose, granted, legal basis, source)`` of one event: a ``Consent Updated`` track
+    (``properties.purpose`` / ``channel`` / ``granted``) and ``context.consent`` (purpose →
+    granted, on any event); purposes outside :data:`PURPOSES` are not consent."""
+    props = doc.get("properties")
+    if event == "Consent Updated" and isinstance(props, dict):
+        purpose = (_text(props.get("purpose")) or "").strip(" ").lower()
+        channel = _text(props.get("channel"))
+        if purpose == "marketing" and channel is not None:
+            purpose = f"marketing_{channel.strip(' ').lower()}"
+        granted = _granted(props.get("granted"))
+        if granted is not None and purpose in PURPOSES:
+            yield purpose, granted, _text(props.get("legal_basis")), "event"
+    context = doc.get("context")
+    given = context.get("consent") if isinstance(context, dict) else None
+    if isinstance(given, dict):
+        for key, value in given.items():
+            granted = _granted(value)
+            if granted is not None and key.lower() in PURPOSES:
+                yield key.lower(), granted, "consent", "context"
+
+
+def ledger_rows(batch: pa.RecordBatch | pa.Table) -> pa.Table:
+    """The consent decisions in a batch of events (``seq, user_id, anonymous_id, event, raw,
+    decided_at, recorded_at``): the engine's step, row by row, pure."""
+    rows = batch.to_pylist()
+    out: dict[str, list[Any]] = {name: [] for name in LEDGER.names}
+    for row in rows:
+        try:
+            doc = json.loads(row["raw"])
+        except (TypeError, ValueError):
+            continue
+        if not isinstance(doc, dict):
+            continue
+        for purpose, granted, basis, source in _decisions(row["event"], doc):
+            for name, value in (("purpose", purpose), ("granted", granted), ("legal_basis", basis),
+                                ("source", source)):  # fmt: skip
+                out[name].append(value)
+            for name in ("user_id", "anonymous_id", "seq", "decided_at", "recorded_at"):
+                out[name].append(row[name])
+    return pa.table(out, schema=LEDGER)
+
+
+def ingest_events(eng: Engine, since: int, upto: int) -> int:
     """Append the consent decisions of events ``since < seq <= upto``; return how many."""
-    params = {"since": since, "upto": upto, "purposes": list(PURPOSES)}
-    before = _count(store)
-    store.con.execute(_FROM_TRACK, params)
-    store.con.execute(_FROM_CONTEXT, params)
-    return _count(store) - before
+    ev = eng.table("events")
+    ev = ev.filter((ev.seq > since) & (ev.seq <= upto)
+                   & ((ev.event == "Consent Updated") | ev.raw.contains('"consent"')))  # fmt: skip
+    ev = ev.select("seq", "user_id", "anonymous_id", "event", "raw", recorded_at=ev.received_at,
+                   decided_at=ibis.least(ev.timestamp, ev.received_at))  # fmt: skip
+    rows = eng.map_batches(ev, ledger_rows, LEDGER, "consent")
+    return eng.write(rows.order_by("seq", rows.source.desc()), "consent_ledger", replace=False)
 
 
 def _count(store: Store) -> int:

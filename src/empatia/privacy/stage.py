@@ -9,6 +9,7 @@ the identifiers identity extracted and removed with everything derived from them
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from typing import Any
 
 from empatia.pipeline import ALL, RunContext
@@ -16,6 +17,7 @@ from empatia.privacy import audit, consent, retention, tombstones
 from empatia.privacy.compact import PENDING, rewrite
 from empatia.privacy.subjects import SKIP_TABLES, q, tables
 from empatia.store import Store
+from empatia.store.engine import DuckDBEngine, Engine, engine_for
 
 log = logging.getLogger(__name__)
 _CURSOR = "consent_seq"
@@ -33,14 +35,18 @@ def _set_state(store: Store, key: str, value: str) -> None:
     )
 
 
-def read_consent(store: Store, *, full: bool = False) -> int:
-    """Consent decisions from events not read yet (all of them with ``full``)."""
+def read_consent(store: Store, *, full: bool = False, eng: Engine | None = None) -> int:
+    """Consent decisions from events not read yet (all of them with ``full``), read on
+    ``eng`` (default: the store's own DuckDB)."""
     since = 0 if full else int(_state(store, _CURSOR))
     row = store.con.execute("select coalesce(max(seq), 0) from events").fetchone()
     upto = int(row[0]) if row else 0
     if full:
         store.con.execute("delete from consent_ledger where seq is not null")
-    n = consent.ingest_events(store, since, upto) if upto > since else 0
+    n = 0
+    if upto > since:
+        with nullcontext(eng) if eng is not None else DuckDBEngine(store) as on:
+            n = consent.ingest_events(on, since, upto)
     requests = store.con.execute(
         "select count(*) from events where seq > ? and seq <= ? and event = 'Subject Request'",
         [since, upto],
@@ -110,7 +116,12 @@ class PrivacyStage:
     def run(self, ctx: RunContext) -> dict[str, Any]:
         store = ctx.store
         consent.ensure_view(store)
-        figures: dict[str, Any] = {"consent_records": read_consent(store, full=ctx.full)}
+        eng, close = engine_for(ctx)  # the events' consent decisions: a step where they are
+        try:
+            figures: dict[str, Any] = {"consent_records": read_consent(store, full=ctx.full, eng=eng)}
+        finally:
+            if close:
+                eng.close()
         purged = purge_erased(store)
         figures["late_events_dropped"] = purged
         settings = ctx.stages.privacy
