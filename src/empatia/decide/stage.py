@@ -14,7 +14,6 @@ people's policy inputs are still read from the other stages' tables with SQL on 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from empatia.pipeline import RunContext
@@ -31,7 +30,7 @@ class DecideStage:
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         from empatia.decide.catalogue import load_catalogue
-        from empatia.decide.engine import run
+        from empatia.decide.engine import export_decisions, run
         from empatia.decide.refresh import changed_people, refresh, retrain_reason
 
         store = ctx.store
@@ -46,7 +45,7 @@ class DecideStage:
                 if len(people) <= settings.refresh_max:
                     figures = refresh(store, people, catalogue, eng=eng)
                     if export:
-                        _export(store, export)
+                        export_decisions(eng, export)
                     return figures
                 reason = f"{len(people)} people changed"
             figures = run(store, export=export, catalogue=catalogue,
@@ -55,15 +54,6 @@ class DecideStage:
             if close:
                 eng.close()
         return {"retrained": reason, **figures}
-
-
-def _export(store: Any, path: Path) -> None:
-    frame = store.con.execute("select * from decisions order by person_id").df()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".csv":
-        frame.to_csv(path, index=False)
-    else:
-        frame.to_parquet(path, index=False)
 
 
 STAGE = DecideStage()
