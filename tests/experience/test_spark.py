@@ -33,6 +33,11 @@ QUERIES = {
         " threat_at, threat_cue, threat_seq, hurt_at, hurt_seq, kind_at, round(p_active, 9),"
         " drivers from experience_activity order by person_id"
     ),
+    "survey_responses": (
+        "select seq, person_id, survey, score, touchpoint, channel, market, language,"
+        " journey_stage, answered_at, duration_seconds, has_comment, comment_score, excluded,"  # message_id: random per world
+        " exclude_reason from survey_responses order by seq"
+    ),
     "experience_gap": (
         "select touchpoint, company_n, round(company_view, 9), round(self_rating, 9), customer_n,"
         " round(customer_view, 9), round(gap, 9) from experience_gap order by touchpoint"
@@ -77,5 +82,7 @@ def test_spark_builds_the_same_rows_as_duckdb(spark_session: Any, tmp_path: Path
     assert [(r[0], r[6]) for r in threat] == [("traveller", "public")]
     assert threat[0][-1] is not None and "threat" in threat[0][-1]  # a driver of p_active
     assert any(r[9] for r in duck["experience_activity"])  # hurt words
+    reasons = {r[-1] for r in duck["survey_responses"]}
+    assert {"speed, duplicate_text", "straight_lining"} <= reasons and None in reasons
     assert "overall" in {r[0] for r in duck["experience_gap"]}
     assert duck["figures"]["perception_gap"] is not None

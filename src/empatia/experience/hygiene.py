@@ -16,51 +16,60 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import ibis
+import ibis.expr.types as ir
+
 from empatia.errors import ConsentError
+from empatia.experience._ibis import epoch
 from empatia.experience.config import ExperienceConfig
 from empatia.experience.stats import SCALES
 from empatia.store import Store
 
 
-def flag_sql(cfg: ExperienceConfig) -> str:
-    """Every row of ``_exp_answers`` with ``reasons`` (a list, empty when clean)."""
-    top = " ".join(f"when '{s}' then {hi}" for s, (_, hi) in SCALES.items())
-    bottom = " ".join(f"when '{s}' then {lo}" for s, (lo, _) in SCALES.items())
-    who = "coalesce(person_id, 'seq:' || seq::varchar)"
-    return f"""
-    with a as (
-        select *, score = case survey {top} end as at_top,
-               score = case survey {bottom} end as at_bottom
-        from _exp_answers
-    ), dup as (
-        select norm_comment from a where length(norm_comment) >= {int(cfg.duplicate_min_chars)}
-        group by 1 having count(distinct {who}) >= {int(cfg.duplicate_min_people)}
-    ), burst as (  -- the same comment from several people within the window
-        select seq, count(*) over (partition by norm_comment order by answered_at
-            range between interval {float(cfg.duplicate_window_seconds)} seconds preceding
-                  and interval {float(cfg.duplicate_window_seconds)} seconds following) as k_same
-        from a where norm_comment in (select norm_comment from dup)
-    ), w as (
-        select seq,
-            count(*) over near as k,
-            min(at_top::int) over near as all_top,
-            min(at_bottom::int) over near as all_bottom,
-            epoch(answered_at) - epoch(lag(answered_at) over same) as since_same
-        from a
-        window near as (partition by {who} order by answered_at
-                        range between interval {float(cfg.straight_line_seconds)} seconds preceding
-                              and interval {float(cfg.straight_line_seconds)} seconds following),
-               same as (partition by {who}, survey, coalesce(touchpoint, '') order by answered_at, seq)
+def flags(a: ir.Table, cfg: ExperienceConfig) -> ir.Table:
+    """Every answer of ``a`` (the answers being built, with ``norm_comment``) with
+    ``excluded`` and ``exclude_reason`` (the reasons, comma-separated; null when clean)."""
+    t = epoch(a.answered_at)
+    a = a.mutate(
+        _t=t,
+        _who=ibis.coalesce(a.person_id, ibis.literal("seq:") + a.seq.cast("string")),
+        _top=ibis.cases(*[(a.survey == s, a.score == hi) for s, (_, hi) in SCALES.items()]),
+        _bottom=ibis.cases(*[(a.survey == s, a.score == lo) for s, (lo, _) in SCALES.items()]),
     )
-    select a.* exclude (at_top, at_bottom),
-        list_filter([
-            case when a.duration_seconds < {float(cfg.bot_min_seconds)} then 'speed' end,
-            case when b.k_same >= {int(cfg.duplicate_min_people)} then 'duplicate_text' end,
-            case when w.k >= 2 and (w.all_top = 1 or w.all_bottom = 1) then 'straight_lining' end,
-            case when w.since_same < {float(cfg.repeat_submission_seconds)} then 'repeat_submission' end
-        ], lambda x: x is not null) as reasons
-    from a join w using (seq) left join burst b using (seq)
-    """
+    # the same comment, word for word, from several people …
+    long = a.filter(a.norm_comment.length() >= int(cfg.duplicate_min_chars))
+    dup = long.group_by("norm_comment").aggregate(people=long._who.nunique()).filter(  # noqa: SLF001
+        lambda d: d.people >= int(cfg.duplicate_min_people)
+    )
+    # … within the window
+    b = a.semi_join(dup, "norm_comment")
+    dw = float(cfg.duplicate_window_seconds)
+    burst = b.select(
+        "seq", k_same=b.seq.count().over(group_by=b.norm_comment, order_by=b._t, range=(-dw, dw))  # noqa: SLF001
+    )
+    sw = float(cfg.straight_line_seconds)
+    near = ibis.window(group_by=a._who, order_by=a._t, range=(-sw, sw))  # noqa: SLF001
+    same = ibis.window(group_by=[a._who, a.survey, a.touchpoint.fill_null("")],  # noqa: SLF001
+                       order_by=[a.answered_at, a.seq])  # fmt: skip
+    w = a.mutate(
+        _k=a.seq.count().over(near),
+        _all_top=a._top.cast("int64").min().over(near),  # noqa: SLF001
+        _all_bottom=a._bottom.cast("int64").min().over(near),  # noqa: SLF001
+        _since=a._t - a._t.lag().over(same),  # noqa: SLF001
+    )
+    w = w.left_join(burst, "seq").drop("seq_right")
+    reasons = (
+        (w.duration_seconds < float(cfg.bot_min_seconds), "speed"),
+        (w.k_same >= int(cfg.duplicate_min_people), "duplicate_text"),
+        ((w._k >= 2) & ((w._all_top == 1) | (w._all_bottom == 1)), "straight_lining"),  # noqa: SLF001
+        (w._since < float(cfg.repeat_submission_seconds), "repeat_submission"),  # noqa: SLF001
+    )
+    joined = ibis.literal("")
+    for cond, name in reasons:
+        joined = joined + ibis.ifelse(cond, ", " + name, "")
+    return w.mutate(excluded=joined != "", exclude_reason=joined.substr(2).nullif("")).drop(
+        "_t", "_who", "_top", "_bottom", "_k", "_all_top", "_all_bottom", "_since", "k_same"
+    )
 
 
 def may_survey(

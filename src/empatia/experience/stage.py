@@ -31,10 +31,10 @@ class ExperienceStage:
     Settings: ``[stages.experience]`` (:class:`ExperienceConfig` thresholds).
 
     The stage runs on the engine of the run (:func:`~empatia.store.engine.engine_for`):
-    ``experience_trajectories``, the facts of ``experience_activity`` and ``experience_gap``
-    are Ibis on the engine (DuckDB or Spark), written with
+    ``experience_trajectories``, the facts of ``experience_activity``, ``survey_responses``
+    (with the hygiene rules) and ``experience_gap`` are Ibis on the engine (DuckDB or Spark), written with
     :meth:`~empatia.store.engine.Engine.write` — only the changed people's rows on an
-    incremental run; the service journeys, the survey answers and "still active" (p_active) are still
+    incremental run; the service journeys and "still active" (p_active) are still
     SQL on the store's DuckDB (on Spark too), on the engine's store cursor. An engine that
     cannot replace rows in place (Spark) rebuilds everything.
     """
@@ -84,8 +84,7 @@ class ExperienceStage:
         # "still active" depends on now, profiles' p_alive and the journeys: everyone's, cheaply
         figures.update(refresh(con, cfg))
         ctx.progress.advance(1)
-        n = build_responses(con, cfg)
-        eng.invalidate("survey_responses")
+        n = build_responses(con, eng, cfg)
         figures.update({"survey_answers": n,
                         "survey_excluded": _count(con, "survey_responses", "excluded")})  # fmt: skip
         ctx.progress.advance(1)

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import duckdb
+import ibis
+import ibis.expr.types as ir
 
 from empatia.errors import ValidationError
 from empatia.experience.config import ExperienceConfig
-from empatia.experience.hygiene import flag_sql
+from empatia.experience.hygiene import flags
 from empatia.experience.stats import SCALES, score
-from empatia.store import transaction
+from empatia.store.engine import Engine
 
 #: Dimensions a score can be broken down by.
 DIMENSIONS = ("period", "channel", "touchpoint", "journey_stage", "market", "language")
@@ -29,68 +32,63 @@ TOUCHPOINT_STAGE = {"delivery": "receive", "support_case": "get help", "checkout
                     "website": "consider", "returns": "return"}  # fmt: skip
 
 
-def _has(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    row = con.execute(
+def _has(con: Any, table: str) -> bool:
+    rows = con.execute(
         "select count(*) from information_schema.tables where table_name = ?", [table]
-    ).fetchone()
-    return bool(row and row[0])
+    ).fetchall()
+    return bool(rows and rows[0][0])
 
 
-def build_responses(con: duckdb.DuckDBPyConnection, cfg: ExperienceConfig) -> int:
-    """Rebuild ``survey_responses`` from the event log; return how many answers."""
-    ta = _has(con, "text_analysis")
-    prof = _has(con, "profiles")
-    stage_case = " ".join(f"when '{k}' then '{v}'" for k, v in TOUCHPOINT_STAGE.items())
-    scale = " ".join(
-        f"when '{s}' then a.score between {lo} and {hi}" for s, (lo, hi) in SCALES.items()
+def answers_expr(eng: Engine, *, texts: bool, profiles: bool) -> ir.Table:
+    """Every valid survey answer of the event log with its context (``texts``: the comment's
+    language and sentiment from ``text_analysis``; ``profiles``: the person's market), and
+    ``norm_comment`` for the hygiene rules."""
+    ev = eng.table("events")
+    js = partial(eng.json_str, ev.raw)
+    ep = eng.table("event_persons").select("seq", "person_id")
+    e = ev.filter(ev.type == "track", ev.event == "Survey Answered")
+    a = e.select(
+        "seq", "message_id",
+        survey=js("$.properties.survey").strip().lower(),
+        score=js("$.properties.score").try_cast("float64"),
+        touchpoint=js("$.properties.touchpoint"),
+        channel=ibis.coalesce(js("$.context.channel"), js("$.properties.channel"), "unknown"),
+        locale=js("$.context.locale"),
+        answered_at=ev["timestamp"],
+        duration_seconds=js("$.properties.duration_seconds").try_cast("float64"),
+        comment=js("$.properties.comment").strip().nullif(""),
+    ).left_join(ep, "seq").drop("seq_right")  # fmt: skip
+    valid = ibis.cases(
+        *[(a.survey == s, a.score.between(lo, hi)) for s, (lo, hi) in SCALES.items()],
+        else_=False,
     )
-    sql = f"""
-    create or replace temp table _exp_answers as
-    with a as (
-        select e.seq, e.message_id, p.person_id,
-               lower(trim(json_extract_string(e.raw, '$.properties.survey'))) as survey,
-               try_cast(json_extract_string(e.raw, '$.properties.score') as double) as score,
-               json_extract_string(e.raw, '$.properties.touchpoint') as touchpoint,
-               coalesce(json_extract_string(e.raw, '$.context.channel'),
-                        json_extract_string(e.raw, '$.properties.channel'), 'unknown') as channel,
-               json_extract_string(e.raw, '$.context.locale') as locale,
-               e."timestamp" as answered_at,
-               try_cast(json_extract_string(e.raw, '$.properties.duration_seconds') as double)
-                   as duration_seconds,
-               nullif(trim(json_extract_string(e.raw, '$.properties.comment')), '') as comment
-        from events e left join event_persons p using (seq)
-        where e.type = 'track' and e.event = 'Survey Answered'
-    )
-    select a.* exclude (locale, comment),
-           coalesce({"t.language" if ta else "null"}, lower(split_part(a.locale, '-', 1))) as language,
-           {"pr.market" if prof else "null::varchar"} as market,
-           case a.touchpoint {stage_case} else 'use' end as journey_stage,
-           a.comment is not null as has_comment,
-           {"t.score" if ta else "null::double"} as comment_score,
-           lower(regexp_replace(a.comment, '\\s+', ' ', 'g')) as norm_comment
-    from a
-    {"left join text_analysis t on t.seq = a.seq" if ta else ""}
-    {"left join profiles pr on pr.person_id = a.person_id" if prof else ""}
-    where a.survey in ('nps', 'csat', 'ces') and a.score is not null
-      and case a.survey {scale} end
-    """
-    cur = con.cursor()
-    try:
-        cur.execute(sql)
-        with transaction(cur):  # rolled back on any error
-            cur.execute("delete from survey_responses")
-            cur.execute(f"""
-                insert into survey_responses by name
-                select f.* exclude (norm_comment, reasons),
-                       len(f.reasons) > 0 as excluded,
-                       nullif(array_to_string(f.reasons, ', '), '') as exclude_reason
-                from ({flag_sql(cfg)}) f
-            """)  # fmt: skip
-        row = cur.execute("select count(*) from survey_responses").fetchone()
-        cur.execute("drop table if exists _exp_answers")
-    finally:
-        cur.close()
-    return int(row[0]) if row else 0
+    a = a.filter(a.score.notnull(), valid)
+    from_locale = a.locale.split("-")[0].lower()
+    language, comment_score = from_locale, ibis.null().cast("float64")
+    if texts:
+        ta = eng.table("text_analysis").select("seq", ta_language="language", ta_score="score")
+        a = a.left_join(ta, "seq").drop("seq_right")
+        language, comment_score = ibis.coalesce(a.ta_language, from_locale), a.ta_score
+    market = ibis.null().cast("string")
+    if profiles:
+        pr = eng.table("profiles").select("person_id", pr_market="market")
+        a = a.left_join(pr, "person_id").drop("person_id_right")
+        market = a.pr_market
+    stage = ibis.cases(*[(a.touchpoint == k, v) for k, v in TOUCHPOINT_STAGE.items()], else_="use")
+    return a.select(
+        "seq", "message_id", "person_id", "survey", "score", "touchpoint", "channel",
+        "answered_at", "duration_seconds",
+        language=language, market=market, journey_stage=stage,
+        has_comment=a.comment.notnull(), comment_score=comment_score,
+        norm_comment=a.comment.re_replace(r"\s+", " ").lower(),
+    )  # fmt: skip
+
+
+def build_responses(con: Any, eng: Engine, cfg: ExperienceConfig) -> int:
+    """Rebuild ``survey_responses`` from the event log (in the caller's transaction); return
+    how many answers. ``con``: the engine's store cursor (which inputs exist)."""
+    answers = answers_expr(eng, texts=_has(con, "text_analysis"), profiles=_has(con, "profiles"))
+    return eng.write(flags(answers, cfg).drop("norm_comment"), "survey_responses")
 
 
 def survey_scores(
