@@ -4,6 +4,11 @@ It reads other stages' *tables* (``event_persons``, ``profiles``, ``text_analysi
 ``care_list``, ``consent_current``, …) and the event log; each one is optional, so decide runs
 on whatever the pipeline has produced so far. Where a stage's table is missing, a small
 fallback reads the event log directly (labelled in the code below).
+
+Purchases are read on the stage's engine (:func:`purchase_lines`, :func:`occasions`: Ibis, the
+orders' product lines a model step), and only their person × item × day occasions are
+collected for fitting. The people's states (:func:`person_states`) are still small per-person
+reads in DuckDB SQL on the store (JSON paths, list filters), gathered on the driver.
 """
 
 from __future__ import annotations
