@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
@@ -18,17 +17,18 @@ from typing import Any
 import duckdb
 import ibis
 import ibis.expr.types as ir
-import pandas as pd
 import pyarrow as pa
+from ibis import _
 
-from empatia.care.alerts import create_alerts, latest_cases, resolved_and_quiet
+from empatia.care.alerts import cases_expr, create_alerts, latest_cases
 from empatia.care.config import CareWeights, load_weights
 from empatia.care.delivery import Sink, deliver_pending
-from empatia.care.explain import evidence, explain
-from empatia.care.inputs import engine_of, read_inputs, refresh_traits
-from empatia.care.scoring import INFLUENCE_SIGNALS, RISK_SIGNALS, score_people
+from empatia.care.inputs import engine_of, people_expr, refresh_traits, scalar, since_of
+from empatia.care.step import SCORED, entries, score_batch
 from empatia.privacy.consent import purpose_key, use_purposes
 from empatia.store.engine import Engine, union
+
+__all__ = ["entries", "run_care", "withdrawn"]
 
 #: The columns of ``care_list``.
 LIST_SCHEMA = pa.schema([
@@ -56,60 +56,6 @@ def withdrawn(eng: Engine, purposes: list[str]) -> ir.Table:
     return union(latest.select("person_id"), cc.select("person_id"), distinct=True)
 
 
-def _excluded(eng: Engine, w: CareWeights) -> set[str]:
-    """Who may not be contacted for care: privacy's table says care contact needs "care"
-    (legitimate interest: out once the person objects), plus what [stages.care.privacy] lists;
-    an unknown name is an error, not a no-op."""
-    purposes = list(dict.fromkeys([*use_purposes("care_contact"),
-                                   *(purpose_key(x) for x in w.privacy.exclude_without)]))  # fmt: skip
-    with eng.store_cursor() as cur:  # consent unknown (no privacy table): the run stops, loudly
-        cur.execute("select 1 from consent_current limit 0").fetchall()
-    return set(eng.to_arrow(withdrawn(eng, purposes)).column("person_id").to_pylist())
-
-
-def _clean(v: Any) -> Any:
-    if isinstance(v, float) and math.isnan(v):
-        return None
-    if v is pd.NaT:
-        return None
-    if hasattr(v, "item") and not isinstance(v, list | dict | str):
-        return v.item()
-    return v
-
-
-def _networks(v: Any) -> dict[str, int]:
-    if not isinstance(v, str) or not v.startswith("{"):
-        return {}
-    try:
-        d = json.loads(v)
-    except ValueError:
-        return {}
-    return dict(sorted(((k, int(n)) for k, n in d.items() if isinstance(n, int | float)),
-                       key=lambda kv: -kv[1]))  # fmt: skip
-
-
-def entries(scored: pd.DataFrame, w: CareWeights) -> list[dict[str, Any]]:
-    """Rows of the scored frame as list entries with explanation and evidence."""
-    out = []
-    for rec in scored.to_dict("records"):
-        r = {k: _clean(v) for k, v in rec.items()}
-        r["networks"] = _networks(r.get("followers_by_network"))
-        for flag in ("press", "vip"):
-            r[flag] = bool(r.get(flag)) if r.get(flag) is not None else False
-        factors = {f"influence.{n}": r.get(f"i_{n}") or 0.0 for n in INFLUENCE_SIGNALS}
-        factors |= {f"risk.{n}": r.get(f"r_{n}") or 0.0 for n in RISK_SIGNALS}
-        ev = evidence(r, factors)
-        seq = r.get("evidence_seq")
-        out.append({
-            "person_id": r["person_id"], "influence": float(r["influence"]),
-            "risk": float(r["risk"]), "value": float(r["value"]), "score": float(r["score"]),
-            "explanation": explain(r), "evidence": ev,
-            "last_seq": int(seq) if seq is not None else None,
-            "threat_seqs": r.get("threat_seqs") or [],
-        })  # fmt: skip
-    return out
-
-
 def run_care(
     con: duckdb.DuckDBPyConnection | Any,
     weights: CareWeights | None = None,
@@ -128,10 +74,13 @@ def run_care(
     and refreshed only for the people whose events changed (``full``: for everyone).
 
     The tables are built on ``eng`` (a DuckDB engine on ``con`` when not given): the inputs
-    and ``care_traits`` are Ibis expressions there; scoring is a Python step on the driver over
-    the inputs of the people with a risk signal in the window (:func:`read_inputs`), which
-    ranks them against each other; ``care_list`` and ``care_alerts`` are written back through
-    the engine. Delivery (``deliver``) posts to webhooks from ``con``."""
+    and ``care_traits`` are Ibis expressions there, one packed row per person at risk
+    (:func:`~empatia.care.inputs.people_expr`); scoring and explaining them is the engine's
+    Python model step (:func:`~empatia.care.step.score_batch`); leaving out who withdrew
+    consent or whose resolved case is quiet, and ranking, are Ibis again; only the list's top
+    (``alerts.max_list`` rows) comes to the driver, to decide alerts (few, stateful) and be
+    written to ``care_list`` and ``care_alerts`` through the engine. Delivery (``deliver``)
+    posts to webhooks from ``con``, after."""
     w = weights or load_weights()
     with engine_of(eng if eng is not None else con) as e:
         figures, listed, cases, computed_at = _score(e, w, full, now)
@@ -159,22 +108,48 @@ def _score(
     eng: Engine, w: CareWeights, full: bool, now: datetime | None
 ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, dict[str, Any]], datetime]:
     """Refresh the traits, score the people at risk, leave out who may not be contacted or
-    whose resolved case is quiet: the figures, the list's entries, the cases (latest alerts)
-    and "now"."""
+    whose resolved case is quiet, rank the rest: the figures, the list's entries, the cases
+    (latest alerts) and "now"."""
     refreshed = refresh_traits(eng, full=full)
-    inp = read_inputs(eng, w.risk.window_days, now, at_risk_only=True)
-    scored = score_people(inp, w)
-    figures: dict[str, Any] = {"at_risk": len(scored), **refreshed}
-    if len(scored):
-        out = _excluded(eng, w)
-        figures["excluded_by_consent"] = int(scored["person_id"].isin(out).sum())
-        scored = scored[~scored["person_id"].isin(out)]
-    keep = scored[scored["score"] >= w.alerts.min_score] if len(scored) else scored
+    now, since = since_of(eng, w.risk.window_days, now)
+    step = partial(score_batch, now=now, w=w)
+    scored = eng.map_batches(people_expr(eng, since), step, SCORED, "care_scored")
+    figures: dict[str, Any] = {"at_risk": int(scalar(eng, scored.count())), **refreshed}
+    keep, temps = scored, [scored]
+    if figures["at_risk"]:
+        out = eng.materialize(withdrawn_of(eng, w), "care_withdrawn")
+        temps.append(out)
+        figures["excluded_by_consent"] = int(scalar(eng, keep.semi_join(out, "person_id").count()))
+        keep = keep.anti_join(out, "person_id")
+    keep = keep.filter(keep.score >= w.alerts.min_score)
     cases: dict[str, dict[str, Any]] = {}
-    if len(keep):
+    if figures["at_risk"] and scalar(eng, keep.count()):
+        c = cases_expr(eng)
+        c = c.select(cid=c.person_id, status=c.status,
+                     seen=ibis.coalesce(c.resolved_seq, c.last_seq))  # fmt: skip
+        k = keep.left_join(c, keep.person_id == c.cid)
+        # a resolved case with nothing newer than what was seen at resolution: off the list
+        quiet = (k.status == "resolved").fill_null(False) & (
+            k.last_seq.isnull() | k.seen.isnull() | (k.last_seq <= k.seen)
+        )
+        k = k.mutate(quiet=quiet)
+        figures["resolved_quiet"] = int(scalar(eng, k.filter(_.quiet).count()))
+        keep = k.filter(~_.quiet).select(*SCORED.names)
+    top = keep.order_by([ibis.desc("score"), "person_id"]).limit(w.alerts.max_list)
+    listed = [{**r, "evidence": json.loads(r["evidence"])} for r in eng.to_arrow(top).to_pylist()]
+    if listed:
         cases = latest_cases(eng)
-        quiet = [resolved_and_quiet(cases.get(p), None if pd.isna(s) else int(s))
-                 for p, s in zip(keep["person_id"], keep["evidence_seq"], strict=True)]  # fmt: skip
-        figures["resolved_quiet"] = int(sum(quiet))
-        keep = keep[[not q for q in quiet]].head(w.alerts.max_list)
-    return figures, entries(keep, w), cases, inp.as_of
+    for t in temps:
+        eng.drop_temp(t)
+    return figures, listed, cases, now
+
+
+def withdrawn_of(eng: Engine, w: CareWeights) -> ir.Table:
+    """Who may not be contacted for care: privacy's table says care contact needs "care"
+    (legitimate interest: out once the person objects), plus what [stages.care.privacy] lists;
+    an unknown name is an error, not a no-op."""
+    purposes = list(dict.fromkeys([*use_purposes("care_contact"),
+                                   *(purpose_key(x) for x in w.privacy.exclude_without)]))  # fmt: skip
+    with eng.store_cursor() as cur:  # consent unknown (no privacy table): the run stops, loudly
+        cur.execute("select 1 from consent_current limit 0").fetchall()
+    return withdrawn(eng, purposes)

@@ -9,10 +9,10 @@ journeys, ``experience_journeys`` (experience) when it is there, else the ``Case
 same events gives the same list.
 
 Every input is an Ibis expression on the stage's :class:`~empatia.store.engine.Engine`, so it
-is computed where the engine runs (in the store on DuckDB, in the session on Spark);
-:func:`read_inputs` then collects them to the driver as pandas frames for scoring
-(:mod:`empatia.care.scoring`), a Python step over the people with a signal in the recent
-window only, ranked against each other.
+is computed where the engine runs (in the store on DuckDB, in the session on Spark).
+:func:`people_expr` packs what scoring reads about each person at risk into one row, for the
+scoring step (:mod:`empatia.care.step`); :func:`read_inputs` collects the same inputs to the
+driver as pandas frames (benchmarks measuring single rules against the list).
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def engine_of(source: Engine | Any) -> Iterator[Engine]:
         yield eng
 
 
-def _utc(data: pa.Table) -> pa.Table:
+def utc(data: pa.Table) -> pa.Table:
     """Every timestamp column in UTC (Spark's come back without a zone)."""
     cols = []
     for field, col in zip(data.schema, data.columns, strict=True):
@@ -77,7 +77,7 @@ def _utc(data: pa.Table) -> pa.Table:
 
 def collect(eng: Engine, expr: ir.Table) -> pd.DataFrame:
     """The rows of ``expr`` on the driver, as a pandas frame (timestamps in UTC)."""
-    return _utc(eng.to_arrow(expr)).to_pandas()
+    return utc(eng.to_arrow(expr)).to_pandas()
 
 
 def scalar(eng: Engine, expr: ir.Scalar) -> Any:
@@ -98,6 +98,11 @@ def as_of(source: Engine | Any, min_share: float = 0.1) -> datetime | None:
         )
         normal = days.filter(days.n > min_share * days.n.median())
         return scalar(eng, normal["last"].max())  # type: ignore[no-any-return]
+
+
+#: A text touchpoint's columns (all but ``person_id``).
+TEXT_FIELDS = ("seq", "at", "event", "channel", "language", "sentiment", "score", "anger",
+               "frustration", "dominant_emotion", "escalation", "effort")  # fmt: skip
 
 
 def texts_expr(eng: Engine, since: datetime) -> ir.Table:
@@ -139,6 +144,10 @@ def reviews_expr(eng: Engine, since: datetime) -> ir.Table:
 _JOURNEY_COLUMNS = ("person_id", "case_id", "contacts", "first_at", "last_at", "resolved", "topic",
                     "last_seq", "internal_success", "resolution", "wait_seconds", "transfers",
                     "channels", "channel_switches", "succeeded_but_hurt", "hurt_reasons")  # fmt: skip
+
+
+#: A journey's columns (all but ``person_id``).
+JOURNEY_FIELDS = _JOURNEY_COLUMNS[1:]
 
 
 def journeys_expr(eng: Engine, since: datetime) -> ir.Table:
@@ -234,43 +243,55 @@ def read_values(source: Engine | Any) -> pd.DataFrame:
         return collect(eng, values_expr(eng).order_by("person_id"))
 
 
-def read_inputs(
-    source: Engine | Any,
-    window_days: float,
-    now: datetime | None = None,
-    *,
-    at_risk_only: bool = False,
-) -> Inputs:
-    """Read every input: the tables the care stage declares (``empatia.care.stage``).
+def since_of(
+    eng: Engine, window_days: float, now: datetime | None = None
+) -> tuple[datetime, datetime]:
+    """ "Now" (given, else :func:`as_of`, else the clock) and the window's start before it."""
+    now = now or as_of(eng) or datetime.now().astimezone()
+    return now, now - timedelta(days=window_days)
 
-    ``at_risk_only``: the per-person inputs (reviews, traits, values) of the people with a
-    risk signal in the window only (text, journey or bad public review) — all that scoring
-    needs for the list; without it, everyone's (to rank by influence alone)."""
+
+def people_expr(eng: Engine, since: datetime) -> ir.Table:
+    """One row per person with a risk signal since ``since`` (a text, a journey or a bad
+    public review): their texts and their journeys (lists of structs), their reviews, their
+    influence traits and their value (columns) — everything scoring reads about them."""
+    texts, journeys, reviews = texts_expr(eng, since), journeys_expr(eng, since), reviews_expr(eng, since)
+    people = union(
+        texts.select("person_id"),
+        journeys.select("person_id"),
+        reviews.filter(reviews.bad_public_reviews > 0).select("person_id"),
+        distinct=True,
+    )
+    parts = [
+        texts.group_by("person_id").aggregate(
+            texts=ibis.struct({f: texts[f] for f in TEXT_FIELDS}).collect()
+        ),
+        journeys.group_by("person_id").aggregate(
+            journeys=ibis.struct({f: journeys[f] for f in JOURNEY_FIELDS}).collect()
+        ),
+        reviews,
+        traits_expr(eng),
+        values_expr(eng),
+    ]
+    out = people
+    for i, part in enumerate(parts):
+        part = part.rename({f"_pid{i}": "person_id"})
+        out = out.left_join(part, out.person_id == part[f"_pid{i}"])
+        out = out.drop(f"_pid{i}")
+    return out
+
+
+def read_inputs(source: Engine | Any, window_days: float, now: datetime | None = None) -> Inputs:
+    """Every input as pandas frames on the driver (the stage itself scores on the engine,
+    :func:`people_expr`): the recent window's texts, journeys and reviews, and everyone's
+    traits and values — to measure rules such as "influence alone" against the list."""
     with engine_of(source) as eng:
-        now = now or as_of(eng)
-        if now is None:
-            now = datetime.now().astimezone()
-        since = now - timedelta(days=window_days)
-        texts, journeys = texts_expr(eng, since), journeys_expr(eng, since)
-        reviews, traits, values = reviews_expr(eng, since), traits_expr(eng), values_expr(eng)
-        if at_risk_only:
-            people = union(
-                texts.select("person_id"),
-                journeys.select("person_id"),
-                reviews.filter(reviews.bad_public_reviews > 0).select("person_id"),
-                distinct=True,
-            )
-            people = eng.materialize(people, "care_at_risk")
-            reviews, traits, values = (t.view().semi_join(people, "person_id")
-                                       for t in (reviews, traits, values))  # fmt: skip
-        inputs = Inputs(
+        now, since = since_of(eng, window_days, now)
+        return Inputs(
             now,
-            collect(eng, texts.order_by("seq")),
-            collect(eng, journeys.order_by("person_id", "case_id")),
-            collect(eng, reviews.order_by("person_id")),
-            collect(eng, traits.order_by("person_id")),
-            collect(eng, values.order_by("person_id")),
+            collect(eng, texts_expr(eng, since).order_by("seq")),
+            collect(eng, journeys_expr(eng, since).order_by("person_id", "case_id")),
+            collect(eng, reviews_expr(eng, since).order_by("person_id")),
+            collect(eng, traits_expr(eng).order_by("person_id")),
+            collect(eng, values_expr(eng).order_by("person_id")),
         )
-        if at_risk_only:
-            eng.drop_temp(people)
-        return inputs
