@@ -17,11 +17,13 @@ class CareStage:
     Settings: ``[stages.care]`` (:class:`~empatia.care.config.CareSettings`: the weights, a
     ``weights_file``, ``deliver`` new alerts to the webhooks, default true).
 
-    Runs on the engine (:func:`~empatia.store.engine.engine_for`): ``care_traits`` and every
-    input are Ibis expressions there (:mod:`empatia.care.inputs`); the scoring is a Python
-    step on the driver over the people with a risk signal in the recent window (it ranks them
-    against each other); ``care_list`` and ``care_alerts`` are written through the engine.
-    Delivering to webhooks (``care_deliveries``) happens on the store after the commit.
+    Ibis on the engine (:func:`~empatia.store.engine.engine_for`): ``care_traits`` and every
+    input are Ibis expressions (:mod:`empatia.care.inputs`), packed one row per person at
+    risk; scoring and explaining them is a Python model step (:mod:`empatia.care.step`, the
+    engine's ``map_batches``); consent, quiet cases and the ranking are Ibis; the list's top
+    comes to the driver to decide alerts, and ``care_list`` / ``care_alerts`` are written
+    through the engine. Delivering to webhooks (``care_deliveries``) stays on the store, after
+    the commit.
     """
 
     name = "care"
