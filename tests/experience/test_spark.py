@@ -23,6 +23,7 @@ pytestmark = [
 
 #: The tables the stage builds on the engine, and their columns in a comparable form.
 QUERIES = {
+    "experience_case_events": "select seq, case_id from experience_case_events order by seq",
     "experience_trajectories": (
         "select person_id, texts, first_at, last_at, round(average, 9), round(recent, 9),"
         " round(trend_per_30d, 9), lowest, lowest_at, lowest_seq, latest, latest_emotion,"

@@ -16,16 +16,17 @@ import duckdb
 
 from empatia.experience.config import ExperienceConfig
 from empatia.store import transaction
+from empatia.store.engine import Engine
 
 _CASE_EVENTS = ("Case Opened", "Support Contact", "Case Resolved", "Message Sent",
                 "Call Transcribed")  # fmt: skip
 
 
 def _has(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    row = con.execute(
+    rows = con.execute(
         "select count(*) from information_schema.tables where table_name = ?", [table]
-    ).fetchone()
-    return bool(row and row[0])
+    ).fetchall()  # no open result left on the engine's cursor
+    return bool(rows and rows[0][0])
 
 
 def journeys_sql(cfg: ExperienceConfig, texts: bool, cases: str | None = None) -> str:
@@ -115,21 +116,19 @@ def journeys_sql(cfg: ExperienceConfig, texts: bool, cases: str | None = None) -
     """
 
 
-def index_cases(con: duckdb.DuckDBPyConnection, *, full: bool) -> int:
+def index_cases(eng: Engine, con: Any, *, full: bool) -> int:
     """Keep ``experience_case_events`` (each service event's case): new events only, or all
-    again with ``full``. Returns the events added."""
-    if full:
-        con.execute("delete from experience_case_events")
-    ev_list = ", ".join(f"'{e}'" for e in _CASE_EVENTS)
-    row = con.execute(f"""
-        insert into experience_case_events
-        select seq, case_id from (
-            select seq, json_extract_string(raw, '$.properties.case_id') as case_id from events
-            where type = 'track' and event in ({ev_list})
-              and seq > (select coalesce(max(seq), 0) from experience_case_events))
-        where case_id is not null
-    """).fetchone()  # fmt: skip
-    return int(row[0]) if row else 0
+    again with ``full``; Ibis on ``eng`` (``con``: its store cursor, for the last event
+    indexed). Returns the events added."""
+    last = 0
+    if not full:
+        rows = con.execute("select coalesce(max(seq), 0) from experience_case_events").fetchall()
+        last = int(rows[0][0]) if rows else 0
+    ev = eng.table("events")
+    new = ev.filter(ev.type == "track", ev.event.isin(_CASE_EVENTS), ev.seq > last).select(
+        "seq", case_id=eng.json_str(ev.raw, "$.properties.case_id")
+    )
+    return eng.write(new.filter(new.case_id.notnull()), "experience_case_events", replace=full)
 
 
 #: The people whose cases an incremental run rebuilds (``person_id``), and those cases.
@@ -177,13 +176,13 @@ def affected(con: duckdb.DuckDBPyConnection, changed: str, cfg: ExperienceConfig
 
 
 def update_journeys(
-    con: duckdb.DuckDBPyConnection, cfg: ExperienceConfig, changed: str
+    eng: Engine, con: duckdb.DuckDBPyConnection, cfg: ExperienceConfig, changed: str
 ) -> dict[str, int]:
     """Rebuild the cases of the ``changed`` people (see :func:`affected`) in
     ``experience_journeys``, and the "now" of every other row (``as_of``, the age of open
     cases). Runs on ``con`` inside the caller's transaction."""
     texts = _has(con, "text_analysis")
-    index_cases(con, full=False)
+    index_cases(eng, con, full=False)
     n_cases = affected(con, changed, cfg)
     df = con.execute(journeys_sql(cfg, texts, CASES)).df() if n_cases else None
     if df is not None and len(df):

@@ -31,7 +31,7 @@ class ExperienceStage:
     Settings: ``[stages.experience]`` (:class:`ExperienceConfig` thresholds).
 
     The stage runs on the engine of the run (:func:`~empatia.store.engine.engine_for`):
-    ``experience_trajectories``, the facts of ``experience_activity``, ``survey_responses``
+    ``experience_case_events``, ``experience_trajectories``, the facts of ``experience_activity``, ``survey_responses``
     (with the hygiene rules) and ``experience_gap`` are Ibis on the engine (DuckDB or Spark), written with
     :meth:`~empatia.store.engine.Engine.write` — only the changed people's rows on an
     incremental run; the service journeys and "still active" (p_active) are still
@@ -67,13 +67,13 @@ class ExperienceStage:
         figures: dict[str, Any] = {}
         if changes.full:
             figures.update(build_journeys(con, cfg))
-            index_cases(con, full=True)
+            index_cases(eng, con, full=True)
             ctx.progress.advance(1)
             build_trajectories(eng)
             build_facts(eng, cfg, texts, None)
             figures["mode"] = "full" if changes.full == "full" else f"full ({changes.full})"
         else:
-            figures.update(update_journeys(con, cfg, CHANGED))
+            figures.update(update_journeys(eng, con, cfg, CHANGED))
             ctx.progress.advance(1)
             build_trajectories(eng, CHANGED)
             build_facts(eng, cfg, texts, CHANGED)
