@@ -110,22 +110,26 @@ def _number(v: Any) -> float | None:
 def order_lines(batch: pa.RecordBatch) -> pa.Table:
     """A model step (:meth:`~empatia.store.engine.Engine.map_batches`): each order's
     ``products`` (JSON text) as one row per product line, numbered by ``pos``."""
-    cols: dict[str, list[Any]] = {name: [] for name in _LINE.names}
-    for row in batch.to_pylist():
+    rows: list[int] = []
+    cols: dict[str, list[Any]] = {k: [] for k in ("pos", "product_id", "category", "price",
+                                                  "quantity", "name")}  # fmt: skip
+    for r, text in enumerate(batch.column("products").to_pylist()):
         try:
-            products = orjson.loads(row["products"]) if row["products"] else None
+            products = orjson.loads(text) if text else None
         except orjson.JSONDecodeError:
             products = None
         for pos, p in enumerate(products if isinstance(products, list) else []):
-            if not isinstance(p, dict):
-                continue
-            for k, v in (("seq", row["seq"]), ("pos", pos), ("person", row["person"]),
-                         ("ts", row["ts"]), ("cur", row["cur"]),
-                         ("product_id", _text(p.get("product_id"))),
-                         ("category", _text(p.get("category"))), ("price", _number(p.get("price"))),
-                         ("quantity", _number(p.get("quantity"))), ("name", _text(p.get("name")))):  # fmt: skip
-                cols[k].append(v)
-    return pa.table(cols, schema=_LINE)
+            if isinstance(p, dict):
+                rows.append(r)
+                cols["pos"].append(pos)
+                for k in ("product_id", "category", "name"):
+                    cols[k].append(_text(p.get(k)))
+                for k in ("price", "quantity"):
+                    cols[k].append(_number(p.get(k)))
+    order = pa.Table.from_batches([batch]).select(["seq", "person", "ts", "cur"]).take(
+        pa.array(rows, pa.int64()))
+    return pa.table({f.name: order[f.name] if f.name in order.column_names
+                     else pa.array(cols[f.name], f.type) for f in _LINE}).cast(_LINE)  # fmt: skip
 
 
 def purchase_lines(eng: Engine, only: Collection[str] | None = None) -> ir.Table:
