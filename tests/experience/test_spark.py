@@ -39,6 +39,15 @@ QUERIES = {
         " journey_stage, answered_at, duration_seconds, has_comment, comment_score, excluded,"  # message_id: random per world
         " exclude_reason from survey_responses order by seq"
     ),
+    "experience_journeys": (
+        "select person_id, case_id, topic, first_at, last_at, last_seq, contacts, steps, channels,"
+        " channel_switches, channel_path, transfers, wait_seconds, live_wait_seconds,"
+        " repeat_contact, resolved, resolution, internal_success, round(self_rating, 9),"
+        " round(resolution_days, 9), round(unresolved_age_days, 9), texts, min_score, last_score,"
+        " last_text_seq, verdict_score, evidence_seqs, round(effort_score, 9), succeeded_but_hurt,"
+        " hurt_reasons, bought_after, left_after, public_after, as_of"
+        " from experience_journeys order by case_id"
+    ),
     "experience_gap": (
         "select touchpoint, company_n, round(company_view, 9), round(self_rating, 9), customer_n,"
         " round(customer_view, 9), round(gap, 9) from experience_gap order by touchpoint"
@@ -86,4 +95,6 @@ def test_spark_builds_the_same_rows_as_duckdb(spark_session: Any, tmp_path: Path
     reasons = {r[-1] for r in duck["survey_responses"]}
     assert {"speed, duplicate_text", "straight_lining"} <= reasons and None in reasons
     assert "overall" in {r[0] for r in duck["experience_gap"]}
+    hurt = [r for r in duck["experience_journeys"] if r[28]]  # succeeded, but it hurt
+    assert hurt and all(r[29] for r in hurt)  # and why, in words
     assert duck["figures"]["perception_gap"] is not None

@@ -10,16 +10,23 @@ the effort was high or the customer's words were negative; ``hurt_reasons`` says
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import duckdb
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
 
 from empatia.experience.config import ExperienceConfig
-from empatia.store import transaction
+from empatia.experience._ibis import epoch
 from empatia.store.engine import Engine
 
 _CASE_EVENTS = ("Case Opened", "Support Contact", "Case Resolved", "Message Sent",
                 "Call Transcribed")  # fmt: skip
+#: What the person did after a case that shows they are still around (or went public).
+_AFTER_EVENTS = ("Order Completed", "Product Viewed", "Review Submitted", "Product Added",
+                 "Checkout Started", "Booking Created")  # fmt: skip
 
 
 def _has(con: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -29,91 +36,172 @@ def _has(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     return bool(rows and rows[0][0])
 
 
-def journeys_sql(cfg: ExperienceConfig, texts: bool, cases: str | None = None) -> str:
-    """One row per case; ``cases``: only those in this table (``case_id``)."""
-    ev_list = ", ".join(f"'{e}'" for e in _CASE_EVENTS)
-    text_join = "left join text_analysis ta on ta.seq = ev.seq" if texts else ""
-    only = (
-        f"and e.seq in (select seq from experience_case_events where case_id in"
-        f" (select case_id from {cases}))"
-        if cases
-        else ""
+def _case_events(eng: Engine, texts: bool, cases: ir.Table | None) -> ir.Table:
+    """The service events of the cases (``cases``: only these ``case_id``), with their person,
+    the case's properties and the sentiment of the customer's words."""
+    ev = eng.table("events")
+    prop = partial(_prop, eng, ev.raw)
+    e = ev.filter(ev.type == "track", ev.event.isin(_CASE_EVENTS))
+    if cases is not None:
+        ce = eng.table("experience_case_events")
+        e = e.semi_join(ce.semi_join(cases, "case_id").select("seq"), "seq")
+    e = e.select(
+        "seq", "event", ts=ev["timestamp"], case_id=prop("case_id"), topic=prop("topic"),
+        channel=prop("channel"), wait=prop("wait_seconds").try_cast("float64"),
+        transferred=prop("transferred").try_cast("boolean"),
+        internal_success=prop("internal_success").try_cast("boolean"),
+        rating=prop("agent_rating_internal").try_cast("float64"), resolution=prop("resolution"),
+    )  # fmt: skip
+    e = e.filter(e.case_id.notnull()).join(eng.table("event_persons").select("seq", "person_id"), "seq")
+    if texts:
+        ta = eng.table("text_analysis").select("seq", "score")
+        e = e.left_join(ta, "seq").drop("seq_right")
+    else:
+        e = e.mutate(score=ibis.null().cast("float64"))
+    resolved = e.event == "Case Resolved"
+    return e.mutate(resolved_ts=e.ts.max(where=resolved).over(group_by=e.case_id))
+
+
+def _prop(eng: Engine, raw: ir.StringValue, name: str) -> ir.StringValue:
+    return eng.json_str(raw, f"$.properties.{name}")
+
+
+def _per_case(e: ir.Table) -> ir.Table:
+    contact = e.event == "Support Contact"
+    resolved = e.event == "Case Resolved"
+    scored = e.score.notnull()
+    path = ibis.struct({"ts": e.ts, "seq": e.seq, "channel": e.channel}).collect(
+        where=contact & e.channel.notnull()
     )
-    score = "ta.score" if texts else "null::double"
-    return f"""
-    with ev as (
-        select e.seq, e."timestamp" as ts, e.event, p.person_id,
-               json_extract_string(e.raw, '$.properties.case_id') as case_id,
-               json_extract_string(e.raw, '$.properties.topic') as topic,
-               json_extract_string(e.raw, '$.properties.channel') as channel,
-               try_cast(json_extract_string(e.raw, '$.properties.wait_seconds') as double) as wait,
-               try_cast(json_extract_string(e.raw, '$.properties.transferred') as boolean) as transferred,
-               try_cast(json_extract_string(e.raw, '$.properties.internal_success') as boolean) as internal_success,
-               try_cast(json_extract_string(e.raw, '$.properties.agent_rating_internal') as double) as rating,
-               json_extract_string(e.raw, '$.properties.resolution') as resolution
-        from events e join event_persons p using (seq)
-        where e.type = 'track' and e.event in ({ev_list}) {only}
-    ), ev2 as (
-        select ev.*, {score} as score,
-               lag(case when ev.event = 'Support Contact' then ev.channel end ignore nulls)
-                   over (partition by ev.case_id order by ev.ts, ev.seq) as prev_channel,
-               max(case when ev.event = 'Case Resolved' then ev.ts end)
-                   over (partition by ev.case_id) as resolved_ts
-        from ev {text_join}
-        where ev.case_id is not null
-    ), c as (
-        select case_id,
-            mode(person_id) as person_id,
-            any_value(topic) filter (where topic is not null) as topic,
-            min(ts) as first_at,
-            max(ts) as last_at,
-            max(seq) as last_seq,
-            count(*) filter (where event = 'Support Contact') as contacts,
-            count(*) as steps,
-            count(distinct channel) filter (where event = 'Support Contact') as channels,
-            count(*) filter (where event = 'Support Contact' and prev_channel is not null
-                             and channel <> prev_channel) as channel_switches,
-            string_agg(channel, '>' order by ts, seq) filter (where event = 'Support Contact')
-                as channel_path,
-            count(*) filter (where event = 'Support Contact' and transferred) as transfers,
-            coalesce(sum(wait) filter (where event = 'Support Contact'), 0) as wait_seconds,
-            coalesce(sum(wait) filter (where event = 'Support Contact' and coalesce(channel, '') <> 'email'), 0)
-                as live_wait_seconds,
-            bool_or(event = 'Case Resolved') as resolved,
-            arg_max(resolution, ts) filter (where event = 'Case Resolved') as resolution,
-            bool_or(internal_success) filter (where event = 'Case Resolved') as internal_success,
-            avg(rating) filter (where event = 'Support Contact') as self_rating,
-            max(ts) filter (where event = 'Case Resolved') as resolved_at,
-            count(score) as texts,
-            min(score) as min_score,
-            arg_max(score, ts) filter (where score is not null) as last_score,
-            arg_max(seq, ts) filter (where score is not null) as last_text_seq,
-            arg_max(score, ts) filter (where score is not null and ts >= resolved_ts)
-                as verdict_score,
-            string_agg(seq::varchar, ',' order by score, ts) filter (where score is not null)
-                as evidence_seqs
-        from ev2 group by case_id
-    ), r as (
-        select c.*,
-            epoch(lag(coalesce(resolved_at, last_at)) over (
-                partition by person_id, topic order by first_at)) as prev_end
-        from c
-    ), nowt as (select max("timestamp") as as_of from events)
-    select r.person_id, r.case_id, r.topic, r.first_at, r.last_at, r.last_seq, r.contacts,
-        r.steps, r.channels, r.channel_switches, r.channel_path, r.transfers, r.wait_seconds,
-        r.live_wait_seconds,
-        coalesce(epoch(r.first_at) - r.prev_end <= {float(cfg.repeat_days) * 86400}, false)
-            as repeat_contact,
-        r.resolved, r.resolution, coalesce(r.internal_success, false) as internal_success,
-        r.self_rating,
-        (epoch(r.resolved_at) - epoch(r.first_at)) / 86400 as resolution_days,
-        case when not r.resolved then (epoch(nowt.as_of) - epoch(r.first_at)) / 86400 end
-            as unresolved_age_days,
-        r.texts, r.min_score, r.last_score, r.last_text_seq, r.verdict_score,
-        array_to_string(list_slice(string_split(r.evidence_seqs, ','), 1, 3), ',') as evidence_seqs,
-        nowt.as_of
-    from r, nowt
-    """
+    return e.group_by("case_id").aggregate(
+        topic=e.topic.arbitrary(where=e.topic.notnull()),
+        first_at=e.ts.min(), last_at=e.ts.max(), last_seq=e.seq.max(),
+        contacts=e.seq.count(where=contact), steps=e.seq.count(),
+        channels=e.channel.nunique(where=contact),
+        channel_path=path.sort().map(lambda s: s.channel).join(">").nullif(""),
+        transfers=e.seq.count(where=contact & e.transferred),
+        wait_seconds=e.wait.sum(where=contact).fill_null(0.0),
+        live_wait_seconds=e.wait.sum(where=contact & (e.channel.fill_null("") != "email")).fill_null(0.0),
+        resolved=resolved.any(),
+        resolution=e.resolution.argmax(e.ts, where=resolved),
+        internal_success=e.internal_success.any(where=resolved),
+        self_rating=e.rating.mean(where=contact),
+        resolved_at=e.ts.max(where=resolved),
+        texts=e.score.count(),
+        min_score=e.score.min(),
+        last_score=e.score.argmax(e.ts, where=scored),
+        last_text_seq=e.seq.argmax(e.ts, where=scored),
+        verdict_score=e.score.argmax(e.ts, where=scored & (e.ts >= e.resolved_ts)),
+    )  # fmt: skip
+
+
+def _switches(e: ir.Table) -> ir.Table:
+    """Per case, how often the contact channel changed from one contact to the next."""
+    c = e.filter(e.event == "Support Contact", e.channel.notnull())
+    c = c.mutate(prev=c.channel.lag().over(group_by=c.case_id, order_by=[c.ts, c.seq]))
+    return c.group_by("case_id").aggregate(channel_switches=c.seq.count(where=c.channel != c.prev))
+
+
+def _owner(e: ir.Table) -> ir.Table:
+    """A case's person: the one with most of its events (the first by id on a tie)."""
+    n = e.group_by(["case_id", "person_id"]).aggregate(n=e.count())
+    n = n.mutate(r=ibis.row_number().over(group_by=n.case_id, order_by=[n.n.desc(), n.person_id]))
+    return n.filter(n.r == 0).select("case_id", "person_id")
+
+
+def _evidence(e: ir.Table) -> ir.Table:
+    """Per case, the seqs of the customer's three worst words (comma-separated)."""
+    s = e.filter(e.score.notnull())
+    s = s.mutate(r=ibis.row_number().over(group_by=s.case_id, order_by=[s.score, s.ts, s.seq]))
+    seq = s.seq.cast("string")
+    g = s.group_by("case_id").aggregate(*[seq.max(where=s.r == k).name(f"e{k}") for k in range(3)])
+    return g.select("case_id", evidence_seqs=g.e0 + ibis.coalesce("," + g.e1, "")
+                    + ibis.coalesce("," + g.e2, ""))  # fmt: skip
+
+
+def journeys_expr(eng: Engine, cfg: ExperienceConfig, texts: bool,
+                  cases: ir.Table | None = None) -> ir.Table:  # fmt: skip
+    """One row per case (``cases``: only those ``case_id``), before it is judged."""
+    e = _case_events(eng, texts, cases)
+    c = (_per_case(e).join(_owner(e), "case_id").left_join(_switches(e), "case_id")
+         .drop("case_id_right").left_join(_evidence(e), "case_id").drop("case_id_right"))  # fmt: skip
+    ends = epoch(ibis.coalesce(c.resolved_at, c.last_at))
+    c = c.mutate(prev_end=ends.lag().over(group_by=[c.person_id, c.topic],
+                                          order_by=[c.first_at, c.case_id]))  # fmt: skip
+    ev = eng.table("events")
+    c = c.cross_join(ev.aggregate(as_of=ev["timestamp"].max()))
+    null = ibis.null().cast("float64")
+    return c.select(
+        "person_id", "case_id", "topic", "first_at", "last_at", "last_seq", "contacts", "steps",
+        "channels", "channel_path", "transfers", "wait_seconds", "live_wait_seconds",
+        "resolved", "resolution", "self_rating", "texts", "min_score", "last_score",
+        "last_text_seq", "verdict_score", "evidence_seqs", "as_of",
+        channel_switches=c.channel_switches.fill_null(0),
+        repeat_contact=(epoch(c.first_at) - c.prev_end <= float(cfg.repeat_days) * 86400).fill_null(False),
+        internal_success=c.internal_success.fill_null(False),
+        resolution_days=(epoch(c.resolved_at) - epoch(c.first_at)) / 86400,
+        unresolved_age_days=ibis.ifelse(~c.resolved, (epoch(c.as_of) - epoch(c.first_at)) / 86400, null),
+    )  # fmt: skip
+
+
+#: What :func:`judge` adds to a case.
+JUDGED = (("effort_score", pa.float64()), ("succeeded_but_hurt", pa.bool_()),
+          ("hurt_reasons", pa.string()))  # fmt: skip
+
+
+def judge(batch: pa.RecordBatch, cfg: ExperienceConfig) -> pa.Table:
+    """A Python step (:meth:`~empatia.store.engine.Engine.map_batches`): each case with its
+    effort score, whether it succeeded but hurt, and why in words (:func:`_judge`)."""
+    table = pa.Table.from_batches([batch])
+    if not batch.num_rows:
+        for name, type_ in JUDGED:
+            table = table.append_column(name, pa.array([], type_))
+        return table
+    df = _judge(batch.to_pandas(), cfg)
+    for name, type_ in JUDGED:
+        col = df[name].astype(object).where(df[name].notna(), None)
+        table = table.append_column(name, pa.array(col.tolist(), type_))
+    return table
+
+
+def after_expr(eng: Engine, cases: ir.Table, cfg: ExperienceConfig) -> ir.Table:
+    """Per case of ``cases`` (``case_id, person_id, last_at, as_of``): did the person buy
+    again, leave, or complain publicly within ``after_days``?"""
+    ev = eng.table("events")
+    prop = partial(_prop, eng, ev.raw)
+    people = cases.select("person_id").distinct()
+    act = ev.filter(ev.type.isin(("page", "screen")) | ev.event.isin(_AFTER_EVENTS)).select(
+        "seq", "event", "timestamp", public=prop("public").try_cast("boolean").fill_null(False),
+        rating=prop("rating").try_cast("float64"),
+    ).join(eng.table("event_persons").select("seq", "person_id").semi_join(people, "person_id"),
+           "seq")  # fmt: skip
+    public = (act.event == "Review Submitted") & act.public & (act.rating <= 2)
+    act = act.select("person_id", a_ts=act["timestamp"], bought=act.event == "Order Completed",
+                     public_bad=public)  # fmt: skip
+    days = float(cfg.after_days)
+    j = cases.select("case_id", "person_id", "last_at", "as_of")
+    joined = j.left_join(act, [j.person_id == act.person_id, act.a_ts > j.last_at,
+                               act.a_ts <= j.last_at + ibis.interval(days=int(days))])  # fmt: skip
+    g = joined.group_by("case_id").aggregate(
+        bought_after=joined.bought.any().fill_null(False),
+        _quiet=(epoch(joined.as_of.max()) - epoch(joined.last_at.max())) >= days * 86400,
+        _n=joined.a_ts.count(),
+        public_after=joined.public_bad.any().fill_null(False),
+    )
+    return g.select("case_id", "bought_after", "public_after",
+                    left_after=ibis.ifelse(g._quiet, g._n == 0, ibis.null().cast("boolean")))  # noqa: SLF001
+
+
+def journeys_rows(eng: Engine, cfg: ExperienceConfig, texts: bool,
+                  cases: ir.Table | None = None) -> ir.Table:  # fmt: skip
+    """The rows of ``experience_journeys`` of ``cases`` (all without): built, judged (a
+    Python step), and what followed."""
+    built = journeys_expr(eng, cfg, texts, cases)
+    schema = built.schema().to_pyarrow()
+    for name, type_ in JUDGED:
+        schema = schema.append(pa.field(name, type_))
+    judged = eng.map_batches(built, partial(judge, cfg=cfg), schema, "experience_judged")
+    return judged.join(after_expr(eng, judged, cfg), "case_id")
 
 
 def index_cases(eng: Engine, con: Any, *, full: bool) -> int:
@@ -171,8 +259,8 @@ def affected(con: duckdb.DuckDBPyConnection, changed: str, cfg: ExperienceConfig
         """).fetchone()  # fmt: skip
         if not row or not row[0]:
             break
-    row = con.execute(f"select count(*) from {CASES}").fetchone()
-    return int(row[0]) if row else 0
+    rows = con.execute(f"select count(*) from {CASES}").fetchall()  # no open result left
+    return int(rows[0][0]) if rows else 0
 
 
 def update_journeys(
@@ -184,24 +272,28 @@ def update_journeys(
     texts = _has(con, "text_analysis")
     index_cases(eng, con, full=False)
     n_cases = affected(con, changed, cfg)
-    df = con.execute(journeys_sql(cfg, texts, CASES)).df() if n_cases else None
-    if df is not None and len(df):
-        df = _after(con, _judge(df, cfg), cfg)
-    con.execute(f"delete from experience_journeys where case_id in (select case_id from {CASES})")
-    if df is not None and len(df):
-        con.register("_exp_journeys", df)
-        con.execute("insert into experience_journeys by name select * from _exp_journeys")
-        con.unregister("_exp_journeys")
-    con.execute(
-        "update experience_journeys set as_of = n.as_of, unresolved_age_days = case when not"
-        " resolved then (epoch(n.as_of) - epoch(first_at)) / 86400 end"
-        ' from (select max("timestamp") as as_of from events) n'
-    )
-    row = con.execute(
+    eng.write(journeys_rows(eng, cfg, texts, eng.table(CASES)), "experience_journeys",
+              where=f"case_id in (select case_id from {CASES})")  # fmt: skip
+    _age(eng)
+    return _counts(con) | {"cases_rebuilt": n_cases}
+
+
+def _age(eng: Engine) -> None:
+    """Move every case's "now" (``as_of``) to the newest event, and open cases' age with it."""
+    j, ev = eng.table("experience_journeys"), eng.table("events")
+    j = j.cross_join(ev.aggregate(_now=ev["timestamp"].max()))
+    age = (epoch(j._now) - epoch(j.first_at)) / 86400  # noqa: SLF001
+    aged = eng.materialize(j.mutate(as_of=j._now, unresolved_age_days=ibis.ifelse(  # noqa: SLF001
+        ~j.resolved, age, ibis.null().cast("float64"))).drop("_now"))  # fmt: skip
+    eng.write(aged, "experience_journeys")
+    eng.drop_temp(aged)
+
+
+def _counts(con: Any) -> dict[str, int]:
+    rows = con.execute(
         "select count(*), count(*) filter (where succeeded_but_hurt) from experience_journeys"
-    ).fetchone()
-    assert row is not None
-    return {"service_journeys": row[0], "succeeded_but_hurt": row[1], "cases_rebuilt": n_cases}
+    ).fetchall()
+    return {"service_journeys": int(rows[0][0]), "succeeded_but_hurt": int(rows[0][1])}
 
 
 def _effort(contacts: Any, live_wait: Any, switches: Any, transfers: Any, repeat: Any) -> Any:
@@ -214,25 +306,11 @@ def _effort(contacts: Any, live_wait: Any, switches: Any, transfers: Any, repeat
     )
 
 
-def build_journeys(con: duckdb.DuckDBPyConnection, cfg: ExperienceConfig) -> dict[str, int]:
-    """Rebuild ``experience_journeys``; return counts (journeys, succeeded_but_hurt)."""
-    texts = _has(con, "text_analysis")
-    cur = con.cursor()
-    try:
-        df = cur.execute(journeys_sql(cfg, texts)).df()
-        if len(df):
-            df = _judge(df, cfg)
-            df = _after(cur, df, cfg)
-        with transaction(cur):  # rolled back on any error
-            cur.execute("delete from experience_journeys")
-            if len(df):
-                cur.register("_exp_journeys", df)
-                cur.execute("insert into experience_journeys by name select * from _exp_journeys")
-                cur.unregister("_exp_journeys")
-    finally:
-        cur.close()
-    hurt = int(df["succeeded_but_hurt"].sum()) if len(df) else 0
-    return {"service_journeys": len(df), "succeeded_but_hurt": hurt}
+def build_journeys(eng: Engine, con: Any, cfg: ExperienceConfig) -> dict[str, int]:
+    """Rebuild ``experience_journeys`` (in the caller's transaction); return counts
+    (journeys, succeeded_but_hurt)."""
+    eng.write(journeys_rows(eng, cfg, _has(con, "text_analysis")), "experience_journeys")
+    return _counts(con)
 
 
 def _judge(df: Any, cfg: ExperienceConfig) -> Any:
@@ -277,35 +355,3 @@ def _judge(df: Any, cfg: ExperienceConfig) -> Any:
         reasons.append(", ".join(parts))
     df["hurt_reasons"] = reasons
     return df
-
-
-def _after(cur: duckdb.DuckDBPyConnection, df: Any, cfg: ExperienceConfig) -> Any:
-    """Did the person buy again, leave, or complain publicly within ``after_days``?"""
-    cur.register("_exp_j", df[["case_id", "person_id", "last_at", "as_of"]])
-    days = float(cfg.after_days)
-    out = cur.execute(f"""
-        with j as (select * from _exp_j),
-        act as (
-            select p.person_id, e."timestamp" as ts, e.event,
-                   e.event = 'Order Completed' as bought,
-                   e.event = 'Review Submitted'
-                     and coalesce(try_cast(json_extract_string(e.raw, '$.properties.public') as boolean), false)
-                     and try_cast(json_extract_string(e.raw, '$.properties.rating') as double) <= 2
-                     as public_bad
-            from events e join event_persons p using (seq)
-            where p.person_id in (select person_id from j)
-              and (e.type in ('page', 'screen') or e.event in
-                   ('Order Completed', 'Product Viewed', 'Review Submitted', 'Product Added',
-                    'Checkout Started', 'Booking Created'))
-        )
-        select j.case_id,
-               coalesce(bool_or(a.bought), false) as bought_after,
-               case when epoch(any_value(j.as_of)) - epoch(any_value(j.last_at)) >= {days} * 86400
-                    then count(a.ts) = 0 end as left_after,
-               coalesce(bool_or(a.public_bad), false) as public_after
-        from j left join act a on a.person_id = j.person_id and a.ts > j.last_at
-             and a.ts <= j.last_at + to_days({int(days)})
-        group by j.case_id
-    """).df()  # fmt: skip
-    cur.unregister("_exp_j")
-    return df.merge(out, on="case_id", how="left")

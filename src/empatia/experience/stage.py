@@ -66,7 +66,7 @@ class ExperienceStage:
         texts = _count(con, "information_schema.tables", "table_name = 'text_analysis'") > 0
         figures: dict[str, Any] = {}
         if changes.full:
-            figures.update(build_journeys(con, cfg))
+            figures.update(build_journeys(eng, con, cfg))
             index_cases(eng, con, full=True)
             ctx.progress.advance(1)
             build_trajectories(eng)
