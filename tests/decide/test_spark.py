@@ -5,6 +5,7 @@ and ``decisions`` is the one DuckDB makes in process — after training and afte
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,9 +14,11 @@ from empatia.decide import signals
 from empatia.decide.catalogue import load_catalogue
 from empatia.decide.engine import WRITES, _now, run
 from empatia.decide.refresh import refresh
+from empatia.pipeline import RunContext, run_pipeline
 from empatia.store import Store
 from empatia.store.engine import connect
 from empatia.store.scoped import stage_transaction
+from empatia.workspace import Workspace
 from tests.decide.world import build, order
 from tests.identity.world import add_events, ev
 
@@ -93,3 +96,30 @@ def test_decide_runs_on_spark_and_makes_the_same_decisions(spark_session: Any) -
     inputs = {r[0]: r for r in duck["after"]["inputs"]}
     assert inputs["p_late"][3] and not inputs["p_u6"][3]  # the newcomer gets the cold start
     assert duck["after"]["decisions"] != duck["trained"]["decisions"]
+
+
+def _stage(tmp_path: Path, engine: str, session: Any = None) -> dict[str, Any]:
+    """The stage itself, through the pipeline: it trains, then refreshes the changed people."""
+    out: dict[str, Any] = {}
+    with Workspace(db=tmp_path / f"{engine}.duckdb") as ws:
+        build(ws.store, n=8)
+        for run_ in ("first", "second"):
+            if run_ == "second":  # u6 buys again: a refresh of just them
+                add_events(ws.store, [order("u6", 90.5, [2])])
+                ws.store.con.execute("insert into event_persons select max(seq), 'p_u6' from events")
+            export = tmp_path / f"{engine}-{run_}.csv"
+            ctx = RunContext(ws, engine=engine, spark_session=session,
+                             settings={"decide": {"export": str(export)}})  # fmt: skip
+            (result,) = run_pipeline(ctx, only=["decide"])
+            out[run_] = {k: v for k, v in result.figures.items() if k not in _TIMES}
+            out[f"{run_} export"] = export.read_text()
+        out["rows"] = _rows(ws.store)
+    return out
+
+
+def test_the_stage_runs_on_spark_in_its_transaction(spark_session: Any, tmp_path: Path) -> None:
+    spark, duck = _stage(tmp_path, "spark", spark_session), _stage(tmp_path, "duckdb")
+    assert spark == duck
+    assert duck["first"]["retrained"] == "no model yet" and duck["first"]["decisions"] == 9
+    assert duck["second"]["retrained"] == "no" and duck["second"]["decisions"] >= 1
+    assert len(duck["rows"]["decisions"]) == 9 and duck["second export"].count("\n") == 10

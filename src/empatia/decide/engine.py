@@ -340,7 +340,11 @@ def action_counts(eng: Engine, decided: ir.Table) -> dict[str, int]:
 
 def export_decisions(eng: Engine, path: Path) -> None:
     """The ``decisions`` table as Parquet or CSV (by ``path``'s suffix), by person."""
-    frame = eng.to_arrow(eng.table("decisions").order_by("person_id")).to_pandas()
+    data = eng.to_arrow(eng.table("decisions").order_by("person_id"))
+    utc = pa.schema([f.with_type(pa.timestamp(f.type.unit, tz="UTC"))  # Spark's: no zone
+                     if pa.types.is_timestamp(f.type) and f.type.tz is None else f
+                     for f in data.schema])  # fmt: skip
+    frame = data.cast(utc).to_pandas()
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".csv":
         frame.to_csv(path, index=False)
