@@ -14,6 +14,7 @@ from typing import Any
 from empatia.experience.config import ExperienceConfig
 from empatia.experience.effort import build_journeys
 from empatia.store import Store
+from empatia.store.engine import DuckDBEngine
 
 NOW = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
 
@@ -88,7 +89,8 @@ class World:
                    from events where message_id = ?""",
                 [sentiment, t["score"], t["anger"], t["emotion"], esc, len(t["threats"]), mid],
             )  # fmt: skip
-        build_journeys(con, ExperienceConfig())
+        with DuckDBEngine(self.store) as eng:
+            build_journeys(eng, con, ExperienceConfig())
 
 
 def build(store: Store) -> World:

@@ -12,10 +12,13 @@ import logging
 from contextlib import nullcontext
 from typing import Any
 
+import ibis
+import ibis.expr.types as ir
+
 from empatia.pipeline import ALL, RunContext
 from empatia.privacy import audit, consent, retention, tombstones
 from empatia.privacy.compact import PENDING, rewrite
-from empatia.privacy.subjects import SKIP_TABLES, q, tables
+from empatia.privacy.subjects import SKIP_TABLES, tables
 from empatia.store import Store
 from empatia.store.engine import DuckDBEngine, Engine, engine_for
 
@@ -58,48 +61,50 @@ def read_consent(store: Store, *, full: bool = False, eng: Engine | None = None)
     return n
 
 
-def purge_erased(store: Store) -> int:
-    """Remove events (and rows derived from them) that belong to erased people."""
-    if not store.con.execute("select count(*) from privacy_tombstones").fetchone()[0]:  # type: ignore[index]
+def _hash(salt: str, kind: str | ir.StringValue, value: ir.StringValue) -> ir.StringValue:
+    """The tombstone hash of an identifier (:func:`empatia.privacy.tombstones.digest`)."""
+    return (ibis.literal(salt) + kind + ":" + value).hexdigest("sha256")
+
+
+def erased_seqs(eng: Engine, salt: str, ids: bool = True) -> ir.Table:
+    """The events (``seq``) of erased people: under an erased user or anonymous id, or
+    carrying an erased identifier that identity extracted (``ids``: its table is there)."""
+    hashes = eng.table("privacy_tombstones").hash
+    ev = eng.table("events")
+    seqs = ev.filter(_hash(salt, "user_id", ev.user_id).isin(hashes)
+                     | _hash(salt, "anonymous_id", ev.anonymous_id).isin(hashes)).select("seq")  # fmt: skip
+    if ids:
+        t = eng.table("identity_event_ids")
+        seqs = seqs.union(t.filter(_hash(salt, t.kind, t.value).isin(hashes)).select("seq"))
+    return seqs.distinct()
+
+
+def purge_erased(store: Store, eng: Engine) -> int:
+    """Remove events (and rows derived from them) that belong to erased people, and the
+    identifiers stitched from them; the keys are found on ``eng``, the deletes are the
+    store's (in the stage's transaction). Returns the events removed."""
+    if not store.con.execute("select count(*) from privacy_tombstones").fetchall()[0][0]:
         return 0
     s = tombstones.salt(store)
-    cond = tombstones.erased_where_sql(s)
-    seqs = {r[0] for r in store.con.execute(f"select seq from events where {cond}").fetchall()}
-    if store.table_exists("identity_event_ids"):
-        lit = s.replace("'", "''")
-        seqs |= {
-            r[0]
-            for r in store.con.execute(
-                f"select seq from identity_event_ids where sha256('{lit}' || kind || ':' || value)"
-                " in (select hash from privacy_tombstones)"
-            ).fetchall()
-        }
-    lit = s.replace("'", "''")
-    lst = "[" + ", ".join(str(int(x)) for x in sorted(seqs)) + "]"
+    seqs = eng.materialize(erased_seqs(eng, s, store.table_exists("identity_event_ids")))
+    n = int(eng.to_arrow(seqs.aggregate(n=seqs.count()))["n"][0].as_py())
+    hashes = eng.table("privacy_tombstones").hash
     dropped = 0
-    store.con.execute("begin transaction")
-    try:
-        for table, columns in tables(store).items():
-            if table in SKIP_TABLES:
-                continue
-            if "seq" in columns and seqs:
-                store.con.execute(f"delete from {q(table)} where list_contains({lst}, seq)")
-            if "kind" in columns and "value" in columns:
-                # Identifiers stitched from those events (identities, value maps, …).
-                dropped += len(store.con.execute(
-                    f"delete from {q(table)} where sha256('{lit}' || kind || ':' || value)"
-                    " in (select hash from privacy_tombstones) returning 1"
-                ).fetchall())  # fmt: skip
-        if seqs or dropped:  # the file holds the bytes until it is rewritten
-            _set_state(store, PENDING, "rewrite")
-        store.con.execute("commit")
-    except BaseException:
-        store.con.execute("rollback")
-        raise
-    if not seqs and not dropped:
+    for table, columns in tables(store).items():
+        if table in SKIP_TABLES:
+            continue
+        if "seq" in columns and n:
+            eng.delete(table, seqs, ["seq"])
+        if columns.get("kind") == columns.get("value") == "VARCHAR":  # identifiers (identities…)
+            t = eng.table(table)
+            dropped += eng.delete(table, t.filter(_hash(s, t.kind, t.value).isin(hashes)),
+                                  ["kind", "value"])  # fmt: skip
+    eng.drop_temp(seqs)
+    if not n and not dropped:
         return 0
-    audit.log(store, "stage", "erase", None, f"{len(seqs)} late event(s) of erased people")
-    return len(seqs)
+    _set_state(store, PENDING, "rewrite")  # the file holds the bytes until it is rewritten
+    audit.log(store, "stage", "erase", None, f"{n} late event(s) of erased people")
+    return n
 
 
 class PrivacyStage:
@@ -116,13 +121,13 @@ class PrivacyStage:
     def run(self, ctx: RunContext) -> dict[str, Any]:
         store = ctx.store
         consent.ensure_view(store)
-        eng, close = engine_for(ctx)  # the events' consent decisions: a step where they are
+        eng, close = engine_for(ctx)  # consent decisions and erased people's rows: found there
         try:
             figures: dict[str, Any] = {"consent_records": read_consent(store, full=ctx.full, eng=eng)}
+            purged = purge_erased(store, eng)
         finally:
             if close:
                 eng.close()
-        purged = purge_erased(store)
         figures["late_events_dropped"] = purged
         settings = ctx.stages.privacy
         if settings.apply_retention:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -141,6 +141,22 @@ class Engine:
         self.invalidate(table)
         return n
 
+    def delete(self, table: str, keys: ir.Table, on: Sequence[str]) -> int:
+        """Delete the rows of the store table ``table`` whose ``on`` columns equal a row of
+        ``keys`` (an erasure, a retention pass); returns how many went. The keys are
+        computed where the engine runs; the delete is the store's."""
+        data = self.to_arrow(keys.select(*on).distinct())
+        if not data.num_rows:
+            return 0
+        with self.store.write() as cur:
+            cur.register("_emp_keys", data)
+            try:
+                n = _delete(cur, table, "_emp_keys", on)
+            finally:
+                cur.unregister("_emp_keys")
+        self.invalidate(table)
+        return n
+
     def invalidate(self, table: str) -> None:
         """Forget any copy of a store table this engine holds (it was just written)."""
 
@@ -171,6 +187,12 @@ def splink_duckdb_api() -> Any:
     con = duckdb.connect()
     con.execute("set enable_progress_bar = false")
     return DuckDBAPI(con)
+
+
+def _delete(cur: Any, table: str, keys: str, on: Sequence[str]) -> int:
+    match = " and ".join(f'd."{c}" = k."{c}"' for c in on)
+    rows = cur.execute(f'delete from "{table}" d using {keys} k where {match}').fetchall()
+    return int(rows[0][0]) if rows else 0
 
 
 def write_arrow(
@@ -260,6 +282,13 @@ class DuckDBEngine(Engine):
                 cur.execute(f"delete from {table}" + (f" where {where}" if where else ""))
             row = cur.execute(f"insert into {table} by name {sql}").fetchone()
         return int(row[0]) if row else 0
+
+    def delete(self, table: str, keys: ir.Table, on: Sequence[str]) -> int:
+        # Same database: the keys are a subquery of the delete.
+        if isinstance(self.store, StageStore):
+            self.store.check(f"delete from {table}")
+        sql = f"({self.con.compile(keys.select(*on).distinct())})"
+        return _delete(self._cur, table, sql, on)
 
     def close(self) -> None:
         super().close()
