@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from empatia import experience
+from empatia.experience.stage import STAGE
 from empatia.experience.stats import nps_from_counts, share_score, wilson
+from empatia.pipeline import RunContext
 from empatia.workspace import Workspace
 from tests.experience.conftest import NPS_SET
 from tests.experience.world import NOW
+from tests.identity.world import add_events, ev
 
 
 def test_seven_contacts_fixed_booking_is_succeeded_but_hurt_with_own_words(ews: Workspace) -> None:
@@ -139,3 +143,20 @@ def test_wilson_contains_the_proportion(k: int, n: int) -> None:
 def test_csat_interval_contains_the_share(scores: list[int]) -> None:
     s = share_score("csat", scores, 4)
     assert s.ci_low <= s.score <= s.ci_high
+
+
+def test_a_case_two_people_share_equally_belongs_to_the_one_who_opened_it(tmp_path: Path) -> None:
+    """Identity left two records of one household apart; each wrote twice in the same case:
+    the case is the person's who opened it, whatever their ids."""
+    case = {"case_id": "C1", "topic": "billing", "channel": "chat"}
+    with Workspace(db=tmp_path / "w.duckdb") as ws:
+        add_events(ws.store, [
+            ev(user="zz-opener", event="Case Opened", day=1, properties=case),
+            ev(user="aa-partner", event="Support Contact", day=2, properties=case),
+            ev(user="zz-opener", event="Support Contact", day=3, properties=case),
+            ev(user="aa-partner", event="Case Resolved", day=4, properties=case),
+        ])  # fmt: skip
+        ws.store.con.execute("insert into event_persons select seq, user_id from events")
+        STAGE.run(RunContext(ws))
+        rows = ws.store.con.execute("select case_id, person_id from experience_journeys").fetchall()
+    assert rows == [("C1", "zz-opener")]
