@@ -15,10 +15,11 @@ from tests.experience.test_activity import LEAVE
 from tests.experience.world import NOW, World
 
 
-def shop_world(ws: Workspace, threats_mean_it: bool, seed: int = 7) -> None:
+def shop_world(ws: Workspace, threats_mean_it: bool, seed: int = 7, run: bool = True) -> None:
     """240 people visiting and buying on their own rhythm for 600 days; a fifth stop without a
     word, a quarter threaten to leave at some point. ``threats_mean_it``: those who threaten
-    stop there; otherwise they carry on as before. Two twins at the end: the same rhythm, one threatened 20 days ago."""
+    stop there; otherwise they carry on as before. Two twins at the end: the same rhythm, one threatened 20 days ago.
+    ``run``: then run the experience stage (on DuckDB)."""
     rng = np.random.default_rng(seed)
     w = World(ws.store)
     threats = []
@@ -54,7 +55,8 @@ def shop_world(ws: Workspace, threats_mean_it: bool, seed: int = 7) -> None:
     con.execute("insert into profiles (person_id, first_name, p_alive, as_of, first_seen,"
                 " last_seen) select distinct person_id, person_id, 0.8, ?, ?, ? from event_persons",
                 [NOW, NOW - timedelta(days=600), NOW])  # fmt: skip
-    run_stages(ws, "experience")
+    if run:
+        run_stages(ws, "experience")
 
 
 def _read(ws: Workspace) -> tuple[dict[str, tuple], dict[str, tuple]]:

@@ -31,8 +31,8 @@ QUERIES = {
     ),
     "experience_activity": (
         "select person_id, last_order_at, last_active_at, first_active_at, active_days,"
-        " threat_at, threat_cue, threat_seq, hurt_at, hurt_seq, kind_at, round(p_active, 9),"
-        " drivers from experience_activity order by person_id"
+        " threat_at, threat_cue, threat_seq, hurt_at, hurt_seq, kind_at, p_alive, as_of, driver,"
+        " round(p_active, 9), drivers from experience_activity order by person_id"
     ),
     "survey_responses": (
         "select seq, person_id, survey, score, touchpoint, channel, market, language,"
@@ -98,3 +98,36 @@ def test_spark_builds_the_same_rows_as_duckdb(spark_session: Any, tmp_path: Path
     hurt = [r for r in duck["experience_journeys"] if r[28]]  # succeeded, but it hurt
     assert hurt and all(r[29] for r in hurt)  # and why, in words
     assert duck["figures"]["perception_gap"] is not None
+
+
+#: "Still active" with its model fitted on the store's past (a world large enough to fit).
+FITTED = {
+    "experience_activity_model": (
+        "select name, round(value, 9), prior, people, cutoff, fitted_at, settings"
+        " from experience_activity_model order by name"
+    ),
+    "experience_activity": QUERIES["experience_activity"],
+}
+
+
+def _run_fitted(path: Path, engine: str, session: Any = None) -> dict[str, Any]:
+    from tests.experience.test_activity_fit import shop_world
+
+    with Workspace(db=path) as ws:
+        shop_world(ws, threats_mean_it=True, run=False)
+        figures = STAGE.run(RunContext(ws, engine=engine, spark_session=session))
+        out: dict[str, Any] = {"figures": figures}
+        for table, sql in FITTED.items():
+            out[table] = ws.store.con.execute(sql).fetchall()
+        return out
+
+
+def test_spark_fits_the_same_model_of_still_active(spark_session: Any, tmp_path: Path) -> None:
+    duck = _run_fitted(tmp_path / "duck.duckdb", "duckdb")
+    spark = _run_fitted(tmp_path / "spark.duckdb", "spark", spark_session)
+    assert duck["figures"]["still_active_weights"] == "fitted"
+    assert len(duck["experience_activity_model"]) == 14
+    for table in FITTED:
+        assert spark[table] == duck[table], table
+    duck["figures"].pop("mode"), spark["figures"].pop("mode")
+    assert spark["figures"] == duck["figures"]

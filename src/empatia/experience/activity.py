@@ -32,14 +32,15 @@ profiles' ``p_alive`` and on the service journeys), from small per-person tables
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
-import duckdb
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pyarrow as pa
 
 from empatia.emotion.lexicon import ESCALATION_KINDS
-from empatia.experience._ibis import in_people
+from empatia.experience._ibis import epoch, in_people
 from empatia.experience.config import ExperienceConfig
 from empatia.store.engine import Engine
 
@@ -54,72 +55,6 @@ THREAT_WORDS = {"leave": "threatened to leave", "public": "threatened to go publ
                 "legal": "threatened legal action"}  # fmt: skip
 
 
-def _facts_sql(cfg: ExperienceConfig, texts: bool, only: str | None, until: str | None = None
-               ) -> str:  # fmt: skip
-    """(SQL, for the fit of the weights on the store's past: :func:`facts_expr` in Ibis)
-    Per person: last order, last activity, latest threat, hurt and kind words (``until``: a
-    SQL timestamp; only what happened by then, as the fit of the weights sees the past)."""
-    where = f"where person_id in (select person_id from {only})" if only else ""
-    by = f'where "timestamp" <= {until}' if until else ""
-    names = ", ".join(f"'{e}'" for e in ACTIVE_EVENTS)
-    active = f"(e.type in ('page', 'screen') or e.event in ({names}))"
-    kinds = ", ".join(f"'{k}'" for k in ESCALATION_KINDS)
-    text_cte = (
-        f"""
-        tx as (
-            select ep.person_id, a.seq, a."timestamp" as ts, a.score, a.anger, a.frustration,
-                   list_filter(json_extract_string(a.escalation, '$[*].cue'),
-                               lambda c: c in ({kinds})) as threats
-            from (select * from text_analysis {by}) a join ep using (seq)
-        ),
-        tf as (
-            select person_id,
-                max(ts) filter (where len(threats) > 0) as threat_at,
-                arg_max(threats[1], (ts, seq)) filter (where len(threats) > 0) as threat_cue,
-                arg_max(seq, (ts, seq)) filter (where len(threats) > 0) as threat_seq,
-                max(ts) filter (where {_hurt(cfg)}) as hurt_at,
-                arg_max(seq, (ts, seq)) filter (where {_hurt(cfg)}) as hurt_seq,
-                max(ts) filter (where score >= {float(cfg.active_kind)}) as kind_at
-            from tx group by person_id
-        )"""
-        if texts
-        else """
-        tf as (select null::varchar as person_id, null::timestamptz as threat_at,
-                      null::varchar as threat_cue, null::bigint as threat_seq,
-                      null::timestamptz as hurt_at, null::bigint as hurt_seq,
-                      null::timestamptz as kind_at where false)"""
-    )
-    return f"""
-    with ep as (select seq, person_id from event_persons {where}),
-    ev as (
-        select ep.person_id,
-            max(e."timestamp") filter (where e.event = 'Order Completed') as last_order_at,
-            max(e."timestamp") filter (where {active}) as last_active_at,
-            min(e."timestamp") filter (where {active}) as first_active_at,
-            count(distinct date_trunc('day', e."timestamp")) filter (where {active})
-                as active_days
-        from (select * from events {by}) e join ep using (seq) group by ep.person_id
-    ), {text_cte}
-    select ev.person_id, ev.last_order_at, ev.last_active_at, ev.first_active_at,
-           ev.active_days, tf.threat_at, tf.threat_cue,
-           tf.threat_seq, tf.hurt_at, tf.hurt_seq, tf.kind_at
-    from ev left join tf using (person_id)
-    """
-
-
-def _hurt(cfg: ExperienceConfig) -> str:
-    a = float(cfg.active_angry)
-    return (f"(coalesce(anger, 0) >= {a} or coalesce(frustration, 0) >= {a}"
-            f" or coalesce(score, 0) <= {float(cfg.active_negative)})")  # fmt: skip
-
-
-def _has(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    row = con.execute(
-        "select count(*) from information_schema.tables where table_name = ?", [table]
-    ).fetchone()
-    return bool(row and row[0])
-
-
 #: The drivers, in the order of ``ExperienceConfig.active_<code>`` (their default weights).
 DRIVERS = ("threat", "hurt_case", "hurt_words", "open_case", "repeat", "worsening", "quiet")
 
@@ -130,136 +65,166 @@ def default_weights(cfg: ExperienceConfig) -> dict[str, float]:
     return {d: float(getattr(cfg, f"active_{d}")) for d in DRIVERS}
 
 
-def drivers_sql(cfg: ExperienceConfig, weights: dict[str, float], *, p_alive: bool,
-                base: str | None = None, facts: str = "experience_activity",
-                at: str | None = None, trajectories: str = "experience_trajectories") -> str:  # fmt: skip
-    """Everyone's drivers, ``p_active`` and the strongest driver in words.
+def _ts(at: datetime) -> ir.TimestampScalar:
+    """A moment as a literal of the store's timestamps (UTC)."""
+    utc = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
+    return ibis.literal(utc, type=dt.Timestamp(timezone="UTC"))
 
-    ``weights``: per driver, how much one unit lowers the log-odds. ``p_alive``: the profiles
-    table has that column. ``base``: a table ``(person_id, p_base)`` holding the chance the
-    drivers move (default: the purchase model's ``p_alive``). ``facts``, ``at`` (a SQL
-    timestamp) and ``trajectories``: the same as of a past moment, for the fit; the service
-    journeys are then read as they stood at ``at``. Each driver's value is in ``x_<code>``.
+
+def _day(ts: ir.TimestampValue) -> ir.IntegerValue:
+    """The UTC day number of a moment (days since 1970)."""
+    return (epoch(ts) / 86400).floor().cast("int64")
+
+
+def _days(now: ir.TimestampValue, at: ir.TimestampValue) -> ir.IntegerValue:
+    return ((epoch(now) - epoch(at)) / 86400).round().cast("int64")
+
+
+def _ago(now: ir.TimestampValue, at: ir.TimestampValue) -> ir.StringValue:
+    d = _days(now, at)
+    return ibis.cases((d < 1, "today"), (d == 1, "yesterday"),
+                      else_=d.cast("string") + " days ago")  # fmt: skip
+
+
+def journeys_at(eng: Engine, at: datetime | None) -> ir.Table:
+    """The service journeys, or as they stood at ``at``: those begun by then, their last
+    moment at most ``at``, resolved (and hurt) only if that was known by then."""
+    j = eng.table("experience_journeys")
+    if at is None:
+        return j
+    t = _ts(at)
+    j = j.filter(j.first_at <= t)
+    known = j.last_at <= t
+    return j.mutate(last_at=ibis.least(j.last_at, t), resolved=j.resolved & known,
+                    succeeded_but_hurt=j.succeeded_but_hurt & known)  # fmt: skip
+
+
+def _journey_drivers(j: ir.Table, f: ir.Table, cfg: ExperienceConfig) -> ir.Table:
+    """Per person: open cases (and since when), the latest case that hurt (and why), the
+    latest repeated contact — each only if nothing was bought after it."""
+    j = j.join(f.select("person_id", "last_order_at"), "person_id")
+    since = ~(j.last_order_at > j.last_at).fill_null(False)
+    j = j.mutate(
+        is_open=~j.resolved.fill_null(False) & since,
+        is_hurt=j.succeeded_but_hurt.fill_null(False) & since,
+        is_rep=(j.repeat_contact | (j.contacts >= int(cfg.hurt_contacts))).fill_null(False)
+        & since,
+    )
+    order = [j.last_at.desc(), j.case_id.desc()]
+    j = j.mutate(rh=ibis.row_number().over(group_by=[j.person_id, j.is_hurt], order_by=order),
+                 rr=ibis.row_number().over(group_by=[j.person_id, j.is_rep], order_by=order))  # fmt: skip
+    hurt, rep = j.is_hurt & (j.rh == 0), j.is_rep & (j.rr == 0)
+    return j.group_by("person_id").aggregate(
+        open_cases=j.count(where=j.is_open),
+        open_since=j.first_at.min(where=j.is_open),
+        hurt_case_at=j.last_at.max(where=j.is_hurt),
+        hurt_case_why=j.hurt_reasons.max(where=hurt),
+        reps=j.count(where=j.is_rep),
+        rep_at=j.last_at.max(where=rep),
+        rep_contacts=j.contacts.max(where=rep),
+        rep_topic=j.topic.max(where=rep),
+        rep_again=(rep & j.repeat_contact.fill_null(False)).any(),
+    )
+
+
+def _said(words: dict[str, ir.StringValue], xs: dict[str, ir.BooleanValue]) -> dict[str, ir.Value]:
+    """Each driver's ``x_<code>`` (its value, null where absent) and ``says_<code>``."""
+    out: dict[str, ir.Value] = {}
+    for d in DRIVERS:
+        on = xs[d]
+        out[f"x_{d}"] = ibis.ifelse(on, 1.0, ibis.null().cast("float64"))
+        out[f"says_{d}"] = ibis.ifelse(on, words[d], ibis.null().cast("string"))
+    return out
+
+
+def drivers_expr(eng: Engine, cfg: ExperienceConfig, *, p_alive: bool,
+                 facts: ir.Table | None = None, at: datetime | None = None,
+                 trajectories: ir.Table | None = None) -> ir.Table:  # fmt: skip
+    """Everyone's drivers: per person of ``facts`` (default: ``experience_activity``), each
+    driver's value ``x_<code>`` (null: not there) and words ``says_<code>``, with the
+    purchase model's ``p_alive`` (``p_alive``: the profiles table has it), the moment
+    (``as_of``) and the Pareto/NBD summary of their active days then (``frequency``,
+    ``recency``, ``T``; null without any).
+
+    ``facts``, ``at`` and ``trajectories``: the same as of a past moment, for the fit of the
+    weights; the service journeys are then read as they stood at ``at``. The weights and
+    the chance are applied by a Python step (:func:`~empatia.experience.activity_fit.score`).
     """
-    since = "not coalesce(f.last_order_at > {at}, false)"  # no purchase after it
-    profiles = (
-        "select person_id, p_alive from profiles"
-        if p_alive
-        else "select null::varchar as person_id, null::double as p_alive where false"
-    )
-    base_sql = base or "select person_id, p_alive as p_base from profiles where false"
-    journeys = (
-        f"""(select * replace (least(last_at, {at}) as last_at,
-                 resolved and last_at <= {at} as resolved,
-                 succeeded_but_hurt and last_at <= {at} as succeeded_but_hurt)
-             from experience_journeys where first_at <= {at})"""
-        if at
-        else "experience_journeys"
-    )
+    f = (facts if facts is not None else eng.table("experience_activity")).select(
+        "person_id", "last_order_at", "last_active_at", "first_active_at", "active_days",
+        "threat_at", "threat_cue", "hurt_at", "kind_at")  # fmt: skip
+    if p_alive:
+        prof = eng.table("profiles").select("person_id", "p_alive")
+        f = f.left_join(prof, "person_id").drop("person_id_right")
+    else:
+        f = f.mutate(p_alive=ibis.null().cast("float64"))
+    if at is None:
+        ev = eng.table("events")
+        f = f.cross_join(ev.aggregate(as_of=ev["timestamp"].max()))
+    else:
+        f = f.mutate(as_of=_ts(at))
     q = float(cfg.active_quiet_days)
-    days = "round((epoch(n.now) - epoch({at})) / 86400)::bigint"
-    ago = f"(case when {days} < 1 then 'today' when {days} = 1 then 'yesterday'" \
-          f" else {days} || ' days ago' end)"  # fmt: skip
-    cues = " ".join(f"when '{k}' then '{v}'" for k, v in THREAT_WORDS.items())
-    weight = (
-        "(case x.code "
-        + " ".join(f"when '{d}' then {float(weights.get(d, 0.0))}" for d in DRIVERS)
-        + " else 0.0 end)"
-    )
-    xs = ", ".join(
-        f"coalesce(list_sum(list_transform(list_filter(ds, lambda x: x.code = '{d}'),"
-        f" lambda x: x.x)), 0) as x_{d}"
-        for d in DRIVERS
-    )
-    return f"""
-    with n as ({f"select {at} as now" if at else 'select max("timestamp") as now from events'}),
-    f0 as (select a.* exclude (p_alive), p.p_alive, b.p_base,
-               case when a.active_days >= 2 then (epoch(a.last_active_at)
-                    - epoch(a.first_active_at)) / 86400 / (a.active_days - 1) end as gap
-           from {facts} a left join ({profiles}) p using (person_id)
-           left join ({base_sql}) b using (person_id)),
-    f as (select *, greatest(coalesce(gap, {q}), {q}) as usual from f0),
-    j as (
-        select j.person_id,
-            count(*) filter (where not coalesce(j.resolved, false)
-                             and {since.format(at="j.last_at")}) as open_cases,
-            min(j.first_at) filter (where not coalesce(j.resolved, false)
-                                    and {since.format(at="j.last_at")}) as open_since,
-            max(j.last_at) filter (where j.succeeded_but_hurt
-                                   and {since.format(at="j.last_at")}) as hurt_case_at,
-            arg_max(j.hurt_reasons, j.last_at) filter (where j.succeeded_but_hurt
-                                   and {since.format(at="j.last_at")}) as hurt_case_why,
-            arg_max({{'at': j.last_at, 'contacts': j.contacts, 'topic': j.topic,
-                      'repeat': j.repeat_contact}}, j.last_at) filter (
-                where (j.repeat_contact or j.contacts >= {int(cfg.hurt_contacts)})
-                  and {since.format(at="j.last_at")}) as rep
-        from {journeys} j join f using (person_id) group by j.person_id
-    ),
-    t as (select person_id, direction, last_at from {trajectories}),
-    d as (
-        select f.person_id, f.p_alive, f.p_base, f.last_order_at, n.now,
-            list_filter([
-                case when f.threat_at is not null and {since.format(at="f.threat_at")} then
-                    {{'x': 1.0, 'code': 'threat',
-                      'words': (case f.threat_cue {cues} else 'threatened to leave' end)
-                               || ' ' || {ago.format(at="f.threat_at")}}} end,
-                case when j.hurt_case_at is not null then
-                    {{'x': 1.0, 'code': 'hurt_case',
-                      'words': 'a case that hurt (' || coalesce(j.hurt_case_why, 'high effort')
-                               || ') ended ' || {ago.format(at="j.hurt_case_at")}}} end,
-                case when f.hurt_at is not null and {since.format(at="f.hurt_at")}
-                          and not coalesce(f.kind_at > f.hurt_at, false) then
-                    {{'x': 1.0, 'code': 'hurt_words',
-                      'words': 'angry or hurt words ' || {ago.format(at="f.hurt_at")}
-                               || ', nothing bought since'}} end,
-                case when coalesce(j.open_cases, 0) > 0 then
-                    {{'x': 1.0, 'code': 'open_case',
-                      'words': (case when j.open_cases = 1 then 'a case still open'
-                                     else j.open_cases || ' cases still open' end)
-                               || ' since ' || {ago.format(at="j.open_since")}}} end,
-                case when j.rep is not null then
-                    {{'x': 1.0, 'code': 'repeat',
-                      'words': (case when j.rep.repeat then 'contacted us again'
-                                     else j.rep.contacts || ' contacts' end)
-                               || coalesce(' about ' || j.rep.topic, '') || ', '
-                               || {ago.format(at="j.rep.at")}}} end,
-                case when t.direction = 'worsening' and {since.format(at="t.last_at")} then
-                    {{'x': 1.0, 'code': 'worsening',
-                      'words': 'mood worsening (latest words ' || {ago.format(at="t.last_at")}
-                               || ')'}} end,
-                case when f.last_active_at is not null
-                          and (epoch(n.now) - epoch(f.last_active_at)) / 86400 > f.usual then
-                    {{'x': ln((epoch(n.now) - epoch(f.last_active_at)) / 86400 / f.usual),
-                      'code': 'quiet',
-                      'words': 'nothing from them for ' || {days.format(at="f.last_active_at")}
-                               || ' days' || coalesce(' (usually every '
-                               || round(f.gap)::bigint || ' days)', '')}} end
-            ], lambda x: x is not null) as ds0
-        from f cross join n left join j using (person_id) left join t using (person_id)
-    ),
-    s as (
-        select *, list_transform(ds0, lambda x: {{'w': x.x * {weight}, 'code': x.code,
-                                                 'words': x.words, 'x': x.x}}) as ds
-        from d
-    ),
-    s2 as (select *, list_sum(list_transform(ds, lambda x: x.w)) as total,
-                  coalesce(p_base, p_alive) as p0,
-                  -- what lowered it; quiet also says why the rhythm's own chance is low
-                  list_filter(ds, lambda x: x.w > 0 or x.code = 'quiet') as shown
-           from s)
-    select person_id, p_alive,
-        case when p_alive is not null then 1 / (1 + exp(-(
-            ln(least(greatest(p0, {1 - SURE}), {SURE})
-               / (1 - least(greatest(p0, {1 - SURE}), {SURE})))
-            - coalesce(total, 0)))) end as p_active,
-        nullif(array_to_string(list_transform(
-            list_sort(list_transform(shown, lambda x: {{'w': x.w, 'code': x.code}}), 'DESC'),
-            lambda x: x.code), ','), '') as drivers,
-        list_sort(list_transform(shown, lambda x: {{'w': x.w, 'words': x.words}}), 'DESC')[1]
-            .words as driver,
-        now as as_of, p_base, last_order_at, {xs}
-    from s2
-    """
+    gap = ibis.ifelse(f.active_days >= 2, (epoch(f.last_active_at) - epoch(f.first_active_at))
+                      / 86400 / (f.active_days - 1), ibis.null().cast("float64"))  # fmt: skip
+    f = f.mutate(gap=gap, usual=ibis.greatest(gap.fill_null(q), q))
+    j = _journey_drivers(journeys_at(eng, at), f, cfg)
+    t = (trajectories if trajectories is not None else eng.table("experience_trajectories"))
+    t = t.select("person_id", "direction", t_last_at=t.last_at)
+    d = f.left_join(j, "person_id").drop("person_id_right")
+    d = d.left_join(t, "person_id").drop("person_id_right")
+    now = d.as_of
+
+    def since(at: ir.TimestampValue) -> ir.BooleanValue:  # nothing bought after it
+        return ~(d.last_order_at > at).fill_null(False)
+
+    quiet = (epoch(now) - epoch(d.last_active_at)) / 86400
+    cue = ibis.cases(*((d.threat_cue == k, v) for k, v in THREAT_WORDS.items()),
+                     else_="threatened to leave")  # fmt: skip
+    xs = {
+        "threat": d.threat_at.notnull() & since(d.threat_at),
+        "hurt_case": d.hurt_case_at.notnull(),
+        "hurt_words": d.hurt_at.notnull() & since(d.hurt_at)
+        & ~(d.kind_at > d.hurt_at).fill_null(False),
+        "open_case": d.open_cases.fill_null(0) > 0,
+        "repeat": d.reps.fill_null(0) > 0,
+        "worsening": (d.direction == "worsening").fill_null(False) & since(d.t_last_at),
+        "quiet": d.last_active_at.notnull() & (quiet > d.usual).fill_null(False),
+    }
+    words = {
+        "threat": cue + " " + _ago(now, d.threat_at),
+        "hurt_case": "a case that hurt (" + d.hurt_case_why.fill_null("high effort")
+        + ") ended " + _ago(now, d.hurt_case_at),
+        "hurt_words": "angry or hurt words " + _ago(now, d.hurt_at) + ", nothing bought since",
+        "open_case": ibis.ifelse(d.open_cases == 1, "a case still open",
+                                 d.open_cases.cast("string") + " cases still open")
+        + " since " + _ago(now, d.open_since),
+        "repeat": ibis.ifelse(d.rep_again, "contacted us again",
+                              d.rep_contacts.cast("string") + " contacts")
+        + (" about " + d.rep_topic).fill_null("") + ", " + _ago(now, d.rep_at),
+        "worsening": "mood worsening (latest words " + _ago(now, d.t_last_at) + ")",
+        "quiet": "nothing from them for " + _days(now, d.last_active_at).cast("string")
+        + " days" + (" (usually every " + d.gap.round().cast("int64").cast("string")
+                     + " days)").fill_null(""),
+    }  # fmt: skip
+    said = _said(words, xs)
+    said["x_quiet"] = ibis.ifelse(xs["quiet"], (quiet / d.usual).ln(),
+                                  ibis.null().cast("float64"))  # fmt: skip
+    return d.select("person_id", "p_alive", "last_order_at", "as_of",
+                    **rhythm(d, now), **said)  # fmt: skip
+
+
+def rhythm(facts: ir.Table, now: ir.TimestampValue) -> dict[str, ir.FloatingValue]:
+    """The Pareto/NBD summary of a person's active days as of ``now`` (UTC days):
+    ``frequency`` (active days after the first), ``recency`` (days from the first to the
+    last), ``T`` (days from the first to ``now``); null for who was never active."""
+    some = facts.active_days >= 1
+    none = ibis.null().cast("float64")
+    first = _day(facts.first_active_at)
+    return {
+        "frequency": ibis.ifelse(some, (facts.active_days - 1).cast("float64"), none),
+        "recency": ibis.ifelse(some, (_day(facts.last_active_at) - first).cast("float64"), none),
+        "T": ibis.ifelse(some, (_day(now) - first).cast("float64"), none),
+    }
 
 
 #: Rows of :func:`threat_cues`: a text's first churn threat (an escalation cue of
@@ -285,9 +250,13 @@ def threat_cues(batch: pa.RecordBatch) -> pa.Table:
     return pa.table({"seq": pa.array(seqs, pa.int64()), "threat": pa.array(cues, pa.string())})
 
 
-def _text_facts(eng: Engine, cfg: ExperienceConfig, ep: ir.Table) -> ir.Table:
-    """Per person: their latest threat (cue and seq), latest hurt words, latest kind words."""
+def _text_facts(eng: Engine, cfg: ExperienceConfig, ep: ir.Table,
+                until: datetime | None = None) -> ir.Table:  # fmt: skip
+    """Per person: their latest threat (cue and seq), latest hurt words, latest kind words
+    (``until``: of the texts by then)."""
     a = eng.table("text_analysis")
+    if until is not None:
+        a = a.filter(a["timestamp"] <= _ts(until))
     tx = a.join(ep, "seq").select("person_id", "seq", "score", "anger", "frustration",
                                   ts=a["timestamp"], escalation=a.escalation.cast("string"))  # fmt: skip
     esc = tx.filter(tx.escalation.notnull()).select("seq", "escalation")
@@ -315,11 +284,14 @@ def _text_facts(eng: Engine, cfg: ExperienceConfig, ep: ir.Table) -> ir.Table:
 
 
 def facts_expr(eng: Engine, cfg: ExperienceConfig, texts: bool,
-               people: ir.Table | None = None) -> ir.Table:  # fmt: skip
+               people: ir.Table | None = None, until: datetime | None = None) -> ir.Table:  # fmt: skip
     """Per person (``people``: only theirs): last order, first and last activity, active
-    days, latest threat, hurt and kind words — the facts columns of ``experience_activity``."""
+    days, latest threat, hurt and kind words — the facts columns of ``experience_activity``
+    (``until``: as they stood then, for the fit of the weights on the store's past)."""
     ep = in_people(eng.table("event_persons").select("seq", "person_id"), people)
     ev = eng.table("events")
+    if until is not None:
+        ev = ev.filter(ev["timestamp"] <= _ts(until))
     e = ev.select("seq", "type", "event", ts=ev["timestamp"]).join(ep, "seq")
     active = e.type.isin(("page", "screen")) | e.event.isin(ACTIVE_EVENTS)
     facts = e.group_by("person_id").aggregate(
@@ -329,8 +301,10 @@ def facts_expr(eng: Engine, cfg: ExperienceConfig, texts: bool,
         active_days=e.ts.truncate("D").nunique(where=active),
     )
     if not texts:
-        return facts
-    return facts.left_join(_text_facts(eng, cfg, ep), "person_id").drop("person_id_right")
+        at, seq, cue = (ibis.null().cast(t) for t in (e.ts.type(), "int64", "string"))
+        return facts.mutate(threat_at=at, threat_cue=cue, threat_seq=seq, hurt_at=at,
+                            hurt_seq=seq, kind_at=at)  # fmt: skip
+    return facts.left_join(_text_facts(eng, cfg, ep, until), "person_id").drop("person_id_right")
 
 
 def build_facts(eng: Engine, cfg: ExperienceConfig, texts: bool, changed: str | None) -> int:

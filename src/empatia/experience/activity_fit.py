@@ -32,23 +32,28 @@ import json
 import logging
 import warnings
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
-import duckdb
+import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from empatia.experience.activity import (
     DRIVERS,
     SURE,
-    _facts_sql,
-    _has,
+    _ts,
     default_weights,
-    drivers_sql,
+    drivers_expr,
+    facts_expr,
+    rhythm,
 )
 from empatia.experience.config import ExperienceConfig
-from empatia.experience.mood import TRAJECTORY_SQL
+from empatia.experience.mood import trajectories_expr
+from empatia.store.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +62,16 @@ FIT_SAMPLE = 20_000
 #: Neither side of the label (bought after the cutoff or not) may have fewer people.
 MIN_EACH_SIDE = 20
 _BASE = ("r", "alpha", "s", "beta")
+#: Where the rhythm's fit starts (log parameters): the middle of the random start lifetimes
+#: would draw, so that a fit is the same on every run and every engine.
+START = np.ones(len(_BASE))
+#: The rows of ``experience_activity_model``.
+MODEL = pa.schema([("name", pa.string()), ("value", pa.float64()), ("prior", pa.float64()),
+                   ("people", pa.int64()), ("cutoff", pa.timestamp("us", tz="UTC")),
+                   ("fitted_at", pa.timestamp("us", tz="UTC")), ("settings", pa.string())])  # fmt: skip
+#: The rows of :func:`score`.
+SCORED = pa.schema([("person_id", pa.string()), ("p_active", pa.float64()),
+                    ("drivers", pa.string()), ("driver", pa.string())])  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -76,15 +91,20 @@ def _settings(cfg: ExperienceConfig) -> str:
     return json.dumps(dict(vars(cfg)), sort_keys=True, default=str)
 
 
-def _summary(con: duckdb.DuckDBPyConnection, facts: str, at: datetime) -> pd.DataFrame:
+def _utc(t: datetime | None) -> datetime | None:
+    if t is None:
+        return None
+    return t.astimezone(UTC) if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def _rows(eng: Engine, expr: ir.Table) -> list[dict[str, Any]]:
+    return eng.to_arrow(expr).to_pylist()
+
+
+def _summary(eng: Engine, facts: ir.Table, at: datetime) -> pd.DataFrame:
     """Per person, the Pareto/NBD summary of their active days as of ``at``."""
-    return con.execute(
-        f"""select person_id, (active_days - 1)::double as frequency,
-                (date_diff('day', first_active_at::date, last_active_at::date))::double as recency,
-                (date_diff('day', first_active_at::date, ?::date))::double as T
-            from {facts} where active_days >= 1 order by person_id""",
-        [at],
-    ).df()
+    s = facts.select("person_id", **rhythm(facts, _ts(at)))
+    return eng.to_arrow(s.filter(s.frequency.notnull()).order_by("person_id")).to_pandas()
 
 
 def _alive(base: dict[str, float], s: pd.DataFrame) -> np.ndarray:
@@ -111,7 +131,8 @@ def _fit_base(s: pd.DataFrame) -> dict[str, float] | None:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             m = ParetoNBDFitter(penalizer_coef=0.001).fit(
-                s["frequency"].to_numpy(float), s["recency"].to_numpy(float), t
+                s["frequency"].to_numpy(float), s["recency"].to_numpy(float), t,
+                initial_params=START,
             )
     except Exception as e:  # noqa: BLE001 - no rhythm model: the purchase model stands in
         log.info("activity rhythm could not be fitted: %s", e)
@@ -150,179 +171,193 @@ def fit_weights(x: np.ndarray, base_logit: np.ndarray, y: np.ndarray, prior: np.
     return float(res.x[0]), float(res.x[1]), np.asarray(res.x[2:], float)
 
 
-def _now(con: duckdb.DuckDBPyConnection) -> tuple[datetime | None, datetime | None]:
-    row = con.execute('select min("timestamp"), max("timestamp") from events').fetchone()
-    return (row[0], row[1]) if row else (None, None)
+def _now(eng: Engine) -> tuple[datetime | None, datetime | None]:
+    ev = eng.table("events")
+    row = _rows(eng, ev.aggregate(first=ev["timestamp"].min(), last=ev["timestamp"].max()))
+    return (_utc(row[0]["first"]), _utc(row[0]["last"])) if row else (None, None)
 
 
-def fit(con: duckdb.DuckDBPyConnection, cfg: ExperienceConfig, p_alive: bool) -> Model | None:
+def _buyers(eng: Engine, facts: ir.Table) -> int:
+    return int(_rows(eng, facts.aggregate(n=facts.count(where=facts.last_order_at.notnull())))[0]["n"] or 0)
+
+
+def _later(eng: Engine, at: datetime) -> ir.Table:
+    """Who bought after ``at`` (``person_id``)."""
+    ev = eng.table("events")
+    e = ev.filter(ev.event == "Order Completed", ev["timestamp"] > _ts(at)).select("seq")
+    ep = eng.table("event_persons").select("seq", "person_id")
+    return e.join(ep, "seq").select("person_id").distinct()
+
+
+def _label(eng: Engine, cfg: ExperienceConfig, facts: ir.Table, texts: bool,
+           cutoff: datetime) -> pd.DataFrame:  # fmt: skip
+    """The buyers' drivers as they stood at ``cutoff`` (with their rhythm's summary then),
+    and whether they bought after it (``bought``), by ``person_id``."""
+    traj = trajectories_expr(eng, until=_ts(cutoff)) if texts else None
+    x = drivers_expr(eng, cfg, p_alive=False, facts=facts, at=cutoff, trajectories=traj)
+    x = x.filter(x.frequency.notnull(), x.last_order_at.notnull())
+    later = _later(eng, cutoff).mutate(bought=ibis.literal(True))
+    x = x.left_join(later, "person_id").drop("person_id_right")
+    x = x.select("person_id", "frequency", "recency", "T", *(f"x_{d}" for d in DRIVERS),
+                 bought=x.bought.fill_null(False))  # fmt: skip
+    return eng.to_arrow(x.order_by("person_id")).to_pandas()
+
+
+def fit(eng: Engine, cfg: ExperienceConfig, texts: bool) -> Model | None:
     """Fit the rhythm and the weights on the store's past (``None``: too little of it)."""
-    first, now = _now(con)
+    first, now = _now(eng)
     if now is None or first is None:
         return None
     cutoff = now - timedelta(days=float(cfg.active_fit_days))
     if cutoff - first < timedelta(days=30):
         return None
-    at = f"'{cutoff.isoformat()}'::timestamptz"
-    texts = _has(con, "text_analysis")
-    con.execute(
-        "create or replace temp table _emp_facts_at as select *, null::double as p_alive"
-        f" from ({_facts_sql(cfg, texts, None, at)})"
-    )
+    facts = eng.materialize(facts_expr(eng, cfg, texts, until=cutoff), "activity_facts_at")
     try:
-        s = _summary(con, "_emp_facts_at", cutoff)
-        buyers = _scalar(con, "select count(*) from _emp_facts_at where last_order_at is not null")
-        if buyers < cfg.active_fit_min_people:
+        if _buyers(eng, facts) < cfg.active_fit_min_people:
             return None
-        base = _fit_base(s)  # the rhythm as it was known then …
-        today = _fit_base(_summary(con, "experience_activity", now))  # … and as known now
+        base = _fit_base(_summary(eng, facts, cutoff))  # the rhythm as it was known then …
+        today = _fit_base(_summary(eng, eng.table("experience_activity"), now))  # … and now
         if base is None or today is None:
             return None
-        con.register("_emp_base_at", pd.DataFrame({"person_id": s["person_id"],
-                                                   "p_base": _alive(base, s)}))  # fmt: skip
-        traj = "_emp_traj_at"
-        if texts:
-            only = f'and a."timestamp" <= {at}'
-            con.execute(
-                f"create or replace temp table {traj} as {TRAJECTORY_SQL.format(only=only)}"
-            )
-        else:
-            traj = "experience_trajectories"
-        sql = drivers_sql(cfg, {d: 0.0 for d in DRIVERS}, p_alive=p_alive,
-                          base="select * from _emp_base_at", facts="_emp_facts_at", at=at,
-                          trajectories=traj)  # fmt: skip
-        xcols = ", ".join(f"x.x_{d}" for d in DRIVERS)
-        df = con.execute(
-            f"""with later as (select distinct ep.person_id from events e
-                               join event_persons ep using (seq)
-                               where e.event = 'Order Completed' and e."timestamp" > {at})
-                select x.p_base, {xcols}, later.person_id is not null as bought
-                from ({sql}) x left join later using (person_id)
-                where x.p_base is not null and x.last_order_at is not null"""
-        ).df()
+        df = _label(eng, cfg, facts, texts, cutoff)
     finally:
-        con.execute("drop table if exists _emp_facts_at")
-        con.execute("drop table if exists _emp_traj_at")
-        try:
-            con.unregister("_emp_base_at")
-        except Exception:  # noqa: BLE001, S110 - never registered
-            pass
+        eng.drop_temp(facts)
     y = df["bought"].to_numpy(float)
     if min(y.sum(), len(y) - y.sum()) < MIN_EACH_SIDE:
         return None
-    x = df[[f"x_{d}" for d in DRIVERS]].to_numpy(float)
+    x = df[[f"x_{d}" for d in DRIVERS]].fillna(0.0).to_numpy(float)
     prior = np.array([default_weights(cfg)[d] for d in DRIVERS])
-    intercept, scale, w = fit_weights(x, _logit(df["p_base"].to_numpy(float)), y, prior,
+    intercept, scale, w = fit_weights(x, _logit(_alive(base, df)), y, prior,
                                       float(cfg.active_fit_prior_sd))  # fmt: skip
     people = {d: int((x[:, i] > 0).sum()) for i, d in enumerate(DRIVERS)} | {"scale": len(df)}
     return Model(base=today, weights={d: round(float(v), 4) for d, v in zip(DRIVERS, w, strict=True)},
                  scale=scale, intercept=intercept, people=people, cutoff=cutoff, fitted_at=now)  # fmt: skip
 
 
-def save(con: duckdb.DuckDBPyConnection, m: Model, cfg: ExperienceConfig) -> None:
-    prior = default_weights(cfg)
-    rows: list[tuple[str, float, float | None, int | None]] = [
-        (d, m.weights[d], prior[d], m.people[d]) for d in DRIVERS
-    ]
-    rows += [
-        ("scale", m.scale, None, m.people["scale"]),
-        ("intercept", m.intercept, None, None),
-        ("buyers", float(m.people.get("buyers", 0)), None, None),
-    ]  # today's, for freshness
-    rows += [(f"base_{k}", v, None, None) for k, v in m.base.items()]
-    con.execute("delete from experience_activity_model")
-    con.executemany(
-        "insert into experience_activity_model values (?, ?, ?, ?, ?, ?, ?)",
-        [(*r, m.cutoff, m.fitted_at, _settings(cfg)) for r in rows],
-    )
+def save(eng: Engine, m: Model | None, cfg: ExperienceConfig) -> None:
+    """Keep ``m`` in ``experience_activity_model`` (``None``: empty it)."""
+    rows: list[tuple[str, float, float | None, int | None]] = []
+    if m is not None:
+        prior = default_weights(cfg)
+        rows = [(d, m.weights[d], prior[d], m.people[d]) for d in DRIVERS]
+        rows += [
+            ("scale", m.scale, None, m.people["scale"]),
+            ("intercept", m.intercept, None, None),
+            ("buyers", float(m.people.get("buyers", 0)), None, None),
+        ]  # today's, for freshness
+        rows += [(f"base_{k}", v, None, None) for k, v in m.base.items()]
+    cols = list(zip(*rows, strict=True)) if rows else [(), (), (), ()]
+    n = len(rows)
+    data = pa.table([*cols, [m.cutoff if m else None] * n, [m.fitted_at if m else None] * n,
+                     [_settings(cfg)] * n], schema=MODEL)  # fmt: skip
+    eng.write_arrow(data, "experience_activity_model")
 
 
-def load(con: duckdb.DuckDBPyConnection) -> tuple[Model, str] | None:
-    rows = con.execute(
-        "select name, value, people, cutoff, fitted_at, settings from experience_activity_model"
-    ).fetchall()
+def load(eng: Engine) -> tuple[Model, str] | None:
+    rows = _rows(eng, eng.table("experience_activity_model").select(
+        "name", "value", "people", "cutoff", "fitted_at", "settings"))  # fmt: skip
     if not rows:
         return None
-    v = {r[0]: r[1] for r in rows}
-    people = {r[0]: int(r[2]) for r in rows if r[2] is not None}
+    v = {r["name"]: r["value"] for r in rows}
+    people = {r["name"]: int(r["people"]) for r in rows if r["people"] is not None}
     people["buyers"] = int(v.get("buyers", 0))
     if not all(f"base_{k}" in v for k in _BASE) or not all(d in v for d in DRIVERS):
         return None
+    cutoff, fitted_at = _utc(rows[0]["cutoff"]), _utc(rows[0]["fitted_at"])
+    assert cutoff is not None and fitted_at is not None
     m = Model(base={k: v[f"base_{k}"] for k in _BASE}, weights={d: v[d] for d in DRIVERS},
               scale=v.get("scale", 1.0), intercept=v.get("intercept", 0.0), people=people,
-              cutoff=rows[0][3], fitted_at=rows[0][4])  # fmt: skip
-    return m, rows[0][5]
+              cutoff=cutoff, fitted_at=fitted_at)  # fmt: skip
+    return m, rows[0]["settings"]
 
 
-def current(
-    con: duckdb.DuckDBPyConnection, cfg: ExperienceConfig, p_alive: bool
-) -> tuple[Model | None, str]:
+def current(eng: Engine, cfg: ExperienceConfig, texts: bool) -> tuple[Model | None, str]:
     """The model to apply now: the kept one while fresh, else a new fit (``None``: the
     hand-set weights on the purchase model). Also says which: kept, fitted or hand-set.
 
     ``--full`` keeps a fresh model too, so that an incremental run and a full one agree."""
-    kept = load(con)
+    kept = load(eng)
     m: Model | None
-    _, now = _now(con)
+    _, now = _now(eng)
+    buyers = _buyers(eng, eng.table("experience_activity"))
     if kept is not None and now is not None:
         m, settings = kept
-        buyers = _scalar(con, "select count(*) from experience_activity"
-                              " where last_order_at is not null")  # fmt: skip
         fresh = (settings == _settings(cfg)
                  and now - m.fitted_at < timedelta(days=float(cfg.active_fit_refit_days))
                  and abs(buyers - m.people.get("buyers", 0))
                      <= cfg.active_fit_refit_share * buyers)  # fmt: skip
         if fresh:
             return m, "kept"
-    m = fit(con, cfg, p_alive)
-    if m is None:
-        con.execute("delete from experience_activity_model")
-        return None, "hand-set"
-    m.people["buyers"] = _scalar(con, "select count(*) from experience_activity"
-                                      " where last_order_at is not null")  # fmt: skip
-    save(con, m, cfg)
-    return m, "fitted"
+    m = fit(eng, cfg, texts)
+    if m is not None:
+        m.people["buyers"] = buyers
+    save(eng, m, cfg)
+    return m, "hand-set" if m is None else "fitted"
 
 
-def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = con.execute(sql).fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
+def score(batch: pa.RecordBatch, weights: dict[str, float], base: dict[str, float] | None
+          ) -> pa.Table:  # fmt: skip
+    """A Python step (:meth:`~empatia.store.engine.Engine.map_batches`) over the rows of
+    :func:`~empatia.experience.activity.drivers_expr`: ``p_active``, the chance that the
+    person is still around (the rhythm's with ``base``, else the purchase model's
+    ``p_alive``) moved in log-odds by each driver's value times its weight; the drivers that
+    lowered it (and the quiet spell), strongest first, and the strongest in words."""
+    p_alive = np.array(batch.column("p_alive").to_pylist(), dtype=float)  # null: nan
+    p0 = p_alive
+    if base is not None:
+        s = pd.DataFrame({c: np.array(batch.column(c).to_pylist(), dtype=float)
+                          for c in ("frequency", "recency", "T")})  # fmt: skip
+        some = ~np.isnan(s["frequency"].to_numpy())
+        p_base = np.full(len(s), np.nan)
+        if some.any():
+            p_base[some] = _alive(base, s[some])
+        p0 = np.where(np.isnan(p_base), p_alive, p_base)
+    xs = {d: batch.column(f"x_{d}").to_pylist() for d in DRIVERS}
+    says = {d: batch.column(f"says_{d}").to_pylist() for d in DRIVERS}
+    total = np.zeros(batch.num_rows)
+    codes: list[str | None] = []
+    words: list[str | None] = []
+    for i in range(batch.num_rows):
+        ds = [(xs[d][i] * float(weights.get(d, 0.0)), d, says[d][i]) for d in DRIVERS
+              if xs[d][i] is not None]  # fmt: skip
+        t = 0.0
+        for w, _, _ in ds:
+            t += w
+        total[i] = t
+        shown = [x for x in ds if x[0] > 0 or x[1] == "quiet"]
+        codes.append(",".join(c for _, c, _ in sorted(shown, reverse=True)) or None)
+        top = max(shown, key=lambda x: (x[0], x[2] is not None, x[2] or ""), default=None)
+        words.append(top[2] if top else None)
+    p = np.clip(p0, 1 - SURE, SURE)
+    p_active = 1 / (1 + np.exp(-(np.log(p / (1 - p)) - total)))
+    return pa.table({
+        "person_id": batch.column("person_id"),
+        "p_active": pa.array(p_active, pa.float64(), mask=np.isnan(p_alive)),
+        "drivers": pa.array(codes, pa.string()),
+        "driver": pa.array(words, pa.string()),
+    })  # fmt: skip
 
 
-def refresh(con: duckdb.DuckDBPyConnection, cfg: ExperienceConfig) -> dict[str, Any]:
+def refresh(eng: Engine, cfg: ExperienceConfig, *, texts: bool, p_alive: bool) -> dict[str, Any]:
     """Everyone's drivers and ``p_active`` from the facts, profiles and the service journeys,
-    with the fitted model (fitted again when due)."""
-    row = con.execute(
-        "select count(*) from information_schema.columns"
-        " where table_name = 'profiles' and column_name = 'p_alive'"
-    ).fetchone()
-    p_alive = bool(row and row[0])
-    model, how = current(con, cfg, p_alive)
-    base = None
-    if model is not None:
-        _, now = _now(con)
-        assert now is not None  # a model is kept or fitted only when the events have a latest
-        s = _summary(con, "experience_activity", now)
-        con.register("_emp_base_now", pd.DataFrame({"person_id": s["person_id"],
-                                                    "p_base": _alive(model.base, s)}))  # fmt: skip
-        base = "select * from _emp_base_now"
+    with the fitted model (fitted again when due), written to ``experience_activity``.
+
+    ``texts``: the store has ``text_analysis``; ``p_alive``: its profiles have ``p_alive``."""
+    model, how = current(eng, cfg, texts)
     weights = model.weights if model is not None else default_weights(cfg)
-    sql = drivers_sql(cfg, weights, p_alive=p_alive, base=base)
+    d = eng.materialize(drivers_expr(eng, cfg, p_alive=p_alive), "activity_drivers")
+    step = partial(score, weights=weights, base=model.base if model is not None else None)
+    scored = eng.map_batches(d, step, SCORED, "activity_scored")
+    a = eng.table("experience_activity").drop("p_alive", "p_active", "drivers", "driver", "as_of")
+    a = a.left_join(d.select("person_id", "p_alive", "as_of"), "person_id").drop("person_id_right")
+    a = a.left_join(scored, "person_id").drop("person_id_right")
+    out = eng.materialize(a, "activity_out")  # it replaces the table it was read from
     try:
-        con.execute(f"create or replace temp table _emp_activity as {sql}")
+        eng.write(out, "experience_activity")
+        row = _rows(eng, out.aggregate(n=out.p_active.count(),
+                                       low=out.p_active.count(where=out.p_active < out.p_alive - 1e-9)))  # fmt: skip
     finally:
-        if base is not None:
-            con.unregister("_emp_base_now")
-    con.execute("""
-        update experience_activity a set p_alive = x.p_alive, p_active = x.p_active,
-            drivers = x.drivers, driver = x.driver, as_of = x.as_of
-        from _emp_activity x where x.person_id = a.person_id
-    """)
-    row = con.execute(
-        "select count(p_active), count(p_active) filter (where p_active < p_alive - 1e-9)"
-        " from experience_activity"
-    ).fetchone()
-    con.execute("drop table if exists _emp_activity")
-    assert row is not None
-    return {"still_active": int(row[0]), "still_active_lowered": int(row[1]),
+        for t in (out, scored, d):
+            eng.drop_temp(t)
+    return {"still_active": int(row[0]["n"]), "still_active_lowered": int(row[0]["low"]),
             "still_active_weights": how}  # fmt: skip

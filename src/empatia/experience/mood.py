@@ -13,41 +13,17 @@ from empatia.store.engine import Engine
 #: A trend (score per 30 days) beyond this is improving or worsening.
 TREND_STEADY = 0.1
 
-#: The same in SQL, for the fit of "still active" on the store's past (``only``: a filter).
-TRAJECTORY_SQL = f"""
-with t as (
-    select p.person_id, a.seq, a."timestamp" as ts, a.score, a.dominant_emotion,
-           row_number() over (partition by p.person_id order by a."timestamp" desc, a.seq desc) as rn
-    from text_analysis a join event_persons p using (seq)
-    where a.score is not null {{only}}
-), g as (
-    select person_id, count(*) as texts, min(ts) as first_at, max(ts) as last_at,
-        avg(score) as average,
-        avg(score) filter (where rn <= 3) as recent,
-        regr_slope(score, epoch(ts) / (30 * 86400)) as trend_per_30d,
-        min(score) as lowest,
-        arg_min(ts, (score, -epoch(ts))) as lowest_at,
-        arg_min(seq, (score, -epoch(ts))) as lowest_seq,
-        arg_max(score, (ts, seq)) as latest,
-        arg_max(dominant_emotion, (ts, seq)) as latest_emotion
-    from t group by person_id
-)
-select *,
-    case when texts < 2 or trend_per_30d is null then 'steady'
-         when trend_per_30d > {TREND_STEADY} then 'improving'
-         when trend_per_30d < -{TREND_STEADY} then 'worsening'
-         else 'steady' end as direction
-from g
-"""
-
-
-def trajectories_expr(eng: Engine, people: ir.Table | None = None) -> ir.Table:
+def trajectories_expr(eng: Engine, people: ir.Table | None = None,
+                      until: ir.TimestampScalar | None = None) -> ir.Table:  # fmt: skip
     """Everyone's trajectory (``people``: a table of ``person_id``, only theirs) as an Ibis
-    expression on ``eng`` (the rows of ``experience_trajectories``).
+    expression on ``eng`` (the rows of ``experience_trajectories``); ``until``: over the
+    texts by then (for the fit of "still active" on the store's past).
 
     ``trend_per_30d`` is the least-squares slope (``covar_pop / var_pop``, as DuckDB's
     ``regr_slope``), null where time does not vary (one text)."""
     a = eng.table("text_analysis")
+    if until is not None:
+        a = a.filter(a["timestamp"] <= until)
     ep = in_people(eng.table("event_persons").select("seq", "person_id"), people)
     t = a.filter(a.score.notnull()).join(ep, "seq").select(
         "person_id", "seq", "score", "dominant_emotion", ts=a["timestamp"]

@@ -30,13 +30,20 @@ class ExperienceStage:
 
     Settings: ``[stages.experience]`` (:class:`ExperienceConfig` thresholds).
 
-    The stage runs on the engine of the run (:func:`~empatia.store.engine.engine_for`):
-    ``experience_case_events``, ``experience_trajectories``, the facts of ``experience_activity``, ``survey_responses``
-    (with the hygiene rules) and ``experience_gap`` are Ibis on the engine (DuckDB or Spark), written with
-    :meth:`~empatia.store.engine.Engine.write` — only the changed people's rows on an
-    incremental run; the service journeys and "still active" (p_active) are still
-    SQL on the store's DuckDB (on Spark too), on the engine's store cursor. An engine that
-    cannot replace rows in place (Spark) rebuilds everything.
+    The stage runs on the engine of the run (:func:`~empatia.store.engine.engine_for`): every
+    table it builds is Ibis on the engine (DuckDB or Spark) — ``experience_case_events``,
+    ``experience_journeys`` (judged by a Python step, :meth:`~empatia.store.engine.Engine.map_batches`),
+    ``experience_trajectories``, ``experience_activity`` (its facts, then everyone's drivers
+    and ``p_active``, weighed by a Python step), ``survey_responses`` (with the hygiene rules)
+    and ``experience_gap`` — written with :meth:`~empatia.store.engine.Engine.write`, only the
+    changed people's rows on an incremental run. The model of "still active"
+    (``experience_activity_model``) is fitted on the driver: its data (the rhythm's summary,
+    the drivers as they stood at the cutoff, who bought after it) comes from the engine
+    (:meth:`~empatia.store.engine.Engine.to_arrow`), the fit is lifetimes and SciPy, the result
+    is written with :meth:`~empatia.store.engine.Engine.write_arrow`. Which people changed,
+    the marks and the counts are bookkeeping on the store's cursor; so is, on an incremental
+    run (DuckDB only), which cases to rebuild (:func:`~empatia.experience.effort.affected`,
+    still SQL). An engine that cannot replace rows in place (Spark) rebuilds everything.
     """
 
     name = "experience"
@@ -79,10 +86,11 @@ class ExperienceStage:
             build_facts(eng, cfg, texts, CHANGED)
             figures |= {"mode": "incremental", "recomputed": len(changes.persons)}
         save_marks(con, changes)
-        eng.invalidate("experience_journeys")  # written in SQL
         figures["trajectories"] = _count(con, "experience_trajectories")
         # "still active" depends on now, profiles' p_alive and the journeys: everyone's, cheaply
-        figures.update(refresh(con, cfg))
+        p_alive = _count(con, "information_schema.columns",
+                         "table_name = 'profiles' and column_name = 'p_alive'") > 0  # fmt: skip
+        figures.update(refresh(eng, cfg, texts=texts, p_alive=p_alive))
         ctx.progress.advance(1)
         n = build_responses(con, eng, cfg)
         figures.update({"survey_answers": n,
