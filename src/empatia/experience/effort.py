@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from empatia.experience.config import ExperienceConfig
 from empatia.experience._ibis import epoch
-from empatia.store.engine import Engine
+from empatia.store.engine import Engine, union
 
 _CASE_EVENTS = ("Case Opened", "Support Contact", "Case Resolved", "Message Sent",
                 "Call Transcribed")  # fmt: skip
@@ -220,48 +220,51 @@ def index_cases(eng: Engine, con: Any, *, full: bool) -> int:
     return eng.write(new.filter(new.case_id.notnull()), "experience_case_events", replace=full)
 
 
-#: The people whose cases an incremental run rebuilds (``person_id``), and those cases.
-PEOPLE, CASES = "_emp_exp_people", "_emp_exp_cases"
+def affected(eng: Engine, changed: ir.Table, cfg: ExperienceConfig) -> tuple[ir.Table, int]:
+    """The cases an incremental run rebuilds (a table of ``case_id``, made by
+    :meth:`~empatia.store.engine.Engine.materialize`; the caller drops it) and how many:
+    those of the ``changed`` people (``person_id``) and of those whose case is old enough now
+    to say whether they left (``left_after`` was not known yet), then, until nothing is
+    added, every case with an event of one of them or in their name, and everyone with an
+    event in one of those cases (a case belongs to the person with most of its events;
+    whether it repeats an earlier one depends on the person's other cases)."""
+    j, ev = eng.table("experience_journeys"), eng.table("events")
+    ce = eng.materialize(eng.table("experience_case_events").join(
+        eng.table("event_persons").select("seq", "person_id"), "seq"
+    ).select("case_id", "person_id"), "exp_ce")  # fmt: skip
+    aged = j.cross_join(ev.aggregate(_now=ev["timestamp"].max()))
+    aged = aged.filter(aged.left_after.isnull(),
+                       epoch(aged._now) - epoch(aged.last_at) >= float(cfg.after_days) * 86400)  # noqa: SLF001  # fmt: skip
+    people = eng.materialize(union(changed.select("person_id"), aged.select("person_id"),
+                                   distinct=True), "exp_people")  # fmt: skip
+    cases = None
+    try:
+        while True:
+            if cases is not None:
+                eng.drop_temp(cases)
+            cases = eng.materialize(union(ce.semi_join(people, "person_id").select("case_id"),
+                                          j.semi_join(people, "person_id").select("case_id"),
+                                          distinct=True), "exp_cases")  # fmt: skip
+            more = union(ce.semi_join(cases, "case_id").select("person_id"),
+                         j.semi_join(cases, "case_id").select("person_id"), distinct=True)
+            more = eng.materialize(more.anti_join(people, "person_id"), "exp_more")
+            n = _count(eng, more)
+            if n:
+                grown = eng.materialize(union(people, more), "exp_people")
+                eng.drop_temp(people)
+                people = grown
+            eng.drop_temp(more)
+            if not n:
+                break
+    finally:
+        for t in (ce, people):
+            eng.drop_temp(t)
+    return cases, _count(eng, cases)
 
 
-def affected(con: duckdb.DuckDBPyConnection, changed: str, cfg: ExperienceConfig) -> int:
-    """Fill :data:`PEOPLE` and :data:`CASES`: the ``changed`` people, and those whose case
-    is old enough now to say whether they left (``left_after`` was not known yet), then,
-    until nothing is added, every case with an event of one of them or in their name, and
-    everyone with an event in one of those cases (a case belongs to the person with most of
-    its events; whether it repeats an earlier one depends on the person's other cases).
-    Returns the cases."""
-    days = float(cfg.after_days) * 86400
-    con.execute(
-        "create or replace temp table _emp_exp_ce as select c.seq, c.case_id, p.person_id"
-        " from experience_case_events c join event_persons p using (seq)"
-    )
-    con.execute(f"""
-        create or replace temp table {PEOPLE} as
-        select person_id from {changed}
-        union select person_id from experience_journeys
-        where left_after is null
-          and epoch((select max("timestamp") from events)) - epoch(last_at) >= {days}
-    """)  # fmt: skip
-    while True:
-        con.execute(f"""
-            create or replace temp table {CASES} as
-            select case_id from _emp_exp_ce where person_id in (select person_id from {PEOPLE})
-            union select case_id from experience_journeys
-            where person_id in (select person_id from {PEOPLE})
-        """)  # fmt: skip
-        row = con.execute(f"""
-            insert into {PEOPLE}
-            select distinct person_id from (
-                select person_id from _emp_exp_ce where case_id in (select case_id from {CASES})
-                union all select person_id from experience_journeys
-                where case_id in (select case_id from {CASES}))
-            where person_id not in (select person_id from {PEOPLE})
-        """).fetchone()  # fmt: skip
-        if not row or not row[0]:
-            break
-    rows = con.execute(f"select count(*) from {CASES}").fetchall()  # no open result left
-    return int(rows[0][0]) if rows else 0
+def _count(eng: Engine, t: ir.Table) -> int:
+    rows = eng.to_arrow(t.aggregate(n=t.count())).to_pylist()
+    return int(rows[0]["n"]) if rows else 0
 
 
 def update_journeys(
@@ -272,9 +275,12 @@ def update_journeys(
     cases). Runs on ``con`` inside the caller's transaction."""
     texts = _has(con, "text_analysis")
     index_cases(eng, con, full=False)
-    n_cases = affected(con, changed, cfg)
-    eng.write(journeys_rows(eng, cfg, texts, eng.table(CASES)), "experience_journeys",
-              where=f"case_id in (select case_id from {CASES})")  # fmt: skip
+    cases, n_cases = affected(eng, eng.table(changed), cfg)
+    try:
+        eng.write(journeys_rows(eng, cfg, texts, cases), "experience_journeys",
+                  where=f"case_id in (select case_id from {cases.get_name()})")  # fmt: skip
+    finally:
+        eng.drop_temp(cases)
     _age(eng)
     return _counts(con) | {"cases_rebuilt": n_cases}
 

@@ -41,9 +41,10 @@ class ExperienceStage:
     the drivers as they stood at the cutoff, who bought after it) comes from the engine
     (:meth:`~empatia.store.engine.Engine.to_arrow`), the fit is lifetimes and SciPy, the result
     is written with :meth:`~empatia.store.engine.Engine.write_arrow`. Which people changed,
-    the marks and the counts are bookkeeping on the store's cursor; so is, on an incremental
-    run (DuckDB only), which cases to rebuild (:func:`~empatia.experience.effort.affected`,
-    still SQL). An engine that cannot replace rows in place (Spark) rebuilds everything.
+    the marks and the counts are bookkeeping on the store's cursor; which cases an incremental
+    run rebuilds (:func:`~empatia.experience.effort.affected`) is Ibis too, a fixpoint over
+    :meth:`~empatia.store.engine.Engine.materialize`. An engine that cannot replace rows in
+    place (Spark) rebuilds everything.
     """
 
     name = "experience"
