@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
@@ -33,12 +34,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import ibis.expr.types as ir
 
 from empatia.errors import ConfigError
 from empatia.privacy import audit
 from empatia.privacy.config import PrivacySettings
 from empatia.privacy.subjects import SKIP_TABLES, q, tables
 from empatia.store import Store
+from empatia.store.engine import DuckDBEngine, Engine
 
 if TYPE_CHECKING:
     from empatia.settings import Settings
@@ -179,11 +182,14 @@ def figures(results: Iterable[RetentionResult]) -> dict[str, Any]:
 
 
 def apply(
-    store: Store, policies: list[Policy], *, dry_run: bool = False, actor: str = "stage"
-) -> list[RetentionResult]:
-    """Delete expired rows (or, with ``dry_run``, count what would go)."""
+    store: Store, policies: list[Policy], *, dry_run: bool = False, actor: str = "stage",
+    eng: Engine | None = None,
+) -> list[RetentionResult]:  # fmt: skip
+    """Delete expired rows (or, with ``dry_run``, count what would go); the expired rows are
+    found on ``eng`` (default: the store's own DuckDB), the deletes are the store's."""
     with store.lock:  # not while new events are being stitched
-        return _apply(store, policies, dry_run=dry_run, actor=actor)
+        with nullcontext(eng) if eng is not None else DuckDBEngine(store) as on:
+            return _apply(store, on, policies, dry_run=dry_run, actor=actor)
 
 
 def _seen(con: duckdb.DuckDBPyConnection) -> int:
@@ -191,70 +197,67 @@ def _seen(con: duckdb.DuckDBPyConnection) -> int:
     return int(row[0]) if row else 0
 
 
+def _count(eng: Engine, expr: ir.Table) -> int:
+    return int(eng.to_arrow(expr.aggregate(n=expr.count()))["n"][0].as_py())
+
+
+def _expired(eng: Engine, p: Policy, cutoff: datetime, seen: int, upto: int
+             ) -> tuple[ir.Table, ir.Table | None]:  # fmt: skip
+    """The rows of ``p.table`` past the policy, and for events those kept this time (new
+    since the last pass ``seen`` and never announced by an import report)."""
+    t = eng.table(p.table)
+    old = t[p.column] < cutoff
+    if p.table != "events":
+        return t.filter(old), None
+    unannounced = (t.seq > seen) & ~t.source.fill_null("").startswith(_IMPORTED)
+    return t.filter(old, ~unannounced, t.seq <= upto), t.filter(old, unannounced)
+
+
+def _check(p: Policy, all_tables: dict[str, dict[str, str]]) -> bool:
+    cols = all_tables.get(p.table)
+    if cols is not None and p.column not in cols:
+        raise ConfigError(
+            f"retention policy [{p.table}]: no column {p.column!r}; it has {', '.join(cols)}",
+            table=p.table,
+        )
+    return cols is not None
+
+
 def _apply(
-    store: Store, policies: list[Policy], *, dry_run: bool, actor: str
+    store: Store, eng: Engine, policies: list[Policy], *, dry_run: bool, actor: str
 ) -> list[RetentionResult]:
     all_tables = tables(store)
     results = []
     con = store.con
     seen = _seen(con)
     upto = int(con.execute("select coalesce(max(seq), 0) from events").fetchone()[0])  # type: ignore[index]
-    for p in policies:
-        cols = all_tables.get(p.table)
-        if cols is None:
-            continue
-        if p.column not in cols:
-            raise ConfigError(
-                f"retention policy [{p.table}]: no column {p.column!r}; it has "
-                f"{', '.join(cols)}",
-                table=p.table,
-            )
+    for p in (p for p in policies if _check(p, all_tables)):
         cutoff = _cutoff(con, p)
-        args: list[Any]
-        where, args = f"{q(p.column)} < ?", [cutoff]
         res = RetentionResult(p.table, p.column, p.keep, cutoff, 0)
         derived = (
             [t for t, c in all_tables.items()
              if "seq" in c and t not in SKIP_TABLES and t not in _KEEP_DERIVED and t != "events"]
             if p.table == "events" else []
         )  # fmt: skip
-        if p.table == "events":
-            unannounced = f"seq > ? and coalesce(source, '') not like '{_IMPORTED}%'"
-            res.held = int(con.execute(
-                f"select count(*) from events where {where} and {unannounced}", [cutoff, seen]
-            ).fetchone()[0])  # type: ignore[index]  # fmt: skip
-            where, args = f"{where} and not ({unannounced}) and seq <= ?", [cutoff, seen, upto]
+        expired, held = _expired(eng, p, cutoff, seen, upto)
+        res.held = _count(eng, held) if held is not None else 0
+        key = ["seq"] if p.table == "events" else [p.column]
+        gone = eng.materialize(expired.select(*key))
         if dry_run:
-            res.rows = int(con.execute(f"select count(*) from {q(p.table)} where {where}", args).fetchone()[0])  # type: ignore[index]  # noqa: E501
+            res.rows = _count(eng, expired)
             for t in derived:
-                n = con.execute(
-                    f"select count(*) from {q(t)} where seq in "
-                    f"(select seq from events where {where})",
-                    args,
-                ).fetchone()[0]  # type: ignore[index]
-                if n:
-                    res.derived[t] = int(n)
+                if n := _count(eng, eng.table(t).semi_join(gone, "seq")):
+                    res.derived[t] = n
         else:
-            con.execute("begin transaction")
-            try:
+            with eng.transaction():
                 for t in derived:
-                    n = len(con.execute(
-                        f"delete from {q(t)} where seq in (select seq from events where {where})"
-                        " returning 1",
-                        args,
-                    ).fetchall())  # fmt: skip
-                    if n:
+                    if n := eng.delete(t, gone, key):
                         res.derived[t] = n
-                res.rows = len(
-                    con.execute(f"delete from {q(p.table)} where {where} returning 1", args).fetchall()  # noqa: E501
-                )
-                con.execute("commit")
-            except BaseException:
-                con.execute("rollback")
-                raise
+                res.rows = eng.delete(p.table, gone, key)
             if res.rows:
                 audit.log(store, actor, "retention", None,
                           f"{p.table}: {res.rows} rows older than {p.keep}")  # fmt: skip
+        eng.drop_temp(gone)
         results.append(res)
     if not dry_run:  # what this pass has seen is announced: the next one may delete it
         con.execute(

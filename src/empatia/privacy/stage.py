@@ -121,19 +121,19 @@ class PrivacyStage:
     def run(self, ctx: RunContext) -> dict[str, Any]:
         store = ctx.store
         consent.ensure_view(store)
-        eng, close = engine_for(ctx)  # consent decisions and erased people's rows: found there
+        settings = ctx.stages.privacy
+        eng, close = engine_for(ctx)  # consent, erased people's rows, expired rows: found there
         try:
             figures: dict[str, Any] = {"consent_records": read_consent(store, full=ctx.full, eng=eng)}
             purged = purge_erased(store, eng)
+            figures["late_events_dropped"] = purged
+            if settings.apply_retention:
+                # Per table, derived rows included: {"events": 1204, "text_analysis": 310}.
+                policies = retention.for_settings(settings)
+                figures.update(retention.figures(retention.apply(store, policies, eng=eng)))
         finally:
             if close:
                 eng.close()
-        figures["late_events_dropped"] = purged
-        settings = ctx.stages.privacy
-        if settings.apply_retention:
-            # Per table, derived rows included: {"events": 1204, "text_analysis": 310}.
-            policies = retention.for_settings(settings)
-            figures.update(retention.figures(retention.apply(store, policies)))
         if purged and settings.rewrite:  # the erased bytes leave the file: once committed
             ctx.after_commit(lambda: rewrite(ctx.workspace.store))
         return figures

@@ -18,7 +18,7 @@ import os
 import sys
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -140,6 +140,11 @@ class Engine:
         n = write_arrow(self.store, data, table, replace=replace, where=where)
         self.invalidate(table)
         return n
+
+    def transaction(self) -> AbstractContextManager[Any]:
+        """Several writes as one: inside a stage they join its transaction anyway; on the
+        store's DuckDB outside one, they commit together or not at all."""
+        return nullcontext()
 
     def delete(self, table: str, keys: ir.Table, on: Sequence[str]) -> int:
         """Delete the rows of the store table ``table`` whose ``on`` columns equal a row of
@@ -282,6 +287,9 @@ class DuckDBEngine(Engine):
                 cur.execute(f"delete from {table}" + (f" where {where}" if where else ""))
             row = cur.execute(f"insert into {table} by name {sql}").fetchone()
         return int(row[0]) if row else 0
+
+    def transaction(self) -> AbstractContextManager[Any]:
+        return nullcontext() if self._stage else transaction(self._cur)
 
     def delete(self, table: str, keys: ir.Table, on: Sequence[str]) -> int:
         # Same database: the keys are a subquery of the delete.
