@@ -172,36 +172,25 @@ def build(eng: Engine, smap: StageMap, progress: Any = None) -> dict[str, int]:
 def update(eng: Engine, con: Any, smap: StageMap, changes: Changes) -> dict[str, int]:
     """Rebuild the steps and sessions of the people of ``changes``, and every journey any of
     their steps belongs (or belonged) to — with the steps of whoever else shares it — and
-    remember what was seen, in one transaction on ``con`` (the engine's DuckDB cursor)."""
-    changed = CHANGED
-    steps = eng.materialize(steps_expr(eng, smap, eng.table(changed)), "new_steps")
-    name = steps.get_name()
-    con.execute(
-        "create or replace temp table _emp_journey_ids as select journey_id from journey_steps"
-        f" where person_id in (select person_id from {changed}) and journey_id is not null"
-        f" union select journey_id from {name} where journey_id is not null"
-    )
-    with transaction(con):
-        con.execute(
-            f"delete from journey_steps where person_id in (select person_id from {changed})"
-        )
-        con.execute(f"insert into journey_steps by name select * from {name}")
-        con.execute(
-            f"delete from journey_sessions where person_id in (select person_id from {changed})"
-        )
-        con.execute(f"insert into journey_sessions by name {eng.con.compile(sessions_expr(steps))}")
-        con.execute(
-            "delete from journeys where journey_id in (select journey_id from _emp_journey_ids)"
-        )
-        all_steps = eng.table("journey_steps")
-        ids = eng.table("_emp_journey_ids")
-        touched = all_steps.filter(all_steps.journey_id.isin(ids.journey_id))
-        con.execute(f"insert into journeys by name {eng.con.compile(journeys_expr(touched, smap))}")
+    remember what was seen, in one transaction (``con``: the engine's DuckDB cursor)."""
+    people = eng.table(CHANGED)
+    steps = eng.materialize(steps_expr(eng, smap, people), "new_steps")
+    old = eng.table("journey_steps").semi_join(people, "person_id")
+    ids = old.select("journey_id").union(steps.select("journey_id"))
+    ids = eng.materialize(ids.filter(ids.journey_id.notnull()).distinct(), "journey_ids")
+    mine = f"person_id in (select person_id from {CHANGED})"
+    with eng.transaction():
+        eng.write(steps, "journey_steps", where=mine)
+        eng.write(sessions_expr(steps), "journey_sessions", where=mine)
+        touched = eng.table("journey_steps").semi_join(ids, "journey_id")
+        eng.write(journeys_expr(touched, smap), "journeys",
+                  where=f"journey_id in (select journey_id from {ids.get_name()})")  # fmt: skip
         row = con.execute("select (select count(*) from journey_steps),"
                           " (select count(*) from journey_sessions), (select count(*) from journeys),"
-                          " (select count(*) from _emp_journey_ids)").fetchone()  # fmt: skip
+                          f" (select count(*) from {ids.get_name()})").fetchone()  # fmt: skip
         save_marks(con, changes)
     eng.drop_temp(steps)
+    eng.drop_temp(ids)
     assert row is not None
     return {"steps": row[0], "sessions": row[1], "journeys": row[2], "journeys_rebuilt": row[3]}
 

@@ -228,6 +228,7 @@ class DuckDBEngine(Engine):
         # temporary tables, its transaction). Otherwise a cursor of its own (own session
         # settings: Ibis sets UTC), on the same database.
         self._stage = isinstance(store, StageStore)
+        self._in_tx = False
         self._owned = not (self._stage or isinstance(store, duckdb.DuckDBPyConnection))
         if isinstance(store, StageStore):
             self._cur = store.raw
@@ -282,14 +283,23 @@ class DuckDBEngine(Engine):
         cur = self._cur  # the session holding this engine's temporary tables
         if isinstance(self.store, StageStore):  # the stage's transaction: check, then join it
             self.store.check(f"insert into {table} select 1")
-        with nullcontext() if self._stage else transaction(cur):
+        with self.transaction():
             if replace:
                 cur.execute(f"delete from {table}" + (f" where {where}" if where else ""))
             row = cur.execute(f"insert into {table} by name {sql}").fetchone()
         return int(row[0]) if row else 0
 
-    def transaction(self) -> AbstractContextManager[Any]:
-        return nullcontext() if self._stage else transaction(self._cur)
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self._stage or self._in_tx:  # the stage's, or an enclosing one of this engine
+            yield
+            return
+        self._in_tx = True
+        try:
+            with transaction(self._cur):
+                yield
+        finally:
+            self._in_tx = False
 
     def delete(self, table: str, keys: ir.Table, on: Sequence[str]) -> int:
         # Same database: the keys are a subquery of the delete.
