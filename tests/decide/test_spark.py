@@ -1,6 +1,7 @@
 """The decide stage on Spark: scoring and choosing run in Spark's Python workers
 (``mapInArrow``), with the fitted model shipped to them, and every row of ``decide_inputs``
-and ``decisions`` is the one DuckDB makes in process — after training and after a refresh."""
+and ``decisions`` is the one DuckDB makes in process — after training and after a refresh.
+The people's states, read on the engine, are the same on both, for every kind of state."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from empatia.decide.engine import WRITES, _now, run
 from empatia.decide.refresh import refresh
 from empatia.pipeline import RunContext, run_pipeline
 from empatia.store import Store
-from empatia.store.engine import connect
+from empatia.store.engine import DuckDBEngine, connect
 from empatia.store.scoped import stage_transaction
 from empatia.workspace import Workspace
 from tests.decide.world import build, order
@@ -123,3 +124,99 @@ def test_the_stage_runs_on_spark_in_its_transaction(spark_session: Any, tmp_path
     assert duck["first"]["retrained"] == "no model yet" and duck["first"]["decisions"] == 9
     assert duck["second"]["retrained"] == "no" and duck["second"]["decisions"] >= 1
     assert len(duck["rows"]["decisions"]) == 9 and duck["second export"].count("\n") == 10
+
+
+def _texts(s: Store, rows: list[tuple[str, float, float | None, float | None, float | None, str | None]]
+           ) -> None:
+    """Analysed messages: (user, day, anger, frustration, score, escalation)."""
+    add_events(s, [ev(event="Chat Message", user=u, day=day) for u, day, *_ in rows])
+    seqs = [r[0] for r in s.con.execute("select seq from events order by seq desc limit ?",
+                                        [len(rows)]).fetchall()][::-1]  # fmt: skip
+    s.con.execute("insert into event_persons select seq, 'p_' || user_id from events"
+                  " where seq > (select max(seq) from event_persons)")
+    for seq, (_, _, anger, frustration, score, escalation) in zip(seqs, rows, strict=True):
+        s.con.execute("insert into text_analysis (seq, \"timestamp\", anger, frustration, score,"
+                      " escalation, text_hash, analyzer, analyzed_at) select seq, \"timestamp\","
+                      " ?, ?, ?, ?, 'h', 'test', now() from events where seq = ?",
+                      [anger, frustration, score, escalation, seq])  # fmt: skip
+
+
+def _states_world(s: Store) -> None:
+    """Every kind of state the policy reads: moods, old hurts (one a kind word made right),
+    cases that hurt, unresolved journeys, contacts (events, delivered decisions), surveys."""
+    build(s, n=8)
+    add_events(s, [
+        ev(event="Email Sent", user="u1", day=89, properties={"channel": "email"}),
+        ev(event="Offer Sent", user="u1", day=89.5, context={"channel": "call_centre"}),
+        ev(event="SMS Sent", user="u2", day=88),
+        ev(event="Survey Sent", user="u5", day=70),
+        ev(event="Case Opened", user="u6", day=80, properties={"case_id": "c6", "topic": "refund"}),
+        ev(event="Case Resolved", user="u6", day=81, properties={"case_id": "c6"}),
+        ev(event="Case Opened", user="u7", day=85, properties={"case_id": "c7", "topic": "billing"}),
+    ])  # fmt: skip
+    s.con.execute("insert into event_persons select seq, 'p_' || user_id from events"
+                  " where seq > (select max(seq) from event_persons)")
+    # "new" has not bought since their old hurt; u6's was made right by a kind word
+    _texts(s, [("new", 20, 0.2, None, -0.7, '[{"cue": "public"}, {"cue": "repeat"}, {"n": 1}]'),
+               ("u6", 20, 0.8, 0.1, -0.5, None), ("u6", 30, 0.0, 0.0, 0.6, "[]"),
+               ("u7", 85, 0.3, 0.7, -0.2, '[{"cue": "legal"}, {"cue": "leave"}]'),
+               ("u7", 86, None, None, 0.1, '{"cue": "public"}')])  # fmt: skip
+    now = _now(s)
+    s.con.execute("""
+        insert into experience_journeys (person_id, case_id, topic, last_at, resolved,
+                                         succeeded_but_hurt, hurt_reasons, unresolved_age_days)
+        select * from (values
+            ('p_u1', 'j0', 'delivery', $now - interval 5 day, true, true, 'older', null),
+            ('p_u1', 'j1', 'delivery', $now - interval 2 day, true, true, null, null),
+            ('p_u3', 'j3', 'refund', $now - interval 900 day, true, true, 'waited', null),
+            ('p_u3', 'j4', 'refund', $now - interval 9 day, true, true, 'waited 3 days', null),
+            ('p_u4', 'j5', 'billing', $now, false, false, null, 10.0),
+            ('p_u4', 'j6', 'billing', $now, false, false, null, 70.0))
+    """, {"now": now})  # after their last purchases: they still hurt
+    s.con.execute("insert into decision_log values ('p_u2', 'apology', 'email', 'policy', true,"
+                  " $now, null), ('p_u2', 'apology', 'sms', 'policy', false, $now, null)",
+                  {"now": now})  # fmt: skip
+    s.con.execute("insert into profiles (person_id, preferred_channel, clv_12m) values"
+                  " ('p_u1', 'call_centre', 12.5), ('p_u2', 'chat', null), ('p_u3', 'fax', 3.0)")
+
+
+def _states(engine: str, session: Any = None) -> dict[str, Any]:
+    policy = load_catalogue().policy
+    out: dict[str, Any] = {}
+    with Store(":memory:") as s:
+        _states_world(s)
+        now = _now(s)
+        eng = connect(s, engine, session=session)  # type: ignore[arg-type]
+        buys = signals.occasions(eng, now)
+        out["all"] = signals.person_states(s, now, policy, buys, eng=eng)
+        out["few"] = signals.person_states(s, now, policy, buys, only=["p_u3", "p_u7", "nobody"],
+                                           eng=eng)  # fmt: skip
+        s.con.execute("delete from experience_journeys")  # cases from the event log
+        eng.invalidate("experience_journeys")
+        out["log"] = signals.person_states(s, now, policy, buys, eng=eng)
+        eng.close()
+    return out
+
+
+def test_person_states_are_the_same_on_spark(spark_session: Any) -> None:
+    spark, duck = _states("spark", spark_session), _states("duckdb")
+    assert spark == duck
+    st = duck["all"]
+    assert st["p_new"]["threats"] == ["public"] and st["p_new"]["hurt_days_ago"] > 60
+    assert st["p_u5"]["may_survey"] is False and "hurt_days_ago" not in st["p_u6"]
+    assert st["p_u7"]["threats"] == ["leave", "legal"] and st["p_u7"]["frustration"] == 0.7
+    assert st["p_u7"]["sentiment"] == 0.1
+    assert st["p_u1"]["hurt_case"] == "high effort" and st["p_u1"]["contacts"] == {"email": 1, "call": 1}
+    assert st["p_u3"]["hurt_case"] == "waited 3 days" and st["p_u3"]["preferred_channel"] is None
+    assert st["p_u2"]["contacts"] == {"sms": 1, "email": 1} and st["p_u2"]["preferred_channel"] == "web"
+    assert st["p_u1"]["clv"] == 12.5 and st["p_u4"]["unresolved_cases"] == 1
+    assert st["p_u4"]["special_care"] and duck["few"]["nobody"] == {"person_id": "nobody"}
+    assert duck["few"] == {**{p: st[p] for p in ("p_u3", "p_u7")}, "nobody": {"person_id": "nobody"}}
+    log = duck["log"]
+    assert log["p_u7"]["unresolved_topic"] == "billing" and "unresolved_cases" not in log["p_u6"]
+    with Store(":memory:") as s:  # a plain store: DuckDB in process
+        _states_world(s)
+        now = _now(s)
+        with DuckDBEngine(s) as eng:
+            buys = signals.occasions(eng, now)
+        assert signals.person_states(s, now, load_catalogue().policy, buys).keys() == st.keys()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -209,13 +210,10 @@ def fit(store: Store, *, weights: dict[str, float] | None = None, factors: int =
     now = now or _now(store)
     steps: dict[str, float] = {}
     seq = signals.last_seq(store)
-    if eng is None:
-        with DuckDBEngine(store) as own:
-            buys = signals.occasions(own, now)
-    else:
-        buys = signals.occasions(eng, now)
-    steps["read purchases"] = time.perf_counter() - t0
-    states = signals.person_states(store, now, catalogue.policy, buys)
+    with DuckDBEngine(store) if eng is None else nullcontext(eng) as on:
+        buys = signals.occasions(on, now)
+        steps["read purchases"] = time.perf_counter() - t0
+        states = signals.person_states(store, now, catalogue.policy, buys, eng=on)
     steps["read state"] = time.perf_counter() - t0 - sum(steps.values())
     model, fallback = None, []
     if len(buys):

@@ -89,8 +89,8 @@ def _refresh(store: Any, eng: Engine, people: list[str], catalogue: Catalogue) -
     now = _now(store)
     seq = signals.last_seq(store)
     states = signals.person_states(
-        store, now, catalogue.policy, signals.occasions(eng, now, only=people), only=people
-    )
+        store, now, catalogue.policy, signals.occasions(eng, now, only=people), only=people,
+        eng=eng)
     inputs = eng.table("decide_inputs")
     fallback = eng.to_arrow(  # the cold-start candidates training gave
         inputs.filter(inputs.cold_start).select(c=inputs.candidates.cast("string")).limit(1)

@@ -7,8 +7,12 @@ fallback reads the event log directly (labelled in the code below).
 
 Purchases are read on the stage's engine (:func:`purchase_lines`, :func:`occasions`: Ibis, the
 orders' product lines a model step), and only their person × item × day occasions are
-collected for fitting. The people's states (:func:`person_states`) are still small per-person
-reads in DuckDB SQL on the store (JSON paths, list filters), gathered on the driver.
+collected for fitting. The people's states (:func:`person_states`) are read on the same
+engine: per-person Ibis expressions over the other stages' tables and the event log (JSON
+fields through :meth:`~empatia.store.engine.Engine.json_str`), whose rows are collected to the
+driver, where each person's dict is put together (a text's escalation cues are parsed there).
+Consent (:func:`consents`) is still SQL on the store: the live API reads it the same way, one
+person at a time, and privacy's view it reads is DuckDB's.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import pyarrow as pa
 from empatia.decide.catalogue import PolicyConfig
 from empatia.emotion.lexicon import ESCALATION_KINDS
 from empatia.store import Store
+from empatia.store.engine import union
 
 if TYPE_CHECKING:
     from empatia.store.engine import Engine
@@ -53,12 +58,6 @@ def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
         "select count(*) from information_schema.tables where table_name = ?", [name]
     ).fetchone()
     return bool(row and row[0])
-
-
-def _has_rows(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    if not _exists(con, name):
-        return False
-    return bool(con.execute(f"select exists(select 1 from {name})").fetchone()[0])  # type: ignore[index]
 
 
 def _in(only: Collection[str] | None, column: str = "person_id") -> str:
@@ -204,16 +203,6 @@ def occasions(eng: Engine, now: datetime, only: Collection[str] | None = None) -
                                                   "name", "past_ts"]]  # fmt: skip
 
 
-def persons(store: Store) -> list[str]:
-    with store.read() as con:
-        parts = [f"select {c} from {t}" for t, c in
-                 (("profiles", "person_id"), ("event_persons", "distinct person_id"))
-                 if _exists(con, t)]
-        if not parts:
-            return []
-        return [r[0] for r in con.execute(" union ".join(parts) + " order by 1").fetchall()]
-
-
 def consents(store: Store, person_id: str | None = None, after_seq: int | None = None,
              only: Collection[str] | None = None) -> dict[str, dict[str, bool]]:
     """person → purpose → granted, from privacy's ``consent_current`` view once the privacy
@@ -267,19 +256,72 @@ def _utc(t: Any) -> pd.Timestamp:
     return t.tz_localize("UTC") if t.tzinfo is None else t
 
 
+def _at(t: Any) -> ir.TimestampScalar:
+    """A moment as a UTC timestamp literal (a naive one is UTC)."""
+    return ibis.literal(_utc(t).tz_convert("UTC"), type="timestamp('UTC')")
+
+
+def _threats(escalation: str | None) -> list[str] | None:
+    """The escalation cues of a text that are threats (``$[*].cue``, in their order)."""
+    if escalation is None:
+        return None
+    try:
+        doc = orjson.loads(escalation)
+    except orjson.JSONDecodeError:
+        return None
+    cues = (_text(x.get("cue")) if isinstance(x, dict) else None
+            for x in (doc if isinstance(doc, list) else []))  # fmt: skip
+    return [c for c in cues if c in ESCALATION_KINDS]
+
+
+def _store_tables(eng: Engine) -> set[str]:
+    """The store's tables and views (each stage's table is optional)."""
+    with eng.store.read() as cur:
+        return {r[0] for r in cur.execute("select table_name from information_schema.tables").fetchall()}
+
+
+def _people(eng: Engine, tables: set[str]) -> list[str]:
+    """Everyone: the profiled people and the people of events, sorted."""
+    parts = [t.select(person_id=t.person_id) for name in ("profiles", "event_persons")
+             if name in tables for t in (eng.table(name),)]  # fmt: skip
+    if not parts:
+        return []
+    return sorted(p for p in eng.to_arrow(union(*parts, distinct=True)).column("person_id").to_pylist()
+                  if p is not None)  # fmt: skip
+
+
+def persons(store: Store) -> list[str]:
+    """Everyone (profiles and events), read on an engine in this process."""
+    from empatia.store.engine import DuckDBEngine
+
+    with DuckDBEngine(store) as eng:
+        return _people(eng, _store_tables(eng))
+
+
+def _rows(eng: Engine, expr: ir.Table, by: list[str]) -> list[dict[str, Any]]:
+    """``expr``'s rows on the driver, in ``by`` order; timestamps in UTC (Spark's come
+    without their zone: UTC, the session's)."""
+    data = eng.to_arrow(expr.order_by(by))
+    for i, f in enumerate(data.schema):
+        if pa.types.is_timestamp(f.type) and f.type.tz is None:
+            data = data.set_column(i, f.name, data.column(i).cast(pa.timestamp(f.type.unit, "UTC")))
+    return data.to_pylist()  # type: ignore[no-any-return]
+
+
 @dataclass
 class _Reader:
-    """One pass over the other stages' tables for :func:`person_states`."""
+    """One pass over the other stages' tables for :func:`person_states`, on the engine: each
+    read is an Ibis expression, its per-person rows collected to the driver."""
 
-    con: duckdb.DuckDBPyConnection
+    eng: Engine
     now: datetime
     policy: PolicyConfig
     only: Collection[str] | None
     states: dict[str, dict[str, Any]]
 
     def __post_init__(self) -> None:
-        self.pin = _in(self.only)
-        self.join, self.person = _person_join(self.con, self.only)
+        self.tables = _store_tables(self.eng)
+        self.now_ts = _utc(self.now)
 
     def put(self, pid: str, **kw: Any) -> None:
         self.states.setdefault(pid, {"person_id": pid}).update(kw)
@@ -287,138 +329,147 @@ class _Reader:
     def contacts(self, pid: str) -> dict[str, int]:
         return self.states.setdefault(pid, {"person_id": pid}).setdefault("contacts", {})
 
+    def window(self, ts: ir.TimestampValue, days: float) -> ir.BooleanValue:
+        """``ts`` in the last ``days`` before now (both ends included)."""
+        return (ts >= _at(self.now_ts - pd.Timedelta(days=days))) & (ts <= _at(self.now_ts))
+
+    def mine(self, name: str) -> ir.Table:
+        """A table of per-person rows (``person_id``): everyone's, or just ``only``'s."""
+        t = self.eng.table(name)
+        return t if self.only is None else t.filter(t.person_id.isin(list(self.only)))
+
+    def events(self) -> ir.Table:
+        """The event log with each event's ``person``: identity's ``event_persons``, else
+        the user/anonymous id (fallback before identity has run)."""
+        ev = self.eng.table("events")
+        cols = ("seq", "type", "event", "timestamp", "raw")
+        if "event_persons" in self.tables:
+            ep = self.mine("event_persons")
+            return ev.join(ep, ev.seq == ep.seq).select(*(ev[c] for c in cols), person=ep.person_id)
+        return ev.select(*cols, person=ibis.coalesce(ev.user_id, ev.anonymous_id))
+
     def profiles(self) -> None:
-        con, pin = self.con, self.pin
-        if not _exists(con, "profiles"):
+        if "profiles" not in self.tables:
             return
-        cols = {r[0] for r in con.execute(
-            "select column_name from information_schema.columns where table_name='profiles'"
-        ).fetchall()}  # fmt: skip
-        clv = "clv_12m" if "clv_12m" in cols else "null"
-        for pid, ch, v in con.execute(
-            f"select person_id, preferred_channel, {clv} from profiles where {pin}"
-        ).fetchall():
-            self.put(pid, preferred_channel=CHANNEL_MAP.get(ch or ""), clv=v)
+        p = self.mine("profiles")
+        clv = p.clv_12m if "clv_12m" in p.columns else ibis.null().cast("float64")
+        for r in _rows(self.eng, p.select("person_id", ch=p.preferred_channel, clv=clv), ["person_id"]):
+            self.put(r["person_id"], preferred_channel=CHANNEL_MAP.get(r["ch"] or ""), clv=r["clv"])
 
     def words(self) -> dict[str, tuple[pd.Timestamp, dict[str, Any]]]:
         """Mood in the mood window; hurts older than it that no kind word made right since."""
-        con, now, policy, join, person = self.con, self.now, self.policy, self.join, self.person
         old_hurts: dict[str, tuple[pd.Timestamp, dict[str, Any]]] = {}
-        if not _exists(con, "text_analysis"):
+        if "text_analysis" not in self.tables:
             return old_hurts
-        since = pd.Timestamp(now) - pd.Timedelta(days=policy.mood_days)
-        hurt_since = pd.Timestamp(now) - pd.Timedelta(days=max(policy.hurt_days, policy.mood_days))
-        kinds = ", ".join(f"'{k}'" for k in ESCALATION_KINDS)
-        rows = con.execute(f"""
-            with t as (
-            select {person} as person_id, a.seq, a."timestamp" as ts, a.anger,
-                   a.frustration, a.score,
-                   list_filter(json_extract_string(a.escalation, '$[*].cue'),
-                               lambda c: c in ({kinds})) as threats
-            from text_analysis a join events e on e.seq = a.seq {join}
-            where a."timestamp" >= ? and a."timestamp" <= ?
-            )
-            select person_id,
-               max(anger) filter (where ts >= ?), max(frustration) filter (where ts >= ?),
-               arg_max(score, ts) filter (where ts >= ?),
-               list_distinct(flatten(list(threats order by seq) filter (where ts >= ?))),
-               arg_max({{'ts': ts, 'anger': anger, 'frustration': frustration,
-                         'score': score, 'threats': threats}}, ts) filter (
-                   where coalesce(anger, 0) >= ? or coalesce(frustration, 0) >= ?
-                      or coalesce(score, 0) <= ? or len(threats) > 0),
-               max(ts) filter (where score >= ?)
-            from t group by 1
-        """, [hurt_since, now, *[since] * 4, policy.angry_threshold, policy.angry_threshold,
-              policy.negative_threshold, KIND_WORD]).fetchall()  # fmt: skip
-        for pid, anger, frustration, score, threats, hurt, kind_at in rows:
-            if anger is not None or score is not None:  # texts in the mood window
-                self.put(pid, anger=anger, frustration=frustration, sentiment=score,
-                         threats=sorted(threats or []))  # fmt: skip
-            if hurt is not None and hurt["ts"] < since and not (kind_at and kind_at > hurt["ts"]):
+        policy = self.policy
+        a, ev = self.eng.table("text_analysis"), self.events()
+        a = a.filter(self.window(a["timestamp"], max(policy.hurt_days, policy.mood_days)))
+        t = a.join(ev, a.seq == ev.seq).select(
+            person=ev.person, seq=a.seq, ts=a["timestamp"], anger=a.anger,
+            frustration=a.frustration, score=a.score, escalation=a.escalation.cast("string"))  # fmt: skip
+        since = self.now_ts - pd.Timedelta(days=policy.mood_days)
+        texts: dict[str, list[dict[str, Any]]] = {}
+        for r in _rows(self.eng, t, ["person", "ts", "seq"]):
+            r["threats"] = _threats(r.pop("escalation"))
+            texts.setdefault(r["person"], []).append(r)
+        for pid, rows in texts.items():
+            hurt = self._mood(pid, rows, since)
+            if hurt is not None:
                 old_hurts[pid] = (pd.Timestamp(hurt["ts"]), hurt)
         return old_hurts
 
+    def _mood(self, pid: str, rows: list[dict[str, Any]], since: pd.Timestamp
+              ) -> dict[str, Any] | None:
+        """One person's texts (by time): their mood in the window, and the latest hurt if
+        it is older than the window and no kind word came after it."""
+        recent = [r for r in rows if r["ts"] >= since]
+        anger = max((r["anger"] for r in recent if r["anger"] is not None), default=None)
+        scored = [r["score"] for r in recent if r["score"] is not None]
+        if anger is not None or scored:  # texts in the mood window
+            frustration = max((r["frustration"] for r in recent if r["frustration"] is not None),
+                              default=None)  # fmt: skip
+            self.put(pid, anger=anger, frustration=frustration,
+                     sentiment=scored[-1] if scored else None,
+                     threats=sorted({c for r in recent for c in r["threats"] or []}))  # fmt: skip
+        angry, negative = self.policy.angry_threshold, self.policy.negative_threshold
+        hurts = [r for r in rows if (r["anger"] or 0) >= angry or (r["frustration"] or 0) >= angry
+                 or (r["score"] or 0) <= negative or r["threats"]]  # fmt: skip
+        if not hurts or hurts[-1]["ts"] >= since:
+            return None
+        hurt = hurts[-1]
+        if any(r["score"] is not None and r["score"] >= KIND_WORD and r["ts"] > hurt["ts"]
+               for r in rows):  # somebody made it right since
+            return None
+        return {k: hurt[k] for k in ("ts", "anger", "frustration", "score", "threats")}
+
     def hurt_cases(self) -> dict[str, tuple[pd.Timestamp, str]]:
         """Resolved cases that hurt (experience's verdict): the latest within hurt_days."""
-        out: dict[str, tuple[pd.Timestamp, str]] = {}
-        if _exists(self.con, "experience_journeys"):
-            for pid, at, why in self.con.execute(
-                "select person_id, max(last_at), arg_max(coalesce(hurt_reasons, 'high effort'), "
-                "last_at) from experience_journeys where succeeded_but_hurt and last_at >= ? "
-                f"and last_at <= ? and {self.pin} group by 1",
-                [pd.Timestamp(self.now) - pd.Timedelta(days=self.policy.hurt_days), self.now],
-            ).fetchall():
-                out[pid] = (pd.Timestamp(at), why)
-        return out
+        if "experience_journeys" not in self.tables:
+            return {}
+        j = self.mine("experience_journeys")
+        j = j.filter(j.succeeded_but_hurt & self.window(j.last_at, self.policy.hurt_days))
+        hurt = j.group_by("person_id").aggregate(
+            at=j.last_at.max(), why=ibis.coalesce(j.hurt_reasons, "high effort").argmax(j.last_at))
+        return {r["person_id"]: (pd.Timestamp(r["at"]), r["why"])
+                for r in _rows(self.eng, hurt, ["person_id"])}  # fmt: skip
 
     def unresolved(self) -> None:
         """Unresolved service journeys: experience's table when present, else the event log."""
-        con, now, join, person = self.con, self.now, self.join, self.person
-        if _exists(con, "journey_unresolved") and _has_rows(con, "experience_journeys"):
-            rows = con.execute(
-                "select person_id, count(*), any_value(topic) from journey_unresolved "
-                f"where coalesce(unresolved_age_days, 0) <= 60 and {self.pin} group by 1"
-            ).fetchall()
+        eng = self.eng
+        if "journey_unresolved" in self.tables and "experience_journeys" in self.tables and \
+                eng.to_arrow(eng.table("experience_journeys").limit(1).count()).as_py():  # fmt: skip
+            u = self.mine("journey_unresolved")
+            u = u.filter(u.unresolved_age_days.fill_null(0) <= 60)
         else:
-            rows = con.execute(f"""
-                with c as (
-                    select {person} as person_id, e.event, e."timestamp" as ts,
-                           json_extract_string(e.raw, '$.properties.case_id') as case_id,
-                           json_extract_string(e.raw, '$.properties.topic') as topic
-                    from events e {join}
-                    where e.type = 'track' and e.event in ('Case Opened', 'Case Resolved')
-                      and e."timestamp" <= ? and e."timestamp" >= ?
-                )
-                select person_id, count(*), any_value(topic) from (
-                    select person_id, case_id, any_value(topic) as topic,
-                           bool_or(event = 'Case Resolved') as resolved
-                    from c where case_id is not null group by 1, 2
-                ) where not resolved group by 1
-            """, [now, pd.Timestamp(now) - pd.Timedelta(days=60)]).fetchall()
-        for pid, n, topic in rows:
-            self.put(pid, unresolved_cases=int(n), unresolved_topic=topic)
+            e = self.events()
+            c = e.filter((e.type == "track") & e.event.isin(["Case Opened", "Case Resolved"])
+                         & self.window(e["timestamp"], 60))  # fmt: skip
+            c = c.select(person_id=c.person, event=c.event,
+                         case_id=eng.json_str(c.raw, "$.properties.case_id"),
+                         topic=eng.json_str(c.raw, "$.properties.topic"))  # fmt: skip
+            c = c.filter(c.case_id.notnull())
+            cases = c.group_by(["person_id", "case_id"]).aggregate(
+                topic=c.topic.arbitrary(), resolved=(c.event == "Case Resolved").any())
+            u = cases.filter(~cases.resolved)
+        rows = u.group_by("person_id").aggregate(n=u.count(), topic=u.topic.arbitrary())
+        for r in _rows(eng, rows, ["person_id"]):
+            self.put(r["person_id"], unresolved_cases=int(r["n"]), unresolved_topic=r["topic"])
 
     def care(self) -> None:
-        if _exists(self.con, "care_list"):
-            for pid, why in self.con.execute(
-                "select person_id, any_value(explanation) from care_list "
-                f"where {self.pin} group by 1"
-            ).fetchall():
-                self.put(pid, special_care=True, care_reason=why)
+        if "care_list" in self.tables:
+            c = self.mine("care_list")
+            rows = c.group_by("person_id").aggregate(why=c.explanation.arbitrary())
+            for r in _rows(self.eng, rows, ["person_id"]):
+                self.put(r["person_id"], special_care=True, care_reason=r["why"])
 
     def outbound(self) -> None:
         """Contacts in the fatigue window (events and delivered decisions); surveys sent."""
-        con, now, join, person, policy = self.con, self.now, self.join, self.person, self.policy
-        fatigue_since = pd.Timestamp(now) - pd.Timedelta(days=policy.fatigue_days)
-        names = list(OUTBOUND_EVENTS)
-        for pid, name, ch, n in con.execute(f"""
-            select {person}, e.event, coalesce(json_extract_string(e.raw, '$.properties.channel'),
-                                                json_extract_string(e.raw, '$.context.channel')), count(*)
-            from events e {join}
-            where e.type = 'track' and e.event in ({",".join("?" * len(names))})
-              and e."timestamp" >= ? and e."timestamp" <= ?
-            group by 1, 2, 3
-        """, [*names, fatigue_since, now]).fetchall():
-            channel = OUTBOUND_EVENTS.get(name) or CHANNEL_MAP.get(ch or "", "email")
+        eng, policy = self.eng, self.policy
+        e = self.events()
+        out = e.filter((e.type == "track") & e.event.isin(list(OUTBOUND_EVENTS))
+                       & self.window(e["timestamp"], policy.fatigue_days))  # fmt: skip
+        ch = ibis.coalesce(eng.json_str(out.raw, "$.properties.channel"),
+                           eng.json_str(out.raw, "$.context.channel"))  # fmt: skip
+        out = out.group_by([out.person, out.event, ch.name("ch")]).aggregate(n=out.count())
+        for r in _rows(eng, out, ["person", "event", "ch"]):
+            pid, name = r["person"], r["event"]
+            channel = OUTBOUND_EVENTS.get(name) or CHANNEL_MAP.get(r["ch"] or "", "email")
             c = self.contacts(pid)
-            c[channel] = c.get(channel, 0) + int(n)
+            c[channel] = c.get(channel, 0) + int(r["n"])
             if name == "Survey Sent":
                 self.states[pid]["may_survey"] = False
-        if _exists(con, "decision_log"):
-            for pid, ch, n in con.execute(
-                f"select person_id, channel, count(*) from decision_log where delivered and {self.pin} "
-                "and decided_at >= ? and decided_at <= ? and channel is not null group by 1, 2",
-                [fatigue_since, now],
-            ).fetchall():
-                c = self.contacts(pid)
-                c[ch] = c.get(ch, 0) + int(n)
-        survey_since = pd.Timestamp(now) - pd.Timedelta(days=policy.survey_gap_days)
-        for (pid,) in con.execute(f"""
-            select distinct {person} from events e {join}
-            where e.type = 'track' and e.event = 'Survey Sent' and e."timestamp" >= ?
-              and e."timestamp" <= ?
-        """, [survey_since, now]).fetchall():
-            self.put(pid, may_survey=False)
+        if "decision_log" in self.tables:
+            d = self.mine("decision_log")
+            d = d.filter(d.delivered & self.window(d.decided_at, policy.fatigue_days)
+                         & d.channel.notnull())  # fmt: skip
+            for r in _rows(eng, d.group_by(["person_id", "channel"]).aggregate(n=d.count()),
+                           ["person_id", "channel"]):  # fmt: skip
+                c = self.contacts(r["person_id"])
+                c[r["channel"]] = c.get(r["channel"], 0) + int(r["n"])
+        s = e.filter((e.type == "track") & (e.event == "Survey Sent")
+                     & self.window(e["timestamp"], policy.survey_gap_days))  # fmt: skip
+        for r in _rows(eng, s.select("person").distinct(), ["person"]):
+            self.put(r["person"], may_survey=False)
 
     def purchases(self, buys: pd.DataFrame | None) -> dict[str, pd.Timestamp]:
         """Hours since the last purchase, items bought recently; each person's last purchase."""
@@ -469,22 +520,30 @@ class _Reader:
 
 
 def person_states(store: Store, now: datetime, policy: PolicyConfig,
-                  buys: pd.DataFrame | None = None, only: Collection[str] | None = None
-                  ) -> dict[str, dict[str, Any]]:
+                  buys: pd.DataFrame | None = None, only: Collection[str] | None = None,
+                  eng: Engine | None = None) -> dict[str, dict[str, Any]]:
     """Every person's policy inputs as plain dicts (see :class:`~empatia.decide.policy.PersonState`);
-    with ``only``, just these people's (a run after a few new events)."""
-    everyone = persons(store) if only is None else sorted(only)
-    states: dict[str, dict[str, Any]] = {p: {"person_id": p} for p in everyone}
-    with store.read() as con:
-        r = _Reader(con, now, policy, only, states)
-        for pid, c in consents(store, only=only).items():
-            r.put(pid, consents=c)
-        r.profiles()
-        old_hurts = r.words()
-        hurt_cases = r.hurt_cases()
-        r.unresolved()
-        r.care()
-        r.outbound()
+    with ``only``, just these people's (a run after a few new events). Read on ``eng`` (the
+    stage's engine; default: DuckDB in the store)."""
+    if eng is None:
+        from empatia.store.engine import DuckDBEngine
+
+        with DuckDBEngine(store) as own:
+            return person_states(store, now, policy, buys, only, eng=own)
+    if only is not None and not only:
+        return {}
+    r = _Reader(eng, now, policy, only, {})
+    everyone = _people(eng, r.tables) if only is None else sorted(only)
+    states = r.states
+    states.update({p: {"person_id": p} for p in everyone})
+    for pid, c in consents(store, only=only).items():
+        r.put(pid, consents=c)
+    r.profiles()
+    old_hurts = r.words()
+    hurt_cases = r.hurt_cases()
+    r.unresolved()
+    r.care()
+    r.outbound()
     r.hurts(old_hurts, hurt_cases, r.purchases(buys))
     if only is not None:
         return {p: states[p] for p in only if p in states}
