@@ -66,18 +66,13 @@ def extract_new(
     """Append identifiers and CRM records of events not processed before (up to ``until``)."""
     state = read_state(eng)
     last_seq = 0 if full else int(state.get("last_seq", 0))
-    with eng.store.write() as cur:
-        row = cur.execute("select coalesce(max(seq), 0) from events").fetchone()
-        max_seq = int(row[0]) if row else 0
-        if until is not None:
-            max_seq = min(max_seq, until)
-        if full:
-            cur.execute("delete from identity_event_ids")
-            cur.execute("delete from identity_records")
     events = eng.table("events")
+    top = eng.to_arrow(events.aggregate(top=events.seq.max()))["top"][0].as_py()
+    max_seq = min(int(top or 0), until if until is not None else int(top or 0))
     new = events.filter((events.seq > last_seq) & (events.seq <= max_seq))
-    n_ids = eng.write(event_identifiers(eng, new, config), "identity_event_ids", replace=False)
-    n_rec = eng.write(crm_records(eng, new), "identity_records", replace=False)
+    # a full run replaces what was extracted; otherwise the new events' rows are added
+    n_ids = eng.write(event_identifiers(eng, new, config), "identity_event_ids", replace=full)
+    n_rec = eng.write(crm_records(eng, new), "identity_records", replace=full)
     return {"last_seq": last_seq, "max_seq": max_seq, "new_ids": n_ids, "new_records": n_rec}
 
 
