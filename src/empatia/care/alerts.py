@@ -72,14 +72,6 @@ def latest_cases(source: Engine | Any) -> dict[str, dict[str, Any]]:
     return {r.pop("person_id"): r for r in rows}
 
 
-def resolved_and_quiet(case: dict[str, Any] | None, evidence_seq: int | None) -> bool:
-    """A resolved case with nothing newer than what was seen at resolution: off the list."""
-    if not case or case["status"] != "resolved":
-        return False
-    seen = case["resolved_seq"] if case["resolved_seq"] is not None else case["last_seq"]
-    return evidence_seq is None or seen is None or evidence_seq <= seen
-
-
 def decide(entry: dict[str, Any], case: dict[str, Any] | None, w: CareWeights) -> str | None:
     """``entered``, ``worsened`` or ``None`` (no change worth an alert) for one list entry."""
     if not case or case["status"] not in ACTIVE:

@@ -156,12 +156,6 @@ def journeys_expr(eng: Engine, since: datetime) -> ir.Table:
     return j.filter(j.last_at >= since).select(*_JOURNEY_COLUMNS)
 
 
-def read_journeys(source: Engine | Any, since: datetime) -> pd.DataFrame:
-    """Service journeys active since ``since``, as the experience stage measured them."""
-    with engine_of(source) as eng:
-        return collect(eng, journeys_expr(eng, since).order_by("person_id", "case_id"))
-
-
 def event_traits(eng: Engine, persons: ir.Table | None = None) -> ir.Table:
     """``care_traits``: per person, the latest value of each influence trait their events
     carry (``traits``, else ``context.traits``), for ``persons`` only when given."""
@@ -231,16 +225,6 @@ def traits_expr(eng: Engine) -> ir.Table:
 
 def values_expr(eng: Engine) -> ir.Table:
     return eng.table("profiles").select("person_id", "clv_12m", "revenue")
-
-
-def read_traits(source: Engine | Any) -> pd.DataFrame:
-    with engine_of(source) as eng:
-        return collect(eng, traits_expr(eng).order_by("person_id"))
-
-
-def read_values(source: Engine | Any) -> pd.DataFrame:
-    with engine_of(source) as eng:
-        return collect(eng, values_expr(eng).order_by("person_id"))
 
 
 def since_of(

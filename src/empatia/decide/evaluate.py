@@ -7,7 +7,7 @@ list and from the truth).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import product
 from typing import Any
@@ -103,17 +103,4 @@ def tune_blend(blocks: dict[str, np.ndarray], truth: sp.csr_matrix, users: np.nd
         score = metrics_at_k(topk_rows(s, k), truth, users, k)["ndcg"]
         if score > best[0]:
             best = (score, dict(zip(names, combo, strict=True)))
-    return best[1], best[0]
-
-
-def grid_search(make: Callable[..., Any], params: dict[str, Iterable[Any]], split: Split,
-                setting: str, k: int = 10) -> tuple[dict[str, Any], float]:
-    """Fit ``make(**p)`` for each combination and keep the best NDCG@k in ``setting``."""
-    names = list(params)
-    best: tuple[float, dict[str, Any]] = (-1.0, {})
-    for combo in product(*(list(params[n]) for n in names)):
-        p = dict(zip(names, combo, strict=True))
-        score = evaluate(make(**p).fit(split.train), split, k)[setting]["ndcg"]
-        if score > best[0]:
-            best = (score, p)
     return best[1], best[0]

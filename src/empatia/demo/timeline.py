@@ -70,10 +70,3 @@ def iso(t: np.ndarray) -> list[str]:
     ms = np.asarray(t, dtype=np.float64) * 1000.0
     s = np.datetime_as_string(ms.astype("int64").astype("datetime64[ms]"), unit="ms")
     return np.char.add(s, "Z").tolist()
-
-
-def day_string(t: np.ndarray) -> list[str]:
-    """``YYYY-MM-DD`` for an array of epoch seconds."""
-    return np.datetime_as_string(
-        np.asarray(t).astype("int64").astype("datetime64[s]"), unit="D"
-    ).tolist()

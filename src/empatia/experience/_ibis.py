@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ibis
 import ibis.expr.types as ir
 
 
@@ -15,7 +14,3 @@ def epoch(ts: ir.TimestampValue) -> ir.FloatingValue:
 def in_people(table: ir.Table, people: ir.Table | None) -> ir.Table:
     """``table``'s rows of the people in ``people`` (``person_id``); all of them without."""
     return table if people is None else table.semi_join(people, "person_id")
-
-
-def null_str() -> ir.StringValue:
-    return ibis.null().cast("string")

@@ -13,7 +13,6 @@ import ibis
 import ibis.expr.types as ir
 
 from empatia.journeys.config import StageMap
-from empatia.store import transaction
 from empatia.store.changes import CHANGED, Changes, save_marks
 from empatia.store.engine import Engine
 
@@ -193,10 +192,3 @@ def update(eng: Engine, con: Any, smap: StageMap, changes: Changes) -> dict[str,
     eng.drop_temp(ids)
     assert row is not None
     return {"steps": row[0], "sessions": row[1], "journeys": row[2], "journeys_rebuilt": row[3]}
-
-
-def save_stage_map(con: Any, smap: StageMap) -> None:
-    """Keep the map in use in ``journey_stage_map`` (what the UI shows and edits)."""
-    with transaction(con):
-        con.execute("delete from journey_stage_map")
-        con.executemany("insert into journey_stage_map values (?, ?)", list(smap.mapping.items()))

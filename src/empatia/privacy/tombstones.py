@@ -135,15 +135,6 @@ class TombstoneSet:
         return [r for r in rows if not self.is_erased(r)]
 
 
-def erased_where_sql(salt_value: str, user_col: str = "user_id", anon_col: str = "anonymous_id") -> str:  # noqa: E501
-    """SQL true for rows of an erased person (by user/anonymous id)."""
-    s = salt_value.replace("'", "''")
-    return (
-        f"(sha256('{s}user_id:' || {user_col}) in (select hash from privacy_tombstones)"
-        f" or sha256('{s}anonymous_id:' || {anon_col}) in (select hash from privacy_tombstones))"
-    )
-
-
 def drop_erased_events(con: duckdb.DuckDBPyConnection | Store, since_seq: int = 0) -> int:
     """Delete events (``seq > since_seq``) that carry any identifier of an erased person, in
     any form; for the importer, before commit. Returns how many were dropped; free while no

@@ -137,9 +137,3 @@ def save_marks(con: Any, changes: Changes) -> None:
         "insert or replace into stage_marks values (?, ?, ?)",
         [changes.stage, changes.settings, changes.erasures],
     )
-
-
-def forget_marks(con: Any, stage: str) -> None:
-    """Drop what ``stage`` saw: its next incremental run rebuilds everything."""
-    con.execute("delete from person_marks where stage = ?", [stage])
-    con.execute("delete from stage_marks where stage = ?", [stage])
