@@ -153,6 +153,9 @@ def _states_world(s: Store) -> None:
         ev(event="Case Opened", user="u6", day=80, properties={"case_id": "c6", "topic": "refund"}),
         ev(event="Case Resolved", user="u6", day=81, properties={"case_id": "c6"}),
         ev(event="Case Opened", user="u7", day=85, properties={"case_id": "c7", "topic": "billing"}),
+        ev(event="Page Viewed", user="u3", day=87,
+           context={"consent": {"marketing_sms": "yes", "profiling": 0, "odd": "1"}}),
+        ev(event="Consent Updated", user="u6", day=87, properties={"purpose": "analytics", "granted": "Y"}),
     ])  # fmt: skip
     s.con.execute("insert into event_persons select seq, 'p_' || user_id from events"
                   " where seq > (select max(seq) from event_persons)")
@@ -194,6 +197,11 @@ def _states(engine: str, session: Any = None) -> dict[str, Any]:
         s.con.execute("delete from experience_journeys")  # cases from the event log
         eng.invalidate("experience_journeys")
         out["log"] = signals.person_states(s, now, policy, buys, eng=eng)
+        s.con.execute("insert into consent_ledger (consent_id, person_id, purpose, granted, source,"
+                      " decided_at, recorded_at) values (1, 'p_u3', 'marketing_sms', true, 'test',"
+                      " $now, $now), (2, 'p_u3', 'profiling', false, 'test', $now, $now)",
+                      {"now": now})  # privacy's view from now on  # fmt: skip
+        out["ledger"] = signals.person_states(s, now, policy, buys, eng=eng)
         eng.close()
     return out
 
@@ -214,6 +222,11 @@ def test_person_states_are_the_same_on_spark(spark_session: Any) -> None:
     assert duck["few"] == {**{p: st[p] for p in ("p_u3", "p_u7")}, "nobody": {"person_id": "nobody"}}
     log = duck["log"]
     assert log["p_u7"]["unresolved_topic"] == "billing" and "unresolved_cases" not in log["p_u6"]
+    assert log["p_u3"]["consents"] == {"marketing_email": True, "marketing_push": True,
+                                       "marketing_sms": True, "personalisation": True,
+                                       "profiling": False}  # fmt: skip
+    assert log["p_u6"]["consents"]["analytics"] is True
+    assert duck["ledger"]["p_u3"]["consents"] == {"marketing_sms": True, "profiling": False}
     with Store(":memory:") as s:  # a plain store: DuckDB in process
         _states_world(s)
         now = _now(s)

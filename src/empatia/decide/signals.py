@@ -11,8 +11,9 @@ collected for fitting. The people's states (:func:`person_states`) are read on t
 engine: per-person Ibis expressions over the other stages' tables and the event log (JSON
 fields through :meth:`~empatia.store.engine.Engine.json_str`), whose rows are collected to the
 driver, where each person's dict is put together (a text's escalation cues are parsed there).
-Consent (:func:`consents`) is still SQL on the store: the live API reads it the same way, one
-person at a time, and privacy's view it reads is DuckDB's.
+Consent (:func:`consent_rows`) is privacy's view, or before privacy has run the decisions in
+the event log (a model step reads them out of the events' JSON); the live API reads it on a
+DuckDB engine in the store.
 """
 
 from __future__ import annotations
@@ -67,18 +68,6 @@ def _in(only: Collection[str] | None, column: str = "person_id") -> str:
     if not only:
         return "false"
     return f"{column} in (" + ", ".join("'" + p.replace("'", "''") + "'" for p in only) + ")"
-
-
-def _person_join(con: duckdb.DuckDBPyConnection, only: Collection[str] | None = None
-                 ) -> tuple[str, str]:
-    """SQL for an event's person: identity's ``event_persons``, else the user/anonymous id
-    (``only``: just these people's events)."""
-    if _exists(con, "event_persons"):
-        if only is not None:
-            return (f"join (select seq, person_id from event_persons where {_in(only)}) ep"
-                    " on ep.seq = e.seq", "ep.person_id")  # fmt: skip
-        return "join event_persons ep on ep.seq = e.seq", "ep.person_id"
-    return "", "coalesce(e.user_id, e.anonymous_id)"  # fallback before identity has run
 
 
 #: One product line of an order, as the model step that reads the orders makes it.
@@ -203,54 +192,6 @@ def occasions(eng: Engine, now: datetime, only: Collection[str] | None = None) -
                                                   "name", "past_ts"]]  # fmt: skip
 
 
-def consents(store: Store, person_id: str | None = None, after_seq: int | None = None,
-             only: Collection[str] | None = None) -> dict[str, dict[str, bool]]:
-    """person → purpose → granted, from privacy's ``consent_current`` view once the privacy
-    stage has filled its ledger; before that (adapter) the latest ``Consent Updated`` (or
-    ``context.consent``) per person and purpose, read from the event log."""
-    with store.read() as con:
-        args: list[Any]
-        where, args = ("", [])
-        if _exists(con, "consent_current") and _ledger_filled(store):
-            if person_id:
-                where, args = "where person_id = ?", [person_id]
-            elif only is not None:
-                where = f"where {_in(only)}"
-            rows = con.execute(
-                f"select person_id, purpose, granted from consent_current {where}", args
-            ).fetchall()
-        else:  # fallback until privacy's view exists: the event log itself
-            join, person = _person_join(con, only)
-            if person_id:
-                where, args = f"and {person} = ?", [person_id]
-            if after_seq is not None:
-                where, args = where + " and e.seq > ?", args + [after_seq]
-            rows = con.execute(f"""
-                with c as (
-                    select {person} as person_id, least(e."timestamp", e.received_at) as ts, e.seq,
-                           json_extract_string(e.raw, '$.properties.purpose') as purpose,
-                           try_cast(json_extract_string(e.raw, '$.properties.granted') as boolean) as granted
-                    from events e {join}
-                    where e.type = 'track' and e.event = 'Consent Updated' {where}
-                    union all
-                    select {person}, least(e."timestamp", e.received_at), e.seq, k.key,
-                           try_cast(k.value as boolean)
-                    from events e {join},
-                         json_each(json_extract(e.raw, '$.context.consent')) k
-                    where json_extract(e.raw, '$.context.consent') is not null {where}
-                )
-                -- privacy's rule: a grant holds only when it is the latest decision both by
-                -- arrival (seq) and by when it was made (clamped to arrival)
-                select person_id, purpose, arg_max(granted, seq) and arg_max(granted, (ts, seq))
-                from c where purpose is not null and granted is not null
-                group by person_id, purpose
-            """, args + args).fetchall()
-    out: dict[str, dict[str, bool]] = {}
-    for pid, purpose, granted in rows:
-        out.setdefault(pid, {})[purpose] = bool(granted)
-    return out
-
-
 def _utc(t: Any) -> pd.Timestamp:
     t = pd.Timestamp(t)
     return t.tz_localize("UTC") if t.tzinfo is None else t
@@ -308,6 +249,135 @@ def _rows(eng: Engine, expr: ir.Table, by: list[str]) -> list[dict[str, Any]]:
     return data.to_pylist()  # type: ignore[no-any-return]
 
 
+def _person_events(eng: Engine, tables: set[str], only: Collection[str] | None = None) -> ir.Table:
+    """The event log with each event's ``person``: identity's ``event_persons`` (``only``:
+    just these people's events), else the user/anonymous id (fallback before identity has
+    run)."""
+    ev = eng.table("events")
+    cols = ("seq", "type", "event", "timestamp", "received_at", "raw")
+    if "event_persons" in tables:
+        ep = eng.table("event_persons")
+        if only is not None:
+            ep = ep.filter(ep.person_id.isin(list(only)))
+        return ev.join(ep, ev.seq == ep.seq).select(*(ev[c] for c in cols), person=ep.person_id)
+    return ev.select(*cols, person=ibis.coalesce(ev.user_id, ev.anonymous_id))
+
+
+#: One consent decision an event carries (:func:`consent_decisions`).
+_DECISION = pa.schema([("seq", pa.int64()), ("purpose", pa.string()), ("granted", pa.bool_())])
+_TRUE, _FALSE = {"true", "t", "yes"}, {"false", "f", "no"}
+
+
+def _bool_text(v: str | None) -> bool | None:
+    """Text as a boolean, as DuckDB's ``try_cast(… as boolean)`` reads it."""
+    low = v.lower() if isinstance(v, str) else None
+    if low in (*_TRUE, "1", "y"):
+        return True
+    if low in (*_FALSE, "0", "n"):
+        return False
+    return None
+
+
+def _bool_json(v: Any) -> bool | None:
+    """A JSON value as a boolean, as DuckDB's ``try_cast(json as boolean)`` reads it."""
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, int):
+        return v != 0 if -(2**63) <= v < 2**63 else None
+    if isinstance(v, float):
+        return v != 0
+    if isinstance(v, str):
+        return True if v.lower() in _TRUE else False if v.lower() in _FALSE else None
+    return None
+
+
+def consent_decisions(batch: pa.RecordBatch) -> pa.Table:
+    """A model step: the consent decisions in each event's ``raw`` — a ``Consent Updated``'s
+    purpose and grant (``updated``), and every purpose of its ``context.consent``."""
+    out: dict[str, list[Any]] = {"seq": [], "purpose": [], "granted": []}
+
+    def put(seq: int, purpose: str | None, granted: bool | None) -> None:
+        out["seq"].append(seq)
+        out["purpose"].append(purpose)
+        out["granted"].append(granted)
+
+    for seq, updated, raw in zip(*(batch.column(c).to_pylist() for c in ("seq", "updated", "raw")),
+                                 strict=True):  # fmt: skip
+        try:
+            doc = orjson.loads(raw) if raw else None
+        except orjson.JSONDecodeError:
+            continue
+        if not isinstance(doc, dict):
+            continue
+        props = doc.get("properties")
+        if updated and isinstance(props, dict):
+            put(seq, _text(props.get("purpose")), _bool_text(_text(props.get("granted"))))
+        context = doc.get("context")
+        given = context.get("consent") if isinstance(context, dict) else None
+        if isinstance(given, dict):
+            for purpose, granted in given.items():
+                put(seq, purpose, _bool_json(granted))
+        elif isinstance(given, list):
+            for i, granted in enumerate(given):
+                put(seq, str(i), _bool_json(granted))
+    return pa.table(out, schema=_DECISION)
+
+
+def consent_rows(eng: Engine, person_id: str | None = None, after_seq: int | None = None,
+                 only: Collection[str] | None = None) -> ir.Table:
+    """Each person's consent per purpose (``person_id``, ``purpose``, ``granted``), on the
+    engine: privacy's ``consent_current`` view once the privacy stage has filled its ledger;
+    before that (adapter) the decisions in the event log — ``Consent Updated`` events and
+    ``context.consent`` — where a grant holds only when it is the latest decision both by
+    arrival (seq) and by when it was made (clamped to arrival), privacy's rule."""
+    tables = _store_tables(eng)
+    if "consent_current" in tables and _ledger_filled(eng.store):
+        c = eng.table("consent_current")
+        if person_id:
+            c = c.filter(c.person_id == person_id)
+        elif only is not None:
+            c = c.filter(c.person_id.isin(list(only)))
+        return c.select("person_id", "purpose", "granted")
+    e = _person_events(eng, tables, only)
+    if person_id:
+        e = e.filter(e.person == person_id)
+    if after_seq is not None:
+        e = e.filter(e.seq > after_seq)
+    updated = (e.type == "track") & (e.event == "Consent Updated")
+    e = e.filter(updated | eng.json_str(e.raw, "$.context.consent").notnull())
+    found = eng.map_batches(e.select("seq", "raw", updated=updated), consent_decisions, _DECISION,
+                            "consent_decisions")  # fmt: skip
+    found = found.filter(found.purpose.notnull() & found.granted.notnull())
+    d = found.join(e, found.seq == e.seq).select(
+        found.seq, found.purpose, found.granted, person_id=e.person,
+        ts=ibis.least(e["timestamp"], e.received_at))  # fmt: skip
+    keys = ["person_id", "purpose"]
+    last = d.group_by(keys).aggregate(by_seq=d.granted.argmax(d.seq), at=d.ts.max())
+    joined = d.join(last, keys)
+    latest = joined.filter(joined.ts == joined.at)
+    made = latest.group_by(keys).aggregate(by_time=latest.granted.argmax(latest.seq))
+    both = last.join(made, keys)
+    return both.select(*keys, granted=both.by_seq & both.by_time)
+
+
+def consents(store: Store, person_id: str | None = None, after_seq: int | None = None,
+             only: Collection[str] | None = None, eng: Engine | None = None
+             ) -> dict[str, dict[str, bool]]:
+    """person → purpose → granted (:func:`consent_rows`), read on ``eng`` (default: DuckDB
+    in the store), by person and purpose."""
+    if eng is None:
+        from empatia.store.engine import DuckDBEngine
+
+        with DuckDBEngine(store) as own:
+            return consents(store, person_id, after_seq, only, eng=own)
+    out: dict[str, dict[str, bool]] = {}
+    if only is not None and not only:
+        return out
+    for r in _rows(eng, consent_rows(eng, person_id, after_seq, only), ["person_id", "purpose"]):
+        out.setdefault(r["person_id"], {})[r["purpose"]] = bool(r["granted"])
+    return out
+
+
 @dataclass
 class _Reader:
     """One pass over the other stages' tables for :func:`person_states`, on the engine: each
@@ -341,12 +411,7 @@ class _Reader:
     def events(self) -> ir.Table:
         """The event log with each event's ``person``: identity's ``event_persons``, else
         the user/anonymous id (fallback before identity has run)."""
-        ev = self.eng.table("events")
-        cols = ("seq", "type", "event", "timestamp", "raw")
-        if "event_persons" in self.tables:
-            ep = self.mine("event_persons")
-            return ev.join(ep, ev.seq == ep.seq).select(*(ev[c] for c in cols), person=ep.person_id)
-        return ev.select(*cols, person=ibis.coalesce(ev.user_id, ev.anonymous_id))
+        return _person_events(self.eng, self.tables, self.only)
 
     def profiles(self) -> None:
         if "profiles" not in self.tables:
@@ -536,7 +601,7 @@ def person_states(store: Store, now: datetime, policy: PolicyConfig,
     everyone = _people(eng, r.tables) if only is None else sorted(only)
     states = r.states
     states.update({p: {"person_id": p} for p in everyone})
-    for pid, c in consents(store, only=only).items():
+    for pid, c in consents(store, only=only, eng=eng).items():
         r.put(pid, consents=c)
     r.profiles()
     old_hurts = r.words()

@@ -8,9 +8,9 @@ fitted on the driver from the purchases (person × item occasions), then scoring
 per person is a Python model step (:meth:`~empatia.store.engine.Engine.map_batches`, in process
 on DuckDB, on the executors on Spark) whose rows Ibis writes into ``decide_inputs`` and
 ``decisions`` (:func:`empatia.decide.engine.run`, :func:`empatia.decide.refresh.refresh`). The
-people's policy inputs are read from the other stages' tables on the same engine (Ibis,
-:func:`empatia.decide.signals.person_states`), their consent still with SQL on the store
-(:func:`empatia.decide.signals.consents`); ``decide_runs`` is a bookkeeping row.
+people's policy inputs, consent included, are read from the other stages' tables and the
+event log on the same engine (Ibis, :func:`empatia.decide.signals.person_states`);
+``decide_runs`` is a bookkeeping row.
 """
 
 from __future__ import annotations
