@@ -266,19 +266,15 @@ def match_records(eng: Engine, config: IdentityConfig) -> dict[str, int]:
     Review decisions stand: accepted pairs are matches whatever the model says, rejected
     pairs are never linked nor proposed again.
     """
-    with eng.store.read() as cur:
-        recs = cur.execute(
-            "select kind || ':' || value as unique_id, "
-            + ", ".join(f"any_value({c}) as {c}" for c in RECORD_FIELDS)
-            + " from (select * from identity_records order by seq desc) group by all"
-        ).df()
-        decided = {
-            (kl, vl, kr, vr): (status, prob)
-            for kl, vl, kr, vr, status, prob in cur.execute(
-                "select kind_l, value_l, kind_r, value_r, status, match_probability"
-                " from identity_review where status <> 'open'"
-            ).fetchall()
-        }
+    t = eng.table("identity_records")  # per record, each field's latest known value
+    latest = {c: t[c].argmax(t.seq, where=t[c].notnull()) for c in RECORD_FIELDS}
+    by_record = t.group_by(unique_id=t.kind + ":" + t.value).aggregate(**latest)
+    recs = eng.to_arrow(by_record).to_pandas()
+    r = eng.table("identity_review")
+    decided = {
+        (d["kind_l"], d["value_l"], d["kind_r"], d["value_r"]): (d["status"], d["match_probability"])
+        for d in eng.to_arrow(r.filter(r.status != "open")).to_pylist()
+    }
     rows: list[tuple[str, str, str, str, float]] = []
     if len(recs):
         from empatia.identity.normalize import normalize_email, normalize_phone

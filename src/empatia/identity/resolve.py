@@ -305,12 +305,14 @@ def _resolve(
 
 def _review_persons(eng: Engine) -> None:
     """Name the people on both sides of each open review pair."""
-    with eng.store.write() as cur:
-        cur.execute(
-            "update identity_review r set"
-            " person_id_l = (select person_id from identities i"
-            "   where i.kind = r.kind_l and i.value = r.value_l),"
-            " person_id_r = (select person_id from identities i"
-            "   where i.kind = r.kind_r and i.value = r.value_r)"
-            " where status = 'open'"
-        )
+    r, ids = eng.table("identity_review"), eng.table("identities")
+    for side in ("l", "r"):
+        i = ids.select(**{f"_k{side}": ids.kind, f"_v{side}": ids.value, f"_p{side}": ids.person_id})
+        r = r.left_join(i, [r[f"kind_{side}"] == i[f"_k{side}"], r[f"value_{side}"] == i[f"_v{side}"]])
+    is_open = r.status == "open"
+    named = eng.materialize(r.mutate(  # the table is rewritten from itself: computed first
+        person_id_l=ibis.ifelse(is_open, r._pl, r.person_id_l),  # noqa: SLF001
+        person_id_r=ibis.ifelse(is_open, r._pr, r.person_id_r),  # noqa: SLF001
+    ).drop("_kl", "_vl", "_pl", "_kr", "_vr", "_pr"))
+    eng.write(named, "identity_review")
+    eng.drop_temp(named)
