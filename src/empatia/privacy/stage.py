@@ -44,11 +44,12 @@ def read_consent(store: Store, *, full: bool = False, eng: Engine | None = None)
     since = 0 if full else int(_state(store, _CURSOR))
     row = store.con.execute("select coalesce(max(seq), 0) from events").fetchone()
     upto = int(row[0]) if row else 0
-    if full:
-        store.con.execute("delete from consent_ledger where seq is not null")
     n = 0
-    if upto > since:
-        with nullcontext(eng) if eng is not None else DuckDBEngine(store) as on:
+    with nullcontext(eng) if eng is not None else DuckDBEngine(store) as on:
+        if full:  # decisions read from events are read again; those given through the API stay
+            ledger = on.table("consent_ledger")
+            on.delete("consent_ledger", ledger.filter(ledger.seq.notnull()), ["seq"])
+        if upto > since:
             n = consent.ingest_events(on, since, upto)
     requests = store.con.execute(
         "select count(*) from events where seq > ? and seq <= ? and event = 'Subject Request'",
