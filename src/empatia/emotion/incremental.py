@@ -180,17 +180,20 @@ def _memo(con: Any, results: Any, cache_key: str) -> None:
             cur.unregister("_emotion_memo")
 
 
-def forget_analyses(con: duckdb.DuckDBPyConnection, keep_analyzer: str | None = None) -> int:
-    """Drop per-text results (all, or those not made by ``keep_analyzer``) so they are redone."""
-    where = "" if keep_analyzer is None else " where analyzer <> ?"
-    args = [] if keep_analyzer is None else [keep_analyzer]
-    row = con.execute(f"select count(*) from text_analysis{where}", args).fetchone()
-    con.execute(
-        f"delete from text_sentences where seq in (select seq from text_analysis{where})", args
-    )
-    con.execute(f"delete from text_analysis{where}", args)
+def forget_analyses(
+    con: Any, keep_analyzer: str | None = None, eng: Engine | None = None
+) -> int:
+    """Drop per-text results (all, or those not made by ``keep_analyzer``) so they are redone;
+    found on ``eng`` (default: the store's DuckDB), deleted with their sentences."""
+    with nullcontext(eng) if eng is not None else DuckDBEngine(con) as on:
+        ta = on.table("text_analysis")
+        gone = on.materialize((ta if keep_analyzer is None else
+                               ta.filter(ta.analyzer != keep_analyzer)).select("seq"))  # fmt: skip
+        on.delete("text_sentences", gone, ["seq"])
+        n = on.delete("text_analysis", gone, ["seq"])
+        on.drop_temp(gone)
     set_config(con, SCANNED, "0")  # look at every event again
-    return int(row[0]) if row else 0
+    return n
 
 
 def rebuild_aggregates(eng: Engine) -> dict[str, int]:
@@ -238,7 +241,7 @@ def run_emotion(
     settings = settings or EmotionSettings()
     name = configured_analyzer(con, settings)
     if full:
-        forget_analyses(con)
+        forget_analyses(con, eng=eng)
     if name == "auto":
         name = resolve_auto(con, settings)
         set_config(con, "analyzer", name)  # the workspace's analyzer from now on
