@@ -38,6 +38,7 @@ from empatia.emotion.analyzers.base import EMOTIONS
 from empatia.emotion.config import EmotionSettings
 from empatia.emotion.registry import Analyzer, get_analyzer
 from empatia.store.engine import DuckDBEngine, Engine, union
+from empatia.store import state
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,7 @@ SCANNED = "scanned_seq"  # emotion_config key: events up to this seq have been l
 
 
 def _scanned(con: duckdb.DuckDBPyConnection) -> int:
-    row = con.execute("select value from emotion_config where key = ?", [SCANNED]).fetchone()
-    return int(row[0]) if row else 0
+    return int(state.get(con, "emotion_config", SCANNED, "0") or 0)
 
 
 def configured_analyzer(
@@ -59,8 +59,7 @@ def configured_analyzer(
     """
     if settings is not None and settings.analyzer:
         return settings.analyzer
-    row = con.execute("select value from emotion_config where key = 'analyzer'").fetchone()
-    return str(row[0]) if row else "auto"
+    return state.get(con, "emotion_config", "analyzer") or "auto"
 
 
 def analyzer_options(
@@ -68,17 +67,13 @@ def analyzer_options(
 ) -> dict[str, Any]:
     opts: dict[str, Any] = {"languages": tuple(languages)}
     if name == "transformers":
-        row = con.execute("select value from emotion_config where key = 'model_dir'").fetchone()
-        if row:
-            opts["model_dir"] = row[0]
+        if model_dir := state.get(con, "emotion_config", "model_dir"):
+            opts["model_dir"] = model_dir
     return opts
 
 
 def set_config(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
-    con.execute(
-        "insert into emotion_config values (?, ?) on conflict (key) do update set value = excluded.value",
-        [key, value],
-    )
+    state.put(con, "emotion_config", **{key: value})
 
 
 def _pending(eng: Engine, scanned: int, upto: int) -> ir.Table:
@@ -253,8 +248,7 @@ def run_emotion(
 
         anchors = orjson.dumps(load_anchors(con)).decode()  # in order: part of the cache key
     model = steps.Model(name, tuple(sorted(options.items())), anchors=anchors)
-    row = con.execute("select value from emotion_config where key = 'redact'").fetchone()
-    redact = bool(settings.redact or (row and row[0] in ("on", "true", "1")))
+    redact = settings.redact or state.get(con, "emotion_config", "redact") in ("on", "true", "1")
     own = eng is None
     eng = eng or DuckDBEngine(con)
     try:

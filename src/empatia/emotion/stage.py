@@ -6,6 +6,7 @@ from typing import Any
 
 from empatia.emotion.incremental import SCANNED, run_emotion
 from empatia.pipeline import RunContext
+from empatia.store import state
 from empatia.store.engine import engine_for
 
 
@@ -24,10 +25,8 @@ class EmotionStage:
 
     def fingerprint(self, ctx: RunContext) -> str:
         """The workspace's own choices in ``emotion_config`` (its progress kept there aside)."""
-        rows = ctx.store.con.execute(
-            "select key, value from emotion_config where key <> ? order by key", [SCANNED]
-        ).fetchall()
-        return repr(rows)
+        own = state.items(ctx.store.con, "emotion_config")
+        return repr([(k, v) for k, v in own.items() if k != SCANNED])
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         eng, close = engine_for(ctx)  # the model steps run where the engine runs

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import orjson
 
+from empatia.store import state
+
 THEMES_VERSION = 2  # bump when the assignment rule changes
 DEFAULT_ANCHORS: dict[str, list[str]] = {
     "delivery": [
@@ -208,9 +210,9 @@ def load_anchors(con: Any = None) -> dict[str, list[str]]:
     """The workspace's anchors: ``emotion_config['themes']`` (JSON) over the defaults."""
     anchors = {k: list(v) for k, v in DEFAULT_ANCHORS.items()}
     if con is not None:
-        row = con.execute("select value from emotion_config where key = 'themes'").fetchone()
-        if row:
-            custom = orjson.loads(row[0])
+        saved = state.get(con, "emotion_config", "themes")
+        if saved:
+            custom = orjson.loads(saved)
             if custom.pop("__replace__", False):
                 anchors = {}
             for theme, phrases in custom.items():

@@ -28,6 +28,7 @@ from empatia.identity.config import KINDS, STRONG_KINDS, IdentityConfig
 from empatia.identity.extract import crm_records, event_identifiers
 from empatia.identity.merges import record_merges
 from empatia.store.engine import Engine, union
+from empatia.store import state
 
 _NODE_SPACE = 1 << 40  # node ids stay below this; rank * _NODE_SPACE + node orders by rank
 
@@ -39,17 +40,12 @@ def kind_rank(kind: ir.StringValue) -> ir.IntegerValue:
 
 def read_state(eng: Engine) -> dict[str, str]:
     with eng.store.read() as cur:
-        rows = cur.execute("select key, value from identity_state").fetchall()
-    return {k: v for k, v in rows}
+        return state.items(cur, "identity_state")
 
 
 def write_state(eng: Engine, **values: object) -> None:
     with eng.store.write() as cur:
-        for key, value in values.items():
-            cur.execute(
-                "insert or replace into identity_state (key, value) values (?, ?)",
-                [key, str(value)],
-            )
+        state.put(cur, "identity_state", **{k: str(v) for k, v in values.items()})
 
 
 def person_key(kind: ir.StringValue, value: ir.StringValue, salt: str = "") -> ir.StringValue:

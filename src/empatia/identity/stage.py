@@ -24,6 +24,7 @@ from empatia.identity.resolve import resolve, write_state
 from empatia.pipeline import RunContext
 from empatia.store import Store
 from empatia.store.engine import Engine, engine_for
+from empatia.store import state as kv
 
 def structure(store: Store, config: IdentityConfig) -> str:
     """What decides the links besides the events: pins, review answers, settings."""
@@ -45,7 +46,7 @@ def _count(store: Store, sql: str) -> int:
 def full_reason(ctx: RunContext, config: IdentityConfig, eng: Engine) -> str | None:
     """Why this run needs the batch resolution (``None``: the fresh path will do)."""
     store = ctx.store
-    state = {k: v for k, v in store.con.execute("select key, value from identity_state").fetchall()}
+    state = kv.items(store.con, "identity_state")
     if ctx.full:
         return "full"
     if not eng.incremental:

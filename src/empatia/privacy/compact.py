@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 
 from empatia.errors import StoreError
-from empatia.store import Store
+from empatia.store import Store, state
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +34,7 @@ def finish_pending(store: Store) -> bool:
     Runs whenever a workspace opens its store for writing, and before each erasure."""
     if store.path == ":memory:" or store.read_only:
         return False
-    row = store.con.execute("select value from privacy_state where key = ?", [PENDING]).fetchone()
-    if not row:
+    if state.get(store.con, "privacy_state", PENDING) is None:
         for stray in (".rewrite", ".rewrite.wal"):  # a copy that never got swapped in
             Path(store.path + stray).unlink(missing_ok=True)
         return False

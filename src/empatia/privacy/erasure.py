@@ -38,7 +38,7 @@ from empatia.privacy.subjects import (
     resolve,
     tables,
 )
-from empatia.store import Store
+from empatia.store import Store, state
 
 log = logging.getLogger(__name__)
 
@@ -141,9 +141,7 @@ def _erase(store: Store, query: str, actor: str, dry_run: bool) -> ErasureReport
                 [report.subject, sorted(subject.person_ids)],
             )
         if store.path != ":memory:":  # the file still holds the bytes until rewritten
-            con.execute(
-                "insert into privacy_state values (?, 'rewrite') on conflict do nothing", [PENDING]
-            )
+            state.put_new(con, "privacy_state", PENDING, "rewrite")
         audit.log(store, actor, "erase", report.subject,
                   f"rows deleted: {sum(report.deleted.values())}")  # fmt: skip
         con.execute("commit")

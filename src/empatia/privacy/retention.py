@@ -40,7 +40,7 @@ from empatia.errors import ConfigError
 from empatia.privacy import audit
 from empatia.privacy.config import PrivacySettings
 from empatia.privacy.subjects import SKIP_TABLES, q, tables
-from empatia.store import Store
+from empatia.store import Store, state
 from empatia.store.engine import DuckDBEngine, Engine
 
 if TYPE_CHECKING:
@@ -193,8 +193,7 @@ def apply(
 
 
 def _seen(con: duckdb.DuckDBPyConnection) -> int:
-    row = con.execute("select value from privacy_state where key = ?", [_SEEN]).fetchone()
-    return int(row[0]) if row else 0
+    return int(state.get(con, "privacy_state", _SEEN) or 0)
 
 
 def _count(eng: Engine, expr: ir.Table) -> int:
@@ -260,9 +259,5 @@ def _apply(
         eng.drop_temp(gone)
         results.append(res)
     if not dry_run:  # what this pass has seen is announced: the next one may delete it
-        con.execute(
-            "insert into privacy_state values (?, ?) on conflict (key) do update set value ="
-            " excluded.value",
-            [_SEEN, str(upto)],
-        )
+        state.put(con, "privacy_state", **{_SEEN: upto})
     return results

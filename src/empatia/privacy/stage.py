@@ -19,7 +19,7 @@ from empatia.pipeline import ALL, RunContext
 from empatia.privacy import audit, consent, retention, tombstones
 from empatia.privacy.compact import PENDING, rewrite
 from empatia.privacy.subjects import SKIP_TABLES, tables
-from empatia.store import Store
+from empatia.store import Store, state
 from empatia.store.engine import DuckDBEngine, Engine, engine_for
 
 log = logging.getLogger(__name__)
@@ -27,15 +27,11 @@ _CURSOR = "consent_seq"
 
 
 def _state(store: Store, key: str, default: str = "0") -> str:
-    row = store.con.execute("select value from privacy_state where key = ?", [key]).fetchone()
-    return str(row[0]) if row else default
+    return state.get(store.con, "privacy_state", key) or default
 
 
 def _set_state(store: Store, key: str, value: str) -> None:
-    store.con.execute(
-        "insert into privacy_state values (?, ?) on conflict (key) do update set value = excluded.value",
-        [key, value],
-    )
+    state.put(store.con, "privacy_state", **{key: value})
 
 
 def read_consent(store: Store, *, full: bool = False, eng: Engine | None = None) -> int:

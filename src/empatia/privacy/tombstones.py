@@ -20,7 +20,7 @@ import duckdb
 import orjson
 
 from empatia.privacy.identifiers import all_forms, forms, of_event
-from empatia.store import Store
+from empatia.store import Store, state
 
 _SALT_KEY = "tombstone_salt"
 
@@ -29,15 +29,10 @@ def salt(store: Store) -> str:
     """The workspace's salt, created on first use."""
     cur = store.cursor()
     try:
-        row = cur.execute("select value from privacy_state where key = ?", [_SALT_KEY]).fetchone()
-        if row:
-            return str(row[0])
-        value = secrets.token_hex(16)
-        cur.execute(
-            "insert into privacy_state values (?, ?) on conflict do nothing", [_SALT_KEY, value]
-        )
-        row = cur.execute("select value from privacy_state where key = ?", [_SALT_KEY]).fetchone()
-        return str(row[0])  # type: ignore[index]
+        if (value := state.get(cur, "privacy_state", _SALT_KEY)) is None:
+            state.put_new(cur, "privacy_state", _SALT_KEY, secrets.token_hex(16))
+            value = state.get(cur, "privacy_state", _SALT_KEY)  # whoever wrote it first
+        return str(value)
     finally:
         cur.close()
 

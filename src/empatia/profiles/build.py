@@ -20,6 +20,7 @@ from empatia.profiles.clv import fit_model, score_batch
 from empatia.profiles.config import ProfileConfig
 from empatia.profiles.money import Reporting, daily_rates
 from empatia.store.engine import Engine, union
+from empatia.store import state
 
 #: Traits kept per person (tracking plan, "Traits"), and the JSON key each is read from.
 TRAITS: dict[str, str] = {
@@ -369,17 +370,15 @@ CLV_REFIT_DAYS = 7
 def save_clv_model(con: Any, model: dict[str, Any], config: ProfileConfig, as_of: datetime) -> None:
     """Keep a fitted CLV model (``profiles_state``), for :func:`population_columns`."""
     model = {**model, "day": int(as_of.timestamp()) // DAY, "config": config.model_dump_json()}
-    con.execute(
-        "insert or replace into profiles_state values ('clv_model', ?)", [json.dumps(model)]
-    )
+    state.put(con, "profiles_state", clv_model=json.dumps(model))
 
 
 def _clv_model(con: Any, config: ProfileConfig, buyers: int, day: int) -> dict[str, Any] | None:
     """The last fitted CLV model, unless a new fit is due."""
-    rows = con.execute("select value from profiles_state where key = 'clv_model'").fetchall()
-    if not rows:
+    saved = state.get(con, "profiles_state", "clv_model")
+    if saved is None:
         return None
-    model: dict[str, Any] = json.loads(rows[0][0])
+    model: dict[str, Any] = json.loads(saved)
     if model.get("config") != config.model_dump_json() or day - model["day"] >= CLV_REFIT_DAYS:
         return None
     if abs(buyers - model["buyers"]) > CLV_REFIT_SHARE * model["buyers"]:

@@ -8,6 +8,7 @@ from empatia.pipeline import RunContext
 from empatia.profiles.build import build_profiles, population_columns, save_clv_model
 from empatia.profiles.config import ProfileConfig
 from empatia.profiles.money import Reporting, rates_fingerprint
+from empatia.store import state
 from empatia.store.changes import CHANGED, IDENTITIES, Changes, changed_persons, save_marks
 from empatia.store.engine import Engine, engine_for
 
@@ -44,8 +45,7 @@ def run_profiles(
     settings = f"{config.model_dump_json()}|{rates_fingerprint(eng.store, money.currency)}"
     settings += f"|{money.currency}|{money.assume_missing}"
     with eng.store_cursor() as con:
-        row = con.execute("select value from profiles_state where key = 'inputs'").fetchone()
-        if not full and row is not None and row[0] == seen:
+        if not full and state.get(con, "profiles_state", "inputs") == seen:
             return {"profiles": "unchanged"}
         changes = changed_persons(con, "profiles", settings, also=(IDENTITIES,),
                                   full=full or not eng.incremental)  # fmt: skip
@@ -55,7 +55,7 @@ def run_profiles(
             save_marks(con, changes)
         else:
             figures = _update(eng, con, config, money, changes)
-        con.execute("insert or replace into profiles_state values ('inputs', ?)", [seen])
+        state.put(con, "profiles_state", inputs=seen)
     return figures
 
 
@@ -91,7 +91,7 @@ def _build(eng: Engine, cur: Any, config: ProfileConfig, money: Reporting) -> di
     profiles, traits = build_profiles(eng, config, money, keep=fitted)
     n_traits = eng.write(traits, "profile_traits")
     n = eng.write(profiles, "profiles")
-    cur.execute("delete from profiles_state where key = 'clv_model'")
+    state.drop(cur, "profiles_state", "clv_model")
     row = cur.execute("select max(as_of) from profiles").fetchall()
     if fitted and row and row[0][0] is not None:
         save_clv_model(cur, fitted, config, row[0][0])
