@@ -20,6 +20,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 from ibis import _
 
+from empatia.errors import ConsentError
 from empatia.care.alerts import cases_expr, create_alerts, latest_cases
 from empatia.care.config import CareWeights, load_weights
 from empatia.care.delivery import Sink, deliver_pending
@@ -150,6 +151,7 @@ def withdrawn_of(eng: Engine, w: CareWeights) -> ir.Table:
     an unknown name is an error, not a no-op."""
     purposes = list(dict.fromkeys([*use_purposes("care_contact"),
                                    *(purpose_key(x) for x in w.privacy.exclude_without)]))  # fmt: skip
-    with eng.store_cursor() as cur:  # consent unknown (no privacy table): the run stops, loudly
-        cur.execute("select 1 from consent_current limit 0").fetchall()
+    if not eng.has("consent_current"):  # consent unknown: fail closed, the run stops, loudly
+        raise ConsentError("consent could not be checked (no consent_current view): run "
+                           "`empatia run` so the privacy stage creates it; nobody was listed")
     return withdrawn(eng, purposes)

@@ -29,13 +29,6 @@ _AFTER_EVENTS = ("Order Completed", "Product Viewed", "Review Submitted", "Produ
                  "Checkout Started", "Booking Created")  # fmt: skip
 
 
-def _has(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    rows = con.execute(
-        "select count(*) from information_schema.tables where table_name = ?", [table]
-    ).fetchall()  # no open result left on the engine's cursor
-    return bool(rows and rows[0][0])
-
-
 def _case_events(eng: Engine, texts: bool, cases: ir.Table | None) -> ir.Table:
     """The service events of the cases (``cases``: only these ``case_id``), with their person,
     the case's properties and the sentiment of the customer's words."""
@@ -273,7 +266,7 @@ def update_journeys(
     """Rebuild the cases of the ``changed`` people (see :func:`affected`) in
     ``experience_journeys``, and the "now" of every other row (``as_of``, the age of open
     cases). Runs on ``con`` inside the caller's transaction."""
-    texts = _has(con, "text_analysis")
+    texts = eng.has("text_analysis")
     index_cases(eng, con, full=False)
     cases, n_cases = affected(eng, eng.table(changed), cfg)
     try:
@@ -316,7 +309,7 @@ def _effort(contacts: Any, live_wait: Any, switches: Any, transfers: Any, repeat
 def build_journeys(eng: Engine, con: Any, cfg: ExperienceConfig) -> dict[str, int]:
     """Rebuild ``experience_journeys`` (in the caller's transaction); return counts
     (journeys, succeeded_but_hurt)."""
-    eng.write(journeys_rows(eng, cfg, _has(con, "text_analysis")), "experience_journeys")
+    eng.write(journeys_rows(eng, cfg, eng.has("text_analysis")), "experience_journeys")
     return _counts(con)
 
 

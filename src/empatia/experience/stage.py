@@ -17,11 +17,6 @@ from empatia.store.changes import CHANGED, TEXTS, changed_persons, save_marks
 from empatia.store.engine import Engine, engine_for
 
 
-def _count(con: Any, table: str, where: str = "true") -> int:
-    rows = con.execute(f"select count(*) from {table} where {where}").fetchall()  # no open result
-    return int(rows[0][0]) if rows else 0
-
-
 class ExperienceStage:
     """Rebuilds ``survey_responses``, ``experience_journeys``, ``experience_trajectories``,
     ``experience_activity`` ("still active") and ``experience_gap`` from the event log,
@@ -71,7 +66,7 @@ class ExperienceStage:
         settings = json.dumps([cfg.model_dump(), True], sort_keys=True, default=str)
         changes = changed_persons(con, "experience", settings, also=(TEXTS,),
                                   full=ctx.full or not eng.incremental)  # fmt: skip
-        texts = _count(con, "information_schema.tables", "table_name = 'text_analysis'") > 0
+        texts = eng.has("text_analysis")
         figures: dict[str, Any] = {}
         if changes.full:
             figures.update(build_journeys(eng, con, cfg))
@@ -87,15 +82,15 @@ class ExperienceStage:
             build_facts(eng, cfg, texts, CHANGED)
             figures |= {"mode": "incremental", "recomputed": len(changes.persons)}
         save_marks(con, changes)
-        figures["trajectories"] = _count(con, "experience_trajectories")
+        figures["trajectories"] = eng.count(eng.table("experience_trajectories"))
         # "still active" depends on now, profiles' p_alive and the journeys: everyone's, cheaply
-        p_alive = _count(con, "information_schema.columns",
-                         "table_name = 'profiles' and column_name = 'p_alive'") > 0  # fmt: skip
+        p_alive = eng.has("profiles") and "p_alive" in eng.table("profiles").columns
         figures.update(refresh(eng, cfg, texts=texts, p_alive=p_alive))
         ctx.progress.advance(1)
         n = build_responses(con, eng, cfg)
+        responses = eng.table("survey_responses")
         figures.update({"survey_answers": n,
-                        "survey_excluded": _count(con, "survey_responses", "excluded")})  # fmt: skip
+                        "survey_excluded": eng.count(responses.filter(responses.excluded))})  # fmt: skip
         ctx.progress.advance(1)
         figures.update(build_gap(eng))
         ctx.progress.advance(1)

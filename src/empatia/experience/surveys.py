@@ -32,13 +32,6 @@ TOUCHPOINT_STAGE = {"delivery": "receive", "support_case": "get help", "checkout
                     "website": "consider", "returns": "return"}  # fmt: skip
 
 
-def _has(con: Any, table: str) -> bool:
-    rows = con.execute(
-        "select count(*) from information_schema.tables where table_name = ?", [table]
-    ).fetchall()
-    return bool(rows and rows[0][0])
-
-
 def answers_expr(eng: Engine, *, texts: bool, profiles: bool) -> ir.Table:
     """Every valid survey answer of the event log with its context (``texts``: the comment's
     language and sentiment from ``text_analysis``; ``profiles``: the person's market), and
@@ -87,7 +80,7 @@ def answers_expr(eng: Engine, *, texts: bool, profiles: bool) -> ir.Table:
 def build_responses(con: Any, eng: Engine, cfg: ExperienceConfig) -> int:
     """Rebuild ``survey_responses`` from the event log (in the caller's transaction); return
     how many answers. ``con``: the engine's store cursor (which inputs exist)."""
-    answers = answers_expr(eng, texts=_has(con, "text_analysis"), profiles=_has(con, "profiles"))
+    answers = answers_expr(eng, texts=eng.has("text_analysis"), profiles=eng.has("profiles"))
     return eng.write(flags(answers, cfg).drop("norm_comment"), "survey_responses")
 
 

@@ -196,10 +196,6 @@ def _seen(con: duckdb.DuckDBPyConnection) -> int:
     return int(state.get(con, "privacy_state", _SEEN) or 0)
 
 
-def _count(eng: Engine, expr: ir.Table) -> int:
-    return int(eng.to_arrow(expr.aggregate(n=expr.count()))["n"][0].as_py())
-
-
 def _expired(eng: Engine, p: Policy, cutoff: datetime, seen: int, upto: int
              ) -> tuple[ir.Table, ir.Table | None]:  # fmt: skip
     """The rows of ``p.table`` past the policy, and for events those kept this time (new
@@ -239,13 +235,13 @@ def _apply(
             if p.table == "events" else []
         )  # fmt: skip
         expired, held = _expired(eng, p, cutoff, seen, upto)
-        res.held = _count(eng, held) if held is not None else 0
+        res.held = eng.count(held) if held is not None else 0
         key = ["seq"] if p.table == "events" else [p.column]
         gone = eng.materialize(expired.select(*key))
         if dry_run:
-            res.rows = _count(eng, expired)
+            res.rows = eng.count(expired)
             for t in derived:
-                if n := _count(eng, eng.table(t).semi_join(gone, "seq")):
+                if n := eng.count(eng.table(t).semi_join(gone, "seq")):
                     res.derived[t] = n
         else:
             with eng.transaction():

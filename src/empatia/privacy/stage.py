@@ -84,7 +84,7 @@ def purge_erased(store: Store, eng: Engine) -> int:
         return 0
     s = tombstones.salt(store)
     seqs = eng.materialize(erased_seqs(eng, s, store.table_exists("identity_event_ids")))
-    n = int(eng.to_arrow(seqs.aggregate(n=seqs.count()))["n"][0].as_py())
+    n = eng.count(seqs)
     hashes = eng.table("privacy_tombstones").hash
     dropped = 0
     for table, columns in tables(store).items():

@@ -84,6 +84,14 @@ class Engine:
         """The JSON value at ``path`` (``$.a.b``) of a text column, as text; NULL if absent."""
         raise NotImplementedError
 
+    def has(self, name: str) -> bool:
+        """Whether the store holds a table (or view) ``name`` (an optional stage's output)."""
+        return self.store.table_exists(name)
+
+    def count(self, expr: ir.Table) -> int:
+        """How many rows ``expr`` has, counted where the engine runs."""
+        return int(self.to_arrow(expr.aggregate(n=expr.count()))["n"][0].as_py())
+
     # -- materialising ------------------------------------------------------------------
     def materialize(self, expr: ir.Table, name: str | None = None) -> ir.Table:
         """Compute ``expr`` now and return it as a table (cuts long lineages in loops)."""
@@ -300,6 +308,13 @@ class DuckDBEngine(Engine):
                 yield
         finally:
             self._in_tx = False
+
+    def has(self, name: str) -> bool:
+        # on this engine's session: a caller's connection sees its temporary tables too
+        rows = self._cur.execute(
+            "select count(*) from information_schema.tables where table_name = ?", [name]
+        ).fetchall()
+        return bool(rows and rows[0][0])
 
     def delete(self, table: str, keys: ir.Table, on: Sequence[str]) -> int:
         # Same database: the keys are a subquery of the delete.

@@ -205,10 +205,10 @@ class StageStore:
         """A stage "closing a cursor" it was given: the transaction stays open."""
 
     def table_exists(self, name: str) -> bool:
-        row = self._cur.execute(
+        rows = self._cur.execute(
             "select count(*) from information_schema.tables where table_name = ?", [name]
-        ).fetchone()
-        return bool(row and row[0])
+        ).fetchall()  # no open result left on the cursor
+        return bool(rows and rows[0][0])
 
     # -- statements ------------------------------------------------------------------------
     def check(self, sql: str) -> bool:

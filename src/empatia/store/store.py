@@ -373,10 +373,10 @@ class Store:
             self._open.wait()
 
     def table_exists(self, name: str) -> bool:
-        row = self.con.execute(
+        rows = self.con.execute(
             "select count(*) from information_schema.tables where table_name = ?", [name]
-        ).fetchone()
-        return bool(row and row[0])
+        ).fetchall()  # no open result left on the cursor
+        return bool(rows and rows[0][0])
 
     def checkpoint(self) -> None:
         self.con.execute("checkpoint")
