@@ -62,8 +62,10 @@ FIT_SAMPLE = 20_000
 #: Neither side of the label (bought after the cutoff or not) may have fewer people.
 MIN_EACH_SIDE = 20
 _BASE = ("r", "alpha", "s", "beta")
-#: Where the rhythm's fit starts (log parameters): the middle of the random start lifetimes
-#: would draw, so that a fit is the same on every run and every engine.
+#: Where the rhythm's fit starts: the middle of the random start lifetimes would draw, so a
+#: fit is the same on every run and engine. Nelder–Mead used to stop early on the flat s/β
+#: ridge from some random starts; from this one and from others tried (0.1 … 5 for each
+#: parameter) it reaches the same maximum of the likelihood (BENCHMARKS, #16).
 START = np.ones(len(_BASE))
 #: The rows of ``experience_activity_model``.
 MODEL = pa.schema([("name", pa.string()), ("value", pa.float64()), ("prior", pa.float64()),
