@@ -238,12 +238,13 @@ def _apply(
         res.held = eng.count(held) if held is not None else 0
         key = ["seq"] if p.table == "events" else [p.column]
         gone = eng.materialize(expired.select(*key))
-        if dry_run:
-            res.rows = eng.count(expired)
+        n_gone = eng.count(gone)  # usually 0: then nothing to count elsewhere or delete
+        if n_gone and dry_run:
+            res.rows = n_gone
             for t in derived:
                 if n := eng.count(eng.table(t).semi_join(gone, "seq")):
                     res.derived[t] = n
-        else:
+        elif n_gone:
             with eng.transaction():
                 for t in derived:
                     if n := eng.delete(t, gone, key):
