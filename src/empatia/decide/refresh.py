@@ -60,7 +60,7 @@ def changed_people(store: Store) -> list[str]:
     """People with events newer than their last decision, or entering/leaving special care."""
     since = int(_one(store, "select coalesce(max(seq), 0) from decide_inputs") or 0)
     parts = ["select person_id from event_persons where seq > ?"]
-    if signals._exists(store.con, "care_list"):
+    if store.table_exists("care_list"):
         parts.append("select person_id from care_list")
     parts.append("select person_id from decide_inputs"
                  " where json_extract_string(state, '$.special_care') = 'true'")  # fmt: skip

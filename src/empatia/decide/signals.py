@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import duckdb
 import ibis
 import ibis.expr.types as ir
 import orjson
@@ -52,13 +51,6 @@ PURPOSES = ("personalisation", "marketing_email", "marketing_sms", "marketing_pu
 #: Profile channels (tracking plan) → decide's channels.
 CHANNEL_MAP = {"web": "web", "app": "app", "store": "store", "email": "email", "chat": "web",
                "call_centre": "call", "sms": "sms", "push": "push"}
-
-
-def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    row = con.execute(
-        "select count(*) from information_schema.tables where table_name = ?", [name]
-    ).fetchone()
-    return bool(row and row[0])
 
 
 def _in(only: Collection[str] | None, column: str = "person_id") -> str:
@@ -131,9 +123,7 @@ def purchase_lines(eng: Engine, only: Collection[str] | None = None) -> ir.Table
     """
     ev = eng.table("events")
     orders = ev.filter((ev.type == "track") & (ev.event == ORDER_EVENT))
-    with eng.store.read() as cur:
-        identity = _exists(cur, "event_persons")
-    if identity:
+    if eng.has("event_persons"):
         ep = eng.table("event_persons")
         if only is not None:
             ep = ep.filter(ep.person_id.isin(list(only)))
@@ -630,9 +620,9 @@ def current_consents(store: Store, person_id: str, known: dict[str, bool] | None
 
 
 def _ledger_filled(store: Store) -> bool:
+    if not store.table_exists("consent_ledger"):
+        return False
     with store.read() as cur:
-        if not _exists(cur, "consent_ledger"):
-            return False
         return cur.execute("select exists(select 1 from consent_ledger)").fetchone()[0]  # type: ignore[index]
 
 
