@@ -99,3 +99,33 @@ def test_unreadable_consent_allows_nothing(ws: Workspace, monkeypatch: pytest.Mo
     d = choose(PersonState("p_1", consents=None, hours_since_purchase=10.0), [beans()], cat,
                now=NOW)  # fmt: skip
     assert d.kind == "nothing"
+
+
+def test_before_privacy_has_run_decide_reads_consent_in_events_as_privacy_does(
+    tmp_path: Path,
+) -> None:
+    """One reading of consent in events: decide's fallback (privacy's ledger still empty) and
+    privacy's ledger agree on odd spellings — "Marketing" on a channel, a grant written as
+    "yes", a purpose in capitals in ``context.consent``, a purpose privacy does not know."""
+    from tests.identity.world import add_events, ev
+
+    w = Workspace(db=tmp_path / "c.duckdb")
+    build(w.store)
+    add_events(w.store, [
+        ev(event="Consent Updated", user="u5", day=91,
+           properties={"purpose": " Marketing ", "channel": "SMS", "granted": "yes"}),
+        ev(event="Page Viewed", user="u5", day=92, context={"consent": {"Profiling": False}}),
+        ev(event="Consent Updated", user="u6", day=91,
+           properties={"purpose": "newsletter", "granted": True}),
+    ])  # fmt: skip
+    w.store.con.execute("insert into event_persons select seq, 'p_' || user_id from events"
+                        " where seq > (select max(seq) from event_persons)")
+    before = signals.consents(w.store)  # the event log: privacy has not run
+    assert before["p_u5"]["marketing_sms"] is True and before["p_u5"]["profiling"] is False
+    assert "newsletter" not in before["p_u6"]
+    read_consent(w.store)
+    consent.ensure_view(w.store)
+    after = signals.consents(w.store)  # privacy's consent_current
+    assert {p: {k: v for k, v in c.items() if k in before.get(p, {})} for p, c in after.items()
+            if p in before} == before  # fmt: skip
+    w.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -224,17 +225,17 @@ def test_an_error_while_decisions_are_written_leaves_the_previous_ones(
 
     decide_everyone(ws)
     before = get_decision(ws, "p_u0")
-    good = engine.decisions_frame
+    good = engine.write_decided
 
-    def broken(decisions: list) -> pd.DataFrame:  # type: ignore[type-arg]
-        frame = good(decisions)
-        frame["cost"] = "not a number"  # the insert fails after the old rows were deleted
-        return frame
+    def broken(eng: Any, decided: Any, *, where: str | None = None) -> int:
+        eng.write(decided.select(*engine.INPUTS.names).limit(0), "decide_inputs")  # emptied
+        raise RuntimeError("disk full while writing decisions")  # then the second table fails
 
-    monkeypatch.setattr(engine, "decisions_frame", broken)
-    with pytest.raises(Exception, match="(?i)conversion|cast|convert"):
+    monkeypatch.setattr(engine, "write_decided", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
         decide_everyone(ws)
     assert ws.store.con.execute("select count(*) from decisions").fetchone() == (31,)
+    assert ws.store.con.execute("select count(*) from decide_inputs").fetchone() == (31,)
     assert get_decision(ws, "p_u0") == before
-    monkeypatch.setattr(engine, "decisions_frame", good)
+    monkeypatch.setattr(engine, "write_decided", good)
     assert decide_everyone(ws)["decisions"] == 31  # no transaction was left open

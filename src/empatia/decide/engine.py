@@ -294,14 +294,11 @@ def decided_rows(pids: list[str], cands: list[list[Candidate]], states: list[dic
     """Each person's decision from their candidates and state, as rows of :data:`DECIDED`."""
     decisions = [choose(PersonState.from_dict(st), c, catalogue, None, as_of)
                  for st, c in zip(states, cands, strict=True)]  # fmt: skip
-    frame = decisions_frame(decisions)
-    frame["candidates"] = [orjson.dumps(c).decode() for c in cands]
-    frame["state"] = [orjson.dumps(st).decode() for st in states]
-    frame["cold_start"] = cold
-    frame["computed_at"] = pd.Timestamp(as_of)
-    frame["seq"] = seq
-    frame["person_id"] = pids
-    return pa.Table.from_pandas(frame[DECIDED.names], schema=DECIDED, preserve_index=False)
+    cols = decision_columns(decisions)
+    cols.update(person_id=pids, candidates=[orjson.dumps(c).decode() for c in cands],
+                state=[orjson.dumps(st).decode() for st in states], cold_start=cold,
+                computed_at=[as_of] * len(pids), seq=[seq] * len(pids))  # fmt: skip
+    return pa.table({f.name: pa.array(cols[f.name], f.type) for f in DECIDED}, schema=DECIDED)
 
 
 def decide_batch(model: Hybrid | None, fallback: list[Candidate], catalogue: Catalogue,
@@ -426,9 +423,10 @@ def _run(store: Any, eng: Engine, catalogue: Catalogue, export: Path | None,
             "train_s": round(train_s, 2), "decide_s": round(decide_s, 2), **kinds}
 
 
-def decisions_frame(decisions: list[Decision]) -> pd.DataFrame:
+def decision_columns(decisions: list[Decision]) -> dict[str, list[Any]]:
+    """The columns of ``decisions`` (:data:`DECISIONS`) of these decisions, as lists."""
     dumps = orjson.dumps
-    return pd.DataFrame({
+    return {
         "person_id": [d.person_id for d in decisions],
         "action": [d.action for d in decisions],
         "kind": [d.kind for d in decisions],
@@ -441,7 +439,11 @@ def decisions_frame(decisions: list[Decision]) -> pd.DataFrame:
         "cost": [d.cost for d in decisions],
         "expires_at": [d.expires_at for d in decisions],
         "decided_at": [d.decided_at for d in decisions],
-    })
+    }
+
+
+def decisions_frame(decisions: list[Decision]) -> pd.DataFrame:
+    return pd.DataFrame(decision_columns(decisions))
 
 
 def decide_one(store: Store, person_id: str, live: LiveContext | None = None,

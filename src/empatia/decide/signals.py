@@ -20,9 +20,11 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import cache
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import duckdb
 import ibis
 import ibis.expr.types as ir
 import orjson
@@ -31,6 +33,7 @@ import pyarrow as pa
 
 from empatia.decide.catalogue import PolicyConfig
 from empatia.emotion.lexicon import ESCALATION_KINDS
+from empatia.privacy.consent import LEDGER, ledger_rows
 from empatia.store import Store
 from empatia.store.engine import union
 
@@ -46,8 +49,6 @@ OUTBOUND_EVENTS = {
     "Email Sent": "email", "SMS Sent": "sms", "Push Sent": "push", "Call Made": "call",
     "Offer Sent": None, "Coupon Sent": None, "Survey Sent": None,
 }  # fmt: skip
-PURPOSES = ("personalisation", "marketing_email", "marketing_sms", "marketing_push",
-            "partner_sharing", "profiling")
 #: Profile channels (tracking plan) → decide's channels.
 CHANNEL_MAP = {"web": "web", "app": "app", "store": "store", "email": "email", "chat": "web",
                "call_centre": "call", "sms": "sms", "push": "push"}
@@ -76,40 +77,35 @@ def _text(v: Any) -> str | None:
     return orjson.dumps(v).decode()
 
 
-def _number(v: Any) -> float | None:
-    if isinstance(v, bool | int | float):
-        return float(v)
-    if isinstance(v, str):
-        try:
-            return float(v)
-        except ValueError:
-            return None
-    return None
+#: The product lines of an order as DuckDB's ``from_json`` reads them.
+_PRODUCTS = ('[{"product_id":"VARCHAR","category":"VARCHAR","price":"DOUBLE",'
+             '"quantity":"DOUBLE","name":"VARCHAR"}]')
+
+
+@cache
+def _json_reader() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB of this process for :func:`order_lines` (made once: a connection
+    costs about 10 ms, a cursor on it nothing)."""
+    con = duckdb.connect()
+    con.execute("set global TimeZone = 'UTC'")
+    return con
 
 
 def order_lines(batch: pa.RecordBatch) -> pa.Table:
     """A model step (:meth:`~empatia.store.engine.Engine.map_batches`): each order's
-    ``products`` (JSON text) as one row per product line, numbered by ``pos``."""
-    rows: list[int] = []
-    cols: dict[str, list[Any]] = {k: [] for k in ("pos", "product_id", "category", "price",
-                                                  "quantity", "name")}  # fmt: skip
-    for r, text in enumerate(batch.column("products").to_pylist()):
-        try:
-            products = orjson.loads(text) if text else None
-        except orjson.JSONDecodeError:
-            products = None
-        for pos, p in enumerate(products if isinstance(products, list) else []):
-            if isinstance(p, dict):
-                rows.append(r)
-                cols["pos"].append(pos)
-                for k in ("product_id", "category", "name"):
-                    cols[k].append(_text(p.get(k)))
-                for k in ("price", "quantity"):
-                    cols[k].append(_number(p.get(k)))
-    order = pa.Table.from_batches([batch]).select(["seq", "person", "ts", "cur"]).take(
-        pa.array(rows, pa.int64()))
-    return pa.table({f.name: order[f.name] if f.name in order.column_names
-                     else pa.array(cols[f.name], f.type) for f in _LINE}).cast(_LINE)  # fmt: skip
+    ``products`` (JSON text) as one row per product line, numbered by ``pos``.
+
+    The step reads the JSON with DuckDB as a library, in memory, wherever the step runs, so
+    a line that is no object, a price written as text or a document that is no list read as
+    they always have."""
+    with _json_reader().cursor() as con:
+        con.register("orders", pa.Table.from_batches([batch]))
+        return con.sql(f"""
+            select seq, pos, person, ts, cur, product_id, category, price, quantity, name
+            from (select seq, person, ts, cur, unnest(range(len(l))) as pos,
+                         unnest(l, recursive := true)
+                  from (select *, try(from_json(products, '{_PRODUCTS}')) as l from orders))
+        """).to_arrow_table()
 
 
 def purchase_lines(eng: Engine, only: Collection[str] | None = None) -> ir.Table:
@@ -253,66 +249,6 @@ def _person_events(eng: Engine, tables: set[str], only: Collection[str] | None =
     return ev.select(*cols, person=ibis.coalesce(ev.user_id, ev.anonymous_id))
 
 
-#: One consent decision an event carries (:func:`consent_decisions`).
-_DECISION = pa.schema([("seq", pa.int64()), ("purpose", pa.string()), ("granted", pa.bool_())])
-_TRUE, _FALSE = {"true", "t", "yes"}, {"false", "f", "no"}
-
-
-def _bool_text(v: str | None) -> bool | None:
-    """Text as a boolean, as DuckDB's ``try_cast(… as boolean)`` reads it."""
-    low = v.lower() if isinstance(v, str) else None
-    if low in (*_TRUE, "1", "y"):
-        return True
-    if low in (*_FALSE, "0", "n"):
-        return False
-    return None
-
-
-def _bool_json(v: Any) -> bool | None:
-    """A JSON value as a boolean, as DuckDB's ``try_cast(json as boolean)`` reads it."""
-    if isinstance(v, bool):
-        return v
-    if isinstance(v, int):
-        return v != 0 if -(2**63) <= v < 2**63 else None
-    if isinstance(v, float):
-        return v != 0
-    if isinstance(v, str):
-        return True if v.lower() in _TRUE else False if v.lower() in _FALSE else None
-    return None
-
-
-def consent_decisions(batch: pa.RecordBatch) -> pa.Table:
-    """A model step: the consent decisions in each event's ``raw`` — a ``Consent Updated``'s
-    purpose and grant (``updated``), and every purpose of its ``context.consent``."""
-    out: dict[str, list[Any]] = {"seq": [], "purpose": [], "granted": []}
-
-    def put(seq: int, purpose: str | None, granted: bool | None) -> None:
-        out["seq"].append(seq)
-        out["purpose"].append(purpose)
-        out["granted"].append(granted)
-
-    for seq, updated, raw in zip(*(batch.column(c).to_pylist() for c in ("seq", "updated", "raw")),
-                                 strict=True):  # fmt: skip
-        try:
-            doc = orjson.loads(raw) if raw else None
-        except orjson.JSONDecodeError:
-            continue
-        if not isinstance(doc, dict):
-            continue
-        props = doc.get("properties")
-        if updated and isinstance(props, dict):
-            put(seq, _text(props.get("purpose")), _bool_text(_text(props.get("granted"))))
-        context = doc.get("context")
-        given = context.get("consent") if isinstance(context, dict) else None
-        if isinstance(given, dict):
-            for purpose, granted in given.items():
-                put(seq, purpose, _bool_json(granted))
-        elif isinstance(given, list):
-            for i, granted in enumerate(given):
-                put(seq, str(i), _bool_json(granted))
-    return pa.table(out, schema=_DECISION)
-
-
 def consent_rows(eng: Engine, person_id: str | None = None, after_seq: int | None = None,
                  only: Collection[str] | None = None) -> ir.Table:
     """Each person's consent per purpose (``person_id``, ``purpose``, ``granted``), on the
@@ -335,12 +271,13 @@ def consent_rows(eng: Engine, person_id: str | None = None, after_seq: int | Non
         e = e.filter(e.seq > after_seq)
     updated = (e.type == "track") & (e.event == "Consent Updated")
     e = e.filter(updated | eng.json_str(e.raw, "$.context.consent").notnull())
-    found = eng.map_batches(e.select("seq", "raw", updated=updated), consent_decisions, _DECISION,
-                            "consent_decisions")  # fmt: skip
-    found = found.filter(found.purpose.notnull() & found.granted.notnull())
-    d = found.join(e, found.seq == e.seq).select(
-        found.seq, found.purpose, found.granted, person_id=e.person,
-        ts=ibis.least(e["timestamp"], e.received_at))  # fmt: skip
+    # privacy's own reader of consent in events (purposes as privacy names them); the
+    # event's person rides in its user_id
+    src = e.select("seq", "event", "raw", user_id=e.person,
+                   anonymous_id=ibis.null().cast("string"), recorded_at=e.received_at,
+                   decided_at=ibis.least(e["timestamp"], e.received_at))  # fmt: skip
+    found = eng.map_batches(src, ledger_rows, LEDGER, "consent_decisions")
+    d = found.select("seq", "purpose", "granted", person_id=found.user_id, ts=found.decided_at)
     keys = ["person_id", "purpose"]
     last = d.group_by(keys).aggregate(by_seq=d.granted.argmax(d.seq), at=d.ts.max())
     joined = d.join(last, keys)

@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import ibis
+import orjson
 import pyarrow as pa
 
 from empatia.errors import ConsentError, ValidationError
@@ -384,25 +385,39 @@ def _decisions(event: str, doc: dict[str, Any]) -> Iterator[tuple[str, bool, str
                 yield key.lower(), granted, "consent", "context"
 
 
+def _document(raw: str | None) -> Any:
+    """An event's stored JSON, parsed (``None``: no document)."""
+    if raw is None:
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:  # what orjson refuses and json reads (NaN, huge numbers)
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return None
+
+
 def ledger_rows(batch: pa.RecordBatch | pa.Table) -> pa.Table:
     """The consent decisions in a batch of events (``seq, user_id, anonymous_id, event, raw,
     decided_at, recorded_at``): the engine's step, row by row, pure."""
-    rows = batch.to_pylist()
-    out: dict[str, list[Any]] = {name: [] for name in LEDGER.names}
-    for row in rows:
-        try:
-            doc = json.loads(row["raw"])
-        except (TypeError, ValueError):
-            continue
+    out: dict[str, list[Any]] = {k: [] for k in ("purpose", "granted", "legal_basis", "source")}
+    take: list[int] = []
+    events, raws = batch.column("event").to_pylist(), batch.column("raw").to_pylist()
+    for r, (event, raw) in enumerate(zip(events, raws, strict=True)):
+        doc = _document(raw)
         if not isinstance(doc, dict):
             continue
-        for purpose, granted, basis, source in _decisions(row["event"], doc):
-            for name, value in (("purpose", purpose), ("granted", granted), ("legal_basis", basis),
-                                ("source", source)):  # fmt: skip
-                out[name].append(value)
-            for name in ("user_id", "anonymous_id", "seq", "decided_at", "recorded_at"):
-                out[name].append(row[name])
-    return pa.table(out, schema=LEDGER)
+        for purpose, granted, basis, source in _decisions(event, doc):
+            out["purpose"].append(purpose)
+            out["granted"].append(granted)
+            out["legal_basis"].append(basis)
+            out["source"].append(source)
+            take.append(r)
+    rows = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
+    rows = rows.take(pa.array(take, pa.int64()))
+    return pa.table({f.name: out[f.name] if f.name in out else rows[f.name] for f in LEDGER},
+                    schema=LEDGER)
 
 
 def ingest_events(eng: Engine, since: int, upto: int) -> int:

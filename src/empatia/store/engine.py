@@ -245,9 +245,16 @@ class DuckDBEngine(Engine):
         else:
             self._cur = store.con.cursor()
         super().__init__(store, ibis.duckdb.from_connection(self._cur))  # type: ignore[arg-type]
+        self._tables: dict[str, ir.Table] = {}
 
     def table(self, name: str) -> ir.Table:
-        return self.con.table(name)
+        # Ibis asks DuckDB for the schema each time (a query): keep the table per name
+        if name not in self._tables:
+            self._tables[name] = self.con.table(name)
+        return self._tables[name]
+
+    def invalidate(self, table: str) -> None:
+        self._tables.pop(table, None)
 
     @contextmanager
     def store_cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
