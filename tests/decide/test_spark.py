@@ -13,7 +13,7 @@ import pytest
 
 from empatia.decide import signals
 from empatia.decide.catalogue import load_catalogue
-from empatia.decide.engine import WRITES, _now, run
+from empatia.decide.engine import WRITES, run
 from empatia.decide.refresh import refresh
 from empatia.pipeline import RunContext, run_pipeline
 from empatia.store import Store
@@ -62,7 +62,7 @@ def _decide(engine: str, session: Any = None) -> dict[str, Any]:
                       " where seq > (select max(seq) from event_persons)")
         with stage_transaction(s, "decide", WRITES) as db:
             eng = connect(db, engine, session=session)  # type: ignore[arg-type]
-            occ = signals.occasions(eng, _now(db))
+            occ = signals.occasions(eng, signals.clock(eng)[0])
             figures = run(db, catalogue=catalogue, eng=eng)
             eng.close()
         trained = _rows(s)
@@ -183,6 +183,11 @@ def _states_world(s: Store) -> None:
                   " ('p_u1', 'call_centre', 12.5), ('p_u2', 'chat', null), ('p_u3', 'fax', 3.0)")
 
 
+def _now(s: Store) -> Any:
+    with DuckDBEngine(s) as eng:
+        return signals.clock(eng)[0]
+
+
 def _states(engine: str, session: Any = None) -> dict[str, Any]:
     policy = load_catalogue().policy
     out: dict[str, Any] = {}
@@ -201,6 +206,8 @@ def _states(engine: str, session: Any = None) -> dict[str, Any]:
                       " decided_at, recorded_at) values (1, 'p_u3', 'marketing_sms', true, 'test',"
                       " $now, $now), (2, 'p_u3', 'profiling', false, 'test', $now, $now)",
                       {"now": now})  # privacy's view from now on  # fmt: skip
+        eng.invalidate("consent_ledger")
+        eng.invalidate("consent_current")
         out["ledger"] = signals.person_states(s, now, policy, buys, eng=eng)
         eng.close()
     return out

@@ -66,12 +66,6 @@ class Trained:
     steps: dict[str, float] = field(default_factory=dict)  # seconds per step
 
 
-def _now(store: Store) -> datetime:
-    """'Now' for a batch: the latest event (so a replayed or demo world decides at its end)."""
-    row = store.con.execute('select max("timestamp") from events').fetchone()
-    return row[0] if row and row[0] else datetime.now(UTC)
-
-
 def make_model(weights: dict[str, float] | None = None, factors: int = 64) -> Hybrid:
     return Hybrid(
         weights or DEFAULT_WEIGHTS,
@@ -207,10 +201,10 @@ def fit(store: Store, *, weights: dict[str, float] | None = None, factors: int =
     """
     t0 = time.perf_counter()
     catalogue = catalogue or load_catalogue()
-    now = now or _now(store)
     steps: dict[str, float] = {}
-    seq = signals.last_seq(store)
     with DuckDBEngine(store) if eng is None else nullcontext(eng) as on:
+        latest, seq = signals.clock(on)
+        now = now or latest
         buys = signals.occasions(on, now)
         steps["read purchases"] = time.perf_counter() - t0
         states = signals.person_states(store, now, catalogue.policy, buys, eng=on)
@@ -414,11 +408,12 @@ def _run(store: Any, eng: Engine, catalogue: Catalogue, export: Path | None,
         export_decisions(eng, export)
     items = f.model.data.n_items if f.model is not None else 0
     cold_start = sum(1 for u in people.column("user").to_pylist() if u < 0)
-    with store.write() as cur:  # bookkeeping: when the model was trained
-        cur.execute("insert into decide_runs (trained_at, persons, items, train_s, decide_s,"
-                    " weights, ran_at) values (?, ?, ?, ?, ?, ?, now())",
-                    [f.as_of, people.num_rows, items, train_s, decide_s,
-                     orjson.dumps(DEFAULT_WEIGHTS).decode()])  # fmt: skip
+    eng.write_arrow(pa.table({  # bookkeeping: when the model was trained
+        "trained_at": pa.array([f.as_of], _TS), "persons": [people.num_rows], "items": [items],
+        "train_s": [train_s], "decide_s": [decide_s],
+        "weights": [orjson.dumps(DEFAULT_WEIGHTS).decode()],
+        "ran_at": pa.array([datetime.now(UTC)], _TS),
+    }), "decide_runs", replace=False)  # fmt: skip
     return {"decisions": n, "cold_start": cold_start, "items": items,
             "train_s": round(train_s, 2), "decide_s": round(decide_s, 2), **kinds}
 

@@ -17,7 +17,7 @@ model gave them (new people get the cold-start candidates, as training would).
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -26,46 +26,45 @@ import pyarrow as pa
 
 from empatia.decide import signals
 from empatia.decide.catalogue import Catalogue, DecideSettings
-from empatia.decide.engine import DECIDED, WRITES, _now, action_counts, decided_rows, write_decided
+from empatia.decide.engine import DECIDED, WRITES, action_counts, decided_rows, write_decided
 from empatia.decide.policy import Candidate
 from empatia.store import Store
-from empatia.store.engine import DuckDBEngine, Engine
+from empatia.store.engine import DuckDBEngine, Engine, union
 from empatia.store.scoped import StageStore, stage_transaction
 
-def _one(store: Store, sql: str, args: list[Any] | None = None) -> Any:
-    row = store.con.execute(sql, args or []).fetchone()
-    return row[0] if row else None
-
-
-def retrain_reason(store: Store, settings: DecideSettings, *, full: bool = False) -> str | None:
+def retrain_reason(eng: Engine, settings: DecideSettings, *, full: bool = False) -> str | None:
     """Why the model must be trained on this run (``None``: refresh the changed people)."""
     if full:
         return "full"
-    age = _one(store, "select now() - max(ran_at) from decide_runs")
-    trained_seq = _one(store, "select min(seq) from decide_inputs")
-    if age is None or trained_seq is None:
+    runs, inputs = eng.table("decide_runs"), eng.table("decide_inputs")
+    ran = eng.to_arrow(runs.aggregate(at=runs.ran_at.max())).column("at")[0].as_py()
+    trained_seq = eng.to_arrow(inputs.aggregate(s=inputs.seq.min())).column("s")[0].as_py()
+    if ran is None or trained_seq is None:
         return "no model yet"
     days = settings.retrain_days
-    if age > timedelta(days=days):
+    if datetime.now(UTC) - (ran if ran.tzinfo else ran.replace(tzinfo=UTC)) > timedelta(days=days):
         return f"model older than {days:g} days"
-    orders = int(_one(store, "select count(*) from events where seq > ? and type = 'track'"
-                             " and event = ?", [trained_seq, signals.ORDER_EVENT]) or 0)  # fmt: skip
+    ev = eng.table("events")
+    orders = eng.count(ev.filter((ev.seq > trained_seq) & (ev.type == "track")
+                                 & (ev.event == signals.ORDER_EVENT)))  # fmt: skip
     limit = settings.retrain_orders
     if orders >= limit:
         return f"{orders} new orders"
     return None
 
 
-def changed_people(store: Store) -> list[str]:
+def changed_people(eng: Engine) -> list[str]:
     """People with events newer than their last decision, or entering/leaving special care."""
-    since = int(_one(store, "select coalesce(max(seq), 0) from decide_inputs") or 0)
-    parts = ["select person_id from event_persons where seq > ?"]
-    if store.table_exists("care_list"):
-        parts.append("select person_id from care_list")
-    parts.append("select person_id from decide_inputs"
-                 " where json_extract_string(state, '$.special_care') = 'true'")  # fmt: skip
-    rows = store.con.execute(" union ".join(parts), [since]).fetchall()
-    return sorted(r[0] for r in rows if r[0] is not None)
+    inputs = eng.table("decide_inputs")
+    since = eng.to_arrow(inputs.aggregate(s=inputs.seq.max())).column("s")[0].as_py() or 0
+    ep = eng.table("event_persons")
+    cared = eng.json_str(inputs.state.cast("string"), "$.special_care") == "true"
+    parts = [ep.filter(ep.seq > since).select("person_id"),
+             inputs.filter(cared).select("person_id")]  # fmt: skip
+    if eng.has("care_list"):
+        parts.append(eng.table("care_list").select("person_id"))
+    people = eng.to_arrow(union(*parts, distinct=True)).column("person_id").to_pylist()
+    return sorted(p for p in people if p is not None)
 
 
 def refresh(store: Store | StageStore, people: list[str], catalogue: Catalogue,
@@ -86,8 +85,7 @@ def refresh(store: Store | StageStore, people: list[str], catalogue: Catalogue,
 
 def _refresh(store: Any, eng: Engine, people: list[str], catalogue: Catalogue) -> dict[str, Any]:
     t0 = time.perf_counter()
-    now = _now(store)
-    seq = signals.last_seq(store)
+    now, seq = signals.clock(eng)
     states = signals.person_states(
         store, now, catalogue.policy, signals.occasions(eng, now, only=people), only=people,
         eng=eng)

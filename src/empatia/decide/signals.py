@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cache
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -201,10 +201,24 @@ def _threats(escalation: str | None) -> list[str] | None:
     return [c for c in cues if c in ESCALATION_KINDS]
 
 
+#: The other stages' tables decide reads when they are there.
+_OPTIONAL = ("profiles", "event_persons", "text_analysis", "experience_journeys",
+             "journey_unresolved", "care_list", "decision_log", "consent_current",
+             "consent_ledger")  # fmt: skip
+
+
 def _store_tables(eng: Engine) -> set[str]:
-    """The store's tables and views (each stage's table is optional)."""
-    with eng.store.read() as cur:
-        return {r[0] for r in cur.execute("select table_name from information_schema.tables").fetchall()}
+    """Which of the other stages' tables the store has (each one is optional)."""
+    return {t for t in _OPTIONAL if eng.has(t)}
+
+
+def clock(eng: Engine) -> tuple[datetime, int]:
+    """'Now' for a batch — the latest event, so a replayed or demo world decides at its end
+    (the wall clock while there is none) — and the newest event's ``seq`` (0: none)."""
+    ev = eng.table("events")
+    row = eng.to_arrow(ev.aggregate(ts=ev["timestamp"].max(), seq=ev.seq.max())).to_pylist()[0]
+    now = _utc(row["ts"]).to_pydatetime() if row["ts"] is not None else datetime.now(UTC)
+    return now, int(row["seq"] or 0)
 
 
 def _people(eng: Engine, tables: set[str]) -> list[str]:
@@ -257,7 +271,8 @@ def consent_rows(eng: Engine, person_id: str | None = None, after_seq: int | Non
     ``context.consent`` — where a grant holds only when it is the latest decision both by
     arrival (seq) and by when it was made (clamped to arrival), privacy's rule."""
     tables = _store_tables(eng)
-    if "consent_current" in tables and _ledger_filled(eng.store):
+    if "consent_current" in tables and "consent_ledger" in tables \
+            and eng.count(eng.table("consent_ledger").limit(1)):  # privacy has filled it
         c = eng.table("consent_current")
         if person_id:
             c = c.filter(c.person_id == person_id)
@@ -561,8 +576,3 @@ def _ledger_filled(store: Store) -> bool:
         return False
     with store.read() as cur:
         return cur.execute("select exists(select 1 from consent_ledger)").fetchone()[0]  # type: ignore[index]
-
-
-def last_seq(store: Store) -> int:
-    row = store.con.execute("select max(seq) from events").fetchone()
-    return int(row[0]) if row and row[0] is not None else 0

@@ -40,9 +40,9 @@ class DecideStage:
         catalogue = load_catalogue(settings.actions_file)
         eng, close = engine_for(ctx)  # the model steps run where the engine runs
         try:
-            reason = retrain_reason(store, settings, full=ctx.full)
+            reason = retrain_reason(eng, settings, full=ctx.full)
             if reason is None:
-                people = changed_people(store)
+                people = changed_people(eng)
                 if len(people) <= settings.refresh_max:
                     figures = refresh(store, people, catalogue, eng=eng)
                     if export:
