@@ -254,16 +254,15 @@ def run_emotion(
     try:
         figures = analyze_pending(con, eng, analyzer, model, progress, redact=redact)
         figures.update(rebuild_aggregates(eng))
+        ta = eng.table("text_analysis")
+        other = eng.count(ta.filter(ta.analyzer != analyzer.key))
     finally:
         if own:
             eng.close()
-    row = con.execute(
-        "select count(*) from text_analysis where analyzer <> ?", [analyzer.key]
-    ).fetchone()
-    if row and row[0]:
-        figures["other_analyzer"] = int(row[0])  # kept as they are until a reanalysis
+    if other:
+        figures["other_analyzer"] = other  # kept as they are until a reanalysis
         log.warning("emotion: %d texts were analysed by another analyzer; run "
-                    "`empatia emotion reanalyze` to redo them with %s", row[0], analyzer.key)  # fmt: skip
+                    "`empatia emotion reanalyze` to redo them with %s", other, analyzer.key)  # fmt: skip
     return figures
 
 

@@ -275,7 +275,7 @@ def update_journeys(
     finally:
         eng.drop_temp(cases)
     _age(eng)
-    return _counts(con) | {"cases_rebuilt": n_cases}
+    return _counts(eng) | {"cases_rebuilt": n_cases}
 
 
 def _age(eng: Engine) -> None:
@@ -289,11 +289,10 @@ def _age(eng: Engine) -> None:
     eng.drop_temp(aged)
 
 
-def _counts(con: Any) -> dict[str, int]:
-    rows = con.execute(
-        "select count(*), count(*) filter (where succeeded_but_hurt) from experience_journeys"
-    ).fetchall()
-    return {"service_journeys": int(rows[0][0]), "succeeded_but_hurt": int(rows[0][1])}
+def _counts(eng: Engine) -> dict[str, int]:
+    j = eng.table("experience_journeys")
+    row = eng.to_arrow(j.aggregate(n=j.count(), hurt=j.count(where=j.succeeded_but_hurt))).to_pylist()[0]
+    return {"service_journeys": int(row["n"]), "succeeded_but_hurt": int(row["hurt"])}
 
 
 def _effort(contacts: Any, live_wait: Any, switches: Any, transfers: Any, repeat: Any) -> Any:
@@ -310,7 +309,7 @@ def build_journeys(eng: Engine, con: Any, cfg: ExperienceConfig) -> dict[str, in
     """Rebuild ``experience_journeys`` (in the caller's transaction); return counts
     (journeys, succeeded_but_hurt)."""
     eng.write(journeys_rows(eng, cfg, eng.has("text_analysis")), "experience_journeys")
-    return _counts(con)
+    return _counts(eng)
 
 
 def _judge(df: Any, cfg: ExperienceConfig) -> Any:

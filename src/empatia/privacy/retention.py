@@ -129,8 +129,11 @@ def for_settings(settings: Settings | PrivacySettings, path: str | Path | None =
     return load_policies(path or privacy.retention_file, privacy.retention)
 
 
-def _cutoff(con: duckdb.DuckDBPyConnection, p: Policy) -> datetime:
-    return con.execute(f"select now() - interval '{p.keep}'").fetchone()[0]  # type: ignore[index,no-any-return]
+def _cutoff(p: Policy) -> datetime:
+    """Now less the policy's duration (a DuckDB interval, read as :func:`_policy` checked it;
+    DuckDB here as a library, not the store)."""
+    with duckdb.connect() as con:
+        return con.execute("select now() - ?::interval", [p.keep]).fetchone()[0]  # type: ignore[index,no-any-return]
 
 
 def count_new_expired(
@@ -143,7 +146,7 @@ def count_new_expired(
         return 0, None
     row = con.execute(
         f"select count(*) from events where seq > ? and {q(p.column)} < ?",
-        [since_seq, _cutoff(con, p)],
+        [since_seq, _cutoff(p)],
     ).fetchone()
     return (int(row[0]) if row else 0), p.keep
 
@@ -227,7 +230,7 @@ def _apply(
     seen = _seen(con)
     upto = int(con.execute("select coalesce(max(seq), 0) from events").fetchone()[0])  # type: ignore[index]
     for p in (p for p in policies if _check(p, all_tables)):
-        cutoff = _cutoff(con, p)
+        cutoff = _cutoff(p)
         res = RetentionResult(p.table, p.column, p.keep, cutoff, 0)
         derived = (
             [t for t, c in all_tables.items()

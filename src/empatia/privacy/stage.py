@@ -38,22 +38,20 @@ def read_consent(store: Store, *, full: bool = False, eng: Engine | None = None)
     """Consent decisions from events not read yet (all of them with ``full``), read on
     ``eng`` (default: the store's own DuckDB)."""
     since = 0 if full else int(_state(store, _CURSOR))
-    row = store.con.execute("select coalesce(max(seq), 0) from events").fetchone()
-    upto = int(row[0]) if row else 0
-    n = 0
     with nullcontext(eng) if eng is not None else DuckDBEngine(store) as on:
+        ev = on.table("events")
+        upto = int(on.to_arrow(ev.aggregate(s=ev.seq.max())).column("s")[0].as_py() or 0)
+        n = 0
         if full:  # decisions read from events are read again; those given through the API stay
             ledger = on.table("consent_ledger")
             on.delete("consent_ledger", ledger.filter(ledger.seq.notnull()), ["seq"])
         if upto > since:
             n = consent.ingest_events(on, since, upto)
-    requests = store.con.execute(
-        "select count(*) from events where seq > ? and seq <= ? and event = 'Subject Request'",
-        [since, upto],
-    ).fetchone()
-    if requests and requests[0]:
+        requests = on.count(ev.filter((ev.seq > since) & (ev.seq <= upto)
+                                      & (ev.event == "Subject Request")))  # fmt: skip
+    if requests:
         # Requests are not executed automatically: an operator confirms who asked.
-        audit.log(store, "stage", "request", None, f"{requests[0]} subject request event(s)")
+        audit.log(store, "stage", "request", None, f"{requests} subject request event(s)")
     _set_state(store, _CURSOR, str(upto))
     return n
 

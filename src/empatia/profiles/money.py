@@ -22,12 +22,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from empatia.errors import NotFoundError, ValidationError
 from empatia.store import Store
+
+if TYPE_CHECKING:
+    from empatia.store.engine import Engine
 
 #: An ISO 4217 code: three capital letters.
 CODE = re.compile(r"^[A-Z]{3}$")
@@ -166,28 +171,30 @@ def list_rates(store: Store) -> list[dict[str, Any]]:
             for b, c, n, f, t, r in rows]  # fmt: skip
 
 
-def daily_rates(store: Store, base: str, first_day: int, last_day: int) -> pa.Table:
+def daily_rates(eng: Engine, base: str, first_day: int, last_day: int) -> pa.Table:
     """``(currency, day, rate, rate_date)`` for every day (days since 1970) in the range.
 
     Each day carries the rate of that day or the latest one before it; days before a
-    currency's first rate have no row, so amounts on them stay unconverted.
+    currency's first rate have no row, so amounts on them stay unconverted. The rates (a few
+    per currency and day) are read on the engine and spread over the days here.
     """
-    with store.read() as cur:
-        return cur.sql(
-            """
-            with r as (
-                select currency, day as rate_date, rate,
-                       lead(day) over (partition by currency order by day) as next_day
-                from exchange_rates where base = ?
-            )
-            select r.currency, d.day::bigint as day, r.rate, r.rate_date
-            from r, range(
-                greatest(epoch(r.rate_date)::bigint // 86400, ?::bigint),
-                least(coalesce(epoch(r.next_day)::bigint // 86400, ?::bigint + 1), ?::bigint + 1)
-            ) d(day)
-            """,
-            params=[base, first_day, last_day, last_day],
-        ).to_arrow_table()
+    r = eng.table("exchange_rates")
+    data = eng.to_arrow(r.filter(r.base == base).select("currency", "day", "rate")
+                        .order_by(["currency", "day"]))  # fmt: skip
+    cur = data.column("currency")
+    days = data.column("day").cast(pa.int32()).to_numpy().astype(np.int64)
+    same = np.zeros(len(days), dtype=bool)  # the next row is the same currency's next rate
+    if len(days) > 1:
+        same[:-1] = pc.equal(cur.slice(0, len(days) - 1), cur.slice(1)).to_numpy(zero_copy_only=False)
+    upto = np.where(same, np.roll(days, -1), last_day + 1)  # a rate holds until the next one
+    lo, hi = np.maximum(days, first_day), np.minimum(upto, last_day + 1)
+    n = np.clip(hi - lo, 0, None)
+    rows = np.repeat(np.arange(len(days)), n)
+    day = lo[rows] + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
+    take = pa.array(rows, pa.int64())
+    return pa.table({"currency": cur.take(take), "day": pa.array(day, pa.int64()),
+                     "rate": data.column("rate").take(take),
+                     "rate_date": data.column("day").take(take)})  # fmt: skip
 
 
 def rates_fingerprint(store: Store, base: str) -> str:
