@@ -160,3 +160,24 @@ def test_a_case_two_people_share_equally_belongs_to_the_one_who_opened_it(tmp_pa
         STAGE.run(RunContext(ws))
         rows = ws.store.con.execute("select case_id, person_id from experience_journeys").fetchall()
     assert rows == [("C1", "zz-opener")]
+
+
+def test_the_opener_is_who_wrote_first_in_time_not_whose_events_were_stored_first(
+    tmp_path: Path,
+) -> None:
+    """Events arrive in any order (a call centre's export imported before the chat log): the
+    case still belongs to the person whose event came first in time."""
+    case = {"case_id": "C1", "topic": "billing", "channel": "chat"}
+    with Workspace(db=tmp_path / "w.duckdb") as ws:
+        add_events(ws.store, [  # stored first, but two days after the case was opened
+            ev(user="aa-caller", event="Support Contact", day=3, properties=case),
+            ev(user="aa-caller", event="Support Contact", day=4, properties=case),
+        ])  # fmt: skip
+        add_events(ws.store, [
+            ev(user="zz-opener", event="Case Opened", day=1, properties=case),
+            ev(user="zz-opener", event="Case Resolved", day=5, properties=case),
+        ])  # fmt: skip
+        ws.store.con.execute("insert into event_persons select seq, user_id from events")
+        STAGE.run(RunContext(ws))
+        rows = ws.store.con.execute("select case_id, person_id from experience_journeys").fetchall()
+    assert rows == [("C1", "zz-opener")]

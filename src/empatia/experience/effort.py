@@ -97,9 +97,10 @@ def _switches(e: ir.Table) -> ir.Table:
 
 def _owner(e: ir.Table) -> ir.Table:
     """A case's person: the one with most of its events; on a tie, the one who opened it
-    (the earliest event)."""
-    n = e.group_by(["case_id", "person_id"]).aggregate(n=e.count(), first=e.seq.min())
-    n = n.mutate(r=ibis.row_number().over(group_by=n.case_id, order_by=[n.n.desc(), n.first]))
+    (the earliest event in time: events arrive in any order, so not the first stored)."""
+    n = e.group_by(["case_id", "person_id"]).aggregate(n=e.count(), at=e.ts.min(), first=e.seq.min())
+    n = n.mutate(r=ibis.row_number().over(group_by=n.case_id,
+                                          order_by=[n.n.desc(), n.at, n.first]))  # fmt: skip
     return n.filter(n.r == 0).select("case_id", "person_id")
 
 
