@@ -284,13 +284,15 @@ WRITES = ("decide_inputs", "decide_runs", "decisions")
 
 
 def decided_rows(pids: list[str], cands: list[list[Candidate]], states: list[dict[str, Any]],
-                 cold: list[bool], catalogue: Catalogue, as_of: datetime, seq: int) -> pa.Table:
-    """Each person's decision from their candidates and state, as rows of :data:`DECIDED`."""
+                 cold: list[bool], catalogue: Catalogue, as_of: datetime, seq: int,
+                 state_json: list[str] | None = None) -> pa.Table:
+    """Each person's decision from their candidates and state, as rows of :data:`DECIDED`
+    (``state_json``: the states as JSON already)."""
     decisions = [choose(PersonState.from_dict(st), c, catalogue, None, as_of)
                  for st, c in zip(states, cands, strict=True)]  # fmt: skip
     cols = decision_columns(decisions)
     cols.update(person_id=pids, candidates=[orjson.dumps(c).decode() for c in cands],
-                state=[orjson.dumps(st).decode() for st in states], cold_start=cold,
+                state=state_json or [orjson.dumps(st).decode() for st in states], cold_start=cold,
                 computed_at=[as_of] * len(pids), seq=[seq] * len(pids))  # fmt: skip
     return pa.table({f.name: pa.array(cols[f.name], f.type) for f in DECIDED}, schema=DECIDED)
 
@@ -303,14 +305,15 @@ def decide_batch(model: Hybrid | None, fallback: list[Candidate], catalogue: Cat
     Pure: on Spark it runs on the executors, with the model shipped in the partial."""
     pids = [str(p) for p in batch.column("person_id").to_pylist()]
     users = np.asarray(batch.column("user").to_numpy(zero_copy_only=False), dtype=np.int64)
-    states = [orjson.loads(s) for s in batch.column("state").to_pylist()]
+    texts = batch.column("state").to_pylist()
+    states = [orjson.loads(s) for s in texts]
     cands: list[list[Candidate]] = [fallback] * len(pids)
     known = np.flatnonzero(users >= 0)
     if model is not None and len(known):
         for r, lst in zip(known, candidates_for(model, users[known]), strict=True):
             cands[r] = lst
     cold = [bool(u < 0) for u in users]
-    return decided_rows(pids, cands, states, cold, catalogue, as_of, seq)
+    return decided_rows(pids, cands, states, cold, catalogue, as_of, seq, texts)
 
 
 def write_decided(eng: Engine, decided: ir.Table, *, where: str | None = None) -> int:
