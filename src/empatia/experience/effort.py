@@ -293,7 +293,8 @@ def _age(eng: Engine) -> None:
 def _counts(eng: Engine) -> dict[str, int]:
     j = eng.table("experience_journeys")
     row = eng.to_arrow(j.aggregate(n=j.count(), hurt=j.count(where=j.succeeded_but_hurt))).to_pylist()[0]
-    return {"service_journeys": int(row["n"]), "succeeded_but_hurt": int(row["hurt"])}
+    # a filtered count of no rows is NULL on Spark
+    return {"service_journeys": int(row["n"] or 0), "succeeded_but_hurt": int(row["hurt"] or 0)}
 
 
 def _effort(contacts: Any, live_wait: Any, switches: Any, transfers: Any, repeat: Any) -> Any:
