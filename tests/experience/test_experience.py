@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -145,20 +146,26 @@ def test_csat_interval_contains_the_share(scores: list[int]) -> None:
     assert s.ci_low <= s.score <= s.ci_high
 
 
+def _case_owner(tmp_path: Path, *imports: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Each import's events in turn (each person their own), experience run: case → person."""
+    with Workspace(db=tmp_path / "w.duckdb") as ws:
+        for events in imports:
+            add_events(ws.store, events)
+        ws.store.con.execute("insert into event_persons select seq, user_id from events")
+        STAGE.run(RunContext(ws))
+        return ws.store.con.execute("select case_id, person_id from experience_journeys").fetchall()
+
+
 def test_a_case_two_people_share_equally_belongs_to_the_one_who_opened_it(tmp_path: Path) -> None:
     """Identity left two records of one household apart; each wrote twice in the same case:
     the case is the person's who opened it, whatever their ids."""
     case = {"case_id": "C1", "topic": "billing", "channel": "chat"}
-    with Workspace(db=tmp_path / "w.duckdb") as ws:
-        add_events(ws.store, [
-            ev(user="zz-opener", event="Case Opened", day=1, properties=case),
-            ev(user="aa-partner", event="Support Contact", day=2, properties=case),
-            ev(user="zz-opener", event="Support Contact", day=3, properties=case),
-            ev(user="aa-partner", event="Case Resolved", day=4, properties=case),
-        ])  # fmt: skip
-        ws.store.con.execute("insert into event_persons select seq, user_id from events")
-        STAGE.run(RunContext(ws))
-        rows = ws.store.con.execute("select case_id, person_id from experience_journeys").fetchall()
+    rows = _case_owner(tmp_path, [
+        ev(user="zz-opener", event="Case Opened", day=1, properties=case),
+        ev(user="aa-partner", event="Support Contact", day=2, properties=case),
+        ev(user="zz-opener", event="Support Contact", day=3, properties=case),
+        ev(user="aa-partner", event="Case Resolved", day=4, properties=case),
+    ])  # fmt: skip
     assert rows == [("C1", "zz-opener")]
 
 
@@ -168,16 +175,11 @@ def test_the_opener_is_who_wrote_first_in_time_not_whose_events_were_stored_firs
     """Events arrive in any order (a call centre's export imported before the chat log): the
     case still belongs to the person whose event came first in time."""
     case = {"case_id": "C1", "topic": "billing", "channel": "chat"}
-    with Workspace(db=tmp_path / "w.duckdb") as ws:
-        add_events(ws.store, [  # stored first, but two days after the case was opened
-            ev(user="aa-caller", event="Support Contact", day=3, properties=case),
-            ev(user="aa-caller", event="Support Contact", day=4, properties=case),
-        ])  # fmt: skip
-        add_events(ws.store, [
-            ev(user="zz-opener", event="Case Opened", day=1, properties=case),
-            ev(user="zz-opener", event="Case Resolved", day=5, properties=case),
-        ])  # fmt: skip
-        ws.store.con.execute("insert into event_persons select seq, user_id from events")
-        STAGE.run(RunContext(ws))
-        rows = ws.store.con.execute("select case_id, person_id from experience_journeys").fetchall()
+    rows = _case_owner(tmp_path, [  # stored first, but two days after the case was opened
+        ev(user="aa-caller", event="Support Contact", day=3, properties=case),
+        ev(user="aa-caller", event="Support Contact", day=4, properties=case),
+    ], [
+        ev(user="zz-opener", event="Case Opened", day=1, properties=case),
+        ev(user="zz-opener", event="Case Resolved", day=5, properties=case),
+    ])  # fmt: skip
     assert rows == [("C1", "zz-opener")]
