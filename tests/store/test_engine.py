@@ -114,3 +114,32 @@ def test_a_model_step_runs_in_sparks_python_workers_with_the_same_rows(spark_ses
         spark_rows = _mapped_words(eng)
     with Store(":memory:") as store, connect(store) as eng:
         assert spark_rows == _mapped_words(eng)
+
+
+# -- Engine.update: a few columns of matching rows, in place ------------------------------
+def _updated(store: Store, eng: Any) -> list[tuple[Any, ...]]:
+    store.con.execute("create table t (k varchar, a bigint, b varchar, c double)")
+    store.con.execute("insert into t values ('k1', 1, 'x', 0.5), ('k2', 2, 'y', 1.5),"
+                      " ('k3', 3, null, 2.5), (null, 4, 'w', 3.5)")  # fmt: skip
+    eng.invalidate("t")
+    rows = eng.from_arrow(pa.table({"k": ["k1", "k3", "kx"], "a": [10, 30, 99],
+                                    "b": [None, "z", "q"]}), "changes")  # fmt: skip
+    eng.update("t", rows, "k")
+    return store.con.execute("select k, a, b, c from t order by a").fetchall()  # type: ignore[no-any-return]
+
+
+_UPDATED = [("k2", 2, "y", 1.5), (None, 4, "w", 3.5), ("k1", 10, None, 0.5), ("k3", 30, "z", 2.5)]
+
+
+def test_an_update_sets_the_named_columns_of_the_matching_rows_only() -> None:
+    # a null is a value to set; a key the table lacks adds nothing; other columns stay
+    with Store(":memory:") as store, connect(store) as eng:
+        assert _updated(store, eng) == _UPDATED
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("EMPATIA_SPARK_TESTS"), reason="set EMPATIA_SPARK_TESTS=1")
+def test_an_update_on_spark_leaves_the_same_rows(spark_session: Any) -> None:
+    with Store(":memory:") as store, connect(store, "spark", session=spark_session) as eng:
+        assert _updated(store, eng) == _UPDATED

@@ -72,7 +72,8 @@ MODEL = pa.schema([("name", pa.string()), ("value", pa.float64()), ("prior", pa.
                    ("people", pa.int64()), ("cutoff", pa.timestamp("us", tz="UTC")),
                    ("fitted_at", pa.timestamp("us", tz="UTC")), ("settings", pa.string())])  # fmt: skip
 #: The rows of :func:`score`.
-SCORED = pa.schema([("person_id", pa.string()), ("p_active", pa.float64()),
+SCORED = pa.schema([("person_id", pa.string()), ("p_alive", pa.float64()),
+                    ("as_of", pa.timestamp("us", tz="UTC")), ("p_active", pa.float64()),
                     ("drivers", pa.string()), ("driver", pa.string())])  # fmt: skip
 
 
@@ -310,7 +311,8 @@ def score(batch: pa.RecordBatch, weights: dict[str, float], base: dict[str, floa
     :func:`~empatia.experience.activity.drivers_expr`: ``p_active``, the chance that the
     person is still around (the rhythm's with ``base``, else the purchase model's
     ``p_alive``) moved in log-odds by each driver's value times its weight; the drivers that
-    lowered it (and the quiet spell), strongest first, and the strongest in words."""
+    lowered it (and the quiet spell), strongest first, and the strongest in words; with the
+    row's ``p_alive`` and ``as_of``, which are stored beside them."""
     p_alive = np.array(batch.column("p_alive").to_pylist(), dtype=float)  # null: nan
     p0 = p_alive
     if base is not None:
@@ -341,6 +343,8 @@ def score(batch: pa.RecordBatch, weights: dict[str, float], base: dict[str, floa
     p_active = 1 / (1 + np.exp(-(np.log(p / (1 - p)) - total)))
     return pa.table({
         "person_id": batch.column("person_id"),
+        "p_alive": batch.column("p_alive"),
+        "as_of": batch.column("as_of"),
         "p_active": pa.array(p_active, pa.float64(), mask=np.isnan(p_alive)),
         "drivers": pa.array(codes, pa.string()),
         "driver": pa.array(words, pa.string()),
@@ -354,19 +358,14 @@ def refresh(eng: Engine, cfg: ExperienceConfig, *, texts: bool, p_alive: bool) -
     ``texts``: the store has ``text_analysis``; ``p_alive``: its profiles have ``p_alive``."""
     model, how = current(eng, cfg, texts)
     weights = model.weights if model is not None else default_weights(cfg)
-    d = eng.materialize(drivers_expr(eng, cfg, p_alive=p_alive), "activity_drivers")
     step = partial(score, weights=weights, base=model.base if model is not None else None)
-    scored = eng.map_batches(d, step, SCORED, "activity_scored")
-    a = eng.table("experience_activity").drop("p_alive", "p_active", "drivers", "driver", "as_of")
-    a = a.left_join(d.select("person_id", "p_alive", "as_of"), "person_id").drop("person_id_right")
-    a = a.left_join(scored, "person_id").drop("person_id_right")
-    out = eng.materialize(a, "activity_out")  # it replaces the table it was read from
+    scored = eng.map_batches(drivers_expr(eng, cfg, p_alive=p_alive), step, SCORED, "activity_scored")
     try:
-        eng.write(out, "experience_activity")
-        row = _rows(eng, out.aggregate(n=out.p_active.count(),
-                                       low=out.p_active.count(where=out.p_active < out.p_alive - 1e-9)))  # fmt: skip
+        eng.update("experience_activity", scored, "person_id")
+        row = _rows(eng, scored.aggregate(
+            n=scored.p_active.count(),
+            low=scored.p_active.count(where=scored.p_active < scored.p_alive - 1e-9)))  # fmt: skip
     finally:
-        for t in (out, scored, d):
-            eng.drop_temp(t)
+        eng.drop_temp(scored)
     return {"still_active": int(row[0]["n"]), "still_active_lowered": int(row[0]["low"]),
             "still_active_weights": how}  # fmt: skip

@@ -149,6 +149,23 @@ class Engine:
         self.invalidate(table)
         return n
 
+    def update(self, table: str, rows: ir.Table, key: str) -> None:
+        """Set, on the rows of the store table ``table`` whose ``key`` equals a row of
+        ``rows``, the other columns of ``rows`` (one row of ``rows`` per key). Columns
+        ``rows`` does not name keep their values; rows it does not match are left alone.
+
+        Here: the table is read, joined and written whole; the DuckDB engine updates in place."""
+        cols = [c for c in rows.columns if c != key]
+        t = self.table(table)
+        j = t.left_join(rows.mutate(_emp_hit=ibis.literal(True)), key, rname="{name}_new")
+        out = j.select(*(ibis.ifelse(j._emp_hit.notnull(), j[f"{c}_new"], j[c]).name(c)
+                         if c in cols else j[c] for c in t.columns))  # fmt: skip
+        done = self.materialize(out, "update")  # it replaces the table it was read from
+        try:
+            self.write(done, table)
+        finally:
+            self.drop_temp(done)
+
     def transaction(self) -> AbstractContextManager[Any]:
         """Several writes as one: inside a stage they join its transaction anyway; on the
         store's DuckDB outside one, they commit together or not at all."""
@@ -303,6 +320,17 @@ class DuckDBEngine(Engine):
                 cur.execute(f"delete from {table}" + (f" where {where}" if where else ""))
             row = cur.execute(f"insert into {table} by name {sql}").fetchone()
         return int(row[0]) if row else 0
+
+    def update(self, table: str, rows: ir.Table, key: str) -> None:
+        # Same database: one UPDATE … FROM, columns written in place.
+        cols = [c for c in rows.columns if c != key]
+        sets = ", ".join(f'"{c}" = _u."{c}"' for c in cols)
+        sql = (f'update {table} as _t set {sets} from ({self.con.compile(rows)}) as _u'
+               f' where _t."{key}" = _u."{key}"')  # fmt: skip
+        if isinstance(self.store, StageStore):
+            self.store.check(f"update {table} set {key} = {key}")
+        with self.transaction():
+            self._cur.execute(sql)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
