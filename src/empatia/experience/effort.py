@@ -163,14 +163,15 @@ def after_expr(eng: Engine, cases: ir.Table, cfg: ExperienceConfig) -> ir.Table:
     """Per case of ``cases`` (``case_id, person_id, last_at, as_of``): did the person buy
     again, leave, or complain publicly within ``after_days``?"""
     ev = eng.table("events")
-    prop = partial(_prop, eng, ev.raw)
     people = cases.select("person_id").distinct()
-    act = ev.filter(ev.type.isin(("page", "screen")) | ev.event.isin(_AFTER_EVENTS)).select(
-        "seq", "event", "timestamp", public=prop("public").try_cast("boolean").fill_null(False),
-        rating=prop("rating").try_cast("float64"),
-    ).join(eng.table("event_persons").select("seq", "person_id").semi_join(people, "person_id"),
-           "seq")  # fmt: skip
-    public = (act.event == "Review Submitted") & act.public & (act.rating <= 2)
+    act = ev.filter(ev.type.isin(("page", "screen")) | ev.event.isin(_AFTER_EVENTS)).join(
+        eng.table("event_persons").select("seq", "person_id").semi_join(people, "person_id"),
+        "seq")  # fmt: skip
+    # the people's events first, then a review's JSON, read for reviews only
+    prop = partial(_prop, eng, act.raw)
+    public = ibis.ifelse(act.event == "Review Submitted",
+                         prop("public").try_cast("boolean").fill_null(False)
+                         & (prop("rating").try_cast("float64") <= 2), False)  # fmt: skip
     act = act.select("person_id", a_ts=act["timestamp"], bought=act.event == "Order Completed",
                      public_bad=public)  # fmt: skip
     days = float(cfg.after_days)
