@@ -166,26 +166,16 @@ def event_traits(eng: Engine, persons: ir.Table | None = None) -> ir.Table:
     if persons is not None:
         ep = ep.semi_join(persons, "person_id")
     e = ev.join(ep, "seq")
-    top = eng.json_str(e.raw, "$.traits").notnull()
-    e = e.filter(top | eng.json_str(e.raw, "$.context.traits").notnull()).mutate(top=top)
-    parts = []
+    # the traits object once (``traits``, else ``context.traits``), then each trait in it
+    tr = ibis.coalesce(eng.json_str(e.raw, "$.traits"), eng.json_str(e.raw, "$.context.traits"))
+    e = e.select("person_id", "seq", tr=tr).filter(_.tr.notnull())
+    latest = {}
     for trait in INFLUENCE_TRAITS:
-        value = ibis.cases(
-            (e.top, eng.json_str(e.raw, f"$.traits.{trait}")),
-            else_=eng.json_str(e.raw, f"$.context.traits.{trait}"),
-        )
+        value = eng.json_str(e.tr, f"$.{trait}")
         if trait == "followers_by_network":  # an object (JSON text), nothing else
             value = ibis.cases((value.startswith("{"), value), else_=ibis.null("string"))
-        parts.append(e.select("person_id", "seq", trait=ibis.literal(trait), value=value))
-    long = union(*parts).filter(_.value.notnull())
-    w = ibis.window(group_by=["person_id", "trait"], order_by=ibis.desc("seq"))
-    latest = long.mutate(r=ibis.row_number().over(w)).filter(_.r == 0)
-    wide = latest.group_by("person_id").aggregate(
-        **{t: latest.value.max(where=latest.trait == t) for t in INFLUENCE_TRAITS}
-    )
-    people = e.select("person_id").distinct()
-    out = people.left_join(wide, people.person_id == wide.person_id)
-    return out.select(people.person_id, *(out[t] for t in INFLUENCE_TRAITS))
+        latest[trait] = value.argmax(e.seq, where=value.notnull())
+    return e.group_by("person_id").aggregate(**latest)
 
 
 def refresh_traits(source: Engine | Any, *, full: bool = False) -> dict[str, Any]:

@@ -89,8 +89,9 @@ def _unpack(t: pa.Table, column: str, fields: tuple[str, ...], order: list[str])
 
 
 def score_batch(batch: pa.RecordBatch, now: datetime, w: CareWeights) -> pa.Table:
-    """Score and explain the people of ``batch`` (rows of :func:`~empatia.care.inputs.
-    people_expr`) as of ``now``: one row of :data:`SCORED` each."""
+    """Score the people of ``batch`` (rows of :func:`~empatia.care.inputs.people_expr`) as of
+    ``now``: one row of :data:`SCORED` each, explained (explanation, evidence, seqs) where the
+    score reaches the list's minimum (``alerts.min_score``; nobody below it is listed)."""
     t = utc(pa.Table.from_batches([batch]))
     inp = Inputs(
         now,
@@ -100,7 +101,12 @@ def score_batch(batch: pa.RecordBatch, now: datetime, w: CareWeights) -> pa.Tabl
         t.select(["person_id", *INFLUENCE_TRAITS]).to_pandas(),
         t.select(["person_id", *_VALUES]).to_pandas(),
     )
-    rows = entries(score_people(inp, w), w)
+    scored = score_people(inp, w)
+    # only who may be listed is explained: below the list's minimum, the scores alone
+    listable = scored["score"] >= w.alerts.min_score
+    rows = entries(scored[listable], w)
     for r in rows:
         r["evidence"] = json.dumps(r["evidence"], default=str)
+    rest = scored.loc[~listable, ["person_id", "influence", "risk", "value", "score"]]
+    rows += rest.to_dict("records")  # no explanation, evidence or seqs: read as nulls
     return pa.Table.from_pylist(rows, schema=SCORED)

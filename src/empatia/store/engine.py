@@ -299,7 +299,7 @@ class DuckDBEngine(Engine):
                     name: str | None = None) -> ir.Table:  # fmt: skip
         # The rows are in this process already; the stage's cursor cannot stream one
         # result while it writes another, so read them first.
-        data = self.to_arrow(expr)
+        data = self.to_arrow(expr).combine_chunks()  # full batches: DuckDB's chunks are small
         out = [conform(fn(b), schema) for b in data.to_batches(max_chunksize=BATCH_ROWS)]
         return self.from_arrow(pa.concat_tables(out) if out else schema.empty_table(), name)
 
