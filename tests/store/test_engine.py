@@ -143,3 +143,47 @@ def test_an_update_sets_the_named_columns_of_the_matching_rows_only() -> None:
 def test_an_update_on_spark_leaves_the_same_rows(spark_session: Any) -> None:
     with Store(":memory:") as store, connect(store, "spark", session=spark_session) as eng:
         assert _updated(store, eng) == _UPDATED
+
+
+# -- Engine.explode_json: a JSON list column as rows, read as DuckDB's from_json reads it ----
+_LINE = pa.schema([("id", pa.string()), ("price", pa.float64()), ("n", pa.int64())])
+_DOCS = {
+    "k": [1, 2, 3, 4, 5, 6],
+    "doc": ['[{"id": "a", "price": 2.5, "n": 1}, {"id": 7, "price": "3", "n": null}]',
+            '["not a line", {"price": "x"}]', '{"id": "not a list"}', "[broken", None, "[]"],
+}  # fmt: skip
+_EXPLODED = [
+    {"k": 1, "pos": 0, "id": "a", "price": 2.5, "n": 1},
+    {"k": 1, "pos": 1, "id": "7", "price": 3.0, "n": None},  # a number as text, text as a number
+    {"k": 2, "pos": 0, "id": None, "price": None, "n": None},  # no object: nulls
+    {"k": 2, "pos": 1, "id": None, "price": None, "n": None},  # no number: null
+]
+
+
+def _exploded(eng: Any) -> list[dict[str, Any]]:
+    src = eng.from_arrow(pa.table(_DOCS), "docs")
+    out = eng.explode_json(src, "doc", _LINE, "lines")
+    assert out.schema().names == ("k", "pos", "id", "price", "n")
+    return sorted(eng.to_arrow(out).to_pylist(), key=lambda r: (r["k"], r["pos"]))  # type: ignore[no-any-return]
+
+
+def test_a_json_list_becomes_rows_in_the_stores_sql() -> None:
+    with Store(":memory:") as store, connect(store) as eng:
+        assert _exploded(eng) == _EXPLODED
+
+
+def test_the_model_step_reads_json_lists_as_the_stores_sql_does() -> None:
+    from empatia.store.engine import Engine
+
+    with Store(":memory:") as store, connect(store) as eng:  # the base's step, in this process
+        src = eng.from_arrow(pa.table(_DOCS), "docs")
+        rows = eng.to_arrow(Engine.explode_json(eng, src, "doc", _LINE)).to_pylist()
+        assert sorted(rows, key=lambda r: (r["k"], r["pos"])) == _EXPLODED
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("EMPATIA_SPARK_TESTS"), reason="set EMPATIA_SPARK_TESTS=1")
+def test_json_lists_on_spark_become_the_same_rows(spark_session: Any) -> None:
+    with Store(":memory:") as store, connect(store, "spark", session=spark_session) as eng:
+        assert _exploded(eng) == _EXPLODED

@@ -6,7 +6,7 @@ on whatever the pipeline has produced so far. Where a stage's table is missing, 
 fallback reads the event log directly (labelled in the code below).
 
 Purchases are read on the stage's engine (:func:`purchase_lines`, :func:`occasions`: Ibis, the
-orders' product lines a model step), and only their person × item × day occasions are
+orders' product lines read by :meth:`~empatia.store.engine.Engine.explode_json`), and only their person × item × day occasions are
 collected for fitting. The people's states (:func:`person_states`) are read on the same
 engine: per-person Ibis expressions over the other stages' tables and the event log (JSON
 fields through :meth:`~empatia.store.engine.Engine.json_str`), whose rows are collected to the
@@ -21,10 +21,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
-import duckdb
 import ibis
 import ibis.expr.types as ir
 import orjson
@@ -63,10 +61,8 @@ def _in(only: Collection[str] | None, column: str = "person_id") -> str:
     return f"{column} in (" + ", ".join("'" + p.replace("'", "''") + "'" for p in only) + ")"
 
 
-#: One product line of an order, as the model step that reads the orders makes it.
-_LINE = pa.schema([("seq", pa.int64()), ("pos", pa.int64()), ("person", pa.string()),
-                   ("ts", pa.timestamp("us", tz="UTC")), ("cur", pa.string()),
-                   ("product_id", pa.string()), ("category", pa.string()),
+#: The fields of an order's product line (``properties.products``, a JSON list).
+_LINE = pa.schema([("product_id", pa.string()), ("category", pa.string()),
                    ("price", pa.float64()), ("quantity", pa.float64()), ("name", pa.string())])  # fmt: skip
 
 
@@ -75,37 +71,6 @@ def _text(v: Any) -> str | None:
     if v is None or isinstance(v, str):
         return v
     return orjson.dumps(v).decode()
-
-
-#: The product lines of an order as DuckDB's ``from_json`` reads them.
-_PRODUCTS = ('[{"product_id":"VARCHAR","category":"VARCHAR","price":"DOUBLE",'
-             '"quantity":"DOUBLE","name":"VARCHAR"}]')
-
-
-@cache
-def _json_reader() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB of this process for :func:`order_lines` (made once: a connection
-    costs about 10 ms, a cursor on it nothing)."""
-    con = duckdb.connect()
-    con.execute("set global TimeZone = 'UTC'")
-    return con
-
-
-def order_lines(batch: pa.RecordBatch) -> pa.Table:
-    """A model step (:meth:`~empatia.store.engine.Engine.map_batches`): each order's
-    ``products`` (JSON text) as one row per product line, numbered by ``pos``.
-
-    The step reads the JSON with DuckDB as a library, in memory, wherever the step runs, so
-    a line that is no object, a price written as text or a document that is no list read as
-    they always have."""
-    with _json_reader().cursor() as con:
-        con.register("orders", pa.Table.from_batches([batch]))
-        return con.sql(f"""
-            select seq, pos, person, ts, cur, product_id, category, price, quantity, name
-            from (select seq, person, ts, cur, unnest(range(len(l))) as pos,
-                         unnest(l, recursive := true)
-                  from (select *, try(from_json(products, '{_PRODUCTS}')) as l from orders))
-        """).to_arrow_table()
 
 
 def purchase_lines(eng: Engine, only: Collection[str] | None = None) -> ir.Table:
@@ -131,7 +96,7 @@ def purchase_lines(eng: Engine, only: Collection[str] | None = None) -> ir.Table
     src = orders.select("seq", "person", "ts",
                         cur=eng.json_str(orders.raw, "$.properties.currency").strip().upper(),
                         products=eng.json_str(orders.raw, "$.properties.products"))  # fmt: skip
-    lines = eng.map_batches(src, order_lines, _LINE, "order_lines")
+    lines = eng.explode_json(src, "products", _LINE, "order_lines")
     prof = eng.table("profiles")
     base = eng.to_arrow(prof.aggregate(b=prof.currency.arbitrary())).column("b")[0].as_py() or "EUR"
     rates = eng.table("exchange_rates")
@@ -139,7 +104,7 @@ def purchase_lines(eng: Engine, only: Collection[str] | None = None) -> ir.Table
                                                 r_rate=rates.rate)  # fmt: skip
     on_day = lines.join(r, [lines.cur == r.r_cur, r.r_day <= lines.ts.date()])
     asof = on_day.group_by(["seq", "pos"]).aggregate(rate=on_day.r_rate.argmax(on_day.r_day))
-    lr = lines.left_join(asof, ["seq", "pos"]).select(*_LINE.names, rate=asof.rate)
+    lr = lines.left_join(asof, ["seq", "pos"]).select(*lines.columns, rate=asof.rate)
     factor = ibis.cases((lr.cur == base, ibis.literal(1.0)), else_=lr.rate)
     return lr.filter(lr.product_id.notnull() & lr.person.notnull()).select(
         "seq", "pos", "person", item=lr.product_id, ts=lr.ts,
