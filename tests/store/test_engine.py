@@ -187,3 +187,33 @@ def test_the_model_step_reads_json_lists_as_the_stores_sql_does() -> None:
 def test_json_lists_on_spark_become_the_same_rows(spark_session: Any) -> None:
     with Store(":memory:") as store, connect(store, "spark", session=spark_session) as eng:
         assert _exploded(eng) == _EXPLODED
+
+
+# -- Engine.json_strs: several paths of one document, the same values as json_str ----------
+_JSON_DOCS = {"raw": ['{"a": {"b": 1}, "c": "x", "d": null}', None, '{"c": [1, 2], "a": "t"}',
+                      '{"a": {"b": "é \\"q\\""}}']}  # fmt: skip
+_PATHS = ["$.a.b", "$.c", "$.zz", "$.a", "$.d"]
+
+
+def _json_both(eng: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    t = eng.from_arrow(pa.table(_JSON_DOCS), "docs")
+    many = t.select(*(v.name(f"v{i}") for i, v in enumerate(eng.json_strs(t.raw, _PATHS))))
+    one = t.select(*(eng.json_str(t.raw, p).name(f"v{i}") for i, p in enumerate(_PATHS)))
+    return eng.to_arrow(many).to_pylist(), eng.to_arrow(one).to_pylist()
+
+
+def test_several_json_paths_read_once_give_what_each_path_gives() -> None:
+    with Store(":memory:") as store, connect(store) as eng:
+        many, one = _json_both(eng)
+    assert many == one
+    assert many[0] == {"v0": "1", "v1": "x", "v2": None, "v3": '{"b":1}', "v4": None}
+    assert many[3]["v0"] == 'é "q"'
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("EMPATIA_SPARK_TESTS"), reason="set EMPATIA_SPARK_TESTS=1")
+def test_several_json_paths_on_spark(spark_session: Any) -> None:
+    with Store(":memory:") as store, connect(store, "spark", session=spark_session) as eng:
+        many, one = _json_both(eng)
+    assert many == one

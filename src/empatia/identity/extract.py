@@ -52,11 +52,11 @@ def _clean(v: ir.StringValue) -> ir.StringValue:
 
 def raw_identifiers(eng: Engine, events: ir.Table, config: IdentityConfig) -> ir.Table:
     """``(seq, kind, raw, region)`` for every identifier in ``events``, not yet normalised."""
-    cols: dict[str, ir.Value] = {}
-    for kind, paths in ID_PATHS.items():
-        for i, path in enumerate(paths):
-            cols[f"{kind}__{i}"] = eng.json_str(events.raw, path)
-    market = ibis.coalesce(*(eng.json_str(events.raw, p) for p in MARKET_PATHS))
+    names = [f"{kind}__{i}" for kind, paths in ID_PATHS.items() for i in range(len(paths))]
+    paths = [p for ps in ID_PATHS.values() for p in ps]
+    values = eng.json_strs(events.raw, [*paths, *MARKET_PATHS])  # each event's JSON read once
+    cols: dict[str, ir.Value] = dict(zip(names, values[: len(paths)], strict=True))
+    market = ibis.coalesce(*values[len(paths):])
     wide = events.select(
         "seq", "user_id", "anonymous_id", "previous_id",
         region=ibis.coalesce(_clean(market).upper(), ibis.literal(config.default_region.upper())),
@@ -137,7 +137,8 @@ def crm_records(eng: Engine, events: ir.Table) -> ir.Table:
     matcher decides how much a lone surname is worth.
     """
     ident = events.filter(events.type == "identify")
-    cols = {k: _clean(eng.json_str(ident.raw, p)) for k, p in RECORD_PATHS.items()}
+    values = eng.json_strs(ident.raw, list(RECORD_PATHS.values()))
+    cols = {k: _clean(v) for k, v in zip(RECORD_PATHS, values, strict=True)}
     wide = ident.select("seq", user_id=_clean(ident.user_id), **cols)
     evidence = ibis.or_(*(wide[c].notnull() for c in RECORD_EVIDENCE))
     wide = wide.filter((wide.first_name.notnull() | wide.last_name.notnull()) & evidence)

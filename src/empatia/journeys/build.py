@@ -64,8 +64,7 @@ def steps_expr(eng: Engine, smap: StageMap, persons: ir.Table | None = None) -> 
         (j.type == "track", j.event.fill_null("(unnamed)")),
         else_=j.type + ":" + j.name.fill_null(""),
     )
-    ctx_channel = eng.json_str(j.raw, "$.context.channel")
-    prop_channel = eng.json_str(j.raw, "$.properties.channel")
+    ctx_channel, prop_channel = eng.json_strs(j.raw, ["$.context.channel", "$.properties.channel"])
     channel = ibis.coalesce(
         ctx_channel,
         ibis.cases((j.type == "page", "web"), (j.type == "screen", "app"), else_=prop_channel),

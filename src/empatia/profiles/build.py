@@ -52,11 +52,11 @@ DAY = 86400
 
 def event_facts(eng: Engine, events: ir.Table) -> ir.Table:
     """Per event: seq, time, day number, UTC hour, channel (tracking plan, "Channels")."""
-    raw = events.raw
+    ctx, prop = eng.json_strs(events.raw, ["$.context.channel", "$.properties.channel"])
     channel = ibis.coalesce(
-        eng.json_str(raw, "$.context.channel"),
+        ctx,
         ibis.cases((events.type == "page", "web"), (events.type == "screen", "app"), else_=None),
-        eng.json_str(raw, "$.properties.channel"),
+        prop,
         ibis.literal("unknown"),
     )
     return events.select(
@@ -76,13 +76,13 @@ def trait_values(
 ) -> ir.Table:
     """``profile_traits``: per person and trait, the value of the winning source."""
     with_traits = events.filter(events.raw.contains('"traits"'))
-    parts = []
-    for trait, key in TRAITS.items():
-        value = ibis.coalesce(
-            eng.json_str(with_traits.raw, f"$.traits.{key}"),
-            eng.json_str(with_traits.raw, f"$.context.traits.{key}"),
-        )
-        parts.append(with_traits.select("seq", trait=ibis.literal(trait), value=value))
+    # each event's JSON read once, then one row per trait
+    paths = [p for key in TRAITS.values() for p in (f"$.traits.{key}", f"$.context.traits.{key}")]
+    values = eng.json_strs(with_traits.raw, paths)
+    wide = with_traits.select("seq", **{f"_t{i}": ibis.coalesce(values[2 * i], values[2 * i + 1])
+                                        for i in range(len(TRAITS))})  # fmt: skip
+    parts = [wide.select("seq", trait=ibis.literal(trait), value=wide[f"_t{i}"])
+             for i, trait in enumerate(TRAITS)]  # fmt: skip
     long = union(*parts).filter(_.value.notnull() & (_.value.strip() != ""))
     long = long.join(facts, "seq").join(eng.table("event_persons") if ep is None else ep, "seq")
     src = ibis.coalesce(

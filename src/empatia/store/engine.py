@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pyarrow as pa
 
@@ -82,6 +83,11 @@ def _duck_json_str(doc: str, path: str) -> str:  # type: ignore[empty-body]
     """DuckDB: the value at ``path`` as text (strings unquoted, numbers printed)."""
 
 
+@ibis.udf.scalar.builtin(name="json_extract_string")
+def _duck_json_strs(doc: str, paths: dt.Array[dt.String]) -> dt.Array[dt.String]:  # type: ignore[empty-body]
+    """DuckDB: the values at each of ``paths`` as text, the document parsed once."""
+
+
 @ibis.udf.scalar.builtin(name="get_json_object")
 def _spark_json_str(doc: str, path: str) -> str:  # type: ignore[empty-body]
     """Spark: the value at ``path`` as text (strings unquoted, numbers printed)."""
@@ -112,6 +118,11 @@ class Engine:
     def json_str(self, doc: ir.StringValue, path: str) -> ir.StringValue:
         """The JSON value at ``path`` (``$.a.b``) of a text column, as text; NULL if absent."""
         raise NotImplementedError
+
+    def json_strs(self, doc: ir.StringValue, paths: Sequence[str]) -> list[ir.StringValue]:
+        """:meth:`json_str` of each of ``paths``, the document read once where the engine
+        can (DuckDB: one ``json_extract_string`` with a list of paths)."""
+        return [self.json_str(doc, p) for p in paths]
 
     def has(self, name: str) -> bool:
         """Whether the store holds a table (or view) ``name`` (an optional stage's output)."""
@@ -330,6 +341,12 @@ class DuckDBEngine(Engine):
 
     def json_str(self, doc: ir.StringValue, path: str) -> ir.StringValue:
         return _duck_json_str(doc, path)
+
+    def json_strs(self, doc: ir.StringValue, paths: Sequence[str]) -> list[ir.StringValue]:
+        if len(paths) < 2:
+            return [self.json_str(doc, p) for p in paths]
+        values = _duck_json_strs(doc, ibis.literal(list(paths), type="array<string>"))
+        return [values[i] for i in range(len(paths))]  # one parse: DuckDB shares the call
 
     def materialize(self, expr: ir.Table, name: str | None = None) -> ir.Table:
         tmp = self._temp_name(name)
