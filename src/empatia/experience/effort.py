@@ -33,17 +33,19 @@ def _case_events(eng: Engine, texts: bool, cases: ir.Table | None) -> ir.Table:
     """The service events of the cases (``cases``: only these ``case_id``), with their person,
     the case's properties and the sentiment of the customer's words."""
     ev = eng.table("events")
-    prop = partial(_prop, eng, ev.raw)
     e = ev.filter(ev.type == "track", ev.event.isin(_CASE_EVENTS))
     if cases is not None:
         ce = eng.table("experience_case_events")
         e = e.semi_join(ce.semi_join(cases, "case_id").select("seq"), "seq")
+    keys = ("case_id", "topic", "channel", "wait_seconds", "transferred", "internal_success",
+            "agent_rating_internal", "resolution")  # fmt: skip
+    p = dict(zip(keys, eng.json_strs(e.raw, [f"$.properties.{k}" for k in keys]), strict=True))
     e = e.select(
-        "seq", "event", ts=ev["timestamp"], case_id=prop("case_id"), topic=prop("topic"),
-        channel=prop("channel"), wait=prop("wait_seconds").try_cast("float64"),
-        transferred=prop("transferred").try_cast("boolean"),
-        internal_success=prop("internal_success").try_cast("boolean"),
-        rating=prop("agent_rating_internal").try_cast("float64"), resolution=prop("resolution"),
+        "seq", "event", ts=ev["timestamp"], case_id=p["case_id"], topic=p["topic"],
+        channel=p["channel"], wait=p["wait_seconds"].try_cast("float64"),
+        transferred=p["transferred"].try_cast("boolean"),
+        internal_success=p["internal_success"].try_cast("boolean"),
+        rating=p["agent_rating_internal"].try_cast("float64"), resolution=p["resolution"],
     )  # fmt: skip
     e = e.filter(e.case_id.notnull()).join(eng.table("event_persons").select("seq", "person_id"), "seq")
     if texts:
