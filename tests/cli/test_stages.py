@@ -30,3 +30,28 @@ def test_stages_lists_every_stage_in_run_order_with_its_tables() -> None:
 def test_stages_draws_the_dataflow_chart() -> None:
     r = runner.invoke(app, ["stages", "--mermaid"])
     assert r.exit_code == 0 and r.output == mermaid()
+
+
+def test_run_leaves_the_interpreters_collector_as_it_found_it(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # ``empatia run`` freezes what earlier stages left alive; a caller's process (a test, a
+    # notebook) gets its heap back collectable, after a run and after a failed one
+    import gc
+
+    import empatia.pipeline
+
+    monkeypatch.chdir(tmp_path)
+    before = gc.get_freeze_count()
+    r = runner.invoke(app, ["--db", "w.duckdb", "run", "--only", "privacy", "--only", "identity"])
+    assert r.exit_code == 0, r.output
+    assert gc.get_freeze_count() == before
+
+    frozen: list[int] = []
+
+    def broken(*_a: object, **_k: object) -> None:
+        frozen.append(gc.get_freeze_count())
+        raise RuntimeError("stage failed")
+
+    monkeypatch.setattr(empatia.pipeline, "run_pipeline", broken)
+    r = runner.invoke(app, ["--db", "w.duckdb", "run", "--only", "privacy"])
+    assert r.exit_code != 0 and frozen[0] > before  # the stage ran with the heap frozen
+    assert gc.get_freeze_count() == before
