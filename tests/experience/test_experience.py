@@ -183,3 +183,18 @@ def test_the_opener_is_who_wrote_first_in_time_not_whose_events_were_stored_firs
         ev(user="zz-opener", event="Case Resolved", day=5, properties=case),
     ])  # fmt: skip
     assert rows == [("C1", "zz-opener")]
+
+
+def test_the_latest_emotion_is_that_of_the_latest_text_showing_one(tmp_path: Path) -> None:
+    """A short "ok." has a score but no dominant emotion: the person's latest emotion stays
+    the anger they wrote before it, not nothing."""
+    from tests.experience.world import World
+
+    with Workspace(db=tmp_path / "w.duckdb") as ws:
+        w = World(ws.store)
+        w.say("p1", NOW - timedelta(days=3), "I am furious about this", -0.8, emotion="anger")
+        w.say("p1", NOW - timedelta(days=1), "ok.", 0.0, emotion=None)  # type: ignore[arg-type]
+        w.finish()
+        STAGE.run(RunContext(ws))
+        t = experience.trajectory(ws.store.con, "p1")
+    assert t["latest_emotion"] == "anger" and t["latest"] == 0.0

@@ -78,7 +78,7 @@ def _per_case(e: ir.Table) -> ir.Table:
         wait_seconds=e.wait.sum(where=contact).fill_null(0.0),
         live_wait_seconds=e.wait.sum(where=contact & (e.channel.fill_null("") != "email")).fill_null(0.0),
         resolved=resolved.any(),
-        resolution=e.resolution.argmax(e.ts, where=resolved),
+        resolution=e.resolution.argmax(e.ts, where=resolved & e.resolution.notnull()),
         internal_success=e.internal_success.any(where=resolved),
         self_rating=e.rating.mean(where=contact),
         resolved_at=e.ts.max(where=resolved),

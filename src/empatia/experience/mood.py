@@ -30,8 +30,11 @@ def trajectories_expr(eng: Engine, people: ir.Table | None = None,
     )
     latest = ibis.window(group_by=t.person_id, order_by=[t.ts.desc(), t.seq.desc()])
     lowest = ibis.window(group_by=t.person_id, order_by=[t.score.asc(), t.ts.desc(), t.seq.desc()])
+    # the latest emotion is the latest text's that has one (a text may have none)
+    felt = ibis.window(group_by=[t.person_id, t.dominant_emotion.isnull()],
+                       order_by=[t.ts.desc(), t.seq.desc()])  # fmt: skip
     t = t.mutate(rn=ibis.row_number().over(latest), lo=ibis.row_number().over(lowest),
-                 x=epoch(t.ts) / (30 * 86400))  # fmt: skip
+                 re=ibis.row_number().over(felt), x=epoch(t.ts) / (30 * 86400))  # fmt: skip
     var = t.x.var(how="pop")
     g = t.group_by("person_id").aggregate(
         texts=t.count(),
@@ -45,7 +48,7 @@ def trajectories_expr(eng: Engine, people: ir.Table | None = None,
         lowest_at=t.ts.max(where=t.lo == 0),
         lowest_seq=t.seq.max(where=t.lo == 0),
         latest=t.score.max(where=t.rn == 0),
-        latest_emotion=t.dominant_emotion.max(where=t.rn == 0),
+        latest_emotion=t.dominant_emotion.max(where=(t.re == 0) & t.dominant_emotion.notnull()),
     )
     g = g.mutate(trend_per_30d=ibis.ifelse(g._var > 0, g._cov / g._var, ibis.null().cast("float64"))).drop("_cov", "_var")  # noqa: SLF001
     direction = ibis.cases(
