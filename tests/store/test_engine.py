@@ -103,6 +103,13 @@ def test_a_model_step_maps_batches_in_process_on_duckdb() -> None:
     assert rows == expected  # more batches than one, rows made and dropped, columns reordered
 
 
+def test_a_model_step_over_no_rows_gives_an_empty_table_of_its_schema() -> None:
+    with Store(":memory:") as store, connect(store) as eng:
+        src = eng.from_arrow(pa.table(_TEXTS), "texts")
+        out = eng.map_batches(src.filter(src.id < 0), _words, _WORDS, "words")
+        assert out.schema().to_pyarrow() == _WORDS and eng.count(out) == 0
+
+
 @pytest.mark.spark
 @pytest.mark.slow
 @pytest.mark.skipif(not os.environ.get("EMPATIA_SPARK_TESTS"), reason="set EMPATIA_SPARK_TESTS=1")

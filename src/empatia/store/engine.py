@@ -362,10 +362,21 @@ class DuckDBEngine(Engine):
     def map_batches(self, expr: ir.Table, fn: BatchFn, schema: pa.Schema,
                     name: str | None = None) -> ir.Table:  # fmt: skip
         # The rows are in this process already; the stage's cursor cannot stream one
-        # result while it writes another, so read them first.
+        # result while it writes another, so read them first. What the step makes goes into
+        # a temporary table batch by batch: never all of it in this process at once.
         data = self.to_arrow(expr).combine_chunks()  # full batches: DuckDB's chunks are small
-        out = [conform(fn(b), schema) for b in data.to_batches(max_chunksize=BATCH_ROWS)]
-        return self.from_arrow(pa.concat_tables(out) if out else schema.empty_table(), name)
+        tmp = self._temp_name(name)
+        cur = self._cur
+        cur.register("_emp_batch", schema.empty_table())
+        try:
+            cur.execute(f'create temp table "{tmp}" as select * from _emp_batch')
+            self._temps.append(tmp)
+            for b in data.to_batches(max_chunksize=BATCH_ROWS):
+                cur.register("_emp_batch", conform(fn(b), schema))
+                cur.execute(f'insert into "{tmp}" select * from _emp_batch')
+        finally:
+            cur.unregister("_emp_batch")
+        return self.con.table(tmp)
 
     def explode_json(self, expr: ir.Table, column: str, fields: pa.Schema,
                      name: str | None = None) -> ir.Table:  # fmt: skip
