@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from empatia.pipeline import STAGES, RunContext, _load_builtin_stages
 from empatia.workspace import Workspace
 
 #: Sentiment in [-1, 1] for each emotion of the truth (the oracle stand-in for text_analysis).
@@ -65,11 +64,10 @@ def main() -> None:
     con = ws.store.con
     if a.texts == "truth":
         print(f"text_analysis stood in by the truth: {oracle_texts(con, a.truth):,} texts")
-    _load_builtin_stages()
     times, cpu = {}, {}
-    for name in ("journeys", "experience"):
+    for name in ("journeys", "experience"):  # as `empatia run --full --only NAME` runs them
         t0, c0 = time.perf_counter(), time.process_time()
-        figures = STAGES[name].run(RunContext(ws))
+        figures = ws.run(only=[name], full=True)[0]["figures"]
         times[name], cpu[name] = time.perf_counter() - t0, time.process_time() - c0
         print(f"stage {name}: {times[name]:.1f} s wall, {cpu[name]:.1f} s CPU  {figures}")
     print(f"journeys + experience: {sum(times.values()):.1f} s wall, {sum(cpu.values()):.1f} s CPU "
