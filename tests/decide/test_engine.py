@@ -227,9 +227,12 @@ def test_an_error_while_decisions_are_written_leaves_the_previous_ones(
     before = get_decision(ws, "p_u0")
     good = engine.write_decided
 
-    def broken(eng: Any, decided: Any, *, where: str | None = None) -> int:
-        eng.write(decided.select(*engine.INPUTS.names).limit(0), "decide_inputs")  # emptied
-        raise RuntimeError("disk full while writing decisions")  # then the second table fails
+    def failing(batch: Any) -> Any:
+        raise RuntimeError("disk full while writing decisions")
+
+    def broken(eng: Any, people: Any, step: Any, **kw: Any) -> Any:
+        # the real write: both tables emptied first, then the step fails on its first batch
+        return good(eng, people, failing, **kw)
 
     monkeypatch.setattr(engine, "write_decided", broken)
     with pytest.raises(RuntimeError, match="disk full"):

@@ -224,3 +224,43 @@ def test_several_json_paths_on_spark(spark_session: Any) -> None:
     with Store(":memory:") as store, connect(store, "spark", session=spark_session) as eng:
         many, one = _json_both(eng)
     assert many == one
+
+
+# -- Engine.map_into: a model step's rows straight into store tables -----------------------
+def _split(batch: pa.RecordBatch) -> pa.Table:
+    ids = batch["id"].to_pylist()
+    return pa.table({"id": ids, "even": [i % 2 == 0 for i in ids], "text": [f"t{i}" for i in ids]})
+
+
+_SPLIT = pa.schema([("id", pa.int64()), ("even", pa.bool_()), ("text", pa.string())])
+
+
+def _mapped_into(store: Store, eng: Any) -> tuple[list[Any], list[Any], int]:
+    store.con.execute("create table a (id bigint, text varchar)")
+    store.con.execute("create table b (even boolean, id bigint)")
+    store.con.execute("insert into a values (-1, 'kept'), (7000, 'replaced')")
+    store.con.execute("insert into b values (true, -1), (false, 7000)")
+    for t in ("a", "b"):
+        eng.invalidate(t)
+    src = eng.from_arrow(pa.table({"id": list(range(5000))}), "ids")
+    kept = eng.map_into(src, _split, _SPLIT, {"a": ["id", "text"], "b": ["id", "even"]},
+                        keep=["even"], where="id >= 0", name="split")  # fmt: skip
+    evens = eng.count(kept.filter(kept.even))
+    a = store.con.execute("select count(*), min(id), max(text) from a").fetchall()
+    b = store.con.execute("select count(*), count(*) filter (where even) from b").fetchall()
+    return a, b, evens
+
+
+def test_a_model_steps_rows_go_into_two_tables_replacing_the_matching_rows() -> None:
+    with Store(":memory:") as store, connect(store) as eng:
+        a, b, evens = _mapped_into(store, eng)
+    assert a == [(5001, -1, "t999")] and b == [(5001, 2501)] and evens == 2500
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("EMPATIA_SPARK_TESTS"), reason="set EMPATIA_SPARK_TESTS=1")
+def test_a_model_steps_rows_go_into_tables_on_spark_too(spark_session: Any) -> None:
+    with Store(":memory:") as store, connect(store, "spark", session=spark_session) as eng:
+        a, b, evens = _mapped_into(store, eng)
+    assert a == [(5001, -1, "t999")] and b == [(5001, 2501)] and evens == 2500

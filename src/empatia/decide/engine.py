@@ -40,7 +40,7 @@ from empatia.decide.recommenders import (
     topk_rows,
 )
 from empatia.store import Store
-from empatia.store.engine import DuckDBEngine, Engine
+from empatia.store.engine import BatchFn, DuckDBEngine, Engine
 from empatia.store.scoped import StageStore, stage_transaction
 
 #: Blend weights tuned on the retail validation split (benchmarks/results/decide.md).
@@ -51,6 +51,9 @@ from empatia.store.scoped import StageStore, stage_transaction
 DEFAULT_WEIGHTS = {"buy_again": 1.0, "cooccurrence": 0.25, "als": 0.5, "trending": 0.25,
                    "affinity": 0.1}
 N_CANDIDATES = 10
+#: People scored at once by :func:`decide_batch` (each recommender gives a people × items
+#: matrix: 1,024 × 3,000 items is 25 MB a component).
+SCORE_USERS = 1024
 
 
 @dataclass
@@ -309,18 +312,22 @@ def decide_batch(model: Hybrid | None, fallback: list[Candidate], catalogue: Cat
     states = [orjson.loads(s) for s in texts]
     cands: list[list[Candidate]] = [fallback] * len(pids)
     known = np.flatnonzero(users >= 0)
-    if model is not None and len(known):
-        for r, lst in zip(known, candidates_for(model, users[known]), strict=True):
-            cands[r] = lst
+    if model is not None:
+        # scored SCORE_USERS people at a time: each component is a people × items matrix
+        for part in batches(len(known), SCORE_USERS):
+            rows = known[part]
+            for r, lst in zip(rows, candidates_for(model, users[rows]), strict=True):
+                cands[r] = lst
     cold = [bool(u < 0) for u in users]
     return decided_rows(pids, cands, states, cold, catalogue, as_of, seq, texts)
 
 
-def write_decided(eng: Engine, decided: ir.Table, *, where: str | None = None) -> int:
-    """``decide_inputs`` and ``decisions`` from the model step's rows (all of them, or the rows
-    matching ``where``, replaced)."""
-    eng.write(decided.select(*INPUTS.names), "decide_inputs", where=where)
-    return eng.write(decided.select(*DECISIONS.names), "decisions", where=where)
+def write_decided(eng: Engine, people: ir.Table, step: BatchFn, *, name: str,
+                  where: str | None = None) -> ir.Table:  # fmt: skip
+    """Run the model ``step`` over ``people`` into ``decide_inputs`` and ``decisions`` (all
+    their rows, or the rows matching ``where``, replaced); returns the decisions' actions."""
+    into = {"decide_inputs": INPUTS.names, "decisions": DECISIONS.names}
+    return eng.map_into(people, step, DECIDED, into, keep=("action",), where=where, name=name)
 
 
 def action_counts(eng: Engine, decided: ir.Table) -> dict[str, int]:
@@ -401,8 +408,8 @@ def _run(store: Any, eng: Engine, catalogue: Catalogue, export: Path | None,
     t0 = time.perf_counter()
     people = f.people()
     step = partial(decide_batch, f.model, f.fallback, catalogue, f.as_of, f.seq)
-    decided = eng.map_batches(eng.from_arrow(people, "decide_people"), step, DECIDED, "decided")
-    n = write_decided(eng, decided)
+    decided = write_decided(eng, eng.from_arrow(people, "decide_people"), step, name="decided")
+    n = eng.count(decided)
     kinds = action_counts(eng, decided)
     decide_s = time.perf_counter() - t0
     if progress:

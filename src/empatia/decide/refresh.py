@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from empatia.decide import signals
 from empatia.decide.catalogue import Catalogue, DecideSettings
-from empatia.decide.engine import DECIDED, WRITES, action_counts, decided_rows, write_decided
+from empatia.decide.engine import WRITES, action_counts, decided_rows, write_decided
 from empatia.decide.policy import Candidate
 from empatia.store import Store
 from empatia.store.engine import DuckDBEngine, Engine, union
@@ -103,10 +103,10 @@ def _refresh(store: Any, eng: Engine, people: list[str], catalogue: Catalogue) -
     joined = mine.left_join(stored, "person_id").select(mine.person_id, mine.state, "stored",
                                                         "stored_at")  # fmt: skip
     step = partial(refresh_batch, fallback[0] if fallback else "[]", catalogue, now, seq)
-    decided = eng.map_batches(joined, step, DECIDED, "refreshed")
     # people merged into someone else since the last run have no decision any more
     where = f"{signals._in(people)} or person_id not in (select person_id from event_persons)"
-    n = write_decided(eng, decided, where=where)
+    decided = write_decided(eng, joined, step, name="refreshed", where=where)
+    n = eng.count(decided)
     return {"retrained": "no", "decisions": n,
             "decide_s": round(time.perf_counter() - t0, 2), **action_counts(eng, decided)}  # fmt: skip
 

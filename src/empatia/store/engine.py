@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import sys
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import cache, partial
 from typing import TYPE_CHECKING, Any
@@ -175,6 +175,24 @@ class Engine:
             out = out.append(f)
         step = partial(json_list_rows, column=column, fields=fields)
         return self.map_batches(expr, step, out, name)
+
+    def map_into(self, expr: ir.Table, fn: BatchFn, schema: pa.Schema,
+                 into: Mapping[str, Sequence[str]], *, keep: Sequence[str],
+                 where: str | None = None, name: str | None = None) -> ir.Table:  # fmt: skip
+        """A model step (:meth:`map_batches`) whose rows go straight into store tables: each
+        table of ``into`` gets those columns of them, replacing the table (or its rows
+        matching the SQL ``where``). Returns the ``keep`` columns of the rows, as a table on
+        this engine (for figures).
+
+        Here: the rows as a table, then a write per table; the DuckDB engine writes each batch
+        as the step makes it, so the rows are never held twice."""
+        rows = self.map_batches(expr, fn, schema, name)
+        try:
+            for table, columns in into.items():
+                self.write(rows.select(*columns), table, where=where)
+            return self.materialize(rows.select(*keep), name)
+        finally:
+            self.drop_temp(rows)
 
     def splink_api(self) -> Any:
         """The Splink database API for probabilistic matching on this engine."""
@@ -385,6 +403,31 @@ class DuckDBEngine(Engine):
         sql = _explode_sql(f"({self.con.compile(expr)})", column, fields)
         self._cur.execute(f'create temp table "{tmp}" as {sql}')
         self._temps.append(tmp)
+        return self.con.table(tmp)
+
+    def map_into(self, expr: ir.Table, fn: BatchFn, schema: pa.Schema,
+                 into: Mapping[str, Sequence[str]], *, keep: Sequence[str],
+                 where: str | None = None, name: str | None = None) -> ir.Table:  # fmt: skip
+        data = self.to_arrow(expr).combine_chunks()
+        if isinstance(self.store, StageStore):  # the stage's transaction: check, then join it
+            for table in into:
+                self.store.check(f"insert into {table} select 1")
+        tmp, cur = self._temp_name(name), self._cur
+        cols = {t: ", ".join(f'"{c}"' for c in columns) for t, columns in into.items()}
+        with self.transaction():
+            for table in into:
+                cur.execute(f"delete from {table}" + (f" where {where}" if where else ""))
+            cur.register("_emp_batch", pa.schema([schema.field(c) for c in keep]).empty_table())
+            try:
+                cur.execute(f'create temp table "{tmp}" as select * from _emp_batch')
+                self._temps.append(tmp)
+                for b in data.to_batches(max_chunksize=BATCH_ROWS):
+                    cur.register("_emp_batch", conform(fn(b), schema))
+                    for table in into:
+                        cur.execute(f"insert into {table} by name select {cols[table]} from _emp_batch")
+                    cur.execute(f'insert into "{tmp}" select {", ".join(keep)} from _emp_batch')
+            finally:
+                cur.unregister("_emp_batch")
         return self.con.table(tmp)
 
     def _drop(self, name: str) -> None:
