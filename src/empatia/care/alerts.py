@@ -16,19 +16,19 @@ import hashlib
 import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import ibis
-import ibis.expr.types as ir
 import orjson
 import pyarrow as pa
-from ibis import _
 
 from empatia.care.config import CareWeights
 from empatia.care.exceptions import AlertNotFoundError, AlertStateError
-from empatia.care.inputs import engine_of
-from empatia.store.engine import Engine
+
+if TYPE_CHECKING:  # the batch run's part needs Ibis; acknowledging an alert does not
+    import ibis.expr.types as ir
+
+    from empatia.store.engine import Engine
 
 ACTIONS = ("acknowledged", "resolved")
 ACTIVE = ("open", "acknowledged")
@@ -55,6 +55,9 @@ ALERT_SCHEMA = pa.schema([
 
 def cases_expr(eng: Engine) -> ir.Table:
     """Per person, their latest alert (the case) and the seq seen when it was last resolved."""
+    import ibis
+    from ibis import _
+
     a = eng.table("care_alerts")
     w = ibis.window(group_by="person_id", order_by=[a.created_at.desc(), a.alert_id.desc()])
     latest = a.mutate(rn=ibis.row_number().over(w)).filter(_.rn == 0)
@@ -67,6 +70,8 @@ def cases_expr(eng: Engine) -> ir.Table:
 
 def latest_cases(source: Engine | Any) -> dict[str, dict[str, Any]]:
     """Per person, their latest alert (the case) and the seq seen when it was last resolved."""
+    from empatia.care.inputs import engine_of
+
     with engine_of(source) as eng:
         rows = eng.to_arrow(cases_expr(eng)).to_pylist()
     return {r.pop("person_id"): r for r in rows}
@@ -94,6 +99,10 @@ def create_alerts(source: Engine | Any, entries: Iterable[dict[str, Any]],
     """Write an alert for every entry that entered or worsened (once per change: a change
     already alerted, by its idempotency key, is not written again); the case it replaces is
     marked ``superseded``. Returns the new alerts."""
+    import ibis
+
+    from empatia.care.inputs import engine_of
+
     with engine_of(source) as eng:
         todo = []
         for e in entries:

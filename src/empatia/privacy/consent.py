@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import ibis
 import orjson
 import pyarrow as pa
 
@@ -422,6 +421,8 @@ def ledger_rows(batch: pa.RecordBatch | pa.Table) -> pa.Table:
 
 def ingest_events(eng: Engine, since: int, upto: int) -> int:
     """Append the consent decisions of events ``since < seq <= upto``; return how many."""
+    import ibis  # the batch run only: checking consent needs no Ibis
+
     ev = eng.table("events")
     ev = ev.filter((ev.seq > since) & (ev.seq <= upto)
                    & ((ev.event == "Consent Updated") | ev.raw.contains('"consent"')))  # fmt: skip
