@@ -34,6 +34,8 @@ import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 import ibis
@@ -305,6 +307,32 @@ def current(eng: Engine, cfg: ExperienceConfig, texts: bool) -> tuple[Model | No
     return m, "hand-set" if m is None else "fitted"
 
 
+def _lowered(batch: pa.RecordBatch, weights: dict[str, float]
+             ) -> tuple[np.ndarray, list[str | None], list[str | None]]:  # fmt: skip
+    """Per row of ``batch``: the drivers' total (each present driver's value × weight, added
+    in :data:`DRIVERS` order), the drivers shown (those that lowered the chance, and the quiet
+    spell), strongest first, and the strongest one's words."""
+    n = batch.num_rows
+    x = np.column_stack([batch.column(f"x_{d}").to_numpy(zero_copy_only=False).astype(float)
+                         for d in DRIVERS]) if n else np.zeros((0, len(DRIVERS)))  # fmt: skip
+    present = ~np.isnan(x)
+    c = x * np.array([float(weights.get(d, 0.0)) for d in DRIVERS])
+    total = np.zeros(n)
+    for j in range(len(DRIVERS)):
+        total = total + np.where(present[:, j], c[:, j], 0.0)
+    shown = present & ((c > 0) | (np.array(DRIVERS) == "quiet"))
+    codes: list[str | None] = [None] * n
+    words: list[str | None] = [None] * n
+    says = [batch.column(f"says_{d}").to_pylist() for d in DRIVERS]
+    rows, cols = np.nonzero(shown)  # by row, then driver
+    shown_at = zip(rows.tolist(), cols.tolist(), c[rows, cols].tolist(), strict=True)
+    for i, group in groupby(shown_at, key=itemgetter(0)):
+        ds = [(w, DRIVERS[j], says[j][i]) for _, j, w in group]
+        codes[i] = ",".join(d for _, d, _ in sorted(ds, reverse=True))
+        words[i] = max(ds, key=lambda t: (t[0], t[2] is not None, t[2] or ""))[2]
+    return total, codes, words
+
+
 def score(batch: pa.RecordBatch, weights: dict[str, float], base: dict[str, float] | None
           ) -> pa.Table:  # fmt: skip
     """A Python step (:meth:`~empatia.store.engine.Engine.map_batches`) over the rows of
@@ -323,22 +351,7 @@ def score(batch: pa.RecordBatch, weights: dict[str, float], base: dict[str, floa
         if some.any():
             p_base[some] = _alive(base, s[some])
         p0 = np.where(np.isnan(p_base), p_alive, p_base)
-    xs = {d: batch.column(f"x_{d}").to_pylist() for d in DRIVERS}
-    says = {d: batch.column(f"says_{d}").to_pylist() for d in DRIVERS}
-    total = np.zeros(batch.num_rows)
-    codes: list[str | None] = []
-    words: list[str | None] = []
-    for i in range(batch.num_rows):
-        ds = [(xs[d][i] * float(weights.get(d, 0.0)), d, says[d][i]) for d in DRIVERS
-              if xs[d][i] is not None]  # fmt: skip
-        t = 0.0
-        for w, _, _ in ds:
-            t += w
-        total[i] = t
-        shown = [x for x in ds if x[0] > 0 or x[1] == "quiet"]
-        codes.append(",".join(c for _, c, _ in sorted(shown, reverse=True)) or None)
-        top = max(shown, key=lambda x: (x[0], x[2] is not None, x[2] or ""), default=None)
-        words.append(top[2] if top else None)
+    total, codes, words = _lowered(batch, weights)
     p = np.clip(p0, 1 - SURE, SURE)
     p_active = 1 / (1 + np.exp(-(np.log(p / (1 - p)) - total)))
     return pa.table({
