@@ -379,22 +379,7 @@ class DuckDBEngine(Engine):
 
     def map_batches(self, expr: ir.Table, fn: BatchFn, schema: pa.Schema,
                     name: str | None = None) -> ir.Table:  # fmt: skip
-        # The rows are in this process already; the stage's cursor cannot stream one
-        # result while it writes another, so read them first. What the step makes goes into
-        # a temporary table batch by batch: never all of it in this process at once.
-        data = self.to_arrow(expr).combine_chunks()  # full batches: DuckDB's chunks are small
-        tmp = self._temp_name(name)
-        cur = self._cur
-        cur.register("_emp_batch", schema.empty_table())
-        try:
-            cur.execute(f'create temp table "{tmp}" as select * from _emp_batch')
-            self._temps.append(tmp)
-            for b in data.to_batches(max_chunksize=BATCH_ROWS):
-                cur.register("_emp_batch", conform(fn(b), schema))
-                cur.execute(f'insert into "{tmp}" select * from _emp_batch')
-        finally:
-            cur.unregister("_emp_batch")
-        return self.con.table(tmp)
+        return self.map_into(expr, fn, schema, {}, keep=schema.names, name=name)
 
     def explode_json(self, expr: ir.Table, column: str, fields: pa.Schema,
                      name: str | None = None) -> ir.Table:  # fmt: skip
@@ -408,12 +393,17 @@ class DuckDBEngine(Engine):
     def map_into(self, expr: ir.Table, fn: BatchFn, schema: pa.Schema,
                  into: Mapping[str, Sequence[str]], *, keep: Sequence[str],
                  where: str | None = None, name: str | None = None) -> ir.Table:  # fmt: skip
+        # The rows are in this process already; the stage's cursor cannot stream one
+        # result while it writes another, so read them first (in full batches: DuckDB's
+        # chunks are small). What the step makes goes to its tables batch by batch, never all
+        # of it in this process at once.
         data = self.to_arrow(expr).combine_chunks()
         if isinstance(self.store, StageStore):  # the stage's transaction: check, then join it
             for table in into:
                 self.store.check(f"insert into {table} select 1")
         tmp, cur = self._temp_name(name), self._cur
         cols = {t: ", ".join(f'"{c}"' for c in columns) for t, columns in into.items()}
+        kept = ", ".join(f'"{c}"' for c in keep)
         with self.transaction():
             for table in into:
                 cur.execute(f"delete from {table}" + (f" where {where}" if where else ""))
@@ -425,7 +415,7 @@ class DuckDBEngine(Engine):
                     cur.register("_emp_batch", conform(fn(b), schema))
                     for table in into:
                         cur.execute(f"insert into {table} by name select {cols[table]} from _emp_batch")
-                    cur.execute(f'insert into "{tmp}" select {", ".join(keep)} from _emp_batch')
+                    cur.execute(f'insert into "{tmp}" select {kept} from _emp_batch')
             finally:
                 cur.unregister("_emp_batch")
         return self.con.table(tmp)
