@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-EXTRAS ?= dev,spark,transformers
+EXTRAS ?= dev,spark,lake,transformers
 
 .PHONY: demo test venv lint bench clean
 

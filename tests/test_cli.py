@@ -86,8 +86,11 @@ def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str
         (["profile"], "Missing argument"),
         (["care", "list", "--limit", "many"], "Invalid value for '--limit'"),
         (["init", "--db", "x.duckdb"], "put it first, as in empatia --db PATH init"),
+        (["run", "--engine", "spark", "--conf", "spark.executor.memory"], "expected KEY=VALUE"),
+        (["run", "--master", "spark://h:7077"], "add --engine spark"),
     ],
-    ids=["unknown option", "unknown command", "missing argument", "bad value", "global option late"],
+    ids=["unknown option", "unknown command", "missing argument", "bad value", "global option late",
+         "spark setting without a value", "spark master on duckdb"],
 )
 def test_a_usage_mistake_is_one_line_and_exit_2(tmp_path: Path, args: list[str], says: str) -> None:
     p = _cli(*args, cwd=tmp_path)
@@ -197,7 +200,8 @@ def test_config_show_names_every_value_and_where_it_came_from(tmp_path: Path) ->
     empatia.toml is a one-line error, not a setting quietly ignored."""
     import json
 
-    (tmp_path / "empatia.toml").write_text("[stages.identity]\nmatch_threshold = 0.9\n")
+    (tmp_path / "empatia.toml").write_text("[stages.identity]\nmatch_threshold = 0.9\n"
+                                           '[spark.conf]\n"spark.executor.memory" = "4g"\n')
     env = dict(os.environ, EMPATIA_STAGES__DECIDE__RETRAIN_DAYS="3")
     p = subprocess.run([sys.executable, "-m", "empatia.cli", "--db", "shop.duckdb", "config",
                         "show", "--json"], capture_output=True, text=True, env=env, cwd=tmp_path,
@@ -208,6 +212,8 @@ def test_config_show_names_every_value_and_where_it_came_from(tmp_path: Path) ->
     assert rows["stages.decide.retrain_days"] == (3.0, "environment")
     assert rows["stages.identity.match_threshold"] == (0.9, "empatia.toml")
     assert rows["stages.care.risk.anger"] == (0.6, "default")
+    assert rows["spark.conf.spark.executor.memory"] == ("4g", "empatia.toml")
+    assert rows["spark.master"] == (None, "default")
     assert not (tmp_path / "shop.duckdb").exists()  # reads no store
     (tmp_path / "empatia.toml").write_text("[stages.identty]\nmatch_threshold = 0.9\n")
     p = _cli("config", "show", cwd=tmp_path)

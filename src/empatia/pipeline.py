@@ -66,8 +66,9 @@ class RunContext:
 
     ``stages`` is the workspace's ``[stages]`` settings with this run's ``settings`` changes
     on top (same shape: ``{"decide": {"export": "d.parquet"}}``; an unknown key is an error).
-    ``master``, ``spark_session`` and ``engine_instance`` are run-time objects for the engine
-    layer (:func:`empatia.store.engine.engine_for`), never settings.
+    ``master`` and ``spark_conf`` (``empatia run --master/--conf``) go on top of the
+    ``[spark]`` settings; ``spark_session`` and ``engine_instance`` are run-time objects for
+    the engine layer (:func:`empatia.store.engine.engine_for`), never settings.
     """
 
     workspace: Workspace
@@ -76,6 +77,7 @@ class RunContext:
     progress: Progress = field(default_factory=_NoProgress)
     settings: dict[str, Any] = field(default_factory=dict)
     master: str | None = None
+    spark_conf: dict[str, str] = field(default_factory=dict)
     spark_session: Any = None
     engine_instance: Any = None
     stages: StagesSettings = field(init=False)
@@ -222,10 +224,13 @@ def _scalar(con: Any, sql: str, args: list[Any] | None = None) -> Any:
 
 def read_tables(con: Any, names: Iterable[str]) -> set[str]:
     """``names`` with every view replaced by the tables it reads (SQLGlot parses the view's
-    SQL), so that a stage reading ``consent_current`` depends on ``consent_ledger``."""
-    views = dict(con.execute(
+    SQL), so that a stage reading ``consent_current`` depends on ``consent_ledger``; a lake
+    table's view (:mod:`empatia.store.lake`) is that table."""
+    from empatia.store.lake import LAKE_TABLES  # views of the lake's tables stand for them
+
+    views = {v: sql for v, sql in con.execute(
         "select view_name, sql from duckdb_views() where not internal"
-    ).fetchall())  # fmt: skip
+    ).fetchall() if v not in LAKE_TABLES}  # fmt: skip
     out: set[str] = set()
     todo = list(names)
     while todo:
@@ -318,12 +323,24 @@ def run_pipeline(
         t0 = time.perf_counter()
         inputs = stage_inputs(ctx, stage, known)
         always = bool(getattr(stage, "always", False))
+        if "events" in stage.reads:
+            _ship(ctx)
         if not ctx.full and not always and _last_inputs(ctx, stage.name) == inputs:
             results.append(StageResult(stage.name, time.perf_counter() - t0, dict(SKIPPED), True))
             continue
         figures = _run_stage(ctx, stage, known, inputs)
         results.append(StageResult(stage.name, time.perf_counter() - t0, figures))
     return results
+
+
+def _ship(ctx: RunContext) -> None:
+    """The event log's new (or changed) rows to the lake, where a stage on Spark reads them."""
+    from empatia.store.lake import ship_events
+
+    store = ctx.workspace.store
+    if store.lake is not None:
+        with store.lock:
+            ship_events(store.con, store.lake)
 
 
 def _run_stage(

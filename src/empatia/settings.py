@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -52,6 +52,50 @@ class StagesSettings(BaseModel):
             return StagesSettings(**deep_merge(self.model_dump(exclude_unset=True), changes))
         except ValidationError as e:
             raise ConfigError(f"invalid stage settings: {_problems(e, 'stages')}") from e
+
+
+class StoreSettings(BaseModel):
+    """Where the data lives (``[store]`` in empatia.toml)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["duckdb", "lake"] = Field(
+        "duckdb",
+        description='"duckdb": everything in the one file `db` (the default); "lake": the event '
+        "log and the stage outputs also in Delta Lake tables under `uri`, which Spark's "
+        "executors read and write themselves (the `lake` extra).",
+    )
+    uri: str | None = Field(
+        None, description='The lake\'s folder (store.kind = "lake"): one every machine sees.'
+    )
+
+
+class SparkSettings(BaseModel):
+    """Where ``empatia run --engine spark`` runs (``[spark]`` in empatia.toml)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    master: str | None = Field(
+        None,
+        description="Spark master URL (`local[2]`, `spark://host:7077`, `yarn`, `k8s://…`); "
+        "unset: the one `spark-submit --master` gave, else local[2].",
+    )
+    remote: str | None = Field(
+        None,
+        description="Spark Connect URL (`sc://host:15002`) to run on instead of a master "
+        "(the SPARK_REMOTE environment variable does the same).",
+    )
+    shuffle_partitions: int | None = Field(
+        None,
+        ge=1,
+        description="spark.sql.shuffle.partitions; unset: 4 on a local master, Spark's own "
+        "(adaptively coalesced) on a cluster.",
+    )
+    conf: dict[str, str] = Field(
+        default_factory=dict,
+        description='Spark settings passed as they are: `[spark.conf]` "spark.executor.memory" '
+        '= "4g" (`empatia run --conf KEY=VALUE` adds to them).',
+    )
 
 
 def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -105,6 +149,12 @@ class Settings(BaseSettings):
         False,
         description="Take orders without a `currency` to be in the reporting currency "
         "(otherwise they are left out of revenue, and profiles say so).",
+    )
+    store: StoreSettings = Field(
+        default_factory=StoreSettings, description="Where the data lives."
+    )
+    spark: SparkSettings = Field(
+        default_factory=SparkSettings, description="Where `empatia run --engine spark` runs."
     )
     stages: StagesSettings = Field(
         default_factory=StagesSettings,

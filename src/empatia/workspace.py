@@ -109,7 +109,10 @@ class Workspace:
     @cached_property
     def store(self) -> Store:
         s = self.settings
-        store = Store(s.db, memory_limit=s.duckdb_memory_limit, threads=s.duckdb_threads)
+        from empatia.store.lake import lake_of
+
+        store = Store(s.db, memory_limit=s.duckdb_memory_limit, threads=s.duckdb_threads,
+                      lake=lake_of(s))  # fmt: skip
         from empatia.privacy.compact import finish_pending
 
         finish_pending(store)  # an erasure stopped before its file rewrite is finished first

@@ -273,23 +273,41 @@ def keys_rotate(ctx: typer.Context, key_id: str) -> None:
     console.print(f"{key_id} revoked; {k['scope']} key {k['key_id']}: [bold]{k['secret']}[/]")
 
 
+def spark_settings(pairs: list[str]) -> dict[str, str]:
+    """``--conf KEY=VALUE`` options as a dict (a pair without ``=`` is the user's mistake)."""
+    out = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq or not key.strip():
+            raise ConfigError(f"--conf {pair!r}: expected KEY=VALUE, e.g. spark.executor.memory=4g")
+        out[key.strip()] = value
+    return out
+
+
 @app.command()
 def run(
     ctx: typer.Context,
     engine: Annotated[str, typer.Option(help="duckdb (default) or spark.")] = "duckdb",
-    master: Annotated[str, typer.Option(help="Spark master URL.")] = "local[2]",
+    master: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="Spark master URL (default: [spark] master, spark-submit's, else local[2]).")] = None,
+    conf: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        "--conf", metavar="KEY=VALUE", help="A Spark setting, as spark-submit takes it.")] = None,
     full: Annotated[bool, typer.Option("--full", help="Rebuild instead of incremental.")] = False,
     only: Annotated[Optional[list[str]], typer.Option(help="Run only these stages.")] = None,  # noqa: UP045
 ) -> None:
     """Run the pipeline stages in order, incrementally, with a timing summary.
 
-    Example: empatia run            |  empatia run --engine spark --master local[2]
+    Example: empatia run  |  empatia run --engine spark --master spark://host:7077 --conf spark.executor.memory=4g
     """
     from empatia.pipeline import RunContext
 
+    spark_conf = spark_settings(conf or [])
+    if engine != "spark" and (master or spark_conf):
+        raise ConfigError("--master and --conf are Spark's: add --engine spark")
     ws = workspace(ctx)
     if ws.server() is None:  # here, with a progress bar per stage
-        run_stages(RunContext(ws, engine=engine, full=full, master=master), only)
+        run_stages(RunContext(ws, engine=engine, full=full, master=master,
+                              spark_conf=spark_conf), only)  # fmt: skip
         return
     if engine != "duckdb":
         raise ConfigError(f"the server owns the store, and it runs the pipeline on duckdb: stop "

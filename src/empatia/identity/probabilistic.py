@@ -260,7 +260,7 @@ _SCHEMA = pa.schema(
 )  # fmt: skip
 
 
-def match_records(eng: Engine, config: IdentityConfig) -> dict[str, int]:
+def match_records(eng: Engine, config: IdentityConfig) -> dict[str, Any]:
     """Score ``identity_records``; write ``identity_matches`` and ``identity_review``.
 
     Review decisions stand: accepted pairs are matches whatever the model says, rejected
@@ -276,6 +276,7 @@ def match_records(eng: Engine, config: IdentityConfig) -> dict[str, int]:
         for d in eng.to_arrow(r.filter(r.status != "open")).to_pylist()
     }
     rows: list[tuple[str, str, str, str, float]] = []
+    failed = ""
     if len(recs):
         from empatia.identity.normalize import normalize_email, normalize_phone
 
@@ -297,6 +298,7 @@ def match_records(eng: Engine, config: IdentityConfig) -> dict[str, int]:
             )
         except Exception as e:  # noqa: BLE001 - matching is an extra; stitching goes on without
             log.warning("probabilistic matching failed, no records linked this run: %s", e)
+            failed = type(e).__name__  # said in the run's figures, not only in a log
             pairs = pd.DataFrame(columns=["unique_id_l", "unique_id_r", "match_probability"])
         by_id = recs.set_index("unique_id").to_dict("index")
         for a, b, p in pairs.itertuples(index=False):
@@ -322,7 +324,10 @@ def match_records(eng: Engine, config: IdentityConfig) -> dict[str, int]:
 
     eng.write_arrow(table(accepted), "identity_matches")
     eng.write_arrow(table(review), "identity_review", where="status = 'open'")
-    return {"matched_pairs": len(accepted), "review_pairs": len(review)}
+    out: dict[str, Any] = {"matched_pairs": len(accepted), "review_pairs": len(review)}
+    if failed:
+        out["matching_failed"] = failed
+    return out
 
 
 def decide_review(

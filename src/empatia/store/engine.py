@@ -33,6 +33,8 @@ from empatia.store.scoped import StageStore, SettlingCursor
 from empatia.store.store import transaction
 
 if TYPE_CHECKING:
+    from empatia.settings import SparkSettings
+    from empatia.store.lake import Lake
     from empatia.store import Store
 
 ENGINES = ("duckdb", "spark")
@@ -215,15 +217,69 @@ class Engine:
         ``replace`` empties the table first (or only its rows matching the SQL ``where``).
         Returns the number of rows written.
         """
+        if self.in_lake(table):
+            return self._lake_write(expr, table, replace=replace, where=where)
         return self.write_arrow(self.to_arrow(expr), table, replace=replace, where=where)
 
     def write_arrow(
         self, data: pa.Table, table: str, *, replace: bool = True, where: str | None = None
     ) -> int:
         """Write local Arrow data into the store table ``table``."""
+        if self.in_lake(table):
+            return self._lake_write(self.from_arrow(data), table, replace=replace, where=where)
         n = write_arrow(self.store, data, table, replace=replace, where=where)
         self.invalidate(table)
         return n
+
+    # -- the lake (store.kind = "lake": empatia.store.lake) -------------------------------
+    @property
+    def lake(self) -> Lake:
+        """The store's lake (an error on a store without one)."""
+        lake = getattr(self.store, "lake", None)
+        if lake is None:
+            raise ConfigError('this store has no lake (store.kind = "lake")')
+        return lake  # type: ignore[no-any-return]
+
+    def in_lake(self, table: str) -> bool:
+        """Whether the store table ``table`` lives in the lake."""
+        is_lake = getattr(self.store, "is_lake", None)
+        return bool(is_lake and is_lake(table))
+
+    @contextmanager
+    def _pin_cursor(self) -> Iterator[Any]:
+        """A cursor on the store, unchecked, in the stage's transaction when there is one."""
+        if isinstance(self.store, StageStore):
+            yield self.store.raw
+        else:
+            with self.store.write() as cur:
+                yield cur
+
+    def _lake_write(self, expr: ir.Table, table: str, *, replace: bool, where: str | None) -> int:
+        """A new version of the lake table ``table``: ``expr``'s rows in its declared columns
+        (with the rows kept: all when not ``replace``, those not matching ``where``), written
+        where the engine runs; then the store's view moves to it, in the stage's transaction."""
+        from empatia.store import lake as lk
+
+        if isinstance(self.store, StageStore):
+            self.store.check(f"insert into {table} select 1")
+        with self._pin_cursor() as cur:
+            cols = lk.declared(cur, table)
+        rows = _declared(expr, cols)
+        if not replace or where:
+            kept = self.table(table)
+            if where:
+                kept = self.con.sql(f"select * from {kept.get_name()}"
+                                    f" where not coalesce(({where}), false)", dialect="duckdb")  # fmt: skip
+            rows = union(_declared(kept, cols), rows)
+        n = self._lake_put(rows, table)
+        with self._pin_cursor() as cur:
+            lk.pin(cur, self.lake, table, self.lake.version(table))
+        self.invalidate(table)
+        return n
+
+    def _lake_put(self, rows: ir.Table, table: str) -> int:
+        """Replace the lake table's rows with ``rows``; how many they are."""
+        raise NotImplementedError
 
     def update(self, table: str, rows: ir.Table, key: str) -> None:
         """Set, on the rows of the store table ``table`` whose ``key`` equals a row of
@@ -250,7 +306,13 @@ class Engine:
     def delete(self, table: str, keys: ir.Table, on: Sequence[str]) -> int:
         """Delete the rows of the store table ``table`` whose ``on`` columns equal a row of
         ``keys`` (an erasure, a retention pass); returns how many went. The keys are
-        computed where the engine runs; the delete is the store's."""
+        computed where the engine runs; the delete is the store's (the lake's: the table
+        rewritten without them)."""
+        if self.in_lake(table):
+            t = self.table(table)
+            kept = t.anti_join(keys.select(*on).distinct(), list(on))
+            before = self.count(t)
+            return before - self.write(kept, table)
         data = self.to_arrow(keys.select(*on).distinct())
         if not data.num_rows:
             return 0
@@ -283,6 +345,22 @@ class Engine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _declared(expr: ir.Table, cols: Sequence[tuple[str, str]]) -> ir.Table:
+    """``expr`` in a lake table's declared columns (DuckDB types; JSON, and a map or list an
+    engine made as text, as text: the store's view casts it back), a column ``expr`` lacks as
+    nulls."""
+    from ibis.backends.sql.datatypes import DuckDBType
+
+    out, have = [], expr.schema()
+    for name, duck in cols:
+        dtype = DuckDBType.from_string(duck)
+        if dtype.is_json() or dtype.is_nested() and name in have and have[name].is_string():
+            dtype = dt.string  # as text, which the view reads back (Spark: a map as text)
+        out.append(expr[name].cast(dtype).name(name) if name in expr.columns
+                   else ibis.null(dtype).name(name))  # fmt: skip
+    return expr.select(*out)
 
 
 def splink_duckdb_api() -> Any:
@@ -339,6 +417,8 @@ class DuckDBEngine(Engine):
             self._cur = store.con.cursor()
         super().__init__(store, ibis.duckdb.from_connection(self._cur))  # type: ignore[arg-type]
         self._tables: dict[str, ir.Table] = {}
+        # in the lake, stages rebuild whole tables: a version per table, not rows in place
+        self.incremental = getattr(store, "lake", None) is None
 
     def table(self, name: str) -> ir.Table:
         # Ibis asks DuckDB for the schema each time (a query): keep the table per name
@@ -393,6 +473,8 @@ class DuckDBEngine(Engine):
     def map_into(self, expr: ir.Table, fn: BatchFn, schema: pa.Schema,
                  into: Mapping[str, Sequence[str]], *, keep: Sequence[str],
                  where: str | None = None, name: str | None = None) -> ir.Table:  # fmt: skip
+        if any(self.in_lake(t) for t in into):  # a version per table: the rows, then writes
+            return super().map_into(expr, fn, schema, into, keep=keep, where=where, name=name)
         # The rows are in this process already; the stage's cursor cannot stream one
         # result while it writes another, so read them first (in full batches: DuckDB's
         # chunks are small). What the step makes goes to its tables batch by batch, never all
@@ -420,6 +502,15 @@ class DuckDBEngine(Engine):
                 cur.unregister("_emp_batch")
         return self.con.table(tmp)
 
+    def _lake_put(self, rows: ir.Table, table: str) -> int:
+        # DuckDB streams the rows to delta-rs in Arrow batches: never all of them in memory
+        from empatia.store.lake import BATCH, _conformed
+
+        count = [0]
+        reader = self._cur.sql(self.con.compile(rows)).to_arrow_reader(BATCH)
+        self.lake.write(table, _conformed(reader, count))
+        return count[0]
+
     def _drop(self, name: str) -> None:
         # Ibis's drop_table spells it in a way DuckDB 2 refuses for a temporary table.
         self._cur.execute(f'drop table if exists temp."{name}"')
@@ -427,6 +518,8 @@ class DuckDBEngine(Engine):
     def write(
         self, expr: ir.Table, table: str, *, replace: bool = True, where: str | None = None
     ) -> int:
+        if self.in_lake(table):
+            return self._lake_write(expr, table, replace=replace, where=where)
         # Same database: let DuckDB move the rows without a round trip through Arrow.
         sql = self.con.compile(expr)
         cur = self._cur  # the session holding this engine's temporary tables
@@ -439,6 +532,8 @@ class DuckDBEngine(Engine):
         return int(row[0]) if row else 0
 
     def update(self, table: str, rows: ir.Table, key: str) -> None:
+        if self.in_lake(table):
+            return super().update(table, rows, key)
         # Same database: one UPDATE … FROM, columns written in place.
         cols = [c for c in rows.columns if c != key]
         sets = ", ".join(f'"{c}" = _u."{c}"' for c in cols)
@@ -469,6 +564,8 @@ class DuckDBEngine(Engine):
         return bool(rows and rows[0][0])
 
     def delete(self, table: str, keys: ir.Table, on: Sequence[str]) -> int:
+        if self.in_lake(table):
+            return super().delete(table, keys, on)
         # Same database: the keys are a subquery of the delete.
         if isinstance(self.store, StageStore):
             self.store.check(f"delete from {table}")
@@ -492,6 +589,8 @@ class SparkEngine(Engine):
         self._loaded: dict[str, str] = {}
 
     def table(self, name: str) -> ir.Table:
+        if name not in self._loaded and (self.in_lake(name) or self._lake_events(name)):
+            self._loaded[name] = self._read_lake(name)
         if name not in self._loaded:
             cur = self.store.con.cursor()
             cols = cur.execute(
@@ -523,6 +622,38 @@ class SparkEngine(Engine):
 
     def json_str(self, doc: ir.StringValue, path: str) -> ir.StringValue:
         return _spark_json_str(doc, path)
+
+    def _lake_events(self, name: str) -> bool:
+        """The event log, read from the lake (shipped there by the run)."""
+        return name == "events" and getattr(self.store, "lake", None) is not None
+
+    def _read_lake(self, name: str) -> str:
+        """A lake table as a view of this session: its files, read by the executors (the
+        driver only lists them) — the version the store's view reads, or the event log's
+        latest."""
+        from empatia.store import lake as lk
+
+        lake = self.lake
+        if name == "events":
+            files = lake.files(name)
+        else:
+            with self._pin_cursor() as cur:
+                files = lk.pinned_files(cur, lake, name)
+        if files:
+            df = self.session.read.parquet(*files)
+        else:
+            df = self.session.createDataFrame([], _spark_schema(lake.schema(name)))
+        tmp = self._temp_name(name)
+        df.createOrReplaceTempView(tmp)
+        self._temps.append(tmp)
+        return tmp
+
+    def _lake_put(self, rows: ir.Table, table: str) -> int:
+        # the executors write the files; the driver lists them and commits one version
+        lake = self.lake
+        folder = lake.staging(table)
+        self.session.sql(self.con.compile(rows)).write.parquet(folder)
+        return lake.commit(table, folder)
 
     def write(
         self, expr: ir.Table, table: str, *, replace: bool = True, where: str | None = None
@@ -603,52 +734,81 @@ def _spark_schema(schema: pa.Schema) -> Any:
     return PySparkSchema.from_ibis(ibis.Schema.from_pyarrow(schema))
 
 
-def spark_session(master: str = "local[2]", **conf: str) -> Any:
-    """A Spark session for Empatia (UTC, small shuffles, Splink's similarity functions).
+def spark_session(master: str | None = None, *, remote: str | None = None,
+                  shuffle_partitions: int | None = None, **conf: str) -> Any:  # fmt: skip
+    """A Spark session for Empatia (UTC, Arrow, Splink's similarity functions).
 
+    Where it runs, the first that applies: ``remote`` or ``SPARK_REMOTE`` (Spark Connect);
+    ``master``; the master ``spark-submit --master`` started this process with; ``local[2]``.
+    ``conf`` is Spark's own settings, passed as they are (they win over Empatia's defaults).
     Importing PySpark happens here, so DuckDB-only installs never need it.
     """
     try:
         from pyspark.sql import SparkSession
     except ImportError as e:
         raise MissingExtraError("pyspark", "spark") from e
+    remote = remote or os.environ.get("SPARK_REMOTE")
+    submitted = not remote and "PYSPARK_GATEWAY_PORT" in os.environ  # spark-submit's JVM
+    builder = SparkSession.builder.appName("empatia")
+    settings = {"spark.sql.session.timeZone": "UTC",
+                "spark.sql.execution.arrow.pyspark.enabled": "true",
+                # Parquet's standard timestamps (the lake's readers do not all read INT96)
+                "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS"}  # fmt: skip
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     # Python model steps run in Python workers: this interpreter, where Empatia is installed
-    # (on a cluster, the executors' own: spark.pyspark.python or PYSPARK_PYTHON)
+    # (on a cluster, the executors' own: spark.pyspark.python or PYSPARK_PYTHON; a Spark
+    # Connect server's own, unless it is a local one this process starts)
     os.environ.setdefault("PYSPARK_PYTHON", conf.get("spark.pyspark.python", sys.executable))
-    builder = (
-        SparkSession.builder.master(master)
-        .appName("empatia")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", conf.pop("spark.sql.shuffle.partitions", "4"))
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.ui.enabled", "false")
-        .config("spark.driver.memory", conf.pop("spark.driver.memory", "2g"))
-    )
-    try:
-        from splink.backends.spark import similarity_jar_location
-
-        builder = builder.config("spark.jars", similarity_jar_location())
-    except ImportError:  # pragma: no cover - splink is a core dependency
-        pass
-    for key, value in conf.items():
+    if remote:
+        builder = builder.remote(remote)  # the server has its own jars and master
+    else:
+        if master or not submitted:  # else spark-submit's --master
+            builder = builder.master(master or "local[2]")
+        local = (master or ("" if submitted else "local")).startswith("local")
+        if local:
+            settings |= {"spark.ui.enabled": "false", "spark.driver.memory": "2g",
+                         "spark.sql.shuffle.partitions": "4"}  # fmt: skip
+        if not submitted:  # the JVM this process starts gets them on its class path
+            settings["spark.jars"] = _similarity_jar()
+    if shuffle_partitions:
+        settings["spark.sql.shuffle.partitions"] = str(shuffle_partitions)
+    for key, value in (settings | conf).items():
         builder = builder.config(key, value)
-    return builder.getOrCreate()
+    try:
+        session = builder.getOrCreate()
+    except ImportError as e:  # Spark Connect's client libraries
+        raise MissingExtraError(e.name or "grpcio", "spark") from e
+    if submitted:  # spark-submit started the JVM before spark.jars could count: add it now
+        session.sql(f"ADD JAR '{_similarity_jar()}'")
+    return session
 
 
-def connect(
-    store: Store, engine: str = "duckdb", *, master: str | None = None, session: Any = None
-) -> Engine:
+def _similarity_jar() -> str:
+    """Splink's string-similarity functions for Spark (Jaro-Winkler …), a jar in its wheel."""
+    from splink.backends.spark import similarity_jar_location
+
+    return str(similarity_jar_location())
+
+
+def connect(store: Store, engine: str = "duckdb", *, master: str | None = None,
+            session: Any = None, spark: SparkSettings | None = None,
+            conf: Mapping[str, str] | None = None) -> Engine:  # fmt: skip
     """An :class:`Engine` over ``store``: ``"duckdb"`` (in the store) or ``"spark"``.
 
-    ``master`` is Spark's master URL (default ``local[2]``); ``session`` reuses a running
-    ``SparkSession``.
+    On Spark: ``session`` reuses a running ``SparkSession``; otherwise one is made from the
+    ``[spark]`` settings ``spark``, ``master`` (Spark's master URL) and ``conf`` (Spark
+    settings) on top of them.
     """
     if engine == "duckdb":
         return DuckDBEngine(store)
     if engine == "spark":
         if session is None:
-            session = spark_session(master or "local[2]")
+            from empatia.settings import SparkSettings
+
+            s = spark or SparkSettings()
+            session = spark_session(master or s.master, remote=s.remote,
+                                    shuffle_partitions=s.shuffle_partitions,
+                                    **(dict(s.conf) | dict(conf or {})))  # fmt: skip
         return SparkEngine(store, session)
     raise ConfigError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}", engine=engine)
 
@@ -665,11 +825,13 @@ def engine_for(ctx: Any) -> tuple[Engine, bool]:
     """The engine a pipeline stage runs on, and whether the stage must close it.
 
     A runner that shares one engine between stages puts it in ``ctx.engine_instance``;
-    otherwise a new one is made from ``ctx.engine`` (``ctx.master`` / ``ctx.spark_session``
-    for Spark).
+    otherwise a new one is made from ``ctx.engine`` (for Spark: ``ctx.spark_session``, or the
+    workspace's ``[spark]`` settings with ``ctx.master`` and ``ctx.spark_conf`` on top).
     """
     shared = ctx.engine_instance
     if isinstance(shared, Engine):
         return shared, False
-    eng = connect(ctx.store, ctx.engine, master=ctx.master, session=ctx.spark_session)
+    settings = getattr(getattr(ctx, "workspace", None), "settings", None)
+    eng = connect(ctx.store, ctx.engine, master=ctx.master, session=ctx.spark_session,
+                  spark=getattr(settings, "spark", None), conf=getattr(ctx, "spark_conf", None))
     return eng, True

@@ -210,6 +210,13 @@ class StageStore:
         ).fetchall()  # no open result left on the cursor
         return bool(rows and rows[0][0])
 
+    @property
+    def lake(self) -> Any:
+        return self.store.lake
+
+    def is_lake(self, table: str) -> bool:
+        return self.store.is_lake(table)
+
     # -- statements ------------------------------------------------------------------------
     def check(self, sql: str) -> bool:
         """Whether ``sql`` is a statement to run (``begin``/``commit`` join the stage's

@@ -26,11 +26,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from empatia.errors import SchemaTooNewError, StoreError, StoreLockedError
+
+if TYPE_CHECKING:
+    from empatia.store.lake import Lake
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +118,11 @@ class Store:
         memory_limit: str | None = None,
         threads: int | None = None,
         checkpoint_threshold: str | None = None,
+        lake: Lake | None = None,
     ) -> None:
         self.path = str(path)
+        #: Where the stage outputs live when ``[store] kind = "lake"`` (:mod:`empatia.store.lake`).
+        self.lake = lake
         self.read_only = read_only
         config: dict[str, Any] = {}  # duckdb's stub takes a dict of str | bool | int | …
         if memory_limit:
@@ -162,6 +168,17 @@ class Store:
         self._issued: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()
         if migrate and not read_only:
             self.migrate()
+        if lake is not None and not read_only:
+            from empatia.store.lake import attach
+
+            with self.lock:
+                attach(self.con, lake)
+
+    def is_lake(self, table: str) -> bool:
+        """Whether ``table`` lives in the lake (then the file holds a view of it)."""
+        from empatia.store.lake import LAKE_TABLES
+
+        return self.lake is not None and table in LAKE_TABLES
 
     # -- schema ---------------------------------------------------------------------------
     def versions(self) -> dict[str, int]:

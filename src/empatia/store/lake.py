@@ -1,0 +1,313 @@
+"""The lake: the event log and the stage outputs as Delta Lake tables that a cluster shares.
+
+``[store] kind = "lake"`` (with ``uri``, a folder every machine of the cluster sees) keeps the
+batch data in Delta Lake tables — plain Parquet files plus a transaction log — that each
+engine reads and writes without passing the rows through one process:
+
+* **Spark** reads a table's files on its executors (the driver only lists them) and writes a
+  stage's rows as Parquet from the executors into a staging folder of the table; the driver
+  then commits that list of files as one Delta version (:meth:`Lake.commit`), atomically:
+  readers see the old version or the new, never half of it.
+* **DuckDB** (the store, the web UI, the API, the DuckDB engine) reads the files of the version
+  the store last committed, through a view per table (:mod:`empatia.store.store`), and writes
+  Arrow batches straight into a new version (:meth:`Lake.write`).
+
+The store (one DuckDB file) keeps the rest: what people write through the API, the runner's
+state, the views of the lake tables, and the event log as ingest nodes receive it, shipped to
+the lake's ``events`` table by :func:`ship_events`.
+
+Delta is read and written by delta-rs (the ``deltalake`` package, the ``lake`` extra), with
+no JVM jar: Delta's own Spark connector comes from Maven only, and no release of it supports
+Spark 4.3. Files are plain Parquet, so Spark reads them with its own reader.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from empatia.errors import ConfigError, MissingExtraError, StoreError
+from empatia.store import state
+
+
+def _deltalake() -> Any:
+    try:
+        import deltalake
+    except ImportError as e:
+        raise MissingExtraError("deltalake", "lake") from e
+    return deltalake
+
+
+class Lake:
+    """A folder of Delta Lake tables, one per store table: ``<uri>/<table>/``.
+
+    Only local (or network-mounted) paths: DuckDB reads object stores through its httpfs
+    extension, which is downloaded at run time, and Spark through Hadoop's S3 jars from Maven.
+    """
+
+    def __init__(self, uri: str | Path) -> None:
+        text = str(uri)
+        if "://" in text and not text.startswith("file://"):
+            raise ConfigError(f"store.uri {text!r}: the lake must be a folder (local or a network "
+                              "mount every machine sees); object stores are not supported yet")  # fmt: skip
+        self.root = Path(text.removeprefix("file://")).expanduser().resolve()
+        self._dl = _deltalake()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StoreError(f"cannot use the lake folder {self.root}: {e.strerror}") from e
+
+    def path(self, table: str) -> str:
+        return str(self.root / table)
+
+    def _table(self, table: str) -> Any:
+        return self._dl.DeltaTable(self.path(table))
+
+    def exists(self, table: str) -> bool:
+        return bool(self._dl.DeltaTable.is_deltatable(self.path(table)))
+
+    def create(self, table: str, schema: pa.Schema) -> None:
+        """An empty table of ``schema`` (nothing if the table exists)."""
+        self._dl.DeltaTable.create(self.path(table), _plain(schema), mode="ignore")
+
+    def version(self, table: str) -> int:
+        return int(self._table(table).version())
+
+    def files(self, table: str) -> list[str]:
+        """The Parquet files of the table's current version, as paths."""
+        return [u.removeprefix("file://") for u in self._table(table).file_uris()]
+
+    def schema(self, table: str) -> pa.Schema:
+        return pa.schema(self._table(table).schema().to_arrow())
+
+    def write(self, table: str, data: pa.Table | pa.RecordBatchReader, *, append: bool = False,
+              app: tuple[str, int] | None = None) -> None:  # fmt: skip
+        """Replace the table's rows with ``data`` (or add them, ``append``) in one version.
+
+        ``app`` = (writer id, sequence number): the version also records that this writer got
+        this far (:meth:`progress`), so a writer that restarts sends nothing twice.
+        """
+        props = None
+        if app is not None:
+            tx = self._dl.transaction
+            props = tx.CommitProperties(app_transactions=[tx.Transaction(*app)],
+                                        max_commit_retries=50)  # fmt: skip
+        self._dl.write_deltalake(self.path(table), data, mode="append" if append else "overwrite",
+                                 schema_mode=None if append else "overwrite",
+                                 commit_properties=props)  # fmt: skip
+
+    def progress(self, table: str, app: str) -> int:
+        """How far the writer ``app`` got (:meth:`write`'s ``app``); -1 before its first."""
+        if not self.exists(table):
+            return -1
+        found = self._table(table).transaction_version(app)
+        return -1 if found is None else int(found)
+
+    def staging(self, table: str) -> str:
+        """A new folder inside the table where a job writes Parquet files to :meth:`commit`."""
+        # not "_…": Delta's vacuum passes over such folders, and must reach these files
+        return str(Path(self.path(table)) / "jobs" / uuid.uuid4().hex)
+
+    def commit(self, table: str, folder: str, *, append: bool = False) -> int:
+        """Commit the Parquet files a job wrote in ``folder`` (:meth:`staging`) as one version
+        replacing the table's rows (or adding to them); returns how many rows they hold. Only
+        the files' footers are read here."""
+        tx = self._dl.transaction
+        files = sorted(Path(folder).rglob("*.parquet"))
+        if not files:  # no rows: an overwrite empties the table
+            if append:
+                return 0
+            schema: Any = self._table(table).schema()
+        else:
+            schema = self._dl.Schema.from_arrow(_plain(pq.read_schema(files[0])))
+        root, adds, rows = Path(self.path(table)), [], 0
+        for f in files:
+            n = pq.read_metadata(f).num_rows
+            st = f.stat()
+            adds.append(tx.AddAction(path=str(f.relative_to(root)), size=st.st_size,
+                                     partition_values={}, modification_time=int(st.st_mtime * 1000),
+                                     data_change=True, stats=json.dumps({"numRecords": n})))  # fmt: skip
+            rows += n
+        self._table(table).create_write_transaction(adds, mode="append" if append else "overwrite",
+                                                    schema=schema)  # fmt: skip
+        return rows
+
+    def vacuum(self, table: str, keep: int | None = None) -> int:
+        """Delete the files that neither the current version nor version ``keep`` (the one the
+        store reads) needs — after an erasure, the old versions held the person's rows;
+        returns how many files went."""
+        gone = self._table(table).vacuum(
+            retention_hours=0, dry_run=False, enforce_retention_duration=False,
+            keep_versions=None if keep is None else [keep],
+        )  # fmt: skip
+        return len(gone)
+
+
+def _plain(schema: pa.Schema) -> pa.Schema:
+    """``schema`` as Delta takes it: no metadata, timestamps in UTC microseconds."""
+    fields = []
+    for f in schema.remove_metadata():
+        t = f.type
+        if pa.types.is_timestamp(t):
+            t = pa.timestamp("us", tz="UTC" if t.tz else None)
+        elif pa.types.is_large_string(t) or pa.types.is_string_view(t):
+            t = pa.string()
+        fields.append(pa.field(f.name, t, nullable=True))
+    return pa.schema(fields)
+
+
+def lake_of(settings: Any) -> Lake | None:
+    """The lake the ``[store]`` settings name, or ``None`` for the one-file store."""
+    store = settings.store
+    if store.kind != "lake":
+        return None
+    if not store.uri:
+        raise ConfigError('store.kind = "lake" needs store.uri: the folder of the lake')
+    return Lake(store.uri)
+
+
+#: The tables that live in the lake (DuckDB sees each through a view of the version the store
+#: last committed): the stage outputs that only their stage writes. A stage output people
+#: also change through the API (care_list, care_alerts, identity_review, merge_history), a
+#: ledger (consent, keys, pins) or a stage's own state stays in the store's file; ``events``
+#: stays there too, as the ingest nodes' log, and is shipped to the lake (:func:`ship_events`).
+LAKE_TABLES = (
+    "identities", "event_persons", "identity_event_ids", "identity_records", "identity_matches",
+    "identity_blocked", "identity_value_map", "merge_identifiers",
+    "profiles", "profile_traits",
+    "text_analysis", "text_sentences", "touchpoint_emotion", "person_emotion", "survey_responses",
+    "experience_activity", "experience_activity_model", "experience_case_events",
+    "experience_gap", "experience_journeys", "experience_trajectories",
+    "journeys", "journey_steps", "journey_sessions",
+    "care_traits", "decide_inputs", "decisions",
+)  # fmt: skip
+
+_PINS = "_lake_pins"  # table_name → the Delta version the store's view reads
+_COLUMNS = "_lake_columns"  # the declared columns (and DuckDB types) of each lake table
+_STATE = "_lake_state"  # this store as the lake's writer: its name, what it shipped
+
+
+def attach(con: Any, lake: Lake) -> None:
+    """Make the store's lake tables views of the lake, once: a table still in the file (a new
+    store, or one moving into the lake) keeps its column types for its view, and its rows go
+    to the lake first. Runs in one transaction on the store's own connection."""
+    con.execute(f"create table if not exists {_PINS} (table_name varchar primary key,"
+                " version bigint not null)")  # fmt: skip
+    con.execute(f"create table if not exists {_COLUMNS} (table_name varchar, column_name varchar,"
+                " data_type varchar, position integer, primary key (table_name, column_name))")  # fmt: skip
+    con.execute(f"create table if not exists {_STATE} (key varchar primary key, value varchar)")
+    kinds = dict(con.execute(
+        "select table_name, table_type from information_schema.tables"
+        " where table_schema = 'main' and table_name in (select unnest(?))", [list(LAKE_TABLES)]
+    ).fetchall())  # fmt: skip
+    for table in LAKE_TABLES:
+        if kinds.get(table) != "BASE TABLE":
+            continue
+        con.execute("begin transaction")
+        try:
+            con.execute(f"delete from {_COLUMNS} where table_name = ?", [table])
+            con.execute(f"insert into {_COLUMNS} select table_name, column_name, data_type,"
+                        " ordinal_position from information_schema.columns"
+                        " where table_schema = 'main' and table_name = ?", [table])  # fmt: skip
+            rows = con.sql(f"select * from {table}")
+            lake.create(table, _plain(rows.limit(0).to_arrow_table().schema))
+            if con.execute(f"select count(*) from {table}").fetchall()[0][0]:
+                lake.write(table, _conformed(rows.to_arrow_reader(BATCH), None))
+            con.execute(f"drop table {table}")
+            pin(con, lake, table, lake.version(table))
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+
+
+BATCH = 100_000
+
+
+def _conformed(reader: pa.RecordBatchReader, count: list[int] | None) -> pa.RecordBatchReader:
+    """``reader``'s batches in Delta's types (:func:`_plain`), counted into ``count``."""
+    schema = _plain(reader.schema)
+
+    def batches() -> Any:
+        for b in reader:
+            if count is not None:
+                count[0] += b.num_rows
+            yield pa.RecordBatch.from_arrays(
+                [c.cast(f.type) for c, f in zip(b.columns, schema, strict=True)], schema=schema
+            )
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def pin(con: Any, lake: Lake, table: str, version: int) -> None:
+    """Point the store's view of ``table`` at the lake's ``version`` (in ``con``'s transaction,
+    so a stage's outputs appear together, with its state, or not at all)."""
+    cols = declared(con, table)
+    files = [u.removeprefix("file://")
+             for u in lake._dl.DeltaTable(lake.path(table), version=version).file_uris()]  # fmt: skip
+    if files:
+        have = set(pq.read_schema(files[0]).names)
+        select = ", ".join(f'"{c}"::{t} as "{c}"' if c in have else f'null::{t} as "{c}"'
+                           for c, t in cols)  # fmt: skip
+        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        source = f"read_parquet([{listed}], union_by_name = true)"
+    else:
+        select = ", ".join(f'null::{t} as "{c}"' for c, t in cols)
+        source = "(select 1) where false"
+    con.execute(f'create or replace view "{table}" as select {select} from {source}')
+    con.execute(f"insert or replace into {_PINS} values (?, ?)", [table, version])
+
+
+def pinned_files(con: Any, lake: Lake, table: str) -> list[str]:
+    """The files of the version of ``table`` the store's view reads."""
+    row = con.execute(f"select version from {_PINS} where table_name = ?", [table]).fetchall()
+    if not row:
+        return lake.files(table)
+    dt = lake._dl.DeltaTable(lake.path(table), version=int(row[0][0]))
+    return [u.removeprefix("file://") for u in dt.file_uris()]
+
+
+def declared(con: Any, table: str) -> list[tuple[str, str]]:
+    """A lake table's declared columns and their DuckDB types, in order."""
+    return con.execute(f"select column_name, data_type from {_COLUMNS} where table_name = ?"
+                       " order by position", [table]).fetchall()  # fmt: skip
+
+
+def ship_events(con: Any, lake: Lake) -> int:
+    """Send the rows of the store's event log the lake lacks to its ``events`` table, in one
+    version that also records how far this store got (so a crash between the two sends
+    nothing twice). When rows already shipped changed since (an erasure, a retention pass, a
+    text blanked), the lake's copy is rewritten whole and the old files deleted. Returns how
+    many rows went."""
+    node = _node(con)
+    top = con.execute("select coalesce(max(seq), 0) from events").fetchall()[0][0]
+    done = lake.progress("events", node)
+    if done >= 0 and _shipped(con, done) != state.get(con, _STATE, "events_sum"):
+        done = -1  # changed under the lake: send everything again
+    if top <= done:
+        return 0
+    count = [0]
+    reader = con.sql(f"select * from events where seq > {max(done, 0)} and seq <= {top}"
+                     " order by seq").to_arrow_reader(BATCH)  # fmt: skip
+    lake.write("events", _conformed(reader, count), append=done >= 0, app=(node, int(top)))
+    state.put(con, _STATE, events_sum=_shipped(con, top))
+    if done < 0:
+        lake.vacuum("events")
+    return count[0]
+
+
+def _shipped(con: Any, upto: int) -> str:
+    row = con.execute("select count(*), coalesce(bit_xor(hash(e)), 0) from events e"
+                      f" where seq <= {int(upto)}").fetchall()[0]  # fmt: skip
+    return f"{row[0]}:{row[1]}"
+
+
+def _node(con: Any) -> str:
+    """This store's name as a writer of the lake (made once, kept in the file)."""
+    state.put_new(con, _STATE, "node", f"empatia-{uuid.uuid4().hex[:12]}")
+    return str(state.get(con, _STATE, "node"))
