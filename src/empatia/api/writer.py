@@ -96,8 +96,16 @@ class IdentityFollower:
 
     @classmethod
     def for_store(cls, store: Any, config: Any = None) -> IdentityFollower:  # noqa: ANN401
-        """Stitching with the workspace's ``[stages.identity]`` settings (``config``)."""
+        """Stitching with the workspace's ``[stages.identity]`` settings (``config``). On a
+        lake store (:mod:`empatia.store.lake`) people are stitched by the batch run, whose
+        tables those are; the follower ships the acknowledged events to the lake instead,
+        in batches."""
         from functools import partial
+
+        if getattr(store, "lake", None) is not None:
+            from empatia.store.lake import ship_events
+
+            return cls(store, lambda s: ship_events(s.con, s.lake), interval=5.0)
 
         from empatia.identity.incremental import attach_new_events  # built in: never skipped
 

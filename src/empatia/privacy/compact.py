@@ -39,6 +39,10 @@ def finish_pending(store: Store) -> bool:
             Path(store.path + stray).unlink(missing_ok=True)
         return False
     log.warning("finishing an interrupted erasure: rewriting the store file")
+    if store.lake is not None:  # and deleting the lake's files that still hold the person
+        from empatia.store.lake import forget
+
+        forget(store.con, store.lake)
     rewrite(store)
     return True
 

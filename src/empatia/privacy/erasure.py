@@ -36,9 +36,11 @@ from empatia.privacy.subjects import (
     predicates,
     q,
     resolve,
+    row_id,
     tables,
 )
 from empatia.store import Store, state
+from empatia.store.lake import erase_rows, forget
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,8 @@ def erase(
         finish_pending(store)
         report = _erase(store, query, actor, dry_run)
         if not dry_run:
+            if store.lake is not None:  # the lake's old versions still hold the person
+                forget(store.con, store.lake)
             if rewrite_file:
                 report.rewritten = rewrite(store)
             else:
@@ -100,6 +104,8 @@ def erase_many(
         for query in queries:
             resolve(store, query)
         reports = [_erase(store, q, actor, dry_run) for q in queries]
+        if not dry_run and store.lake is not None:
+            forget(store.con, store.lake)
         if not dry_run:
             rewritten = rewrite(store)
             for r in reports:
@@ -123,7 +129,11 @@ def _erase(store: Store, query: str, actor: str, dry_run: bool) -> ErasureReport
             if table in SKIP_TABLES:
                 continue
             preds = predicates(subject, table, columns)
-            if preds:
+            if preds and store.is_lake(table):  # a new version of the lake table without them
+                n = erase_rows(con, store.lake, table, " or ".join(preds), dry_run=dry_run)
+                if n:
+                    report.deleted[table] = n
+            elif preds:
                 n = _count(con, f"delete from {q(table)} where {' or '.join(preds)} returning 1")
                 if n:
                     report.deleted[table] = n
@@ -174,8 +184,11 @@ def _blank(store: Store, subject: Subject, cells: set[tuple[str, str, Any]]) -> 
     for table, col, row in cells:
         rows.setdefault((table, col), []).append(row)
     for (table, col), keys in sorted(rows.items()):
-        c, key = q(col), "seq" if "seq" in cols[table] else "rowid"
+        c, key = q(col), row_id(store, table, cols[table])
         hit = f"list_contains($keys, {key}) and regexp_matches({c}::varchar, $p, 'i')"
+        if store.is_lake(table):  # rebuilt by the next run: the rows go, in a new version
+            erase_rows(con, store.lake, table, hit, {"p": pat, "keys": keys})
+            continue
         expr = f"regexp_replace({c}::varchar, $p, '\\1[erased]\\3', 'gi')"
         if cols[table][col].upper() == "JSON":
             expr = f"{expr}::json"

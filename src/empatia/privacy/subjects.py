@@ -274,16 +274,20 @@ def _load_seqs(cur: duckdb.DuckDBPyConnection, subject: Subject) -> None:
 
 # -- where the subject is, table by table ----------------------------------------------------
 def tables(store: Store) -> dict[str, dict[str, str]]:
-    """Every base table of the store's main schema: {table: {column: type}}."""
+    """Every base table of the store's main schema, and every table of its lake (a view in
+    the file): {table: {column: type}}."""
+    from empatia.store.lake import LAKE_TABLES
+
+    lake = list(LAKE_TABLES) if getattr(store, "lake", None) is not None else []
     cur = store.cursor()
     try:
         rows = cur.execute(
             "select c.table_name, c.column_name, c.data_type from information_schema.columns c"
             " join information_schema.tables t on t.table_name = c.table_name"
             " and t.table_schema = c.table_schema"
-            " where t.table_type = 'BASE TABLE' and c.table_schema = 'main'"
-            " and t.table_catalog = current_database()"
-            " order by c.table_name, c.ordinal_position"
+            " where (t.table_type = 'BASE TABLE' or list_contains(?, t.table_name))"
+            " and c.table_schema = 'main' and t.table_catalog = current_database()"
+            " order by c.table_name, c.ordinal_position", [lake]
         ).fetchall()
     finally:
         cur.close()
@@ -291,6 +295,14 @@ def tables(store: Store) -> dict[str, dict[str, str]]:
     for t, c, ty in rows:
         out.setdefault(t, {})[c] = ty
     return out
+
+
+def row_id(store: Store, table: str, columns: dict[str, str]) -> str:
+    """What names one row of ``table``: its ``seq``, else its rowid — or, for a lake table
+    (a view, which has no rowid), the hash of the whole row."""
+    if "seq" in columns:
+        return "seq"
+    return f"hash({q(table)})" if store.is_lake(table) else "rowid"
 
 
 def q(name: str) -> str:
@@ -382,7 +394,7 @@ def mentions(store: Store, subject: Subject, *, excerpt: int = 40) -> list[dict[
         for table, columns in tables(store).items():
             if table in SKIP_TABLES:
                 continue
-            key = "seq" if "seq" in columns else "rowid"
+            key = row_id(store, table, columns)
             own = predicates(subject, table, columns)
             skip = f" and not coalesce({' or '.join(own)}, false)" if own else ""
             for col, ty in columns.items():

@@ -84,8 +84,8 @@ def _update(
 def _build(eng: Engine, cur: Any, config: ProfileConfig, money: Reporting) -> dict[str, Any]:
     """Rebuild every profile (``cur``: the engine's store cursor, for the model's state)."""
     if not int(eng.table("event_persons").count().to_pyarrow().as_py()):
-        cur.execute("delete from profiles")
-        cur.execute("delete from profile_traits")
+        for table in ("profiles", "profile_traits"):  # emptied (where they live: the lake too)
+            eng.write(eng.table(table).limit(0), table)
         return {"profiles": 0, "traits": 0}
     fitted: dict[str, Any] = {}
     profiles, traits = build_profiles(eng, config, money, keep=fitted)

@@ -35,6 +35,11 @@ from empatia.errors import ConfigError, MissingExtraError, StoreError
 from empatia.store import state
 
 
+#: No column statistics in the transaction log: its minimum and maximum of a text column
+#: would be somebody's email, kept in the log's history after an erasure deleted the files.
+PRIVATE = {"delta.dataSkippingNumIndexedCols": "0"}
+
+
 def _deltalake() -> Any:
     try:
         import deltalake
@@ -73,7 +78,8 @@ class Lake:
 
     def create(self, table: str, schema: pa.Schema) -> None:
         """An empty table of ``schema`` (nothing if the table exists)."""
-        self._dl.DeltaTable.create(self.path(table), _plain(schema), mode="ignore")
+        self._dl.DeltaTable.create(self.path(table), _plain(schema), mode="ignore",
+                                   configuration=PRIVATE)  # fmt: skip
 
     def version(self, table: str) -> int:
         return int(self._table(table).version())
@@ -311,3 +317,34 @@ def _node(con: Any) -> str:
     """This store's name as a writer of the lake (made once, kept in the file)."""
     state.put_new(con, _STATE, "node", f"empatia-{uuid.uuid4().hex[:12]}")
     return str(state.get(con, _STATE, "node"))
+
+
+def erase_rows(con: Any, lake: Lake | None, table: str, where: str, params: Any = None, *,
+               dry_run: bool = False) -> int:  # fmt: skip
+    """Rewrite the lake table ``table`` without its rows matching ``where`` (DuckDB SQL over
+    the store's view), pinned in ``con``'s transaction; returns how many rows matched. The
+    files of the old version still hold them until :func:`forget`."""
+    if lake is None:
+        raise ConfigError(f"{table} is a lake table, and this store has no lake")
+    n = int(con.execute(f'select count(*) from "{table}" where {where}', params).fetchall()[0][0])
+    if n and not dry_run:
+        kept = con.sql(f'select * from "{table}" where not coalesce(({where}), false)',
+                       params=params)  # fmt: skip
+        lake.write(table, _conformed(kept.to_arrow_reader(BATCH), None))
+        pin(con, lake, table, lake.version(table))
+    return n
+
+
+def forget(con: Any, lake: Lake) -> int:
+    """After an erasure (or retention) committed: send the event log's copy again if rows of it
+    went, and delete every lake file that neither a table's current version nor the one the
+    store reads needs — the older versions still held the erased rows. Returns the files
+    deleted."""
+    ship_events(con, lake)
+    gone = 0
+    for table in LAKE_TABLES:
+        if lake.exists(table):
+            row = con.execute(f"select version from {_PINS} where table_name = ?",
+                              [table]).fetchall()  # fmt: skip
+            gone += lake.vacuum(table, keep=int(row[0][0]) if row else None)
+    return gone

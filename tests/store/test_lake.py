@@ -1,0 +1,164 @@
+"""``[store] kind = "lake"``: the event log and the stage outputs in Delta Lake tables that
+every engine reads and writes itself (empatia.store.lake)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from empatia.errors import ConfigError
+from empatia.pipeline import RunContext, run_pipeline
+from empatia.workspace import Workspace
+from tests.store.incremental_world import OPTS
+from tests.tables import differences
+
+pytest.importorskip("deltalake")
+
+
+def lake_workspace(db: Path, lake: Path) -> Workspace:
+    return Workspace(db=db, store={"kind": "lake", "uri": str(lake)})
+
+
+def run_full(ws: Workspace, **kw: Any) -> dict[str, dict[str, Any]]:
+    results = run_pipeline(RunContext(ws, full=True, settings=dict(OPTS), **kw))
+    return {r.name: r.figures for r in results}
+
+
+@pytest.fixture(scope="module")
+def one_file(incremental_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo world rebuilt in the one-file store: what the lake must equal."""
+    db = tmp_path_factory.mktemp("one_file") / "duck.duckdb"
+    shutil.copy(incremental_template, db)
+    with Workspace(db=db) as ws:
+        run_full(ws)
+    return db
+
+
+def _files_with(folder: Path, needle: str) -> list[Path]:
+    """The files under ``folder`` holding ``needle``: in any row of a Parquet file (they are
+    compressed), in the bytes of any other (the transaction log)."""
+    found = []
+    with duckdb.connect() as con:
+        for p in sorted(folder.rglob("*")):
+            if p.suffix == ".parquet":
+                n = con.execute("select count(*) from read_parquet(?) t"
+                                " where contains(t::varchar, ?)", [str(p), needle]).fetchall()  # fmt: skip
+                if n[0][0]:
+                    found.append(p)
+            elif p.is_file() and needle.encode() in p.read_bytes():
+                found.append(p)
+    return found
+
+
+def test_a_store_moves_into_the_lake_and_a_run_there_equals_the_one_file_store(
+    one_file: Path, incremental_template: Path, tmp_path: Path
+) -> None:
+    db, lake = tmp_path / "w.duckdb", tmp_path / "lake"
+    shutil.copy(incremental_template, db)  # a workspace that already ran, moving to a lake
+    with lake_workspace(db, lake) as ws:
+        profiles_before = ws.store.con.execute("select count(*) from profiles").fetchall()
+        assert profiles_before[0][0] > 50  # its rows went to the lake with it
+        figures = run_full(ws)
+        assert figures["identity"]["mode"] == "batch (full)"
+    compared, differ = differences(one_file, db)
+    assert not differ, differ
+    assert compared >= 30
+    # the rows are in the lake (the file holds views of it) and the event log was shipped
+    with duckdb.connect(str(db), read_only=True) as con:
+        kinds = dict(con.execute("select table_name, table_type from information_schema.tables"
+                                 " where table_name in ('profiles', 'events')").fetchall())  # fmt: skip
+        events = con.execute("select count(*) from events").fetchall()[0][0]
+        shipped = con.execute(f"select count(*) from read_parquet('{lake}/events/*.parquet')"
+                              ).fetchall()[0][0]  # fmt: skip
+    assert kinds == {"profiles": "VIEW", "events": "BASE TABLE"}
+    assert shipped == events > 1000
+
+
+def test_an_interrupted_write_leaves_the_store_reading_the_last_committed_version(
+    incremental_template: Path, tmp_path: Path
+) -> None:
+    """A run killed after it wrote a table to the lake but before the stage committed: the
+    store still reads what the last committed run wrote, and the next run finishes."""
+    db, lake = tmp_path / "w.duckdb", tmp_path / "lake"
+    shutil.copy(incremental_template, db)
+    with lake_workspace(db, lake) as ws:
+        before = ws.store.con.execute("select count(*), sum(hash(p)) from profiles p").fetchall()
+    code = (
+        "import os, sys\n"
+        "from empatia.store import engine\n"
+        "real = engine.Engine._lake_write\n"
+        "def die(self, expr, table, **kw):\n"
+        "    n = real(self, expr, table, **kw)\n"
+        "    if table == 'profile_traits': os._exit(9)  # the stage has not committed\n"
+        "    return n\n"
+        "engine.Engine._lake_write = die\n"
+        "from empatia.workspace import Workspace\n"
+        "from empatia.pipeline import RunContext, run_pipeline\n"
+        f"ws = Workspace(db={str(db)!r}, store={{'kind': 'lake', 'uri': {str(lake)!r}}})\n"
+        "run_pipeline(RunContext(ws, full=True), ['profiles'])\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 9, p.stderr[-2000:]
+    with lake_workspace(db, lake) as ws:
+        con = ws.store.con
+        assert con.execute("select count(*), sum(hash(p)) from profiles p").fetchall() == before
+        assert run_full(ws)["profiles"]["profiles"] == before[0][0]
+
+
+def test_erasure_deletes_a_person_from_the_lake_files_too(
+    incremental_template: Path, tmp_path: Path
+) -> None:
+    db, lake = tmp_path / "w.duckdb", tmp_path / "lake"
+    shutil.copy(incremental_template, db)
+    with lake_workspace(db, lake) as ws:
+        run_full(ws)
+        con = ws.store.con
+        email, person = con.execute(
+            "select p.email, p.person_id from profiles p join event_persons e using (person_id)"
+            " where p.email is not null group by all order by count(*) desc limit 1"
+        ).fetchall()[0]
+        assert _files_with(lake, email) and _files_with(lake, person)
+        report = ws.erase(f"email:{email}")
+        assert report["deleted"]["profiles"] == 1 and report["deleted"]["events"] > 0
+        left = ws.store.con.execute("select count(*) from profiles where person_id = ?", [person])
+        assert left.fetchall()[0][0] == 0
+    # no file of the lake holds them any more: not the tables' current files, not the old
+    # versions' (deleted), not the transaction log (it keeps no column statistics)
+    assert _files_with(lake, email) == []
+    assert _files_with(lake, person) == []
+
+
+def test_the_lake_setting_says_what_is_wrong(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="needs store.uri"):
+        Workspace(db=tmp_path / "w.duckdb", store={"kind": "lake"}).store  # noqa: B018
+    with pytest.raises(ConfigError, match="must be a folder"):
+        Workspace(db=tmp_path / "w.duckdb",
+                  store={"kind": "lake", "uri": "s3://bucket/lake"}).store  # noqa: B018
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    env = dict(os.environ, EMPATIA_STORE__KIND="lake", EMPATIA_STORE__URI=str(blocked / "lake"))
+    p = subprocess.run([sys.executable, "-m", "empatia", "--db", str(tmp_path / "x.duckdb"),
+                        "stats"], capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+    assert p.returncode != 0 and "Traceback" not in p.stderr
+    assert "cannot use the lake folder" in p.stderr and len(p.stderr.strip().splitlines()) <= 2
+
+
+@pytest.mark.spark
+@pytest.mark.skipif(not os.environ.get("EMPATIA_SPARK_TESTS"), reason="set EMPATIA_SPARK_TESTS=1")
+def test_spark_reads_and_writes_the_lake_itself_and_equals_the_one_file_store(
+    one_file: Path, incremental_template: Path, tmp_path: Path, spark_session: Any
+) -> None:
+    db, lake = tmp_path / "w.duckdb", tmp_path / "lake"
+    shutil.copy(incremental_template, db)
+    with lake_workspace(db, lake) as ws:
+        run_full(ws, engine="spark", spark_session=spark_session)
+    compared, differ = differences(one_file, db)
+    assert not differ, differ
+    assert compared >= 30
