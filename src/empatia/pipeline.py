@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -80,6 +81,9 @@ class RunContext:
     spark_conf: dict[str, str] = field(default_factory=dict)
     spark_session: Any = None
     engine_instance: Any = None
+    #: On Spark, the rows the running stage moved through the driver (``collected``: results
+    #: brought to it; ``sent``: rows it sent to the executors), shown with its figures.
+    driver_rows: Counter[str] = field(default_factory=Counter)
     stages: StagesSettings = field(init=False)
     #: The store as the running stage sees it: a :class:`~empatia.store.scoped.StageStore`
     #: (one transaction, its declared tables) while the runner runs it; the workspace's
@@ -353,8 +357,11 @@ def _run_stage(
     may_write = None if getattr(stage, "erases", ()) else (*stage.writes, *BOOKKEEPING)
     db = StageStore(store, stage.name, may_write)
     ctx.store = db
+    ctx.driver_rows.clear()
     try:
         figures = stage.run(ctx) or {}
+        if ctx.engine == "spark":
+            figures |= {f"driver_{k}": v for k, v in sorted(ctx.driver_rows.items())}
         after = stage_inputs(ctx, stage, known) if getattr(stage, "always", False) else None
         _record(ctx, stage.name, inputs, figures, after)
     except duckdb.TransactionException as e:

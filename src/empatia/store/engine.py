@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import sys
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import cache, partial
@@ -583,10 +584,16 @@ class SparkEngine(Engine):
 
     name = "spark"
 
-    def __init__(self, store: Store, session: Any) -> None:
+    def __init__(self, store: Store, session: Any, meter: Counter[str] | None = None) -> None:
         self.session = session
         super().__init__(store, ibis.pyspark.connect(session))
         self._loaded: dict[str, str] = {}
+        #: Rows that crossed the driver: ``collected`` (results brought into this process)
+        #: and ``sent`` (rows this process sent to the executors: store tables not in the
+        #: lake, local data).
+        self.meter: Counter[str] = Counter() if meter is None else meter
+        for method in ("to_pyarrow", "execute"):  # every way a stage brings rows here
+            setattr(self.con, method, partial(_metered, getattr(self.con, method), self.meter))
 
     def table(self, name: str) -> ir.Table:
         if name not in self._loaded and (self.in_lake(name) or self._lake_events(name)):
@@ -611,6 +618,7 @@ class SparkEngine(Engine):
         if not isinstance(data, pa.Table):
             data = pa.Table.from_pandas(data, preserve_index=False)
         data = _spark_safe(data)
+        self.meter["sent"] += data.num_rows
         tmp = self._temp_name(name)
         if data.num_rows:
             df = self.session.createDataFrame(data)
@@ -705,6 +713,14 @@ class SparkEngine(Engine):
             self.session.catalog.dropTempView(name)
         self._temps.clear()
         self._loaded.clear()
+
+
+def _metered(method: Callable[..., Any], meter: Counter[str], *args: Any, **kw: Any) -> Any:
+    """An Ibis backend's way of bringing results here, counting the rows it brings."""
+    out = method(*args, **kw)
+    rows = isinstance(out, pa.Table) or type(out).__name__ == "DataFrame"  # pandas'
+    meter["collected"] += len(out) if rows else 1
+    return out
 
 
 def _mapped(fn: BatchFn, schema: pa.Schema, batches: Iterator[pa.RecordBatch]
@@ -834,4 +850,7 @@ def engine_for(ctx: Any) -> tuple[Engine, bool]:
     settings = getattr(getattr(ctx, "workspace", None), "settings", None)
     eng = connect(ctx.store, ctx.engine, master=ctx.master, session=ctx.spark_session,
                   spark=getattr(settings, "spark", None), conf=getattr(ctx, "spark_conf", None))
+    meter = getattr(ctx, "driver_rows", None)
+    if isinstance(eng, SparkEngine) and meter is not None:
+        eng.meter = meter  # the run reports what crossed the driver, per stage
     return eng, True

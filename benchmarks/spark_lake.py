@@ -1,0 +1,113 @@
+"""``empatia run --engine spark`` from a lake, as a user runs it (issue #17).
+
+On a *copy* of a built store (``empatia demo --no-serve --customers N``), with
+``EMPATIA_STORE__KIND=lake`` and the lake in ``--work``, runs ``empatia run --full --engine spark``
+as a subprocess — on ``local[2]``, or on a standalone master and worker that
+``scripts/spark-cluster.sh`` starts on 127.0.0.1 (``--cluster``) — and, for comparison, the same
+full run on DuckDB in the one-file store. Prints per stage: seconds, and the rows that crossed the
+driver (``driver_collected``: brought to it; ``driver_sent``: sent from it to the executors);
+and the driver's peak memory: its Python process and its JVM, sampled every 0.2 s (on
+``local[2]`` the executors live in that JVM; on the cluster they do not).
+
+    python benchmarks/spark_lake.py /tmp/w/w10k.duckdb --work /tmp/w/lake10k [--cluster]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+_ROW = re.compile(r"^[│|]\s*([a-z_]+)\s*[│|]\s*([\d.]+)\s*[│|]\s*(.*?)\s*[│|]?$")
+_FIGURE = re.compile(r"(driver_\w+)=([\d,]+)")
+
+
+def _peaks(proc: psutil.Popen, out: dict[str, int], stop: threading.Event) -> None:
+    """Peak RSS of ``proc`` (Python) and of its Java children (the driver's JVM)."""
+    while not stop.is_set():
+        try:
+            out["python"] = max(out["python"], proc.memory_info().rss)
+            for child in proc.children(recursive=True):
+                if "java" in child.name():
+                    out["jvm"] = max(out["jvm"], child.memory_info().rss)
+        except psutil.Error:
+            pass
+        time.sleep(0.2)
+
+
+def run(db: Path, args: list[str], env: dict[str, str]) -> dict[str, object]:
+    cmd = [sys.executable, "-m", "empatia", "--db", str(db), "run", "--full", *args]
+    peaks = {"python": 0, "jvm": 0}
+    stop = threading.Event()
+    t0 = time.perf_counter()
+    proc = psutil.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                        env=env, cwd=db.parent)  # fmt: skip
+    watcher = threading.Thread(target=_peaks, args=(proc, peaks, stop), daemon=True)
+    watcher.start()
+    out, err = proc.communicate()
+    stop.set()
+    watcher.join()
+    seconds = time.perf_counter() - t0
+    if proc.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{err[-3000:]}")
+    stages: dict[str, dict[str, object]] = {}
+    current = None
+    for line in out.splitlines():
+        m = _ROW.match(line.strip())
+        if m:
+            current = m[1]
+            stages[current] = {"seconds": float(m[2]), "figures": m[3]}
+        elif current and line.strip().startswith(("│", "|")):
+            stages[current]["figures"] = f"{stages[current]['figures']} {line.strip(' │|')}"
+    for s in stages.values():
+        s["driver"] = {k: int(v.replace(",", "")) for k, v in _FIGURE.findall(str(s["figures"]))}
+        del s["figures"]
+    return {"seconds": round(seconds, 1), "peak_mb": {k: v // 2**20 for k, v in peaks.items()},
+            "stages": stages}  # fmt: skip
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("store", type=Path, help="a built store (never written: it is copied)")
+    p.add_argument("--work", type=Path, required=True)
+    p.add_argument("--cluster", action="store_true", help="a standalone master + worker")
+    p.add_argument("--no-duckdb", action="store_true", help="skip the one-file DuckDB run")
+    a = p.parse_args()
+    shutil.rmtree(a.work, ignore_errors=True)
+    a.work.mkdir(parents=True)
+    report: dict[str, object] = {"store": str(a.store)}
+    if not a.no_duckdb:
+        duck = a.work / "duck.duckdb"
+        shutil.copy(a.store, duck)
+        report["duckdb"] = run(duck, [], dict(os.environ))
+    lake_db = a.work / "lake.duckdb"
+    shutil.copy(a.store, lake_db)
+    env = dict(os.environ, EMPATIA_STORE__KIND="lake", EMPATIA_STORE__URI=str(a.work / "lake"),
+               PYSPARK_PYTHON=sys.executable)  # fmt: skip
+    script = ROOT / "scripts" / "spark-cluster.sh"
+    master = "local[2]"
+    if a.cluster:
+        master = subprocess.run(["bash", str(script), "start", str(a.work / "spark")],
+                                check=True, capture_output=True, text=True).stdout.strip()  # fmt: skip
+    try:
+        report["spark"] = run(lake_db, ["--engine", "spark", "--master", master,
+                                        "--conf", "spark.executor.memory=2g"], env)  # fmt: skip
+    finally:
+        if a.cluster:
+            subprocess.run(["bash", str(script), "stop", str(a.work / "spark")], check=False)
+    report["master"] = master
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
