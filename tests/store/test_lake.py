@@ -162,3 +162,65 @@ def test_spark_reads_and_writes_the_lake_itself_and_equals_the_one_file_store(
     compared, differ = differences(one_file, db)
     assert not differ, differ
     assert compared >= 30
+
+
+def test_the_server_answers_from_the_lake_and_ships_what_it_acknowledges(
+    incremental_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`empatia serve` on a lake workspace: profiles come from the lake's tables (what a
+    cluster computed); an acknowledged event reaches the lake's event log within seconds, and
+    once only, even when the server is killed right after acknowledging it."""
+    import time
+    import uuid
+
+    import httpx
+    from deltalake import DeltaTable
+
+    from empatia.privacy.keys import create_key
+    from tests.conftest import ServerProcess
+
+    db, lake = tmp_path / "w.duckdb", tmp_path / "lake"
+    shutil.copy(incremental_template, db)
+    with lake_workspace(db, lake) as ws:
+        run_full(ws)
+        email, person = ws.store.con.execute(
+            "select email, person_id from profiles where email is not null limit 1"
+        ).fetchall()[0]
+        write = create_key(ws.store, "write")[1]
+        read = create_key(ws.store, "read")[1]
+    monkeypatch.setenv("EMPATIA_STORE__KIND", "lake")
+    monkeypatch.setenv("EMPATIA_STORE__URI", str(lake))
+
+    def shipped(message_id: str) -> int:
+        t = DeltaTable(str(lake / "events")).to_pyarrow_table(columns=["message_id"])
+        return t["message_id"].to_pylist().count(message_id)
+
+    def eventually(message_id: str) -> int:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not shipped(message_id):
+            time.sleep(0.5)
+        return shipped(message_id)
+
+    srv = ServerProcess(db).start()
+    try:
+        r = httpx.get(f"{srv.url}/v1/profiles/email:{email}",
+                      headers={"Authorization": f"Bearer {read}"})  # fmt: skip
+        assert r.status_code == 200 and r.json()["person_id"] == person
+        first = str(uuid.uuid4())
+        r = httpx.post(srv.url + "/v1/track", auth=(write, ""),
+                       json={"userId": "lake-1", "event": "Viewed", "messageId": first})  # fmt: skip
+        assert r.status_code == 200, r.text
+        assert eventually(first) == 1
+        second = str(uuid.uuid4())
+        r = httpx.post(srv.url + "/v1/track", auth=(write, ""),
+                       json={"userId": "lake-2", "event": "Viewed", "messageId": second})  # fmt: skip
+        assert r.status_code == 200, r.text
+        srv.kill9()  # acknowledged: on disk in the store, maybe not yet in the lake
+        srv = ServerProcess(db).start()
+        assert eventually(second) == 1
+        r = httpx.post(srv.url + "/v1/track", auth=(write, ""),
+                       json={"userId": "lake-3", "event": "Viewed"})  # fmt: skip
+        time.sleep(6)  # the shipper's interval: nothing goes twice
+        assert shipped(first) == 1 and shipped(second) == 1
+    finally:
+        srv.stop()

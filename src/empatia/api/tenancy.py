@@ -72,6 +72,8 @@ class Tenant:
         store.con.execute("set checkpoint_threshold = '1GB'")  # checkpoint when quiet
         ensure_consent_view(store)  # consent given under an id reaches the stitched person
         self._follower = IdentityFollower.for_store(store, self.workspace.settings.stages.identity)
+        if store.lake is not None:  # what was acknowledged before a stop goes to the lake now
+            self._follower()
         self.keyring = KeyRing(store)
         self.tombstones = TombstoneSet(store)
         self.writer = self._writer = PrivacyWriter(store, self.tombstones,
