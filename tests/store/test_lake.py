@@ -3,6 +3,7 @@ every engine reads and writes itself (empatia.store.lake)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -133,6 +134,10 @@ def test_erasure_deletes_a_person_from_the_lake_files_too(
     # versions' (deleted), not the transaction log (it keeps no column statistics)
     assert _files_with(lake, email) == []
     assert _files_with(lake, person) == []
+    adds = [json.loads(json.loads(line)["add"]["stats"])
+            for p in lake.glob("*/_delta_log/*.json") for line in p.read_text().splitlines()
+            if '"add"' in line]  # fmt: skip
+    assert adds and all(not a.get("minValues") and not a.get("maxValues") for a in adds)
 
 
 def test_the_lake_setting_says_what_is_wrong(tmp_path: Path) -> None:

@@ -103,9 +103,11 @@ class Lake:
             tx = self._dl.transaction
             props = tx.CommitProperties(app_transactions=[tx.Transaction(*app)],
                                         max_commit_retries=50)  # fmt: skip
+        if not self.exists(table):
+            self.create(table, data.schema)
         self._dl.write_deltalake(self.path(table), data, mode="append" if append else "overwrite",
                                  schema_mode=None if append else "overwrite",
-                                 commit_properties=props)  # fmt: skip
+                                 configuration=PRIVATE, commit_properties=props)  # fmt: skip
 
     def progress(self, table: str, app: str) -> int:
         """How far the writer ``app`` got (:meth:`write`'s ``app``); -1 before its first."""
