@@ -226,6 +226,22 @@ def test_several_json_paths_on_spark(spark_session: Any) -> None:
     assert many == one
 
 
+@pytest.mark.spark
+@pytest.mark.skipif(not os.environ.get("EMPATIA_SPARK_TESTS"), reason="set EMPATIA_SPARK_TESTS=1")
+def test_spark_counts_the_rows_that_cross_the_driver(spark_session: Any) -> None:
+    """What a run reports as driver_collected / driver_sent: every row brought to the driver
+    (however a stage asks: the engine's to_arrow, an expression's own to_pyarrow or
+    execute) and every row it sends (a store table, local data)."""
+    with Store(":memory:") as store, connect(store, "spark", session=spark_session) as eng:
+        t = eng.from_arrow(pa.table({"n": list(range(7))}))
+        assert eng.meter == {"sent": 7}
+        eng.to_arrow(t.filter(t.n < 5))
+        t.filter(t.n < 3).to_pyarrow()
+        t.execute()
+        assert t.n.sum().to_pyarrow().as_py() == 21  # an aggregate: one row
+        assert eng.meter == {"sent": 7, "collected": 5 + 3 + 7 + 1}
+
+
 # -- Engine.map_into: a model step's rows straight into store tables -----------------------
 def _split(batch: pa.RecordBatch) -> pa.Table:
     ids = batch["id"].to_pylist()

@@ -592,8 +592,9 @@ class SparkEngine(Engine):
         #: and ``sent`` (rows this process sent to the executors: store tables not in the
         #: lake, local data).
         self.meter: Counter[str] = Counter() if meter is None else meter
+        self._depth = 0
         for method in ("to_pyarrow", "execute"):  # every way a stage brings rows here
-            setattr(self.con, method, partial(_metered, getattr(self.con, method), self.meter))
+            setattr(self.con, method, partial(self._metered, getattr(self.con, method)))
 
     def table(self, name: str) -> ir.Table:
         if name not in self._loaded and (self.in_lake(name) or self._lake_events(name)):
@@ -630,6 +631,19 @@ class SparkEngine(Engine):
 
     def json_str(self, doc: ir.StringValue, path: str) -> ir.StringValue:
         return _spark_json_str(doc, path)
+
+    def _metered(self, method: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+        """An Ibis backend's way of bringing results here, counting the rows it brings (once:
+        one way may call another)."""
+        self._depth += 1
+        try:
+            out = method(*args, **kw)
+        finally:
+            self._depth -= 1
+        if not self._depth:
+            rows = isinstance(out, pa.Table) or type(out).__name__ == "DataFrame"  # pandas'
+            self.meter["collected"] += len(out) if rows else 1
+        return out
 
     def _lake_events(self, name: str) -> bool:
         """The event log, read from the lake (shipped there by the run)."""
@@ -713,14 +727,6 @@ class SparkEngine(Engine):
             self.session.catalog.dropTempView(name)
         self._temps.clear()
         self._loaded.clear()
-
-
-def _metered(method: Callable[..., Any], meter: Counter[str], *args: Any, **kw: Any) -> Any:
-    """An Ibis backend's way of bringing results here, counting the rows it brings."""
-    out = method(*args, **kw)
-    rows = isinstance(out, pa.Table) or type(out).__name__ == "DataFrame"  # pandas'
-    meter["collected"] += len(out) if rows else 1
-    return out
 
 
 def _mapped(fn: BatchFn, schema: pa.Schema, batches: Iterator[pa.RecordBatch]
