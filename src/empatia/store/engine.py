@@ -584,14 +584,14 @@ class SparkEngine(Engine):
 
     name = "spark"
 
-    def __init__(self, store: Store, session: Any, meter: Counter[str] | None = None) -> None:
+    def __init__(self, store: Store, session: Any) -> None:
         self.session = session
         super().__init__(store, ibis.pyspark.connect(session))
         self._loaded: dict[str, str] = {}
         #: Rows that crossed the driver: ``collected`` (results brought into this process)
         #: and ``sent`` (rows this process sent to the executors: store tables not in the
         #: lake, local data).
-        self.meter: Counter[str] = Counter() if meter is None else meter
+        self.meter: Counter[str] = Counter()
         self._depth = 0
         for method in ("to_pyarrow", "execute"):  # every way a stage brings rows here
             setattr(self.con, method, partial(self._metered, getattr(self.con, method)))
