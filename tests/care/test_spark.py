@@ -85,7 +85,8 @@ def _stage(tmp_path: Path, engine: str, session: Any = None) -> dict[str, Any]:
             ctx = RunContext(ws, engine=engine, spark_session=session,
                              settings={"care": {"deliver": False}})  # fmt: skip
             (result,) = run_pipeline(ctx, only=["care"])
-            out[run] = {k: v for k, v in result.figures.items() if not k.startswith("traits")}
+            out[run] = {k: v for k, v in result.figures.items()
+                        if not k.startswith(("traits", "driver_"))}  # driver_*: Spark's own
         con = ws.store.con
         out["list"] = con.execute(f"select {_LIST} from care_list order by rank").fetchall()
         out["alerts"] = con.execute(

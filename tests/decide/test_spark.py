@@ -112,7 +112,8 @@ def _stage(tmp_path: Path, engine: str, session: Any = None) -> dict[str, Any]:
             ctx = RunContext(ws, engine=engine, spark_session=session,
                              settings={"decide": {"export": str(export)}})  # fmt: skip
             (result,) = run_pipeline(ctx, only=["decide"])
-            out[run_] = {k: v for k, v in result.figures.items() if k not in _TIMES}
+            out[run_] = {k: v for k, v in result.figures.items()
+                         if k not in _TIMES and not k.startswith("driver_")}  # Spark's own
             out[f"{run_} export"] = export.read_text()
         out["rows"] = _rows(ws.store)
     return out

@@ -35,6 +35,8 @@ from empatia.errors import ConfigError, MissingExtraError, StoreError
 from empatia.store import state
 
 
+#: Rows per Arrow batch streamed between DuckDB and delta-rs.
+BATCH = 100_000
 #: No column statistics in the transaction log: its minimum and maximum of a text column
 #: would be somebody's email, kept in the log's history after an erasure deleted the files.
 PRIVATE = {"delta.dataSkippingNumIndexedCols": "0"}
@@ -84,9 +86,10 @@ class Lake:
     def version(self, table: str) -> int:
         return int(self._table(table).version())
 
-    def files(self, table: str) -> list[str]:
-        """The Parquet files of the table's current version, as paths."""
-        return [u.removeprefix("file://") for u in self._table(table).file_uris()]
+    def files(self, table: str, version: int | None = None) -> list[str]:
+        """The Parquet files of the table's current version (or ``version``), as paths."""
+        dt = self._dl.DeltaTable(self.path(table), version=version)
+        return [u.removeprefix("file://") for u in dt.file_uris()]
 
     def schema(self, table: str) -> pa.Schema:
         return pa.schema(self._table(table).schema().to_arrow())
@@ -203,7 +206,8 @@ _STATE = "_lake_state"  # this store as the lake's writer: its name, what it shi
 def attach(con: Any, lake: Lake) -> None:
     """Make the store's lake tables views of the lake, once: a table still in the file (a new
     store, or one moving into the lake) keeps its column types for its view, and its rows go
-    to the lake first. Runs in one transaction on the store's own connection."""
+    to the lake first — each table in a transaction of its own, so a stop half-way leaves the
+    rest for the next open."""
     con.execute(f"create table if not exists {_PINS} (table_name varchar primary key,"
                 " version bigint not null)")  # fmt: skip
     con.execute(f"create table if not exists {_COLUMNS} (table_name varchar, column_name varchar,"
@@ -234,9 +238,6 @@ def attach(con: Any, lake: Lake) -> None:
             raise
 
 
-BATCH = 100_000
-
-
 def _conformed(reader: pa.RecordBatchReader, count: list[int] | None) -> pa.RecordBatchReader:
     """``reader``'s batches in Delta's types (:func:`_plain`), counted into ``count``."""
     schema = _plain(reader.schema)
@@ -256,8 +257,7 @@ def pin(con: Any, lake: Lake, table: str, version: int) -> None:
     """Point the store's view of ``table`` at the lake's ``version`` (in ``con``'s transaction,
     so a stage's outputs appear together, with its state, or not at all)."""
     cols = declared(con, table)
-    files = [u.removeprefix("file://")
-             for u in lake._dl.DeltaTable(lake.path(table), version=version).file_uris()]  # fmt: skip
+    files = lake.files(table, version)
     if files:
         have = set(pq.read_schema(files[0]).names)
         select = ", ".join(f'"{c}"::{t} as "{c}"' if c in have else f'null::{t} as "{c}"'
@@ -274,10 +274,7 @@ def pin(con: Any, lake: Lake, table: str, version: int) -> None:
 def pinned_files(con: Any, lake: Lake, table: str) -> list[str]:
     """The files of the version of ``table`` the store's view reads."""
     row = con.execute(f"select version from {_PINS} where table_name = ?", [table]).fetchall()
-    if not row:
-        return lake.files(table)
-    dt = lake._dl.DeltaTable(lake.path(table), version=int(row[0][0]))
-    return [u.removeprefix("file://") for u in dt.file_uris()]
+    return lake.files(table, int(row[0][0]) if row else None)
 
 
 def declared(con: Any, table: str) -> list[tuple[str, str]]:
