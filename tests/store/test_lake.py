@@ -1,5 +1,6 @@
 """``[store] kind = "lake"``: the event log and the stage outputs in Delta Lake tables that
-every engine reads and writes itself (empatia.store.lake)."""
+every engine reads and writes itself (empatia.store.lake). Spark on the lake, end to end on a
+standalone cluster: tests/test_spark_cluster.py."""
 
 from __future__ import annotations
 
@@ -153,20 +154,6 @@ def test_the_lake_setting_says_what_is_wrong(tmp_path: Path) -> None:
                         "stats"], capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
     assert p.returncode != 0 and "Traceback" not in p.stderr
     assert "cannot use the lake folder" in p.stderr and len(p.stderr.strip().splitlines()) <= 2
-
-
-@pytest.mark.spark
-@pytest.mark.skipif(not os.environ.get("EMPATIA_SPARK_TESTS"), reason="set EMPATIA_SPARK_TESTS=1")
-def test_spark_reads_and_writes_the_lake_itself_and_equals_the_one_file_store(
-    one_file: Path, incremental_template: Path, tmp_path: Path, spark_session: Any
-) -> None:
-    db, lake = tmp_path / "w.duckdb", tmp_path / "lake"
-    shutil.copy(incremental_template, db)
-    with lake_workspace(db, lake) as ws:
-        run_full(ws, engine="spark", spark_session=spark_session)
-    compared, differ = differences(one_file, db)
-    assert not differ, differ
-    assert compared >= 30
 
 
 def test_the_server_answers_from_the_lake_and_ships_what_it_acknowledges(
