@@ -782,7 +782,7 @@ def spark_session(master: str | None = None, *, remote: str | None = None,
     # Connect server's own, unless it is a local one this process starts)
     os.environ.setdefault("PYSPARK_PYTHON", conf.get("spark.pyspark.python", sys.executable))
     if remote:
-        builder = builder.remote(remote)  # the server has its own jars and master
+        builder = builder.remote(remote)  # the server has its own master
     else:
         if master or not submitted:  # else spark-submit's --master
             builder = builder.master(master or "local[2]")
@@ -802,6 +802,8 @@ def spark_session(master: str | None = None, *, remote: str | None = None,
         raise MissingExtraError(e.name or "grpcio", "spark") from e
     if submitted:  # spark-submit started the JVM before spark.jars could count: add it now
         session.sql(f"ADD JAR '{_similarity_jar()}'")
+    elif remote:  # Spark Connect: the jar goes to the server, for this session
+        session.addArtifacts(_similarity_jar())
     return session
 
 
