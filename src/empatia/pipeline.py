@@ -84,6 +84,8 @@ class RunContext:
     #: On Spark, the rows the running stage moved through the driver (``collected``: results
     #: brought to it; ``sent``: rows it sent to the executors), shown with its figures.
     driver_rows: Counter[str] = field(default_factory=Counter)
+    #: On a lake store, the event log's mark (:func:`table_version`) when this run shipped it.
+    shipped: str | None = None
     stages: StagesSettings = field(init=False)
     #: The store as the running stage sees it: a :class:`~empatia.store.scoped.StageStore`
     #: (one transaction, its declared tables) while the runner runs it; the workspace's
@@ -342,9 +344,13 @@ def _ship(ctx: RunContext) -> None:
     from empatia.store.lake import ship_events
 
     store = ctx.workspace.store
-    if store.lake is not None:
-        with store.lock:
+    if store.lake is None:
+        return
+    with store.lock:
+        mark = table_version(store.con, "events")
+        if mark != ctx.shipped:  # once a run, and again when a stage changed the log
             ship_events(store.con, store.lake)
+            ctx.shipped = mark
 
 
 def _run_stage(
