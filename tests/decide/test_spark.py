@@ -208,7 +208,6 @@ def _states(engine: str, session: Any = None) -> dict[str, Any]:
                       " $now, $now), (2, 'p_u3', 'profiling', false, 'test', $now, $now)",
                       {"now": now})  # privacy's view from now on  # fmt: skip
         eng.invalidate("consent_ledger")
-        eng.invalidate("consent_current")
         out["ledger"] = signals.person_states(s, now, policy, buys, eng=eng)
         eng.close()
     return out

@@ -19,7 +19,7 @@ from .conftest import ALA, BOB
 def test_export_holds_the_person_across_tables(world: Workspace) -> None:
     data = export_subject(world.store, "email:" + ALA["email"].upper())
     assert data["person_id"].startswith("p_")
-    assert {"events", "identities", "profiles", "profile_traits", "consent_ledger",
+    assert {"events", "identities", "profiles", "profile_traits", "consent_events",
             "text_analysis", "event_persons"} <= set(data["tables"])  # fmt: skip
     assert len(data["tables"]["events"]) == 4
     assert {i["value"] for i in data["identifiers"]} >= {ALA["email"], ALA["user_id"], ALA["phone"]}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +11,7 @@ from empatia.errors import ConsentError, ValidationError
 from empatia.privacy import allowed_sql, check, record, require
 from empatia.privacy.consent import current
 from empatia.store import Store
+from empatia.store.store import discover_migrations
 from empatia.workspace import Workspace
 
 from .conftest import ALA, BOB
@@ -41,10 +43,11 @@ def test_latest_decision_wins_and_the_ledger_keeps_all(world: Workspace) -> None
     assert not check(world.store, ala, "partner_sharing")
     with pytest.raises(ConsentError):
         require(world.store, ala, "partner_sharing")
-    n = world.store.con.execute(
-        "select count(*) from consent_ledger where purpose = 'partner_sharing'"
-    ).fetchone()[0]  # type: ignore[index]
-    assert n == 2
+    n = world.store.con.execute(  # the event's decision and the API's
+        "select (select count(*) from consent_ledger where purpose = 'partner_sharing'),"
+        " (select count(*) from consent_events where purpose = 'partner_sharing')"
+    ).fetchone()  # fmt: skip
+    assert n == (1, 1)
     record(world.store, ala, "analytics", False)
     assert not check(world.store, ala, "analytics")
 
@@ -91,10 +94,10 @@ def test_before_stitching_consent_is_kept_under_the_id() -> None:
 def test_full_rerun_rebuilds_event_consent_once(world: Workspace) -> None:
     from empatia.pipeline import RunContext, run_pipeline
 
-    before = world.store.con.execute("select count(*) from consent_ledger").fetchone()[0]  # type: ignore[index]
+    before = world.store.con.execute("select count(*) from consent_events").fetchone()[0]  # type: ignore[index]
     run_pipeline(RunContext(world), only=("privacy",))
     run_pipeline(RunContext(world, full=True), only=("privacy",))
-    after = world.store.con.execute("select count(*) from consent_ledger").fetchone()[0]  # type: ignore[index]
+    after = world.store.con.execute("select count(*) from consent_events").fetchone()[0]  # type: ignore[index]
     assert before == after == 3
 
 
@@ -105,3 +108,31 @@ def test_a_question_is_not_asked_when_consent_cannot_be_read(world: Workspace) -
     world.store.con.execute("drop view consent_current")
     d = next_question(world.store, ala)
     assert d.question is None and d.reasons == ["consent could not be checked: refused until it can"]
+
+
+def test_a_ledger_from_before_consent_events_keeps_every_decision(tmp_path: Path) -> None:
+    """A store whose ledger held the decisions read from events too (privacy 0003) moves them
+    to ``consent_events`` when a newer Empatia opens it: nobody's consent changes."""
+    db = tmp_path / "old.duckdb"
+    old = [m for m in discover_migrations() if m.component != "privacy" or m.version <= 3]
+    t = "2026-01-0{}T00:00:00Z"
+    with Store(db, migrate=False) as s:
+        s.migrate(old)
+        s.con.execute(
+            "insert into consent_ledger (consent_id, person_id, user_id, purpose, granted,"
+            " source, seq, decided_at, recorded_at) values"
+            " (1, null, 'u1', 'marketing_email', true, 'event', 7, ?, ?),"
+            " (2, null, 'u1', 'marketing_email', false, 'context', 7, ?, ?),"
+            " (3, null, 'u2', 'profiling', true, 'event', 8, ?, ?),"
+            " (4, 'p_9', null, 'profiling', false, 'api', null, ?, ?)",
+            [t.format(1), t.format(2), t.format(1), t.format(2), t.format(1), t.format(2),
+             t.format(3), t.format(3)],
+        )  # fmt: skip
+        before = s.con.execute("select * from consent_current order by all").fetchall()
+    with Store(db) as s:
+        assert s.con.execute("select count(*) from consent_ledger").fetchone() == (1,)
+        assert s.con.execute("select seq, part, source from consent_events order by all"
+                             ).fetchall() == [(7, 0, "event"), (7, 1, "context"), (8, 0, "event")]
+        assert s.con.execute("select * from consent_current order by all").fetchall() == before
+        assert not check(s, "user_id:u1", "marketing", channel="email")  # the later context won
+        assert check(s, "user_id:u2", "profiling") and not check(s, "p_9", "profiling")

@@ -26,7 +26,7 @@ FUTURE = (datetime.now(UTC) + timedelta(hours=20)).isoformat()
 
 
 def _latest_decided_at(ws: Workspace) -> datetime:
-    row = ws.store.con.execute("select max(decided_at) from consent_ledger").fetchone()
+    row = ws.store.con.execute("select max(decided_at) from consent_current").fetchone()
     assert row and row[0] is not None
     return row[0]  # type: ignore[no-any-return]
 

@@ -68,7 +68,7 @@ def test_erase_removes_person_from_every_table_and_the_file(world: Workspace) ->
     report = erase(world.store, "email:" + ALA["email"])
     assert report.rewritten
     assert report.deleted["events"] == 4
-    assert {"identities", "profiles", "consent_ledger", "text_analysis"} <= set(report.deleted)
+    assert {"identities", "profiles", "consent_events", "text_analysis"} <= set(report.deleted)
     for needle in ALA_NEEDLES:
         assert occurrences(world, needle) == [], needle
     world.close()

@@ -33,7 +33,7 @@ def _ledger(engine: str, session: Any = None) -> list[tuple[Any, ...]]:
             assert read_consent(store, eng=eng) == 4
         return store.con.execute(
             "select user_id, purpose, granted, legal_basis, source, seq, decided_at, recorded_at"
-            " from consent_ledger order by seq, purpose"
+            " from consent_events order by seq, purpose"
         ).fetchall()
 
 

@@ -26,7 +26,7 @@ from empatia.care.config import CareWeights, load_weights
 from empatia.care.delivery import Sink, deliver_pending
 from empatia.care.inputs import engine_of, people_expr, refresh_traits, scalar, since_of
 from empatia.care.step import SCORED, entries, score_batch
-from empatia.privacy.consent import purpose_key, use_purposes
+from empatia.privacy.consent import current_expr, purpose_key, use_purposes
 from empatia.store.engine import Engine, union
 
 __all__ = ["entries", "run_care", "withdrawn"]
@@ -52,7 +52,7 @@ def withdrawn(eng: Engine, purposes: list[str]) -> ir.Table:
     c = c.join(eng.table("event_persons").select("seq", "person_id"), "seq")
     w = ibis.window(group_by=["person_id", "purpose"], order_by=ibis.desc("seq"))
     latest = c.mutate(r=ibis.row_number().over(w)).filter(lambda t: (t.r == 0) & ~t.granted)
-    cc = eng.table("consent_current")
+    cc = current_expr(eng.table, identity=True)
     cc = cc.filter(cc.purpose.isin(purposes) & ~cc.granted)
     return union(latest.select("person_id"), cc.select("person_id"), distinct=True)
 

@@ -74,7 +74,8 @@ class RealTime:
         with self.store.read() as cur:
             if signals._ledger_filled(self.store):
                 return ("ledger", *cur.execute(
-                    "select max(consent_id), count(*) from consent_ledger").fetchone())  # type: ignore[misc]
+                    "select max(consent_id), count(*), (select count(*) from consent_events)"
+                    " from consent_ledger").fetchone())  # type: ignore[misc]
             if self.store.table_exists("events"):
                 return ("events", *cur.execute("select max(seq) from events").fetchone())  # type: ignore[misc]
             return ()

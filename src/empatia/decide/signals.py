@@ -31,7 +31,7 @@ import pyarrow as pa
 
 from empatia.decide.catalogue import PolicyConfig
 from empatia.emotion.lexicon import ESCALATION_KINDS
-from empatia.privacy.consent import LEDGER, ledger_rows
+from empatia.privacy.consent import LEDGER, current_expr, ledger_rows
 from empatia.store import Store
 from empatia.store.engine import union
 
@@ -169,7 +169,7 @@ def _threats(escalation: str | None) -> list[str] | None:
 #: The other stages' tables decide reads when they are there.
 _OPTIONAL = ("profiles", "event_persons", "text_analysis", "experience_journeys",
              "journey_unresolved", "care_list", "decision_log", "consent_current",
-             "consent_ledger")  # fmt: skip
+             "identities")  # fmt: skip
 
 
 def _store_tables(eng: Engine) -> set[str]:
@@ -236,9 +236,8 @@ def consent_rows(eng: Engine, person_id: str | None = None, after_seq: int | Non
     ``context.consent`` — where a grant holds only when it is the latest decision both by
     arrival (seq) and by when it was made (clamped to arrival), privacy's rule."""
     tables = _store_tables(eng)
-    if "consent_current" in tables and "consent_ledger" in tables \
-            and eng.count(eng.table("consent_ledger").limit(1)):  # privacy has filled it
-        c = eng.table("consent_current")
+    if "consent_current" in tables and _filled(eng):  # privacy has filled its ledger
+        c = current_expr(eng.table, identity={"event_persons", "identities"} <= tables)
         if person_id:
             c = c.filter(c.person_id == person_id)
         elif only is not None:
@@ -536,8 +535,14 @@ def current_consents(store: Store, person_id: str, known: dict[str, bool] | None
     return {**known, **consents(store, person_id, after_seq).get(person_id, {})}
 
 
+def _filled(eng: Engine) -> bool:
+    """Whether consent has been recorded (through the API, or read from events by privacy)."""
+    return any(eng.has(t) and eng.count(eng.table(t).limit(1))
+               for t in ("consent_events", "consent_ledger"))  # fmt: skip
+
+
 def _ledger_filled(store: Store) -> bool:
-    if not store.table_exists("consent_ledger"):
-        return False
-    with store.read() as cur:
-        return cur.execute("select exists(select 1 from consent_ledger)").fetchone()[0]  # type: ignore[index]
+    from empatia.store.engine import DuckDBEngine
+
+    with DuckDBEngine(store) as eng:
+        return _filled(eng)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -37,6 +37,8 @@ from empatia.errors import ConsentError, ValidationError
 from empatia.store import Store
 
 if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
     from empatia.store.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -211,40 +213,69 @@ def record(
     return ConsentState(key, bool(granted), at, source, legal_basis)
 
 
-#: The current state of one (subject, purpose) group of ledger rows. A grant holds only when it
-#: is the latest decision both by when the server learnt it (``recorded_at``) and by when the
-#: person made it (``decided_at``, clamped): a withdrawal wins every tie or disagreement.
-#: ``0002_consent_order.sql`` repeats it for stores before identity has run.
-CURRENT_COLUMNS = """
-       arg_max(granted, (recorded_at, coalesce(seq, 0), consent_id))
-       and arg_max(granted, (decided_at, recorded_at, coalesce(seq, 0), consent_id)) as granted,
-       max(decided_at) as decided_at,
-       arg_max(source, (recorded_at, coalesce(seq, 0), consent_id)) as source,
-       arg_max(legal_basis, (recorded_at, coalesce(seq, 0), consent_id)) as legal_basis,
-       max(recorded_at) as recorded_at
-"""
+def decisions(table: Callable[[str], ir.Table]) -> ir.Table:
+    """Every consent decision: the ledger's (API, CLI, profiling) and those the privacy stage
+    read from events (``consent_events``), ``ord`` ordering those of one source and time."""
+    import ibis
+
+    led, ev = table("consent_ledger"), table("consent_events")
+    cols = ("user_id", "anonymous_id", "purpose", "granted", "legal_basis", "source", "seq",
+            "decided_at", "recorded_at")  # fmt: skip
+    a = led.select("person_id", *cols, ord=led.consent_id)
+    b = ev.select(person_id=ibis.null("string"), *cols, ord=ev.part)
+    like = ibis.schema({k: t.copy(nullable=True) for k, t in a.schema().items()})
+    return a.cast(like).union(b.cast(like))
+
+
+def current_expr(table: Callable[[str], ir.Table], *, identity: bool) -> ir.Table:
+    """The current state per subject and purpose (``person_id, purpose, granted, decided_at,
+    source, legal_basis, recorded_at``) on an engine's tables — the ``consent_current`` view.
+
+    A subject is the decision's person: given by the caller, else the person of its event,
+    user id or anonymous id (``identity``: those tables exist), else ``user_id:…`` /
+    ``anonymous_id:…``. A grant holds only when it is the latest decision both by when the
+    server learnt it (``recorded_at``) and by when the person made it (``decided_at``,
+    clamped): a withdrawal wins every tie or disagreement."""
+    import ibis
+
+    d = decisions(table)
+    known = [d.person_id]
+    if identity:
+        ep = table("event_persons").select("seq", ep=ibis._.person_id)
+        ids = table("identities")
+        iu = ids.filter(ids.kind == "user_id").select(user_id=ids.value, iu=ids.person_id)
+        ia = ids.filter(ids.kind == "anonymous_id").select(anonymous_id=ids.value,
+                                                          ia=ids.person_id)  # fmt: skip
+        d = d.left_join(ep, "seq").drop("seq_right")
+        d = d.left_join(iu, "user_id").drop("user_id_right")
+        d = d.left_join(ia, "anonymous_id").drop("anonymous_id_right")
+        known += [d.ep, d.iu, d.ia]
+    d = d.mutate(subject=ibis.coalesce(*known, "user_id:" + d.user_id,
+                                       "anonymous_id:" + d.anonymous_id))  # fmt: skip
+    seq = d.seq.fill_null(0)
+    learnt = ibis.struct({"r": d.recorded_at, "s": seq, "o": d.ord})
+    made = ibis.struct({"d": d.decided_at, "r": d.recorded_at, "s": seq, "o": d.ord})
+    out = d.group_by(person_id=d.subject, purpose=d.purpose).aggregate(
+        granted=d.granted.argmax(learnt) & d.granted.argmax(made),
+        decided_at=d.decided_at.max(),
+        source=d.source.argmax(learnt),
+        legal_basis=d.legal_basis.argmax(learnt),
+        recorded_at=d.recorded_at.max(),
+    )
+    return out
 
 
 def ensure_view(store: Store) -> None:
-    """Map ledger rows to persons through the identity tables, once those exist."""
-    if not (store.table_exists("identities") and store.table_exists("event_persons")):
-        return
-    store.con.execute(
-        f"""
-        create or replace view consent_current as
-        select subject as person_id, purpose, {CURRENT_COLUMNS}
-        from (
-            select l.*, coalesce(l.person_id, ep.person_id, iu.person_id, ia.person_id,
-                                 'user_id:' || l.user_id, 'anonymous_id:' || l.anonymous_id)
-                        as subject
-            from consent_ledger l
-            left join event_persons ep on ep.seq = l.seq
-            left join identities iu on iu.kind = 'user_id' and iu.value = l.user_id
-            left join identities ia on ia.kind = 'anonymous_id' and ia.value = l.anonymous_id
-        )
-        group by subject, purpose
-        """
-    )
+    """The ``consent_current`` view in the store: :func:`current_expr` on its own DuckDB,
+    ids mapped to persons once the identity tables exist."""
+    import ibis
+
+    from empatia.store.engine import DuckDBEngine
+
+    with DuckDBEngine(store) as eng:
+        identity = eng.has("identities") and eng.has("event_persons")
+        sql = ibis.to_sql(current_expr(eng.table, identity=identity), dialect="duckdb")
+    store.con.execute(f"create or replace view consent_current as {sql}")
 
 
 def _keys(store: Store, cur: Any, subject: str) -> list[str]:
@@ -341,7 +372,7 @@ def as_dict(states: dict[str, ConsentState]) -> dict[str, Any]:
 
 # -- from events (the privacy stage) ---------------------------------------------------------
 #: The consent ledger rows :func:`ledger_rows` makes of a batch of events.
-LEDGER = pa.schema([("user_id", pa.string()), ("anonymous_id", pa.string()), ("purpose", pa.string()),
+LEDGER = pa.schema([("part", pa.int32()), ("user_id", pa.string()), ("anonymous_id", pa.string()), ("purpose", pa.string()),
                     ("granted", pa.bool_()), ("legal_basis", pa.string()), ("source", pa.string()),
                     ("seq", pa.int64()), ("decided_at", pa.timestamp("us", tz="UTC")),
                     ("recorded_at", pa.timestamp("us", tz="UTC"))])  # fmt: skip
@@ -400,14 +431,16 @@ def _document(raw: str | None) -> Any:
 def ledger_rows(batch: pa.RecordBatch | pa.Table) -> pa.Table:
     """The consent decisions in a batch of events (``seq, user_id, anonymous_id, event, raw,
     decided_at, recorded_at``): the engine's step, row by row, pure."""
-    out: dict[str, list[Any]] = {k: [] for k in ("purpose", "granted", "legal_basis", "source")}
+    out: dict[str, list[Any]] = {k: [] for k in ("part", "purpose", "granted", "legal_basis",
+                                                  "source")}  # fmt: skip
     take: list[int] = []
     events, raws = batch.column("event").to_pylist(), batch.column("raw").to_pylist()
     for r, (event, raw) in enumerate(zip(events, raws, strict=True)):
         doc = _document(raw)
         if not isinstance(doc, dict):
             continue
-        for purpose, granted, basis, source in _decisions(event, doc):
+        for part, (purpose, granted, basis, source) in enumerate(_decisions(event, doc)):
+            out["part"].append(part)
             out["purpose"].append(purpose)
             out["granted"].append(granted)
             out["legal_basis"].append(basis)
@@ -419,8 +452,9 @@ def ledger_rows(batch: pa.RecordBatch | pa.Table) -> pa.Table:
                     schema=LEDGER)
 
 
-def ingest_events(eng: Engine, since: int, upto: int) -> int:
-    """Append the consent decisions of events ``since < seq <= upto``; return how many."""
+def ingest_events(eng: Engine, since: int, upto: int, *, replace: bool = False) -> int:
+    """Add the consent decisions of events ``since < seq <= upto`` to ``consent_events`` (in
+    place of those there with ``replace``); return how many."""
     import ibis  # the batch run only: checking consent needs no Ibis
 
     ev = eng.table("events")
@@ -429,9 +463,4 @@ def ingest_events(eng: Engine, since: int, upto: int) -> int:
     ev = ev.select("seq", "user_id", "anonymous_id", "event", "raw", recorded_at=ev.received_at,
                    decided_at=ibis.least(ev.timestamp, ev.received_at))  # fmt: skip
     rows = eng.map_batches(ev, ledger_rows, LEDGER, "consent")
-    return eng.write(rows.order_by("seq", rows.source.desc()), "consent_ledger", replace=False)
-
-
-def _count(store: Store) -> int:
-    row = store.con.execute("select count(*) from consent_ledger").fetchone()
-    return int(row[0]) if row else 0
+    return eng.write(rows, "consent_events", replace=replace)

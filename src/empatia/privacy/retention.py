@@ -46,7 +46,7 @@ from empatia.store.engine import DuckDBEngine, Engine
 if TYPE_CHECKING:
     from empatia.settings import Settings
 
-_KEEP_DERIVED = frozenset({"consent_ledger"})
+_KEEP_DERIVED = frozenset({"consent_ledger", "consent_events"})
 #: ``privacy_state`` key: the last event ``seq`` a (non-dry) retention pass has seen.
 _SEEN = "retention_seq"
 #: Events whose ``source`` starts so came through ``empatia import``, which reported them.

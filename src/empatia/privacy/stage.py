@@ -42,11 +42,8 @@ def read_consent(store: Store, *, full: bool = False, eng: Engine | None = None)
         ev = on.table("events")
         upto = int(on.to_arrow(ev.aggregate(s=ev.seq.max())).column("s")[0].as_py() or 0)
         n = 0
-        if full:  # decisions read from events are read again; those given through the API stay
-            ledger = on.table("consent_ledger")
-            on.delete("consent_ledger", ledger.filter(ledger.seq.notnull()), ["seq"])
-        if upto > since:
-            n = consent.ingest_events(on, since, upto)
+        if full or upto > since:  # full: read again; those given through the API stay
+            n = consent.ingest_events(on, since, upto, replace=full)
         requests = on.count(ev.filter((ev.seq > since) & (ev.seq <= upto)
                                       & (ev.event == "Subject Request")))  # fmt: skip
     if requests:
@@ -108,10 +105,9 @@ class PrivacyStage:
     name = "privacy"
     reads = ("events", "identities", "identity_event_ids", "identity_value_map", "event_persons",
              "privacy_tombstones", "consent_ledger")
-    writes = ("consent_ledger", "consent_current", "privacy_audit", "privacy_state", "privacy_files")
+    writes = ("consent_events", "consent_current", "privacy_audit", "privacy_state", "privacy_files")
     erases = ALL  # a late event of an erased person, and retention, reach every table
     always = True  # retention depends on the date; the runner never skips this stage
-    watches = ("consent_ledger",)  # also written by the CLI and HTTP API
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         store = ctx.store

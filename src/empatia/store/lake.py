@@ -195,7 +195,7 @@ LAKE_TABLES = (
     "experience_activity", "experience_activity_model", "experience_case_events",
     "experience_gap", "experience_journeys", "experience_trajectories",
     "journeys", "journey_steps", "journey_sessions",
-    "care_traits", "decide_inputs", "decisions",
+    "care_traits", "decide_inputs", "decisions", "consent_events",
 )  # fmt: skip
 
 _PINS = "_lake_pins"  # table_name → the Delta version the store's view reads
