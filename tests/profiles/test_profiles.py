@@ -125,3 +125,31 @@ def test_a_one_time_buyer_long_gone_is_not_100_percent_still_active() -> None:
     out = fit_clv(summary, ProfileConfig()).to_pandas().set_index("person_id")["p_alive"]
     assert out["once_long_ago"] < out["once_recent"] <= 1
     assert out["once_long_ago"] < 0.9
+
+
+def test_the_clv_model_is_fitted_on_a_bounded_sample_and_scores_everyone(
+    built: tuple[Store, Engine],
+) -> None:
+    """What the fit brings into one process stops growing at ``clv_fit_buyers``: the same
+    buyers each time (lowest SHA-256 of the person id), and every buyer still gets a CLV."""
+    import hashlib
+    import json
+
+    store, eng = built
+    run_profiles(eng, ProfileConfig(clv_fit_buyers=25, clv_min_customers=5))
+    model = json.loads(store.con.execute(
+        "select value from profiles_state where key = 'clv_model'").fetchone()[0])  # type: ignore[index]  # fmt: skip
+    buyers = [r[0] for r in store.con.execute(
+        "select person_id from profiles where orders > 0").fetchall()]  # fmt: skip
+    assert len(buyers) > 25 and model["buyers"] == len(buyers) and model["fitted_on"] == 25
+    assert store.con.execute("select count(*) from profiles where orders > 0 and p_alive is null"
+                             ).fetchone() == (0,)  # fmt: skip
+    run_profiles(eng, ProfileConfig(clv_min_customers=5), full=True)
+    assert json.loads(store.con.execute(
+        "select value from profiles_state where key = 'clv_model'"
+    ).fetchone()[0])["fitted_on"] == len(buyers)  # type: ignore[index]  # fmt: skip
+    sample = sorted(buyers, key=lambda p: hashlib.sha256(p.encode()).hexdigest())[:25]
+    from empatia.profiles.clv import fit_sample
+
+    assert sorted(eng.to_arrow(fit_sample(eng.table("profiles").filter(
+        eng.table("profiles").orders > 0), 25)).column("person_id").to_pylist()) == sorted(sample)

@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import logging
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from empatia.profiles.config import ProfileConfig
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +41,11 @@ SCHEMA = pa.schema([("person_id", pa.string()), ("p_alive", pa.float64()),
                     ("expected_purchases_90d", pa.float64()), ("clv_12m", pa.float64())])  # fmt: skip
 
 
-def fit_model(summary: pd.DataFrame, config: ProfileConfig) -> dict[str, Any] | None:
+def fit_model(summary: pd.DataFrame, config: ProfileConfig, buyers: int | None = None
+              ) -> dict[str, Any] | None:  # fmt: skip
     """The CLV model's parameters, fitted on one row per buyer (``None``: too few buyers, or
-    no penalizer made both models converge).
+    no penalizer made both models converge); ``buyers``: how many there are in all, when
+    ``summary`` is a sample of them (:func:`fit_sample`).
 
     Fitting needs every buyer at once, so the summary (four numbers per buyer, sorted by
     person) is fitted in this process whatever the engine; predicting with the parameters
@@ -66,9 +71,17 @@ def fit_model(summary: pd.DataFrame, config: ProfileConfig) -> dict[str, Any] | 
         return {"kind": MODEL_KIND, "penalizer": penalizer,
                 "bgf": {k: float(v) for k, v in bgf.params_.items()},
                 "gg": {k: float(v) for k, v in gg.params_.items()} if gg is not None else None,
-                "buyers": len(summary)}  # fmt: skip
+                "buyers": buyers or len(summary), "fitted_on": len(summary)}  # fmt: skip
     log.warning("CLV model could not be fitted; CLV left empty")
     return None
+
+
+def fit_sample(summary: ir.Table, buyers: int) -> ir.Table:
+    """The buyers the model is fitted on: at most ``buyers`` of ``summary``, those with the
+    lowest SHA-256 of their person id (the same on every engine and every run while they are
+    there), sorted by person."""
+    key = summary.person_id.hexdigest("sha256")
+    return summary.order_by([key, "person_id"]).limit(buyers).order_by("person_id")
 
 
 def _columns(summary: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

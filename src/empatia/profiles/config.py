@@ -34,4 +34,11 @@ class ProfileConfig(BaseModel):
     clv_min_customers: int = Field(
         20, ge=2, description="Fewer buyers than this: CLV is not estimated (left empty)."
     )
+    clv_fit_buyers: int = Field(
+        100_000,
+        ge=2,
+        description="The CLV model is fitted on at most this many buyers — the same ones every "
+        "run and on every engine (the lowest SHA-256 of their person id) — so that what the "
+        "fit brings into one process does not grow with the data; everyone is scored.",
+    )
 
