@@ -196,19 +196,18 @@ def _states(engine: str, session: Any = None) -> dict[str, Any]:
         _states_world(s)
         now = _now(s)
         eng = connect(s, engine, session=session)  # type: ignore[arg-type]
-        buys = signals.occasions(eng, now)
-        out["all"] = signals.person_states(s, now, policy, buys, eng=eng)
-        out["few"] = signals.person_states(s, now, policy, buys, only=["p_u3", "p_u7", "nobody"],
+        out["all"] = signals.person_states(s, now, policy, eng=eng)
+        out["few"] = signals.person_states(s, now, policy, only=["p_u3", "p_u7", "nobody"],
                                            eng=eng)  # fmt: skip
         s.con.execute("delete from experience_journeys")  # cases from the event log
         eng.invalidate("experience_journeys")
-        out["log"] = signals.person_states(s, now, policy, buys, eng=eng)
+        out["log"] = signals.person_states(s, now, policy, eng=eng)
         s.con.execute("insert into consent_ledger (consent_id, person_id, purpose, granted, source,"
                       " decided_at, recorded_at) values (1, 'p_u3', 'marketing_sms', true, 'test',"
                       " $now, $now), (2, 'p_u3', 'profiling', false, 'test', $now, $now)",
                       {"now": now})  # privacy's view from now on  # fmt: skip
         eng.invalidate("consent_ledger")
-        out["ledger"] = signals.person_states(s, now, policy, buys, eng=eng)
+        out["ledger"] = signals.person_states(s, now, policy, eng=eng)
         eng.close()
     return out
 
@@ -237,6 +236,4 @@ def test_person_states_are_the_same_on_spark(spark_session: Any) -> None:
     with Store(":memory:") as s:  # a plain store: DuckDB in process
         _states_world(s)
         now = _now(s)
-        with DuckDBEngine(s) as eng:
-            buys = signals.occasions(eng, now)
-        assert signals.person_states(s, now, load_catalogue().policy, buys).keys() == st.keys()
+        assert signals.person_states(s, now, load_catalogue().policy).keys() == st.keys()

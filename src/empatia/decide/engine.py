@@ -156,11 +156,10 @@ def candidates_for(model: Hybrid, users: np.ndarray, k: int = N_CANDIDATES) -> l
 
 @dataclass
 class Fitted:
-    """The hybrid fitted on every purchase (``None``: no purchase yet), each person's policy
-    inputs, and the cold-start candidates."""
+    """The hybrid fitted on every purchase (``None``: no purchase yet) and the cold-start
+    candidates."""
 
     model: Hybrid | None
-    states: dict[str, dict[str, Any]]
     fallback: list[Candidate]
     as_of: datetime
     seq: int
@@ -173,45 +172,25 @@ class Fitted:
             return {}
         return {str(p): u for u, p in enumerate(self.model.data.persons)}
 
-    def people(self) -> pa.Table:
-        """One row per person for the scoring step: ``person_id``, ``user`` (the model's row,
-        -1: cold start) and ``state`` (the policy inputs as JSON)."""
-        users = self.users
-        pids = list(users) + [p for p in self.states if p not in users]
-        rows = [users.get(p, -1) for p in pids]
-        states = []
-        for pid, u in zip(pids, rows, strict=True):
-            st = self.states.get(pid, {"person_id": pid})
-            if u < 0:
-                st["cold_start"] = True
-            states.append(orjson.dumps(st).decode())
-        return pa.table({"person_id": pa.array(pids, pa.string()),
-                         "user": pa.array(rows, pa.int64()),
-                         "state": pa.array(states, pa.string())})  # fmt: skip
-
 
 def fit(store: Store, *, weights: dict[str, float] | None = None, factors: int = 64,
-        catalogue: Catalogue | None = None, now: datetime | None = None,
-        eng: Engine | None = None) -> Fitted:
-    """Read every purchase and every person's state, and fit the hybrid.
+        now: datetime | None = None, eng: Engine | None = None) -> Fitted:
+    """Read every purchase and fit the hybrid.
 
     Fitting needs all the interactions at once, so it runs on the driver: the engine
     aggregates the order lines into purchase occasions (person × item × day,
     :func:`~empatia.decide.signals.occasions`), which are collected there
     (:class:`~empatia.decide.recommenders.Interactions`, a sparse matrix of the size of the
-    purchase history); scoring and choosing per person is :func:`decide_batch`, the engine's
-    model step. ``eng``: the engine (default: DuckDB in the store).
+    purchase history); each person's state, scoring and choosing is :func:`decide_batch`,
+    the engine's model step. ``eng``: the engine (default: DuckDB in the store).
     """
     t0 = time.perf_counter()
-    catalogue = catalogue or load_catalogue()
     steps: dict[str, float] = {}
     with DuckDBEngine(store) if eng is None else nullcontext(eng) as on:
         latest, seq = signals.clock(on)
         now = now or latest
         buys = signals.occasions(on, now)
         steps["read purchases"] = time.perf_counter() - t0
-        states = signals.person_states(store, now, catalogue.policy, buys, eng=on)
-    steps["read state"] = time.perf_counter() - t0 - sum(steps.values())
     model, fallback = None, []
     if len(buys):
         data = Interactions.from_frame(buys, as_of=pd.Timestamp(now))
@@ -224,7 +203,7 @@ def fit(store: Store, *, weights: dict[str, float] | None = None, factors: int =
                               name=data.names.get(str(data.items[i])),
                               category=data.category.get(str(data.items[i])), fallback=True)
                     for i in order if trending[i] > 0]
-    return Fitted(model, states, fallback, now, seq, steps)
+    return Fitted(model, fallback, now, seq, steps)
 
 
 def train(store: Store, *, weights: dict[str, float] | None = None, factors: int = 64,
@@ -233,8 +212,11 @@ def train(store: Store, *, weights: dict[str, float] | None = None, factors: int
     """Fit the hybrid on every purchase and precompute each person's candidates and state,
     in this process (the batch run, :func:`run`, scores on the engine instead)."""
     t0 = time.perf_counter()
-    f = fit(store, weights=weights, factors=factors, catalogue=catalogue, now=now)
-    result = Trained(as_of=f.as_of, states=f.states, seq=f.seq, steps=f.steps)
+    catalogue = catalogue or load_catalogue()
+    f = fit(store, weights=weights, factors=factors, now=now)
+    states = signals.person_states(store, f.as_of, catalogue.policy)
+    f.steps["read state"] = time.perf_counter() - t0 - sum(f.steps.values())
+    result = Trained(as_of=f.as_of, states=states, seq=f.seq, steps=f.steps)
     cands: dict[str, list[Candidate]] = {}
     if f.model is not None:
         data = f.model.data
@@ -245,10 +227,10 @@ def train(store: Store, *, weights: dict[str, float] | None = None, factors: int
             if progress:
                 progress(len(users))
         f.steps["candidates"] = time.perf_counter() - t0 - sum(f.steps.values())
-    for pid in f.states:
+    for pid in states:
         if pid not in cands:
             cands[pid] = f.fallback
-            f.states[pid]["cold_start"] = True
+            states[pid]["cold_start"] = True
             result.cold_start += 1
     result.candidates = cands
     result.persons = len(cands)
@@ -300,16 +282,21 @@ def decided_rows(pids: list[str], cands: list[list[Candidate]], states: list[dic
     return pa.table({f.name: pa.array(cols[f.name], f.type) for f in DECIDED}, schema=DECIDED)
 
 
-def decide_batch(model: Hybrid | None, fallback: list[Candidate], catalogue: Catalogue,
-                 as_of: datetime, seq: int, batch: pa.RecordBatch) -> pa.Table:
+def decide_batch(model: Hybrid | None, index: dict[str, int], fallback: list[Candidate],
+                 catalogue: Catalogue, as_of: datetime, seq: int, batch: pa.RecordBatch
+                 ) -> pa.Table:  # fmt: skip
     """The model step of the batch run (:meth:`~empatia.store.engine.Engine.map_batches`):
-    the people of ``batch`` (``person_id``, ``user``, ``state``) scored by the fitted
-    ``model`` — their top candidates, explained — and their decisions chosen by the policy.
-    Pure: on Spark it runs on the executors, with the model shipped in the partial."""
-    pids = [str(p) for p in batch.column("person_id").to_pylist()]
-    users = np.asarray(batch.column("user").to_numpy(zero_copy_only=False), dtype=np.int64)
-    texts = batch.column("state").to_pylist()
-    states = [orjson.loads(s) for s in texts]
+    the people of ``batch`` (rows of :func:`~empatia.decide.signals.signals_expr`) get their
+    state, are scored by the fitted ``model`` (``index``: a person's row in it) — their top
+    candidates, explained — and their
+    decisions chosen by the policy. Pure: on Spark it runs on the executors, with the model
+    shipped in the partial."""
+    states = signals.states_of(batch.to_pylist(), as_of, catalogue.policy)
+    pids = [st["person_id"] for st in states]
+    users = np.asarray([index.get(p, -1) for p in pids], dtype=np.int64)
+    for st, u in zip(states, users, strict=True):
+        if u < 0:
+            st["cold_start"] = True
     cands: list[list[Candidate]] = [fallback] * len(pids)
     known = np.flatnonzero(users >= 0)
     if model is not None:
@@ -319,7 +306,7 @@ def decide_batch(model: Hybrid | None, fallback: list[Candidate], catalogue: Cat
             for r, lst in zip(rows, candidates_for(model, users[rows]), strict=True):
                 cands[r] = lst
     cold = [bool(u < 0) for u in users]
-    return decided_rows(pids, cands, states, cold, catalogue, as_of, seq, texts)
+    return decided_rows(pids, cands, states, cold, catalogue, as_of, seq)
 
 
 def write_decided(eng: Engine, people: ir.Table, step: BatchFn, *, name: str,
@@ -403,23 +390,24 @@ def run(store: Store | StageStore, *, export: Path | None = None,
 def _run(store: Any, eng: Engine, catalogue: Catalogue, export: Path | None,
          progress: Callable[[int], None] | None, now: datetime | None) -> dict[str, Any]:
     t0 = time.perf_counter()
-    f = fit(store, catalogue=catalogue, now=now, eng=eng)
+    f = fit(store, now=now, eng=eng)
     train_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    people = f.people()
-    step = partial(decide_batch, f.model, f.fallback, catalogue, f.as_of, f.seq)
-    decided = write_decided(eng, eng.from_arrow(people, "decide_people"), step, name="decided")
+    people = signals.signals_expr(eng, f.as_of, catalogue.policy)
+    step = partial(decide_batch, f.model, f.users, f.fallback, catalogue, f.as_of, f.seq)
+    decided = write_decided(eng, people, step, name="decided")
     n = eng.count(decided)
     kinds = action_counts(eng, decided)
     decide_s = time.perf_counter() - t0
     if progress:
-        progress(people.num_rows)
+        progress(n)
     if export is not None:
         export_decisions(eng, export)
     items = f.model.data.n_items if f.model is not None else 0
-    cold_start = sum(1 for u in people.column("user").to_pylist() if u < 0)
+    inputs = eng.table("decide_inputs")
+    cold_start = eng.count(inputs.filter(inputs.cold_start))
     eng.write_arrow(pa.table({  # bookkeeping: when the model was trained
-        "trained_at": pa.array([f.as_of], _TS), "persons": [people.num_rows], "items": [items],
+        "trained_at": pa.array([f.as_of], _TS), "persons": [n], "items": [items],
         "train_s": [train_s], "decide_s": [decide_s],
         "weights": [orjson.dumps(DEFAULT_WEIGHTS).decode()],
         "ran_at": pa.array([datetime.now(UTC)], _TS),

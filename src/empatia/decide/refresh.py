@@ -86,18 +86,11 @@ def refresh(store: Store | StageStore, people: list[str], catalogue: Catalogue,
 def _refresh(store: Any, eng: Engine, people: list[str], catalogue: Catalogue) -> dict[str, Any]:
     t0 = time.perf_counter()
     now, seq = signals.clock(eng)
-    states = signals.person_states(
-        store, now, catalogue.policy, signals.occasions(eng, now, only=people), only=people,
-        eng=eng)
     inputs = eng.table("decide_inputs")
     fallback = eng.to_arrow(  # the cold-start candidates training gave
         inputs.filter(inputs.cold_start).select(c=inputs.candidates.cast("string")).limit(1)
     ).column("c").to_pylist()
-    mine = eng.from_arrow(pa.table({
-        "person_id": pa.array(people, pa.string()),
-        "state": pa.array([orjson.dumps(states.get(p, {"person_id": p})).decode() for p in people],
-                          pa.string()),
-    }), "refresh_people")  # fmt: skip
+    mine = signals.state_rows(eng, now, catalogue.policy, only=people)
     stored = inputs.select("person_id", stored=inputs.candidates.cast("string"),
                            stored_at=inputs.computed_at)  # fmt: skip
     joined = mine.left_join(stored, "person_id").select(mine.person_id, mine.state, "stored",

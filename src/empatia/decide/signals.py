@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import partial
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -123,24 +124,26 @@ def purchases(store: Store, only: Collection[str] | None = None) -> pd.DataFrame
         return eng.to_arrow(lines).to_pandas()
 
 
-def occasions(eng: Engine, now: datetime, only: Collection[str] | None = None) -> pd.DataFrame:
-    """Purchase occasions — one row per person, item and (UTC) day — collected to the driver,
-    where the recommender is fitted (it needs every occasion at once): ``qty`` summed, ``ts``
-    the last purchase of the day, ``past_ts`` the last one not after ``now``; in the order of
-    their first purchase, so the model's rows are the same on every engine."""
+def occasions_expr(eng: Engine, now: datetime, only: Collection[str] | None = None) -> ir.Table:
+    """Purchase occasions — one row per person, item and (UTC) day — on the engine: ``qty``
+    summed, ``ts`` the last purchase of the day, ``past_ts`` the last one not after ``now``,
+    ``first`` the order (and line) of its first purchase."""
     lines = purchase_lines(eng, only)
-    at = ibis.literal(pd.Timestamp(now).tz_convert("UTC") if pd.Timestamp(now).tzinfo
-                      else pd.Timestamp(now).tz_localize("UTC"), type="timestamp('UTC')")  # fmt: skip
-    occ = lines.group_by(["person", "item", lines.ts.date().name("day")]).aggregate(
-        qty=lines.qty.sum(), last=lines.ts.max(), past_ts=lines.ts.max(where=lines.ts <= at),
+    return lines.group_by(["person", "item", lines.ts.date().name("day")]).aggregate(
+        qty=lines.qty.sum(), ts=lines.ts.max(), past_ts=lines.ts.max(where=lines.ts <= _at(now)),
         category=lines.category.max(), name=lines.name.max(),
         first=(lines.seq * 65536 + lines.pos).min(),
     )  # fmt: skip
-    frame = eng.to_arrow(occ.order_by("first")).to_pandas()
-    for col in ("last", "past_ts"):  # Spark's come without their zone: UTC, the session's
+
+
+def occasions(eng: Engine, now: datetime, only: Collection[str] | None = None) -> pd.DataFrame:
+    """:func:`occasions_expr` collected to the driver, where the recommender is fitted (it
+    needs every occasion at once), in the order of their first purchase, so the model's rows
+    are the same on every engine."""
+    frame = eng.to_arrow(occasions_expr(eng, now, only).order_by("first")).to_pandas()
+    for col in ("ts", "past_ts"):  # Spark's come without their zone: UTC, the session's
         frame[col] = pd.to_datetime(frame[col], utc=True)
-    return frame.rename(columns={"last": "ts"})[["person", "item", "ts", "qty", "category",
-                                                  "name", "past_ts"]]  # fmt: skip
+    return frame[["person", "item", "ts", "qty", "category", "name", "past_ts"]]
 
 
 def _utc(t: Any) -> pd.Timestamp:
@@ -186,22 +189,21 @@ def clock(eng: Engine) -> tuple[datetime, int]:
     return now, int(row["seq"] or 0)
 
 
-def _people(eng: Engine, tables: set[str]) -> list[str]:
-    """Everyone: the profiled people and the people of events, sorted."""
+def _people(eng: Engine, tables: set[str], only: Collection[str] | None = None,
+            occ: ir.Table | None = None) -> ir.Table:
+    """Everyone (``person_id``): the profiled people, the people of events and the buyers of
+    ``occ`` — or just ``only``."""
+    if only is not None:
+        return eng.from_arrow(pa.table({"person_id": pa.array(sorted(only), pa.string())}),
+                              "decide_only")  # fmt: skip
     parts = [t.select(person_id=t.person_id) for name in ("profiles", "event_persons")
              if name in tables for t in (eng.table(name),)]  # fmt: skip
+    if occ is not None:
+        parts.append(occ.select(person_id=occ.person))
     if not parts:
-        return []
-    return sorted(p for p in eng.to_arrow(union(*parts, distinct=True)).column("person_id").to_pylist()
-                  if p is not None)  # fmt: skip
-
-
-def persons(store: Store) -> list[str]:
-    """Everyone (profiles and events), read on an engine in this process."""
-    from empatia.store.engine import DuckDBEngine
-
-    with DuckDBEngine(store) as eng:
-        return _people(eng, _store_tables(eng))
+        return eng.from_arrow(pa.table({"person_id": pa.array([], pa.string())}), "decide_only")
+    people = union(*parts, distinct=True)
+    return people.filter(people.person_id.notnull())
 
 
 def _rows(eng: Engine, expr: ir.Table, by: list[str]) -> list[dict[str, Any]]:
@@ -284,26 +286,23 @@ def consents(store: Store, person_id: str | None = None, after_seq: int | None =
     return out
 
 
+#: How each person's signals reach the state step (:func:`states_of`): one row per person.
+_TEXT = ("seq", "ts", "anger", "frustration", "score", "escalation")
+
+
 @dataclass
 class _Reader:
-    """One pass over the other stages' tables for :func:`person_states`, on the engine: each
-    read is an Ibis expression, its per-person rows collected to the driver."""
+    """The other stages' tables, read for :func:`signals_expr`: each signal an Ibis
+    expression with one row per person (``person_id``), lists where a person has several."""
 
     eng: Engine
     now: datetime
     policy: PolicyConfig
     only: Collection[str] | None
-    states: dict[str, dict[str, Any]]
 
     def __post_init__(self) -> None:
         self.tables = _store_tables(self.eng)
         self.now_ts = _utc(self.now)
-
-    def put(self, pid: str, **kw: Any) -> None:
-        self.states.setdefault(pid, {"person_id": pid}).update(kw)
-
-    def contacts(self, pid: str) -> dict[str, int]:
-        return self.states.setdefault(pid, {"person_id": pid}).setdefault("contacts", {})
 
     def window(self, ts: ir.TimestampValue, days: float) -> ir.BooleanValue:
         """``ts`` in the last ``days`` before now (both ends included)."""
@@ -319,72 +318,44 @@ class _Reader:
         the user/anonymous id (fallback before identity has run)."""
         return _person_events(self.eng, self.tables, self.only)
 
-    def profiles(self) -> None:
+    def consents(self) -> ir.Table:
+        c = consent_rows(self.eng, only=self.only)
+        return c.group_by("person_id").aggregate(
+            consents=ibis.struct({"purpose": c.purpose, "granted": c.granted}).collect())
+
+    def profiles(self) -> ir.Table | None:
         if "profiles" not in self.tables:
-            return
+            return None
         p = self.mine("profiles")
         clv = p.clv_12m if "clv_12m" in p.columns else ibis.null().cast("float64")
-        for r in _rows(self.eng, p.select("person_id", ch=p.preferred_channel, clv=clv), ["person_id"]):
-            self.put(r["person_id"], preferred_channel=CHANNEL_MAP.get(r["ch"] or ""), clv=r["clv"])
+        return p.select("person_id", ch=p.preferred_channel, clv=clv.cast("float64"),
+                        profiled=ibis.literal(True))
 
-    def words(self) -> dict[str, tuple[pd.Timestamp, dict[str, Any]]]:
-        """Mood in the mood window; hurts older than it that no kind word made right since."""
-        old_hurts: dict[str, tuple[pd.Timestamp, dict[str, Any]]] = {}
+    def words(self) -> ir.Table | None:
+        """Texts in the mood window or the hurt window."""
         if "text_analysis" not in self.tables:
-            return old_hurts
+            return None
         policy = self.policy
         a, ev = self.eng.table("text_analysis"), self.events()
         a = a.filter(self.window(a["timestamp"], max(policy.hurt_days, policy.mood_days)))
         t = a.join(ev, a.seq == ev.seq).select(
-            person=ev.person, seq=a.seq, ts=a["timestamp"], anger=a.anger,
-            frustration=a.frustration, score=a.score, escalation=a.escalation.cast("string"))  # fmt: skip
-        since = self.now_ts - pd.Timedelta(days=policy.mood_days)
-        texts: dict[str, list[dict[str, Any]]] = {}
-        for r in _rows(self.eng, t, ["person", "ts", "seq"]):
-            r["threats"] = _threats(r.pop("escalation"))
-            texts.setdefault(r["person"], []).append(r)
-        for pid, rows in texts.items():
-            hurt = self._mood(pid, rows, since)
-            if hurt is not None:
-                old_hurts[pid] = (pd.Timestamp(hurt["ts"]), hurt)
-        return old_hurts
+            person_id=ev.person, seq=a.seq, ts=a["timestamp"], anger=a.anger.cast("float64"),
+            frustration=a.frustration.cast("float64"), score=a.score.cast("float64"),
+            escalation=a.escalation.cast("string"))  # fmt: skip
+        return t.group_by("person_id").aggregate(
+            texts=ibis.struct({k: t[k] for k in _TEXT}).collect())
 
-    def _mood(self, pid: str, rows: list[dict[str, Any]], since: pd.Timestamp
-              ) -> dict[str, Any] | None:
-        """One person's texts (by time): their mood in the window, and the latest hurt if
-        it is older than the window and no kind word came after it."""
-        recent = [r for r in rows if r["ts"] >= since]
-        anger = max((r["anger"] for r in recent if r["anger"] is not None), default=None)
-        scored = [r["score"] for r in recent if r["score"] is not None]
-        if anger is not None or scored:  # texts in the mood window
-            frustration = max((r["frustration"] for r in recent if r["frustration"] is not None),
-                              default=None)  # fmt: skip
-            self.put(pid, anger=anger, frustration=frustration,
-                     sentiment=scored[-1] if scored else None,
-                     threats=sorted({c for r in recent for c in r["threats"] or []}))  # fmt: skip
-        angry, negative = self.policy.angry_threshold, self.policy.negative_threshold
-        hurts = [r for r in rows if (r["anger"] or 0) >= angry or (r["frustration"] or 0) >= angry
-                 or (r["score"] or 0) <= negative or r["threats"]]  # fmt: skip
-        if not hurts or hurts[-1]["ts"] >= since:
-            return None
-        hurt = hurts[-1]
-        if any(r["score"] is not None and r["score"] >= KIND_WORD and r["ts"] > hurt["ts"]
-               for r in rows):  # somebody made it right since
-            return None
-        return {k: hurt[k] for k in ("ts", "anger", "frustration", "score", "threats")}
-
-    def hurt_cases(self) -> dict[str, tuple[pd.Timestamp, str]]:
+    def hurt_cases(self) -> ir.Table | None:
         """Resolved cases that hurt (experience's verdict): the latest within hurt_days."""
         if "experience_journeys" not in self.tables:
-            return {}
+            return None
         j = self.mine("experience_journeys")
         j = j.filter(j.succeeded_but_hurt & self.window(j.last_at, self.policy.hurt_days))
-        hurt = j.group_by("person_id").aggregate(
-            at=j.last_at.max(), why=ibis.coalesce(j.hurt_reasons, "high effort").argmax(j.last_at))
-        return {r["person_id"]: (pd.Timestamp(r["at"]), r["why"])
-                for r in _rows(self.eng, hurt, ["person_id"])}  # fmt: skip
+        return j.group_by("person_id").aggregate(
+            case_at=j.last_at.max(),
+            case_why=ibis.coalesce(j.hurt_reasons, "high effort").argmax(j.last_at))
 
-    def unresolved(self) -> None:
+    def unresolved(self) -> ir.Table:
         """Unresolved service journeys: experience's table when present, else the event log."""
         eng = self.eng
         if "journey_unresolved" in self.tables and "experience_journeys" in self.tables and \
@@ -402,18 +373,16 @@ class _Reader:
             cases = c.group_by(["person_id", "case_id"]).aggregate(
                 topic=c.topic.arbitrary(), resolved=(c.event == "Case Resolved").any())
             u = cases.filter(~cases.resolved)
-        rows = u.group_by("person_id").aggregate(n=u.count(), topic=u.topic.arbitrary())
-        for r in _rows(eng, rows, ["person_id"]):
-            self.put(r["person_id"], unresolved_cases=int(r["n"]), unresolved_topic=r["topic"])
+        return u.group_by("person_id").aggregate(open_n=u.count(), open_topic=u.topic.min())
 
-    def care(self) -> None:
-        if "care_list" in self.tables:
-            c = self.mine("care_list")
-            rows = c.group_by("person_id").aggregate(why=c.explanation.arbitrary())
-            for r in _rows(self.eng, rows, ["person_id"]):
-                self.put(r["person_id"], special_care=True, care_reason=r["why"])
+    def care(self) -> ir.Table | None:
+        if "care_list" not in self.tables:
+            return None
+        c = self.mine("care_list")
+        return c.group_by("person_id").aggregate(care_why=c.explanation.min(),
+                                                 cared=c.count() > 0)
 
-    def outbound(self) -> None:
+    def outbound(self) -> list[ir.Table]:
         """Contacts in the fatigue window (events and delivered decisions); surveys sent."""
         eng, policy = self.eng, self.policy
         e = self.events()
@@ -422,103 +391,182 @@ class _Reader:
         ch = ibis.coalesce(eng.json_str(out.raw, "$.properties.channel"),
                            eng.json_str(out.raw, "$.context.channel"))  # fmt: skip
         out = out.group_by([out.person, out.event, ch.name("ch")]).aggregate(n=out.count())
-        for r in _rows(eng, out, ["person", "event", "ch"]):
-            pid, name = r["person"], r["event"]
-            channel = OUTBOUND_EVENTS.get(name) or CHANNEL_MAP.get(r["ch"] or "", "email")
-            c = self.contacts(pid)
-            c[channel] = c.get(channel, 0) + int(r["n"])
-            if name == "Survey Sent":
-                self.states[pid]["may_survey"] = False
+        parts = [out.group_by(person_id=out.person).aggregate(
+            sent=ibis.struct({"event": out.event, "ch": out.ch, "n": out.n}).collect())]
         if "decision_log" in self.tables:
             d = self.mine("decision_log")
             d = d.filter(d.delivered & self.window(d.decided_at, policy.fatigue_days)
                          & d.channel.notnull())  # fmt: skip
-            for r in _rows(eng, d.group_by(["person_id", "channel"]).aggregate(n=d.count()),
-                           ["person_id", "channel"]):  # fmt: skip
-                c = self.contacts(r["person_id"])
-                c[r["channel"]] = c.get(r["channel"], 0) + int(r["n"])
+            d = d.group_by(["person_id", "channel"]).aggregate(n=d.count())
+            parts.append(d.group_by("person_id").aggregate(
+                delivered=ibis.struct({"channel": d.channel, "n": d.n}).collect()))
         s = e.filter((e.type == "track") & (e.event == "Survey Sent")
                      & self.window(e["timestamp"], policy.survey_gap_days))  # fmt: skip
-        for r in _rows(eng, s.select("person").distinct(), ["person"]):
-            self.put(r["person"], may_survey=False)
+        parts.append(s.select(person_id=s.person).distinct().mutate(surveyed=ibis.literal(True)))
+        return parts
 
-    def purchases(self, buys: pd.DataFrame | None) -> dict[str, pd.Timestamp]:
-        """Hours since the last purchase, items bought recently; each person's last purchase."""
-        if buys is None or not len(buys):
-            return {}
-        now_ts = _utc(self.now)
-        ts = pd.to_datetime(buys["ts"], utc=True)
-        # occasions (:func:`occasions`) carry their last purchase not after now
-        seen = pd.to_datetime(buys["past_ts"], utc=True) if "past_ts" in buys else ts
-        ok = seen.notna() & (seen <= now_ts)
-        past = buys[ok].assign(ts=seen[ok])
-        for pid, t in past.groupby("person")["ts"].max().items():
-            self.put(str(pid), hours_since_purchase=(now_ts - t).total_seconds() / 3600)
-        days = self.policy.suppress_same_item_days
-        recent = past[past["ts"] >= now_ts - pd.Timedelta(days=days)]
-        if len(recent):
-            for (pid, item), t in recent.groupby(["person", "item"])["ts"].max().items():
-                st = self.states.setdefault(str(pid), {"person_id": str(pid)})
-                st.setdefault("recent_items", {})[str(item)] = (now_ts - t).total_seconds() / 86400
-        return ts.groupby(buys["person"].astype(str)).max().to_dict()  # type: ignore[no-any-return]
+    def purchases(self, occ: ir.Table) -> ir.Table:
+        """Each buyer's last purchase (``last_buy``), last one not after now (``past_buy``)
+        and the items bought not after now in the suppression window (``recent``)."""
+        at = _at(self.now_ts)
+        past = occ.filter(occ.past_ts.notnull() & (occ.past_ts <= at))
+        since = _at(self.now_ts - pd.Timedelta(days=self.policy.suppress_same_item_days))
+        r = past.filter(past.past_ts >= since)
+        r = r.group_by(["person", "item"]).aggregate(ts=r.past_ts.max())
+        last = occ.group_by(person_id=occ.person).aggregate(last_buy=occ.ts.max())
+        before = past.group_by(pid=past.person).aggregate(past_buy=past.past_ts.max())
+        items = r.group_by(pid=r.person).aggregate(
+            recent=ibis.struct({"item": r.item, "ts": r.ts}).collect())
+        out = last.left_join(before, last.person_id == before.pid).drop("pid")
+        return out.left_join(items, out.person_id == items.pid).drop("pid")
 
-    def hurts(self, old_hurts: dict[str, tuple[pd.Timestamp, dict[str, Any]]],
-              hurt_cases: dict[str, tuple[pd.Timestamp, str]],
-              last_buy: dict[str, pd.Timestamp]) -> None:
-        """Old hurts and cases that hurt count while no purchase came after them."""
-        now_ts = _utc(self.now)
 
-        def made_right(pid: str, at: pd.Timestamp) -> bool:
-            bought = last_buy.get(pid)
-            return bought is not None and at < bought <= now_ts  # they bought again after it
+def signals_expr(eng: Engine, now: datetime, policy: PolicyConfig,
+                 only: Collection[str] | None = None) -> ir.Table:
+    """One row per person (everyone, or ``only``) with every signal their state is made of,
+    read on the engine (lists where a person has several rows): what :func:`states_of`
+    turns into states, where the rows are."""
+    r = _Reader(eng, now, policy, only)
+    occ = occasions_expr(eng, now, only)
+    out = _people(eng, r.tables, only, occ)
+    parts = [r.consents(), r.profiles(), r.words(), r.hurt_cases(), r.unresolved(), r.care(),
+             *r.outbound(), r.purchases(occ)]  # fmt: skip
+    for part in parts:
+        if part is not None:
+            part = part.rename(pid="person_id")
+            out = out.left_join(part, out.person_id == part.pid).drop("pid")
+    return out
 
-        for pid, (at, hurt) in old_hurts.items():
-            at = _utc(at)
-            if made_right(pid, at):
-                continue
-            st = self.states.setdefault(pid, {"person_id": pid})
-            st["anger"] = max(st.get("anger") or 0, hurt["anger"] or 0) or None
-            st["frustration"] = max(st.get("frustration") or 0, hurt["frustration"] or 0) or None
-            if st.get("sentiment") is None or (hurt["score"] or 0) < st["sentiment"]:
-                st["sentiment"] = hurt["score"]
-            st["threats"] = sorted({*st.get("threats", []), *(hurt["threats"] or [])})
-            st["hurt_days_ago"] = round((now_ts - at).total_seconds() / 86400, 1)
-        for pid, (at, why) in hurt_cases.items():
-            at = _utc(at)
-            if not made_right(pid, at):
-                self.put(pid, hurt_case=why,
-                         hurt_case_days_ago=round((now_ts - at).total_seconds() / 86400, 1))
+
+#: The rows of :func:`state_step`: each person's state as JSON.
+STATES = pa.schema([("person_id", pa.string()), ("state", pa.string())])
+
+
+def states_of(rows: list[dict[str, Any]], now: datetime, policy: PolicyConfig
+              ) -> list[dict[str, Any]]:  # fmt: skip
+    """Each person's policy inputs (see :class:`~empatia.decide.policy.PersonState`) from
+    their row of :func:`signals_expr` — pure, row by row: on Spark it runs on the executors."""
+    now_ts = _utc(now)
+    return [_state(r, now_ts, policy) for r in rows]
+
+
+def _state(r: dict[str, Any], now_ts: pd.Timestamp, policy: PolicyConfig) -> dict[str, Any]:
+    st: dict[str, Any] = {"person_id": r["person_id"]}
+    if r.get("consents"):
+        st["consents"] = {c["purpose"]: bool(c["granted"])
+                          for c in sorted(r["consents"], key=lambda c: c["purpose"])}  # fmt: skip
+    if r.get("profiled"):
+        st.update(preferred_channel=CHANNEL_MAP.get(r["ch"] or ""), clv=r["clv"])
+    texts = sorted(({**t, "ts": _utc(t["ts"])} for t in r.get("texts") or ()),
+                   key=lambda t: (t["ts"], t["seq"]))  # fmt: skip
+    for t in texts:
+        t["threats"] = _threats(t.pop("escalation"))
+    old_hurt = _mood(st, texts, now_ts - pd.Timedelta(days=policy.mood_days), policy)
+    if r.get("open_n"):
+        st.update(unresolved_cases=int(r["open_n"]), unresolved_topic=r["open_topic"])
+    if r.get("cared"):
+        st.update(special_care=True, care_reason=r["care_why"])
+    _contacts(st, r)
+    if r.get("past_buy") is not None:
+        st["hours_since_purchase"] = (now_ts - _utc(r["past_buy"])).total_seconds() / 3600
+    if r.get("recent"):
+        st["recent_items"] = {str(x["item"]): (now_ts - _utc(x["ts"])).total_seconds() / 86400
+                              for x in sorted(r["recent"], key=lambda x: str(x["item"]))}  # fmt: skip
+    _hurts(st, r, old_hurt, now_ts)
+    return st
+
+
+def _contacts(st: dict[str, Any], r: dict[str, Any]) -> None:
+    """Contacts in the fatigue window by channel (events, delivered decisions); surveys."""
+    contacts: dict[str, int] = {}
+    for c in sorted(r.get("sent") or (), key=lambda c: (c["event"], c["ch"] or "")):
+        channel = OUTBOUND_EVENTS.get(c["event"]) or CHANNEL_MAP.get(c["ch"] or "", "email")
+        contacts[channel] = contacts.get(channel, 0) + int(c["n"])
+        if c["event"] == "Survey Sent":
+            st["may_survey"] = False
+    for c in sorted(r.get("delivered") or (), key=lambda c: c["channel"]):
+        contacts[c["channel"]] = contacts.get(c["channel"], 0) + int(c["n"])
+    if contacts:
+        st["contacts"] = contacts
+    if r.get("surveyed"):
+        st["may_survey"] = False
+
+
+def _hurts(st: dict[str, Any], r: dict[str, Any], old_hurt: dict[str, Any] | None,
+           now_ts: pd.Timestamp) -> None:  # fmt: skip
+    """An old hurt, and a case that hurt, count while no purchase came after them."""
+    last_buy = _utc(r["last_buy"]) if r.get("last_buy") is not None else None
+
+    def made_right(at: pd.Timestamp) -> bool:
+        return last_buy is not None and at < last_buy <= now_ts  # they bought again after it
+
+    if old_hurt is not None and not made_right(old_hurt["ts"]):
+        hurt = old_hurt
+        st["anger"] = max(st.get("anger") or 0, hurt["anger"] or 0) or None
+        st["frustration"] = max(st.get("frustration") or 0, hurt["frustration"] or 0) or None
+        if st.get("sentiment") is None or (hurt["score"] or 0) < st["sentiment"]:
+            st["sentiment"] = hurt["score"]
+        st["threats"] = sorted({*st.get("threats", []), *(hurt["threats"] or [])})
+        st["hurt_days_ago"] = round((now_ts - hurt["ts"]).total_seconds() / 86400, 1)
+    if r.get("case_at") is not None and not made_right(_utc(r["case_at"])):
+        st.update(hurt_case=r["case_why"],
+                  hurt_case_days_ago=round((now_ts - _utc(r["case_at"])).total_seconds() / 86400, 1))
+
+
+def _mood(st: dict[str, Any], rows: list[dict[str, Any]], since: pd.Timestamp,
+          policy: PolicyConfig) -> dict[str, Any] | None:
+    """One person's texts (by time): their mood in the window (into ``st``), and the latest
+    hurt if it is older than the window and no kind word came after it."""
+    recent = [r for r in rows if r["ts"] >= since]
+    anger = max((r["anger"] for r in recent if r["anger"] is not None), default=None)
+    scored = [r["score"] for r in recent if r["score"] is not None]
+    if anger is not None or scored:  # texts in the mood window
+        frustration = max((r["frustration"] for r in recent if r["frustration"] is not None),
+                          default=None)  # fmt: skip
+        st.update(anger=anger, frustration=frustration, sentiment=scored[-1] if scored else None,
+                  threats=sorted({c for r in recent for c in r["threats"] or []}))  # fmt: skip
+    angry, negative = policy.angry_threshold, policy.negative_threshold
+    hurts = [r for r in rows if (r["anger"] or 0) >= angry or (r["frustration"] or 0) >= angry
+             or (r["score"] or 0) <= negative or r["threats"]]  # fmt: skip
+    if not hurts or hurts[-1]["ts"] >= since:
+        return None
+    hurt = hurts[-1]
+    if any(r["score"] is not None and r["score"] >= KIND_WORD and r["ts"] > hurt["ts"]
+           for r in rows):  # somebody made it right since
+        return None
+    return {k: hurt[k] for k in ("ts", "anger", "frustration", "score", "threats")}
+
+
+def state_step(now: datetime, policy: PolicyConfig, batch: pa.RecordBatch) -> pa.Table:
+    """The engine's model step: rows of :func:`signals_expr` → :data:`STATES`."""
+    states = states_of(batch.to_pylist(), now, policy)
+    return pa.table({"person_id": [s["person_id"] for s in states],
+                     "state": [orjson.dumps(s).decode() for s in states]}, schema=STATES)
+
+
+def state_rows(eng: Engine, now: datetime, policy: PolicyConfig,
+               only: Collection[str] | None = None) -> ir.Table:
+    """Each person's state (``person_id``, ``state`` as JSON), made where the rows are."""
+    return eng.map_batches(signals_expr(eng, now, policy, only), partial(state_step, now, policy),
+                           STATES, "decide_states")  # fmt: skip
 
 
 def person_states(store: Store, now: datetime, policy: PolicyConfig,
-                  buys: pd.DataFrame | None = None, only: Collection[str] | None = None,
-                  eng: Engine | None = None) -> dict[str, dict[str, Any]]:
-    """Every person's policy inputs as plain dicts (see :class:`~empatia.decide.policy.PersonState`);
-    with ``only``, just these people's (a run after a few new events). Read on ``eng`` (the
-    stage's engine; default: DuckDB in the store)."""
+                  only: Collection[str] | None = None, eng: Engine | None = None
+                  ) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """Every person's policy inputs as plain dicts, in this process (see
+    :class:`~empatia.decide.policy.PersonState`); with ``only``, just these people's (a run
+    after a few new events). Read on ``eng`` (default: DuckDB in the store)."""
     if eng is None:
         from empatia.store.engine import DuckDBEngine
 
         with DuckDBEngine(store) as own:
-            return person_states(store, now, policy, buys, only, eng=own)
+            return person_states(store, now, policy, only, eng=own)
     if only is not None and not only:
         return {}
-    r = _Reader(eng, now, policy, only, {})
-    everyone = _people(eng, r.tables) if only is None else sorted(only)
-    states = r.states
-    states.update({p: {"person_id": p} for p in everyone})
-    for pid, c in consents(store, only=only, eng=eng).items():
-        r.put(pid, consents=c)
-    r.profiles()
-    old_hurts = r.words()
-    hurt_cases = r.hurt_cases()
-    r.unresolved()
-    r.care()
-    r.outbound()
-    r.hurts(old_hurts, hurt_cases, r.purchases(buys))
-    if only is not None:
-        return {p: states[p] for p in only if p in states}
-    return states
+    rows = eng.to_arrow(state_rows(eng, now, policy, only).order_by("person_id"))
+    return {p: orjson.loads(s) for p, s in zip(rows.column("person_id").to_pylist(),
+                                               rows.column("state").to_pylist(), strict=True)}
 
 
 def current_consents(store: Store, person_id: str, known: dict[str, bool] | None = None,
