@@ -11,8 +11,12 @@ model is sure of but that only names support or that a birth date contradicts
 Candidate pairs come from :func:`record_blocking`: pairs of fields, Soundex keys of the names,
 swapped first and last names, and single fields while they stay cheap.
 
-The records of one workspace are few (one per CRM/loyalty id), so they are scored by
-Splink's DuckDB linker in memory on both engines; only the pairs go back to the engine.
+The records stay where the engine keeps its rows: they are prepared (emails and phones
+normalised, Soundex keys) by a model step, Splink trains and predicts on the engine's own
+backend (:meth:`~empatia.store.engine.Engine.splink_api`: Spark's executors, or DuckDB), the
+blocking rules are chosen from aggregates, and each pair Splink proposes is corroborated by a
+model step over the pair joined to its two records. On Spark nothing about the records comes
+to the driver.
 """
 
 from __future__ import annotations
@@ -20,14 +24,18 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from empatia.identity.config import IdentityConfig
-from empatia.store.engine import Engine, splink_duckdb_api
+from empatia.store.engine import Engine, splink_duckdb_api, union
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +79,27 @@ SINGLE_MAX_PAIRS = 25  # comparisons per record a single-field rule may add (plu
 MIN_RECORDS = 20  # fewer records than this cannot train a model
 
 
+#: A record as the model sees it (:func:`prepare_records`).
+RECORD = pa.schema([("unique_id", pa.string()),
+                    *((c, pa.string()) for c in RECORD_FIELDS),
+                    *((k, pa.string()) for k in PHONETIC)])  # fmt: skip
+
+
+def prepare_records(region: str, batch: pa.RecordBatch) -> pa.Table:
+    """The engine's model step: records with emails and phones normalised (``region``: the
+    phone numbers' default country) and their :data:`PHONETIC` keys."""
+    from empatia.identity.normalize import normalize_email, normalize_phone
+
+    recs = batch.to_pandas()
+    for c in RECORD_FIELDS:
+        if c not in recs:
+            recs[c] = None
+    recs["email"] = [normalize_email(e) if e else None for e in recs["email"]]
+    recs["phone"] = [(normalize_phone(p, region) or p) if p else None for p in recs["phone"]]
+    recs = phonetic_keys(recs)
+    return pa.Table.from_pandas(recs[RECORD.names], schema=RECORD, preserve_index=False)
+
+
 def phonetic_keys(recs: pd.DataFrame) -> pd.DataFrame:
     """``recs`` with the :data:`PHONETIC` columns (Soundex of each name; empty when absent).
 
@@ -102,8 +131,19 @@ def record_blocking(
     """The blocking rules for ``recs``: :data:`RECORD_BLOCKING` on the columns it has, plus
     each of :data:`SINGLE_BLOCKING` that adds at most :data:`SINGLE_MAX_PAIRS` comparisons per
     record (a birth date shared by thousands is no evidence and would swamp Splink)."""
-    cols = set(recs.columns if isinstance(recs, pd.DataFrame) else recs)
-    present = {c for c in cols if recs[c].notna().any()} if isinstance(recs, pd.DataFrame) else cols
+    if not isinstance(recs, pd.DataFrame):
+        return blocking_rules(set(recs), rules=rules)
+    present = {c for c in recs.columns if recs[c].notna().any()}
+    pairs = {c: _block_pairs(recs[c]) for c in SINGLE_BLOCKING if c in present}
+    return blocking_rules(present, pairs, len(recs), rules)
+
+
+def blocking_rules(present: set[str], pairs: Mapping[str, int] | None = None, records: int = 0,
+                   rules: list[tuple[str, ...] | str] | None = None
+                   ) -> list[tuple[str, ...] | str]:  # fmt: skip
+    """:func:`record_blocking` from what it needs of the records: the columns some record
+    has (``present``), and the comparisons each single field would make (``pairs``, of
+    ``records`` records)."""
     out: list[tuple[str, ...] | str] = []
     for rule in RECORD_BLOCKING if rules is None else rules:
         if isinstance(rule, str):
@@ -111,11 +151,10 @@ def record_blocking(
                 out.append(rule)
         elif set(rule) <= present:
             out.append(rule)
-    if isinstance(recs, pd.DataFrame):
-        cap = 50_000 + SINGLE_MAX_PAIRS * len(recs)
-        for c in SINGLE_BLOCKING:
-            if c in present and _block_pairs(recs[c]) <= cap:
-                out.append((c,))
+    cap = 50_000 + SINGLE_MAX_PAIRS * records
+    for c in SINGLE_BLOCKING:
+        if pairs is not None and c in pairs and pairs[c] <= cap:
+            out.append((c,))
     return out
 
 
@@ -154,13 +193,30 @@ def match_pairs(
     One frame deduplicates it; two frames link them (each needs a ``unique_id`` column).
     ``blocking`` holds tuples of columns (equal in both records) or Splink SQL rules
     (``l.a = r.b``); columns it names besides ``fields`` are passed to Splink for blocking.
-    ``db_api`` is the Splink backend (default: DuckDB in memory; the engine's
-    :meth:`~empatia.store.engine.Engine.splink_api` on Spark).
+    ``db_api`` is the Splink backend (default: DuckDB in memory).
     """
+    frames = frames if isinstance(frames, list) else [frames]
+    pred = predict(frames, fields, sum(len(f) for f in frames), threshold=threshold,
+                   blocking=blocking, seed=seed, db_api=db_api).as_pandas_dataframe()  # fmt: skip
+    return pred[["unique_id_l", "unique_id_r", "match_probability"]]
+
+
+def predict(
+    frames: list[Any],
+    fields: Mapping[str, str],
+    records: int,
+    *,
+    threshold: float = 0.5,
+    blocking: list[tuple[str, ...] | str] | None = None,
+    seed: int = 42,
+    db_api: Any = None,
+) -> Any:
+    """:func:`match_pairs` on frames of Splink's backend (pandas, or Spark's DataFrames for
+    its Spark backend) of ``records`` records in all: Splink's table of the pairs
+    (``unique_id_l``, ``unique_id_r``, ``match_probability``, …), where the backend keeps it."""
     from splink import Linker, SettingsCreator, block_on
     from splink.internals.exceptions import SplinkException
 
-    frames = frames if isinstance(frames, list) else [frames]
     cols = [c for c in fields if all(c in f.columns for f in frames)]
     blocking = blocking or [(c,) for c in cols if fields[c] in ("name", "date", "code", "id")]
     # Any: Splink takes SQL strings as rules too, though its annotation names creators and dicts
@@ -168,7 +224,7 @@ def match_pairs(
     keys = sorted(  # columns blocking needs besides the compared ones (phonetic keys)
         {c for b in blocking if isinstance(b, tuple) for c in b} - set(cols)
     )
-    prior = 1 / max(2, sum(len(f) for f in frames))  # about one match per record
+    prior = 1 / max(2, records)  # about one match per record
     settings = SettingsCreator(
         link_type="link_only" if len(frames) > 1 else "dedupe_only",
         comparisons=[_comparison(c, fields[c]) for c in cols],
@@ -181,7 +237,8 @@ def match_pairs(
     _quiet_splink()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        inputs = [db_api.register(f[["unique_id", *cols, *keys]]) for f in frames]
+        inputs = [db_api.register(f[["unique_id", *cols, *keys]] if isinstance(f, pd.DataFrame)
+                                  else f.select("unique_id", *cols, *keys)) for f in frames]  # fmt: skip
         linker = Linker(inputs if len(inputs) > 1 else inputs[0], settings)
         names = [c for c in cols if fields[c] == "name"]
         dates = [c for c in cols if fields[c] == "date"]
@@ -204,8 +261,7 @@ def match_pairs(
                 linker.training.estimate_parameters_using_expectation_maximisation(rule)
             except (ValueError, SplinkException) as e:  # no pairs, or underflow: skip it
                 log.info("Splink EM session skipped: %s", e)
-        pred = linker.inference.predict(threshold_match_probability=threshold).as_pandas_dataframe()
-    return pred[["unique_id_l", "unique_id_r", "match_probability"]]
+        return linker.inference.predict(threshold_match_probability=threshold)
 
 
 def _edits(a: str, b: str) -> int:
@@ -269,65 +325,78 @@ def match_records(eng: Engine, config: IdentityConfig) -> dict[str, Any]:
     t = eng.table("identity_records")  # per record, each field's latest known value
     latest = {c: t[c].argmax(t.seq, where=t[c].notnull()) for c in RECORD_FIELDS}
     by_record = t.group_by(unique_id=t.kind + ":" + t.value).aggregate(**latest)
-    recs = eng.to_arrow(by_record).to_pandas()
+    recs = eng.map_batches(by_record, partial(prepare_records, config.default_region), RECORD,
+                           "records")  # fmt: skip
     r = eng.table("identity_review")
-    decided = {
-        (d["kind_l"], d["value_l"], d["kind_r"], d["value_r"]): (d["status"], d["match_probability"])
-        for d in eng.to_arrow(r.filter(r.status != "open")).to_pylist()
-    }
-    rows: list[tuple[str, str, str, str, float]] = []
-    failed = ""
-    if len(recs):
-        from empatia.identity.normalize import normalize_email, normalize_phone
-
-        recs["email"] = [normalize_email(e) if e else None for e in recs["email"]]
-        recs["phone"] = [
-            (normalize_phone(p, config.default_region) or p) if p else None for p in recs["phone"]
-        ]
-    if len(recs) >= MIN_RECORDS:
-        recs = phonetic_keys(recs.sort_values("unique_id").reset_index(drop=True))
-        # fields no record has cannot be trained (and tell nothing)
-        fields = {c: how for c, how in RECORD_FIELDS.items() if recs[c].notna().any()}
+    keys = ["kind_l", "value_l", "kind_r", "value_r"]
+    decided = r.filter(r.status != "open")
+    n = eng.count(recs)
+    scored, failed = None, ""
+    if n >= MIN_RECORDS:
         try:
-            pairs = match_pairs(
-                recs,
-                fields,
-                threshold=config.review_threshold,
-                blocking=record_blocking(recs),
-                db_api=eng.splink_api(),
-            )
+            scored = eng.materialize(_scored(eng, recs, n, config), "scored")
         except Exception as e:  # noqa: BLE001 - matching is an extra; stitching goes on without
             log.warning("probabilistic matching failed, no records linked this run: %s", e)
             failed = type(e).__name__  # said in the run's figures, not only in a log
-            pairs = pd.DataFrame(columns=["unique_id_l", "unique_id_r", "match_probability"])
-        by_id = recs.set_index("unique_id").to_dict("index")
-        for a, b, p in pairs.itertuples(index=False):
-            verdict = corroboration(by_id[a], by_id[b])
-            if verdict != "corroborated":  # namesakes, or a conflict: a person decides
-                p = min(float(p), np.nextafter(config.match_threshold, 0))
-            (ka, va), (kb, vb) = a.split(":", 1), b.split(":", 1)
-            if (ka, va) > (kb, vb):
-                ka, va, kb, vb = kb, vb, ka, va
-            if (ka, va, kb, vb) not in decided:
-                rows.append((ka, va, kb, vb, float(p)))
-    rows.sort()
-    accepted = [r for r in rows if r[4] >= config.match_threshold]
-    accepted += [
-        (*k, float(p or 1.0)) for k, (st, p) in sorted(decided.items()) if st == "accepted"
-    ]
-    review = [r for r in rows if r[4] < config.match_threshold]
-
-    def table(rs: list[tuple[str, str, str, str, float]]) -> pa.Table:
-        return pa.Table.from_pylist(
-            [dict(zip(_SCHEMA.names, r, strict=True)) for r in rs], schema=_SCHEMA
-        )
-
-    eng.write_arrow(table(accepted), "identity_matches")
-    eng.write_arrow(table(review), "identity_review", where="status = 'open'")
-    out: dict[str, Any] = {"matched_pairs": len(accepted), "review_pairs": len(review)}
+    if scored is None:
+        scored = eng.from_arrow(_SCHEMA.empty_table(), "scored")
+    new = scored.anti_join(decided, keys)
+    sure = new.match_probability >= config.match_threshold
+    accepted = union(new.filter(sure), decided.filter(decided.status == "accepted").select(
+        *keys, match_probability=decided.match_probability.fill_null(1.0)))  # fmt: skip
+    out: dict[str, Any] = {"matched_pairs": eng.write(accepted, "identity_matches"),
+                           "review_pairs": eng.write(new.filter(~sure), "identity_review",
+                                                     where="status = 'open'")}  # fmt: skip
     if failed:
         out["matching_failed"] = failed
+    eng.drop_temp(scored)
     return out
+
+
+def _scored(eng: Engine, recs: ir.Table, n: int, config: IdentityConfig) -> ir.Table:
+    """The pairs Splink proposes among ``recs`` (``n`` of them), corroborated (a pair only
+    names support, or that something personal contradicts, stays under ``match_threshold``):
+    :data:`_SCHEMA`, the smaller id on the left."""
+    cols = [c for c in RECORD.names if c != "unique_id"]
+    counts = eng.to_arrow(recs.aggregate(**{c: recs[c].count() for c in cols})).to_pylist()[0]
+    present = {c for c in cols if counts[c]}
+    pairs = {}
+    for c in SINGLE_BLOCKING:
+        if c in present:
+            f = recs.filter(recs[c].notnull())
+            g = f.group_by(c).aggregate(k=f.count())
+            total = eng.to_arrow(g.aggregate(s=(g.k * (g.k - 1) / 2).sum())).column("s")[0]
+            pairs[c] = int(total.as_py() or 0)
+    fields = {c: how for c, how in RECORD_FIELDS.items() if c in present}
+    found = predict([eng.splink_frame(recs.order_by("unique_id"))], fields, n,
+                    threshold=config.review_threshold,
+                    blocking=blocking_rules(present, pairs, n), db_api=eng.splink_api())  # fmt: skip
+    p = eng.splink_table(found).select("unique_id_l", "unique_id_r", "match_probability")
+    left = recs.rename(lambda c: f"{c}_l")
+    right = recs.rename(lambda c: f"{c}_r")
+    both = p.join(left, "unique_id_l").join(right, "unique_id_r")
+    return eng.map_batches(both, partial(corroborate, config.match_threshold), _SCHEMA, "pairs")
+
+
+def corroborate(match_threshold: float, batch: pa.RecordBatch) -> pa.Table:
+    """The engine's model step over pairs joined to their records (``<field>_l`` and
+    ``<field>_r``): :func:`corroboration` caps a pair that is not corroborated just under
+    ``match_threshold`` (a person decides); ids split into kind and value, smaller first."""
+    rows: list[tuple[str, str, str, str, float]] = []
+    under = float(np.nextafter(match_threshold, 0))
+    for row in batch.to_pylist():
+        a = {c: row.get(f"{c}_l") for c in RECORD.names}
+        b = {c: row.get(f"{c}_r") for c in RECORD.names}
+        prob = float(row["match_probability"])
+        if corroboration(a, b) != "corroborated":  # namesakes, or a conflict: a person decides
+            prob = min(prob, under)
+        (ka, va), (kb, vb) = (str(row["unique_id_l"]).split(":", 1),
+                              str(row["unique_id_r"]).split(":", 1))  # fmt: skip
+        if (ka, va) > (kb, vb):
+            ka, va, kb, vb = kb, vb, ka, va
+        rows.append((ka, va, kb, vb, prob))
+    return pa.table(list(map(list, zip(*rows, strict=True))) if rows else
+                    [[] for _ in _SCHEMA.names], schema=_SCHEMA)  # fmt: skip
 
 
 def decide_review(

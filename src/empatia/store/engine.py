@@ -201,6 +201,15 @@ class Engine:
         """The Splink database API for probabilistic matching on this engine."""
         return splink_duckdb_api()
 
+    def splink_frame(self, expr: ir.Table) -> Any:
+        """``expr`` as Splink's backend (:meth:`splink_api`) takes a table: in this process on
+        DuckDB (its own database), a DataFrame of the session on Spark."""
+        return self.to_arrow(expr).to_pandas()
+
+    def splink_table(self, result: Any) -> ir.Table:
+        """A table Splink made (a ``SplinkDataFrame``) as a table of this engine."""
+        return self.from_arrow(result.as_pandas_dataframe(), result.templated_name)
+
     @contextmanager
     def store_cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A cursor on the store for a stage's bookkeeping (changed-people marks, state rows),
@@ -721,6 +730,12 @@ class SparkEngine(Engine):
         from splink import SparkAPI
 
         return SparkAPI(spark_session=self.session, break_lineage_method="persist")
+
+    def splink_frame(self, expr: ir.Table) -> Any:
+        return self.session.sql(self.con.compile(expr))
+
+    def splink_table(self, result: Any) -> ir.Table:
+        return self.con.table(result.physical_name)  # a view of the session: where Splink left it
 
     def close(self) -> None:
         for name in self._temps:
