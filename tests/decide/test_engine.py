@@ -242,3 +242,43 @@ def test_an_error_while_decisions_are_written_leaves_the_previous_ones(
     assert get_decision(ws, "p_u0") == before
     monkeypatch.setattr(engine, "write_decided", good)
     assert decide_everyone(ws)["decisions"] == 31  # no transaction was left open
+
+
+def _inputs(ws: Workspace) -> dict[str, list[dict[str, Any]]]:
+    import json
+
+    rows = ws.store.con.execute("select person_id, candidates from decide_inputs").fetchall()
+    return {p: [{k: c[k] for k in ("item", "score", "count", "because")} for c in json.loads(t)]
+            for p, t in rows}  # fmt: skip
+
+
+def test_the_batch_run_scores_everyone_as_the_fitted_model_does(ws: Workspace) -> None:
+    """The batch run scores each person on the engine from their own occasions (the model
+    rebased on them): the same candidates as the model fitted on everyone gives in process."""
+    from empatia.decide.engine import run
+
+    t = train(ws.store)
+    run(ws.store)
+    got = _inputs(ws)
+    assert got.keys() == t.candidates.keys()
+    for pid, cands in t.candidates.items():  # equal scores may come in either order
+        want = sorted((round(c.score, 3), c.item, c.count, c.because) for c in cands)
+        assert sorted((round(c["score"], 3), c["item"], c["count"], c["because"])
+                      for c in got[pid]) == want, pid  # fmt: skip
+
+
+def test_a_fit_on_a_sample_of_buyers_still_scores_every_buyer(ws: Workspace) -> None:
+    """``fit_people`` bounds what the fit reads (here 10 of 30 buyers): the other 20 are
+    scored from their own purchases — personal candidates, not the cold-start list."""
+    import json
+
+    from empatia.decide.engine import run
+
+    figures = run(ws.store, fit_people=10)
+    assert figures["decisions"] == 31 and figures["cold_start"] == 1  # the newcomer only
+    runs = ws.store.con.execute("select persons from decide_runs").fetchall()
+    assert runs[-1][0] == 31
+    top = {p: json.loads(c)[0] for p, c in ws.store.con.execute(
+        "select person_id, candidates from decide_inputs where not cold_start").fetchall()}  # fmt: skip
+    assert len(top) == 30 and not any(c.get("fallback") for c in top.values())
+    assert top["p_u0"]["item"] in ("sku-beans", "sku-milk") and top["p_u0"]["count"] >= 5

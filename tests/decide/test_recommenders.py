@@ -161,3 +161,51 @@ def test_hybrid_asks_people_like_you_only_when_named() -> None:
     on = make_model({"cooccurrence": 0.25, "neighbours": 1.0}).fit(data)
     assert "neighbours" in on.components(np.array([q1]))
     assert str(data.items[on.top_k([q1], 1, exclude_seen=True)[0, 0]]) == "new blend"
+
+
+def _hybrid() -> Hybrid:
+    from empatia.decide.engine import make_model
+
+    weights = {"buy_again": 1.0, "cooccurrence": 0.25, "als": 0.5, "trending": 0.25,
+               "affinity": 0.1, "neighbours": 0.2}  # fmt: skip
+    return make_model(weights, factors=8)
+
+
+def test_a_model_rebased_on_a_batch_scores_its_people_as_the_fit_did() -> None:
+    """What the batch run does on each executor: the model, rebased on a few people's own
+    occasions, gives them the scores the model fitted on everyone gave them."""
+    df = shop()
+    data = Interactions.from_frame(df)
+    model = _hybrid().fit(data)
+    some = ["p7", "p40", "p41", "p99"]
+    batch = Interactions.from_frame(df[df.person.isin(some)], as_of=data.as_of, items=data.items,
+                                    persons=some)  # fmt: skip
+    batch.category = data.category
+    rows = [int(np.flatnonzero(data.persons == p)[0]) for p in some]
+    mine = model.rebase(batch)
+    whole = model.components(np.array(rows))
+    for name, block in mine.components(np.arange(len(some))).items():
+        np.testing.assert_allclose(block, whole[name], rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def test_someone_the_fit_never_saw_is_scored_from_their_own_purchases() -> None:
+    """A model fitted on a sample of people scores anyone else from their occasions (their
+    ALS factors solved on the fitted items): an odd person's taste is the B items, never A."""
+    df = shop()
+    seen = df[df.person != "p41"]
+    data = Interactions.from_frame(seen)
+    model = _hybrid().fit(data)
+    new = Interactions.from_frame(df[df.person == "p41"], as_of=data.as_of, items=data.items,
+                                  persons=["p41"])  # fmt: skip
+    new.category = data.category
+    mine = model.rebase(new)
+    als = mine.parts["als"]
+    assert np.abs(als.user_factors[0]).sum() > 0  # solved, not left empty
+    top = mine.top_k([0], 10)[0]
+    items = [str(data.items[i]) for i in top]
+    assert items[0] == "b1"  # their own weekly favourite first (p41 % 20)
+    assert not any(i.startswith("a") for i in items), items
+    alone = _rownorm(als.scores(np.array([0])))[0]  # their ALS factors alone lean to B
+    b = np.array([str(x).startswith("b") for x in data.items])
+    a = np.array([str(x).startswith("a") for x in data.items])
+    assert alone[b].mean() > 3 * alone[a].mean()

@@ -149,6 +149,15 @@ class DecideSettings(BaseModel):
     refresh_max: int = Field(
         20_000, ge=0, description="More changed people than this: decide for everyone again."
     )
+    fit_people: int = Field(
+        100_000,
+        ge=1,
+        description="The recommender learns what is shared (item-to-item weights, item "
+        "factors, popularity) from at most this many buyers — the same ones every run and on "
+        "every engine (the lowest SHA-256 of their person id) — so that what the fit brings "
+        "into one process does not grow with the data; everyone is scored from their own "
+        "purchases, where their rows are.",
+    )
 
 
 def load_catalogue(path: str | Path | None = None) -> Catalogue:

@@ -115,6 +115,9 @@ def candidates_for(model: Hybrid, users: np.ndarray, k: int = N_CANDIDATES) -> l
     comps = model.components(users)
     total = sum(model.weights[n] * b for n, b in comps.items())
     assert isinstance(total, np.ndarray)
+    # ranked at the precision shown: scores equal to 4 places tie (the lower item first),
+    # whatever the float noise of the batch a person was scored in
+    total = np.round(total, 4)
     top = topk_rows(total, k)
     kk = top.shape[1]
     rows = np.repeat(np.arange(len(users)), kk)
@@ -165,31 +168,26 @@ class Fitted:
     seq: int
     steps: dict[str, float]
 
-    @property
-    def users(self) -> dict[str, int]:
-        """Person id → the model's row for them (only people with purchases)."""
-        if self.model is None:
-            return {}
-        return {str(p): u for u, p in enumerate(self.model.data.persons)}
-
 
 def fit(store: Store, *, weights: dict[str, float] | None = None, factors: int = 64,
-        now: datetime | None = None, eng: Engine | None = None) -> Fitted:
-    """Read every purchase and fit the hybrid.
+        now: datetime | None = None, eng: Engine | None = None, sample: int | None = None
+        ) -> Fitted:  # fmt: skip
+    """Read the purchases and fit the hybrid.
 
-    Fitting needs all the interactions at once, so it runs on the driver: the engine
-    aggregates the order lines into purchase occasions (person × item × day,
-    :func:`~empatia.decide.signals.occasions`), which are collected there
-    (:class:`~empatia.decide.recommenders.Interactions`, a sparse matrix of the size of the
-    purchase history); each person's state, scoring and choosing is :func:`decide_batch`,
-    the engine's model step. ``eng``: the engine (default: DuckDB in the store).
+    Fitting needs its interactions at once, so it runs on the driver: the engine aggregates
+    the order lines into purchase occasions (person × item × day,
+    :func:`~empatia.decide.signals.occasions`) — everyone's, or with ``sample`` those of at
+    most that many buyers — which are collected there
+    (:class:`~empatia.decide.recommenders.Interactions`); each person's state, scoring (the
+    model rebased on their own occasions) and choosing is :func:`decide_batch`, the engine's
+    model step. ``eng``: the engine (default: DuckDB in the store).
     """
     t0 = time.perf_counter()
     steps: dict[str, float] = {}
     with DuckDBEngine(store) if eng is None else nullcontext(eng) as on:
         latest, seq = signals.clock(on)
         now = now or latest
-        buys = signals.occasions(on, now)
+        buys = signals.occasions(on, now, sample=sample)
         steps["read purchases"] = time.perf_counter() - t0
     model, fallback = None, []
     if len(buys):
@@ -282,31 +280,51 @@ def decided_rows(pids: list[str], cands: list[list[Candidate]], states: list[dic
     return pa.table({f.name: pa.array(cols[f.name], f.type) for f in DECIDED}, schema=DECIDED)
 
 
-def decide_batch(model: Hybrid | None, index: dict[str, int], fallback: list[Candidate],
-                 catalogue: Catalogue, as_of: datetime, seq: int, batch: pa.RecordBatch
-                 ) -> pa.Table:  # fmt: skip
+def decide_batch(model: Hybrid | None, fallback: list[Candidate], catalogue: Catalogue,
+                 as_of: datetime, seq: int, batch: pa.RecordBatch) -> pa.Table:
     """The model step of the batch run (:meth:`~empatia.store.engine.Engine.map_batches`):
-    the people of ``batch`` (rows of :func:`~empatia.decide.signals.signals_expr`) get their
-    state, are scored by the fitted ``model`` (``index``: a person's row in it) — their top
-    candidates, explained — and their
-    decisions chosen by the policy. Pure: on Spark it runs on the executors, with the model
-    shipped in the partial."""
-    states = signals.states_of(batch.to_pylist(), as_of, catalogue.policy)
+    the people of ``batch`` (rows of :func:`~empatia.decide.signals.signals_expr` with their
+    purchase ``history``) get their state, are scored by the fitted ``model`` rebased on their
+    own occasions (:meth:`~empatia.decide.recommenders.Hybrid.rebase`) — their top
+    candidates, explained — and their decisions chosen by the policy. Pure: on Spark it runs
+    on the executors, with the model shipped in the partial."""
+    rows = batch.to_pylist()
+    states = signals.states_of(rows, as_of, catalogue.policy)
     pids = [st["person_id"] for st in states]
-    users = np.asarray([index.get(p, -1) for p in pids], dtype=np.int64)
+    mine, users = _rebased(model, pids, [r.get("history") or [] for r in rows], as_of)
     for st, u in zip(states, users, strict=True):
         if u < 0:
             st["cold_start"] = True
     cands: list[list[Candidate]] = [fallback] * len(pids)
     known = np.flatnonzero(users >= 0)
-    if model is not None:
+    if mine is not None:
         # scored SCORE_USERS people at a time: each component is a people × items matrix
         for part in batches(len(known), SCORE_USERS):
-            rows = known[part]
-            for r, lst in zip(rows, candidates_for(model, users[rows]), strict=True):
+            at = known[part]
+            for r, lst in zip(at, candidates_for(mine, users[at]), strict=True):
                 cands[r] = lst
     cold = [bool(u < 0) for u in users]
     return decided_rows(pids, cands, states, cold, catalogue, as_of, seq)
+
+
+def _rebased(model: Hybrid | None, pids: list[str], histories: list[list[dict[str, Any]]],
+             as_of: datetime) -> tuple[Hybrid | None, np.ndarray]:
+    """``model`` rebased on these people's occasions, and each one's row in it (-1: no
+    purchase of an item the model knows — a cold start)."""
+    users = np.full(len(pids), -1, dtype=np.int64)
+    occ = [(p, h["item"], h["ts"], h["qty"]) for p, hs in zip(pids, histories, strict=True)
+           for h in hs]  # fmt: skip
+    if model is None or not occ:
+        return None, users
+    frame = pd.DataFrame(occ, columns=["person", "item", "ts", "qty"])
+    buyers = list(dict.fromkeys(frame["person"]))
+    data = Interactions.from_frame(frame, as_of=pd.Timestamp(as_of), items=model.data.items,
+                                   persons=buyers)  # fmt: skip
+    data.category, data.names = model.data.category, model.data.names
+    bought = np.bincount(data.u, minlength=data.n_persons) > 0
+    row = {p: u for u, p in enumerate(buyers) if bought[u]}
+    users[:] = [row.get(p, -1) for p in pids]
+    return model.rebase(data), users
 
 
 def write_decided(eng: Engine, people: ir.Table, step: BatchFn, *, name: str,
@@ -370,7 +388,8 @@ def write_decisions(store: Store, decisions: list[Decision], export: Path | None
 
 def run(store: Store | StageStore, *, export: Path | None = None,
         catalogue: Catalogue | None = None, progress: Callable[[int], None] | None = None,
-        now: datetime | None = None, eng: Engine | None = None) -> dict[str, Any]:
+        now: datetime | None = None, eng: Engine | None = None,
+        fit_people: int | None = None) -> dict[str, Any]:
     """Train, decide for everyone, write ``decide_inputs``, ``decisions``, ``decide_runs`` and
     the export.
 
@@ -379,22 +398,23 @@ def run(store: Store | StageStore, *, export: Path | None = None,
     """
     catalogue = catalogue or load_catalogue()
     if eng is not None:
-        return _run(store, eng, catalogue, export, progress, now)
+        return _run(store, eng, catalogue, export, progress, now, fit_people)
     if isinstance(store, StageStore):
         with DuckDBEngine(store) as own:
-            return _run(store, own, catalogue, export, progress, now)
+            return _run(store, own, catalogue, export, progress, now, fit_people)
     with stage_transaction(store, "decide", WRITES) as db, DuckDBEngine(db) as own:
-        return _run(db, own, catalogue, export, progress, now)
+        return _run(db, own, catalogue, export, progress, now, fit_people)
 
 
 def _run(store: Any, eng: Engine, catalogue: Catalogue, export: Path | None,
-         progress: Callable[[int], None] | None, now: datetime | None) -> dict[str, Any]:
+         progress: Callable[[int], None] | None, now: datetime | None,
+         fit_people: int | None) -> dict[str, Any]:
     t0 = time.perf_counter()
-    f = fit(store, now=now, eng=eng)
+    f = fit(store, now=now, eng=eng, sample=fit_people)
     train_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    people = signals.signals_expr(eng, f.as_of, catalogue.policy)
-    step = partial(decide_batch, f.model, f.users, f.fallback, catalogue, f.as_of, f.seq)
+    people = signals.signals_expr(eng, f.as_of, catalogue.policy, history=True)
+    step = partial(decide_batch, f.model, f.fallback, catalogue, f.as_of, f.seq)
     decided = write_decided(eng, people, step, name="decided")
     n = eng.count(decided)
     kinds = action_counts(eng, decided)

@@ -17,6 +17,7 @@ co-occurrence, implicit ALS — with a little recent popularity, each normalised
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -56,7 +57,7 @@ class Interactions:
         df: pd.DataFrame,
         *,
         as_of: pd.Timestamp | None = None,
-        items: Sequence[str] | None = None,
+        items: Sequence[str] | np.ndarray | None = None,
         persons: Sequence[str] | None = None,
     ) -> Interactions:
         """From a frame with ``person``, ``item``, ``ts`` (and optional ``qty``,
@@ -177,6 +178,12 @@ class Popularity(_Base):
     def scores(self, users: np.ndarray) -> np.ndarray:
         return np.broadcast_to(self.pop, (len(users), len(self.pop)))
 
+    def rebase(self, data: Interactions) -> Popularity:
+        """See :meth:`Hybrid.rebase`: what everyone bought stays."""
+        out = copy.copy(self)
+        out.data = data
+        return out
+
 
 class BuyAgain(_Base):
     """A person's own items, scored by recency-weighted frequency and personal rhythm.
@@ -216,6 +223,10 @@ class BuyAgain(_Base):
 
     def scores(self, users: np.ndarray) -> np.ndarray:
         return self.matrix_[users].toarray()
+
+    def rebase(self, data: Interactions) -> BuyAgain:
+        """See :meth:`Hybrid.rebase`: all of it is the person's own."""
+        return BuyAgain(self.tau, self.rhythm, self.horizon).fit(data)
 
 
 def _agg_min(data: Interactions, v: np.ndarray) -> sp.csr_matrix:
@@ -271,6 +282,15 @@ class CoOccurrence(_Base):
 
     def scores(self, users: np.ndarray) -> np.ndarray:
         return (self.history[users] @ self.sim).toarray()
+
+    def rebase(self, data: Interactions) -> CoOccurrence:
+        """See :meth:`Hybrid.rebase`: the item-to-item weights stay, the histories are the
+        people's own."""
+        out = copy.copy(self)
+        out.data = data
+        w = np.ones(len(data.age)) if self.tau is None else np.exp(-data.age / self.tau)
+        out.history = data.matrix(w)
+        return out
 
     def because(self, user: int, item: int, k: int = 2) -> list[int]:
         """The person's own items that most explain ``item`` (for the reason text)."""
@@ -348,12 +368,40 @@ class ALS(_Base):
             weighted = bm25_weight(x, K1=self.bm25_k1, B=self.bm25_b).tocsr().astype(np.float32)
             model = AlternatingLeastSquares(**self.params, calculate_training_loss=False)
             model.fit(weighted, show_progress=False)
+        self.model_ = model
+        # BM25's statistics of the training rows, to weigh a new person's row the same way
+        self.idf = np.log(float(x.shape[0])) - np.log1p(np.bincount(x.tocoo().col, minlength=x.shape[1]))
+        self.avg_length = float(np.ravel(x.sum(axis=1)).mean())
         self.user_factors = np.asarray(model.user_factors, dtype=np.float32)
         self.item_factors = np.asarray(model.item_factors, dtype=np.float32)
         return self
 
     def scores(self, users: np.ndarray) -> np.ndarray:
         return self.user_factors[users] @ self.item_factors.T
+
+    def rebase(self, data: Interactions) -> ALS:
+        """See :meth:`Hybrid.rebase`: the item factors stay; a person the model was fitted on
+        keeps their factors, anyone else's are solved from their own occasions (the ALS user
+        step on the fitted items, their row weighted as BM25 weighed the training rows)."""
+        from threadpoolctl import threadpool_limits
+
+        if not hasattr(self, "_index"):
+            self._index = {str(p): u for u, p in enumerate(self.data.persons)}
+        rows = np.array([self._index.get(str(p), -1) for p in data.persons], dtype=np.int64)
+        factors = np.zeros((data.n_persons, self.item_factors.shape[1]), dtype=np.float32)
+        known = rows >= 0
+        factors[known] = self.user_factors[rows[known]]
+        new = np.flatnonzero(~known)
+        if len(new):
+            x = data.matrix()[new].tocoo()
+            length = (1.0 - self.bm25_b) + self.bm25_b * np.ravel(x.tocsr().sum(axis=1)) / self.avg_length
+            x.data = (x.data * (self.bm25_k1 + 1.0) / (self.bm25_k1 * length[x.row] + x.data)
+                      * self.idf[x.col])  # fmt: skip
+            with threadpool_limits(1, "blas"):
+                factors[new] = self.model_.recalculate_user(new, x.tocsr().astype(np.float32))
+        out = copy.copy(self)
+        out.data, out.user_factors = data, factors
+        return out
 
 
 class Neighbours(_Base):
@@ -387,6 +435,7 @@ class Neighbours(_Base):
         if len(pool) > self.max_pool:
             pool = np.sort(pool[np.argsort(last[pool], kind="stable")[: self.max_pool]])
         self.pool = pool
+        self.own = np.arange(data.n_persons)  # each person's row among those fitted on
         self.pool_t = self.x[pool].T.tocsr()  # items × pool
         recent = data.matrix(np.exp(-data.age / self.tau))
         self.recent = recent[pool].tocsr()  # pool × items
@@ -400,9 +449,10 @@ class Neighbours(_Base):
         for start in range(0, len(users), self.batch):
             chunk = users[start : start + self.batch]
             sim = (self.x[chunk] @ self.pool_t).toarray()
-            pos = np.searchsorted(self.pool, chunk)
-            own = pos < len(self.pool)
-            own[own] = self.pool[pos[own]] == chunk[own]
+            fitted = self.own[chunk]
+            pos = np.searchsorted(self.pool, fitted)
+            own = (pos < len(self.pool)) & (fitted >= 0)
+            own[own] = self.pool[pos[own]] == fitted[own]
             sim[np.flatnonzero(own), pos[own]] = 0.0  # not one's own neighbour
             k = min(self.k, sim.shape[1])
             if k < sim.shape[1]:
@@ -410,6 +460,17 @@ class Neighbours(_Base):
                 np.put_along_axis(sim, cut, 0.0, axis=1)
             np.power(sim, self.power, out=sim)
             out[start : start + len(chunk)] = (sp.csr_matrix(sim) @ self.recent).toarray()
+        return out
+
+    def rebase(self, data: Interactions) -> Neighbours:
+        """See :meth:`Hybrid.rebase`: the pool stays; the histories are the people's own."""
+        out = copy.copy(self)
+        out.data = data
+        x = data.seen()
+        norms = np.sqrt(np.asarray(x.sum(axis=1)).ravel())
+        out.x = (sp.diags(1 / np.maximum(norms, 1e-9)) @ x).astype(np.float32).tocsr()
+        index = {str(p): u for u, p in enumerate(self.data.persons)}
+        out.own = np.array([index.get(str(p), -1) for p in data.persons], dtype=np.int64)
         return out
 
 
@@ -477,17 +538,28 @@ class CategoryAffinity(_Base):
         self.data = data
         cats = pd.Index(sorted({data.category.get(str(it), "other") for it in data.items}))
         self.item_cat = cats.get_indexer([data.category.get(str(it), "other") for it in data.items])
-        w = np.ones(len(data.age)) if self.tau is None else np.exp(-data.age / self.tau)
-        share = sp.csr_matrix((w, (data.u, self.item_cat[data.i])),
-                              shape=(data.n_persons, len(cats))).tocsr()
-        totals = np.asarray(share.sum(axis=1)).ravel()
-        self.share = (sp.diags(1 / np.maximum(totals, 1e-9)) @ share).astype(np.float32).tocsr()
+        self.n_cats = len(cats)
+        self.share = self._shares(data)
         pairs = np.unique(np.stack([data.u, data.i]), axis=1)
         pop = np.bincount(pairs[1], minlength=data.n_items).astype(np.float32)
         top = np.zeros(len(cats), dtype=np.float32)
         np.maximum.at(top, self.item_cat, pop)
         self.pop_in_cat = (pop / np.maximum(top[self.item_cat], 1)).astype(np.float32)
         return self
+
+    def _shares(self, data: Interactions) -> sp.csr_matrix:
+        """Each person's (recency-weighted) share of each category."""
+        w = np.ones(len(data.age)) if self.tau is None else np.exp(-data.age / self.tau)
+        share = sp.csr_matrix((w, (data.u, self.item_cat[data.i])),
+                              shape=(data.n_persons, self.n_cats)).tocsr()
+        totals = np.asarray(share.sum(axis=1)).ravel()
+        return (sp.diags(1 / np.maximum(totals, 1e-9)) @ share).astype(np.float32).tocsr()
+
+    def rebase(self, data: Interactions) -> CategoryAffinity:
+        """See :meth:`Hybrid.rebase`: the items' popularity in their category stays."""
+        out = copy.copy(self)
+        out.data, out.share = data, self._shares(data)
+        return out
 
     def scores(self, users: np.ndarray) -> np.ndarray:
         s = self.share[users].toarray()[:, self.item_cat]
@@ -532,6 +604,18 @@ class Hybrid(_Base):
             if self.weights.get(name, 0.0) or name in ("buy_again", "trending"):
                 part.fit(data)
         return self
+
+    def rebase(self, data: Interactions) -> Hybrid:
+        """This model for the people of ``data`` — a batch of them, with the same items —
+        as if it had been fitted with them: what is a person's own (their buy-again rhythm,
+        history, category shares, ALS factors when the fit had not seen them) is computed from
+        their occasions in ``data``; what was learnt from everyone (item-to-item weights, item
+        factors, popularity) stays. So a model fitted on a sample of people scores anyone,
+        where that person's rows are."""
+        out = copy.copy(self)
+        out.data = data
+        out.parts = {n: p.rebase(data) if hasattr(p, "data") else p for n, p in self.parts.items()}
+        return out
 
     def components(self, users: np.ndarray) -> dict[str, np.ndarray]:
         """Each signal's normalised score block (what the explanation quotes)."""

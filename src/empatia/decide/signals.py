@@ -136,11 +136,18 @@ def occasions_expr(eng: Engine, now: datetime, only: Collection[str] | None = No
     )  # fmt: skip
 
 
-def occasions(eng: Engine, now: datetime, only: Collection[str] | None = None) -> pd.DataFrame:
+def occasions(eng: Engine, now: datetime, only: Collection[str] | None = None,
+              sample: int | None = None) -> pd.DataFrame:
     """:func:`occasions_expr` collected to the driver, where the recommender is fitted (it
     needs every occasion at once), in the order of their first purchase, so the model's rows
-    are the same on every engine."""
-    frame = eng.to_arrow(occasions_expr(eng, now, only).order_by("first")).to_pandas()
+    are the same on every engine; with ``sample``, only those of at most that many buyers
+    (the lowest SHA-256 of their person id)."""
+    occ = occasions_expr(eng, now, only)
+    if sample is not None:
+        buyers = occ.select("person").distinct()
+        keep = buyers.order_by([buyers.person.hexdigest("sha256"), "person"]).limit(sample)
+        occ = occ.semi_join(keep, "person")
+    frame = eng.to_arrow(occ.order_by("first")).to_pandas()
     for col in ("ts", "past_ts"):  # Spark's come without their zone: UTC, the session's
         frame[col] = pd.to_datetime(frame[col], utc=True)
     return frame[["person", "item", "ts", "qty", "category", "name", "past_ts"]]
@@ -422,15 +429,19 @@ class _Reader:
 
 
 def signals_expr(eng: Engine, now: datetime, policy: PolicyConfig,
-                 only: Collection[str] | None = None) -> ir.Table:
+                 only: Collection[str] | None = None, *, history: bool = False) -> ir.Table:
     """One row per person (everyone, or ``only``) with every signal their state is made of,
     read on the engine (lists where a person has several rows): what :func:`states_of`
-    turns into states, where the rows are."""
+    turns into states, where the rows are; with ``history``, also their purchase occasions
+    (``history``: ``item``, ``ts``, ``qty``), what the recommender scores them from."""
     r = _Reader(eng, now, policy, only)
     occ = occasions_expr(eng, now, only)
     out = _people(eng, r.tables, only, occ)
     parts = [r.consents(), r.profiles(), r.words(), r.hurt_cases(), r.unresolved(), r.care(),
              *r.outbound(), r.purchases(occ)]  # fmt: skip
+    if history:
+        parts.append(occ.group_by(person_id=occ.person).aggregate(
+            history=ibis.struct({"item": occ.item, "ts": occ.ts, "qty": occ.qty}).collect()))
     for part in parts:
         if part is not None:
             part = part.rename(pid="person_id")

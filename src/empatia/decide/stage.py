@@ -49,8 +49,8 @@ class DecideStage:
                         export_decisions(eng, export)
                     return figures
                 reason = f"{len(people)} people changed"
-            figures = run(store, export=export, catalogue=catalogue,
-                          progress=ctx.progress.advance, eng=eng)  # fmt: skip
+            figures = run(store, export=export, catalogue=catalogue, eng=eng,
+                          progress=ctx.progress.advance, fit_people=settings.fit_people)  # fmt: skip
         finally:
             if close:
                 eng.close()
