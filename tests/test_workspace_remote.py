@@ -80,7 +80,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         ws.run(only=["identity", "profiles"])
         ws.store.con.execute(
             "insert into identity_review values ('email', 'cara@example.com', 'email',"
-            " 'dan@example.com', 0.7, null, null, 'open')"
+            " 'dan@example.com', 0.7, null, null)"
         )
     srv = ServerProcess(db).start(timeout=180)  # a busy machine starts it slowly
     try:
@@ -241,7 +241,7 @@ def test_the_changes_are_in_the_store_once_the_server_stops(served: ServerProces
             "select stage from journey_stage_map where pattern = 'Trial Started'"
         ).fetchall()
         review = s.con.execute(
-            "select status from identity_review where value_r = 'dan@example.com'"
+            "select status from identity_decisions where value_r = 'dan@example.com'"
         ).fetchall()
         rates = s.con.execute("select count(*) from exchange_rates").fetchone()
     assert config["analyzer"] == "fast" and config["redact"] == "on"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any
 
 from empatia.identity.config import IdentityConfig
@@ -81,13 +82,34 @@ def test_review_decisions_are_applied(mem_store: Store, duck: Engine) -> None:
     assert figures["matched_pairs"] == 1
     same = mem_store.con.execute(
         "select count(distinct person_id) from identities where (kind, value) in"
-        " (select (kind_l, value_l) from identity_review where status = 'accepted'"
-        "  union all select (kind_r, value_r) from identity_review where status = 'accepted')"
+        " (select (kind_l, value_l) from identity_decisions where status = 'accepted'"
+        "  union all select (kind_r, value_r) from identity_decisions where status = 'accepted')"
     ).fetchone()
     assert same == (1,)
     open_pairs = mem_store.con.execute(
-        "select count(*) from identity_review where status = 'open' and"
+        "select count(*) from identity_review where"
         " (kind_l, value_l, kind_r, value_r) = (?, ?, ?, ?)",
         list(pairs[1]),
     ).fetchone()
     assert open_pairs == (0,)
+
+
+def test_answers_given_before_the_split_are_kept(tmp_path: Path) -> None:
+    """A store whose review list held people's answers (identity 0002) moves them to
+    ``identity_decisions`` when a newer Empatia opens it; the open pairs stay listed."""
+    from empatia.identity.views import review
+    from empatia.store.store import discover_migrations
+
+    db = tmp_path / "old.duckdb"
+    old = [m for m in discover_migrations() if m.component != "identity" or m.version <= 2]
+    with Store(db, migrate=False) as s:
+        s.migrate(old)
+        s.con.execute("insert into identity_review values"
+                      " ('crm_id', 'A', 'crm_id', 'B', 0.7, 'p1', 'p2', 'accepted'),"
+                      " ('crm_id', 'C', 'crm_id', 'D', 0.6, 'p3', 'p4', 'rejected'),"
+                      " ('crm_id', 'E', 'crm_id', 'F', 0.5, 'p5', 'p6', 'open')")  # fmt: skip
+    with Store(db) as s:
+        assert s.con.execute("select value_l, status, match_probability from identity_decisions"
+                             " order by 1").fetchall() == [("A", "accepted", 0.7),
+                                                           ("C", "rejected", 0.6)]  # fmt: skip
+        assert [r["value_l"] for r in review(s)] == ["E"]

@@ -327,9 +327,8 @@ def match_records(eng: Engine, config: IdentityConfig) -> dict[str, Any]:
     by_record = t.group_by(unique_id=t.kind + ":" + t.value).aggregate(**latest)
     recs = eng.map_batches(by_record, partial(prepare_records, config.default_region), RECORD,
                            "records")  # fmt: skip
-    r = eng.table("identity_review")
     keys = ["kind_l", "value_l", "kind_r", "value_r"]
-    decided = r.filter(r.status != "open")
+    decided = eng.table("identity_decisions")
     n = eng.count(recs)
     scored, failed = None, ""
     if n >= MIN_RECORDS:
@@ -345,8 +344,7 @@ def match_records(eng: Engine, config: IdentityConfig) -> dict[str, Any]:
     accepted = union(new.filter(sure), decided.filter(decided.status == "accepted").select(
         *keys, match_probability=decided.match_probability.fill_null(1.0)))  # fmt: skip
     out: dict[str, Any] = {"matched_pairs": eng.write(accepted, "identity_matches"),
-                           "review_pairs": eng.write(new.filter(~sure), "identity_review",
-                                                     where="status = 'open'")}  # fmt: skip
+                           "review_pairs": eng.write(new.filter(~sure), "identity_review")}
     if failed:
         out["matching_failed"] = failed
     eng.drop_temp(scored)
@@ -402,13 +400,21 @@ def corroborate(match_threshold: float, batch: pa.RecordBatch) -> pa.Table:
 def decide_review(
     eng_or_store: Any, kind_l: str, value_l: str, kind_r: str, value_r: str, accept: bool
 ) -> int:
-    """Record a person's decision on a review pair; applied by the next identity run."""
+    """Record a person's decision on a review pair (``identity_decisions``; a pair decided
+    before gets the new answer); applied by the next identity run. Returns 0 when no such
+    pair was proposed."""
     store = getattr(eng_or_store, "store", eng_or_store)
     (kl, vl), (kr, vr) = sorted([(kind_l, value_l), (kind_r, value_r)])
+    status, pair = "accepted" if accept else "rejected", [kl, vl, kr, vr]
+    same = "kind_l = ? and value_l = ? and kind_r = ? and value_r = ?"
     with store.write() as cur:
-        row = cur.execute(
-            "update identity_review set status = ? where kind_l = ? and value_l = ?"
-            " and kind_r = ? and value_r = ? returning 1",
-            ["accepted" if accept else "rejected", kl, vl, kr, vr],
-        ).fetchall()
+        row = cur.execute(f"update identity_decisions set status = ?, decided_at = now()"
+                          f" where {same} returning 1", [status, *pair]).fetchall()  # fmt: skip
+        if not row:
+            row = cur.execute(
+                "insert into identity_decisions (kind_l, value_l, kind_r, value_r,"
+                " match_probability, status) select kind_l, value_l, kind_r, value_r,"
+                f" max(match_probability), ? from identity_review where {same}"
+                " group by all returning 1", [status, *pair],
+            ).fetchall()  # fmt: skip
     return len(row)

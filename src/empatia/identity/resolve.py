@@ -165,7 +165,7 @@ def _resolve(
             row = cur.execute(
                 "select (select md5(coalesce(string_agg(concat_ws('|', kind_l, value_l, kind_r,"
                 " value_r, status), ',' order by kind_l, value_l, kind_r, value_r), ''))"
-                " from identity_review where status <> 'open')"
+                " from identity_decisions)"
                 " || '/' || (select count(*) from identity_records)"
             ).fetchone()
         inputs = f"{row[0] if row else ''}|{config.model_dump_json()}"
@@ -300,15 +300,13 @@ def _resolve(
 
 
 def _review_persons(eng: Engine) -> None:
-    """Name the people on both sides of each open review pair."""
+    """Name the people on both sides of each review pair."""
     r, ids = eng.table("identity_review"), eng.table("identities")
     for side in ("l", "r"):
         i = ids.select(**{f"_k{side}": ids.kind, f"_v{side}": ids.value, f"_p{side}": ids.person_id})
         r = r.left_join(i, [r[f"kind_{side}"] == i[f"_k{side}"], r[f"value_{side}"] == i[f"_v{side}"]])
-    is_open = r.status == "open"
     named = eng.materialize(r.mutate(  # the table is rewritten from itself: computed first
-        person_id_l=ibis.ifelse(is_open, r._pl, r.person_id_l),  # noqa: SLF001
-        person_id_r=ibis.ifelse(is_open, r._pr, r.person_id_r),  # noqa: SLF001
+        person_id_l=r._pl, person_id_r=r._pr,  # noqa: SLF001
     ).drop("_kl", "_vl", "_pl", "_kr", "_vr", "_pr"))
     eng.write(named, "identity_review")
     eng.drop_temp(named)

@@ -33,7 +33,7 @@ def structure(store: Store, config: IdentityConfig) -> str:
         "        from identity_pins)"
         " || '/' || (select md5(coalesce(string_agg(concat_ws('|', kind_l, value_l, kind_r,"
         " value_r, status), ',' order by kind_l, value_l, kind_r, value_r), ''))"
-        " from identity_review where status <> 'open')"
+        " from identity_decisions)"
     ).fetchone()
     return f"{row[0] if row else ''}|{config.model_dump_json(exclude=set(WHEN_FIELDS))}"
 
@@ -76,7 +76,7 @@ class IdentityStage:
     """Stitch every identifier into persons: identities, event_persons, merge history."""
 
     name = "identity"
-    reads = ("events", "identity_pins", "identity_review")
+    reads = ("events", "identity_pins", "identity_decisions")
     writes = ("identities", "event_persons", "identity_event_ids", "identity_records",
               "identity_matches", "identity_review", "identity_blocked", "identity_value_map",
               "identity_state", "merge_history", "merge_identifiers")

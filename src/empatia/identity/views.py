@@ -21,10 +21,16 @@ def _rows(store: Store, sql: str, params: list[Any]) -> list[dict[str, Any]]:
         return [dict(zip(names, r, strict=True)) for r in res.fetchall()]
 
 
+#: A review pair nobody has decided yet (decided ones leave the list at the next run).
+UNDECIDED = ("not exists (select 1 from identity_decisions d where d.kind_l = identity_review.kind_l"
+             " and d.value_l = identity_review.value_l and d.kind_r = identity_review.kind_r"
+             " and d.value_r = identity_review.value_r)")  # fmt: skip
+
+
 def review(store: Store, limit: int = 50) -> list[dict[str, Any]]:
     """Open probabilistic pairs, most likely first (``empatia identity decide`` settles one)."""
-    return _rows(store, "select kind_l, value_l, kind_r, value_r, match_probability, person_id_l,"
-                 " person_id_r from identity_review where status = 'open'"
+    return _rows(store, f"select kind_l, value_l, kind_r, value_r, match_probability, person_id_l,"
+                 f" person_id_r from identity_review where {UNDECIDED}"
                  " order by match_probability desc limit ?", [int(limit)])  # fmt: skip
 
 

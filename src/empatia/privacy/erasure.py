@@ -206,6 +206,7 @@ def _blank(store: Store, subject: Subject, cells: set[tuple[str, str, Any]]) -> 
 
 def unresolved(store: Store, subject: Subject) -> list[str]:
     """What might also be this person but is not linked to them: said, never guessed at."""
+    from empatia.identity.views import UNDECIDED
     notes: list[str] = []
     if not store.table_exists("identity_review") or not subject.identifiers:
         return notes
@@ -213,7 +214,7 @@ def unresolved(store: Store, subject: Subject) -> list[str]:
     row = store.con.execute(
         "select count(*), string_agg(distinct case when list_contains($ids, {'k': kind_l,"
         " 'v': value_l}) then kind_r else kind_l end, ', ') from identity_review"
-        " where status = 'open' and (list_contains($ids, {'k': kind_l, 'v': value_l})"
+        f" where {UNDECIDED} and (list_contains($ids, {{'k': kind_l, 'v': value_l}})"
         " or list_contains($ids, {'k': kind_r, 'v': value_r}))",
         {"ids": [{"k": k, "v": v} for k, v in idents]},
     ).fetchone()

@@ -184,8 +184,9 @@ def lake_of(settings: Any) -> Lake | None:
 
 #: The tables that live in the lake (DuckDB sees each through a view of the version the store
 #: last committed): the stage outputs that only their stage writes. A stage output people
-#: also change through the API (care_list, care_alerts, identity_review, merge_history), a
-#: ledger (consent, keys, pins) or a stage's own state stays in the store's file; ``events``
+#: also change through the API (care_list, care_alerts, merge_history), a ledger of what
+#: people decided (consent_ledger, identity_decisions, keys, pins) or a stage's own state stays
+#: in the store's file; ``events``
 #: stays there too, as the ingest nodes' log, and is shipped to the lake (:func:`ship_events`).
 LAKE_TABLES = (
     "identities", "event_persons", "identity_event_ids", "identity_records", "identity_matches",
@@ -195,7 +196,7 @@ LAKE_TABLES = (
     "experience_activity", "experience_activity_model", "experience_case_events",
     "experience_gap", "experience_journeys", "experience_trajectories",
     "journeys", "journey_steps", "journey_sessions",
-    "care_traits", "decide_inputs", "decisions", "consent_events",
+    "care_traits", "decide_inputs", "decisions", "consent_events", "identity_review",
 )  # fmt: skip
 
 _PINS = "_lake_pins"  # table_name → the Delta version the store's view reads
