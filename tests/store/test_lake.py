@@ -216,3 +216,39 @@ def test_the_server_answers_from_the_lake_and_ships_what_it_acknowledges(
         assert shipped(first) == 1 and shipped(second) == 1
     finally:
         srv.stop()
+
+
+def test_what_the_model_computed_stays_in_the_lake_when_a_run_is_cut_off(
+    incremental_template: Path, tmp_path: Path
+) -> None:
+    """Emotion's memo (``text_cache``) is added to the lake as the model computes, in a
+    transaction of its own: a run killed before the stage committed has not lost it, and the
+    next run takes every text from it, each once."""
+    db, lake = tmp_path / "w.duckdb", tmp_path / "lake"
+    shutil.copy(incremental_template, db)
+    with duckdb.connect(str(db)) as con:  # nothing analysed yet: the model runs on every text
+        con.execute("delete from text_cache")
+    code = (
+        "import os\n"
+        "from empatia.store import engine\n"
+        "real = engine.Engine.memo\n"
+        "def die(self, rows, table):\n"
+        "    real(self, rows, table)\n"
+        "    os._exit(9)  # the memo is kept, the stage has not committed\n"
+        "engine.Engine.memo = die\n"
+        "from empatia.workspace import Workspace\n"
+        "from empatia.pipeline import RunContext, run_pipeline\n"
+        f"ws = Workspace(db={str(db)!r}, store={{'kind': 'lake', 'uri': {str(lake)!r}}})\n"
+        f"run_pipeline(RunContext(ws, full=True, settings={OPTS!r}), ['emotion'])\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 9, p.stderr[-2000:]
+    with lake_workspace(db, lake) as ws:
+        kept = ws.store.con.execute("select count(*) from text_cache").fetchall()[0][0]
+        assert kept > 100
+        figures = run_full(ws)["emotion"]
+        assert figures["analysed"] == 0 and figures["from_cache"] == figures["texts"] > 100
+        con = ws.store.con
+        assert con.execute("select count(*) - count(distinct seq) from text_analysis"
+                           ).fetchall() == [(0,)]  # fmt: skip
+        assert con.execute("select count(*) from text_cache").fetchall() == [(kept,)]

@@ -31,7 +31,6 @@ import duckdb
 import ibis
 import ibis.expr.types as ir
 import orjson
-import pyarrow as pa
 
 from empatia.emotion import steps
 from empatia.emotion.analyzers.base import EMOTIONS
@@ -106,8 +105,9 @@ def analyze_pending(
 
     The model runs as the engine's Python steps (:mod:`empatia.emotion.steps`) on each
     distinct text not in ``text_cache``, ``batch`` texts at a time; each batch's results are
-    kept in the memo at once (:meth:`~empatia.store.scoped.StageStore.memo` in the runner),
-    so a run cut off does not analyse them again. With ``redact`` the analyzer only ever
+    kept in the memo at once (:meth:`~empatia.store.engine.Engine.memo`: in a transaction of
+    its own; in a lake, added where the engine runs), so a run cut off does not analyse them
+    again. With ``redact`` the analyzer only ever
     sees redacted text (:func:`empatia.privacy.redact.redact`).
     """
     top = con.execute("select coalesce(max(seq), 0) from events").fetchone()
@@ -128,8 +128,9 @@ def _analyze(con: Any, eng: Engine, analyzer: Analyzer, model: steps.Model, upto
     distinct = prepared.select("text_hash", "text", "hint").distinct(on="text_hash")
     cache = eng.table("text_cache").filter(lambda t: t.analyzer == cache_key)
     # taken now: the memo written below must not show up here a second time
-    cached = eng.materialize(
+    cached = eng.materialize(  # once per text, whatever a memo cut off half-way left twice
         cache.semi_join(distinct, "text_hash").select("text_hash", result=cache.result.cast("string"))
+        .distinct(on="text_hash")
     )
     todo = eng.materialize(
         distinct.anti_join(cache, "text_hash").mutate(rn=ibis.row_number().over(order_by="text_hash"))
@@ -143,7 +144,8 @@ def _analyze(con: Any, eng: Engine, analyzer: Analyzer, model: steps.Model, upto
         part = todo.filter(todo.rn >= start, todo.rn < start + batch)
         results = eng.map_batches(part.select("text_hash", "text", "hint"),
                                   partial(steps.analyze, model=model), steps.RESULTS)  # fmt: skip
-        _memo(con, eng.to_arrow(results), cache_key)
+        eng.memo(results.select("text_hash", "result", analyzer=ibis.literal(cache_key)),
+                 "text_cache")
         found.append(results)
         if progress is not None:
             progress.advance(min(batch, n_todo - start))
@@ -158,21 +160,6 @@ def _analyze(con: Any, eng: Engine, analyzer: Analyzer, model: steps.Model, upto
     eng.write(sentences, "text_sentences", replace=False)
     return {"texts": n_texts, "analysed": n_todo, "from_cache": n_texts - n_todo,
             "analyzer": analyzer.key}  # fmt: skip
-
-
-def _memo(con: Any, results: Any, cache_key: str) -> None:
-    """Keep the model's results: in the runner in a transaction of their own."""
-    if not results.num_rows:
-        return
-    data = results.append_column("analyzer", pa.array([cache_key] * results.num_rows, pa.string()))
-    memo = getattr(con, "memo", None)
-    with memo() if memo is not None else nullcontext(con) as cur:
-        cur.register("_emotion_memo", data)
-        try:
-            cur.execute("insert or replace into text_cache (text_hash, analyzer, result) "
-                        "select text_hash, analyzer, result from _emotion_memo")  # fmt: skip
-        finally:
-            cur.unregister("_emotion_memo")
 
 
 def forget_analyses(

@@ -264,6 +264,15 @@ class Engine:
             with self.store.write() as cur:
                 yield cur
 
+    def _memo_cursor(self) -> AbstractContextManager[Any]:
+        """A cursor for a memo: a transaction of its own beside a stage's (kept if the stage
+        fails), the store's, or the caller's connection."""
+        memo = getattr(self.store, "memo", None)
+        if memo is not None:
+            return memo()  # type: ignore[no-any-return]
+        write = getattr(self.store, "write", None)
+        return write() if write is not None else nullcontext(self.store)
+
     def _lake_write(self, expr: ir.Table, table: str, *, replace: bool, where: str | None) -> int:
         """A new version of the lake table ``table``: ``expr``'s rows in its declared columns
         (with the rows kept: all when not ``replace``, those not matching ``where``), written
@@ -287,9 +296,35 @@ class Engine:
         self.invalidate(table)
         return n
 
-    def _lake_put(self, rows: ir.Table, table: str) -> int:
-        """Replace the lake table's rows with ``rows``; how many they are."""
+    def _lake_put(self, rows: ir.Table, table: str, *, append: bool = False) -> int:
+        """Replace the lake table's rows with ``rows`` (or add them, ``append``); how many
+        they are."""
         raise NotImplementedError
+
+    def memo(self, rows: ir.Table, table: str) -> None:
+        """Keep the rows of a pure model step's memo ``table`` (emotion's ``text_cache``) at
+        once, in a transaction of their own, so a run cut off half-way keeps what the model
+        computed: in a lake, added to it where the engine runs (the store's view moves to the
+        new version), else written into the store's file (a row with a key already there
+        replaces it)."""
+        from empatia.store import lake as lk
+
+        if self.in_lake(table):
+            with self._pin_cursor() as cur:
+                cols = lk.declared(cur, table)
+            if self._lake_put(_declared(rows, cols), table, append=True):
+                with self._memo_cursor() as cur:
+                    lk.pin(cur, self.lake, table, self.lake.version(table))
+            return
+        data = self.to_arrow(rows)
+        if not data.num_rows:
+            return
+        with self._memo_cursor() as cur:
+            cur.register("_emp_memo", data)
+            try:
+                cur.execute(f"insert or replace into {table} by name select * from _emp_memo")
+            finally:
+                cur.unregister("_emp_memo")
 
     def update(self, table: str, rows: ir.Table, key: str) -> None:
         """Set, on the rows of the store table ``table`` whose ``key`` equals a row of
@@ -512,13 +547,13 @@ class DuckDBEngine(Engine):
                 cur.unregister("_emp_batch")
         return self.con.table(tmp)
 
-    def _lake_put(self, rows: ir.Table, table: str) -> int:
+    def _lake_put(self, rows: ir.Table, table: str, *, append: bool = False) -> int:
         # DuckDB streams the rows to delta-rs in Arrow batches: never all of them in memory
         from empatia.store.lake import BATCH, _conformed
 
         count = [0]
         reader = self._cur.sql(self.con.compile(rows)).to_arrow_reader(BATCH)
-        self.lake.write(table, _conformed(reader, count))
+        self.lake.write(table, _conformed(reader, count), append=append)
         return count[0]
 
     def _drop(self, name: str) -> None:
@@ -679,12 +714,12 @@ class SparkEngine(Engine):
         self._temps.append(tmp)
         return tmp
 
-    def _lake_put(self, rows: ir.Table, table: str) -> int:
+    def _lake_put(self, rows: ir.Table, table: str, *, append: bool = False) -> int:
         # the executors write the files; the driver lists them and commits one version
         lake = self.lake
         folder = lake.staging(table)
         self.session.sql(self.con.compile(rows)).write.parquet(folder)
-        return lake.commit(table, folder)
+        return lake.commit(table, folder, append=append)
 
     def write(
         self, expr: ir.Table, table: str, *, replace: bool = True, where: str | None = None

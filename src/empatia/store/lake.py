@@ -197,6 +197,7 @@ LAKE_TABLES = (
     "experience_gap", "experience_journeys", "experience_trajectories",
     "journeys", "journey_steps", "journey_sessions",
     "care_traits", "decide_inputs", "decisions", "consent_events", "identity_review",
+    "text_cache",  # a memo: added to as the model computes (Engine.memo), not at the commit
 )  # fmt: skip
 
 _PINS = "_lake_pins"  # table_name → the Delta version the store's view reads
