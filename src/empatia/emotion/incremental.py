@@ -132,23 +132,26 @@ def _analyze(con: Any, eng: Engine, analyzer: Analyzer, model: steps.Model, upto
         cache.semi_join(distinct, "text_hash").select("text_hash", result=cache.result.cast("string"))
         .distinct(on="text_hash")
     )
-    todo = eng.materialize(
-        distinct.anti_join(cache, "text_hash").mutate(rn=ibis.row_number().over(order_by="text_hash"))
-    )
+    todo = eng.materialize(distinct.anti_join(cache, "text_hash"))
     n_texts, n_todo = (int(eng.to_arrow(t.count().as_table()).column(0)[0].as_py())
                        for t in (prepared, todo))  # fmt: skip
     if progress is not None:
         progress.total(n_todo)
     found = [cached]
-    for start in range(0, n_todo, batch):
-        part = todo.filter(todo.rn >= start, todo.rn < start + batch)
+    # about ``batch`` texts a part, by their hash: each part spread over the engine's partitions
+    parts = max(1, -(-n_todo // batch))
+    todo = todo.mutate(part=(todo.text_hash.hash() % parts + parts) % parts)
+    counts = eng.to_arrow(todo.group_by("part").aggregate(n=todo.count())).to_pylist()
+    sizes = {int(r["part"]): int(r["n"]) for r in counts}
+    for i in sorted(sizes):
+        part = todo.filter(todo.part == i)
         results = eng.map_batches(part.select("text_hash", "text", "hint"),
                                   partial(steps.analyze, model=model), steps.RESULTS)  # fmt: skip
         eng.memo(results.select("text_hash", "result", analyzer=ibis.literal(cache_key)),
                  "text_cache")
         found.append(results)
         if progress is not None:
-            progress.advance(min(batch, n_todo - start))
+            progress.advance(sizes[i])
     texts = prepared.select("seq", "text_hash", "n_chars").join(union(*found), "text_hash")
     columns = eng.map_batches(texts.select("seq", "result"), steps.analysis_columns,
                               steps.ANALYSIS)  # fmt: skip
