@@ -159,8 +159,8 @@ def candidates_for(model: Hybrid, users: np.ndarray, k: int = N_CANDIDATES) -> l
 
 @dataclass
 class Fitted:
-    """The hybrid fitted on every purchase (``None``: no purchase yet) and the cold-start
-    candidates."""
+    """The hybrid fitted on the buyers' purchases (all of them, or a sample; ``None``: no
+    purchase yet) and the cold-start candidates."""
 
     model: Hybrid | None
     fallback: list[Candidate]

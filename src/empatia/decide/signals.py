@@ -5,12 +5,15 @@ It reads other stages' *tables* (``event_persons``, ``profiles``, ``text_analysi
 on whatever the pipeline has produced so far. Where a stage's table is missing, a small
 fallback reads the event log directly (labelled in the code below).
 
-Purchases are read on the stage's engine (:func:`purchase_lines`, :func:`occasions`: Ibis, the
-orders' product lines read by :meth:`~empatia.store.engine.Engine.explode_json`), and only their person × item × day occasions are
-collected for fitting. The people's states (:func:`person_states`) are read on the same
-engine: per-person Ibis expressions over the other stages' tables and the event log (JSON
-fields through :meth:`~empatia.store.engine.Engine.json_str`), whose rows are collected to the
-driver, where each person's dict is put together (a text's escalation cues are parsed there).
+Purchases are read on the stage's engine (:func:`purchase_lines`, :func:`occasions_expr`: Ibis,
+the orders' product lines read by :meth:`~empatia.store.engine.Engine.explode_json`); only the
+person × item × day occasions of the buyers the recommender is fitted on are collected
+(:func:`occasions`). The people's states are made on the same engine: :func:`signals_expr` is
+one row per person with every signal (Ibis over the other stages' tables and the event log,
+JSON fields through :meth:`~empatia.store.engine.Engine.json_str`; lists where a person has
+several rows), and :func:`states_of`, a model step where the rows are, puts each person's dict
+together (a text's escalation cues are parsed there); :func:`person_states` collects them for
+a caller in this process.
 Consent (:func:`consent_rows`) is privacy's view, or before privacy has run the decisions in
 the event log (a model step reads them out of the events' JSON); the live API reads it on a
 DuckDB engine in the store.
@@ -20,8 +23,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from functools import partial
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import ibis
