@@ -139,6 +139,12 @@ def occasions_expr(eng: Engine, now: datetime, only: Collection[str] | None = No
     )  # fmt: skip
 
 
+def buyers(eng: Engine, now: datetime) -> int:
+    """How many people bought anything."""
+    occ = occasions_expr(eng, now)
+    return eng.count(occ.select("person").distinct())
+
+
 def occasions(eng: Engine, now: datetime, only: Collection[str] | None = None,
               sample: int | None = None) -> pd.DataFrame:
     """:func:`occasions_expr` collected to the driver, where the recommender is fitted (it
