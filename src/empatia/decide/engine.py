@@ -179,8 +179,8 @@ class Fitted:
 
 
 def fit(store: Store, *, weights: dict[str, float] | None = None, factors: int = 64,
-        now: datetime | None = None, eng: Engine | None = None, sample: int | None = None
-        ) -> Fitted:  # fmt: skip
+        now: datetime | None = None, eng: Engine | None = None, sample: int | None = None,
+        occ: ir.Table | None = None) -> Fitted:  # fmt: skip
     """Read the purchases and fit the hybrid.
 
     Fitting needs its interactions at once, so it runs on the driver: the engine aggregates
@@ -189,16 +189,17 @@ def fit(store: Store, *, weights: dict[str, float] | None = None, factors: int =
     most that many buyers — which are collected there
     (:class:`~empatia.decide.recommenders.Interactions`); each person's state, scoring (the
     model rebased on their own occasions) and choosing is :func:`decide_batch`, the engine's
-    model step. ``eng``: the engine (default: DuckDB in the store).
+    model step. ``eng``: the engine (default: DuckDB in the store); ``occ``: the occasions
+    (:func:`~empatia.decide.signals.occasions_expr` at ``now``), made already.
     """
     t0 = time.perf_counter()
     steps: dict[str, float] = {}
     with DuckDBEngine(store) if eng is None else nullcontext(eng) as on:
         latest, seq = signals.clock(on)
         now = now or latest
-        buys = signals.occasions(on, now, sample=sample)
+        buys = signals.occasions(on, now, sample=sample, occ=occ)
         everyone = sample is None or buys["person"].nunique() < sample or \
-            signals.buyers(on, now) <= sample  # fmt: skip
+            signals.buyers(on, now, occ) <= sample  # fmt: skip
         steps["read purchases"] = time.perf_counter() - t0
     model, fallback = None, []
     if len(buys):
@@ -426,15 +427,18 @@ def _run(store: Any, eng: Engine, catalogue: Catalogue, export: Path | None,
          progress: Callable[[int], None] | None, now: datetime | None,
          fit_people: int | None) -> dict[str, Any]:
     t0 = time.perf_counter()
-    f = fit(store, now=now, eng=eng, sample=fit_people)
+    now = now or signals.clock(eng)[0]
+    occ = eng.materialize(signals.occasions_expr(eng, now), "occasions")  # read once
+    f = fit(store, now=now, eng=eng, sample=fit_people, occ=occ)
     train_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     index = f.index()
-    people = signals.signals_expr(eng, f.as_of, catalogue.policy, history=index is None)
+    people = signals.signals_expr(eng, f.as_of, catalogue.policy, history=index is None, occ=occ)
     step = partial(decide_batch, f.model, index, f.fallback, catalogue, f.as_of, f.seq)
     decided = write_decided(eng, people, step, name="decided")
     n = eng.count(decided)
     kinds = action_counts(eng, decided)
+    eng.drop_temp(occ)
     decide_s = time.perf_counter() - t0
     if progress:
         progress(n)

@@ -139,19 +139,19 @@ def occasions_expr(eng: Engine, now: datetime, only: Collection[str] | None = No
     )  # fmt: skip
 
 
-def buyers(eng: Engine, now: datetime) -> int:
-    """How many people bought anything."""
-    occ = occasions_expr(eng, now)
+def buyers(eng: Engine, now: datetime, occ: ir.Table | None = None) -> int:
+    """How many people bought anything (``occ``: :func:`occasions_expr`, made already)."""
+    occ = occasions_expr(eng, now) if occ is None else occ
     return eng.count(occ.select("person").distinct())
 
 
 def occasions(eng: Engine, now: datetime, only: Collection[str] | None = None,
-              sample: int | None = None) -> pd.DataFrame:
+              sample: int | None = None, occ: ir.Table | None = None) -> pd.DataFrame:
     """:func:`occasions_expr` collected to the driver, where the recommender is fitted (it
     needs every occasion at once), in the order of their first purchase, so the model's rows
     are the same on every engine; with ``sample``, only those of at most that many buyers
-    (the lowest SHA-256 of their person id)."""
-    occ = occasions_expr(eng, now, only)
+    (the lowest SHA-256 of their person id); ``occ``: :func:`occasions_expr`, made already."""
+    occ = occasions_expr(eng, now, only) if occ is None else occ
     if sample is not None:
         buyers = occ.select("person").distinct()
         keep = buyers.order_by([buyers.person.hexdigest("sha256"), "person"]).limit(sample)
@@ -438,13 +438,15 @@ class _Reader:
 
 
 def signals_expr(eng: Engine, now: datetime, policy: PolicyConfig,
-                 only: Collection[str] | None = None, *, history: bool = False) -> ir.Table:
+                 only: Collection[str] | None = None, *, history: bool = False,
+                 occ: ir.Table | None = None) -> ir.Table:
     """One row per person (everyone, or ``only``) with every signal their state is made of,
     read on the engine (lists where a person has several rows): what :func:`states_of`
     turns into states, where the rows are; with ``history``, also their purchase occasions
-    (``history``: ``item``, ``ts``, ``qty``), what the recommender scores them from."""
+    (``history``: ``item``, ``ts``, ``qty``), what the recommender scores them from
+    (``occ``: everyone's :func:`occasions_expr`, made already)."""
     r = _Reader(eng, now, policy, only)
-    occ = occasions_expr(eng, now, only)
+    occ = occasions_expr(eng, now, only) if occ is None else occ
     out = _people(eng, r.tables, only, occ)
     parts = [r.consents(), r.profiles(), r.words(), r.hurt_cases(), r.unresolved(), r.care(),
              *r.outbound(), r.purchases(occ)]  # fmt: skip
