@@ -109,6 +109,12 @@ class Interactions:
         m.sum_duplicates()
         return m
 
+    def rows_of(self, persons: Sequence[str] | np.ndarray) -> np.ndarray:
+        """Each of ``persons``' row here (-1: not among them)."""
+        if not hasattr(self, "_rows"):  # a hash index of the persons, made once
+            self._rows = pd.Index([str(p) for p in self.persons])
+        return np.asarray(self._rows.get_indexer([str(p) for p in persons]), dtype=np.int64)
+
     def seen(self) -> sp.csr_matrix:
         m = self.matrix()
         m.data[:] = 1.0
@@ -385,9 +391,7 @@ class ALS(_Base):
         step on the fitted items, their row weighted as BM25 weighed the training rows)."""
         from threadpoolctl import threadpool_limits
 
-        if not hasattr(self, "_index"):
-            self._index = {str(p): u for u, p in enumerate(self.data.persons)}
-        rows = np.array([self._index.get(str(p), -1) for p in data.persons], dtype=np.int64)
+        rows = self.data.rows_of(data.persons)
         factors = np.zeros((data.n_persons, self.item_factors.shape[1]), dtype=np.float32)
         known = rows >= 0
         factors[known] = self.user_factors[rows[known]]
@@ -469,8 +473,7 @@ class Neighbours(_Base):
         x = data.seen()
         norms = np.sqrt(np.asarray(x.sum(axis=1)).ravel())
         out.x = (sp.diags(1 / np.maximum(norms, 1e-9)) @ x).astype(np.float32).tocsr()
-        index = {str(p): u for u, p in enumerate(self.data.persons)}
-        out.own = np.array([index.get(str(p), -1) for p in data.persons], dtype=np.int64)
+        out.own = self.data.rows_of(data.persons)
         return out
 
 
