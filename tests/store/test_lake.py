@@ -252,3 +252,41 @@ def test_what_the_model_computed_stays_in_the_lake_when_a_run_is_cut_off(
         assert con.execute("select count(*) - count(distinct seq) from text_analysis"
                            ).fetchall() == [(0,)]  # fmt: skip
         assert con.execute("select count(*) from text_cache").fetchall() == [(kept,)]
+
+
+def test_the_lake_gets_each_event_once_and_every_change_to_what_it_got(tmp_path: Path) -> None:
+    """Shipping reads only ``seq`` of the rows already sent, yet the lake's event log follows
+    every change: new events are appended once; a deletion, and a change in place that its
+    writer marks (an erasure blanking a text), send the log again without the old bytes."""
+    from deltalake import DeltaTable
+
+    from empatia.store.lake import events_changed, ship_events
+
+    def send(*events: dict[str, Any]) -> None:
+        f = tmp_path / f"e{len(list(tmp_path.glob('e*.jsonl')))}.jsonl"
+        f.write_text("".join(json.dumps({"type": "track", **e}) + "\n" for e in events))
+        ws.import_files([f])
+
+    def in_lake() -> list[str]:
+        t = DeltaTable(str(tmp_path / "lake" / "events")).to_pyarrow_table(columns=["raw"])
+        return sorted(json.loads(r)["properties"]["text"] for r in t["raw"].to_pylist())
+
+    with lake_workspace(tmp_path / "w.duckdb", tmp_path / "lake") as ws:
+        con, lake = ws.store.con, ws.store.lake
+        assert lake is not None
+        send(*({"userId": f"u{i}", "event": "Note", "properties": {"text": f"note-{i}"}}
+               for i in range(3)))  # fmt: skip
+        assert ship_events(con, lake) == 3 and ship_events(con, lake) == 0
+        send({"userId": "u3", "event": "Note", "properties": {"text": "note-3"}})
+        assert ship_events(con, lake) == 1 and in_lake() == ["note-0", "note-1", "note-2", "note-3"]
+        con.execute("begin transaction")
+        con.execute("update events set raw = replace(raw::varchar, 'note-1', 'blank-1')::json"
+                    " where user_id = 'u1'")  # fmt: skip
+        events_changed(con)
+        con.execute("commit")
+        assert ship_events(con, lake) == 4 and in_lake() == ["blank-1", "note-0", "note-2", "note-3"]
+        con.execute("delete from events where user_id = 'u2'")
+        assert ship_events(con, lake) == 3 and in_lake() == ["blank-1", "note-0", "note-3"]
+        # and no file of the lake's log holds the old bytes (the old versions' are deleted)
+        assert _files_with(tmp_path / "lake" / "events", "note-1") == []
+        assert _files_with(tmp_path / "lake" / "events", "note-2") == []

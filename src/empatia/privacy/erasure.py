@@ -40,7 +40,7 @@ from empatia.privacy.subjects import (
     tables,
 )
 from empatia.store import Store, state
-from empatia.store.lake import erase_rows, forget
+from empatia.store.lake import erase_rows, events_changed, forget
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +183,8 @@ def _blank(store: Store, subject: Subject, cells: set[tuple[str, str, Any]]) -> 
     rows: dict[tuple[str, str], list[Any]] = {}
     for table, col, row in cells:
         rows.setdefault((table, col), []).append(row)
+    if store.lake is not None and any(table == "events" for table, _ in rows):
+        events_changed(con)  # shipped to the lake already: sent again, blanked
     for (table, col), keys in sorted(rows.items()):
         c, key = q(col), row_id(store, table, cols[table])
         hit = f"list_contains($keys, {key}) and regexp_matches({c}::varchar, $p, 'i')"

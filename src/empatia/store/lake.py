@@ -288,9 +288,14 @@ def declared(con: Any, table: str) -> list[tuple[str, str]]:
 def ship_events(con: Any, lake: Lake) -> int:
     """Send the rows of the store's event log the lake lacks to its ``events`` table, in one
     version that also records how far this store got (so a crash between the two sends
-    nothing twice). When rows already shipped changed since (an erasure, a retention pass, a
-    text blanked), the lake's copy is rewritten whole and the old files deleted. Returns how
-    many rows went."""
+    nothing twice). When rows already shipped changed since — deleted (an erasure, a
+    retention pass: fewer rows up to the mark) or changed in place (a text blanked, marked by
+    :func:`events_changed`) — the lake's copy is rewritten whole and the old files deleted.
+    Returns how many rows went.
+
+    What it reads of the log is its ``seq`` column (every few seconds on a server): never
+    the rows already shipped, whose bytes would otherwise pass through this process's
+    memory on every ship."""
     node = _node(con)
     top = con.execute("select coalesce(max(seq), 0) from events").fetchall()[0][0]
     done = lake.progress("events", node)
@@ -309,9 +314,18 @@ def ship_events(con: Any, lake: Lake) -> int:
 
 
 def _shipped(con: Any, upto: int) -> str:
-    row = con.execute("select count(*), coalesce(bit_xor(hash(e)), 0) from events e"
+    """The rows up to ``upto`` by their ``seq``: which are still there (the log only grows
+    at its end, so a deletion is the only other change but one in place)."""
+    row = con.execute("select count(*), coalesce(bit_xor(hash(seq)), 0) from events"
                       f" where seq <= {int(upto)}").fetchall()[0]  # fmt: skip
     return f"{row[0]}:{row[1]}"
+
+
+def events_changed(con: Any) -> None:
+    """Rows of the event log were changed in place (an erasure blanked a text): the next
+    :func:`ship_events` sends the whole log again. Call it in the transaction that changes
+    them, so the mark commits or rolls back with the change."""
+    state.put(con, _STATE, events_sum="changed in place")
 
 
 def _node(con: Any) -> str:
