@@ -7,7 +7,9 @@ as a subprocess — on ``local[2]``, or on a standalone master and worker that
 full run on DuckDB in the one-file store. Prints per stage: seconds, and the rows that crossed the
 driver (``driver_collected``: brought to it; ``driver_sent``: sent from it to the executors);
 and the driver's peak memory: its Python process and its JVM, sampled every 0.2 s (on
-``local[2]`` the executors live in that JVM; on the cluster they do not).
+``local[2]`` the executors live in that JVM; on the cluster they do not). Before the Spark
+run, the ingest node's part is measured on its own (``ship``): the store's tables move into
+the lake and the event log is sent there, as ``empatia import`` does after storing.
 
     python benchmarks/spark_lake.py /tmp/w/w10k.duckdb --work /tmp/w/lake10k [--cluster]
 """
@@ -45,8 +47,9 @@ def _peaks(proc: psutil.Popen, out: dict[str, int], stop: threading.Event) -> No
         time.sleep(0.2)
 
 
-def run(db: Path, args: list[str], env: dict[str, str]) -> dict[str, object]:
-    cmd = [sys.executable, "-m", "empatia", "--db", str(db), "run", "--full", *args]
+def run(db: Path, args: list[str], env: dict[str, str], cmd: list[str] | None = None
+        ) -> dict[str, object]:  # fmt: skip
+    cmd = cmd or [sys.executable, "-m", "empatia", "--db", str(db), "run", "--full", *args]
     peaks = {"python": 0, "jvm": 0}
     stop = threading.Event()
     t0 = time.perf_counter()
@@ -94,6 +97,11 @@ def main() -> None:
     shutil.copy(a.store, lake_db)
     env = dict(os.environ, EMPATIA_STORE__KIND="lake", EMPATIA_STORE__URI=str(a.work / "lake"),
                PYSPARK_PYTHON=sys.executable)  # fmt: skip
+    # The ingest node's part, before the run: the store's tables move into the lake and the
+    # event log is sent there (Workspace.import_files, as `empatia import` does after storing)
+    ship = ("from empatia.workspace import Workspace\n"
+            f"with Workspace(db={str(lake_db)!r}) as ws: print(ws.import_files([]))")  # fmt: skip
+    report["ship"] = run(lake_db, [], env, [sys.executable, "-c", ship])
     script = ROOT / "scripts" / "spark-cluster.sh"
     master = "local[2]"
     if a.cluster:

@@ -445,9 +445,15 @@ class Workspace:
             report = import_files(self.store, files, progress=progress,
                                   max_event_bytes=self.settings.max_event_bytes,
                                   policies=for_settings(self.settings))  # fmt: skip
+            if self.store.lake is not None:  # in the lake now, where a cluster's run reads them
+                from empatia.store.lake import ship_events
+
+                with self.store.lock:
+                    report.shipped = ship_events(self.store.con, self.store.lake)
         return {"files": [dict(f.__dict__) for f in report.files], "rows": report.rows,
                 "accepted": report.accepted, "duplicates": report.duplicates,
                 "rejected": report.rejected, "erased": report.erased, "seconds": report.seconds,
+                "shipped": report.shipped,
                 "retention_notice": report.retention_notice}  # fmt: skip
 
     @through_server("read")

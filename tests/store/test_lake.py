@@ -77,8 +77,9 @@ def test_a_store_moves_into_the_lake_and_a_run_there_equals_the_one_file_store(
         kinds = dict(con.execute("select table_name, table_type from information_schema.tables"
                                  " where table_name in ('profiles', 'events')").fetchall())  # fmt: skip
         events = con.execute("select count(*) from events").fetchall()[0][0]
-        shipped = con.execute(f"select count(*) from read_parquet('{lake}/events/*.parquet')"
-                              ).fetchall()[0][0]  # fmt: skip
+    from deltalake import DeltaTable
+
+    shipped = DeltaTable(str(lake / "events")).to_pyarrow_table(columns=["seq"]).num_rows
     assert kinds == {"profiles": "VIEW", "events": "BASE TABLE"}
     assert shipped == events > 1000
 
@@ -255,9 +256,10 @@ def test_what_the_model_computed_stays_in_the_lake_when_a_run_is_cut_off(
 
 
 def test_the_lake_gets_each_event_once_and_every_change_to_what_it_got(tmp_path: Path) -> None:
-    """Shipping reads only ``seq`` of the rows already sent, yet the lake's event log follows
-    every change: new events are appended once; a deletion, and a change in place that its
-    writer marks (an erasure blanking a text), send the log again without the old bytes."""
+    """``empatia import`` sends what it stored on to the lake. Shipping reads only ``seq`` of
+    the rows already sent, yet the lake's event log follows every change: new events are
+    appended once; a deletion, and a change in place that its writer marks (an erasure
+    blanking a text), send the log again without the old bytes."""
     from deltalake import DeltaTable
 
     from empatia.store.lake import events_changed, ship_events
@@ -276,9 +278,10 @@ def test_the_lake_gets_each_event_once_and_every_change_to_what_it_got(tmp_path:
         assert lake is not None
         send(*({"userId": f"u{i}", "event": "Note", "properties": {"text": f"note-{i}"}}
                for i in range(3)))  # fmt: skip
-        assert ship_events(con, lake) == 3 and ship_events(con, lake) == 0
+        assert in_lake() == ["note-0", "note-1", "note-2"]  # an import sends them on
+        assert ship_events(con, lake) == 0
         send({"userId": "u3", "event": "Note", "properties": {"text": "note-3"}})
-        assert ship_events(con, lake) == 1 and in_lake() == ["note-0", "note-1", "note-2", "note-3"]
+        assert ship_events(con, lake) == 0 and in_lake() == ["note-0", "note-1", "note-2", "note-3"]
         con.execute("begin transaction")
         con.execute("update events set raw = replace(raw::varchar, 'note-1', 'blank-1')::json"
                     " where user_id = 'u1'")  # fmt: skip

@@ -211,6 +211,8 @@ def import_(
     console.print(f"{report['accepted']:,} stored, {report['duplicates']:,} already there, "
                   f"{report['rejected']:,} rejected{erased} in {report['seconds']:.1f} s "
                   f"({rate:,.0f} rows/s)")  # fmt: skip
+    if report["shipped"]:
+        console.print(f"{report['shipped']:,} sent to the lake")
     if report["retention_notice"]:
         console.print(report["retention_notice"], style="yellow", markup=False)
     if report["rejected"]:

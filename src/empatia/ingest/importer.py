@@ -58,6 +58,7 @@ class FileReport:
 class ImportReport:
     files: list[FileReport] = field(default_factory=list)
     seconds: float = 0.0
+    shipped: int = 0  # events sent on to the lake (a lake workspace)
 
     @property
     def accepted(self) -> int:
