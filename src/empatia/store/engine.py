@@ -825,7 +825,12 @@ def spark_session(master: str | None = None, *, remote: str | None = None,
     settings = {"spark.sql.session.timeZone": "UTC",
                 "spark.sql.execution.arrow.pyspark.enabled": "true",
                 # Parquet's standard timestamps (the lake's readers do not all read INT96)
-                "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS"}  # fmt: skip
+                "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+                # a join's side is broadcast when its measured size is small (adaptive
+                # execution), never from the planner's guess: on the 100k world a guess from
+                # compressed Parquet sizes broadcast a table larger than the driver's 1 GiB
+                "spark.sql.autoBroadcastJoinThreshold": "-1",
+                "spark.sql.adaptive.autoBroadcastJoinThreshold": "10MB"}  # fmt: skip
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     # Python model steps run in Python workers: this interpreter, where Empatia is installed
     # (on a cluster, the executors' own: spark.pyspark.python or PYSPARK_PYTHON; a Spark
