@@ -280,3 +280,21 @@ def test_a_model_steps_rows_go_into_tables_on_spark_too(spark_session: Any) -> N
     with Store(":memory:") as store, connect(store, "spark", session=spark_session) as eng:
         a, b, evens = _mapped_into(store, eng)
     assert a == [(5001, -1, "t999")] and b == [(5001, 2501)] and evens == 2500
+
+
+@pytest.mark.spark
+@pytest.mark.skipif(not os.environ.get("EMPATIA_SPARK_TESTS"), reason="set EMPATIA_SPARK_TESTS=1")
+def test_spark_broadcasts_a_join_side_only_when_it_measured_it_small(spark_session: Any) -> None:
+    """The 100k world failed on a cluster when Spark's planner guessed a table small from its
+    compressed files and broadcast it through a 1 GiB driver: the guess is off, the measured
+    size decides (adaptive execution), and a small side is still broadcast."""
+    conf = spark_session.conf
+    assert conf.get("spark.sql.autoBroadcastJoinThreshold") == "-1"
+    assert conf.get("spark.sql.adaptive.enabled") == "true"
+    big, small = spark_session.range(20_000), spark_session.range(10)
+    joined = big.join(small, "id")
+    assert joined.count() == 10
+    planned = joined._jdf.queryExecution().executedPlan().toString()
+    assert "BroadcastHashJoin" not in joined._jdf.queryExecution().sparkPlan().toString()
+    joined.collect()
+    assert "BroadcastHashJoin" in joined._jdf.queryExecution().executedPlan().toString(), planned
