@@ -170,13 +170,6 @@ class Fitted:
     #: the fit saw every buyer (no sample left anyone out)
     everyone: bool = True
 
-    def index(self) -> dict[str, int] | None:
-        """Person id → their row in the model, when the fit saw every buyer (else None: each
-        person is scored by the model rebased on their own purchases)."""
-        if not self.everyone:
-            return None
-        return {} if self.model is None else {str(p): u for u, p in enumerate(self.model.data.persons)}
-
 
 def fit(store: Store, *, weights: dict[str, float] | None = None, factors: int = 64,
         now: datetime | None = None, eng: Engine | None = None, sample: int | None = None,
@@ -292,21 +285,22 @@ def decided_rows(pids: list[str], cands: list[list[Candidate]], states: list[dic
     return pa.table({f.name: pa.array(cols[f.name], f.type) for f in DECIDED}, schema=DECIDED)
 
 
-def decide_batch(model: Hybrid | None, index: dict[str, int] | None, fallback: list[Candidate],
+def decide_batch(model: Hybrid | None, everyone: bool, fallback: list[Candidate],
                  catalogue: Catalogue, as_of: datetime, seq: int, batch: pa.RecordBatch
                  ) -> pa.Table:  # fmt: skip
     """The model step of the batch run (:meth:`~empatia.store.engine.Engine.map_batches`):
     the people of ``batch`` (rows of :func:`~empatia.decide.signals.signals_expr`) get their
     state, are scored by the fitted ``model`` — their top candidates, explained — and their
-    decisions chosen by the policy. When the fit saw every buyer, ``index`` is each one's row
-    in the model; else (None) the model is rebased on each person's own occasions (their
+    decisions chosen by the policy. When the fit saw ``everyone`` who bought, each person is
+    their row in the model; else the model is rebased on each person's own occasions (their
     purchase ``history``, :meth:`~empatia.decide.recommenders.Hybrid.rebase`). Pure: on Spark it
     runs on the executors, with the model shipped in the partial."""
     rows = batch.to_pylist()
     states = signals.states_of(rows, as_of, catalogue.policy)
     pids = [st["person_id"] for st in states]
-    if index is not None:
-        mine, users = model, np.array([index.get(p, -1) for p in pids], dtype=np.int64)
+    if everyone:
+        mine = model
+        users = model.data.rows_of(pids) if model is not None else np.full(len(pids), -1)
     else:
         mine, users = _rebased(model, pids, [r.get("history") or [] for r in rows], as_of)
     for st, u in zip(states, users, strict=True):
@@ -432,9 +426,8 @@ def _run(store: Any, eng: Engine, catalogue: Catalogue, export: Path | None,
     f = fit(store, now=now, eng=eng, sample=fit_people, occ=occ)
     train_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    index = f.index()
-    people = signals.signals_expr(eng, f.as_of, catalogue.policy, history=index is None, occ=occ)
-    step = partial(decide_batch, f.model, index, f.fallback, catalogue, f.as_of, f.seq)
+    people = signals.signals_expr(eng, f.as_of, catalogue.policy, history=not f.everyone, occ=occ)
+    step = partial(decide_batch, f.model, f.everyone, f.fallback, catalogue, f.as_of, f.seq)
     decided = write_decided(eng, people, step, name="decided")
     n = eng.count(decided)
     kinds = action_counts(eng, decided)

@@ -548,13 +548,11 @@ class DuckDBEngine(Engine):
         return self.con.table(tmp)
 
     def _lake_put(self, rows: ir.Table, table: str, *, append: bool = False) -> int:
-        # DuckDB streams the rows to delta-rs in Arrow batches: never all of them in memory
-        from empatia.store.lake import BATCH, _conformed
+        # DuckDB streams the rows into the lake's files in Arrow batches: never all at once
+        from empatia.store.lake import BATCH
 
-        count = [0]
         reader = self._cur.sql(self.con.compile(rows)).to_arrow_reader(BATCH)
-        self.lake.write(table, _conformed(reader, count), append=append)
-        return count[0]
+        return self.lake.write(table, reader, append=append)
 
     def _drop(self, name: str) -> None:
         # Ibis's drop_table spells it in a way DuckDB 2 refuses for a temporary table.

@@ -110,7 +110,7 @@ class Lake:
         this far (:meth:`progress`), so a writer that restarts sends nothing twice.
         """
         reader = data.to_reader() if isinstance(data, pa.Table) else data
-        schema = _plain(reader.schema)
+        schema = _plain(reader.schema)  # Delta's types
         if not self.exists(table):
             self.create(table, schema)
         folder = Path(self.staging(table))
@@ -124,7 +124,9 @@ class Lake:
                         out.close()
                     out = pq.ParquetWriter(folder / f"part-{part:05d}.parquet", schema)
                     size, part = 0, part + 1
-                out.write_batch(batch)
+                out.write_batch(pa.RecordBatch.from_arrays(
+                    [c.cast(f.type) for c, f in zip(batch.columns, schema, strict=True)],
+                    schema=schema))  # fmt: skip
                 size += batch.nbytes
             if out is None:  # no rows: one empty file carries the schema of the new version
                 out = pq.ParquetWriter(folder / "part-00000.parquet", schema)
@@ -257,28 +259,13 @@ def attach(con: Any, lake: Lake) -> None:
             rows = con.sql(f"select * from {table}")
             lake.create(table, _plain(rows.limit(0).to_arrow_table().schema))
             if con.execute(f"select count(*) from {table}").fetchall()[0][0]:
-                lake.write(table, _conformed(rows.to_arrow_reader(BATCH), None))
+                lake.write(table, rows.to_arrow_reader(BATCH))
             con.execute(f"drop table {table}")
             pin(con, lake, table, lake.version(table))
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
             raise
-
-
-def _conformed(reader: pa.RecordBatchReader, count: list[int] | None) -> pa.RecordBatchReader:
-    """``reader``'s batches in Delta's types (:func:`_plain`), counted into ``count``."""
-    schema = _plain(reader.schema)
-
-    def batches() -> Any:
-        for b in reader:
-            if count is not None:
-                count[0] += b.num_rows
-            yield pa.RecordBatch.from_arrays(
-                [c.cast(f.type) for c, f in zip(b.columns, schema, strict=True)], schema=schema
-            )
-
-    return pa.RecordBatchReader.from_batches(schema, batches())
 
 
 def pin(con: Any, lake: Lake, table: str, version: int) -> None:
@@ -329,14 +316,13 @@ def ship_events(con: Any, lake: Lake) -> int:
         done = -1  # changed under the lake: send everything again
     if top <= done:
         return 0
-    count = [0]
     reader = con.sql(f"select * from events where seq > {max(done, 0)} and seq <= {top}"
                      ).to_arrow_reader(BATCH)  # fmt: skip
-    lake.write("events", _conformed(reader, count), append=done >= 0, app=(node, int(top)))
+    sent = lake.write("events", reader, append=done >= 0, app=(node, int(top)))
     state.put(con, _STATE, events_sum=_shipped(con, top))
     if done < 0:
         lake.vacuum("events")
-    return count[0]
+    return sent
 
 
 def _shipped(con: Any, upto: int) -> str:
@@ -371,7 +357,7 @@ def erase_rows(con: Any, lake: Lake | None, table: str, where: str, params: Any 
     if n and not dry_run:
         kept = con.sql(f'select * from "{table}" where not coalesce(({where}), false)',
                        params=params)  # fmt: skip
-        lake.write(table, _conformed(kept.to_arrow_reader(BATCH), None))
+        lake.write(table, kept.to_arrow_reader(BATCH))
         pin(con, lake, table, lake.version(table))
     return n
 
