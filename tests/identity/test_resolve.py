@@ -1,7 +1,11 @@
 from __future__ import annotations
 
-from empatia.identity.config import IdentityConfig
-from empatia.identity.resolve import resolve
+import ibis
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from empatia.identity.config import KINDS, IdentityConfig
+from empatia.identity.resolve import number_nodes, resolve
 from empatia.store import Store
 from empatia.store.engine import Engine
 from tests.identity.world import add_events, ev
@@ -112,3 +116,18 @@ def test_full_rebuild_gives_the_same_ids(mem_store: Store, duck: Engine) -> None
     mem_store.con.execute("delete from identities")
     resolve(duck, CFG, full=True)
     assert persons(mem_store) == first
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sets(st.tuples(st.sampled_from(KINDS), st.text(max_size=4)), max_size=40))
+def test_identifiers_are_numbered_in_their_order_by_a_window_per_bucket(
+    ids: set[tuple[str, str]],
+) -> None:
+    # the person a component gets is named by its first identifier in (kind, value) order
+    pairs = sorted(ids, key=lambda p: (p[0], p[1].encode()))  # the engines' byte order
+    t = ibis.memtable({"kind": [k for k, _ in pairs], "value": [v for _, v in pairs]},
+                      schema={"kind": "string", "value": "string"})  # fmt: skip
+    out = number_nodes(t).to_pyarrow().to_pylist()
+    node = {(r["kind"], r["value"]): r["node"] for r in out}
+    numbers = [node[p] for p in pairs]
+    assert numbers == sorted(numbers) and len(set(numbers)) == len(pairs)

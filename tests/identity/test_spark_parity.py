@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from empatia.identity.config import IdentityConfig
-from empatia.identity.resolve import resolve
+from empatia.identity.resolve import number_nodes, resolve
+from empatia.profiles.build import rfm_scores
 from empatia.profiles.config import ProfileConfig
 from empatia.profiles.stage import run_profiles
 from empatia.store import Store
@@ -75,3 +76,21 @@ def test_identity_and_profiles_match_on_duckdb_and_spark(spark_session: Any) -> 
         assert len(duck[table]) == len(spark[table]), table
         for d, s in zip(duck[table], spark[table], strict=True):
             assert all(same(x, y) for x, y in zip(d, s, strict=True)), (table, d, s)
+
+
+def test_only_small_aggregates_go_to_one_machine(spark_session: Any) -> None:
+    """A window over every row moves them all to one executor ("No Partition Defined for
+    Window operation!"): the identifiers' numbering and the RFM scores use a window per
+    bucket, and only a count per bucket is gathered in one place."""
+    import ibis
+
+    con = ibis.pyspark.connect(spark_session)
+    ids = spark_session.createDataFrame([("email", "a@x.pl"), ("phone", "+48")], "kind string, value string")
+    buy = spark_session.createDataFrame([(3.5, 2, 10.0)], "recency_days double, orders bigint, revenue double")
+    ids.createOrReplaceTempView("t_ids")
+    buy.createOrReplaceTempView("t_buy")
+    for expr in (number_nodes(con.table("t_ids")), rfm_scores(con.table("t_buy"))):
+        plan = spark_session.sql(con.compile(expr))._jdf.queryExecution().executedPlan().toString()
+        lines = [line.strip(" :+-") for line in plan.splitlines()]
+        moved = [below for line, below in zip(lines, lines[1:]) if "Exchange SinglePartition" in line]
+        assert all(b.startswith("HashAggregate") for b in moved), plan

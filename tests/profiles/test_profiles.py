@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import ibis
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from empatia.identity.config import IdentityConfig
 from empatia.identity.resolve import resolve
+from empatia.profiles.build import rfm_scores
 from empatia.profiles.config import ProfileConfig
 from empatia.profiles.money import Reporting
 from empatia.profiles.stage import run_profiles
@@ -153,3 +158,24 @@ def test_the_clv_model_is_fitted_on_a_bounded_sample_and_scores_everyone(
 
     assert sorted(eng.to_arrow(fit_sample(eng.table("profiles").filter(
         eng.table("profiles").orders > 0), 25)).column("person_id").to_pylist()) == sorted(sample)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(
+    st.floats(0, 900, allow_nan=False).map(lambda x: round(x, 4)) | st.integers(0, 3).map(float),
+    st.integers(1, 6),
+    st.none() | st.floats(-50, 500, allow_nan=False).map(lambda x: round(x, 2)),
+), min_size=1, max_size=60))  # fmt: skip
+def test_rfm_scores_are_the_quintiles_among_all_buyers(
+    buyers: list[tuple[float, int, float | None]],
+) -> None:
+    t = ibis.memtable({"recency_days": [b[0] for b in buyers], "orders": [b[1] for b in buyers],
+                       "revenue": [b[2] for b in buyers]},
+                      schema={"recency_days": "float64", "orders": "int64", "revenue": "float64"})  # fmt: skip
+    got = rfm_scores(t.mutate(i=ibis.row_number())).order_by("i").to_pyarrow().to_pydict()
+    n, paid = len(buyers), [b[2] for b in buyers if b[2] is not None]
+    for k, (recency, orders, revenue) in enumerate(buyers):
+        assert got["r_score"][k] == math.ceil(sum(b[0] >= recency for b in buyers) / n * 5)
+        assert got["f_score"][k] == math.ceil(sum(b[1] <= orders for b in buyers) / n * 5)
+        m = None if revenue is None else math.ceil(sum(v <= revenue for v in paid) / len(paid) * 5)
+        assert got["m_score"][k] == m

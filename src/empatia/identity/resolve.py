@@ -30,12 +30,33 @@ from empatia.identity.merges import record_merges
 from empatia.store.engine import Engine, union
 from empatia.store import state
 
-_NODE_SPACE = 1 << 40  # node ids stay below this; rank * _NODE_SPACE + node orders by rank
+_NODE_SPACE = 1 << 55  # node ids stay below this; rank * _NODE_SPACE + node orders by rank
+_BUCKET_ROWS = 1 << 36  # identifiers per bucket of :func:`number_nodes`
 
 
 def kind_rank(kind: ir.StringValue) -> ir.IntegerValue:
     """The position of an identifier kind in :data:`KINDS` (which id names an event's person)."""
     return ibis.cases(*((kind == k, i) for i, k in enumerate(KINDS)), else_=len(KINDS))
+
+
+def number_nodes(ids: ir.Table) -> ir.Table:
+    """``ids`` (distinct ``kind``, ``value``) with ``node``: distinct integers in the order of
+    ``(kind, value)`` (which identifier of a component names its person follows it).
+
+    Numbered in buckets — the kind and the first two characters of the value, as far as
+    they order the text: a character past ASCII counts as 128 and ends the prefix — with a
+    window per bucket, so that a cluster numbers them in parallel (one window over every
+    identifier moves them all to one machine). Order-preserving, as a value's bucket is
+    the bucket of every value that sorts before it or after it."""
+    kind = ibis.cases(*((ids.kind == k, i + 1) for i, k in enumerate(sorted(KINDS))), else_=0)
+    c1 = ibis.least(ids.value.ascii_str(), 128)
+    c2 = ibis.cases(
+        ((c1 < 128) & (ids.value.length() > 1), ibis.least(ids.value.substr(1, 1).ascii_str(), 128)),
+        else_=0,
+    )
+    bucket = ((kind * 129 + c1) * 129 + c2).cast("int64")
+    within = ibis.row_number().over(group_by=bucket, order_by=[ids.kind, ids.value])
+    return ids.mutate(node=bucket * _BUCKET_ROWS + within)
 
 
 def read_state(eng: Engine) -> dict[str, str]:
@@ -183,10 +204,7 @@ def _resolve(
         matches.select(kind=matches.kind_r, value=matches.value_r),
         distinct=True,
     )
-    nodes = eng.materialize(
-        node_src.mutate(node=ibis.row_number().over(order_by=[node_src.kind, node_src.value])),
-        "nodes",
-    )
+    nodes = eng.materialize(number_nodes(node_src), "nodes")
 
     base = eng.materialize(
         ids.join(nodes, ["kind", "value"]).select(

@@ -201,6 +201,45 @@ def clv_step(eng: Engine, summary: ir.Table, config: ProfileConfig,
     return eng.map_batches(summary, fn, CLV_SCHEMA, "clv")
 
 
+def rfm_scores(buy: ir.Table) -> ir.Table:
+    """``buy`` (a row per buyer: ``recency_days``, ``orders``, ``revenue``) with the RFM
+    scores, 1–5: the quintile of the buyer's value among all buyers' (recency reversed). The
+    monetary score ranks converted revenue only; unconverted revenue gets no score."""
+    buy = share_upto(buy, "_r", -buy.recency_days, (-buy.recency_days).floor())
+    buy = share_upto(buy, "_f", buy.orders, buy.orders)
+    buy = share_upto(buy, "_m", buy.revenue, buy.revenue.floor())
+    return buy.mutate(
+        r_score=(buy._r * 5).ceil().cast("int32"),
+        f_score=(buy._f * 5).ceil().cast("int32"),
+        m_score=(buy._m * 5).ceil().cast("int32"),
+    ).drop("_r", "_f", "_m")
+
+
+def share_upto(t: ir.Table, name: str, value: ir.NumericColumn,
+               coarse: ir.IntegerColumn) -> ir.Table:  # fmt: skip
+    """``t`` with column ``name``: the share of its rows whose ``value`` is at most the row's
+    own (null for a null ``value``, which counts in no share) — SQL's ``cume_dist()`` over
+    every row, computed without one window over every row, which moves them all to one
+    machine.
+
+    ``coarse`` cuts ``value`` keeping its order (its ``floor``, or the value itself where it
+    has few distinct values): the rows in lower cuts are counted from a count per cut (a
+    small table), those in the row's own cut by a window per cut."""
+    x = t.mutate(_v=value, _c=coarse.cast("int64"))
+    per = x.filter(x._v.notnull()).group_by("_c").aggregate(_n=_.count())
+    per = per.select(
+        _cut=per._c, _n=per._n,
+        _below=per._n.sum().over(ibis.cumulative_window(order_by=per._c)) - per._n,
+        _all=per._n.sum().over(ibis.window()),
+    )  # fmt: skip
+    x = x.mutate(_in=ibis.cume_dist().over(group_by=x._c, order_by=x._v))
+    j = x.left_join(per, (x._c == per._cut) & x._v.notnull())
+    share = ibis.cases(
+        (j._v.notnull(), (j._below + (j._in * j._n).round()) / j._all), else_=ibis.null("float64")
+    )
+    return j.mutate(**{name: share}).drop("_v", "_c", "_in", "_cut", "_n", "_below", "_all")
+
+
 def build_profiles(
     eng: Engine,
     config: ProfileConfig,
@@ -271,16 +310,7 @@ def build_profiles(
             else_=ibis.null("float64"),
         ),
     )
-    # The monetary score ranks converted revenue only; unconverted revenue gets no score.
-    m_rank = ibis.cume_dist().over(group_by=buy.revenue.isnull(), order_by=buy.revenue)
-    buy = buy.mutate(
-        r_score=(ibis.cume_dist().over(order_by=buy.recency_days.desc()) * 5).ceil().cast("int32"),
-        f_score=(ibis.cume_dist().over(order_by=buy.orders) * 5).ceil().cast("int32"),
-        m_score=ibis.cases(
-            (buy.revenue.notnull(), (m_rank * 5).ceil().cast("int32")), else_=ibis.null("int32")
-        ),
-    )
-    buy = eng.materialize(buy, "buy")
+    buy = eng.materialize(rfm_scores(buy), "buy")
 
     summary = buy.select(
         "person_id",
@@ -418,14 +448,7 @@ def population_columns(eng: Engine, cur: Any, config: ProfileConfig, as_of: date
         (b.cadence_days.isnull(), 1),
         else_=1 + ((b.last_day - b.first_day) / b.cadence_days).round().cast("int64"),
     )
-    m_rank = ibis.cume_dist().over(group_by=b.revenue.isnull(), order_by=b.revenue)
-    pop = eng.materialize(b.mutate(
-        order_days=order_days,
-        r_score=(ibis.cume_dist().over(order_by=b.recency_days.desc()) * 5).ceil().cast("int32"),
-        f_score=(ibis.cume_dist().over(order_by=b.orders) * 5).ceil().cast("int32"),
-        m_score=ibis.cases((b.revenue.notnull(), (m_rank * 5).ceil().cast("int32")),
-                           else_=ibis.null("int32")),
-    ), "population")  # fmt: skip
+    pop = eng.materialize(rfm_scores(b.mutate(order_days=order_days)), "population")
     summary = pop.select(
         "person_id",
         frequency=(pop.order_days - 1).cast("float64"),
