@@ -86,7 +86,8 @@ def test_only_small_aggregates_go_to_one_machine(spark_session: Any) -> None:
 
     con = ibis.pyspark.connect(spark_session)
     ids = spark_session.createDataFrame([("email", "a@x.pl"), ("phone", "+48")], "kind string, value string")
-    buy = spark_session.createDataFrame([(3.5, 2, 10.0)], "recency_days double, orders bigint, revenue double")
+    buy = spark_session.createDataFrame([("p1", 3.5, 2, 10.0)],
+                                        "person_id string, recency_days double, orders bigint, revenue double")  # fmt: skip
     ids.createOrReplaceTempView("t_ids")
     buy.createOrReplaceTempView("t_buy")
     for expr in (number_nodes(con.table("t_ids")), rfm_scores(con.table("t_buy"))):

@@ -202,42 +202,42 @@ def clv_step(eng: Engine, summary: ir.Table, config: ProfileConfig,
 
 
 def rfm_scores(buy: ir.Table) -> ir.Table:
-    """``buy`` (a row per buyer: ``recency_days``, ``orders``, ``revenue``) with the RFM
-    scores, 1–5: the quintile of the buyer's value among all buyers' (recency reversed). The
-    monetary score ranks converted revenue only; unconverted revenue gets no score."""
-    buy = share_upto(buy, "_r", -buy.recency_days, (-buy.recency_days).floor())
-    buy = share_upto(buy, "_f", buy.orders, buy.orders)
-    buy = share_upto(buy, "_m", buy.revenue, buy.revenue.floor())
-    return buy.mutate(
-        r_score=(buy._r * 5).ceil().cast("int32"),
-        f_score=(buy._f * 5).ceil().cast("int32"),
-        m_score=(buy._m * 5).ceil().cast("int32"),
-    ).drop("_r", "_f", "_m")
+    """``buy`` (a row per buyer: ``person_id``, ``recency_days``, ``orders``, ``revenue``;
+    materialized: it is read six times) with the RFM scores, 1–5: the quintile of the buyer's
+    value among all buyers' (recency reversed). The monetary score ranks converted revenue
+    only; unconverted revenue gets no score."""
+    r = share_upto(buy, "_r", -buy.recency_days, (-buy.recency_days).floor())
+    f = share_upto(buy, "_f", buy.orders, buy.orders)
+    m = share_upto(buy, "_m", buy.revenue, buy.revenue.floor())
+    j = buy.left_join(r, "person_id").left_join(f, "person_id").left_join(m, "person_id")
+    return j.select(
+        *buy.columns,
+        r_score=(j._r * 5).ceil().cast("int32"),
+        f_score=(j._f * 5).ceil().cast("int32"),
+        m_score=(j._m * 5).ceil().cast("int32"),
+    )
 
 
 def share_upto(t: ir.Table, name: str, value: ir.NumericColumn,
                coarse: ir.IntegerColumn) -> ir.Table:  # fmt: skip
-    """``t`` with column ``name``: the share of its rows whose ``value`` is at most the row's
-    own (null for a null ``value``, which counts in no share) — SQL's ``cume_dist()`` over
-    every row, computed without one window over every row, which moves them all to one
-    machine.
+    """``(person_id, name)`` for the rows of ``t`` with a ``value``: the share of those rows
+    whose ``value`` is at most the row's own — SQL's ``cume_dist()`` over every row,
+    computed without one window over every row, which moves them all to one machine.
 
     ``coarse`` cuts ``value`` keeping its order (its ``floor``, or the value itself where it
     has few distinct values): the rows in lower cuts are counted from a count per cut (a
     small table), those in the row's own cut by a window per cut."""
-    x = t.mutate(_v=value, _c=coarse.cast("int64"))
-    per = x.filter(x._v.notnull()).group_by("_c").aggregate(_n=_.count())
+    x = t.select("person_id", _v=value, _c=coarse.cast("int64"))
+    x = x.filter(x._v.notnull())
+    per = x.group_by("_c").aggregate(_n=_.count())
     per = per.select(
         _cut=per._c, _n=per._n,
         _below=per._n.sum().over(ibis.cumulative_window(order_by=per._c)) - per._n,
         _all=per._n.sum().over(ibis.window()),
     )  # fmt: skip
     x = x.mutate(_in=ibis.cume_dist().over(group_by=x._c, order_by=x._v))
-    j = x.left_join(per, (x._c == per._cut) & x._v.notnull())
-    share = ibis.cases(
-        (j._v.notnull(), (j._below + (j._in * j._n).round()) / j._all), else_=ibis.null("float64")
-    )
-    return j.mutate(**{name: share}).drop("_v", "_c", "_in", "_cut", "_n", "_below", "_all")
+    j = x.join(per, x._c == per._cut)
+    return j.select("person_id", **{name: (j._below + (j._in * j._n).round()) / j._all})
 
 
 def build_profiles(
@@ -310,7 +310,7 @@ def build_profiles(
             else_=ibis.null("float64"),
         ),
     )
-    buy = eng.materialize(rfm_scores(buy), "buy")
+    buy = eng.materialize(rfm_scores(eng.materialize(buy, "buyers")), "buy")
 
     summary = buy.select(
         "person_id",
@@ -448,7 +448,8 @@ def population_columns(eng: Engine, cur: Any, config: ProfileConfig, as_of: date
         (b.cadence_days.isnull(), 1),
         else_=1 + ((b.last_day - b.first_day) / b.cadence_days).round().cast("int64"),
     )
-    pop = eng.materialize(rfm_scores(b.mutate(order_days=order_days)), "population")
+    pop = eng.materialize(rfm_scores(eng.materialize(b.mutate(order_days=order_days), "buyers")),
+                          "population")  # fmt: skip
     summary = pop.select(
         "person_id",
         frequency=(pop.order_days - 1).cast("float64"),
