@@ -46,8 +46,8 @@ def number_nodes(ids: ir.Table) -> ir.Table:
     Numbered in buckets — the kind and the first two characters of the value, as far as
     they order the text: a character past ASCII counts as 128 and ends the prefix — with a
     window per bucket, so that a cluster numbers them in parallel (one window over every
-    identifier moves them all to one machine). Order-preserving, as a value's bucket is
-    the bucket of every value that sorts before it or after it."""
+    identifier moves them all to one machine). Order-preserving: an identifier that sorts
+    before another never lands in a later bucket."""
     kind = ibis.cases(*((ids.kind == k, i + 1) for i, k in enumerate(sorted(KINDS))), else_=0)
     c1 = ibis.least(ids.value.ascii_str(), 128)
     c2 = ibis.cases(
