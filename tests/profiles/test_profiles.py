@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import ibis
 from ibis import _
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -181,3 +182,21 @@ def test_rfm_scores_are_the_quintiles_among_all_buyers(
         assert got["f_score"][k] == math.ceil(sum(b[1] <= orders for b in buyers) / n * 5)
         m = None if revenue is None else math.ceil(sum(v <= revenue for v in paid) / len(paid) * 5)
         assert got["m_score"][k] == m
+
+
+def test_no_buyer_has_a_negative_lifetime_value() -> None:
+    """The 100k demo world's fit (q < 1: Gamma-Gamma's mean spend is then not finite) gave
+    32,641 one-time buyers a negative CLV; a buyer's value is never below zero, and where the
+    model's expectation does not hold their own average order stands in."""
+    from empatia.profiles.clv import MODEL_KIND, score_batch
+
+    model = {"kind": MODEL_KIND, "penalizer": 0.01,
+             "bgf": {"r": 0.517, "alpha": 53.0, "a": 0.0823, "b": 0.558},
+             "gg": {"p": 3.68, "q": 0.682, "v": 3.52}}  # fmt: skip
+    buyers = pa.table({"person_id": ["once_small", "once_big", "twice", "often"],
+                       "frequency": [0.0, 0.0, 1.0, 12.0], "recency": [0.0, 0.0, 30.0, 300.0],
+                       "T": [40.0, 40.0, 90.0, 320.0], "monetary_value": [15.0, 150.0, 40.0, 40.0]})  # fmt: skip
+    clv = dict(zip(*score_batch(model, 12, 0.01, buyers).select(["person_id", "clv_12m"])
+                   .to_pydict().values(), strict=True))  # fmt: skip
+    assert all(v is not None and v >= 0 for v in clv.values()), clv
+    assert clv["once_big"] > clv["once_small"] > 0

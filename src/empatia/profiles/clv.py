@@ -103,6 +103,7 @@ def score_batch(model: dict[str, Any] | None, months: int, discount: float,
         nulls = pa.nulls(n, pa.float64())
         return pa.Table.from_arrays([persons, nulls, nulls, nulls], schema=SCHEMA)
     from lifetimes import GammaGammaFitter, ModifiedBetaGeoFitter
+    from lifetimes.utils import _customer_lifetime_value
 
     f, r, t, m = _columns(summary)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -119,9 +120,15 @@ def score_batch(model: dict[str, Any] | None, months: int, discount: float,
         if model["gg"] and priced.any():
             gg = GammaGammaFitter(penalizer_coef=model["penalizer"])
             gg.params_ = pd.Series(model["gg"])
-            clv[priced] = gg.customer_lifetime_value(
-                bgf, pd.Series(f[priced]), pd.Series(r[priced]), pd.Series(t[priced]),
-                pd.Series(np.maximum(m[priced], 0.01)), time=months, freq="D",
+            fp, mp = f[priced], np.maximum(m[priced], 0.01)
+            spend = np.asarray(gg.conditional_expected_average_profit(fp, mp), float)
+            # Gamma-Gamma's expected spend holds where p·x + q > 1: with q ≤ 1 (the 100k demo
+            # world's fit) a one-time buyer's came out negative. There the buyer's own
+            # average order stands in.
+            held = (model["gg"]["p"] * fp + model["gg"]["q"] > 1) & np.isfinite(spend)
+            clv[priced] = _customer_lifetime_value(  # GammaGammaFitter's, with that spend
+                bgf, pd.Series(fp), pd.Series(r[priced]), pd.Series(t[priced]),
+                pd.Series(np.where(held, spend, mp)), time=months, freq="D",
                 discount_rate=discount,
             )  # fmt: skip
 
