@@ -57,7 +57,9 @@ def test_the_app_stops_every_thread_it_started(tmp_path: Path) -> None:
         c.post("/v1/decide", json={"person": "user_id:u"}, headers=bearer(keys["read"]))
         c.get("/customers/p_nobody", headers=bearer(keys["read"]))
         started = [t for t in set(threading.enumerate()) - before if t.name.startswith(APP_THREADS)]
-        assert {t.name.split("_")[0] for t in started} == set(APP_THREADS)
+        kinds = {t.name.split("_")[0] for t in started}
+        # and the 360 page's index, when its build is still running
+        assert set(APP_THREADS) <= kinds <= {*APP_THREADS, "empatia-web-index"}
     # closing the app waited for each of them: none is left running, not even for a moment
     assert [t.name for t in started if t.is_alive()] == []
     ws.close()

@@ -35,6 +35,7 @@ from empatia.privacy.consent import ensure_view as ensure_consent_view
 from empatia.privacy.keys import ApiKey, KeyRing, hash_secret
 from empatia.privacy.tombstones import TombstoneSet
 from empatia.remote import server_info_path
+from empatia.views import person_index
 from empatia.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -126,6 +127,7 @@ class Tenant:
             if self._info is not None:
                 self._info.unlink(missing_ok=True)
             try:
+                person_index.wait_for(self.workspace.store)  # a 360 page's index build
                 self.workspace.store.release_cursors()  # request threads are done
                 self.workspace.store.checkpoint()
             except Exception:  # noqa: BLE001

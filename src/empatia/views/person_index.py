@@ -37,6 +37,7 @@ class PersonIndex:
         self._stamp: tuple[Any, ...] | None = None
         self._building = False
         self._last_build = float("-inf")
+        self._thread: threading.Thread | None = None
 
     def seqs(self, cur: duckdb.DuckDBPyConnection, person_id: str, limit: int) -> list[int] | None:
         """The person's seqs, newest first; ``None`` when the index is not current (scan)."""
@@ -54,9 +55,16 @@ class PersonIndex:
             if start:
                 self._building = True
         if start:
-            threading.Thread(target=self._build, args=(stamp,), name="empatia-web-index",
-                             daemon=True).start()  # fmt: skip
+            self._thread = threading.Thread(target=self._build, args=(stamp,),
+                                            name="empatia-web-index", daemon=True)  # fmt: skip
+            self._thread.start()
         return None
+
+    def wait(self, timeout: float = 30.0) -> None:
+        """Wait for a build in the background to end (the app, when it stops)."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
 
     def build_now(self) -> None:
         """Build synchronously (tests, benchmarks)."""
@@ -87,6 +95,13 @@ class PersonIndex:
             with self._lock:
                 self._building = False
                 self._last_build = time.monotonic()
+
+
+def wait_for(store: Any) -> None:
+    """Wait for ``store``'s index, if it has one, to finish a build in the background."""
+    idx = getattr(store, _ATTRIBUTE, None)
+    if idx is not None:
+        idx.wait()
 
 
 def index_for(store: Any) -> PersonIndex:
