@@ -31,6 +31,13 @@ class ConfigError(EmpatiaError):
     exit_code = 2
 
 
+class IngestNodeError(ConfigError):
+    """Work that belongs to the store owning a lake's event log, asked of an ingest node."""
+
+    code = "ingest_node"
+    http_status = 409
+
+
 class StoreError(EmpatiaError):
     """The store cannot be opened, upgraded or written."""
 

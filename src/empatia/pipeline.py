@@ -322,7 +322,15 @@ def run_pipeline(
     stage; ``stages``: instead of the registered ones."""
     known = registered_stages() if stages is None else stages
     results = []
-    ctx.workspace.store.con.execute(_STATE_DDL)
+    store = ctx.workspace.store
+    if store.lake is not None:  # a lake's runs are its primary's, over what every node sent
+        from empatia.ingest.nodes import gather
+        from empatia.store.lake import require_primary
+
+        require_primary(store.con, store.lake, "empatia run")
+        with store.lock:
+            gather(store)
+    store.con.execute(_STATE_DDL)
     for stage in ordered_stages(only, known):
         if on_stage is not None:
             ctx.progress = on_stage(stage)

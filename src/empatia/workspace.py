@@ -446,10 +446,10 @@ class Workspace:
                                   max_event_bytes=self.settings.max_event_bytes,
                                   policies=for_settings(self.settings))  # fmt: skip
             if self.store.lake is not None:  # in the lake now, where a cluster's run reads them
-                from empatia.store.lake import ship_events
+                from empatia.ingest.nodes import ship
 
                 with self.store.lock:
-                    report.shipped = ship_events(self.store.con, self.store.lake)
+                    report.shipped = ship(self.store)
         return {"files": [dict(f.__dict__) for f in report.files], "rows": report.rows,
                 "accepted": report.accepted, "duplicates": report.duplicates,
                 "rejected": report.rejected, "erased": report.erased, "seconds": report.seconds,

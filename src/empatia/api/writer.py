@@ -87,8 +87,12 @@ class IdentityFollower:
     retention take too, so it never stitches events that are being erased.
     """
 
-    def __init__(self, store: Any, attach: Any, interval: float = 2.0) -> None:  # noqa: ANN401
+    def __init__(self, store: Any, attach: Any, interval: float = 2.0,  # noqa: ANN401
+                 poll: bool = False) -> None:  # fmt: skip
         self._store, self._attach, self._interval = store, attach, interval
+        #: Also every ``interval`` seconds with nothing committed here (a lake's primary
+        #: gathers what its ingest nodes sent).
+        self._poll = poll
         self._wake = threading.Event()
         self._stopping = False
         self._thread = threading.Thread(target=self._loop, name="empatia-identity", daemon=True)
@@ -99,13 +103,13 @@ class IdentityFollower:
         """Stitching with the workspace's ``[stages.identity]`` settings (``config``). On a
         lake store (:mod:`empatia.store.lake`) people are stitched by the batch run, whose
         tables those are; the follower ships the acknowledged events to the lake instead,
-        in batches."""
+        in batches, and gathers what ingest nodes sent (:mod:`empatia.ingest.nodes`)."""
         from functools import partial
 
         if getattr(store, "lake", None) is not None:
-            from empatia.store.lake import ship_events
+            from empatia.ingest.nodes import ship
 
-            return cls(store, lambda s: ship_events(s.con, s.lake), interval=5.0)
+            return cls(store, ship, interval=5.0, poll=True)
 
         from empatia.identity.incremental import attach_new_events  # built in: never skipped
 
@@ -121,7 +125,7 @@ class IdentityFollower:
 
     def _loop(self) -> None:
         while True:
-            self._wake.wait()
+            self._wake.wait(self._interval if self._poll else None)
             self._wake.clear()
             if self._stopping:
                 return

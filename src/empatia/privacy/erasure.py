@@ -40,7 +40,7 @@ from empatia.privacy.subjects import (
     tables,
 )
 from empatia.store import Store, state
-from empatia.store.lake import erase_rows, events_changed, forget
+from empatia.store.lake import erase_rows, events_changed, forget, require_primary
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +76,12 @@ def erase(
 
     ``dry_run`` changes nothing and reports what would be deleted and blanked. A query that
     names nobody raises :class:`~empatia.errors.NotFoundError` and changes nothing."""
+    require_primary(store.con, store.lake, "erasure")
     with store.lock:  # not while new events are being stitched to people
         finish_pending(store)
         report = _erase(store, query, actor, dry_run)
         if not dry_run:
-            if store.lake is not None:  # the lake's old versions still hold the person
-                forget(store.con, store.lake)
+            _forget(store)  # a lake's old versions still hold the person
             if rewrite_file:
                 report.rewritten = rewrite(store)
             else:
@@ -99,18 +99,29 @@ def erase_many(
     """Erase several people and rewrite the file once (the rewrite dominates the cost).
 
     Every query is resolved first: when one names nobody, nothing at all is erased."""
+    require_primary(store.con, store.lake, "erasure")
     with store.lock:
         finish_pending(store)
         for query in queries:
             resolve(store, query)
         reports = [_erase(store, q, actor, dry_run) for q in queries]
-        if not dry_run and store.lake is not None:
-            forget(store.con, store.lake)
+        if not dry_run:
+            _forget(store)
         if not dry_run:
             rewritten = rewrite(store)
             for r in reports:
                 r.rewritten = rewritten
     return reports
+
+
+def _forget(store: Store) -> None:
+    """The erased person out of the lake: what ingest nodes sent of them since is dropped
+    as it is gathered (their tombstones are here), then every old file goes."""
+    from empatia.ingest.nodes import gather
+
+    if store.lake is not None:
+        gather(store)
+        forget(store.con, store.lake)
 
 
 def _erase(store: Store, query: str, actor: str, dry_run: bool) -> ErasureReport:

@@ -64,10 +64,12 @@ def erased_seqs(eng: Engine, salt: str, ids: bool = True) -> ir.Table:
     hashes = eng.table("privacy_tombstones").hash
     ev = eng.table("events")
     seqs = ev.filter(_hash(salt, "user_id", ev.user_id).isin(hashes)
-                     | _hash(salt, "anonymous_id", ev.anonymous_id).isin(hashes)).select("seq")  # fmt: skip
-    if ids:
+                     | _hash(salt, "anonymous_id", ev.anonymous_id).isin(hashes)
+                     ).select(seq=ev.seq.cast("int64"))  # fmt: skip
+    if ids:  # (nullable: on a lake store the table is a view of the lake's files)
         t = eng.table("identity_event_ids")
-        seqs = seqs.union(t.filter(_hash(salt, t.kind, t.value).isin(hashes)).select("seq"))
+        seqs = seqs.union(t.filter(_hash(salt, t.kind, t.value).isin(hashes))
+                          .select(seq=t.seq.cast("int64")))  # fmt: skip
     return seqs.distinct()
 
 

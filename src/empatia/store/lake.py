@@ -16,6 +16,15 @@ The store (one DuckDB file) keeps the rest: what people write through the API, t
 state, the views of the lake tables, and the event log as ingest nodes receive it, shipped to
 the lake's ``events`` table by :func:`ship_events`.
 
+**Several stores, one lake.** The first store to open a lake owns its event log
+(:meth:`Lake.primary`, claimed by creating a Delta table, which only one writer can do): it
+runs the pipeline, answers erasures, and ships its log to ``events``. Every other store
+opening the lake is an *ingest node*: it lands what it receives as before, sends it to an inbox
+table of its own (``inbox/<node>``, :func:`ship_inbox`) and then drops it from its file; the
+primary gathers the inboxes into its log (:mod:`empatia.ingest.nodes`) and removes the files
+it took, exactly those (:meth:`Lake.take`). No node writes another's table, and the only
+coordination is Delta's own commit protocol.
+
 Delta is read and written by delta-rs (the ``deltalake`` package, the ``lake`` extra), with
 no JVM jar: Delta's own Spark connector comes from Maven only, and no release of it supports
 Spark 4.3. Files are plain Parquet, so Spark reads them with its own reader.
@@ -23,15 +32,18 @@ Spark 4.3. Files are plain Parquet, so Spark reads them with its own reader.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from empatia.errors import ConfigError, MissingExtraError, StoreError
+from empatia.errors import ConfigError, IngestNodeError, MissingExtraError, StoreError
 from empatia.store import state
 
 
@@ -42,6 +54,10 @@ FILE_BYTES = 512 * 2**20
 #: No column statistics in the transaction log: its minimum and maximum of a text column
 #: would be somebody's email, kept in the log's history after an erasure deleted the files.
 PRIVATE = {"delta.dataSkippingNumIndexedCols": "0"}
+#: The table whose creation names the store that owns the lake's event log.
+PRIMARY = "primary"
+#: The folder of the ingest nodes' inbox tables, one per node: ``inbox/<node>``.
+INBOX = "inbox"
 
 
 def _deltalake() -> Any:
@@ -66,6 +82,7 @@ class Lake:
                               "mount every machine sees); object stores are not supported yet")  # fmt: skip
         self.root = Path(text.removeprefix("file://")).expanduser().resolve()
         self._dl = _deltalake()
+        self._primary: tuple[str, str] | None = None
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -176,6 +193,50 @@ class Lake:
                                                     schema=schema, commit_properties=props)  # fmt: skip
         return rows
 
+    def primary(self, node: str, store: str) -> tuple[str, str]:
+        """The (node, store path) that owns the lake's event log: the first store to ask.
+
+        Claimed by creating the table :data:`PRIMARY`, whose first commit names the claimer:
+        Delta creates a version only where none is, so of two stores asking at once one
+        wins and both read the same answer. It never changes."""
+        if self._primary is None:
+            if not self.exists(PRIMARY):
+                props = self._dl.transaction.CommitProperties(
+                    custom_metadata={"empatia.node": node, "empatia.store": store})  # fmt: skip
+                with contextlib.suppress(Exception):  # another store created it first
+                    self._dl.DeltaTable.create(self.path(PRIMARY), pa.schema([("node", pa.string())]),
+                                               mode="error", commit_properties=props)  # fmt: skip
+            first = self._table(PRIMARY).history()[-1]
+            self._primary = (str(first["empatia.node"]), str(first["empatia.store"]))
+        return self._primary
+
+    def inboxes(self) -> Iterator[tuple[str, Any, list[str]]]:
+        """Each ingest node's inbox table that holds files: (table, the snapshot read, the
+        files' paths relative to the table)."""
+        folder = self.root / INBOX
+        for node in sorted(folder.iterdir()) if folder.is_dir() else []:
+            table = f"{INBOX}/{node.name}"
+            if not self.exists(table):
+                continue
+            dt = self._table(table)
+            files = pa.table(dt.get_add_actions(flatten=True)).column("path").to_pylist()
+            if files:
+                yield table, dt, files
+
+    def take(self, table: str, snapshot: Any, files: list[str]) -> None:
+        """Remove ``files`` (relative paths, of the version ``snapshot`` read) from the table
+        and delete them: files a writer added since stay, and two takers of the same file
+        conflict (Delta's own check), so no row is taken twice or lost."""
+        tx = self._dl.transaction
+        now = int(time.time() * 1000)
+        snapshot.create_write_transaction(
+            [tx.RemoveAction(path=f, data_change=True, deletion_timestamp=now) for f in files],
+            mode="append", schema=snapshot.schema(),
+            commit_properties=tx.CommitProperties(max_commit_retries=50))  # fmt: skip
+        root = Path(self.path(table))
+        for f in files:  # not vacuum: it would delete a node's files not committed yet
+            (root / f).unlink(missing_ok=True)
+
     def vacuum(self, table: str, keep: int | None = None) -> int:
         """Delete the files that neither the current version nor version ``keep`` (the one the
         store reads) needs — after an erasure, the old versions held the person's rows;
@@ -233,11 +294,13 @@ _COLUMNS = "_lake_columns"  # the declared columns (and DuckDB types) of each la
 _STATE = "_lake_state"  # this store as the lake's writer: its name, what it shipped
 
 
-def attach(con: Any, lake: Lake) -> None:
+def attach(con: Any, lake: Lake, store: str = ":memory:") -> None:
     """Make the store's lake tables views of the lake, once: a table still in the file (a new
     store, or one moving into the lake) keeps its column types for its view, and its rows go
     to the lake first — each table in a transaction of its own, so a stop half-way leaves the
-    rest for the next open."""
+    rest for the next open. The first store to open the lake owns its event log
+    (:meth:`Lake.primary`; ``store`` is this one's path); another store joins as an ingest
+    node, and only with no results of its own (they would replace the primary's)."""
     con.execute(f"create table if not exists {_PINS} (table_name varchar primary key,"
                 " version bigint not null)")  # fmt: skip
     con.execute(f"create table if not exists {_COLUMNS} (table_name varchar, column_name varchar,"
@@ -247,6 +310,15 @@ def attach(con: Any, lake: Lake) -> None:
         "select table_name, table_type from information_schema.tables"
         " where table_schema = 'main' and table_name in (select unnest(?))", [list(LAKE_TABLES)]
     ).fetchall())  # fmt: skip
+    primary = lake.primary(_node(con), store)
+    if primary[0] != _node(con):
+        full = [t for t in LAKE_TABLES if kinds.get(t) == "BASE TABLE"
+                and con.execute(f'select count(*) from "{t}"').fetchall()[0][0]]  # fmt: skip
+        if full:
+            raise IngestNodeError(
+                f"the lake {lake.root} belongs to the store {primary[1]}; this store holds results"
+                f" of its own ({', '.join(full[:3])}, …) that would replace its: open the lake from"
+                " a new store to add an ingest node")  # fmt: skip
     for table in LAKE_TABLES:
         if kinds.get(table) != "BASE TABLE":
             continue
@@ -298,6 +370,46 @@ def declared(con: Any, table: str) -> list[tuple[str, str]]:
                        " order by position", [table]).fetchall()  # fmt: skip
 
 
+def is_primary(con: Any, lake: Lake) -> bool:
+    """Whether this store owns the lake's event log (:meth:`Lake.primary`)."""
+    node = _node(con)
+    return lake.primary(node, "")[0] == node
+
+
+def require_primary(con: Any, lake: Lake | None, doing: str) -> None:
+    """Refuse ``doing`` on an ingest node: the pipeline and erasures run where the lake's
+    event log is kept, or they would work on the node's few unsent events alone."""
+    if lake is not None and not is_primary(con, lake):
+        raise IngestNodeError(
+            f"{doing} runs on the store that owns the lake's event log, {lake.primary('', '')[1]};"
+            " this store is an ingest node of that lake: it only sends the events it receives")  # fmt: skip
+
+
+def ship_inbox(con: Any, lake: Lake) -> int:
+    """An ingest node's send: every event of its log to its inbox table (``inbox/<node>``),
+    appended in one version that records how far it got, then dropped from the log — the lake
+    keeps them, and the primary gathers them. A node stopped between the two drops, on the
+    next send, what the lake already got. Returns how many rows went."""
+    node = _node(con)
+    table = f"{INBOX}/{node}"
+    done = lake.progress(table, node)
+    con.execute("begin transaction")
+    try:
+        if done > 0:
+            con.execute("delete from events where seq <= ?", [done])
+        top = int(con.execute("select coalesce(max(seq), 0) from events").fetchall()[0][0])
+        sent = 0
+        if top > done:
+            reader = con.sql(f"select * from events where seq <= {top}").to_arrow_reader(BATCH)
+            sent = lake.write(table, reader, append=True, app=(node, top))
+            con.execute("delete from events where seq <= ?", [top])
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return sent
+
+
 def ship_events(con: Any, lake: Lake) -> int:
     """Send the rows of the store's event log the lake lacks to its ``events`` table, in one
     version that also records how far this store got (so a crash between the two sends
@@ -308,8 +420,10 @@ def ship_events(con: Any, lake: Lake) -> int:
 
     What it reads of the log is its ``seq`` column (every few seconds on a server): never
     the rows already shipped, whose bytes would otherwise pass through this process's
-    memory on every ship."""
+    memory on every ship. On an ingest node: :func:`ship_inbox`."""
     node = _node(con)
+    if not is_primary(con, lake):
+        return ship_inbox(con, lake)
     top = con.execute("select coalesce(max(seq), 0) from events").fetchall()[0][0]
     done = lake.progress("events", node)
     if done >= 0 and _shipped(con, done) != state.get(con, _STATE, "events_sum"):

@@ -1,0 +1,144 @@
+"""Several ingest nodes, one lake (empatia.ingest.nodes, empatia.store.lake): every node's
+events reach the lake once, none replaces another's, and the store that owns the lake's event
+log gathers them all — also across a kill -9 — and erases a person from all of it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from empatia.errors import IngestNodeError
+from empatia.pipeline import RunContext, run_pipeline
+from empatia.workspace import Workspace
+
+pytest.importorskip("deltalake")
+
+
+def lake_workspace(db: Path, lake: Path) -> Workspace:
+    return Workspace(db=db, store={"kind": "lake", "uri": str(lake)})
+
+
+def send(ws: Workspace, folder: Path, *users: str, ids: tuple[str, ...] = ()) -> dict[str, Any]:
+    """`empatia import` of one note per user (message id ``m-<user>`` unless ``ids``)."""
+    f = folder / f"batch-{len(list(folder.glob('batch-*')))}.jsonl"
+    f.write_text("".join(json.dumps({
+        "type": "track", "userId": u, "event": "Note", "messageId": (ids or {})[i] if ids else f"m-{u}",
+        "properties": {"text": f"note of {u}"},
+        "timestamp": "2026-11-01T10:00:00Z"}) + "\n" for i, u in enumerate(users)))  # fmt: skip
+    return ws.import_files([f])
+
+
+def lake_events(lake: Path) -> list[tuple[int, str]]:
+    from deltalake import DeltaTable
+
+    t = DeltaTable(str(lake / "events")).to_pyarrow_table(columns=["seq", "user_id"])
+    return sorted(zip(t["seq"].to_pylist(), t["user_id"].to_pylist(), strict=True))
+
+
+def parquet_holding(folder: Path, needle: str) -> list[Path]:
+    with duckdb.connect() as con:
+        return [p for p in sorted(folder.rglob("*.parquet"))
+                if con.execute("select count(*) from read_parquet(?) t where contains(t::varchar, ?)",
+                               [str(p), needle]).fetchall()[0][0]]  # fmt: skip
+
+
+def test_two_ingest_nodes_and_the_primary_share_one_lake_without_losing_an_event(
+    tmp_path: Path,
+) -> None:
+    lake = tmp_path / "lake"
+    primary_db = tmp_path / "primary.duckdb"
+    with lake_workspace(primary_db, lake) as main:  # the first store to open the lake owns it
+        assert send(main, tmp_path, "a1", "a2")["shipped"] == 2
+    for name, users in (("node1", ("b1", "b2", "a1")), ("node2", ("c1",))):
+        with lake_workspace(tmp_path / f"{name}.duckdb", lake) as node:
+            report = send(node, tmp_path, *users)  # a1 again: a client's retry to another node
+            assert report["accepted"] == len(users) and report["shipped"] == len(users)
+            # sent to its own inbox, and gone from the node's file; the lake's log is untouched
+            assert node.store.con.execute("select count(*) from events").fetchall() == [(0,)]
+            assert [u for _, u in lake_events(lake)] == ["a1", "a2"]
+            # the work that reads the whole log is the primary's, and says where that is
+            with pytest.raises(IngestNodeError, match="primary.duckdb"):
+                run_pipeline(RunContext(node, full=True), ["privacy"])
+            with pytest.raises(IngestNodeError, match="primary.duckdb"):
+                node.erase("user_id:b1")
+    with lake_workspace(primary_db, lake) as main:
+        run_pipeline(RunContext(main, full=True), ["privacy"])  # a run gathers the inboxes first
+        con = main.store.con
+        users = con.execute("select user_id from events order by seq").fetchall()
+        assert sorted(u for (u,) in users) == ["a1", "a2", "b1", "b2", "c1"]  # a1 once
+        shipped = lake_events(lake)
+        assert sorted(u for _, u in shipped) == ["a1", "a2", "b1", "b2", "c1"]
+        assert len({s for s, _ in shipped}) == 5  # one sequence: no two events share a seq
+        assert parquet_holding(lake / "inbox", "note of") == []  # the inboxes' files are gone
+        # a person whose events came through a node is erased from all of the lake
+        assert main.erase("user_id:b2")["deleted"]["events"] == 1
+    assert parquet_holding(lake, "note of b2") == []
+    assert sorted(u for _, u in lake_events(lake)) == ["a1", "a2", "b1", "c1"]
+
+
+def test_a_node_killed_after_the_lake_got_its_events_sends_them_once(tmp_path: Path) -> None:
+    """kill -9 between the lake's commit and the node dropping what it sent: the next send
+    drops them without sending again; an event a node sends after the person was erased at
+    the primary is dropped as it is gathered."""
+    lake = tmp_path / "lake"
+    with lake_workspace(tmp_path / "primary.duckdb", lake) as main:
+        send(main, tmp_path, "a1")
+        main.erase("user_id:a1")
+    node_db = tmp_path / "node.duckdb"
+    with lake_workspace(node_db, lake) as node:
+        assert node.store.lake is not None  # joins the lake as an ingest node
+    events = tmp_path / "late.jsonl"
+    events.write_text("".join(json.dumps({"type": "track", "userId": u, "event": "Note",
+                                          "messageId": f"m-{u}"}) + "\n"
+                              for u in ("b1", "a1")))  # fmt: skip
+    code = (
+        "import os\n"
+        "from empatia.store import lake\n"
+        "real = lake.Lake.write\n"
+        "def die(self, *a, **kw):\n"
+        "    real(self, *a, **kw)\n"
+        "    os._exit(9)  # in the lake; still in the node's file\n"
+        "lake.Lake.write = die\n"
+        "from empatia.workspace import Workspace\n"
+        f"ws = Workspace(db={str(node_db)!r}, store={{'kind': 'lake', 'uri': {str(lake)!r}}})\n"
+        f"ws.import_files([{str(events)!r}])\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 9, p.stderr[-2000:]
+    with lake_workspace(node_db, lake) as node:
+        assert node.store.con.execute("select count(*) from events").fetchall() == [(2,)]
+        from empatia.ingest.nodes import ship
+
+        with node.store.lock:
+            assert ship(node.store) == 0  # the lake has them: nothing goes twice
+        assert node.store.con.execute("select count(*) from events").fetchall() == [(0,)]
+    with lake_workspace(tmp_path / "primary.duckdb", lake) as main:
+        run_pipeline(RunContext(main, full=True), ["privacy"])
+        got = main.store.con.execute("select user_id from events").fetchall()
+        assert got == [("b1",)]  # a1 was erased here: what a node sent of them is dropped
+    assert parquet_holding(lake, "m-a1") == []
+
+
+def test_a_store_with_results_of_its_own_cannot_join_a_lake_it_does_not_own(
+    tmp_path: Path,
+) -> None:
+    lake = tmp_path / "lake"
+    with lake_workspace(tmp_path / "primary.duckdb", lake) as main:
+        assert main.store.lake is not None  # the first store to open it owns it
+    used = tmp_path / "used.duckdb"
+    with Workspace(db=used) as ws:
+        ws.store.con.execute("insert into profiles (person_id) values ('p-1')")
+    with pytest.raises(IngestNodeError, match="results of its own"):
+        lake_workspace(used, lake).store  # noqa: B018
+    p = subprocess.run([sys.executable, "-m", "empatia", "--db", str(used), "stats"],
+                       capture_output=True, text=True, timeout=120,
+                       env={**__import__("os").environ, "EMPATIA_STORE__KIND": "lake",
+                            "EMPATIA_STORE__URI": str(lake)})  # fmt: skip
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert "results of its own" in p.stderr and len(p.stderr.strip().splitlines()) <= 2
