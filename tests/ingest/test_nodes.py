@@ -67,6 +67,8 @@ def test_two_ingest_nodes_and_the_primary_share_one_lake_without_losing_an_event
                 run_pipeline(RunContext(node, full=True), ["privacy"])
             with pytest.raises(IngestNodeError, match="primary.duckdb"):
                 node.erase("user_id:b1")
+            with pytest.raises(IngestNodeError, match="primary.duckdb"):  # it would be empty
+                node.export_subject("user_id:b1")
     with lake_workspace(primary_db, lake) as main:
         run_pipeline(RunContext(main, full=True), ["privacy"])  # a run gathers the inboxes first
         con = main.store.con
@@ -76,6 +78,7 @@ def test_two_ingest_nodes_and_the_primary_share_one_lake_without_losing_an_event
         assert sorted(u for _, u in shipped) == ["a1", "a2", "b1", "b2", "c1"]
         assert len({s for s, _ in shipped}) == 5  # one sequence: no two events share a seq
         assert parquet_holding(lake / "inbox", "note of") == []  # the inboxes' files are gone
+        assert len(main.export_subject("user_id:b1")["tables"]["events"]) == 1
         # a person whose events came through a node is erased from all of the lake
         assert main.erase("user_id:b2")["deleted"]["events"] == 1
     assert parquet_holding(lake, "note of b2") == []
@@ -123,6 +126,36 @@ def test_a_node_killed_after_the_lake_got_its_events_sends_them_once(tmp_path: P
         got = main.store.con.execute("select user_id from events").fetchall()
         assert got == [("b1",)]  # a1 was erased here: what a node sent of them is dropped
     assert parquet_holding(lake, "m-a1") == []
+
+
+def test_the_primary_killed_while_it_gathers_keeps_each_event_once(tmp_path: Path) -> None:
+    """kill -9 after the primary stored what it gathered but before it took the files out of
+    the inbox: the next gather finds them again and skips every one (by message id)."""
+    lake, main_db = tmp_path / "lake", tmp_path / "primary.duckdb"
+    with lake_workspace(main_db, lake) as main:
+        send(main, tmp_path, "a1")
+    with lake_workspace(tmp_path / "node.duckdb", lake) as node:
+        send(node, tmp_path, "b1", "b2")
+    code = (
+        "import os\n"
+        "from empatia.store import lake\n"
+        "def die(self, *a, **kw):\n"
+        "    os._exit(9)  # stored in the primary; the inbox still holds them\n"
+        "lake.Lake.take = die\n"
+        "from empatia.workspace import Workspace\n"
+        "from empatia.ingest.nodes import gather\n"
+        f"ws = Workspace(db={str(main_db)!r}, store={{'kind': 'lake', 'uri': {str(lake)!r}}})\n"
+        "gather(ws.store)\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 9, p.stderr[-2000:]
+    assert len(parquet_holding(lake / "inbox", "note of")) == 1
+    with lake_workspace(main_db, lake) as main:
+        run_pipeline(RunContext(main, full=True), ["privacy"])
+        got = main.store.con.execute("select user_id from events order by user_id").fetchall()
+        assert got == [("a1",), ("b1",), ("b2",)]
+    assert parquet_holding(lake / "inbox", "note of") == []
+    assert sorted(u for _, u in lake_events(lake)) == ["a1", "b1", "b2"]
 
 
 def test_a_store_with_results_of_its_own_cannot_join_a_lake_it_does_not_own(

@@ -123,6 +123,14 @@ class Tenant:
             if self._writer is not None:
                 self._writer.close()
                 self._writer = None
+            if self.workspace.store.lake is not None:  # the last acknowledged events, sent now
+                from empatia.ingest.nodes import ship
+
+                try:
+                    with self.workspace.store.lock:
+                        ship(self.workspace.store)
+                except Exception:  # noqa: BLE001 - they stay in the store, sent at the next start
+                    log.warning("sending the last events to the lake failed", exc_info=True)
         finally:
             if self._info is not None:
                 self._info.unlink(missing_ok=True)

@@ -34,8 +34,16 @@ from empatia.store import Store
 
 
 def export_subject(store: Store, query: str, *, actor: str = "cli") -> dict[str, Any]:
-    """Everything about the subject ``query``: ``{person_id, identifiers, consent, tables}``."""
+    """Everything about the subject ``query``: ``{person_id, identifiers, consent, tables}``.
+    Not on a lake's ingest node, which holds only the events it has not sent on yet."""
+    from empatia.store.lake import require_primary
+
+    require_primary(store.con, store.lake, "a subject's export")
     with store.lock:  # one consistent picture: no stitching commit between its reads
+        if store.lake is not None:  # what ingest nodes sent of them is theirs too
+            from empatia.ingest.nodes import gather
+
+            gather(store)
         return _export(store, query, actor)
 
 

@@ -381,8 +381,8 @@ def require_primary(con: Any, lake: Lake | None, doing: str) -> None:
     event log is kept, or they would work on the node's few unsent events alone."""
     if lake is not None and not is_primary(con, lake):
         raise IngestNodeError(
-            f"{doing} runs on the store that owns the lake's event log, {lake.primary('', '')[1]};"
-            " this store is an ingest node of that lake: it only sends the events it receives")  # fmt: skip
+            f"{doing} runs where the lake's event log is kept, in the store {lake.primary('', '')[1]};"
+            " this store is an ingest node of that lake: it only sends on the events it receives")  # fmt: skip
 
 
 def ship_inbox(con: Any, lake: Lake) -> int:

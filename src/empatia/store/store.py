@@ -172,7 +172,7 @@ class Store:
             from empatia.store.lake import attach
 
             with self.lock:
-                attach(self.con, lake, self.path)
+                attach(self.con, lake, os.path.abspath(self.path))
 
     def is_lake(self, table: str) -> bool:
         """Whether ``table`` lives in the lake (then the file holds a view of it)."""
