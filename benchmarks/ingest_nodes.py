@@ -6,7 +6,8 @@ primary's log and the lake's event log once.
 A lake (``[store] kind = "lake"``) and ``--nodes`` + 1 stores, each made with ``empatia
 init`` as a user makes them: the first to open the lake owns its event log (the primary), the
 others are ingest nodes. Each runs ``empatia serve``; ``--clients`` processes send single
-events and batches to them in turn (the clients of :mod:`ingest_kill9`: a request without an
+events and batches to them in turn, all with the primary's write key (as behind a load
+balancer) (the clients of :mod:`ingest_kill9`: a request without an
 answer is sent again, unchanged, until it gets its 200). Random servers, the primary among
 them, are killed with SIGKILL (``--min``..``--max`` seconds apart) and restarted. Then the
 clients stop, every node is stopped as a user stops it (Ctrl-C: it sends what it still holds),
@@ -51,6 +52,7 @@ def main() -> None:
     os.environ.update(EMPATIA_STORE__KIND="lake", EMPATIA_STORE__URI=str(lake))  # every store
     dbs = [d / "primary.duckdb", *(d / f"node{i}.duckdb" for i in range(1, args.nodes + 1))]
     keys = [init_store(db) for db in dbs]  # the primary first: it opens the lake first
+    keys = [keys[0]] * len(dbs)  # one write key, the primary's, for every node
     servers = [Server(db).start() for db in dbs]
     ctx = mp.get_context("spawn")
     stop, out = ctx.Event(), ctx.Queue()

@@ -158,6 +158,34 @@ def test_the_primary_killed_while_it_gathers_keeps_each_event_once(tmp_path: Pat
     assert sorted(u for _, u in lake_events(lake)) == ["a1", "b1", "b2"]
 
 
+def test_a_write_key_of_the_primary_works_on_every_node_until_it_is_revoked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Clients behind a load balancer send one write key to whichever node they reach; a key
+    revoked at the primary stops working on the nodes within :data:`LAKE_KEYS_TTL`."""
+    from empatia.errors import AuthError
+    from empatia.privacy import keys
+
+    lake = tmp_path / "lake"
+    with lake_workspace(tmp_path / "primary.duckdb", lake) as main:
+        key, write = keys.create_key(main.store, "write", "site")
+        _, read = keys.create_key(main.store, "read", "bi")
+        with lake_workspace(tmp_path / "node.duckdb", lake) as node:
+            ring = keys.KeyRing(node.store)
+            assert ring.authenticate(write, "write").key_id == key.key_id
+            with pytest.raises(AuthError, match="unknown key"):  # only write keys travel
+                ring.authenticate(read, "read")
+            keys.revoke_key(main.store, key.key_id)
+            monkeypatch.setattr(keys, "LAKE_KEYS_TTL", 0.0)  # as if its seconds had passed
+            with pytest.raises(AuthError, match="revoked"):
+                ring.authenticate(write, "write")
+            # and a node's own key, made by its `empatia init`, works there alone
+            _, own = keys.create_key(node.store, "write", "node")
+            assert ring.authenticate(own, "write")
+        with pytest.raises(AuthError):
+            keys.KeyRing(main.store).authenticate(own, "write")
+
+
 def test_a_store_with_results_of_its_own_cannot_join_a_lake_it_does_not_own(
     tmp_path: Path,
 ) -> None:

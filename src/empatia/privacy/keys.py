@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -59,7 +60,16 @@ class ApiKey:
         return self.revoked_at is None and needed in GRANTS.get(self.scope, frozenset())
 
 
-def create_key(store: Store, scope: str, name: str = "") -> tuple[ApiKey, str]:
+def _publish(store: Store) -> None:
+    """On a lake's primary, the write keys go to the lake, where its ingest nodes read them."""
+    if store.lake is not None:
+        from empatia.store.lake import publish_keys
+
+        publish_keys(store.con, store.lake)
+
+
+def create_key(store: Store, scope: str, name: str = "", *,
+               publish: bool = True) -> tuple[ApiKey, str]:  # fmt: skip
     """Create a key; returns it and its secret, which is shown once and never stored."""
     if scope not in SCOPES:
         raise ValidationError(f"unknown scope {scope!r}; use one of {', '.join(SCOPES)}")
@@ -69,6 +79,8 @@ def create_key(store: Store, scope: str, name: str = "") -> tuple[ApiKey, str]:
         "insert into api_keys (key_id, name, scope, secret_hash) values (?, ?, ?, ?)",
         [key_id, name or scope, scope, hash_secret(secret)],
     )
+    if publish:
+        _publish(store)
     return ApiKey(key_id, name or scope, scope), secret
 
 
@@ -79,7 +91,7 @@ def list_keys(store: Store) -> list[ApiKey]:
     return [ApiKey(*r) for r in rows]
 
 
-def revoke_key(store: Store, key_id: str) -> None:
+def revoke_key(store: Store, key_id: str, *, publish: bool = True) -> None:
     n = store.con.execute(
         "update api_keys set revoked_at = now() where key_id = ? and revoked_at is null "
         "returning key_id",
@@ -87,6 +99,8 @@ def revoke_key(store: Store, key_id: str) -> None:
     ).fetchall()
     if not n:
         raise NotFoundError(f"no active key {key_id!r}; see `empatia keys list`", key_id=key_id)
+    if publish:
+        _publish(store)
 
 
 def rotate_key(store: Store, key_id: str) -> tuple[ApiKey, str]:
@@ -103,23 +117,38 @@ def rotate_key(store: Store, key_id: str) -> tuple[ApiKey, str]:
     name, scope = row
     store.con.execute("begin transaction")
     try:
-        new, secret = create_key(store, scope, name)
-        revoke_key(store, key_id)
+        new, secret = create_key(store, scope, name, publish=False)
+        revoke_key(store, key_id, publish=False)
         store.con.execute("commit")
     except BaseException:
         store.con.execute("rollback")
         raise
+    _publish(store)
     return new, secret
 
 
+#: Seconds an ingest node of a lake trusts what it read of its primary's write keys.
+LAKE_KEYS_TTL = 5.0
+
+
 class KeyRing:
-    """An in-memory view of the keys for the hot path, refreshed when a key is not known."""
+    """An in-memory view of the keys for the hot path, refreshed when a key is not known.
+
+    On an ingest node of a lake, the primary's write keys count too (a client sends one write
+    key to whichever node it reaches); they are read again every :data:`LAKE_KEYS_TTL`
+    seconds, so a key revoked at the primary stops working here within that time."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self._lock = threading.Lock()
         self._by_hash: dict[str, ApiKey] = {}
         self._ephemeral: dict[str, ApiKey] = {}
+        self._lake = None
+        if store.lake is not None and not store.read_only:
+            from empatia.store.lake import is_primary
+
+            self._lake = None if is_primary(store.con, store.lake) else store.lake
+        self._read_at = 0.0
         self.refresh()
 
     def refresh(self) -> None:
@@ -130,6 +159,11 @@ class KeyRing:
             ).fetchall()
         finally:
             con.close()
+        if self._lake is not None:  # the primary's write keys, then this node's own
+            from empatia.store.lake import primary_keys
+
+            rows = [r for r in primary_keys(self._lake) if r[3] == "write"] + rows
+        self._read_at = time.monotonic()
         with self._lock:
             self._by_hash = {r[0]: ApiKey(*r[1:]) for r in rows} | self._ephemeral
 
@@ -153,6 +187,8 @@ class KeyRing:
                 "(or `writeKey` in the body)"
             )
         h = hash_secret(secret)
+        if self._lake is not None and time.monotonic() - self._read_at > LAKE_KEYS_TTL:
+            self.refresh()  # a revocation at the primary reaches this node
         key = self._by_hash.get(h)
         if key is None:
             self.refresh()

@@ -319,6 +319,8 @@ def attach(con: Any, lake: Lake, store: str = ":memory:") -> None:
                 f"the lake {lake.root} belongs to the store {primary[1]}; this store holds results"
                 f" of its own ({', '.join(full[:3])}, …) that would replace its: open the lake from"
                 " a new store to add an ingest node")  # fmt: skip
+    if primary[0] == _node(con) and not lake.exists(KEYS):
+        publish_keys(con, lake)
     for table in LAKE_TABLES:
         if kinds.get(table) != "BASE TABLE":
             continue
@@ -383,6 +385,28 @@ def require_primary(con: Any, lake: Lake | None, doing: str) -> None:
         raise IngestNodeError(
             f"{doing} runs where the lake's event log is kept, in the store {lake.primary('', '')[1]};"
             " this store is an ingest node of that lake: it only sends on the events it receives")  # fmt: skip
+
+
+#: The primary's write keys (hashes, and when revoked), which its ingest nodes accept too.
+KEYS = "write_keys"
+
+
+def publish_keys(con: Any, lake: Lake) -> None:
+    """The primary's write keys to the lake (call it after they changed): a client sends the
+    same write key to whichever node it reaches, and a key revoked here stops working there
+    too. Only write keys, which are public anyway: browsers carry them."""
+    if is_primary(con, lake):
+        lake.write(KEYS, con.sql("select secret_hash, key_id, name, scope, created_at, revoked_at"
+                                 " from api_keys where scope = 'write'").to_arrow_reader(BATCH))  # fmt: skip
+
+
+def primary_keys(lake: Lake) -> list[tuple[Any, ...]]:
+    """The rows :func:`publish_keys` last wrote (none before it first did)."""
+    if not lake.exists(KEYS):
+        return []
+    files = lake.files(KEYS)
+    t = pq.ParquetDataset(files).read() if files else None
+    return list(zip(*(t.column(i).to_pylist() for i in range(t.num_columns)), strict=True)) if t else []
 
 
 def ship_inbox(con: Any, lake: Lake) -> int:
