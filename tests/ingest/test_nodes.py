@@ -186,6 +186,33 @@ def test_a_write_key_of_the_primary_works_on_every_node_until_it_is_revoked(
             keys.KeyRing(main.store).authenticate(own, "write")
 
 
+def test_an_ingest_node_answers_what_is_the_primary_s_with_where_the_primary_is(
+    tmp_path: Path,
+) -> None:
+    """Over HTTP: an erasure or a subject's export asked of an ingest node is a 409 naming the
+    primary (nothing erased half-way); its web pages say where the customers are."""
+    from fastapi.testclient import TestClient
+
+    from empatia.api.app import create_app
+    from empatia.privacy.keys import create_key
+    from tests.web.conftest import sign_in
+
+    lake = tmp_path / "lake"
+    with lake_workspace(tmp_path / "primary.duckdb", lake) as main:
+        assert main.store.lake is not None
+    node = lake_workspace(tmp_path / "node.duckdb", lake)
+    admin = create_key(node.store, "admin", "ops")[1]
+    with TestClient(create_app(node)) as client:
+        for method in ("DELETE", "GET"):
+            r = client.request(method, "/v1/subjects/user_id:b1", auth=(admin, ""))
+            assert r.status_code == 409, r.text
+            assert "primary.duckdb" in r.json()["message"] and "ingest node" in r.json()["message"]
+        sign_in(client, admin)
+        page = client.get("/").text
+        assert "ingest node of a lake" in page and str(tmp_path / "primary.duckdb") in page
+    node.close()
+
+
 def test_a_store_with_results_of_its_own_cannot_join_a_lake_it_does_not_own(
     tmp_path: Path,
 ) -> None:

@@ -76,6 +76,13 @@ class Tenant:
         if store.lake is not None:  # what was acknowledged before a stop goes to the lake now
             self._follower()
         self.keyring = KeyRing(store)
+        #: On a lake's ingest node, the primary store's path: results are there, not here.
+        self.primary_elsewhere: str | None = None
+        if store.lake is not None:
+            from empatia.store.lake import is_primary
+
+            if not is_primary(store.con, store.lake):
+                self.primary_elsewhere = store.lake.primary("", "")[1]
         self.tombstones = TombstoneSet(store)
         self.writer = self._writer = PrivacyWriter(store, self.tombstones,
                                                    after_commit=self._follower)  # fmt: skip

@@ -169,9 +169,10 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     """Render ``template`` with ``context`` (plus the request, the signed-in key, the session's
     CSRF token and the path of the page the browser shows, for forms to come back to)."""
     key = getattr(request.state, "key", None)
+    primary = getattr(getattr(request.state, "tenant", None), "primary_elsewhere", None)
     html = environment().get_template(template).render(
         request=request, key=key, csrf=session_token(request.scope), page_path=page_path(request),
-        **context,
+        primary_elsewhere=primary, **context,
     )  # fmt: skip
     return html_response(request, html, status)
 
