@@ -213,6 +213,36 @@ def test_an_ingest_node_answers_what_is_the_primary_s_with_where_the_primary_is(
     node.close()
 
 
+def test_consent_sent_to_an_ingest_node_takes_effect_at_the_primary(tmp_path: Path) -> None:
+    """A node writes no table of the primary's: consent in what it received is read by the
+    primary when it gathers it; a lake table written from a node is refused."""
+    from fastapi.testclient import TestClient
+
+    from empatia.api.app import create_app
+    from empatia.privacy.keys import create_key
+    from empatia.store.engine import DuckDBEngine
+
+    lake = tmp_path / "lake"
+    with lake_workspace(tmp_path / "primary.duckdb", lake) as main:
+        write = create_key(main.store, "write", "site")[1]
+    node = lake_workspace(tmp_path / "node.duckdb", lake)
+    before = node.store.lake.version("consent_events")
+    with TestClient(create_app(node)) as client:
+        r = client.post("/v1/track", auth=(write, ""), json={
+            "userId": "c1", "event": "Consent Updated", "messageId": "m-c1",
+            "properties": {"purpose": "analytics", "granted": True}})  # fmt: skip
+        assert r.status_code == 200, r.text
+    assert node.store.lake.version("consent_events") == before
+    with DuckDBEngine(node.store) as eng, pytest.raises(IngestNodeError):
+        eng.write(eng.table("consent_events"), "consent_events")
+    node.close()
+    with lake_workspace(tmp_path / "primary.duckdb", lake) as main:
+        run_pipeline(RunContext(main, full=True), ["privacy"])
+        got = main.store.con.execute("select user_id, purpose, granted from consent_events"
+                                     ).fetchall()  # fmt: skip
+        assert got == [("c1", "analytics", True)]
+
+
 def test_a_store_with_results_of_its_own_cannot_join_a_lake_it_does_not_own(
     tmp_path: Path,
 ) -> None:

@@ -33,11 +33,20 @@ class PrivacyWriter(EventWriter):
         self._then = after_commit
         super().__init__(store, after_commit=self._after_commit)
         self.tombstones = tombstones
+        #: Not on a lake's ingest node: the primary reads consent from what it gathers (within
+        #: seconds), and the consent table is the primary's to write.
+        self.reads_consent = True
+        if store.lake is not None:
+            from empatia.store.lake import is_primary
+
+            self.reads_consent = is_primary(store.con, store.lake)
 
     def submit(self, rows: list[Row]) -> Future[int]:
         rows = self.tombstones.filter(rows)
         inner = super().submit(rows)
-        if not any(r.event == "Consent Updated" or '"consent"' in r.raw for r in rows):
+        if not self.reads_consent or not any(
+            r.event == "Consent Updated" or '"consent"' in r.raw for r in rows
+        ):
             return inner
         # Answer only once the consent is readable: after the post-commit step below.
         outer: Future[int] = Future()

@@ -107,7 +107,6 @@ def erase_many(
         reports = [_erase(store, q, actor, dry_run) for q in queries]
         if not dry_run:
             _forget(store)
-        if not dry_run:
             rewritten = rewrite(store)
             for r in reports:
                 r.rewritten = rewritten

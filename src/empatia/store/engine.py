@@ -282,6 +282,7 @@ class Engine:
         if isinstance(self.store, StageStore):
             self.store.check(f"insert into {table} select 1")
         with self._pin_cursor() as cur:
+            lk.require_primary(cur, self.lake, f"writing the lake's {table}")  # not a node's
             cols = lk.declared(cur, table)
         rows = _declared(expr, cols)
         if not replace or where:

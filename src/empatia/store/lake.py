@@ -206,6 +206,8 @@ class Lake:
                 with contextlib.suppress(Exception):  # another store created it first
                     self._dl.DeltaTable.create(self.path(PRIMARY), pa.schema([("node", pa.string())]),
                                                mode="error", commit_properties=props)  # fmt: skip
+                if not self.exists(PRIMARY):
+                    raise StoreError(f"cannot write to the lake {self.root}: its owner is not recorded")
             first = self._table(PRIMARY).history()[-1]
             self._primary = (str(first["empatia.node"]), str(first["empatia.store"]))
         return self._primary
