@@ -53,7 +53,7 @@ def test_two_ingest_nodes_and_the_primary_share_one_lake_without_losing_an_event
 ) -> None:
     lake = tmp_path / "lake"
     primary_db = tmp_path / "primary.duckdb"
-    with lake_workspace(primary_db, lake) as main:  # the first store to open the lake owns it
+    with lake_workspace(primary_db, lake) as main:  # the first store to send events owns it
         assert send(main, tmp_path, "a1", "a2")["shipped"] == 2
     for name, users in (("node1", ("b1", "b2", "a1")), ("node2", ("c1",))):
         with lake_workspace(tmp_path / f"{name}.duckdb", lake) as node:
@@ -199,7 +199,7 @@ def test_an_ingest_node_answers_what_is_the_primary_s_with_where_the_primary_is(
 
     lake = tmp_path / "lake"
     with lake_workspace(tmp_path / "primary.duckdb", lake) as main:
-        assert main.store.lake is not None
+        create_key(main.store, "write", "site")  # `empatia init`: the lake is this store's
     node = lake_workspace(tmp_path / "node.duckdb", lake)
     admin = create_key(node.store, "admin", "ops")[1]
     with TestClient(create_app(node)) as client:
@@ -248,7 +248,7 @@ def test_a_store_with_results_of_its_own_cannot_join_a_lake_it_does_not_own(
 ) -> None:
     lake = tmp_path / "lake"
     with lake_workspace(tmp_path / "primary.duckdb", lake) as main:
-        assert main.store.lake is not None  # the first store to open it owns it
+        send(main, tmp_path, "a1")  # the first store to send events owns it
     used = tmp_path / "used.duckdb"
     with Workspace(db=used) as ws:
         ws.store.con.execute("insert into profiles (person_id) values ('p-1')")
@@ -260,3 +260,89 @@ def test_a_store_with_results_of_its_own_cannot_join_a_lake_it_does_not_own(
                             "EMPATIA_STORE__URI": str(lake)})  # fmt: skip
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert "results of its own" in p.stderr and len(p.stderr.strip().splitlines()) <= 2
+
+
+def test_reading_takes_no_lake_and_an_old_lake_is_claimed_only_by_its_sender(
+    tmp_path: Path,
+) -> None:
+    """A mistyped ``--db`` that only reads does not become a lake's primary; a lake made before
+    owners were recorded is claimed by the store that sent its event log, not another."""
+    import os
+
+    lake, env = tmp_path / "lake", {**os.environ, "EMPATIA_STORE__KIND": "lake",
+                                     "EMPATIA_STORE__URI": str(tmp_path / "lake")}  # fmt: skip
+    p = subprocess.run([sys.executable, "-m", "empatia", "--db", str(tmp_path / "typo.duckdb"),
+                        "stats"], capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    with lake_workspace(tmp_path / "real.duckdb", lake) as real:
+        send(real, tmp_path, "a1")
+        assert real.store.lake.owner()[1] == str(tmp_path / "real.duckdb")
+    # an old lake: its owner not recorded, its event log sent by `real`
+    import shutil
+
+    shutil.rmtree(lake / "primary")
+    with lake_workspace(tmp_path / "other.duckdb", lake) as other, pytest.raises(
+        Exception, match="open the lake from that store first"
+    ):
+        send(other, tmp_path, "b1")
+    with lake_workspace(tmp_path / "real.duckdb", lake) as real:
+        send(real, tmp_path, "a2")
+        assert real.store.lake.owner()[1] == str(tmp_path / "real.duckdb")
+
+
+def test_a_copy_of_a_node_s_file_is_a_node_of_its_own(tmp_path: Path) -> None:
+    """A node's file copied (a VM image) sends its own events under its own name, or the
+    lake's record of the other copy's sends would drop them unsent."""
+    import shutil
+
+    lake = tmp_path / "lake"
+    with lake_workspace(tmp_path / "primary.duckdb", lake) as main:
+        send(main, tmp_path, "a1")
+    with lake_workspace(tmp_path / "n1.duckdb", lake) as n1:
+        assert n1.store.lake is not None
+    shutil.copy(tmp_path / "n1.duckdb", tmp_path / "n2.duckdb")
+    with lake_workspace(tmp_path / "n1.duckdb", lake) as n1:
+        assert send(n1, tmp_path, "b1", "b2")["shipped"] == 2
+    with lake_workspace(tmp_path / "n2.duckdb", lake) as n2:
+        assert send(n2, tmp_path, "c1")["shipped"] == 1
+    with lake_workspace(tmp_path / "primary.duckdb", lake) as main:
+        run_pipeline(RunContext(main, full=True), ["privacy"])
+        got = main.store.con.execute("select user_id from events order by user_id").fetchall()
+        assert got == [("a1",), ("b1",), ("b2",), ("c1",)]
+
+
+def test_a_person_only_a_node_has_seen_is_erased_from_every_file(tmp_path: Path) -> None:
+    """A node killed before its send committed leaves files no version names: its next send
+    deletes them. The primary erases a person who reached it only through a node, with no run
+    in between (it gathers first), and no file of the lake keeps them."""
+    lake, node_db = tmp_path / "lake", tmp_path / "node.duckdb"
+    with lake_workspace(tmp_path / "primary.duckdb", lake) as main:
+        send(main, tmp_path, "a1")
+    with lake_workspace(node_db, lake) as node:
+        assert node.store.lake is not None
+    events = tmp_path / "z.jsonl"
+    events.write_text(json.dumps({"type": "track", "userId": "zork", "event": "Note",
+                                  "messageId": "m-zork", "properties": {"text": "zork note"}}) + "\n")  # fmt: skip
+    code = (
+        "import os\n"
+        "from empatia.store import lake\n"
+        "def die(self, *a, **kw):\n"
+        "    os._exit(9)  # the files are written, the version is not\n"
+        "lake.Lake.commit = die\n"
+        "from empatia.workspace import Workspace\n"
+        f"ws = Workspace(db={str(node_db)!r}, store={{'kind': 'lake', 'uri': {str(lake)!r}}})\n"
+        f"ws.import_files([{str(events)!r}])\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 9, p.stderr[-2000:]
+    leftover = parquet_holding(lake / "inbox", "zork note")
+    assert len(leftover) == 1  # written, never committed
+    with lake_workspace(node_db, lake) as node:
+        from empatia.ingest.nodes import ship
+
+        with node.store.lock:
+            assert ship(node.store) == 1
+    assert not leftover[0].exists()  # its next send deleted it
+    with lake_workspace(tmp_path / "primary.duckdb", lake) as main:
+        assert main.erase("user_id:zork")["deleted"]["events"] == 1
+    assert parquet_holding(lake, "zork") == []

@@ -72,17 +72,18 @@ class Tenant:
             self._closed, self._realtime = False, None
         store.con.execute("set checkpoint_threshold = '1GB'")  # checkpoint when quiet
         ensure_consent_view(store)  # consent given under an id reaches the stitched person
+        #: On a lake's ingest node, the primary store's path: results are there, not here.
+        self.primary_elsewhere: str | None = None
+        if store.lake is not None:  # a server sends events: it owns a lake nobody owns yet
+            from empatia.store.lake import is_primary
+
+            with store.lock:
+                if not is_primary(store.con, store.lake, claim=True):
+                    self.primary_elsewhere = store.lake.claim("", "")[1]
         self._follower = IdentityFollower.for_store(store, self.workspace.settings.stages.identity)
         if store.lake is not None:  # what was acknowledged before a stop goes to the lake now
             self._follower()
         self.keyring = KeyRing(store)
-        #: On a lake's ingest node, the primary store's path: results are there, not here.
-        self.primary_elsewhere: str | None = None
-        if store.lake is not None:
-            from empatia.store.lake import is_primary
-
-            if not is_primary(store.con, store.lake):
-                self.primary_elsewhere = store.lake.primary("", "")[1]
         self.tombstones = TombstoneSet(store)
         self.writer = self._writer = PrivacyWriter(store, self.tombstones,
                                                    after_commit=self._follower)  # fmt: skip

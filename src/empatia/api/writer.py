@@ -143,4 +143,5 @@ class IdentityFollower:
                     self._attach(self._store)
             except Exception:  # noqa: BLE001 - the next run (or `empatia run`) catches up
                 log.exception("attaching new events to people failed")
-            time.sleep(self._interval)
+            if not self._poll:  # (polling waits its interval already)
+                time.sleep(self._interval)

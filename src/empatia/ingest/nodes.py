@@ -1,6 +1,6 @@
 """Several ingest nodes, one lake: the primary store gathers what the others sent.
 
-On a lake (:mod:`empatia.store.lake`) the first store to open it owns the event log; every
+On a lake (:mod:`empatia.store.lake`) the first store to claim it owns the event log; every
 other ``empatia serve`` or ``empatia import`` on the same lake is an ingest node that sends its
 events to an inbox table of its own. :func:`ship` is the one call each of them makes (after an
 import, every few seconds in a server, at the start of a run): a node sends; the primary first

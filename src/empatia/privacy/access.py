@@ -40,10 +40,9 @@ def export_subject(store: Store, query: str, *, actor: str = "cli") -> dict[str,
 
     require_primary(store.con, store.lake, "a subject's export")
     with store.lock:  # one consistent picture: no stitching commit between its reads
-        if store.lake is not None:  # what ingest nodes sent of them is theirs too
-            from empatia.ingest.nodes import gather
+        from empatia.ingest.nodes import gather
 
-            gather(store)
+        gather(store)  # what a lake's ingest nodes sent of them is theirs too
         return _export(store, query, actor)
 
 

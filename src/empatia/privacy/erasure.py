@@ -78,6 +78,7 @@ def erase(
     names nobody raises :class:`~empatia.errors.NotFoundError` and changes nothing."""
     require_primary(store.con, store.lake, "erasure")
     with store.lock:  # not while new events are being stitched to people
+        _gather(store)  # a person whose events came through an ingest node is found too
         finish_pending(store)
         report = _erase(store, query, actor, dry_run)
         if not dry_run:
@@ -101,6 +102,7 @@ def erase_many(
     Every query is resolved first: when one names nobody, nothing at all is erased."""
     require_primary(store.con, store.lake, "erasure")
     with store.lock:
+        _gather(store)
         finish_pending(store)
         for query in queries:
             resolve(store, query)
@@ -113,13 +115,17 @@ def erase_many(
     return reports
 
 
+def _gather(store: Store) -> None:
+    from empatia.ingest.nodes import gather
+
+    gather(store)
+
+
 def _forget(store: Store) -> None:
     """The erased person out of the lake: what ingest nodes sent of them since is dropped
     as it is gathered (their tombstones are here), then every old file goes."""
-    from empatia.ingest.nodes import gather
-
     if store.lake is not None:
-        gather(store)
+        _gather(store)
         forget(store.con, store.lake)
 
 

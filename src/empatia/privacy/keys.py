@@ -29,6 +29,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from empatia.errors import AuthError, ForbiddenError, NotFoundError, ValidationError
 from empatia.store import Store
@@ -148,10 +149,13 @@ class KeyRing:
             from empatia.store.lake import is_primary
 
             self._lake = None if is_primary(store.con, store.lake) else store.lake
-        self._read_at = 0.0
+        self._read_at = -1e9  # when the primary's keys were last read from the lake
+        self._lake_rows: list[tuple[Any, ...]] = []
         self.refresh()
 
-    def refresh(self) -> None:
+    def refresh(self, *, lake_after: float = 1.0) -> None:
+        """Read the keys again (on a lake's ingest node the primary's too, when read more than
+        ``lake_after`` seconds ago: a stream of unknown keys cannot force a read each)."""
         con = self.store.cursor()
         try:
             rows = con.execute(
@@ -162,8 +166,10 @@ class KeyRing:
         if self._lake is not None:  # the primary's write keys, then this node's own
             from empatia.store.lake import primary_keys
 
-            rows = [r for r in primary_keys(self._lake) if r[3] == "write"] + rows
-        self._read_at = time.monotonic()
+            if time.monotonic() - self._read_at >= lake_after:
+                self._lake_rows = [r for r in primary_keys(self._lake) if r[3] == "write"]
+                self._read_at = time.monotonic()
+            rows = self._lake_rows + rows
         with self._lock:
             self._by_hash = {r[0]: ApiKey(*r[1:]) for r in rows} | self._ephemeral
 
@@ -188,7 +194,7 @@ class KeyRing:
             )
         h = hash_secret(secret)
         if self._lake is not None and time.monotonic() - self._read_at > LAKE_KEYS_TTL:
-            self.refresh()  # a revocation at the primary reaches this node
+            self.refresh(lake_after=0.0)  # a revocation at the primary reaches this node
         key = self._by_hash.get(h)
         if key is None:
             self.refresh()

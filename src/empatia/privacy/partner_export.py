@@ -79,7 +79,15 @@ def export_partner(
     fmt: str | None = None,
     actor: str = "cli",
 ) -> PartnerExport:
-    """Write the contract's fields for consenting people (of ``audience``, if given)."""
+    """Write the contract's fields for consenting people (of ``audience``, if given). On a
+    lake, only its primary exports, after it read what its ingest nodes sent (a withdrawal)."""
+    if store.lake is not None:
+        from empatia.ingest.nodes import gather
+        from empatia.store.lake import require_primary
+
+        require_primary(store.con, store.lake, "a partner export")
+        with store.lock:
+            gather(store)
     cols = tables(store).get(contract.source)
     if cols is None or "person_id" not in cols:
         raise ConfigError(

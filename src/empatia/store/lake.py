@@ -16,8 +16,8 @@ The store (one DuckDB file) keeps the rest: what people write through the API, t
 state, the views of the lake tables, and the event log as ingest nodes receive it, shipped to
 the lake's ``events`` table by :func:`ship_events`.
 
-**Several stores, one lake.** The first store to open a lake owns its event log
-(:meth:`Lake.primary`, claimed by creating a Delta table, which only one writer can do): it
+**Several stores, one lake.** The first store to send events to a lake (or run, or make a key there) owns its event log
+(:meth:`Lake.claim`, by creating a Delta table, which only one writer can do): it
 runs the pipeline, answers erasures, and ships its log to ``events``. Every other store
 opening the lake is an *ingest node*: it lands what it receives as before, sends it to an inbox
 table of its own (``inbox/<node>``, :func:`ship_inbox`) and then drops it from its file; the
@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -58,6 +59,8 @@ PRIVATE = {"delta.dataSkippingNumIndexedCols": "0"}
 PRIMARY = "primary"
 #: The folder of the ingest nodes' inbox tables, one per node: ``inbox/<node>``.
 INBOX = "inbox"
+#: Seconds after which a file no version of an inbox references is a killed send's leftover.
+DAY = 24 * 3600.0
 
 
 def _deltalake() -> Any:
@@ -189,28 +192,51 @@ class Lake:
                                      partition_values={}, modification_time=int(st.st_mtime * 1000),
                                      data_change=True, stats=json.dumps({"numRecords": n})))  # fmt: skip
             rows += n
-        self._table(table).create_write_transaction(adds, mode="append" if append else "overwrite",
-                                                    schema=schema, commit_properties=props)  # fmt: skip
-        return rows
+        for attempt in range(20):  # an append meets the primary taking an inbox's files: again
+            try:
+                self._table(table).create_write_transaction(
+                    adds, mode="append" if append else "overwrite", schema=schema,
+                    commit_properties=props)  # fmt: skip
+                return rows
+            except self._dl.exceptions.CommitFailedError as e:
+                if not append or attempt == 19:
+                    shutil.rmtree(folder, ignore_errors=True)
+                    raise StoreError(f"cannot commit to the lake's {table}: {e}") from e
+                time.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")
 
-    def primary(self, node: str, store: str) -> tuple[str, str]:
-        """The (node, store path) that owns the lake's event log: the first store to ask.
-
-        Claimed by creating the table :data:`PRIMARY`, whose first commit names the claimer:
-        Delta creates a version only where none is, so of two stores asking at once one
-        wins and both read the same answer. It never changes."""
-        if self._primary is None:
-            if not self.exists(PRIMARY):
-                props = self._dl.transaction.CommitProperties(
-                    custom_metadata={"empatia.node": node, "empatia.store": store})  # fmt: skip
-                with contextlib.suppress(Exception):  # another store created it first
-                    self._dl.DeltaTable.create(self.path(PRIMARY), pa.schema([("node", pa.string())]),
-                                               mode="error", commit_properties=props)  # fmt: skip
-                if not self.exists(PRIMARY):
-                    raise StoreError(f"cannot write to the lake {self.root}: its owner is not recorded")
-            first = self._table(PRIMARY).history()[-1]
-            self._primary = (str(first["empatia.node"]), str(first["empatia.store"]))
+    def owner(self) -> tuple[str, str] | None:
+        """The (node, store path) that owns the lake's event log; ``None`` before a store
+        claimed it (:meth:`claim`). It never changes."""
+        if self._primary is None and self.exists(PRIMARY):
+            try:
+                first = self._table(PRIMARY).history()[-1]
+                self._primary = (str(first["empatia.node"]), str(first["empatia.store"]))
+            except Exception as e:  # noqa: BLE001 - a damaged log: one line, not a traceback
+                raise StoreError(f"cannot read who owns the lake {self.root}: {e}") from e
         return self._primary
+
+    def claim(self, node: str, store: str) -> tuple[str, str]:
+        """Make the store ``node`` (at ``store``) the owner unless one is recorded; returns
+        the owner. Claimed by creating the table :data:`PRIMARY`, whose first commit names the
+        claimer: Delta creates a version only where none is, so of two stores claiming at once
+        one wins and both read the same answer. A lake whose event log was sent before owners
+        were recorded is claimed only by the store that sent it."""
+        found = self.owner()
+        if found is not None:
+            return found
+        if self.exists("events") and self.progress("events", node) < 0:
+            raise StoreError(f"the lake {self.root} holds an event log another store sent before"
+                             " lakes recorded their owner: open the lake from that store first")  # fmt: skip
+        props = self._dl.transaction.CommitProperties(
+            custom_metadata={"empatia.node": node, "empatia.store": store})  # fmt: skip
+        with contextlib.suppress(Exception):  # another store created it first
+            self._dl.DeltaTable.create(self.path(PRIMARY), pa.schema([("node", pa.string())]),
+                                       mode="error", commit_properties=props)  # fmt: skip
+        found = self.owner()
+        if found is None:
+            raise StoreError(f"cannot write to the lake {self.root}: its owner is not recorded")
+        return found
 
     def inboxes(self) -> Iterator[tuple[str, Any, list[str]]]:
         """Each ingest node's inbox table that holds files: (table, the snapshot read, the
@@ -224,6 +250,22 @@ class Lake:
             files = pa.table(dt.get_add_actions(flatten=True)).column("path").to_pylist()
             if files:
                 yield table, dt, files
+
+    def clean(self, table: str, older_than: float = 0.0) -> int:
+        """Delete the Parquet files inside the table that no version references and that were
+        last written more than ``older_than`` seconds ago: a writer killed before its commit,
+        or a commit that failed, left them. Only where no write of the table is in flight
+        (the writer itself, before it writes), or with a grace time longer than any write."""
+        if not self.exists(table):
+            return 0
+        root = Path(self.path(table))
+        kept = set(pa.table(self._table(table).get_add_actions(flatten=True)).column("path").to_pylist())
+        now, gone = time.time(), 0
+        for f in root.glob("jobs/*/*.parquet"):
+            if str(f.relative_to(root)) not in kept and now - f.stat().st_mtime > older_than:
+                f.unlink(missing_ok=True)
+                gone += 1
+        return gone
 
     def take(self, table: str, snapshot: Any, files: list[str]) -> None:
         """Remove ``files`` (relative paths, of the version ``snapshot`` read) from the table
@@ -300,9 +342,9 @@ def attach(con: Any, lake: Lake, store: str = ":memory:") -> None:
     """Make the store's lake tables views of the lake, once: a table still in the file (a new
     store, or one moving into the lake) keeps its column types for its view, and its rows go
     to the lake first — each table in a transaction of its own, so a stop half-way leaves the
-    rest for the next open. The first store to open the lake owns its event log
-    (:meth:`Lake.primary`; ``store`` is this one's path); another store joins as an ingest
-    node, and only with no results of its own (they would replace the primary's)."""
+    rest for the next open. A store joins a lake another store owns (:meth:`Lake.claim`;
+    ``store`` is this one's path) as an ingest node, and only with no results of its own (they
+    would replace the primary's); a copy of a node's file becomes a node of its own."""
     con.execute(f"create table if not exists {_PINS} (table_name varchar primary key,"
                 " version bigint not null)")  # fmt: skip
     con.execute(f"create table if not exists {_COLUMNS} (table_name varchar, column_name varchar,"
@@ -312,16 +354,20 @@ def attach(con: Any, lake: Lake, store: str = ":memory:") -> None:
         "select table_name, table_type from information_schema.tables"
         " where table_schema = 'main' and table_name in (select unnest(?))", [list(LAKE_TABLES)]
     ).fetchall())  # fmt: skip
-    primary = lake.primary(_node(con), store)
-    if primary[0] != _node(con):
+    owner = lake.owner()
+    if owner is not None and owner[0] != _node(con):
         full = [t for t in LAKE_TABLES if kinds.get(t) == "BASE TABLE"
                 and con.execute(f'select count(*) from "{t}"').fetchall()[0][0]]  # fmt: skip
         if full:
             raise IngestNodeError(
-                f"the lake {lake.root} belongs to the store {primary[1]}; this store holds results"
+                f"the lake {lake.root} belongs to the store {owner[1]}; this store holds results"
                 f" of its own ({', '.join(full[:3])}, …) that would replace its: open the lake from"
                 " a new store to add an ingest node")  # fmt: skip
-    if primary[0] == _node(con) and not lake.exists(KEYS):
+        if state.get(con, _STATE, "path") not in (None, store):  # a copy of a node's file:
+            state.drop(con, _STATE, "node")  # a node of its own, or it would drop what the
+            state.drop(con, _STATE, "events_sum")  # other copy sent, as sent by itself
+    state.put(con, _STATE, path=store)
+    if owner is not None and owner[0] == _node(con) and not lake.exists(KEYS):
         publish_keys(con, lake)
     for table in LAKE_TABLES:
         if kinds.get(table) != "BASE TABLE":
@@ -374,18 +420,24 @@ def declared(con: Any, table: str) -> list[tuple[str, str]]:
                        " order by position", [table]).fetchall()  # fmt: skip
 
 
-def is_primary(con: Any, lake: Lake) -> bool:
-    """Whether this store owns the lake's event log (:meth:`Lake.primary`)."""
+def is_primary(con: Any, lake: Lake, *, claim: bool = False) -> bool:
+    """Whether this store owns the lake's event log (:meth:`Lake.owner`); with ``claim``, it
+    becomes the owner when none is recorded — what sending events, a run, an erasure or a new
+    key does, and reading does not (a mistyped ``--db`` must not take a lake)."""
     node = _node(con)
-    return lake.primary(node, "")[0] == node
+    if claim:
+        return lake.claim(node, state.get(con, _STATE, "path") or "")[0] == node
+    owner = lake.owner()
+    return owner is not None and owner[0] == node
 
 
 def require_primary(con: Any, lake: Lake | None, doing: str) -> None:
     """Refuse ``doing`` on an ingest node: the pipeline and erasures run where the lake's
-    event log is kept, or they would work on the node's few unsent events alone."""
-    if lake is not None and not is_primary(con, lake):
+    event log is kept, or they would work on the node's few unsent events alone. A lake
+    nobody owns yet becomes this store's."""
+    if lake is not None and not is_primary(con, lake, claim=True):
         raise IngestNodeError(
-            f"{doing} runs where the lake's event log is kept, in the store {lake.primary('', '')[1]};"
+            f"{doing} runs where the lake's event log is kept, in the store {lake.claim('', '')[1]};"
             " this store is an ingest node of that lake: it only sends on the events it receives")  # fmt: skip
 
 
@@ -397,7 +449,7 @@ def publish_keys(con: Any, lake: Lake) -> None:
     """The primary's write keys to the lake (call it after they changed): a client sends the
     same write key to whichever node it reaches, and a key revoked here stops working there
     too. Only write keys, which are public anyway: browsers carry them."""
-    if is_primary(con, lake):
+    if is_primary(con, lake, claim=True):
         lake.write(KEYS, con.sql("select secret_hash, key_id, name, scope, created_at, revoked_at"
                                  " from api_keys where scope = 'write'").to_arrow_reader(BATCH))  # fmt: skip
 
@@ -418,6 +470,7 @@ def ship_inbox(con: Any, lake: Lake) -> int:
     next send, what the lake already got. Returns how many rows went."""
     node = _node(con)
     table = f"{INBOX}/{node}"
+    lake.clean(table)  # files of a send killed before its commit (this store is its one writer)
     done = lake.progress(table, node)
     con.execute("begin transaction")
     try:
@@ -448,7 +501,7 @@ def ship_events(con: Any, lake: Lake) -> int:
     the rows already shipped, whose bytes would otherwise pass through this process's
     memory on every ship. On an ingest node: :func:`ship_inbox`."""
     node = _node(con)
-    if not is_primary(con, lake):
+    if not is_primary(con, lake, claim=True):
         return ship_inbox(con, lake)
     top = con.execute("select coalesce(max(seq), 0) from events").fetchall()[0][0]
     done = lake.progress("events", node)
@@ -509,6 +562,8 @@ def forget(con: Any, lake: Lake) -> int:
     deleted."""
     ship_events(con, lake)
     gone = 0
+    for node in sorted((lake.root / INBOX).iterdir()) if (lake.root / INBOX).is_dir() else []:
+        gone += lake.clean(f"{INBOX}/{node.name}", older_than=DAY)  # a node that never came back
     for table in LAKE_TABLES:
         if lake.exists(table):
             row = con.execute(f"select version from {_PINS} where table_name = ?",
