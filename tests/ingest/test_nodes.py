@@ -48,6 +48,27 @@ def parquet_holding(folder: Path, needle: str) -> list[Path]:
                                [str(p), needle]).fetchall()[0][0]]  # fmt: skip
 
 
+def killed_in(method: str, db: Path, lake: Path, then: str, *, after: bool = False) -> None:
+    """Run ``then`` (Python, with ``ws`` the workspace of ``db`` on ``lake``) in a process that
+    dies (kill -9's exit) on entering ``Lake.<method>`` — or, ``after``, once it returned."""
+    call = "    real(self, *a, **kw)\n" if after else ""
+    code = (
+        "import os\n"
+        "from empatia.store import lake\n"
+        f"real = lake.Lake.{method}\n"
+        "def die(self, *a, **kw):\n"
+        f"{call}"
+        "    os._exit(9)\n"
+        f"lake.Lake.{method} = die\n"
+        "from empatia.workspace import Workspace\n"
+        "from empatia.ingest.nodes import gather\n"
+        f"ws = Workspace(db={str(db)!r}, store={{'kind': 'lake', 'uri': {str(lake)!r}}})\n"
+        f"{then}\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 9, p.stderr[-2000:]
+
+
 def test_two_ingest_nodes_and_the_primary_share_one_lake_without_losing_an_event(
     tmp_path: Path,
 ) -> None:
@@ -100,20 +121,8 @@ def test_a_node_killed_after_the_lake_got_its_events_sends_them_once(tmp_path: P
     events.write_text("".join(json.dumps({"type": "track", "userId": u, "event": "Note",
                                           "messageId": f"m-{u}"}) + "\n"
                               for u in ("b1", "a1")))  # fmt: skip
-    code = (
-        "import os\n"
-        "from empatia.store import lake\n"
-        "real = lake.Lake.write\n"
-        "def die(self, *a, **kw):\n"
-        "    real(self, *a, **kw)\n"
-        "    os._exit(9)  # in the lake; still in the node's file\n"
-        "lake.Lake.write = die\n"
-        "from empatia.workspace import Workspace\n"
-        f"ws = Workspace(db={str(node_db)!r}, store={{'kind': 'lake', 'uri': {str(lake)!r}}})\n"
-        f"ws.import_files([{str(events)!r}])\n"
-    )
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert p.returncode == 9, p.stderr[-2000:]
+    # in the lake; still in the node's file
+    killed_in("write", node_db, lake, f"ws.import_files([{str(events)!r}])", after=True)
     with lake_workspace(node_db, lake) as node:
         assert node.store.con.execute("select count(*) from events").fetchall() == [(2,)]
         from empatia.ingest.nodes import ship
@@ -136,19 +145,7 @@ def test_the_primary_killed_while_it_gathers_keeps_each_event_once(tmp_path: Pat
         send(main, tmp_path, "a1")
     with lake_workspace(tmp_path / "node.duckdb", lake) as node:
         send(node, tmp_path, "b1", "b2")
-    code = (
-        "import os\n"
-        "from empatia.store import lake\n"
-        "def die(self, *a, **kw):\n"
-        "    os._exit(9)  # stored in the primary; the inbox still holds them\n"
-        "lake.Lake.take = die\n"
-        "from empatia.workspace import Workspace\n"
-        "from empatia.ingest.nodes import gather\n"
-        f"ws = Workspace(db={str(main_db)!r}, store={{'kind': 'lake', 'uri': {str(lake)!r}}})\n"
-        "gather(ws.store)\n"
-    )
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert p.returncode == 9, p.stderr[-2000:]
+    killed_in("take", main_db, lake, "gather(ws.store)")  # stored; the inbox still holds them
     assert len(parquet_holding(lake / "inbox", "note of")) == 1
     with lake_workspace(main_db, lake) as main:
         run_pipeline(RunContext(main, full=True), ["privacy"])
@@ -323,18 +320,8 @@ def test_a_person_only_a_node_has_seen_is_erased_from_every_file(tmp_path: Path)
     events = tmp_path / "z.jsonl"
     events.write_text(json.dumps({"type": "track", "userId": "zork", "event": "Note",
                                   "messageId": "m-zork", "properties": {"text": "zork note"}}) + "\n")  # fmt: skip
-    code = (
-        "import os\n"
-        "from empatia.store import lake\n"
-        "def die(self, *a, **kw):\n"
-        "    os._exit(9)  # the files are written, the version is not\n"
-        "lake.Lake.commit = die\n"
-        "from empatia.workspace import Workspace\n"
-        f"ws = Workspace(db={str(node_db)!r}, store={{'kind': 'lake', 'uri': {str(lake)!r}}})\n"
-        f"ws.import_files([{str(events)!r}])\n"
-    )
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert p.returncode == 9, p.stderr[-2000:]
+    # the files are written, the version is not
+    killed_in("commit", node_db, lake, f"ws.import_files([{str(events)!r}])")
     leftover = parquet_holding(lake / "inbox", "zork note")
     assert len(leftover) == 1  # written, never committed
     with lake_workspace(node_db, lake) as node:

@@ -247,8 +247,7 @@ class Lake:
             if not self.exists(table):
                 continue
             dt = self._table(table)
-            files = pa.table(dt.get_add_actions(flatten=True)).column("path").to_pylist()
-            if files:
+            if files := _paths(dt):
                 yield table, dt, files
 
     def clean(self, table: str, older_than: float = 0.0) -> int:
@@ -259,7 +258,7 @@ class Lake:
         if not self.exists(table):
             return 0
         root = Path(self.path(table))
-        kept = set(pa.table(self._table(table).get_add_actions(flatten=True)).column("path").to_pylist())
+        kept = set(_paths(self._table(table)))
         now, gone = time.time(), 0
         for f in root.glob("jobs/*/*.parquet"):
             if str(f.relative_to(root)) not in kept and now - f.stat().st_mtime > older_than:
@@ -290,6 +289,11 @@ class Lake:
             keep_versions=None if keep is None else [keep],
         )  # fmt: skip
         return len(gone)
+
+
+def _paths(dt: Any) -> list[str]:
+    """The files of a Delta table's snapshot, as its log names them (relative to the table)."""
+    return list(pa.table(dt.get_add_actions(flatten=True)).column("path").to_pylist())
 
 
 def _plain(schema: pa.Schema) -> pa.Schema:
@@ -535,8 +539,10 @@ def events_changed(con: Any) -> None:
 
 def _node(con: Any) -> str:
     """This store's name as a writer of the lake (made once, kept in the file)."""
-    state.put_new(con, _STATE, "node", f"empatia-{uuid.uuid4().hex[:12]}")
-    return str(state.get(con, _STATE, "node"))
+    if (name := state.get(con, _STATE, "node")) is None:  # read first: asked on every send
+        state.put_new(con, _STATE, "node", f"empatia-{uuid.uuid4().hex[:12]}")
+        name = state.get(con, _STATE, "node")
+    return str(name)
 
 
 def erase_rows(con: Any, lake: Lake | None, table: str, where: str, params: Any = None, *,
