@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -98,3 +101,19 @@ def differences(a: Path, b: Path) -> tuple[int, dict[str, Any]]:
             differ[table] = (len(bad), bad[0])
         compared += bool(x)
     return compared, differ
+
+
+def world_run_on_duckdb(folder: Path, customers: int) -> tuple[Path, Path]:
+    """A demo world of ``customers`` made with the CLI, as two store files in ``folder``: one
+    run with ``empatia run --full`` on DuckDB, one not run yet (for the other engine)."""
+    cli = [sys.executable, "-m", "empatia"]
+    world = folder / "world.duckdb"
+    subprocess.run([*cli, "demo", "--customers", str(customers), "--no-serve", "--db", str(world),
+                    "--out", str(folder / "events")], check=True, capture_output=True,
+                   cwd=folder, timeout=600)  # fmt: skip
+    duck, other = folder / "duck.duckdb", folder / "spark.duckdb"
+    shutil.copy(world, duck)
+    shutil.copy(world, other)
+    subprocess.run([*cli, "--db", str(duck), "run", "--full"], check=True,
+                   capture_output=True, cwd=folder, timeout=600)  # fmt: skip
+    return duck, other

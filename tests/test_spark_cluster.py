@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import urllib.request
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import empatia.__main__
-from tests.tables import differences
+from tests.tables import differences, world_run_on_duckdb
 
 pytestmark = [
     pytest.mark.spark,
@@ -54,16 +53,7 @@ def test_the_pipeline_runs_on_a_standalone_cluster_as_on_duckdb(
     cluster: tuple[str, str], tmp_path: Path
 ) -> None:
     master, webui = cluster
-    cli = [sys.executable, "-m", "empatia"]
-    world = tmp_path / "world.duckdb"
-    subprocess.run([*cli, "demo", "--customers", "150", "--no-serve", "--db", str(world),
-                    "--out", str(tmp_path / "events")], check=True, capture_output=True,
-                   cwd=tmp_path, timeout=600)  # fmt: skip
-    duck, spark = tmp_path / "duck.duckdb", tmp_path / "spark.duckdb"
-    shutil.copy(world, duck)
-    shutil.copy(world, spark)
-    subprocess.run([*cli, "--db", str(duck), "run", "--full"], check=True,
-                   capture_output=True, cwd=tmp_path, timeout=600)  # fmt: skip
+    duck, spark = world_run_on_duckdb(tmp_path, 150)
 
     import pyspark
 

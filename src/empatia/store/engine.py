@@ -15,6 +15,7 @@ into the session, and its results are copied back.
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import uuid
 from collections import Counter
@@ -818,7 +819,10 @@ def spark_session(master: str | None = None, *, remote: str | None = None,
         from pyspark.sql import SparkSession
     except ImportError as e:
         raise MissingExtraError("pyspark", "spark") from e
+    source = "[spark] remote" if remote else "SPARK_REMOTE"
     remote = remote or os.environ.get("SPARK_REMOTE")
+    if remote:
+        _answers(remote, source)
     submitted = not remote and "PYSPARK_GATEWAY_PORT" in os.environ  # spark-submit's JVM
     builder = SparkSession.builder.appName("empatia")
     settings = {"spark.sql.session.timeZone": "UTC",
@@ -859,6 +863,28 @@ def spark_session(master: str | None = None, *, remote: str | None = None,
     elif remote:  # Spark Connect: the jar goes to the server, for this session
         session.addArtifacts(_similarity_jar())
     return session
+
+
+def _answers(remote: str, source: str) -> None:
+    """Refuse a Spark Connect URL where no server answers: PySpark's client would retry it
+    for many minutes without a word. ``local…`` starts a server of its own."""
+    from urllib.parse import urlsplit
+
+    if remote.startswith("local"):
+        return
+    try:
+        url = urlsplit(remote)
+        host, port = url.hostname, url.port or 15002
+    except ValueError:
+        host = None
+    if not host or not remote.startswith("sc://"):
+        shown = remote.split(";")[0][:60]  # not its ;token=…
+        raise ConfigError(f"{source} is not a Spark Connect URL (sc://host:port): {shown!r}")
+    try:
+        socket.create_connection((host, port), timeout=10).close()
+    except OSError as e:
+        raise ConfigError(f"no Spark Connect server answers at {host}:{port} (from {source}):"
+                          f" {e.strerror or e}") from e  # fmt: skip
 
 
 def _similarity_jar() -> str:
