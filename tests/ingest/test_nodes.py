@@ -204,9 +204,16 @@ def test_an_ingest_node_answers_what_is_the_primary_s_with_where_the_primary_is(
             r = client.request(method, "/v1/subjects/user_id:b1", auth=(admin, ""))
             assert r.status_code == 409, r.text
             assert "primary.duckdb" in r.json()["message"] and "ingest node" in r.json()["message"]
+        # what it cannot answer points to the primary, not to `empatia run` (a node cannot run)
+        r = client.get("/v1/profiles/user_id:b1", auth=(admin, ""))
+        assert r.status_code == 404 and "primary store" in r.json()["message"], r.text
+        assert "empatia run" not in r.text
         sign_in(client, admin)
         page = client.get("/").text
         assert "ingest node of a lake" in page and str(tmp_path / "primary.duckdb") in page
+        for path in ("/dashboard/emotion", "/dashboard/care", "/dashboard/scores", "/audiences"):
+            page = client.get(path).text
+            assert "empatia run" not in page and "ingest node" in page, path
     node.close()
 
 

@@ -24,8 +24,9 @@ from empatia.api.docs import add_docs
 from empatia.api.limits import BodyLimit, BodyTooLarge
 from empatia.api.routes.ingest import TrackingEndpoints
 from empatia.api.tenancy import Tenants
-from empatia.errors import EmpatiaError
+from empatia.errors import EmpatiaError, NotFoundError
 from empatia.plugins import import_builtins
+from empatia.views.exceptions import NotProducedError
 from empatia.web.security import WebSecurity
 from empatia.web.sessions import Sessions
 from empatia.workspace import Workspace
@@ -102,7 +103,13 @@ def create_app(
 
     @app.exception_handler(EmpatiaError)
     async def empatia_error(request: Request, exc: EmpatiaError) -> Response:
-        return _json_error(exc.http_status, exc.to_dict())
+        body = exc.to_dict()
+        if (getattr(getattr(request.state, "tenant", None), "primary_elsewhere", None)
+                and isinstance(exc, NotProducedError | NotFoundError)):  # fmt: skip
+            # not "run `empatia run`": an ingest node keeps no customers and cannot run
+            body["message"] = ("this store is an ingest node of a lake: it keeps no customers"
+                               " or results; the lake's primary store serves them")  # fmt: skip
+        return _json_error(exc.http_status, body)
 
     @app.exception_handler(BodyTooLarge)
     async def body_too_large(request: Request, exc: BodyTooLarge) -> Response:
