@@ -5,6 +5,7 @@ log gathers them all — also across a kill -9 — and erases a person from all 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -340,3 +341,29 @@ def test_a_person_only_a_node_has_seen_is_erased_from_every_file(tmp_path: Path)
     with lake_workspace(tmp_path / "primary.duckdb", lake) as main:
         assert main.erase("user_id:zork")["deleted"]["events"] == 1
     assert parquet_holding(lake, "zork") == []
+
+
+def test_a_backup_of_the_primary_put_back_takes_back_what_the_lake_got_since(tmp_path: Path) -> None:
+    """The primary's file restored from a backup: the events acknowledged since (the lake alone
+    has them) come back and the next event is numbered after them — it used to replace the
+    lake's log with the backup's, losing them — and a person erased since stays erased. Runs
+    after new events on a lake (an incremental decide) work: they used to fail on DuckDB 2."""
+    lake, db = tmp_path / "lake", tmp_path / "primary.duckdb"
+    with lake_workspace(db, lake) as ws:
+        send(ws, tmp_path, "a", "b")
+        ws.run()
+    shutil.copy(db, tmp_path / "backup.duckdb")
+    with lake_workspace(db, lake) as ws:
+        send(ws, tmp_path, "c", "d")
+        ws.run()
+        ws.erase("user_id:a")
+    shutil.copy(tmp_path / "backup.duckdb", db)
+    with lake_workspace(db, lake) as ws:
+        send(ws, tmp_path, "e")
+        log = ws.store.con.execute("select seq, user_id from events order by seq").fetchall()
+        assert log == [(2, "b"), (3, "c"), (4, "d"), (5, "e")]
+        ws.run(full=True)
+        people = ws.store.con.execute("select count(distinct person_id) from event_persons")
+        assert people.fetchall()[0][0] == 4
+    assert lake_events(lake) == [(2, "b"), (3, "c"), (4, "d"), (5, "e")]
+    assert not parquet_holding(lake, "note of a")

@@ -289,14 +289,18 @@ class Engine:
         if not replace or where:
             kept = self.table(table)
             if where:
-                kept = self.con.sql(f"select * from {kept.get_name()}"
-                                    f" where not coalesce(({where}), false)", dialect="duckdb")  # fmt: skip
+                kept = self._unless(kept, where)
             rows = union(_declared(kept, cols), rows)
         n = self._lake_put(rows, table)
         with self._pin_cursor() as cur:
             lk.pin(cur, self.lake, table, self.lake.version(table))
         self.invalidate(table)
         return n
+
+    def _unless(self, table: ir.Table, where: str) -> ir.Table:
+        """The rows of ``table`` (a table or view by name) not matching ``where`` (DuckDB SQL)."""
+        return self.con.sql(f"select * from {table.get_name()} where not coalesce(({where}), false)",
+                            dialect="duckdb")  # fmt: skip
 
     def _lake_put(self, rows: ir.Table, table: str, *, append: bool = False) -> int:
         """Replace the lake table's rows with ``rows`` (or add them, ``append``); how many
@@ -548,6 +552,14 @@ class DuckDBEngine(Engine):
             finally:
                 cur.unregister("_emp_batch")
         return self.con.table(tmp)
+
+    def _unless(self, table: ir.Table, where: str) -> ir.Table:
+        # a temporary view on ibis's own connection: ibis's ``sql`` asks DuckDB 2 for a method
+        # it no longer has (``fetch_arrow_table``)
+        name = f"_unless_{table.get_name()}"  # one per table, replaced: a server runs often
+        self.con.raw_sql(f"create or replace temp view {name} as select * from {table.get_name()}"
+                         f" where not coalesce(({where}), false)")  # fmt: skip
+        return self.con.table(name)
 
     def _lake_put(self, rows: ir.Table, table: str, *, append: bool = False) -> int:
         # DuckDB streams the rows into the lake's files in Arrow batches: never all at once

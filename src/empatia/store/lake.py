@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import shutil
 import time
 import uuid
@@ -46,6 +47,8 @@ import pyarrow.parquet as pq
 
 from empatia.errors import ConfigError, IngestNodeError, MissingExtraError, StoreError
 from empatia.store import state
+
+log = logging.getLogger(__name__)
 
 
 #: Rows per Arrow batch streamed from DuckDB into the lake's files.
@@ -371,8 +374,10 @@ def attach(con: Any, lake: Lake, store: str = ":memory:") -> None:
             state.drop(con, _STATE, "node")  # a node of its own, or it would drop what the
             state.drop(con, _STATE, "events_sum")  # other copy sent, as sent by itself
     state.put(con, _STATE, path=store)
-    if owner is not None and owner[0] == _node(con) and not lake.exists(KEYS):
-        publish_keys(con, lake)
+    if owner is not None and owner[0] == _node(con):
+        if not lake.exists(KEYS):
+            publish_keys(con, lake)
+        take_back(con, lake)
     for table in LAKE_TABLES:
         if kinds.get(table) != "BASE TABLE":
             continue
@@ -516,10 +521,58 @@ def ship_events(con: Any, lake: Lake) -> int:
     reader = con.sql(f"select * from events where seq > {max(done, 0)} and seq <= {top}"
                      ).to_arrow_reader(BATCH)  # fmt: skip
     sent = lake.write("events", reader, append=done >= 0, app=(node, int(top)))
-    state.put(con, _STATE, events_sum=_shipped(con, top))
+    state.put(con, _STATE, events_sum=_shipped(con, top), events_top=top)
     if done < 0:
         lake.vacuum("events")
     return sent
+
+
+def take_back(con: Any, lake: Lake) -> int:
+    """When the primary's file is older than the event log it sent (a backup of it put back),
+    the lake's copy is the newer one: take back the events acknowledged since (the lake alone
+    has them), and make the older rows what the lake holds — an erasure or a retention pass
+    since the backup deleted or blanked some of them. Call it as the store opens, before it
+    numbers a new event (a new event would take the number of one in the lake). Returns how
+    many events came back."""
+    node = _node(con)
+    top = int(con.execute("select coalesce(max(seq), 0) from events").fetchall()[0][0])
+    done = lake.progress("events", node)
+    sent_to = int(state.get(con, _STATE, "events_top") or done)  # as this file remembers it
+    # (a file whose rows changed since it last sent has its own erasure to send: not older)
+    if top >= done or _shipped(con, sent_to) != state.get(con, _STATE, "events_sum"):
+        return 0
+    listed = ", ".join("'" + f.replace("'", "''") + "'" for f in lake.files("events"))
+    con.execute("create or replace temp table _lake_events as select * replace"  # its key made again
+                f" (md5_number(message_id) as message_key) from read_parquet([{listed}])")  # fmt: skip
+    cols = [c for c, in con.execute("select column_name from information_schema.columns"
+                                    " where table_name = 'events' and table_schema = 'main'"
+                                    " order by ordinal_position").fetchall()]  # fmt: skip
+    kept = ", ".join(f'"{c}" = l."{c}"' for c in cols if c not in ("seq", "message_key"))
+    con.execute("begin transaction")
+    try:
+        gone = con.execute("delete from events where seq <= ? and seq not in"
+                           " (select seq from _lake_events)", [done]).fetchall()[0][0]  # fmt: skip
+        con.execute(f"update events set {kept} from _lake_events l where events.seq = l.seq")
+        back = con.execute("insert into events by name select * from _lake_events where seq > ?",
+                           [top]).fetchall()[0][0]  # fmt: skip
+        last = con.execute("select coalesce(last_value, start_value - 1) from duckdb_sequences()"
+                           " where sequence_name = 'events_seq'").fetchall()[0][0]  # fmt: skip
+        if done > last:  # the next event is numbered after those taken back
+            con.execute("select max(nextval('events_seq')) from range(?)", [done - last])
+        state.put(con, _STATE, events_sum=_shipped(con, done), events_top=done)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        con.execute("drop table if exists _lake_events")
+    for table in LAKE_TABLES:  # a view of a version an erasure since then deleted: the newest
+        if lake.exists(table) and not all(Path(f).exists() for f in pinned_files(con, lake, table)):
+            pin(con, lake, table, lake.version(table))
+    log.warning("this store's file is older than the event log it sent to the lake %s (a backup"
+                " put back?): %d events taken back from the lake, %d deleted there since; run"
+                " `empatia run --full` for results of them all", lake.root, back, gone)  # fmt: skip
+    return int(back)
 
 
 def _shipped(con: Any, upto: int) -> str:
