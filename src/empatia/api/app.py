@@ -104,8 +104,10 @@ def create_app(
     @app.exception_handler(EmpatiaError)
     async def empatia_error(request: Request, exc: EmpatiaError) -> Response:
         body = exc.to_dict()
-        if (getattr(getattr(request.state, "tenant", None), "primary_elsewhere", None)
-                and isinstance(exc, NotProducedError | NotFoundError)):  # fmt: skip
+        about_people = isinstance(exc, NotProducedError) or (
+            isinstance(exc, NotFoundError) and {"identifier", "person_id"} & body.keys())
+        if about_people and getattr(getattr(request.state, "tenant", None), "primary_elsewhere",
+                                    None):  # fmt: skip
             # not "run `empatia run`": an ingest node keeps no customers and cannot run
             body["message"] = ("this store is an ingest node of a lake: it keeps no customers"
                                " or results; the lake's primary store serves them")  # fmt: skip
