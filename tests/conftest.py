@@ -20,6 +20,9 @@ from empatia.store import Store
 from empatia.workspace import Workspace
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# the CLI's consoles fix their width when they are made if COLUMNS is set then (pytest-xdist's
+# workers have it); without it they read it at each print, as the tests set it per command
+os.environ.pop("COLUMNS", None)
 
 
 @pytest.fixture
@@ -150,3 +153,35 @@ def spark_session() -> Iterator[Any]:
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``make test``: ``-n auto --dist loadgroup --no-loadscope-reorder``) the tests on the local
+    Spark session run in one worker (one session), each folder's tests in one worker (its
+    session fixtures made once, its modules' tests in order), each top-level file's in one (the
+    cluster's and Spark Connect's, with JVMs of their own, beside the rest).
+
+    Schemathesis names each operation's test (``test_no_server_errors[GET /health]``) but
+    leaves them one node id, which pytest-xdist takes for one test: it ran 1 of 62. Each gets
+    its name as its id (what pytest gives an item a plugin names no id for)."""
+    for item in items:
+        if item.parent is not None and item.name != item.nodeid.rpartition("::")[2]:
+            item._id = item.parent.id.child(item.name)
+    if len({item.nodeid for item in items}) < len(items):
+        raise pytest.UsageError("two tests share a node id: pytest-xdist would run one of them")
+    if not getattr(config.option, "loadgroup", False):  # a pytest-xdist worker, --dist loadgroup
+        return
+    groups: dict[pytest.Item, str] = {}
+    for item in items:  # xdist's own xdist_group marker sets a field pytest 9 no longer reads
+        path = Path(item.nodeid.split("::")[0])
+        groups[item] = "spark" if "spark_session" in getattr(item, "fixturenames", ()) else \
+            str(path if path.parent == Path("tests") else path.parent)  # fmt: skip
+        assert item.parent is not None
+        item._id = item.parent.id.child(f"{item.name}@{groups[item]}")
+    # the longest first (the cluster ≈ 6 min, the Spark session's ≈ 5 min), one per worker,
+    # with --no-loadscope-reorder: xdist otherwise starts the groups of most tests first
+    items.sort(key=lambda item: LONGEST.index(groups[item]) if groups[item] in LONGEST else 9)
+
+
+#: The groups of tests that take longest (``pytest -n auto --dist loadgroup --durations``).
+LONGEST = ["tests/test_spark_cluster.py", "spark"]

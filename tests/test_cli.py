@@ -113,8 +113,13 @@ def test_typer_exit_codes_reach_the_shell(tmp_path: Path) -> None:
 def test_ctrl_c_exits_130_quietly(tmp_path: Path) -> None:
     """Ctrl+C in a long command: exit 130, one short line, no traceback, no DuckDB leak report."""
     env = dict(os.environ, COLUMNS="200")
+    # started as from a terminal: a pytest-xdist worker was seen holding SIGINT ignored, which a
+    # child inherits (then no KeyboardInterrupt ever comes: the demo ran to its end)
+    terminal = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler);"
+                " signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT}); sys.argv[0] = 'empatia';"
+                " runpy.run_module('empatia.cli', run_name='__main__')")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "empatia.cli", "--db", str(tmp_path / "d.duckdb"), "demo",
+        [sys.executable, "-c", terminal, "--db", str(tmp_path / "d.duckdb"), "demo",
          "--customers", "300", "--no-serve"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip

@@ -113,3 +113,20 @@ def test_answers_given_before_the_split_are_kept(tmp_path: Path) -> None:
                              " order by 1").fetchall() == [("A", "accepted", 0.7),
                                                            ("C", "rejected", 0.6)]  # fmt: skip
         assert [r["value_l"] for r in review(s)] == ["E"]
+
+
+def test_ctrl_c_while_splink_queries_stops_the_run(mem_store: Store, duck: Engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Ctrl+C inside a DuckDB query reaches Python as DuckDB's InterruptException, an Exception:
+    matching's "failed, go on without it" must not take it for a failed model and finish the run."""
+    import duckdb
+    import pytest
+
+    from empatia.identity import probabilistic
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise duckdb.InterruptException("INTERRUPT Error: Interrupted!")
+
+    monkeypatch.setattr(probabilistic, "predict", interrupted)
+    add_events(mem_store, crm_world())
+    with pytest.raises(duckdb.InterruptException):
+        resolve(duck, IdentityConfig(default_region="PL"))

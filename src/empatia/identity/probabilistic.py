@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -334,6 +335,8 @@ def match_records(eng: Engine, config: IdentityConfig) -> dict[str, Any]:
     if n >= MIN_RECORDS:
         try:
             scored = eng.materialize(_scored(eng, recs, n, config), "scored")
+        except duckdb.InterruptException:  # Ctrl+C inside a query: the run stops
+            raise
         except Exception as e:  # noqa: BLE001 - matching is an extra; stitching goes on without
             log.warning("probabilistic matching failed, no records linked this run: %s", e)
             failed = type(e).__name__  # said in the run's figures, not only in a log
