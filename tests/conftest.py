@@ -156,10 +156,10 @@ def spark_session() -> Iterator[Any]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (``make test``: ``-n auto --dist loadgroup --no-loadscope-reorder``) the tests on the local
-    Spark session run in one worker (one session), each folder's tests in one worker (its
-    session fixtures made once, its modules' tests in order), each top-level file's in one (the
-    cluster's and Spark Connect's, with JVMs of their own, beside the rest).
+    """Under pytest-xdist (``make test``: ``-n auto --dist loadgroup --no-loadscope-reorder``)
+    the tests on the local Spark session run in one worker (one session), each folder's tests
+    in one worker (its session fixtures made once, its modules' tests in order), each top-level
+    file's in one (the cluster's and Spark Connect's, with JVMs of their own, beside the rest).
 
     Schemathesis names each operation's test (``test_no_server_errors[GET /health]``) but
     leaves them one node id, which pytest-xdist takes for one test: it ran 1 of 62. Each gets

@@ -115,9 +115,10 @@ def test_ctrl_c_exits_130_quietly(tmp_path: Path) -> None:
     env = dict(os.environ, COLUMNS="200")
     # started as from a terminal: a pytest-xdist worker was seen holding SIGINT ignored, which a
     # child inherits (then no KeyboardInterrupt ever comes: the demo ran to its end)
-    terminal = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler);"
-                " signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT}); sys.argv[0] = 'empatia';"
-                " runpy.run_module('empatia.cli', run_name='__main__')")
+    terminal = ("import runpy, signal, sys;"
+                " signal.signal(signal.SIGINT, signal.default_int_handler);"
+                " signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT});"
+                " sys.argv[0] = 'empatia'; runpy.run_module('empatia.cli', run_name='__main__')")
     proc = subprocess.Popen(
         [sys.executable, "-c", terminal, "--db", str(tmp_path / "d.duckdb"), "demo",
          "--customers", "300", "--no-serve"],

@@ -4,6 +4,9 @@ import random
 from pathlib import Path
 from typing import Any
 
+import duckdb
+import pytest
+
 from empatia.identity.config import IdentityConfig
 from empatia.identity.resolve import resolve
 from empatia.store import Store
@@ -115,12 +118,11 @@ def test_answers_given_before_the_split_are_kept(tmp_path: Path) -> None:
         assert [r["value_l"] for r in review(s)] == ["E"]
 
 
-def test_ctrl_c_while_splink_queries_stops_the_run(mem_store: Store, duck: Engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_ctrl_c_while_splink_queries_stops_the_run(
+    mem_store: Store, duck: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Ctrl+C inside a DuckDB query reaches Python as DuckDB's InterruptException, an Exception:
     matching's "failed, go on without it" must not take it for a failed model and finish the run."""
-    import duckdb
-    import pytest
-
     from empatia.identity import probabilistic
 
     def interrupted(*args: Any, **kwargs: Any) -> Any:
