@@ -42,6 +42,8 @@ known_properties = st.dictionaries(
     st.sampled_from([p.split(".")[-1] for p, _ in KNOWN if p.startswith("properties.")]),
     property_values, max_size=3,
 ).flatmap(lambda d: st.just(d) | products.map(lambda p: {**d, "products": p}))
+#: The names of the known properties (of ``properties`` and ``context``), checked on the way in.
+_CHECKED = {p.split(".")[1] for p, _ in KNOWN if p.count(".") >= 1}
 # Times a client may send: any year (clocks reset to 0001 or run ahead to 9999).
 times = st.datetimes(timezones=st.just(UTC)).map(lambda d: d.isoformat()) | st.sampled_from(
     ["9999-12-31T00:00:00Z", "0001-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00",
@@ -51,8 +53,11 @@ valid_events = st.fixed_dictionaries(
     {"type": st.sampled_from(["track", "identify", "page", "screen"]), "userId": ids},
     optional={
         "anonymousId": ids,
-        "properties": st.dictionaries(st.text(max_size=8), json_values, max_size=4),
-        "context": st.dictionaries(st.text(max_size=8), json_values, max_size=3),
+        # any names but those of the known properties, whose values are checked (below)
+        "properties": st.dictionaries(st.text(max_size=8).filter(lambda k: k not in _CHECKED),
+                                      json_values, max_size=4),  # fmt: skip
+        "context": st.dictionaries(st.text(max_size=8).filter(lambda k: k not in _CHECKED),
+                                   json_values, max_size=3),  # fmt: skip
         "timestamp": st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime.now(),
                                   timezones=st.just(UTC)).map(lambda d: d.isoformat()),
         "messageId": ids,

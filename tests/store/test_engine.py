@@ -298,3 +298,60 @@ def test_spark_broadcasts_a_join_side_only_when_it_measured_it_small(spark_sessi
     assert "BroadcastHashJoin" not in joined._jdf.queryExecution().sparkPlan().toString()
     joined.collect()
     assert "BroadcastHashJoin" in joined._jdf.queryExecution().executedPlan().toString(), planned
+
+
+# -- Engine.fit: a model that needs every row at once, fitted where the rows are -----------
+def _mean_model(rows: pa.Table) -> tuple[Any, dict[str, Any]]:
+    """A 'model' (the rows' values, sorted, and their mean) and its summary."""
+    values = sorted(rows["n"].to_pylist())
+    if not values:
+        return None, {"rows": 0}
+    return {"values": values, "mean": sum(values) / len(values)}, {"rows": len(values)}
+
+
+def _scored(fitted: Any, batch: pa.RecordBatch) -> pa.Table:
+    """A model step using the fitted model where it runs: each row's distance to the mean,
+    and how many values the model holds."""
+    model = fitted.get()
+    ns = batch["n"].to_pylist()
+    return pa.table({"n": ns, "d": [n - model["mean"] for n in ns],
+                     "held": [len(model["values"])] * len(ns)})  # fmt: skip
+
+
+_SCORED = pa.schema([("n", pa.int64()), ("d", pa.float64()), ("held", pa.int64())])
+
+
+def _fit_and_score(eng: Any) -> tuple[dict[str, Any], list[Any], Any]:
+    t = eng.from_arrow(pa.table({"n": list(range(5000))}), "numbers")
+    fitted, summary = eng.fit(t.filter(t.n % 2 == 0), _mean_model)
+    from functools import partial
+
+    out = eng.map_batches(t.filter(t.n < 3), partial(_scored, fitted), _SCORED)
+    rows = sorted(eng.to_arrow(out).to_pylist(), key=lambda r: r["n"])
+    none, empty = eng.fit(t.filter(t.n < 0), _mean_model)
+    assert none is None and empty == {"rows": 0}  # nothing to fit on: no model
+    return summary, rows, fitted
+
+
+def test_a_fit_runs_in_process_on_duckdb() -> None:
+    with Store(":memory:") as store, connect(store) as eng:
+        summary, rows, fitted = _fit_and_score(eng)
+    assert summary == {"rows": 2500} and fitted.path is None
+    assert rows[1] == {"n": 1, "d": 1 - 2499.0, "held": 2500}
+
+
+@pytest.mark.spark
+@pytest.mark.skipif(not os.environ.get("EMPATIA_SPARK_TESTS"), reason="set EMPATIA_SPARK_TESTS=1")
+def test_a_fit_on_spark_runs_on_an_executor_and_only_its_summary_reaches_the_driver(
+    spark_session: Any,
+) -> None:
+    with Store(":memory:") as store, connect(store, "spark", session=spark_session) as eng:
+        eng.meter.clear()
+        summary, rows, fitted = _fit_and_score(eng)
+        # the 2,500 rows were fitted on an executor: the driver got one row per fit, and the
+        # 3 scored rows it asked for; the model reached the scoring step from its file
+        assert eng.meter == {"collected": 1 + 3 + 1, "sent": 5000}
+        assert fitted.path is not None and os.path.exists(fitted.path)
+    assert summary == {"rows": 2500}
+    assert rows[1] == {"n": 1, "d": 1 - 2499.0, "held": 2500}
+    assert not os.path.exists(fitted.path)  # the engine's model files go with it

@@ -154,8 +154,8 @@ class DecideSettings(BaseModel):
         ge=1,
         description="The recommender learns what is shared (item-to-item weights, item "
         "factors, popularity) from at most this many buyers — the same ones every run and on "
-        "every engine (the lowest SHA-256 of their person id) — so that what the fit brings "
-        "into one process does not grow with the data; everyone is scored from their own "
+        "every engine (the lowest SHA-256 of their person id) — so that what the fit holds "
+        "in one process (one executor's Python worker on Spark) does not grow with the data; everyone is scored from their own "
         "purchases, where their rows are.",
     )
 

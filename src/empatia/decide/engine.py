@@ -40,7 +40,7 @@ from empatia.decide.recommenders import (
     topk_rows,
 )
 from empatia.store import Store
-from empatia.store.engine import BatchFn, DuckDBEngine, Engine
+from empatia.store.engine import BatchFn, DuckDBEngine, Engine, FittedModel
 from empatia.store.scoped import StageStore, stage_transaction
 
 #: Blend weights tuned on the retail validation split (benchmarks/results/decide.md).
@@ -160,15 +160,17 @@ def candidates_for(model: Hybrid, users: np.ndarray, k: int = N_CANDIDATES) -> l
 @dataclass
 class Fitted:
     """The hybrid fitted on the buyers' purchases (all of them, or a sample; ``None``: no
-    purchase yet) and the cold-start candidates."""
+    purchase yet) — a handle the model steps load it from — and the cold-start candidates."""
 
-    model: Hybrid | None
+    model: FittedModel | None
     fallback: list[Candidate]
     as_of: datetime
     seq: int
     steps: dict[str, float]
     #: the fit saw every buyer (no sample left anyone out)
     everyone: bool = True
+    #: items the model knows
+    items: int = 0
 
 
 def fit(store: Store, *, weights: dict[str, float] | None = None, factors: int = 64,
@@ -176,37 +178,46 @@ def fit(store: Store, *, weights: dict[str, float] | None = None, factors: int =
         occ: ir.Table | None = None) -> Fitted:  # fmt: skip
     """Read the purchases and fit the hybrid.
 
-    Fitting needs its interactions at once, so it runs on the driver: the engine aggregates
-    the order lines into purchase occasions (person × item × day,
-    :func:`~empatia.decide.signals.occasions`) — everyone's, or with ``sample`` those of at
-    most that many buyers — which are collected there
-    (:class:`~empatia.decide.recommenders.Interactions`); each person's state, scoring (the
-    model rebased on their own occasions) and choosing is :func:`decide_batch`, the engine's
-    model step. ``eng``: the engine (default: DuckDB in the store); ``occ``: the occasions
+    Fitting needs its interactions at once: the engine aggregates the order lines into
+    purchase occasions (person × item × day, :func:`~empatia.decide.signals.fit_occasions`) —
+    everyone's, or with ``sample`` those of at most that many buyers — and fits on them
+    where they are (:meth:`~empatia.store.engine.Engine.fit`: in process on DuckDB, on an
+    executor on Spark); each person's state, scoring (the model rebased on their own
+    occasions) and choosing is :func:`decide_batch`, the engine's model step. ``eng``: the
+    engine (default: DuckDB in the store); ``occ``: the occasions
     (:func:`~empatia.decide.signals.occasions_expr` at ``now``), made already.
     """
     t0 = time.perf_counter()
-    steps: dict[str, float] = {}
     with DuckDBEngine(store) if eng is None else nullcontext(eng) as on:
         latest, seq = signals.clock(on)
         now = now or latest
-        buys = signals.occasions(on, now, sample=sample, occ=occ)
-        everyone = sample is None or buys["person"].nunique() < sample or \
+        rows = signals.fit_occasions(on, now, sample=sample, occ=occ)
+        model, summary = on.fit(rows, partial(fit_hybrid, weights, factors, now))
+        everyone = sample is None or summary["persons"] < sample or \
             signals.buyers(on, now, occ) <= sample  # fmt: skip
-        steps["read purchases"] = time.perf_counter() - t0
-    model, fallback = None, []
-    if len(buys):
-        data = Interactions.from_frame(buys, as_of=pd.Timestamp(now))
-        model = make_model(weights, factors).fit(data)
-        steps["fit"] = time.perf_counter() - t0 - sum(steps.values())
-        trending = _rownorm(model.parts["trending"].pop[None, :])[0]
-        order = np.argsort(-trending, kind="stable")[:N_CANDIDATES]
-        fallback = [Candidate(item=str(data.items[i]), score=round(float(trending[i]), 4),
-                              components={"trending": round(float(trending[i]), 4)},
-                              name=data.names.get(str(data.items[i])),
-                              category=data.category.get(str(data.items[i])), fallback=True)
-                    for i in order if trending[i] > 0]
-    return Fitted(model, fallback, now, seq, steps, everyone)
+    return Fitted(model, summary["fallback"], now, seq, {"fit": time.perf_counter() - t0},
+                  everyone, summary["items"])  # fmt: skip
+
+
+def fit_hybrid(weights: dict[str, float] | None, factors: int, now: datetime, rows: pa.Table
+               ) -> tuple[Hybrid | None, dict[str, Any]]:  # fmt: skip
+    """The fit itself (:meth:`~empatia.store.engine.Engine.fit`'s step): the hybrid on the
+    occasions ``rows``, and its summary — the people and items it knows, the cold-start
+    candidates (what is trending)."""
+    buys = signals.occasions_frame(rows)
+    if not len(buys):
+        return None, {"persons": 0, "items": 0, "fallback": []}
+    data = Interactions.from_frame(buys, as_of=pd.Timestamp(now))
+    model = make_model(weights, factors).fit(data)
+    trending = _rownorm(model.parts["trending"].pop[None, :])[0]
+    order = np.argsort(-trending, kind="stable")[:N_CANDIDATES]
+    fallback = [Candidate(item=str(data.items[i]), score=round(float(trending[i]), 4),
+                          components={"trending": round(float(trending[i]), 4)},
+                          name=data.names.get(str(data.items[i])),
+                          category=data.category.get(str(data.items[i])), fallback=True)
+                for i in order if trending[i] > 0]  # fmt: skip
+    return model, {"persons": int(buys["person"].nunique()), "items": data.n_items,
+                   "fallback": fallback}  # fmt: skip
 
 
 def train(store: Store, *, weights: dict[str, float] | None = None, factors: int = 64,
@@ -222,10 +233,11 @@ def train(store: Store, *, weights: dict[str, float] | None = None, factors: int
     result = Trained(as_of=f.as_of, states=states, seq=f.seq, steps=f.steps)
     cands: dict[str, list[Candidate]] = {}
     if f.model is not None:
-        data = f.model.data
+        model = f.model.get()
+        data = model.data
         result.items = data.n_items
         for users in batches(data.n_persons, batch):
-            for u, lst in zip(users, candidates_for(f.model, users), strict=True):
+            for u, lst in zip(users, candidates_for(model, users), strict=True):
                 cands[str(data.persons[u])] = lst
             if progress:
                 progress(len(users))
@@ -285,7 +297,7 @@ def decided_rows(pids: list[str], cands: list[list[Candidate]], states: list[dic
     return pa.table({f.name: pa.array(cols[f.name], f.type) for f in DECIDED}, schema=DECIDED)
 
 
-def decide_batch(model: Hybrid | None, everyone: bool, fallback: list[Candidate],
+def decide_batch(fitted: FittedModel | None, everyone: bool, fallback: list[Candidate],
                  catalogue: Catalogue, as_of: datetime, seq: int, batch: pa.RecordBatch
                  ) -> pa.Table:  # fmt: skip
     """The model step of the batch run (:meth:`~empatia.store.engine.Engine.map_batches`):
@@ -294,7 +306,8 @@ def decide_batch(model: Hybrid | None, everyone: bool, fallback: list[Candidate]
     decisions chosen by the policy. When the fit saw ``everyone`` who bought, each person is
     their row in the model; else the model is rebased on each person's own occasions (their
     purchase ``history``, :meth:`~empatia.decide.recommenders.Hybrid.rebase`). Pure: on Spark it
-    runs on the executors, with the model shipped in the partial."""
+    runs on the executors, which load the model from where its fit left it (``fitted``)."""
+    model: Hybrid | None = fitted.get() if fitted is not None else None
     rows = batch.to_pylist()
     states = signals.states_of(rows, as_of, catalogue.policy)
     pids = [st["person_id"] for st in states]
@@ -437,7 +450,7 @@ def _run(store: Any, eng: Engine, catalogue: Catalogue, export: Path | None,
         progress(n)
     if export is not None:
         export_decisions(eng, export)
-    items = f.model.data.n_items if f.model is not None else 0
+    items = f.items
     inputs = eng.table("decide_inputs")
     cold_start = eng.count(inputs.filter(inputs.cold_start))
     eng.write_arrow(pa.table({  # bookkeeping: when the model was trained

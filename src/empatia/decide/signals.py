@@ -147,16 +147,28 @@ def buyers(eng: Engine, now: datetime, occ: ir.Table | None = None) -> int:
 
 def occasions(eng: Engine, now: datetime, only: Collection[str] | None = None,
               sample: int | None = None, occ: ir.Table | None = None) -> pd.DataFrame:
-    """:func:`occasions_expr` collected to the driver, where the recommender is fitted (it
-    needs every occasion at once), in the order of their first purchase, so the model's rows
-    are the same on every engine; with ``sample``, only those of at most that many buyers
-    (the lowest SHA-256 of their person id); ``occ``: :func:`occasions_expr`, made already."""
+    """:func:`fit_occasions` collected here (:func:`occasions_frame`)."""
+    return occasions_frame(eng.to_arrow(fit_occasions(eng, now, only, sample, occ)))
+
+
+def fit_occasions(eng: Engine, now: datetime, only: Collection[str] | None = None,
+                  sample: int | None = None, occ: ir.Table | None = None) -> ir.Table:
+    """The occasions the recommender is fitted on (:func:`occasions_expr`): everyone's, or
+    with ``sample`` those of at most that many buyers (the lowest SHA-256 of their person
+    id); ``occ``: :func:`occasions_expr`, made already."""
     occ = occasions_expr(eng, now, only) if occ is None else occ
     if sample is not None:
         buyers = occ.select("person").distinct()
         keep = buyers.order_by([buyers.person.hexdigest("sha256"), "person"]).limit(sample)
         occ = occ.semi_join(keep, "person")
-    frame = eng.to_arrow(occ.order_by("first")).to_pandas()
+    return occ
+
+
+def occasions_frame(rows: pa.Table) -> pd.DataFrame:
+    """Occasions (:func:`fit_occasions`'s rows) as the recommender reads them, in the order
+    of their first purchase (``first`` is unique), so the model's rows are the same on
+    every engine, whatever order the rows came in."""
+    frame = rows.to_pandas().sort_values("first", kind="stable", ignore_index=True)
     for col in ("ts", "past_ts"):  # Spark's come without their zone: UTC, the session's
         frame[col] = pd.to_datetime(frame[col], utc=True)
     return frame[["person", "item", "ts", "qty", "category", "name", "past_ts"]]

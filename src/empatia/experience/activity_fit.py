@@ -106,10 +106,21 @@ def _rows(eng: Engine, expr: ir.Table) -> list[dict[str, Any]]:
     return eng.to_arrow(expr).to_pylist()
 
 
-def _summary(eng: Engine, facts: ir.Table, at: datetime) -> pd.DataFrame:
+def _summary(facts: ir.Table, at: datetime) -> ir.Table:
     """Per person, the Pareto/NBD summary of their active days as of ``at``."""
     s = facts.select("person_id", **rhythm(facts, _ts(at)))
-    return eng.to_arrow(s.filter(s.frequency.notnull()).order_by("person_id")).to_pandas()
+    return s.filter(s.frequency.notnull())
+
+
+def _by_person(rows: pa.Table) -> pd.DataFrame:
+    """A fit's rows (:meth:`~empatia.store.engine.Engine.fit`: in any order) by person."""
+    return rows.to_pandas().sort_values("person_id", kind="stable", ignore_index=True)
+
+
+def _fit_base_step(near: dict[str, float] | None, rows: pa.Table
+                   ) -> tuple[None, dict[str, Any]]:  # fmt: skip
+    """:func:`_fit_base` as the engine's fit: the parameters are all that comes back."""
+    return None, {"base": _fit_base(_by_person(rows), near)}
 
 
 def _alive(base: dict[str, float], s: pd.DataFrame) -> np.ndarray:
@@ -202,21 +213,38 @@ def _later(eng: Engine, at: datetime) -> ir.Table:
 
 
 def _label(eng: Engine, cfg: ExperienceConfig, facts: ir.Table, texts: bool,
-           cutoff: datetime) -> pd.DataFrame:  # fmt: skip
+           cutoff: datetime) -> ir.Table:  # fmt: skip
     """The buyers' drivers as they stood at ``cutoff`` (with their rhythm's summary then),
-    and whether they bought after it (``bought``), by ``person_id``."""
+    and whether they bought after it (``bought``)."""
     traj = trajectories_expr(eng, until=_ts(cutoff)) if texts else None
     x = drivers_expr(eng, cfg, p_alive=False, facts=facts, at=cutoff, trajectories=traj)
     x = x.filter(x.frequency.notnull(), x.last_order_at.notnull())
     later = _later(eng, cutoff).mutate(bought=ibis.literal(True))
     x = x.left_join(later, "person_id").drop("person_id_right")
-    x = x.select("person_id", "frequency", "recency", "T", *(f"x_{d}" for d in DRIVERS),
-                 bought=x.bought.fill_null(False))  # fmt: skip
-    return eng.to_arrow(x.order_by("person_id")).to_pandas()
+    return x.select("person_id", "frequency", "recency", "T", *(f"x_{d}" for d in DRIVERS),
+                    bought=x.bought.fill_null(False))  # fmt: skip
+
+
+def _fit_weights_step(base: dict[str, float], prior: np.ndarray, sd: float, rows: pa.Table
+                      ) -> tuple[None, dict[str, Any]]:  # fmt: skip
+    """The drivers' weights as the engine's fit (``None``: too few people on a side of the
+    label): the intercept, scale, weights and how many had each driver come back."""
+    df = _by_person(rows)
+    y = df["bought"].to_numpy(float)
+    if min(y.sum(), len(y) - y.sum()) < MIN_EACH_SIDE:
+        return None, {"weights": None}
+    x = df[[f"x_{d}" for d in DRIVERS]].fillna(0.0).to_numpy(float)
+    intercept, scale, w = fit_weights(x, _logit(_alive(base, df)), y, prior, sd)
+    people = {d: int((x[:, i] > 0).sum()) for i, d in enumerate(DRIVERS)} | {"scale": len(df)}
+    return None, {"weights": (intercept, scale, [float(v) for v in w], people)}
 
 
 def fit(eng: Engine, cfg: ExperienceConfig, texts: bool) -> Model | None:
-    """Fit the rhythm and the weights on the store's past (``None``: too little of it)."""
+    """Fit the rhythm and the weights on the store's past (``None``: too little of it).
+
+    Each fit needs its people at once: the engine's fit runs it where the rows are (in
+    process on DuckDB, in one executor's Python worker on Spark) and brings back only the
+    parameters."""
     first, now = _now(eng)
     if now is None or first is None:
         return None
@@ -227,21 +255,22 @@ def fit(eng: Engine, cfg: ExperienceConfig, texts: bool) -> Model | None:
     try:
         if _buyers(eng, facts) < cfg.active_fit_min_people:
             return None
-        base = _fit_base(_summary(eng, facts, cutoff))  # the rhythm as it was known then …
-        today = _fit_base(_summary(eng, eng.table("experience_activity"), now), near=base)  # … now
-        if base is None or today is None:
+        # the rhythm as it was known then, and now (from there)
+        base = eng.fit(_summary(facts, cutoff), partial(_fit_base_step, None))[1]["base"]
+        if base is None:
             return None
-        df = _label(eng, cfg, facts, texts, cutoff)
+        now_rows = _summary(eng.table("experience_activity"), now)
+        today = eng.fit(now_rows, partial(_fit_base_step, base))[1]["base"]
+        if today is None:
+            return None
+        prior = np.array([default_weights(cfg)[d] for d in DRIVERS])
+        step = partial(_fit_weights_step, base, prior, float(cfg.active_fit_prior_sd))
+        fitted = eng.fit(_label(eng, cfg, facts, texts, cutoff), step)[1]["weights"]
     finally:
         eng.drop_temp(facts)
-    y = df["bought"].to_numpy(float)
-    if min(y.sum(), len(y) - y.sum()) < MIN_EACH_SIDE:
+    if fitted is None:
         return None
-    x = df[[f"x_{d}" for d in DRIVERS]].fillna(0.0).to_numpy(float)
-    prior = np.array([default_weights(cfg)[d] for d in DRIVERS])
-    intercept, scale, w = fit_weights(x, _logit(_alive(base, df)), y, prior,
-                                      float(cfg.active_fit_prior_sd))  # fmt: skip
-    people = {d: int((x[:, i] > 0).sum()) for i, d in enumerate(DRIVERS)} | {"scale": len(df)}
+    intercept, scale, w, people = fitted
     return Model(base=today, weights={d: round(float(v), 4) for d, v in zip(DRIVERS, w, strict=True)},
                  scale=scale, intercept=intercept, people=people, cutoff=cutoff, fitted_at=now)  # fmt: skip
 

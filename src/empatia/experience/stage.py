@@ -32,10 +32,11 @@ class ExperienceStage:
     and ``p_active``, weighed by a Python step), ``survey_responses`` (with the hygiene rules)
     and ``experience_gap`` — written with :meth:`~empatia.store.engine.Engine.write`, only the
     changed people's rows on an incremental run. The model of "still active"
-    (``experience_activity_model``) is fitted on the driver: its data (the rhythm's summary,
-    the drivers as they stood at the cutoff, who bought after it) comes from the engine
-    (:meth:`~empatia.store.engine.Engine.to_arrow`), the fit is lifetimes and SciPy, the result
-    is written with :meth:`~empatia.store.engine.Engine.write_arrow`. Which people changed,
+    (``experience_activity_model``) is fitted where the engine runs
+    (:meth:`~empatia.store.engine.Engine.fit`: in process on DuckDB, in one executor's Python
+    worker on Spark) on the rhythm's summary, the drivers as they stood at the cutoff and who
+    bought after it, with lifetimes and SciPy; only the parameters come back, and they are
+    written with :meth:`~empatia.store.engine.Engine.write_arrow`. Which people changed,
     the marks and the counts are bookkeeping on the store's cursor; which cases an incremental
     run rebuilds (:func:`~empatia.experience.effort.affected`) is Ibis too, a fixpoint over
     :meth:`~empatia.store.engine.Engine.materialize`. An engine that cannot replace rows in

@@ -1,11 +1,14 @@
 """Reading identifiers (and CRM records) out of events, as the tracking plan places them.
 
 Everything here is an Ibis expression except the normalisation of emails and phones, which
-`phonenumbers` does in Python: the distinct raw values are normalised once and kept in
+`phonenumbers` does in Python, as a model step where the rows are (in process on DuckDB, on
+Spark's executors): the distinct raw values are normalised once and kept in
 ``identity_value_map``, so each later run only normalises what is new.
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 import ibis
 import ibis.expr.types as ir
@@ -81,8 +84,24 @@ def raw_identifiers(eng: Engine, events: ir.Table, config: IdentityConfig) -> ir
     return long.mutate(raw=_clean(long.raw)).filter(_.raw.notnull())
 
 
+#: The rows of ``identity_value_map``: each e-mail or phone as written, its region, its
+#: normalised value.
+VALUE_MAP = pa.schema([("kind", pa.string()), ("raw", pa.string()), ("region", pa.string()),
+                       ("value", pa.string())])  # fmt: skip
+
+
+def normalized(strip_plus: bool, batch: pa.RecordBatch) -> pa.Table:
+    """The model step that normalises e-mails and phones (rows of ``kind``, ``raw``,
+    ``region``) into :data:`VALUE_MAP` rows."""
+    kinds, raws, regions = (batch[c].to_pylist() for c in ("kind", "raw", "region"))
+    values = [normalize_email(r, strip_plus=strip_plus) if k == "email" else normalize_phone(r, g)
+              for k, r, g in zip(kinds, raws, regions, strict=True)]  # fmt: skip
+    return pa.table([kinds, raws, regions, values], schema=VALUE_MAP)
+
+
 def update_value_map(eng: Engine, raw: ir.Table, config: IdentityConfig) -> ir.Table:
-    """Normalise the emails and phones not normalised before; return the whole map."""
+    """Normalise the emails and phones not normalised before (a model step: where the rows
+    are); return the whole map."""
     known = eng.table("identity_value_map")
     todo = (
         raw.filter(raw.kind.isin(MAPPED_KINDS))
@@ -90,23 +109,15 @@ def update_value_map(eng: Engine, raw: ir.Table, config: IdentityConfig) -> ir.T
         .distinct()
         .anti_join(known, ["kind", "raw", "region"])
     )
-    new = eng.to_arrow(todo).to_pylist()
-    if new:
-        for row in new:
-            if row["kind"] == "email":
-                row["value"] = normalize_email(row["raw"], strip_plus=config.email_strip_plus)
-            else:
-                row["value"] = normalize_phone(row["raw"], row["region"])
-        data = pa.Table.from_pylist(
-            new,
-            schema=pa.schema(
-                [("kind", pa.string()), ("raw", pa.string()), ("region", pa.string()),
-                 ("value", pa.string())]
-            ),
-        )  # fmt: skip
-        eng.write_arrow(data, "identity_value_map", replace=False)
-        return eng.table("identity_value_map")
-    return known
+    new = eng.map_batches(todo, partial(normalized, config.email_strip_plus), VALUE_MAP,
+                          "value_map_new")  # fmt: skip
+    try:
+        if not eng.count(new):
+            return known
+        eng.write(new, "identity_value_map", replace=False)
+    finally:
+        eng.drop_temp(new)
+    return eng.table("identity_value_map")
 
 
 def event_identifiers(eng: Engine, events: ir.Table, config: IdentityConfig) -> ir.Table:

@@ -16,7 +16,7 @@ import ibis.expr.types as ir
 from ibis import _
 
 from empatia.profiles.clv import SCHEMA as CLV_SCHEMA
-from empatia.profiles.clv import fit_model, fit_sample, score_batch
+from empatia.profiles.clv import fit_on, fit_sample, score_batch
 from empatia.profiles.config import ProfileConfig
 from empatia.profiles.money import Reporting, daily_rates
 from empatia.store.engine import Engine, union
@@ -321,8 +321,7 @@ def build_profiles(
     )
     model = None
     if persons is None:  # an incremental run's CLV is computed with everyone's afterwards
-        model = fit_model(eng.to_arrow(fit_sample(summary, config.clv_fit_buyers)).to_pandas(),
-                          config, eng.count(summary))  # fmt: skip
+        model = fit_on(eng, fit_sample(summary, config.clv_fit_buyers), config, eng.count(summary))
     if keep is not None and model is not None:
         keep.update(model)
     clv_t = clv_step(eng, summary, config, model)
@@ -461,8 +460,7 @@ def population_columns(eng: Engine, cur: Any, config: ProfileConfig, as_of: date
     model = _clv_model(cur, config, buyers, now // DAY)
     kept = model is not None
     if model is None:
-        model = fit_model(eng.to_arrow(fit_sample(summary, config.clv_fit_buyers)).to_pandas(),
-                          config, buyers)  # fmt: skip
+        model = fit_on(eng, fit_sample(summary, config.clv_fit_buyers), config, buyers)
     clv = clv_step(eng, summary, config, model)
     new = pop.select("person_id", n_recency=pop.recency_days, n_r=pop.r_score, n_f=pop.f_score,
                      n_m=pop.m_score, n_next=(pop.last_day + pop.cadence_days) * DAY,

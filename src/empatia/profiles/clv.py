@@ -8,9 +8,10 @@ against the truth's churn (AUC 0.50; 0.72 with MBG/NBD, `benchmarks/demo_truth.p
 Fitted with `lifetimes` on one row per buyer — ``frequency`` (repeat purchase days),
 ``recency`` (days from first to last purchase day), ``T`` (days from first purchase to
 ``as_of``) and ``monetary_value`` (average order value in the reporting currency; NaN when
-it could not be converted: no CLV then, but still ``p_alive``). The summary is small (one row per
-buyer), so it is fitted in memory whatever the engine; rows come sorted by person, so the
-fit is the same on every engine. Predicting with the fitted parameters is a model step the
+it could not be converted: no CLV then, but still ``p_alive``). Fitting needs every buyer of
+the sample at once, so it is the engine's fit (:func:`fit_on`: in process on DuckDB, in one
+executor's Python worker on Spark); the rows are sorted by person there, so the fit is the
+same on every engine. Predicting with the fitted parameters is a model step the
 engine maps to where the rows are (:func:`score_batch`: in process on DuckDB, on Spark's
 executors).
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,6 +31,8 @@ from empatia.profiles.config import ProfileConfig
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
+
+    from empatia.store.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +51,9 @@ def fit_model(summary: pd.DataFrame, config: ProfileConfig, buyers: int | None =
     no penalizer made both models converge); ``buyers``: how many there are in all, when
     ``summary`` is a sample of them (:func:`fit_sample`).
 
-    Fitting needs every buyer at once, so the summary (four numbers per buyer, sorted by
-    person) is fitted in this process whatever the engine; predicting with the parameters
-    is :func:`score_batch`, the engine's model step.
+    Fitting needs every buyer at once (four numbers each, sorted by person): :func:`fit_on`
+    runs it where the engine runs; predicting with the parameters is :func:`score_batch`,
+    the engine's model step.
     """
     if len(summary) < config.clv_min_customers or (summary["frequency"] > 0).sum() < 2:
         return None
@@ -76,12 +80,25 @@ def fit_model(summary: pd.DataFrame, config: ProfileConfig, buyers: int | None =
     return None
 
 
+def fit_on(eng: Engine, sample: ir.Table, config: ProfileConfig, buyers: int | None = None
+           ) -> dict[str, Any] | None:  # fmt: skip
+    """:func:`fit_model` on the rows of ``sample`` (:func:`fit_sample`) where the engine
+    runs them (:meth:`~empatia.store.engine.Engine.fit`): only the parameters come back."""
+    return eng.fit(sample, partial(_fit_rows, config, buyers))[1]["model"]
+
+
+def _fit_rows(config: ProfileConfig, buyers: int | None, rows: pa.Table
+              ) -> tuple[None, dict[str, Any]]:  # fmt: skip
+    summary = rows.to_pandas().sort_values("person_id", kind="stable", ignore_index=True)
+    return None, {"model": fit_model(summary, config, buyers)}
+
+
 def fit_sample(summary: ir.Table, buyers: int) -> ir.Table:
     """The buyers the model is fitted on: at most ``buyers`` of ``summary``, those with the
     lowest SHA-256 of their person id (the same on every engine and every run while they are
-    there), sorted by person."""
+    there)."""
     key = summary.person_id.hexdigest("sha256")
-    return summary.order_by([key, "person_id"]).limit(buyers).order_by("person_id")
+    return summary.order_by([key, "person_id"]).limit(buyers)
 
 
 def _columns(summary: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

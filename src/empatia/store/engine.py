@@ -1,9 +1,10 @@
 """Where the batch pipeline runs: DuckDB (default) or Apache Spark — the one place they differ.
 
 Stages write their logic as Ibis expressions over :meth:`Engine.table` and hand results to
-:meth:`Engine.write`; they never ask which engine they are on. The store (one DuckDB file)
-stays the source of truth on both engines: on Spark the tables a stage reads are copied
-into the session, and its results are copied back.
+:meth:`Engine.write`; they never ask which engine they are on. On Spark, a lake store's
+tables (``[store] kind = "lake"``, :mod:`empatia.store.lake`) are read and written by the
+executors, and Python model steps and fits run there too; a one-file store's tables are copied
+into the session through the driver, and its results copied back.
 
 >>> from empatia.store import Store
 >>> with Store(":memory:") as s:
@@ -15,13 +16,17 @@ into the session, and its results are copied back.
 from __future__ import annotations
 
 import os
+import pickle
 import socket
 import sys
+import tempfile
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
-from functools import cache, partial
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
+from dataclasses import dataclass
+from functools import cache, lru_cache, partial
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -45,6 +50,28 @@ ENGINES = ("duckdb", "spark")
 BatchFn = Callable[[pa.RecordBatch], "pa.RecordBatch | pa.Table"]
 #: Rows per batch a model step gets.
 BATCH_ROWS = 2048
+#: A model fit (:meth:`Engine.fit`): every row at once → the model (or ``None``) and a small
+#: summary of it.
+FitFn = Callable[[pa.Table], "tuple[Any, dict[str, Any]]"]
+
+
+@dataclass(frozen=True)
+class FittedModel:
+    """A fitted model where an engine's model steps find it (:meth:`Engine.fit`): held here
+    (``model``) or pickled to a file every worker reads (``path``, loaded once per process).
+    Small to ship either way: a step gets the handle, :meth:`get` gives the model."""
+
+    model: Any = None
+    path: str | None = None
+
+    def get(self) -> Any:
+        return self.model if self.path is None else _load_model(self.path)
+
+
+@lru_cache(maxsize=2)
+def _load_model(path: str) -> Any:
+    with open(path, "rb") as f:
+        return pickle.load(f)  # noqa: S301 - a file this run's own fit wrote
 
 
 def conform(out: pa.RecordBatch | pa.Table, schema: pa.Schema) -> pa.Table:
@@ -148,6 +175,19 @@ class Engine:
         return expr.to_pyarrow()
 
     # -- Python model steps ---------------------------------------------------------------
+    def fit(self, expr: ir.Table, fn: FitFn) -> tuple[FittedModel | None, dict[str, Any]]:
+        """A Python model step that needs every row of ``expr`` at once (fitting a model):
+        ``fn`` gets them as one Arrow table, in no particular order (it sorts them), and
+        returns the model (or ``None``) and a small summary of it. Returns the model's handle
+        (``None`` for none), for the model steps that use it, and the summary.
+
+        ``fn`` must be picklable, as for :meth:`map_batches`. Here: in this process. On Spark:
+        in one Python worker on an executor, the rows gathered there by the executors; the
+        model goes to a file the executors read, and only the summary comes to the driver.
+        """
+        model, summary = fn(self.to_arrow(expr))
+        return (None if model is None else FittedModel(model)), summary
+
     def map_batches(self, expr: ir.Table, fn: BatchFn, schema: pa.Schema,
                     name: str | None = None) -> ir.Table:  # fmt: skip
         """A Python model step: ``fn`` applied to the rows of ``expr`` in Arrow record
@@ -636,7 +676,8 @@ class DuckDBEngine(Engine):
 
 
 class SparkEngine(Engine):
-    """Runs on a Spark session; store tables are copied in, results copied back."""
+    """Runs on a Spark session: a lake's tables read and written by the executors, a one-file
+    store's copied in and back."""
 
     name = "spark"
 
@@ -649,6 +690,7 @@ class SparkEngine(Engine):
         #: lake, local data).
         self.meter: Counter[str] = Counter()
         self._depth = 0
+        self._made: list[str] = []
         for method in ("to_pyarrow", "execute"):  # every way a stage brings rows here
             setattr(self.con, method, partial(self._metered, getattr(self.con, method)))
 
@@ -771,6 +813,37 @@ class SparkEngine(Engine):
         self._temps.append(tmp)
         return self.con.table(tmp)
 
+    def fit(self, expr: ir.Table, fn: FitFn) -> tuple[FittedModel | None, dict[str, Any]]:
+        path = os.path.join(self._models(), f"{uuid.uuid4().hex}.pickle")
+        schema = expr.schema().to_pyarrow()
+        df = self.session.sql(self.con.compile(expr)).repartition(1)
+        rows = df.mapInArrow(partial(_fit_in_worker, fn, schema, path),
+                             _spark_schema(_FIT_ROW)).collect()  # fmt: skip
+        self.meter["collected"] += len(rows)
+        if not rows:  # no partition to run in: nothing to fit on
+            model, summary = fn(schema.empty_table())
+            return None if model is None else FittedModel(model), summary
+        self._made.append(path)
+        return (FittedModel(path=path) if rows[0]["kept"] else None), pickle.loads(rows[0]["summary"])
+
+    def _models(self) -> str:
+        """Where a fit leaves its model for the executors: the lake's folder (which they
+        read), else a folder of this machine (a local session's executors share it)."""
+        lake = getattr(self.store, "lake", None)
+        if lake is None:
+            folder = os.path.join(tempfile.gettempdir(), "empatia-models")
+        else:
+            from empatia.store.lake import MODELS
+
+            folder = str(lake.root / MODELS)
+        os.makedirs(folder, exist_ok=True)
+        day_ago = time.time() - 86400  # a killed run's models: no run takes a day to use them
+        for name in os.listdir(folder):
+            with suppress(OSError):
+                if os.stat(p := os.path.join(folder, name)).st_mtime < day_ago:
+                    os.unlink(p)
+        return folder
+
     def splink_api(self) -> Any:
         """Splink's Spark linker on this session (its similarity jar is registered by
         :func:`spark_session`)."""
@@ -789,6 +862,10 @@ class SparkEngine(Engine):
             self.session.catalog.dropTempView(name)
         self._temps.clear()
         self._loaded.clear()
+        for path in self._made:  # the models its fits left for the executors
+            with suppress(OSError):
+                os.unlink(path)
+        self._made.clear()
 
 
 def _mapped(fn: BatchFn, schema: pa.Schema, batches: Iterator[pa.RecordBatch]
@@ -797,6 +874,25 @@ def _mapped(fn: BatchFn, schema: pa.Schema, batches: Iterator[pa.RecordBatch]
     for batch in batches:
         for start in range(0, batch.num_rows, BATCH_ROWS):
             yield from conform(fn(batch.slice(start, BATCH_ROWS)), schema).to_batches()
+
+
+#: The row a fit on Spark brings to the driver (:meth:`SparkEngine.fit`).
+_FIT_ROW = pa.schema([("kept", pa.bool_()), ("summary", pa.binary())])
+
+
+def _fit_in_worker(fn: FitFn, schema: pa.Schema, path: str,
+                   batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:  # fmt: skip
+    """A fit as Spark's ``mapInArrow`` runs it, in the one Python worker that has every row:
+    the model to ``path`` (written whole, then renamed into place), its summary out."""
+    got = list(batches)
+    model, summary = fn(pa.Table.from_batches(got) if got else schema.empty_table())
+    if model is not None:
+        tmp = f"{path}.{os.getpid()}.part"
+        with open(tmp, "wb") as f:
+            pickle.dump(model, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    yield pa.RecordBatch.from_pydict(
+        {"kept": [model is not None], "summary": [pickle.dumps(summary)]}, schema=_FIT_ROW)
 
 
 def _spark_safe(data: pa.Table) -> pa.Table:

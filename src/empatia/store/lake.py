@@ -62,6 +62,8 @@ PRIVATE = {"delta.dataSkippingNumIndexedCols": "0"}
 PRIMARY = "primary"
 #: The folder of the ingest nodes' inbox tables, one per node: ``inbox/<node>``.
 INBOX = "inbox"
+#: Where a fit on Spark leaves its model for the executors (``Engine.fit``), while a stage runs.
+MODELS = "_models"
 #: Seconds after which a file no version of an inbox references is a killed send's leftover.
 DAY = 24 * 3600.0
 
@@ -621,6 +623,11 @@ def forget(con: Any, lake: Lake) -> int:
     deleted."""
     ship_events(con, lake)
     gone = 0
+    # a fit's model holds people's purchases: a run killed before it deleted it left it here
+    # (a run fitting now fails and is run again: the erasure wins)
+    for f in (lake.root / MODELS).glob("*") if (lake.root / MODELS).is_dir() else []:
+        f.unlink(missing_ok=True)
+        gone += 1
     for node in sorted((lake.root / INBOX).iterdir()) if (lake.root / INBOX).is_dir() else []:
         gone += lake.clean(f"{INBOX}/{node.name}", older_than=DAY)  # a node that never came back
     for table in LAKE_TABLES:
