@@ -155,8 +155,8 @@ class DecideSettings(BaseModel):
         description="The recommender learns what is shared (item-to-item weights, item "
         "factors, popularity) from at most this many buyers — the same ones every run and on "
         "every engine (the lowest SHA-256 of their person id) — so that what the fit holds "
-        "in one process (one executor's Python worker on Spark) does not grow with the data; everyone is scored from their own "
-        "purchases, where their rows are.",
+        "in one process (one executor's Python worker on Spark) does not grow with the data; "
+        "everyone is scored from their own purchases, where their rows are.",
     )
 
 

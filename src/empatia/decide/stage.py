@@ -6,9 +6,10 @@ runs re-decide only for the people whose inputs changed.
 The stage runs on the engine (:func:`~empatia.store.engine.engine_for`): the recommender is
 fitted where the engine runs (:meth:`~empatia.store.engine.Engine.fit`: in process on DuckDB, in
 one executor's Python worker on Spark, never through the driver) from the purchases (person ×
-item occasions) of at most ``fit_people`` buyers, then each person's state, scoring (the model rebased on their own purchases) and
-choosing is a Python model step (:meth:`~empatia.store.engine.Engine.map_batches`, in process
-on DuckDB, on the executors on Spark) over one row of signals per person
+item occasions) of at most ``fit_people`` buyers, then each person's state, scoring (the model
+rebased on their own purchases) and choosing is a Python model step
+(:meth:`~empatia.store.engine.Engine.map_batches`, in process on DuckDB, on the executors on
+Spark) over one row of signals per person
 (:func:`empatia.decide.signals.signals_expr`: the other stages' tables and the event log, consent
 included, read on the same engine), whose rows Ibis writes into ``decide_inputs`` and
 ``decisions`` (:func:`empatia.decide.engine.run`, :func:`empatia.decide.refresh.refresh`);

@@ -824,7 +824,8 @@ class SparkEngine(Engine):
             model, summary = fn(schema.empty_table())
             return None if model is None else FittedModel(model), summary
         self._made.append(path)
-        return (FittedModel(path=path) if rows[0]["kept"] else None), pickle.loads(rows[0]["summary"])
+        summary = pickle.loads(rows[0]["summary"])  # noqa: S301 - what the fit above made
+        return (FittedModel(path=path) if rows[0]["kept"] else None), summary
 
     def _models(self) -> str:
         """Where a fit leaves its model for the executors: the lake's folder (which they
