@@ -62,7 +62,8 @@ def _decide(engine: str, session: Any = None) -> dict[str, Any]:
                       " where seq > (select max(seq) from event_persons)")
         with stage_transaction(s, "decide", WRITES) as db:
             eng = connect(db, engine, session=session)  # type: ignore[arg-type]
-            occ = signals.occasions(eng, signals.clock(eng)[0])
+            now = signals.clock(eng)[0]
+            occ = signals.occasions_frame(eng.to_arrow(signals.fit_occasions(eng, now)))
             figures = run(db, catalogue=catalogue, eng=eng)
             eng.close()
         trained = _rows(s)

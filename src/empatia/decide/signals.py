@@ -6,9 +6,9 @@ on whatever the pipeline has produced so far. Where a stage's table is missing, 
 fallback reads the event log directly (labelled in the code below).
 
 Purchases are read on the stage's engine (:func:`purchase_lines`, :func:`occasions_expr`: Ibis,
-the orders' product lines read by :meth:`~empatia.store.engine.Engine.explode_json`); only the
-person × item × day occasions of the buyers the recommender is fitted on are collected
-(:func:`occasions`). The people's states are made on the same engine: :func:`signals_expr` is
+the orders' product lines read by :meth:`~empatia.store.engine.Engine.explode_json`); the
+person × item × day occasions of the buyers the recommender is fitted on
+(:func:`fit_occasions`) go to the engine's fit, where they are. The people's states are made on the same engine: :func:`signals_expr` is
 one row per person with every signal (Ibis over the other stages' tables and the event log,
 JSON fields through :meth:`~empatia.store.engine.Engine.json_str`; lists where a person has
 several rows), and :func:`states_of`, a model step where the rows are, puts each person's dict
@@ -143,12 +143,6 @@ def buyers(eng: Engine, now: datetime, occ: ir.Table | None = None) -> int:
     """How many people bought anything (``occ``: :func:`occasions_expr`, made already)."""
     occ = occasions_expr(eng, now) if occ is None else occ
     return eng.count(occ.select("person").distinct())
-
-
-def occasions(eng: Engine, now: datetime, only: Collection[str] | None = None,
-              sample: int | None = None, occ: ir.Table | None = None) -> pd.DataFrame:
-    """:func:`fit_occasions` collected here (:func:`occasions_frame`)."""
-    return occasions_frame(eng.to_arrow(fit_occasions(eng, now, only, sample, occ)))
 
 
 def fit_occasions(eng: Engine, now: datetime, only: Collection[str] | None = None,
