@@ -134,7 +134,7 @@ def product_pairs(
             "select person_id, value from identities where kind = 'user_id'"
         ).fetchall()
         review = ws.store.con.execute(
-            "select value_l, value_r from identity_review where status = 'open'"
+            "select value_l, value_r from identity_review"  # the open pairs (answered: decisions)
         ).fetchall()
     groups: dict[str, list[str]] = {}
     for pid, value in rows:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import random
 from typing import Any
 
 import pytest
 
 from empatia.identity.config import IdentityConfig
+from empatia.identity.probabilistic import U_RECORDS
 from empatia.identity.resolve import number_nodes, resolve
 from empatia.profiles.build import rfm_scores
 from empatia.profiles.config import ProfileConfig
@@ -95,3 +97,65 @@ def test_only_small_aggregates_go_to_one_machine(spark_session: Any) -> None:
         lines = [line.strip(" :+-") for line in plan.splitlines()]
         moved = [below for line, below in zip(lines, lines[1:]) if "Exchange SinglePartition" in line]
         assert all(b.startswith("HashAggregate") for b in moved), plan
+
+
+def crm_records(n: int = 700, dupes: int = 200) -> list[dict[str, Any]]:
+    """CRM people with Polish, Russian (Cyrillic) and Persian names, and loyalty-card copies of
+    some of them with a letter swapped: more records than the model's u sample."""
+    rng = random.Random(5)
+    first = ["anna", "łucja", "małgorzata", "ivan", "иван", "ольга", "reza", "zofia", "aleksandr",
+             "aleksey", "мария", "piotr", "jędrzej", "omid", "наталья", "sara"]  # fmt: skip
+    last = ["kowalska", "wiśniewska", "nowak", "лебедев", "иванова", "ahmadi", "karimi", "wójcik",
+            "smirnov", "смирнов", "rostami", "żak", "petrov", "петрова"]  # fmt: skip
+    people = [{"firstName": rng.choice(first), "lastName": rng.choice(last),
+               "birthDate": f"19{rng.randrange(40, 99)}-{rng.randrange(1, 13):02d}-"
+                            f"{rng.randrange(1, 29):02d}",
+               "address": {"city": rng.choice(["warszawa", "łódź", "москва", "tehran"]),
+                           "postalCode": f"{rng.randrange(10000, 10400)}"}}
+              for _ in range(n)]  # fmt: skip
+    events = [ev("identify", user=f"c{i}", traits={**p, "crmId": f"CRM{i}"}) for i, p in
+              enumerate(people)]  # fmt: skip
+    for i in range(dupes):
+        p = dict(people[i])
+        name = p["lastName"]
+        j = rng.randrange(1, len(name) - 1)
+        p["lastName"] = name[:j] + name[j + 1] + name[j] + name[j + 2 :]
+        events.append(ev("identify", anon=f"shop{i}", traits={**p, "loyaltyId": f"L{i}"}))
+    return events
+
+
+def matching_on(engine: str, session: Any = None) -> dict[str, list[tuple[Any, ...]]]:
+    with Store(":memory:") as store:
+        add_events(store, crm_records())
+        eng = connect(store, engine, session=session)
+        try:
+            figures = resolve(eng, IdentityConfig(default_region="PL"), run_id="r")
+        finally:
+            eng.close()
+        assert "matching_failed" not in figures, figures
+        keys = "kind_l, value_l, kind_r, value_r"
+        out = {t: store.con.execute(f"select {keys}, match_probability from {t} order by {keys}")
+               .fetchall() for t in ("identity_matches", "identity_review")}  # fmt: skip
+        out["identities"] = store.con.execute(
+            "select kind, value, person_id from identities order by kind, value").fetchall()
+        out["records"] = store.con.execute(
+            "select count(distinct (kind, value)) from identity_records").fetchall()
+        return out
+
+
+def test_probabilistic_matching_learns_the_same_model_on_duckdb_and_spark(
+    spark_session: Any,
+) -> None:
+    """Splink on: the same pairs matched and sent to review, with the same probabilities, and
+    the same persons. The engines used to train different models from the same records: the
+    u sample was picked with each backend's own hash, and Spark's Jaro–Winkler (Splink's jar)
+    scored non-ASCII names differently from DuckDB's."""
+    duck = matching_on("duckdb")
+    spark = matching_on("spark", spark_session)
+    assert duck["records"][0][0] > U_RECORDS  # u is trained on a sample, not on every record
+    assert len(duck["identity_matches"]) >= 150  # most loyalty copies found
+    for table in ("identity_matches", "identity_review"):
+        assert [r[:4] for r in duck[table]] == [r[:4] for r in spark[table]], table
+        for d, s in zip(duck[table], spark[table], strict=True):
+            assert math.isclose(d[4], s[4], abs_tol=1e-9), (table, d, s)
+    assert duck["identities"] == spark["identities"]

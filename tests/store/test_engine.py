@@ -5,13 +5,16 @@ import os
 import sys
 from typing import Any
 
+import duckdb
 import ibis
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from empatia.errors import ConfigError, MissingExtraError
 from empatia.store import Store
-from empatia.store.engine import DuckDBEngine, connect, union
+from empatia.store.engine import DuckDBEngine, connect, jaro_winkler, union
 
 
 def test_duckdb_engine_reads_and_writes_the_store() -> None:
@@ -355,3 +358,19 @@ def test_a_fit_on_spark_runs_on_an_executor_and_only_its_summary_reaches_the_dri
     assert summary == {"rows": 2500}
     assert rows[1] == {"n": 1, "d": 1 - 2499.0, "held": 2500}
     assert not os.path.exists(fitted.path)  # the engine's model files go with it
+
+
+@settings(deadline=None)  # the first example starts DuckDB and imports jellyfish
+@given(st.lists(st.tuples(st.text(st.characters(blacklist_categories=("Cs",)), max_size=12),
+                          st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)),
+                min_size=1, max_size=20))  # fmt: skip
+def test_spark_jaro_winkler_is_duckdbs(pairs: list[tuple[str, str]]) -> None:
+    """Spark's Jaro–Winkler (the UDF Splink's comparisons call there) scores every pair of
+    strings — Polish, Cyrillic, Persian, empty — as DuckDB's does, so a pair of names falls into
+    the same level of the matching model on both engines."""
+    con = duckdb.connect()
+    con.register("p", pa.table({"a": [a for a, _ in pairs], "b": [b for _, b in pairs]}))
+    duck = [r[0] for r in con.execute("select jaro_winkler_similarity(a, b) from p").fetchall()]
+    ours = jaro_winkler(pa.array([a for a, _ in pairs]), pa.array([b for _, b in pairs]))
+    assert ours.to_pylist() == pytest.approx(duck, abs=1e-12)
+    assert jaro_winkler(pa.array(["anna", None]), pa.array([None, "x"])).null_count == 2

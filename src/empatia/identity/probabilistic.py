@@ -78,6 +78,9 @@ RECORD_BLOCKING: list[tuple[str, ...] | str] = [
 SINGLE_BLOCKING: tuple[str, ...] = ("birth_date", "last_name_sx", "street", "postal_code")
 SINGLE_MAX_PAIRS = 25  # comparisons per record a single-field rule may add (plus 50,000)
 MIN_RECORDS = 20  # fewer records than this cannot train a model
+#: The model's u probabilities are trained on every pair of this many records (≈ 2·10⁵ pairs,
+#: Splink's usual sample), chosen by :func:`u_sample`.
+U_RECORDS = 632
 
 
 #: A record as the model sees it (:func:`prepare_records`).
@@ -118,6 +121,15 @@ def phonetic_keys(recs: pd.DataFrame) -> pd.DataFrame:
                 for v in recs[col]
             ]
     return recs
+
+
+def u_sample(recs: ir.Table, seed: int = 42) -> ir.Table:
+    """The records the model's u probabilities are trained on: :data:`U_RECORDS` of ``recs``,
+    those first by the MD5 of their id and ``seed`` — the same records on every engine.
+    (Splink's own sample hashes ids with its backend's ``hash``, which differs between DuckDB
+    and Spark, so the two engines trained different models from the same records.)"""
+    key = (recs.unique_id.cast("string") + f"#{seed}").hexdigest("md5")
+    return recs.order_by(key, "unique_id").limit(U_RECORDS)
 
 
 def _block_pairs(col: pd.Series) -> int:
@@ -196,9 +208,12 @@ def match_pairs(
     (``l.a = r.b``); columns it names besides ``fields`` are passed to Splink for blocking.
     ``db_api`` is the Splink backend (default: DuckDB in memory).
     """
+    import ibis
+
     frames = frames if isinstance(frames, list) else [frames]
+    samples = [u_sample(ibis.memtable(f), seed).to_pandas() for f in frames]
     pred = predict(frames, fields, sum(len(f) for f in frames), threshold=threshold,
-                   blocking=blocking, seed=seed, db_api=db_api).as_pandas_dataframe()  # fmt: skip
+                   blocking=blocking, u_frames=samples, db_api=db_api).as_pandas_dataframe()  # fmt: skip
     return pred[["unique_id_l", "unique_id_r", "match_probability"]]
 
 
@@ -209,11 +224,12 @@ def predict(
     *,
     threshold: float = 0.5,
     blocking: list[tuple[str, ...] | str] | None = None,
-    seed: int = 42,
+    u_frames: list[Any],
     db_api: Any = None,
 ) -> Any:
     """:func:`match_pairs` on frames of Splink's backend (pandas, or Spark's DataFrames for
-    its Spark backend) of ``records`` records in all: Splink's table of the pairs
+    its Spark backend) of ``records`` records in all, the u probabilities trained on every pair
+    of ``u_frames`` (:func:`u_sample` of each frame): Splink's table of the pairs
     (``unique_id_l``, ``unique_id_r``, ``match_probability``, …), where the backend keeps it."""
     from splink import Linker, SettingsCreator, block_on
     from splink.internals.exceptions import SplinkException
@@ -236,11 +252,20 @@ def predict(
     if db_api is None:
         db_api = splink_duckdb_api()
     _quiet_splink()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+
+    def make(frames: list[Any], settings: Any) -> Linker:
         inputs = [db_api.register(f[["unique_id", *cols, *keys]] if isinstance(f, pd.DataFrame)
                                   else f.select("unique_id", *cols, *keys)) for f in frames]  # fmt: skip
-        linker = Linker(inputs if len(inputs) > 1 else inputs[0], settings)
+        return Linker(inputs if len(inputs) > 1 else inputs[0], settings)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # u from every pair of the sample: no sample or chunks of Splink's own (it picks them
+        # with its backend's hash, which differs between engines)
+        sample = make(u_frames, settings)
+        sample.training.estimate_u_using_random_sampling(max_pairs=float(U_RECORDS) ** 2,
+                                                         num_chunks=1)  # fmt: skip
+        linker = make(frames, sample.misc.save_model_to_json())
         names = [c for c in cols if fields[c] == "name"]
         dates = [c for c in cols if fields[c] == "date"]
         sure: list[Any] = [block_on(*names, *dates)] if names and dates else []
@@ -253,7 +278,6 @@ def predict(
             log.info("Splink prior not estimated (%s); using one match per record", e)
         if not 0 < linker._settings_obj._probability_two_random_records_match < 1:
             linker._settings_obj._probability_two_random_records_match = prior
-        linker.training.estimate_u_using_random_sampling(max_pairs=2e5, seed=seed)
         em_rules = [block_on(c) for c in cols if fields[c] in ("date", "code")][:2] or [
             block_on(names[0])
         ]
@@ -370,8 +394,8 @@ def _scored(eng: Engine, recs: ir.Table, n: int, config: IdentityConfig) -> ir.T
             pairs[c] = int(total.as_py() or 0)
     fields = {c: how for c, how in RECORD_FIELDS.items() if c in present}
     found = predict([eng.splink_frame(recs.order_by("unique_id"))], fields, n,
-                    threshold=config.review_threshold,
-                    blocking=blocking_rules(present, pairs, n), db_api=eng.splink_api())  # fmt: skip
+                    threshold=config.review_threshold, blocking=blocking_rules(present, pairs, n),
+                    u_frames=[eng.splink_frame(u_sample(recs))], db_api=eng.splink_api())  # fmt: skip
     p = eng.splink_table(found).select("unique_id_l", "unique_id_r", "match_probability")
     left = recs.rename(lambda c: f"{c}_l")
     right = recs.rename(lambda c: f"{c}_r")

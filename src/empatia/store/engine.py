@@ -847,10 +847,15 @@ class SparkEngine(Engine):
 
     def splink_api(self) -> Any:
         """Splink's Spark linker on this session (its similarity jar is registered by
-        :func:`spark_session`)."""
+        :func:`spark_session`), with DuckDB's Jaro–Winkler in place of the jar's
+        (:func:`jaro_winkler`)."""
+        from pyspark.sql.functions import arrow_udf
         from splink import SparkAPI
 
-        return SparkAPI(spark_session=self.session, break_lineage_method="persist")
+        api = SparkAPI(spark_session=self.session, break_lineage_method="persist")
+        udf = arrow_udf(jaro_winkler, "double")  # type: ignore[call-overload]  # pa: untyped
+        self.session.udf.register("jaro_winkler", udf)
+        return api
 
     def splink_frame(self, expr: ir.Table) -> Any:
         return self.session.sql(self.con.compile(expr))
@@ -867,6 +872,30 @@ class SparkEngine(Engine):
             with suppress(OSError):
                 os.unlink(path)
         self._made.clear()
+
+
+def jaro_winkler(a: pa.Array, b: pa.Array) -> pa.Array:
+    """DuckDB's ``jaro_winkler_similarity`` as a Spark Arrow UDF (two arrays of strings to an
+    array of doubles; null where either is null): Jaro–Winkler over the strings' UTF-8 bytes,
+    as DuckDB computes it, so that a pair of names falls into the same level of Splink's model
+    on both engines. The jar Splink registers on Spark (Apache Commons Text) compares
+    characters instead: it differed from DuckDB's on 809 of 4,000 name pairs of the 10k world,
+    by up to 0.136, and the two engines stitched different persons.
+
+    >>> jaro_winkler(pa.array(["aleksandr", "Łódź", None]),
+    ...              pa.array(["aleksey", "Lodz", "x"])).to_pylist()
+    [0.853968253968254, 0.46428571428571425, None]
+    """
+    import jellyfish
+
+    def one(x: str | None, y: str | None) -> float | None:
+        if x is None or y is None:
+            return None
+        return float(jellyfish.jaro_winkler_similarity(x.encode().decode("latin-1"),
+                                                       y.encode().decode("latin-1")))  # fmt: skip
+
+    return pa.array([one(x, y) for x, y in zip(a.to_pylist(), b.to_pylist(), strict=True)],
+                    pa.float64())  # fmt: skip
 
 
 def _mapped(fn: BatchFn, schema: pa.Schema, batches: Iterator[pa.RecordBatch]
