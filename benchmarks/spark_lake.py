@@ -24,6 +24,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -33,13 +34,16 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 _ROW = re.compile(r"^[│|]\s*([a-z_]+)\s*[│|]\s*([\d.]+)\s*[│|]\s*(.*?)\s*[│|]?$")
 _FIGURE = re.compile(r"(driver_\w+)=([\d,]+)")
+_STAGE = re.compile(r"^stage (\w+): ")
 
 
 def _peaks(proc: psutil.Popen, out: dict[str, int], stop: threading.Event) -> None:
-    """Peak RSS of ``proc`` (Python) and of its Java children (the driver's JVM)."""
+    """Peak RSS of ``proc`` (Python; ``stage``: since the last stage ended) and of its Java
+    children (the driver's JVM)."""
     while not stop.is_set():
         try:
-            out["python"] = max(out["python"], proc.memory_info().rss)
+            rss = proc.memory_info().rss
+            out["python"], out["stage"] = max(out["python"], rss), max(out["stage"], rss)
             for child in proc.children(recursive=True):
                 if "java" in child.name():
                     out["jvm"] = max(out["jvm"], child.memory_info().rss)
@@ -51,16 +55,25 @@ def _peaks(proc: psutil.Popen, out: dict[str, int], stop: threading.Event) -> No
 def run(db: Path, args: list[str], env: dict[str, str], cmd: list[str] | None = None
         ) -> dict[str, object]:  # fmt: skip
     cmd = cmd or [sys.executable, "-m", "empatia", "--db", str(db), "run", "--full", *args]
-    peaks = {"python": 0, "jvm": 0}
+    peaks = {"python": 0, "jvm": 0, "stage": 0}
+    stage_peaks: dict[str, int] = {}  # the driver's Python, while each stage ran
     stop = threading.Event()
     t0 = time.perf_counter()
-    proc = psutil.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                        env=env, cwd=db.parent)  # fmt: skip
-    watcher = threading.Thread(target=_peaks, args=(proc, peaks, stop), daemon=True)
-    watcher.start()
-    out, err = proc.communicate()
-    stop.set()
-    watcher.join()
+    with tempfile.TemporaryFile("w+") as output:
+        proc = psutil.Popen(cmd, stdout=output, stderr=subprocess.PIPE, text=True,
+                            env={**env, "PYTHONUNBUFFERED": "1"}, cwd=db.parent)  # fmt: skip
+        watcher = threading.Thread(target=_peaks, args=(proc, peaks, stop), daemon=True)
+        watcher.start()
+        lines = []
+        for line in proc.stderr or ():  # a stage's line goes to stderr as the stage ends
+            lines.append(line)
+            if m := _STAGE.match(line):
+                stage_peaks[m[1]], peaks["stage"] = peaks["stage"] // 2**20, 0
+        proc.wait()
+        stop.set()
+        watcher.join()
+        output.seek(0)
+        out, err = output.read(), "".join(lines)
     seconds = time.perf_counter() - t0
     if proc.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{err[-3000:]}")
@@ -73,8 +86,9 @@ def run(db: Path, args: list[str], env: dict[str, str], cmd: list[str] | None = 
             stages[current] = {"seconds": float(m[2]), "figures": m[3]}
         elif current and line.strip().startswith(("│", "|")):
             stages[current]["figures"] = f"{stages[current]['figures']} {line.strip(' │|')}"
-    for s in stages.values():
+    for name, s in stages.items():
         s["driver"] = {k: int(v.replace(",", "")) for k, v in _FIGURE.findall(str(s["figures"]))}
+        s["driver_python_mb"] = stage_peaks.get(name)
         del s["figures"]
     # Spark's warning for a window over every row, which it runs in one task
     single = err.count("No Partition Defined for Window operation")

@@ -374,3 +374,39 @@ def test_spark_jaro_winkler_is_duckdbs(pairs: list[tuple[str, str]]) -> None:
     ours = jaro_winkler(pa.array([a for a, _ in pairs]), pa.array([b for _, b in pairs]))
     assert ours.to_pylist() == pytest.approx(duck, abs=1e-12)
     assert jaro_winkler(pa.array(["anna", None]), pa.array([None, "x"])).null_count == 2
+
+
+@pytest.mark.spark
+@pytest.mark.skipif(not os.environ.get("EMPATIA_SPARK_TESTS"), reason="set EMPATIA_SPARK_TESTS=1")
+def test_a_local_spark_session_writes_the_one_file_store_without_collecting(
+    spark_session: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`empatia run --engine spark` on the 100k demo world died with "Java heap space":
+    identity's 4.7 million identifiers were collected through the driver's JVM to be written
+    into the store file. A local session's executors write files that DuckDB inserts."""
+    from datetime import datetime
+    from decimal import Decimal
+
+    rows = pa.table({"id": [1, 2, 3], "seen": [datetime(2025, 3, 1, 12, 30), None, datetime(2026, 1, 2)],
+                     "amount": pa.array([Decimal("12.50"), Decimal("-3.10"), None], pa.decimal128(12, 2)),
+                     "name": ["Łucja", None, "Иван"]})  # fmt: skip
+    with Store(":memory:") as store, connect(store, "spark", session=spark_session) as eng:
+        store.con.execute("create table t_rows (name varchar, id bigint, seen timestamp,"
+                          " amount decimal(12, 2))")  # fmt: skip
+        t = eng.from_arrow(rows, "rows")
+
+        def no_collect(*_: Any, **__: Any) -> None:
+            raise AssertionError("rows collected through the driver")
+
+        monkeypatch.setattr(eng.con, "to_pyarrow", no_collect)
+        assert eng.write(t, "t_rows") == 3
+        got = store.con.execute("select id, seen, amount, name from t_rows order by id").fetchall()
+        assert got == [tuple(r.values()) for r in rows.to_pylist()]
+        assert eng.write(t.filter(t.id > 5), "t_rows") == 0  # nothing: the table emptied
+        assert eng.write(t.filter(t.id > 1), "t_rows", replace=False) == 2
+        assert store.con.execute("select count(*) from t_rows").fetchall() == [(2,)]
+        monkeypatch.undo()
+        # read back as a local session reads the store (a file), in the types Arrow gives
+        back = eng.table("t_rows").select(*t.columns)
+        assert back.schema() == t.schema()
+        assert eng.to_arrow(back.order_by("id")) == eng.to_arrow(t.filter(t.id > 1).order_by("id"))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import shutil
 import socket
 import sys
 import tempfile
@@ -34,6 +35,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pyarrow as pa
+import pyarrow.dataset as pads
 
 from empatia.errors import ConfigError, MissingExtraError
 from empatia.store.scoped import StageStore, SettlingCursor
@@ -471,10 +473,12 @@ def _delete(cur: Any, table: str, keys: str, on: Sequence[str]) -> int:
 
 
 def write_arrow(
-    store: Store, data: pa.Table, table: str, *, replace: bool = True, where: str | None = None
+    store: Store, data: pa.Table | pads.Dataset, table: str, *, replace: bool = True,
+    where: str | None = None,
 ) -> int:
-    """Insert an Arrow table into a store table by column name, in one transaction (the
-    stage's own when ``store`` is a stage's view of it)."""
+    """Insert an Arrow table (or dataset: its files read as DuckDB inserts) into a store table
+    by column name, in one transaction (the stage's own when ``store`` is a stage's view of
+    it)."""
     with store.write() as cur:
         cur.register("_emp_incoming", data)
         try:
@@ -483,7 +487,7 @@ def write_arrow(
             cur.execute(f"insert into {table} by name select * from _emp_incoming")
         finally:
             cur.unregister("_emp_incoming")
-    return data.num_rows
+    return data.num_rows if isinstance(data, pa.Table) else data.count_rows()
 
 
 class DuckDBEngine(Engine):
@@ -677,7 +681,8 @@ class DuckDBEngine(Engine):
 
 class SparkEngine(Engine):
     """Runs on a Spark session: a lake's tables read and written by the executors, a one-file
-    store's copied in and back."""
+    store's copied in and back (as Parquet files for a local session, else through the
+    driver)."""
 
     name = "spark"
 
@@ -691,6 +696,10 @@ class SparkEngine(Engine):
         self.meter: Counter[str] = Counter()
         self._depth = 0
         self._made: list[str] = []
+        self._scratch: str | None = None  # the store's tables as files, for a local session
+        #: The executors see this machine's files (a local master, not Spark Connect).
+        self._local = "connect" not in type(session).__module__ and str(
+            session.sparkContext.master).startswith("local")  # fmt: skip
         for method in ("to_pyarrow", "execute"):  # every way a stage brings rows here
             setattr(self.con, method, partial(self._metered, getattr(self.con, method)))
 
@@ -704,14 +713,43 @@ class SparkEngine(Engine):
                 " where table_name = ? order by ordinal_position",
                 [name],
             ).fetchall()
-            select = ", ".join(
-                f'"{c}"::varchar as "{c}"' if t in ("HUGEINT", "UHUGEINT") else f'"{c}"'
-                for c, t in cols
-            )
-            data = cur.sql(f"select {select} from {name}").to_arrow_table()
+            if self._local:
+                self._loaded[name] = self._read_through_file(cur, name, cols)
+            else:
+                select = ", ".join(
+                    f'"{c}"::varchar as "{c}"' if t in ("HUGEINT", "UHUGEINT") else f'"{c}"'
+                    for c, t in cols
+                )
+                data = cur.sql(f"select {select} from {name}").to_arrow_table()
+                self._loaded[name] = self.from_arrow(data, name).get_name()
             cur.close()
-            self._loaded[name] = self.from_arrow(data, name).get_name()
         return self.con.table(self._loaded[name])
+
+    def _read_through_file(self, cur: duckdb.DuckDBPyConnection, name: str,
+                           cols: list[tuple[str, str]]) -> str:  # fmt: skip
+        """A one-file store's table for a local session: DuckDB writes it as a Parquet file in
+        the engine's temporary folder (kept until the engine closes) and the executors read it
+        — not sent through the driver's JVM, whose heap the 100k world's event log overflowed.
+        Columns as Spark takes them from Arrow: timestamps in UTC, unsigned and huge integers
+        and UUIDs as text."""
+        def column(c: str, t: str) -> str:
+            if t.startswith("TIMESTAMP") and "TIME ZONE" not in t:
+                return f"timezone('UTC', \"{c}\") as \"{c}\""
+            if t.startswith("U") or t == "HUGEINT":  # UBIGINT, UHUGEINT, UUID, …
+                return f'"{c}"::varchar as "{c}"'
+            return f'"{c}"'
+
+        if self._scratch is None:
+            self._scratch = tempfile.mkdtemp(prefix="empatia-spark-")
+        path = os.path.join(self._scratch, f"{uuid.uuid4().hex}.parquet")
+        select = ", ".join(column(c, t) for c, t in cols)
+        row = cur.execute(f"copy (select {select} from {name}) to '{path}' (format parquet)"
+                          ).fetchone()  # fmt: skip
+        self.meter["sent"] += int(row[0]) if row else 0  # from this machine, if not the driver
+        tmp = self._temp_name(name)
+        self.session.read.parquet(path).createOrReplaceTempView(tmp)
+        self._temps.append(tmp)
+        return tmp
 
     def from_arrow(self, data: pa.Table | Any, name: str | None = None) -> ir.Table:
         if not isinstance(data, pa.Table):
@@ -778,8 +816,30 @@ class SparkEngine(Engine):
     def write(
         self, expr: ir.Table, table: str, *, replace: bool = True, where: str | None = None
     ) -> int:
-        n = super().write(expr, table, replace=replace, where=where)
+        if self._local and not self.in_lake(table):
+            n = self._write_through_files(expr, table, replace=replace, where=where)
+        else:
+            n = super().write(expr, table, replace=replace, where=where)
         self.invalidate(table)
+        return n
+
+    def _write_through_files(self, expr: ir.Table, table: str, *, replace: bool,
+                             where: str | None) -> int:  # fmt: skip
+        """A one-file store's table from a local session: the executors write the rows as
+        Parquet files in a temporary folder and DuckDB inserts them from there, in batches —
+        never all of them in the driver's JVM (a 100k world's identifiers overflowed its
+        heap) nor in this process at once."""
+        folder = tempfile.mkdtemp(prefix="empatia-rows-")
+        try:
+            self.session.sql(self.con.compile(expr)).write.mode("overwrite").parquet(folder)
+            if any(f.endswith(".parquet") for f in os.listdir(folder)):
+                data: pa.Table | pads.Dataset = pads.dataset(folder, format="parquet")
+            else:  # no partition wrote a file
+                data = expr.schema().to_pyarrow().empty_table()
+            n = write_arrow(self.store, data, table, replace=replace, where=where)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        self.meter["collected"] += n  # they came to this machine, if not through the driver
         return n
 
     def invalidate(self, table: str) -> None:
@@ -872,6 +932,9 @@ class SparkEngine(Engine):
             with suppress(OSError):
                 os.unlink(path)
         self._made.clear()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
 
 
 def jaro_winkler(a: pa.Array, b: pa.Array) -> pa.Array:
