@@ -51,6 +51,10 @@ def test_spark_and_duckdb_agree(spark: Any) -> None:
     easy_case(w, "happy", NOW - timedelta(days=9))
     w.event("happy", NOW - timedelta(days=3), type="page", name="Home", context_channel="web")
     w.event("happy", NOW - timedelta(days=3), "Order Completed", order_id="O1")
+    # 30 minutes and 0.184 s after the order: a new session (on the 100k world Spark's
+    # whole-second gaps joined one such pair into one session)
+    w.event("happy", NOW - timedelta(days=3) + timedelta(minutes=30, microseconds=184_000),
+            type="page", name="Home", context_channel="web")  # fmt: skip
     w.finish()
     smap = StageMap.default()
     with connect(s) as eng:
@@ -58,5 +62,7 @@ def test_spark_and_duckdb_agree(spark: Any) -> None:
     duck = _tables(s)
     with connect(s, "spark", session=spark) as eng:
         build(eng, smap)
-    assert _tables(s) == duck and len(duck["steps"]) == 25
+    assert _tables(s) == duck and len(duck["steps"]) == 26
+    happy = [r for r in duck["sessions"] if r[0] == "happy"]
+    assert happy[-1][1:4] == (5, 1, "page:Home"), happy  # the late page: a session of its own
     s.close()

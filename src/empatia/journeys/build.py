@@ -90,8 +90,9 @@ def steps_expr(eng: Engine, smap: StageMap, persons: ir.Table | None = None) -> 
     t = t.mutate(stage=_stage_expr(t.step, smap))
     w = ibis.window(group_by=t.person_id, order_by=[t.timestamp, t.seq])
     prev = t.timestamp.lag().over(w)
-    gap = (t.timestamp.epoch_seconds() - prev.epoch_seconds()).fill_null(10**12)
-    t = t.mutate(new_session=(gap > SESSION_MINUTES * 60).cast("int32"))
+    # timestamps compared, not epoch seconds: Spark's are whole seconds, DuckDB's not
+    later = t.timestamp > prev + ibis.interval(minutes=SESSION_MINUTES)
+    t = t.mutate(new_session=(prev.isnull() | later).cast("int32"))
     cw = ibis.cumulative_window(group_by=t.person_id, order_by=[t.timestamp, t.seq])
     t = t.mutate(session_no=t.new_session.sum().over(cw).cast("int32"))
     return t.drop("new_session")

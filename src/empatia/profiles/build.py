@@ -438,9 +438,10 @@ def population_columns(eng: Engine, cur: Any, config: ProfileConfig, as_of: date
     b = prof.filter(prof.orders > 0)
     b = b.select(
         "person_id", "orders", "revenue", "avg_order_value", "cadence_days",
-        last_epoch=b.last_order_at.epoch_seconds().cast("int64"),
-        first_day=b.first_order_at.epoch_seconds().cast("int64") // DAY,
-        last_day=b.last_order_at.epoch_seconds().cast("int64") // DAY,
+        # whole seconds, floored: DuckDB's epoch has a fraction (a cast rounds it), Spark's not
+        last_epoch=b.last_order_at.epoch_seconds().floor().cast("int64"),
+        first_day=b.first_order_at.epoch_seconds().floor().cast("int64") // DAY,
+        last_day=b.last_order_at.epoch_seconds().floor().cast("int64") // DAY,
     )  # fmt: skip
     b = b.mutate(recency_days=((now - b.last_epoch) / DAY).round(4))
     order_days = ibis.cases(
