@@ -55,3 +55,39 @@ def test_run_leaves_the_interpreters_collector_as_it_found_it(tmp_path, monkeypa
     r = runner.invoke(app, ["--db", "w.duckdb", "run", "--only", "privacy"])
     assert r.exit_code != 0 and frozen[0] > before  # the stage ran with the heap frozen
     assert gc.get_freeze_count() == before
+
+
+def test_run_frees_what_a_stage_dropped_before_the_next_stage(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # a stage's garbage in cycles (query plans, model objects) is freed before the heap is
+    # frozen for the next stage, not kept for the rest of the run
+    import gc
+    import weakref
+    from types import SimpleNamespace
+
+    import empatia.pipeline
+
+    class Plan:
+        pass
+
+    dropped: list[weakref.ref[Plan]] = []
+    alive_in_next_stage: list[bool] = []
+
+    def stage(_ctx: object, names: list[str], **_k: object):  # type: ignore[no-untyped-def]
+        if dropped:
+            alive_in_next_stage.append(dropped[0]() is not None)
+        else:
+            plan = Plan()
+            plan.me = plan  # type: ignore[attr-defined]  # a cycle: only the collector frees it
+            dropped.append(weakref.ref(plan))
+            del plan
+        yield SimpleNamespace(name=names[0], seconds=0.0, figures={})
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(empatia.pipeline, "run_pipeline", stage)
+    gc.disable()  # as if no automatic pass came between the stages
+    try:
+        r = runner.invoke(app, ["--db", "w.duckdb", "run", "--only", "identity", "--only", "privacy"])
+    finally:
+        gc.enable()
+    assert r.exit_code == 0, r.output
+    assert alive_in_next_stage == [False]

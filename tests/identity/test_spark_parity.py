@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import random
 from typing import Any
 
 import pytest
@@ -16,7 +15,7 @@ from empatia.profiles.config import ProfileConfig
 from empatia.profiles.stage import run_profiles
 from empatia.store import Store
 from empatia.store.engine import connect
-from tests.identity.world import add_events, ev
+from tests.identity.world import add_events, crm_records, ev
 from tests.profiles.world import shop_events
 
 pytestmark = pytest.mark.spark
@@ -97,31 +96,6 @@ def test_only_small_aggregates_go_to_one_machine(spark_session: Any) -> None:
         lines = [line.strip(" :+-") for line in plan.splitlines()]
         moved = [below for line, below in zip(lines, lines[1:]) if "Exchange SinglePartition" in line]
         assert all(b.startswith("HashAggregate") for b in moved), plan
-
-
-def crm_records(n: int = 700, dupes: int = 200) -> list[dict[str, Any]]:
-    """CRM people with Polish, Russian (Cyrillic) and Persian names, and loyalty-card copies of
-    some of them with a letter swapped: more records than the model's u sample."""
-    rng = random.Random(5)
-    first = ["anna", "łucja", "małgorzata", "ivan", "иван", "ольга", "reza", "zofia", "aleksandr",
-             "aleksey", "мария", "piotr", "jędrzej", "omid", "наталья", "sara"]  # fmt: skip
-    last = ["kowalska", "wiśniewska", "nowak", "лебедев", "иванова", "ahmadi", "karimi", "wójcik",
-            "smirnov", "смирнов", "rostami", "żak", "petrov", "петрова"]  # fmt: skip
-    people = [{"firstName": rng.choice(first), "lastName": rng.choice(last),
-               "birthDate": f"19{rng.randrange(40, 99)}-{rng.randrange(1, 13):02d}-"
-                            f"{rng.randrange(1, 29):02d}",
-               "address": {"city": rng.choice(["warszawa", "łódź", "москва", "tehran"]),
-                           "postalCode": f"{rng.randrange(10000, 10400)}"}}
-              for _ in range(n)]  # fmt: skip
-    events = [ev("identify", user=f"c{i}", traits={**p, "crmId": f"CRM{i}"}) for i, p in
-              enumerate(people)]  # fmt: skip
-    for i in range(dupes):
-        p = dict(people[i])
-        name = p["lastName"]
-        j = rng.randrange(1, len(name) - 1)
-        p["lastName"] = name[:j] + name[j + 1] + name[j] + name[j + 2 :]
-        events.append(ev("identify", anon=f"shop{i}", traits={**p, "loyaltyId": f"L{i}"}))
-    return events
 
 
 def matching_on(engine: str, session: Any = None) -> dict[str, list[tuple[Any, ...]]]:

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -179,10 +180,64 @@ def _comparison(col: str, how: str) -> Any:
     if how == "text":
         return cl.JaroWinklerAtThresholds(col, [0.9, 0.7])
     if how in ("code", "date"):
-        return cl.LevenshteinAtThresholds(col, [1, 2])
+        return _levenshtein(col, [1, 2])
     if how == "id":
-        return cl.LevenshteinAtThresholds(col, [1])
+        return _levenshtein(col, [1])
     raise ValueError(f"unknown comparison {how!r} for {col}; use name, text, code, date or id")
+
+
+def _levenshtein(col: str, thresholds: list[int]) -> Any:
+    """Splink's Levenshtein comparison, counting edits over UTF-8 bytes on every engine, as
+    DuckDB's ``levenshtein`` does: on Spark it calls :func:`empatia.store.engine.levenshtein`
+    (registered as ``levenshtein_utf8``) where Splink would call Spark's own, which counts
+    characters — ``Łódź``/``Lodz`` is 6 edits on DuckDB and was 3 on Spark, another level."""
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    class Level(cll.LevenshteinLevel):  # type: ignore[misc]  # splink: untyped
+        def create_sql(self, sql_dialect: Any) -> str:
+            if sql_dialect.sql_dialect_str != "spark":
+                return str(super().create_sql(sql_dialect))
+            self.col_expression.sql_dialect = sql_dialect
+            c = self.col_expression
+            return f"levenshtein_utf8({c.name_l}, {c.name_r}) <= {self.distance_threshold}"
+
+    class Comparison(cl.LevenshteinAtThresholds):  # type: ignore[misc]
+        def create_comparison_levels(self) -> list[Any]:
+            return [Level(lv.col_expression, lv.distance_threshold)
+                    if isinstance(lv, cll.LevenshteinLevel) else lv
+                    for lv in super().create_comparison_levels()]  # fmt: skip
+
+    return Comparison(col, thresholds)
+
+
+@contextmanager
+def _clamped_em() -> Iterator[None]:
+    """Splink 5.0's EM stops a session when a level's new m or u probability is below 1e-300
+    (a level that matches almost never fall into: its m shrinks toward 0 every iteration),
+    after it has set some of the others — the model is left half-updated and the session
+    missing (a 700-record CRM world lost its postal-code session on every run, and so kept
+    its untrained weight). Clamped at that floor instead, as Splink clamps such values when it
+    scores, the session finishes."""
+    from splink.internals import expectation_maximisation as em
+    from splink.internals.comparison_level import M_U_CLAMP_MIN
+
+    original = em.populate_m_u_from_lookup
+
+    def clamped(training_fixed_probabilities: set[str], comparison_level: Any,
+                output_column_name: str, m_u_records_lookup: dict[str, dict[int, Any]]) -> None:  # fmt: skip
+        for rec in m_u_records_lookup.get(output_column_name, {}).values():
+            for key in ("m_probability", "u_probability"):
+                if isinstance(rec.get(key), float) and rec[key] < M_U_CLAMP_MIN:
+                    rec[key] = M_U_CLAMP_MIN
+        original(training_fixed_probabilities, comparison_level, output_column_name,
+                 m_u_records_lookup)  # fmt: skip
+
+    em.populate_m_u_from_lookup = clamped
+    try:
+        yield
+    finally:
+        em.populate_m_u_from_lookup = original
 
 
 def _quiet_splink() -> None:
@@ -226,11 +281,14 @@ def predict(
     blocking: list[tuple[str, ...] | str] | None = None,
     u_frames: list[Any],
     db_api: Any = None,
+    skipped: list[str] | None = None,
 ) -> Any:
     """:func:`match_pairs` on frames of Splink's backend (pandas, or Spark's DataFrames for
     its Spark backend) of ``records`` records in all, the u probabilities trained on every pair
     of ``u_frames`` (:func:`u_sample` of each frame): Splink's table of the pairs
-    (``unique_id_l``, ``unique_id_r``, ``match_probability``, …), where the backend keeps it."""
+    (``unique_id_l``, ``unique_id_r``, ``match_probability``, …), where the backend keeps it.
+    An EM session Splink cannot finish (no pairs) is left out of the model and its blocking
+    rule added to ``skipped``."""
     from splink import Linker, SettingsCreator, block_on
     from splink.internals.exceptions import SplinkException
 
@@ -281,11 +339,14 @@ def predict(
         em_rules = [block_on(c) for c in cols if fields[c] in ("date", "code")][:2] or [
             block_on(names[0])
         ]
-        for rule in em_rules:
-            try:
-                linker.training.estimate_parameters_using_expectation_maximisation(rule)
-            except (ValueError, SplinkException) as e:  # no pairs, or underflow: skip it
-                log.info("Splink EM session skipped: %s", e)
+        with _clamped_em():
+            for rule in em_rules:
+                try:
+                    linker.training.estimate_parameters_using_expectation_maximisation(rule)
+                except (ValueError, SplinkException) as e:  # no pairs: skip it
+                    log.warning("Splink EM session skipped (%s)", type(e).__name__)
+                    if skipped is not None:
+                        skipped.append(rule.get_blocking_rule("duckdb").blocking_rule_sql)
         return linker.inference.predict(threshold_match_probability=threshold)
 
 
@@ -355,10 +416,10 @@ def match_records(eng: Engine, config: IdentityConfig) -> dict[str, Any]:
     keys = ["kind_l", "value_l", "kind_r", "value_r"]
     decided = eng.table("identity_decisions")
     n = eng.count(recs)
-    scored, failed = None, ""
+    scored, failed, skipped = None, "", list[str]()
     if n >= MIN_RECORDS:
         try:
-            scored = eng.materialize(_scored(eng, recs, n, config), "scored")
+            scored = eng.materialize(_scored(eng, recs, n, config, skipped), "scored")
         except duckdb.InterruptException:  # Ctrl+C inside a query: the run stops
             raise
         except Exception as e:  # noqa: BLE001 - matching is an extra; stitching goes on without
@@ -374,11 +435,14 @@ def match_records(eng: Engine, config: IdentityConfig) -> dict[str, Any]:
                            "review_pairs": eng.write(new.filter(~sure), "identity_review")}
     if failed:
         out["matching_failed"] = failed
+    if skipped:  # the model learnt its weights from fewer sessions than it should
+        out["em_sessions_skipped"] = len(skipped)
     eng.drop_temp(scored)
     return out
 
 
-def _scored(eng: Engine, recs: ir.Table, n: int, config: IdentityConfig) -> ir.Table:
+def _scored(eng: Engine, recs: ir.Table, n: int, config: IdentityConfig, skipped: list[str]
+            ) -> ir.Table:  # fmt: skip
     """The pairs Splink proposes among ``recs`` (``n`` of them), corroborated (a pair only
     names support, or that something personal contradicts, stays under ``match_threshold``):
     :data:`_SCHEMA`, the smaller id on the left."""
@@ -395,7 +459,8 @@ def _scored(eng: Engine, recs: ir.Table, n: int, config: IdentityConfig) -> ir.T
     fields = {c: how for c, how in RECORD_FIELDS.items() if c in present}
     found = predict([eng.splink_frame(recs.order_by("unique_id"))], fields, n,
                     threshold=config.review_threshold, blocking=blocking_rules(present, pairs, n),
-                    u_frames=[eng.splink_frame(u_sample(recs))], db_api=eng.splink_api())  # fmt: skip
+                    u_frames=[eng.splink_frame(u_sample(recs))], db_api=eng.splink_api(),
+                    skipped=skipped)  # fmt: skip
     p = eng.splink_table(found).select("unique_id_l", "unique_id_r", "match_probability")
     left = recs.rename(lambda c: f"{c}_l")
     right = recs.rename(lambda c: f"{c}_r")

@@ -128,9 +128,7 @@ def _revenue(eng: Engine, orders: ir.Table, money: Reporting) -> ir.Table:
     without a (valid) currency are left out of revenue, and the note counts them.
     """
     first, last = orders.day.min().to_pyarrow().as_py(), orders.day.max().to_pyarrow().as_py()
-    rates = eng.from_arrow(
-        daily_rates(eng, money.currency, int(first or 0), int(last or 0)), "rates"
-    )
+    rates = daily_rates(eng, money.currency, int(first or 0), int(last or 0))
     o = orders.left_join(rates, [orders.currency == rates.currency, orders.day == rates.day])
     rate = ibis.cases((o.currency == money.currency, 1.0), else_=o.rate)
     o = o.select(o.person_id, o.currency, o.total, o.rate_date, value=o.total / rate)

@@ -24,14 +24,14 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from empatia.errors import NotFoundError, ValidationError
 from empatia.store import Store
 
 if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
     from empatia.store.engine import Engine
 
 #: An ISO 4217 code: three capital letters.
@@ -171,30 +171,24 @@ def list_rates(store: Store) -> list[dict[str, Any]]:
             for b, c, n, f, t, r in rows]  # fmt: skip
 
 
-def daily_rates(eng: Engine, base: str, first_day: int, last_day: int) -> pa.Table:
+def daily_rates(eng: Engine, base: str, first_day: int, last_day: int) -> ir.Table:
     """``(currency, day, rate, rate_date)`` for every day (days since 1970) in the range.
 
     Each day carries the rate of that day or the latest one before it; days before a
-    currency's first rate have no row, so amounts on them stay unconverted. The rates (a few
-    per currency and day) are read on the engine and spread over the days here.
+    currency's first rate have no row, so amounts on them stay unconverted. Made on the engine
+    (each rate spread over the days until the currency's next one): on Spark no row of it
+    crosses the driver.
     """
+    import ibis  # not at import: the CLI's start reads this module
+
     r = eng.table("exchange_rates")
-    data = eng.to_arrow(r.filter(r.base == base).select("currency", "day", "rate")
-                        .order_by(["currency", "day"]))  # fmt: skip
-    cur = data.column("currency")
-    days = data.column("day").cast(pa.int32()).to_numpy().astype(np.int64)
-    same = np.zeros(len(days), dtype=bool)  # the next row is the same currency's next rate
-    if len(days) > 1:
-        same[:-1] = pc.equal(cur.slice(0, len(days) - 1), cur.slice(1)).to_numpy(zero_copy_only=False)
-    upto = np.where(same, np.roll(days, -1), last_day + 1)  # a rate holds until the next one
-    lo, hi = np.maximum(days, first_day), np.minimum(upto, last_day + 1)
-    n = np.clip(hi - lo, 0, None)
-    rows = np.repeat(np.arange(len(days)), n)
-    day = lo[rows] + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
-    take = pa.array(rows, pa.int64())
-    return pa.table({"currency": cur.take(take), "day": pa.array(day, pa.int64()),
-                     "rate": data.column("rate").take(take),
-                     "rate_date": data.column("day").take(take)})  # fmt: skip
+    r = r.filter(r.base == base).mutate(start=r.day.epoch_days().cast("int64"))
+    r = r.mutate(upto=r.start.lead().over(ibis.window(group_by="currency", order_by="day")))
+    end = last_day + 1  # a rate holds until the currency's next one, or past the range
+    r = r.mutate(lo=ibis.greatest(r.start, first_day), hi=ibis.least(r.upto.fill_null(end), end))
+    r = r.filter(r.hi > r.lo)
+    return r.select("currency", day=ibis.range(r.lo, r.hi).unnest().cast("int64"), rate=r.rate,
+                    rate_date=r.day)  # fmt: skip
 
 
 def rates_fingerprint(store: Store, base: str) -> str:

@@ -908,13 +908,16 @@ class SparkEngine(Engine):
     def splink_api(self) -> Any:
         """Splink's Spark linker on this session (its similarity jar is registered by
         :func:`spark_session`), with DuckDB's Jaro–Winkler in place of the jar's
-        (:func:`jaro_winkler`)."""
+        (:func:`jaro_winkler`) and DuckDB's Levenshtein (:func:`levenshtein`) for Splink's
+        Levenshtein comparisons (:func:`empatia.identity.probabilistic._levenshtein`)."""
         from pyspark.sql.functions import arrow_udf
         from splink import SparkAPI
 
         api = SparkAPI(spark_session=self.session, break_lineage_method="persist")
-        udf = arrow_udf(jaro_winkler, "double")  # type: ignore[call-overload]  # pa: untyped
-        self.session.udf.register("jaro_winkler", udf)
+        for name, fn, kind in (("jaro_winkler", jaro_winkler, "double"),
+                               ("levenshtein_utf8", levenshtein, "int")):  # fmt: skip
+            udf = arrow_udf(fn, kind)  # type: ignore[call-overload]  # pa: untyped
+            self.session.udf.register(name, udf)  # a built-in's name would not replace it
         return api
 
     def splink_frame(self, expr: ir.Table) -> Any:
@@ -937,6 +940,18 @@ class SparkEngine(Engine):
             self._scratch = None
 
 
+def _over_bytes(fn: Callable[[str, str], float], kind: pa.DataType, a: pa.Array, b: pa.Array
+                ) -> pa.Array:  # fmt: skip
+    """``fn`` over each pair of strings' UTF-8 bytes (as DuckDB's string similarities count),
+    null where either is null."""
+    def one(x: str | None, y: str | None) -> float | None:
+        if x is None or y is None:
+            return None
+        return fn(x.encode().decode("latin-1"), y.encode().decode("latin-1"))
+
+    return pa.array([one(x, y) for x, y in zip(a.to_pylist(), b.to_pylist(), strict=True)], kind)
+
+
 def jaro_winkler(a: pa.Array, b: pa.Array) -> pa.Array:
     """DuckDB's ``jaro_winkler_similarity`` as a Spark Arrow UDF (two arrays of strings to an
     array of doubles; null where either is null): Jaro–Winkler over the strings' UTF-8 bytes,
@@ -951,14 +966,20 @@ def jaro_winkler(a: pa.Array, b: pa.Array) -> pa.Array:
     """
     import jellyfish
 
-    def one(x: str | None, y: str | None) -> float | None:
-        if x is None or y is None:
-            return None
-        return float(jellyfish.jaro_winkler_similarity(x.encode().decode("latin-1"),
-                                                       y.encode().decode("latin-1")))  # fmt: skip
+    return _over_bytes(jellyfish.jaro_winkler_similarity, pa.float64(), a, b)
 
-    return pa.array([one(x, y) for x, y in zip(a.to_pylist(), b.to_pylist(), strict=True)],
-                    pa.float64())  # fmt: skip
+
+def levenshtein(a: pa.Array, b: pa.Array) -> pa.Array:
+    """DuckDB's ``levenshtein`` as a Spark Arrow UDF: edits between the strings' UTF-8 bytes
+    (``Łódź``/``Lodz``: 6 — Spark's own counts characters, 3), so that a postal code, e-mail or
+    date pair falls into the same level of Splink's model on both engines.
+
+    >>> levenshtein(pa.array(["Łódź", "02-495", None]), pa.array(["Lodz", "02-459", "x"])).to_pylist()
+    [6, 2, None]
+    """
+    import jellyfish
+
+    return _over_bytes(jellyfish.levenshtein_distance, pa.int32(), a, b)
 
 
 def _mapped(fn: BatchFn, schema: pa.Schema, batches: Iterator[pa.RecordBatch]
