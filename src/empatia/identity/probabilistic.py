@@ -216,7 +216,7 @@ def _clamped_em() -> Iterator[None]:
     """Splink 5.0's EM stops a session when a level's new m or u probability is below 1e-300
     (a level that matches almost never fall into: its m shrinks toward 0 every iteration),
     after it has set some of the others — the model is left half-updated and the session
-    missing (a 700-record CRM world lost its postal-code session on every run, and so kept
+    missing (a CRM world of 380 records lost its postal-code session on every run, and so kept
     its untrained weight). Clamped at that floor instead, as Splink clamps such values when it
     scores, the session finishes."""
     from splink.internals import expectation_maximisation as em
@@ -287,8 +287,8 @@ def predict(
     its Spark backend) of ``records`` records in all, the u probabilities trained on every pair
     of ``u_frames`` (:func:`u_sample` of each frame): Splink's table of the pairs
     (``unique_id_l``, ``unique_id_r``, ``match_probability``, …), where the backend keeps it.
-    An EM session Splink cannot finish (no pairs) is left out of the model and its blocking
-    rule added to ``skipped``."""
+    An EM session Splink cannot finish (no pairs share its column) is left out of the model and
+    its column added to ``skipped``."""
     from splink import Linker, SettingsCreator, block_on
     from splink.internals.exceptions import SplinkException
 
@@ -336,17 +336,15 @@ def predict(
             log.info("Splink prior not estimated (%s); using one match per record", e)
         if not 0 < linker._settings_obj._probability_two_random_records_match < 1:
             linker._settings_obj._probability_two_random_records_match = prior
-        em_rules = [block_on(c) for c in cols if fields[c] in ("date", "code")][:2] or [
-            block_on(names[0])
-        ]
+        em_cols = [c for c in cols if fields[c] in ("date", "code")][:2] or names[:1]
         with _clamped_em():
-            for rule in em_rules:
+            for c in em_cols:
                 try:
-                    linker.training.estimate_parameters_using_expectation_maximisation(rule)
+                    linker.training.estimate_parameters_using_expectation_maximisation(block_on(c))
                 except (ValueError, SplinkException) as e:  # no pairs: skip it
-                    log.warning("Splink EM session skipped (%s)", type(e).__name__)
+                    log.warning("Splink EM session on %s skipped (%s)", c, type(e).__name__)
                     if skipped is not None:
-                        skipped.append(rule.get_blocking_rule("duckdb").blocking_rule_sql)
+                        skipped.append(c)
         return linker.inference.predict(threshold_match_probability=threshold)
 
 
@@ -416,7 +414,8 @@ def match_records(eng: Engine, config: IdentityConfig) -> dict[str, Any]:
     keys = ["kind_l", "value_l", "kind_r", "value_r"]
     decided = eng.table("identity_decisions")
     n = eng.count(recs)
-    scored, failed, skipped = None, "", list[str]()
+    scored, failed = None, ""
+    skipped: list[str] = []  # EM sessions Splink could not run
     if n >= MIN_RECORDS:
         try:
             scored = eng.materialize(_scored(eng, recs, n, config, skipped), "scored")
