@@ -80,6 +80,8 @@ def test_a_misspelt_stage_or_setting_is_an_error_not_ignored() -> None:
         Workspace(db=":memory:", stages={"identty": {"match_threshold": 0.9}})
     with pytest.raises(ConfigError, match=r"stages.decide.exprt: Extra inputs"):
         RunContext(Workspace(db=":memory:"), settings={"decide": {"exprt": "d.parquet"}})
+    with pytest.raises(ConfigError, match="unknown engine 'sparky'; known: duckdb, spark"):
+        RunContext(Workspace(db=":memory:"), engine="sparky")
 
 
 # -- incremental runs (issue #14, finding #7) ------------------------------------------------

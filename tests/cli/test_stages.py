@@ -7,6 +7,7 @@ import json
 from typer.testing import CliRunner
 
 from empatia.cli import app
+from empatia.errors import ConfigError
 from empatia.pipeline import mermaid
 
 runner = CliRunner()
@@ -91,3 +92,14 @@ def test_run_frees_what_a_stage_dropped_before_the_next_stage(tmp_path, monkeypa
         gc.enable()
     assert r.exit_code == 0, r.output
     assert alive_in_next_stage == [False]
+
+
+def test_run_on_an_unknown_engine_stops_before_any_stage(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # a misspelt --engine is the user's mistake, said before any stage runs
+    # (identity ran, or was skipped, on the default engine before the name was looked at)
+    monkeypatch.chdir(tmp_path)
+    assert runner.invoke(app, ["--db", "w.duckdb", "run"]).exit_code == 0
+    r = runner.invoke(app, ["--db", "w.duckdb", "run", "--engine", "sparky"])
+    assert isinstance(r.exception, ConfigError)  # the CLI's entry point: one line, exit 2
+    assert str(r.exception) == "unknown engine 'sparky'; known: duckdb, spark"
+    assert "stage identity" not in r.output
