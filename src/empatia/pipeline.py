@@ -93,11 +93,10 @@ class RunContext:
     store: Any = field(init=False)
 
     def __post_init__(self) -> None:
-        from empatia.store.engine import ENGINES  # not at import: the CLI's start reads this
+        from empatia.store.engine import ENGINES, unknown_engine  # not at import: CLI start
 
         if self.engine not in ENGINES:  # before any stage runs on the default engine
-            raise ConfigError(f"unknown engine {self.engine!r}; known: {', '.join(ENGINES)}",
-                              engine=self.engine)  # fmt: skip
+            raise unknown_engine(self.engine)
         self.stages = self.workspace.settings.stages.merged(self.settings)
         self.store = self.workspace.store
 

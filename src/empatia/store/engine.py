@@ -1136,7 +1136,12 @@ def connect(store: Store, engine: str = "duckdb", *, master: str | None = None,
                                     shuffle_partitions=s.shuffle_partitions,
                                     **(dict(s.conf) | dict(conf or {})))  # fmt: skip
         return SparkEngine(store, session)
-    raise ConfigError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}", engine=engine)
+    raise unknown_engine(engine)
+
+
+def unknown_engine(engine: str) -> ConfigError:
+    """The error for an engine name not in :data:`ENGINES`."""
+    return ConfigError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}", engine=engine)
 
 
 def union(*tables: ir.Table, distinct: bool = False) -> ir.Table:
