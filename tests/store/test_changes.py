@@ -40,3 +40,23 @@ def test_an_erasure_since_the_last_run_rebuilds_everything() -> None:
         save_marks(s.con, changed_persons(s.con, "t", "v1"))
         s.con.execute("insert into privacy_audit (actor, action) values ('cli', 'erase')")
         assert changed_persons(s.con, "t", "v1").full == "erasure since"
+
+
+def test_an_engine_that_rebuilds_whole_tables_reads_no_one_s_events_and_keeps_no_marks() -> None:
+    """Spark, and any engine on a lake, rebuilds whole tables: the marks would be read (every
+    person's events, in the driver's DuckDB) and written for nothing. A later incremental run
+    (DuckDB on the one-file store) rebuilds in full first, as it cannot trust old marks."""
+    with Store(":memory:") as s:
+        _people(s, [(1, "a"), (2, "b")])
+        save_marks(s.con, changed_persons(s.con, "t", "v1"))
+        s.con.execute("create table kept as select * from event_persons")
+        s.con.execute("drop table event_persons")
+        s.con.execute("create view event_persons as select error('read') as seq,"
+                      " 'x' as person_id")  # fmt: skip
+        changes = changed_persons(s.con, "t", "v1", also=(IDENTITIES,), incremental=False)
+        assert changes.full == "full"
+        save_marks(s.con, changes)
+        assert s.con.execute("select count(*) from person_marks").fetchone() == (0,)
+        s.con.execute("drop view event_persons")
+        s.con.execute("create table event_persons as select * from kept")
+        assert changed_persons(s.con, "t", "v1").full == "first run"

@@ -183,7 +183,8 @@ def refresh_traits(source: Engine | Any, *, full: bool = False) -> dict[str, Any
     whose events changed since the last refresh (:mod:`empatia.store.changes`), or everyone
     with ``full`` (and after an erasure, and on an engine that rebuilds whole tables)."""
     with engine_of(source) as eng, eng.store_cursor() as cur:
-        changes = changed_persons(cur, "care", "traits", full=full or not eng.incremental)
+        changes = changed_persons(cur, "care", "traits", full=full,
+                                  incremental=eng.incremental)  # fmt: skip
         if changes.full:
             eng.write(event_traits(eng), "care_traits")
         elif changes.persons:

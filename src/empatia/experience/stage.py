@@ -66,7 +66,7 @@ class ExperienceStage:
         # (``True``: texts are always read now; kept so that stores' marks stay valid)
         settings = json.dumps([cfg.model_dump(), True], sort_keys=True, default=str)
         changes = changed_persons(con, "experience", settings, also=(TEXTS,),
-                                  full=ctx.full or not eng.incremental)  # fmt: skip
+                                  full=ctx.full, incremental=eng.incremental)  # fmt: skip
         texts = eng.has("text_analysis")
         figures: dict[str, Any] = {}
         if changes.full:

@@ -33,7 +33,7 @@ class JourneysStage:
         try:
             with eng.store_cursor() as con:
                 changes = changed_persons(con, "journeys", settings,
-                                          full=ctx.full or not eng.incremental)  # fmt: skip
+                                          full=ctx.full, incremental=eng.incremental)  # fmt: skip
                 if changes.full:
                     figures: dict[str, Any] = build(eng, smap, ctx.progress)
                     figures["mode"] = "full" if changes.full == "full" else f"full ({changes.full})"

@@ -48,7 +48,7 @@ def run_profiles(
         if not full and state.get(con, "profiles_state", "inputs") == seen:
             return {"profiles": "unchanged"}
         changes = changed_persons(con, "profiles", settings, also=(IDENTITIES,),
-                                  full=full or not eng.incremental)  # fmt: skip
+                                  full=full, incremental=eng.incremental)  # fmt: skip
         if changes.full:
             figures = _build(eng, con, config, money)
             figures["mode"] = "full" if changes.full == "full" else f"full ({changes.full})"

@@ -47,6 +47,7 @@ class Changes:
     erasures: int
     full: str | None = None  # why everything is rebuilt; None: only ``persons``
     persons: list[str] = field(default_factory=list)
+    marked: bool = True  # False: the engine keeps no marks (it rebuilds whole tables)
 
 
 def _scalar(con: Any, sql: str, args: list[Any] | None = None) -> Any:
@@ -72,14 +73,22 @@ TEXTS = (
 
 
 def changed_persons(
-    con: Any, stage: str, settings: str, *, also: tuple[str, ...] = (), full: bool = False
+    con: Any, stage: str, settings: str, *, also: tuple[str, ...] = (), full: bool = False,
+    incremental: bool = True,
 ) -> Changes:
     """The persons whose events (and what the ``also`` digests cover: ``person_id, mark``
     queries such as :data:`IDENTITIES`) changed since the last :func:`save_marks` of
     ``stage``; also left in the temp table :data:`CHANGED`.
 
     ``settings``: a fingerprint of everything else the stage's rows depend on; when it differs
-    from the last run's, ``full`` says so (as it does with ``full=True``)."""
+    from the last run's, ``full`` says so (as it does with ``full=True``).
+
+    ``incremental=False``: the engine rebuilds whole tables (Spark; any engine on a lake), so
+    the marks would be read and written for nothing — every person's events, in the process
+    that runs the stages (a cluster's driver). Nothing is read, and :func:`save_marks` forgets
+    the stage's marks: a later incremental run rebuilds in full first."""
+    if not incremental:
+        return Changes(stage, settings, 0, full="full", marked=False)
     digest = "select person_id, hash(count(*), bit_xor(hash(seq))) as mark from event_persons group by all"
     for extra in also:
         digest = (
@@ -118,6 +127,10 @@ def changed_persons(
 
 def save_marks(con: Any, changes: Changes) -> None:
     """Remember what the stage saw (call it inside the transaction that wrote its rows)."""
+    if not changes.marked:
+        con.execute("delete from person_marks where stage = ?", [changes.stage])
+        con.execute("delete from stage_marks where stage = ?", [changes.stage])
+        return
     if changes.full:
         con.execute("delete from person_marks where stage = ?", [changes.stage])
         con.execute(f"insert into person_marks select ?, person_id, mark from {_NOW}",
