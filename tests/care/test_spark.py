@@ -101,3 +101,27 @@ def test_the_stage_runs_on_spark_in_its_transaction(spark_session: Any, tmp_path
     assert duck["first"]["entered"] == len(duck["list"]) >= 2
     assert duck["second"]["worsened"] == 1
     assert [r[8] for r in duck["alerts"] if r[0] == "musician"] == ["superseded", "open"]
+
+
+def test_duckdb_after_spark_rebuilds_the_traits_in_full_once(
+    spark_session: Any, tmp_path: Path
+) -> None:
+    """Spark rebuilds whole tables and keeps no marks of whom it saw (the driver would digest
+    every person's events for them); DuckDB, next on the same file, cannot trust marks older
+    than Spark's rows, so it rebuilds in full first, then goes on incrementally."""
+    settings = {"care": {"deliver": False}}
+    with Workspace(db=tmp_path / "w.duckdb") as ws:
+        world = build(ws.store)
+        for engine, session in (("duckdb", None), ("spark", spark_session)):
+            run_pipeline(RunContext(ws, engine=engine, spark_session=session,
+                                    settings=dict(settings)), only=["care"])  # fmt: skip
+        marks = "select count(*) from person_marks where stage = 'care'"
+        assert ws.store.con.execute(marks).fetchone() == (0,)
+        traits = []
+        for text in ("I am calling my lawyer.", "My lawyer will write to you."):
+            world.say("musician", 0.5, text, -0.95, "anger", 0.95, threats=("legal",))
+            world.finish()
+            (r,) = run_pipeline(RunContext(ws, settings=dict(settings)), only=["care"])
+            traits.append(r.figures["traits"])
+        assert traits == ["full (first run)", "incremental"]
+        assert ws.store.con.execute(marks).fetchone()[0] > 0

@@ -83,6 +83,12 @@ def test_a_store_moves_into_the_lake_and_a_run_there_equals_the_one_file_store(
     shipped = DeltaTable(str(lake / "events")).to_pyarrow_table(columns=["seq"]).num_rows
     assert kinds == {"profiles": "VIEW", "events": "BASE TABLE"}
     assert shipped == events > 1000
+    # stages rebuild whole tables in the lake: no per-person bookkeeping read or kept (it
+    # would scan every person's events in the process that runs the stages)
+    with duckdb.connect(str(db), read_only=True) as con:
+        marks = con.execute("select count(*) from person_marks").fetchall()[0][0]
+        prints = con.execute("select count(*) from profiles_state where key = 'inputs'").fetchall()
+    assert (marks, prints[0][0]) == (0, 0)
 
 
 def test_an_interrupted_write_leaves_the_store_reading_the_last_committed_version(

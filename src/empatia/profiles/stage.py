@@ -41,11 +41,14 @@ def run_profiles(
     currency (default: EUR, orders without a currency left out of revenue).
     """
     money = money or Reporting()
-    seen = _fingerprint(eng, config, money)
+    # an engine that rebuilds whole tables keeps no fingerprint: it would read every row of
+    # event_persons and identities in the process that runs the stages (a cluster's driver);
+    # the pipeline skips the stage on unchanged inputs anyway
+    seen = _fingerprint(eng, config, money) if eng.incremental else None
     settings = f"{config.model_dump_json()}|{rates_fingerprint(eng.store, money.currency)}"
     settings += f"|{money.currency}|{money.assume_missing}"
     with eng.store_cursor() as con:
-        if not full and state.get(con, "profiles_state", "inputs") == seen:
+        if seen and not full and state.get(con, "profiles_state", "inputs") == seen:
             return {"profiles": "unchanged"}
         changes = changed_persons(con, "profiles", settings, also=(IDENTITIES,),
                                   full=full, incremental=eng.incremental)  # fmt: skip
@@ -55,7 +58,10 @@ def run_profiles(
             save_marks(con, changes)
         else:
             figures = _update(eng, con, config, money, changes)
-        state.put(con, "profiles_state", inputs=seen)
+        if seen:
+            state.put(con, "profiles_state", inputs=seen)
+        else:
+            state.drop(con, "profiles_state", "inputs")
     return figures
 
 
