@@ -113,7 +113,7 @@ def test_duckdb_after_spark_rebuilds_the_traits_in_full_once(
     with Workspace(db=tmp_path / "w.duckdb") as ws:
         world = build(ws.store)
         for engine, session in (("duckdb", None), ("spark", spark_session)):
-            run_pipeline(RunContext(ws, engine=engine, spark_session=session,
+            run_pipeline(RunContext(ws, engine=engine, spark_session=session, full=True,
                                     settings=dict(settings)), only=["care"])  # fmt: skip
         marks = "select count(*) from person_marks where stage = 'care'"
         assert ws.store.con.execute(marks).fetchone() == (0,)
