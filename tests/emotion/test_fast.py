@@ -74,3 +74,19 @@ def test_missing_model_says_what_to_do(tmp_path):
 
     with pytest.raises(ModelNotFoundError, match="train-emotion"):
         FastAnalyzer(model=tmp_path / "nope.npz")
+
+
+def test_knowing_which_model_analyses_costs_the_driver_nothing():
+    """The stage's process (a Spark driver) only needs the analyzer's key; the executors
+    load the weights (#17: 70 MB of the driver's memory on the 100k world)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        a = FastAnalyzer()
+        assert a.key.startswith("fast:") and a.head_labels()
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held < 2 * 2**20, f"{held >> 20} MB held to know the key"
+    assert a.analyze(["Thank you, lovely service!"])[0].sentiment == "positive"

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -83,6 +85,16 @@ def word_matrix(texts: Sequence[str], index: dict[str, int], weight: np.ndarray)
     return csr_matrix((data, c, ptr), shape=(len(texts), len(weight)))
 
 
+@dataclass(frozen=True)
+class _Weights:
+    W: np.ndarray
+    b: np.ndarray
+    P: np.ndarray
+    weight: np.ndarray
+    index: dict[str, int]
+    vectorizer: Any
+
+
 class FastAnalyzer(BaseAnalyzer):
     name = "fast"
 
@@ -98,30 +110,40 @@ class FastAnalyzer(BaseAnalyzer):
                 f"fast model not found at {path}; run `empatia train-emotion` or reinstall Empatia",
                 path=str(path),
             )
-        with np.load(path) as z:
-            self.W = z["W"].astype(np.float32)  # char n-grams → logits
-            self.b = z["b"].astype(np.float32)
-            # word → logits (vector @ layer, folded); models before version 3 have none
-            self.P = z["P"].astype(np.float32) if "P" in z.files else np.zeros((0, len(self.b)))
-            self.weight = z["weight"].astype(np.float32) if "P" in z.files else np.zeros(0)
-            vocab = bytes(z["vocab"]).decode("utf-8").split("\n") if "P" in z.files else []
+        self.path = path
+        with np.load(path) as z:  # an .npz reads only the entries asked for
             self.version = str(z["version"])
             names = [str(x) for x in z["heads"]]
             self._heads = {
                 n: ([str(x) for x in z[f"labels/{n}"]], str(z[f"kind/{n}"]), tuple(z[f"slice/{n}"]))
                 for n in names
             }
+
+    @cached_property
+    def _weights(self) -> _Weights:
+        """The layers, loaded when the first text is analysed: a process that only needs the
+        analyzer's key (the stage's driver, whose executors analyse) never holds them."""
+        with np.load(self.path) as z:
+            # word → logits (vector @ layer, folded); models before version 3 have none
+            folded = "P" in z.files
+            vocab = bytes(z["vocab"]).decode("utf-8").split("\n") if folded else []
             n_features, ngram_max = (int(x) for x in z["vectorizer"])
-        self.index = {w: i for i, w in enumerate(vocab)}
-        self.vectorizer = make_vectorizer(n_features, ngram_max)
+            return _Weights(
+                W=z["W"].astype(np.float32),  # char n-grams → logits
+                b=z["b"].astype(np.float32),
+                P=z["P"].astype(np.float32) if folded else np.zeros((0, len(z["b"]))),
+                weight=z["weight"].astype(np.float32) if folded else np.zeros(0),
+                index={w: i for i, w in enumerate(vocab)},
+                vectorizer=make_vectorizer(n_features, ngram_max),
+            )
 
     def head_labels(self) -> dict[str, tuple[str, ...]]:
         return {n: tuple(v[0]) for n, v in self._heads.items()}
 
     def raw(self, texts: Sequence[str]) -> Raw:
-        texts = list(texts)
-        Z = np.asarray(self.vectorizer.transform(texts) @ self.W)
-        if self.index:
-            Z += np.asarray(word_matrix(texts, self.index, self.weight) @ self.P)
-        Z += self.b
+        texts, w = list(texts), self._weights
+        Z = np.asarray(w.vectorizer.transform(texts) @ w.W)
+        if w.index:
+            Z += np.asarray(word_matrix(texts, w.index, w.weight) @ w.P)
+        Z += w.b
         return {n: activate(Z[:, a:b], kind) for n, (_, kind, (a, b)) in self._heads.items()}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -62,18 +63,18 @@ class TransformersAnalyzer(BaseAnalyzer):
             )
         try:
             import torch
-            from transformers import AutoModelForSequenceClassification, AutoTokenizer
+            from transformers import AutoConfig
         except ImportError as e:
             raise MissingExtraError("transformers and torch", "transformers") from e
         self._torch = torch
-        path = str(model_dir)
-        self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        self.model = AutoModelForSequenceClassification.from_pretrained(path, local_files_only=True)
+        self.path = str(model_dir)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.model.to(self.device).eval()
         self.batch, self.max_length = batch, max_length
-        cfg = self.model.config
-        labels = [str(cfg.id2label[i]).lower() for i in range(cfg.num_labels)]
+        # the labels from the config alone: the weights load with the first text analysed
+        # (:attr:`_loaded`), so a process that only needs the key (a Spark driver) never holds them
+        cfg = AutoConfig.from_pretrained(self.path, local_files_only=True)
+        self.num_labels = int(cfg.num_labels)
+        labels = [str(cfg.id2label[i]).lower() for i in range(self.num_labels)]
         self.multi_label = cfg.problem_type == "multi_label_classification"
         self._sent_idx: dict[str, int] = {}
         self._emo_idx: dict[str, list[int]] = {}
@@ -87,25 +88,34 @@ class TransformersAnalyzer(BaseAnalyzer):
         digest = hashlib.md5((Path(model_dir) / "config.json").read_bytes()).hexdigest()[:8]
         self.version = f"{Path(model_dir).name}-{digest}"
 
+    @cached_property
+    def _loaded(self) -> tuple[Any, Any]:
+        """The tokenizer and the model, on :attr:`device`."""
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
+        model = AutoModelForSequenceClassification.from_pretrained(self.path, local_files_only=True)
+        return tokenizer, model.to(self.device).eval()
+
     def head_labels(self) -> dict[str, tuple[str, ...]]:
         return {"sentiment": SENTIMENTS, "emotions": EMOTIONS}
 
     def _probs(self, texts: Sequence[str]) -> np.ndarray:
-        torch = self._torch
+        torch, (tokenizer, model) = self._torch, self._loaded
         out = []
         with torch.inference_mode():
             for i in range(0, len(texts), self.batch):
-                enc: Any = self.tokenizer(
+                enc: Any = tokenizer(
                     list(texts[i : i + self.batch]),
                     padding=True,
                     truncation=True,
                     max_length=self.max_length,
                     return_tensors="pt",
                 ).to(self.device)
-                logits = self.model(**enc).logits.float()
+                logits = model(**enc).logits.float()
                 p = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=-1)
                 out.append(p.cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, self.model.config.num_labels))
+        return np.concatenate(out) if out else np.zeros((0, self.num_labels))
 
     def raw(self, texts: Sequence[str]) -> Raw:
         P = self._probs(texts)
