@@ -341,9 +341,8 @@ def predict(
             for c in em_cols:
                 try:
                     # on the counts of each agreement pattern, not every pair: the same EM
-                    # (no comparison here adjusts for term frequencies), in one aggregate of
-                    # the pairs instead of one per iteration (#17: 91 of identity's 245 s on
-                    # a cluster at 10k)
+                    # (no comparison here adjusts for term frequencies); the counts are made
+                    # once where the backend keeps them (DuckDB; Spark: _splink_spark_api)
                     linker.training.estimate_parameters_using_expectation_maximisation(
                         block_on(c), estimate_without_term_frequencies=True)
                 except (ValueError, SplinkException) as e:  # no pairs: skip it
