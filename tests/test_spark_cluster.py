@@ -15,6 +15,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pytest
 
 import empatia.__main__
@@ -79,6 +80,18 @@ def test_the_pipeline_runs_on_a_standalone_cluster_as_on_duckdb(
                  re.finditer(r"stage (\w+): .*?driver_collected=([\d,]+)", p.stdout + p.stderr)}
     assert {"decide", "profiles", "identity", "experience"} <= set(collected), collected
     assert max(collected.values()) <= 40, collected
+    # and what goes the other way is what only the store's file holds (care's list, the
+    # exchange rates, people's own decisions), not a table of the people: decide sent the
+    # unresolved journeys (a view of the file over the lake) through the driver
+    sent = {m[1]: int(m[2].replace(",", "")) for m in
+            re.finditer(r"stage (\w+): .*?driver_sent=([\d,]+)", p.stdout + p.stderr)}
+    with duckdb.connect(str(spark), read_only=True) as con:
+        own = {t: con.execute(f"select count(*) from {t}").fetchone()[0]  # type: ignore[index]
+               for t in ("care_list", "exchange_rates", "decision_log", "consent_ledger",
+                         "journey_unresolved")}  # fmt: skip
+    assert own["journey_unresolved"], own  # the world has some, or this proves nothing
+    assert sent.get("decide", 0) == own["care_list"] + own["exchange_rates"] + \
+        own["decision_log"] + own["consent_ledger"], (sent, own)
 
     # the outputs are the lake's: Delta tables there, views of them in the store's file
     assert (lake / "profiles" / "_delta_log").is_dir() and (lake / "events" / "_delta_log").is_dir()

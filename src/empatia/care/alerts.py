@@ -68,12 +68,14 @@ def cases_expr(eng: Engine) -> ir.Table:
     return j.select(latest.person_id, j.alert_id, j.status, j.score, j.last_seq, j.resolved_seq)
 
 
-def latest_cases(source: Engine | Any) -> dict[str, dict[str, Any]]:
-    """Per person, their latest alert (the case) and the seq seen when it was last resolved."""
+def latest_cases(source: Engine | Any, people: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The cases (:func:`cases_expr`) of ``people`` (the list's: the rest stay where the
+    engine keeps them, however many were ever alerted)."""
     from empatia.care.inputs import engine_of
 
     with engine_of(source) as eng:
-        rows = eng.to_arrow(cases_expr(eng)).to_pylist()
+        c = cases_expr(eng)
+        rows = eng.to_arrow(c.filter(c.person_id.isin(list(people)))).to_pylist()
     return {r.pop("person_id"): r for r in rows}
 
 

@@ -139,7 +139,7 @@ def _score(
     top = keep.order_by([ibis.desc("score"), "person_id"]).limit(w.alerts.max_list)
     listed = [{**r, "evidence": json.loads(r["evidence"])} for r in eng.to_arrow(top).to_pylist()]
     if listed:
-        cases = latest_cases(eng)
+        cases = latest_cases(eng, [r["person_id"] for r in listed])
     for t in temps:
         eng.drop_temp(t)
     return figures, listed, cases, now

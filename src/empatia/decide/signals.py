@@ -193,7 +193,7 @@ def _threats(escalation: str | None) -> list[str] | None:
 
 #: The other stages' tables decide reads when they are there.
 _OPTIONAL = ("profiles", "event_persons", "text_analysis", "experience_journeys",
-             "journey_unresolved", "care_list", "decision_log", "consent_current",
+             "care_list", "decision_log", "consent_current",
              "identities")  # fmt: skip
 
 
@@ -380,10 +380,12 @@ class _Reader:
     def unresolved(self) -> ir.Table:
         """Unresolved service journeys: experience's table when present, else the event log."""
         eng = self.eng
-        if "journey_unresolved" in self.tables and "experience_journeys" in self.tables and \
+        if "experience_journeys" in self.tables and \
                 eng.to_arrow(eng.table("experience_journeys").limit(1).count()).as_py():  # fmt: skip
-            u = self.mine("journey_unresolved")
-            u = u.filter(u.unresolved_age_days.fill_null(0) <= 60)
+            # the journey_unresolved view's rows, from its table where the engine keeps it
+            # (on Spark a view of the store's file would come through the driver)
+            u = self.mine("experience_journeys")
+            u = u.filter(~u.resolved.fill_null(False) & (u.unresolved_age_days.fill_null(0) <= 60))
         else:
             e = self.events()
             c = e.filter((e.type == "track") & e.event.isin(["Case Opened", "Case Resolved"])

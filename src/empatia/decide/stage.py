@@ -29,7 +29,7 @@ class DecideStage:
 
     name = "decide"
     reads = ("events", "event_persons", "identities", "profiles", "text_analysis", "experience_journeys",
-             "journey_unresolved", "care_list", "consent_current", "exchange_rates")
+             "care_list", "consent_current", "exchange_rates")
     writes = ("decide_inputs", "decide_runs", "decisions")
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
