@@ -19,7 +19,7 @@ from empatia.profiles.clv import SCHEMA as CLV_SCHEMA
 from empatia.profiles.clv import fit_on, fit_sample, score_batch
 from empatia.profiles.config import ProfileConfig
 from empatia.profiles.money import Reporting, daily_rates
-from empatia.store.engine import Engine, union
+from empatia.store.engine import Engine
 from empatia.store import state
 
 #: Traits kept per person (tracking plan, "Traits"), and the JSON key each is read from.
@@ -79,11 +79,12 @@ def trait_values(
     # each event's JSON read once, then one row per trait
     paths = [p for key in TRAITS.values() for p in (f"$.traits.{key}", f"$.context.traits.{key}")]
     values = eng.json_strs(with_traits.raw, paths)
-    wide = with_traits.select("seq", **{f"_t{i}": ibis.coalesce(values[2 * i], values[2 * i + 1])
-                                        for i in range(len(TRAITS))})  # fmt: skip
-    parts = [wide.select("seq", trait=ibis.literal(trait), value=wide[f"_t{i}"])
-             for i, trait in enumerate(TRAITS)]  # fmt: skip
-    long = union(*parts).filter(_.value.notnull() & (_.value.strip() != ""))
+    wide = with_traits.select("seq", **{trait: ibis.coalesce(values[2 * i], values[2 * i + 1])
+                                        for i, trait in enumerate(TRAITS)})  # fmt: skip
+    # one row per trait in one pass over the read values (a union of a select per trait read
+    # the events once per trait where the engine inlines ``wide``: Spark does)
+    long = wide.pivot_longer(list(TRAITS), names_to="trait", values_to="value")
+    long = long.filter(_.value.notnull() & (_.value.strip() != ""))
     long = long.join(facts, "seq").join(eng.table("event_persons") if ep is None else ep, "seq")
     src = ibis.coalesce(
         ibis.cases((long.channel != "unknown", long.channel), else_=None), long.source

@@ -124,6 +124,9 @@ def _duck_json_strs(doc: str, paths: dt.Array[dt.String]) -> dt.Array[dt.String]
 
 #: A JSON path of plain keys (``$.context.traits.email``), read with Spark's ``from_json``.
 _PLAIN_PATH = re.compile(r"\$(\.[A-Za-z_][A-Za-z0-9_]*)+")
+#: From this many paths of a document on, Spark parses it once (``from_json``); fewer are read
+#: one path at a time (``get_json_object``, no struct to build).
+_FROM_JSON_PATHS = 4
 
 
 @ibis.udf.scalar.builtin(name="get_json_object")
@@ -778,12 +781,12 @@ class SparkEngine(Engine):
         leaf as text, as ``get_json_object`` prints it) where get_json_object parsed it once per
         path: 14 paths over the 100k world's 2.3M events, 49 → 16 s on 2 cores, the same
         values. A path that is not plain keys, or that another path goes through, keeps
-        get_json_object."""
+        get_json_object, and so do fewer than :data:`_FROM_JSON_PATHS` paths."""
         keys = {p: p[2:].split(".") for p in paths
                 if _PLAIN_PATH.fullmatch(p)}  # fmt: skip
         keys = {p: k for p, k in keys.items()
                 if not any(q != p and q.startswith(p + ".") for q in paths)}  # fmt: skip
-        if len(keys) < 2:
+        if len(keys) < _FROM_JSON_PATHS:
             return super().json_strs(doc, paths)
         tree: dict[str, Any] = {}
         for k in keys.values():
@@ -953,15 +956,13 @@ class SparkEngine(Engine):
     def splink_api(self) -> Any:
         """Splink's Spark linker on this session (its similarity jar is registered by
         :func:`spark_session`), with DuckDB's Jaro–Winkler in place of the jar's
-        (:func:`jaro_winkler`) and DuckDB's Levenshtein (:func:`levenshtein`) for Splink's
-        Levenshtein comparisons (:func:`empatia.identity.probabilistic._levenshtein`)."""
+        (:func:`jaro_winkler`; Splink's Levenshtein comparisons count bytes as DuckDB's do:
+        :func:`spark_levenshtein`, in :func:`empatia.identity.probabilistic._levenshtein`)."""
         from pyspark.sql.functions import arrow_udf
 
         api = _splink_spark_api()(spark_session=self.session, break_lineage_method="persist")
-        for name, fn, kind in (("jaro_winkler", jaro_winkler, "double"),
-                               ("levenshtein_utf8", levenshtein, "int")):  # fmt: skip
-            udf = arrow_udf(fn, kind)  # type: ignore[call-overload]  # pa: untyped
-            self.session.udf.register(name, udf)  # a built-in's name would not replace it
+        udf = arrow_udf(jaro_winkler, "double")  # type: ignore[call-overload]  # pa: untyped
+        self.session.udf.register("jaro_winkler", udf)
         return api
 
     def splink_frame(self, expr: ir.Table) -> Any:
@@ -1028,16 +1029,16 @@ def jaro_winkler(a: pa.Array, b: pa.Array) -> pa.Array:
     return _duck_pairs("jaro_winkler_similarity", "double", a, b)
 
 
-def levenshtein(a: pa.Array, b: pa.Array) -> pa.Array:
-    """DuckDB's ``levenshtein`` as a Spark Arrow UDF, computed by DuckDB: edits between the
-    strings' UTF-8 bytes (``Łódź``/``Lodz``: 6 — Spark's own counts characters, 3), so that a
-    postal code, e-mail or date pair falls into the same level of Splink's model on both
-    engines.
+def spark_levenshtein(left: str, right: str) -> str:
+    """Spark SQL for DuckDB's ``levenshtein`` of two columns: edits between the strings' UTF-8
+    bytes (``Łódź``/``Lodz``: 6 — Spark's own counts characters, 3), so that a postal code,
+    e-mail or date pair falls into the same level of Splink's model on both engines: each
+    byte made one ISO-8859-1 character, then Spark's own ``levenshtein``, in the JVM (a Python
+    function took a batch of pairs to Python and back)."""
+    def bytes_(c: str) -> str:
+        return f"decode(encode({c}, 'UTF-8'), 'ISO-8859-1')"
 
-    >>> levenshtein(pa.array(["Łódź", "02-495", None]), pa.array(["Lodz", "02-459", "x"])).to_pylist()
-    [6, 2, None]
-    """
-    return _duck_pairs("levenshtein", "integer", a, b)
+    return f"levenshtein({bytes_(left)}, {bytes_(right)})"
 
 
 def _mapped(fn: BatchFn, schema: pa.Schema, batches: Iterator[pa.RecordBatch]
