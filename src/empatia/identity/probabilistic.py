@@ -34,7 +34,7 @@ import pandas as pd
 import pyarrow as pa
 
 from empatia.identity.config import IdentityConfig
-from empatia.store.engine import Engine, spark_levenshtein, splink_duckdb_api, union
+from empatia.store.engine import Engine, splink_duckdb_api, union
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -188,9 +188,9 @@ def _comparison(col: str, how: str) -> Any:
 
 def _levenshtein(col: str, thresholds: list[int]) -> Any:
     """Splink's Levenshtein comparison, counting edits over UTF-8 bytes on every engine, as
-    DuckDB's ``levenshtein`` does: on Spark :func:`empatia.store.engine.spark_levenshtein`
-    where Splink would call Spark's own on the characters — ``Łódź``/``Lodz`` is 6 edits on
-    DuckDB and was 3 on Spark, another level."""
+    DuckDB's ``levenshtein`` does: on Spark it calls :func:`empatia.store.engine.levenshtein`
+    (registered as ``levenshtein_utf8``) where Splink would call Spark's own, which counts
+    characters — ``Łódź``/``Lodz`` is 6 edits on DuckDB and was 3 on Spark, another level."""
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
@@ -200,7 +200,7 @@ def _levenshtein(col: str, thresholds: list[int]) -> Any:
                 return str(super().create_sql(sql_dialect))
             self.col_expression.sql_dialect = sql_dialect
             c = self.col_expression
-            return f"{spark_levenshtein(c.name_l, c.name_r)} <= {self.distance_threshold}"
+            return f"levenshtein_utf8({c.name_l}, {c.name_r}) <= {self.distance_threshold}"
 
     class Comparison(cl.LevenshteinAtThresholds):  # type: ignore[misc]
         def create_comparison_levels(self) -> list[Any]:

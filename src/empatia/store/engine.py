@@ -956,13 +956,15 @@ class SparkEngine(Engine):
     def splink_api(self) -> Any:
         """Splink's Spark linker on this session (its similarity jar is registered by
         :func:`spark_session`), with DuckDB's Jaro–Winkler in place of the jar's
-        (:func:`jaro_winkler`; Splink's Levenshtein comparisons count bytes as DuckDB's do:
-        :func:`spark_levenshtein`, in :func:`empatia.identity.probabilistic._levenshtein`)."""
+        (:func:`jaro_winkler`) and DuckDB's Levenshtein (:func:`levenshtein`) for Splink's
+        Levenshtein comparisons (:func:`empatia.identity.probabilistic._levenshtein`)."""
         from pyspark.sql.functions import arrow_udf
 
         api = _splink_spark_api()(spark_session=self.session, break_lineage_method="persist")
-        udf = arrow_udf(jaro_winkler, "double")  # type: ignore[call-overload]  # pa: untyped
-        self.session.udf.register("jaro_winkler", udf)
+        for name, fn, kind in (("jaro_winkler", jaro_winkler, "double"),
+                               ("levenshtein_utf8", levenshtein, "int")):  # fmt: skip
+            udf = arrow_udf(fn, kind)  # type: ignore[call-overload]  # pa: untyped
+            self.session.udf.register(name, udf)  # a built-in's name would not replace it
         return api
 
     def splink_frame(self, expr: ir.Table) -> Any:
@@ -1029,16 +1031,16 @@ def jaro_winkler(a: pa.Array, b: pa.Array) -> pa.Array:
     return _duck_pairs("jaro_winkler_similarity", "double", a, b)
 
 
-def spark_levenshtein(left: str, right: str) -> str:
-    """Spark SQL for DuckDB's ``levenshtein`` of two columns: edits between the strings' UTF-8
-    bytes (``Łódź``/``Lodz``: 6 — Spark's own counts characters, 3), so that a postal code,
-    e-mail or date pair falls into the same level of Splink's model on both engines: each
-    byte made one ISO-8859-1 character, then Spark's own ``levenshtein``, in the JVM (a Python
-    function took a batch of pairs to Python and back)."""
-    def bytes_(c: str) -> str:
-        return f"decode(encode({c}, 'UTF-8'), 'ISO-8859-1')"
+def levenshtein(a: pa.Array, b: pa.Array) -> pa.Array:
+    """DuckDB's ``levenshtein`` as a Spark Arrow UDF, computed by DuckDB: edits between the
+    strings' UTF-8 bytes (``Łódź``/``Lodz``: 6 — Spark's own counts characters, 3), so that a
+    postal code, e-mail or date pair falls into the same level of Splink's model on both
+    engines.
 
-    return f"levenshtein({bytes_(left)}, {bytes_(right)})"
+    >>> levenshtein(pa.array(["Łódź", "02-495", None]), pa.array(["Lodz", "02-459", "x"])).to_pylist()
+    [6, 2, None]
+    """
+    return _duck_pairs("levenshtein", "integer", a, b)
 
 
 def _mapped(fn: BatchFn, schema: pa.Schema, batches: Iterator[pa.RecordBatch]
