@@ -97,8 +97,9 @@ def _explode_sql(source: str, column: str, fields: pa.Schema) -> str:
 
 @cache
 def _json_reader() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB of this process for :func:`json_list_rows` (made once: a
-    connection costs about 10 ms, a cursor on it nothing)."""
+    """An in-memory DuckDB of this process for the model steps that use DuckDB as a library
+    (:func:`json_list_rows`, the string similarities; made once: a connection costs about
+    10 ms, a cursor on it nothing)."""
     con = duckdb.connect()
     con.execute("set global TimeZone = 'UTC'")
     return con
