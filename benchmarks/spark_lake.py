@@ -13,6 +13,10 @@ run, the ingest node's part is measured on its own (``ship``): the store's table
 the lake and the event log is sent there, as ``empatia import`` does after storing.
 
     python benchmarks/spark_lake.py /tmp/w/w10k.duckdb --work /tmp/w/lake10k [--cluster]
+
+A world too big to build twice: import it into a lake store once (``EMPATIA_STORE__KIND=lake
+EMPATIA_STORE__URI=LAKE empatia --db STORE import FILES``) and run on it ``--in-place``, with
+``--only`` a stage at a time if one sitting cannot hold the whole run.
 """
 
 from __future__ import annotations
@@ -69,6 +73,9 @@ def run(db: Path, args: list[str], env: dict[str, str], cmd: list[str] | None = 
             lines.append(line)
             if m := _STAGE.match(line):
                 stage_peaks[m[1]], peaks["stage"] = peaks["stage"] // 2**20, 0
+                # as it ends, with the driver's peak: a run cut short keeps what finished
+                print(f"{line.strip()} [driver python {stage_peaks[m[1]]} MB, "
+                      f"{time.perf_counter() - t0:.0f} s in]", file=sys.stderr, flush=True)  # fmt: skip
         proc.wait()
         stop.set()
         watcher.join()
@@ -102,23 +109,37 @@ def main() -> None:
     p.add_argument("--work", type=Path, required=True)
     p.add_argument("--cluster", action="store_true", help="a standalone master + worker")
     p.add_argument("--no-duckdb", action="store_true", help="skip the one-file DuckDB run")
+    p.add_argument("--in-place", action="store_true",
+                   help="STORE is a lake store already filled (`empatia import` with "
+                        "EMPATIA_STORE__KIND=lake and its EMPATIA_STORE__URI): run Spark on it as "
+                        "it is, no copy, no ship, no DuckDB run")  # fmt: skip
+    p.add_argument("--only", action="append", default=[], metavar="STAGE",
+                   help="run only this stage (repeatable), as `empatia run --only`")  # fmt: skip
     a = p.parse_args()
+    only = [x for s in a.only for x in ("--only", s)]
+    if a.store.resolve().is_relative_to(a.work.resolve()):
+        raise SystemExit(f"--work {a.work} is emptied first: it must not hold {a.store}")
     shutil.rmtree(a.work, ignore_errors=True)
     a.work.mkdir(parents=True)
     report: dict[str, object] = {"store": str(a.store)}
-    if not a.no_duckdb:
-        duck = a.work / "duck.duckdb"
-        shutil.copy(a.store, duck)
-        report["duckdb"] = run(duck, [], dict(os.environ))
-    lake_db = a.work / "lake.duckdb"
-    shutil.copy(a.store, lake_db)
-    env = dict(os.environ, EMPATIA_STORE__KIND="lake", EMPATIA_STORE__URI=str(a.work / "lake"),
-               PYSPARK_PYTHON=sys.executable)  # fmt: skip
-    # The ingest node's part, before the run: the store's tables move into the lake and the
-    # event log is sent there (Workspace.import_files, as `empatia import` does after storing)
-    ship = ("from empatia.workspace import Workspace\n"
-            f"with Workspace(db={str(lake_db)!r}) as ws: print(ws.import_files([]))")  # fmt: skip
-    report["ship"] = run(lake_db, [], env, [sys.executable, "-c", ship])
+    if a.in_place:
+        lake_db, env = a.store, dict(os.environ, PYSPARK_PYTHON=sys.executable)
+        if env.get("EMPATIA_STORE__KIND") != "lake":
+            raise SystemExit("--in-place: set EMPATIA_STORE__KIND=lake and EMPATIA_STORE__URI")
+    else:
+        if not a.no_duckdb:
+            duck = a.work / "duck.duckdb"
+            shutil.copy(a.store, duck)
+            report["duckdb"] = run(duck, only, dict(os.environ))
+        lake_db = a.work / "lake.duckdb"
+        shutil.copy(a.store, lake_db)
+        env = dict(os.environ, EMPATIA_STORE__KIND="lake", EMPATIA_STORE__URI=str(a.work / "lake"),
+                   PYSPARK_PYTHON=sys.executable)  # fmt: skip
+        # The ingest node's part, before the run: the store's tables move into the lake and the
+        # event log is sent there (Workspace.import_files, as `empatia import` does after storing)
+        ship = ("from empatia.workspace import Workspace\n"
+                f"with Workspace(db={str(lake_db)!r}) as ws: print(ws.import_files([]))")  # fmt: skip
+        report["ship"] = run(lake_db, [], env, [sys.executable, "-c", ship])
     script = ROOT / "scripts" / "spark-cluster.sh"
     master = "local[2]"
     if a.cluster:
@@ -126,7 +147,7 @@ def main() -> None:
                                 check=True, capture_output=True, text=True).stdout.strip()  # fmt: skip
     try:
         report["spark"] = run(lake_db, ["--engine", "spark", "--master", master,
-                                        "--conf", "spark.executor.memory=2g"], env)  # fmt: skip
+                                        "--conf", "spark.executor.memory=2g", *only], env)  # fmt: skip
     finally:
         if a.cluster:
             subprocess.run(["bash", str(script), "stop", str(a.work / "spark")], check=False)
