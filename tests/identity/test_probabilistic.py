@@ -165,3 +165,52 @@ def test_an_em_session_without_pairs_is_said_in_the_figures(mem_store: Store, du
         e["traits"]["address"] = {**e["traits"]["address"], "postalCode": f"{codes[i]:05d}"}
     figures, _ = _matched(mem_store, duck, events)
     assert figures["em_sessions_skipped"] == 2, figures
+
+
+def test_a_name_hundreds_share_is_no_block_but_their_duplicates_still_meet(
+    mem_store: Store, duck: Engine
+) -> None:
+    """Past :data:`MAX_BLOCK` namesakes the name rule stops comparing them (their pairs grow as
+    the square of the people); a namesake typed twice still meets on birth date and postal
+    code (that a rare name still blocks: the test below)."""
+    from empatia.identity.probabilistic import MAX_BLOCK
+
+    people = [{"firstName": "anna", "lastName": "kowalska",
+               "birthDate": str(date(1950, 1, 1) + timedelta(days=97 * i)),
+               "address": {"city": "warszawa", "street": f"lipowa {i}",
+                           "postalCode": f"{10000 + i * 37}"}} for i in range(MAX_BLOCK + 20)]  # fmt: skip
+    people += [{"firstName": f, "lastName": LAST[i], "birthDate": f"19{60 + i}-0{1 + i % 9}-1{i}",
+                "address": {"city": "krakow", "street": f"ring {i}", "postalCode": f"3{i}000"}}
+               for i, f in enumerate(FIRST[1:])]  # fmt: skip
+    events = [ev("identify", user=f"c{i}", traits={**p, "crmId": f"CRM{i}"})
+              for i, p in enumerate(people)]  # fmt: skip
+    namesake = {**people[5], "address": {**people[5]["address"], "street": "lipwoa 5"}}
+    events.append(ev("identify", anon="shop1", traits={**namesake, "loyaltyId": "L1"}))
+    add_events(mem_store, events)
+    resolve(duck, IdentityConfig(default_region="PL"))
+    rows = mem_store.con.execute(
+        "select a.value, b.value from identities a join identities b using (person_id)"
+        " where a.kind = 'loyalty_id' and b.kind = 'crm_id'").fetchall()  # fmt: skip
+    assert rows == [("L1", "CRM5")]
+    persons = mem_store.con.execute("select count(distinct person_id) from identities"
+                                    " where kind = 'crm_id'").fetchone()  # fmt: skip
+    assert persons == (len(people),)  # no two namesakes made one
+
+
+def test_capped_blocks_keys_only_blocks_of_at_most_max_block(duck: Engine) -> None:
+    import pyarrow as pa
+
+    from empatia.identity.probabilistic import MAX_BLOCK, capped_blocks
+
+    n = MAX_BLOCK + 1
+    recs = duck.from_arrow(pa.table({
+        "unique_id": [str(i) for i in range(n + 3)],
+        "first_name": ["anna"] * n + ["zofia", "zofia", None],
+        "last_name": ["kowalska"] * n + ["nowak", "nowak", "nowak"],
+        "email": [None] * n + ["z@x.pl", None, None]}), "recs")  # fmt: skip
+    keyed, rules = capped_blocks(recs, [("first_name", "last_name"), ("email",), "l.a = r.b"])
+    assert rules == [("block_first_name_last_name",), ("email",), "l.a = r.b"]
+    rows = duck.to_arrow(keyed).to_pylist()
+    keys = {r["unique_id"]: r["block_first_name_last_name"] for r in rows}
+    assert {keys[str(i)] for i in range(n)} == {None}  # 101 namesakes: no block
+    assert keys[str(n)] == keys[str(n + 1)] == "zofia\x1fnowak" and keys[str(n + 2)] is None

@@ -260,7 +260,8 @@ class Engine:
 
     def splink_table(self, result: Any) -> ir.Table:
         """A table Splink made (a ``SplinkDataFrame``) as a table of this engine."""
-        return self.from_arrow(result.as_pandas_dataframe(), result.templated_name)
+        # Arrow, not pandas: a column with no value (a block key no pair used) keeps its type
+        return self.from_arrow(result.as_pyarrow_table(), result.templated_name)
 
     @contextmanager
     def store_cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
