@@ -7,11 +7,13 @@ from typing import Any
 
 import duckdb
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from empatia.identity.config import IdentityConfig
 from empatia.identity.resolve import resolve
 from empatia.store import Store
-from empatia.store.engine import Engine
+from empatia.store.engine import Engine, connect
 from tests.identity.world import add_events, crm_records, ev
 
 FIRST = ["anna", "piotr", "maria", "jan", "olga", "ivan", "sara", "reza", "lena", "tomas",
@@ -214,3 +216,40 @@ def test_capped_blocks_keys_only_blocks_of_at_most_max_block(duck: Engine) -> No
     keys = {r["unique_id"]: r["block_first_name_last_name"] for r in rows}
     assert {keys[str(i)] for i in range(n)} == {None}  # 101 namesakes: no block
     assert keys[str(n)] == keys[str(n + 1)] == "zofia\x1fnowak" and keys[str(n + 2)] is None
+
+
+@settings(max_examples=25, deadline=None)
+@given(sizes=st.lists(st.integers(0, 2 * 100 + 7), min_size=1, max_size=3),
+       missing=st.integers(0, 3), seed=st.integers(0, 2**16))  # fmt: skip
+def test_em_blocks_cut_each_birth_date_into_chunks_of_at_most_max_block(
+    sizes: list[int], missing: int, seed: int
+) -> None:
+    """An EM session on a birth date thousands share compares only pairs inside chunks of at
+    most :data:`MAX_BLOCK` of them; every record with a date is in one chunk, the chunks are
+    as few as they can be, and they do not depend on the order the records come in."""
+    import pyarrow as pa
+
+    from empatia.identity.probabilistic import MAX_BLOCK, em_blocks
+
+    assert MAX_BLOCK == 100  # the sizes above straddle one and two chunks
+    dates = [d for i, n in enumerate(sizes) for d in [f"1980-01-{i + 1:02d}"] * n] + [None] * missing
+    ids = [f"r{i}" for i in range(len(dates))]
+    order = list(range(len(dates)))
+    random.Random(seed).shuffle(order)
+    found = []
+    for rows in (range(len(dates)), order):
+        with Store(":memory:") as s, connect(s) as eng:
+            recs = eng.from_arrow(pa.table({"unique_id": pa.array([ids[i] for i in rows], pa.string()),
+                                            "birth_date": pa.array([dates[i] for i in rows], pa.string())}))  # fmt: skip
+            out = eng.to_arrow(em_blocks(recs, ["birth_date"])).to_pylist()
+        found.append({r["unique_id"]: r["em_birth_date"] for r in out})
+    keys = found[0]
+    assert found[1] == keys  # the same chunks whatever the order
+    by_key: dict[str, list[str]] = {}
+    for i, d in zip(ids, dates, strict=True):
+        assert (keys[i] is None) == (d is None)
+        if d is not None:
+            assert keys[i].startswith(d + "\x1f")
+            by_key.setdefault(keys[i], []).append(i)
+    assert all(len(v) <= MAX_BLOCK for v in by_key.values())
+    assert len(by_key) == sum(-(-n // MAX_BLOCK) for n in sizes)

@@ -203,6 +203,30 @@ def capped_blocks(recs: ir.Table, rules: list[tuple[str, ...] | str]
     return recs.mutate(**keys), out
 
 
+def em_columns(fields: Mapping[str, str]) -> list[str]:
+    """The columns Splink's EM sessions block on, a session each: the first two dates or codes
+    of ``fields`` (column → how it is compared), else the first name."""
+    names = [c for c, how in fields.items() if how == "name"]
+    return [c for c, how in fields.items() if how in ("date", "code")][:2] or names[:1]
+
+
+def em_blocks(recs: ir.Table, cols: list[str]) -> ir.Table:
+    """``recs`` with a key column ``em_<col>`` for each EM column: the record's value and its
+    chunk of at most :data:`MAX_BLOCK` among the records that share the value (in the order of
+    their ids' MD5, as :func:`u_sample`: the same chunks on every engine). An EM session on a
+    birth date compares the pairs inside each chunk — an even sample of a large block's pairs
+    (a record's duplicate is in its chunk as often as a stranger is), at most ≈ 50 per record
+    (on a birth date alone, 1M demo customers make 15.6M pairs; 10M, ≈ 1.5G)."""
+    import ibis
+
+    order = (recs.unique_id.cast("string") + "#em").hexdigest("md5")
+    keys = {}
+    for c in cols:
+        rank = ibis.row_number().over(group_by=recs[c], order_by=[order, recs.unique_id])
+        keys[f"em_{c}"] = recs[c] + "\x1f" + (rank // MAX_BLOCK).cast("string")  # empty when c is
+    return recs.mutate(**keys)
+
+
 def _comparison(col: str, how: str) -> Any:
     import splink.comparison_library as cl
 
@@ -327,8 +351,12 @@ def predict(
     blocking = blocking or [(c,) for c in cols if fields[c] in ("name", "date", "code", "id")]
     # Any: Splink takes SQL strings as rules too, though its annotation names creators and dicts
     rules: list[Any] = [block_on(*b) if isinstance(b, tuple) else b for b in blocking]
-    keys = sorted(  # columns blocking needs besides the compared ones (phonetic keys)
+    # an EM session blocks on its column's chunks (:func:`em_blocks`) where the frames have them
+    em_cols = em_columns({c: fields[c] for c in cols})
+    chunked = [c for c in em_cols if all(f"em_{c}" in f.columns for f in frames)]
+    keys = sorted(  # columns blocking needs besides the compared ones (phonetic keys, chunks)
         {c for b in blocking if isinstance(b, tuple) for c in b} - set(cols)
+        | {f"em_{c}" for c in chunked}
     )
     prior = 1 / max(2, records)  # about one match per record
     settings = SettingsCreator(
@@ -367,15 +395,16 @@ def predict(
             log.info("Splink prior not estimated (%s); using one match per record", e)
         if not 0 < linker._settings_obj._probability_two_random_records_match < 1:
             linker._settings_obj._probability_two_random_records_match = prior
-        em_cols = [c for c in cols if fields[c] in ("date", "code")][:2] or names[:1]
         with _clamped_em():
             for c in em_cols:
+                # naming the column itself tells Splink the session cannot train its comparison
+                rule = f"l.em_{c} = r.em_{c} and l.{c} = r.{c}" if c in chunked else block_on(c)
                 try:
                     # on the counts of each agreement pattern, not every pair: the same EM
                     # (no comparison here adjusts for term frequencies); the counts are made
                     # once where the backend keeps them (DuckDB; Spark: _splink_spark_api)
                     linker.training.estimate_parameters_using_expectation_maximisation(
-                        block_on(c), estimate_without_term_frequencies=True)
+                        rule, estimate_without_term_frequencies=True)
                 except (ValueError, SplinkException) as e:  # no pairs: skip it
                     log.warning("Splink EM session on %s skipped (%s)", c, type(e).__name__)
                     if skipped is not None:
@@ -492,6 +521,7 @@ def _scored(eng: Engine, recs: ir.Table, n: int, config: IdentityConfig, skipped
             pairs[c] = int(total.as_py() or 0)
     fields = {c: how for c, how in RECORD_FIELDS.items() if c in present}
     keyed, rules = capped_blocks(recs, blocking_rules(present, pairs, n))
+    keyed = em_blocks(keyed, em_columns(fields))
     keyed = eng.materialize(keyed, "keyed_records")
     found = predict([eng.splink_frame(keyed.order_by("unique_id"))], fields, n,
                     threshold=config.review_threshold, blocking=rules,
