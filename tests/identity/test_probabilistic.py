@@ -219,19 +219,17 @@ def test_capped_blocks_keys_only_blocks_of_at_most_max_block(duck: Engine) -> No
 
 
 @settings(max_examples=25, deadline=None)
-@given(sizes=st.lists(st.integers(0, 2 * 100 + 7), min_size=1, max_size=3),
+@given(sizes=st.lists(st.integers(0, 3 * 20 + 7), min_size=1, max_size=3),
        missing=st.integers(0, 3), seed=st.integers(0, 2**16))  # fmt: skip
 def test_em_blocks_cut_each_birth_date_into_chunks_of_at_most_max_block(
     sizes: list[int], missing: int, seed: int
 ) -> None:
     """An EM session on a birth date thousands share compares only pairs inside chunks of at
-    most :data:`MAX_BLOCK` of them; every record with a date is in one chunk, the chunks are
+    most :data:`EM_BLOCK` of them; every record with a date is in one chunk, the chunks are
     as few as they can be, and they do not depend on the order the records come in."""
     import pyarrow as pa
 
-    from empatia.identity.probabilistic import MAX_BLOCK, em_blocks
-
-    assert MAX_BLOCK == 100  # the sizes above straddle one and two chunks
+    from empatia.identity.probabilistic import EM_BLOCK, em_blocks
     dates = [d for i, n in enumerate(sizes) for d in [f"1980-01-{i + 1:02d}"] * n] + [None] * missing
     ids = [f"r{i}" for i in range(len(dates))]
     order = list(range(len(dates)))
@@ -251,5 +249,5 @@ def test_em_blocks_cut_each_birth_date_into_chunks_of_at_most_max_block(
         if d is not None:
             assert keys[i].startswith(d + "\x1f")
             by_key.setdefault(keys[i], []).append(i)
-    assert all(len(v) <= MAX_BLOCK for v in by_key.values())
-    assert len(by_key) == sum(-(-n // MAX_BLOCK) for n in sizes)
+    assert all(len(v) <= EM_BLOCK for v in by_key.values())
+    assert len(by_key) == sum(-(-n // EM_BLOCK) for n in sizes)

@@ -86,6 +86,10 @@ SINGLE_MAX_PAIRS = 25  # comparisons per record a single-field rule may add (plu
 #: demo customers the two name rules alone made ≈ 800M pairs (100k: 8M). Those records still
 #: meet on the rules that add a date, a postal code or a street, or on an identifier.
 MAX_BLOCK = 100
+#: An EM session on one field (a birth date, a postal code) compares the pairs inside chunks of
+#: at most this many of the records that share it (:func:`em_blocks`): at most 9.5 pairs per
+#: record, however many share a date — EM needs an even sample of the pairs, not all of them.
+EM_BLOCK = 20
 MIN_RECORDS = 20  # fewer records than this cannot train a model
 #: The model's u probabilities are trained on every pair of this many records (≈ 2·10⁵ pairs,
 #: Splink's usual sample), chosen by :func:`u_sample`.
@@ -212,18 +216,18 @@ def em_columns(fields: Mapping[str, str]) -> list[str]:
 
 def em_blocks(recs: ir.Table, cols: list[str]) -> ir.Table:
     """``recs`` with a key column ``em_<col>`` for each EM column: the record's value and its
-    chunk of at most :data:`MAX_BLOCK` among the records that share the value (in the order of
+    chunk of at most :data:`EM_BLOCK` among the records that share the value (in the order of
     their ids' MD5, as :func:`u_sample`: the same chunks on every engine). An EM session on a
     birth date compares the pairs inside each chunk — an even sample of a large block's pairs
-    (a record's duplicate is in its chunk as often as a stranger is), at most ≈ 50 per record
-    (on a birth date alone, 1M demo customers make 15.6M pairs; 10M, ≈ 1.5G)."""
+    (a record's duplicate is in its chunk as often as a stranger is), at most 9.5 per record
+    (on a birth date alone, 1M demo customers made 15.6M pairs, 6.6M in chunks; 10M ≈ 1.5G)."""
     import ibis
 
     order = (recs.unique_id.cast("string") + "#em").hexdigest("md5")
     keys = {}
     for c in cols:
         rank = ibis.row_number().over(group_by=recs[c], order_by=[order, recs.unique_id])
-        keys[f"em_{c}"] = recs[c] + "\x1f" + (rank // MAX_BLOCK).cast("string")  # empty when c is
+        keys[f"em_{c}"] = recs[c] + "\x1f" + (rank // EM_BLOCK).cast("string")  # empty when c is
     return recs.mutate(**keys)
 
 
