@@ -115,6 +115,8 @@ def main() -> None:
                         "it is, no copy, no ship, no DuckDB run")  # fmt: skip
     p.add_argument("--only", action="append", default=[], metavar="STAGE",
                    help="run only this stage (repeatable), as `empatia run --only`")  # fmt: skip
+    p.add_argument("--executor-memory", default="2g",
+                   help="spark.executor.memory (and the cluster's worker memory); default 2g")  # fmt: skip
     a = p.parse_args()
     only = [x for s in a.only for x in ("--only", s)]
     if a.store.resolve().is_relative_to(a.work.resolve()):
@@ -144,14 +146,16 @@ def main() -> None:
     master = "local[2]"
     if a.cluster:
         master = subprocess.run(["bash", str(script), "start", str(a.work / "spark")],
-                                check=True, capture_output=True, text=True).stdout.strip()  # fmt: skip
+                                check=True, capture_output=True, text=True,
+                                env=dict(os.environ, SPARK_WORKER_MEMORY=a.executor_memory)
+                                ).stdout.strip()  # fmt: skip
     try:
         report["spark"] = run(lake_db, ["--engine", "spark", "--master", master,
-                                        "--conf", "spark.executor.memory=2g", *only], env)  # fmt: skip
+                                        "--conf", f"spark.executor.memory={a.executor_memory}", *only], env)  # fmt: skip
     finally:
         if a.cluster:
             subprocess.run(["bash", str(script), "stop", str(a.work / "spark")], check=False)
-    report["master"] = master
+    report["master"], report["executor_memory"] = master, a.executor_memory
     print(json.dumps(report, indent=1))
 
 
