@@ -221,7 +221,7 @@ def test_capped_blocks_keys_only_blocks_of_at_most_max_block(duck: Engine) -> No
 @settings(max_examples=25, deadline=None)
 @given(sizes=st.lists(st.integers(0, 3 * 20 + 7), min_size=1, max_size=3),
        missing=st.integers(0, 3), seed=st.integers(0, 2**16))  # fmt: skip
-def test_em_blocks_cut_each_birth_date_into_chunks_of_at_most_max_block(
+def test_em_blocks_cut_each_birth_date_into_chunks_of_at_most_em_block(
     sizes: list[int], missing: int, seed: int
 ) -> None:
     """An EM session on a birth date thousands share compares only pairs inside chunks of at
@@ -230,6 +230,7 @@ def test_em_blocks_cut_each_birth_date_into_chunks_of_at_most_max_block(
     import pyarrow as pa
 
     from empatia.identity.probabilistic import EM_BLOCK, em_blocks
+
     dates = [d for i, n in enumerate(sizes) for d in [f"1980-01-{i + 1:02d}"] * n] + [None] * missing
     ids = [f"r{i}" for i in range(len(dates))]
     order = list(range(len(dates)))
