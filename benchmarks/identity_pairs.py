@@ -7,8 +7,8 @@ of ``SINGLE_MAX_PAIRS`` a record), and each EM session's pairs whole and in chun
     python benchmarks/identity_pairs.py LAKE
 
 Counted as ``sum n·(n−1)/2`` over the blocks of the records identity keeps (the latest value of
-each field per record, prepared as the product prepares them), read with DuckDB from the lake's
-``identity_records``.
+each field per record, prepared as the product prepares them, read with DuckDB from the lake's
+``identity_records``), keyed by the product's own ``capped_blocks`` and ``em_blocks``.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ from __future__ import annotations
 import argparse
 
 import duckdb
+import ibis
 import pyarrow as pa
 from deltalake import DeltaTable
 
-from empatia.identity.probabilistic import (EM_BLOCK, MAX_BLOCK, RECORD_BLOCKING, RECORD_FIELDS,
-                                            SINGLE_BLOCKING, SINGLE_MAX_PAIRS, em_columns,
+from empatia.identity.probabilistic import (RECORD_BLOCKING, RECORD_FIELDS, SINGLE_BLOCKING,
+                                            SINGLE_MAX_PAIRS, capped_blocks, em_blocks, em_columns,
                                             prepare_records)  # fmt: skip
 
 
@@ -35,31 +36,32 @@ def main() -> None:
     recs = con.execute(f"select kind || ':' || value as unique_id, {latest} from t group by all"
                        ).to_arrow_table()  # fmt: skip
     recs = pa.concat_tables([prepare_records(a.region, b) for b in recs.to_batches(200_000)])
-    con.register("r", recs)
     print(f"records: {recs.num_rows:,}")
+    # the product's own keys (capped_blocks, em_blocks) on the records, counted by Ibis (DuckDB)
+    r = ibis.memtable(recs)
+    rules = [rule for rule in RECORD_BLOCKING if isinstance(rule, tuple)]
+    fields = {c: how for c, how in RECORD_FIELDS.items() if c in recs.column_names}
+    keyed, capped = capped_blocks(r, rules)
+    keyed = em_blocks(keyed, em_columns(fields))
+
+    def pairs(cols: list[str]) -> tuple[int, int]:
+        """Pairs among the records sharing ``cols`` (all set), and the largest such block."""
+        t = keyed.filter(*[keyed[c].notnull() for c in cols])
+        g = t.group_by(cols).aggregate(n=t.count())
+        row = g.aggregate(p=(g.n * (g.n - 1) / 2).sum(), m=g.n.max()).to_pyarrow().to_pylist()[0]
+        return int(row["p"] or 0), int(row["m"] or 0)
+
     print("| rule | pairs | largest block | compared |\n|---|---:|---:|---:|")
     budget = 50_000 + SINGLE_MAX_PAIRS * recs.num_rows
-    for rule in [r for r in RECORD_BLOCKING if isinstance(r, tuple)] + [(c,) for c in SINGLE_BLOCKING]:
-        cols = ", ".join(rule)
-        have = " and ".join(f"{c} is not null" for c in rule)
-        row = con.execute(f"select sum(n * (n - 1) / 2)::bigint, max(n), sum(n * (n - 1) / 2) filter"
-                          f" (where n <= {MAX_BLOCK})::bigint from (select count(*) as n from r"
-                          f" where {have} group by {cols})").fetchone()  # fmt: skip
-        pairs = row[0] or 0
-        compared = (row[2] or 0) if len(rule) > 1 else pairs if pairs <= budget else 0
-        print(f"| {cols} | {pairs:,} | {row[1] or 0:,} | {compared:,} |")
-    fields = {c: how for c, how in RECORD_FIELDS.items() if c in recs.column_names}
+    for rule, key in zip(rules, capped, strict=True):
+        whole, largest = pairs(list(rule))
+        print(f"| {', '.join(rule)} | {whole:,} | {largest:,} | {pairs(list(key))[0]:,} |")
+    for c in SINGLE_BLOCKING:
+        whole, largest = pairs([c])
+        print(f"| {c} | {whole:,} | {largest:,} | {whole if whole <= budget else 0:,} |")
     print("| EM session | pairs | pairs in chunks of ≤ EM_BLOCK |\n|---|---:|---:|")
     for c in em_columns(fields):
-        whole = con.execute(f"select sum(n * (n - 1) / 2)::bigint from (select count(*) as n from r"
-                            f" where {c} is not null group by {c})").fetchone()  # fmt: skip
-        chunked = con.execute(
-            f"select sum(n * (n - 1) / 2)::bigint from (select count(*) as n from (select {c},"
-            f" (row_number() over (partition by {c} order by md5(unique_id || '#em'), unique_id)"
-            f" - 1) // {EM_BLOCK} as chunk from r where {c} is not null) group by {c}, chunk)"
-        ).fetchone()
-        print(f"| {c} | {whole[0] or 0:,} | {chunked[0] or 0:,} |")
-
+        print(f"| {c} | {pairs([c])[0]:,} | {pairs([f'em_{c}'])[0]:,} |")
 
 if __name__ == "__main__":
     main()
