@@ -155,6 +155,41 @@ def spark_session() -> Iterator[Any]:
     session.stop()
 
 
+@pytest.fixture(autouse=True)
+def _no_duckdb_in_the_driver_of_a_spark_run(request: pytest.FixtureRequest,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """On Spark the executors read the store's tables: while a Spark engine is open, a DuckDB
+    engine over the store in the driver's process is refused in every test on the Spark
+    session — it would read the tables in the driver (#17: emotion's ``auto`` read the 1M
+    world's event log there, 3.6 GB, with no row crossing Spark's driver)."""
+    if "spark_session" not in request.fixturenames:
+        return
+    from empatia.store import engine
+
+    live: list[object] = []
+    spark_init, spark_close = engine.SparkEngine.__init__, engine.SparkEngine.close
+    duck_init = engine.DuckDBEngine.__init__
+
+    def opened(self: Any, *args: Any, **kwargs: Any) -> None:
+        spark_init(self, *args, **kwargs)
+        live.append(self)
+
+    def closed(self: Any) -> None:
+        spark_close(self)
+        if self in live:
+            live.remove(self)
+
+    def duck(self: Any, store: Any) -> None:
+        if live:
+            raise AssertionError("a DuckDB engine over the store was opened in the driver "
+                                 "while a Spark engine runs")  # fmt: skip
+        duck_init(self, store)
+
+    monkeypatch.setattr(engine.SparkEngine, "__init__", opened)
+    monkeypatch.setattr(engine.SparkEngine, "close", closed)
+    monkeypatch.setattr(engine.DuckDBEngine, "__init__", duck)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under pytest-xdist (``make test``: ``-n auto --dist loadgroup --no-loadscope-reorder``)
     the tests on the local Spark session run in one worker (one session), each folder's tests
