@@ -126,6 +126,33 @@ def test_a_model_step_runs_in_sparks_python_workers_with_the_same_rows(spark_ses
         assert spark_rows == _mapped_words(eng)
 
 
+def _kept(spark_session: Any) -> dict[int, tuple[int, int]]:
+    """The rows Spark keeps: each kept RDD's bytes in the executors' memory and on disk."""
+    return {i.id(): (i.memSize(), i.diskSize())
+            for i in spark_session.sparkContext._jsc.sc().getRDDStorageInfo()}  # fmt: skip
+
+
+@pytest.mark.spark
+@pytest.mark.skipif(not os.environ.get("EMPATIA_SPARK_TESTS"), reason="set EMPATIA_SPARK_TESTS=1")
+def test_what_a_stage_keeps_on_spark_stays_out_of_the_executors_heap(spark_session: Any) -> None:
+    """A made table and a model step's rows are kept on the executors' disks: kept in their
+    memory they took the heap that decide's next step needed, and 2 GB executors ran out of
+    it at 1M people (#17)."""
+    from pyspark import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers lack tests/
+    before = _kept(spark_session)
+    with Store(":memory:") as store, connect(store, "spark", session=spark_session) as eng:
+        src = eng.from_arrow(pa.table(_TEXTS), "texts")
+        made = eng.materialize(src.filter(src.id >= 10), "made")
+        words = eng.map_batches(made, _words, _WORDS, "words")
+        assert eng.count(words) == 2 * sum(1 for i in range(10, 5000) if i % 3)
+        kept = {k: v for k, v in _kept(spark_session).items() if k not in before}
+        sizes = sorted(disk for _, disk in kept.values())
+        assert len(kept) == 3 and sizes[0] == 0  # the texts sent from here, cached (memory)
+        assert [mem for mem, disk in kept.values() if disk] == [0, 0]  # the two kept on disk
+
+
 # -- Engine.update: a few columns of matching rows, in place ------------------------------
 def _updated(store: Store, eng: Any) -> list[tuple[Any, ...]]:
     store.con.execute("create table t (k varchar, a bigint, b varchar, c double)")
