@@ -535,7 +535,10 @@ def _scored(eng: Engine, recs: ir.Table, n: int, config: IdentityConfig, skipped
     left = recs.rename(lambda c: f"{c}_l")
     right = recs.rename(lambda c: f"{c}_r")
     both = p.join(left, "unique_id_l").join(right, "unique_id_r")
-    return eng.map_batches(both, partial(corroborate, config.match_threshold), _SCHEMA, "pairs")
+    try:
+        return eng.map_batches(both, partial(corroborate, config.match_threshold), _SCHEMA, "pairs")
+    finally:  # the pairs are made: the keyed records are not needed for the rest of the stage
+        eng.drop_temp(keyed)
 
 
 def corroborate(match_threshold: float, batch: pa.RecordBatch) -> pa.Table:
