@@ -153,6 +153,23 @@ def test_what_a_stage_keeps_on_spark_stays_out_of_the_executors_heap(spark_sessi
         assert [mem for mem, disk in kept.values() if disk] == [0, 0]  # the two kept on disk
 
 
+@pytest.mark.spark
+@pytest.mark.skipif(not os.environ.get("EMPATIA_SPARK_TESTS"), reason="set EMPATIA_SPARK_TESTS=1")
+def test_what_splink_keeps_on_spark_stays_out_of_the_executors_heap(spark_session: Any) -> None:
+    # the pairs and comparison vectors Splink persists between its steps go to disk, as a
+    # stage's own tables do; the few hundred agreement-pattern counts stay in one partition
+    from pyspark import StorageLevel
+
+    with Store(":memory:") as store, connect(store, "spark", session=spark_session) as eng:
+        api, df = eng.splink_api(), spark_session.range(1000)
+        kept = api._break_lineage_and_repartition(df, "__splink__df_comparison_vectors", "cv")
+        assert kept.storageLevel == StorageLevel.DISK_ONLY
+        assert kept.count() == 1000 and not df.is_cached
+        _ = api._break_lineage_and_repartition(df, "__splink__df_concat", "c")  # not kept
+        assert not df.is_cached
+        kept.unpersist()
+
+
 # -- Engine.update: a few columns of matching rows, in place ------------------------------
 def _updated(store: Store, eng: Any) -> list[tuple[Any, ...]]:
     store.con.execute("create table t (k varchar, a bigint, b varchar, c double)")

@@ -1004,7 +1004,10 @@ def _splink_spark_api() -> type:
     """Splink's Spark backend, keeping EM's table of agreement-pattern counts (a few hundred
     rows that every iteration reads) in one partition, computed once: Splink leaves it a
     view, so each of ~13 iterations counted every pair's pattern again (#17: 66 of identity's
-    226 s on a 2-core cluster at 10k)."""
+    226 s on a 2-core cluster at 10k). What Splink persists (pairs, their comparison
+    vectors, term frequencies) is kept on the executors' disks, not in their heap, for the
+    reason :func:`_checkpoint` gives."""
+    from pyspark import StorageLevel
     from splink import SparkAPI
 
     class API(SparkAPI):  # type: ignore[misc]
@@ -1012,7 +1015,10 @@ def _splink_spark_api() -> type:
                                            physical_name: str) -> Any:  # fmt: skip
             if templated_name == "__splink__agreement_pattern_counts":
                 return spark_df.coalesce(1).localCheckpoint(eager=True)
-            return super()._break_lineage_and_repartition(spark_df, templated_name, physical_name)
+            df = super()._break_lineage_and_repartition(spark_df, templated_name, physical_name)
+            if df.is_cached and df.storageLevel.useMemory:  # marked only: nothing computed yet
+                df = df.unpersist().persist(StorageLevel.DISK_ONLY)
+            return df
 
     return API
 
