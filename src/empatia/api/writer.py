@@ -50,6 +50,7 @@ class PrivacyWriter(EventWriter):
             return inner
         # Answer only once the consent is readable: after the post-commit step below.
         outer: Future[int] = Future()
+        outer.set_running_or_notify_cancel()  # its events are queued: a caller leaving can't undo it
 
         def committed(f: Future[int]) -> None:
             if f.exception() is not None:

@@ -118,12 +118,18 @@ class EventWriter:
                 self._run_call(pending_call)
 
     def _run_call(self, call: _Call) -> None:
+        if not call.future.set_running_or_notify_cancel():  # its caller stopped waiting
+            return
         try:
             call.future.set_result(call.fn())
         except BaseException as e:  # noqa: BLE001 - handed to the caller
             call.future.set_exception(e)
 
     def _write_group(self, group: list[_Request]) -> None:
+        # A request cancelled while queued (its client went away: no answer, so it retries)
+        # is not stored; the others can no longer be cancelled, so each gets its answer —
+        # answering a cancelled future would raise and end this thread, and every later write.
+        group = [req for req in group if req.future.set_running_or_notify_cancel()]
         rows = [r for req in group for r in req.rows]
         con = self.store.con  # this thread's cursor (made anew after a file swap)
         try:  # one statement, its own transaction: all of the group or nothing
