@@ -51,6 +51,38 @@ def test_an_explicit_switch_is_reported_not_mixed_silently() -> None:
         assert figures["other_analyzer"] == 3  # says so; `emotion reanalyze` redoes them
 
 
+def _analysed(con) -> list[tuple[object, ...]]:
+    return con.execute("select seq, sentiment, text_hash from text_analysis order by seq").fetchall()
+
+
+def test_many_new_texts_are_analysed_in_a_bounded_number_of_parts(monkeypatch) -> None:
+    # each part is a memo write and a branch the driver plans: their number must not grow
+    # with the backlog (179 at 1M people, and the Spark driver's memory grew with them)
+    from empatia.emotion import incremental
+    from empatia.store.engine import DuckDBEngine
+
+    def analysed(parts: int | None) -> tuple[list[tuple[object, ...]], int]:
+        memos = []
+        real = DuckDBEngine.memo
+        with monkeypatch.context() as m:
+            if parts is not None:
+                m.setattr(incremental, "PART_TEXTS", 1)
+                m.setattr(incremental, "MAX_PARTS", parts)
+            m.setattr(DuckDBEngine, "memo", lambda self, *a: (memos.append(1), real(self, *a)))
+            with Store(":memory:", migrate=False) as s:
+                s.migrate(discover_migrations(COMPONENTS))
+                _texts(s.con)
+                _texts(s.con, 10)  # the same three texts again: three distinct in all
+                add(s.con, 20, "u4", "Message Sent", {"text": "Still no refund after two weeks."})
+                figures = run_emotion(s.con, LANGS, EmotionSettings(analyzer="fast", themes=False))
+                assert figures["texts"] == 7 and figures["analysed"] == 4
+                return _analysed(s.con), len(memos)
+
+    whole, one = analysed(None)  # 4 texts: one part of PART_TEXTS
+    capped, two = analysed(2)  # a part a text, capped at two parts
+    assert (one, two) == (1, 2) and capped == whole and len(whole) == 7
+
+
 _KILL_IN_WRITE = """
 import os, signal, sys
 from empatia.emotion import incremental

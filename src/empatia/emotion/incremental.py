@@ -43,6 +43,12 @@ from empatia.store import state
 log = logging.getLogger(__name__)
 
 SCANNED = "scanned_seq"  # emotion_config key: events up to this seq have been looked at
+#: New texts are analysed in parts of about ``PART_TEXTS`` (each part's results kept in the
+#: memo at once), in at most ``MAX_PARTS`` parts: each part is a model step, a memo write and
+#: a branch of the query that joins the results back, all planned by the driver — 179 parts
+#: at 1M people before the cap, and the driver's memory grew with them on Spark (#17).
+PART_TEXTS = 2000
+MAX_PARTS = 64
 
 
 def _scanned(con: duckdb.DuckDBPyConnection) -> int:
@@ -98,28 +104,27 @@ def analyze_pending(
     analyzer: Analyzer,
     model: steps.Model,
     progress: Any = None,
-    batch: int = 2000,
     redact: bool = False,
 ) -> dict[str, Any]:
     """Analyse every text touchpoint not yet in ``text_analysis`` with ``model`` on ``eng``;
     return figures.
 
     The model runs as the engine's Python steps (:mod:`empatia.emotion.steps`) on each
-    distinct text not in ``text_cache``, ``batch`` texts at a time; each batch's results are
-    kept in the memo at once (:meth:`~empatia.store.engine.Engine.memo`: in a transaction of
-    its own; in a lake, added where the engine runs), so a run cut off does not analyse them
-    again. With ``redact`` the analyzer only ever
-    sees redacted text (:func:`empatia.privacy.redact.redact`).
+    distinct text not in ``text_cache``, in parts (:data:`PART_TEXTS`, :data:`MAX_PARTS`);
+    each part's results are kept in the memo at once
+    (:meth:`~empatia.store.engine.Engine.memo`: in a transaction of its own; in a lake, added
+    where the engine runs), so a run cut off does not analyse them again. With ``redact`` the
+    analyzer only ever sees redacted text (:func:`empatia.privacy.redact.redact`).
     """
     top = con.execute("select coalesce(max(seq), 0) from events").fetchone()
     upto = int(top[0]) if top else 0
-    figures = _analyze(con, eng, analyzer, model, upto, progress, batch, redact)
+    figures = _analyze(con, eng, analyzer, model, upto, progress, redact)
     set_config(con, SCANNED, str(upto))
     return figures
 
 
 def _analyze(con: Any, eng: Engine, analyzer: Analyzer, model: steps.Model, upto: int,
-             progress: Any, batch: int, redact: bool) -> dict[str, Any]:  # fmt: skip
+             progress: Any, redact: bool) -> dict[str, Any]:  # fmt: skip
     pending = eng.materialize(_pending(eng, _scanned(con), upto), "emotion_pending")
     prepared = eng.map_batches(pending.select("seq", "raw", "locale"),
                                partial(steps.prepare, redact=redact), steps.PREPARED)  # fmt: skip
@@ -139,9 +144,10 @@ def _analyze(con: Any, eng: Engine, analyzer: Analyzer, model: steps.Model, upto
     if progress is not None:
         progress.total(n_todo)
     found = [cached]
-    # about ``batch`` texts a part, by their hash: each part spread over the engine's partitions
-    # (the parts' sizes are not counted: a row each through the driver, 179 at 1M)
-    parts = -(-n_todo // batch)  # none when nothing is to do
+    # about PART_TEXTS texts a part (more past MAX_PARTS parts), by their hash: each part
+    # spread over the engine's partitions (the parts' sizes are not counted: a row each
+    # through the driver)
+    parts = min(-(-n_todo // PART_TEXTS), MAX_PARTS)  # none when nothing is to do
     n = max(1, parts)
     todo = todo.mutate(part=(todo.text_hash.hash() % n + n) % n)
     for i in range(parts):
