@@ -51,10 +51,6 @@ def test_an_explicit_switch_is_reported_not_mixed_silently() -> None:
         assert figures["other_analyzer"] == 3  # says so; `emotion reanalyze` redoes them
 
 
-def _analysed(con) -> list[tuple[object, ...]]:
-    return con.execute("select seq, sentiment, text_hash from text_analysis order by seq").fetchall()
-
-
 def test_many_new_texts_are_analysed_in_a_bounded_number_of_parts(monkeypatch) -> None:
     # each part is a memo write and a branch the driver plans: their number must not grow
     # with the backlog (179 at 1M people, and the Spark driver's memory grew with them)
@@ -76,7 +72,9 @@ def test_many_new_texts_are_analysed_in_a_bounded_number_of_parts(monkeypatch) -
                 add(s.con, 20, "u4", "Message Sent", {"text": "Still no refund after two weeks."})
                 figures = run_emotion(s.con, LANGS, EmotionSettings(analyzer="fast", themes=False))
                 assert figures["texts"] == 7 and figures["analysed"] == 4
-                return _analysed(s.con), len(memos)
+                rows = s.con.execute("select seq, sentiment, text_hash from text_analysis"
+                                     " order by seq").fetchall()  # fmt: skip
+                return rows, len(memos)
 
     whole, one = analysed(None)  # 4 texts: one part of PART_TEXTS
     capped, two = analysed(2)  # a part a text, capped at two parts
