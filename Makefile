@@ -23,7 +23,7 @@ test: $(STAMP)
 	bash scripts/install-system-deps.sh
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
-	OPENBLAS_NUM_THREADS=1 EMPATIA_SPARK_TESTS=1 $(BIN)/pytest -q -n auto --dist loadgroup --no-loadscope-reorder
+	OPENBLAS_NUM_THREADS=1 EMPATIA_SPARK_TESTS=1 $(BIN)/pytest -q -n auto --dist loadgroup --no-loadscope-reorder --durations=30
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
