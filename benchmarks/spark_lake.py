@@ -130,7 +130,7 @@ def slots_model(events: Path, report: dict[str, Any], slots: Sequence[int] = (1,
     over ``k`` slots, none split (Sparklens' model). ``modelled_at`` the slots the run had, to
     set beside its measured seconds."""
     tasks: list[tuple[float, float, int]] = []  # launch, finish (epoch s), Spark stage
-    for log in sorted(events.iterdir()):
+    for log in sorted(f for f in events.rglob("*") if f.is_file()):  # Spark 4: a folder a run
         with log.open() as lines:
             for line in lines:
                 if '"SparkListenerTaskEnd"' not in line:

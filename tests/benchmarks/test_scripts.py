@@ -81,7 +81,8 @@ def test_the_spark_benchmark_models_more_task_slots_from_the_event_log(tmp_path:
                              "Stage Attempt ID": 0, "Task Info": {
                                  "Launch Time": launch_ms, "Finish Time": finish_ms}}).decode()  # fmt: skip
 
-    (tmp_path / "app-1").write_text("\n".join([
+    (tmp_path / "eventlog_v2_app-1").mkdir()  # Spark 4 rolls its event log in a folder
+    (tmp_path / "eventlog_v2_app-1" / "events_1_app-1").write_text("\n".join([
         '{"Event":"SparkListenerApplicationStart"}',
         task(1, 1000, 3000), task(1, 1000, 5000),  # identity: two tasks at once, 4 s busy
         task(2, 12000, 13000),  # privacy: one task of 1 s
