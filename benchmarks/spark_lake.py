@@ -20,7 +20,9 @@ EMPATIA_STORE__URI=LAKE empatia --db STORE import FILES``) and run on it ``--in-
 
 Several executors on the one worker: ``--cluster --executors N --executor-cores C`` (N × C cores
 and N × ``--executor-memory`` for the worker); the report says how many executors each
-application had (``executors``: their folders in the worker's ``work/``).
+application had (``executors``: their folders in the worker's ``work/``). ``--event-log`` keeps
+Spark's event log and tells, per stage, the driver's own time (no task running) from the tasks'
+and what the same tasks would take on more slots (``slots``).
 """
 
 from __future__ import annotations
@@ -127,8 +129,8 @@ def slots_model(events: Path, report: dict[str, Any], slots: Sequence[int] = (1,
     (the previous stage's line → its own) they started in; the time in the window when no
     task ran is the driver's (planning, commits, fits' bookkeeping) and stays as it was; each
     Spark stage of it takes ``max(longest task, its tasks' time / k)`` — the same tasks, spread
-    over ``k`` slots, none split (Sparklens' model). ``modelled_at`` the slots the run had, to
-    set beside its measured seconds."""
+    over ``k`` slots, none split (Sparklens' model); at the slots the run had it should give
+    about the seconds it measured."""
     tasks: list[tuple[float, float, int]] = []  # launch, finish (epoch s), Spark stage
     for log in sorted(f for f in events.rglob("*") if f.is_file()):  # Spark 4: a folder a run
         with log.open() as lines:
@@ -188,6 +190,8 @@ def main() -> None:
                    help="keep Spark's event log in WORK/events and model each stage's time on "
                         "more task slots from its tasks (``slots``)")  # fmt: skip
     a = p.parse_args()
+    if a.executors and not a.cluster:
+        raise SystemExit("--executors: only with --cluster")
     only = [x for s in a.only for x in ("--only", s)]
     if a.store.resolve().is_relative_to(a.work.resolve()):
         raise SystemExit(f"--work {a.work} is emptied first: it must not hold {a.store}")
@@ -217,8 +221,6 @@ def main() -> None:
     conf = {"spark.executor.memory": a.executor_memory}
     worker = {"SPARK_WORKER_MEMORY": a.executor_memory}
     if a.executors:
-        if not a.cluster:
-            raise SystemExit("--executors: only with --cluster")
         cores = a.executors * a.executor_cores
         conf |= {"spark.executor.cores": str(a.executor_cores), "spark.cores.max": str(cores)}
         if not (m := re.fullmatch(r"(\d+)([gm])", a.executor_memory.lower())):
