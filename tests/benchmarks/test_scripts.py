@@ -6,11 +6,22 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 
 SCRIPTS = sorted((Path(__file__).parents[2] / "benchmarks").glob("*.py"))
+
+
+def _script(name: str) -> Any:
+    """``benchmarks/<name>.py`` loaded as a module (what it runs waits for ``__main__``)."""
+    script = SCRIPTS[0].with_name(f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
@@ -25,11 +36,7 @@ def test_the_febrl_benchmark_reads_the_product_s_answer(tmp_path: Path) -> None:
     """``benchmarks/febrl.py`` through ``empatia import`` + ``run`` on a FEBRL slice: it reads
     the persons and the open review pairs back from the tables the product has now (it had
     kept asking for a review ``status`` column the review answers moved out of)."""
-    script = SCRIPTS[0].with_name("febrl.py")
-    spec = importlib.util.spec_from_file_location("_bench_febrl_run", script)
-    assert spec is not None and spec.loader is not None
-    febrl = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(febrl)
+    febrl = _script("febrl")
     df, truth = febrl.load("febrl1")
     dupes = [r for r in df.index if "-dup-" in r][:40]
     df = df.loc[sorted(set(dupes) | {r.split("-dup-")[0] + "-org" for r in dupes})]
@@ -43,11 +50,7 @@ def test_the_spark_benchmark_counts_each_stage_s_windows_in_one_task(tmp_path: P
     """``benchmarks/spark_lake.py`` gives Spark's "No Partition Defined for Window" warnings
     to the stage they came in (the lines before its ``stage …:`` line), with its seconds and
     the rows through the driver as ``empatia run``'s table prints them."""
-    script = SCRIPTS[0].with_name("spark_lake.py")
-    spec = importlib.util.spec_from_file_location("_bench_spark_lake_run", script)
-    assert spec is not None and spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = _script("spark_lake")
     warn = "WARN WindowExec: No Partition Defined for Window operation! Moving all data"
     fake = "\n".join([
         "import sys",
@@ -70,11 +73,7 @@ def test_the_spark_benchmark_counts_each_stage_s_windows_in_one_task(tmp_path: P
 def test_the_spark_benchmark_models_more_task_slots_from_the_event_log(tmp_path: Path) -> None:
     """``slots_model``: each stage's tasks (Spark's event log) spread over more slots, the
     time no task ran (the driver's) kept as it was, no task split."""
-    script = SCRIPTS[0].with_name("spark_lake.py")
-    spec = importlib.util.spec_from_file_location("_bench_spark_lake_slots", script)
-    assert spec is not None and spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = _script("spark_lake")
 
     def task(stage: int, launch_ms: int, finish_ms: int) -> str:
         return orjson.dumps({"Event": "SparkListenerTaskEnd", "Stage ID": stage,
