@@ -170,6 +170,26 @@ def test_what_splink_keeps_on_spark_stays_out_of_the_executors_heap(spark_sessio
         kept.unpersist()
 
 
+@pytest.mark.spark
+@pytest.mark.skipif(not os.environ.get("EMPATIA_SPARK_TESTS"), reason="set EMPATIA_SPARK_TESTS=1")
+def test_splinks_pairs_take_as_many_partitions_as_their_size_needs(spark_session: Any) -> None:
+    # #17: on a cluster (spark.sql.shuffle.partitions 200) Splink spread 198 people's pairs over
+    # 100 partitions, and every later read of them over 200: 1,392 tasks in identity on a
+    # 150-customer world, 493 now
+    previous = spark_session.conf.get("spark.sql.shuffle.partitions")
+    spark_session.conf.set("spark.sql.shuffle.partitions", "200")
+    try:
+        with Store(":memory:") as store, connect(store, "spark", session=spark_session) as eng:
+            api, df = eng.splink_api(), spark_session.range(1000)
+            for name in ("__splink__df_comparison_vectors", "__splink__blocked_id_pairs"):
+                kept = api._break_lineage_and_repartition(df, name, "cv")
+                assert kept.count() == 1000
+                assert kept.rdd.getNumPartitions() <= 2, name  # 100 before
+                kept.unpersist()
+    finally:
+        spark_session.conf.set("spark.sql.shuffle.partitions", previous)
+
+
 # -- Engine.update: a few columns of matching rows, in place ------------------------------
 def _updated(store: Store, eng: Any) -> list[tuple[Any, ...]]:
     store.con.execute("create table t (k varchar, a bigint, b varchar, c double)")

@@ -1006,15 +1006,25 @@ def _splink_spark_api() -> type:
     view, so each of ~13 iterations counted every pair's pattern again (#17: 66 of identity's
     226 s on a 2-core cluster at 10k). What Splink persists (pairs, their comparison
     vectors, term frequencies) is kept on the executors' disks, not in their heap, for the
-    reason :func:`_checkpoint` gives."""
+    reason :func:`_checkpoint` gives, and in as many partitions as its size needs (Spark's
+    ``rebalance``), not Splink's fixed half of ``spark.sql.shuffle.partitions``: on a cluster
+    that was 100 partitions, and 200 tasks each later read, for any number of people (#17:
+    1,392 of identity's tasks on a 150-customer world, 493 with this)."""
     from pyspark import StorageLevel
     from splink import SparkAPI
 
     class API(SparkAPI):  # type: ignore[misc]
+        def _repartition_if_needed(self, spark_df: Any, templated_name: str) -> Any:
+            out = super()._repartition_if_needed(spark_df, templated_name)
+            return spark_df if out is spark_df else spark_df.hint("rebalance")
+
         def _break_lineage_and_repartition(self, spark_df: Any, templated_name: str,
                                            physical_name: str) -> Any:  # fmt: skip
             if templated_name == "__splink__agreement_pattern_counts":
                 return spark_df.coalesce(1).localCheckpoint(eager=True)
+            if templated_name == "__splink__blocked_id_pairs":  # Splink repartitions it twice
+                return self._repartition_if_needed(spark_df, templated_name).persist(
+                    StorageLevel.DISK_ONLY)
             df = super()._break_lineage_and_repartition(spark_df, templated_name, physical_name)
             if df.is_cached and df.storageLevel.useMemory:  # marked only: nothing computed yet
                 df = df.unpersist().persist(StorageLevel.DISK_ONLY)
@@ -1134,7 +1144,11 @@ def spark_session(master: str | None = None, *, remote: str | None = None,
                 # execution), never from the planner's guess: on the 100k world a guess from
                 # compressed Parquet sizes broadcast a table larger than the driver's 1 GiB
                 "spark.sql.autoBroadcastJoinThreshold": "-1",
-                "spark.sql.adaptive.autoBroadcastJoinThreshold": "10MB"}  # fmt: skip
+                "spark.sql.adaptive.autoBroadcastJoinThreshold": "10MB",
+                # what Splink persists in as many partitions as its size needs, not in
+                # spark.sql.shuffle.partitions (200 tasks each read on a cluster, for any
+                # size; :func:`_splink_spark_api`)
+                "spark.sql.optimizer.canChangeCachedPlanOutputPartitioning": "true"}  # fmt: skip
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     # Python model steps run in Python workers: this interpreter, where Empatia is installed
     # (on a cluster, the executors' own: spark.pyspark.python or PYSPARK_PYTHON; a Spark
