@@ -26,10 +26,7 @@ def _script(name: str) -> Any:
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
 def test_a_benchmark_script_imports(script: Path) -> None:
-    spec = importlib.util.spec_from_file_location(f"_bench_{script.stem}", script)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # the script's imports; what it runs waits for __main__
+    _script(script.stem)  # the script's imports; what it runs waits for __main__
 
 
 def test_the_febrl_benchmark_reads_the_product_s_answer(tmp_path: Path) -> None:
