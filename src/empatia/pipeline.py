@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from datetime import datetime, timezone
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ from empatia.errors import ConfigError
 from empatia.plugins import Registry
 from empatia.settings import StagesSettings
 from empatia.store.scoped import StageStore
+from empatia.store import state
 
 if TYPE_CHECKING:
     from empatia.workspace import Workspace
@@ -309,10 +311,9 @@ def _record(
         return
     summary = json.dumps(figures, sort_keys=True, default=str)
     token = hashlib.md5(f"{inputs}|{summary}".encode()).hexdigest()
-    con.execute(
-        "insert or replace into pipeline_state values (?, ?, ?, now())",
-        [name, after or inputs, token],
-    )
+    state.replace_row(con, "pipeline_state", ("stage",), {
+        "stage": name, "inputs": after or inputs, "token": token,
+        "ran_at": datetime.now(timezone.utc)})
 
 
 def run_pipeline(

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from empatia.errors import ConfigError, NotFoundError, StoreLockedError, ValidationError
 from empatia.settings import Settings, load_settings
 from empatia.store import Store
+from empatia.store import state
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -230,9 +231,9 @@ class Workspace:
         """Record a consent decision (the ledger is append-only: a withdrawal is a new row)."""
         from empatia.privacy.consent import record
 
-        state = record(self.store, identifier, purpose, granted, legal_basis=legal_basis,
+        given = record(self.store, identifier, purpose, granted, legal_basis=legal_basis,
                        source=source)  # fmt: skip
-        return {"subject": identifier, "purpose": state.purpose, "granted": state.granted}
+        return {"subject": identifier, "purpose": given.purpose, "granted": given.granted}
 
     def apply_retention(self, dry_run: bool = False, policies: str | Path | None = None,
                         actor: str = "python") -> list[dict[str, Any]]:  # fmt: skip
@@ -324,9 +325,8 @@ class Workspace:
         from empatia.journeys import StageMap
 
         StageMap.default().merged({event: stage})  # validates the stage name
-        self.store.con.execute(
-            "insert or replace into journey_stage_map values (?, ?)", [event, stage]
-        )
+        state.replace_row(self.store.con, "journey_stage_map", ("pattern",),
+                          {"pattern": event, "stage": stage})  # fmt: skip
         return {"event": event, "stage": stage}
 
     @through_server("write")

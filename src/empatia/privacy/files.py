@@ -9,20 +9,21 @@ so a crash leaves the person in the store and a second ``erase`` finishes the jo
 from __future__ import annotations
 
 import os
+from datetime import datetime, timezone
 from pathlib import Path
 
 from empatia.privacy.subjects import Subject, needles, pattern
 from empatia.store import Store
+from empatia.store import state
 
 _READERS = {".parquet": "read_parquet({p})", ".csv": "read_csv({p}, all_varchar = true)"}
 
 
 def record(store: Store, path: str | Path, kind: str, person_id: str | None = None) -> None:
     """Remember a file the product wrote with personal data in it."""
-    store.con.execute(
-        "insert or replace into privacy_files (path, kind, person_id) values (?, ?, ?)",
-        [str(Path(path).resolve()), kind, person_id],
-    )
+    state.replace_row(store.con, "privacy_files", ("path",), {
+        "path": str(Path(path).resolve()), "kind": kind, "person_id": person_id,
+        "written_at": datetime.now(timezone.utc)})
 
 
 def scrub(store: Store, subject: Subject, *, dry_run: bool = False) -> dict[str, str]:

@@ -31,6 +31,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from empatia.store import state
+
 #: The temp table holding the changed persons of the current call (``person_id``).
 CHANGED = "_emp_changed"
 _NOW = "_emp_marks_now"
@@ -146,7 +148,5 @@ def save_marks(con: Any, changes: Changes) -> None:
             f" where person_id in (select person_id from {CHANGED})",
             [changes.stage],
         )
-    con.execute(
-        "insert or replace into stage_marks values (?, ?, ?)",
-        [changes.stage, changes.settings, changes.erasures],
-    )
+    state.replace_row(con, "stage_marks", ("stage",), {
+        "stage": changes.stage, "settings": changes.settings, "erasures": changes.erasures})

@@ -416,7 +416,7 @@ def pin(con: Any, lake: Lake, table: str, version: int) -> None:
         select = ", ".join(f'null::{t} as "{c}"' for c, t in cols)
         source = "(select 1) where false"
     con.execute(f'create or replace view "{table}" as select {select} from {source}')
-    con.execute(f"insert or replace into {_PINS} values (?, ?)", [table, version])
+    state.replace_row(con, _PINS, ("table_name",), {"table_name": table, "version": version})
 
 
 def pinned_files(con: Any, lake: Lake, table: str) -> list[str]:
