@@ -27,10 +27,10 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from datetime import datetime, timezone
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
 import duckdb
@@ -40,8 +40,8 @@ from sqlglot import exp
 from empatia.errors import ConfigError
 from empatia.plugins import Registry
 from empatia.settings import StagesSettings
-from empatia.store.scoped import StageStore
 from empatia.store import state
+from empatia.store.scoped import StageStore
 
 if TYPE_CHECKING:
     from empatia.workspace import Workspace

@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from empatia.errors import ConfigError, NotFoundError, StoreLockedError, ValidationError
 from empatia.settings import Settings, load_settings
-from empatia.store import Store
-from empatia.store import state
+from empatia.store import Store, state
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -13,8 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from empatia.privacy.subjects import Subject, needles, pattern
-from empatia.store import Store
-from empatia.store import state
+from empatia.store import Store, state
 
 _READERS = {".parquet": "read_parquet({p})", ".csv": "read_csv({p}, all_varchar = true)"}
 

@@ -3,7 +3,8 @@ read), kept in a two-column table of its own (``identity_state``, ``profiles_sta
 ``privacy_state``, ``emotion_config``: ``key`` primary, ``value`` text).
 
 Stages read and write it only through these functions, so the SQL for it lives here, once:
-a store that is not DuckDB changes this file, not the stages.
+a store that is not DuckDB changes this file, not the stages. :func:`replace_row` is also how
+any other one-row record of the store is replaced (the lake's pins, the runner's marks).
 
 >>> from empatia.store import Store
 >>> s = Store(":memory:")
