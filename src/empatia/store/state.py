@@ -58,15 +58,11 @@ def replace_row(con: Any, table: str, key: Sequence[str], row: Mapping[str, obje
     rows for every table a stage writes into a lake — the driver grew 28 MB over emotion's
     64 memo parts (#17)."""
     cols = list(row)
+    others = [c for c in cols if c not in key]  # every caller sets a column besides its key
+    sets = ", ".join(f'"{c}" = ?' for c in others)
     where = " and ".join(f'"{c}" = ?' for c in key)
-    keys = [row[c] for c in key]
-    others = [c for c in cols if c not in key]
-    if others:
-        sets = ", ".join(f'"{c}" = ?' for c in others)
-        found = con.execute(f"update {table} set {sets} where {where}",
-                            [row[c] for c in others] + keys).fetchone()  # fmt: skip
-    else:
-        found = con.execute(f"select count(*) from {table} where {where}", keys).fetchone()
+    found = con.execute(f"update {table} set {sets} where {where}",
+                        [row[c] for c in (*others, *key)]).fetchone()  # fmt: skip
     if not found or not found[0]:
         names = ", ".join(f'"{c}"' for c in cols)
         con.execute(f"insert into {table} ({names}) values ({', '.join('?' * len(cols))})",
